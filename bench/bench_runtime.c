@@ -1,0 +1,186 @@
+/* Runtime micro-benchmarks, built against a library with recording on and
+ * one with it off (bench/recording.sh runs both side by side).
+ *
+ *   spawn-join  spawn and join tiny tasks in batches, 2 workers
+ *   await-chain a 4-deep chain of async functions whose leaf yields: every
+ *               resume re-enters all four frames (the per-await path)
+ *   sleep       many short timers at once, 2 workers
+ *
+ * usage: bench_runtime [spawn-join|await-chain|sleep|all] [scale] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tasktrace/tasktrace.h"
+
+static long scale = 1;
+
+typedef struct leaf_yield {
+	tt_frame frame;
+	long n, i;
+} leaf_yield;
+static tt_poll leaf_yield_poll(leaf_yield *self, tt_cx *cx);
+TT_ASYNC_FN(leaf_yield, leaf_yield_poll, NULL);
+static tt_poll leaf_yield_poll(leaf_yield *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (self->i = 0; self->i < self->n; self->i++)
+		TT_YIELD(self, cx);
+	TT_RETURN(self, self->i);
+}
+
+#define LEVEL(NAME, CHILD, CHILD_FN)                                        \
+	typedef struct NAME {                                                   \
+		tt_frame frame;                                                       \
+		long n;                                                               \
+		CHILD child;                                                          \
+	} NAME;                                                                 \
+	static tt_poll NAME##_poll(NAME *self, tt_cx *cx);                      \
+	TT_ASYNC_FN(NAME, NAME##_poll, NULL);                                   \
+	static tt_poll NAME##_poll(NAME *self, tt_cx *cx)                       \
+	{                                                                       \
+		TT_BEGIN(self);                                                       \
+		self->child.n = self->n;                                              \
+		TT_AWAIT(self, cx, &self->child,                                      \
+			 tt_frame_init(&self->child.frame, &CHILD_FN));               \
+		TT_RETURN(self, TT_RESULT(&self->child));                             \
+	}
+LEVEL(level3, leaf_yield, leaf_yield_fn)
+LEVEL(level2, level3, level3_fn)
+LEVEL(level1, level2, level2_fn)
+
+typedef struct noop {
+	tt_frame frame;
+	long v;
+} noop;
+static tt_poll noop_poll(noop *self, tt_cx *cx);
+TT_ASYNC_FN(noop, noop_poll, NULL);
+static tt_poll noop_poll(noop *self, tt_cx *cx) { TT_RETURN(self, self->v); }
+static void noop_init(noop *n, long v)
+{
+	tt_frame_init(&n->frame, &noop_fn);
+	n->v = v;
+}
+
+enum { BATCH = 1000 };
+typedef struct spawner {
+	tt_frame frame;
+	long rounds, r, i, sum;
+	tt_task *tasks[BATCH];
+	tt_join join;
+} spawner;
+static tt_poll spawner_poll(spawner *self, tt_cx *cx);
+TT_ASYNC_FN(spawner, spawner_poll, NULL);
+static tt_poll spawner_poll(spawner *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (self->r = 0; self->r < self->rounds; self->r++) {
+		for (self->i = 0; self->i < BATCH; self->i++)
+			self->tasks[self->i] = TT_SPAWN(NULL, "noop", noop, noop_init, self->i);
+		for (self->i = 0; self->i < BATCH; self->i++) {
+			TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->tasks[self->i]));
+			self->sum += TT_RESULT(&self->join);
+		}
+	}
+	TT_RETURN(self, self->sum);
+}
+
+typedef struct sleeper {
+	tt_frame frame;
+	tt_sleep nap;
+	uint64_t d;
+} sleeper;
+static tt_poll sleeper_poll(sleeper *self, tt_cx *cx);
+TT_ASYNC_FN(sleeper, sleeper_poll, NULL);
+static tt_poll sleeper_poll(sleeper *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, self->d));
+	TT_RETURN(self, 1);
+}
+static void sleeper_init(sleeper *s, uint64_t d)
+{
+	tt_frame_init(&s->frame, &sleeper_fn);
+	s->d = d;
+}
+
+typedef struct sleep_all {
+	tt_frame frame;
+	long n, i, done;
+	tt_task **tasks;
+	tt_join join;
+} sleep_all;
+static tt_poll sleep_all_poll(sleep_all *self, tt_cx *cx);
+TT_ASYNC_FN(sleep_all, sleep_all_poll, NULL);
+static tt_poll sleep_all_poll(sleep_all *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (self->i = 0; self->i < self->n; self->i++)
+		self->tasks[self->i] = TT_SPAWN(NULL, "sleeper", sleeper, sleeper_init,
+						TT_US(self->i % 1000));
+	for (self->i = 0; self->i < self->n; self->i++) {
+		TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->tasks[self->i]));
+		self->done += TT_RESULT(&self->join);
+	}
+	TT_RETURN(self, self->done);
+}
+
+static void report(const char *name, long ops, uint64_t ns)
+{
+	printf("%-12s %9ld ops %10.1f ns/op\n", name, ops, (double)ns / (double)ops);
+}
+
+static void bench_spawn_join(void)
+{
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
+	spawner s;
+	memset(&s, 0, sizeof s);
+	tt_frame_init(&s.frame, &spawner_fn);
+	s.rounds = 200 * scale;
+	uint64_t t0 = tt_now_ns();
+	tt_block_on(rt, &s.frame);
+	report("spawn-join", s.rounds * BATCH, tt_now_ns() - t0);
+	tt_runtime_free(rt);
+}
+
+static void bench_await_chain(void)
+{
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 0});
+	level1 l;
+	tt_frame_init(&l.frame, &level1_fn);
+	l.n = 1000000 * scale;
+	uint64_t t0 = tt_now_ns();
+	tt_block_on(rt, &l.frame);
+	report("await-chain", l.n, tt_now_ns() - t0);
+	tt_runtime_free(rt);
+}
+
+static void bench_sleep(void)
+{
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
+	sleep_all s;
+	memset(&s, 0, sizeof s);
+	tt_frame_init(&s.frame, &sleep_all_fn);
+	s.n = 100000 * scale;
+	s.tasks = calloc((size_t)s.n, sizeof *s.tasks);
+	uint64_t t0 = tt_now_ns();
+	tt_block_on(rt, &s.frame);
+	report("sleep", s.n, tt_now_ns() - t0);
+	free(s.tasks);
+	tt_runtime_free(rt);
+}
+
+int main(int argc, char **argv)
+{
+	const char *which = argc > 1 ? argv[1] : "all";
+	if (argc > 2)
+		scale = atol(argv[2]) > 0 ? atol(argv[2]) : 1;
+	int all = strcmp(which, "all") == 0;
+	if (all || strcmp(which, "spawn-join") == 0)
+		bench_spawn_join();
+	if (all || strcmp(which, "await-chain") == 0)
+		bench_await_chain();
+	if (all || strcmp(which, "sleep") == 0)
+		bench_sleep();
+	return 0;
+}

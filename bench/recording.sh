@@ -1,0 +1,42 @@
+#!/bin/sh
+# The cost of recording: the same benchmarks against a library built with
+# -Drecording=true and one with -Drecording=false, run alternately in one
+# session; prints the median ns/op of each and their ratio, then the
+# instruction counts of one await-chain run under callgrind (exact, not
+# noisy).  usage: bench/recording.sh [runs]
+set -eu
+cd "$(dirname "$0")/.."
+RUNS=${1:-5}
+B=${BUILD_ROOT:-build}
+for cfg in rec:true norec:false; do
+	dir="$B/bench-${cfg%%:*}"
+	[ -d "$dir" ] || meson setup "$dir" --buildtype=release -Dtests=false \
+		-Drecording="${cfg#*:}" >/dev/null
+	ninja -C "$dir" bench/bench_runtime >/dev/null
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+i=0
+while [ $i -lt "$RUNS" ]; do
+	for cfg in rec norec; do
+		"$B/bench-$cfg/bench/bench_runtime" all >>"$tmp/$cfg"
+	done
+	i=$((i + 1))
+done
+median() { # file workload
+	grep "^$2 " "$1" | awk '{print $4}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+printf '%-12s %14s %14s %8s\n' workload "recording ns" "off ns" ratio
+for w in spawn-join await-chain sleep; do
+	on=$(median "$tmp/rec" $w)
+	off=$(median "$tmp/norec" $w)
+	printf '%-12s %14s %14s %8s\n' $w "$on" "$off" "$(echo "$on $off" | awk '{printf "%.2f", $1/$2}')"
+done
+if command -v valgrind >/dev/null; then
+	for cfg in rec norec; do
+		valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$cfg" \
+			"$B/bench-$cfg/bench/bench_runtime" await-chain >/dev/null 2>"$tmp/vg.$cfg"
+		eval "ir_$cfg=\$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' \"$tmp/vg.$cfg\")"
+	done
+	echo "callgrind await-chain (1e6 yields through 4 frames): recording $ir_rec Ir, off $ir_norec Ir, ratio $(echo "$ir_rec $ir_norec" | awk '{printf "%.2f", $1/$2}')"
+fi

@@ -1,0 +1,11 @@
+/* Everything an async C program needs from tasktrace's runtime. */
+#ifndef TASKTRACE_TASKTRACE_H
+#define TASKTRACE_TASKTRACE_H
+
+#include "tasktrace/future.h"
+#include "tasktrace/registry.h"
+#include "tasktrace/runtime.h"
+#include "tasktrace/sync.h"
+#include "tasktrace/timer.h"
+
+#endif

@@ -1,0 +1,232 @@
+/* Runtime-private structures shared by the core-runtime sources. */
+#ifndef TT_INTERNAL_H
+#define TT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "tasktrace/runtime.h"
+#include "tasktrace/timer.h"
+#include "tasktrace_config.h"
+
+#define TT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TT_RECORD(stmt)                                                    \
+	do {                                                                     \
+		if (TT_RECORDING) {                                                    \
+			stmt;                                                                \
+		}                                                                      \
+	} while (0)
+
+#define RELAXED memory_order_relaxed
+#define ACQUIRE memory_order_acquire
+#define RELEASE memory_order_release
+#define ACQ_REL memory_order_acq_rel
+#define SEQ_CST memory_order_seq_cst
+
+/* Fences for handshakes.  TSan does not model fences, so under it a
+ * seq_cst read-modify-write of the flag itself stands in (slower, same
+ * guarantee); the seqlock's release fence only orders stores for readers
+ * outside the C memory model (other processes), which TSan never sees. */
+#if defined(__SANITIZE_THREAD__)
+#define tt_dekker_load(p) atomic_fetch_add_explicit((p), 0, SEQ_CST)
+#define tt_seqlock_fence() ((void)0)
+#define tt_dekker_fence() ((void)0)
+#else
+#define tt_dekker_load(p) (atomic_thread_fence(SEQ_CST), atomic_load_explicit((p), RELAXED))
+#define tt_seqlock_fence() atomic_thread_fence(RELEASE)
+#define tt_dekker_fence() atomic_thread_fence(SEQ_CST)
+#endif
+
+typedef struct tt_worker tt_worker;
+
+/* Scheduling state bits (tt_task.sched). */
+enum {
+	SCHED_NOTIFIED = 1u << 0, /* in a run queue, or to be re-queued */
+	SCHED_RUNNING = 1u << 1,
+	SCHED_COMPLETE = 1u << 2
+};
+
+/* A task slot.  The first part is the registry record whose field offsets
+ * the layout table publishes; the rest is private to the runtime.  Fields a
+ * reader in another process sees are written with plain (relaxed) stores:
+ * that reader synchronises through the seq number, not the C memory model. */
+struct tt_task {
+	_Atomic uint64_t id;
+	_Atomic uint32_t seq;
+	_Atomic uint32_t state;
+	_Atomic uint32_t flags;
+	_Atomic int32_t worker;
+	char name[TT_TASK_NAME_MAX];
+	uint64_t parent_id;
+	const tt_site *spawn_site;
+	tt_frame *_Atomic root;
+	uint64_t created_ns;
+	_Atomic uint64_t poll_start_ns;
+	_Atomic uint64_t poll_end_ns;
+	_Atomic uint64_t wake_ns;
+	_Atomic uint64_t polls;
+	_Atomic uint64_t busy_ns;
+	_Atomic uint64_t wakes;
+	_Atomic uint64_t self_wakes;
+	_Atomic uint64_t wakers;
+	uint64_t runtime_id;
+
+	/* private */
+	_Atomic uint32_t sched;
+	_Atomic uint32_t refs;
+	_Atomic uint32_t done; /* futex word for blocking joins */
+	uint32_t index;        /* global slot index */
+	tt_runtime *rt;
+	tt_task *_Atomic next; /* run/injection queue and free-list link */
+	void (*free_root)(void *);
+	intptr_t result;
+	pthread_mutex_t join_lock;
+	tt_join *joiners; /* join futures waiting, under join_lock */
+};
+
+/* Registry worker record (published) + nothing private. */
+typedef struct tt_worker_record {
+	_Atomic uint64_t tid;
+	uint32_t index;
+	_Atomic uint32_t state;
+	_Atomic uint64_t task_id;
+	tt_task *_Atomic task;
+	_Atomic uint64_t poll_start_ns;
+	uint64_t runtime_id;
+} tt_worker_record;
+
+/* ---- registry.c ---- */
+tt_task *tt_slot_alloc(void);
+void tt_slot_free(tt_task *t);
+uint64_t tt_next_task_id(void);
+tt_worker_record *tt_worker_record_claim(uint64_t runtime_id, uint32_t index);
+void tt_worker_record_release(tt_worker_record *rec);
+uint64_t tt_next_runtime_id(void);
+void tt_registry_set_now(uint64_t now);
+void tt_registry_tasks_live(int delta);
+/* Visit every task slot that holds a task (for shutdown). */
+void tt_registry_for_each(void (*fn)(tt_task *t, void *arg), void *arg);
+
+/* ---- queue.c ---- */
+#define TT_RING_CAP 256u
+typedef struct tt_ring {
+	_Atomic uint32_t head; /* advanced by the owner's pop and by stealers */
+	_Atomic uint32_t tail; /* written by the owner only */
+	tt_task *_Atomic buf[TT_RING_CAP];
+} tt_ring;
+/* Owner: push, or 0 when full (the caller overflows to the injector). */
+int tt_ring_push(tt_ring *q, tt_task *t);
+tt_task *tt_ring_pop(tt_ring *q);
+/* Move up to half of SRC into DST (DST owned by the caller, empty); returns
+ * one of the stolen tasks to run now, or NULL. */
+tt_task *tt_ring_steal(tt_ring *src, tt_ring *dst);
+uint32_t tt_ring_len(tt_ring *q);
+
+typedef struct tt_injector {
+	pthread_mutex_t lock;
+	tt_task *head, *tail;
+	_Atomic size_t len;
+} tt_injector;
+void tt_injector_init(tt_injector *q);
+void tt_injector_push(tt_injector *q, tt_task *t);
+/* Push N tasks linked through ->next from HEAD to TAIL. */
+void tt_injector_push_list(tt_injector *q, tt_task *head, tt_task *tail,
+			   size_t n);
+tt_task *tt_injector_pop(tt_injector *q);
+
+/* ---- park.c ---- */
+typedef struct tt_parker {
+	_Atomic int32_t state;
+} tt_parker;
+void tt_parker_park(tt_parker *p);
+void tt_parker_unpark(tt_parker *p);
+/* Consume a pending unpark without sleeping; 1 if there was one. */
+int tt_parker_take(tt_parker *p);
+
+/* ---- driver.c: epoll, the wakeup eventfd and timers ---- */
+typedef struct tt_driver {
+	int epfd;
+	int evfd;
+	pthread_mutex_t lock; /* held by the worker driving it */
+	_Atomic int owner;    /* worker index holding lock, -1 */
+	pthread_mutex_t timer_lock;
+	tt_timer_node **heap;
+	uint32_t heap_len, heap_cap;
+	uint64_t timer_seq;
+} tt_driver;
+int tt_driver_init(tt_driver *d);
+void tt_driver_destroy(tt_driver *d);
+/* Poll I/O and fire due timers; block until something happens when
+ * BLOCK (bounded by the next timer).  Caller holds d->lock. */
+void tt_driver_turn(tt_driver *d, int block);
+void tt_driver_kick(tt_driver *d);
+/* Timer heap (timer.c uses these). */
+void tt_timer_register(tt_driver *d, tt_timer_node *n, tt_cx *cx);
+void tt_timer_deregister(tt_driver *d, tt_timer_node *n);
+
+/* ---- executor.c ---- */
+struct tt_worker {
+	tt_runtime *rt;
+	uint32_t index;
+	pthread_t thread;
+	tt_ring ring;
+	tt_parker parker;
+	tt_worker_record *rec;
+	tt_worker_record spare; /* when the registry's table is full */
+	uint32_t tick;
+	uint32_t rng;
+	uint64_t now;           /* clock at the end of the last poll or park */
+	uint64_t now_published; /* last value stored in the registry root */
+	int idle; /* in rt->idle, under idle_lock */
+};
+
+struct tt_runtime {
+	uint64_t id;
+	uint32_t nworkers;
+	int current_thread; /* no threads: block_on drives worker 0 */
+	char name[16];
+	tt_worker *workers;
+	tt_injector inject;
+	pthread_mutex_t idle_lock;
+	uint32_t *idle_stack;
+	uint32_t nidle_stack;
+	_Atomic uint32_t num_idle;
+	_Atomic int shutdown;
+	_Atomic uint64_t live;
+	tt_driver driver;
+};
+
+struct tt_cx {
+	tt_task *task;
+	tt_worker *worker;
+};
+
+/* The worker whose thread this is, or NULL. */
+extern __thread tt_worker *tt__tls_worker;
+extern __thread tt_task *tt__tls_task;
+
+/* A clock read is ~50 ns on a VM: on a worker, reuse the time its last
+ * poll ended (at most one poll stale) instead of reading it again. */
+static inline uint64_t tt_clock_cached(void)
+{
+	tt_worker *w = tt__tls_worker;
+	return w ? w->now : tt_now_ns();
+}
+
+/* Put a notified task on a queue (the caller holds its queue reference). */
+void tt_schedule(tt_task *t);
+/* Run tasks on the calling thread's worker until *stop becomes true
+ * (current-thread block_on) or the runtime shuts down. */
+void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop);
+
+/* ---- task.c ---- */
+void tt_task_poll(tt_worker *w, tt_task *t);
+void tt_task_unref(tt_task *t);
+/* Cancel a task that will never be polled again (runtime shutdown). */
+void tt_task_abandon(tt_task *t);
+
+static inline uint32_t tt_min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+#endif

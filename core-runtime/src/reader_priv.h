@@ -1,0 +1,76 @@
+/* Internals shared by the reader's core (reader.c, reader_walk.c), its
+ * names (reader_names.c) and the snapshot layer.  Nothing here allocates
+ * or touches stdio: the core must stay async-signal-safe. */
+#ifndef TASKTRACE_READER_PRIV_H
+#define TASKTRACE_READER_PRIV_H
+
+#include <stdarg.h>
+
+#include "tasktrace/reader.h"
+
+#define TT_HIDDEN __attribute__((visibility("hidden")))
+
+/* Largest record the core copies onto the stack.  TASK may be bigger than
+ * the others because runtimes keep per-task stats in the slot. */
+#define TT_R_TASK_MAX 4096u
+#define TT_R_RECORD_MAX 1024u
+#define TT_R_ALIGN 8u
+
+/* Little-endian integer of the field's size out of a local copy of a
+ * record; 0 when the layout table lacks the field. */
+static inline uint64_t tt_r_get(const void *rec, tt_field f)
+{
+	const unsigned char *p = (const unsigned char *)rec + f.offset;
+	uint64_t v = 0;
+
+	if (f.size == 0 || f.size > 8)
+		return 0;
+	for (unsigned i = f.size; i-- > 0;)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* The same, sign-extended from the field's width. */
+static inline int64_t tt_r_get_s(const void *rec, tt_field f)
+{
+	uint64_t v = tt_r_get(rec, f);
+
+	if (f.size == 0 || f.size >= 8)
+		return (int64_t)v;
+	unsigned shift = 64 - 8 * f.size;
+	return (int64_t)(v << shift) >> shift;
+}
+
+/* Read LEN bytes at ADDR; on failure set r->err ("WHAT 0x..: unreadable
+ * (reason)") and return TT_R_UNREADABLE. */
+TT_HIDDEN int tt_r_read(tt_reader *r, uint64_t addr, void *buf, size_t len,
+			const char *what);
+
+/* printf-like into r->err without stdio.  Conversions: %s string, %d int,
+ * %u unsigned, %U uint64_t decimal, %X uint64_t as 0x-hex, %E an errno
+ * value (sign ignored) as its text, %% a percent sign.  Returns CODE. */
+TT_HIDDEN int tt_r_errf(tt_reader *r, int code, const char *fmt, ...);
+TT_HIDDEN size_t tt_r_vfmt(char *buf, size_t len, const char *fmt, va_list ap);
+
+/* Names of record types and fields for messages ("task", "seq"). */
+TT_HIDDEN const char *tt_r_record_name(int rec);
+TT_HIDDEN const char *tt_r_field_name(int rec, int field);
+TT_HIDDEN const char *tt_r_errno_text(int err);
+
+/* The published chunk count after the caps (chunk_capacity, max_chunks),
+ * or an error with r->err set. */
+TT_HIDDEN int tt_r_chunk_count(tt_reader *r, uint32_t *count);
+
+typedef struct tt_r_chunk {
+	uint64_t addr;  /* the chunk record */
+	uint64_t slots; /* first slot */
+	uint64_t count; /* slots in it */
+	uint64_t first; /* global index of the first slot */
+} tt_r_chunk;
+
+/* Load and check chunk I.  TOTAL is the number of slots in the chunks
+ * before it; the caps apply to TOTAL + count. */
+TT_HIDDEN int tt_r_chunk_get(tt_reader *r, uint32_t i, uint64_t total,
+			     tt_r_chunk *out);
+
+#endif

@@ -1,0 +1,419 @@
+/* Tasks: spawn, poll, wake, join, cancel, and their slot's lifetime.
+ *
+ * References to a task: its join handle, the runtime while it is not
+ * complete ("alive"), the run queue while it is notified, and each waker.
+ * The slot returns to the free list when the last one goes.  A pending task
+ * that nothing references but the runtime is exactly a lost wakeup: it stays
+ * in the registry, where the readers can say so. */
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+__thread tt_task *tt__tls_task;
+
+static void task_ref(tt_task *t, uint32_t n)
+{
+	atomic_fetch_add_explicit(&t->refs, n, RELAXED);
+}
+
+void tt_task_unref(tt_task *t)
+{
+	if (atomic_fetch_sub_explicit(&t->refs, 1, ACQ_REL) == 1) {
+		TT_RECORD(tt_registry_tasks_live(-1));
+		tt_slot_free(t);
+	}
+}
+
+static uint64_t now_if_recording(void)
+{
+	return TT_RECORDING ? tt_clock_cached() : 0;
+}
+
+tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
+		     const tt_site *spawn_site)
+{
+	tt_task *parent = tt__tls_task;
+	if (!rt)
+		rt = parent ? parent->rt : NULL;
+	if (!rt || atomic_load_explicit(&rt->shutdown, RELAXED)) {
+		errno = rt ? ECANCELED : EINVAL;
+		return NULL;
+	}
+	tt_task *t = tt_slot_alloc();
+	if (!t) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(t->name, 0, sizeof t->name);
+	if (opts && opts->name)
+		strncpy(t->name, opts->name, sizeof t->name - 1);
+	t->parent_id = parent ? atomic_load_explicit(&parent->id, RELAXED) : 0;
+	t->spawn_site = spawn_site;
+	atomic_store_explicit(&t->root, root, RELAXED);
+	atomic_store_explicit(&t->seq, 0, RELAXED);
+	atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
+	atomic_store_explicit(&t->flags, opts ? opts->flags : 0, RELAXED);
+	atomic_store_explicit(&t->worker, -1, RELAXED);
+	t->created_ns = now_if_recording();
+	atomic_store_explicit(&t->poll_start_ns, 0, RELAXED);
+	atomic_store_explicit(&t->poll_end_ns, 0, RELAXED);
+	atomic_store_explicit(&t->wake_ns, t->created_ns, RELAXED);
+	atomic_store_explicit(&t->polls, 0, RELAXED);
+	atomic_store_explicit(&t->busy_ns, 0, RELAXED);
+	atomic_store_explicit(&t->wakes, 0, RELAXED);
+	atomic_store_explicit(&t->self_wakes, 0, RELAXED);
+	atomic_store_explicit(&t->wakers, 0, RELAXED);
+	t->runtime_id = rt->id;
+	t->rt = rt;
+	t->free_root = opts ? opts->free_root : NULL;
+	t->result = 0;
+	t->joiners = NULL;
+	atomic_store_explicit(&t->done, 0, RELAXED);
+	/* handle + alive + queued */
+	atomic_store_explicit(&t->refs, 3, RELAXED);
+	atomic_store_explicit(&t->sched, SCHED_NOTIFIED, RELAXED);
+	atomic_fetch_add_explicit(&rt->live, 1, RELAXED);
+	TT_RECORD(tt_registry_tasks_live(1));
+	/* Publishing the id makes the slot visible to readers: last. */
+	atomic_store_explicit(&t->id, tt_next_task_id(), RELEASE);
+	tt_schedule(t);
+	return t;
+}
+
+uint64_t tt_task_id(const tt_task *t) { return atomic_load_explicit(&t->id, RELAXED); }
+const char *tt_task_name(const tt_task *t) { return t->name; }
+tt_task *tt_current_task(void) { return tt__tls_task; }
+
+tt_task *tt_task_ref(tt_task *t)
+{
+	task_ref(t, 1);
+	return t;
+}
+
+void tt_task_release(tt_task *t)
+{
+	if (t)
+		tt_task_unref(t);
+}
+
+void tt_task_detach(tt_task *t)
+{
+	atomic_fetch_or_explicit(&t->flags, TT_TASKF_DETACHED, RELAXED);
+	tt_task_unref(t);
+}
+
+int tt_task_is_done(const tt_task *t)
+{
+	return (atomic_load_explicit(&((tt_task *)t)->sched, ACQUIRE) & SCHED_COMPLETE) != 0;
+}
+
+intptr_t tt_task_result(const tt_task *t) { return t->result; }
+
+/* ---- waking ---- */
+
+static void wake(tt_task *t)
+{
+	uint32_t s = atomic_load_explicit(&t->sched, ACQUIRE);
+	for (;;) {
+		if (s & (SCHED_COMPLETE | SCHED_NOTIFIED))
+			return;
+		if (atomic_compare_exchange_weak_explicit(&t->sched, &s, s | SCHED_NOTIFIED,
+							  ACQ_REL, ACQUIRE))
+			break;
+	}
+	if (TT_RECORDING) {
+		atomic_fetch_add_explicit(&t->wakes, 1, RELAXED);
+		if (tt__tls_task == t)
+			atomic_fetch_add_explicit(&t->self_wakes, 1, RELAXED);
+		atomic_store_explicit(&t->wake_ns, tt_clock_cached(), RELAXED);
+	}
+	if (s & SCHED_RUNNING)
+		return; /* its worker re-queues it after this poll */
+	task_ref(t, 1);
+	TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED));
+	tt_schedule(t);
+}
+
+tt_waker tt_waker_new(tt_cx *cx)
+{
+	tt_task *t = cx->task;
+	task_ref(t, 1);
+	atomic_fetch_add_explicit(&t->wakers, 1, RELAXED);
+	return (tt_waker){t};
+}
+
+void tt_waker_drop(tt_waker *w)
+{
+	tt_task *t = w->task;
+	if (!t)
+		return;
+	w->task = NULL;
+	atomic_fetch_sub_explicit(&t->wakers, 1, RELAXED);
+	tt_task_unref(t);
+}
+
+void tt_waker_wake_by_ref(const tt_waker *w)
+{
+	if (w->task)
+		wake(w->task);
+}
+
+void tt_waker_wake(tt_waker *w)
+{
+	tt_waker_wake_by_ref(w);
+	tt_waker_drop(w);
+}
+
+tt_task *tt_cx_task(tt_cx *cx) { return cx->task; }
+
+int tt_cx_cancelled(tt_cx *cx)
+{
+	return (atomic_load_explicit(&cx->task->flags, RELAXED) &
+		TT_TASKF_CANCEL_REQUESTED) != 0;
+}
+
+void tt_cx_wake_self(tt_cx *cx) { wake(cx->task); }
+
+void tt_task_cancel(tt_task *t)
+{
+	atomic_fetch_or_explicit(&t->flags, TT_TASKF_CANCEL_REQUESTED, RELEASE);
+	wake(t);
+}
+
+/* ---- completion and join ---- */
+
+static void futex_wake_all(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* Called inside the odd-seq window: the root frame disappears for
+ * readers together with the state change. */
+static void complete(tt_task *t, intptr_t result, int cancelled)
+{
+	tt_frame *root = atomic_load_explicit(&t->root, RELAXED);
+	atomic_store_explicit(&t->root, NULL, RELAXED);
+	if (t->free_root)
+		t->free_root(root);
+	t->result = result;
+	atomic_store_explicit(&t->state, cancelled ? TT_STATE_CANCELLED : TT_STATE_DONE,
+			      RELAXED);
+	/* Under the lock: a join future may be cancelled and freed by its own
+	 * worker as soon as we let go of it. */
+	pthread_mutex_lock(&t->join_lock);
+	atomic_fetch_or_explicit(&t->sched, SCHED_COMPLETE, RELEASE);
+	for (tt_join *j = t->joiners, *next; j; j = next) {
+		next = j->next;
+		j->prev = j->next = NULL;
+		tt_waker w = j->waker;
+		j->waker.task = NULL;
+		tt_waker_wake(&w);
+	}
+	t->joiners = NULL;
+	pthread_mutex_unlock(&t->join_lock);
+	atomic_store_explicit(&t->done, 1, RELEASE);
+	futex_wake_all(&t->done);
+}
+
+/* Only the thread polling a task writes its seq and counters, so plain
+ * load+store (no locked read-modify-write) is enough. */
+static void bump(_Atomic uint64_t *field, uint64_t by)
+{
+	atomic_store_explicit(field, atomic_load_explicit(field, RELAXED) + by, RELAXED);
+}
+
+static void seq_enter(tt_task *t)
+{
+	if (TT_RECORDING) {
+		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 1,
+				      RELAXED);
+		tt_seqlock_fence();
+	}
+}
+
+static void seq_leave(tt_task *t)
+{
+	if (TT_RECORDING)
+		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 1,
+				      RELEASE);
+}
+
+/* Runs one poll of T on worker W, consuming the queue reference. */
+void tt_task_poll(tt_worker *w, tt_task *t)
+{
+	uint32_t s = atomic_load_explicit(&t->sched, ACQUIRE);
+	while (!atomic_compare_exchange_weak_explicit(
+	    &t->sched, &s, (s & ~SCHED_NOTIFIED) | SCHED_RUNNING, ACQ_REL, ACQUIRE))
+		;
+	if (s & SCHED_COMPLETE) { /* a stale queue entry */
+		atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, RELEASE);
+		tt_task_unref(t);
+		return;
+	}
+	uint64_t start = 0;
+	seq_enter(t);
+	if (TT_RECORDING) {
+		start = w->now;
+		atomic_store_explicit(&t->poll_start_ns, start, RELAXED);
+		atomic_store_explicit(&t->worker, (int32_t)w->index, RELAXED);
+		atomic_store_explicit(&t->state, TT_STATE_RUNNING, RELAXED);
+		atomic_store_explicit(&w->rec->poll_start_ns, start, RELAXED);
+		atomic_store_explicit(&w->rec->task_id, atomic_load_explicit(&t->id, RELAXED),
+				      RELAXED);
+		atomic_store_explicit(&w->rec->task, t, RELAXED);
+		atomic_store_explicit(&w->rec->state, TT_WORKER_POLLING, RELAXED);
+	}
+	tt_cx cx = {t, w};
+	tt_frame *root = atomic_load_explicit(&t->root, RELAXED);
+	tt__tls_task = t;
+	int ready, cancelled = 0;
+	if (atomic_load_explicit(&t->flags, ACQUIRE) & TT_TASKF_CANCEL_REQUESTED) {
+		tt_frame_cancel(root);
+		ready = cancelled = 1;
+	} else {
+		ready = tt_frame_poll(root, &cx) == TT_READY;
+	}
+	tt__tls_task = NULL;
+	if (ready)
+		complete(t, cancelled ? TT_ECANCELED : root->result, cancelled);
+	if (TT_RECORDING) {
+		uint64_t end = tt_now_ns();
+		w->now = end;
+		/* The root's stamp is shared by all workers: refresh it at
+		 * most once a millisecond per worker. */
+		if (end - w->now_published > 1000000) {
+			w->now_published = end;
+			tt_registry_set_now(end);
+		}
+		atomic_store_explicit(&t->poll_end_ns, end, RELAXED);
+		bump(&t->busy_ns, end - start);
+		bump(&t->polls, 1);
+		atomic_store_explicit(&t->worker, -1, RELAXED);
+		atomic_store_explicit(&w->rec->task, NULL, RELAXED);
+		atomic_store_explicit(&w->rec->task_id, 0, RELAXED);
+		atomic_store_explicit(&w->rec->state, TT_WORKER_IDLE, RELAXED);
+		if (!ready)
+			atomic_store_explicit(&t->state, TT_STATE_IDLE, RELAXED);
+	}
+	if (ready) {
+		seq_leave(t);
+		atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, RELEASE);
+		atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
+		tt_task_unref(t); /* alive */
+		tt_task_unref(t); /* queue */
+		return;
+	}
+	/* Pending: back to idle, unless woken meanwhile (then we still own the
+	 * queue reference and pass it on). */
+	s = atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, ACQ_REL);
+	if (s & SCHED_NOTIFIED) {
+		TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED));
+		seq_leave(t);
+		tt_schedule(t);
+	} else {
+		seq_leave(t);
+		tt_task_unref(t);
+	}
+}
+
+void tt_task_abandon(tt_task *t)
+{
+	uint32_t s = atomic_fetch_or_explicit(&t->sched, SCHED_RUNNING, ACQ_REL);
+	if (s & (SCHED_COMPLETE | SCHED_RUNNING))
+		return;
+	tt_task *prev = tt__tls_task;
+	tt__tls_task = t;
+	seq_enter(t);
+	atomic_fetch_or_explicit(&t->flags, TT_TASKF_CANCEL_REQUESTED, RELAXED);
+	tt_frame_cancel(atomic_load_explicit(&t->root, RELAXED));
+	complete(t, TT_ECANCELED, 1);
+	seq_leave(t);
+	tt__tls_task = prev;
+	atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, RELEASE);
+	atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
+	tt_task_unref(t); /* alive */
+}
+
+intptr_t tt_task_join_blocking(tt_task *t)
+{
+	while (!atomic_load_explicit(&t->done, ACQUIRE))
+		syscall(SYS_futex, &t->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	return t->result;
+}
+
+static tt_poll join_poll(tt_join *j, tt_cx *cx);
+static void join_drop(tt_join *j);
+TT_LEAF_FN(tt_join, join_poll, join_drop);
+
+void tt_join_init(tt_join *j, tt_task *handle)
+{
+	tt_frame_init(&j->leaf.frame, &tt_join_fn);
+	tt_wait_clear(&j->leaf.wait);
+	j->task = handle;
+	j->waker.task = NULL;
+	j->prev = j->next = NULL;
+}
+
+static void unlink_waiter(tt_task *t, tt_join *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else if (t->joiners == w)
+		t->joiners = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->next = w->prev = NULL;
+}
+
+static tt_poll join_poll(tt_join *j, tt_cx *cx)
+{
+	tt_task *t = j->task;
+	if (!(atomic_load_explicit(&t->sched, ACQUIRE) & SCHED_COMPLETE)) {
+		tt_join *w = j;
+		pthread_mutex_lock(&t->join_lock);
+		if (!(atomic_load_explicit(&t->sched, ACQUIRE) & SCHED_COMPLETE)) {
+			if (!w->waker.task) {
+				w->waker = tt_waker_new(cx);
+				w->prev = NULL;
+				w->next = t->joiners;
+				if (w->next)
+					w->next->prev = w;
+				t->joiners = w;
+			}
+			pthread_mutex_unlock(&t->join_lock);
+			if (!j->leaf.wait.kind)
+				tt_wait_set(&j->leaf.wait, TT_WAIT_JOIN, t,
+					    atomic_load_explicit(&t->id, RELAXED), 0);
+			return TT_PENDING;
+		}
+		pthread_mutex_unlock(&t->join_lock);
+	}
+	j->leaf.frame.result = t->result;
+	tt_wait_clear(&j->leaf.wait);
+	j->task = NULL;
+	tt_task_unref(t);
+	return TT_READY;
+}
+
+static void join_drop(tt_join *j)
+{
+	tt_task *t = j->task;
+	if (!t)
+		return;
+	tt_join *w = j;
+	tt_waker waker = {NULL};
+	pthread_mutex_lock(&t->join_lock);
+	if (w->waker.task) {
+		unlink_waiter(t, w);
+		waker = w->waker;
+		w->waker.task = NULL;
+	}
+	pthread_mutex_unlock(&t->join_lock);
+	tt_waker_drop(&waker);
+	tt_wait_clear(&j->leaf.wait);
+	j->task = NULL;
+	tt_task_unref(t);
+}

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Install what is missing, then build and run the whole suite three ways:
+# a plain build, ASan+UBSan, and TSan (executor and sync tests).
+set -eu
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+B=${BUILD_ROOT:-build}
+setup() { # dir, options...
+	dir=$1
+	shift
+	if [ -d "$dir" ]; then
+		meson setup --reconfigure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi
+	ninja -C "$dir" >/dev/null
+}
+passed=0
+run() { # dir, meson test options...
+	dir=$1
+	shift
+	log="$dir/suite.log"
+	if ! meson test -C "$dir" --print-errorlogs "$@" >"$log" 2>&1; then
+		cat "$log"
+		echo "tests: $passed passed, 1 failed"
+		exit 1
+	fi
+	grep -E '^ *[0-9]+/[0-9]+ ' "$log" | sed 's/^/  /'
+	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log")
+	passed=$((passed + ok))
+}
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+echo "== plain build"
+setup "$B/plain" --werror
+run "$B/plain"
+
+echo "== ASan+UBSan"
+setup "$B/asan" --werror -Db_sanitize=address,undefined -Db_lundef=false -Dtest_scale=4
+run "$B/asan"
+
+echo "== TSan (runtime suites)"
+setup "$B/tsan" --werror -Db_sanitize=thread -Db_lundef=false -Dtest_scale=10
+run "$B/tsan" --suite runtime
+
+echo "tests: $passed passed, 0 failed"

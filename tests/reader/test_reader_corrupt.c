@@ -1,0 +1,1042 @@
+/* The registry reader against synthetic and corrupted images: exact
+ * decoding of a good registry, one precise error per kind of damage, and
+ * a fuzz loop that must never crash or hang. */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reg_image.h"
+
+/* ---- the good image ---- */
+
+struct good {
+	uint64_t slots;
+	uint64_t t1_frames[4], t2_frames[3], t5_frame;
+	uint64_t site[4], chan;
+	uint64_t workers;
+};
+
+static void build_good(img *g, struct good *k)
+{
+	uint64_t f_async = img_func(g, "conn_serve", TT_FUNC_KIND_ASYNC);
+	uint64_t f_read = img_func(g, "read_request", TT_FUNC_KIND_ASYNC);
+	uint64_t f_parse = img_func(g, "parse_header", TT_FUNC_KIND_ASYNC);
+	uint64_t f_recv = img_func(g, "tt_chan_recv", TT_FUNC_KIND_LEAF);
+	uint64_t f_sel = img_func(g, "tt_select", TT_FUNC_KIND_COMBINATOR);
+	uint64_t f_sleep = img_func(g, "tt_sleep", TT_FUNC_KIND_LEAF);
+	uint64_t f_join = img_func(g, "tt_join", TT_FUNC_KIND_LEAF);
+	uint64_t s_done = img_site(g, "done", "rt.c", 0, TT_SITEF_DONE);
+
+	memset(k, 0, sizeof(*k));
+	k->site[0] = img_site(g, "conn_serve", "src/server.c", 10, TT_SITEF_AWAIT);
+	k->site[1] = img_site(g, "read_request", "src/server.c", 20, TT_SITEF_AWAIT);
+	k->site[2] = img_site(g, "parse_header", "src/http.c", 30, TT_SITEF_AWAIT);
+	k->site[3] = img_site(g, "watchdog", "src/watch.c", 40, TT_SITEF_AWAIT);
+	k->chan = img_alloc(g, 64);
+	k->slots = img_chunk(g, 4);
+
+	/* Task 1: a 4-deep chain ending in a channel receive. */
+	k->t1_frames[3] = img_frame(g, f_recv, 0, 0, 0);
+	img_wait(g, k->t1_frames[3], TT_WAIT_CHAN_RECV, k->chan, 0, 0);
+	k->t1_frames[2] = img_frame(g, f_parse, k->site[2], k->t1_frames[3], 0);
+	k->t1_frames[1] = img_frame(g, f_read, k->site[1], k->t1_frames[2], 0);
+	k->t1_frames[0] = img_frame(g, f_async, k->site[0], k->t1_frames[1], 0);
+	img_task(g, img_slot(k->slots, 0), 1, "conn#1", TT_STATE_IDLE,
+		 k->t1_frames[0]);
+	img_set(g, TT_REC_TASK, TT_TASK_SPAWN_SITE, img_slot(k->slots, 0),
+		k->site[3]);
+
+	/* Task 2: a combinator over a timer and a join on task 1. */
+	k->t2_frames[2] = img_frame(g, f_join, 0, 0, 0);
+	img_wait(g, k->t2_frames[2], TT_WAIT_JOIN, img_slot(k->slots, 0), 1, 0);
+	k->t2_frames[1] = img_frame(g, f_sleep, 0, 0, k->t2_frames[2]);
+	img_wait(g, k->t2_frames[1], TT_WAIT_TIMER, 0, 0, 9000000000ull);
+	k->t2_frames[0] = img_frame(g, f_sel, k->site[3], k->t2_frames[1], 0);
+	img_task(g, img_slot(k->slots, 1), 2, "watchdog", TT_STATE_SCHEDULED,
+		 k->t2_frames[0]);
+	img_set(g, TT_REC_TASK, TT_TASK_PARENT_ID, img_slot(k->slots, 1), 1);
+	img_set(g, TT_REC_TASK, TT_TASK_WORKER, img_slot(k->slots, 1), 3);
+
+	/* Slot 2 stays free.  Task 5 has returned. */
+	k->t5_frame = img_frame(g, f_async, s_done, 0, 0);
+	img_task(g, img_slot(k->slots, 3), 5, "finished", TT_STATE_DONE,
+		 k->t5_frame);
+	img_set(g, TT_REC_TASK, TT_TASK_POLLS, img_slot(k->slots, 3), 77);
+	img_set(g, TT_REC_ROOT, TT_ROOT_NEXT_TASK_ID, IMG_ROOT_ADDR, 6);
+
+	k->workers = img_alloc(g, 2 * 32);
+	img_set(g, TT_REC_WORKER, TT_WORKER_TID, k->workers + 32, 1234);
+	img_set(g, TT_REC_WORKER, TT_WORKER_INDEX, k->workers + 32, 1);
+	img_set(g, TT_REC_WORKER, TT_WORKER_STATE, k->workers + 32,
+		TT_WORKER_POLLING);
+	img_set(g, TT_REC_WORKER, TT_WORKER_TASK_ID, k->workers + 32, 2);
+	img_set(g, TT_REC_ROOT, TT_ROOT_WORKERS, IMG_ROOT_ADDR, k->workers);
+	img_set(g, TT_REC_ROOT, TT_ROOT_WORKER_COUNT, IMG_ROOT_ADDR, 2);
+	img_set(g, TT_REC_ROOT, TT_ROOT_WORKER_CAPACITY, IMG_ROOT_ADDR, 2);
+}
+
+static img G;
+static struct good K;
+
+static void setup(void)
+{
+	img_init(&G, 1 << 16);
+	build_good(&G, &K);
+}
+
+static void teardown(void)
+{
+	img_free(&G);
+}
+
+static int open_g(tt_reader *r)
+{
+	return tt_reader_open(r, img_mem(&G), IMG_ROOT_ADDR, NULL);
+}
+
+/* ---- good image ---- */
+
+START_TEST(test_good_core)
+{
+	tt_reader r;
+	tt_task_iter it;
+	tt_rtask t;
+	tt_rframe fr[16];
+	size_t n;
+	char buf[64];
+	tt_rsite site;
+
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_uint_eq(tt_reader_root_u64(&r, TT_ROOT_PID), 4242);
+	ck_assert_uint_eq(tt_reader_root_u64(&r, TT_ROOT_CHUNK_COUNT), 1);
+	ck_assert_uint_eq(tt_reader_root_u64(&r, TT_ROOT_START_REAL_NS), 0);
+	ck_assert_uint_eq(r.record_size[TT_REC_TASK], IMG_TASK_SIZE);
+
+	tt_task_iter_init(&r, &it);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), 1);
+	ck_assert_uint_eq(t.id, 1);
+	ck_assert_str_eq(t.name, "conn#1");
+	ck_assert_uint_eq(t.state, TT_STATE_IDLE);
+	ck_assert_uint_eq(t.slot_index, 0);
+	ck_assert_uint_eq(t.slot_addr, img_slot(K.slots, 0));
+	ck_assert_int_eq(t.worker, -1); /* 0xffff in a 2-byte field */
+	ck_assert_uint_eq(t.spawn_site, K.site[3]);
+	ck_assert_int_eq(t.running, 0);
+
+	ck_assert_int_eq(tt_reader_walk_frames(&r, t.root_frame, fr, 16, &n),
+			 TT_R_OK);
+	ck_assert_uint_eq(n, 4);
+	for (unsigned i = 0; i < 4; i++) {
+		ck_assert_uint_eq(fr[i].addr, K.t1_frames[i]);
+		ck_assert_uint_eq(fr[i].depth, i);
+		ck_assert_int_eq(fr[i].parent, (int)i - 1);
+	}
+	ck_assert_uint_eq(fr[0].site, K.site[0]);
+	ck_assert_uint_eq(fr[3].kind, TT_FUNC_KIND_LEAF);
+	ck_assert_uint_eq(fr[3].wait_kind, TT_WAIT_CHAN_RECV);
+	ck_assert_uint_eq(fr[3].wait_object, K.chan);
+	ck_assert_uint_eq(fr[3].wait_since_ns, 1000);
+	ck_assert_uint_eq(fr[2].wait_kind, 0);
+	ck_assert_int_eq(tt_reader_site(&r, fr[2].site, &site), TT_R_OK);
+	ck_assert_uint_eq(site.line, 30);
+	ck_assert_uint_eq(site.flags, TT_SITEF_AWAIT);
+	ck_assert_int_eq(tt_reader_string(&r, site.file, buf, sizeof(buf)),
+			 TT_R_OK);
+	ck_assert_str_eq(buf, "src/http.c");
+
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), 1);
+	ck_assert_uint_eq(t.id, 2);
+	ck_assert_int_eq(t.worker, 3);
+	ck_assert_uint_eq(t.parent_id, 1);
+	ck_assert_int_eq(tt_reader_walk_frames(&r, t.root_frame, fr, 16, &n),
+			 TT_R_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(fr[0].kind, TT_FUNC_KIND_COMBINATOR);
+	ck_assert_uint_eq(fr[1].addr, K.t2_frames[1]);
+	ck_assert_uint_eq(fr[2].addr, K.t2_frames[2]);
+	ck_assert_int_eq(fr[1].parent, 0);
+	ck_assert_int_eq(fr[2].parent, 0);
+	ck_assert_uint_eq(fr[1].depth, 1);
+	ck_assert_uint_eq(fr[2].depth, 1);
+	ck_assert_uint_eq(fr[1].wait_kind, TT_WAIT_TIMER);
+	ck_assert_uint_eq(fr[1].wait_detail, 9000000000ull);
+	ck_assert_uint_eq(fr[2].wait_kind, TT_WAIT_JOIN);
+	ck_assert_uint_eq(fr[2].wait_owner, 1);
+	ck_assert_uint_eq(fr[2].wait_object, img_slot(K.slots, 0));
+
+	/* The free slot is skipped. */
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), 1);
+	ck_assert_uint_eq(t.id, 5);
+	ck_assert_uint_eq(t.slot_index, 3);
+	ck_assert_uint_eq(t.polls, 77);
+	ck_assert_uint_eq(t.state, TT_STATE_DONE);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), 0);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), 0);
+}
+END_TEST
+
+START_TEST(test_good_snapshot)
+{
+	tt_snapshot *s;
+	char err[160];
+	const tt_stask *t;
+	const tt_sframe *leaf;
+
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s,
+					  err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_uint_eq(s->ntasks, 3);
+	ck_assert_uint_eq(s->nerrors, 0);
+	ck_assert_str_eq(s->runtime_name, "testrt");
+	ck_assert_uint_eq(s->pid, 4242);
+	ck_assert_uint_eq(s->now_ns, 5000000000ull);
+	ck_assert_uint_eq(s->next_task_id, 6);
+	ck_assert_uint_eq(s->tasks_live, 3);
+	ck_assert_uint_eq(s->tasks[0].raw.id, 1);
+	ck_assert_uint_eq(s->tasks[1].raw.id, 2);
+	ck_assert_uint_eq(s->tasks[2].raw.id, 5);
+
+	t = tt_snapshot_find(s, 1);
+	ck_assert_ptr_eq(t, &s->tasks[0]);
+	ck_assert_uint_eq(t->nframes, 4);
+	ck_assert_str_eq(t->frames[0].func->name, "conn_serve");
+	ck_assert_str_eq(t->frames[0].site->file, "src/server.c");
+	ck_assert_uint_eq(t->frames[0].site->line, 10);
+	ck_assert_str_eq(t->frames[1].site->function, "read_request");
+	ck_assert_uint_eq(t->frames[2].site->line, 30);
+	ck_assert_ptr_null(t->frames[3].site);
+	ck_assert_str_eq(t->frames[3].func->name, "tt_chan_recv");
+	ck_assert_str_eq(t->spawn_site->function, "watchdog");
+	/* Cached per address: the same site is the same object. */
+	ck_assert_ptr_eq(t->spawn_site, s->tasks[1].frames[0].site);
+	/* Interned per string address: both funcs share "src/x.c"? no -
+	 * each func has its own string, but a func is decoded once. */
+	ck_assert_ptr_eq(t->frames[0].func, s->tasks[2].frames[0].func);
+	leaf = tt_stask_leaf(t);
+	ck_assert_ptr_eq(leaf, &t->frames[3]);
+	ck_assert_uint_eq(leaf->raw.wait_kind, TT_WAIT_CHAN_RECV);
+
+	t = tt_snapshot_find(s, 2);
+	ck_assert_uint_eq(t->nframes, 3);
+	leaf = tt_stask_leaf(t);
+	ck_assert_ptr_eq(leaf, &t->frames[1]); /* the first child */
+	ck_assert_uint_eq(t->frames[2].raw.wait_owner, 1);
+	ck_assert_str_eq(t->frames[0].func->name, "tt_select");
+
+	t = tt_snapshot_find(s, 5);
+	ck_assert_uint_eq(t->nframes, 1);
+	ck_assert_uint_eq(t->frames[0].site->flags, TT_SITEF_DONE);
+	ck_assert_ptr_null(tt_snapshot_find(s, 3));
+
+	ck_assert_uint_eq(s->nworkers, 2);
+	ck_assert_uint_eq(s->workers[1].tid, 1234);
+	ck_assert_uint_eq(s->workers[1].state, TT_WORKER_POLLING);
+	ck_assert_uint_eq(s->workers[1].task_id, 2);
+	tt_snapshot_free(s);
+}
+END_TEST
+
+/* ---- header and layout ---- */
+
+static int open_err(tt_reader *r)
+{
+	return open_g(r);
+}
+
+START_TEST(test_truncated_root)
+{
+	tt_reader r;
+	tt_snapshot *s = (void *)1;
+	char err[160];
+	tt_mem m = img_mem(&G);
+
+	G.regs[0].len = 100; /* the header reads, the root does not */
+	ck_assert_int_eq(tt_reader_open(&r, m, IMG_ROOT_ADDR, NULL),
+			 TT_R_UNREADABLE);
+	ck_assert_ptr_nonnull(strstr(r.err, "unreadable"));
+	ck_assert_int_eq(tt_snapshot_read(m, IMG_ROOT_ADDR, NULL, &s, err,
+					  sizeof(err)),
+			 TT_R_UNREADABLE);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(strstr(err, "root"));
+	G.regs[0].len = 16;
+	ck_assert_int_eq(tt_reader_open(&r, m, IMG_ROOT_ADDR, NULL),
+			 TT_R_UNREADABLE);
+	ck_assert_int_eq(tt_reader_open(&r, m, IMG_ROOT_ADDR + 4, NULL),
+			 TT_R_MISALIGNED);
+}
+END_TEST
+
+START_TEST(test_bad_magic_version)
+{
+	tt_reader r;
+
+	G.root[0] ^= 1;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_MAGIC);
+	G.root[0] ^= 1;
+	img_w(&G, IMG_ROOT_ADDR + 8, 7, 4);
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_VERSION);
+	ck_assert_ptr_nonnull(strstr(r.err, "version 7"));
+	ck_assert_ptr_nonnull(strstr(r.err, "supports 1"));
+	img_w(&G, IMG_ROOT_ADDR + 8, 1, 4);
+	G.root[16] = 4;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_HEADER);
+	G.root[16] = 8;
+	G.root[17] = 0;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_HEADER);
+	G.root[17] = 1;
+	img_w(&G, IMG_ROOT_ADDR + 12, 2000, 4); /* root_size > 1024 */
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_HEADER);
+	img_w(&G, IMG_ROOT_ADDR + 12, 16, 4);
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_HEADER);
+	img_w(&G, IMG_ROOT_ADDR + 12, IMG_ROOT_SIZE, 4);
+	ck_assert_int_eq(open_err(&r), TT_R_OK);
+}
+END_TEST
+
+START_TEST(test_layout_bounds)
+{
+	tt_reader r;
+	tt_layout_entry *e;
+
+	/* The table must lie inside the root. */
+	img_w(&G, IMG_ROOT_ADDR + 20, IMG_ROOT_SIZE - 8, 4);
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_HEADER);
+	img_w(&G, IMG_ROOT_ADDR + 20, 8, 4); /* over the header */
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_HEADER);
+	img_w(&G, IMG_ROOT_ADDR + 20, IMG_LAYOUT_OFF, 4);
+	img_w(&G, IMG_ROOT_ADDR + 18, 600, 2);
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_HEADER);
+	img_w(&G, IMG_ROOT_ADDR + 18, G.nrows, 2);
+	ck_assert_int_eq(open_err(&r), TT_R_OK);
+
+	/* A field overflowing its record. */
+	e = img_row(&G, TT_REC_TASK, TT_TASK_ID);
+	e->offset = IMG_TASK_SIZE - 4;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_LAYOUT);
+	ck_assert_ptr_nonnull(strstr(r.err, "task.id"));
+	e->offset = 8;
+	/* A root field past root_size. */
+	e = img_row(&G, TT_REC_ROOT, TT_ROOT_NOW_NS);
+	e->offset = IMG_ROOT_SIZE - 4;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_LAYOUT);
+	e->offset = 80;
+	/* Overlapping fields. */
+	e = img_row(&G, TT_REC_FRAME, TT_FRAME_CHILD);
+	e->offset = 4;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_LAYOUT);
+	ck_assert_ptr_nonnull(strstr(r.err, "overlaps"));
+	e->offset = 8;
+	/* A pointer that is not pointer-sized. */
+	e->size = 4;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_LAYOUT);
+	e->size = 3;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_LAYOUT);
+	e->size = 8;
+	/* An essential field missing (its row becomes an unknown record). */
+	e->record = 77;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_LAYOUT);
+	ck_assert_ptr_nonnull(strstr(r.err, "child"));
+	/* Listed twice. */
+	e->record = TT_REC_FRAME;
+	e->field = TT_FRAME_SIBLING;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_LAYOUT);
+	e->field = TT_FRAME_CHILD;
+	/* Record sizes. */
+	e = img_row(&G, TT_REC_TASK, 0);
+	e->size = 8192;
+	ck_assert_int_eq(open_err(&r), TT_R_ABSURD);
+	e->size = 132; /* slots would be misaligned */
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_LAYOUT);
+	e->size = IMG_TASK_SIZE;
+	e = img_row(&G, TT_REC_SITE, 0);
+	e->record = 77;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_LAYOUT);
+	ck_assert_ptr_nonnull(strstr(r.err, "site"));
+	e->record = TT_REC_SITE;
+	ck_assert_int_eq(open_err(&r), TT_R_OK);
+}
+END_TEST
+
+/* Offsets come from the table: moving a field moves what is read. */
+START_TEST(test_layout_is_used)
+{
+	tt_reader r;
+	tt_rtask t;
+	tt_layout_entry *e = img_row(&G, TT_REC_TASK, TT_TASK_POLLS);
+	uint64_t slot = img_slot(K.slots, 3);
+
+	img_w(&G, slot + 104, 99, 8);
+	e->offset = 104;
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_read_task(&r, slot, &t), TT_R_OK);
+	ck_assert_uint_eq(t.polls, 99);
+	/* An absent optional field reads as 0. */
+	e->record = 99;
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_read_task(&r, slot, &t), TT_R_OK);
+	ck_assert_uint_eq(t.polls, 0);
+	ck_assert_uint_eq(t.id, 5);
+}
+END_TEST
+
+/* ---- counts ---- */
+
+START_TEST(test_absurd_counts)
+{
+	tt_reader r;
+	tt_task_iter it;
+	tt_rtask t;
+	tt_snapshot *s;
+	char err[160];
+	tt_reader_limits lim = { .max_chunks = 4 };
+
+	img_set(&G, TT_REC_ROOT, TT_ROOT_CHUNK_COUNT, IMG_ROOT_ADDR, 1000);
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	tt_task_iter_init(&r, &it);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), -TT_R_ABSURD);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), 0);
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s,
+					  err, sizeof(err)),
+			 TT_R_ABSURD);
+	ck_assert_ptr_nonnull(strstr(err, "chunk_count 1000"));
+
+	/* Within capacity but beyond the reader's cap. */
+	img_set(&G, TT_REC_ROOT, TT_ROOT_CHUNK_COUNT, IMG_ROOT_ADDR, 6);
+	ck_assert_int_eq(tt_reader_open(&r, img_mem(&G), IMG_ROOT_ADDR, &lim),
+			 TT_R_OK);
+	tt_task_iter_init(&r, &it);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), -TT_R_ABSURD);
+	img_set(&G, TT_REC_ROOT, TT_ROOT_CHUNK_COUNT, IMG_ROOT_ADDR, 1);
+
+	/* An absurd slot count costs its chunk only. */
+	uint64_t slots2 = img_chunk(&G, 2);
+	img_task(&G, img_slot(slots2, 1), 9, "second", TT_STATE_IDLE, 0);
+	uint64_t c0 = img_r(&G, G.chunks, 8);
+	img_set(&G, TT_REC_CHUNK, TT_CHUNK_SLOT_COUNT, c0, 0xffffffffu);
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	tt_task_iter_init(&r, &it);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), -TT_R_ABSURD);
+	ck_assert_uint_eq(t.slot_addr, c0);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), 1);
+	ck_assert_uint_eq(t.id, 9);
+	ck_assert_uint_eq(t.slot_index, 5);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), 0);
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s,
+					  err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_uint_eq(s->ntasks, 2);
+	ck_assert_uint_eq(s->nerrors, 1);
+	ck_assert_int_eq(s->tasks[0].error, TT_R_ABSURD);
+	ck_assert_uint_eq(s->tasks[1].raw.id, 9);
+	tt_snapshot_free(s);
+
+	img_set(&G, TT_REC_CHUNK, TT_CHUNK_SLOT_COUNT, c0, 0);
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	tt_task_iter_init(&r, &it);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), -TT_R_ABSURD);
+
+	/* Slots misaligned. */
+	img_set(&G, TT_REC_CHUNK, TT_CHUNK_SLOT_COUNT, c0, 4);
+	img_set(&G, TT_REC_CHUNK, TT_CHUNK_SLOTS, c0, K.slots + 4);
+	tt_task_iter_init(&r, &it);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), -TT_R_MISALIGNED);
+
+	/* Workers beyond capacity. */
+	tt_rworker w;
+	img_set(&G, TT_REC_ROOT, TT_ROOT_WORKER_COUNT, IMG_ROOT_ADDR, 3);
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_worker(&r, 0, &w), TT_R_ABSURD);
+	img_set(&G, TT_REC_ROOT, TT_ROOT_WORKER_COUNT, IMG_ROOT_ADDR, 2);
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_worker(&r, 1, &w), TT_R_OK);
+	ck_assert_uint_eq(w.tid, 1234);
+	ck_assert_int_eq(tt_reader_worker(&r, 2, &w), TT_R_NOT_FOUND);
+}
+END_TEST
+
+/* ---- chains ---- */
+
+static int walk(uint64_t root, tt_rframe *fr, size_t cap, size_t *n,
+		const tt_reader_limits *lim, tt_reader *r)
+{
+	ck_assert_int_eq(tt_reader_open(r, img_mem(&G), IMG_ROOT_ADDR, lim),
+			 TT_R_OK);
+	return tt_reader_walk_frames(r, root, fr, cap, n);
+}
+
+START_TEST(test_misaligned_frame)
+{
+	tt_reader r;
+	tt_rframe fr[8];
+	size_t n;
+
+	img_set(&G, TT_REC_FRAME, TT_FRAME_CHILD, K.t1_frames[1],
+		K.t1_frames[2] + 4);
+	ck_assert_int_eq(walk(K.t1_frames[0], fr, 8, &n, NULL, &r),
+			 TT_R_MISALIGNED);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "misaligned"));
+	ck_assert_int_eq(walk(K.t1_frames[0] + 2, fr, 8, &n, NULL, &r),
+			 TT_R_MISALIGNED);
+	ck_assert_uint_eq(n, 0);
+	/* A misaligned func pointer. */
+	img_set(&G, TT_REC_FRAME, TT_FRAME_FUNC, K.t5_frame, 0x1001);
+	ck_assert_int_eq(walk(K.t5_frame, fr, 8, &n, NULL, &r),
+			 TT_R_MISALIGNED);
+}
+END_TEST
+
+START_TEST(test_cycle)
+{
+	tt_snapshot *s;
+	char err[160];
+
+	/* A.child = B, B.child = A: the first two frames of task 1. */
+	img_set(&G, TT_REC_FRAME, TT_FRAME_CHILD, K.t1_frames[1],
+		K.t1_frames[0]);
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s,
+					  err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_uint_eq(s->ntasks, 3);
+	ck_assert_uint_eq(s->nerrors, 1);
+	ck_assert_int_eq(s->tasks[0].error, TT_R_CYCLE);
+	ck_assert_uint_eq(s->tasks[0].nframes, 2);
+	ck_assert_ptr_nonnull(strstr(s->tasks[0].errmsg, "task 1: await chain loops at frame 0x"));
+	ck_assert_int_eq(s->tasks[1].error, 0);
+	ck_assert_uint_eq(s->tasks[1].nframes, 3);
+	ck_assert_int_eq(s->tasks[2].error, 0);
+	tt_snapshot_free(s);
+}
+END_TEST
+
+START_TEST(test_self_sibling)
+{
+	tt_reader r;
+	tt_rframe fr[8];
+	size_t n;
+
+	img_set(&G, TT_REC_FRAME, TT_FRAME_SIBLING, K.t2_frames[2],
+		K.t2_frames[2]);
+	ck_assert_int_eq(walk(K.t2_frames[0], fr, 8, &n, NULL, &r), TT_R_CYCLE);
+	ck_assert_uint_eq(n, 3);
+	/* The root's sibling means nothing and is not followed. */
+	img_set(&G, TT_REC_FRAME, TT_FRAME_SIBLING, K.t2_frames[2], 0);
+	img_set(&G, TT_REC_FRAME, TT_FRAME_SIBLING, K.t2_frames[0],
+		K.t2_frames[0]);
+	ck_assert_int_eq(walk(K.t2_frames[0], fr, 8, &n, NULL, &r), TT_R_OK);
+	ck_assert_uint_eq(n, 3);
+}
+END_TEST
+
+/* A chain of N frames in a fresh image; returns its root. */
+static uint64_t long_chain(img *g, unsigned n, uint64_t *frames)
+{
+	uint64_t f = img_func(g, "deep", TT_FUNC_KIND_ASYNC);
+	uint64_t site = img_site(g, "deep", "deep.c", 1, TT_SITEF_AWAIT);
+	uint64_t child = 0;
+
+	for (unsigned i = n; i-- > 0;) {
+		child = img_frame(g, f, site, child, 0);
+		if (frames)
+			frames[i] = child;
+	}
+	return child;
+}
+
+START_TEST(test_too_deep)
+{
+	tt_reader r;
+	static tt_rframe fr[20000];
+	static uint64_t addrs[10000];
+	size_t n;
+	uint64_t root;
+	struct timespec t0, t1;
+	tt_reader_limits big = { .max_depth = 20000, .max_frames = 20000 };
+
+	img_free(&G);
+	img_init(&G, 10000 * IMG_LEAF_SIZE + 4096);
+	root = long_chain(&G, 10000, addrs);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(walk(root, fr, 20000, &n, NULL, &r), TT_R_TOO_DEEP);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_uint_eq(n, 257);
+	ck_assert_ptr_nonnull(strstr(r.err, "deeper than 256"));
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 2);
+	/* The frame cap also stops it. */
+	ck_assert_int_eq(walk(root, fr, 100, &n, &big, &r), TT_R_TOO_DEEP);
+	ck_assert_uint_eq(n, 100);
+	/* With the caps raised the whole chain decodes: the cycle check
+	 * must not mistake a long chain for a loop. */
+	ck_assert_int_eq(walk(root, fr, 20000, &n, &big, &r), TT_R_OK);
+	ck_assert_uint_eq(n, 10000);
+	ck_assert_uint_eq(fr[9999].depth, 9999);
+	ck_assert_uint_eq(fr[9999].addr, addrs[9999]);
+	/* A loop far down the chain: back into the hashed part, then into
+	 * the linearly checked part. */
+	img_set(&G, TT_REC_FRAME, TT_FRAME_CHILD, addrs[9999], addrs[100]);
+	ck_assert_int_eq(walk(root, fr, 20000, &n, &big, &r), TT_R_CYCLE);
+	ck_assert_uint_eq(n, 10000);
+	img_set(&G, TT_REC_FRAME, TT_FRAME_CHILD, addrs[9999], addrs[5000]);
+	ck_assert_int_eq(walk(root, fr, 20000, &n, &big, &r), TT_R_CYCLE);
+	img_set(&G, TT_REC_FRAME, TT_FRAME_CHILD, addrs[9999], addrs[9]);
+	ck_assert_int_eq(walk(root, fr, 20000, &n, &big, &r), TT_R_CYCLE);
+}
+END_TEST
+
+START_TEST(test_wild_pointer)
+{
+	tt_snapshot *s;
+	char err[160];
+
+	img_set(&G, TT_REC_FRAME, TT_FRAME_CHILD, K.t1_frames[2],
+		0x5555deadbee8ull);
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s,
+					  err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_uint_eq(s->nerrors, 1);
+	ck_assert_int_eq(s->tasks[0].error, TT_R_UNREADABLE);
+	ck_assert_uint_eq(s->tasks[0].nframes, 3);
+	ck_assert_str_eq(s->tasks[0].errmsg,
+			 "task 1: frame 0x5555deadbee8: unreadable (Bad address)");
+	ck_assert_uint_eq(s->tasks[1].nframes, 3);
+	ck_assert_int_eq(s->tasks[2].error, 0);
+	tt_snapshot_free(s);
+
+	/* A wild func pointer. */
+	img_set(&G, TT_REC_FRAME, TT_FRAME_CHILD, K.t1_frames[2],
+		K.t1_frames[3]);
+	img_set(&G, TT_REC_FRAME, TT_FRAME_FUNC, K.t1_frames[1], 0x10000);
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s,
+					  err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_int_eq(s->tasks[0].error, TT_R_UNREADABLE);
+	ck_assert_uint_eq(s->tasks[0].nframes, 1);
+	ck_assert_ptr_nonnull(strstr(s->tasks[0].errmsg, "func 0x10000"));
+	tt_snapshot_free(s);
+
+	/* An unreadable slot. */
+	uint64_t c0 = img_r(&G, G.chunks, 8);
+	img_set(&G, TT_REC_CHUNK, TT_CHUNK_SLOTS, c0, 0x900000000ull);
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s,
+					  err, sizeof(err)),
+			 TT_R_OK);
+	/* A run of unreadable slots is one entry. */
+	ck_assert_uint_eq(s->ntasks, 1);
+	ck_assert_uint_eq(s->nerrors, 1);
+	ck_assert_int_eq(s->tasks[0].error, TT_R_UNREADABLE);
+	ck_assert_uint_eq(s->tasks[0].raw.slot_addr, 0x900000000ull);
+	ck_assert_uint_eq(s->tasks[0].raw.id, 0);
+	tt_snapshot_free(s);
+
+	/* The last slot hangs off the mapping: the bulk read fails, the
+	 * slots that can be read still are. */
+	uint64_t moved = IMG_HEAP_ADDR + G.heap_size - 3 * IMG_TASK_SIZE;
+	memcpy(img_ptr(&G, moved), img_ptr(&G, K.slots), 3 * IMG_TASK_SIZE);
+	img_set(&G, TT_REC_CHUNK, TT_CHUNK_SLOTS, c0, moved);
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s,
+					  err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_uint_eq(s->ntasks, 3);
+	ck_assert_uint_eq(s->nerrors, 2); /* task 1's func is still wild */
+	ck_assert_uint_eq(s->tasks[0].raw.id, 1);
+	ck_assert_uint_eq(s->tasks[0].nframes, 1);
+	ck_assert_uint_eq(s->tasks[1].raw.id, 2);
+	ck_assert_uint_eq(s->tasks[1].nframes, 3);
+	ck_assert_int_eq(s->tasks[1].error, 0);
+	ck_assert_int_eq(s->tasks[2].error, TT_R_UNREADABLE);
+	ck_assert_uint_eq(s->tasks[2].raw.slot_index, 3);
+	ck_assert_uint_eq(s->tasks[2].raw.slot_addr, moved + 3 * IMG_TASK_SIZE);
+	tt_snapshot_free(s);
+}
+END_TEST
+
+START_TEST(test_strings)
+{
+	tt_reader r;
+	char buf[64];
+	tt_snapshot *s;
+	char err[160];
+	uint64_t tail = IMG_HEAP_ADDR + G.heap_size - 5;
+
+	/* Unterminated at the end of the mapping. */
+	memcpy(img_ptr(&G, tail), "abcde", 5);
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_string(&r, tail, buf, sizeof(buf)),
+			 TT_R_UNREADABLE);
+	ck_assert_str_eq(buf, "??");
+	ck_assert_int_eq(tt_reader_string(&r, 0x42, buf, sizeof(buf)),
+			 TT_R_UNREADABLE);
+	ck_assert_str_eq(buf, "??");
+	ck_assert_int_ne(tt_reader_string(&r, 0, buf, sizeof(buf)), TT_R_OK);
+	ck_assert_str_eq(buf, "??");
+	/* No NUL within max_string. */
+	uint64_t big = img_alloc(&G, 5000);
+	memset(img_ptr(&G, big), 'x', 5000);
+	ck_assert_int_eq(tt_reader_string(&r, big, buf, sizeof(buf)),
+			 TT_R_ABSURD);
+	ck_assert_str_eq(buf, "??");
+	/* Truncated to the buffer, control bytes neutralised. */
+	uint64_t hello = img_str(&G, "hel\033lo");
+	ck_assert_int_eq(tt_reader_string(&r, hello, buf, 4), TT_R_OK);
+	ck_assert_str_eq(buf, "hel");
+	ck_assert_int_eq(tt_reader_string(&r, hello, buf, sizeof(buf)), TT_R_OK);
+	ck_assert_str_eq(buf, "hel?lo");
+	/* A string crossing a page boundary. */
+	uint64_t cross = ((IMG_HEAP_ADDR + G.used + 4096) & ~4095ull) - 3;
+	memcpy(img_ptr(&G, cross), "pagecross", 10);
+	ck_assert_int_eq(tt_reader_string(&r, cross, buf, sizeof(buf)), TT_R_OK);
+	ck_assert_str_eq(buf, "pagecross");
+
+	/* In a snapshot, bad strings become "??". */
+	img_set(&G, TT_REC_SITE, TT_SITE_FILE, K.site[0], tail);
+	img_set(&G, TT_REC_SITE, TT_SITE_FUNCTION, K.site[0], 0x77770000);
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s,
+					  err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_str_eq(s->tasks[0].frames[0].site->file, "??");
+	ck_assert_str_eq(s->tasks[0].frames[0].site->function, "??");
+	ck_assert_uint_eq(s->tasks[0].frames[0].site->line, 10);
+	ck_assert_uint_eq(s->nerrors, 0);
+	tt_snapshot_free(s);
+}
+END_TEST
+
+/* ---- seqlock ---- */
+
+struct torn {
+	tt_mem inner;
+	img *g;
+	uint64_t slot;
+	unsigned reads;
+	int stop_after; /* stop bumping after this many reads; -1 never */
+};
+
+static int torn_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct torn *t = ctx;
+	unsigned off = img_off(TT_REC_TASK, TT_TASK_SEQ);
+
+	t->reads++;
+	if (t->stop_after < 0 || (int)t->reads <= t->stop_after)
+		img_w(t->g, t->slot + off, img_r(t->g, t->slot + off, 4) + 2, 4);
+	return t->inner.read(t->inner.ctx, addr, buf, len);
+}
+
+START_TEST(test_torn)
+{
+	tt_reader r;
+	tt_rtask t;
+	struct torn tc = { img_mem(&G), &G, img_slot(K.slots, 0), 0, -1 };
+	tt_mem m = { torn_read, &tc };
+	tt_reader_limits lim = { .torn_retries = 5 };
+	tt_snapshot *s;
+	char err[160];
+
+	ck_assert_int_eq(tt_reader_open(&r, m, IMG_ROOT_ADDR, &lim), TT_R_OK);
+	tc.reads = 0;
+	ck_assert_int_eq(tt_reader_read_task(&r, tc.slot, &t), TT_R_TORN);
+	ck_assert_uint_eq(tc.reads, 3 * 6);
+	ck_assert_ptr_nonnull(strstr(r.err, "kept changing"));
+
+	/* Settles after a few reads: decoded. */
+	tc.reads = 0;
+	tc.stop_after = 7;
+	ck_assert_int_eq(tt_reader_read_task(&r, tc.slot, &t), TT_R_OK);
+	ck_assert_uint_eq(t.id, 1);
+	ck_assert_uint_eq(t.seq, img_get(&G, TT_REC_TASK, TT_TASK_SEQ, tc.slot));
+
+	/* Odd and stable: a stopped process caught mid-poll. */
+	img_set(&G, TT_REC_TASK, TT_TASK_SEQ, tc.slot, 41);
+	tc.stop_after = 0;
+	tc.reads = 0;
+	ck_assert_int_eq(tt_reader_read_task(&r, tc.slot, &t), TT_R_OK);
+	ck_assert_int_eq(t.running, 1);
+
+	/* The snapshot re-checks and marks the ever-changing task torn. */
+	tc.stop_after = -1;
+	ck_assert_int_eq(tt_snapshot_read(m, IMG_ROOT_ADDR, &lim, &s, err,
+					  sizeof(err)),
+			 TT_R_OK);
+	ck_assert_uint_eq(s->ntasks, 3);
+	ck_assert_int_eq(s->tasks[0].error, TT_R_TORN);
+	ck_assert_int_eq(s->tasks[1].error, 0);
+	ck_assert_uint_eq(s->nerrors, 1);
+	tt_snapshot_free(s);
+}
+END_TEST
+
+/* A slot freed between the bulk read and the re-check disappears. */
+struct freeing {
+	tt_mem inner;
+	img *g;
+	uint64_t slot;
+	unsigned bulk_reads;
+};
+
+static int freeing_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct freeing *f = ctx;
+	int rc = f->inner.read(f->inner.ctx, addr, buf, len);
+
+	if (len >= 4 * IMG_TASK_SIZE && ++f->bulk_reads == 1) {
+		img_set(f->g, TT_REC_TASK, TT_TASK_SEQ, f->slot, 1000);
+		img_set(f->g, TT_REC_TASK, TT_TASK_ID, f->slot, 0);
+	}
+	return rc;
+}
+
+START_TEST(test_freed_meanwhile)
+{
+	struct freeing fc = { img_mem(&G), &G, img_slot(K.slots, 1), 0 };
+	tt_mem m = { freeing_read, &fc };
+	tt_snapshot *s;
+	char err[160];
+
+	ck_assert_int_eq(tt_snapshot_read(m, IMG_ROOT_ADDR, NULL, &s, err,
+					  sizeof(err)),
+			 TT_R_OK);
+	ck_assert_uint_eq(s->ntasks, 2);
+	ck_assert_uint_eq(s->tasks[0].raw.id, 1);
+	ck_assert_uint_eq(s->tasks[1].raw.id, 5);
+	ck_assert_ptr_null(tt_snapshot_find(s, 2));
+	tt_snapshot_free(s);
+}
+END_TEST
+
+/* ---- fuzz ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+START_TEST(test_fuzz)
+{
+	const char *sc = getenv("TT_TEST_SCALE");
+	unsigned iters = 20000 / (sc && atoi(sc) > 0 ? (unsigned)atoi(sc) : 1);
+	size_t total = IMG_ROOT_SIZE + G.used;
+	unsigned decoded = 0, failed = 0;
+
+	for (unsigned it = 0; it < iters; it++) {
+		img c;
+		tt_snapshot *s;
+		char err[160];
+		tt_reader r;
+		tt_task_iter ti;
+		tt_rtask t;
+		tt_rframe fr[64];
+		size_t n;
+		unsigned flips = 1 + rnd() % 8;
+
+		img_copy(&c, &G);
+		for (unsigned k = 0; k < flips; k++) {
+			size_t at = rnd() % total;
+			unsigned char v = (unsigned char)rnd();
+			/* Favour the header and layout: they gate everything. */
+			if (rnd() % 4 == 0)
+				at = rnd() % IMG_ROOT_SIZE;
+			if (at < IMG_ROOT_SIZE)
+				c.root[at] = rnd() % 2 ? v : c.root[at] ^ (1u << (v % 8));
+			else
+				c.heap[at - IMG_ROOT_SIZE] = v;
+		}
+		tt_mem m = img_mem(&c);
+		if (tt_snapshot_read(m, IMG_ROOT_ADDR, NULL, &s, err,
+				     sizeof(err)) == TT_R_OK) {
+			decoded++;
+			for (size_t i = 0; i < s->ntasks; i++) {
+				const tt_stask *st = &s->tasks[i];
+				for (size_t j = 0; j < st->nframes; j++) {
+					ck_assert_ptr_nonnull(st->frames[j].func);
+					ck_assert_ptr_nonnull(st->frames[j].func->name);
+				}
+				tt_stask_leaf(st);
+			}
+			tt_snapshot_free(s);
+		} else {
+			failed++;
+			ck_assert_ptr_null(s);
+			ck_assert_uint_gt(strlen(err), 0);
+		}
+		if (tt_reader_open(&r, m, IMG_ROOT_ADDR, NULL) == TT_R_OK) {
+			int rc, guard = 0;
+			tt_task_iter_init(&r, &ti);
+			/* A flipped slot_count may legitimately ask for
+			 * millions of (failing) slots: sample the start. */
+			while ((rc = tt_task_iter_next(&r, &ti, &t)) != 0 &&
+			       guard++ < 1000) {
+				if (rc == 1)
+					tt_reader_walk_frames(&r, t.root_frame,
+							      fr, 64, &n);
+			}
+		}
+		img_free(&c);
+	}
+	/* Both outcomes must be exercised or the fuzz proves little. */
+	ck_assert_uint_gt(decoded, iters / 10);
+	ck_assert_uint_gt(failed, iters / 20);
+}
+END_TEST
+
+/* ---- memory sources ---- */
+
+static void *mmap_two_pages_second_unmapped(void)
+{
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	munmap(p + 4096, 4096);
+	return p;
+}
+
+START_TEST(test_mem_self)
+{
+	tt_mem m = tt_mem_self();
+	static const char src[] = "registry bytes";
+	char buf[sizeof(src)];
+	void *page;
+
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(m.read(m.ctx, (uintptr_t)src, buf, sizeof(src)), 0);
+	ck_assert_str_eq(buf, src);
+	errno = 1234;
+	ck_assert_int_lt(m.read(m.ctx, 16, buf, 8), 0);
+	ck_assert_int_eq(errno, 1234);
+	ck_assert_int_lt(m.read(m.ctx, 0xffff800000000000ull, buf, 8), 0);
+	ck_assert_int_lt(m.read(m.ctx, UINT64_MAX - 3, buf, 8), 0);
+	/* Half readable is unreadable. */
+	page = mmap_two_pages_second_unmapped();
+	ck_assert_int_eq(m.read(m.ctx, (uintptr_t)page + 4090, buf, 6), 0);
+	ck_assert_int_lt(m.read(m.ctx, (uintptr_t)page + 4090, buf, 8), 0);
+}
+END_TEST
+
+START_TEST(test_mem_pid)
+{
+	static char secret[64] = "child's registry";
+	int pipefd[2];
+	pid_t pid;
+	tt_mem_pid mp;
+	tt_mem m;
+	char buf[64], c;
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* Change it after the fork: the parent must see the child's. */
+		strcpy(secret, "changed in child");
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
+	ck_assert_int_eq(tt_mem_pid_open(&mp, pid, &m), 0);
+	ck_assert_int_eq(m.read(m.ctx, (uintptr_t)secret, buf, 17), 0);
+	ck_assert_str_eq(buf, "changed in child");
+	ck_assert_int_lt(m.read(m.ctx, 16, buf, 8), 0);
+	ck_assert_int_lt(m.read(m.ctx, 0xffffffffff600000ull + 0x100000, buf, 8), 0);
+	tt_mem_pid_close(&mp);
+	ck_assert_int_eq(mp.fd, -1);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	ck_assert_int_lt(tt_mem_pid_open(&mp, pid, &m), 0);
+	ck_assert_int_eq(tt_mem_pid_open(&mp, -5, &m), -ESRCH);
+}
+END_TEST
+
+START_TEST(test_mem_image)
+{
+	static const char a[16] = "0123456789abcdef", b[8] = "ABCDEFGH";
+	tt_mem_region regs[2] = { { 0x1000, a, 16 }, { 0x1010, b, 8 } };
+	tt_mem_image mi = { regs, 2 };
+	tt_mem m = tt_mem_image_source(&mi);
+	char buf[16];
+
+	ck_assert_int_eq(m.read(m.ctx, 0x1004, buf, 12), 0);
+	ck_assert_int_eq(memcmp(buf, "456789abcdef", 12), 0);
+	ck_assert_int_eq(m.read(m.ctx, 0x1010, buf, 8), 0);
+	/* Adjacent regions still do not make one read. */
+	ck_assert_int_eq(m.read(m.ctx, 0x100c, buf, 8), -EFAULT);
+	ck_assert_int_eq(m.read(m.ctx, 0x1014, buf, 8), -EFAULT);
+	ck_assert_int_eq(m.read(m.ctx, 0xfff, buf, 2), -EFAULT);
+	ck_assert_int_eq(m.read(m.ctx, UINT64_MAX, buf, 2), -EFAULT);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	ck_assert_str_eq(tt_state_name(TT_STATE_IDLE), "idle");
+	ck_assert_str_eq(tt_state_name(TT_STATE_CANCELLED), "cancelled");
+	ck_assert_str_eq(tt_state_name(99), "?");
+	ck_assert_str_eq(tt_wait_kind_name(TT_WAIT_CHAN_RECV), "channel recv");
+	ck_assert_str_eq(tt_wait_kind_name(TT_WAIT_BLOCKING), "blocking call");
+	ck_assert_str_eq(tt_wait_kind_name(TT_WAIT_CUSTOM), "custom");
+	ck_assert_str_eq(tt_wait_kind_name(TT_WAIT_KIND_MAX_), "?");
+	ck_assert_str_eq(tt_reader_strerror(TT_R_CYCLE), "await chain loops");
+	ck_assert_str_eq(tt_reader_strerror(-TT_R_TORN),
+			 "task kept changing while read");
+	ck_assert_str_eq(tt_reader_strerror(1000), "unknown reader error");
+}
+END_TEST
+
+static Suite *reader_suite(void)
+{
+	Suite *s = suite_create("reader");
+	TCase *tc = tcase_create("image");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_good_core);
+	tcase_add_test(tc, test_good_snapshot);
+	tcase_add_test(tc, test_truncated_root);
+	tcase_add_test(tc, test_bad_magic_version);
+	tcase_add_test(tc, test_layout_bounds);
+	tcase_add_test(tc, test_layout_is_used);
+	tcase_add_test(tc, test_absurd_counts);
+	tcase_add_test(tc, test_misaligned_frame);
+	tcase_add_test(tc, test_cycle);
+	tcase_add_test(tc, test_self_sibling);
+	tcase_add_test(tc, test_too_deep);
+	tcase_add_test(tc, test_wild_pointer);
+	tcase_add_test(tc, test_strings);
+	tcase_add_test(tc, test_torn);
+	tcase_add_test(tc, test_freed_meanwhile);
+	tcase_add_test(tc, test_fuzz);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("mem");
+	tcase_add_test(tc, test_mem_self);
+	tcase_add_test(tc, test_mem_pid);
+	tcase_add_test(tc, test_mem_image);
+	tcase_add_test(tc, test_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(reader_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,263 @@
+/* The registry as a reader in another process sees it: start the real
+ * samples, read their memory through /proc/PID/mem, decode with the reader
+ * library, and check chains, sites, states and waits against the source. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tasktrace/reader.h"
+#include "tasktrace/tasktrace.h"
+
+typedef struct sample {
+	pid_t pid;
+	uint64_t registry;
+	FILE *out;
+} sample;
+
+/* Start samples/NAME with ARG, wait for its "... ready" line. */
+static void sample_start(sample *s, const char *name, const char *arg)
+{
+	const char *dir = getenv("TT_SAMPLES");
+	ck_assert_msg(dir, "TT_SAMPLES not set");
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	s->pid = fork();
+	ck_assert_int_ge(s->pid, 0);
+	if (s->pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execl(path, name, arg, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	s->out = fdopen(fds[0], "r");
+	char line[256];
+	ck_assert_msg(fgets(line, sizeof line, s->out), "%s printed nothing", name);
+	const char *reg = strstr(line, "registry ");
+	ck_assert_msg(reg && strstr(line, "ready"), "unexpected line: %s", line);
+	s->registry = strtoull(reg + 9, NULL, 16);
+}
+
+static void sample_stop(sample *s)
+{
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, NULL, 0);
+	fclose(s->out);
+}
+
+static tt_snapshot *snapshot_of(sample *s, tt_mem_pid *mp)
+{
+	tt_mem mem;
+	ck_assert_int_eq(tt_mem_pid_open(mp, s->pid, &mem), 0);
+	tt_snapshot *snap = NULL;
+	char err[256] = "";
+	int rc = tt_snapshot_read(mem, s->registry, NULL, &snap, err, sizeof err);
+	ck_assert_msg(rc == TT_R_OK, "snapshot failed: %s", err);
+	return snap;
+}
+
+/* Line of the "@await:TAG" marker in samples/hung.c. */
+static uint32_t marker_line(const char *tag)
+{
+	const char *root = getenv("TT_SOURCE_ROOT");
+	ck_assert(root);
+	char path[512], want[64], line[512];
+	snprintf(path, sizeof path, "%s/samples/hung.c", root);
+	snprintf(want, sizeof want, "@await:%s ", tag);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f, "cannot open %s", path);
+	for (uint32_t n = 1; fgets(line, sizeof line, f); n++) {
+		if (strstr(line, want)) {
+			fclose(f);
+			return n;
+		}
+	}
+	fclose(f);
+	ck_abort_msg("marker %s not found", tag);
+	return 0;
+}
+
+static const tt_stask *find_named(const tt_snapshot *s, const char *name)
+{
+	const tt_stask *found = NULL;
+	for (size_t i = 0; i < s->ntasks; i++) {
+		if (strcmp(s->tasks[i].raw.name, name) == 0) {
+			ck_assert_msg(!found, "two tasks named %s", name);
+			found = &s->tasks[i];
+		}
+	}
+	ck_assert_msg(found, "no task named %s", name);
+	return found;
+}
+
+static void assert_frame(const tt_stask *t, size_t i, const char *func,
+			 const char *tag, uint32_t depth)
+{
+	ck_assert_uint_gt(t->nframes, i);
+	const tt_sframe *f = &t->frames[i];
+	ck_assert_str_eq(f->func->name, func);
+	ck_assert_uint_eq(f->raw.depth, depth);
+	if (tag) {
+		ck_assert_msg(f->site, "%s has no suspension site", func);
+		ck_assert_uint_eq(f->site->line, marker_line(tag));
+		ck_assert_msg(strstr(f->site->file, "samples/hung.c"), "file %s",
+			      f->site->file);
+		char poll[64];
+		snprintf(poll, sizeof poll, "%s_poll", func);
+		ck_assert_str_eq(f->site->function, poll);
+	}
+}
+
+START_TEST(hung_chain_sites_and_waits)
+{
+	sample s;
+	tt_mem_pid mp;
+	sample_start(&s, "hung", NULL);
+	tt_snapshot *snap = snapshot_of(&s, &mp);
+	ck_assert_uint_eq(snap->nerrors, 0);
+	ck_assert_uint_eq(snap->pid, (uint64_t)s.pid);
+	ck_assert_uint_ge(snap->nworkers, 2);
+
+	/* request-42: four async functions, innermost waiting on the notify. */
+	const tt_stask *req = find_named(snap, "request-42");
+	ck_assert_int_eq(req->error, 0);
+	ck_assert_uint_eq(req->raw.state, TT_STATE_IDLE);
+	ck_assert_uint_eq(req->nframes, 5);
+	assert_frame(req, 0, "handle_request", "handle", 0);
+	assert_frame(req, 1, "load_user", "load", 1);
+	assert_frame(req, 2, "query_db", "query", 2);
+	assert_frame(req, 3, "await_reply", "reply", 3);
+	assert_frame(req, 4, "tt_notified", NULL, 4);
+	const tt_sframe *leaf = tt_stask_leaf(req);
+	ck_assert_ptr_eq(leaf, &req->frames[4]);
+	ck_assert_uint_eq(leaf->raw.kind, TT_FUNC_KIND_LEAF);
+	ck_assert_uint_eq(leaf->raw.wait_kind, TT_WAIT_NOTIFY);
+	ck_assert_str_eq(tt_wait_kind_name(leaf->raw.wait_kind), "notify");
+	ck_assert_uint_ge(req->raw.wakers, 1);
+
+	/* Spawned by the block_on root, at the TT_SPAWN line in server_main. */
+	const tt_stask *root = find_named(snap, "block_on");
+	ck_assert_uint_eq(req->raw.parent_id, root->raw.id);
+	ck_assert_msg(req->spawn_site, "no spawn site");
+	ck_assert_str_eq(req->spawn_site->function, "server_main_poll");
+	assert_frame(root, 0, "server_main", "main", 0);
+	ck_assert_uint_eq(root->frames[1].raw.wait_kind, TT_WAIT_TIMER);
+
+	/* cache-refresh: a timer whose deadline is an hour away. */
+	const tt_stask *cache = find_named(snap, "cache-refresh");
+	ck_assert_uint_eq(cache->nframes, 2);
+	assert_frame(cache, 0, "cache_refresh", "sleep", 0);
+	assert_frame(cache, 1, "tt_sleep", NULL, 1);
+	ck_assert_uint_eq(cache->frames[1].raw.wait_kind, TT_WAIT_TIMER);
+	ck_assert_uint_gt(cache->frames[1].raw.wait_detail, snap->now_ns + TT_SEC(3000));
+
+	/* supervisor: joined on request-42, which is the task that can
+	 * release it. */
+	const tt_stask *sup = find_named(snap, "supervisor");
+	assert_frame(sup, 0, "supervisor", "join", 0);
+	assert_frame(sup, 1, "tt_join", NULL, 1);
+	ck_assert_uint_eq(sup->frames[1].raw.wait_kind, TT_WAIT_JOIN);
+	ck_assert_uint_eq(sup->frames[1].raw.wait_owner, req->raw.id);
+	ck_assert_uint_eq(sup->frames[1].raw.wait_object, req->raw.slot_addr);
+
+	/* Nobody is running: every task suspended with a poll behind it. */
+	for (size_t i = 0; i < snap->ntasks; i++) {
+		ck_assert_uint_eq(snap->tasks[i].raw.state, TT_STATE_IDLE);
+		ck_assert_uint_ge(snap->tasks[i].raw.polls, 1);
+		ck_assert_uint_eq(snap->tasks[i].raw.seq % 2, 0);
+	}
+	tt_snapshot_free(snap);
+	tt_mem_pid_close(&mp);
+	sample_stop(&s);
+}
+END_TEST
+
+START_TEST(many_tasks_all_pending)
+{
+	sample s;
+	tt_mem_pid mp;
+	sample_start(&s, "many_tasks", "20000");
+	tt_snapshot *snap = snapshot_of(&s, &mp);
+	ck_assert_uint_eq(snap->nerrors, 0);
+	size_t idle = 0;
+	for (size_t i = 0; i < snap->ntasks; i++) {
+		const tt_stask *t = &snap->tasks[i];
+		if (strcmp(t->raw.name, "idle-worker") != 0)
+			continue;
+		ck_assert_uint_eq(t->nframes, 3);
+		ck_assert_str_eq(t->frames[0].func->name, "idle_worker");
+		ck_assert_str_eq(t->frames[1].func->name, "park_forever");
+		ck_assert_uint_eq(t->frames[2].raw.wait_kind, TT_WAIT_NOTIFY);
+		idle++;
+	}
+	ck_assert_uint_eq(idle, 20000);
+	ck_assert_uint_eq(snap->tasks_live, snap->ntasks);
+	tt_snapshot_free(snap);
+	tt_mem_pid_close(&mp);
+	sample_stop(&s);
+}
+END_TEST
+
+/* A task reading the registry of its own process while it is polled: it
+ * shows as running, on the worker whose record names it. */
+typedef struct self_reader {
+	tt_frame frame;
+	int seen;
+} self_reader;
+static tt_poll self_reader_poll(self_reader *self, tt_cx *cx);
+TT_ASYNC_FN(self_reader, self_reader_poll, NULL);
+
+static tt_poll self_reader_poll(self_reader *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	tt_snapshot *snap = NULL;
+	char err[256];
+	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)&tasktrace_registry,
+					  NULL, &snap, err, sizeof err),
+			 TT_R_OK);
+	uint64_t me = tt_task_id(tt_cx_task(cx));
+	const tt_stask *t = tt_snapshot_find(snap, me);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(t->raw.state, TT_STATE_RUNNING);
+	ck_assert_int_eq(t->raw.running, 1);
+	for (size_t i = 0; i < snap->nworkers; i++)
+		if (snap->workers[i].task_id == me && snap->workers[i].state == TT_WORKER_POLLING)
+			self->seen++;
+	tt_snapshot_free(snap);
+	TT_RETURN(self, self->seen);
+}
+
+START_TEST(self_read_running_task)
+{
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 0});
+	ck_assert_ptr_nonnull(rt);
+	self_reader r;
+	tt_frame_init(&r.frame, &self_reader_fn);
+	r.seen = 0;
+	ck_assert_int_eq(tt_block_on(rt, &r.frame), 1);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("registry-live");
+	TCase *tc = tcase_create("live");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, hung_chain_sites_and_waits);
+	tcase_add_test(tc, many_tasks_all_pending);
+	tcase_add_test(tc, self_read_running_task);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,89 @@
+/* Helpers shared by the runtime's check tests (executor, cancel, timer). */
+#ifndef TT_TEST_UTIL_H
+#define TT_TEST_UTIL_H
+
+#include <check.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tasktrace/tasktrace.h"
+
+/* TT_TEST_SCALE divides the heavy loop counts (sanitizer builds are slow). */
+static inline int tt_test_scaled(int n)
+{
+	const char *s = getenv("TT_TEST_SCALE");
+	long d = s ? strtol(s, NULL, 10) : 1;
+	if (d < 1)
+		d = 1;
+	return n / d > 0 ? (int)(n / d) : 1;
+}
+
+static inline pid_t tt_test_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+/* Burn CPU without sleeping, so the worker stays busy. */
+static inline void tt_test_spin_ns(uint64_t ns)
+{
+	uint64_t end = tt_now_ns() + ns;
+	while (tt_now_ns() < end)
+		;
+}
+
+static inline void tt_test_sleep_us(long us)
+{
+	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+	nanosleep(&ts, NULL);
+}
+
+static inline tt_runtime *tt_test_runtime(int workers)
+{
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = workers});
+	ck_assert_ptr_nonnull(rt);
+	ck_assert_int_eq(tt_runtime_workers(rt), workers);
+	return rt;
+}
+
+/* Registry fields a reader would see, located through the published layout
+ * table exactly as an out-of-process reader does. */
+static inline const tt_layout_entry *tt_test_layout(uint16_t record, uint16_t field)
+{
+	const char *root = (const char *)&tasktrace_registry;
+	const tt_registry_header *h = (const tt_registry_header *)root;
+	const tt_layout_entry *e = (const tt_layout_entry *)(root + h->layout_offset);
+	for (unsigned i = 0; i < h->layout_count; i++)
+		if (e[i].record == record && e[i].field == field)
+			return &e[i];
+	ck_abort_msg("layout entry %u/%u missing", record, field);
+	return NULL;
+}
+
+static inline uint64_t tt_test_read_field(const void *base, uint16_t record, uint16_t field)
+{
+	const tt_layout_entry *e = tt_test_layout(record, field);
+	const char *p = (const char *)base + e->offset;
+	switch (e->size) {
+	case 4: return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE);
+	case 8: return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE);
+	default: ck_abort_msg("unexpected field size %u", e->size);
+	}
+	return 0;
+}
+
+/* A task handle is its registry slot. */
+static inline uint64_t tt_test_task_field(const tt_task *t, uint16_t field)
+{
+	return tt_test_read_field(t, TT_REC_TASK, field);
+}
+
+/* Tasks holding a registry slot: back to its old value once every task
+ * ended and every handle, waker and queue entry let go. */
+static inline uint64_t tt_test_tasks_live(void)
+{
+	return tt_test_read_field(&tasktrace_registry, TT_REC_ROOT, TT_ROOT_TASKS_LIVE);
+}
+
+#endif

@@ -199,6 +199,8 @@ void tt_driver_turn(tt_driver *d, int block)
 			uint64_t v;
 			ssize_t r = read(d->evfd, &v, sizeof v);
 			(void)r;
+		} else {
+			tt_fd_event(ev[i].data.ptr, ev[i].events);
 		}
 	}
 	if (block || n > 0)

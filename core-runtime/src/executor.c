@@ -225,6 +225,7 @@ tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 	if (!rt->workers || !rt->idle_stack || tt_driver_init(&rt->driver) < 0)
 		goto fail;
 	tt_injector_init(&rt->inject);
+	tt_io_pool_init(&rt->io_pool);
 	pthread_mutex_init(&rt->idle_lock, NULL);
 	for (uint32_t i = 0; i < rt->nworkers; i++) {
 		tt_worker *w = &rt->workers[i];
@@ -292,6 +293,7 @@ void tt_runtime_free(tt_runtime *rt)
 	while ((t = tt_injector_pop(&rt->inject)))
 		tt_task_unref(t);
 	tt_driver_destroy(&rt->driver);
+	tt_io_pool_destroy(&rt->io_pool);
 	pthread_mutex_destroy(&rt->idle_lock);
 	pthread_mutex_destroy(&rt->inject.lock);
 	free(rt->workers);

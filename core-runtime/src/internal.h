@@ -166,6 +166,27 @@ void tt_driver_kick(tt_driver *d);
 void tt_timer_register(tt_driver *d, tt_timer_node *n, tt_cx *cx);
 void tt_timer_deregister(tt_driver *d, tt_timer_node *n);
 
+/* ---- waitq.c ---- */
+#include "tasktrace/sync.h"
+void tt_waiter_init(tt_waiter *w);
+void tt_waitq_push(tt_waitq *q, tt_waiter *w, tt_cx *cx);
+void tt_waitq_remove(tt_waitq *q, tt_waiter *w);
+tt_waiter *tt_waitq_wake_first(tt_waitq *q);
+int tt_waiter_leave(tt_waitq *q, tt_waiter *w);
+#define tt_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- io.c ---- */
+typedef struct tt_fd tt_fd;
+typedef struct tt_io_pool {
+	pthread_mutex_t lock;
+	tt_fd *free; /* closed, reusable */
+	tt_fd *all;  /* every one allocated, freed with the runtime */
+} tt_io_pool;
+void tt_io_pool_init(tt_io_pool *p);
+void tt_io_pool_destroy(tt_io_pool *p);
+/* Readiness reported by epoll for F (called by the driver). */
+void tt_fd_event(tt_fd *f, uint32_t events);
+
 /* ---- executor.c ---- */
 struct tt_worker {
 	tt_runtime *rt;
@@ -196,6 +217,7 @@ struct tt_runtime {
 	_Atomic int shutdown;
 	_Atomic uint64_t live;
 	tt_driver driver;
+	tt_io_pool io_pool;
 };
 
 struct tt_cx {

@@ -1,66 +1,35 @@
 /* Notify: FIFO waiters, one stored permit, notify_one / notify_all. */
 #include "internal.h"
 
-#include "tasktrace/sync.h"
+enum { WAITING = 0, NOTIFIED_ONE = 1, NOTIFIED_ALL = 2 };
 
-enum { NOTIFIED_ONE = 1, NOTIFIED_ALL = 2 };
-
-static tt_poll notified_poll(tt_notified *w, tt_cx *cx);
-static void notified_drop(tt_notified *w);
+static tt_poll notified_poll(tt_notified *n, tt_cx *cx);
+static void notified_drop(tt_notified *n);
 TT_LEAF_FN(tt_notified, notified_poll, notified_drop);
 
 void tt_notify_init(tt_notify *n)
 {
 	pthread_mutex_init(&n->lock, NULL);
-	n->head = n->tail = NULL;
+	n->waiters.head = n->waiters.tail = NULL;
 	n->permit = 0;
 }
 
-void tt_notify_destroy(tt_notify *n)
-{
-	pthread_mutex_destroy(&n->lock);
-}
+void tt_notify_destroy(tt_notify *n) { pthread_mutex_destroy(&n->lock); }
 
 void tt_notified_init(tt_notified *w, tt_notify *n)
 {
 	tt_frame_init(&w->leaf.frame, &tt_notified_fn);
 	tt_wait_clear(&w->leaf.wait);
+	tt_waiter_init(&w->w);
 	w->notify = n;
-	w->prev = w->next = NULL;
-	w->waker.task = NULL;
-	w->queued = 0;
-	w->notified = 0;
-}
-
-static void unlink_waiter(tt_notify *n, tt_notified *w)
-{
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		n->head = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	else
-		n->tail = w->prev;
-	w->prev = w->next = NULL;
-	w->queued = 0;
-}
-
-/* Under the lock: the woken future may be freed by its worker as soon as
- * the lock is released. */
-static void wake_waiter(tt_notify *n, tt_notified *w, int how)
-{
-	unlink_waiter(n, w);
-	w->notified = how;
-	tt_waker k = w->waker;
-	w->waker.task = NULL;
-	tt_waker_wake(&k);
+	w->how = WAITING;
 }
 
 static void notify_one_locked(tt_notify *n)
 {
-	if (n->head)
-		wake_waiter(n, n->head, NOTIFIED_ONE);
+	tt_waiter *w = tt_waitq_wake_first(&n->waiters);
+	if (w)
+		tt_container_of(w, tt_notified, w)->how = NOTIFIED_ONE;
 	else
 		n->permit = 1;
 }
@@ -75,56 +44,43 @@ void tt_notify_one(tt_notify *n)
 void tt_notify_all(tt_notify *n)
 {
 	pthread_mutex_lock(&n->lock);
-	while (n->head)
-		wake_waiter(n, n->head, NOTIFIED_ALL);
+	/* Only the waiters present now: a re-queued one waits for the next. */
+	tt_waitq now = n->waiters;
+	n->waiters.head = n->waiters.tail = NULL;
+	tt_waiter *w;
+	while ((w = tt_waitq_wake_first(&now)))
+		tt_container_of(w, tt_notified, w)->how = NOTIFIED_ALL;
 	pthread_mutex_unlock(&n->lock);
 }
 
-static tt_poll notified_poll(tt_notified *w, tt_cx *cx)
+static tt_poll notified_poll(tt_notified *self, tt_cx *cx)
 {
-	tt_notify *n = w->notify;
+	tt_notify *n = self->notify;
 	pthread_mutex_lock(&n->lock);
-	if (!w->notified && !w->queued && n->permit) {
+	if (self->how == WAITING && !self->w.queued && n->permit) {
 		n->permit = 0;
-		w->notified = NOTIFIED_ONE;
+		self->how = NOTIFIED_ONE;
 	}
-	if (w->notified) {
+	if (self->how != WAITING) {
+		tt_waiter_leave(&n->waiters, &self->w);
 		pthread_mutex_unlock(&n->lock);
-		tt_wait_clear(&w->leaf.wait);
+		tt_wait_clear(&self->leaf.wait);
 		return TT_READY;
 	}
-	if (!w->queued) {
-		w->prev = n->tail;
-		w->next = NULL;
-		if (n->tail)
-			n->tail->next = w;
-		else
-			n->head = w;
-		n->tail = w;
-		w->queued = 1;
-	}
-	if (w->waker.task != cx->task) {
-		tt_waker_drop(&w->waker);
-		w->waker = tt_waker_new(cx);
-	}
+	tt_waitq_push(&n->waiters, &self->w, cx);
 	pthread_mutex_unlock(&n->lock);
-	if (!w->leaf.wait.kind)
-		tt_wait_set(&w->leaf.wait, TT_WAIT_NOTIFY, n, 0, 0);
+	if (!self->leaf.wait.kind)
+		tt_wait_set(&self->leaf.wait, TT_WAIT_NOTIFY, n, 0, 0);
 	return TT_PENDING;
 }
 
-static void notified_drop(tt_notified *w)
+static void notified_drop(tt_notified *self)
 {
-	tt_notify *n = w->notify;
-	tt_waker k = {NULL};
+	tt_notify *n = self->notify;
 	pthread_mutex_lock(&n->lock);
-	if (w->queued)
-		unlink_waiter(n, w);
-	else if (w->notified == NOTIFIED_ONE)
-		notify_one_locked(n); /* pass on a notification we never used */
-	k = w->waker;
-	w->waker.task = NULL;
+	/* A notify_one we were handed but never used goes to the next. */
+	if (tt_waiter_leave(&n->waiters, &self->w) && self->how == NOTIFIED_ONE)
+		notify_one_locked(n);
 	pthread_mutex_unlock(&n->lock);
-	tt_waker_drop(&k);
-	tt_wait_clear(&w->leaf.wait);
+	tt_wait_clear(&self->leaf.wait);
 }

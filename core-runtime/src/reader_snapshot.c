@@ -325,8 +325,23 @@ static int fill_task(struct build *b, tt_reader *rd, const tt_rtask *t,
 	e->spawn_site = site_get(b, t->spawn_site);
 	e->error = 0;
 	e->errmsg[0] = 0;
-	rc = tt_reader_walk_frames(rd, t->root_frame, b->scratch,
-				   b->scratch_cap, &n);
+	/* The scratch buffer starts small and grows to max_frames only for
+	 * the tasks that need it. */
+	for (;;) {
+		rc = tt_reader_walk_frames(rd, t->root_frame, b->scratch,
+					   b->scratch_cap, &n);
+		if (rc != TT_R_TOO_DEEP || n < b->scratch_cap ||
+		    b->scratch_cap >= rd->lim.max_frames)
+			break;
+		size_t cap = 2 * b->scratch_cap;
+		if (cap > rd->lim.max_frames)
+			cap = rd->lim.max_frames;
+		tt_rframe *p = realloc(b->scratch, cap * sizeof(*p));
+		if (!p)
+			return TT_R_NOMEM;
+		b->scratch = p;
+		b->scratch_cap = cap;
+	}
 	e->nframes = 0;
 	e->frames = NULL;
 	if (n) {
@@ -505,6 +520,25 @@ static int grow_bulk(struct build *b, size_t nslots)
 	return 0;
 }
 
+/* Size the task array up front to spare a million-task snapshot its
+ * reallocations.  tasks_live is untrusted: never reserve more than the
+ * chunks hold. */
+static void reserve_tasks(struct build *b, uint32_t nchunks)
+{
+	uint64_t slots = 0, live = b->s->tasks_live;
+	tt_r_chunk c;
+
+	for (uint32_t i = 0; i < nchunks; i++)
+		if (tt_r_chunk_get(b->r, i, slots, &c) == TT_R_OK)
+			slots += c.count;
+	if (live > slots)
+		live = slots;
+	live += live / 16 + 16;
+	b->s->tasks = malloc((size_t)live * sizeof(*b->s->tasks));
+	if (b->s->tasks)
+		b->cap = (size_t)live;
+}
+
 static int read_tasks(struct build *b)
 {
 	uint32_t nchunks;
@@ -515,6 +549,7 @@ static int read_tasks(struct build *b)
 	rc = tt_r_chunk_count(b->r, &nchunks);
 	if (rc)
 		return rc;
+	reserve_tasks(b, nchunks);
 	for (uint32_t i = 0; i < nchunks; i++) {
 		tt_r_chunk c;
 
@@ -578,7 +613,6 @@ static int snapshot_body(struct build *b, tt_mem mem, uint64_t root_addr,
 {
 	tt_snapshot *s = b->s;
 	tt_reader *r = b->r;
-	uint64_t live;
 	int rc;
 
 	rc = tt_reader_open(r, mem, root_addr, limits);
@@ -588,7 +622,7 @@ static int snapshot_body(struct build *b, tt_mem mem, uint64_t root_addr,
 	*b->rc = *r;
 	b->rc->mem = (tt_mem){ bc_read, &b->c->bc };
 	b->stride = r->record_size[TT_REC_TASK];
-	b->scratch_cap = r->lim.max_frames;
+	b->scratch_cap = r->lim.max_frames < 64 ? r->lim.max_frames : 64;
 	b->scratch = malloc(b->scratch_cap * sizeof(*b->scratch));
 	b->strlen_max = (size_t)r->lim.max_string + 1;
 	b->strbuf = malloc(b->strlen_max);
@@ -606,14 +640,6 @@ static int snapshot_body(struct build *b, tt_mem mem, uint64_t root_addr,
 	s->pid = tt_reader_root_u64(r, TT_ROOT_PID);
 	s->flags = tt_reader_root_u64(r, TT_ROOT_FLAGS);
 	s->runtime_name = str_get(b, tt_reader_root_u64(r, TT_ROOT_RUNTIME_NAME));
-
-	/* Size the task array from the live count (capped: it is untrusted)
-	 * to spare a million-task snapshot its reallocations. */
-	live = s->tasks_live < (1u << 24) ? s->tasks_live : (1u << 24);
-	b->cap = (size_t)live + live / 8 + 64;
-	s->tasks = malloc(b->cap * sizeof(*s->tasks));
-	if (!s->tasks)
-		return tt_r_errf(r, TT_R_NOMEM, "out of memory");
 
 	rc = read_tasks(b);
 	if (rc == TT_R_NOMEM)

@@ -11,33 +11,164 @@
 extern "C" {
 #endif
 
-/* Notify: tasks wait until notified.  notify_one wakes the longest waiter
- * or, if none waits, stores one permit for the next waiter (like tokio's
- * Notify); notify_all wakes every current waiter. */
-typedef struct tt_notify_waiter tt_notify_waiter;
+/* Every primitive here keeps its waiting futures in FIFO order.  A waiter
+ * that was woken but cancelled before it could use its turn passes the turn
+ * on, so cancellation never strands the others. */
+typedef struct tt_waiter {
+	struct tt_waiter *prev, *next;
+	tt_waker waker;
+	uint32_t queued;
+	uint32_t woken; /* handed a turn it has not used yet */
+	uint64_t want;  /* semaphore: permits requested */
+} tt_waiter;
+typedef struct tt_waitq {
+	tt_waiter *head, *tail;
+} tt_waitq;
+
+/* ---- notify ---- */
+
+/* Tasks wait until notified.  notify_one wakes the longest waiter or, if
+ * none waits, stores one permit for the next waiter (like tokio's Notify);
+ * notify_all wakes every current waiter. */
 typedef struct tt_notify {
 	pthread_mutex_t lock;
-	tt_notify_waiter *head, *tail;
+	tt_waitq waiters;
 	int permit;
 } tt_notify;
-
 void tt_notify_init(tt_notify *n);
 void tt_notify_destroy(tt_notify *n);
 void tt_notify_one(tt_notify *n);
 void tt_notify_all(tt_notify *n);
 
-struct tt_notify_waiter {
+typedef struct tt_notified {
 	tt_leaf leaf;
 	tt_notify *notify;
-	tt_notify_waiter *prev, *next;
-	tt_waker waker;
-	int queued;
-	int notified;
-};
-typedef tt_notify_waiter tt_notified;
+	tt_waiter w;
+	int how; /* 0 waiting, 1 notify_one, 2 notify_all */
+} tt_notified;
 extern const tt_func tt_notified_fn;
 /* TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, &n)) */
 void tt_notified_init(tt_notified *w, tt_notify *n);
+
+/* ---- mutex ---- */
+
+/* An async mutex that records its holder task (the owner in the wait
+ * records of its waiters) and hands itself to waiters in FIFO order. */
+typedef struct tt_mutex {
+	pthread_mutex_t lock;
+	uint64_t owner; /* task id of the holder, 0 when free */
+	tt_waitq waiters;
+} tt_mutex;
+void tt_mutex_init(tt_mutex *m);
+/* -EBUSY while held or awaited. */
+int tt_mutex_destroy(tt_mutex *m);
+/* Release; -EPERM unless the calling task holds it. */
+int tt_mutex_unlock(tt_mutex *m);
+/* 0 if acquired for the calling task, -EBUSY if held, -EPERM outside a
+ * task. */
+int tt_mutex_trylock(tt_mutex *m);
+uint64_t tt_mutex_owner(tt_mutex *m);
+
+typedef struct tt_lock {
+	tt_leaf leaf;
+	tt_mutex *m;
+	tt_waiter w;
+} tt_lock;
+extern const tt_func tt_lock_fn;
+/* Result 0 once the calling task holds M. */
+void tt_lock_init(tt_lock *l, tt_mutex *m);
+
+/* ---- semaphore ---- */
+
+/* Counting semaphore with strict FIFO: a large request at the head is not
+ * overtaken by smaller ones behind it. */
+typedef struct tt_semaphore {
+	pthread_mutex_t lock;
+	uint64_t permits;
+	tt_waitq waiters;
+} tt_semaphore;
+void tt_semaphore_init(tt_semaphore *s, uint64_t permits);
+int tt_semaphore_destroy(tt_semaphore *s); /* -EBUSY with waiters */
+void tt_semaphore_release(tt_semaphore *s, uint64_t n);
+/* 0 if N permits were taken, -EAGAIN otherwise (also when others queue). */
+int tt_semaphore_try_acquire(tt_semaphore *s, uint64_t n);
+uint64_t tt_semaphore_available(tt_semaphore *s);
+
+typedef struct tt_acquire {
+	tt_leaf leaf;
+	tt_semaphore *s;
+	tt_waiter w;
+} tt_acquire;
+extern const tt_func tt_acquire_fn;
+/* Result 0 once N permits are held. */
+void tt_acquire_init(tt_acquire *a, tt_semaphore *s, uint64_t n);
+
+/* ---- oneshot ---- */
+
+/* One value from a producer to one receiver.  The producer is the task
+ * that created it unless tt_oneshot_bind_producer says otherwise; if it
+ * closes the oneshot without sending, the receiver gets -EPIPE
+ * ("abandoned") instead of waiting forever. */
+typedef struct tt_oneshot {
+	pthread_mutex_t lock;
+	int state; /* 0 empty, 1 sent, 2 abandoned, 3 taken */
+	intptr_t value;
+	uint64_t producer;
+	tt_waitq waiters;
+} tt_oneshot;
+void tt_oneshot_init(tt_oneshot *o);
+void tt_oneshot_destroy(tt_oneshot *o);
+/* Make the calling task the producer. */
+void tt_oneshot_bind_producer(tt_oneshot *o);
+/* 0, or -EALREADY if a value was sent or the oneshot closed before. */
+int tt_oneshot_send(tt_oneshot *o, intptr_t value);
+/* The producer gives up: a waiting or later receiver gets -EPIPE.
+ * -EALREADY if already sent or closed. */
+int tt_oneshot_close(tt_oneshot *o);
+
+typedef struct tt_oneshot_recv {
+	tt_leaf leaf;
+	tt_oneshot *o;
+	tt_waiter w;
+} tt_oneshot_recv;
+extern const tt_func tt_oneshot_recv_fn;
+/* Result: the value, or -EPIPE if abandoned, -EALREADY if already taken. */
+void tt_oneshot_recv_init(tt_oneshot_recv *r, tt_oneshot *o);
+
+/* ---- channel ---- */
+
+/* Bounded multi-producer multi-consumer channel of fixed-size elements,
+ * copied in and out.  A send waits while the channel holds CAPACITY
+ * elements; tt_chan_close wakes everyone: sends then fail with -EPIPE,
+ * receives drain what is left and then fail with -EPIPE. */
+typedef struct tt_chan tt_chan;
+/* NULL with errno EINVAL (zero size or capacity) or ENOMEM. */
+tt_chan *tt_chan_new(size_t elem_size, size_t capacity);
+/* Free a channel nobody waits on any more (-EBUSY otherwise). */
+int tt_chan_free(tt_chan *c);
+/* -EALREADY if already closed. */
+int tt_chan_close(tt_chan *c);
+size_t tt_chan_len(tt_chan *c);
+size_t tt_chan_capacity(const tt_chan *c);
+/* Without waiting: 0, -EAGAIN (full / empty), -EPIPE (closed). */
+int tt_chan_try_send(tt_chan *c, const void *elem);
+int tt_chan_try_recv(tt_chan *c, void *out);
+
+typedef struct tt_chan_op {
+	tt_leaf leaf;
+	tt_chan *c;
+	tt_waiter w;
+	void *elem;
+} tt_chan_op;
+typedef tt_chan_op tt_send;
+typedef tt_chan_op tt_recv;
+extern const tt_func tt_send_fn, tt_recv_fn;
+/* Result 0 once *ELEM is in the channel (ELEM must live until then), or
+ * -EPIPE if closed. */
+void tt_send_init(tt_send *s, tt_chan *c, const void *elem);
+/* Result 0 with the element copied to OUT, or -EPIPE once closed and
+ * drained. */
+void tt_recv_init(tt_recv *r, tt_chan *c, void *out);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 #define TASKTRACE_TASKTRACE_H
 
 #include "tasktrace/future.h"
+#include "tasktrace/io.h"
 #include "tasktrace/registry.h"
 #include "tasktrace/runtime.h"
 #include "tasktrace/sync.h"

@@ -1,0 +1,177 @@
+/* Bounded MPMC channel: a ring of fixed-size slots under one lock, with
+ * FIFO queues of blocked senders and receivers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct tt_chan {
+	pthread_mutex_t lock;
+	size_t esize, cap, head, len;
+	int closed;
+	tt_waitq senders, receivers;
+	unsigned char buf[];
+};
+
+static tt_poll send_poll(tt_chan_op *op, tt_cx *cx);
+static tt_poll recv_poll(tt_chan_op *op, tt_cx *cx);
+static void send_drop(tt_chan_op *op);
+static void recv_drop(tt_chan_op *op);
+const tt_func tt_send_fn TT_SECTION_("tasktrace_funcs") = {
+	"tt_send", __FILE__, __LINE__, TT_FUNC_KIND_LEAF, "tt_chan_op", sizeof(tt_chan_op),
+	0, (tt_poll_fn)send_poll, (tt_drop_fn)send_drop};
+const tt_func tt_recv_fn TT_SECTION_("tasktrace_funcs") = {
+	"tt_recv", __FILE__, __LINE__, TT_FUNC_KIND_LEAF, "tt_chan_op", sizeof(tt_chan_op),
+	0, (tt_poll_fn)recv_poll, (tt_drop_fn)recv_drop};
+
+tt_chan *tt_chan_new(size_t elem_size, size_t capacity)
+{
+	if (!elem_size || !capacity || elem_size > ((size_t)1 << 20) ||
+	    capacity > ((size_t)1 << 30) / elem_size) {
+		errno = EINVAL;
+		return NULL;
+	}
+	tt_chan *c = calloc(1, sizeof *c + elem_size * capacity);
+	if (!c)
+		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
+	c->esize = elem_size;
+	c->cap = capacity;
+	return c;
+}
+
+int tt_chan_free(tt_chan *c)
+{
+	pthread_mutex_lock(&c->lock);
+	int busy = c->senders.head || c->receivers.head;
+	pthread_mutex_unlock(&c->lock);
+	if (busy)
+		return -EBUSY;
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return 0;
+}
+
+int tt_chan_close(tt_chan *c)
+{
+	pthread_mutex_lock(&c->lock);
+	int was = c->closed;
+	c->closed = 1;
+	while (tt_waitq_wake_first(&c->senders))
+		;
+	while (tt_waitq_wake_first(&c->receivers))
+		;
+	pthread_mutex_unlock(&c->lock);
+	return was ? -EALREADY : 0;
+}
+
+size_t tt_chan_len(tt_chan *c)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->len;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+size_t tt_chan_capacity(const tt_chan *c) { return c->cap; }
+
+/* Under the lock.  A sender may go when there is room and it is not
+ * jumping the queue (nobody queued, or it was handed the turn). */
+static int put(tt_chan *c, const void *elem, int my_turn)
+{
+	if (c->closed)
+		return -EPIPE;
+	if (c->len == c->cap || (c->senders.head && !my_turn))
+		return -EAGAIN;
+	memcpy(c->buf + ((c->head + c->len) % c->cap) * c->esize, elem, c->esize);
+	c->len++;
+	tt_waitq_wake_first(&c->receivers);
+	if (c->len < c->cap) /* room left: let the next queued sender try */
+		tt_waitq_wake_first(&c->senders);
+	return 0;
+}
+
+static int take(tt_chan *c, void *out, int my_turn)
+{
+	if (c->len == 0 || (c->receivers.head && !my_turn))
+		return c->len == 0 && c->closed ? -EPIPE : -EAGAIN;
+	memcpy(out, c->buf + c->head * c->esize, c->esize);
+	c->head = (c->head + 1) % c->cap;
+	c->len--;
+	tt_waitq_wake_first(&c->senders);
+	if (c->len > 0)
+		tt_waitq_wake_first(&c->receivers);
+	return 0;
+}
+
+int tt_chan_try_send(tt_chan *c, const void *elem)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = put(c, elem, 0);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int tt_chan_try_recv(tt_chan *c, void *out)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = take(c, out, 0);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static void op_init(tt_chan_op *op, const tt_func *fn, tt_chan *c, const void *elem)
+{
+	tt_frame_init(&op->leaf.frame, fn);
+	tt_wait_clear(&op->leaf.wait);
+	tt_waiter_init(&op->w);
+	op->c = c;
+	op->elem = (void *)elem;
+}
+
+void tt_send_init(tt_send *s, tt_chan *c, const void *elem) { op_init(s, &tt_send_fn, c, elem); }
+void tt_recv_init(tt_recv *r, tt_chan *c, void *out) { op_init(r, &tt_recv_fn, c, out); }
+
+static tt_poll op_poll(tt_chan_op *op, tt_cx *cx, int sending)
+{
+	tt_chan *c = op->c;
+	tt_waitq *q = sending ? &c->senders : &c->receivers;
+	pthread_mutex_lock(&c->lock);
+	int my_turn = op->w.woken || op->w.queued;
+	/* A queued waiter goes only from the head. */
+	if (op->w.queued && q->head != &op->w)
+		my_turn = 0;
+	int r = sending ? put(c, op->elem, my_turn) : take(c, op->elem, my_turn);
+	if (r != -EAGAIN) {
+		tt_waiter_leave(q, &op->w);
+		pthread_mutex_unlock(&c->lock);
+		op->leaf.frame.result = r;
+		tt_wait_clear(&op->leaf.wait);
+		return TT_READY;
+	}
+	op->w.woken = 0;
+	tt_waitq_push(q, &op->w, cx);
+	pthread_mutex_unlock(&c->lock);
+	if (!op->leaf.wait.kind)
+		tt_wait_set(&op->leaf.wait, sending ? TT_WAIT_CHAN_SEND : TT_WAIT_CHAN_RECV, c, 0,
+			    c->cap);
+	return TT_PENDING;
+}
+
+static tt_poll send_poll(tt_chan_op *op, tt_cx *cx) { return op_poll(op, cx, 1); }
+static tt_poll recv_poll(tt_chan_op *op, tt_cx *cx) { return op_poll(op, cx, 0); }
+
+static void op_drop(tt_chan_op *op, int sending)
+{
+	tt_chan *c = op->c;
+	pthread_mutex_lock(&c->lock);
+	tt_waitq *q = sending ? &c->senders : &c->receivers;
+	/* A turn we were handed goes to the next in line. */
+	if (tt_waiter_leave(q, &op->w))
+		tt_waitq_wake_first(q);
+	pthread_mutex_unlock(&c->lock);
+	tt_wait_clear(&op->leaf.wait);
+}
+
+static void send_drop(tt_chan_op *op) { op_drop(op, 1); }
+static void recv_drop(tt_chan_op *op) { op_drop(op, 0); }

@@ -84,6 +84,7 @@ struct tt_task {
 	intptr_t result;
 	pthread_mutex_t join_lock;
 	tt_join *joiners; /* join futures waiting, under join_lock */
+	struct tt_group *_Atomic group; /* reported to when it completes */
 };
 
 /* Registry worker record (published) + nothing private. */
@@ -174,6 +175,10 @@ void tt_waitq_remove(tt_waitq *q, tt_waiter *w);
 tt_waiter *tt_waitq_wake_first(tt_waitq *q);
 int tt_waiter_leave(tt_waitq *q, tt_waiter *w);
 #define tt_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- group.c ---- */
+struct tt_group;
+void tt_group_child_done(struct tt_group *g, intptr_t result);
 
 /* ---- io.c ---- */
 typedef struct tt_fd tt_fd;

@@ -71,6 +71,7 @@ tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 	t->free_root = opts ? opts->free_root : NULL;
 	t->result = 0;
 	t->joiners = NULL;
+	atomic_store_explicit(&t->group, NULL, RELAXED);
 	atomic_store_explicit(&t->done, 0, RELAXED);
 	/* handle + alive + queued */
 	atomic_store_explicit(&t->refs, 3, RELAXED);
@@ -204,7 +205,7 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 	/* Under the lock: a join future may be cancelled and freed by its own
 	 * worker as soon as we let go of it. */
 	pthread_mutex_lock(&t->join_lock);
-	atomic_fetch_or_explicit(&t->sched, SCHED_COMPLETE, RELEASE);
+	atomic_fetch_or_explicit(&t->sched, SCHED_COMPLETE, SEQ_CST);
 	for (tt_join *j = t->joiners, *next; j; j = next) {
 		next = j->next;
 		j->prev = j->next = NULL;
@@ -216,6 +217,9 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 	pthread_mutex_unlock(&t->join_lock);
 	atomic_store_explicit(&t->done, 1, RELEASE);
 	futex_wake_all(&t->done);
+	struct tt_group *g = atomic_exchange_explicit(&t->group, NULL, SEQ_CST);
+	if (g)
+		tt_group_child_done(g, result);
 }
 
 /* Only the thread polling a task writes its seq and counters, so plain

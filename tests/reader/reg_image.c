@@ -90,11 +90,15 @@ unsigned img_off(int rec, int field)
 	return row_of(rec, field)->offset;
 }
 
-void img_init(img *g, size_t heap_size)
+static void init_at(img *g, size_t heap_size, int real)
 {
 	memset(g, 0, sizeof(*g));
 	g->heap = calloc(1, heap_size);
+	if (!g->heap)
+		abort();
 	g->heap_size = heap_size;
+	g->root_addr = real ? (uintptr_t)g->root : IMG_ROOT_ADDR;
+	g->heap_addr = real ? (uintptr_t)g->heap : IMG_HEAP_ADDR;
 	put(g->root, TT_REGISTRY_MAGIC, 8);
 	put(g->root + 8, TT_REGISTRY_ABI_VERSION, 4);
 	put(g->root + 12, IMG_ROOT_SIZE, 4);
@@ -120,6 +124,16 @@ void img_init(img *g, size_t heap_size)
 	img_set(g, TT_REC_ROOT, TT_ROOT_PID, IMG_ROOT_ADDR, 4242);
 }
 
+void img_init(img *g, size_t heap_size)
+{
+	init_at(g, heap_size, 0);
+}
+
+void img_init_real(img *g, size_t heap_size)
+{
+	init_at(g, heap_size, 1);
+}
+
 void img_free(img *g)
 {
 	free(g->heap);
@@ -135,8 +149,8 @@ void img_copy(img *dst, const img *src)
 
 tt_mem img_mem(img *g)
 {
-	g->regs[0] = (tt_mem_region){ IMG_ROOT_ADDR, g->root, IMG_ROOT_SIZE };
-	g->regs[1] = (tt_mem_region){ IMG_HEAP_ADDR, g->heap, g->heap_size };
+	g->regs[0] = (tt_mem_region){ g->root_addr, g->root, IMG_ROOT_SIZE };
+	g->regs[1] = (tt_mem_region){ g->heap_addr, g->heap, g->heap_size };
 	g->mi.regions = g->regs;
 	g->mi.count = 2;
 	return tt_mem_image_source(&g->mi);
@@ -144,7 +158,7 @@ tt_mem img_mem(img *g)
 
 uint64_t img_alloc(img *g, size_t n)
 {
-	uint64_t a = IMG_HEAP_ADDR + g->used;
+	uint64_t a = g->heap_addr + g->used;
 
 	g->used = (g->used + n + 7) & ~(size_t)7;
 	if (g->used > g->heap_size)
@@ -152,12 +166,15 @@ uint64_t img_alloc(img *g, size_t n)
 	return a;
 }
 
+/* IMG_ROOT_ADDR always names the root, also in a real image. */
 void *img_ptr(img *g, uint64_t addr)
 {
 	if (addr >= IMG_ROOT_ADDR && addr < IMG_ROOT_ADDR + IMG_ROOT_SIZE)
 		return g->root + (addr - IMG_ROOT_ADDR);
-	if (addr >= IMG_HEAP_ADDR && addr < IMG_HEAP_ADDR + g->heap_size)
-		return g->heap + (addr - IMG_HEAP_ADDR);
+	if (addr >= g->root_addr && addr < g->root_addr + IMG_ROOT_SIZE)
+		return g->root + (addr - g->root_addr);
+	if (addr >= g->heap_addr && addr < g->heap_addr + g->heap_size)
+		return g->heap + (addr - g->heap_addr);
 	abort();
 }
 

@@ -24,11 +24,14 @@ typedef struct img {
 	size_t heap_size, used;
 	unsigned nrows;
 	uint64_t chunks; /* chunk pointer array */
+	uint64_t root_addr, heap_addr; /* where the reader sees them */
 	tt_mem_region regs[2];
 	tt_mem_image mi;
 } img;
 
 void img_init(img *g, size_t heap_size);
+/* The same at the buffers' real addresses, for reading with tt_mem_self. */
+void img_init_real(img *g, size_t heap_size);
 void img_free(img *g);
 /* A deep copy (for mutating a pristine image). */
 void img_copy(img *dst, const img *src);

@@ -2,6 +2,7 @@
 #ifndef TASKTRACE_TASKTRACE_H
 #define TASKTRACE_TASKTRACE_H
 
+#include "tasktrace/combinators.h"
 #include "tasktrace/future.h"
 #include "tasktrace/io.h"
 #include "tasktrace/registry.h"

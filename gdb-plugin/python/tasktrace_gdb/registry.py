@@ -538,9 +538,13 @@ def snapshot():
                 opened.append(Reader(inf, addr))
             except Corrupt as e:
                 error = error or e
-        if not opened:
-            raise error
+        # A PIE executable that takes the registry's address gets a copy
+        # relocation: the library's own .tasktrace copy then stays as
+        # initialised, never started.  Prefer a started registry, and do not
+        # let such a stale copy hide the live one's error.
         started = [r for r in opened if r.root("pid")]
+        if not started and error is not None:
+            raise error
         snap = _cache[key] = (started or opened)[0].snapshot()
         snap.live = _connection(inf) == "native"
         if snap.live:

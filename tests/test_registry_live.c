@@ -52,14 +52,32 @@ static void sample_stop(sample *s)
 	fclose(s->out);
 }
 
+static int all_idle(const tt_snapshot *snap)
+{
+	for (size_t i = 0; i < snap->ntasks; i++)
+		if (snap->tasks[i].raw.state != TT_STATE_IDLE)
+			return 0;
+	return 1;
+}
+
+/* The sample prints "ready" just before its last await: read until every
+ * task has settled (bounded), so the test sees the steady state. */
 static tt_snapshot *snapshot_of(sample *s, tt_mem_pid *mp)
 {
 	tt_mem mem;
 	ck_assert_int_eq(tt_mem_pid_open(mp, s->pid, &mem), 0);
 	tt_snapshot *snap = NULL;
-	char err[256] = "";
-	int rc = tt_snapshot_read(mem, s->registry, NULL, &snap, err, sizeof err);
-	ck_assert_msg(rc == TT_R_OK, "snapshot failed: %s", err);
+	for (int tries = 0; tries < 500; tries++) {
+		char err[256] = "";
+		int rc = tt_snapshot_read(mem, s->registry, NULL, &snap, err, sizeof err);
+		ck_assert_msg(rc == TT_R_OK, "snapshot failed: %s", err);
+		if (all_idle(snap))
+			break;
+		tt_snapshot_free(snap);
+		snap = NULL;
+		usleep(10000);
+	}
+	ck_assert_msg(snap, "tasks never settled");
 	return snap;
 }
 
@@ -179,6 +197,60 @@ START_TEST(hung_chain_sites_and_waits)
 }
 END_TEST
 
+static const tt_rframe *leaf_of(const tt_snapshot *snap, const char *name,
+				const char *leaf_func, uint32_t kind)
+{
+	const tt_stask *t = find_named(snap, name);
+	const tt_sframe *leaf = tt_stask_leaf(t);
+	ck_assert_msg(leaf, "%s has no frames", name);
+	ck_assert_str_eq(leaf->func->name, leaf_func);
+	ck_assert_msg(leaf->raw.wait_kind == kind, "%s waits on %s, not %s", name,
+		      tt_wait_kind_name(leaf->raw.wait_kind), tt_wait_kind_name(kind));
+	ck_assert_uint_ne(leaf->raw.wait_object, 0);
+	return &leaf->raw;
+}
+
+START_TEST(hung_every_wait_kind)
+{
+	sample s;
+	tt_mem_pid mp;
+	sample_start(&s, "hung", NULL);
+	tt_snapshot *snap = snapshot_of(&s, &mp);
+	const tt_rframe *recv = leaf_of(snap, "job-consumer", "tt_recv", TT_WAIT_CHAN_RECV);
+	const tt_rframe *send = leaf_of(snap, "result-producer", "tt_send", TT_WAIT_CHAN_SEND);
+	ck_assert_uint_ne(recv->wait_object, send->wait_object);
+	ck_assert_uint_eq(send->wait_detail, 1); /* capacity */
+
+	/* The mutex edge points at the task holding it. */
+	const tt_rframe *mx = leaf_of(snap, "config-reader", "tt_lock", TT_WAIT_MUTEX);
+	ck_assert_uint_eq(mx->wait_owner, find_named(snap, "config-holder")->raw.id);
+
+	const tt_rframe *sem = leaf_of(snap, "pool-user", "tt_acquire", TT_WAIT_SEMAPHORE);
+	ck_assert_uint_eq(sem->wait_detail, 2); /* permits wanted */
+
+	/* The oneshot edge points at its producer. */
+	const tt_rframe *os = leaf_of(snap, "auth-client", "tt_oneshot_recv", TT_WAIT_ONESHOT);
+	ck_assert_uint_eq(os->wait_owner, find_named(snap, "auth-server")->raw.id);
+
+	const tt_rframe *fd = leaf_of(snap, "pipe-reader", "tt_read", TT_WAIT_FD_READ);
+	ck_assert_uint_gt(fd->wait_detail, 2); /* the pipe's fd number */
+
+	/* The group edge points at one of its children, whose parent it is. */
+	const tt_stask *batch = find_named(snap, "batch");
+	const tt_rframe *grp = leaf_of(snap, "batch", "tt_group_wait", TT_WAIT_GROUP);
+	ck_assert_uint_eq(grp->wait_detail, 2); /* children left */
+	const tt_stask *child = tt_snapshot_find(snap, grp->wait_owner);
+	ck_assert_ptr_nonnull(child);
+	ck_assert_str_eq(child->raw.name, "batch-item");
+	ck_assert_uint_eq(child->raw.parent_id, batch->raw.id);
+
+	leaf_of(snap, "dns-lookup", "tt_blocking", TT_WAIT_BLOCKING);
+	tt_snapshot_free(snap);
+	tt_mem_pid_close(&mp);
+	sample_stop(&s);
+}
+END_TEST
+
 START_TEST(many_tasks_all_pending)
 {
 	sample s;
@@ -252,6 +324,7 @@ int main(void)
 	TCase *tc = tcase_create("live");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, hung_chain_sites_and_waits);
+	tcase_add_test(tc, hung_every_wait_kind);
 	tcase_add_test(tc, many_tasks_all_pending);
 	tcase_add_test(tc, self_read_running_task);
 	suite_add_tcase(s, tc);

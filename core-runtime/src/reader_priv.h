@@ -5,6 +5,7 @@
 #define TASKTRACE_READER_PRIV_H
 
 #include <stdarg.h>
+#include <string.h>
 
 #include "tasktrace/reader.h"
 
@@ -21,13 +22,34 @@
 static inline uint64_t tt_r_get(const void *rec, tt_field f)
 {
 	const unsigned char *p = (const unsigned char *)rec + f.offset;
-	uint64_t v = 0;
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
 
-	if (f.size == 0 || f.size > 8)
-		return 0;
-	for (unsigned i = f.size; i-- > 0;)
-		v = (v << 8) | p[i];
-	return v;
+	/* memcpy keeps unaligned loads legal; the swaps only exist on a
+	 * big-endian host reading a little-endian registry. */
+	switch (f.size) {
+	case 1: return p[0];
+	case 2:
+		memcpy(&v16, p, 2);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		v16 = __builtin_bswap16(v16);
+#endif
+		return v16;
+	case 4:
+		memcpy(&v32, p, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		v32 = __builtin_bswap32(v32);
+#endif
+		return v32;
+	case 8:
+		memcpy(&v64, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		v64 = __builtin_bswap64(v64);
+#endif
+		return v64;
+	}
+	return 0;
 }
 
 /* The same, sign-extended from the field's width. */

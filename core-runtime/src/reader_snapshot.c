@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "reader_priv.h"
 
@@ -22,10 +23,62 @@
 #define BC_N 256
 #define BAD_RUN 64 /* unreadable slots in a row before a chunk is dropped */
 
+/* ---- big allocations ----
+ * A million-task snapshot writes close to a gigabyte; with 4 KiB pages
+ * the page faults cost more than the decoding.  Large buffers are mapped
+ * directly and offered transparent huge pages. */
+
+#define BIG_MIN (2u << 20)
+
+static void *big_alloc(size_t n)
+{
+	void *p;
+
+	if (n < BIG_MIN)
+		return malloc(n);
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, n, MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
+static void big_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	if (n < BIG_MIN)
+		free(p);
+	else
+		munmap(p, n);
+}
+
+static void *big_realloc(void *p, size_t old, size_t n)
+{
+	void *q;
+
+	if (old >= BIG_MIN && n >= BIG_MIN) {
+		q = mremap(p, old, n, MREMAP_MAYMOVE);
+		return q == MAP_FAILED ? NULL : q;
+	}
+	if (old < BIG_MIN && n < BIG_MIN)
+		return realloc(p, n);
+	q = big_alloc(n);
+	if (q && p)
+		memcpy(q, p, old < n ? old : n);
+	if (q)
+		big_free(p, old);
+	return q;
+}
+
 /* ---- arena ---- */
 
 struct arena_blk {
 	struct arena_blk *next;
+	size_t size;
 	max_align_t data[];
 };
 
@@ -45,9 +98,10 @@ static void *arena_alloc(struct tt_snap_arena *a, size_t n)
 
 		if (size < n)
 			size = n;
-		b = malloc(sizeof(*b) + size);
+		b = big_alloc(sizeof(*b) + size);
 		if (!b)
 			return NULL;
+		b->size = sizeof(*b) + size;
 		b->next = a->head;
 		a->head = b;
 		a->p = (char *)b->data;
@@ -191,6 +245,7 @@ static void bc_free(struct bcache *c)
 
 struct tt_snap_cache {
 	struct map sites, funcs, strings, ids;
+	size_t tasks_bytes; /* allocated size of the snapshot's tasks */
 	struct bcache bc;
 };
 
@@ -289,11 +344,13 @@ static tt_stask *task_push(struct build *b)
 
 	if (s->ntasks == b->cap) {
 		size_t cap = b->cap ? 2 * b->cap : 1024;
-		tt_stask *t = realloc(s->tasks, cap * sizeof(*t));
+		tt_stask *t = big_realloc(s->tasks, b->cap * sizeof(*t),
+					  cap * sizeof(*t));
 		if (!t)
 			return NULL;
 		s->tasks = t;
 		b->cap = cap;
+		s->cache_->tasks_bytes = cap * sizeof(*t);
 	}
 	tt_stask *e = &s->tasks[s->ntasks++];
 	e->spawn_site = NULL;
@@ -425,8 +482,11 @@ static void verify_batch(struct build *b, size_t from, uint64_t base,
 			if (seq != e->raw.seq)
 				drop = redo_task(b, e);
 		}
-		if (!drop)
-			s->tasks[out++] = *e;
+		if (drop)
+			continue;
+		if (out != i)
+			s->tasks[out] = *e;
+		out++;
 	}
 	s->ntasks = out;
 }
@@ -534,9 +594,11 @@ static void reserve_tasks(struct build *b, uint32_t nchunks)
 	if (live > slots)
 		live = slots;
 	live += live / 16 + 16;
-	b->s->tasks = malloc((size_t)live * sizeof(*b->s->tasks));
-	if (b->s->tasks)
+	b->s->tasks = big_alloc((size_t)live * sizeof(*b->s->tasks));
+	if (b->s->tasks) {
 		b->cap = (size_t)live;
+		b->s->cache_->tasks_bytes = b->cap * sizeof(*b->s->tasks);
+	}
 }
 
 static int read_tasks(struct build *b)
@@ -712,16 +774,16 @@ void tt_snapshot_free(tt_snapshot *s)
 		struct arena_blk *b = s->arena_->head;
 		while (b) {
 			struct arena_blk *next = b->next;
-			free(b);
+			big_free(b, b->size);
 			b = next;
 		}
 		free(s->arena_);
 	}
 	if (s->cache_) {
 		map_free(&s->cache_->ids);
+		big_free(s->tasks, s->cache_->tasks_bytes);
 		free(s->cache_);
 	}
-	free(s->tasks);
 	free(s->workers);
 	free(s);
 }

@@ -1,0 +1,77 @@
+/* deadlock: a wait-for cycle through a join and a mutex.
+ *
+ *   transfer   locks `ledger`, spawns audit and joins it
+ *   audit      waits to lock `ledger`, held by transfer
+ *
+ * transfer waits for audit (join), audit waits for transfer (mutex).
+ * Prints "deadlock: pid P registry A ready" and stays alive. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "tasktrace/tasktrace.h"
+
+static tt_mutex ledger;
+
+typedef struct audit {
+	tt_frame frame;
+	tt_lock lk;
+} audit;
+static tt_poll audit_poll(audit *self, tt_cx *cx);
+TT_ASYNC_FN(audit, audit_poll, NULL);
+static void audit_init(audit *a) { tt_frame_init(&a->frame, &audit_fn); }
+
+static tt_poll audit_poll(audit *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->lk, tt_lock_init(&self->lk, &ledger)); /* @await:audit-lock */
+	tt_mutex_unlock(&ledger);
+	TT_RETURN(self, 0);
+}
+
+typedef struct transfer {
+	tt_frame frame;
+	tt_lock lk;
+	tt_join join;
+} transfer;
+static tt_poll transfer_poll(transfer *self, tt_cx *cx);
+TT_ASYNC_FN(transfer, transfer_poll, NULL);
+static void transfer_init(transfer *t) { tt_frame_init(&t->frame, &transfer_fn); }
+
+static tt_poll transfer_poll(transfer *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->lk, tt_lock_init(&self->lk, &ledger));
+	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, TT_SPAWN(NULL, "audit", audit, audit_init))); /* @await:transfer-join */
+	tt_mutex_unlock(&ledger);
+	TT_RETURN(self, 0);
+}
+
+typedef struct deadlock_main {
+	tt_frame frame;
+	tt_sleep nap;
+} deadlock_main;
+static tt_poll deadlock_main_poll(deadlock_main *self, tt_cx *cx);
+TT_ASYNC_FN(deadlock_main, deadlock_main_poll, NULL);
+
+static tt_poll deadlock_main_poll(deadlock_main *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	tt_task_detach(TT_SPAWN(NULL, "transfer", transfer, transfer_init));
+	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(50)));
+	printf("deadlock: pid %d registry %p ready\n", (int)getpid(), (void *)&tasktrace_registry);
+	fflush(stdout);
+	for (;;)
+		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400)));
+}
+
+int main(void)
+{
+	tt_mutex_init(&ledger);
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
+	if (!rt)
+		return 1;
+	deadlock_main m;
+	tt_frame_init(&m.frame, &deadlock_main_fn);
+	tt_block_on(rt, &m.frame);
+	return 0;
+}

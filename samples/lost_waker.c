@@ -1,0 +1,69 @@
+/* lost_waker: a hand-written leaf that returns pending without keeping a
+ * waker, so nothing can ever wake its task -- the bug the "lost waker"
+ * diagnosis finds.  Prints "lost_waker: pid P registry A ready" and stays
+ * alive. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "tasktrace/tasktrace.h"
+
+/* The buggy leaf: it records what it waits for, but forgets the waker. */
+typedef struct forgetful_wait {
+	tt_leaf leaf;
+	int ready;
+} forgetful_wait;
+static tt_poll forgetful_wait_poll(forgetful_wait *self, tt_cx *cx);
+TT_LEAF_FN(forgetful_wait, forgetful_wait_poll, NULL);
+
+static tt_poll forgetful_wait_poll(forgetful_wait *self, tt_cx *cx)
+{
+	if (self->ready)
+		return TT_READY;
+	tt_wait_set(&self->leaf.wait, TT_WAIT_CUSTOM, self, 0, 0);
+	return TT_PENDING; /* BUG: no tt_waker_new(cx) kept anywhere */
+}
+
+typedef struct poll_device {
+	tt_frame frame;
+	forgetful_wait w;
+} poll_device;
+static tt_poll poll_device_poll(poll_device *self, tt_cx *cx);
+TT_ASYNC_FN(poll_device, poll_device_poll, NULL);
+static void poll_device_init(poll_device *p) { tt_frame_init(&p->frame, &poll_device_fn); }
+
+static tt_poll poll_device_poll(poll_device *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->w, (tt_frame_init(&self->w.leaf.frame, &forgetful_wait_fn),
+				      tt_wait_clear(&self->w.leaf.wait), self->w.ready = 0)); /* @await:lost */
+	TT_RETURN(self, 0);
+}
+
+typedef struct lw_main {
+	tt_frame frame;
+	tt_sleep nap;
+} lw_main;
+static tt_poll lw_main_poll(lw_main *self, tt_cx *cx);
+TT_ASYNC_FN(lw_main, lw_main_poll, NULL);
+
+static tt_poll lw_main_poll(lw_main *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	tt_task_detach(TT_SPAWN(NULL, "device-poller", poll_device, poll_device_init));
+	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(50)));
+	printf("lost_waker: pid %d registry %p ready\n", (int)getpid(), (void *)&tasktrace_registry);
+	fflush(stdout);
+	for (;;)
+		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400)));
+}
+
+int main(void)
+{
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
+	if (!rt)
+		return 1;
+	lw_main m;
+	tt_frame_init(&m.frame, &lw_main_fn);
+	tt_block_on(rt, &m.frame);
+	return 0;
+}

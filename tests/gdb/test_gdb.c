@@ -1,0 +1,334 @@
+/* The gdb plugin against the real samples, driven through libttmi: the MI
+ * commands, `task frame`, the frame filter, a core made with gcore, a
+ * corrupted registry, and Ada's commands in a session without a registry. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ttmi.h"
+
+#define TIMEOUT_MS 60000
+
+typedef struct sample {
+	pid_t pid;
+	FILE *out;
+	char exe[512];
+} sample;
+
+static void sample_start(sample *s)
+{
+	const char *dir = getenv("TT_SAMPLES");
+	ck_assert_msg(dir, "TT_SAMPLES not set");
+	snprintf(s->exe, sizeof s->exe, "%s/hung", dir);
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	s->pid = fork();
+	ck_assert_int_ge(s->pid, 0);
+	if (s->pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execl(s->exe, "hung", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	s->out = fdopen(fds[0], "r");
+	char line[256];
+	ck_assert_msg(fgets(line, sizeof line, s->out), "hung printed nothing");
+	ck_assert_msg(strstr(line, "ready"), "unexpected line: %s", line);
+}
+
+static void sample_stop(sample *s)
+{
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, NULL, 0);
+	fclose(s->out);
+}
+
+/* Line of the "@await:TAG" marker in samples/hung.c. */
+static unsigned marker_line(const char *tag)
+{
+	const char *root = getenv("TT_SOURCE_ROOT");
+	char path[512], want[64], line[512];
+	ck_assert(root);
+	snprintf(path, sizeof path, "%s/samples/hung.c", root);
+	snprintf(want, sizeof want, "@await:%s ", tag);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f, "cannot open %s", path);
+	for (unsigned n = 1; fgets(line, sizeof line, f); n++) {
+		if (strstr(line, want)) {
+			fclose(f);
+			return n;
+		}
+	}
+	fclose(f);
+	ck_abort_msg("marker %s not found", tag);
+	return 0;
+}
+
+/* A result record of class KLASS, or fail with what gdb said. */
+static ttmi_record *expect(ttmi *g, ttmi_record *r, const char *klass, const char *what)
+{
+	ck_assert_msg(r, "%s: no answer (%s)", what, ttmi_error(g));
+	ck_assert_msg(r->klass && strcmp(r->klass, klass) == 0, "%s: ^%s %s", what,
+		      r->klass ? r->klass : "?",
+		      ttmi_str(r->results, "msg") ? ttmi_str(r->results, "msg") : "");
+	return r;
+}
+
+static void ok(ttmi *g, ttmi_record *r, const char *what)
+{
+	ttmi_record_free(expect(g, r, "done", what));
+}
+
+static void load_plugin(ttmi *g)
+{
+	const char *root = getenv("TT_SOURCE_ROOT");
+	ok(g, ttmi_cli(g, "python import sys; sys.path.insert(0, '%s/gdb-plugin/python')", root),
+	   "sys.path");
+	ok(g, ttmi_cli(g, "python import tasktrace_gdb"), "import");
+}
+
+static ttmi *gdb_attach(pid_t pid)
+{
+	ttmi *g = ttmi_spawn(NULL, TIMEOUT_MS);
+	ck_assert_ptr_nonnull(g);
+	load_plugin(g);
+	ttmi_record_free(expect(g, ttmi_command(g, "-target-attach %d", (int)pid), "done",
+				"attach"));
+	ttmi_record_free(ttmi_wait_async(g, "stopped"));
+	return g;
+}
+
+static ttmi *gdb_core(const char *exe, const char *core)
+{
+	const char *args[] = { exe, core, NULL };
+	ttmi *g = ttmi_spawn(args, TIMEOUT_MS);
+	ck_assert_ptr_nonnull(g);
+	load_plugin(g);
+	return g;
+}
+
+static const ttmi_value *task_named(const ttmi_value *tasks, const char *name)
+{
+	for (size_t i = 0; i < ttmi_len(tasks); i++) {
+		const ttmi_value *t = ttmi_at(tasks, i);
+		if (ttmi_str(t, "name") && strcmp(ttmi_str(t, "name"), name) == 0)
+			return t;
+	}
+	ck_abort_msg("no task named %s", name);
+	return NULL;
+}
+
+/* -task-list and -task-backtrace agree with samples/hung.c; returns
+ * request-42's id. */
+static long check_hung(ttmi *g)
+{
+	ttmi_record *r = expect(g, ttmi_command(g, "-task-list"), "done", "-task-list");
+	const ttmi_value *tasks = ttmi_get(r->results, "tasks");
+	ck_assert_uint_ge(ttmi_len(tasks), 4);
+	const ttmi_value *req = task_named(tasks, "request-42");
+	const ttmi_value *cache = task_named(tasks, "cache-refresh");
+	const ttmi_value *sup = task_named(tasks, "supervisor");
+	ck_assert_str_eq(ttmi_str(req, "state"), "idle");
+	ck_assert_str_eq(ttmi_str(req, "wait.kind"), "notify");
+	ck_assert_str_eq(ttmi_str(cache, "wait.kind"), "timer");
+	ck_assert_str_eq(ttmi_str(sup, "wait.kind"), "join");
+	ck_assert_str_eq(ttmi_str(sup, "wait.owner"), ttmi_str(req, "id"));
+	ck_assert_ptr_null(ttmi_get(req, "error"));
+	long id = strtol(ttmi_str(req, "id"), NULL, 10);
+	ttmi_record_free(r);
+
+	r = expect(g, ttmi_command(g, "-task-backtrace %ld", id), "done", "-task-backtrace");
+	const ttmi_value *frames = ttmi_get(r->results, "task.frames");
+	static const char *const funcs[] = { "tt_notified", "await_reply", "query_db",
+					     "load_user", "handle_request" };
+	static const char *const tags[] = { NULL, "reply", "query", "load", "handle" };
+	ck_assert_uint_eq(ttmi_len(frames), 5);
+	for (size_t i = 0; i < 5; i++) {
+		const ttmi_value *f = ttmi_at(frames, i);
+		ck_assert_str_eq(ttmi_str(f, "func"), funcs[i]);
+		if (!tags[i]) {
+			ck_assert_str_eq(ttmi_str(f, "kind"), "leaf");
+			ck_assert_str_eq(ttmi_str(f, "wait.kind"), "notify");
+			continue;
+		}
+		ck_assert_uint_eq(strtoul(ttmi_str(f, "line"), NULL, 10), marker_line(tags[i]));
+		ck_assert_ptr_nonnull(strstr(ttmi_str(f, "file"), "samples/hung.c"));
+	}
+	ck_assert_str_eq(ttmi_str(r->results, "task.spawn.function"), "server_main_poll");
+	ttmi_record_free(r);
+
+	/* The future's fields through its C type. */
+	ok(g, ttmi_cli(g, "task frame 4 %ld", id), "task frame");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "request_id = 42"));
+	r = expect(g, ttmi_command(g, "-data-evaluate-expression $task_frame->request_id"),
+		   "done", "$task_frame");
+	ck_assert_str_eq(ttmi_str(r->results, "value"), "42");
+	ttmi_record_free(r);
+
+	/* The CLI: a table and a backtrace with the same words. */
+	ok(g, ttmi_cli(g, "info tasks"), "info tasks");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "request-42"));
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "notify"));
+	ok(g, ttmi_cli(g, "task bt %ld", id), "task bt");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "waits on notify 0x"));
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "spawned by task"));
+	return id;
+}
+
+START_TEST(parser)
+{
+	ttmi_record *r = ttmi_parse(
+		"12^done,a=\"x\\\"y\\n\\101\",t={b=[],c=[\"1\",\"2\"],d=[{e=\"f\"}]},g=[h=\"i\"]");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->token, 12);
+	ck_assert_int_eq(r->type, '^');
+	ck_assert_str_eq(r->klass, "done");
+	ck_assert_str_eq(ttmi_str(r->results, "a"), "x\"y\nA");
+	ck_assert_uint_eq(ttmi_len(ttmi_get(r->results, "t.b")), 0);
+	ck_assert_str_eq(ttmi_str(r->results, "t.c[1]"), "2");
+	ck_assert_str_eq(ttmi_str(r->results, "t.d[0].e"), "f");
+	ck_assert_str_eq(ttmi_str(r->results, "g.h"), "i");
+	ck_assert_ptr_null(ttmi_get(r->results, "t.c[2]"));
+	ttmi_record_free(r);
+	r = ttmi_parse("~\"hello\\tworld\\n\"");
+	ck_assert_str_eq(r->text, "hello\tworld\n");
+	ttmi_record_free(r);
+	ck_assert_ptr_null(ttmi_parse("(gdb) "));
+	ck_assert_ptr_null(ttmi_parse("^done,a=\"unterminated"));
+	ck_assert_ptr_null(ttmi_parse("^done,a={b=\"c\""));
+}
+END_TEST
+
+START_TEST(live_and_core)
+{
+	sample s;
+	char core[256];
+
+	sample_start(&s);
+	ttmi *g = gdb_attach(s.pid);
+	check_hung(g);
+
+	/* An id that does not exist: a one-line error. */
+	ttmi_record *r = expect(g, ttmi_command(g, "-task-backtrace 999999"), "error", "bad id");
+	ck_assert_ptr_nonnull(strstr(ttmi_str(r->results, "msg"), "999999"));
+	ttmi_record_free(r);
+
+	/* The frame filter on a worker thread hides the executor frames. */
+	r = expect(g, ttmi_command(g, "-thread-info"), "done", "-thread-info");
+	const ttmi_value *threads = ttmi_get(r->results, "threads");
+	const char *worker = NULL;
+	for (size_t i = 0; i < ttmi_len(threads); i++) {
+		const char *name = ttmi_str(ttmi_at(threads, i), "name");
+		if (name && strncmp(name, "tt-worker", 9) == 0)
+			worker = ttmi_str(ttmi_at(threads, i), "id");
+	}
+	ck_assert_msg(worker, "no worker thread");
+	ok(g, ttmi_command(g, "-thread-select %s", worker), "thread-select");
+	ttmi_record_free(r);
+	ok(g, ttmi_cli(g, "bt"), "bt");
+	ck_assert_ptr_null(strstr(ttmi_console(g), "tt_worker_run"));
+	ck_assert_ptr_null(strstr(ttmi_console(g), "worker_main"));
+	ok(g, ttmi_cli(g, "set tasks prune off"), "prune off");
+	ok(g, ttmi_cli(g, "bt"), "bt");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "tt_worker_run"));
+	ok(g, ttmi_cli(g, "set tasks prune on"), "prune on");
+
+	/* The same from a core. */
+	snprintf(core, sizeof core, "/tmp/tt-gdb-test-%d.core", (int)s.pid);
+	ok(g, ttmi_cli(g, "gcore %s", core), "gcore");
+	ttmi_close(g);
+	sample_stop(&s);
+	g = gdb_core(s.exe, core);
+	check_hung(g);
+	ttmi_close(g);
+	unlink(core);
+}
+END_TEST
+
+START_TEST(corrupt_registry)
+{
+	sample s;
+
+	sample_start(&s);
+	ttmi *g = gdb_attach(s.pid);
+	ttmi_record *r = expect(g, ttmi_command(g, "-task-list"), "done", "-task-list");
+	const ttmi_value *req = task_named(ttmi_get(r->results, "tasks"), "request-42");
+	long id = strtol(ttmi_str(req, "id"), NULL, 10);
+	ttmi_record_free(r);
+	r = expect(g, ttmi_command(g, "-task-backtrace %ld", id), "done", "bt");
+	/* Garbage over query_db's frame header: whatever the layout, every
+	 * pointer in it becomes misaligned. */
+	unsigned long addr = strtoul(ttmi_str(r->results, "task.frames[2].addr"), NULL, 16);
+	ttmi_record_free(r);
+	for (int i = 0; i < 4; i++)
+		ok(g, ttmi_cli(g, "set {long}%#lx = 0x1234567", addr + 8ul * i), "poke");
+
+	r = expect(g, ttmi_command(g, "-task-list"), "done", "-task-list corrupt");
+	const ttmi_value *tasks = ttmi_get(r->results, "tasks");
+	req = task_named(tasks, "request-42");
+	ck_assert_ptr_nonnull(ttmi_str(req, "error"));
+	ck_assert_ptr_null(ttmi_get(task_named(tasks, "cache-refresh"), "error"));
+	ck_assert_str_eq(ttmi_str(task_named(tasks, "cache-refresh"), "wait.kind"), "timer");
+	ttmi_record_free(r);
+	ok(g, ttmi_cli(g, "info tasks"), "info tasks corrupt");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "(error: "));
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "cache-refresh"));
+	ok(g, ttmi_cli(g, "task bt %ld", id), "task bt corrupt");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "chain incomplete"));
+	ck_assert_ptr_null(strstr(ttmi_console(g), "Traceback"));
+
+	/* Unknown ABI version, then bad magic: one line, no traceback. */
+	ok(g, ttmi_cli(g, "set {int}((char *)&tasktrace_registry + 8) = 99"), "version");
+	r = expect(g, ttmi_command(g, "-task-list"), "error", "bad version");
+	ck_assert_ptr_nonnull(strstr(ttmi_str(r->results, "msg"), "ABI version 99"));
+	ttmi_record_free(r);
+	ok(g, ttmi_cli(g, "set {long}&tasktrace_registry = 42"), "magic");
+	r = expect(g, ttmi_cli(g, "info tasks"), "error", "bad magic");
+	ck_assert_ptr_nonnull(strstr(ttmi_str(r->results, "msg"), "bad magic"));
+	ck_assert_ptr_null(strchr(ttmi_str(r->results, "msg"), '\n'));
+	ck_assert_ptr_null(strstr(ttmi_console(g), "Traceback"));
+	ttmi_record_free(r);
+	ttmi_close(g);
+	sample_stop(&s);
+}
+END_TEST
+
+START_TEST(ada_commands_kept)
+{
+	const char *args[] = { "/bin/true", NULL };
+	ttmi *g = ttmi_spawn(args, TIMEOUT_MS);
+	ck_assert_ptr_nonnull(g);
+	load_plugin(g);
+	ttmi_record *r = expect(g, ttmi_cli(g, "info tasks"), "error", "Ada info tasks");
+	ck_assert_ptr_nonnull(strstr(ttmi_str(r->results, "msg"), "Ada tasks"));
+	ttmi_record_free(r);
+	r = expect(g, ttmi_cli(g, "help task"), "done", "help task");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "Ada tasks"));
+	ttmi_record_free(r);
+	ttmi_record_free(expect(g, ttmi_command(g, "-task-list"), "error", "no MI command"));
+	ttmi_close(g);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("gdb-plugin");
+	TCase *tc = tcase_create("gdb");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, parser);
+	tcase_add_test(tc, live_and_core);
+	tcase_add_test(tc, corrupt_registry);
+	tcase_add_test(tc, ada_commands_kept);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

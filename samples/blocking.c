@@ -7,6 +7,8 @@
 
 #include "tasktrace/tasktrace.h"
 
+#include "sample.h"
+
 static void checksum_disk(void) { sleep(3); } /* the mistake: a blocking call */
 
 typedef struct cruncher {
@@ -61,8 +63,7 @@ static tt_poll blocking_main_poll(blocking_main *self, tt_cx *cx)
 	tt_task_detach(TT_SPAWN(NULL, "ticker", ticker, ticker_init));
 	tt_task_detach(TT_SPAWN(NULL, "cruncher", cruncher, cruncher_init));
 	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(50)));
-	printf("blocking: pid %d registry %p ready\n", (int)getpid(), (void *)&tasktrace_registry);
-	fflush(stdout);
+	sample_ready("blocking", NULL);
 	for (;;)
 		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400)));
 }

@@ -10,6 +10,8 @@
 
 #include "tasktrace/tasktrace.h"
 
+#include "sample.h"
+
 static tt_mutex ledger;
 
 typedef struct audit {
@@ -58,8 +60,7 @@ static tt_poll deadlock_main_poll(deadlock_main *self, tt_cx *cx)
 	TT_BEGIN(self);
 	tt_task_detach(TT_SPAWN(NULL, "transfer", transfer, transfer_init));
 	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(50)));
-	printf("deadlock: pid %d registry %p ready\n", (int)getpid(), (void *)&tasktrace_registry);
-	fflush(stdout);
+	sample_ready("deadlock", NULL);
 	for (;;)
 		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400)));
 }

@@ -3,6 +3,7 @@
  * killed; each connection is a task named "conn". */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -94,6 +95,7 @@ int main(int argc, char **argv)
 		perror("tt_fd_open");
 		return 1;
 	}
+	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0); /* readable by tasktrace/gdb */
 	printf("echo_server: pid %d port %d ready\n", (int)getpid(), tt_socket_port(lfd));
 	fflush(stdout);
 	tt_block_on(rt, &a.frame);

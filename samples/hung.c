@@ -18,6 +18,8 @@
 
 #include "tasktrace/tasktrace.h"
 
+#include "sample.h"
+
 static tt_notify db_reply; /* nobody ever notifies it */
 
 typedef struct await_reply {
@@ -266,9 +268,7 @@ static tt_poll server_main_poll(server_main *self, tt_cx *cx)
 	spawn_wait_kinds();
 	/* Give every task its first poll before announcing readiness. */
 	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(50)));
-	printf("hung: pid %d registry %p ready\n", (int)getpid(),
-	       (void *)&tasktrace_registry);
-	fflush(stdout);
+	sample_ready("hung", NULL);
 	for (;;)
 		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400))); /* @await:main */
 }

@@ -7,6 +7,8 @@
 
 #include "tasktrace/tasktrace.h"
 
+#include "sample.h"
+
 /* The buggy leaf: it records what it waits for, but forgets the waker. */
 typedef struct forgetful_wait {
 	tt_leaf leaf;
@@ -51,8 +53,7 @@ static tt_poll lw_main_poll(lw_main *self, tt_cx *cx)
 	TT_BEGIN(self);
 	tt_task_detach(TT_SPAWN(NULL, "device-poller", poll_device, poll_device_init));
 	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(50)));
-	printf("lost_waker: pid %d registry %p ready\n", (int)getpid(), (void *)&tasktrace_registry);
-	fflush(stdout);
+	sample_ready("lost_waker", NULL);
 	for (;;)
 		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400)));
 }

@@ -8,6 +8,8 @@
 
 #include "tasktrace/tasktrace.h"
 
+#include "sample.h"
+
 static tt_notify never;
 static atomic_long suspended;
 
@@ -69,9 +71,9 @@ static tt_poll spawner_poll(spawner *self, tt_cx *cx)
 	}
 	while (atomic_load(&suspended) < self->n)
 		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(5)));
-	printf("many_tasks: pid %d registry %p ready %ld\n", (int)getpid(),
-	       (void *)&tasktrace_registry, self->n);
-	fflush(stdout);
+	char count[32];
+	snprintf(count, sizeof count, "%ld", self->n);
+	sample_ready("many_tasks", count);
 	for (;;)
 		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400)));
 }

@@ -520,6 +520,83 @@ START_TEST(test_free_cancels_pending)
 }
 END_TEST
 
+/* ---- a join polled again while the joined task completes ---- */
+
+/* Polls its join on every wake, as select or join_all poll all their
+ * children, so the join sees the target complete while the target's worker
+ * is still waking the other joiners. */
+typedef struct busy_joiner {
+	tt_frame frame;
+	tt_task *target;
+	tt_join join;
+} busy_joiner;
+static tt_poll busy_joiner_poll(busy_joiner *self, tt_cx *cx);
+TT_ASYNC_FN(busy_joiner, busy_joiner_poll, NULL);
+static void busy_joiner_init(busy_joiner *b, tt_task *target)
+{
+	tt_frame_init(&b->frame, &busy_joiner_fn);
+	b->target = target;
+}
+static tt_poll busy_joiner_poll(busy_joiner *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	tt_join_init(&self->join, self->target);
+	self->frame.child = &self->join.leaf.frame;
+	while (tt_frame_poll(&self->join.leaf.frame, cx) == TT_PENDING)
+		TT_YIELD(self, cx);
+	self->frame.child = NULL;
+	TT_RETURN(self, TT_RESULT(&self->join));
+}
+
+typedef struct gate_wait {
+	tt_frame frame;
+	tt_notify *gate;
+	tt_notified w;
+} gate_wait;
+static tt_poll gate_wait_poll(gate_wait *self, tt_cx *cx);
+TT_ASYNC_FN(gate_wait, gate_wait_poll, NULL);
+static void gate_wait_init(gate_wait *g, tt_notify *gate)
+{
+	tt_frame_init(&g->frame, &gate_wait_fn);
+	g->gate = gate;
+}
+static tt_poll gate_wait_poll(gate_wait *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, self->gate));
+	TT_RETURN(self, 42);
+}
+
+START_TEST(test_join_polled_while_completing)
+{
+	uint64_t live0 = tt_test_tasks_live();
+	tt_runtime *rt = tt_test_runtime(4);
+	tt_notify gate;
+	tt_notify_init(&gate);
+	enum { JOINERS = 64 };
+	for (int round = 0; round < tt_test_scaled(300); round++) {
+		tt_task *target = TT_SPAWN(rt, "target", gate_wait, gate_wait_init, &gate);
+		tt_task *j[JOINERS];
+		for (int i = 0; i < JOINERS; i++)
+			j[i] = TT_SPAWN(rt, "busy-joiner", busy_joiner, busy_joiner_init,
+					tt_task_ref(target));
+		/* Every join is registered with the target before it completes. */
+		for (int i = 0; i < JOINERS; i++)
+			while (tt_test_task_field(j[i], TT_TASK_WAKERS) == 0)
+				sched_yield();
+		tt_notify_one(&gate);
+		for (int i = 0; i < JOINERS; i++) {
+			ck_assert_int_eq(tt_task_join_blocking(j[i]), 42);
+			tt_task_release(j[i]);
+		}
+		tt_task_release(target);
+	}
+	tt_runtime_free(rt);
+	tt_notify_destroy(&gate);
+	ck_assert_uint_eq(tt_test_tasks_live(), live0);
+}
+END_TEST
+
 /* ---- names and parents ---- */
 
 typedef struct family {
@@ -605,6 +682,7 @@ static Suite *executor_suite(void)
 	tcase_add_test(tc, test_current_thread_yield_interleaves);
 	tcase_add_loop_test(tc, test_cross_thread_wake, 0, 2);
 	tcase_add_test(tc, test_free_cancels_pending);
+	tcase_add_test(tc, test_join_polled_while_completing);
 	tcase_add_test(tc, test_names_and_parents);
 	suite_add_tcase(s, tc);
 	return s;

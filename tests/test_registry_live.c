@@ -291,7 +291,7 @@ static tt_poll self_reader_poll(self_reader *self, tt_cx *cx)
 	TT_BEGIN(self);
 	tt_snapshot *snap = NULL;
 	char err[256];
-	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)&tasktrace_registry,
+	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(),
 					  NULL, &snap, err, sizeof err),
 			 TT_R_OK);
 	uint64_t me = tt_task_id(tt_cx_task(cx));

@@ -51,7 +51,7 @@ static inline tt_runtime *tt_test_runtime(int workers)
  * table exactly as an out-of-process reader does. */
 static inline const tt_layout_entry *tt_test_layout(uint16_t record, uint16_t field)
 {
-	const char *root = (const char *)&tasktrace_registry;
+	const char *root = (const char *)tt_registry_root();
 	const tt_registry_header *h = (const tt_registry_header *)root;
 	const tt_layout_entry *e = (const tt_layout_entry *)(root + h->layout_offset);
 	for (unsigned i = 0; i < h->layout_count; i++)
@@ -83,7 +83,7 @@ static inline uint64_t tt_test_task_field(const tt_task *t, uint16_t field)
  * ended and every handle, waker and queue entry let go. */
 static inline uint64_t tt_test_tasks_live(void)
 {
-	return tt_test_read_field(&tasktrace_registry, TT_REC_ROOT, TT_ROOT_TASKS_LIVE);
+	return tt_test_read_field(tt_registry_root(), TT_REC_ROOT, TT_ROOT_TASKS_LIVE);
 }
 
 #endif

@@ -57,6 +57,8 @@ static void run_job(tt_blocking_job *j)
 static void *pool_thread(void *arg)
 {
 	(void)arg;
+	/* Not a worker, whatever thread created it: say so in ps/gdb. */
+	pthread_setname_np(pthread_self(), "tt-blocking");
 	pthread_mutex_lock(&pool.lock);
 	for (;;) {
 		while (!pool.head) {

@@ -156,30 +156,38 @@ static int map_get(const struct map *m, uint64_t k, uint64_t *v)
 	return 1;
 }
 
+static int map_grow(struct map *m, size_t want)
+{
+	struct map g = { 0 };
+
+	g.cap = m->cap ? 2 * m->cap : 64;
+	while (g.cap < 2 * want)
+		g.cap *= 2;
+	g.keys = calloc(g.cap, sizeof(*g.keys));
+	g.vals = malloc(g.cap * sizeof(*g.vals));
+	if (!g.keys || !g.vals) {
+		free(g.keys);
+		free(g.vals);
+		return -1;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		if (m->keys[i]) {
+			size_t j = map_slot(&g, m->keys[i]);
+			g.keys[j] = m->keys[i];
+			g.vals[j] = m->vals[i];
+			g.n++;
+		}
+	}
+	free(m->keys);
+	free(m->vals);
+	*m = g;
+	return 0;
+}
+
 static int map_put(struct map *m, uint64_t k, uint64_t v)
 {
-	if (2 * (m->n + 1) > m->cap) {
-		struct map g = { 0 };
-		g.cap = m->cap ? 2 * m->cap : 64;
-		g.keys = calloc(g.cap, sizeof(*g.keys));
-		g.vals = malloc(g.cap * sizeof(*g.vals));
-		if (!g.keys || !g.vals) {
-			free(g.keys);
-			free(g.vals);
-			return -1;
-		}
-		for (size_t i = 0; i < m->cap; i++) {
-			if (m->keys[i]) {
-				size_t j = map_slot(&g, m->keys[i]);
-				g.keys[j] = m->keys[i];
-				g.vals[j] = m->vals[i];
-				g.n++;
-			}
-		}
-		free(m->keys);
-		free(m->vals);
-		*m = g;
-	}
+	if (2 * (m->n + 1) > m->cap && map_grow(m, m->n + 1))
+		return -1;
 	size_t i = map_slot(m, k);
 	if (!m->keys[i])
 		m->n++;
@@ -243,8 +251,21 @@ static void bc_free(struct bcache *c)
 
 /* ---- the snapshot under construction ---- */
 
+#define MEMO 64 /* direct-mapped memo in front of the site/func maps */
+
+struct memo {
+	uint64_t key[MEMO];
+	const void *val[MEMO];
+};
+
+static inline size_t memo_ix(uint64_t a)
+{
+	return (size_t)((a >> 3) ^ (a >> 9)) & (MEMO - 1);
+}
+
 struct tt_snap_cache {
 	struct map sites, funcs, strings, ids;
+	struct memo site_memo, func_memo;
 	size_t tasks_bytes; /* allocated size of the snapshot's tasks */
 	struct bcache bc;
 };
@@ -289,10 +310,18 @@ static const tt_ssite *site_get(struct build *b, uint64_t addr)
 	tt_rsite rs;
 	tt_ssite *ss;
 
+	struct memo *mm = &b->c->site_memo;
+	size_t mi = memo_ix(addr);
+
 	if (!addr)
 		return NULL;
-	if (map_get(&b->c->sites, addr, &v))
-		return (const tt_ssite *)(uintptr_t)v;
+	if (mm->key[mi] == addr)
+		return mm->val[mi];
+	if (map_get(&b->c->sites, addr, &v)) {
+		mm->key[mi] = addr;
+		mm->val[mi] = (const void *)(uintptr_t)v;
+		return mm->val[mi];
+	}
 	ss = arena_alloc(b->a, sizeof(*ss));
 	if (!ss)
 		return NULL;
@@ -317,10 +346,18 @@ static const tt_sfunc *func_get(struct build *b, uint64_t addr)
 	tt_rfunc rf;
 	tt_sfunc *sf;
 
+	struct memo *mm = &b->c->func_memo;
+	size_t mi = memo_ix(addr);
+
 	if (!addr)
 		return &unknown_func;
-	if (map_get(&b->c->funcs, addr, &v))
-		return (const tt_sfunc *)(uintptr_t)v;
+	if (mm->key[mi] == addr)
+		return mm->val[mi];
+	if (map_get(&b->c->funcs, addr, &v)) {
+		mm->key[mi] = addr;
+		mm->val[mi] = (const void *)(uintptr_t)v;
+		return mm->val[mi];
+	}
 	sf = arena_alloc(b->a, sizeof(*sf));
 	if (!sf)
 		return &unknown_func;
@@ -659,6 +696,8 @@ static int build_ids(struct build *b)
 	tt_snapshot *s = b->s;
 	uint64_t v;
 
+	if (s->ntasks && map_grow(&b->c->ids, s->ntasks))
+		return TT_R_NOMEM;
 	for (size_t i = 0; i < s->ntasks; i++) {
 		uint64_t id = s->tasks[i].raw.id;
 		if (id && !map_get(&b->c->ids, id, &v) &&

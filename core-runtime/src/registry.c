@@ -168,6 +168,15 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		K_(TT_WORKER_RUNTIME_ID, runtime_id),
 	}};
 
+/* The library reaches its root through this hidden alias, never through
+ * the GOT: an executable that took the exported symbol's address would get
+ * a copy relocation, and the library would then fill the copy while the
+ * .tasktrace section (which stripped-binary readers use) went stale. */
+extern struct tt_registry_root root
+    __attribute__((alias("tasktrace_registry"), visibility("hidden")));
+
+const void *tt_registry_root(void) { return &root; }
+
 /* Keep the section bounds defined even in a program with no await. */
 static const tt_site anchor_site __attribute__((section("tasktrace_sites"),
 						 used, aligned(8))) = {
@@ -177,7 +186,7 @@ static const tt_func anchor_func __attribute__((section("tasktrace_funcs"),
 						 used, aligned(8))) = {
 	"tasktrace", __FILE__, 0, TT_FUNC_KIND_ASYNC, "", 0, 0, NULL, NULL};
 
-_Static_assert(sizeof(tasktrace_registry.layout) / sizeof(tt_layout_entry) ==
+_Static_assert(sizeof(root.layout) / sizeof(tt_layout_entry) ==
 		   N_LAYOUT,
 	       "layout count");
 _Static_assert(sizeof(struct tt_registry_root) <= 1024, "root too large");
@@ -194,10 +203,10 @@ static void registry_start(void)
 	struct timespec m, r;
 	clock_gettime(CLOCK_MONOTONIC, &m);
 	clock_gettime(CLOCK_REALTIME, &r);
-	tasktrace_registry.start_mono_ns = (uint64_t)m.tv_sec * 1000000000ull + m.tv_nsec;
-	tasktrace_registry.start_real_ns = (uint64_t)r.tv_sec * 1000000000ull + r.tv_nsec;
-	tasktrace_registry.now_ns = tasktrace_registry.start_mono_ns;
-	tasktrace_registry.pid = (uint64_t)getpid();
+	root.start_mono_ns = (uint64_t)m.tv_sec * 1000000000ull + m.tv_nsec;
+	root.start_real_ns = (uint64_t)r.tv_sec * 1000000000ull + r.tv_nsec;
+	root.now_ns = root.start_mono_ns;
+	root.pid = (uint64_t)getpid();
 }
 
 static unsigned chunk_of(uint64_t index, uint64_t *first)
@@ -235,7 +244,7 @@ static int chunk_ensure(unsigned k)
 		}
 		chunk_records[i] = (tt_chunk){mem, n, (uint64_t)TT_CHUNK_BASE * ((1ull << i) - 1)};
 		atomic_store_explicit(&chunk_table[i], &chunk_records[i], RELEASE);
-		atomic_store_explicit(&tasktrace_registry.chunk_count, i + 1, RELEASE);
+		atomic_store_explicit(&root.chunk_count, i + 1, RELEASE);
 	}
 	pthread_mutex_unlock(&chunk_lock);
 	return 0;
@@ -282,7 +291,7 @@ void tt_slot_free(tt_task *t)
 
 uint64_t tt_next_task_id(void)
 {
-	return atomic_fetch_add_explicit(&tasktrace_registry.next_task_id, 1, RELAXED);
+	return atomic_fetch_add_explicit(&root.next_task_id, 1, RELAXED);
 }
 
 uint64_t tt_next_runtime_id(void)
@@ -293,12 +302,12 @@ uint64_t tt_next_runtime_id(void)
 
 void tt_registry_set_now(uint64_t now)
 {
-	atomic_store_explicit(&tasktrace_registry.now_ns, now, RELAXED);
+	atomic_store_explicit(&root.now_ns, now, RELAXED);
 }
 
 void tt_registry_tasks_live(int delta)
 {
-	atomic_fetch_add_explicit(&tasktrace_registry.tasks_live, (uint64_t)(int64_t)delta,
+	atomic_fetch_add_explicit(&root.tasks_live, (uint64_t)(int64_t)delta,
 				  RELAXED);
 }
 
@@ -315,9 +324,9 @@ tt_worker_record *tt_worker_record_claim(uint64_t runtime_id, uint32_t index)
 			atomic_store(&rec->task, NULL);
 			atomic_store(&rec->task_id, 0);
 			atomic_store(&rec->tid, (uint64_t)gettid());
-			uint32_t count = atomic_load(&tasktrace_registry.worker_count);
+			uint32_t count = atomic_load(&root.worker_count);
 			while (count < i + 1 &&
-			       !atomic_compare_exchange_weak(&tasktrace_registry.worker_count,
+			       !atomic_compare_exchange_weak(&root.worker_count,
 							     &count, i + 1))
 				;
 			return rec;
@@ -337,7 +346,7 @@ void tt_worker_record_release(tt_worker_record *rec)
 
 void tt_registry_for_each(void (*fn)(tt_task *t, void *arg), void *arg)
 {
-	uint32_t n = atomic_load_explicit(&tasktrace_registry.chunk_count, ACQUIRE);
+	uint32_t n = atomic_load_explicit(&root.chunk_count, ACQUIRE);
 	uint64_t hw = atomic_load_explicit(&next_index, ACQUIRE);
 	for (uint32_t k = 0; k < n; k++) {
 		tt_chunk *c = atomic_load_explicit(&chunk_table[k], ACQUIRE);

@@ -219,24 +219,32 @@ START_TEST(live_and_core)
 	ck_assert_ptr_nonnull(strstr(ttmi_str(r->results, "msg"), "999999"));
 	ttmi_record_free(r);
 
-	/* The frame filter on a worker thread hides the executor frames. */
+	/* The frame filter on a worker thread hides the executor frames.  A
+	 * worker is a thread whose unfiltered stack runs tt_worker_run
+	 * (blocking-pool threads inherit the workers' names). */
 	r = expect(g, ttmi_command(g, "-thread-info"), "done", "-thread-info");
 	const ttmi_value *threads = ttmi_get(r->results, "threads");
-	const char *worker = NULL;
+	int workers = 0;
 	for (size_t i = 0; i < ttmi_len(threads); i++) {
 		const char *name = ttmi_str(ttmi_at(threads, i), "name");
-		if (name && strncmp(name, "tt-worker", 9) == 0)
-			worker = ttmi_str(ttmi_at(threads, i), "id");
+		if (!name || strncmp(name, "tt-worker", 9) != 0)
+			continue;
+		ok(g, ttmi_command(g, "-thread-select %s", ttmi_str(ttmi_at(threads, i), "id")),
+		   "thread-select");
+		ok(g, ttmi_cli(g, "set tasks prune off"), "prune off");
+		ok(g, ttmi_cli(g, "bt"), "bt");
+		if (!strstr(ttmi_console(g), "tt_worker_run"))
+			continue;
+		workers++;
+		ok(g, ttmi_cli(g, "set tasks prune on"), "prune on");
+		ok(g, ttmi_cli(g, "bt"), "bt");
+		ck_assert_msg(!strstr(ttmi_console(g), "tt_worker_run") &&
+				      !strstr(ttmi_console(g), "worker_main") &&
+				      strstr(ttmi_console(g), "#0 "),
+			      "pruned bt: %s", ttmi_console(g));
 	}
-	ck_assert_msg(worker, "no worker thread");
-	ok(g, ttmi_command(g, "-thread-select %s", worker), "thread-select");
+	ck_assert_int_ge(workers, 1);
 	ttmi_record_free(r);
-	ok(g, ttmi_cli(g, "bt"), "bt");
-	ck_assert_ptr_null(strstr(ttmi_console(g), "tt_worker_run"));
-	ck_assert_ptr_null(strstr(ttmi_console(g), "worker_main"));
-	ok(g, ttmi_cli(g, "set tasks prune off"), "prune off");
-	ok(g, ttmi_cli(g, "bt"), "bt");
-	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "tt_worker_run"));
 	ok(g, ttmi_cli(g, "set tasks prune on"), "prune on");
 
 	/* The same from a core. */

@@ -5,11 +5,21 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "reg_image.h"
 
 #define CHUNKS 4u
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
 
 static double now_s(void)
 {
@@ -30,7 +40,7 @@ START_TEST(test_million)
 					IMG_LEAF_SIZE) + (1u << 20);
 	tt_snapshot *s;
 	char err[160];
-	double t0, t1;
+	double t0, t1, c0, c1;
 
 	img_init_real(&g, heap);
 	fa = img_func(&g, "handler", TT_FUNC_KIND_ASYNC);
@@ -64,12 +74,15 @@ START_TEST(test_million)
 	img_mem(&g);
 
 	t0 = now_s();
+	c0 = cpu_s();
 	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), g.root_addr, NULL, &s,
 					  err, sizeof(err)),
 			 TT_R_OK);
 	t1 = now_s();
-	fprintf(stderr, "snapshot of %zu tasks, %zu frames each: %.3f s\n",
-		s->ntasks, s->tasks[0].nframes, t1 - t0);
+	c1 = cpu_s();
+	fprintf(stderr, "snapshot of %zu tasks, %zu frames each: %.3f s "
+		"(cpu %.3f s)\n", s->ntasks, s->tasks[0].nframes, t1 - t0,
+		c1 - c0);
 	ck_assert_uint_eq(s->ntasks, ntasks);
 	ck_assert_uint_eq(s->nerrors, 0);
 	for (uint32_t i = 0; i < ntasks; i += 997) {

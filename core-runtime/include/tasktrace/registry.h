@@ -211,10 +211,12 @@ enum tt_root_flags {
 	TT_ROOTF_RECORDING = 1u << 0 /* timestamps, counters, waits are kept */
 };
 
-/* The root our runtime publishes (its layout is private: read it through
- * the layout table).  Its address is what reader tools start from. */
-struct tt_registry_root;
-extern struct tt_registry_root tasktrace_registry;
+/* Address of the root this process's runtime publishes (for in-process
+ * readers and for tools that are told it).  Programs should not take the
+ * address of the `tasktrace_registry` symbol itself: in a PIE that creates
+ * a copy relocation, and a copy outside the .tasktrace section is not the
+ * live root. */
+const void *tt_registry_root(void);
 
 #ifdef __cplusplus
 }

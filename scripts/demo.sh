@@ -15,7 +15,7 @@ while ! grep -q ready "$out"; do sleep 0.1; done
 cat "$out"
 echo
 echo "\$ tasktrace ps $pid"
-"$B/symbolizer/cli/tasktrace" ps "$pid"
+"$B/symbolizer/tasktrace" ps "$pid"
 echo
 echo "\$ tasktrace bt $pid"
-"$B/symbolizer/cli/tasktrace" bt "$pid"
+"$B/symbolizer/tasktrace" bt "$pid"

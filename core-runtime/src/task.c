@@ -375,26 +375,29 @@ static void unlink_waiter(tt_task *t, tt_join *w)
 static tt_poll join_poll(tt_join *j, tt_cx *cx)
 {
 	tt_task *t = j->task;
+	tt_join *w = j;
+	/* Under the lock even when T looks complete: complete() sets COMPLETE
+	 * before it unlinks the registered joins and takes back their wakers,
+	 * and a join polled again meanwhile (select, timeout, join_all) must not
+	 * return ready -- and have its frame freed or reused -- until T's
+	 * completing thread has let go of it. */
+	pthread_mutex_lock(&t->join_lock);
 	if (!(atomic_load_explicit(&t->sched, ACQUIRE) & SCHED_COMPLETE)) {
-		tt_join *w = j;
-		pthread_mutex_lock(&t->join_lock);
-		if (!(atomic_load_explicit(&t->sched, ACQUIRE) & SCHED_COMPLETE)) {
-			if (!w->waker.task) {
-				w->waker = tt_waker_new(cx);
-				w->prev = NULL;
-				w->next = t->joiners;
-				if (w->next)
-					w->next->prev = w;
-				t->joiners = w;
-			}
-			pthread_mutex_unlock(&t->join_lock);
-			if (!j->leaf.wait.kind)
-				tt_wait_set(&j->leaf.wait, TT_WAIT_JOIN, t,
-					    atomic_load_explicit(&t->id, RELAXED), 0);
-			return TT_PENDING;
+		if (!w->waker.task) {
+			w->waker = tt_waker_new(cx);
+			w->prev = NULL;
+			w->next = t->joiners;
+			if (w->next)
+				w->next->prev = w;
+			t->joiners = w;
 		}
 		pthread_mutex_unlock(&t->join_lock);
+		if (!j->leaf.wait.kind)
+			tt_wait_set(&j->leaf.wait, TT_WAIT_JOIN, t,
+				    atomic_load_explicit(&t->id, RELAXED), 0);
+		return TT_PENDING;
 	}
+	pthread_mutex_unlock(&t->join_lock);
 	j->leaf.frame.result = t->result;
 	tt_wait_clear(&j->leaf.wait);
 	j->task = NULL;

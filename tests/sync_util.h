@@ -1,0 +1,155 @@
+/* Helpers for the sync / io / groups tests: a scripted driver task, a
+ * generic waiter future for every sync primitive, and task-state waits. */
+#ifndef TT_SYNC_UTIL_H
+#define TT_SYNC_UTIL_H
+
+#include <errno.h>
+
+#include "test_util.h"
+
+/* Hang guard (not a timing assertion): a wait that should end at once on
+ * a correct runtime aborts the test with a message instead of hanging. */
+#define HANG_GUARD_NS TT_SEC(60)
+
+/* Spawn FRAME (owned by the caller, so the test can inspect it after the
+ * task ended) from inside a task. */
+static inline tt_task *spawn_frame(const char *name, tt_frame *f)
+{
+	tt_spawn_opts o = {name, NULL, 0};
+	tt_task *t = tt_spawn_at(NULL, &o, f, TT_SPAWN_SITE_());
+	ck_assert_ptr_nonnull(t);
+	return t;
+}
+
+static inline uint32_t task_state(const tt_task *t)
+{
+	return (uint32_t)tt_test_task_field(t, TT_TASK_STATE);
+}
+
+/* Suspended at an await (its last poll returned pending, nothing woke it). */
+static inline int task_idle(const tt_task *t) { return task_state(t) == TT_STATE_IDLE; }
+
+/* ---- the scripted driver ----
+ *
+ * A task that runs STEP(ctx, i) for i = 0, 1, ...: a step returns NEXT to
+ * go on, WAIT to be called again after a yield (so that, on a
+ * current-thread runtime, every other ready task runs first), or DONE.
+ * Writing each test as a linear switch over its steps keeps cancellation
+ * scenarios deterministic: between two steps nothing else runs unless the
+ * step waits for it. */
+enum { STEP_NEXT, STEP_WAIT, STEP_DONE };
+typedef int (*step_fn)(void *ctx, int i);
+typedef struct script {
+	tt_frame frame;
+	step_fn step;
+	void *ctx;
+	int i;
+	uint64_t deadline;
+} script;
+static tt_poll script_poll(script *self, tt_cx *cx);
+TT_ASYNC_FN(script, script_poll, NULL);
+static tt_poll script_poll(script *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	self->deadline = tt_now_ns() + HANG_GUARD_NS;
+	for (;;) {
+		int r = self->step(self->ctx, self->i);
+		if (r == STEP_DONE)
+			break;
+		if (r == STEP_NEXT) {
+			self->i++;
+			self->deadline = tt_now_ns() + HANG_GUARD_NS;
+			continue;
+		}
+		ck_assert_msg(tt_now_ns() < self->deadline, "script step %d never became ready",
+			      self->i);
+		TT_YIELD(self, cx);
+	}
+	TT_RETURN(self, 0);
+}
+
+/* Run a script on a runtime with WORKERS workers (0: current thread). */
+static inline void run_script(int workers, step_fn step, void *ctx)
+{
+	tt_runtime *rt = tt_test_runtime(workers);
+	script s;
+	tt_frame_init(&s.frame, &script_fn);
+	s.step = step;
+	s.ctx = ctx;
+	s.i = 0;
+	ck_assert_int_eq(tt_block_on(rt, &s.frame), 0);
+	tt_runtime_free(rt);
+}
+
+#define WAIT_UNTIL(cond) \
+	do {                 \
+		if (!(cond))     \
+			return STEP_WAIT; \
+	} while (0)
+
+/* ---- a generic waiter: one await on one primitive ---- */
+enum { AW_RECV, AW_SEND, AW_LOCK, AW_ACQUIRE, AW_ONESHOT, AW_NOTIFIED };
+typedef struct awaiter {
+	tt_frame frame;
+	int kind;
+	void *obj;
+	intptr_t val;       /* send: the value sent; recv: the value received */
+	uint64_t n;         /* acquire: permits */
+	_Atomic int drops;  /* our own cleanup ran (cancelled while pending) */
+	_Atomic int got;    /* the await completed successfully */
+	_Atomic int owner_ok; /* lock: tt_mutex_owner named us while held */
+	union {
+		tt_chan_op op;
+		tt_lock lock;
+		tt_acquire acq;
+		tt_oneshot_recv os;
+		tt_notified nt;
+	} u;
+} awaiter;
+static tt_poll awaiter_poll(awaiter *self, tt_cx *cx);
+static void awaiter_drop(awaiter *self) { atomic_fetch_add(&self->drops, 1); }
+TT_ASYNC_FN(awaiter, awaiter_poll, awaiter_drop);
+static tt_poll awaiter_poll(awaiter *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	switch (self->kind) {
+	case AW_RECV:
+		TT_AWAIT(self, cx, &self->u.op, tt_recv_init(&self->u.op, self->obj, &self->val));
+		break;
+	case AW_SEND:
+		TT_AWAIT(self, cx, &self->u.op, tt_send_init(&self->u.op, self->obj, &self->val));
+		break;
+	case AW_LOCK:
+		TT_AWAIT(self, cx, &self->u.lock, tt_lock_init(&self->u.lock, self->obj));
+		atomic_store(&self->owner_ok,
+			     tt_mutex_owner(self->obj) == tt_task_id(tt_cx_task(cx)));
+		ck_assert_int_eq(tt_mutex_unlock(self->obj), 0);
+		break;
+	case AW_ACQUIRE:
+		TT_AWAIT(self, cx, &self->u.acq, tt_acquire_init(&self->u.acq, self->obj, self->n));
+		tt_semaphore_release(self->obj, self->n);
+		break;
+	case AW_ONESHOT:
+		TT_AWAIT(self, cx, &self->u.os, tt_oneshot_recv_init(&self->u.os, self->obj));
+		self->val = TT_RESULT(&self->u.os);
+		break;
+	case AW_NOTIFIED:
+		TT_AWAIT(self, cx, &self->u.nt, tt_notified_init(&self->u.nt, self->obj));
+		break;
+	}
+	/* Every union member starts with its leaf frame. */
+	atomic_store(&self->got, TT_RESULT(&self->u) >= 0);
+	TT_RETURN(self, TT_RESULT(&self->u));
+}
+
+static inline void awaiter_init(awaiter *a, int kind, void *obj, intptr_t val)
+{
+	memset(a, 0, sizeof *a);
+	tt_frame_init(&a->frame, &awaiter_fn);
+	a->kind = kind;
+	a->obj = obj;
+	a->val = val;
+	a->n = 1;
+}
+
+#endif

@@ -152,4 +152,68 @@ static inline void awaiter_init(awaiter *a, int kind, void *obj, intptr_t val)
 	a->n = 1;
 }
 
+/* ---- a task that joins a list of tasks in order (multi-worker roots) ---- */
+
+typedef struct joiner {
+	tt_frame frame;
+	tt_task **tasks;
+	int n, i;
+	intptr_t *results;
+	tt_join join;
+} joiner;
+static tt_poll joiner_poll(joiner *self, tt_cx *cx);
+TT_ASYNC_FN(joiner, joiner_poll, NULL);
+static tt_poll joiner_poll(joiner *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (self->i = 0; self->i < self->n; self->i++) {
+		TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->tasks[self->i]));
+		if (self->results)
+			self->results[self->i] = TT_RESULT(&self->join);
+	}
+	TT_RETURN(self, 0);
+}
+
+/* Block on joining N task handles created by SPAWN(ctx, i) on a
+ * WORKERS-thread runtime. */
+typedef struct spawn_all {
+	tt_frame frame;
+	tt_task *(*spawn)(void *ctx, int i);
+	void *ctx;
+	int n, i;
+	tt_task **tasks;
+	intptr_t *results;
+	joiner j;
+} spawn_all;
+static tt_poll spawn_all_poll(spawn_all *self, tt_cx *cx);
+TT_ASYNC_FN(spawn_all, spawn_all_poll, NULL);
+static tt_poll spawn_all_poll(spawn_all *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (self->i = 0; self->i < self->n; self->i++) {
+		self->tasks[self->i] = self->spawn(self->ctx, self->i);
+		ck_assert_ptr_nonnull(self->tasks[self->i]);
+	}
+	TT_AWAIT(self, cx, &self->j,
+		 (tt_frame_init(&self->j.frame, &joiner_fn), self->j.tasks = self->tasks,
+		  self->j.n = self->n, self->j.results = self->results));
+	TT_RETURN(self, 0);
+}
+
+static void run_all(int workers, int n, tt_task *(*spawn)(void *, int), void *ctx,
+		    intptr_t *results)
+{
+	tt_runtime *rt = tt_test_runtime(workers);
+	spawn_all s;
+	tt_frame_init(&s.frame, &spawn_all_fn);
+	s.spawn = spawn;
+	s.ctx = ctx;
+	s.n = n;
+	s.tasks = calloc((size_t)n, sizeof *s.tasks);
+	s.results = results;
+	ck_assert_int_eq(tt_block_on(rt, &s.frame), 0);
+	tt_runtime_free(rt);
+	free(s.tasks);
+}
+
 #endif

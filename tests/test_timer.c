@@ -229,6 +229,63 @@ START_TEST(test_sleep_zero_does_not_suspend)
 }
 END_TEST
 
+/* ---- a sleep polled on every wake, as select and timeout poll theirs ---- */
+
+static _Atomic int busy_early;
+
+typedef struct busy_sleeper {
+	tt_frame frame;
+	uint32_t seed;
+	int n;
+	tt_sleep nap;
+} busy_sleeper;
+static tt_poll busy_sleeper_poll(busy_sleeper *self, tt_cx *cx);
+TT_ASYNC_FN(busy_sleeper, busy_sleeper_poll, NULL);
+static void busy_sleeper_init(busy_sleeper *b, uint32_t seed)
+{
+	tt_frame_init(&b->frame, &busy_sleeper_fn);
+	b->seed = seed;
+}
+static tt_poll busy_sleeper_poll(busy_sleeper *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (self->n = 0; self->n < 20; self->n++) {
+		tt_sleep_init(&self->nap, TT_US(50 + lcg(&self->seed) % 500));
+		self->frame.child = &self->nap.leaf.frame;
+		/* Polled again and again, also once due but before the driver
+		 * fired it, while other tasks keep the heap moving. */
+		while (tt_frame_poll(&self->nap.leaf.frame, cx) == TT_PENDING)
+			TT_YIELD(self, cx);
+		self->frame.child = NULL;
+		if (tt_now_ns() < self->nap.node.deadline)
+			atomic_fetch_add(&busy_early, 1);
+	}
+	TT_RETURN(self, self->n);
+}
+
+START_TEST(test_sleep_polled_while_due)
+{
+	uint64_t live0 = tt_test_tasks_live();
+	tt_runtime *rt = tt_test_runtime(2);
+	enum { SLEEPERS = 64 };
+	tt_task *h[SLEEPERS];
+	atomic_store(&busy_early, 0);
+	for (int round = 0; round < tt_test_scaled(10); round++) {
+		for (int i = 0; i < SLEEPERS; i++)
+			h[i] = TT_SPAWN(rt, "busy-sleeper", busy_sleeper, busy_sleeper_init,
+					(uint32_t)(round * SLEEPERS + i));
+		for (int i = 0; i < SLEEPERS; i++) {
+			ck_assert_int_eq(tt_task_join_blocking(h[i]), 20);
+			tt_task_release(h[i]);
+		}
+	}
+	ck_assert_int_eq(atomic_load(&busy_early), 0);
+	tt_runtime_free(rt);
+	/* Each due sleep left the heap with its waker: no slot stays behind. */
+	ck_assert_uint_eq(tt_test_tasks_live(), live0);
+}
+END_TEST
+
 /* ---- intervals ---- */
 
 enum { TICKS = 14, STALL_AFTER = 10 };
@@ -368,6 +425,7 @@ static Suite *timer_suite(void)
 	tcase_add_test(tc, test_sleep_order);
 	tcase_add_test(tc, test_sleep_never_early);
 	tcase_add_loop_test(tc, test_sleep_zero_does_not_suspend, 0, 2);
+	tcase_add_test(tc, test_sleep_polled_while_due);
 	tcase_add_loop_test(tc, test_interval_grid_and_skip, 0, 2);
 	tcase_add_test(tc, test_many_timers);
 	suite_add_tcase(s, tc);

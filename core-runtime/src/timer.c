@@ -21,7 +21,10 @@ static tt_poll sleep_poll(tt_sleep *s, tt_cx *cx)
 {
 	tt_driver *d = &cx->task->rt->driver;
 	if (tt_now_ns() >= s->node.deadline) {
-		if (s->node.slot || s->node.waker.task)
+		/* slot and waker belong to the heap lock (other registrations
+		 * move our slot, the driver takes our waker): only the lock can
+		 * say whether we are still in the heap.  driver is ours. */
+		if (s->node.driver)
 			tt_timer_deregister(d, &s->node);
 		tt_wait_clear(&s->leaf.wait);
 		return TT_READY;

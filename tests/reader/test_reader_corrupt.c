@@ -587,6 +587,30 @@ START_TEST(test_too_deep)
 	ck_assert_int_eq(walk(root, fr, 20000, &n, &big, &r), TT_R_CYCLE);
 	img_set(&G, TT_REC_FRAME, TT_FRAME_CHILD, addrs[9999], addrs[9]);
 	ck_assert_int_eq(walk(root, fr, 20000, &n, &big, &r), TT_R_CYCLE);
+
+	/* The snapshot grows its frame buffer for a long chain, and stops at
+	 * max_frames with the frames so far. */
+	tt_snapshot *s;
+	char err[160];
+	tt_reader_limits mid = { .max_depth = 20000, .max_frames = 3000 };
+	img_set(&G, TT_REC_FRAME, TT_FRAME_CHILD, addrs[9999], 0);
+	img_task(&G, img_slot(img_chunk(&G, 1), 0), 1, "deep", TT_STATE_IDLE,
+		 addrs[5000]);
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, &big, &s,
+					  err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_uint_eq(s->tasks[0].nframes, 5000);
+	ck_assert_int_eq(s->tasks[0].error, 0);
+	ck_assert_uint_eq(s->tasks[0].frames[4999].raw.addr, addrs[9999]);
+	ck_assert_ptr_eq(tt_stask_leaf(&s->tasks[0]), &s->tasks[0].frames[4999]);
+	tt_snapshot_free(s);
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, &mid, &s,
+					  err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_uint_eq(s->tasks[0].nframes, 3000);
+	ck_assert_int_eq(s->tasks[0].error, TT_R_TOO_DEEP);
+	ck_assert_uint_eq(s->nerrors, 1);
+	tt_snapshot_free(s);
 }
 END_TEST
 

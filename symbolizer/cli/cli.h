@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "format.h"
+#include "tasktrace/format.h"
 #include "tasktrace/reader.h"
 #include "tasktrace/target.h"
 

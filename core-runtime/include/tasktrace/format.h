@@ -6,8 +6,8 @@
  * allocation, and takes the reader's core-layer records (tt_rtask,
  * tt_rframe) plus already-resolved strings, so the crash handler can
  * use it from a signal handler with strings it fetched itself. */
-#ifndef TASKTRACE_CLI_FORMAT_H
-#define TASKTRACE_CLI_FORMAT_H
+#ifndef TASKTRACE_FORMAT_H
+#define TASKTRACE_FORMAT_H
 
 #include <stddef.h>
 #include <stdint.h>

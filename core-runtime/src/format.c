@@ -1,6 +1,6 @@
 /* The shared wording; see format.h.  No stdio, no allocation: the crash
  * handler formats with these from a signal handler. */
-#include "format.h"
+#include "tasktrace/format.h"
 
 /* ---- the buffer ---- */
 

@@ -11,6 +11,14 @@
  * a correct runtime aborts the test with a message instead of hanging. */
 #define HANG_GUARD_NS TT_SEC(60)
 
+/* An assertion for hot loops: check's ck_assert records its location with
+ * a syscall each time, which would slow the loop and change interleavings. */
+#define CHECK(cond)                                                     \
+	do {                                                                  \
+		if (!(cond))                                                        \
+			ck_abort_msg("%s:%d: check failed: %s", __FILE__, __LINE__, #cond); \
+	} while (0)
+
 /* Spawn FRAME (owned by the caller, so the test can inspect it after the
  * task ended) from inside a task. */
 static inline tt_task *spawn_frame(const char *name, tt_frame *f)
@@ -61,8 +69,8 @@ static tt_poll script_poll(script *self, tt_cx *cx)
 			self->deadline = tt_now_ns() + HANG_GUARD_NS;
 			continue;
 		}
-		ck_assert_msg(tt_now_ns() < self->deadline, "script step %d never became ready",
-			      self->i);
+		if (tt_now_ns() >= self->deadline)
+			ck_abort_msg("script step %d never became ready", self->i);
 		TT_YIELD(self, cx);
 	}
 	TT_RETURN(self, 0);
@@ -93,7 +101,8 @@ typedef struct awaiter {
 	tt_frame frame;
 	int kind;
 	void *obj;
-	intptr_t val;       /* send: the value sent; recv: the value received */
+	intptr_t val;       /* send: the value sent; recv: the value received;
+			       acquire (at init): the permits wanted */
 	uint64_t n;         /* acquire: permits */
 	_Atomic int drops;  /* our own cleanup ran (cancelled while pending) */
 	_Atomic int got;    /* the await completed successfully */
@@ -123,7 +132,7 @@ static tt_poll awaiter_poll(awaiter *self, tt_cx *cx)
 		TT_AWAIT(self, cx, &self->u.lock, tt_lock_init(&self->u.lock, self->obj));
 		atomic_store(&self->owner_ok,
 			     tt_mutex_owner(self->obj) == tt_task_id(tt_cx_task(cx)));
-		ck_assert_int_eq(tt_mutex_unlock(self->obj), 0);
+		CHECK(tt_mutex_unlock(self->obj) == 0);
 		break;
 	case AW_ACQUIRE:
 		TT_AWAIT(self, cx, &self->u.acq, tt_acquire_init(&self->u.acq, self->obj, self->n));
@@ -149,7 +158,7 @@ static inline void awaiter_init(awaiter *a, int kind, void *obj, intptr_t val)
 	a->kind = kind;
 	a->obj = obj;
 	a->val = val;
-	a->n = 1;
+	a->n = kind == AW_ACQUIRE && val > 0 ? (uint64_t)val : 1; /* permits */
 }
 
 /* ---- a task that joins a list of tasks in order (multi-worker roots) ---- */
@@ -200,7 +209,7 @@ static tt_poll spawn_all_poll(spawn_all *self, tt_cx *cx)
 	TT_RETURN(self, 0);
 }
 
-static void run_all(int workers, int n, tt_task *(*spawn)(void *, int), void *ctx,
+static inline void run_all(int workers, int n, tt_task *(*spawn)(void *, int), void *ctx,
 		    intptr_t *results)
 {
 	tt_runtime *rt = tt_test_runtime(workers);

@@ -1,6 +1,7 @@
 /* Cancellation as a user sees it: a task stops at any await point, each
  * pending frame's cleanup runs exactly once (innermost first), and nothing
  * it waited on keeps a reference to it afterwards. */
+#define TT_TEST_WANT_GATED /* the gated future below */
 #include "test_util.h"
 
 /* ---- a three-deep chain with a numbered await point at every suspension ----
@@ -335,29 +336,6 @@ END_TEST
 
 /* ---- tt_timeout ---- */
 
-/* Waits for its gate (or forever) and counts its cleanup. */
-typedef struct gated {
-	tt_frame frame;
-	tt_notify *gate;
-	_Atomic int *drops;
-	tt_notified w;
-} gated;
-static tt_poll gated_poll(gated *self, tt_cx *cx);
-static void gated_drop(gated *self) { atomic_fetch_add(self->drops, 1); }
-TT_ASYNC_FN(gated, gated_poll, gated_drop);
-static void gated_init(gated *g, tt_notify *gate, _Atomic int *drops)
-{
-	tt_frame_init(&g->frame, &gated_fn);
-	g->gate = gate;
-	g->drops = drops;
-}
-static tt_poll gated_poll(gated *self, tt_cx *cx)
-{
-	TT_BEGIN(self);
-	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, self->gate));
-	TT_RETURN(self, 7);
-}
-
 enum { TO_INNER_FIRST, TO_INNER_SLOW, TO_JOIN_FIRST, TO_JOIN_SLOW, TO_MODES };
 
 /* Awaits tt_timeout around a gated future, or around a join of OTHER. */
@@ -622,11 +600,4 @@ static Suite *cancel_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(cancel_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TT_TEST_MAIN(cancel_suite)

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 
+#define TT_TEST_WANT_GATED /* the gated future below */
 #include "test_util.h"
 
 /* ---- a child that returns a value derived from its index ---- */
@@ -548,25 +549,6 @@ static tt_poll busy_joiner_poll(busy_joiner *self, tt_cx *cx)
 	TT_RETURN(self, TT_RESULT(&self->join));
 }
 
-typedef struct gate_wait {
-	tt_frame frame;
-	tt_notify *gate;
-	tt_notified w;
-} gate_wait;
-static tt_poll gate_wait_poll(gate_wait *self, tt_cx *cx);
-TT_ASYNC_FN(gate_wait, gate_wait_poll, NULL);
-static void gate_wait_init(gate_wait *g, tt_notify *gate)
-{
-	tt_frame_init(&g->frame, &gate_wait_fn);
-	g->gate = gate;
-}
-static tt_poll gate_wait_poll(gate_wait *self, tt_cx *cx)
-{
-	TT_BEGIN(self);
-	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, self->gate));
-	TT_RETURN(self, 42);
-}
-
 START_TEST(test_join_polled_while_completing)
 {
 	uint64_t live0 = tt_test_tasks_live();
@@ -575,7 +557,7 @@ START_TEST(test_join_polled_while_completing)
 	tt_notify_init(&gate);
 	enum { JOINERS = 64 };
 	for (int round = 0; round < tt_test_scaled(300); round++) {
-		tt_task *target = TT_SPAWN(rt, "target", gate_wait, gate_wait_init, &gate);
+		tt_task *target = TT_SPAWN(rt, "target", gated, gated_init, &gate, NULL);
 		tt_task *j[JOINERS];
 		for (int i = 0; i < JOINERS; i++)
 			j[i] = TT_SPAWN(rt, "busy-joiner", busy_joiner, busy_joiner_init,
@@ -586,7 +568,7 @@ START_TEST(test_join_polled_while_completing)
 				sched_yield();
 		tt_notify_one(&gate);
 		for (int i = 0; i < JOINERS; i++) {
-			ck_assert_int_eq(tt_task_join_blocking(j[i]), 42);
+			ck_assert_int_eq(tt_task_join_blocking(j[i]), 7);
 			tt_task_release(j[i]);
 		}
 		tt_task_release(target);
@@ -688,11 +670,4 @@ static Suite *executor_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(executor_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TT_TEST_MAIN(executor_suite)

@@ -86,4 +86,44 @@ static inline uint64_t tt_test_tasks_live(void)
 	return tt_test_read_field(tt_registry_root(), TT_REC_ROOT, TT_ROOT_TASKS_LIVE);
 }
 
+#ifdef TT_TEST_WANT_GATED
+/* A future that waits for one notification on GATE, returns 7, and counts
+ * its cleanup in *DROPS (if given) when cancelled while waiting. */
+typedef struct gated {
+	tt_frame frame;
+	tt_notify *gate;
+	_Atomic int *drops;
+	tt_notified w;
+} gated;
+static tt_poll gated_poll(gated *self, tt_cx *cx);
+static void gated_drop(gated *self)
+{
+	if (self->drops)
+		atomic_fetch_add(self->drops, 1);
+}
+TT_ASYNC_FN(gated, gated_poll, gated_drop);
+static inline void gated_init(gated *g, tt_notify *gate, _Atomic int *drops)
+{
+	tt_frame_init(&g->frame, &gated_fn);
+	g->gate = gate;
+	g->drops = drops;
+}
+static tt_poll gated_poll(gated *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, self->gate));
+	TT_RETURN(self, 7);
+}
+#endif
+
+#define TT_TEST_MAIN(SUITE)                                               \
+	int main(void)                                                           \
+	{                                                                        \
+		SRunner *sr = srunner_create(SUITE());                                 \
+		srunner_run_all(sr, CK_ENV);                                           \
+		int failed = srunner_ntests_failed(sr);                                \
+		srunner_free(sr);                                                      \
+		return failed ? EXIT_FAILURE : EXIT_SUCCESS;                           \
+	}
+
 #endif

@@ -26,7 +26,8 @@ static struct {
 	pthread_cond_t cond;
 	tt_blocking_job *head, *tail;
 	int threads, idle;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0};
+	int queued; /* jobs in the queue, not yet taken by a thread */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0};
 
 static void job_free(tt_blocking_job *j)
 {
@@ -78,6 +79,7 @@ static void *pool_thread(void *arg)
 		pool.head = j->next;
 		if (!pool.head)
 			pool.tail = NULL;
+		pool.queued--;
 		pthread_mutex_unlock(&pool.lock);
 		run_job(j);
 		pthread_mutex_lock(&pool.lock);
@@ -93,10 +95,14 @@ static int submit(tt_blocking_job *j)
 	else
 		pool.head = j;
 	pool.tail = j;
+	pool.queued++;
 	int err = 0;
-	if (pool.idle > 0) {
+	if (pool.idle > 0)
 		pthread_cond_signal(&pool.cond);
-	} else if (pool.threads < TT_BLOCKING_MAX) {
+	/* An idle thread counts for one queued job only: until it wakes it
+	 * stays "idle", so a burst of submits must not all rely on it (calls
+	 * that wait for each other would deadlock behind one thread). */
+	if (pool.queued > pool.idle && pool.threads < TT_BLOCKING_MAX) {
 		pthread_t th;
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
@@ -110,6 +116,7 @@ static int submit(tt_blocking_job *j)
 	}
 	if (err) { /* no thread at all: take it back */
 		pool.head = pool.tail = NULL;
+		pool.queued = 0;
 	}
 	pthread_mutex_unlock(&pool.lock);
 	return -err;

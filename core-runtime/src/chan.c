@@ -75,48 +75,76 @@ size_t tt_chan_len(tt_chan *c)
 
 size_t tt_chan_capacity(const tt_chan *c) { return c->cap; }
 
+/* Wakers taken under the lock and woken after it (tt_waitq_take_first):
+ * a put or take hands at most two turns. */
+typedef struct wakes {
+	tt_waker w[2];
+	int n;
+} wakes;
+
+static void take_first(tt_waitq *q, wakes *k)
+{
+	if (q->head && tt_waitq_take_first(q, &k->w[k->n]))
+		k->n++;
+}
+
+static void wake_all(wakes *k)
+{
+	for (int i = 0; i < k->n; i++)
+		tt_waker_wake(&k->w[i]);
+}
+
+/* Index of the slot I in the ring, without a division. */
+static size_t slot(const tt_chan *c, size_t i) { return i >= c->cap ? i - c->cap : i; }
+
 /* Under the lock.  A sender may go when there is room and it is not
  * jumping the queue (nobody queued, or it was handed the turn). */
-static int put(tt_chan *c, const void *elem, int my_turn)
+static int put(tt_chan *c, const void *elem, int my_turn, wakes *k)
 {
 	if (c->closed)
 		return -EPIPE;
 	if (c->len == c->cap || (c->senders.head && !my_turn))
 		return -EAGAIN;
-	memcpy(c->buf + ((c->head + c->len) % c->cap) * c->esize, elem, c->esize);
+	memcpy(c->buf + slot(c, c->head + c->len) * c->esize, elem, c->esize);
 	c->len++;
-	tt_waitq_wake_first(&c->receivers);
+	take_first(&c->receivers, k);
 	if (c->len < c->cap) /* room left: let the next queued sender try */
-		tt_waitq_wake_first(&c->senders);
+		take_first(&c->senders, k);
 	return 0;
 }
 
-static int take(tt_chan *c, void *out, int my_turn)
+static int take(tt_chan *c, void *out, int my_turn, wakes *k)
 {
 	if (c->len == 0 || (c->receivers.head && !my_turn))
 		return c->len == 0 && c->closed ? -EPIPE : -EAGAIN;
 	memcpy(out, c->buf + c->head * c->esize, c->esize);
-	c->head = (c->head + 1) % c->cap;
+	c->head = slot(c, c->head + 1);
 	c->len--;
-	tt_waitq_wake_first(&c->senders);
+	take_first(&c->senders, k);
 	if (c->len > 0)
-		tt_waitq_wake_first(&c->receivers);
+		take_first(&c->receivers, k);
 	return 0;
 }
 
 int tt_chan_try_send(tt_chan *c, const void *elem)
 {
+	wakes k;
+	k.n = 0;
 	pthread_mutex_lock(&c->lock);
-	int r = put(c, elem, 0);
+	int r = put(c, elem, 0, &k);
 	pthread_mutex_unlock(&c->lock);
+	wake_all(&k);
 	return r;
 }
 
 int tt_chan_try_recv(tt_chan *c, void *out)
 {
+	wakes k;
+	k.n = 0;
 	pthread_mutex_lock(&c->lock);
-	int r = take(c, out, 0);
+	int r = take(c, out, 0, &k);
 	pthread_mutex_unlock(&c->lock);
+	wake_all(&k);
 	return r;
 }
 
@@ -132,19 +160,29 @@ static void op_init(tt_chan_op *op, const tt_func *fn, tt_chan *c, const void *e
 void tt_send_init(tt_send *s, tt_chan *c, const void *elem) { op_init(s, &tt_send_fn, c, elem); }
 void tt_recv_init(tt_recv *r, tt_chan *c, void *out) { op_init(r, &tt_recv_fn, c, out); }
 
-static tt_poll op_poll(tt_chan_op *op, tt_cx *cx, int sending)
+static inline __attribute__((always_inline)) tt_poll op_poll(tt_chan_op *op, tt_cx *cx,
+							   int sending)
 {
 	tt_chan *c = op->c;
 	tt_waitq *q = sending ? &c->senders : &c->receivers;
+	wakes k;
+	k.n = 0;
 	pthread_mutex_lock(&c->lock);
 	int my_turn = op->w.woken || op->w.queued;
 	/* A queued waiter goes only from the head. */
 	if (op->w.queued && q->head != &op->w)
 		my_turn = 0;
-	int r = sending ? put(c, op->elem, my_turn) : take(c, op->elem, my_turn);
+	int r = sending ? put(c, op->elem, my_turn, &k) : take(c, op->elem, my_turn, &k);
 	if (r != -EAGAIN) {
-		tt_waiter_leave(q, &op->w);
+		/* Our own waker, if queued, is dropped outside the lock too. */
+		tt_waitq_remove(q, &op->w);
+		tt_waker mine = op->w.waker;
+		op->w.waker.task = NULL;
+		op->w.woken = 0;
 		pthread_mutex_unlock(&c->lock);
+		wake_all(&k);
+		if (mine.task)
+			tt_waker_drop(&mine);
 		op->leaf.frame.result = r;
 		tt_wait_clear(&op->leaf.wait);
 		return TT_READY;

@@ -12,9 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "diag_hooks.h"
 #include "internal.h"
 
-__thread tt_worker *tt__tls_worker;
+TT_TLS tt_worker *tt__tls_worker;
 
 enum { MAINTENANCE_INTERVAL = 61 };
 
@@ -60,6 +61,12 @@ void tt_schedule(tt_task *t)
 				n++;
 			}
 			tt_injector_push_list(&rt->inject, head, tail, n);
+		} else if (tt_ring_len(&w->ring) == 1) {
+			/* The only queued task: this worker runs it as soon as the
+			 * current poll (or driver turn) returns.  Waking another
+			 * worker would only make the two bounce it between cores
+			 * (tokio's LIFO-slot rule); a second queued task does. */
+			return;
 		}
 	} else {
 		tt_injector_push(&rt->inject, t);
@@ -196,7 +203,9 @@ static void *worker_main(void *arg)
 	w->rec = tt_worker_record_claim(w->rt->id, w->index);
 	if (!w->rec)
 		w->rec = &w->spare;
+	tt__diag_worker_start(); /* alternate signal stack for the crash handler */
 	tt_worker_run(w, NULL);
+	tt__diag_worker_exit();
 	tt_worker_record_release(w->rec);
 	return NULL;
 }
@@ -204,6 +213,7 @@ static void *worker_main(void *arg)
 tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 {
 	int n = opts ? opts->workers : -1;
+	tt__diag_runtime_new(); /* TASKTRACE_CRASH/DUMP_SIGNAL/WATCHDOG, once */
 	if (n < 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cpus > 0 ? (int)cpus : 1;
@@ -281,6 +291,7 @@ void tt_runtime_free(tt_runtime *rt)
 		for (uint32_t i = 0; i < rt->nworkers; i++)
 			pthread_join(rt->workers[i].thread, NULL);
 	}
+	tt__diag_runtime_free(rt); /* report leaked tasks when diagnostics are on */
 	/* No worker runs now: cancel what is left (cleanups run), then drop
 	 * the queue references still held. */
 	tt_registry_for_each(abandon_if_ours, rt);

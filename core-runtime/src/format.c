@@ -471,3 +471,30 @@ const char *tt_fmt_strip_task_prefix(const char *msg)
 		return msg;
 	return p + 2;
 }
+
+/* ---- native frames (symbolizer) ---- */
+
+void tt_fmt_bt_native(tt_fbuf *b, int num, uint64_t pc, int inlined,
+		      const char *func, const char *file, uint32_t line,
+		      const char *module)
+{
+	frame_number(b, num, 0);
+	/* Like gdb: an inlined frame has no address of its own. */
+	if (!inlined) {
+		tt_fb_hex(b, pc);
+		tt_fb_str(b, " in ");
+	}
+	tt_fb_text(b, func ? func : "??");
+	tt_fb_str(b, " ()");
+	if (file) {
+		tt_fb_str(b, " at ");
+		tt_fb_text(b, file);
+		fb_putc(b, ':');
+		tt_fb_u64(b, line);
+	} else if (module) {
+		tt_fb_str(b, " from ");
+		tt_fb_text(b, module);
+	}
+	if (inlined)
+		tt_fb_str(b, " [inlined]");
+}

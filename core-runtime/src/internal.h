@@ -173,6 +173,7 @@ void tt_waiter_init(tt_waiter *w);
 void tt_waitq_push(tt_waitq *q, tt_waiter *w, tt_cx *cx);
 void tt_waitq_remove(tt_waitq *q, tt_waiter *w);
 tt_waiter *tt_waitq_wake_first(tt_waitq *q);
+tt_waiter *tt_waitq_take_first(tt_waitq *q, tt_waker *out);
 int tt_waiter_leave(tt_waitq *q, tt_waiter *w);
 #define tt_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -231,8 +232,12 @@ struct tt_cx {
 };
 
 /* The worker whose thread this is, or NULL. */
-extern __thread tt_worker *tt__tls_worker;
-extern __thread tt_task *tt__tls_task;
+/* initial-exec: these are read on every wake and spawn, and the
+ * general-dynamic model costs a __tls_get_addr call each time.  Two
+ * pointers fit the static TLS surplus even when the library is dlopen'ed. */
+#define TT_TLS __thread __attribute__((tls_model("initial-exec")))
+extern TT_TLS tt_worker *tt__tls_worker;
+extern TT_TLS tt_task *tt__tls_task;
 
 /* A clock read is ~50 ns on a VM: on a worker, reuse the time its last
  * poll ended (at most one poll stale) instead of reading it again. */

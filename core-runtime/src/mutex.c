@@ -24,35 +24,44 @@ int tt_mutex_destroy(tt_mutex *m)
 	return 0;
 }
 
+static uint64_t id_of(tt_task *t) { return atomic_load_explicit(&t->id, RELAXED); }
+
 static uint64_t current_id(void)
 {
-	return tt__tls_task ? tt_task_id(tt__tls_task) : 0;
+	tt_task *t = tt__tls_task;
+	return t ? id_of(t) : 0;
 }
 
-/* Hand the mutex to the first waiter, or free it. */
-static void grant_next(tt_mutex *m)
+/* Hand the mutex to the first waiter, or free it.  The waiter's waker is
+ * moved to *WAKE for the caller to wake once it has released m->lock. */
+static void grant_next(tt_mutex *m, tt_waker *wake)
 {
 	tt_waiter *w = m->waiters.head;
 	if (!w) {
 		m->owner = 0;
 		return;
 	}
-	m->owner = tt_task_id(w->waker.task);
-	tt_waitq_wake_first(&m->waiters);
-	for (tt_waiter *o = m->waiters.head; o; o = o->next)
-		tt_container_of(o, tt_lock, w)->leaf.wait.owner = m->owner;
+	m->owner = id_of(w->waker.task);
+	tt_waitq_take_first(&m->waiters, wake);
+	/* The wait descriptors of those still queued name the new holder. */
+	if (TT_RECORDING)
+		for (tt_waiter *o = m->waiters.head; o; o = o->next)
+			tt_container_of(o, tt_lock, w)->leaf.wait.owner = m->owner;
 }
 
 int tt_mutex_unlock(tt_mutex *m)
 {
 	uint64_t me = current_id();
+	tt_waker wake = {NULL};
 	pthread_mutex_lock(&m->lock);
 	if (!me || m->owner != me) {
 		pthread_mutex_unlock(&m->lock);
 		return -EPERM;
 	}
-	grant_next(m);
+	grant_next(m, &wake);
 	pthread_mutex_unlock(&m->lock);
+	if (wake.task)
+		tt_waker_wake(&wake);
 	return 0;
 }
 
@@ -92,9 +101,14 @@ static tt_poll lock_poll(tt_lock *l, tt_cx *cx)
 	if (l->w.woken || (m->owner == 0 && !m->waiters.head)) {
 		/* Handed over by unlock (owner already set), or free. */
 		if (!l->w.woken)
-			m->owner = tt_task_id(cx->task);
-		tt_waiter_leave(&m->waiters, &l->w);
+			m->owner = id_of(cx->task);
+		tt_waitq_remove(&m->waiters, &l->w);
+		tt_waker mine = l->w.waker;
+		l->w.waker.task = NULL;
+		l->w.woken = 0;
 		pthread_mutex_unlock(&m->lock);
+		if (mine.task)
+			tt_waker_drop(&mine);
 		tt_wait_clear(&l->leaf.wait);
 		return TT_READY;
 	}
@@ -108,10 +122,12 @@ static tt_poll lock_poll(tt_lock *l, tt_cx *cx)
 static void lock_drop(tt_lock *l)
 {
 	tt_mutex *m = l->m;
+	tt_waker wake = {NULL};
 	pthread_mutex_lock(&m->lock);
 	/* Cancelled after the hand-off: we own it, so pass it on. */
 	if (tt_waiter_leave(&m->waiters, &l->w))
-		grant_next(m);
+		grant_next(m, &wake);
 	pthread_mutex_unlock(&m->lock);
+	tt_waker_wake(&wake);
 	tt_wait_clear(&l->leaf.wait);
 }

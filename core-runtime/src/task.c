@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-__thread tt_task *tt__tls_task;
+TT_TLS tt_task *tt__tls_task;
 
 static void task_ref(tt_task *t, uint32_t n)
 {

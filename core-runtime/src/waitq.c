@@ -52,6 +52,26 @@ tt_waiter *tt_waitq_wake_first(tt_waitq *q)
 	return w;
 }
 
+/* Like tt_waitq_wake_first, but the wake itself is left to the caller,
+ * who calls tt_waker_wake(OUT) after releasing the primitive's lock: the
+ * waker (and its task reference) is moved out under the lock, so the
+ * waiter's memory is not touched afterwards, and the wake's scheduling work
+ * (run queue push, unparking a worker: possibly a syscall) no longer
+ * lengthens the critical section other workers are queueing on.  A waiter
+ * that is polled or cancelled before the deferred wake lands sees its turn
+ * already (woken), and the late wake is at worst a spurious one. */
+tt_waiter *tt_waitq_take_first(tt_waitq *q, tt_waker *out)
+{
+	tt_waiter *w = q->head;
+	if (!w)
+		return NULL;
+	tt_waitq_remove(q, w);
+	w->woken = 1;
+	*out = w->waker;
+	w->waker.task = NULL;
+	return w;
+}
+
 /* A waiter leaves (done or cancelled): returns 1 if it held an unused turn
  * the caller should pass on. */
 int tt_waiter_leave(tt_waitq *q, tt_waiter *w)

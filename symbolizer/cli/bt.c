@@ -5,7 +5,7 @@
 #include "cli.h"
 
 typedef struct bt {
-	const cli_session *s;
+	cli_session *s;
 	const tt_stask *t;
 	size_t *path;
 	int num; /* next frame number */
@@ -24,6 +24,18 @@ static void frame_line(bt *b, size_t i, int num, int indent)
 			f->site ? f->site->file : NULL, f->site ? f->site->line : 0,
 			view_task_name(b->s->snap, f->raw.wait_owner), b->s->now_ns);
 	cli_line(&fb);
+	if (num < 0 || f->raw.kind == TT_FUNC_KIND_LEAF)
+		return;
+	/* A poll function inlined into others: its callers, as gdb shows
+	 * inlined frames. */
+	native_frame nf[16];
+	int n = native_site_callers(b->s, f->site, nf, 16);
+	for (int k = 0; k < n; k++) {
+		tt_fb_init(&fb, line, sizeof(line));
+		tt_fmt_bt_native(&fb, b->num++, nf[k].pc, nf[k].f.inlined, nf[k].f.function,
+				 nf[k].f.file, nf[k].f.line, nf[k].f.module);
+		cli_line(&fb);
+	}
 }
 
 /* The children of combinator frame I other than the awaited one, each
@@ -84,7 +96,32 @@ static void print_ancestry(const cli_session *s, const tt_stask *t)
 	}
 }
 
-static void bt_text(const cli_session *s, const tt_stask *t)
+/* A running task: its worker's real stack, pruned.  Returns 0 when it
+ * could not be had (the reason is printed; the chain follows instead). */
+static int print_native(cli_session *s, const tt_stask *t, const tt_fmt_task *v)
+{
+	static native_frame nf[NATIVE_MAX];
+	char line[1024], err[256];
+	tt_fbuf fb;
+
+	int n = native_stack(s, t, nf, NATIVE_MAX, err, sizeof(err));
+	if (n <= 0) {
+		tt_fb_init(&fb, line, sizeof(line));
+		tt_fmt_bt_running(&fb, 0, v);
+		cli_line(&fb);
+		printf("    (no machine stack: %s)\n", n < 0 ? err : "every frame was pruned");
+		return 0;
+	}
+	for (int k = 0; k < n; k++) {
+		tt_fb_init(&fb, line, sizeof(line));
+		tt_fmt_bt_native(&fb, k, nf[k].pc, nf[k].f.inlined, nf[k].f.function,
+				 nf[k].f.file, nf[k].f.line, nf[k].f.module);
+		cli_line(&fb);
+	}
+	return 1;
+}
+
+static void bt_text(cli_session *s, const tt_stask *t)
 {
 	char line[1024];
 	tt_fbuf fb;
@@ -96,9 +133,11 @@ static void bt_text(const cli_session *s, const tt_stask *t)
 	tt_fmt_bt_header(&fb, &v, s->now_ns);
 	cli_line(&fb);
 	if (t->raw.state == TT_STATE_RUNNING) {
-		tt_fb_init(&fb, line, sizeof(line));
-		tt_fmt_bt_running(&fb, b.num++, &v);
-		cli_line(&fb);
+		if (print_native(s, t, &v)) {
+			print_ancestry(s, t);
+			return;
+		}
+		b.num++;
 	}
 	b.path = malloc((t->nframes ? t->nframes : 1) * sizeof(*b.path));
 	if (b.path && t->nframes)
@@ -113,10 +152,12 @@ static void bt_text(const cli_session *s, const tt_stask *t)
 	print_ancestry(s, t);
 }
 
-static void bt_json(const cli_session *s, const tt_stask *t, int n)
+static void bt_json(cli_session *s, const tt_stask *t, int n)
 {
 	fputs(n ? ",{" : "{", stdout);
 	json_task_fields(stdout, s, t);
+	if (t->raw.state == TT_STATE_RUNNING)
+		json_native(stdout, s, t);
 	fputs(",\"frames\":", stdout);
 	if (t->nframes)
 		json_frames(stdout, s, t, 0);
@@ -127,7 +168,7 @@ static void bt_json(const cli_session *s, const tt_stask *t, int n)
 	fputc('}', stdout);
 }
 
-static void bt_one(const cli_session *s, const cli_opts *o, const tt_stask *t,
+static void bt_one(cli_session *s, const cli_opts *o, const tt_stask *t,
 		   int n)
 {
 	if (o->json) {
@@ -141,7 +182,7 @@ static void bt_one(const cli_session *s, const cli_opts *o, const tt_stask *t,
 
 /* The tasks named on the command line, in that order; a missing one is
  * reported and makes the exit status 1. */
-static int bt_ids(const cli_session *s, const cli_opts *o, int argc,
+static int bt_ids(cli_session *s, const cli_opts *o, int argc,
 		  char **argv)
 {
 	int rc = EXIT_OK, n = 0;
@@ -151,8 +192,8 @@ static int bt_ids(const cli_session *s, const cli_opts *o, int argc,
 		cli_parse_id(argv[i], &id); /* checked before the target was read */
 		const tt_stask *t = tt_snapshot_find(s->snap, id);
 		if (!t) {
-			fprintf(stderr, "tasktrace: pid %d has no task %s\n",
-				(int)s->target.pid, argv[i]);
+			fprintf(stderr, "tasktrace: %s has no task %s\n",
+				cli_target_name(s), argv[i]);
 			rc = EXIT_TARGET;
 			continue;
 		}
@@ -161,7 +202,7 @@ static int bt_ids(const cli_session *s, const cli_opts *o, int argc,
 	return rc;
 }
 
-static int bt_all(const cli_session *s, const cli_opts *o)
+static int bt_all(cli_session *s, const cli_opts *o)
 {
 	size_t n;
 	const tt_stask **v = view_sorted(s->snap, o, &n);
@@ -176,20 +217,19 @@ static int bt_run(const cli_cmd *cmd, int argc, char **argv)
 {
 	cli_opts o;
 	cli_session s;
-	pid_t pid;
 	uint64_t id;
 	int first, rc;
 
 	if ((rc = cli_parse(cmd, argc, argv, &o, &first)) >= 0)
 		return rc;
 	if (argc == first)
-		return cli_usage(cmd, "missing PID");
-	if ((rc = cli_parse_pid(cmd, argv[first], &pid)) >= 0)
+		return cli_usage(cmd, "missing TARGET (a pid or a core file)");
+	if ((rc = cli_parse_target(cmd, argv[first])) >= 0)
 		return rc;
 	for (int i = first + 1; i < argc; i++)
 		if (cli_parse_id(argv[i], &id))
 			return cli_usage(cmd, "'%s' is not a task id", argv[i]);
-	if ((rc = cli_open(&s, pid)) != EXIT_OK)
+	if ((rc = cli_open_target(&s, &o, argv[first])) != EXIT_OK)
 		return rc;
 	if (o.json)
 		json_doc_begin(stdout, &s, "bt");
@@ -205,21 +245,27 @@ static int bt_run(const cli_cmd *cmd, int argc, char **argv)
 
 const cli_cmd cmd_bt = {
 	"bt", "print the logical backtrace of tasks",
-	"Usage: tasktrace bt [--all] [--json] PID [ID...]\n"
+	"Usage: tasktrace bt [OPTIONS] TARGET [ID...]\n"
 	"\n"
-	"Print each task of live process PID (or only tasks ID...) as a backtrace,\n"
-	"innermost first: what the leaf waits on and for how long, each async\n"
-	"function at the line where it is suspended, the other branches of\n"
-	"combinators indented, then the chain of tasks that spawned it.\n"
-	"A running task shows the worker thread running it; its machine stack\n"
-	"is not unwound yet.\n"
+	"Print each task of TARGET (a live pid, or a core file) as a backtrace\n"
+	"(or only tasks ID...), innermost first.  A suspended task: what its leaf\n"
+	"waits on and for how long, each async function at the line where it is\n"
+	"suspended (and the functions it was inlined into, from DWARF), the other\n"
+	"branches of combinators indented.  A running task: the real stack of the\n"
+	"worker thread running it, with the executor's frames pruned.  Then the\n"
+	"chain of tasks that spawned it.\n"
 	"\n"
-	"  -a, --all    include the runtime's own (system) tasks (tasks named\n"
-	"               by ID are always shown)\n"
-	"  -j, --json   print JSON (schema in docs/cli.md)\n"
-	"  -h, --help   show this help\n"
+	"  -a, --all          include the runtime's own (system) tasks (tasks named\n"
+	"                     by ID are always shown)\n"
+	"  -j, --json         print JSON (schema in docs/cli.md)\n"
+	"      --exe FILE     the executable of a core (default: from the core)\n"
+	"      --nonblocking  read a live process without stopping it (running\n"
+	"                     tasks then show no machine stack)\n"
+	"      --prune REGEX  also hide frames whose function matches REGEX\n"
+	"      --no-prune     show every frame of running tasks\n"
+	"  -h, --help         show this help\n"
 	"\n"
-	"Exit status: 0 ok, 1 the target could not be read or a task ID is not\n"
-	"there, 2 usage error.\n",
+	"Exit status: 0 ok, 1 a task ID is not there or an I/O error, 2 usage\n"
+	"error, 3-11 the target could not be read (see docs/cli.md).\n",
 	bt_run,
 };

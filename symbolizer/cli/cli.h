@@ -9,14 +9,41 @@
 
 #include "tasktrace/format.h"
 #include "tasktrace/reader.h"
+#include "tasktrace/stop.h"
+#include "tasktrace/sym.h"
 #include "tasktrace/target.h"
 
-/* Exit codes, documented in docs/cli.md. */
-enum { EXIT_OK = 0, EXIT_TARGET = 1, EXIT_USAGE = 2 };
+/* Exit codes, documented in docs/cli.md.  EXIT_TARGET covers target
+ * errors without a code of their own (I/O, out of memory) and a task id
+ * that is not there; the others name one cause each. */
+enum {
+	EXIT_OK = 0,
+	EXIT_TARGET = 1,
+	EXIT_USAGE = 2,
+	EXIT_NO_PROCESS = 3, /* no such process, or no such file */
+	EXIT_PERMISSION = 4,
+	EXIT_NOT_ELF = 5,
+	EXIT_NOT_CORE = 6,
+	EXIT_TRUNCATED = 7,
+	EXIT_NO_REGISTRY = 8,
+	EXIT_BAD_REGISTRY = 9,
+	EXIT_BAD_VERSION = 10,
+	EXIT_MISMATCH = 11
+};
+/* The exit code of a TT_T_* error. */
+int cli_exit_code(int target_err);
+
+#define CLI_MAX_PRUNE 16
 
 typedef struct cli_opts {
 	int all;  /* include TT_TASKF_SYSTEM tasks */
 	int json;
+	int nonblocking;     /* read a live target without stopping it */
+	const char *exe;     /* the executable of a core */
+	int no_prune;        /* show the executor's frames of running tasks */
+	const char *prune[CLI_MAX_PRUNE]; /* more frames to hide (regexes) */
+	int nprune;
+	int no_snapshot;     /* set by commands that stream (ps) */
 } cli_opts;
 
 /* A subcommand: NAME, one-line SUMMARY for the tool's help, full HELP. */
@@ -27,7 +54,7 @@ typedef struct cli_cmd {
 	int (*run)(const struct cli_cmd *cmd, int argc, char **argv);
 } cli_cmd;
 
-extern const cli_cmd cmd_ps, cmd_bt, cmd_tree;
+extern const cli_cmd cmd_ps, cmd_bt, cmd_tree, cmd_symbolize;
 
 /* Parse the common options.  Returns -1 to go on with *FIRST the index
  * of the first operand, or an exit code (0 after --help, 2 on misuse). */
@@ -37,19 +64,37 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int cli_parse_pid(const cli_cmd *cmd, const char *s, pid_t *pid);
+/* A TARGET operand: a pid or an existing path; usage error otherwise. */
+int cli_parse_target(const cli_cmd *cmd, const char *s);
 int cli_parse_id(const char *s, uint64_t *id);
 
-/* A live target read once. */
+/* A target (live pid or core) read once. */
 typedef struct cli_session {
-	tt_target target;
+	tt_target target; /* pid (the core's for a core), root, err */
 	tt_snapshot *snap;
 	uint64_t now_ns; /* the clock ages are measured against */
+	const char *core; /* the core file, NULL for a live pid */
+	tt_sym *sym;      /* symbols and stacks; NULL until cli_sym */
+	tt_stop stop;     /* the threads held while reading a live pid */
+	int stopped;
+	const cli_opts *opts;
 } cli_session;
 
-/* Open PID and snapshot it; on failure prints one line and returns
- * EXIT_TARGET. */
+/* Open TARGET (a pid, or a core file with O->exe), stop it unless
+ * O->nonblocking, and snapshot it; on failure prints one line and returns
+ * the exit code.  A live target is resumed by cli_close, or by a signal
+ * handler should tasktrace die first. */
+int cli_open_target(cli_session *s, const cli_opts *o, const char *target);
+/* cli_open_target on live PID with default options. */
 int cli_open(cli_session *s, pid_t pid);
 void cli_close(cli_session *s);
+/* The symbolizer session of S's target, opened on first use; NULL (and
+ * one warning on stderr, once) when it cannot be had. */
+tt_sym *cli_sym(cli_session *s);
+/* Does TARGET look like a pid (digits only)? Else it is a file. */
+int cli_is_pid(const char *target);
+/* "pid 42" or "core FILE", for messages. */
+const char *cli_target_name(const cli_session *s);
 /* Print B's text and a newline on stdout. */
 void cli_line(const tt_fbuf *b);
 
@@ -87,5 +132,32 @@ void json_frame(FILE *f, const cli_session *s, const tt_stask *t, size_t i);
 void json_frames(FILE *f, const cli_session *s, const tt_stask *t,
 		 size_t from);
 void json_ancestry(FILE *f, const cli_session *s, const tt_stask *t);
+/* ,"native":[...] (or null) and ,"native_error" of a running task. */
+void json_native(FILE *f, cli_session *s, const tt_stask *t);
+/* One symbolized frame object. */
+void json_sym_frame(FILE *f, uint64_t pc, const tt_sym_frame *fr);
+
+/* ps rows straight from the reader's core layer, without a snapshot:
+ * for cores and stopped processes (ps_stream.c).  Returns 0 or -1. */
+int ps_stream(const cli_session *s, const cli_opts *o);
+
+/* ---- native frames (native.c) ---- */
+
+/* Frames of a real stack or an inline chain, after pruning. */
+typedef struct native_frame {
+	uint64_t pc;
+	tt_sym_frame f;
+} native_frame;
+
+/* The pruned, symbolized stack of running task T's worker thread into
+ * OUT; returns the count, or -1 with ERR set when it cannot be had. */
+int native_stack(cli_session *s, const tt_stask *t, native_frame *out,
+		 int cap, char *err, size_t errlen);
+/* The inline callers of the async function suspended at SITE: the frames
+ * around the site's resume PC outside the function itself (none unless
+ * the poll function was inlined somewhere).  Returns the count. */
+int native_site_callers(cli_session *s, const tt_ssite *site,
+			native_frame *out, int cap);
+#define NATIVE_MAX 256
 
 #endif

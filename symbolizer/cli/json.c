@@ -113,8 +113,10 @@ void json_doc_begin(FILE *f, const cli_session *s, const char *command)
 {
 	const tt_snapshot *snap = s->snap;
 
-	fprintf(f, "{\"tasktrace_json\":1,\"command\":\"%s\",\"pid\":%d,", command,
+	fprintf(f, "{\"tasktrace_json\":1,\"command\":\"%s\",\"pid\":%d,\"core\":", command,
 		(int)s->target.pid);
+	json_str(f, s->core);
+	fprintf(f, ",\"stopped\":%s,", s->stopped ? "true" : "false");
 	fputs("\"registry\":{\"address\":", f);
 	json_hex(f, s->target.root.addr);
 	fputs(",\"module\":", f);
@@ -271,7 +273,63 @@ void json_frame(FILE *f, const cli_session *s, const tt_stask *t, size_t i)
 	}
 	if (fr->raw.kind == TT_FUNC_KIND_COMBINATOR)
 		json_branches(f, s, t, i);
+	if (fr->raw.kind != TT_FUNC_KIND_LEAF) {
+		native_frame nf[16];
+		/* The symbolizer is opened lazily: a cache, not a change. */
+		int n = native_site_callers((cli_session *)s, fr->site, nf, 16);
+		fputs(",\"resume_pc\":", f);
+		if (fr->site && fr->site->resume)
+			json_hex(f, fr->site->resume);
+		else
+			fputs("null", f);
+		fputs(",\"inline_callers\":[", f);
+		for (int k = 0; k < n; k++) {
+			if (k)
+				fputc(',', f);
+			json_sym_frame(f, nf[k].pc, &nf[k].f);
+		}
+		fputc(']', f);
+	}
 	fputc('}', f);
+}
+
+void json_sym_frame(FILE *f, uint64_t pc, const tt_sym_frame *fr)
+{
+	fputs("{\"pc\":", f);
+	json_hex(f, pc);
+	fputs(",\"function\":", f);
+	json_str(f, fr->function);
+	fputs(",\"file\":", f);
+	json_str(f, fr->file);
+	fputs(",\"comp_dir\":", f);
+	json_str(f, fr->comp_dir);
+	fprintf(f, ",\"line\":%" PRIu32 ",\"column\":%" PRIu32 ",\"inlined\":%s,\"module\":",
+		fr->line, fr->column, fr->inlined ? "true" : "false");
+	json_str(f, fr->module);
+	fputs(",\"module_offset\":", f);
+	json_hex(f, fr->module_offset);
+	fputc('}', f);
+}
+
+void json_native(FILE *f, cli_session *s, const tt_stask *t)
+{
+	static native_frame nf[NATIVE_MAX];
+	char err[256];
+	int n = native_stack(s, t, nf, NATIVE_MAX, err, sizeof(err));
+
+	fputs(",\"native\":", f);
+	if (n < 0) {
+		fputs("null,\"native_error\":", f);
+		json_str(f, err);
+		return;
+	}
+	fputc('[', f);
+	for (int k = 0; k < n; k++) {
+		if (k)
+			fputc(',', f);
+		json_sym_frame(f, nf[k].pc, &nf[k].f);
+	}
+	fputs("],\"native_error\":null", f);
 }
 
 void json_frames(FILE *f, const cli_session *s, const tt_stask *t,

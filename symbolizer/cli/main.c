@@ -4,28 +4,35 @@
 
 #include "cli.h"
 
-static const cli_cmd *const commands[] = { &cmd_ps, &cmd_bt, &cmd_tree };
+extern const cli_cmd cmd_hung; /* hung.c: the diagnosis engine */
+static const cli_cmd *const commands[] = { &cmd_ps, &cmd_bt, &cmd_tree, &cmd_hung,
+					     &cmd_symbolize };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *f)
 {
-	fputs("Usage: tasktrace COMMAND [OPTIONS] PID [ARGS...]\n"
+	fputs("Usage: tasktrace COMMAND [OPTIONS] TARGET [ARGS...]\n"
 	      "\n"
-	      "Show what the async tasks of a live process are doing, read from its\n"
-	      "task registry without running code in it.\n"
+	      "Show what the async tasks of a live process or a core file are doing,\n"
+	      "read from its task registry without running code in it.  TARGET is a\n"
+	      "process id or a core file.\n"
 	      "\n"
 	      "Commands:\n",
 	      f);
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-6s %s\n", commands[i]->name, commands[i]->summary);
+		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
 	fputs("\n"
 	      "Options of every command:\n"
-	      "  -a, --all    include the runtime's own (system) tasks\n"
-	      "  -j, --json   print JSON (schema in docs/cli.md)\n"
-	      "  -h, --help   show the command's help\n"
+	      "  -a, --all          include the runtime's own (system) tasks\n"
+	      "  -j, --json         print JSON (schema in docs/cli.md)\n"
+	      "      --exe FILE     the executable of a core (default: from the core)\n"
+	      "      --nonblocking  read a live process without stopping it\n"
+	      "  -h, --help         show the command's help\n"
 	      "\n"
-	      "'tasktrace COMMAND --help' tells more.  Exit status: 0 ok, 1 the target\n"
-	      "could not be read, 2 usage error.\n",
+	      "A live process is stopped with ptrace while it is read, and resumed.\n"
+	      "'tasktrace COMMAND --help' tells more.  Exit status: 0 ok, 1 a task id\n"
+	      "not found or an I/O error, 2 usage error, 3-11 the target could not be\n"
+	      "read (see docs/cli.md).\n",
 	      f);
 }
 

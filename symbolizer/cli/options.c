@@ -1,6 +1,7 @@
 /* Command-line parsing shared by the subcommands. */
 #include <errno.h>
 #include <getopt.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,18 +23,24 @@ int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
 int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 	      int *first)
 {
+	enum { O_EXE = 256, O_NONBLOCKING, O_PRUNE, O_NO_PRUNE };
 	static const struct option longs[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "exe", required_argument, NULL, O_EXE },
+		{ "nonblocking", no_argument, NULL, O_NONBLOCKING },
+		{ "prune", required_argument, NULL, O_PRUNE },
+		{ "no-prune", no_argument, NULL, O_NO_PRUNE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
+	regex_t re;
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
 	opterr = 0; /* our own one-line message instead of getopt's */
-	while ((c = getopt_long(argc, argv, "ajh", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ajh", longs, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			o->all = 1;
@@ -44,6 +51,25 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 		case 'h':
 			fputs(cmd->help, stdout);
 			return EXIT_OK;
+		case O_EXE:
+			o->exe = optarg;
+			break;
+		case O_NONBLOCKING:
+			o->nonblocking = 1;
+			break;
+		case O_NO_PRUNE:
+			o->no_prune = 1;
+			break;
+		case O_PRUNE:
+			if (o->nprune == CLI_MAX_PRUNE)
+				return cli_usage(cmd, "at most %d --prune patterns", CLI_MAX_PRUNE);
+			if (regcomp(&re, optarg, REG_EXTENDED | REG_NOSUB) != 0)
+				return cli_usage(cmd, "--prune: '%s' is not an extended regex", optarg);
+			regfree(&re);
+			o->prune[o->nprune++] = optarg;
+			break;
+		case ':':
+			return cli_usage(cmd, "option '%s' needs an argument", argv[optind - 1]);
 		default:
 			if (optopt)
 				return cli_usage(cmd, "unknown option '-%c'", optopt);
@@ -81,4 +107,52 @@ int cli_parse_pid(const cli_cmd *cmd, const char *s, pid_t *pid)
 int cli_parse_id(const char *s, uint64_t *id)
 {
 	return parse_u64(s, id);
+}
+
+int cli_is_pid(const char *target)
+{
+	if (!*target)
+		return 0;
+	for (const char *p = target; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
+int cli_parse_target(const cli_cmd *cmd, const char *s)
+{
+	pid_t pid;
+
+	if (cli_is_pid(s))
+		return cli_parse_pid(cmd, s, &pid);
+	if (!*s || *s == '-')
+		return cli_usage(cmd, "'%s' is neither a process id nor a core file", s);
+	return -1;
+}
+
+int cli_exit_code(int target_err)
+{
+	switch (target_err) {
+	case TT_T_OK:
+		return EXIT_OK;
+	case TT_T_NO_PROCESS:
+		return EXIT_NO_PROCESS;
+	case TT_T_PERMISSION:
+		return EXIT_PERMISSION;
+	case TT_T_NO_REGISTRY:
+		return EXIT_NO_REGISTRY;
+	case TT_T_BAD_REGISTRY:
+		return EXIT_BAD_REGISTRY;
+	case TT_T_NOT_ELF:
+		return EXIT_NOT_ELF;
+	case TT_T_NOT_CORE:
+		return EXIT_NOT_CORE;
+	case TT_T_TRUNCATED:
+		return EXIT_TRUNCATED;
+	case TT_T_MISMATCH:
+		return EXIT_MISMATCH;
+	case TT_T_BAD_VERSION:
+		return EXIT_BAD_VERSION;
+	}
+	return EXIT_TARGET;
 }

@@ -35,18 +35,27 @@ static int ps_run(const cli_cmd *cmd, int argc, char **argv)
 {
 	cli_opts o;
 	cli_session s;
-	pid_t pid;
 	int first, rc;
 	size_t n;
 
 	if ((rc = cli_parse(cmd, argc, argv, &o, &first)) >= 0)
 		return rc;
 	if (argc - first != 1)
-		return cli_usage(cmd, argc == first ? "missing PID" : "too many arguments");
-	if ((rc = cli_parse_pid(cmd, argv[first], &pid)) >= 0)
+		return cli_usage(cmd, argc == first ? "missing TARGET (a pid or a core file)" :
+						      "too many arguments");
+	if ((rc = cli_parse_target(cmd, argv[first])) >= 0)
 		return rc;
-	if ((rc = cli_open(&s, pid)) != EXIT_OK)
+	/* Text rows of a target that holds still need no snapshot. */
+	o.no_snapshot = !o.json && (!cli_is_pid(argv[first]) || !o.nonblocking);
+	if ((rc = cli_open_target(&s, &o, argv[first])) != EXIT_OK)
 		return rc;
+	if (o.no_snapshot) {
+		rc = ps_stream(&s, &o) ? EXIT_TARGET : EXIT_OK;
+		if (rc)
+			fprintf(stderr, "tasktrace: %s: out of memory\n", cli_target_name(&s));
+		cli_close(&s);
+		return rc;
+	}
 	const tt_stask **v = view_sorted(s.snap, &o, &n);
 	if (o.json)
 		ps_json(&s, v, n);
@@ -59,16 +68,19 @@ static int ps_run(const cli_cmd *cmd, int argc, char **argv)
 
 const cli_cmd cmd_ps = {
 	"ps", "list the tasks of a process, one line each",
-	"Usage: tasktrace ps [--all] [--json] PID\n"
+	"Usage: tasktrace ps [OPTIONS] TARGET\n"
 	"\n"
-	"List the tasks of live process PID: id, state, what each waits on and for\n"
-	"how long, its name, and where it is suspended (file:line and async function)\n"
-	"or the worker thread running it.\n"
+	"List the tasks of TARGET (a live pid, or a core file): id, state, what each\n"
+	"waits on and for how long, its name, and where it is suspended (file:line\n"
+	"and async function) or the worker thread running it.\n"
 	"\n"
-	"  -a, --all    include the runtime's own (system) tasks\n"
-	"  -j, --json   print JSON (schema in docs/cli.md)\n"
-	"  -h, --help   show this help\n"
+	"  -a, --all          include the runtime's own (system) tasks\n"
+	"  -j, --json         print JSON (schema in docs/cli.md)\n"
+	"      --exe FILE     the executable of a core (default: from the core)\n"
+	"      --nonblocking  read a live process without stopping it\n"
+	"  -h, --help         show this help\n"
 	"\n"
-	"Exit status: 0 ok, 1 the target could not be read, 2 usage error.\n",
+	"Exit status: 0 ok, 1 I/O error, 2 usage error, 3-11 the target could not\n"
+	"be read (see docs/cli.md).\n",
 	ps_run,
 };

@@ -1,8 +1,11 @@
-/* A session on one live target: find its root, snapshot it, and fix the
- * clock that wait ages are measured against. */
+/* A session on one target, a live pid or a core: stop it (live), find its
+ * root, snapshot it, and fix the clock that wait ages are measured
+ * against. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -45,27 +48,160 @@ static uint64_t live_now(pid_t pid, uint64_t registry_now)
 	return (uint64_t)now;
 }
 
-int cli_open(cli_session *s, pid_t pid)
+/* A core has no clock to ask; its registry's stamp is as stale as the
+ * process was idle.  The file's mtime is when it was written (gcore, the
+ * kernel), in wall-clock time: shifted onto the monotonic clock through
+ * the registry's pair of start stamps, it is the better "now". */
+static uint64_t core_now(const char *core, uint64_t reg_now, uint64_t start_mono,
+			 uint64_t start_real)
+{
+	struct stat st;
+
+	if (stat(core, &st) != 0 || !start_real || !start_mono)
+		return reg_now;
+	uint64_t real = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+			(uint64_t)st.st_mtim.tv_nsec;
+	if (real < start_real)
+		return reg_now;
+	uint64_t now = start_mono + (real - start_real);
+	return now > reg_now ? now : reg_now;
+}
+
+static int fail(cli_session *s, int code, const char *msg)
+{
+	fprintf(stderr, "tasktrace: %s\n", msg);
+	cli_close(s);
+	return cli_exit_code(code);
+}
+
+/* Only the root, for a command that streams the tasks itself. */
+static int open_root_only(cli_session *s)
+{
+	tt_reader *r = malloc(sizeof(*r));
+	char msg[1200];
+
+	if (!r)
+		return fail(s, TT_T_IO, "out of memory");
+	int rc = tt_reader_open(r, s->target.mem, s->target.root.addr, NULL);
+	if (rc != TT_R_OK) {
+		snprintf(msg, sizeof(msg), "%s: cannot read the registry at 0x%" PRIx64 ": %s",
+			 cli_target_name(s), s->target.root.addr, r->err);
+		free(r);
+		return fail(s, rc == TT_R_BAD_VERSION ? TT_T_BAD_VERSION :
+			       rc == TT_R_UNREADABLE ? TT_T_IO : TT_T_BAD_REGISTRY, msg);
+	}
+	uint64_t now = tt_reader_root_u64(r, TT_ROOT_NOW_NS);
+	s->now_ns = s->core ? core_now(s->core, now, tt_reader_root_u64(r, TT_ROOT_START_MONO_NS),
+				       tt_reader_root_u64(r, TT_ROOT_START_REAL_NS)) :
+			      live_now(s->target.pid, now);
+	free(r);
+	return EXIT_OK;
+}
+
+
+static int open_pid(cli_session *s, const cli_opts *o, pid_t pid)
+{
+	char err[512];
+	int rc;
+
+	if (!o->nonblocking) {
+		rc = tt_stop_pid(&s->stop, pid, TT_STOP_GUARD, err, sizeof(err));
+		if (rc != TT_T_OK)
+			return fail(s, rc, err);
+		s->stopped = 1;
+	}
+	rc = tt_target_open_pid(&s->target, pid);
+	if (rc != TT_T_OK)
+		return fail(s, rc, s->target.err);
+	return EXIT_OK;
+}
+
+static int open_core(cli_session *s, const cli_opts *o, const char *core)
+{
+	char err[512];
+	int rc;
+
+	s->core = core;
+	s->sym = tt_sym_open_core(core, o->exe, &rc, err, sizeof(err));
+	if (!s->sym)
+		return fail(s, rc, err);
+	s->target.pid = tt_sym_pid(s->sym);
+	s->target.mem = tt_sym_mem(s->sym);
+	rc = tt_sym_find_root(s->sym, &s->target.root, err, sizeof(err));
+	if (rc != TT_T_OK) {
+		char msg[900];
+		snprintf(msg, sizeof(msg), "core %s: %s%s", core, err,
+			 rc == TT_T_NO_REGISTRY && !o->exe && !strstr(err, "build-ids") ?
+			 " (if its files have moved, give the executable with --exe)" : "");
+		return fail(s, rc, msg);
+	}
+	return EXIT_OK;
+}
+
+int cli_open_target(cli_session *s, const cli_opts *o, const char *target)
 {
 	char err[256] = "";
+	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if (tt_target_open_pid(&s->target, pid) != TT_T_OK) {
-		fprintf(stderr, "tasktrace: %s\n", s->target.err);
-		tt_target_close(&s->target);
-		return EXIT_TARGET;
-	}
-	int rc = tt_snapshot_read(s->target.mem, s->target.root.addr, NULL,
-				  &s->snap, err, sizeof(err));
+	s->opts = o;
+	if (cli_is_pid(target))
+		rc = open_pid(s, o, (pid_t)strtol(target, NULL, 10));
+	else
+		rc = open_core(s, o, target);
+	if (rc != EXIT_OK)
+		return rc;
+	if (o->no_snapshot)
+		return open_root_only(s);
+	rc = tt_snapshot_read(s->target.mem, s->target.root.addr, NULL,
+			      &s->snap, err, sizeof(err));
 	if (rc != TT_R_OK) {
-		fprintf(stderr, "tasktrace: pid %d: cannot read the registry at 0x%" PRIx64 ": %s\n",
-			(int)pid, s->target.root.addr,
-			err[0] ? err : tt_reader_strerror(rc));
-		tt_target_close(&s->target);
-		return EXIT_TARGET;
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "%s: cannot read the registry at 0x%" PRIx64 ": %s",
+			 cli_target_name(s), s->target.root.addr,
+			 err[0] ? err : tt_reader_strerror(rc));
+		return fail(s, rc == TT_R_BAD_VERSION ? TT_T_BAD_VERSION :
+			       rc == TT_R_UNREADABLE || rc == TT_R_NOMEM ? TT_T_IO :
+			       TT_T_BAD_REGISTRY, msg);
 	}
-	s->now_ns = live_now(pid, s->snap->now_ns);
+	s->now_ns = s->core ? core_now(s->core, s->snap->now_ns, s->snap->start_mono_ns,
+				       s->snap->start_real_ns) :
+			      live_now(s->target.pid, s->snap->now_ns);
 	return EXIT_OK;
+}
+
+int cli_open(cli_session *s, pid_t pid)
+{
+	static const cli_opts defaults;
+	char target[16];
+
+	snprintf(target, sizeof(target), "%d", (int)pid);
+	return cli_open_target(s, &defaults, target);
+}
+
+tt_sym *cli_sym(cli_session *s)
+{
+	static int warned;
+	char err[512];
+	int code;
+
+	if (s->sym || s->core)
+		return s->sym;
+	s->sym = tt_sym_open_pid(s->target.pid, s->stopped, &code, err, sizeof(err));
+	if (!s->sym && !warned++)
+		fprintf(stderr, "tasktrace: warning: no symbols: %s\n", err);
+	return s->sym;
+}
+
+const char *cli_target_name(const cli_session *s)
+{
+	static char buf[600];
+
+	if (s->core)
+		snprintf(buf, sizeof(buf), "core %s", s->core);
+	else
+		snprintf(buf, sizeof(buf), "pid %d", (int)s->target.pid);
+	return buf;
 }
 
 void cli_close(cli_session *s)
@@ -73,7 +209,13 @@ void cli_close(cli_session *s)
 	if (s->snap)
 		tt_snapshot_free(s->snap);
 	s->snap = NULL;
-	tt_target_close(&s->target);
+	tt_sym_close(s->sym);
+	s->sym = NULL;
+	if (s->stopped)
+		tt_stop_resume(&s->stop);
+	s->stopped = 0;
+	if (!s->core)
+		tt_target_close(&s->target);
 }
 
 void cli_line(const tt_fbuf *b)

@@ -147,17 +147,17 @@ static int tree_run(const cli_cmd *cmd, int argc, char **argv)
 {
 	cli_opts o;
 	cli_session s;
-	pid_t pid;
 	int first, rc;
 	tree t;
 
 	if ((rc = cli_parse(cmd, argc, argv, &o, &first)) >= 0)
 		return rc;
 	if (argc - first != 1)
-		return cli_usage(cmd, argc == first ? "missing PID" : "too many arguments");
-	if ((rc = cli_parse_pid(cmd, argv[first], &pid)) >= 0)
+		return cli_usage(cmd, argc == first ? "missing TARGET (a pid or a core file)" :
+						      "too many arguments");
+	if ((rc = cli_parse_target(cmd, argv[first])) >= 0)
 		return rc;
-	if ((rc = cli_open(&s, pid)) != EXIT_OK)
+	if ((rc = cli_open_target(&s, &o, argv[first])) != EXIT_OK)
 		return rc;
 	if (tree_build(&t, &s, &o)) {
 		fprintf(stderr, "tasktrace: out of memory\n");
@@ -176,15 +176,18 @@ static int tree_run(const cli_cmd *cmd, int argc, char **argv)
 
 const cli_cmd cmd_tree = {
 	"tree", "show the spawn tree of a process's tasks",
-	"Usage: tasktrace tree [--all] [--json] PID\n"
+	"Usage: tasktrace tree [OPTIONS] TARGET\n"
 	"\n"
-	"Show the tasks of live process PID as a tree: each task under the task that\n"
-	"spawned it, with its state and what it waits on.\n"
+	"Show the tasks of TARGET (a live pid, or a core file) as a tree: each task\n"
+	"under the task that spawned it, with its state and what it waits on.\n"
 	"\n"
-	"  -a, --all    include the runtime's own (system) tasks\n"
-	"  -j, --json   print JSON (schema in docs/cli.md)\n"
-	"  -h, --help   show this help\n"
+	"  -a, --all          include the runtime's own (system) tasks\n"
+	"  -j, --json         print JSON (schema in docs/cli.md)\n"
+	"      --exe FILE     the executable of a core (default: from the core)\n"
+	"      --nonblocking  read a live process without stopping it\n"
+	"  -h, --help         show this help\n"
 	"\n"
-	"Exit status: 0 ok, 1 the target could not be read, 2 usage error.\n",
+	"Exit status: 0 ok, 1 I/O error, 2 usage error, 3-11 the target could not\n"
+	"be read (see docs/cli.md).\n",
 	tree_run,
 };

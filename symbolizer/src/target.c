@@ -32,17 +32,10 @@ typedef struct mapping {
 	char path[4096];
 } mapping;
 
-typedef struct candidate {
-	tt_root_loc loc;
-	int rc;         /* tt_reader_open result */
-	uint64_t pid;   /* the root's pid field: 0 in a never-used copy */
-	char err[160];
-} candidate;
-
 typedef struct search {
 	pid_t pid;
 	tt_mem mem;
-	candidate cand[MAX_CANDIDATES];
+	tt_root_loc cand[MAX_CANDIDATES];
 	int ncand;
 	uint64_t seen[MAX_MODULES][2]; /* dev, inode */
 	int nseen;
@@ -175,28 +168,32 @@ static int find_section(Elf *elf, uint64_t *vaddr)
 	return 0;
 }
 
+int tt_elf_find_root_in(Elf *elf, uint64_t *vaddr, int *via)
+{
+	if (elf_kind(elf) != ELF_K_ELF)
+		return -1;
+	if (find_symbol(elf, SHT_DYNSYM, vaddr)) {
+		*via = TT_VIA_DYNSYM;
+		return 1;
+	}
+	if (find_symbol(elf, SHT_SYMTAB, vaddr)) {
+		*via = TT_VIA_SYMTAB;
+		return 1;
+	}
+	if (find_section(elf, vaddr)) {
+		*via = TT_VIA_SECTION;
+		return 1;
+	}
+	return 0;
+}
+
 int tt_elf_find_root(int fd, uint64_t *vaddr, int *via)
 {
-	int found = 0;
-
 	elf_init();
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
 		return -1;
-	if (elf_kind(elf) != ELF_K_ELF) {
-		elf_end(elf);
-		return -1;
-	}
-	if (find_symbol(elf, SHT_DYNSYM, vaddr)) {
-		*via = TT_VIA_DYNSYM;
-		found = 1;
-	} else if (find_symbol(elf, SHT_SYMTAB, vaddr)) {
-		*via = TT_VIA_SYMTAB;
-		found = 1;
-	} else if (find_section(elf, vaddr)) {
-		*via = TT_VIA_SECTION;
-		found = 1;
-	}
+	int found = tt_elf_find_root_in(elf, vaddr, via);
 	elf_end(elf);
 	return found;
 }
@@ -235,9 +232,15 @@ out:
 	return rc;
 }
 
-/* Check the candidate through the target's memory: the header, layout
+typedef struct candidate {
+	int rc;         /* tt_reader_open result */
+	uint64_t pid;   /* the root's pid field: 0 in a never-used copy */
+	char err[160];
+} candidate;
+
+/* Check a candidate through the target's memory: the header, layout
  * table and caps all have to decode. */
-static void verify(search *s, candidate *c)
+static void verify(tt_mem mem, const tt_root_loc *loc, candidate *c)
 {
 	tt_reader *r = malloc(sizeof(*r));
 
@@ -247,12 +250,48 @@ static void verify(search *s, candidate *c)
 		snprintf(c->err, sizeof(c->err), "out of memory");
 		return;
 	}
-	c->rc = tt_reader_open(r, s->mem, c->loc.addr, NULL);
+	c->rc = tt_reader_open(r, mem, loc->addr, NULL);
 	if (c->rc == TT_R_OK)
 		c->pid = tt_reader_root_u64(r, TT_ROOT_PID);
 	else
 		snprintf(c->err, sizeof(c->err), "%s", r->err);
 	free(r);
+}
+
+/* Two copies of a valid root is normal: an executable that takes
+ * &tasktrace_registry gets a copy relocation, and the library's own copy
+ * keeps its pristine initializer while the live registry is the
+ * executable's.  The live one has its pid filled in. */
+int tt_root_choose(tt_mem mem, const tt_root_loc *cand, int n,
+		   const char *who, tt_root_loc *out, char *err, size_t errlen)
+{
+	candidate c[MAX_CANDIDATES];
+	int valid = -1, live = -1;
+
+	if (n > MAX_CANDIDATES)
+		n = MAX_CANDIDATES;
+	if (n == 0) {
+		snprintf(err, errlen,
+			 "%s does not use tasktrace (no %s symbol or %s section in its modules)",
+			 who, TT_REGISTRY_SYMBOL, TT_REGISTRY_SECTION);
+		return TT_T_NO_REGISTRY;
+	}
+	for (int i = 0; i < n; i++) {
+		verify(mem, &cand[i], &c[i]);
+		if (c[i].rc != TT_R_OK)
+			continue;
+		if (c[i].pid != 0 && live < 0)
+			live = i;
+		if (valid < 0)
+			valid = i;
+	}
+	if (live >= 0 || valid >= 0) {
+		*out = cand[live >= 0 ? live : valid];
+		return TT_T_OK;
+	}
+	snprintf(err, errlen, "%s: the registry in %.200s at 0x%" PRIx64 " does not decode: %s",
+		 who, cand[0].module, cand[0].addr, c[0].err);
+	return c[0].rc == TT_R_BAD_VERSION ? TT_T_BAD_VERSION : TT_T_BAD_REGISTRY;
 }
 
 static void consider(search *s, const mapping *m)
@@ -266,33 +305,13 @@ static void consider(search *s, const mapping *m)
 	if (tt_elf_find_root(fd, &vaddr, &via) == 1 &&
 	    tt_elf_load_bias(fd, m->start, m->offset, &bias) == 0 &&
 	    s->ncand < MAX_CANDIDATES) {
-		candidate *c = &s->cand[s->ncand++];
-		c->loc.addr = vaddr + bias;
-		c->loc.bias = bias;
-		c->loc.via = via;
-		snprintf(c->loc.module, sizeof(c->loc.module), "%s", m->path);
-		verify(s, c);
+		tt_root_loc *c = &s->cand[s->ncand++];
+		c->addr = vaddr + bias;
+		c->bias = bias;
+		c->via = via;
+		snprintf(c->module, sizeof(c->module), "%s", m->path);
 	}
 	close(fd);
-}
-
-/* Pick among the candidates.  Two copies of a valid root is normal: an
- * executable that takes &tasktrace_registry gets a copy relocation, and
- * the library's own copy keeps its pristine initializer while the live
- * registry is the executable's.  The live one has its pid filled in. */
-static const candidate *choose(const search *s)
-{
-	const candidate *valid = NULL;
-
-	for (int i = 0; i < s->ncand; i++) {
-		if (s->cand[i].rc != TT_R_OK)
-			continue;
-		if (s->cand[i].pid != 0)
-			return &s->cand[i];
-		if (!valid)
-			valid = &s->cand[i];
-	}
-	return valid;
 }
 
 static int scan_maps(search *s, char *err, size_t errlen)
@@ -340,21 +359,9 @@ int tt_target_find_root(pid_t pid, tt_mem mem, tt_root_loc *out, char *err,
 	s->mem = mem;
 	rc = scan_maps(s, err, errlen);
 	if (rc == TT_T_OK) {
-		const candidate *c = choose(s);
-		if (c) {
-			*out = c->loc;
-		} else if (s->ncand == 0) {
-			snprintf(err, errlen,
-				 "pid %d does not use tasktrace (no %s symbol or %s section in its modules)",
-				 (int)pid, TT_REGISTRY_SYMBOL, TT_REGISTRY_SECTION);
-			rc = TT_T_NO_REGISTRY;
-		} else {
-			const candidate *b = &s->cand[0];
-			snprintf(err, errlen,
-				 "pid %d: the registry in %.200s at 0x%" PRIx64 " does not decode: %s",
-				 (int)pid, b->loc.module, b->loc.addr, b->err);
-			rc = TT_T_BAD_REGISTRY;
-		}
+		char who[32];
+		snprintf(who, sizeof(who), "pid %d", (int)pid);
+		rc = tt_root_choose(mem, s->cand, s->ncand, who, out, err, errlen);
 	}
 	free(s);
 	return rc;

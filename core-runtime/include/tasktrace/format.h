@@ -83,4 +83,11 @@ void tt_fmt_tree_node(tt_fbuf *b, int indent, const tt_fmt_task *v,
  * already named where it is printed). */
 const char *tt_fmt_strip_task_prefix(const char *msg);
 
+/* A frame of a real stack, like gdb's: `#3  0x7f12... in sleep () at
+ * FILE:LINE`, `... from MODULE` without line information; an INLINED
+ * frame has no address and ends with ` [inlined]`.  FUNC NULL prints ??. */
+void tt_fmt_bt_native(tt_fbuf *b, int num, uint64_t pc, int inlined,
+		      const char *func, const char *file, uint32_t line,
+		      const char *module);
+
 #endif

@@ -142,28 +142,38 @@ def set_task_vars(t):
 
 
 class InfoTasks(gdb.Command):
-    """List tasks like "info threads": info tasks [-all] [-state S] [-name REGEX] [-group]
+    """List tasks like "info threads": info tasks [-all] [-state S] [-name REGEX] [-group] [-hung D]
 
 -all     include runtime-internal (system) tasks
 -state   only tasks in state S (idle, scheduled, running, done, cancelled)
 -name    only tasks whose name matches REGEX
--group   one row per distinct await chain, with a count"""
+-group   one row per distinct await chain, with a count
+-hung D  only tasks the diagnosis flags with every threshold set to D
+         (idle, long poll, starved; 0 shows every suspended task), then
+         the findings (as "task diagnose")"""
 
     def __init__(self):
         super().__init__("info tasks", gdb.COMMAND_STATUS)
 
     def invoke(self, arg, from_tty):
-        opts = {"all": False, "group": False, "state": None, "name": None}
+        opts = {"all": False, "group": False, "state": None, "name": None, "hung": None}
         argv = gdb.string_to_argv(arg)
         while argv:
             a = argv.pop(0)
             if a in ("-all", "-group"):
                 opts[a[1:]] = True
-            elif a in ("-state", "-name") and argv:
+            elif a in ("-state", "-name", "-hung") and argv:
                 opts[a[1:]] = argv.pop(0)
             else:
-                raise gdb.GdbError("usage: info tasks [-all] [-state S] [-name REGEX] [-group]")
+                raise gdb.GdbError("usage: info tasks [-all] [-state S] [-name REGEX] [-group] "
+                                   "[-hung DURATION]")
         snap = snapshot()
+        findings = None
+        if opts["hung"] is not None:
+            from . import diagnose as D
+            d = D.parse_duration(opts["hung"])
+            _, findings = D.run(D.options(d, d, d, opts["all"]))
+            hung_ids = D.involved(findings)
         try:
             name_re = re.compile(opts["name"]) if opts["name"] else None
         except re.error as e:
@@ -171,9 +181,12 @@ class InfoTasks(gdb.Command):
         tasks = [t for t in snap.tasks
                  if (opts["all"] or not t.flags & R.TASKF_SYSTEM)
                  and (opts["state"] is None or R.state_name(t.state) == opts["state"])
-                 and (name_re is None or name_re.search(t.name))]
+                 and (name_re is None or name_re.search(t.name))
+                 and (findings is None or t.id in hung_ids)]
         for line in (group_rows(tasks, snap) if opts["group"] else rows(tasks, snap)):
             gdb.write(line + "\n")
+        if findings:
+            gdb.write("\n" + "\n".join(f["title"] for f in findings) + "\n")
         for addr, why in snap.errors:
             gdb.write("  ?    unreadable         %s\n" % why)
 
@@ -365,12 +378,48 @@ rule (the runtime's own tt_* frames, worker loop and thread start)."""
         return "Pruned functions: %s%s" % (DEFAULT_PRUNE, " and " + value if value else "")
 
 
+class TaskDiagnose(gdb.Command):
+    """Diagnose hung tasks: task diagnose [-idle D] [-long-poll D] [-starved D] [-all] [ID]
+Deadlocks (wait-for cycles, spelled out task by task), lost wakers, waits
+on a oneshot or mutex whose owner is gone, long polls, starved and idle
+tasks; each with the evidence and what to do.  The engine is the one of
+`tasktrace hung` (libtasktrace, loaded through ctypes).  With ID, only the
+findings about that task.  Defaults: idle 60s, long poll 100ms, starved 1s."""
+
+    def __init__(self):
+        super().__init__("task diagnose", gdb.COMMAND_STACK)
+
+    def invoke(self, arg, from_tty):
+        from . import diagnose as D
+        argv = gdb.string_to_argv(arg)
+        th = {"-idle": None, "-long-poll": None, "-starved": None}
+        every, only = False, None
+        while argv:
+            a = argv.pop(0)
+            if a in th and argv:
+                th[a] = D.parse_duration(argv.pop(0))
+            elif a == "-all":
+                every = True
+            elif only is None and not a.startswith("-"):
+                only = parse_id(a)
+            else:
+                raise gdb.GdbError("usage: task diagnose [-idle D] [-long-poll D] "
+                                   "[-starved D] [-all] [ID]")
+        text, found = D.run(D.options(th["-idle"], th["-long-poll"], th["-starved"], every))
+        if only is not None:
+            found = [f for f in found if only in D.involved([f]) or f["other_id"] == only]
+            text = "\n".join(f["text"] for f in found) if found else \
+                "no problems found for task %u\n" % only
+        gdb.write(text)
+
+
 def install():
     InfoTasks()
     Task()
     TaskBt()
     TaskApply()
     TaskFrame()
+    TaskDiagnose()  # after Task(): it is a subcommand of the "task" prefix
     SetTasks("set")
     SetTasks("show")
     PruneParam()

@@ -49,8 +49,32 @@ class TaskBacktrace(gdb.MICommand):
         return {"task": d}
 
 
+class TaskDiagnose(gdb.MICommand):
+    """-task-diagnose [--idle D] [--long-poll D] [--starved D]: the findings
+    of `task diagnose` as {kind, task_id, other_id, age_ns, cycle, title, text}."""
+
+    def __init__(self):
+        super().__init__("-task-diagnose")
+
+    def invoke(self, argv):
+        from . import diagnose as D
+        th = {"--idle": None, "--long-poll": None, "--starved": None}
+        argv = list(argv)
+        while argv:
+            a = argv.pop(0)
+            if a not in th or not argv:
+                raise gdb.GdbError("usage: -task-diagnose [--idle D] [--long-poll D] "
+                                   "[--starved D]")
+            th[a] = D.parse_duration(argv.pop(0))
+        _, found = D.run(D.options(th["--idle"], th["--long-poll"], th["--starved"]))
+        for f in found:
+            f["cycle"] = [str(c) for c in f["cycle"]]
+        return {"findings": found}
+
+
 def install():
     if hasattr(gdb, "MICommand"):
+        TaskDiagnose()
         TaskList()
         TaskInfo()
         TaskBacktrace()

@@ -25,7 +25,12 @@ enum tt_target_err {
 	TT_T_PERMISSION = 2,  /* /proc/PID/mem or maps refused */
 	TT_T_NO_REGISTRY = 3, /* no module defines the root */
 	TT_T_BAD_REGISTRY = 4, /* defined, but nothing valid there */
-	TT_T_IO = 5           /* anything else (out of memory, odd /proc) */
+	TT_T_IO = 5,          /* anything else (out of memory, odd /proc) */
+	TT_T_NOT_ELF = 6,     /* a file that is not ELF */
+	TT_T_NOT_CORE = 7,    /* an ELF file that is not a core dump */
+	TT_T_TRUNCATED = 8,   /* a core shorter than its segments say */
+	TT_T_MISMATCH = 9,    /* an executable that is not the core's */
+	TT_T_BAD_VERSION = 10 /* a registry of an ABI version we do not know */
 };
 
 /* How the root was found, for messages and --json. */
@@ -62,6 +67,18 @@ void tt_target_close(tt_target *t);
  * that bring their own memory source. */
 int tt_target_find_root(pid_t pid, tt_mem mem, tt_root_loc *out, char *err,
 			size_t errlen);
+
+/* Verify the N candidate roots CAND through MEM and pick the live one
+ * (the runtime fills in its pid; a copy-relocated twin keeps 0).  WHO
+ * names the target in messages ("pid 42", "core FILE").  Returns TT_T_OK
+ * with *OUT set, or TT_T_NO_REGISTRY / TT_T_BAD_REGISTRY /
+ * TT_T_BAD_VERSION with ERR set. */
+int tt_root_choose(tt_mem mem, const tt_root_loc *cand, int n,
+		   const char *who, tt_root_loc *out, char *err, size_t errlen);
+
+/* The same search in an ELF image already open with libelf (an Elf *). */
+struct Elf;
+int tt_elf_find_root_in(struct Elf *elf, uint64_t *vaddr, int *via);
 
 /* Look the root up in one ELF file: its link-time address (st_value or
  * the section's sh_addr) in *VADDR.  Returns 1 found, 0 not there, -1 the

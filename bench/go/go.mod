@@ -1,0 +1,3 @@
+module tasktrace/bench/go
+
+go 1.19

@@ -1,0 +1,64 @@
+/* In-process reports: a crash log written from a fatal signal, and a dump
+ * of every task on demand.  Both read this process's task registry the
+ * way an outside reader does (process_vm_readv, never a raw dereference)
+ * and are async-signal-safe.  docs/diagnosis.md shows their output.
+ *
+ * Environment, read when the first runtime is created:
+ *   TASKTRACE_CRASH=1            tt_crash_install(NULL)
+ *   TASKTRACE_CRASH=symbolize    ... with .symbolize = 1
+ *   TASKTRACE_DUMP_SIGNAL=QUIT   tt_dump_install(SIGQUIT, -1) (or USR1, a number)
+ */
+#ifndef TASKTRACE_CRASH_H
+#define TASKTRACE_CRASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tt_crash_opts {
+	int fd;           /* where the report goes; 0 or -1: stderr */
+	size_t max_bytes; /* total report size; 0: 64 KiB */
+	/* Run `tasktrace bt PID` on the crashing process first (its output is
+	 * symbolized with DWARF), falling back to the in-process chains. */
+	int symbolize;
+	const char *tasktrace_path; /* default: $TASKTRACE_BIN, then PATH */
+	unsigned symbolize_timeout_ms; /* default 5000 */
+	/* Tests only: fault inside the handler after its first line, to
+	 * exercise the second-crash path. */
+	int test_fault_in_handler;
+} tt_crash_opts;
+
+/* Install the handler for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT
+ * (on an alternate stack, allocated now for the calling thread and at
+ * start for every worker).  The report goes to the fd; then the default
+ * action runs, so the core dump still shows the original signal.  NULL
+ * opts: the defaults.  Returns 0 or -errno. */
+int tt_crash_install(const tt_crash_opts *opts);
+/* Restore the previous handlers. */
+void tt_crash_uninstall(void);
+
+/* Write the crash report for the calling thread now, as if it had
+ * received SIGNO at ADDR (no signal, no exit): for tests and benchmarks.
+ * Returns the bytes written. */
+size_t tt_crash_report(int fd, int signo, const void *addr);
+
+/* Write every task to FD in the format of `tasktrace bt`, in slot order
+ * (spawn order until slots get reused), without stopping the program.  Async-signal-safe.  Returns the number
+ * of tasks written, or -errno. */
+int tt_dump_tasks(int fd);
+/* Dump on signal SIGNO (0: SIGQUIT) to FD (-1: stderr).  The handler
+ * writes directly with the core reader; a second signal during a dump is
+ * dropped with one line.  Returns 0 or -errno. */
+int tt_dump_install(int signo, int fd);
+
+/* Give the calling thread an alternate signal stack (workers get one at
+ * start; call this on other threads that poll tasks). 0 or -errno. */
+int tt_crash_thread_init(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Validate one `tasktrace ... --json` document on stdin against the schema
+in docs/cli.md.  Prints the first violation and exits 1, or exits 0.
+
+Usage: validate_json.py COMMAND   (ps, bt, tree, symbolize)
+"""
+import json
+import sys
+
+INT = int
+STR = str
+HEX = "hex"
+NULL = type(None)
+
+
+class Bad(Exception):
+    pass
+
+
+def check(v, kind, where):
+    if kind == HEX:
+        if not (isinstance(v, str) and v.startswith("0x")):
+            raise Bad(f"{where}: {v!r} is not a 0x-address string")
+        int(v, 16)
+    elif isinstance(kind, tuple):
+        for k in kind:
+            try:
+                check(v, k, where)
+                return
+            except Bad:
+                pass
+        raise Bad(f"{where}: {v!r} is none of {kind}")
+    elif kind is INT:
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise Bad(f"{where}: {v!r} is not an integer")
+    elif kind is bool:
+        if not isinstance(v, bool):
+            raise Bad(f"{where}: {v!r} is not a boolean")
+    elif callable(kind) and not isinstance(kind, type):
+        kind(v, where)
+    elif not isinstance(v, kind):
+        raise Bad(f"{where}: {v!r} is not {kind.__name__}")
+
+
+def obj(v, where, fields):
+    check(v, dict, where)
+    for name, kind in fields.items():
+        if name not in v:
+            raise Bad(f"{where}: missing '{name}'")
+        check(v[name], kind, f"{where}.{name}")
+
+
+def one_of(*words):
+    def f(v, where):
+        if v not in words:
+            raise Bad(f"{where}: {v!r} not in {words}")
+    return f
+
+
+def array(kind):
+    def f(v, where):
+        check(v, list, where)
+        for i, x in enumerate(v):
+            check(x, kind, f"{where}[{i}]")
+    return f
+
+
+def site(v, where):
+    obj(v, where, {"file": STR, "line": INT, "function": STR})
+
+
+def wait(v, where):
+    obj(v, where, {"kind": one_of("timer", "fd read", "fd write", "channel send",
+                                  "channel recv", "oneshot", "mutex", "semaphore",
+                                  "notify", "join", "group", "blocking call", "custom"),
+                   "object": HEX, "owner_id": (INT, NULL), "owner_name": (STR, NULL),
+                   "since_ns": (INT, NULL), "age_ns": (INT, NULL),
+                   "deadline_ns": (INT, NULL), "detail": INT})
+
+
+def sym_frame(v, where):
+    obj(v, where, {"pc": HEX, "function": (STR, NULL), "file": (STR, NULL),
+                   "comp_dir": (STR, NULL), "line": INT, "column": INT,
+                   "inlined": bool, "module": (STR, NULL), "module_offset": HEX})
+
+
+def frame(v, where):
+    obj(v, where, {"index": INT, "depth": INT, "function": STR,
+                   "kind": one_of("async", "leaf", "combinator"),
+                   "site": (site, NULL)})
+    if v["kind"] == "leaf":
+        check(v.get("wait", "missing"), (wait, NULL), where + ".wait")
+    else:
+        check(v.get("resume_pc", "missing"), (HEX, NULL), where + ".resume_pc")
+        check(v.get("inline_callers", "missing"), array(sym_frame), where + ".inline_callers")
+    if v["kind"] == "combinator":
+        check(v.get("branches"), array(array(frame)), where + ".branches")
+
+
+def task(command):
+    def f(v, where):
+        obj(v, where, {"id": INT, "name": STR,
+                       "state": one_of("idle", "scheduled", "running", "done", "cancelled"),
+                       "flags": array(one_of("system", "detached", "cancel_requested", "block_on")),
+                       "parent_id": (INT, NULL), "worker": (INT, NULL), "tid": (INT, NULL),
+                       "spawn_site": (site, NULL), "wait": (wait, NULL),
+                       "where": (lambda w, p: obj(w, p, {"function": STR, "file": STR, "line": INT}), NULL),
+                       "created_ns": INT, "polls": INT, "busy_ns": INT, "wakes": INT,
+                       "wakers": INT, "torn": bool, "error": (STR, NULL)})
+        if command == "bt":
+            obj(v, where, {"frames": array(frame),
+                           "ancestry": array(lambda a, p: obj(a, p, {
+                               "id": INT, "name": (STR, NULL), "spawn_site": (site, NULL)}))})
+            if v["state"] == "running":
+                obj(v, where, {"native": (array(sym_frame), NULL), "native_error": (STR, NULL)})
+        if command == "tree":
+            obj(v, where, {"children": array(task(command))})
+    return f
+
+
+def document(d, command):
+    if command == "symbolize":
+        obj(d, "$", {"tasktrace_json": INT, "command": one_of("symbolize"),
+                     "target": lambda t, p: obj(t, p, {"kind": one_of("exe", "pid", "core"),
+                                                       "path": (STR, NULL), "pid": INT}),
+                     "addresses": array(lambda a, p: obj(a, p, {"address": STR}))})
+        for i, a in enumerate(d["addresses"]):
+            if "error" not in a:
+                obj(a, f"$.addresses[{i}]", {"address": HEX, "module": (STR, NULL),
+                                             "module_offset": (HEX, NULL),
+                                             "frames": array(sym_frame)})
+        return
+    obj(d, "$", {"tasktrace_json": INT, "command": one_of(command), "pid": INT,
+                 "core": (STR, NULL), "stopped": bool,
+                 "registry": lambda r, p: obj(r, p, {
+                     "address": HEX, "module": STR,
+                     "found_by": one_of("dynsym", "symtab", "section"),
+                     "abi_version": INT, "pointer_size": INT, "runtime": (STR, NULL)}),
+                 "now_ns": INT, "registry_now_ns": INT, "start_real_ns": INT,
+                 "tasks_live": INT, "errors": INT,
+                 "workers": array(lambda w, p: obj(w, p, {
+                     "index": INT, "tid": INT,
+                     "state": one_of("unused", "idle", "polling", "exited", "unknown"),
+                     "task_id": (INT, NULL)})),
+                 "tasks": array(task(command))})
+
+
+def main():
+    command = sys.argv[1]
+    text = sys.stdin.read()
+    try:
+        d = json.loads(text)
+        if text.count("\n") != 1 or not text.endswith("\n"):
+            raise Bad("not exactly one line")
+        document(d, command)
+    except (ValueError, Bad) as e:
+        print(f"invalid {command} JSON: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

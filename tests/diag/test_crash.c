@@ -1,0 +1,247 @@
+/* The crash handler for real: samples/crash and tests/diag/crash_cases
+ * crash in a child; their crash log must name the crashing task, its
+ * chain at the marked lines and its ancestry, stay bounded, survive a
+ * crash in the runtime, a stack overflow and a crash inside the handler,
+ * and the process must still die of the original signal with a core. */
+#include <dirent.h>
+#include <fcntl.h>
+
+#include "diag_util.h"
+
+/* ASan installs its own handlers for these unless told not to; the
+ * handler under test must be the one that runs. */
+static char asan_env[] = "ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:handle_sigfpe=0:"
+			 "handle_sigill=0:handle_abort=0:detect_leaks=0:allow_user_segv_handler=1";
+/* UBSan must report the NULL load and let it fault, not abort first. */
+static char ubsan_env[] = "UBSAN_OPTIONS=halt_on_error=0:print_stacktrace=0";
+
+static char *cases_path(void)
+{
+	static char p[512];
+	snprintf(p, sizeof p, "%s", getenv("TT_CRASH_CASES"));
+	return p;
+}
+
+/* A fresh directory for the crash's core file. */
+static char *tmpdir(void)
+{
+	static char d[64];
+	snprintf(d, sizeof d, "/tmp/tt-crash-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	return d;
+}
+
+/* Remove DIR, saying whether it held a core file. */
+static int cleanup_core(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+	char path[512];
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		found |= strncmp(e->d_name, "core", 4) == 0;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+	return found;
+}
+
+/* Cores land in the crashing process's directory only with a plain
+ * core_pattern; a piped one (systemd-coredump, apport) takes them away. */
+static int cores_local(void)
+{
+	char pat[256] = "";
+	FILE *f = fopen("/proc/sys/kernel/core_pattern", "r");
+	if (f) {
+		if (!fgets(pat, sizeof pat, f))
+			pat[0] = 0;
+		fclose(f);
+	}
+	return pat[0] && pat[0] != '|' && pat[0] != '/';
+}
+
+static void died_of(const run *r, int sig)
+{
+	ck_assert_msg(WIFSIGNALED(r->status), "exited %d instead of dying; stderr:\n%s",
+		      WEXITSTATUS(r->status), r->err);
+	ck_assert_msg(WTERMSIG(r->status) == sig, "died of signal %d, not %d; stderr:\n%s",
+		      WTERMSIG(r->status), sig, r->err);
+}
+
+START_TEST(sample_crash)
+{
+	char exe[512];
+	char *dir = tmpdir();
+	snprintf(exe, sizeof exe, "%s/crash", getenv("TT_SAMPLES"));
+	char *argv[] = { exe, NULL };
+	char *env[] = { asan_env, ubsan_env, NULL };
+	run r = run_prog(dir, env, RLIM_INFINITY, argv);
+	const char *f = "samples/crash.c";
+
+	died_of(&r, SIGSEGV);
+	const char *e = r.err;
+	ck_assert_ptr_nonnull(strstr(e, "tasktrace: fatal signal SIGSEGV (address not mapped)"));
+	ck_assert_ptr_nonnull(strstr(e, "polling task 3 \"request-7\""));
+	/* The native stack names the poll functions through the registry. */
+	ck_assert_ptr_nonnull(strstr(e, "#0  0x"));
+	ck_assert_ptr_nonnull(strstr(line_with(e, "#0  0x"), "read_byte_poll"));
+	ck_assert_ptr_nonnull(strstr(line_with(e, "decode_field_poll"), at(f, "decode")));
+	ck_assert_ptr_nonnull(strstr(line_with(e, "handle_request_poll"), at(f, "handle")));
+	ck_assert_ptr_nonnull(strstr(e, "executor frames pruned"));
+	/* The logical chain and the ancestry. */
+	ck_assert_ptr_nonnull(strstr(e, "task 3 \"request-7\" [running on worker"));
+	char want[256];
+	snprintf(want, sizeof want, "#1  read_byte () at %s", at(f, "nap"));
+	ck_assert_ptr_nonnull(strstr(e, want));
+	snprintf(want, sizeof want, "#2  decode_field () at %s", at(f, "decode"));
+	ck_assert_ptr_nonnull(strstr(e, want));
+	snprintf(want, sizeof want, "#3  parse_body () at %s", at(f, "parse"));
+	ck_assert_ptr_nonnull(strstr(e, want));
+	snprintf(want, sizeof want, "#4  handle_request () at %s", at(f, "handle"));
+	ck_assert_ptr_nonnull(strstr(e, want));
+	snprintf(want, sizeof want, "spawned by task 1 \"block_on\" at %s (crash_main_poll)",
+		 at(f, "spawn"));
+	ck_assert_ptr_nonnull(strstr(e, want));
+	/* Everyone else, one line each. */
+	ck_assert_ptr_nonnull(strstr(line_with(e, "heartbeat  "), "timer"));
+	ck_assert_ptr_nonnull(strstr(e, "tasktrace: end of crash report"));
+	/* And the core is still written (ASan turns cores off by default). */
+	int core_file = cleanup_core(dir);
+	if (!sanitized()) {
+		ck_assert_msg(WCOREDUMP(r.status), "no core dumped");
+		if (cores_local())
+			ck_assert_msg(core_file, "no core file in the crash's directory");
+	}
+	run_free(&r);
+}
+END_TEST
+
+static run crash_case(const char *mode, const char *arg, char *extra_env)
+{
+	char *argv[] = { cases_path(), (char *)mode, (char *)arg, NULL };
+	char *env[] = { asan_env, ubsan_env, extra_env, NULL };
+	return run_prog(NULL, env, 0, argv);
+}
+
+START_TEST(env_install)
+{
+	run r = crash_case("env", NULL, (char *)"TASKTRACE_CRASH=1");
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_nonnull(strstr(r.err, "polling task 2 \"faulty\""));
+	ck_assert_ptr_nonnull(strstr(r.err, "task 2 \"faulty\" [running on worker"));
+	ck_assert_ptr_nonnull(strstr(r.err, "spawned by task 1 \"block_on\""));
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(crash_in_runtime)
+{
+	run r = crash_case("runtime", NULL, NULL);
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_nonnull(strstr(r.err, "polling task 2 \"corrupt\""));
+	/* The registry is corrupt too: one error line, the rest goes on. */
+	ck_assert_ptr_nonnull(strstr(r.err, "error: frame 0x"));
+	ck_assert_ptr_nonnull(strstr(r.err, "libtasktrace"));
+	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace: end of crash report"));
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(stack_overflow)
+{
+	run r = crash_case("overflow", NULL, NULL);
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_nonnull(strstr(r.err, "in async faulty"));
+	ck_assert_ptr_nonnull(strstr(r.err, "more frames"));
+	ck_assert_ptr_nonnull(strstr(r.err, "task 2 \"faulty\" [running"));
+	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace: end of crash report"));
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(crash_in_handler)
+{
+	char *dir = tmpdir();
+	char *argv[] = { cases_path(), (char *)"nested", NULL };
+	char *env[] = { asan_env, ubsan_env, NULL };
+	run r = run_prog(dir, env, RLIM_INFINITY, argv);
+	/* One line, then the original signal's default action. */
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace: fatal signal SIGSEGV"));
+	ck_assert_ptr_nonnull(strstr(r.err, "crashed again while writing the crash report"));
+	ck_assert_ptr_null(strstr(r.err, "end of crash report"));
+	if (!sanitized())
+		ck_assert_msg(WCOREDUMP(r.status), "no core dumped");
+	cleanup_core(dir);
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(abort_in_poll)
+{
+	run r = crash_case("abort", NULL, NULL);
+	died_of(&r, SIGABRT);
+	ck_assert_ptr_nonnull(strstr(r.err, "fatal signal SIGABRT"));
+	ck_assert_ptr_nonnull(strstr(r.err, "task 2 \"faulty\" [running"));
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(bounded_with_100k_tasks)
+{
+	run r = crash_case("many", "100000", NULL);
+	died_of(&r, SIGSEGV);
+	size_t n = strlen(r.err);
+	ck_assert_msg(n <= 64 * 1024, "crash report of %zu bytes", n);
+	ck_assert_ptr_nonnull(strstr(r.err, "other tasks (100001):"));
+	ck_assert_ptr_nonnull(strstr(r.err, "more tasks"));
+	ck_assert_ptr_nonnull(strstr(r.err, "task 100002 \"faulty\" [running"));
+	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace: end of crash report"));
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(symbolized)
+{
+	char bin[600];
+	snprintf(bin, sizeof bin, "TASKTRACE_BIN=%s", getenv("TT_TASKTRACE"));
+	run r = crash_case("symbolize", NULL, bin);
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_null(strstr(r.err, "symbolized report unavailable"));
+	ck_assert_ptr_nonnull(strstr(r.err, "task 2 \"faulty\" [running on worker"));
+	run_free(&r);
+	/* A missing binary falls back to the in-process chain. */
+	r = crash_case("symbolize", NULL, (char *)"TASKTRACE_BIN=/nonexistent/tasktrace");
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_nonnull(strstr(r.err, "symbolized report unavailable: tasktrace could not be run"));
+	ck_assert_ptr_nonnull(strstr(r.err, "task 2 \"faulty\" [running on worker"));
+	run_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("crash");
+	TCase *tc = tcase_create("crash");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, sample_crash);
+	tcase_add_test(tc, env_install);
+	tcase_add_test(tc, crash_in_runtime);
+	tcase_add_test(tc, stack_overflow);
+	tcase_add_test(tc, crash_in_handler);
+	tcase_add_test(tc, abort_in_poll);
+	tcase_add_test(tc, bounded_with_100k_tasks);
+	tcase_add_test(tc, symbolized);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

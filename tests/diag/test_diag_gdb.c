@@ -1,0 +1,154 @@
+/* The diagnosis in gdb: `task diagnose`, `info tasks -hung` and
+ * -task-diagnose through the MI client, on live samples and on a core
+ * made with gcore.  gdb runs the same C engine as `tasktrace hung`
+ * (libtasktrace through ctypes), so the words are the same. */
+#include "diag_util.h"
+#include "ttmi.h"
+
+#define TIMEOUT_MS 60000
+
+static ttmi_record *expect(ttmi *g, ttmi_record *r, const char *klass, const char *what)
+{
+	ck_assert_msg(r, "%s: no answer (%s)", what, ttmi_error(g));
+	ck_assert_msg(r->klass && strcmp(r->klass, klass) == 0, "%s: ^%s %s\n%s", what,
+		      r->klass ? r->klass : "?",
+		      ttmi_str(r->results, "msg") ? ttmi_str(r->results, "msg") : "",
+		      ttmi_console(g));
+	return r;
+}
+
+static void ok(ttmi *g, ttmi_record *r, const char *what)
+{
+	ttmi_record_free(expect(g, r, "done", what));
+}
+
+static ttmi *gdb_start(const char *const *args)
+{
+	ttmi *g = ttmi_spawn(args, TIMEOUT_MS);
+	ck_assert_ptr_nonnull(g);
+	ok(g, ttmi_cli(g, "python import sys; sys.path.insert(0, '%s/gdb-plugin/python')",
+		       getenv("TT_SOURCE_ROOT")),
+	   "sys.path");
+	ok(g, ttmi_cli(g, "python import tasktrace_gdb"), "import");
+	return g;
+}
+
+static ttmi *gdb_attach(pid_t pid)
+{
+	ttmi *g = gdb_start(NULL);
+	ok(g, ttmi_command(g, "-target-attach %d", (int)pid), "attach");
+	ttmi_record_free(ttmi_wait_async(g, "stopped"));
+	return g;
+}
+
+START_TEST(deadlock_live)
+{
+	sample s;
+	if (sanitized())
+		return; /* a sanitizer build of libtasktrace cannot be loaded into gdb */
+	sample_start(&s, "deadlock", NULL);
+	ttmi *g = gdb_attach(s.pid);
+	ok(g, ttmi_cli(g, "task diagnose"), "task diagnose");
+	const char *c = ttmi_console(g);
+	ck_assert_msg(strstr(c, "deadlock: 2 tasks wait on each other in a cycle"), "%s", c);
+	ck_assert_ptr_nonnull(strstr(line_with(c, "task 2 \"transfer\" waits on join of task 3"),
+				     at("samples/deadlock.c", "transfer-join")));
+	ck_assert_ptr_nonnull(strstr(line_with(c, "task 3 \"audit\" waits on mutex"),
+				     at("samples/deadlock.c", "audit-lock")));
+
+	ok(g, ttmi_cli(g, "info tasks -hung 0"), "info tasks -hung");
+	c = ttmi_console(g);
+	ck_assert_ptr_nonnull(strstr(c, "transfer"));
+	ck_assert_ptr_nonnull(strstr(c, "audit"));
+	ck_assert_ptr_null(strstr(c, "block_on")); /* sleeping on a timer: not hung */
+	ck_assert_ptr_nonnull(strstr(c, "deadlock: 2 tasks"));
+
+	ttmi_record *r = expect(g, ttmi_command(g, "-task-diagnose"), "done", "-task-diagnose");
+	ck_assert_str_eq(ttmi_str(r->results, "findings[0].kind"), "deadlock");
+	ck_assert_str_eq(ttmi_str(r->results, "findings[0].cycle[0]"), "2");
+	ck_assert_str_eq(ttmi_str(r->results, "findings[0].cycle[1]"), "3");
+	ttmi_record_free(r);
+	ttmi_close(g);
+	sample_stop(&s);
+}
+END_TEST
+
+START_TEST(lost_waker_live_and_core)
+{
+	sample s;
+	char core[128], exe[512];
+	if (sanitized())
+		return;
+	sample_start(&s, "lost_waker", NULL);
+	ttmi *g = gdb_attach(s.pid);
+	ok(g, ttmi_cli(g, "task diagnose"), "task diagnose");
+	ck_assert_msg(strstr(ttmi_console(g), "lost waker: task 2 \"device-poller\""), "%s",
+		      ttmi_console(g));
+	snprintf(core, sizeof core, "/tmp/tt-diag-gdb-%d.core", (int)s.pid);
+	ok(g, ttmi_cli(g, "gcore %s", core), "gcore");
+	ttmi_close(g);
+	sample_stop(&s);
+
+	/* The engine on the core, through gdb's memory of it. */
+	snprintf(exe, sizeof exe, "%s/lost_waker", getenv("TT_SAMPLES"));
+	const char *args[] = { exe, core, NULL };
+	g = gdb_start(args);
+	ok(g, ttmi_cli(g, "task diagnose"), "task diagnose on a core");
+	ck_assert_msg(strstr(ttmi_console(g), "lost waker: task 2 \"device-poller\""), "%s",
+		      ttmi_console(g));
+	ok(g, ttmi_cli(g, "task diagnose 1"), "task diagnose 1");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "no problems found for task 1"));
+	ttmi_close(g);
+	unlink(core);
+}
+END_TEST
+
+START_TEST(long_poll_and_hung)
+{
+	sample s;
+	if (sanitized())
+		return;
+	sample_start(&s, "blocking", NULL);
+	int seen = 0;
+	for (int i = 0; i < 5 && !seen; i++) {
+		ttmi *g = gdb_attach(s.pid);
+		ok(g, ttmi_cli(g, "task diagnose -long-poll 10ms"), "task diagnose");
+		seen = strstr(ttmi_console(g), "long poll: task 3 \"cruncher\"") != NULL;
+		ttmi_close(g);
+	}
+	ck_assert_msg(seen, "no long poll for cruncher");
+	sample_stop(&s);
+
+	sample_start(&s, "hung", NULL);
+	ttmi *g = gdb_attach(s.pid);
+	ok(g, ttmi_cli(g, "info tasks -hung 0"), "info tasks -hung 0");
+	const char *c = ttmi_console(g);
+	ck_assert_ptr_nonnull(strstr(c, "request-42"));
+	ck_assert_ptr_nonnull(strstr(c, "idle: task 2 \"request-42\""));
+	ck_assert_ptr_null(strstr(c, "deadlock:"));
+	ck_assert_ptr_null(strstr(c, "lost waker:"));
+	ok(g, ttmi_cli(g, "task diagnose"), "task diagnose default");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "no problems found in"));
+	ttmi_record *r = expect(g, ttmi_cli(g, "task diagnose -idle soon"), "error", "bad duration");
+	ck_assert_ptr_nonnull(strstr(ttmi_str(r->results, "msg"), "not a duration"));
+	ttmi_record_free(r);
+	ttmi_close(g);
+	sample_stop(&s);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("diag-gdb");
+	TCase *tc = tcase_create("gdb");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, deadlock_live);
+	tcase_add_test(tc, lost_waker_live_and_core);
+	tcase_add_test(tc, long_poll_and_hung);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

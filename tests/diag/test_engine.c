@@ -1,0 +1,365 @@
+/* The diagnosis engine, the watchdog, the leaked-task report and the dump
+ * in process, on scenarios the samples do not have: a starved task next
+ * to a long poll, a oneshot whose producer is gone, tasks leaked at
+ * shutdown, a watchdog that reports once, a dump on a signal. */
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tasktrace/crash.h"
+#include "tasktrace/diagnose.h"
+#include "tasktrace/tasktrace.h"
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+static tt_diag_report *diagnose(const tt_diag_opts *o)
+{
+	tt_snapshot *s = NULL;
+	char err[160];
+	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(),
+					  NULL, &s, err, sizeof err),
+			 TT_R_OK);
+	tt_diag_report *r = tt_diagnose(s, tt_now_ns(), o);
+	ck_assert_ptr_nonnull(r);
+	tt_snapshot_free(s);
+	return r;
+}
+
+static const tt_diag_finding *find(const tt_diag_report *r, uint32_t kind, uint64_t task)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->findings[i].kind == kind && r->findings[i].task_id == task)
+			return &r->findings[i];
+	return NULL;
+}
+
+/* All of FD's bytes (FD nonblocking or at EOF). */
+static char *drain(int fd)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	buf[len] = 0;
+	return buf;
+}
+
+static int count(const char *text, const char *needle)
+{
+	int n = 0;
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* ---- futures ---- */
+
+typedef struct hog {
+	tt_frame frame;
+} hog;
+static tt_poll hog_poll(hog *self, tt_cx *cx);
+TT_ASYNC_FN(hog, hog_poll, NULL);
+static void hog_init(hog *h) { tt_frame_init(&h->frame, &hog_fn); }
+static tt_poll hog_poll(hog *self, tt_cx *cx)
+{
+	(void)cx;
+	uint64_t end = tt_now_ns() + 400 * 1000000ull;
+	while (tt_now_ns() < end)
+		; /* the mistake: CPU work inside a poll */
+	TT_RETURN(self, 0);
+}
+
+static tt_notify never;
+
+typedef struct parked {
+	tt_frame frame;
+	tt_notified w;
+} parked;
+static tt_poll parked_poll(parked *self, tt_cx *cx);
+TT_ASYNC_FN(parked, parked_poll, NULL);
+static void parked_init(parked *p) { tt_frame_init(&p->frame, &parked_fn); }
+static tt_poll parked_poll(parked *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, &never));
+	TT_RETURN(self, 0);
+}
+
+static tt_oneshot answer;
+
+typedef struct producer {
+	tt_frame frame;
+} producer;
+static tt_poll producer_poll(producer *self, tt_cx *cx);
+TT_ASYNC_FN(producer, producer_poll, NULL);
+static void producer_init(producer *p) { tt_frame_init(&p->frame, &producer_fn); }
+static tt_poll producer_poll(producer *self, tt_cx *cx)
+{
+	(void)cx;
+	tt_oneshot_bind_producer(&answer);
+	TT_RETURN(self, 0); /* the bug: neither sends nor closes */
+}
+
+typedef struct consumer {
+	tt_frame frame;
+	tt_oneshot_recv r;
+} consumer;
+static tt_poll consumer_poll(consumer *self, tt_cx *cx);
+TT_ASYNC_FN(consumer, consumer_poll, NULL);
+static void consumer_init(consumer *c) { tt_frame_init(&c->frame, &consumer_fn); }
+static tt_poll consumer_poll(consumer *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->r, tt_oneshot_recv_init(&self->r, &answer));
+	TT_RETURN(self, TT_RESULT(&self->r));
+}
+
+/* A leaf that forgets its waker (as samples/lost_waker.c). */
+typedef struct forgetful {
+	tt_leaf leaf;
+} forgetful;
+static tt_poll forgetful_poll(forgetful *self, tt_cx *cx);
+TT_LEAF_FN(forgetful, forgetful_poll, NULL);
+static tt_poll forgetful_poll(forgetful *self, tt_cx *cx)
+{
+	(void)cx;
+	tt_wait_set(&self->leaf.wait, TT_WAIT_CUSTOM, self, 0, 0);
+	return TT_PENDING;
+}
+
+typedef struct loser {
+	tt_frame frame;
+	forgetful f;
+} loser;
+static tt_poll loser_poll(loser *self, tt_cx *cx);
+TT_ASYNC_FN(loser, loser_poll, NULL);
+static void loser_init(loser *l) { tt_frame_init(&l->frame, &loser_fn); }
+static tt_poll loser_poll(loser *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->f, tt_frame_init(&self->f.leaf.frame, &forgetful_fn));
+	TT_RETURN(self, 0);
+}
+
+/* Spawns two parked children, for ancestry in the dump. */
+typedef struct parent {
+	tt_frame frame;
+	tt_notified w;
+} parent;
+static tt_poll parent_poll(parent *self, tt_cx *cx);
+TT_ASYNC_FN(parent, parent_poll, NULL);
+static void parent_init(parent *p) { tt_frame_init(&p->frame, &parent_fn); }
+static tt_poll parent_poll(parent *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	tt_task_detach(TT_SPAWN(NULL, "child", parked, parked_init));
+	tt_task_detach(TT_SPAWN(NULL, "child", parked, parked_init));
+	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, &never));
+	TT_RETURN(self, 0);
+}
+
+/* ---- tests ---- */
+
+START_TEST(starved_next_to_long_poll)
+{
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 1 });
+	tt_task *h = TT_SPAWN(rt, "hog", hog, hog_init);
+	sleep_ms(20); /* the worker is in hog's poll now */
+	tt_task *v = TT_SPAWN(rt, "victim", parked, parked_init);
+	sleep_ms(200);
+	tt_diag_opts o;
+	tt_diag_opts_init(&o);
+	o.long_poll_ns = o.starved_ns = 50 * 1000000ull;
+	tt_diag_report *r = diagnose(&o);
+	const tt_diag_finding *f = find(r, TT_DIAG_LONG_POLL, tt_task_id(h));
+	ck_assert_msg(f, "no long poll in:\n%s", r->text);
+	ck_assert_ptr_nonnull(strstr(f->text, "long poll: task 1 \"hog\" has been running one poll for"));
+	f = find(r, TT_DIAG_STARVED, tt_task_id(v));
+	ck_assert_msg(f, "no starved task in:\n%s", r->text);
+	ck_assert_ptr_nonnull(strstr(f->text, "starved: task 2 \"victim\" was woken"));
+	ck_assert_uint_ge(f->age_ns, 50 * 1000000ull);
+	tt_diag_free(r);
+	tt_task_join_blocking(h);
+	tt_task_release(h);
+	tt_task_release(v);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(oneshot_producer_gone)
+{
+	tt_oneshot_init(&answer);
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
+	tt_task *p = TT_SPAWN(rt, "producer", producer, producer_init);
+	uint64_t pid = tt_task_id(p);
+	tt_task_join_blocking(p);
+	tt_task_release(p); /* its slot goes: the owner is absent */
+	tt_task *c = TT_SPAWN(rt, "consumer", consumer, consumer_init);
+	sleep_ms(50);
+	tt_diag_report *r = diagnose(NULL);
+	const tt_diag_finding *f = find(r, TT_DIAG_NEVER_RESOLVED, tt_task_id(c));
+	ck_assert_msg(f, "no never-resolved finding in:\n%s", r->text);
+	ck_assert_uint_eq(f->other_id, pid);
+	ck_assert_ptr_nonnull(strstr(f->text, "waits on a oneshot whose producer, task"));
+	ck_assert_ptr_nonnull(strstr(f->text, "tt_oneshot_close()"));
+	ck_assert_ptr_null(find(r, TT_DIAG_LOST_WAKER, tt_task_id(c)));
+	tt_diag_free(r);
+	tt_oneshot_close(&answer);
+	ck_assert_int_eq(tt_task_join_blocking(c), -EPIPE);
+	tt_task_release(c);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(leaked_at_shutdown)
+{
+	int fds[2];
+	tt_notify_init(&never);
+	ck_assert_int_eq(pipe(fds), 0);
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
+	tt_task_detach(TT_SPAWN(rt, "leaky", parked, parked_init));
+	sleep_ms(30);
+	ck_assert_int_eq(tt_runtime_free_report(rt, fds[1]), 1);
+	close(fds[1]);
+	char *out = drain(fds[0]);
+	ck_assert_msg(strstr(out, "leaked at shutdown: task "), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\"leaky\" was still pending when its runtime was freed"));
+	ck_assert_ptr_nonnull(strstr(out, "waits on notify"));
+	free(out);
+	close(fds[0]);
+}
+END_TEST
+
+START_TEST(watchdog_once)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
+	tt_task *l = TT_SPAWN(rt, "loser", loser, loser_init);
+	tt_watchdog_opts o;
+	memset(&o, 0, sizeof o);
+	tt_diag_opts_init(&o.diag);
+	o.interval_ns = 30 * 1000000ull;
+	o.fd = fds[1];
+	ck_assert_int_eq(tt_watchdog_start(&o), 0);
+	ck_assert_int_eq(tt_watchdog_start(&o), -EALREADY);
+	sleep_ms(400);
+	tt_watchdog_stop();
+	char *out = drain(fds[0]);
+	char want[96];
+	snprintf(want, sizeof want, "lost waker: task %llu \"loser\"",
+		 (unsigned long long)tt_task_id(l));
+	ck_assert_msg(count(out, want) == 1, "expected one report:\n%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "tasktrace watchdog (pid "));
+	free(out);
+	tt_task_cancel(l);
+	tt_task_join_blocking(l);
+	tt_task_release(l);
+	tt_runtime_free(rt);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
+START_TEST(dump)
+{
+	tt_notify_init(&never);
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
+	tt_task_detach(TT_SPAWN(rt, "parent", parent, parent_init));
+	sleep_ms(50);
+	FILE *f = tmpfile();
+	ck_assert_int_eq(tt_dump_tasks(fileno(f)), 3);
+	fflush(f);
+	rewind(f);
+	char buf[8192];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	ck_assert_msg(strstr(buf, "task 1 \"parent\" [notify,"), "%s", buf);
+	ck_assert_ptr_nonnull(strstr(buf, "#0  tt_notified  waits on notify 0x"));
+	ck_assert_ptr_nonnull(strstr(buf, "#1  parent () at tests/diag/test_engine.c:"));
+	ck_assert_ptr_nonnull(strstr(buf, "task 3 \"child\""));
+	ck_assert_ptr_nonnull(strstr(buf, "spawned by task 1 \"parent\" at tests/diag/test_engine.c:"));
+
+	/* On a signal, from the handler itself. */
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(tt_dump_install(SIGUSR1, fds[1]), 0);
+	raise(SIGUSR1);
+	char *out = drain(fds[0]);
+	ck_assert_msg(strstr(out, "tasktrace: dump of pid"), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "task 2 \"child\""));
+	ck_assert_ptr_nonnull(strstr(out, "tasktrace: end of dump"));
+	free(out);
+	/* A reader that went away costs the program nothing. */
+	close(fds[0]);
+	ck_assert_int_eq(tt_dump_tasks(fds[1]), 3);
+	close(fds[1]);
+
+	/* The crash report, without crashing. */
+	f = tmpfile();
+	ck_assert_uint_gt(tt_crash_report(fileno(f), SIGSEGV, NULL), 0);
+	fflush(f);
+	rewind(f);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	ck_assert_msg(strstr(buf, "tasktrace: fatal signal SIGSEGV"), "%s", buf);
+	ck_assert_ptr_nonnull(strstr(buf, "other tasks (3):"));
+	ck_assert_ptr_nonnull(strstr(buf, "tasktrace: end of crash report"));
+	tt_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(durations)
+{
+	uint64_t ns;
+	ck_assert_int_eq(tt_diag_parse_duration("100ms", &ns), 0);
+	ck_assert_uint_eq(ns, 100000000ull);
+	ck_assert_int_eq(tt_diag_parse_duration("1.5s", &ns), 0);
+	ck_assert_uint_eq(ns, 1500000000ull);
+	ck_assert_int_eq(tt_diag_parse_duration("2m", &ns), 0);
+	ck_assert_uint_eq(ns, 120000000000ull);
+	ck_assert_int_eq(tt_diag_parse_duration("3", &ns), 0);
+	ck_assert_uint_eq(ns, 3000000000ull);
+	ck_assert_int_eq(tt_diag_parse_duration("0", &ns), 0);
+	ck_assert_uint_eq(ns, 0);
+	ck_assert_int_lt(tt_diag_parse_duration("soon", &ns), 0);
+	ck_assert_int_lt(tt_diag_parse_duration("5 parsecs", &ns), 0);
+	ck_assert_str_eq(tt_diag_kind_name(TT_DIAG_DEADLOCK), "deadlock");
+	ck_assert_str_eq(tt_diag_kind_name(99), "?");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("diag-engine");
+	TCase *tc = tcase_create("engine");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, starved_next_to_long_poll);
+	tcase_add_test(tc, oneshot_producer_gone);
+	tcase_add_test(tc, leaked_at_shutdown);
+	tcase_add_test(tc, watchdog_once);
+	tcase_add_test(tc, dump);
+	tcase_add_test(tc, durations);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -154,8 +154,9 @@ void tt_timer_deregister(tt_driver *d, tt_timer_node *n)
 	tt_waker_drop(&w);
 }
 
-/* Fire due timers; returns ms until the next one (-1: none). */
-static int fire_timers(tt_driver *d)
+/* Fire due timers; returns ms until the next one (-1: none).  *FIRED
+ * counts the timers fired. */
+static int fire_timers(tt_driver *d, int *fired)
 {
 	enum { BATCH = 64 };
 	tt_waker due[BATCH];
@@ -183,6 +184,7 @@ static int fire_timers(tt_driver *d)
 		pthread_mutex_unlock(&d->timer_lock);
 		for (int i = 0; i < n; i++)
 			tt_waker_wake(&due[i]);
+		*fired += n;
 		if (!more)
 			return timeout;
 	}
@@ -192,8 +194,12 @@ void tt_driver_turn(tt_driver *d, int block)
 {
 	enum { EVENTS = 64 };
 	struct epoll_event ev[EVENTS];
-	int timeout = fire_timers(d);
-	int n = epoll_wait(d->epfd, ev, EVENTS, block ? timeout : 0);
+	int fired = 0;
+	int timeout = fire_timers(d, &fired);
+	/* A fired timer may have queued its task on this very worker without
+	 * waking anyone (the LIFO rule in tt_schedule): then this turn must not
+	 * block, or that task waits for the next unrelated event. */
+	int n = epoll_wait(d->epfd, ev, EVENTS, block && !fired ? timeout : 0);
 	for (int i = 0; i < n; i++) {
 		if (ev[i].data.ptr == NULL) {
 			uint64_t v;
@@ -204,5 +210,5 @@ void tt_driver_turn(tt_driver *d, int block)
 		}
 	}
 	if (block || n > 0)
-		fire_timers(d);
+		fire_timers(d, &fired);
 }

@@ -187,6 +187,8 @@ static tt_poll config_holder_poll(config_holder *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
 	TT_AWAIT(self, cx, &self->lk, tt_lock_init(&self->lk, &config_lock));
+	/* Only now, so the reader cannot take the lock first. */
+	tt_task_detach(TT_SPAWN(NULL, "config-reader", config_reader, config_reader_init));
 	for (;;)
 		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(3600)));
 }
@@ -240,7 +242,6 @@ static void spawn_wait_kinds(void)
 	tt_task_detach(TT_SPAWN(NULL, "job-consumer", job_consumer, job_consumer_init));
 	tt_task_detach(TT_SPAWN(NULL, "result-producer", result_producer, result_producer_init));
 	tt_task_detach(TT_SPAWN(NULL, "config-holder", config_holder, config_holder_init));
-	tt_task_detach(TT_SPAWN(NULL, "config-reader", config_reader, config_reader_init));
 	tt_task_detach(TT_SPAWN(NULL, "pool-user", pool_user, pool_user_init));
 	tt_task_detach(TT_SPAWN(NULL, "auth-server", auth_server, auth_server_init));
 	tt_task_detach(TT_SPAWN(NULL, "auth-client", auth_client, auth_client_init));

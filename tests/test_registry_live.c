@@ -12,45 +12,7 @@
 #include "tasktrace/reader.h"
 #include "tasktrace/tasktrace.h"
 
-typedef struct sample {
-	pid_t pid;
-	uint64_t registry;
-	FILE *out;
-} sample;
-
-/* Start samples/NAME with ARG, wait for its "... ready" line. */
-static void sample_start(sample *s, const char *name, const char *arg)
-{
-	const char *dir = getenv("TT_SAMPLES");
-	ck_assert_msg(dir, "TT_SAMPLES not set");
-	char path[512];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	int fds[2];
-	ck_assert_int_eq(pipe(fds), 0);
-	s->pid = fork();
-	ck_assert_int_ge(s->pid, 0);
-	if (s->pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl(path, name, arg, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	s->out = fdopen(fds[0], "r");
-	char line[256];
-	ck_assert_msg(fgets(line, sizeof line, s->out), "%s printed nothing", name);
-	const char *reg = strstr(line, "registry ");
-	ck_assert_msg(reg && strstr(line, "ready"), "unexpected line: %s", line);
-	s->registry = strtoull(reg + 9, NULL, 16);
-}
-
-static void sample_stop(sample *s)
-{
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, NULL, 0);
-	fclose(s->out);
-}
+#include "sample.h"
 
 static int all_idle(const tt_snapshot *snap)
 {
@@ -79,27 +41,6 @@ static tt_snapshot *snapshot_of(sample *s, tt_mem_pid *mp)
 	}
 	ck_assert_msg(snap, "tasks never settled");
 	return snap;
-}
-
-/* Line of the "@await:TAG" marker in samples/hung.c. */
-static uint32_t marker_line(const char *tag)
-{
-	const char *root = getenv("TT_SOURCE_ROOT");
-	ck_assert(root);
-	char path[512], want[64], line[512];
-	snprintf(path, sizeof path, "%s/samples/hung.c", root);
-	snprintf(want, sizeof want, "@await:%s ", tag);
-	FILE *f = fopen(path, "r");
-	ck_assert_msg(f, "cannot open %s", path);
-	for (uint32_t n = 1; fgets(line, sizeof line, f); n++) {
-		if (strstr(line, want)) {
-			fclose(f);
-			return n;
-		}
-	}
-	fclose(f);
-	ck_abort_msg("marker %s not found", tag);
-	return 0;
 }
 
 static const tt_stask *find_named(const tt_snapshot *s, const char *name)

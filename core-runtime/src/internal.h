@@ -171,6 +171,7 @@ void tt_timer_deregister(tt_driver *d, tt_timer_node *n);
 #include "tasktrace/sync.h"
 void tt_waiter_init(tt_waiter *w);
 void tt_waitq_push(tt_waitq *q, tt_waiter *w, tt_cx *cx);
+void tt_waitq_push_front(tt_waitq *q, tt_waiter *w, tt_cx *cx);
 void tt_waitq_remove(tt_waitq *q, tt_waiter *w);
 tt_waiter *tt_waitq_wake_first(tt_waitq *q);
 tt_waiter *tt_waitq_take_first(tt_waitq *q, tt_waker *out);

@@ -20,6 +20,21 @@ void tt_waitq_push(tt_waitq *q, tt_waiter *w, tt_cx *cx)
 	}
 }
 
+void tt_waitq_push_front(tt_waitq *q, tt_waiter *w, tt_cx *cx)
+{
+	if (!w->queued) {
+		w->prev = NULL;
+		w->next = q->head;
+		if (q->head)
+			q->head->prev = w;
+		else
+			q->tail = w;
+		q->head = w;
+		w->queued = 1;
+	}
+	tt_waitq_push(q, w, cx); /* refresh the waker */
+}
+
 void tt_waitq_remove(tt_waitq *q, tt_waiter *w)
 {
 	if (!w->queued)

@@ -12,47 +12,6 @@
 
 #include "cli_util.h"
 
-void sample_start(sample *s, const char *name)
-{
-	const char *dir = getenv("TT_SAMPLES");
-	ck_assert_msg(dir, "TT_SAMPLES not set");
-	char path[512];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	sample_start_path(s, path, NULL);
-}
-
-void sample_start_path(sample *s, const char *path, const char *arg)
-{
-	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	int fds[2];
-	ck_assert_int_eq(pipe(fds), 0);
-	s->pid = fork();
-	ck_assert_int_ge(s->pid, 0);
-	if (s->pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl(path, name, arg, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	s->out = fdopen(fds[0], "r");
-	char line[256];
-	ck_assert_msg(fgets(line, sizeof line, s->out), "%s printed nothing", name);
-	ck_assert_msg(strstr(line, "registry ") && strstr(line, "ready"),
-		      "unexpected line: %s", line);
-	char want[64];
-	snprintf(want, sizeof want, "pid %d ", (int)s->pid);
-	ck_assert_msg(strstr(line, want), "unexpected line: %s", line);
-}
-
-void sample_stop(sample *s)
-{
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, NULL, 0);
-	fclose(s->out);
-}
-
 char *slurp(FILE *f)
 {
 	long n;
@@ -138,27 +97,6 @@ void run_free(run *r)
 {
 	free(r->out);
 	free(r->err);
-}
-
-/* Line of the "@await:TAG" marker in samples/hung.c. */
-unsigned marker_line(const char *tag)
-{
-	const char *root = getenv("TT_SOURCE_ROOT");
-	ck_assert(root);
-	char path[512], want[64], line[512];
-	snprintf(path, sizeof path, "%s/samples/hung.c", root);
-	snprintf(want, sizeof want, "@await:%s ", tag);
-	FILE *f = fopen(path, "r");
-	ck_assert_msg(f, "cannot open %s", path);
-	for (unsigned n = 1; fgets(line, sizeof line, f); n++) {
-		if (strstr(line, want)) {
-			fclose(f);
-			return n;
-		}
-	}
-	fclose(f);
-	ck_abort_msg("marker %s not found", tag);
-	return 0;
 }
 
 /* The site text "samples/hung.c:N" of marker TAG (the recorded path may
@@ -311,7 +249,7 @@ void assert_schema(const char *command, const char *text)
 
 /* Does PID run with AddressSanitizer?  gcore would dump its terabyte of
  * shadow memory. */
-static int sanitized(pid_t pid)
+static int runs_asan(pid_t pid)
 {
 	char path[64], line[1024];
 	int found = 0;
@@ -326,7 +264,7 @@ static int sanitized(pid_t pid)
 
 char *make_core(pid_t pid, const char *tag)
 {
-	if (sanitized(pid)) {
+	if (runs_asan(pid)) {
 		fprintf(stderr, "pid %d runs under ASan: no core, core tests skipped\n", (int)pid);
 		return NULL;
 	}

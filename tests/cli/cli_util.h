@@ -7,10 +7,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-typedef struct sample {
-	pid_t pid;
-	FILE *out;
-} sample;
+#include "../sample.h"
 
 typedef struct run {
 	int status; /* exit code, or 128 + signal */
@@ -21,18 +18,12 @@ typedef struct run {
 extern uid_t run_as_uid;
 extern const char *run_stdin;
 
-/* Start samples/NAME (or the program at PATH with one ARG) and wait for
- * its "... ready" line. */
-void sample_start(sample *s, const char *name);
-void sample_start_path(sample *s, const char *path, const char *arg);
-void sample_stop(sample *s);
 char *slurp(FILE *f);
 run tasktrace(const char *arg, ...);
 run tasktrace_argv(char **args);
 run run_prog(const char *bin, char **argv);
 void run_free(run *r);
-/* Line of the "@await:TAG" marker in samples/hung.c, and its site text. */
-unsigned marker_line(const char *tag);
+/* The site text "samples/hung.c:N" of marker TAG. */
 const char *site(const char *tag);
 char *line_with(const char *text, const char *needle, char *buf, size_t len);
 void in_order(const char *text, ...);

@@ -20,7 +20,7 @@ START_TEST(ps_lists_hung_tasks)
 {
 	sample s;
 	char pid[16], line[512];
-	sample_start(&s, "hung");
+	sample_start(&s, "hung", NULL);
 	snprintf(pid, sizeof pid, "%d", (int)s.pid);
 	run r = tasktrace("ps", pid, NULL);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
@@ -46,7 +46,7 @@ START_TEST(bt_prints_chains_innermost_first)
 {
 	sample s;
 	char pid[16], want[128];
-	sample_start(&s, "hung");
+	sample_start(&s, "hung", NULL);
 	snprintf(pid, sizeof pid, "%d", (int)s.pid);
 	run ps = tasktrace("ps", pid, NULL);
 	ck_assert_int_eq(ps.status, 0);
@@ -99,7 +99,7 @@ START_TEST(tree_nests_by_parent)
 {
 	sample s;
 	char pid[16], want[128];
-	sample_start(&s, "hung");
+	sample_start(&s, "hung", NULL);
 	snprintf(pid, sizeof pid, "%d", (int)s.pid);
 	run ps = tasktrace("ps", pid, NULL);
 	unsigned long req = task_id(ps.out, "request-42");
@@ -123,7 +123,7 @@ START_TEST(json_is_well_formed)
 {
 	sample s;
 	char pid[16];
-	sample_start(&s, "hung");
+	sample_start(&s, "hung", NULL);
 	snprintf(pid, sizeof pid, "%d", (int)s.pid);
 	static const char *const cmds[] = { "ps", "bt", "tree" };
 	for (int i = 0; i < 3; i++) {

@@ -22,8 +22,8 @@ static char hung_pid[16], blocking_pid[16];
 
 static void start_samples(void)
 {
-	sample_start(&hung, "hung");
-	sample_start(&blocking, "blocking");
+	sample_start(&hung, "hung", NULL);
+	sample_start(&blocking, "blocking", NULL);
 	snprintf(hung_pid, sizeof hung_pid, "%d", (int)hung.pid);
 	snprintf(blocking_pid, sizeof blocking_pid, "%d", (int)blocking.pid);
 	hung_core = make_core(hung.pid, "hung");

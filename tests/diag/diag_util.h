@@ -13,44 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef struct sample {
-	pid_t pid;
-	FILE *out;
-	char line[256]; /* its ready line */
-} sample;
-
-/* Start samples/NAME (ARG may be NULL) and wait for its ready line. */
-static inline void sample_start(sample *s, const char *name, const char *arg)
-{
-	const char *dir = getenv("TT_SAMPLES");
-	char path[512];
-	char *line = s->line;
-	int fds[2];
-
-	ck_assert_msg(dir, "TT_SAMPLES not set");
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	ck_assert_int_eq(pipe(fds), 0);
-	s->pid = fork();
-	ck_assert_int_ge(s->pid, 0);
-	if (s->pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execl(path, name, arg, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	s->out = fdopen(fds[0], "r");
-	ck_assert_msg(fgets(line, sizeof s->line, s->out), "%s printed nothing", name);
-	ck_assert_msg(strstr(line, "ready"), "unexpected line: %s", line);
-}
-
-static inline void sample_stop(sample *s)
-{
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, NULL, 0);
-	fclose(s->out);
-}
+#include "../sample.h"
 
 typedef struct run {
 	int status; /* raw wait status */
@@ -154,10 +117,5 @@ static inline const char *line_with(const char *text, const char *needle)
 	return b;
 }
 
-static inline int sanitized(void)
-{
-	const char *s = getenv("TT_SANITIZE");
-	return s && *s && strcmp(s, "none") != 0;
-}
 
 #endif

@@ -53,11 +53,17 @@ void tt_notified_init(tt_notified *w, tt_notify *n);
 /* ---- mutex ---- */
 
 /* An async mutex that records its holder task (the owner in the wait
- * records of its waiters) and hands itself to waiters in FIFO order. */
+ * records of its waiters).  Like Go's sync.Mutex it stays fast under
+ * contention: unlocking wakes the first waiter, but a task that is running
+ * may take the free mutex before it ("barging"), which saves a task switch
+ * per lock.  A waiter queued for longer than TT_MUTEX_STARVE_NS is handed
+ * the mutex directly, in FIFO order, so nobody starves. */
+#define TT_MUTEX_STARVE_NS 1000000ull
 typedef struct tt_mutex {
 	pthread_mutex_t lock;
 	uint64_t owner; /* task id of the holder, 0 when free */
 	tt_waitq waiters;
+	int waking; /* a woken waiter is on its way to retry */
 } tt_mutex;
 void tt_mutex_init(tt_mutex *m);
 /* -EBUSY while held or awaited. */
@@ -73,6 +79,8 @@ typedef struct tt_lock {
 	tt_leaf leaf;
 	tt_mutex *m;
 	tt_waiter w;
+	uint64_t since; /* first queued, for the starvation hand-off */
+	int granted;    /* handed the mutex by its previous holder */
 } tt_lock;
 extern const tt_func tt_lock_fn;
 /* Result 0 once the calling task holds M. */

@@ -7,7 +7,8 @@
  *   diag   one watchdog round: snapshot + diagnosis of N tasks.
  *
  * Each task is a 2-deep chain ending in a notify nobody signals (like
- * samples/many_tasks).  Prints one line per measure. */
+ * samples/many_tasks).  Prints one line per measure; a second argument
+ * (dump, crash or diag) runs that measure only, RUNS=k sets the runs. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -60,8 +61,11 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 10000;
-	enum { RUNS = 11 };
-	uint64_t t[RUNS];
+	const char *only = argc > 2 ? argv[2] : NULL;
+	int RUNS = getenv("RUNS") ? atoi(getenv("RUNS")) : 11;
+	if (RUNS < 1 || RUNS > 1000)
+		RUNS = 11;
+	uint64_t t[1000];
 
 	tt_notify_init(&never);
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
@@ -72,7 +76,7 @@ int main(int argc, char **argv)
 	int null = open("/dev/null", O_WRONLY);
 
 	off_t bytes = 0;
-	for (int i = 0; i < RUNS; i++) {
+	for (int i = 0; i < RUNS && (!only || !strcmp(only, "dump")); i++) {
 		char path[] = "/tmp/tt-dump-XXXXXX";
 		int fd = i == 0 ? mkstemp(path) : null;
 		uint64_t t0 = tt_now_ns();
@@ -87,19 +91,21 @@ int main(int argc, char **argv)
 		}
 	}
 	qsort(t, RUNS, sizeof t[0], cmp);
-	printf("dump   tasks=%ld median_ms=%.2f best_ms=%.2f bytes=%lld\n", n, t[RUNS / 2] / 1e6,
+	if (!only || !strcmp(only, "dump"))
+		printf("dump   tasks=%ld median_ms=%.2f best_ms=%.2f bytes=%lld\n", n, t[RUNS / 2] / 1e6,
 	       t[0] / 1e6, (long long)bytes);
 
 	size_t size = 0;
-	for (int i = 0; i < RUNS; i++) {
+	for (int i = 0; i < RUNS && (!only || !strcmp(only, "crash")); i++) {
 		uint64_t t0 = tt_now_ns();
 		size = tt_crash_report(null, SIGSEGV, NULL);
 		t[i] = tt_now_ns() - t0;
 	}
 	qsort(t, RUNS, sizeof t[0], cmp);
-	printf("crash  tasks=%ld median_ms=%.2f bytes=%zu (cap 65536)\n", n, t[RUNS / 2] / 1e6, size);
+	if (!only || !strcmp(only, "crash"))
+		printf("crash  tasks=%ld median_ms=%.2f bytes=%zu (cap 65536)\n", n, t[RUNS / 2] / 1e6, size);
 
-	for (int i = 0; i < RUNS; i++) {
+	for (int i = 0; i < RUNS && (!only || !strcmp(only, "diag")); i++) {
 		tt_snapshot *s = NULL;
 		char err[160];
 		uint64_t t0 = tt_now_ns();
@@ -111,7 +117,8 @@ int main(int argc, char **argv)
 		tt_snapshot_free(s);
 	}
 	qsort(t, RUNS, sizeof t[0], cmp);
-	printf("diag   tasks=%ld median_ms=%.2f (one watchdog round)\n", n, t[RUNS / 2] / 1e6);
+	if (!only || !strcmp(only, "diag"))
+		printf("diag   tasks=%ld median_ms=%.2f (one watchdog round)\n", n, t[RUNS / 2] / 1e6);
 	fflush(stdout);
 	_exit(0); /* the tasks stay pending: do not wait on them */
 }

@@ -1,5 +1,7 @@
 /* The shared wording; see format.h.  No stdio, no allocation: the crash
  * handler formats with these from a signal handler. */
+#include <string.h>
+
 #include "tasktrace/format.h"
 
 /* ---- the buffer ---- */
@@ -13,7 +15,7 @@ void tt_fb_init(tt_fbuf *b, char *mem, size_t cap)
 		mem[0] = 0;
 }
 
-static void fb_putc(tt_fbuf *b, char c)
+static inline void fb_putc(tt_fbuf *b, char c)
 {
 	if (b->len + 1 < b->cap) {
 		b->p[b->len++] = c;
@@ -21,56 +23,100 @@ static void fb_putc(tt_fbuf *b, char c)
 	}
 }
 
+/* Bytes left before the terminating NUL. */
+static inline size_t fb_room(const tt_fbuf *b)
+{
+	return b->len + 1 < b->cap ? b->cap - 1 - b->len : 0;
+}
+
+/* Append N bytes (no NUL among them); what does not fit is dropped, as
+ * byte-at-a-time appends would. */
+static inline void fb_mem(tt_fbuf *b, const char *s, size_t n)
+{
+	size_t room = fb_room(b);
+
+	if (!room)
+		return;
+	if (n > room)
+		n = room;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
 void tt_fb_str(tt_fbuf *b, const char *s)
 {
-	while (*s)
-		fb_putc(b, *s++);
+	fb_mem(b, s, strlen(s));
 }
 
 void tt_fb_text(tt_fbuf *b, const char *s)
 {
+	unsigned char *d = (unsigned char *)b->p + b->len;
+	size_t n, len = b->len;
+
 	if (!s) {
 		tt_fb_str(b, "??");
 		return;
 	}
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		fb_putc(b, c < 0x20 || c == 0x7f ? '?' : (char)c);
-	}
+	fb_mem(b, s, strlen(s));
+	/* Then clean the copy, a branch-free loop the compiler widens. */
+	for (n = b->len - len; n--; d++)
+		*d = *d < 0x20 || *d == 0x7f ? '?' : *d;
 }
+
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324"
+	"25262728293031323334353637383940414243444546474849"
+	"50515253545556575859606162636465666768697071727374"
+	"75767778798081828384858687888990919293949596979899";
 
 void tt_fb_u64(tt_fbuf *b, uint64_t v)
 {
 	char d[24];
-	int n = 0;
+	char *e = d + sizeof(d), *p = e;
 
-	do {
-		d[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		fb_putc(b, d[--n]);
+	/* Two digits a division: ids and durations are mostly short. */
+	while (v >= 100) {
+		unsigned k = (unsigned)(v % 100) * 2;
+		v /= 100;
+		*--p = digit_pairs[k + 1];
+		*--p = digit_pairs[k];
+	}
+	if (v >= 10) {
+		*--p = digit_pairs[v * 2 + 1];
+		*--p = digit_pairs[v * 2];
+	} else {
+		*--p = (char)('0' + v);
+	}
+	fb_mem(b, p, (size_t)(e - p));
 }
 
 void tt_fb_hex(tt_fbuf *b, uint64_t v)
 {
 	char d[20];
-	int n = 0;
+	char *e = d + sizeof(d), *p = e;
 
 	do {
-		d[n++] = "0123456789abcdef"[v & 15];
+		*--p = "0123456789abcdef"[v & 15];
 		v >>= 4;
 	} while (v);
-	tt_fb_str(b, "0x");
-	while (n)
-		fb_putc(b, d[--n]);
+	*--p = 'x';
+	*--p = '0';
+	fb_mem(b, p, (size_t)(e - p));
 }
 
 void tt_fb_pad(tt_fbuf *b, size_t col)
 {
-	do
-		fb_putc(b, ' ');
-	while (b->len < col && b->len + 1 < b->cap);
+	size_t room = fb_room(b);
+	size_t n = col > b->len + 1 ? col - b->len : 1;
+
+	if (!room)
+		return;
+	if (n > room)
+		n = room;
+	memset(b->p + b->len, ' ', n);
+	b->len += n;
+	b->p[b->len] = 0;
 }
 
 static void fb_quoted(tt_fbuf *b, const char *s)

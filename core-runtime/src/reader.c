@@ -314,6 +314,12 @@ int tt_reader_open(tt_reader *r, tt_mem mem, uint64_t root_addr,
 	return TT_R_OK;
 }
 
+void tt_reader_set_view(tt_reader *r, tt_view_mem_fn view, void *ctx)
+{
+	r->view_ = view;
+	r->view_ctx_ = view ? ctx : NULL;
+}
+
 int tt_reader_refresh(tt_reader *r)
 {
 	unsigned char b[sizeof(r->root)];
@@ -332,6 +338,7 @@ int tt_reader_refresh(tt_reader *r)
 				 "root %X: header changed since open",
 				 r->root_addr);
 	memcpy(r->root, b, size);
+	tt_r_cache_clear(r);
 	return TT_R_OK;
 }
 
@@ -344,47 +351,72 @@ uint64_t tt_reader_root_u64(const tt_reader *r, int field)
 
 /* ---- small records ---- */
 
-static int read_record(tt_reader *r, int rec, uint64_t addr, void *buf)
+/* The record REC at ADDR, checked, in BUF or in the view; NULL with
+ * *RC set on failure. */
+static const unsigned char *read_record(tt_reader *r, int rec, uint64_t addr,
+					unsigned char *buf, int *rc)
 {
 	const char *rn = tt_r_record_name(rec);
+	const unsigned char *p;
 
-	if (!addr)
-		return tt_r_errf(r, TT_R_NOT_FOUND, "%s at address 0", rn);
-	if (addr & (TT_R_ALIGN - 1))
-		return tt_r_errf(r, TT_R_MISALIGNED, "%s %X: misaligned", rn,
-				 addr);
-	return tt_r_read(r, addr, buf, r->record_size[rec], rn);
+	if (!addr) {
+		*rc = tt_r_errf(r, TT_R_NOT_FOUND, "%s at address 0", rn);
+		return NULL;
+	}
+	if (addr & (TT_R_ALIGN - 1)) {
+		*rc = tt_r_errf(r, TT_R_MISALIGNED, "%s %X: misaligned", rn,
+				addr);
+		return NULL;
+	}
+	p = tt_r_fetch(r, addr, buf, r->record_size[rec], rn);
+	*rc = p ? TT_R_OK : TT_R_UNREADABLE;
+	return p;
 }
 
+/* SITE and FUNC records are static data: once decoded they are kept, by
+ * address, in a small direct-mapped cache in the reader. */
 int tt_reader_site(tt_reader *r, uint64_t addr, tt_rsite *out)
 {
-	unsigned char b[TT_R_RECORD_MAX];
+	unsigned char buf[TT_R_RECORD_MAX];
+	const unsigned char *b;
 	const tt_field *f = r->f_site;
+	tt_rsite *c = &r->site_cache_[tt_r_cache_ix(addr)];
 	int rc;
 
+	if (c->addr == addr && addr) {
+		*out = *c;
+		return TT_R_OK;
+	}
 	memset(out, 0, sizeof(*out));
 	out->addr = addr;
-	rc = read_record(r, TT_REC_SITE, addr, b);
-	if (rc)
+	b = read_record(r, TT_REC_SITE, addr, buf, &rc);
+	if (!b)
 		return rc;
 	out->function = tt_r_get(b, f[TT_SITE_FUNCTION]);
 	out->file = tt_r_get(b, f[TT_SITE_FILE]);
 	out->line = (uint32_t)tt_r_get(b, f[TT_SITE_LINE]);
 	out->flags = (uint32_t)tt_r_get(b, f[TT_SITE_FLAGS]);
 	out->resume = tt_r_get(b, f[TT_SITE_RESUME]);
+	*c = *out;
 	return TT_R_OK;
 }
 
 int tt_reader_func(tt_reader *r, uint64_t addr, tt_rfunc *out)
 {
-	unsigned char b[TT_R_RECORD_MAX];
+	unsigned char buf[TT_R_RECORD_MAX];
+	const unsigned char *b;
 	const tt_field *f = r->f_func;
+	tt_rfunc *c = &r->func_cache_[tt_r_cache_ix(addr)];
 	int rc;
 
+	if (c->addr == addr && addr) {
+		*out = *c;
+		return TT_R_OK;
+	}
 	memset(out, 0, sizeof(*out));
 	out->addr = addr;
-	rc = read_record(r, TT_REC_FUNC, addr, b);
-	if (rc)
+	b = read_record(r, TT_REC_FUNC, addr, buf, &rc);
+	if (!b)
 		return rc;
 	out->name = tt_r_get(b, f[TT_FUNC_NAME]);
 	out->file = tt_r_get(b, f[TT_FUNC_FILE]);
@@ -393,6 +425,7 @@ int tt_reader_func(tt_reader *r, uint64_t addr, tt_rfunc *out)
 	out->kind = (uint32_t)tt_r_get(b, f[TT_FUNC_KIND]);
 	out->frame_size = (uint32_t)tt_r_get(b, f[TT_FUNC_FRAME_SIZE]);
 	out->poll = tt_r_get(b, f[TT_FUNC_POLL]);
+	*c = *out;
 	return TT_R_OK;
 }
 
@@ -424,10 +457,11 @@ int tt_reader_string(tt_reader *r, uint64_t addr, char *buf, size_t len)
 			n = sizeof(tmp);
 		if (n > r->lim.max_string - scanned)
 			n = r->lim.max_string - scanned;
-		if (tt_r_read(r, a, tmp, n, "string"))
+		const unsigned char *p = tt_r_fetch(r, a, tmp, n, "string");
+		if (!p)
 			return string_fail(buf, len, TT_R_UNREADABLE);
 		for (uint64_t i = 0; i < n; i++) {
-			unsigned char c = tmp[i];
+			unsigned char c = p[i];
 			if (!c) {
 				if (len)
 					buf[n_out] = 0;

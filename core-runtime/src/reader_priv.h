@@ -68,6 +68,35 @@ static inline int64_t tt_r_get_s(const void *rec, tt_field f)
 TT_HIDDEN int tt_r_read(tt_reader *r, uint64_t addr, void *buf, size_t len,
 			const char *what);
 
+/* LEN bytes at ADDR: a pointer into the reader's view when it has one
+ * covering them, else a copy in BUF (LEN bytes).  NULL on failure, with
+ * r->err set as tt_r_read sets it. */
+static inline const unsigned char *tt_r_fetch(tt_reader *r, uint64_t addr,
+					      void *buf, size_t len,
+					      const char *what)
+{
+	if (r->view_ && len && addr + len >= addr) {
+		const void *p = r->view_(r->view_ctx_, addr, len);
+		if (p)
+			return (const unsigned char *)p;
+	}
+	return tt_r_read(r, addr, buf, len, what) ? NULL :
+						     (const unsigned char *)buf;
+}
+
+/* Forget the cached FUNC and SITE records. */
+static inline void tt_r_cache_clear(tt_reader *r)
+{
+	memset(r->func_cache_, 0, sizeof(r->func_cache_));
+	memset(r->site_cache_, 0, sizeof(r->site_cache_));
+}
+
+static inline unsigned tt_r_cache_ix(uint64_t addr)
+{
+	return (unsigned)((addr >> 3) ^ (addr >> 8) ^ (addr >> 13)) &
+	       (TT_READER_CACHE - 1);
+}
+
 /* printf-like into r->err without stdio.  Conversions: %s string, %d int,
  * %u unsigned, %U uint64_t decimal, %X uint64_t as 0x-hex, %E an errno
  * value (sign ignored) as its text, %% a percent sign.  Returns CODE. */

@@ -62,6 +62,12 @@ int tt_reader_read_task(tt_reader *r, uint64_t slot_addr, tt_rtask *out)
 	if (slot_addr & (TT_R_ALIGN - 1))
 		return tt_r_errf(r, TT_R_MISALIGNED, "task slot %X: misaligned",
 				 slot_addr);
+	/* Memory that holds still needs no seqlock: one look. */
+	if (r->view_ && size) {
+		const void *v = r->view_(r->view_ctx_, slot_addr, size);
+		if (v)
+			return tt_reader_decode_task(r, v, slot_addr, out);
+	}
 	for (uint32_t try = 0;; try++) {
 		uint64_t s1, s2;
 
@@ -99,29 +105,25 @@ void tt_task_iter_init(tt_reader *r, tt_task_iter *it)
 		it->chunk = UINT32_MAX;
 }
 
-int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out)
+/* Advance IT to its next slot, loading chunks as needed: 1 with the
+ * slot's address and index, 0 at the end, or -TT_R_* for a chunk that
+ * could not be read (its address in *ADDR). */
+static int iter_slot(tt_reader *r, tt_task_iter *it, uint64_t *addr,
+		     uint64_t *index)
 {
 	uint64_t stride = r->record_size[TT_REC_TASK];
 
 	if (it->chunk == UINT32_MAX) {
 		uint32_t n;
 		it->chunk = 0;
-		memset(out, 0, sizeof(*out));
+		*addr = 0;
 		return -tt_r_chunk_count(r, &n);
 	}
 	for (;;) {
 		if (it->slot < it->slot_count) {
-			uint64_t addr = it->slots_addr + it->slot * stride;
-			uint64_t index = it->first_index + it->slot;
-			int rc;
-
+			*addr = it->slots_addr + it->slot * stride;
+			*index = it->first_index + it->slot;
 			it->slot++;
-			rc = tt_reader_read_task(r, addr, out);
-			out->slot_index = index;
-			if (rc)
-				return -rc;
-			if (out->id == 0)
-				continue;
 			return 1;
 		}
 		if (it->chunk >= it->chunk_count)
@@ -132,14 +134,65 @@ int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out)
 
 		it->slot = it->slot_count = 0;
 		if (rc) {
-			memset(out, 0, sizeof(*out));
-			out->slot_addr = c.addr;
+			*addr = c.addr;
 			return -rc;
 		}
 		it->slots_addr = c.slots;
 		it->slot_count = c.count;
 		it->first_index = c.first;
 		it->total += c.count;
+	}
+}
+
+int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out)
+{
+	for (;;) {
+		uint64_t addr = 0, index = 0;
+		int rc = iter_slot(r, it, &addr, &index);
+
+		if (rc == 0)
+			return 0;
+		if (rc < 0) {
+			memset(out, 0, sizeof(*out));
+			out->slot_addr = addr;
+			return rc;
+		}
+		rc = tt_reader_read_task(r, addr, out);
+		out->slot_index = index;
+		if (rc)
+			return -rc;
+		if (out->id == 0)
+			continue;
+		return 1;
+	}
+}
+
+int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr,
+			 uint64_t *id, uint32_t *flags)
+{
+	unsigned char buf[TT_R_TASK_MAX];
+	uint32_t size = r->record_size[TT_REC_TASK];
+
+	for (;;) {
+		uint64_t addr = 0, index = 0;
+		int rc = iter_slot(r, it, &addr, &index);
+
+		*slot_addr = addr;
+		*id = 0;
+		*flags = 0;
+		if (rc <= 0)
+			return rc;
+		if (addr & (TT_R_ALIGN - 1))
+			return -tt_r_errf(r, TT_R_MISALIGNED,
+					  "task slot %X: misaligned", addr);
+		const unsigned char *b = tt_r_fetch(r, addr, buf, size, "task slot");
+		if (!b)
+			return -TT_R_UNREADABLE;
+		*id = tt_r_get(b, r->f_task[TT_TASK_ID]);
+		if (!*id)
+			continue;
+		*flags = (uint32_t)tt_r_get(b, r->f_task[TT_TASK_FLAGS]);
+		return 1;
 	}
 }
 
@@ -244,7 +297,8 @@ static int func_kind(tt_reader *r, struct walk *w, uint64_t frame,
 static int read_frame(tt_reader *r, struct walk *w, uint64_t addr,
 		      tt_rframe *out, uint64_t *child, uint64_t *sibling)
 {
-	unsigned char b[TT_R_RECORD_MAX];
+	unsigned char buf[TT_R_RECORD_MAX];
+	const unsigned char *b = NULL;
 	uint32_t fsize = r->record_size[TT_REC_FRAME];
 	uint32_t wsize = r->record_size[TT_REC_WAIT];
 	uint32_t want = fsize > wsize ? fsize : wsize;
@@ -256,11 +310,15 @@ static int read_frame(tt_reader *r, struct walk *w, uint64_t addr,
 				 addr);
 	/* One read covers a leaf's wait record too; a small frame at the
 	 * end of a mapping gets a second, narrower chance. */
-	if (addr + want < addr || r->mem.read(r->mem.ctx, addr, b, want) < 0) {
+	if (r->view_ && addr + want >= addr)
+		b = r->view_(r->view_ctx_, addr, want);
+	if (!b && addr + want >= addr && r->mem.read(r->mem.ctx, addr, buf, want) >= 0)
+		b = buf;
+	if (!b) {
 		wide = want == fsize;
-		rc = tt_r_read(r, addr, b, fsize, "frame");
-		if (rc)
-			return rc;
+		b = tt_r_fetch(r, addr, buf, fsize, "frame");
+		if (!b)
+			return TT_R_UNREADABLE;
 	}
 	out->addr = addr;
 	out->func = tt_r_get(b, ff[TT_FRAME_FUNC]);

@@ -34,6 +34,17 @@ void tt_rout_init(tt_rout *o, int fd, size_t cap)
 	o->cap = cap;
 	o->limit = cap;
 	o->len = 0;
+	o->buf = o->small;
+	o->size = sizeof(o->small);
+}
+
+void tt_rout_set_buffer(tt_rout *o, char *mem, size_t size)
+{
+	tt_rout_flush(o);
+	if (mem && size >= sizeof(o->small)) {
+		o->buf = mem;
+		o->size = size;
+	}
 }
 
 void tt_rout_flush(tt_rout *o)
@@ -50,17 +61,16 @@ void tt_rout_section(tt_rout *o, size_t n, size_t reserve)
 	o->limit = used + n < end ? used + n : end;
 }
 
-static int put(tt_rout *o, const char *s, size_t limit)
+static int put(tt_rout *o, const char *s, size_t n, size_t limit)
 {
-	size_t n = strlen(s);
 
 	/* written counts every accepted byte, buffered or not. */
 	if (o->written + n + 1 > limit)
 		return 0;
 	o->written += n + 1;
-	if (o->len + n + 1 > sizeof(o->buf))
+	if (o->len + n + 1 > o->size)
 		tt_rout_flush(o);
-	if (n + 1 > sizeof(o->buf)) {
+	if (n + 1 > o->size) {
 		write_all(o->fd, s, n);
 		write_all(o->fd, "\n", 1);
 		return 1;
@@ -73,12 +83,12 @@ static int put(tt_rout *o, const char *s, size_t limit)
 
 int tt_rout_line(tt_rout *o, const char *s)
 {
-	return put(o, s, o->limit);
+	return put(o, s, strlen(s), o->limit);
 }
 
 int tt_rout_force(tt_rout *o, const char *s)
 {
-	return put(o, s, o->cap);
+	return put(o, s, strlen(s), o->cap);
 }
 
 /* ---- memory: this process, with FUNC and SITE records cached ---- */
@@ -95,42 +105,77 @@ typedef struct raw_rec {
 	unsigned char data[TT_R_RECORD_MAX > 128 ? 128 : TT_R_RECORD_MAX];
 } raw_rec;
 
-/* Pages of target memory read since the current batch of slots was
- * read: a task's frames usually share a page or two with its
- * neighbours', and a syscall costs more than decoding a task.  Staleness
- * is handled by the seqlock check in tt_rep_bt: every cached page is
- * younger than the slot it is used with. */
-#define PAGES 64
-#define PAGE 4096u
+/* Blocks of target memory read since the current batch of slots was
+ * read: a task's frames usually share a block with its neighbours', and
+ * a syscall costs more than decoding a task.  A block is an aligned
+ * 64 KiB read in one process_vm_readv with the page after it (a record
+ * across the boundary is no second read), kept as far as it was readable
+ * (the copy stops at the first unmapped page).  Staleness is handled by
+ * the seqlock checks: every cached block is younger than the slot it is
+ * used with. */
+#define BLOCKS 8
+#define BLOCK 65536u
+#define TAIL 4096u
 
 struct rep_mem {
 	tt_mem self;
 	pid_t pid;
 	raw_rec raws[TT_REP_SYMS];
-	uint64_t tag[PAGES]; /* page number + 1; 0 empty */
-	unsigned char page[PAGES][PAGE];
+	uint64_t tag[BLOCKS];   /* block number + 1; 0 empty */
+	uint64_t base[BLOCKS];  /* where its copy starts ... */
+	uint32_t valid[BLOCKS]; /* ... and how many bytes were readable */
+	unsigned char block[BLOCKS][BLOCK + TAIL];
 };
+
+/* Fill entry I with block number BN for a read at ADDR: from the block's
+ * start, or when that page is unmapped from ADDR's page (the first block
+ * of a heap).  0, or -1 when ADDR's page is not readable this way either
+ * (or process_vm_readv is refused: the caller falls back to the reads of
+ * tt_mem_self). */
+static int block_load(struct rep_mem *m, size_t i, uint64_t bn, uint64_t addr)
+{
+	uint64_t end = bn * BLOCK + BLOCK + TAIL;
+	int saved = errno;
+
+	m->tag[i] = 0;
+	if (end >> 63)
+		return -1;
+	for (uint64_t base = bn * BLOCK;; base = addr & ~(uint64_t)(TAIL - 1)) {
+		struct iovec l = { m->block[i], (size_t)(end - base) };
+		struct iovec r = { (void *)(uintptr_t)base, (size_t)(end - base) };
+		ssize_t n = process_vm_readv(m->pid, &l, 1, &r, 1, 0);
+		if (n > 0) {
+			errno = saved;
+			m->tag[i] = bn + 1;
+			m->base[i] = base;
+			m->valid[i] = (uint32_t)n;
+			return 0;
+		}
+		if (base == (addr & ~(uint64_t)(TAIL - 1)))
+			break;
+	}
+	errno = saved;
+	return -1;
+}
 
 static int cached_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
 	struct rep_mem *m = ctx;
 	raw_rec *r = &m->raws[sym_ix(addr)];
-	uint64_t pg = addr / PAGE;
-	size_t i = (size_t)(pg % PAGES);
+	uint64_t bn = addr / BLOCK;
+	size_t i = (size_t)(bn % BLOCKS);
 
 	if (r->addr == addr && r->len == len && addr) {
 		memcpy(buf, r->data, len);
 		return 0;
 	}
-	if (!len || addr + len < addr || (addr + len - 1) / PAGE != pg)
+	if (!len || len > TAIL || addr + len < addr)
 		return m->self.read(m->self.ctx, addr, buf, len);
-	if (m->tag[i] != pg + 1) {
-		m->tag[i] = 0;
-		if (m->self.read(m->self.ctx, pg * PAGE, m->page[i], PAGE) < 0)
-			return m->self.read(m->self.ctx, addr, buf, len);
-		m->tag[i] = pg + 1;
-	}
-	memcpy(buf, m->page[i] + (addr % PAGE), len);
+	if (m->tag[i] != bn + 1 && block_load(m, i, bn, addr) < 0)
+		return m->self.read(m->self.ctx, addr, buf, len);
+	if (addr < m->base[i] || addr - m->base[i] + len > m->valid[i])
+		return m->self.read(m->self.ctx, addr, buf, len);
+	memcpy(buf, m->block[i] + (addr - m->base[i]), len);
 	return 0;
 }
 
@@ -186,6 +231,22 @@ static struct rep_mem *mem_of(tt_rep *p)
 	return &((rep_map *)p)->mem;
 }
 
+/* Tasks of tt_rep_bt_all walked but not yet printed. */
+#define BATCH 256    /* tasks, at least a bulk read's worth */
+#define POOL 16384   /* frames of the tasks of a batch */
+
+struct tt_rep_batch {
+	struct {
+		tt_rtask t;
+		uint32_t first, n; /* its frames in pool */
+		int ok;            /* walked cleanly and its seq held */
+	} task[BATCH];
+	unsigned char seq[BATCH * 8];
+	struct iovec rem[BATCH];
+	uint32_t ix[BATCH];
+	tt_rframe pool[POOL];
+};
+
 static void *map(size_t n)
 {
 	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -210,7 +271,12 @@ int tt_rep_next(tt_rep *p, tt_rep_iter *it, tt_rtask *out)
 		while (it->bulkpos < it->inbulk) {
 			uint32_t k = it->bulkpos++;
 			uint64_t addr = it->slots + (it->slot - it->inbulk + k) * stride;
-			tt_reader_decode_task(&p->r, p->bulk + (size_t)k * stride, addr, out);
+			const unsigned char *slot = p->bulk + (size_t)k * stride;
+			/* Most slots of the last chunk are free: skip them
+			 * without decoding. */
+			if (!tt_r_get(slot, p->r.f_task[TT_TASK_ID]))
+				continue;
+			tt_reader_decode_task(&p->r, slot, addr, out);
 			if (out->id)
 				return 1;
 		}
@@ -309,7 +375,13 @@ static void build_index(tt_rep *p)
 		e->state = t.state;
 		memcpy(e->name, t.name, sizeof(e->name));
 	}
-	sort_ents(p->ents, p->nents);
+	/* Slots are handed out in id order until reused: mostly sorted. */
+	for (size_t i = 1; i < p->nents; i++) {
+		if (p->ents[i - 1].id >= p->ents[i].id) {
+			sort_ents(p->ents, p->nents);
+			break;
+		}
+	}
 }
 
 const tt_rep_ent *tt_rep_find(const tt_rep *p, uint64_t id)
@@ -380,6 +452,8 @@ void tt_rep_close(tt_rep *p)
 		return;
 	if (p->ents)
 		munmap(p->ents, p->ents_bytes);
+	if (p->batch)
+		munmap(p->batch, sizeof(*p->batch));
 	munmap(p, sizeof(rep_map));
 }
 
@@ -499,7 +573,7 @@ typedef struct btw {
 
 static void emit(btw *b, tt_fbuf *fb)
 {
-	if (!tt_rout_line(b->o, fb->p))
+	if (!put(b->o, fb->p, fb->len, b->o->limit))
 		b->ok = 0;
 }
 
@@ -654,14 +728,13 @@ static void ancestry(btw *b, const tt_rtask *t)
 	}
 }
 
-int tt_rep_bt(tt_rep *p, tt_rout *o, tt_rtask *t)
+/* T with its N frames in p->frames (ERR: the walk's, message in p->r.err). */
+static int bt_print(tt_rep *p, tt_rout *o, const tt_rtask *t, size_t n, int err)
 {
-	btw b = { p, o, 0, 0, 1 };
-	int err = 0;
+	btw b = { p, o, n, 0, 1 };
 	tt_fmt_task v;
 	tt_fbuf fb;
 
-	b.n = tt_rep_walk(p, t, &err);
 	fmt_view(p, b.n, t, err, &v);
 	tt_fb_init(&fb, p->line, sizeof(p->line));
 	tt_fmt_bt_header(&fb, &v, p->now);
@@ -681,6 +754,108 @@ int tt_rep_bt(tt_rep *p, tt_rout *o, tt_rtask *t)
 	}
 	ancestry(&b, t);
 	return b.ok;
+}
+
+int tt_rep_bt(tt_rep *p, tt_rout *o, tt_rtask *t)
+{
+	int err = 0;
+	size_t n = tt_rep_walk(p, t, &err);
+
+	return bt_print(p, o, t, n, err);
+}
+
+/* ---- every task, a batch at a time ---- */
+
+/* Clear ok of the tasks [0, N) of B whose seq moved since their slot was
+ * read: one process_vm_readv for all of them, or, should that fail, one
+ * read each as tt_rep_walk does. */
+static void batch_verify(tt_rep *p, struct tt_rep_batch *b, size_t n)
+{
+	tt_field f = p->r.f_task[TT_TASK_SEQ];
+	struct rep_mem *m = mem_of(p);
+	size_t k = 0;
+
+	if (!f.size)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (!b->task[i].ok)
+			continue;
+		b->rem[k].iov_base = (void *)(uintptr_t)(b->task[i].t.slot_addr + f.offset);
+		b->rem[k].iov_len = f.size;
+		b->ix[k++] = (uint32_t)i;
+	}
+	if (!k)
+		return;
+	struct iovec loc = { b->seq, k * f.size };
+	int saved = errno;
+	ssize_t got = process_vm_readv(m->pid, &loc, 1, b->rem, (unsigned long)k, 0);
+	errno = saved;
+	for (size_t j = 0; j < k; j++) {
+		tt_rtask *t = &b->task[b->ix[j]].t;
+		if (got == (ssize_t)(k * f.size)) {
+			if (tt_r_get(b->seq + j * f.size, (tt_field){ 0, f.size }) != t->seq)
+				b->task[b->ix[j]].ok = 0;
+		} else if (seq_moved(p, t)) {
+			b->task[b->ix[j]].ok = 0;
+		}
+	}
+}
+
+int tt_rep_bt_all(tt_rep *p, tt_rout *o, const char *before)
+{
+	struct tt_rep_batch *b = p->batch;
+	tt_rep_iter it = { 0 };
+	tt_rtask t;
+	int count = 0, more = 1;
+
+	if (!b)
+		b = p->batch = map(sizeof(*b));
+	if (!b) {
+		while (tt_rep_next(p, &it, &t) == 1) {
+			if (before)
+				tt_rout_line(o, before);
+			tt_rep_bt(p, o, &t);
+			count++;
+		}
+		return count;
+	}
+	while (more) {
+		size_t nb = 0, used = 0;
+
+		/* Walk a batch; a chain cut short by the pool's end is walked
+		 * again, alone, by tt_rep_bt. */
+		while (nb < BATCH && used < POOL) {
+			tt_rtask *bt = &b->task[nb].t;
+			size_t cap = POOL - used < TT_REP_FRAMES ? POOL - used : TT_REP_FRAMES;
+			size_t n = 0;
+
+			if (tt_rep_next(p, &it, bt) != 1) {
+				more = 0;
+				break;
+			}
+			int err = tt_reader_walk_frames(&p->r, bt->root_frame, b->pool + used,
+							cap, &n);
+			b->task[nb].first = (uint32_t)used;
+			b->task[nb].n = (uint32_t)n;
+			b->task[nb].ok = err == TT_R_OK;
+			used += n;
+			nb++;
+		}
+		batch_verify(p, b, nb);
+		for (size_t i = 0; i < nb; i++) {
+			if (before)
+				tt_rout_line(o, before);
+			if (b->task[i].ok) {
+				size_t n = b->task[i].n;
+				memcpy(p->frames, b->pool + b->task[i].first, n * sizeof(*p->frames));
+				bt_print(p, o, &b->task[i].t, n, 0);
+			} else {
+				tt_rep_bt(p, o, &b->task[i].t);
+			}
+			count++;
+		}
+	}
+	return count;
 }
 
 int tt_rep_ps_row(tt_rep *p, tt_rout *o, tt_rtask *t)

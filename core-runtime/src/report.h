@@ -22,10 +22,16 @@ typedef struct tt_rout {
 	size_t cap;     /* never write more than this in total */
 	size_t limit;   /* end of the current section (<= cap) */
 	size_t len;
-	char buf[4096];
+	char *buf;   /* small, or a larger buffer of tt_rout_set_buffer */
+	size_t size; /* of buf */
+	char small[4096];
 } tt_rout;
 
 void tt_rout_init(tt_rout *o, int fd, size_t cap);
+/* Buffer in MEM (SIZE bytes, kept valid until the last flush) instead of
+ * the 4 KiB inside O: fewer write(2) calls for long reports.  Flushes
+ * what O holds first. */
+void tt_rout_set_buffer(tt_rout *o, char *mem, size_t size);
 /* The next lines may use at most N more bytes (and never beyond the cap
  * minus RESERVE, kept for the lines that close the report). */
 void tt_rout_section(tt_rout *o, size_t n, size_t reserve);
@@ -77,6 +83,8 @@ typedef struct tt_rep {
 	int64_t worker_tid[TT_REP_WORKERS];
 	unsigned char bulk[TT_REP_BULK * TT_R_TASK_MAX];
 	char line[1024];
+	char out[1 << 16]; /* for tt_rout_set_buffer */
+	struct tt_rep_batch *batch; /* of tt_rep_bt_all, mapped on first use */
 } tt_rep;
 
 /* Map a context and open this process's registry.  Returns NULL when
@@ -98,6 +106,13 @@ const tt_rep_sym *tt_rep_site(tt_rep *p, uint64_t addr);
  * combinator branches, an error line, its ancestry.  Returns 0 if some
  * line did not fit. */
 int tt_rep_bt(tt_rep *p, tt_rout *o, tt_rtask *t);
+/* Every task as tt_rep_bt prints it, in slot order, each after a line
+ * BEFORE (when non-NULL).  Tasks are read a batch at a time and the
+ * seqlock of a batch is checked with one read after all its chains are
+ * walked, instead of one read per task; a task that moved meanwhile, or
+ * whose chain did not decode, goes through tt_rep_bt.  Returns the number
+ * of tasks printed. */
+int tt_rep_bt_all(tt_rep *p, tt_rout *o, const char *before);
 /* One `tasktrace ps` row. */
 int tt_rep_ps_row(tt_rep *p, tt_rout *o, tt_rtask *t);
 

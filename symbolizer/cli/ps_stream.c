@@ -5,20 +5,30 @@
  *
  * Two passes over the slots through the reader's core layer: the first
  * collects (id, slot) of the visible tasks, sorted by id; the second
- * decodes each task again, walks its chain into a small buffer and prints
- * its row.  Reads go through a block cache (slots and frames are mostly
- * sequential), names through a per-address cache.  Memory stays at 16
- * bytes a task plus the caches. */
+ * decodes each task again, walks its chain and formats its row straight
+ * into a large output buffer.  A core is read in place: the reader gets a
+ * zero-copy view of the core file mapped read-only, so a slot or a frame
+ * costs a pointer, not a copy; a live target's reads go through a block
+ * cache (slots and frames are mostly sequential).  The innermost
+ * (function, site) of a row is resolved once per distinct pair.  Memory
+ * stays at 16 bytes a task plus the caches. */
+#include <fcntl.h>
+#include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 #define BLK_BIG 20   /* 1 MiB blocks ... */
 #define BLK_SMALL 12 /* ... or pages, near the edge of a mapping */
 #define BLK_N 32
-#define NAMES 4096 /* per-address name cache, direct mapped */
+#define WHERES 4096 /* (func, site) cache, direct mapped */
 #define MAX_FRAMES 4096
+#define ROW_MAX 1024          /* a row's text, as cli_line's callers cut it */
+#define OUT_SIZE (1u << 20)   /* rows are written a MiB at a time */
 
 typedef struct blkcache {
 	tt_mem raw;
@@ -69,19 +79,137 @@ static int blk_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	return c->raw.read(c->raw.ctx, addr, buf, len);
 }
 
-typedef struct name_ent {
-	uint64_t addr; /* site or func record */
-	char *a;       /* func name / site file */
-	uint32_t line; /* site line */
-} name_ent;
+/* ---- a core, in place ---- */
+
+typedef struct core_seg {
+	uint64_t vaddr, filesz, offset;
+} core_seg;
+
+typedef struct coreview {
+	const unsigned char *map;
+	size_t size;
+	core_seg *segs; /* PT_LOAD with file bytes, by vaddr */
+	size_t nsegs;
+	size_t last, prev; /* the segments of the last two hits */
+} coreview;
+
+static int by_vaddr(const void *a, const void *b)
+{
+	const core_seg *x = a, *y = b;
+
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+/* Map PATH and list its loaded segments; 0, or -1 (the reader then
+ * copies through the session's read callback as before). */
+static int cv_open(coreview *cv, const char *path)
+{
+	struct stat sb;
+	size_t phnum;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf = NULL;
+	int rc = -1;
+
+	memset(cv, 0, sizeof(*cv));
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) != 0 || sb.st_size <= 0 || elf_version(EV_CURRENT) == EV_NONE ||
+	    !(elf = elf_begin(fd, ELF_C_READ_MMAP, NULL)) || elf_getphdrnum(elf, &phnum) != 0 ||
+	    !(cv->segs = calloc(phnum ? phnum : 1, sizeof(*cv->segs))))
+		goto out;
+	cv->size = (size_t)sb.st_size;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !ph.p_filesz)
+			continue;
+		/* Bytes beyond the end of the file are not ours to show. */
+		if (ph.p_offset > cv->size || ph.p_filesz > cv->size - ph.p_offset)
+			continue;
+		uint64_t filesz = ph.p_filesz < ph.p_memsz ? ph.p_filesz : ph.p_memsz;
+		if (filesz && ph.p_vaddr + filesz > ph.p_vaddr)
+			cv->segs[cv->nsegs++] = (core_seg){ ph.p_vaddr, filesz, ph.p_offset };
+	}
+	qsort(cv->segs, cv->nsegs, sizeof(*cv->segs), by_vaddr);
+	/* Overlapping segments would make "the segment of ADDR" ambiguous:
+	 * leave such a core to the read callback. */
+	for (size_t i = 1; i < cv->nsegs; i++)
+		if (cv->segs[i].vaddr < cv->segs[i - 1].vaddr + cv->segs[i - 1].filesz)
+			goto out;
+	void *m = mmap(NULL, cv->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		goto out;
+	cv->map = m;
+	rc = 0;
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	if (rc) {
+		free(cv->segs);
+		memset(cv, 0, sizeof(*cv));
+	}
+	return rc;
+}
+
+static void cv_close(coreview *cv)
+{
+	if (cv->map)
+		munmap((void *)cv->map, cv->size);
+	free(cv->segs);
+	memset(cv, 0, sizeof(*cv));
+}
+
+static const void *cv_view(void *ctx, uint64_t addr, size_t len)
+{
+	coreview *cv = ctx;
+	const core_seg *g = &cv->segs[cv->last];
+
+	/* Reads alternate between slots and frames: two segments. */
+	if (addr - g->vaddr >= g->filesz) {
+		size_t k = cv->last;
+		cv->last = cv->prev;
+		cv->prev = k;
+		g = &cv->segs[cv->last];
+	}
+	if (addr - g->vaddr >= g->filesz) {
+		size_t lo = 0, hi = cv->nsegs;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (cv->segs[mid].vaddr <= addr)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!lo || addr - cv->segs[lo - 1].vaddr >= cv->segs[lo - 1].filesz)
+			return NULL;
+		cv->last = lo - 1;
+		g = &cv->segs[lo - 1];
+	}
+	if (len > g->filesz - (addr - g->vaddr))
+		return NULL;
+	return cv->map + g->offset + (addr - g->vaddr);
+}
+
+/* ---- rows ---- */
+
+/* The innermost async function and its site, resolved. */
+typedef struct where_ent {
+	uint64_t func, site; /* func 0: empty */
+	char *fn;            /* function name */
+	char *file;          /* site file */
+	uint32_t line;
+} where_ent;
 
 typedef struct stream {
 	tt_reader *r;
 	blkcache bc;
-	name_ent names[NAMES];
+	coreview cv;
+	where_ent wheres[WHERES];
 	tt_rframe *frames;
 	int64_t *tids; /* by worker index */
 	uint32_t ntids;
+	char *out; /* OUT_SIZE bytes */
+	size_t used;
 } stream;
 
 typedef struct entry {
@@ -95,34 +223,41 @@ static int by_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static name_ent *name_of(stream *st, uint64_t addr, int site)
+static const where_ent *where_of(stream *st, uint64_t func, uint64_t site)
 {
-	name_ent *e = &st->names[((addr >> 3) ^ (addr >> 13)) % NAMES];
+	uint64_t h = (func ^ (site * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+	where_ent *e = &st->wheres[(h >> 40) % WHERES];
 	char buf[512];
+	tt_rfunc f;
+	tt_rsite s;
 
-	if (e->addr == addr && e->a)
+	if (e->func == func && e->site == site && e->fn && e->file)
 		return e;
-	free(e->a);
-	e->addr = addr;
-	e->line = 0;
-	if (site) {
-		tt_rsite s;
-		tt_reader_site(st->r, addr, &s);
-		tt_reader_string(st->r, s.file, buf, sizeof(buf));
-		e->line = s.line;
-	} else {
-		tt_rfunc f;
-		tt_reader_func(st->r, addr, &f);
-		tt_reader_string(st->r, f.name, buf, sizeof(buf));
-	}
-	e->a = strdup(buf);
+	free(e->fn);
+	free(e->file);
+	e->func = func;
+	e->site = site;
+	/* Unreadable records print as "??" (line 0), like the snapshot's. */
+	tt_reader_func(st->r, func, &f);
+	tt_reader_string(st->r, f.name, buf, sizeof(buf));
+	e->fn = strdup(buf);
+	tt_reader_site(st->r, site, &s);
+	tt_reader_string(st->r, s.file, buf, sizeof(buf));
+	e->file = strdup(buf);
+	e->line = s.line;
 	return e;
+}
+
+static void out_flush(stream *st)
+{
+	fwrite(st->out, 1, st->used, stdout);
+	st->used = 0;
 }
 
 static void row(stream *st, const tt_rtask *t, uint64_t now)
 {
-	char line[1024], func[512], file[512], err[200] = "";
-	size_t n = 0;
+	char err[sizeof(st->r->err)];
+	size_t n = 0, where = SIZE_MAX;
 	tt_fmt_task v = { t, NULL, NULL, NULL, 0, -1, NULL };
 	tt_fbuf b;
 
@@ -130,35 +265,34 @@ static void row(stream *st, const tt_rtask *t, uint64_t now)
 		v.tid = st->tids[t->worker];
 	int rc = tt_reader_walk_frames(st->r, t->root_frame, st->frames, MAX_FRAMES, &n);
 	if (rc != TT_R_OK) {
-		snprintf(err, sizeof(err), "%s", st->r->err);
+		/* Before the names below may overwrite it. */
+		memcpy(err, st->r->err, sizeof(err));
+		err[sizeof(err) - 1] = 0;
 		v.error = err;
 	}
 	/* Down the awaited path as view_task does: pre-order puts a
 	 * frame's first child right after it. */
 	for (size_t i = 0; i < n; i++) {
 		const tt_rframe *f = &st->frames[i];
-		if (f->kind != TT_FUNC_KIND_LEAF && f->site) {
-			/* Copies: the next lookup may evict the entry. */
-			const char *fn = name_of(st, f->func, 0)->a;
-			size_t fl = strlen(fn) < sizeof(func) - 1 ? strlen(fn) : sizeof(func) - 1;
-			memcpy(func, fn, fl);
-			func[fl] = 0;
-			name_ent *s = name_of(st, f->site, 1);
-			fl = strlen(s->a) < sizeof(file) - 1 ? strlen(s->a) : sizeof(file) - 1;
-			memcpy(file, s->a, fl);
-			file[fl] = 0;
-			v.where_func = func;
-			v.where_file = file;
-			v.where_line = s->line;
-		}
+		if (f->kind != TT_FUNC_KIND_LEAF && f->site)
+			where = i;
 		if (i + 1 >= n || st->frames[i + 1].parent != (int32_t)i) {
 			v.leaf = f;
 			break;
 		}
 	}
-	tt_fb_init(&b, line, sizeof(line));
+	if (where != SIZE_MAX) {
+		const where_ent *w = where_of(st, st->frames[where].func, st->frames[where].site);
+		v.where_func = w->fn;
+		v.where_file = w->file;
+		v.where_line = w->line;
+	}
+	if (st->used + ROW_MAX + 1 > OUT_SIZE)
+		out_flush(st);
+	tt_fb_init(&b, st->out + st->used, ROW_MAX);
 	tt_fmt_ps_row(&b, &v, now);
-	cli_line(&b);
+	st->used += b.len;
+	st->out[st->used++] = '\n';
 }
 
 static void read_workers(stream *st)
@@ -187,21 +321,27 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 	int rc = -1, sorted = 1;
 
 	if (!st || !(st->r = malloc(sizeof(*st->r))) ||
-	    !(st->frames = malloc(MAX_FRAMES * sizeof(*st->frames))))
+	    !(st->frames = malloc(MAX_FRAMES * sizeof(*st->frames))) ||
+	    !(st->out = malloc(OUT_SIZE)))
 		goto out;
 	st->bc.raw = s->target.mem;
 	/* A core is mapped already: a cache would only copy twice. */
 	tt_mem mem = s->core ? s->target.mem : (tt_mem){ blk_read, &st->bc };
 	if (tt_reader_open(st->r, mem, s->target.root.addr, NULL))
 		goto out;
+	if (s->core && cv_open(&st->cv, s->core) == 0 && st->cv.nsegs)
+		tt_reader_set_view(st->r, cv_view, &st->cv);
 	read_workers(st);
+	/* The first pass looks at ids and flags only. */
 	tt_task_iter_init(st->r, &it);
-	while ((rc = tt_task_iter_next(st->r, &it, &t)) != 0) {
+	uint64_t slot, id;
+	uint32_t flags;
+	while ((rc = tt_task_iter_next_id(st->r, &it, &slot, &id, &flags)) != 0) {
 		if (rc < 0) {
 			bad++;
 			continue;
 		}
-		if (!o->all && (t.flags & TT_TASKF_SYSTEM))
+		if (!o->all && (flags & TT_TASKF_SYSTEM))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 4096;
@@ -212,8 +352,8 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 			}
 			v = p;
 		}
-		sorted &= !n || v[n - 1].id < t.id;
-		v[n++] = (entry){ t.id, t.slot_addr };
+		sorted &= !n || v[n - 1].id < id;
+		v[n++] = (entry){ id, slot };
 	}
 	if (!sorted) /* slots are handed out in id order until reused */
 		qsort(v, n, sizeof(*v), by_id);
@@ -227,21 +367,29 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 			bad++;
 			continue;
 		}
+		/* A stopped process cannot change; the check costs nothing. */
+		if (!o->all && (t.flags & TT_TASKF_SYSTEM))
+			continue;
 		t.slot_index = i;
 		row(st, &t, s->now_ns);
 	}
+	out_flush(st);
 	if (bad)
 		fprintf(stderr, "tasktrace: %zu task slots could not be read\n", bad);
 	rc = 0;
 out:
 	if (st) {
-		for (size_t i = 0; i < NAMES; i++)
-			free(st->names[i].a);
+		for (size_t i = 0; i < WHERES; i++) {
+			free(st->wheres[i].fn);
+			free(st->wheres[i].file);
+		}
 		for (size_t i = 0; i < BLK_N; i++)
 			free(st->bc.data[i]);
+		cv_close(&st->cv);
 		free(st->frames);
 		free(st->tids);
 		free(st->r);
+		free(st->out);
 	}
 	free(st);
 	free(v);

@@ -92,40 +92,20 @@ typedef struct tt_reader_limits {
 	uint32_t torn_retries;  /* default 16 */
 } tt_reader_limits;
 
+/* Optional zero-copy access, for a source whose memory holds still for
+ * as long as the reader is used (a core file mapped read-only): a pointer
+ * to LEN readable bytes at ADDR, or NULL when they are not all at hand
+ * (the reader then copies them with the read callback).  See
+ * tt_reader_set_view. */
+typedef const void *(*tt_view_mem_fn)(void *ctx, uint64_t addr, size_t len);
+
+#define TT_READER_CACHE 32 /* FUNC and SITE records kept, each */
+
 /* Field location from the layout table; size 0 means absent. */
 typedef struct tt_field {
 	uint16_t offset;
 	uint16_t size;
 } tt_field;
-
-typedef struct tt_reader {
-	tt_mem mem;
-	tt_reader_limits lim;
-	uint64_t root_addr;
-	uint32_t abi_version;
-	uint32_t pointer_size;
-	uint32_t record_size[TT_REC_MAX_];
-	tt_field f_root[TT_ROOT_MAX_];
-	tt_field f_chunk[TT_CHUNK_MAX_];
-	tt_field f_task[TT_TASK_MAX_];
-	tt_field f_frame[TT_FRAME_MAX_];
-	tt_field f_wait[TT_WAIT_MAX_];
-	tt_field f_site[TT_SITE_MAX_];
-	tt_field f_func[TT_FUNC_MAX_];
-	tt_field f_worker[TT_WORKER_MAX_];
-	unsigned char root[1024]; /* copy of the root record */
-	char err[160];            /* last error, one line */
-} tt_reader;
-
-/* Validate the header and decode the layout table.  LIMITS may be NULL for
- * the defaults.  Returns TT_R_OK or an error with reader->err set. */
-int tt_reader_open(tt_reader *r, tt_mem mem, uint64_t root_addr,
-		   const tt_reader_limits *limits);
-/* Re-read the root (counts, now stamp) of an opened reader. */
-int tt_reader_refresh(tt_reader *r);
-
-/* Root values (0 when the field is absent). */
-uint64_t tt_reader_root_u64(const tt_reader *r, int field);
 
 /* Decoded records.  Strings are target addresses: fetch them with
  * tt_reader_string.  */
@@ -146,6 +126,47 @@ typedef struct tt_rfunc {
 	uint32_t frame_size;
 	uint64_t poll;
 } tt_rfunc;
+
+typedef struct tt_reader {
+	tt_mem mem;
+	tt_reader_limits lim;
+	uint64_t root_addr;
+	uint32_t abi_version;
+	uint32_t pointer_size;
+	uint32_t record_size[TT_REC_MAX_];
+	tt_field f_root[TT_ROOT_MAX_];
+	tt_field f_chunk[TT_CHUNK_MAX_];
+	tt_field f_task[TT_TASK_MAX_];
+	tt_field f_frame[TT_FRAME_MAX_];
+	tt_field f_wait[TT_WAIT_MAX_];
+	tt_field f_site[TT_SITE_MAX_];
+	tt_field f_func[TT_FUNC_MAX_];
+	tt_field f_worker[TT_WORKER_MAX_];
+	unsigned char root[1024]; /* copy of the root record */
+	char err[160];            /* last error, one line */
+	/* Private to the reader: the view of tt_reader_set_view, and FUNC
+	 * and SITE records decoded before (static data), direct mapped by
+	 * address; open and refresh clear them. */
+	tt_view_mem_fn view_;
+	void *view_ctx_;
+	tt_rfunc func_cache_[TT_READER_CACHE];
+	tt_rsite site_cache_[TT_READER_CACHE];
+} tt_reader;
+
+/* Validate the header and decode the layout table.  LIMITS may be NULL for
+ * the defaults.  Returns TT_R_OK or an error with reader->err set. */
+int tt_reader_open(tt_reader *r, tt_mem mem, uint64_t root_addr,
+		   const tt_reader_limits *limits);
+/* Give an opened reader a zero-copy VIEW of its memory (NULL: none).
+ * Every check stays; only copies are spared, and task slots are read
+ * once instead of under the seqlock protocol, since the memory holds
+ * still.  tt_reader_open clears it. */
+void tt_reader_set_view(tt_reader *r, tt_view_mem_fn view, void *ctx);
+/* Re-read the root (counts, now stamp) of an opened reader. */
+int tt_reader_refresh(tt_reader *r);
+
+/* Root values (0 when the field is absent). */
+uint64_t tt_reader_root_u64(const tt_reader *r, int field);
 
 typedef struct tt_rframe {
 	uint64_t addr;
@@ -205,6 +226,14 @@ typedef struct tt_task_iter {
 } tt_task_iter;
 void tt_task_iter_init(tt_reader *r, tt_task_iter *it);
 int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out);
+
+/* Like tt_task_iter_next, but only finds the next occupied slot: its
+ * address, id and flags, read once, without the seqlock or the other
+ * fields.  For an index pass over a target that holds still, before the
+ * tasks are read with tt_reader_read_task in another order.  Returns as
+ * tt_task_iter_next does. */
+int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr,
+			 uint64_t *id, uint32_t *flags);
 
 /* Decode a task from a slot image already in local memory (bulk reads). */
 int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,

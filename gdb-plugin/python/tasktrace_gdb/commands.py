@@ -183,32 +183,78 @@ class InfoTasks(gdb.Command):
                  and (opts["state"] is None or R.state_name(t.state) == opts["state"])
                  and (name_re is None or name_re.search(t.name))
                  and (findings is None or t.id in hung_ids)]
-        for line in (group_rows(tasks, snap) if opts["group"] else rows(tasks, snap)):
-            gdb.write(line + "\n")
+        # One write: at 100,000 rows a gdb.write per line costs more than
+        # making them.
+        out = group_rows(tasks, snap) if opts["group"] else rows(tasks, snap)
         if findings:
-            gdb.write("\n" + "\n".join(f["title"] for f in findings) + "\n")
-        for addr, why in snap.errors:
-            gdb.write("  ?    unreadable         %s\n" % why)
+            out.append("\n" + "\n".join(f["title"] for f in findings))
+        out += ["  ?    unreadable         %s" % why for addr, why in snap.errors]
+        out.append("")
+        gdb.write("\n".join(out))
 
 
 def rows(tasks, snap):
     if not tasks:
         return ["No tasks."]
     cur = current_task(snap)
+    now = snap.now_ns
     out = ["  Id   State              Wait                  Name             Where"]
+    append = out.append
+    # F.state, F.wait_short and F.where, with the text of each (state,
+    # flags) and each chain shape's where made once; a task kept as a
+    # Shape (registry.Task) is listed without making its Frame objects.
+    states, wheres = {}, {}
+    idle, scheduled, running, leaf_kind = R.IDLE, R.SCHEDULED, R.RUNNING, R.K_LEAF
+    duration, wait_text, at = F.duration, F.wait_text, F.at
     for t in tasks:
-        st = "unreadable" if t.error and not t.frames else F.state(t)
-        line = "%s %-4u %-18s %-21s %-16s %s" % (
-            "*" if cur is t else " ", t.id, st, F.wait_short(t, snap.now_ns), t.name,
-            F.where(t, snap))
-        out.append(line.rstrip())
+        state, shape = t.state, t._shape
+        if t.error and not t.frames:
+            st = "unreadable"
+        else:
+            key = (state, t.flags)
+            st = states.get(key)
+            if st is None:
+                st = states[key] = F.state(t)
+        wake = t.wake_ns
+        if shape is not None:
+            w = t._wait  # the leaf's wait, if the chain ends in a leaf
+            if state == scheduled and wake and wake <= now:
+                wait = "runnable " + duration(now - wake)
+            elif state == idle and w is not None and w[0]:
+                wait = wait_text(w[0], w[3], w[4], now)
+            else:
+                wait = "-"
+            if state == running:
+                where = F.running_on(t, snap)
+            else:
+                where = wheres.get(shape)
+                if where is None:
+                    where = wheres[shape] = at(*shape.where) if shape.where else ""
+        else:
+            path = t.path()
+            leaf = path[-1] if path else None
+            if state == scheduled and wake and wake <= now:
+                wait = "runnable " + duration(now - wake)
+            elif state == idle and leaf is not None and leaf.func.kind == leaf_kind \
+                    and leaf.wait_kind:
+                wait = F.wait_phrase(leaf, now)
+            else:
+                wait = "-"
+            where = F.where(t, snap)
+        append(("%s %-4u %-18s %-21s %-16s %s" % (
+            "*" if cur is t else " ", t.id, st, wait, t.name, where)).rstrip())
     return out
 
 
 def group_rows(tasks, snap):
     groups = {}
     for t in tasks:
-        groups.setdefault(t.chain_key(), []).append(t)
+        key = t.chain_key()
+        g = groups.get(key)
+        if g is None:
+            groups[key] = [t]
+        else:
+            g.append(t)
     out = ["  Count State              Wait                  Ids          Where"]
     for members in sorted(groups.values(), key=lambda m: (-len(m), m[0].id)):
         t = members[0]

@@ -31,13 +31,18 @@ def has_wait(f):
 
 def wait_phrase(f, now, sep=""):
     """"channel recv 3m12s", "timer 59m58s left" (sep "," in bt headers)."""
-    s = R.wait_kind_name(f.wait_kind)
-    if f.wait_kind == R.W_TIMER and f.wait_detail:
-        if f.wait_detail >= now:
-            return "%s%s %s left" % (s, sep, duration(f.wait_detail - now))
-        return "%s%s overdue %s" % (s, sep, duration(now - f.wait_detail))
-    if _age(f.wait_since, now):
-        return "%s%s %s" % (s, sep, duration(now - f.wait_since))
+    return wait_text(f.wait_kind, f.wait_since, f.wait_detail, now, sep)
+
+
+def wait_text(kind, since, detail, now, sep=""):
+    """wait_phrase from a leaf's wait kind, since_ns and detail."""
+    s = R.WAIT_KINDS[kind] if 0 <= kind < len(R.WAIT_KINDS) else "?"
+    if kind == R.W_TIMER and detail:
+        if detail >= now:
+            return "%s%s %s left" % (s, sep, duration(detail - now))
+        return "%s%s overdue %s" % (s, sep, duration(now - detail))
+    if since != 0 and since <= now:
+        return "%s%s %s" % (s, sep, duration(now - since))
     return s
 
 
@@ -72,10 +77,15 @@ def where(t, snap):
         s = running_on(t, snap)
     else:
         f = t.where()
-        s = "%s at %s:%u" % (f.func.name, f.site.file, f.site.line) if f else ""
+        s = at(f.func, f.site) if f else ""
     if t.error:
         s = (s + " " if s else "") + "(error: %s)" % t.error
     return s
+
+
+def at(func, site):
+    """`await_reply at samples/hung.c:34`"""
+    return "%s at %s:%u" % (func.name, site.file, site.line)
 
 
 def owner_ref(owner, name):

@@ -7,6 +7,8 @@ walked with cycle and depth limits, and a task that cannot be decoded
 carries one line saying why while the others still decode.
 """
 
+import gc
+import operator
 import re
 import struct
 import time
@@ -65,8 +67,22 @@ MAX_RECORD = 1024
 MAX_TASK_RECORD = 4096
 READ_BLOCK = 1 << 20  # bytes of slots per read_memory
 ALIGN = 8
+# Frames are scattered heap objects: they are read through a cache of
+# aligned blocks (pages where a block straddles unreadable memory), as the C
+# reader's block cache does, instead of one read_memory per frame.
+BLOCK = 1 << 16
+PAGE = 1 << 12
+MAX_BLOCKS = 256  # blocks kept at once (frames are mostly in allocation order)
 
 _UNPACK = {1: "<B", 2: "<H", 4: "<I", 8: "<Q"}
+_CODE = {1: "B", 2: "H", 4: "I", 8: "Q"}
+_ZERO = (0,)
+_MISSING = object()
+# The task slot fields a snapshot decodes ("id" first: it tells an occupied slot).
+TASK_FIELDS = ("id", "seq", "state", "flags", "name", "parent_id", "worker", "created_ns",
+               "poll_start_ns", "wake_ns", "wakers", "polls", "spawn_site", "root_frame")
+FRAME_FIELDS = ("func", "site", "child", "sibling")
+WAIT_FIELDS = ("kind", "object", "owner", "since_ns", "detail")
 
 
 class Corrupt(Exception):
@@ -81,10 +97,13 @@ def wait_kind_name(k):
     return WAIT_KINDS[k] if 0 <= k < len(WAIT_KINDS) else "?"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def clean(raw):
     """Untrusted bytes to printable text: control bytes become '?'."""
     text = bytes(raw).split(b"\0", 1)[0].decode("utf-8", "replace")
-    return re.sub(r"[\x00-\x1f\x7f]", "?", text)
+    return _CONTROL.sub("?", text)
 
 
 class Site:
@@ -95,35 +114,94 @@ class Func:
     __slots__ = ("addr", "name", "file", "line", "kind", "type_name")
 
 
-class Frame:
-    __slots__ = ("addr", "func", "site", "parent", "depth", "children",
-                 "wait_kind", "wait_object", "wait_owner", "wait_since", "wait_detail")
+class _NoWait:
+    __slots__ = ()
+    wait_kind = wait_object = wait_owner = wait_since = wait_detail = 0
+
+
+class Frame(_NoWait):
+    """A future in an await tree.  Only a leaf (LeafFrame) has a wait of
+    its own; the others read as waiting on nothing (0)."""
+    __slots__ = ("addr", "func", "site", "parent", "depth", "children")
 
     @property
     def kind(self):
         return self.func.kind
 
 
+class LeafFrame(Frame):
+    __slots__ = ("wait_kind", "wait_object", "wait_owner", "wait_since", "wait_detail")
+
+
+class Shape:
+    """The funcs and sites of a chain's frames, from the root down to one
+    depth: a node of a trie shared by every task whose chain starts so.
+    path: ((func, site), ...) root first; next: {func address: {site
+    address: Shape}} one frame deeper; leaf: this frame is a leaf; where:
+    (func, site) of the innermost async frame at an await, or None; key:
+    Task.chain_key() of a chain that ends here."""
+    __slots__ = ("path", "next", "leaf", "where", "key")
+
+
 class Task:
     """One occupied slot.  error is None or one line; frames holds what was
-    decoded before it (pre-order, frames[0] the root)."""
+    decoded before it (pre-order, frames[0] the root).
+
+    A plain chain (no branches) whose funcs and sites are known is kept as
+    its Shape, the frames' addresses and the leaf's wait (_shape, _addrs,
+    _wait); its Frame objects are made on first use of frames."""
+
+    __slots__ = ("slot_addr", "error", "_frames", "spawn_site", "id", "seq", "state", "flags",
+                 "parent_id", "name", "worker", "wakers", "wake_ns", "poll_start_ns",
+                 "created_ns", "polls", "_path0", "_shape", "_addrs", "_wait")
 
     def __init__(self, slot_addr):
         self.slot_addr = slot_addr
         self.error = None
-        self.frames = []
+        self._frames = []
+        self._shape = self._addrs = self._wait = None
         self.spawn_site = None
+        self._path0 = None  # path() from the root, once the frames are decoded
         self.id = self.state = self.flags = self.parent_id = 0
         self.name = "??"
         self.worker = -1
         self.seq = self.wakers = self.wake_ns = self.poll_start_ns = self.created_ns = 0
+        self.polls = 0
+
+    @property
+    def frames(self):
+        frames = self._frames
+        if frames is None:
+            frames = self._frames = []
+            shape, addrs = self._shape, self._addrs
+            last = len(addrs) - 1
+            for i, (fn, st) in enumerate(shape.path):
+                if fn.kind == K_LEAF:
+                    f = LeafFrame()
+                    f.wait_kind, f.wait_object, f.wait_owner, f.wait_since, f.wait_detail = \
+                        self._wait
+                else:
+                    f = Frame()
+                f.addr, f.parent, f.depth, f.func, f.site = addrs[i], i - 1, i, fn, st
+                f.children = [i + 1] if i < last else []
+                frames.append(f)
+        return frames
 
     def path(self, start=0):
         """The awaited path from frame START: first children down to a leaf."""
-        out, f = [], self.frames[start] if self.frames else None
+        if not start:
+            if self._path0 is not None:
+                return self._path0
+            if self._shape is not None:  # a chain is its own awaited path
+                self._path0 = self.frames
+                return self._path0
+        frames = self.frames
+        out, f = [], frames[start] if frames else None
         while f is not None:
             out.append(f)
-            f = self.frames[f.children[0]] if f.children else None
+            f = frames[f.children[0]] if f.children else None
+        if not start:
+            self._path0 = out
         return out
 
     def leaf(self):
@@ -138,6 +216,8 @@ class Task:
         return None
 
     def chain_key(self):
+        if self._shape is not None:
+            return self._shape.key
         return tuple(f.site.addr if f.site else f.func.addr for f in self.frames)
 
 
@@ -187,6 +267,8 @@ class Reader:
         self.strings = {}
         self.sites = {}
         self.funcs = {}
+        self.blocks = {}  # BLOCK-aligned address: bytes, or None if unreadable
+        self.pages = {}   # the same by PAGE, inside unreadable blocks
         if addr % ALIGN:
             raise Corrupt("registry root %#x: misaligned" % addr)
         h = self.read(addr, 32, "registry root")
@@ -241,16 +323,105 @@ class Reader:
         # WAIT offsets count from the leaf frame's start: read that far.
         ext = max([o + s for o, s in self.f[WAIT].values()] + [self.size[FRAME]])
         self.size[WAIT] = max(self.size[WAIT], ext)
+        self.task_one, self.task_many, self.task_pick, self.task_first = \
+            self.unpacker(TASK, TASK_FIELDS, self.size[TASK])
+        self.has_name = bool(self.f[TASK].get("name", (0, 0))[1])
+        self.has_worker = "worker" in self.f[TASK]
+        self.frame_fields = self.unpacker(FRAME, FRAME_FIELDS)[0]
+        self.wait_fields = self.unpacker(WAIT, WAIT_FIELDS)[0]
+
+    def unpacker(self, rec, names, stride=0):
+        """(one, many, pick, first) for the fields NAMES of a REC record
+        (0 where the layout lacks one; a task's name as bytes, its worker
+        signed): one(buf, base) gives the record at base, its values in the
+        order of NAMES; many(buf) each STRIDE-sized record of buf as a raw
+        tuple, pick(raw) (None: raw itself) puts those values in the order
+        of NAMES and raw[first] is the first name's.  One precompiled
+        struct.Struct when the fields do not overlap."""
+        fields = self.f[rec]
+        present = sorted((fields[n][0], fields[n][1], n) for n in names if n in fields)
+        fmt, pos, order = "<", 0, {}
+        for off, size, n in present:
+            if off < pos:
+                return self._slow_unpacker(rec, names, stride)  # overlapping fields
+            if rec == TASK and n == "name":
+                size = min(size, 31)
+                code = "%ds" % size
+            else:
+                code = _CODE[size].lower() if rec == TASK and n == "worker" else _CODE[size]
+            fmt += ("%dx" % (off - pos) if off > pos else "") + code
+            order[n], pos = len(order), off + size
+        if stride > pos:
+            fmt += "%dx" % (stride - pos)
+        st = struct.Struct(fmt)
+        if stride and st.size != stride:
+            return self._slow_unpacker(rec, names, stride)
+        idx = [order.get(n, len(order)) for n in names]
+        if idx == list(range(len(names))):
+            return st.unpack_from, st.iter_unpack, None, 0
+        get, up = operator.itemgetter(*idx), st.unpack_from
+        pick = lambda raw: get(raw + _ZERO)
+        return (lambda buf, base=0: pick(up(buf, base)), st.iter_unpack, pick, idx[0])
+
+    def _slow_unpacker(self, rec, names, stride):
+        fields, get = self.f[rec], self.get
+
+        def one(buf, base=0):
+            out = []
+            for n in names:
+                if rec == TASK and n == "name":
+                    off, size = fields.get(n, (0, 0))
+                    out.append(buf[base + off:base + off + min(size, 31)])
+                elif rec == TASK and n == "worker" and n in fields:
+                    v, bits = get(rec, buf, n, base), 8 * fields[n][1]
+                    out.append(v - (1 << bits) if v >> (bits - 1) else v)
+                else:
+                    out.append(get(rec, buf, n, base))
+            return tuple(out)
+        step = stride or 1
+        return (one, lambda buf: (one(buf, i) for i in range(0, len(buf) - step + 1, step)),
+                None, 0)
 
     # ---- memory ----
 
-    def read(self, addr, n, what):
+    def read(self, addr, n, what, copy=True):
         if addr <= 0 or addr + n > 1 << 64:
             raise Corrupt("%s %#x: unreadable" % (what, addr))
         try:
-            return bytes(self.inf.read_memory(addr, n))
+            buf = self.inf.read_memory(addr, n)
+            return bytes(buf) if copy else buf
         except (gdb.MemoryError, gdb.error, OverflowError, ValueError):
             raise Corrupt("%s %#x: unreadable" % (what, addr)) from None
+
+    def view(self, addr, n, what):
+        """(buffer, offset) holding the target's bytes [addr, addr + n):
+        through the block cache, else one read of its own."""
+        base = addr - addr % BLOCK
+        if addr > 0 and addr + n <= base + BLOCK:
+            blk = self.blocks.get(base, _MISSING)
+            if blk is _MISSING:
+                blk = self.blocks[base] = self._try_read(base, BLOCK)
+            if blk is not None:
+                return blk, addr - base
+            page = addr - addr % PAGE
+            if addr + n <= page + PAGE:
+                blk = self.pages.get(page, _MISSING)
+                if blk is _MISSING:
+                    blk = self.pages[page] = self._try_read(page, PAGE)
+                if blk is not None:
+                    return blk, addr - page
+        return self.read(addr, n, what), 0
+
+    def _try_read(self, addr, n):
+        """gdb's buffer of N bytes at ADDR (no copy), None if unreadable."""
+        if addr <= 0:
+            return None
+        if len(self.blocks) >= MAX_BLOCKS:
+            self.blocks.clear()
+        try:
+            return self.inf.read_memory(addr, n)
+        except (gdb.MemoryError, gdb.error, OverflowError, ValueError):
+            return None
 
     def get(self, rec, buf, name, base=0):
         f = self.f[rec].get(name)
@@ -321,33 +492,61 @@ class Reader:
     # ---- tasks ----
 
     def decode_task(self, buf, base, slot_addr, task):
-        g = lambda name: self.get(TASK, buf, name, base)
-        task.id, task.seq, task.state, task.flags = g("id"), g("seq"), g("state"), g("flags")
-        off, size = self.f[TASK].get("name", (0, 0))
-        task.name = clean(buf[base + off:base + off + min(size, 31)]) if size else ""
-        task.parent_id = g("parent_id")
-        w = self.f[TASK].get("worker")
-        task.worker = -1
-        if w:
-            v = g("worker")
-            task.worker = v - (1 << 8 * w[1]) if v >> (8 * w[1] - 1) else v
-        task.created_ns, task.poll_start_ns = g("created_ns"), g("poll_start_ns")
-        task.wake_ns, task.wakers, task.polls = g("wake_ns"), g("wakers"), g("polls")
+        task._path0 = None
+        self.fill_task(task, self.task_one(buf, base), {})
+
+    def fill_task(self, task, v, names):
+        """Set TASK from its slot's TASK_FIELDS values V; NAMES caches the
+        cleaned text of each distinct raw name."""
+        (task.id, task.seq, task.state, task.flags, raw, task.parent_id, worker,
+         task.created_ns, task.poll_start_ns, task.wake_ns, task.wakers, task.polls,
+         spawn, root) = v
+        if self.has_name:
+            name = names.get(raw)
+            if name is None:
+                name = names[raw] = clean(raw)
+            task.name = name
+        else:
+            task.name = ""
+        task.worker = worker if self.has_worker else -1
         try:
-            task.spawn_site = self.site(g("spawn_site"))
-            self.walk(task, g("root_frame"))
+            if spawn:
+                task.spawn_site = self.sites.get(spawn) or self.site(spawn)
+            if root:
+                self.walk(task, root)
         except Corrupt as e:
             task.error = str(e)
 
+    def _shape(self, up, table, func, site):
+        """A new Shape one frame below UP (None: the root) for FUNC and
+        SITE, entered in TABLE (UP's next); None unless both are decoded."""
+        fn = self.funcs.get(func)
+        if fn is None or (site and site not in self.sites):
+            return None
+        st = self.sites[site] if site else None
+        node = Shape()
+        node.path = (up.path if up else ()) + ((fn, st),)
+        node.next = {}
+        node.leaf = fn.kind == K_LEAF
+        node.where = (fn, st) if not node.leaf and st is not None else \
+            (up.where if up else None)
+        node.key = (up.key if up else ()) + (st.addr if st else fn.addr,)
+        table.setdefault(func, {})[site] = node
+        return node
+
     def walk(self, task, root):
         """Pre-order walk of the await tree, as the C reader does."""
+        frames = task.frames
         seen = set()
         todo = [(root, -1, 0)] if root else []
+        view, frame_fields, wait_fields = self.view, self.frame_fields, self.wait_fields
+        wsize, fsize = self.size[WAIT], self.size[FRAME]
+        funcs, sites = self.funcs, self.sites
         while todo:
             addr, parent, depth = todo.pop()
             if depth > MAX_DEPTH:
                 raise Corrupt("await chain deeper than %u at frame %#x" % (MAX_DEPTH, addr))
-            if len(task.frames) >= MAX_FRAMES:
+            if len(frames) >= MAX_FRAMES:
                 raise Corrupt("more than %u frames at frame %#x" % (MAX_FRAMES, addr))
             if addr in seen:
                 raise Corrupt("await chain loops at frame %#x" % addr)
@@ -355,30 +554,31 @@ class Reader:
             if addr % ALIGN:
                 raise Corrupt("frame %#x: misaligned" % addr)
             try:
-                b = self.read(addr, self.size[WAIT], "frame")
+                b, o = view(addr, wsize, "frame")
+                whole = True
             except Corrupt:
-                b = self.read(addr, self.size[FRAME], "frame")
-            f = Frame()
-            f.addr, f.parent, f.depth, f.children = addr, parent, depth, []
+                b, o = view(addr, fsize, "frame")
+                whole = wsize <= fsize
+            func, site, child, sibling = frame_fields(b, o)
             try:
-                f.func = self.func(self.get(FRAME, b, "func"))
-                f.site = self.site(self.get(FRAME, b, "site"))
+                fn = funcs.get(func) or self.func(func)
+                st = (sites.get(site) or self.site(site)) if site else None
             except Corrupt as e:
                 raise Corrupt("frame %#x: %s" % (addr, e)) from None
-            f.wait_kind = f.wait_object = f.wait_owner = f.wait_since = f.wait_detail = 0
-            if f.func.kind == K_LEAF:
-                if len(b) < self.size[WAIT]:
+            if fn.kind == K_LEAF:
+                if not whole:
                     raise Corrupt("frame %#x: wait record unreadable" % addr)
-                f.wait_kind = self.get(WAIT, b, "kind")
-                f.wait_object = self.get(WAIT, b, "object")
-                f.wait_owner = self.get(WAIT, b, "owner")
-                f.wait_since = self.get(WAIT, b, "since_ns")
-                f.wait_detail = self.get(WAIT, b, "detail")
-            index = len(task.frames)
-            task.frames.append(f)
+                f = LeafFrame()
+                f.wait_kind, f.wait_object, f.wait_owner, f.wait_since, f.wait_detail = \
+                    wait_fields(b, o)
+            else:
+                f = Frame()
+            f.addr, f.parent, f.depth, f.children, f.func, f.site = \
+                addr, parent, depth, [], fn, st
+            index = len(frames)
+            frames.append(f)
             if parent >= 0:
-                task.frames[parent].children.append(index)
-            sibling, child = self.get(FRAME, b, "sibling"), self.get(FRAME, b, "child")
+                frames[parent].children.append(index)
             # Stack: the child goes on top so the awaited path comes first.
             if sibling and depth > 0:
                 todo.append((sibling, parent, depth))
@@ -396,9 +596,33 @@ class Reader:
                 for i in range(n)] if n else []
 
     def snapshot(self):
+        # Hundreds of thousands of new objects, none of them garbage: the
+        # cyclic collector would scan them again and again while they are
+        # made, and once more at the first allocation after.  Make them with
+        # it off, then move them to the oldest generation unscanned
+        # (freeze + unfreeze), unless someone else uses the frozen one.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._snapshot()
+        finally:
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
+            if enabled:
+                gc.enable()
+
+    def _snapshot(self):
         snap = Snapshot(self)
         stride, total = self.size[TASK], 0
-        id_off, id_size = self.f[TASK]["id"]
+        new_task, fill, append, by_id, names = Task.__new__, self.fill_task, \
+            snap.tasks.append, snap.by_id, {}
+        many, pick, id_at = self.task_many, self.task_pick, self.task_first
+        has_name, has_worker = self.has_name, self.has_worker
+        blocks, funcs, sites = self.blocks, self.funcs, self.sites
+        frame_fields, wait_fields, wsize = self.frame_fields, self.wait_fields, self.size[WAIT]
+        last = blk = base = None
+        shapes = {}  # the Shape trie's root level
         for k, caddr in enumerate(self.chunks()):
             try:
                 c = self.record(CHUNK, caddr, "chunk %u" % k)
@@ -416,19 +640,78 @@ class Reader:
                 n = min(per, count - first)
                 base_addr = slots + first * stride
                 try:
-                    buf = self.read(base_addr, n * stride, "task slots")
+                    buf = self.read(base_addr, n * stride, "task slots", copy=False)
                 except Corrupt as e:
                     snap.errors.append((base_addr, str(e)))
                     continue
-                for i in range(n):
-                    if not int.from_bytes(buf[i * stride + id_off:i * stride + id_off + id_size],
-                                          "little"):
+                slot = base_addr - stride
+                for v in many(buf):
+                    slot += stride
+                    if not v[id_at]:
+                        continue  # a free slot
+                    t = new_task(Task)
+                    t.slot_addr = slot
+                    t.error = t.spawn_site = t._path0 = t._wait = t._shape = None
+                    if pick:
+                        v = pick(v)
+                    append(t)
+                    # The common case inline: a chain without branches, not
+                    # deeper than 64, in readable blocks, its funcs and sites
+                    # decoded already (by an earlier task's walk).  Anything
+                    # else, fill_task (walk) decodes from scratch.
+                    (t.id, t.seq, t.state, t.flags, raw, t.parent_id, worker, t.created_ns,
+                     t.poll_start_ns, t.wake_ns, t.wakers, t.polls, spawn, addr) = v
+                    if t.id not in by_id:
+                        by_id[t.id] = t
+                    name = names.get(raw) if has_name else ""
+                    if name is None or not has_worker or not addr or \
+                            (spawn and spawn not in sites):
+                        t._frames = []
+                        fill(t, v, names)
                         continue
-                    t = Task(base_addr + i * stride)
-                    self.decode_task(buf, i * stride, t.slot_addr, t)
-                    snap.tasks.append(t)
-                    snap.by_id.setdefault(t.id, t)
-        snap.tasks.sort(key=lambda t: t.id)
+                    t.name, t.worker = name, worker
+                    if spawn:
+                        t.spawn_site = sites[spawn]
+                    depth, addrs, up, table = 0, [], None, shapes
+                    t._frames = []
+                    while True:
+                        off = addr % BLOCK
+                        base = addr - off
+                        if base != last:
+                            blk = blocks.get(base, _MISSING)
+                            if blk is _MISSING:
+                                blk = blocks[base] = self._try_read(base, BLOCK)
+                            if blk is None:
+                                last = None
+                                break
+                            last = base
+                        if addr % ALIGN or depth > 64 or off + wsize > BLOCK:
+                            break
+                        func, site, child, sibling = frame_fields(blk, off)
+                        if sibling and depth:
+                            break
+                        node = table.get(func)
+                        node = node.get(site) if node is not None else None
+                        if node is None:
+                            node = self._shape(up, table, func, site)
+                            if node is None:
+                                break
+                        addrs.append(addr)
+                        if not child:
+                            if node.leaf:
+                                t._wait = wait_fields(blk, off)
+                            t._shape, t._addrs, t._frames = node, addrs, None
+                            break
+                        if node.leaf:
+                            break
+                        addr, up, table = child, node, node.next
+                        depth += 1
+                    if t._frames is None:
+                        continue
+                    t.spawn_site = None
+                    fill(t, v, names)  # gave up: walk() decodes it all again
+        self.blocks, self.pages = {}, {}  # the frames are decoded: free the cache
+        snap.tasks.sort(key=operator.attrgetter("id"))
         try:
             snap.workers = self.workers()
         except Corrupt as e:

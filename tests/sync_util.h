@@ -178,7 +178,9 @@ static tt_poll joiner_poll(joiner *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
 	for (self->i = 0; self->i < self->n; self->i++) {
-		TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->tasks[self->i]));
+		/* The join takes a reference of its own: the handle stays ours. */
+		TT_AWAIT(self, cx, &self->join,
+			 tt_join_init(&self->join, tt_task_ref(self->tasks[self->i])));
 		if (self->results)
 			self->results[self->i] = TT_RESULT(&self->join);
 	}
@@ -222,7 +224,28 @@ static inline void run_all(int workers, int n, tt_task *(*spawn)(void *, int), v
 	s.n = n;
 	s.tasks = calloc((size_t)n, sizeof *s.tasks);
 	s.results = results;
-	ck_assert_int_eq(tt_block_on(rt, &s.frame), 0);
+	/* Not tt_block_on: a lost wakeup must fail with a message naming the
+	 * stuck tasks, not hang until the test's timeout. */
+	ck_assert_int_gt(workers, 0);
+	tt_spawn_opts o = {"run_all", NULL, 0};
+	tt_task *root = tt_spawn_at(rt, &o, &s.frame, TT_SPAWN_SITE_());
+	ck_assert_ptr_nonnull(root);
+	uint64_t deadline = tt_now_ns() + HANG_GUARD_NS;
+	while (!tt_task_is_done(root)) {
+		if (tt_now_ns() > deadline) {
+			int stuck = 0, first = -1;
+			for (int i = 0; i < n; i++)
+				if (s.tasks[i] && !tt_task_is_done(s.tasks[i]) && stuck++ == 0)
+					first = i;
+			ck_abort_msg("%d of %d tasks never finished (first: #%d, state %u)", stuck, n,
+				     first, first >= 0 ? task_state(s.tasks[first]) : 0);
+		}
+		tt_test_sleep_us(1000);
+	}
+	ck_assert_int_eq(tt_task_result(root), 0);
+	tt_task_release(root);
+	for (int i = 0; i < n; i++)
+		tt_task_release(s.tasks[i]);
 	tt_runtime_free(rt);
 	free(s.tasks);
 }

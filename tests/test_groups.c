@@ -300,8 +300,9 @@ static int group_step(void *p, int i)
 		for (int k = 0; k < 8; k++)
 			if (k != 3)
 				check_child_cancelled(x, k);
-		/* Failed but not yet awaited: a new child is cancelled at once. */
-		ck_assert_int_eq(add_child(x, 8, NULL, 5, 1), 0);
+		/* Failed but not yet awaited: a new child is cancelled at once
+		 * (it waits on the gate, so it cannot finish by itself first). */
+		ck_assert_int_eq(add_child(x, 8, &x->gate, 5, 1), 0);
 		return STEP_NEXT;
 	case 12:
 		WAIT_UNTIL(children_done(x, 8, 9));
@@ -385,7 +386,7 @@ static intptr_t blk_fn(void *p)
 		/* All of them must run concurrently: the pool may not queue one
 		 * behind another while it has room for more threads. */
 		atomic_fetch_add(a->arrived, 1);
-		uint64_t end = tt_now_ns() + TT_SEC(30);
+		uint64_t end = tt_now_ns() + TT_SEC(20);
 		while (atomic_load(a->arrived) < a->rendezvous)
 			if (tt_now_ns() > end)
 				return -ETIMEDOUT;
@@ -446,15 +447,11 @@ enum { NBLK = 4 * TT_BLOCKING_MAX };
 typedef struct blk_many {
 	blk_arg a[NBLK];
 	blk_task t[NBLK];
-	_Atomic int arrived;
-	int rendezvous;
 } blk_many;
 static tt_task *blk_spawn(void *ctx, int i)
 {
 	blk_many *m = ctx;
 	m->a[i].in = i;
-	m->a[i].rendezvous = m->rendezvous;
-	m->a[i].arrived = &m->arrived;
 	blk_task_init(&m->t[i], &m->a[i]);
 	return spawn_frame("blocking", &m->t[i].frame);
 }
@@ -470,23 +467,56 @@ START_TEST(test_blocking_many)
 }
 END_TEST
 
-/* Calls that can only finish together (a rendezvous of 16) all finish:
- * with an idle pool thread left over from an earlier call, the pool must
- * still start a thread per queued call, not count on the idle one twice. */
+/* Calls that can only finish together (a rendezvous of 32) all finish.
+ * One task submits them in a burst (join_all polls them all in one go)
+ * while idle pool threads are left over from earlier calls: the pool must
+ * start a thread for every queued call beyond the idle ones, not count an
+ * idle thread once per submit until it wakes. */
+enum { NBURST = 32 };
+typedef struct burst {
+	tt_frame frame;
+	int n, rendezvous;
+	blk_arg a[NBURST];
+	tt_blocking b[NBURST];
+	tt_frame *ch[NBURST];
+	_Atomic int arrived;
+	tt_join_all ja;
+} burst;
+static tt_poll burst_poll(burst *self, tt_cx *cx);
+TT_ASYNC_FN(burst, burst_poll, NULL);
+static tt_poll burst_poll(burst *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (int i = 0; i < self->n; i++) {
+		self->a[i].in = i;
+		self->a[i].rendezvous = self->rendezvous;
+		self->a[i].arrived = &self->arrived;
+		tt_blocking_init(&self->b[i], blk_fn, &self->a[i]);
+		self->ch[i] = &self->b[i].leaf.frame;
+	}
+	TT_AWAIT(self, cx, &self->ja, tt_join_all_init(&self->ja, self->ch, (size_t)self->n));
+	TT_RETURN(self, 0);
+}
+static burst *run_burst(tt_runtime *rt, int n, int rendezvous)
+{
+	burst *b = calloc(1, sizeof *b);
+	tt_frame_init(&b->frame, &burst_fn);
+	b->n = n;
+	b->rendezvous = rendezvous;
+	ck_assert_int_eq(tt_block_on(rt, &b->frame), 0);
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(TT_RESULT(b->ch[i]) == 2 * i, "call %d: %ld (%d of %d ran at once)", i,
+			      (long)TT_RESULT(b->ch[i]), atomic_load(&b->arrived), n);
+	return b;
+}
+
 START_TEST(test_blocking_concurrent)
 {
-	blk_many *m = calloc(1, sizeof *m);
-	intptr_t res[NBLK];
-	run_all(2, 1, blk_spawn, m, res); /* leaves one idle pool thread */
-	ck_assert_int_eq(res[0], 0);
-	tt_test_sleep_us(20000);
-	int n = 16;
-	m->rendezvous = n;
-	run_all(2, n, blk_spawn, m, res);
-	for (int i = 0; i < n; i++)
-		ck_assert_msg(res[i] == 2 * i, "call %d: %ld (%d of %d ran at once)", i, (long)res[i],
-			      atomic_load(&m->arrived), n);
-	free(m);
+	tt_runtime *rt = tt_test_runtime(2);
+	free(run_burst(rt, 4, 4)); /* four pool threads ... */
+	tt_test_sleep_us(20000);   /* ... idle now */
+	free(run_burst(rt, NBURST, NBURST));
+	tt_runtime_free(rt);
 }
 END_TEST
 

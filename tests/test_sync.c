@@ -876,6 +876,65 @@ END_TEST
 
 /* ================= 5. bad input ================= */
 
+/* Free right after close: the receivers close woke have not run yet and
+ * still touch the channel, so the free must wait for them (-EBUSY). */
+typedef struct closer {
+	tt_frame frame;
+	tt_chan *c;
+	int i, busy_before, freed_after;
+	tt_task *rx[3];
+	tt_join join;
+} closer;
+typedef struct close_rx {
+	tt_frame frame;
+	tt_chan *c;
+	intptr_t v;
+	tt_recv r;
+} close_rx;
+static tt_poll close_rx_poll(close_rx *self, tt_cx *cx);
+TT_ASYNC_FN(close_rx, close_rx_poll, NULL);
+static void close_rx_init(close_rx *r, tt_chan *c)
+{
+	tt_frame_init(&r->frame, &close_rx_fn);
+	r->c = c;
+}
+static tt_poll close_rx_poll(close_rx *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->r, tt_recv_init(&self->r, self->c, &self->v));
+	TT_RETURN(self, TT_RESULT(&self->r));
+}
+static tt_poll closer_poll(closer *self, tt_cx *cx);
+TT_ASYNC_FN(closer, closer_poll, NULL);
+static tt_poll closer_poll(closer *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (self->i = 0; self->i < 3; self->i++)
+		self->rx[self->i] = TT_SPAWN(NULL, "rx", close_rx, close_rx_init, self->c);
+	TT_YIELD(self, cx); /* current thread: all three are now waiting */
+	ck_assert_int_eq(tt_chan_close(self->c), 0);
+	self->busy_before = tt_chan_free(self->c) == -EBUSY;
+	for (self->i = 0; self->i < 3; self->i++) {
+		TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->rx[self->i]));
+		ck_assert_int_eq(TT_RESULT(&self->join), -EPIPE);
+	}
+	self->freed_after = tt_chan_free(self->c) == 0;
+	TT_RETURN(self, 0);
+}
+
+START_TEST(test_chan_free_after_close)
+{
+	tt_runtime *rt = tt_test_runtime(0);
+	closer c = {0};
+	tt_frame_init(&c.frame, &closer_fn);
+	c.c = tt_chan_new(sizeof(intptr_t), 2);
+	ck_assert_int_eq(tt_block_on(rt, &c.frame), 0);
+	ck_assert_int_eq(c.busy_before, 1);
+	ck_assert_int_eq(c.freed_after, 1);
+	tt_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(test_chan_bad_sizes)
 {
 	errno = 0;
@@ -1021,6 +1080,7 @@ static Suite *sync_suite(void)
 	tcase_add_loop_test(tc, test_cancel_sync_waiters, 0, 4);
 	tcase_add_test(tc, test_chan_backpressure);
 	tcase_add_loop_test(tc, test_chan_close, 0, 2);
+	tcase_add_test(tc, test_chan_free_after_close);
 	tcase_add_test(tc, test_chan_bad_sizes);
 	tcase_add_test(tc, test_sync_misuse);
 	tcase_add_test(tc, test_oneshot_outcomes);

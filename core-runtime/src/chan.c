@@ -10,6 +10,7 @@ struct tt_chan {
 	size_t esize, cap, head, len;
 	int closed;
 	tt_waitq senders, receivers;
+	size_t inflight; /* woken operations that have not polled again yet */
 	unsigned char buf[];
 };
 
@@ -43,7 +44,8 @@ tt_chan *tt_chan_new(size_t elem_size, size_t capacity)
 int tt_chan_free(tt_chan *c)
 {
 	pthread_mutex_lock(&c->lock);
-	int busy = c->senders.head || c->receivers.head;
+	/* A woken operation still touches the channel when it runs. */
+	int busy = c->senders.head || c->receivers.head || c->inflight;
 	pthread_mutex_unlock(&c->lock);
 	if (busy)
 		return -EBUSY;
@@ -58,9 +60,9 @@ int tt_chan_close(tt_chan *c)
 	int was = c->closed;
 	c->closed = 1;
 	while (tt_waitq_wake_first(&c->senders))
-		;
+		c->inflight++;
 	while (tt_waitq_wake_first(&c->receivers))
-		;
+		c->inflight++;
 	pthread_mutex_unlock(&c->lock);
 	return was ? -EALREADY : 0;
 }
@@ -82,10 +84,12 @@ typedef struct wakes {
 	int n;
 } wakes;
 
-static void take_first(tt_waitq *q, wakes *k)
+static void take_first(tt_chan *c, tt_waitq *q, wakes *k)
 {
-	if (q->head && tt_waitq_take_first(q, &k->w[k->n]))
+	if (q->head && tt_waitq_take_first(q, &k->w[k->n])) {
 		k->n++;
+		c->inflight++;
+	}
 }
 
 static void wake_all(wakes *k)
@@ -107,9 +111,9 @@ static int put(tt_chan *c, const void *elem, int my_turn, wakes *k)
 		return -EAGAIN;
 	memcpy(c->buf + slot(c, c->head + c->len) * c->esize, elem, c->esize);
 	c->len++;
-	take_first(&c->receivers, k);
+	take_first(c, &c->receivers, k);
 	if (c->len < c->cap) /* room left: let the next queued sender try */
-		take_first(&c->senders, k);
+		take_first(c, &c->senders, k);
 	return 0;
 }
 
@@ -120,9 +124,9 @@ static int take(tt_chan *c, void *out, int my_turn, wakes *k)
 	memcpy(out, c->buf + c->head * c->esize, c->esize);
 	c->head = slot(c, c->head + 1);
 	c->len--;
-	take_first(&c->senders, k);
+	take_first(c, &c->senders, k);
 	if (c->len > 0)
-		take_first(&c->receivers, k);
+		take_first(c, &c->receivers, k);
 	return 0;
 }
 
@@ -168,6 +172,8 @@ static inline __attribute__((always_inline)) tt_poll op_poll(tt_chan_op *op, tt_
 	wakes k;
 	k.n = 0;
 	pthread_mutex_lock(&c->lock);
+	if (op->w.woken)
+		c->inflight--;
 	int my_turn = op->w.woken || op->w.queued;
 	/* A queued waiter goes only from the head. */
 	if (op->w.queued && q->head != &op->w)
@@ -205,8 +211,11 @@ static void op_drop(tt_chan_op *op, int sending)
 	pthread_mutex_lock(&c->lock);
 	tt_waitq *q = sending ? &c->senders : &c->receivers;
 	/* A turn we were handed goes to the next in line. */
-	if (tt_waiter_leave(q, &op->w))
-		tt_waitq_wake_first(q);
+	if (tt_waiter_leave(q, &op->w)) {
+		c->inflight--;
+		if (tt_waitq_wake_first(q))
+			c->inflight++;
+	}
 	pthread_mutex_unlock(&c->lock);
 	tt_wait_clear(&op->leaf.wait);
 }

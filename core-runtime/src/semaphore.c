@@ -10,12 +10,13 @@ void tt_semaphore_init(tt_semaphore *s, uint64_t permits)
 	pthread_mutex_init(&s->lock, NULL);
 	s->permits = permits;
 	s->waiters.head = s->waiters.tail = NULL;
+	s->granted = 0;
 }
 
 int tt_semaphore_destroy(tt_semaphore *s)
 {
 	pthread_mutex_lock(&s->lock);
-	int busy = s->waiters.head != NULL;
+	int busy = s->waiters.head != NULL || s->granted; /* granted: still to run */
 	pthread_mutex_unlock(&s->lock);
 	if (busy)
 		return -EBUSY;
@@ -30,6 +31,7 @@ static void grant(tt_semaphore *s)
 	while (s->waiters.head && s->permits >= s->waiters.head->want) {
 		s->permits -= s->waiters.head->want;
 		tt_waitq_wake_first(&s->waiters);
+		s->granted++;
 	}
 }
 
@@ -73,6 +75,8 @@ static tt_poll acquire_poll(tt_acquire *a, tt_cx *cx)
 	tt_semaphore *s = a->s;
 	pthread_mutex_lock(&s->lock);
 	int ready = a->w.woken; /* permits were taken for us by grant() */
+	if (ready)
+		s->granted--;
 	if (!ready && !a->w.queued && !s->waiters.head && s->permits >= a->w.want) {
 		s->permits -= a->w.want;
 		ready = 1;
@@ -94,8 +98,10 @@ static void acquire_drop(tt_acquire *a)
 {
 	tt_semaphore *s = a->s;
 	pthread_mutex_lock(&s->lock);
-	if (tt_waiter_leave(&s->waiters, &a->w))
+	if (tt_waiter_leave(&s->waiters, &a->w)) {
 		s->permits += a->w.want; /* granted but never used */
+		s->granted--;
+	}
 	grant(s); /* our leaving may unblock those behind us */
 	pthread_mutex_unlock(&s->lock);
 	tt_wait_clear(&a->leaf.wait);

@@ -94,9 +94,10 @@ typedef struct tt_semaphore {
 	pthread_mutex_t lock;
 	uint64_t permits;
 	tt_waitq waiters;
+	uint64_t granted; /* waiters handed permits that have not run yet */
 } tt_semaphore;
 void tt_semaphore_init(tt_semaphore *s, uint64_t permits);
-int tt_semaphore_destroy(tt_semaphore *s); /* -EBUSY with waiters */
+int tt_semaphore_destroy(tt_semaphore *s); /* -EBUSY while awaited */
 void tt_semaphore_release(tt_semaphore *s, uint64_t n);
 /* 0 if N permits were taken, -EAGAIN otherwise (also when others queue). */
 int tt_semaphore_try_acquire(tt_semaphore *s, uint64_t n);

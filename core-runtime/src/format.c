@@ -51,16 +51,18 @@ void tt_fb_str(tt_fbuf *b, const char *s)
 
 void tt_fb_text(tt_fbuf *b, const char *s)
 {
-	unsigned char *d = (unsigned char *)b->p + b->len;
-	size_t n, len = b->len;
+	size_t len = b->len;
 
 	if (!s) {
 		tt_fb_str(b, "??");
 		return;
 	}
 	fb_mem(b, s, strlen(s));
+	if (b->len == len)
+		return;
 	/* Then clean the copy, a branch-free loop the compiler widens. */
-	for (n = b->len - len; n--; d++)
+	unsigned char *d = (unsigned char *)b->p + len;
+	for (size_t n = b->len - len; n; n--, d++)
 		*d = *d < 0x20 || *d == 0x7f ? '?' : *d;
 }
 

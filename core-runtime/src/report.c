@@ -63,7 +63,6 @@ void tt_rout_section(tt_rout *o, size_t n, size_t reserve)
 
 static int put(tt_rout *o, const char *s, size_t n, size_t limit)
 {
-
 	/* written counts every accepted byte, buffered or not. */
 	if (o->written + n + 1 > limit)
 		return 0;
@@ -107,55 +106,84 @@ typedef struct raw_rec {
 
 /* Blocks of target memory read since the current batch of slots was
  * read: a task's frames usually share a block with its neighbours', and
- * a syscall costs more than decoding a task.  A block is an aligned
- * 64 KiB read in one process_vm_readv with the page after it (a record
- * across the boundary is no second read), kept as far as it was readable
- * (the copy stops at the first unmapped page).  Staleness is handled by
- * the seqlock checks: every cached block is younger than the slot it is
- * used with. */
+ * a syscall costs more than decoding a task.  An entry first holds the
+ * page that was asked for (FUNC and SITE records, strings: one page is
+ * all they need); a second page asked for in the same block loads all of
+ * it: its aligned 64 KiB in one process_vm_readv with the page after it
+ * (a record across the boundary is no second read), kept as far as it was
+ * readable (the copy stops at the first unmapped page).  Staleness is
+ * handled by the seqlock checks: every cached block is younger than the
+ * slot it is used with. */
 #define BLOCKS 8
 #define BLOCK 65536u
 #define TAIL 4096u
+#define PAGE 4096u
 
 struct rep_mem {
 	tt_mem self;
 	pid_t pid;
+	int no_vm; /* process_vm_readv refused: reads through tt_mem_self */
 	raw_rec raws[TT_REP_SYMS];
 	uint64_t tag[BLOCKS];   /* block number + 1; 0 empty */
 	uint64_t base[BLOCKS];  /* where its copy starts ... */
 	uint32_t valid[BLOCKS]; /* ... and how many bytes were readable */
+	uint8_t whole[BLOCKS];  /* the whole block was asked for */
 	unsigned char block[BLOCKS][BLOCK + TAIL];
 };
 
-/* Fill entry I with block number BN for a read at ADDR: from the block's
- * start, or when that page is unmapped from ADDR's page (the first block
- * of a heap).  0, or -1 when ADDR's page is not readable this way either
- * (or process_vm_readv is refused: the caller falls back to the reads of
- * tt_mem_self). */
-static int block_load(struct rep_mem *m, size_t i, uint64_t bn, uint64_t addr)
+/* Read [BASE, END) into entry I, or as much of it as is readable from
+ * BASE on; 0, or -1 when not even BASE's page is. */
+static int span_load(struct rep_mem *m, size_t i, uint64_t base, uint64_t end)
 {
-	uint64_t end = bn * BLOCK + BLOCK + TAIL;
-	int saved = errno;
-
-	m->tag[i] = 0;
-	if (end >> 63)
-		return -1;
-	for (uint64_t base = bn * BLOCK;; base = addr & ~(uint64_t)(TAIL - 1)) {
+	if (!m->no_vm) {
+		int saved = errno;
 		struct iovec l = { m->block[i], (size_t)(end - base) };
 		struct iovec r = { (void *)(uintptr_t)base, (size_t)(end - base) };
 		ssize_t n = process_vm_readv(m->pid, &l, 1, &r, 1, 0);
+		int e = errno;
+		errno = saved;
 		if (n > 0) {
-			errno = saved;
-			m->tag[i] = bn + 1;
 			m->base[i] = base;
 			m->valid[i] = (uint32_t)n;
 			return 0;
 		}
-		if (base == (addr & ~(uint64_t)(TAIL - 1)))
-			break;
+		if (n == 0 || (e != EPERM && e != ENOSYS))
+			return -1;
+		m->no_vm = 1;
 	}
-	errno = saved;
-	return -1;
+	/* Seccomp: tt_mem_self's fallback reads all or nothing. */
+	if (m->self.read(m->self.ctx, base, m->block[i], (size_t)(end - base)) < 0)
+		return -1;
+	m->base[i] = base;
+	m->valid[i] = (uint32_t)(end - base);
+	return 0;
+}
+
+/* Fill entry I for a read at ADDR in block BN: ADDR's page, or with
+ * WHOLE the block from its start (from ADDR's page when the start is
+ * unmapped: the first block of a heap).  0 or -1. */
+static int block_load(struct rep_mem *m, size_t i, uint64_t bn, uint64_t addr,
+		      int whole)
+{
+	uint64_t start = bn * BLOCK, end = start + BLOCK + TAIL;
+	uint64_t page = addr & ~(uint64_t)(PAGE - 1);
+
+	m->tag[i] = 0;
+	if (end >> 63)
+		return -1;
+	if (!whole && span_load(m, i, page, page + PAGE) < 0)
+		return -1;
+	if (whole && span_load(m, i, start, end) < 0 &&
+	    (page == start || span_load(m, i, page, end) < 0))
+		return -1;
+	m->tag[i] = bn + 1;
+	m->whole[i] = (uint8_t)whole;
+	return 0;
+}
+
+static int in_entry(const struct rep_mem *m, size_t i, uint64_t addr, size_t len)
+{
+	return addr >= m->base[i] && addr - m->base[i] + len <= m->valid[i];
 }
 
 static int cached_read(void *ctx, uint64_t addr, void *buf, size_t len)
@@ -171,9 +199,12 @@ static int cached_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	}
 	if (!len || len > TAIL || addr + len < addr)
 		return m->self.read(m->self.ctx, addr, buf, len);
-	if (m->tag[i] != bn + 1 && block_load(m, i, bn, addr) < 0)
-		return m->self.read(m->self.ctx, addr, buf, len);
-	if (addr < m->base[i] || addr - m->base[i] + len > m->valid[i])
+	if (m->tag[i] != bn + 1) {
+		if (block_load(m, i, bn, addr, 0) < 0)
+			return m->self.read(m->self.ctx, addr, buf, len);
+	}
+	if (!in_entry(m, i, addr, len) &&
+	    (m->whole[i] || block_load(m, i, bn, addr, 1) < 0 || !in_entry(m, i, addr, len)))
 		return m->self.read(m->self.ctx, addr, buf, len);
 	memcpy(buf, m->block[i] + (addr - m->base[i]), len);
 	return 0;
@@ -187,7 +218,7 @@ static int fast_self_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	struct rep_mem *m = ctx;
 	int saved = errno;
 
-	if (len && addr + len >= addr && !(addr >> 63)) {
+	if (len && addr + len >= addr && !(addr >> 63) && !m->no_vm) {
 		struct iovec l = { buf, len };
 		struct iovec r = { (void *)(uintptr_t)addr, len };
 		ssize_t n = process_vm_readv(m->pid, &l, 1, &r, 1, 0);
@@ -197,6 +228,8 @@ static int fast_self_read(void *ctx, uint64_t addr, void *buf, size_t len)
 			return 0;
 		if (n >= 0 || e == EFAULT)
 			return -EFAULT;
+		if (e == EPERM || e == ENOSYS)
+			m->no_vm = 1;
 	}
 	return tt_mem_self().read(NULL, addr, buf, len);
 }
@@ -244,6 +277,7 @@ struct tt_rep_batch {
 	unsigned char seq[BATCH * 8];
 	struct iovec rem[BATCH];
 	uint32_t ix[BATCH];
+	unsigned char span[2 * TT_REP_BULK * TT_R_TASK_MAX]; /* slots, without process_vm_readv */
 	tt_rframe pool[POOL];
 };
 
@@ -767,8 +801,9 @@ int tt_rep_bt(tt_rep *p, tt_rout *o, tt_rtask *t)
 /* ---- every task, a batch at a time ---- */
 
 /* Clear ok of the tasks [0, N) of B whose seq moved since their slot was
- * read: one process_vm_readv for all of them, or, should that fail, one
- * read each as tt_rep_walk does. */
+ * read: one process_vm_readv for all of them (without it, one read of
+ * their span of slots), or, should that fail, one read each as
+ * tt_rep_walk does. */
 static void batch_verify(tt_rep *p, struct tt_rep_batch *b, size_t n)
 {
 	tt_field f = p->r.f_task[TT_TASK_SEQ];
@@ -788,7 +823,27 @@ static void batch_verify(tt_rep *p, struct tt_rep_batch *b, size_t n)
 		return;
 	struct iovec loc = { b->seq, k * f.size };
 	int saved = errno;
-	ssize_t got = process_vm_readv(m->pid, &loc, 1, b->rem, (unsigned long)k, 0);
+	ssize_t got = -1;
+	if (!m->no_vm) {
+		got = process_vm_readv(m->pid, &loc, 1, b->rem, (unsigned long)k, 0);
+	} else {
+		/* Without process_vm_readv: the span of the slots in one read
+		 * through tt_mem_self's fallback, when it is not too long. */
+		uint64_t lo = UINT64_MAX, hi = 0;
+		for (size_t j = 0; j < k; j++) {
+			uint64_t a = (uint64_t)(uintptr_t)b->rem[j].iov_base;
+			lo = a < lo ? a : lo;
+			hi = a + f.size > hi ? a + f.size : hi;
+		}
+		if (hi - lo <= sizeof(b->span) &&
+		    m->self.read(m->self.ctx, lo, b->span, (size_t)(hi - lo)) == 0) {
+			for (size_t j = 0; j < k; j++)
+				memcpy(b->seq + j * f.size,
+				       b->span + ((uint64_t)(uintptr_t)b->rem[j].iov_base - lo),
+				       f.size);
+			got = (ssize_t)(k * f.size);
+		}
+	}
 	errno = saved;
 	for (size_t j = 0; j < k; j++) {
 		tt_rtask *t = &b->task[b->ix[j]].t;

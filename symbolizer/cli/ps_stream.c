@@ -4,9 +4,9 @@
  * its leaf and its innermost site.
  *
  * Two passes over the slots through the reader's core layer: the first
- * collects (id, slot) of the visible tasks, sorted by id; the second
- * decodes each task again, walks its chain and formats its row straight
- * into a large output buffer.  A core is read in place: the reader gets a
+ * reads only the ids and flags of the slots and collects (id, slot) of the
+ * visible tasks, sorted by id; the second decodes each task, walks its
+ * chain and formats its row straight into a large output buffer.  A core is read in place: the reader gets a
  * zero-copy view of the core file mapped read-only, so a slot or a frame
  * costs a pointer, not a copy; a live target's reads go through a block
  * cache (slots and frames are mostly sequential).  The innermost

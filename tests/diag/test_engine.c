@@ -21,6 +21,23 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Wait (bounded) until N tasks wait in Q, guarded by LOCK: sleeping a fixed
+ * time is not enough on a loaded machine. */
+static void wait_for_waiters(pthread_mutex_t *lock, tt_waitq *q, int n)
+{
+	for (int i = 0; i < 5000; i++) {
+		int waiting = 0;
+		pthread_mutex_lock(lock);
+		for (tt_waiter *w = q->head; w; w = w->next)
+			waiting++;
+		pthread_mutex_unlock(lock);
+		if (waiting >= n)
+			return;
+		sleep_ms(1);
+	}
+	ck_abort_msg("fewer than %d tasks ever waited", n);
+}
+
 static tt_diag_report *diagnose(const tt_diag_opts *o)
 {
 	tt_snapshot *s = NULL;
@@ -209,7 +226,7 @@ START_TEST(oneshot_producer_gone)
 	tt_task_join_blocking(p);
 	tt_task_release(p); /* its slot goes: the owner is absent */
 	tt_task *c = TT_SPAWN(rt, "consumer", consumer, consumer_init);
-	sleep_ms(50);
+	wait_for_waiters(&answer.lock, &answer.waiters, 1);
 	tt_diag_report *r = diagnose(NULL);
 	const tt_diag_finding *f = find(r, TT_DIAG_NEVER_RESOLVED, tt_task_id(c));
 	ck_assert_msg(f, "no never-resolved finding in:\n%s", r->text);
@@ -232,7 +249,7 @@ START_TEST(leaked_at_shutdown)
 	ck_assert_int_eq(pipe(fds), 0);
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
 	tt_task_detach(TT_SPAWN(rt, "leaky", parked, parked_init));
-	sleep_ms(30);
+	wait_for_waiters(&never.lock, &never.waiters, 1);
 	ck_assert_int_eq(tt_runtime_free_report(rt, fds[1]), 1);
 	close(fds[1]);
 	char *out = drain(fds[0]);
@@ -280,7 +297,7 @@ START_TEST(dump)
 	tt_notify_init(&never);
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
 	tt_task_detach(TT_SPAWN(rt, "parent", parent, parent_init));
-	sleep_ms(50);
+	wait_for_waiters(&never.lock, &never.waiters, 3);
 	FILE *f = tmpfile();
 	ck_assert_int_eq(tt_dump_tasks(fileno(f)), 3);
 	fflush(f);

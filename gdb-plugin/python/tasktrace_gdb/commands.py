@@ -203,7 +203,7 @@ def rows(tasks, snap):
     # F.state, F.wait_short and F.where, with the text of each (state,
     # flags) and each chain shape's where made once; a task kept as a
     # Shape (registry.Task) is listed without making its Frame objects.
-    states, wheres = {}, {}
+    states, wheres, lines = {}, {}, {}
     idle, scheduled, running, leaf_kind = R.IDLE, R.SCHEDULED, R.RUNNING, R.K_LEAF
     duration, wait_text, at = F.duration, F.wait_text, F.at
     for t in tasks:
@@ -241,8 +241,16 @@ def rows(tasks, snap):
             else:
                 wait = "-"
             where = F.where(t, snap)
-        append(("%s %-4u %-18s %-21s %-16s %s" % (
-            "*" if cur is t else " ", t.id, st, wait, t.name, where)).rstrip())
+        # The row's format with state, name and where filled in, made once
+        # for each combination: "%s %-4u <state> %-21s <name> <where>".
+        key = (st, t.name, where)
+        fmt = lines.get(key)
+        if fmt is None:
+            tail = ("%-16s %s" % (t.name, where)).replace("%", "%%")
+            fmt = lines[key] = ("%%s %%-4u %s %%-21s %s" % (
+                ("%-18s" % st).replace("%", "%%"), tail), tail != tail.rstrip())
+        line = fmt[0] % ("*" if cur is t else " ", t.id, wait)
+        append(line.rstrip() if fmt[1] else line)
     return out
 
 

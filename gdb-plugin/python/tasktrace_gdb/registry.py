@@ -143,6 +143,40 @@ class Shape:
     __slots__ = ("path", "next", "leaf", "where", "key")
 
 
+class Template:
+    """Where a chain of one Shape has its frames relative to the root
+    frame (deltas: the other frames'), read as one struct from lo to hi
+    (bytes from the root) and checked: const(vals) == values (funcs, sites,
+    zero siblings, the last child), kids(vals) the children pointers, and
+    placed(root, kids) that they are root + deltas; wait(vals) the leaf's
+    wait fields."""
+    __slots__ = ("shape", "lo", "hi", "deltas", "unpack", "const", "values", "kids", "placed",
+                 "wait")
+
+
+def _getter(indexes):
+    """itemgetter that always gives a tuple."""
+    if len(indexes) == 1:
+        i = indexes[0]
+        return lambda vals: (vals[i],)
+    if not indexes:
+        return lambda vals: ()
+    return operator.itemgetter(*indexes)
+
+
+def _placed(deltas):
+    """placed(root, kids): kids == root + each of DELTAS."""
+    if not deltas:
+        return lambda root, kids: True
+    if len(deltas) == 1:
+        d0, = deltas
+        return lambda root, kids: kids[0] - root == d0
+    if len(deltas) == 2:
+        d0, d1 = deltas
+        return lambda root, kids: kids[0] - root == d0 and kids[1] - root == d1
+    return lambda root, kids: tuple(map(root.__add__, deltas)) == kids
+
+
 class Task:
     """One occupied slot.  error is None or one line; frames holds what was
     decoded before it (pre-order, frames[0] the root).
@@ -360,7 +394,7 @@ class Reader:
         if idx == list(range(len(names))):
             return st.unpack_from, st.iter_unpack, None, 0
         get, up = operator.itemgetter(*idx), st.unpack_from
-        pick = lambda raw: get(raw + _ZERO)
+        pick = get if len(order) == len(names) else lambda raw: get(raw + _ZERO)
         return (lambda buf, base=0: pick(up(buf, base)), st.iter_unpack, pick, idx[0])
 
     def _slow_unpacker(self, rec, names, stride):
@@ -534,6 +568,50 @@ class Reader:
         table.setdefault(func, {})[site] = node
         return node
 
+    def _template(self, shape, addrs, templates):
+        """The Template of a chain of SHAPE whose frames are at ADDRS (as
+        found by a walk), from TEMPLATES or new; None if it cannot have one."""
+        deltas = tuple(a - addrs[0] for a in addrs)
+        key = (shape, deltas)
+        if key in templates:
+            return templates[key]
+        templates[key] = tp = None
+        ff, wf, wsize = self.f[FRAME], self.f[WAIT], self.size[WAIT]
+        lo, hi = min(deltas), max(deltas) + wsize
+        if hi - lo > BLOCK or (shape.leaf and any(n not in wf for n in WAIT_FIELDS)):
+            return None
+        last = len(deltas) - 1
+        fields = []  # (offset from lo, size, what, value or index)
+        for i, (fn, st) in enumerate(shape.path):
+            b = deltas[i] - lo
+            fields.append((b + ff["func"][0], ff["func"][1], "const", fn.addr))
+            fields.append((b + ff["site"][0], ff["site"][1], "const", st.addr if st else 0))
+            fields.append((b + ff["child"][0], ff["child"][1]) +
+                          (("kid", i) if i < last else ("const", 0)))
+            if i:
+                fields.append((b + ff["sibling"][0], ff["sibling"][1], "const", 0))
+        if shape.leaf:
+            for j, n in enumerate(WAIT_FIELDS):
+                fields.append((deltas[last] - lo + wf[n][0], wf[n][1], "wait", j))
+        fields.sort()
+        fmt, pos, where = "<", 0, {"const": [], "kid": [], "wait": []}
+        for k, (off, size, what, value) in enumerate(fields):
+            if off < pos:
+                return None  # overlapping frames
+            fmt += ("%dx" % (off - pos) if off > pos else "") + _CODE[size]
+            pos = off + size
+            where[what].append((value, k) if what != "const" else (k, value))
+        tp = Template()
+        tp.shape, tp.lo, tp.hi, tp.deltas = shape, lo, hi, deltas[1:]
+        tp.unpack = struct.Struct(fmt).unpack_from
+        tp.const, tp.values = _getter([k for k, _ in where["const"]]), \
+            tuple(v for _, v in where["const"])
+        tp.kids = _getter([k for _, k in sorted(where["kid"])])
+        tp.placed = _placed(tp.deltas)
+        tp.wait = _getter([k for _, k in sorted(where["wait"])]) if shape.leaf else None
+        templates[key] = tp
+        return tp
+
     def walk(self, task, root):
         """Pre-order walk of the await tree, as the C reader does."""
         frames = task.frames
@@ -615,13 +693,13 @@ class Reader:
     def _snapshot(self):
         snap = Snapshot(self)
         stride, total = self.size[TASK], 0
-        new_task, fill, append, by_id, names = Task.__new__, self.fill_task, \
-            snap.tasks.append, snap.by_id, {}
+        new_task, fill, append, names = Task.__new__, self.fill_task, snap.tasks.append, {}
         many, pick, id_at = self.task_many, self.task_pick, self.task_first
         has_name, has_worker = self.has_name, self.has_worker
         blocks, funcs, sites = self.blocks, self.funcs, self.sites
         frame_fields, wait_fields, wsize = self.frame_fields, self.wait_fields, self.size[WAIT]
         last = blk = base = None
+        tp, templates = None, {}  # the last chain's Template, all of them
         shapes = {}  # the Shape trie's root level
         for k, caddr in enumerate(self.chunks()):
             try:
@@ -661,8 +739,6 @@ class Reader:
                     # else, fill_task (walk) decodes from scratch.
                     (t.id, t.seq, t.state, t.flags, raw, t.parent_id, worker, t.created_ns,
                      t.poll_start_ns, t.wake_ns, t.wakers, t.polls, spawn, addr) = v
-                    if t.id not in by_id:
-                        by_id[t.id] = t
                     name = names.get(raw) if has_name else ""
                     if name is None or not has_worker or not addr or \
                             (spawn and spawn not in sites):
@@ -672,6 +748,25 @@ class Reader:
                     t.name, t.worker = name, worker
                     if spawn:
                         t.spawn_site = sites[spawn]
+                    # Fastest: the chain is laid out as the last one was (a
+                    # Template): one unpack reads and checks all its frames.
+                    if tp is not None:
+                        off = addr % BLOCK
+                        base = addr - off
+                        if base != last:
+                            blk = blocks.get(base, _MISSING)
+                            if blk is _MISSING:
+                                blk = blocks[base] = self._try_read(base, BLOCK)
+                            last = base if blk is not None else None
+                        if blk is not None and not off % ALIGN and off + tp_lo >= 0 \
+                                and off + tp_hi <= BLOCK:
+                            vals = tp_unpack(blk, off + tp_lo)
+                            kids = tp_kids(vals)
+                            if tp_const(vals) == tp_values and tp_placed(addr, kids):
+                                t._shape, t._addrs, t._frames = tp_shape, (addr,) + kids, None
+                                if tp_wait is not None:
+                                    t._wait = tp_wait(vals)
+                                continue
                     depth, addrs, up, table = 0, [], None, shapes
                     t._frames = []
                     while True:
@@ -701,6 +796,14 @@ class Reader:
                             if node.leaf:
                                 t._wait = wait_fields(blk, off)
                             t._shape, t._addrs, t._frames = node, addrs, None
+                            if tp is None or tp.shape is not node or \
+                                    tp.deltas != tuple(a - addrs[0] for a in addrs[1:]):
+                                tp = self._template(node, addrs, templates)
+                                if tp is not None:
+                                    tp_lo, tp_hi, tp_unpack, tp_const, tp_values, tp_kids, \
+                                        tp_placed, tp_wait, tp_shape = \
+                                        tp.lo, tp.hi, tp.unpack, tp.const, tp.values, \
+                                        tp.kids, tp.placed, tp.wait, tp.shape
                             break
                         if node.leaf:
                             break
@@ -711,7 +814,11 @@ class Reader:
                     t.spawn_site = None
                     fill(t, v, names)  # gave up: walk() decodes it all again
         self.blocks, self.pages = {}, {}  # the frames are decoded: free the cache
-        snap.tasks.sort(key=operator.attrgetter("id"))
+        tasks = snap.tasks
+        tasks.sort(key=operator.attrgetter("id"))
+        # by id, the first in slot order (the sort is stable) for a repeated id
+        ids = list(map(operator.attrgetter("id"), reversed(tasks)))
+        snap.by_id = dict(zip(ids, reversed(tasks)))
         try:
             snap.workers = self.workers()
         except Corrupt as e:

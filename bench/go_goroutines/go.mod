@@ -1,0 +1,3 @@
+module go_goroutines
+
+go 1.19

@@ -110,7 +110,8 @@ static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 	cli_opts o;
 	tt_diag_opts d;
 	cli_session s;
-	int first = 0, rc;
+	const char *target;
+	int rc;
 	char **args = calloc((size_t)argc + 1, sizeof(*args));
 
 	if (!args)
@@ -118,15 +119,9 @@ static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 	memcpy(args, argv, (size_t)argc * sizeof(*args));
 	tt_diag_opts_init(&d);
 	if ((rc = take_thresholds(cmd, &argc, args, &d)) >= 0 ||
-	    (rc = cli_parse(cmd, argc, args, &o, &first)) >= 0)
+	    (rc = cli_parse_single_target(cmd, argc, args, &o, &target)) >= 0)
 		goto out;
-	if (argc - first != 1) {
-		rc = cli_usage(cmd, argc == first ? "missing TARGET" : "too many arguments");
-		goto out;
-	}
-	if ((rc = cli_parse_target(cmd, args[first])) >= 0)
-		goto out;
-	if ((rc = cli_open_target(&s, &o, args[first])) != EXIT_OK)
+	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK)
 		goto out;
 	d.all = o.all;
 	tt_diag_report *r = tt_diagnose(s.snap, s.now_ns, &d);

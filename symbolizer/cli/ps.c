@@ -35,19 +35,15 @@ static int ps_run(const cli_cmd *cmd, int argc, char **argv)
 {
 	cli_opts o;
 	cli_session s;
-	int first, rc;
+	const char *target;
+	int rc;
 	size_t n;
 
-	if ((rc = cli_parse(cmd, argc, argv, &o, &first)) >= 0)
-		return rc;
-	if (argc - first != 1)
-		return cli_usage(cmd, argc == first ? "missing TARGET (a pid or a core file)" :
-						      "too many arguments");
-	if ((rc = cli_parse_target(cmd, argv[first])) >= 0)
+	if ((rc = cli_parse_single_target(cmd, argc, argv, &o, &target)) >= 0)
 		return rc;
 	/* Text rows of a target that holds still need no snapshot. */
-	o.no_snapshot = !o.json && (!cli_is_pid(argv[first]) || !o.nonblocking);
-	if ((rc = cli_open_target(&s, &o, argv[first])) != EXIT_OK)
+	o.no_snapshot = !o.json && (!cli_is_pid(target) || !o.nonblocking);
+	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK)
 		return rc;
 	if (o.no_snapshot) {
 		rc = ps_stream(&s, &o) ? EXIT_TARGET : EXIT_OK;

@@ -147,17 +147,13 @@ static int tree_run(const cli_cmd *cmd, int argc, char **argv)
 {
 	cli_opts o;
 	cli_session s;
-	int first, rc;
+	const char *target;
+	int rc;
 	tree t;
 
-	if ((rc = cli_parse(cmd, argc, argv, &o, &first)) >= 0)
+	if ((rc = cli_parse_single_target(cmd, argc, argv, &o, &target)) >= 0)
 		return rc;
-	if (argc - first != 1)
-		return cli_usage(cmd, argc == first ? "missing TARGET (a pid or a core file)" :
-						      "too many arguments");
-	if ((rc = cli_parse_target(cmd, argv[first])) >= 0)
-		return rc;
-	if ((rc = cli_open_target(&s, &o, argv[first])) != EXIT_OK)
+	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK)
 		return rc;
 	if (tree_build(&t, &s, &o)) {
 		fprintf(stderr, "tasktrace: out of memory\n");

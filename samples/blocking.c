@@ -50,31 +50,13 @@ static tt_poll ticker_poll(ticker *self, tt_cx *cx)
 	}
 }
 
-typedef struct blocking_main {
-	tt_frame frame;
-	tt_sleep nap;
-} blocking_main;
-static tt_poll blocking_main_poll(blocking_main *self, tt_cx *cx);
-TT_ASYNC_FN(blocking_main, blocking_main_poll, NULL);
-
-static tt_poll blocking_main_poll(blocking_main *self, tt_cx *cx)
+static void spawn_tasks(void)
 {
-	TT_BEGIN(self);
 	tt_task_detach(TT_SPAWN(NULL, "ticker", ticker, ticker_init));
 	tt_task_detach(TT_SPAWN(NULL, "cruncher", cruncher, cruncher_init));
-	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(50)));
-	sample_ready("blocking", NULL);
-	for (;;)
-		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400)));
 }
 
 int main(void)
 {
-	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
-	if (!rt)
-		return 1;
-	blocking_main m;
-	tt_frame_init(&m.frame, &blocking_main_fn);
-	tt_block_on(rt, &m.frame);
-	return 0;
+	return sample_main("blocking", spawn_tasks);
 }

@@ -48,31 +48,13 @@ static tt_poll transfer_poll(transfer *self, tt_cx *cx)
 	TT_RETURN(self, 0);
 }
 
-typedef struct deadlock_main {
-	tt_frame frame;
-	tt_sleep nap;
-} deadlock_main;
-static tt_poll deadlock_main_poll(deadlock_main *self, tt_cx *cx);
-TT_ASYNC_FN(deadlock_main, deadlock_main_poll, NULL);
-
-static tt_poll deadlock_main_poll(deadlock_main *self, tt_cx *cx)
+static void spawn_tasks(void)
 {
-	TT_BEGIN(self);
 	tt_task_detach(TT_SPAWN(NULL, "transfer", transfer, transfer_init));
-	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(50)));
-	sample_ready("deadlock", NULL);
-	for (;;)
-		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400)));
 }
 
 int main(void)
 {
 	tt_mutex_init(&ledger);
-	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
-	if (!rt)
-		return 1;
-	deadlock_main m;
-	tt_frame_init(&m.frame, &deadlock_main_fn);
-	tt_block_on(rt, &m.frame);
-	return 0;
+	return sample_main("deadlock", spawn_tasks);
 }

@@ -41,30 +41,12 @@ static tt_poll poll_device_poll(poll_device *self, tt_cx *cx)
 	TT_RETURN(self, 0);
 }
 
-typedef struct lw_main {
-	tt_frame frame;
-	tt_sleep nap;
-} lw_main;
-static tt_poll lw_main_poll(lw_main *self, tt_cx *cx);
-TT_ASYNC_FN(lw_main, lw_main_poll, NULL);
-
-static tt_poll lw_main_poll(lw_main *self, tt_cx *cx)
+static void spawn_tasks(void)
 {
-	TT_BEGIN(self);
 	tt_task_detach(TT_SPAWN(NULL, "device-poller", poll_device, poll_device_init));
-	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(50)));
-	sample_ready("lost_waker", NULL);
-	for (;;)
-		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400)));
 }
 
 int main(void)
 {
-	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
-	if (!rt)
-		return 1;
-	lw_main m;
-	tt_frame_init(&m.frame, &lw_main_fn);
-	tt_block_on(rt, &m.frame);
-	return 0;
+	return sample_main("lost_waker", spawn_tasks);
 }

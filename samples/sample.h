@@ -6,7 +6,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "tasktrace/registry.h"
+#include "tasktrace/tasktrace.h"
 
 /* Let any process of this user read us (gdb, tasktrace) even under Yama's
  * ptrace_scope=1, then print the line tests and demos wait for. */
@@ -16,6 +16,43 @@ static inline void sample_ready(const char *name, const char *extra)
 	printf("%s: pid %d registry %p ready%s%s\n", name, (int)getpid(), tt_registry_root(),
 	       extra ? " " : "", extra ? extra : "");
 	fflush(stdout);
+}
+
+/* The root of a sample that only sets tasks up: SPAWN them, give them
+ * their first polls, print the ready line, then wait forever. */
+typedef struct sample_root {
+	tt_frame frame;
+	const char *name;
+	void (*spawn)(void);
+	tt_sleep nap;
+} sample_root;
+static tt_poll sample_root_poll(sample_root *self, tt_cx *cx);
+TT_ASYNC_FN(sample_root, sample_root_poll, NULL);
+
+static tt_poll sample_root_poll(sample_root *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	self->spawn();
+	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(50)));
+	sample_ready(self->name, NULL);
+	for (;;)
+		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400)));
+}
+
+/* main() of such a sample: two workers, SPAWN run by the root task. */
+static inline int sample_main(const char *name, void (*spawn)(void))
+{
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
+	if (!rt) {
+		perror("tt_runtime_new");
+		return 1;
+	}
+	sample_root r;
+	tt_frame_init(&r.frame, &sample_root_fn);
+	r.name = name;
+	r.spawn = spawn;
+	tt_block_on(rt, &r.frame);
+	return 0;
 }
 
 #endif

@@ -10,7 +10,7 @@ ninja -C "$B" >/dev/null
 out=$(mktemp)
 "$B/samples/hung" >"$out" &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -f "$out"' EXIT INT TERM
+trap 'kill $pid 2>/dev/null; rm -f "$out"' EXIT HUP INT PIPE TERM
 while ! grep -q ready "$out"; do sleep 0.1; done
 cat "$out"
 echo

@@ -615,7 +615,7 @@ static void long_polls(build *b)
 			line_end(&text, &l);
 		}
 		sb_add(&text, "  -> it blocks its worker thread: every task queued there "
-			      "waits.  Move blocking or CPU-heavy work to tt_spawn_blocking, "
+			      "waits.  Move blocking or CPU-heavy work to the blocking pool (tt_blocking), "
 			      "or await instead of blocking.\n");
 		add(b, TT_DIAG_LONG_POLL, t->raw.id, 0, a, &text);
 		b->flagged[i] = 1;

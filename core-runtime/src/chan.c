@@ -6,7 +6,7 @@
 #include "internal.h"
 
 struct tt_chan {
-	pthread_mutex_t lock;
+	tt_lockword lock;
 	size_t esize, cap, head, len;
 	int closed;
 	tt_waitq senders, receivers;
@@ -35,7 +35,7 @@ tt_chan *tt_chan_new(size_t elem_size, size_t capacity)
 	tt_chan *c = calloc(1, sizeof *c + elem_size * capacity);
 	if (!c)
 		return NULL;
-	pthread_mutex_init(&c->lock, NULL);
+	tt_lockword_init(&c->lock);
 	c->esize = elem_size;
 	c->cap = capacity;
 	return c;
@@ -43,35 +43,34 @@ tt_chan *tt_chan_new(size_t elem_size, size_t capacity)
 
 int tt_chan_free(tt_chan *c)
 {
-	pthread_mutex_lock(&c->lock);
+	tt_lockword_lock(&c->lock);
 	/* A woken operation still touches the channel when it runs. */
 	int busy = c->senders.head || c->receivers.head || c->inflight;
-	pthread_mutex_unlock(&c->lock);
+	tt_lockword_unlock(&c->lock);
 	if (busy)
 		return -EBUSY;
-	pthread_mutex_destroy(&c->lock);
 	free(c);
 	return 0;
 }
 
 int tt_chan_close(tt_chan *c)
 {
-	pthread_mutex_lock(&c->lock);
+	tt_lockword_lock(&c->lock);
 	int was = c->closed;
 	c->closed = 1;
 	while (tt_waitq_wake_first(&c->senders))
 		c->inflight++;
 	while (tt_waitq_wake_first(&c->receivers))
 		c->inflight++;
-	pthread_mutex_unlock(&c->lock);
+	tt_lockword_unlock(&c->lock);
 	return was ? -EALREADY : 0;
 }
 
 size_t tt_chan_len(tt_chan *c)
 {
-	pthread_mutex_lock(&c->lock);
+	tt_lockword_lock(&c->lock);
 	size_t n = c->len;
-	pthread_mutex_unlock(&c->lock);
+	tt_lockword_unlock(&c->lock);
 	return n;
 }
 
@@ -134,9 +133,9 @@ int tt_chan_try_send(tt_chan *c, const void *elem)
 {
 	wakes k;
 	k.n = 0;
-	pthread_mutex_lock(&c->lock);
+	tt_lockword_lock(&c->lock);
 	int r = put(c, elem, 0, &k);
-	pthread_mutex_unlock(&c->lock);
+	tt_lockword_unlock(&c->lock);
 	wake_all(&k);
 	return r;
 }
@@ -145,9 +144,9 @@ int tt_chan_try_recv(tt_chan *c, void *out)
 {
 	wakes k;
 	k.n = 0;
-	pthread_mutex_lock(&c->lock);
+	tt_lockword_lock(&c->lock);
 	int r = take(c, out, 0, &k);
-	pthread_mutex_unlock(&c->lock);
+	tt_lockword_unlock(&c->lock);
 	wake_all(&k);
 	return r;
 }
@@ -171,7 +170,7 @@ static inline __attribute__((always_inline)) tt_poll op_poll(tt_chan_op *op, tt_
 	tt_waitq *q = sending ? &c->senders : &c->receivers;
 	wakes k;
 	k.n = 0;
-	pthread_mutex_lock(&c->lock);
+	tt_lockword_lock(&c->lock);
 	if (op->w.woken)
 		c->inflight--;
 	int my_turn = op->w.woken || op->w.queued;
@@ -185,7 +184,7 @@ static inline __attribute__((always_inline)) tt_poll op_poll(tt_chan_op *op, tt_
 		tt_waker mine = op->w.waker;
 		op->w.waker.task = NULL;
 		op->w.woken = 0;
-		pthread_mutex_unlock(&c->lock);
+		tt_lockword_unlock(&c->lock);
 		wake_all(&k);
 		if (mine.task)
 			tt_waker_drop(&mine);
@@ -195,7 +194,7 @@ static inline __attribute__((always_inline)) tt_poll op_poll(tt_chan_op *op, tt_
 	}
 	op->w.woken = 0;
 	tt_waitq_push(q, &op->w, cx);
-	pthread_mutex_unlock(&c->lock);
+	tt_lockword_unlock(&c->lock);
 	if (!op->leaf.wait.kind)
 		tt_wait_set(&op->leaf.wait, sending ? TT_WAIT_CHAN_SEND : TT_WAIT_CHAN_RECV, c, 0,
 			    c->cap);
@@ -208,7 +207,7 @@ static tt_poll recv_poll(tt_chan_op *op, tt_cx *cx) { return op_poll(op, cx, 0);
 static void op_drop(tt_chan_op *op, int sending)
 {
 	tt_chan *c = op->c;
-	pthread_mutex_lock(&c->lock);
+	tt_lockword_lock(&c->lock);
 	tt_waitq *q = sending ? &c->senders : &c->receivers;
 	/* A turn we were handed goes to the next in line. */
 	if (tt_waiter_leave(q, &op->w)) {
@@ -216,7 +215,7 @@ static void op_drop(tt_chan_op *op, int sending)
 		if (tt_waitq_wake_first(q))
 			c->inflight++;
 	}
-	pthread_mutex_unlock(&c->lock);
+	tt_lockword_unlock(&c->lock);
 	tt_wait_clear(&op->leaf.wait);
 }
 

@@ -178,7 +178,7 @@ void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 {
 	tt_worker *outer = tt__tls_worker;
 	tt__tls_worker = w;
-	w->now = tt_now_ns();
+	w->now = tt_stamp_ns();
 	while (!should_stop(w->rt, stop)) {
 		w->tick++;
 		tt_task *t = find_work(w);
@@ -189,7 +189,7 @@ void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 			continue;
 		}
 		park(w, stop);
-		w->now = tt_now_ns();
+		w->now = tt_stamp_ns();
 	}
 	tt__tls_worker = outer;
 }

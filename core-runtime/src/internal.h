@@ -5,8 +5,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "tasktrace/runtime.h"
+#include "tasktrace/sync.h"
 #include "tasktrace/timer.h"
 #include "tasktrace_config.h"
 
@@ -40,6 +42,27 @@
 #endif
 
 typedef struct tt_worker tt_worker;
+
+/* ---- lockword.c: the sync primitives' internal lock (sync.h) ----
+ * Uncontended: one CAS to lock, one exchange to unlock, inlined. */
+void tt_lockword_lock_slow(tt_lockword *l);
+void tt_lockword_wake(tt_lockword *l);
+static inline void tt_lockword_init(tt_lockword *l)
+{
+	__atomic_store_n(&l->state, 0, __ATOMIC_RELAXED);
+}
+static inline void tt_lockword_lock(tt_lockword *l)
+{
+	uint32_t free = 0;
+	if (TT_UNLIKELY(!__atomic_compare_exchange_n(&l->state, &free, 1, 0, __ATOMIC_ACQUIRE,
+						     __ATOMIC_RELAXED)))
+		tt_lockword_lock_slow(l);
+}
+static inline void tt_lockword_unlock(tt_lockword *l)
+{
+	if (TT_UNLIKELY(__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) == 2))
+		tt_lockword_wake(l);
+}
 
 /* Scheduling state bits (tt_task.sched). */
 enum {
@@ -168,7 +191,6 @@ void tt_timer_register(tt_driver *d, tt_timer_node *n, tt_cx *cx);
 void tt_timer_deregister(tt_driver *d, tt_timer_node *n);
 
 /* ---- waitq.c ---- */
-#include "tasktrace/sync.h"
 void tt_waiter_init(tt_waiter *w);
 void tt_waitq_push(tt_waitq *q, tt_waiter *w, tt_cx *cx);
 void tt_waitq_push_front(tt_waitq *q, tt_waiter *w, tt_cx *cx);
@@ -205,7 +227,7 @@ struct tt_worker {
 	tt_worker_record spare; /* when the registry's table is full */
 	uint32_t tick;
 	uint32_t rng;
-	uint64_t now;           /* clock at the end of the last poll or park */
+	uint64_t now;           /* tt_stamp_ns() at the end of the last poll or park */
 	uint64_t now_published; /* last value stored in the registry root */
 	int idle; /* in rt->idle, under idle_lock */
 };
@@ -240,12 +262,28 @@ struct tt_cx {
 extern TT_TLS tt_worker *tt__tls_worker;
 extern TT_TLS tt_task *tt__tls_task;
 
-/* A clock read is ~50 ns on a VM: on a worker, reuse the time its last
- * poll ended (at most one poll stale) instead of reading it again. */
+/* The clock of every recording stamp (task and worker timestamps, wait
+ * descriptors, the registry's "now"): CLOCK_MONOTONIC_COARSE.  It is the
+ * kernel's last tick, read from the vDSO page without touching the TSC:
+ * ~6 ns where CLOCK_MONOTONIC costs 30-50 ns on a VM, and a poll reads it
+ * once.  Its resolution is one tick (1-4 ms): plenty for ages shown as
+ * "waiting 1.2s" and for the diagnosis thresholds (100 ms and up), and it
+ * is never ahead of CLOCK_MONOTONIC, so an age measured against either
+ * clock is never negative.  Timers and the mutex's 1 ms starvation
+ * hand-off need the precise clock and use tt_now_ns(). */
+static inline uint64_t tt_stamp_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* On a worker, the stamp its last poll ended (at most one poll stale)
+ * instead of reading the clock again. */
 static inline uint64_t tt_clock_cached(void)
 {
 	tt_worker *w = tt__tls_worker;
-	return w ? w->now : tt_now_ns();
+	return w ? w->now : tt_stamp_ns();
 }
 
 /* Put a notified task on a queue (the caller holds its queue reference). */

@@ -205,7 +205,7 @@ static void registry_start(void)
 	clock_gettime(CLOCK_REALTIME, &r);
 	root.start_mono_ns = (uint64_t)m.tv_sec * 1000000000ull + m.tv_nsec;
 	root.start_real_ns = (uint64_t)r.tv_sec * 1000000000ull + r.tv_nsec;
-	root.now_ns = root.start_mono_ns;
+	root.now_ns = tt_stamp_ns(); /* the clock of all recording stamps */
 	root.pid = (uint64_t)getpid();
 }
 

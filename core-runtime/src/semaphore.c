@@ -7,7 +7,7 @@ TT_LEAF_FN(tt_acquire, acquire_poll, acquire_drop);
 
 void tt_semaphore_init(tt_semaphore *s, uint64_t permits)
 {
-	pthread_mutex_init(&s->lock, NULL);
+	tt_lockword_init(&s->lock);
 	s->permits = permits;
 	s->waiters.head = s->waiters.tail = NULL;
 	s->granted = 0;
@@ -15,12 +15,11 @@ void tt_semaphore_init(tt_semaphore *s, uint64_t permits)
 
 int tt_semaphore_destroy(tt_semaphore *s)
 {
-	pthread_mutex_lock(&s->lock);
+	tt_lockword_lock(&s->lock);
 	int busy = s->waiters.head != NULL || s->granted; /* granted: still to run */
-	pthread_mutex_unlock(&s->lock);
+	tt_lockword_unlock(&s->lock);
 	if (busy)
 		return -EBUSY;
-	pthread_mutex_destroy(&s->lock);
 	return 0;
 }
 
@@ -37,27 +36,27 @@ static void grant(tt_semaphore *s)
 
 void tt_semaphore_release(tt_semaphore *s, uint64_t n)
 {
-	pthread_mutex_lock(&s->lock);
+	tt_lockword_lock(&s->lock);
 	s->permits += n;
 	grant(s);
-	pthread_mutex_unlock(&s->lock);
+	tt_lockword_unlock(&s->lock);
 }
 
 int tt_semaphore_try_acquire(tt_semaphore *s, uint64_t n)
 {
-	pthread_mutex_lock(&s->lock);
+	tt_lockword_lock(&s->lock);
 	int ok = !s->waiters.head && s->permits >= n;
 	if (ok)
 		s->permits -= n;
-	pthread_mutex_unlock(&s->lock);
+	tt_lockword_unlock(&s->lock);
 	return ok ? 0 : -EAGAIN;
 }
 
 uint64_t tt_semaphore_available(tt_semaphore *s)
 {
-	pthread_mutex_lock(&s->lock);
+	tt_lockword_lock(&s->lock);
 	uint64_t n = s->permits;
-	pthread_mutex_unlock(&s->lock);
+	tt_lockword_unlock(&s->lock);
 	return n;
 }
 
@@ -73,7 +72,7 @@ void tt_acquire_init(tt_acquire *a, tt_semaphore *s, uint64_t n)
 static tt_poll acquire_poll(tt_acquire *a, tt_cx *cx)
 {
 	tt_semaphore *s = a->s;
-	pthread_mutex_lock(&s->lock);
+	tt_lockword_lock(&s->lock);
 	int ready = a->w.woken; /* permits were taken for us by grant() */
 	if (ready)
 		s->granted--;
@@ -83,12 +82,12 @@ static tt_poll acquire_poll(tt_acquire *a, tt_cx *cx)
 	}
 	if (ready) {
 		tt_waiter_leave(&s->waiters, &a->w);
-		pthread_mutex_unlock(&s->lock);
+		tt_lockword_unlock(&s->lock);
 		tt_wait_clear(&a->leaf.wait);
 		return TT_READY;
 	}
 	tt_waitq_push(&s->waiters, &a->w, cx);
-	pthread_mutex_unlock(&s->lock);
+	tt_lockword_unlock(&s->lock);
 	if (!a->leaf.wait.kind)
 		tt_wait_set(&a->leaf.wait, TT_WAIT_SEMAPHORE, s, 0, a->w.want);
 	return TT_PENDING;
@@ -97,12 +96,12 @@ static tt_poll acquire_poll(tt_acquire *a, tt_cx *cx)
 static void acquire_drop(tt_acquire *a)
 {
 	tt_semaphore *s = a->s;
-	pthread_mutex_lock(&s->lock);
+	tt_lockword_lock(&s->lock);
 	if (tt_waiter_leave(&s->waiters, &a->w)) {
 		s->permits += a->w.want; /* granted but never used */
 		s->granted--;
 	}
 	grant(s); /* our leaving may unblock those behind us */
-	pthread_mutex_unlock(&s->lock);
+	tt_lockword_unlock(&s->lock);
 	tt_wait_clear(&a->leaf.wait);
 }

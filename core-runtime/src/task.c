@@ -284,10 +284,10 @@ void tt_task_poll(tt_worker *w, tt_task *t)
 	if (ready)
 		complete(t, cancelled ? TT_ECANCELED : root->result, cancelled);
 	if (TT_RECORDING) {
-		uint64_t end = tt_now_ns();
+		uint64_t end = tt_stamp_ns();
 		w->now = end;
 		/* The root's stamp is shared by all workers: refresh it at
-		 * most once a millisecond per worker. */
+		 * most once a millisecond (once a clock tick) per worker. */
 		if (end - w->now_published > 1000000) {
 			w->now_published = end;
 			tt_registry_set_now(end);

@@ -11,6 +11,12 @@
 extern "C" {
 #endif
 
+/* The short internal lock that guards a primitive's wait queue (one
+ * 32-bit word: spin briefly, then sleep on a futex; runtime-private). */
+typedef struct tt_lockword {
+	uint32_t state;
+} tt_lockword;
+
 /* Every primitive here keeps its waiting futures in FIFO order.  A waiter
  * that was woken but cancelled before it could use its turn passes the turn
  * on, so cancellation never strands the others. */
@@ -57,13 +63,16 @@ void tt_notified_init(tt_notified *w, tt_notify *n);
  * contention: unlocking wakes the first waiter, but a task that is running
  * may take the free mutex before it ("barging"), which saves a task switch
  * per lock.  A waiter queued for longer than TT_MUTEX_STARVE_NS is handed
- * the mutex directly, in FIFO order, so nobody starves. */
+ * the mutex directly, in FIFO order, so nobody starves.  Uncontended, lock
+ * and unlock are one compare-and-swap each on STATE. */
 #define TT_MUTEX_STARVE_NS 1000000ull
+/* STATE bit: waiters are queued, so unlocking must take the slow path. */
+#define TT_MUTEX_QUEUED (1ull << 63)
 typedef struct tt_mutex {
-	pthread_mutex_t lock;
-	uint64_t owner; /* task id of the holder, 0 when free */
+	uint64_t state;   /* holder's task id (0 when free) | TT_MUTEX_QUEUED */
+	tt_lockword lock; /* guards the queue, WAKING and the QUEUED bit */
+	int waking;       /* a woken waiter is on its way to retry */
 	tt_waitq waiters;
-	int waking; /* a woken waiter is on its way to retry */
 } tt_mutex;
 void tt_mutex_init(tt_mutex *m);
 /* -EBUSY while held or awaited. */
@@ -91,7 +100,7 @@ void tt_lock_init(tt_lock *l, tt_mutex *m);
 /* Counting semaphore with strict FIFO: a large request at the head is not
  * overtaken by smaller ones behind it. */
 typedef struct tt_semaphore {
-	pthread_mutex_t lock;
+	tt_lockword lock;
 	uint64_t permits;
 	tt_waitq waiters;
 	uint64_t granted; /* waiters handed permits that have not run yet */

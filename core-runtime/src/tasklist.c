@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
 #include "tasktrace/tasklist.h"
 
 #define LINE_MAX_ 1024
@@ -59,34 +60,10 @@ void tt_snapshot_view(const tt_snapshot *s, const tt_stask *t,
 
 /* ---- the output text ---- */
 
-typedef struct outbuf {
-	char *p;
-	size_t len, cap;
-	int nomem;
-} outbuf;
-
-static void text_line(outbuf *x, const char *line)
+static void text_line(sb *x, const char *line)
 {
-	size_t n = strlen(line);
-
-	if (x->nomem)
-		return;
-	if (x->len + n + 2 > x->cap) {
-		size_t cap = x->cap ? x->cap : 4096;
-		while (x->len + n + 2 > cap)
-			cap *= 2;
-		char *p = realloc(x->p, cap);
-		if (!p) {
-			x->nomem = 1;
-			return;
-		}
-		x->p = p;
-		x->cap = cap;
-	}
-	memcpy(x->p + x->len, line, n);
-	x->len += n;
-	x->p[x->len++] = '\n';
-	x->p[x->len] = 0;
+	sb_add(x, line);
+	sb_add(x, "\n");
 }
 
 /* ---- which tasks ---- */
@@ -184,7 +161,7 @@ static int by_size(const void *pa, const void *pb)
 	return cmp_u64(&a->first_id, &b->first_id);
 }
 
-static void group_row(outbuf *x, const tt_snapshot *s, const keyed *k,
+static void group_row(sb *x, const tt_snapshot *s, const keyed *k,
 		      const group *g, uint64_t now)
 {
 	char line[LINE_MAX_];
@@ -214,7 +191,7 @@ static void group_row(outbuf *x, const tt_snapshot *s, const keyed *k,
 	text_line(x, line);
 }
 
-static int group_rows(outbuf *x, const tt_snapshot *s, const tt_stask **v,
+static int group_rows(sb *x, const tt_snapshot *s, const tt_stask **v,
 		      size_t n, uint64_t now)
 {
 	keyed *k = malloc((n ? n : 1) * sizeof(*k));
@@ -249,7 +226,7 @@ static int group_rows(outbuf *x, const tt_snapshot *s, const tt_stask **v,
 	return 0;
 }
 
-static void rows(outbuf *x, const tt_snapshot *s, const tt_stask **v, size_t n,
+static void rows(sb *x, const tt_snapshot *s, const tt_stask **v, size_t n,
 		 uint64_t now, uint64_t selected)
 {
 	char line[LINE_MAX_];
@@ -268,7 +245,7 @@ static void rows(outbuf *x, const tt_snapshot *s, const tt_stask **v, size_t n,
 	}
 }
 
-static void unreadable_rows(outbuf *x, const tt_snapshot *s)
+static void unreadable_rows(sb *x, const tt_snapshot *s)
 {
 	char line[LINE_MAX_];
 	tt_fbuf b;
@@ -291,7 +268,7 @@ char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts *o,
 	uint64_t *ids = NULL;
 	const tt_stask **v = NULL;
 	size_t n = 0;
-	outbuf x = { 0 };
+	sb x = { 0 };
 
 	if (o->name_regex) {
 		if ((rc = regcomp(&re, o->name_regex, REG_EXTENDED | REG_NOSUB))) {
@@ -320,7 +297,7 @@ char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts *o,
 	else if (group_rows(&x, s, v, n, now))
 		goto nomem;
 	unreadable_rows(&x, s);
-	if (x.nomem)
+	if (x.oom)
 		goto nomem;
 	goto out;
 nomem:

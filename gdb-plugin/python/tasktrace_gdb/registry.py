@@ -64,40 +64,51 @@ class Frame:
         return self.func.kind
 
 
+# What a Task and a Frame take from the C structs, in offset order.
+TASK_FIELDS = ("raw.slot_addr", "raw.id", "raw.seq", "raw.state", "raw.flags", "raw.worker",
+               "raw.name", "raw.parent_id", "raw.created_ns", "raw.poll_start_ns",
+               "raw.wake_ns", "raw.polls", "raw.wakers", "spawn_site", "frames", "nframes",
+               "error", "errmsg")
+TASK_ROW = clib.unpacker(clib.STask, TASK_FIELDS)
+FRAME_ROW = clib.unpacker(clib.SFrame, (
+    "raw.addr", "raw.parent", "raw.depth", "raw.wait_kind", "raw.wait_object",
+    "raw.wait_owner", "raw.wait_since_ns", "raw.wait_detail", "func", "site"))
+
+
 class Task:
     """One task of a snapshot.  error is None or one line; frames holds
     what was decoded before it (pre-order, frames[0] the root)."""
 
-    __slots__ = ("_snap", "_c", "slot_addr", "error", "spawn_site", "id", "seq", "state",
-                 "flags", "parent_id", "name", "worker", "wakers", "wake_ns", "poll_start_ns",
-                 "created_ns", "polls", "_frames", "_path0")
+    __slots__ = ("_snap", "slot_addr", "id", "seq", "state", "flags", "worker", "name",
+                 "parent_id", "created_ns", "poll_start_ns", "wake_ns", "polls", "wakers",
+                 "spawn_site", "_frames_at", "_nframes", "error", "_frames", "_path0")
 
-    def __init__(self, snap, c):
-        raw = c.raw
-        self._snap, self._c = snap, c
-        self.slot_addr, self.id, self.seq, self.state = raw.slot_addr, raw.id, raw.seq, raw.state
-        self.flags, self.parent_id, self.worker = raw.flags, raw.parent_id, raw.worker
-        self.name = clib.text(raw.name)
-        self.wakers, self.wake_ns, self.poll_start_ns = raw.wakers, raw.wake_ns, raw.poll_start_ns
-        self.created_ns, self.polls = raw.created_ns, raw.polls
-        self.error = clib.text(c.errmsg) if c.error else None
-        self.spawn_site = snap.site(c.spawn_site)
+    def __init__(self, snap, row):
+        """ROW: a tt_stask unpacked with TASK_ROW."""
+        (self.slot_addr, self.id, self.seq, self.state, self.flags, self.worker, name,
+         self.parent_id, self.created_ns, self.poll_start_ns, self.wake_ns, self.polls,
+         self.wakers, spawn, self._frames_at, self._nframes, error, errmsg) = row
+        self._snap = snap
+        self.name = clib.text(name.split(b"\0", 1)[0])
+        self.error = clib.text(errmsg.split(b"\0", 1)[0]) if error else None
+        self.spawn_site = snap.site(spawn)
         self._frames = self._path0 = None
 
     @property
     def frames(self):
         if self._frames is None:
             snap, out = self._snap, []
-            for i, sf in enumerate(self._c.frames[:self._c.nframes]):
-                r, f = sf.raw, Frame()
-                f.addr, f.parent, f.depth, f.children = r.addr, r.parent, r.depth, []
-                f.func, f.site = snap.func(sf.func), snap.site(sf.site)
-                f.wait_kind, f.wait_object, f.wait_owner = r.wait_kind, r.wait_object, r.wait_owner
-                f.wait_since, f.wait_detail = r.wait_since_ns, r.wait_detail
+            n = self._nframes if self._frames_at else 0
+            rows = FRAME_ROW.iter_unpack(clib.array(self._frames_at, clib.SFrame, n)) if n else ()
+            for i, row in enumerate(rows):
+                f = Frame()
+                (f.addr, f.parent, f.depth, f.wait_kind, f.wait_object, f.wait_owner,
+                 f.wait_since, f.wait_detail, func, site) = row
+                f.children, f.func, f.site = [], snap.func(func), snap.site(site)
                 # The reader checked the indices; pre-order makes a parent
                 # come first, so its children list is in place already.
-                if 0 <= r.parent < i:
-                    out[r.parent].children.append(i)
+                if 0 <= f.parent < i:
+                    out[f.parent].children.append(i)
                 out.append(f)
             self._frames = out
         return self._frames
@@ -156,26 +167,30 @@ class Snapshot:
     def __del__(self):
         self._lib.tt_snapshot_free(self._p)
 
-    def _task(self, c):
-        t = self._by_id.get(c.raw.id)
+    def _task(self, row):
+        t = self._by_id.get(row[1])
         if t is None:
-            t = self._by_id[c.raw.id] = Task(self, c)
+            t = self._by_id[row[1]] = Task(self, row)
         return t
 
     @property
     def tasks(self):
         """Every decoded task, in id order."""
         if self._tasks is None:
-            make = self._task
-            self._tasks = sorted((make(c) for c in self._ctasks[:self._ntasks] if c.raw.id),
-                                 key=lambda t: t.id)
+            make, rows = self._task, ()
+            if self._ntasks:
+                rows = TASK_ROW.iter_unpack(clib.array(ctypes.addressof(self._ctasks.contents),
+                                                       clib.STask, self._ntasks))
+            self._tasks = sorted((make(r) for r in rows if r[1]), key=lambda t: t.id)
         return self._tasks
 
     def find(self, tid):
         t = self._by_id.get(tid)
         if t is None and 0 < tid < 1 << 64:
             c = self._lib.tt_snapshot_find(self._p, tid)
-            t = self._task(c.contents) if c else None
+            if c:
+                addr = ctypes.cast(c, ctypes.c_void_p).value
+                t = self._task(TASK_ROW.unpack_from(clib.array(addr, clib.STask, 1)))
         return t
 
     def name_of(self, tid):
@@ -195,22 +210,24 @@ class Snapshot:
         return None
 
     def site(self, p):
-        """A tt_ssite pointer as a Site (None for NULL), one per address."""
-        if not p:
-            return None
-        c = p.contents
-        s = self._sites.get(c.addr)
+        """A tt_ssite at address P as a Site (None for 0), made once."""
+        s = self._sites.get(p)
         if s is None:
-            s = self._sites[c.addr] = Site()
+            if not p:
+                return None
+            c = clib.SSite.from_address(p)
+            s = self._sites[p] = Site()
             s.addr, s.line, s.flags = c.addr, c.line, c.flags
             s.function, s.file = clib.text(c.function) or "??", clib.text(c.file) or "??"
         return s
 
     def func(self, p):
-        c = p.contents
-        f = self._funcs.get(c.addr)
+        """A tt_sfunc at address P (never 0: the reader names unknown ones
+        "??") as a Func, made once."""
+        f = self._funcs.get(p)
         if f is None:
-            f = self._funcs[c.addr] = Func()
+            c = clib.SFunc.from_address(p) if p else clib.SFunc()
+            f = self._funcs[p] = Func()
             f.addr, f.line, f.kind = c.addr, c.line, c.kind
             f.name, f.file = clib.text(c.name) or "??", clib.text(c.file) or "??"
             f.type_name = clib.text(c.type_name) or ""

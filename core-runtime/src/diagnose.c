@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
 #include "tasktrace/diagnose.h"
 #include "tasktrace/format.h"
 
@@ -22,36 +23,6 @@ struct tt_diag_priv {
 	uint64_t **cycles;
 	size_t ncycles, capcycles;
 };
-
-/* ---- a growing string ---- */
-
-typedef struct sb {
-	char *p;
-	size_t len, cap;
-	int oom;
-} sb;
-
-static void sb_add(sb *b, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n + 1);
-	b->len += n;
-}
 
 /* A line of at most 1 KiB built with format.c, appended with a newline. */
 typedef struct line {

@@ -362,14 +362,10 @@ void tt_fmt_ps_header(tt_fbuf *b)
 void tt_fmt_ps_row(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
 {
 	size_t base = b->len;
-	char id[24];
-	tt_fbuf ib;
 
-	tt_fb_init(&ib, id, sizeof(id));
-	tt_fb_u64(&ib, v->task->id);
-	for (size_t i = ib.len; i < 4; i++)
-		fb_putc(b, ' ');
-	tt_fb_str(b, id);
+	fb_putc(b, v->selected ? '*' : ' ');
+	fb_putc(b, ' ');
+	tt_fb_u64(b, v->task->id);
 	tt_fb_pad(b, base + COL_STATE);
 	tt_fmt_state(b, v);
 	tt_fb_pad(b, base + COL_WAIT);
@@ -378,6 +374,8 @@ void tt_fmt_ps_row(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
 	tt_fb_text(b, v->task->name);
 	tt_fb_pad(b, base + COL_WHERE);
 	tt_fmt_where(b, v);
+	while (b->len > base && b->p[b->len - 1] == ' ')
+		b->p[--b->len] = 0;
 }
 
 /* ---- bt ---- */

@@ -703,6 +703,7 @@ static void fmt_view(tt_rep *p, size_t n, const tt_rtask *t, int err,
 	v->where_line = 0;
 	v->tid = t->worker >= 0 && t->worker < TT_REP_WORKERS ? p->worker_tid[t->worker] : -1;
 	v->error = err ? p->r.err : NULL;
+	v->selected = 0;
 	for (size_t i = 0; i < n;) {
 		const tt_rframe *f = &p->frames[i];
 		if (f->kind != TT_FUNC_KIND_LEAF && f->site) {

@@ -22,7 +22,7 @@ static void frame_line(bt *b, size_t i, int num, int indent)
 	tt_fb_init(&fb, line, sizeof(line));
 	tt_fmt_bt_frame(&fb, num, indent, &f->raw, f->func->name,
 			f->site ? f->site->file : NULL, f->site ? f->site->line : 0,
-			view_task_name(b->s->snap, f->raw.wait_owner), b->s->now_ns);
+			tt_snapshot_task_name(b->s->snap, f->raw.wait_owner), b->s->now_ns);
 	cli_line(&fb);
 	if (num < 0 || f->raw.kind == TT_FUNC_KIND_LEAF)
 		return;
@@ -88,7 +88,7 @@ static void print_ancestry(const cli_session *s, const tt_stask *t)
 		seen[n++] = pid;
 		const tt_ssite *site = cur->spawn_site;
 		tt_fb_init(&fb, line, sizeof(line));
-		tt_fmt_ancestor(&fb, pid, view_task_name(s->snap, pid),
+		tt_fmt_ancestor(&fb, pid, tt_snapshot_task_name(s->snap, pid),
 				site ? site->file : NULL, site ? site->line : 0,
 				site ? site->function : NULL);
 		cli_line(&fb);
@@ -128,7 +128,7 @@ static void bt_text(cli_session *s, const tt_stask *t)
 	tt_fmt_task v;
 	bt b = { s, t, NULL, 0 };
 
-	view_task(s, t, &v);
+	tt_snapshot_view(s->snap, t, &v);
 	tt_fb_init(&fb, line, sizeof(line));
 	tt_fmt_bt_header(&fb, &v, s->now_ns);
 	cli_line(&fb);

@@ -9,6 +9,7 @@
 
 #include "tasktrace/format.h"
 #include "tasktrace/reader.h"
+#include "tasktrace/tasklist.h"
 #include "tasktrace/stop.h"
 #include "tasktrace/sym.h"
 #include "tasktrace/target.h"
@@ -108,11 +109,6 @@ int view_visible(const tt_stask *t, const cli_opts *o);
 /* Visible tasks sorted by id, in a malloc'd array (NULL if none). */
 const tt_stask **view_sorted(const tt_snapshot *s, const cli_opts *o,
 			     size_t *n);
-void view_task(const cli_session *s, const tt_stask *t, tt_fmt_task *out);
-/* The thread of worker INDEX, -1 when unknown. */
-int64_t view_tid(const tt_snapshot *s, int32_t index);
-/* The name of task ID, NULL when it is not in the snapshot. */
-const char *view_task_name(const tt_snapshot *s, uint64_t id);
 /* Next child of frame PARENT after frame AFTER (pass PARENT for the
  * first, which is the awaited one); t->nframes when there is none. */
 size_t view_next_child(const tt_stask *t, size_t parent, size_t after);

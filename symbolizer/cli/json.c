@@ -171,7 +171,7 @@ static void json_wait(FILE *f, const cli_session *s, const tt_rframe *w)
 	fputs(",\"owner_id\":", f);
 	json_u64_or_null(f, w->wait_owner);
 	fputs(",\"owner_name\":", f);
-	json_str(f, view_task_name(s->snap, w->wait_owner));
+	json_str(f, tt_snapshot_task_name(s->snap, w->wait_owner));
 	fputs(",\"since_ns\":", f);
 	json_u64_or_null(f, w->wait_since_ns);
 	fputs(",\"age_ns\":", f);
@@ -189,7 +189,7 @@ void json_task_fields(FILE *f, const cli_session *s, const tt_stask *t)
 	const tt_rtask *r = &t->raw;
 	tt_fmt_task v;
 
-	view_task(s, t, &v);
+	tt_snapshot_view(s->snap, t, &v);
 	fprintf(f, "\"id\":%" PRIu64 ",\"name\":", r->id);
 	json_str(f, r->name);
 	fprintf(f, ",\"state\":\"%s\",\"flags\":", tt_state_name(r->state));
@@ -362,7 +362,7 @@ void json_ancestry(FILE *f, const cli_session *s, const tt_stask *t)
 				goto out; /* a spawn cycle: only in corrupt memory */
 		seen[n] = pid;
 		fprintf(f, "%s{\"id\":%" PRIu64 ",\"name\":", n++ ? "," : "", pid);
-		json_str(f, view_task_name(s->snap, pid));
+		json_str(f, tt_snapshot_task_name(s->snap, pid));
 		fputs(",\"spawn_site\":", f);
 		json_site(f, cur->spawn_site);
 		fputc('}', f);

@@ -71,7 +71,7 @@ int native_stack(cli_session *s, const tt_stask *t, native_frame *out,
 	pruner p;
 	int n = 0;
 
-	int64_t tid = view_tid(s->snap, t->raw.worker);
+	int64_t tid = tt_snapshot_worker_tid(s->snap, t->raw.worker);
 	if (tid <= 0) {
 		snprintf(err, errlen, "the thread of worker %d is unknown", (int)t->raw.worker);
 		return -1;

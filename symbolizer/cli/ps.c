@@ -3,21 +3,19 @@
 
 #include "cli.h"
 
-static void ps_text(const cli_session *s, const tt_stask **v, size_t n)
+static int ps_text(const cli_session *s, const cli_opts *o)
 {
-	char line[1024];
-	tt_fbuf b;
-	tt_fmt_task ft;
+	tt_list_opts lo;
+	char err[160];
+	char *text;
 
-	tt_fb_init(&b, line, sizeof(line));
-	tt_fmt_ps_header(&b);
-	cli_line(&b);
-	for (size_t i = 0; i < n; i++) {
-		view_task(s, v[i], &ft);
-		tt_fb_init(&b, line, sizeof(line));
-		tt_fmt_ps_row(&b, &ft, s->now_ns);
-		cli_line(&b);
-	}
+	tt_list_opts_init(&lo);
+	lo.all = o->all;
+	if (!(text = tt_task_list(s->snap, s->now_ns, &lo, err, sizeof(err))))
+		return -1;
+	fputs(text, stdout);
+	tt_task_list_free(text);
+	return 0;
 }
 
 static void ps_json(const cli_session *s, const tt_stask **v, size_t n)
@@ -52,14 +50,17 @@ static int ps_run(const cli_cmd *cmd, int argc, char **argv)
 		cli_close(&s);
 		return rc;
 	}
-	const tt_stask **v = view_sorted(s.snap, &o, &n);
-	if (o.json)
+	if (!o.json) {
+		rc = ps_text(&s, &o) ? EXIT_TARGET : EXIT_OK;
+	} else {
+		const tt_stask **v = view_sorted(s.snap, &o, &n);
 		ps_json(&s, v, n);
-	else
-		ps_text(&s, v, n);
-	free(v);
+		free(v);
+	}
+	if (rc)
+		fprintf(stderr, "tasktrace: %s: out of memory\n", cli_target_name(&s));
 	cli_close(&s);
-	return EXIT_OK;
+	return rc;
 }
 
 const cli_cmd cmd_ps = {

@@ -258,7 +258,7 @@ static void row(stream *st, const tt_rtask *t, uint64_t now)
 {
 	char err[sizeof(st->r->err)];
 	size_t n = 0, where = SIZE_MAX;
-	tt_fmt_task v = { t, NULL, NULL, NULL, 0, -1, NULL };
+	tt_fmt_task v = { t, NULL, NULL, NULL, 0, -1, NULL, 0 };
 	tt_fbuf b;
 
 	if (t->worker >= 0 && (uint32_t)t->worker < st->ntids)
@@ -360,7 +360,10 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 	char line[256];
 	tt_fbuf b;
 	tt_fb_init(&b, line, sizeof(line));
-	tt_fmt_ps_header(&b);
+	if (n)
+		tt_fmt_ps_header(&b);
+	else
+		tt_fb_str(&b, "No tasks.");
 	cli_line(&b);
 	for (size_t i = 0; i < n; i++) {
 		if (tt_reader_read_task(st->r, v[i].slot, &t) != TT_R_OK || t.id != v[i].id) {

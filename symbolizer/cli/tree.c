@@ -99,7 +99,7 @@ static void node(tree *t, size_t i, int depth, int json)
 		t->json_items = 1;
 		return;
 	}
-	view_task(t->s, t->v[i], &ft);
+	tt_snapshot_view(t->s->snap, t->v[i], &ft);
 	tt_fb_init(&b, line, sizeof(line));
 	tt_fmt_tree_node(&b, 2 * depth, &ft, t->s->now_ns);
 	cli_line(&b);

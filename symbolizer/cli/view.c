@@ -1,5 +1,5 @@
-/* Views of snapshot tasks: which to show, in what order, and the pieces
- * format.c needs (leaf, innermost site, worker thread). */
+/* Views of snapshot tasks: which to show, in what order, and the walk
+ * down a task's frames (tasktrace/tasklist.h makes the format.c view). */
 #include <stdlib.h>
 
 #include "cli.h"
@@ -32,23 +32,6 @@ const tt_stask **view_sorted(const tt_snapshot *s, const cli_opts *o,
 	return v;
 }
 
-int64_t view_tid(const tt_snapshot *s, int32_t index)
-{
-	if (index < 0)
-		return -1;
-	for (size_t i = 0; i < s->nworkers; i++)
-		if (s->workers[i].index == (uint32_t)index)
-			return (int64_t)s->workers[i].tid;
-	return -1;
-}
-
-const char *view_task_name(const tt_snapshot *s, uint64_t id)
-{
-	const tt_stask *t = id ? tt_snapshot_find(s, id) : NULL;
-
-	return t ? t->raw.name : NULL;
-}
-
 /* Frames come in pre-order with parent indices, so the children of P are
  * the later frames naming P as parent, the awaited one first.  The
  * indices come from target memory through the reader: check them. */
@@ -74,33 +57,4 @@ size_t view_path(const tt_stask *t, size_t from, size_t *path, size_t cap)
 	     i = view_next_child(t, i, i))
 		path[n++] = i;
 	return n;
-}
-
-void view_task(const cli_session *s, const tt_stask *t, tt_fmt_task *out)
-{
-	out->task = &t->raw;
-	out->leaf = NULL;
-	out->where_func = NULL;
-	out->where_file = NULL;
-	out->where_line = 0;
-	out->tid = view_tid(s->snap, t->raw.worker);
-	out->error = t->error ? t->errmsg : NULL;
-	if (!t->nframes)
-		return;
-	/* Down the awaited path; where is the innermost async function
-	 * suspended at an await, the leaf is where the path ends. */
-	for (size_t i = 0;;) {
-		const tt_sframe *f = &t->frames[i];
-		if (f->raw.kind != TT_FUNC_KIND_LEAF && f->site) {
-			out->where_func = f->func->name;
-			out->where_file = f->site->file;
-			out->where_line = f->site->line;
-		}
-		size_t c = view_next_child(t, i, i);
-		if (c >= t->nframes) {
-			out->leaf = &f->raw;
-			break;
-		}
-		i = c;
-	}
 }

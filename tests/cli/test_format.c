@@ -56,19 +56,26 @@ START_TEST(ps_rows)
 {
 	tt_rtask t = task(TT_STATE_IDLE);
 	tt_rframe l = leaf(TT_WAIT_CHAN_RECV, NOW - 192000000000ull);
-	tt_fmt_task v = { &t, &l, "await_reply", "samples/hung.c", 28, -1, NULL };
+	tt_fmt_task v = { &t, &l, "await_reply", "samples/hung.c", 28, -1, NULL, 0 };
 	tt_fbuf b;
 
 	tt_fb_init(&b, buf, sizeof buf);
 	tt_fmt_ps_row(&b, &v, NOW);
-	ck_assert_str_eq(buf, "   7   idle               channel recv 3m12s    fetch-user       await_reply at samples/hung.c:28");
+	ck_assert_str_eq(buf, "  7    idle               channel recv 3m12s    fetch-user       await_reply at samples/hung.c:28");
+	v.selected = 1; /* gdb's selected task; no trailing blanks without a where */
+	v.where_func = NULL;
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_ps_row(&b, &v, NOW);
+	ck_assert_str_eq(buf, "* 7    idle               channel recv 3m12s    fetch-user");
+	v.selected = 0;
+	v.where_func = "await_reply";
 
 	t = task(TT_STATE_RUNNING);
 	t.worker = 1;
 	v.tid = 4242;
 	tt_fb_init(&b, buf, sizeof buf);
 	tt_fmt_ps_row(&b, &v, NOW);
-	ck_assert_str_eq(buf, "   7   running            -                     fetch-user       running on worker 1 (tid 4242)");
+	ck_assert_str_eq(buf, "  7    running            -                     fetch-user       running on worker 1 (tid 4242)");
 	tt_fb_init(&b, buf, sizeof buf);
 	tt_fmt_bt_running(&b, 0, &v);
 	ck_assert_str_eq(buf, "#0  <running on worker 1, tid 4242>");
@@ -81,7 +88,7 @@ START_TEST(ps_rows)
 	v.error = "task 7: kept changing while read (17 tries)";
 	tt_fb_init(&b, buf, sizeof buf);
 	tt_fmt_ps_row(&b, &v, NOW);
-	ck_assert_str_eq(buf, "   7   scheduled          runnable 1.2s         fetch-user       await_reply at samples/hung.c:28 (error: kept changing while read (17 tries))");
+	ck_assert_str_eq(buf, "  7    scheduled          runnable 1.2s         fetch-user       await_reply at samples/hung.c:28 (error: kept changing while read (17 tries))");
 }
 END_TEST
 

@@ -44,6 +44,7 @@ typedef struct tt_fmt_task {
 	uint32_t where_line;
 	int64_t tid;        /* thread of the worker running it, -1 unknown */
 	const char *error;  /* one line when the chain is incomplete */
+	int selected;       /* gdb's selected task: '*' in the ps row */
 } tt_fmt_task;
 
 /* "idle", "running", plus markers: "idle cancelling", "idle torn". */
@@ -54,7 +55,8 @@ void tt_fmt_wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
 /* "await_reply at samples/hung.c:28", "running on worker 1 (tid 42)". */
 void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v);
 
-/* ps: the header line and one row (no newlines). */
+/* ps and gdb's `info tasks`, laid out like `info threads`: the header
+ * line and one row (no newlines, no trailing blanks). */
 void tt_fmt_ps_header(tt_fbuf *b);
 void tt_fmt_ps_row(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
 

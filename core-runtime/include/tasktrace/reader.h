@@ -320,6 +320,11 @@ const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);
 /* The innermost frame of the awaited path (follows first children). */
 const tt_sframe *tt_stask_leaf(const tt_stask *t);
 
+/* sizeof tt_snapshot, tt_stask, tt_sframe, tt_ssite, tt_sfunc, tt_rworker
+ * into OUT[0..5]: bindings that mirror these structs (gdb's Python through
+ * ctypes) check their copy against the library they loaded. */
+void tt_snapshot_struct_sizes(size_t out[6]);
+
 /* Names for the enums, for every front end to use the same words. */
 const char *tt_state_name(uint32_t state);       /* "idle", "running", ... */
 const char *tt_wait_kind_name(uint32_t kind);    /* "channel recv", "timer" */

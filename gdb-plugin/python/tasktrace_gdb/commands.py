@@ -168,109 +168,27 @@ class InfoTasks(gdb.Command):
                 raise gdb.GdbError("usage: info tasks [-all] [-state S] [-name REGEX] [-group] "
                                    "[-hung DURATION]")
         snap = snapshot()
-        findings = None
+        state = -1
+        if opts["state"] is not None:
+            if opts["state"] not in R.STATES:
+                raise gdb.GdbError("unknown state '%s' (one of %s)"
+                                   % (opts["state"], ", ".join(R.STATES)))
+            state = R.STATES.index(opts["state"])
+        findings = ids = None
         if opts["hung"] is not None:
             from . import diagnose as D
             d = D.parse_duration(opts["hung"])
             _, findings = D.run(D.options(d, d, d, opts["all"]))
-            hung_ids = D.involved(findings)
+            ids = sorted(D.involved(findings))
+        cur = current_task(snap)
         try:
-            name_re = re.compile(opts["name"]) if opts["name"] else None
-        except re.error as e:
-            raise gdb.GdbError("bad -name pattern: %s" % e) from None
-        tasks = [t for t in snap.tasks
-                 if (opts["all"] or not t.flags & R.TASKF_SYSTEM)
-                 and (opts["state"] is None or R.state_name(t.state) == opts["state"])
-                 and (name_re is None or name_re.search(t.name))
-                 and (findings is None or t.id in hung_ids)]
-        # One write: at 100,000 rows a gdb.write per line costs more than
-        # making them.
-        out = group_rows(tasks, snap) if opts["group"] else rows(tasks, snap)
+            text = snap.task_list(opts["all"], state, opts["name"], ids, cur.id if cur else 0,
+                                  opts["group"])
+        except R.Corrupt as e:
+            raise gdb.GdbError(str(e)) from None
         if findings:
-            out.append("\n" + "\n".join(f["title"] for f in findings))
-        out += ["  ?    unreadable         %s" % why for addr, why in snap.errors]
-        out.append("")
-        gdb.write("\n".join(out))
-
-
-def rows(tasks, snap):
-    if not tasks:
-        return ["No tasks."]
-    cur = current_task(snap)
-    now = snap.now_ns
-    out = ["  Id   State              Wait                  Name             Where"]
-    append = out.append
-    # F.state, F.wait_short and F.where, with the text of each (state,
-    # flags) and each chain shape's where made once; a task kept as a
-    # Shape (registry.Task) is listed without making its Frame objects.
-    states, wheres, lines = {}, {}, {}
-    idle, scheduled, running, leaf_kind = R.IDLE, R.SCHEDULED, R.RUNNING, R.K_LEAF
-    duration, wait_text, at = F.duration, F.wait_text, F.at
-    for t in tasks:
-        state, shape = t.state, t._shape
-        if t.error and not t.frames:
-            st = "unreadable"
-        else:
-            key = (state, t.flags)
-            st = states.get(key)
-            if st is None:
-                st = states[key] = F.state(t)
-        wake = t.wake_ns
-        if shape is not None:
-            w = t._wait  # the leaf's wait, if the chain ends in a leaf
-            if state == scheduled and wake and wake <= now:
-                wait = "runnable " + duration(now - wake)
-            elif state == idle and w is not None and w[0]:
-                wait = wait_text(w[0], w[3], w[4], now)
-            else:
-                wait = "-"
-            if state == running:
-                where = F.running_on(t, snap)
-            else:
-                where = wheres.get(shape)
-                if where is None:
-                    where = wheres[shape] = at(*shape.where) if shape.where else ""
-        else:
-            path = t.path()
-            leaf = path[-1] if path else None
-            if state == scheduled and wake and wake <= now:
-                wait = "runnable " + duration(now - wake)
-            elif state == idle and leaf is not None and leaf.func.kind == leaf_kind \
-                    and leaf.wait_kind:
-                wait = F.wait_phrase(leaf, now)
-            else:
-                wait = "-"
-            where = F.where(t, snap)
-        # The row's format with state, name and where filled in, made once
-        # for each combination: "%s %-4u <state> %-21s <name> <where>".
-        key = (st, t.name, where)
-        fmt = lines.get(key)
-        if fmt is None:
-            tail = ("%-16s %s" % (t.name, where)).replace("%", "%%")
-            fmt = lines[key] = ("%%s %%-4u %s %%-21s %s" % (
-                ("%-18s" % st).replace("%", "%%"), tail), tail != tail.rstrip())
-        line = fmt[0] % ("*" if cur is t else " ", t.id, wait)
-        append(line.rstrip() if fmt[1] else line)
-    return out
-
-
-def group_rows(tasks, snap):
-    groups = {}
-    for t in tasks:
-        key = t.chain_key()
-        g = groups.get(key)
-        if g is None:
-            groups[key] = [t]
-        else:
-            g.append(t)
-    out = ["  Count State              Wait                  Ids          Where"]
-    for members in sorted(groups.values(), key=lambda m: (-len(m), m[0].id)):
-        t = members[0]
-        ids = ",".join(str(m.id) for m in members[:8]) + (",..." if len(members) > 8 else "")
-        out.append(("  %-5u %-18s %-21s %-12s %s" % (
-            len(members), F.state(t), F.wait_short(t, snap.now_ns), ids,
-            F.where(t, snap))).rstrip())
-    return out
+            text += "\n" + "\n".join(f["title"] for f in findings) + "\n"
+        gdb.write(text)
 
 
 def describe(t, snap):

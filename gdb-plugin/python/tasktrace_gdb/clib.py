@@ -1,0 +1,229 @@
+"""libtasktrace's reader through ctypes: the one decoder of the registry.
+
+Why not a Python decoder: the CLI, the crash handler and the watchdog read
+the registry with the C reader (tasktrace/reader.h); a second decoder in
+Python would be a second set of hostile-memory checks to keep in step, and
+at 100,000 tasks it spent most of `info tasks` in the interpreter.  gdb's
+Python loads libtasktrace.so and hands it a read callback over
+gdb.Inferior.read_memory, so the C reader decodes a live process, a core or
+a remote target through gdb, and no code runs in the inferior.
+
+The library is looked for in $TASKTRACE_LIB, then next to this package as
+`meson install` lays it out, then among the inferior's objfiles, then on the
+loader's path.  The structs below mirror reader.h's snapshot layer; the
+library checks their sizes (tt_snapshot_struct_sizes) before any is used.
+A sanitizer build of the library cannot be loaded into gdb (its runtime
+must come first): the commands then say so in one line.
+"""
+
+import ctypes
+import os
+import re
+import struct
+
+import gdb
+
+U64, U32, I32, SIZE = ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int32, ctypes.c_size_t
+CHARP = ctypes.c_char_p
+TASK_NAME_MAX = 32
+READ_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, U64, ctypes.c_void_p, SIZE)
+
+
+class Mem(ctypes.Structure):
+    _fields_ = [("read", READ_FN), ("ctx", ctypes.c_void_p)]
+
+
+class RFrame(ctypes.Structure):
+    _fields_ = [("addr", U64), ("func", U64), ("site", U64), ("parent", I32), ("depth", U32),
+                ("kind", U32), ("wait_kind", U32), ("wait_object", U64), ("wait_owner", U64),
+                ("wait_since_ns", U64), ("wait_detail", U64)]
+
+
+class RTask(ctypes.Structure):
+    _fields_ = [("slot_addr", U64), ("slot_index", U64), ("id", U64), ("seq", U32),
+                ("state", U32), ("flags", U32), ("worker", I32),
+                ("name", ctypes.c_char * TASK_NAME_MAX), ("parent_id", U64),
+                ("spawn_site", U64), ("root_frame", U64), ("created_ns", U64),
+                ("poll_start_ns", U64), ("poll_end_ns", U64), ("wake_ns", U64), ("polls", U64),
+                ("busy_ns", U64), ("wakes", U64), ("self_wakes", U64), ("wakers", U64),
+                ("runtime_id", U64), ("running", ctypes.c_int)]
+
+
+class RWorker(ctypes.Structure):
+    _fields_ = [("tid", U64), ("index", U32), ("state", U32), ("task_id", U64), ("task", U64),
+                ("poll_start_ns", U64), ("runtime_id", U64)]
+
+
+class SSite(ctypes.Structure):
+    _fields_ = [("addr", U64), ("function", CHARP), ("file", CHARP), ("line", U32),
+                ("flags", U32), ("resume", U64)]
+
+
+class SFunc(ctypes.Structure):
+    _fields_ = [("addr", U64), ("name", CHARP), ("file", CHARP), ("type_name", CHARP),
+                ("line", U32), ("kind", U32), ("frame_size", U32), ("poll", U64)]
+
+
+class SFrame(ctypes.Structure):
+    _fields_ = [("raw", RFrame), ("func", ctypes.POINTER(SFunc)),
+                ("site", ctypes.POINTER(SSite))]
+
+
+class STask(ctypes.Structure):
+    _fields_ = [("raw", RTask), ("spawn_site", ctypes.POINTER(SSite)),
+                ("frames", ctypes.POINTER(SFrame)), ("nframes", SIZE), ("error", ctypes.c_int),
+                ("errmsg", ctypes.c_char * 160)]
+
+
+class Snapshot(ctypes.Structure):
+    _fields_ = [("root_addr", U64), ("abi_version", U32), ("pointer_size", U32),
+                ("now_ns", U64), ("start_mono_ns", U64), ("start_real_ns", U64),
+                ("tasks_live", U64), ("next_task_id", U64), ("pid", U64), ("flags", U64),
+                ("runtime_name", CHARP), ("tasks", ctypes.POINTER(STask)), ("ntasks", SIZE),
+                ("nerrors", SIZE), ("workers", ctypes.POINTER(RWorker)), ("nworkers", SIZE),
+                ("arena_", ctypes.c_void_p), ("cache_", ctypes.c_void_p)]
+
+
+class ListOpts(ctypes.Structure):
+    _fields_ = [("all", ctypes.c_int), ("state", ctypes.c_int), ("name_regex", CHARP),
+                ("ids", ctypes.POINTER(U64)), ("nids", SIZE), ("selected", U64),
+                ("group", ctypes.c_int)]
+
+
+class DiagOpts(ctypes.Structure):
+    _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
+                ("all", ctypes.c_int), ("runtime_id", U64)]
+
+
+class Finding(ctypes.Structure):
+    _fields_ = [("kind", U32), ("ncycle", U32), ("task_id", U64), ("other_id", U64),
+                ("age_ns", U64), ("cycle", ctypes.POINTER(U64)), ("title", CHARP),
+                ("text", CHARP)]
+
+
+class Report(ctypes.Structure):
+    _fields_ = [("findings", ctypes.POINTER(Finding)), ("n", SIZE), ("ntasks", SIZE),
+                ("now_ns", U64), ("text", CHARP), ("priv_", ctypes.c_void_p)]
+
+
+def unpacker(cls, names):
+    """A struct.Struct the size of ctypes struct CLS that reads the fields
+    NAMES (in offset order; "raw.id" for nested ones) in one call: ctypes'
+    per-field access costs more than the rest of a row of `-task-list`."""
+    fmt, at = "<", 0
+    for name in names:
+        off, typ = 0, cls
+        for part in name.split("."):
+            off += getattr(typ, part).offset
+            typ = dict(typ._fields_)[part]
+        assert off >= at, name
+        if issubclass(typ, ctypes.Array):
+            code = "%ds" % ctypes.sizeof(typ)
+        else:
+            code = {1: "B", 4: "I", 8: "Q"}[ctypes.sizeof(typ)]
+            if typ in (ctypes.c_int32, ctypes.c_int):
+                code = "i"
+        fmt += "%dx%s" % (off - at, code) if off > at else code
+        at = off + struct.calcsize("<" + code)
+    fmt += "%dx" % (ctypes.sizeof(cls) - at) if ctypes.sizeof(cls) > at else ""
+    return struct.Struct(fmt)
+
+
+def array(addr, cls, n):
+    """N structs CLS at ADDR as one buffer for Struct.iter_unpack."""
+    return (ctypes.c_char * (ctypes.sizeof(cls) * n)).from_address(addr)
+
+
+MIRRORED = (Snapshot, STask, SFrame, SSite, SFunc, RWorker)
+SNAP_P = ctypes.POINTER(Snapshot)
+# name: (restype, argtypes)
+PROTOTYPES = {
+    "tt_snapshot_struct_sizes": (None, [ctypes.POINTER(SIZE)]),
+    "tt_snapshot_read": (ctypes.c_int, [Mem, U64, ctypes.c_void_p, ctypes.POINTER(SNAP_P),
+                                        ctypes.c_char_p, SIZE]),
+    "tt_snapshot_free": (None, [SNAP_P]),
+    "tt_snapshot_find": (ctypes.POINTER(STask), [SNAP_P, U64]),
+    "tt_task_list": (ctypes.c_void_p, [SNAP_P, U64, ctypes.POINTER(ListOpts),
+                                       ctypes.c_char_p, SIZE]),
+    "tt_task_list_free": (None, [ctypes.c_void_p]),
+    "tt_diagnose": (ctypes.POINTER(Report), [SNAP_P, U64, ctypes.POINTER(DiagOpts)]),
+    "tt_diag_free": (None, [ctypes.POINTER(Report)]),
+    "tt_diag_opts_init": (None, [ctypes.POINTER(DiagOpts)]),
+    "tt_diag_parse_duration": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(U64)]),
+}
+
+_lib = None
+
+
+def _candidates():
+    env = os.environ.get("TASKTRACE_LIB")
+    if env:
+        yield env
+    # Installed: PREFIX/share/tasktrace/gdb/python/tasktrace_gdb/ and
+    # PREFIX/lib*/libtasktrace.so.0: the library of the same install.
+    prefix = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 5))
+    for sub in ("lib", "lib64", "lib/x86_64-linux-gnu"):
+        yield os.path.join(prefix, sub, "libtasktrace.so.0")
+    for o in gdb.objfiles():
+        name = o.filename or ""
+        if os.path.basename(name).startswith("libtasktrace.so") and os.path.exists(name):
+            yield name
+    yield "libtasktrace.so.0"
+
+
+def _load(path):
+    lib = ctypes.CDLL(path)
+    for name, (res, args) in PROTOTYPES.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    sizes = (SIZE * len(MIRRORED))()
+    lib.tt_snapshot_struct_sizes(sizes)
+    mine = [ctypes.sizeof(s) for s in MIRRORED]
+    if list(sizes) != mine:
+        raise OSError("struct sizes %s, this plugin expects %s (another version)"
+                      % (list(sizes), mine))
+    return lib
+
+
+def library():
+    """The loaded library, or a GdbError saying why it cannot be loaded."""
+    global _lib
+    if _lib is not None:
+        return _lib
+    errors = []
+    for path in _candidates():
+        if os.sep in path and not os.path.exists(path):
+            continue
+        try:
+            _lib = _load(path)
+            return _lib
+        except (OSError, AttributeError) as e:
+            errors.append("%s: %s" % (path, str(e).splitlines()[0] if str(e) else e))
+    raise gdb.GdbError("cannot load libtasktrace (set TASKTRACE_LIB): "
+                       + (errors[0] if errors else "not found"))
+
+
+def inferior_mem(inf):
+    """A tt_mem reading INF through gdb, and the callback to keep alive."""
+    memmove, read_memory = ctypes.memmove, inf.read_memory
+
+    def read(ctx, addr, buf, n):
+        try:
+            memmove(buf, read_memory(addr, n).tobytes(), n)
+            return 0
+        except (gdb.MemoryError, gdb.error, OverflowError, ValueError):
+            return -14  # EFAULT
+        except Exception:  # never unwind through C
+            return -5  # EIO
+
+    cb = READ_FN(read)
+    return Mem(cb, None), cb
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def text(raw):
+    """A C string from target memory as printable text: control bytes
+    become '?', so a task name cannot drive the terminal (NULL: None)."""
+    return _CONTROL.sub("?", raw.decode("utf-8", "replace")) if raw is not None else None

@@ -66,12 +66,16 @@ void tt_notified_init(tt_notified *w, tt_notify *n);
  * the mutex directly, in FIFO order, so nobody starves.  Uncontended, lock
  * and unlock are one compare-and-swap each on STATE. */
 #define TT_MUTEX_STARVE_NS 1000000ull
-/* STATE bit: waiters are queued, so unlocking must take the slow path. */
+/* STATE bits next to the holder's id: waiters are queued (so unlocking
+ * must look at the queue), and a woken waiter is on its way to retry (so
+ * unlocking need not wake another). */
 #define TT_MUTEX_QUEUED (1ull << 63)
+#define TT_MUTEX_WAKING (1ull << 62)
 typedef struct tt_mutex {
-	uint64_t state;   /* holder's task id (0 when free) | TT_MUTEX_QUEUED */
-	tt_lockword lock; /* guards the queue, WAKING and the QUEUED bit */
-	int waking;       /* a woken waiter is on its way to retry */
+	uint64_t state;      /* holder's task id (0 when free) | QUEUED | WAKING */
+	uint64_t handoff_at; /* when the head waiter starves (CLOCK_MONOTONIC) */
+	uint64_t named;      /* the holder the queued waiters' records name */
+	tt_lockword lock;    /* guards the queue and changes to the two bits */
 	tt_waitq waiters;
 } tt_mutex;
 void tt_mutex_init(tt_mutex *m);

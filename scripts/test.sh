@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install what is missing, then build and run the whole suite three ways:
-# a plain build, ASan+UBSan, and TSan (executor and sync tests).
+# a plain build (and a check of what it installs), ASan+UBSan, and TSan
+# (executor and sync tests).
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -36,6 +37,11 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 echo "== plain build"
 setup "$B/plain" --werror
 run "$B/plain"
+if ! ./scripts/check-install.sh "$B/plain"; then
+	echo "tests: $passed passed, 1 failed"
+	exit 1
+fi
+passed=$((passed + 1))
 
 echo "== ASan+UBSan"
 setup "$B/asan" --werror -Db_sanitize=address,undefined -Db_lundef=false -Dtest_scale=4

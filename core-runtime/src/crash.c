@@ -11,7 +11,10 @@
  *    nested fault reach us instead of killing the process silently), a
  *    crash on another thread waits for the first report;
  *  - the core file still shows the original signal: the default action is
- *    restored and the fault re-executes (or the signal is re-raised). */
+ *    restored and the fault re-executes (or the signal is re-raised);
+ *  - a handler the program had before ours (its own crash reporter, a
+ *    language runtime) gets the signal after the report the same way: it
+ *    is put back instead of the default action. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -52,6 +55,21 @@ static _Atomic int installed;
  * not see through it). */
 static volatile uintptr_t test_fault_addr = 16;
 static _Atomic pid_t reporting; /* tid writing the report, 0 none */
+
+/* The handler for SIG installed before ours, when it is a function (not
+ * SIG_DFL or SIG_IGN). */
+static const struct sigaction *earlier(int sig)
+{
+	for (size_t i = 0; i < NFATAL; i++) {
+		const struct sigaction *a = &old_actions[i];
+		if (fatal[i] != sig)
+			continue;
+		if (a->sa_flags & SA_SIGINFO)
+			return a->sa_sigaction ? a : NULL;
+		return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN ? a : NULL;
+	}
+	return NULL;
+}
 
 /* Per thread: our alternate stack and the thread's stack bounds. */
 static __thread void *alt_mem;
@@ -439,7 +457,8 @@ static size_t report(int fd, const where *w)
 	tt_fb_init(&b, line, sizeof(line));
 	tt_fb_str(&b, "tasktrace: end of crash report (");
 	tt_fb_u64(&b, o.written);
-	tt_fb_str(&b, " bytes); the default action of ");
+	tt_fb_str(&b, earlier(w->sig) ? " bytes); the earlier handler of "
+					: " bytes); the default action of ");
 	tt_fb_str(&b, sig_name(w->sig));
 	tt_fb_str(&b, " follows");
 	tt_rout_force(&o, b.p);
@@ -449,20 +468,27 @@ static size_t report(int fd, const where *w)
 
 /* ---- the handler ---- */
 
-static void default_action(int sig, int resend)
+/* Hand SIG on: to the earlier handler when CHAIN and there is one, else to
+ * the default action. */
+static void pass_on(int sig, int resend, int chain)
 {
+	const struct sigaction *next = chain ? earlier(sig) : NULL;
 	struct sigaction dfl;
 	sigset_t s;
 
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	sigaction(sig, &dfl, NULL);
+	if (!next) {
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigemptyset(&dfl.sa_mask);
+		next = &dfl;
+	}
+	sigaction(sig, next, NULL);
 	sigemptyset(&s);
 	sigaddset(&s, sig);
 	sigprocmask(SIG_UNBLOCK, &s, NULL);
-	/* A fault re-executes when the handler returns and kills us with the
-	 * original state in the core; a sent signal must be sent again. */
+	/* A fault re-executes when the handler returns and reaches it with the
+	 * original state (the default action: in the core); a sent signal
+	 * must be sent again. */
 	if (resend)
 		syscall(SYS_tgkill, getpid(), my_tid(), sig);
 }
@@ -485,8 +511,8 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
 			say(fd, "tasktrace: crashed again while writing the crash report; "
 				"giving up on it");
 			int first = atomic_load(&first_sig);
-			default_action(sig, 0);
-			default_action(first ? first : sig, 1);
+			pass_on(sig, 0, 0);
+			pass_on(first ? first : sig, 1, 0);
 			return;
 		}
 		/* Another thread is reporting: let it finish; the process
@@ -496,7 +522,7 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		for (int i = 0; i < 600; i++)
 			nanosleep(&ts, NULL);
-		default_action(sig, si->si_code <= 0);
+		pass_on(sig, si->si_code <= 0, 1);
 		errno = saved;
 		return;
 	}
@@ -507,7 +533,7 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
 	if (ucv)
 		from_context(&w, ucv);
 	report(fd, &w);
-	default_action(sig, si->si_code <= 0 || sig == SIGABRT);
+	pass_on(sig, si->si_code <= 0 || sig == SIGABRT, 1);
 	errno = saved;
 }
 

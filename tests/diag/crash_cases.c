@@ -12,6 +12,9 @@
  *   many N     N pending tasks, then a crash: the report stays bounded
  *   symbolize  a NULL dereference with the symbolized mode on
  *              (TASKTRACE_BIN names the tasktrace binary)
+ *   chain      a NULL dereference in a program that had its own SIGSEGV
+ *              handler before tasktrace's: it runs after the report and
+ *              exits with status 42
  *
  * Prints "crash_cases: pid P ready" before crashing. */
 #include <signal.h>
@@ -124,10 +127,22 @@ static tt_poll cases_main_poll(cases_main *self, tt_cx *cx)
 	TT_RETURN(self, 0);
 }
 
+/* The program's own crash handler ("chain"): it sees the fault after the
+ * report, with the faulting address. */
+static void own_handler(int sig, siginfo_t *si, void *uc)
+{
+	static const char msg[] = "crash_cases: own handler: SIGSEGV at 0x0\n";
+	(void)uc;
+	if (sig == SIGSEGV && si->si_addr == NULL)
+		(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(42);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: crash_cases env|runtime|overflow|nested|abort|many N\n");
+		fprintf(stderr, "usage: crash_cases env|runtime|overflow|nested|abort|many N|"
+				"symbolize|chain\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -136,6 +151,11 @@ int main(int argc, char **argv)
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
 	if (!rt)
 		return 1;
+	if (!strcmp(mode, "chain")) {
+		struct sigaction sa = { .sa_sigaction = own_handler, .sa_flags = SA_SIGINFO };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGSEGV, &sa, NULL);
+	}
 	if (strcmp(mode, "env") != 0) {
 		tt_crash_opts o = { 0 };
 		o.test_fault_in_handler = !strcmp(mode, "nested");

@@ -183,6 +183,22 @@ START_TEST(crash_in_handler)
 }
 END_TEST
 
+START_TEST(earlier_handler_runs)
+{
+	run r = crash_case("chain", NULL, NULL);
+	/* The report, then the program's own handler with the same fault. */
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 42, "status %#x: %s",
+		      r.status, r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "task 2 \"faulty\" [running"));
+	ck_assert_ptr_nonnull(strstr(r.err, "the earlier handler of SIGSEGV follows"));
+	const char *own = strstr(r.err, "crash_cases: own handler: SIGSEGV at 0x0");
+	ck_assert_ptr_nonnull(own);
+	ck_assert_ptr_nonnull(strstr(r.err, "end of crash report"));
+	ck_assert(strstr(r.err, "end of crash report") < own);
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(abort_in_poll)
 {
 	run r = crash_case("abort", NULL, NULL);
@@ -236,6 +252,7 @@ int main(void)
 	tcase_add_test(tc, stack_overflow);
 	tcase_add_test(tc, crash_in_handler);
 	tcase_add_test(tc, abort_in_poll);
+	tcase_add_test(tc, earlier_handler_runs);
 	tcase_add_test(tc, bounded_with_100k_tasks);
 	tcase_add_test(tc, symbolized);
 	suite_add_tcase(s, tc);

@@ -33,9 +33,10 @@ typedef struct tt_crash_opts {
 
 /* Install the handler for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT
  * (on an alternate stack, allocated now for the calling thread and at
- * start for every worker).  The report goes to the fd; then the default
- * action runs, so the core dump still shows the original signal.  NULL
- * opts: the defaults.  Returns 0 or -errno. */
+ * start for every worker).  The report goes to the fd; then the handler
+ * the program had for that signal before this call gets it, or else the
+ * default action runs, so the core dump still shows the original signal.
+ * NULL opts: the defaults.  Returns 0 or -errno. */
 int tt_crash_install(const tt_crash_opts *opts);
 /* Restore the previous handlers. */
 void tt_crash_uninstall(void);

@@ -857,3 +857,35 @@ const tt_sframe *tt_stask_leaf(const tt_stask *t)
 		i++;
 	return &t->frames[i];
 }
+
+/* Frames come in pre-order with parent indices, so the children of P are
+ * the later frames naming P as parent, the awaited one first.  The
+ * indices come from target memory through the reader: check them. */
+size_t tt_stask_next_child(const tt_stask *t, size_t parent, size_t after)
+{
+	for (size_t j = after + 1; j < t->nframes; j++) {
+		int32_t p = t->frames[j].raw.parent;
+		if (p >= 0 && (size_t)p == parent)
+			return j;
+		/* Pre-order: once a frame at P's depth or above shows up,
+		 * P's subtree is over. */
+		if (t->frames[j].raw.depth <= t->frames[parent].raw.depth)
+			break;
+	}
+	return t->nframes;
+}
+
+size_t tt_stask_path(const tt_stask *t, size_t from, size_t *path, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = from; i < t->nframes && n < cap;
+	     i = tt_stask_next_child(t, i, i))
+		path[n++] = i;
+	return n;
+}
+
+void tt_text_free(char *text)
+{
+	free(text);
+}

@@ -311,8 +311,3 @@ out:
 	free(v);
 	return x.p;
 }
-
-void tt_task_list_free(char *text)
-{
-	free(text);
-}

@@ -42,10 +42,10 @@ static void frame_line(bt *b, size_t i, int num, int indent)
  * as an indented path of its own. */
 static void print_branches(bt *b, size_t i, int indent)
 {
-	size_t first = view_next_child(b->t, i, i);
+	size_t first = tt_stask_next_child(b->t, i, i);
 
-	for (size_t c = view_next_child(b->t, i, first); c < b->t->nframes;
-	     c = view_next_child(b->t, i, c)) {
+	for (size_t c = tt_stask_next_child(b->t, i, first); c < b->t->nframes;
+	     c = tt_stask_next_child(b->t, i, c)) {
 		printf("%*s    also awaiting:\n", indent, "");
 		print_path(b, c, indent + 8);
 	}
@@ -55,7 +55,7 @@ static void print_branches(bt *b, size_t i, int indent)
  * (INDENT 0) is numbered: branches are not on the task's stack. */
 static void print_path(bt *b, size_t from, int indent)
 {
-	size_t n = view_path(b->t, from, b->path + from, b->t->nframes - from);
+	size_t n = tt_stask_path(b->t, from, b->path + from, b->t->nframes - from);
 	size_t *path = b->path + from;
 
 	for (size_t k = n; k-- > 0;) {
@@ -67,7 +67,7 @@ static void print_path(bt *b, size_t from, int indent)
 
 static void print_ancestry(const cli_session *s, const tt_stask *t)
 {
-	uint64_t seen[VIEW_MAX_ANCESTRY];
+	uint64_t seen[TT_MAX_ANCESTRY];
 	char line[1024];
 	tt_fbuf fb;
 	int n = 0;
@@ -81,8 +81,8 @@ static void print_ancestry(const cli_session *s, const tt_stask *t)
 				return;
 			}
 		}
-		if (n == VIEW_MAX_ANCESTRY) {
-			printf("(ancestry deeper than %d tasks, cut)\n", VIEW_MAX_ANCESTRY);
+		if (n == TT_MAX_ANCESTRY) {
+			printf("(ancestry deeper than %d tasks, cut)\n", TT_MAX_ANCESTRY);
 			return;
 		}
 		seen[n++] = pid;
@@ -160,11 +160,11 @@ static void bt_json(cli_session *s, const tt_stask *t, int n)
 		json_native(stdout, s, t);
 	fputs(",\"frames\":", stdout);
 	if (t->nframes)
-		json_frames(stdout, s, t, 0);
+		json_frames(stdout, s, t);
 	else
 		fputs("[]", stdout);
 	fputs(",\"ancestry\":", stdout);
-	json_ancestry(stdout, s, t);
+	tt_json_ancestry(stdout, s->snap, t);
 	fputc('}', stdout);
 }
 

@@ -9,6 +9,7 @@
 
 #include "tasktrace/format.h"
 #include "tasktrace/reader.h"
+#include "tasktrace/taskjson.h"
 #include "tasktrace/tasklist.h"
 #include "tasktrace/stop.h"
 #include "tasktrace/sym.h"
@@ -109,29 +110,16 @@ int view_visible(const tt_stask *t, const cli_opts *o);
 /* Visible tasks sorted by id, in a malloc'd array (NULL if none). */
 const tt_stask **view_sorted(const tt_snapshot *s, const cli_opts *o,
 			     size_t *n);
-/* Next child of frame PARENT after frame AFTER (pass PARENT for the
- * first, which is the awaited one); t->nframes when there is none. */
-size_t view_next_child(const tt_stask *t, size_t parent, size_t after);
-/* The awaited path from frame FROM down to its leaf, into PATH (outermost
- * first); returns its length. */
-size_t view_path(const tt_stask *t, size_t from, size_t *path, size_t cap);
-/* Parent ids to walk for ancestry at most. */
-#define VIEW_MAX_ANCESTRY 64
 
 /* ---- JSON (json.c) ---- */
 
-void json_str(FILE *f, const char *s);
 void json_doc_begin(FILE *f, const cli_session *s, const char *command);
 void json_doc_end(FILE *f);
 /* The fields common to every task object, without the braces. */
 void json_task_fields(FILE *f, const cli_session *s, const tt_stask *t);
-/* One frame object for frame I of T, with its branches when it is a
- * combinator (through json_frames). */
-void json_frame(FILE *f, const cli_session *s, const tt_stask *t, size_t i);
-/* The awaited path from frame FROM as a JSON array, innermost first. */
-void json_frames(FILE *f, const cli_session *s, const tt_stask *t,
-		 size_t from);
-void json_ancestry(FILE *f, const cli_session *s, const tt_stask *t);
+/* Task T's awaited path as a JSON array, innermost first, with the
+ * inline callers of each async frame. */
+void json_frames(FILE *f, cli_session *s, const tt_stask *t);
 /* ,"native":[...] (or null) and ,"native_error" of a running task. */
 void json_native(FILE *f, cli_session *s, const tt_stask *t);
 /* One symbolized frame object. */

@@ -87,7 +87,7 @@ static void hung_json(const cli_session *s, const tt_diag_report *r)
 	for (size_t k = 0; k < r->n; k++) {
 		const tt_diag_finding *f = &r->findings[k];
 		printf("%s{\"kind\":", k ? "," : "");
-		json_str(stdout, tt_diag_kind_name(f->kind));
+		tt_json_str(stdout, tt_diag_kind_name(f->kind));
 		printf(",\"task_id\":%llu,\"other_id\":", (unsigned long long)f->task_id);
 		if (f->other_id)
 			printf("%llu", (unsigned long long)f->other_id);
@@ -97,9 +97,9 @@ static void hung_json(const cli_session *s, const tt_diag_report *r)
 		for (uint32_t c = 0; c < f->ncycle; c++)
 			printf("%s%llu", c ? "," : "", (unsigned long long)f->cycle[c]);
 		fputs("],\"title\":", stdout);
-		json_str(stdout, f->title);
+		tt_json_str(stdout, f->title);
 		fputs(",\"text\":", stdout);
-		json_str(stdout, f->text);
+		tt_json_str(stdout, f->text);
 		fputc('}', stdout);
 	}
 	fputs("]}\n", stdout);

@@ -14,7 +14,7 @@ static int ps_text(const cli_session *s, const cli_opts *o)
 	if (!(text = tt_task_list(s->snap, s->now_ns, &lo, err, sizeof(err))))
 		return -1;
 	fputs(text, stdout);
-	tt_task_list_free(text);
+	tt_text_free(text);
 	return 0;
 }
 

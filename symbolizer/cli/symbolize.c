@@ -71,12 +71,12 @@ static void json_one(symo *o, const char *arg, uint64_t addr, int ok,
 	fputs(o->items++ ? ",{" : "{", stdout);
 	if (!ok) {
 		fputs("\"address\":", stdout);
-		json_str(stdout, arg);
+		tt_json_str(stdout, arg);
 		fputs(",\"error\":\"not an address\"}", stdout);
 		return;
 	}
 	printf("\"address\":\"0x%" PRIx64 "\",\"module\":", addr);
-	json_str(stdout, n ? f[0].module : NULL);
+	tt_json_str(stdout, n ? f[0].module : NULL);
 	fputs(",\"module_offset\":", stdout);
 	if (n && f[0].module)
 		printf("\"0x%" PRIx64 "\"", f[0].module_offset);
@@ -204,7 +204,7 @@ static int symbolize_run(const cli_cmd *cmd, int argc, char **argv)
 	if (o.json) {
 		printf("{\"tasktrace_json\":1,\"command\":\"symbolize\",\"target\":{\"kind\":\"%s\",\"path\":",
 		       kind_name(&o));
-		json_str(stdout, o.core ? o.core : o.exe);
+		tt_json_str(stdout, o.core ? o.core : o.exe);
 		printf(",\"pid\":%d},\"addresses\":[", (int)tt_sym_pid(sym));
 	}
 	if (optind < argc)

@@ -131,7 +131,7 @@ static long check_hung(ttmi *g)
 	ck_assert_str_eq(ttmi_str(req, "wait.kind"), "notify");
 	ck_assert_str_eq(ttmi_str(cache, "wait.kind"), "timer");
 	ck_assert_str_eq(ttmi_str(sup, "wait.kind"), "join");
-	ck_assert_str_eq(ttmi_str(sup, "wait.owner"), ttmi_str(req, "id"));
+	ck_assert_str_eq(ttmi_str(sup, "wait.owner_id"), ttmi_str(req, "id"));
 	ck_assert_ptr_null(ttmi_get(req, "error"));
 	long id = strtol(ttmi_str(req, "id"), NULL, 10);
 	ttmi_record_free(r);
@@ -144,16 +144,21 @@ static long check_hung(ttmi *g)
 	ck_assert_uint_eq(ttmi_len(frames), 5);
 	for (size_t i = 0; i < 5; i++) {
 		const ttmi_value *f = ttmi_at(frames, i);
-		ck_assert_str_eq(ttmi_str(f, "func"), funcs[i]);
+		ck_assert_str_eq(ttmi_str(f, "function"), funcs[i]);
 		if (!tags[i]) {
 			ck_assert_str_eq(ttmi_str(f, "kind"), "leaf");
 			ck_assert_str_eq(ttmi_str(f, "wait.kind"), "notify");
 			continue;
 		}
-		ck_assert_uint_eq(strtoul(ttmi_str(f, "line"), NULL, 10), marker_line(tags[i]));
-		ck_assert_ptr_nonnull(strstr(ttmi_str(f, "file"), "samples/hung.c"));
+		ck_assert_uint_eq(strtoul(ttmi_str(f, "site.line"), NULL, 10), marker_line(tags[i]));
+		ck_assert_ptr_nonnull(strstr(ttmi_str(f, "site.file"), "samples/hung.c"));
 	}
-	ck_assert_str_eq(ttmi_str(r->results, "task.spawn.function"), "server_main_poll");
+	ck_assert_str_eq(ttmi_str(r->results, "task.spawn_site.function"), "server_main_poll");
+	/* The CLI's JSON objects: where, ancestry. */
+	ck_assert_str_eq(ttmi_str(r->results, "task.where.function"), "await_reply");
+	ck_assert_uint_eq(strtoul(ttmi_str(r->results, "task.where.line"), NULL, 10),
+			  marker_line("reply"));
+	ck_assert_str_eq(ttmi_str(r->results, "task.ancestry[0].name"), "block_on");
 	ttmi_record_free(r);
 
 	/* The future's fields through its C type. */

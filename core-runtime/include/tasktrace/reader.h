@@ -319,6 +319,16 @@ void tt_snapshot_free(tt_snapshot *s);
 const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);
 /* The innermost frame of the awaited path (follows first children). */
 const tt_sframe *tt_stask_leaf(const tt_stask *t);
+/* The next child of frame PARENT after frame AFTER (pass PARENT for the
+ * first, which is the awaited one); t->nframes when there is none. */
+size_t tt_stask_next_child(const tt_stask *t, size_t parent, size_t after);
+/* The awaited path from frame FROM down to its leaf, into PATH (outermost
+ * first); returns its length. */
+size_t tt_stask_path(const tt_stask *t, size_t from, size_t *path, size_t cap);
+/* Free text the snapshot helpers return (tasklist.h, taskjson.h). */
+void tt_text_free(char *text);
+/* Parent links followed for an ancestry, at most. */
+#define TT_MAX_ANCESTRY 64
 
 /* sizeof tt_snapshot, tt_stask, tt_sframe, tt_ssite, tt_sfunc, tt_rworker
  * into OUT[0..5]: bindings that mirror these structs (gdb's Python through

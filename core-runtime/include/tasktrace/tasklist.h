@@ -6,7 +6,7 @@
  *   o.selected = 7;
  *   char *text = tt_task_list(snap, now_ns, &o, err, sizeof(err));
  *   fputs(text, stdout);
- *   tt_task_list_free(text);
+ *   tt_text_free(text);
  */
 #ifndef TASKTRACE_TASKLIST_H
 #define TASKTRACE_TASKLIST_H
@@ -36,10 +36,9 @@ void tt_list_opts_init(tt_list_opts *o);
 /* The list as text, every line ending in '\n': the header, the rows in id
  * order ("No tasks." when none is left), then one line per slot the
  * reader could not decode.  NULL with a one-line ERR for a bad regex or
- * out of memory.  Free with tt_task_list_free. */
+ * out of memory.  Free with tt_text_free. */
 char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts *o,
 		   char *err, size_t errlen);
-void tt_task_list_free(char *text);
 
 /* The pieces format.h needs for task T of S: its leaf, the innermost
  * async function suspended at an await, the thread of its worker. */

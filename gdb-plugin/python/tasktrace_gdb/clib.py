@@ -145,7 +145,8 @@ PROTOTYPES = {
     "tt_snapshot_find": (ctypes.POINTER(STask), [SNAP_P, U64]),
     "tt_task_list": (ctypes.c_void_p, [SNAP_P, U64, ctypes.POINTER(ListOpts),
                                        ctypes.c_char_p, SIZE]),
-    "tt_task_list_free": (None, [ctypes.c_void_p]),
+    "tt_json_tasks": (ctypes.c_void_p, [SNAP_P, U64, ctypes.c_int, U64, ctypes.c_int]),
+    "tt_text_free": (None, [ctypes.c_void_p]),
     "tt_diagnose": (ctypes.POINTER(Report), [SNAP_P, U64, ctypes.POINTER(DiagOpts)]),
     "tt_diag_free": (None, [ctypes.POINTER(Report)]),
     "tt_diag_opts_init": (None, [ctypes.POINTER(DiagOpts)]),
@@ -221,6 +222,14 @@ def inferior_mem(inf):
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def take_text(lib, raw):
+    """A malloc'd C string the library returned, as text, freed."""
+    try:
+        return ctypes.string_at(raw).decode("utf-8", "replace")
+    finally:
+        lib.tt_text_free(raw)
 
 
 def text(raw):

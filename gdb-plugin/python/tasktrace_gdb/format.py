@@ -152,46 +152,6 @@ def ancestor(parent_id, parent_name, site):
     return s
 
 
-# ---- structure shared by the CLI JSON and the MI commands ----
-
-def wait_dict(f, snap):
-    d = {"kind": R.wait_kind_name(f.wait_kind), "object": "%#x" % f.wait_object,
-         "owner": f.wait_owner, "since_ns": f.wait_since, "detail": f.wait_detail}
-    if _age(f.wait_since, snap.now_ns):
-        d["duration_ns"] = snap.now_ns - f.wait_since
-        d["duration"] = duration(snap.now_ns - f.wait_since)
-    if f.wait_owner and snap.name_of(f.wait_owner):
-        d["owner_name"] = snap.name_of(f.wait_owner)
-    return d
-
-
-def frame_dict(level, f, snap):
-    d = {"level": level, "func": f.func.name, "kind": ["async", "leaf", "combinator"][f.func.kind]
-         if f.func.kind <= 2 else "?", "addr": "%#x" % f.addr, "depth": f.depth}
-    if f.site is not None:
-        d.update(file=f.site.file, line=f.site.line, function=f.site.function)
-    if f.func.kind == R.K_LEAF:
-        d["wait"] = wait_dict(f, snap)
-    return d
-
-
-def task_dict(t, snap, frames=False):
-    d = {"id": t.id, "name": t.name, "state": R.state_name(t.state), "flags": t.flags,
-         "slot": "%#x" % t.slot_addr, "parent": t.parent_id, "worker": t.worker,
-         "summary": wait_short(t, snap.now_ns), "where": where(t, snap)}
-    leaf = t.leaf()
-    if has_wait(leaf):
-        d["wait"] = wait_dict(leaf, snap)
-    if t.spawn_site is not None:
-        d["spawn"] = {"file": t.spawn_site.file, "line": t.spawn_site.line,
-                      "function": t.spawn_site.function}
-    if t.error:
-        d["error"] = t.error
-    if frames:
-        d["frames"] = [frame_dict(n, f, snap) for n, (_, f) in enumerate(bt_frames(t))]
-    return d
-
-
 def bt_frames(t):
     """(indent, frame) in print order: the awaited path innermost first; a
     combinator's other branches follow it, indented, each innermost first.

@@ -1,17 +1,33 @@
 """MI commands for IDEs: -task-list, -task-info ID, -task-backtrace ID.
-Same fields as the CLI's JSON; errors are one-line ^error records."""
+Their task objects are those of the CLI's --json (docs/cli.md), written by
+the same C code (tasktrace/taskjson.h); errors are one-line ^error records."""
 
 import gdb
 
 from . import commands as C
-from . import format as F
+from . import registry as R
 
 
-def _task(argv, cmd):
+def _mi(obj):
+    """A JSON object as an MI tuple: null fields left out, booleans as
+    words (json.loads' object_hook, so it is done while parsing)."""
+    return {k: ("true" if v is True else "false" if v is False else v)
+            for k, v in obj.items() if v is not None}
+
+
+def _tasks(snap, **kw):
+    try:
+        return snap.json_tasks(object_hook=_mi, **kw)
+    except R.Corrupt as e:
+        raise gdb.GdbError(str(e)) from None
+
+
+def _one(argv, cmd, frames):
     if len(argv) != 1:
         raise gdb.GdbError("usage: %s ID" % cmd)
     snap = C.snapshot()
-    return C.get_task(snap, C.parse_id(argv[0])), snap
+    t = C.get_task(snap, C.parse_id(argv[0]))
+    return {"task": _tasks(snap, tid=t.id, frames=frames)[0]}
 
 
 class TaskList(gdb.MICommand):
@@ -21,9 +37,7 @@ class TaskList(gdb.MICommand):
     def invoke(self, argv):
         snap = C.snapshot()
         every = "--all" in argv or "-all" in argv
-        tasks = [F.task_dict(t, snap) for t in snap.tasks
-                 if every or not t.flags & 1]
-        res = {"tasks": tasks, "now_ns": snap.now_ns}
+        res = {"tasks": _tasks(snap, every=every), "now_ns": snap.now_ns}
         if snap.errors:
             res["errors"] = [{"addr": "%#x" % a, "msg": m} for a, m in snap.errors]
         return res
@@ -34,8 +48,7 @@ class TaskInfo(gdb.MICommand):
         super().__init__("-task-info")
 
     def invoke(self, argv):
-        t, snap = _task(argv, "-task-info")
-        return {"task": F.task_dict(t, snap)}
+        return _one(argv, "-task-info", False)
 
 
 class TaskBacktrace(gdb.MICommand):
@@ -43,10 +56,7 @@ class TaskBacktrace(gdb.MICommand):
         super().__init__("-task-backtrace")
 
     def invoke(self, argv):
-        t, snap = _task(argv, "-task-backtrace")
-        d = F.task_dict(t, snap, frames=True)
-        d["ancestry"] = C.ancestry(t, snap)
-        return {"task": d}
+        return _one(argv, "-task-backtrace", True)
 
 
 class TaskDiagnose(gdb.MICommand):

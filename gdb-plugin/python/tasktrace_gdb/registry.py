@@ -8,6 +8,7 @@ small objects the commands use; a task's frames are wrapped on first use.
 """
 
 import ctypes
+import json
 import re
 import struct
 import time
@@ -246,10 +247,17 @@ class Snapshot:
         raw = self._lib.tt_task_list(self._p, self.now_ns, ctypes.byref(o), err, len(err))
         if not raw:
             raise Corrupt(err.value.decode("utf-8", "replace"))
-        try:
-            return ctypes.string_at(raw).decode("utf-8", "replace")
-        finally:
-            self._lib.tt_task_list_free(raw)
+        return clib.take_text(self._lib, raw)
+
+    def json_tasks(self, every=False, tid=0, frames=False, object_hook=None):
+        """The tasks as the CLI's --json writes them (tasktrace/taskjson.h),
+        parsed (with OBJECT_HOOK, as json.loads takes it): every task
+        (EVERY: system ones too) or only TID."""
+        raw = self._lib.tt_json_tasks(self._p, self.now_ns, 1 if every else 0, tid,
+                                      1 if frames else 0)
+        if not raw:
+            raise Corrupt("out of memory writing the tasks as JSON")
+        return json.loads(clib.take_text(self._lib, raw), object_hook=object_hook)["tasks"]
 
 
 # ---- finding the root, and the per-stop cache ----

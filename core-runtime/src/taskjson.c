@@ -279,14 +279,6 @@ out:
 	fputc(']', f);
 }
 
-static int by_id(const void *a, const void *b)
-{
-	uint64_t x = (*(const tt_stask *const *)a)->raw.id;
-	uint64_t y = (*(const tt_stask *const *)b)->raw.id;
-
-	return x < y ? -1 : x > y;
-}
-
 static void task_object(FILE *f, const tt_snapshot *s, uint64_t now,
 			const tt_stask *t, int with_frames)
 {
@@ -304,23 +296,22 @@ static void task_object(FILE *f, const tt_snapshot *s, uint64_t now,
 char *tt_json_tasks(const tt_snapshot *s, uint64_t now, int all, uint64_t id,
 		    int frames)
 {
-	char *text = NULL;
+	char *text = NULL, err[160];
 	size_t len = 0, n = 0;
 	const tt_stask **v = NULL;
+	tt_list_opts o;
 	FILE *f = open_memstream(&text, &len);
 
 	if (!f)
 		return NULL;
+	tt_list_opts_init(&o);
+	o.all = all;
 	fprintf(f, "{\"now_ns\":%" PRIu64 ",\"tasks\":[", now);
 	if (id) {
 		const tt_stask *t = tt_snapshot_find(s, id);
 		if (t)
 			task_object(f, s, now, t, frames);
-	} else if ((v = malloc((s->ntasks ? s->ntasks : 1) * sizeof(*v)))) {
-		for (size_t i = 0; i < s->ntasks; i++)
-			if (s->tasks[i].raw.id && (all || !(s->tasks[i].raw.flags & TT_TASKF_SYSTEM)))
-				v[n++] = &s->tasks[i];
-		qsort(v, n, sizeof(*v), by_id);
+	} else if ((v = tt_task_select(s, &o, &n, err, sizeof(err)))) {
 		for (size_t i = 0; i < n; i++) {
 			if (i)
 				fputc(',', f);

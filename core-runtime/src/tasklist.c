@@ -85,7 +85,7 @@ static int visible(const tt_stask *t, const tt_list_opts *o, const regex_t *re,
 		   const uint64_t *ids)
 {
 	if (!t->raw.id)
-		return 0; /* an unreadable slot: listed at the end */
+		return o->unreadable && t->error; /* tt_task_list: at the end */
 	if (!o->all && (t->raw.flags & TT_TASKF_SYSTEM))
 		return 0;
 	if (o->state >= 0 && t->raw.state != (uint32_t)o->state)
@@ -260,16 +260,15 @@ static void unreadable_rows(sb *x, const tt_snapshot *s)
 	}
 }
 
-char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts *o,
-		   char *err, size_t errlen)
+const tt_stask **tt_task_select(const tt_snapshot *s, const tt_list_opts *o,
+				size_t *n, char *err, size_t errlen)
 {
 	regex_t re;
 	int have_re = 0, rc;
 	uint64_t *ids = NULL;
 	const tt_stask **v = NULL;
-	size_t n = 0;
-	sb x = { 0 };
 
+	*n = 0;
 	if (o->name_regex) {
 		if ((rc = regcomp(&re, o->name_regex, REG_EXTENDED | REG_NOSUB))) {
 			char why[128];
@@ -283,31 +282,41 @@ char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts *o,
 		memcpy(ids, o->ids, o->nids * sizeof(*ids));
 		qsort(ids, o->nids, sizeof(*ids), cmp_u64);
 	}
-	v = malloc((s->ntasks ? s->ntasks : 1) * sizeof(*v));
-	if (!v || (o->ids && !ids))
-		goto nomem;
-	for (size_t i = 0; i < s->ntasks; i++)
-		if (visible(&s->tasks[i], o, have_re ? &re : NULL, o->ids ? ids : NULL))
-			v[n++] = &s->tasks[i];
-	qsort(v, n, sizeof(*v), by_id);
+	if ((!o->ids || ids) && (v = malloc((s->ntasks ? s->ntasks : 1) * sizeof(*v)))) {
+		for (size_t i = 0; i < s->ntasks; i++)
+			if (visible(&s->tasks[i], o, have_re ? &re : NULL, ids))
+				v[(*n)++] = &s->tasks[i];
+		qsort(v, *n, sizeof(*v), by_id);
+	} else {
+		snprintf(err, errlen, "out of memory listing %zu tasks", s->ntasks);
+	}
+	if (have_re)
+		regfree(&re);
+	free(ids);
+	return v;
+}
+
+char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts *o,
+		   char *err, size_t errlen)
+{
+	size_t n;
+	const tt_stask **v = tt_task_select(s, o, &n, err, errlen);
+	sb x = { 0 };
+
+	if (!v)
+		return NULL;
 	if (!n)
 		text_line(&x, "No tasks.");
 	else if (!o->group)
 		rows(&x, s, v, n, now, o->selected);
 	else if (group_rows(&x, s, v, n, now))
-		goto nomem;
+		x.oom = 1;
 	unreadable_rows(&x, s);
-	if (x.oom)
-		goto nomem;
-	goto out;
-nomem:
-	snprintf(err, errlen, "out of memory listing %zu tasks", s->ntasks);
-	free(x.p);
-	x.p = NULL;
-out:
-	if (have_re)
-		regfree(&re);
-	free(ids);
 	free(v);
+	if (x.oom) {
+		snprintf(err, errlen, "out of memory listing %zu tasks", s->ntasks);
+		free(x.p);
+		return NULL;
+	}
 	return x.p;
 }

@@ -106,7 +106,6 @@ void cli_line(const tt_fbuf *b);
 
 /* ---- views of snapshot tasks (view.c) ---- */
 
-int view_visible(const tt_stask *t, const cli_opts *o);
 /* Visible tasks sorted by id, in a malloc'd array (NULL if none). */
 const tt_stask **view_sorted(const tt_snapshot *s, const cli_opts *o,
 			     size_t *n);

@@ -29,9 +29,17 @@ typedef struct tt_list_opts {
 	size_t nids;
 	uint64_t selected; /* the task marked '*' (gdb's selected task); 0 */
 	int group;         /* one row per distinct await chain, with a count */
+	int unreadable;    /* tt_task_select: keep the slots the reader could
+			    * not decode (id 0, error set) */
 } tt_list_opts;
 
 void tt_list_opts_init(tt_list_opts *o);
+
+/* The tasks of S that pass O's filters (all, state, name_regex, ids,
+ * unreadable; the others are ignored), in id order: a malloc'd array of *N (free(3) it).
+ * NULL with a one-line ERR for a bad regex or out of memory. */
+const tt_stask **tt_task_select(const tt_snapshot *s, const tt_list_opts *o,
+				size_t *n, char *err, size_t errlen);
 
 /* The list as text, every line ending in '\n': the header, the rows in id
  * order ("No tasks." when none is left), then one line per slot the

@@ -7,6 +7,7 @@
  * that queues work checks the idle count after the push (both sides fence
  * seq_cst, Dekker-style) and unparks one idle worker. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,15 @@ void tt_schedule(tt_task *t)
 			return;
 		}
 	} else {
+		/* From a thread that is not one of RT's workers: once T is in
+		 * the injector it may run and finish, and its block_on return
+		 * and free RT, while notify_one still reads RT.  The runtime's
+		 * free waits for this count to drop to 0. */
+		atomic_fetch_add_explicit(&rt->foreign_wakes, 1, SEQ_CST);
 		tt_injector_push(&rt->inject, t);
+		notify_one(rt);
+		atomic_fetch_sub_explicit(&rt->foreign_wakes, 1, RELEASE);
+		return;
 	}
 	notify_one(rt);
 }
@@ -291,6 +300,9 @@ void tt_runtime_free(tt_runtime *rt)
 		for (uint32_t i = 0; i < rt->nworkers; i++)
 			pthread_join(rt->workers[i].thread, NULL);
 	}
+	/* A wake from another thread may still be inside tt_schedule. */
+	while (atomic_load_explicit(&rt->foreign_wakes, ACQUIRE))
+		sched_yield();
 	tt__diag_runtime_free(rt); /* report leaked tasks when diagnostics are on */
 	/* No worker runs now: cancel what is left (cleanups run), then drop
 	 * the queue references still held. */

@@ -115,27 +115,50 @@ intptr_t tt_task_result(const tt_task *t) { return t->result; }
 
 /* ---- waking ---- */
 
-static void wake(tt_task *t)
+/* Only the thread polling a task writes its seq and counters, so plain
+ * load+store (no locked read-modify-write) is enough. */
+static void bump(_Atomic uint64_t *field, uint64_t by)
+{
+	atomic_store_explicit(field, atomic_load_explicit(field, RELAXED) + by, RELAXED);
+}
+
+
+/* Notify T.  BY_VAL: the caller gives up a waker, whose task reference
+ * becomes the run queue's if T gets queued (and is dropped otherwise), so
+ * a wake costs no reference-count traffic of its own.  The live-waker count
+ * goes down before T is queued: once queued, T may run, finish and free its
+ * slot on another worker before this thread would get to it. */
+static void wake(tt_task *t, int by_val)
 {
 	uint32_t s = atomic_load_explicit(&t->sched, ACQUIRE);
 	for (;;) {
 		if (s & (SCHED_COMPLETE | SCHED_NOTIFIED))
-			return;
+			goto no_queue;
 		if (atomic_compare_exchange_weak_explicit(&t->sched, &s, s | SCHED_NOTIFIED,
 							  ACQ_REL, ACQUIRE))
 			break;
 	}
+	/* (The wake itself is counted by the poll it leads to: see wakes in
+	 * tt_task_poll.  self_wakes is only written by T's own poller.) */
 	if (TT_RECORDING) {
-		atomic_fetch_add_explicit(&t->wakes, 1, RELAXED);
 		if (tt__tls_task == t)
-			atomic_fetch_add_explicit(&t->self_wakes, 1, RELAXED);
+			bump(&t->self_wakes, 1);
 		atomic_store_explicit(&t->wake_ns, tt_clock_cached(), RELAXED);
 	}
 	if (s & SCHED_RUNNING)
-		return; /* its worker re-queues it after this poll */
-	task_ref(t, 1);
+		goto no_queue; /* its worker re-queues it after this poll */
 	TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED));
+	if (by_val)
+		atomic_fetch_sub_explicit(&t->wakers, 1, RELAXED);
+	else
+		task_ref(t, 1);
 	tt_schedule(t);
+	return;
+no_queue:
+	if (by_val) {
+		atomic_fetch_sub_explicit(&t->wakers, 1, RELAXED);
+		tt_task_unref(t);
+	}
 }
 
 tt_waker tt_waker_new(tt_cx *cx)
@@ -159,13 +182,16 @@ void tt_waker_drop(tt_waker *w)
 void tt_waker_wake_by_ref(const tt_waker *w)
 {
 	if (w->task)
-		wake(w->task);
+		wake(w->task, 0);
 }
 
 void tt_waker_wake(tt_waker *w)
 {
-	tt_waker_wake_by_ref(w);
-	tt_waker_drop(w);
+	tt_task *t = w->task;
+	if (!t)
+		return;
+	w->task = NULL;
+	wake(t, 1);
 }
 
 tt_task *tt_cx_task(tt_cx *cx) { return cx->task; }
@@ -176,12 +202,12 @@ int tt_cx_cancelled(tt_cx *cx)
 		TT_TASKF_CANCEL_REQUESTED) != 0;
 }
 
-void tt_cx_wake_self(tt_cx *cx) { wake(cx->task); }
+void tt_cx_wake_self(tt_cx *cx) { wake(cx->task, 0); }
 
 void tt_task_cancel(tt_task *t)
 {
 	atomic_fetch_or_explicit(&t->flags, TT_TASKF_CANCEL_REQUESTED, RELEASE);
-	wake(t);
+	wake(t, 0);
 }
 
 /* ---- completion and join ---- */
@@ -222,13 +248,6 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 		tt_group_child_done(g, result);
 }
 
-/* Only the thread polling a task writes its seq and counters, so plain
- * load+store (no locked read-modify-write) is enough. */
-static void bump(_Atomic uint64_t *field, uint64_t by)
-{
-	atomic_store_explicit(field, atomic_load_explicit(field, RELAXED) + by, RELAXED);
-}
-
 static void seq_enter(tt_task *t)
 {
 	if (TT_RECORDING) {
@@ -260,6 +279,11 @@ void tt_task_poll(tt_worker *w, tt_task *t)
 	uint64_t start = 0;
 	seq_enter(t);
 	if (TT_RECORDING) {
+		/* Every poll after the first follows exactly one wake (one
+		 * successful NOTIFIED transition); counting it here, by the one
+		 * thread that writes T's counters, needs no locked instruction. */
+		if (atomic_load_explicit(&t->polls, RELAXED))
+			bump(&t->wakes, 1);
 		start = w->now;
 		atomic_store_explicit(&t->poll_start_ns, start, RELAXED);
 		atomic_store_explicit(&t->worker, (int32_t)w->index, RELAXED);
@@ -295,6 +319,10 @@ void tt_task_poll(tt_worker *w, tt_task *t)
 		atomic_store_explicit(&t->poll_end_ns, end, RELAXED);
 		bump(&t->busy_ns, end - start);
 		bump(&t->polls, 1);
+		/* Woken during its last poll (no later poll will count it); once
+		 * COMPLETE is set, no new wake can set NOTIFIED. */
+		if (ready && (atomic_load_explicit(&t->sched, RELAXED) & SCHED_NOTIFIED))
+			bump(&t->wakes, 1);
 		atomic_store_explicit(&t->worker, -1, RELAXED);
 		atomic_store_explicit(&w->rec->task, NULL, RELAXED);
 		atomic_store_explicit(&w->rec->task_id, 0, RELAXED);

@@ -97,6 +97,25 @@ static void wake_all(wakes *k)
 		tt_waker_wake(&k->w[i]);
 }
 
+/* Elements are mostly a pointer or an integer: copy those sizes inline
+ * rather than through a libc call. */
+static inline void copy_elem(void *dst, const void *src, size_t n)
+{
+	switch (n) {
+	case 4:
+		memcpy(dst, src, 4);
+		break;
+	case 8:
+		memcpy(dst, src, 8);
+		break;
+	case 16:
+		memcpy(dst, src, 16);
+		break;
+	default:
+		memcpy(dst, src, n);
+	}
+}
+
 /* Index of the slot I in the ring, without a division. */
 static size_t slot(const tt_chan *c, size_t i) { return i >= c->cap ? i - c->cap : i; }
 
@@ -108,7 +127,7 @@ static int put(tt_chan *c, const void *elem, int my_turn, wakes *k)
 		return -EPIPE;
 	if (c->len == c->cap || (c->senders.head && !my_turn))
 		return -EAGAIN;
-	memcpy(c->buf + slot(c, c->head + c->len) * c->esize, elem, c->esize);
+	copy_elem(c->buf + slot(c, c->head + c->len) * c->esize, elem, c->esize);
 	c->len++;
 	take_first(c, &c->receivers, k);
 	if (c->len < c->cap) /* room left: let the next queued sender try */
@@ -120,7 +139,7 @@ static int take(tt_chan *c, void *out, int my_turn, wakes *k)
 {
 	if (c->len == 0 || (c->receivers.head && !my_turn))
 		return c->len == 0 && c->closed ? -EPIPE : -EAGAIN;
-	memcpy(out, c->buf + c->head * c->esize, c->esize);
+	copy_elem(out, c->buf + c->head * c->esize, c->esize);
 	c->head = slot(c, c->head + 1);
 	c->len--;
 	take_first(c, &c->senders, k);

@@ -28,26 +28,15 @@ uint64_t tt_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void tt_wait_set(tt_wait *w, uint32_t kind, const void *object, uint64_t owner,
-		 uint64_t detail)
+/* (Parenthesised names: internal.h maps the runtime's own calls to inline
+ * versions.) */
+void(tt_wait_set)(tt_wait *w, uint32_t kind, const void *object, uint64_t owner,
+		  uint64_t detail)
 {
-	if (!TT_RECORDING)
-		return;
-	w->object = object;
-	w->owner = owner;
-	w->detail = detail;
-	w->since_ns = tt_clock_cached();
-	w->kind = kind;
+	tt__wait_set(w, kind, object, owner, detail);
 }
 
-void tt_wait_clear(tt_wait *w)
-{
-	w->kind = TT_WAIT_NONE;
-	w->object = NULL;
-	w->owner = 0;
-	w->since_ns = 0;
-	w->detail = 0;
-}
+void(tt_wait_clear)(tt_wait *w) { tt__wait_clear(w); }
 
 void *tt_frame_alloc(size_t size)
 {

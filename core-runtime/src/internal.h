@@ -140,13 +140,48 @@ typedef struct tt_ring {
 	_Atomic uint32_t tail; /* written by the owner only */
 	tt_task *_Atomic buf[TT_RING_CAP];
 } tt_ring;
+/* The owner alone writes tail; head moves by CAS, from the owner's pop and
+ * from stealers.  Slot contents are read before the CAS that claims them
+ * and are only overwritten once head has moved past them, so a stealer
+ * whose CAS succeeds read what it claimed.  Push, pop and len run on every
+ * wake and poll: inline. */
+
 /* Owner: push, or 0 when full (the caller overflows to the injector). */
-int tt_ring_push(tt_ring *q, tt_task *t);
-tt_task *tt_ring_pop(tt_ring *q);
+static inline int tt_ring_push(tt_ring *q, tt_task *t)
+{
+	uint32_t tail = atomic_load_explicit(&q->tail, RELAXED);
+	uint32_t head = atomic_load_explicit(&q->head, ACQUIRE);
+	if (tail - head >= TT_RING_CAP)
+		return 0;
+	atomic_store_explicit(&q->buf[tail % TT_RING_CAP], t, RELAXED);
+	atomic_store_explicit(&q->tail, tail + 1, RELEASE);
+	return 1;
+}
+
+static inline tt_task *tt_ring_pop(tt_ring *q)
+{
+	uint32_t head = atomic_load_explicit(&q->head, ACQUIRE);
+	for (;;) {
+		uint32_t tail = atomic_load_explicit(&q->tail, RELAXED);
+		if (head == tail)
+			return NULL;
+		tt_task *t = atomic_load_explicit(&q->buf[head % TT_RING_CAP], RELAXED);
+		if (atomic_compare_exchange_weak_explicit(&q->head, &head, head + 1, ACQ_REL,
+							  ACQUIRE))
+			return t;
+	}
+}
+
+static inline uint32_t tt_ring_len(tt_ring *q)
+{
+	uint32_t tail = atomic_load_explicit(&q->tail, ACQUIRE);
+	uint32_t head = atomic_load_explicit(&q->head, ACQUIRE);
+	return tail - head;
+}
+
 /* Move up to half of SRC into DST (DST owned by the caller, empty); returns
  * one of the stolen tasks to run now, or NULL. */
 tt_task *tt_ring_steal(tt_ring *src, tt_ring *dst);
-uint32_t tt_ring_len(tt_ring *q);
 
 typedef struct tt_injector {
 	pthread_mutex_t lock;
@@ -190,15 +225,6 @@ void tt_driver_kick(tt_driver *d);
 void tt_timer_register(tt_driver *d, tt_timer_node *n, tt_cx *cx);
 void tt_timer_deregister(tt_driver *d, tt_timer_node *n);
 
-/* ---- waitq.c ---- */
-void tt_waiter_init(tt_waiter *w);
-void tt_waitq_push(tt_waitq *q, tt_waiter *w, tt_cx *cx);
-void tt_waitq_push_front(tt_waitq *q, tt_waiter *w, tt_cx *cx);
-void tt_waitq_remove(tt_waitq *q, tt_waiter *w);
-tt_waiter *tt_waitq_wake_first(tt_waitq *q);
-tt_waiter *tt_waitq_take_first(tt_waitq *q, tt_waker *out);
-int tt_waiter_leave(tt_waitq *q, tt_waiter *w);
-#define tt_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- group.c ---- */
 struct tt_group;
@@ -300,5 +326,119 @@ void tt_task_unref(tt_task *t);
 void tt_task_abandon(tt_task *t);
 
 static inline uint32_t tt_min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+
+/* ---- inline versions of the leaf helpers (future.h) for the runtime's
+ * own hot paths; the exported functions remain for everyone else. */
+static inline void tt__wait_clear(tt_wait *w)
+{
+	w->kind = TT_WAIT_NONE;
+	w->object = NULL;
+	w->owner = 0;
+	w->since_ns = 0;
+	w->detail = 0;
+}
+#define tt_wait_clear(w) tt__wait_clear(w)
+
+static inline void tt__wait_set(tt_wait *w, uint32_t kind, const void *object, uint64_t owner,
+				uint64_t detail)
+{
+	if (!TT_RECORDING)
+		return;
+	w->object = object;
+	w->owner = owner;
+	w->detail = detail;
+	w->since_ns = tt_clock_cached();
+	w->kind = kind;
+}
+#define tt_wait_set(w, kind, object, owner, detail) tt__wait_set(w, kind, object, owner, detail)
+
+/* A waker holds a task reference; the registry counts live wakers. */
+static inline tt_waker tt__waker_new(tt_cx *cx)
+{
+	tt_task *t = cx->task;
+	atomic_fetch_add_explicit(&t->refs, 1, RELAXED);
+	atomic_fetch_add_explicit(&t->wakers, 1, RELAXED);
+	return (tt_waker){t};
+}
+#define tt_waker_new(cx) tt__waker_new(cx)
+
+/* ---- waitq.c: FIFO queues of waiting futures, shared by the sync
+ * primitives.  All of them run under the owning primitive's lock; the small
+ * ones, on every channel and lock operation, are inline here. */
+static inline void tt_waiter_init(tt_waiter *w)
+{
+	w->prev = w->next = NULL;
+	w->waker.task = NULL;
+	w->queued = 0;
+	w->woken = 0;
+	w->want = 0;
+}
+
+static inline void tt_waitq_push(tt_waitq *q, tt_waiter *w, tt_cx *cx)
+{
+	if (!w->queued) {
+		w->prev = q->tail;
+		w->next = NULL;
+		if (q->tail)
+			q->tail->next = w;
+		else
+			q->head = w;
+		q->tail = w;
+		w->queued = 1;
+	}
+	if (w->waker.task != cx->task) {
+		if (w->waker.task)
+			tt_waker_drop(&w->waker);
+		w->waker = tt_waker_new(cx);
+	}
+}
+
+void tt_waitq_push_front(tt_waitq *q, tt_waiter *w, tt_cx *cx);
+
+static inline void tt_waitq_remove(tt_waitq *q, tt_waiter *w)
+{
+	if (!w->queued)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		q->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		q->tail = w->prev;
+	w->prev = w->next = NULL;
+	w->queued = 0;
+}
+
+/* Wake the first waiter, marking that it holds a turn (under the lock:
+ * once it is released the waiter's future may be cancelled and freed). */
+tt_waiter *tt_waitq_wake_first(tt_waitq *q);
+
+/* Like tt_waitq_wake_first, but the wake itself is left to the caller,
+ * who calls tt_waker_wake(OUT) after releasing the primitive's lock: the
+ * waker (and its task reference) is moved out under the lock, so the
+ * waiter's memory is not touched afterwards, and the wake's scheduling work
+ * (run queue push, unparking a worker: possibly a syscall) no longer
+ * lengthens the critical section other workers are queueing on.  A waiter
+ * that is polled or cancelled before the deferred wake lands sees its turn
+ * already (woken), and the late wake is at worst a spurious one. */
+static inline tt_waiter *tt_waitq_take_first(tt_waitq *q, tt_waker *out)
+{
+	tt_waiter *w = q->head;
+	if (!w)
+		return NULL;
+	tt_waitq_remove(q, w);
+	w->woken = 1;
+	*out = w->waker;
+	w->waker.task = NULL;
+	return w;
+}
+
+/* A waiter leaves (done or cancelled): returns 1 if it held an unused turn
+ * the caller should pass on. */
+int tt_waiter_leave(tt_waitq *q, tt_waiter *w);
+#define tt_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

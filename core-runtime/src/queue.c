@@ -3,42 +3,7 @@
  * takes the overflow and wakes from threads that are not workers. */
 #include "internal.h"
 
-/* The owner alone writes tail; head moves by CAS, from the owner's pop and
- * from stealers.  Slot contents are read before the CAS that claims them
- * and are only overwritten once head has moved past them, so a stealer
- * whose CAS succeeds read what it claimed. */
-
-int tt_ring_push(tt_ring *q, tt_task *t)
-{
-	uint32_t tail = atomic_load_explicit(&q->tail, RELAXED);
-	uint32_t head = atomic_load_explicit(&q->head, ACQUIRE);
-	if (tail - head >= TT_RING_CAP)
-		return 0;
-	atomic_store_explicit(&q->buf[tail % TT_RING_CAP], t, RELAXED);
-	atomic_store_explicit(&q->tail, tail + 1, RELEASE);
-	return 1;
-}
-
-tt_task *tt_ring_pop(tt_ring *q)
-{
-	uint32_t head = atomic_load_explicit(&q->head, ACQUIRE);
-	for (;;) {
-		uint32_t tail = atomic_load_explicit(&q->tail, RELAXED);
-		if (head == tail)
-			return NULL;
-		tt_task *t = atomic_load_explicit(&q->buf[head % TT_RING_CAP], RELAXED);
-		if (atomic_compare_exchange_weak_explicit(&q->head, &head, head + 1,
-							  ACQ_REL, ACQUIRE))
-			return t;
-	}
-}
-
-uint32_t tt_ring_len(tt_ring *q)
-{
-	uint32_t tail = atomic_load_explicit(&q->tail, ACQUIRE);
-	uint32_t head = atomic_load_explicit(&q->head, ACQUIRE);
-	return tail - head;
-}
+/* Push, pop and len are inline in internal.h. */
 
 tt_task *tt_ring_steal(tt_ring *src, tt_ring *dst)
 {

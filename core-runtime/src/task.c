@@ -161,13 +161,7 @@ no_queue:
 	}
 }
 
-tt_waker tt_waker_new(tt_cx *cx)
-{
-	tt_task *t = cx->task;
-	task_ref(t, 1);
-	atomic_fetch_add_explicit(&t->wakers, 1, RELAXED);
-	return (tt_waker){t};
-}
+tt_waker(tt_waker_new)(tt_cx *cx) { return tt__waker_new(cx); }
 
 void tt_waker_drop(tt_waker *w)
 {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "diag_hooks.h"
 #include "internal.h"
 
 #include "tasktrace/combinators.h"
@@ -60,6 +61,9 @@ static void *pool_thread(void *arg)
 	(void)arg;
 	/* Not a worker, whatever thread created it: say so in ps/gdb. */
 	pthread_setname_np(pthread_self(), "tt-blocking");
+	/* Blocking calls overflow stacks too: the crash handler needs an
+	 * alternate stack here as on a worker. */
+	tt__diag_worker_start();
 	pthread_mutex_lock(&pool.lock);
 	for (;;) {
 		while (!pool.head) {
@@ -72,6 +76,7 @@ static void *pool_thread(void *arg)
 			if (r == ETIMEDOUT && !pool.head) {
 				pool.threads--;
 				pthread_mutex_unlock(&pool.lock);
+				tt__diag_worker_exit();
 				return NULL;
 			}
 		}

@@ -12,6 +12,8 @@
  *   many N     N pending tasks, then a crash: the report stays bounded
  *   symbolize  a NULL dereference with the symbolized mode on
  *              (TASKTRACE_BIN names the tasktrace binary)
+ *   blocking   unbounded recursion in a call on the blocking pool (its
+ *              threads get an alternate stack too)
  *   chain      a NULL dereference in a program that had its own SIGSEGV
  *              handler before tasktrace's: it runs after the report and
  *              exits with status 42
@@ -93,11 +95,19 @@ static tt_poll parked_poll(parked *self, tt_cx *cx)
 	TT_RETURN(self, 0);
 }
 
+static intptr_t deep_call(void *arg)
+{
+	(void)arg;
+	ready();
+	return dive(0);
+}
+
 typedef struct cases_main {
 	tt_frame frame;
 	long i;
 	tt_join join;
 	tt_sleep nap;
+	tt_blocking call;
 } cases_main;
 static tt_poll cases_main_poll(cases_main *self, tt_cx *cx);
 TT_ASYNC_FN(cases_main, cases_main_poll, NULL);
@@ -122,6 +132,8 @@ static tt_poll cases_main_poll(cases_main *self, tt_cx *cx)
 		for (;;)
 			TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(60)));
 	}
+	if (!strcmp(mode, "blocking"))
+		TT_AWAIT(self, cx, &self->call, tt_blocking_init(&self->call, deep_call, NULL));
 	TT_AWAIT(self, cx, &self->join,
 		 tt_join_init(&self->join, TT_SPAWN(NULL, "faulty", faulty, faulty_init)));
 	TT_RETURN(self, 0);
@@ -142,7 +154,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fprintf(stderr, "usage: crash_cases env|runtime|overflow|nested|abort|many N|"
-				"symbolize|chain\n");
+				"symbolize|chain|blocking\n");
 		return 2;
 	}
 	mode = argv[1];

@@ -183,6 +183,18 @@ START_TEST(crash_in_handler)
 }
 END_TEST
 
+START_TEST(overflow_in_blocking_call)
+{
+	run r = crash_case("blocking", NULL, NULL);
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace: fatal signal SIGSEGV"));
+	ck_assert_ptr_nonnull(strstr(r.err, "\"tt-blocking\", not polling a task"));
+	ck_assert_ptr_nonnull(strstr(r.err, "more frames"));
+	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace: end of crash report"));
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(earlier_handler_runs)
 {
 	run r = crash_case("chain", NULL, NULL);
@@ -253,6 +265,7 @@ int main(void)
 	tcase_add_test(tc, crash_in_handler);
 	tcase_add_test(tc, abort_in_poll);
 	tcase_add_test(tc, earlier_handler_runs);
+	tcase_add_test(tc, overflow_in_blocking_call);
 	tcase_add_test(tc, bounded_with_100k_tasks);
 	tcase_add_test(tc, symbolized);
 	suite_add_tcase(s, tc);

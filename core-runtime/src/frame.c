@@ -30,13 +30,15 @@ uint64_t tt_now_ns(void)
 
 /* (Parenthesised names: internal.h maps the runtime's own calls to inline
  * versions.) */
-void(tt_wait_set)(tt_wait *w, uint32_t kind, const void *object, uint64_t owner,
-		  uint64_t detail)
+void(tt_wait_set)(tt_wait *w, uint32_t kind, const void *object, uint64_t owner, uint64_t detail)
 {
 	tt__wait_set(w, kind, object, owner, detail);
 }
 
-void(tt_wait_clear)(tt_wait *w) { tt__wait_clear(w); }
+void(tt_wait_clear)(tt_wait *w)
+{
+	tt__wait_clear(w);
+}
 
 void *tt_frame_alloc(size_t size)
 {

@@ -225,7 +225,6 @@ void tt_driver_kick(tt_driver *d);
 void tt_timer_register(tt_driver *d, tt_timer_node *n, tt_cx *cx);
 void tt_timer_deregister(tt_driver *d, tt_timer_node *n);
 
-
 /* ---- group.c ---- */
 struct tt_group;
 void tt_group_child_done(struct tt_group *g, intptr_t result);
@@ -326,7 +325,6 @@ void tt_task_unref(tt_task *t);
 void tt_task_abandon(tt_task *t);
 
 static inline uint32_t tt_min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
-
 
 /* ---- inline versions of the leaf helpers (future.h) for the runtime's
  * own hot paths; the exported functions remain for everyone else. */

@@ -161,7 +161,10 @@ no_queue:
 	}
 }
 
-tt_waker(tt_waker_new)(tt_cx *cx) { return tt__waker_new(cx); }
+tt_waker(tt_waker_new)(tt_cx *cx)
+{
+	return tt__waker_new(cx);
+}
 
 void tt_waker_drop(tt_waker *w)
 {

@@ -257,6 +257,9 @@ const cli_cmd cmd_bt = {
 	"\n"
 	"  -a, --all          include the runtime's own (system) tasks (tasks named\n"
 	"                     by ID are always shown)\n"
+	"      --state S      only tasks in state S (idle, scheduled, running, done,\n"
+	"                     cancelled)\n"
+	"      --name REGEX   only tasks whose name matches REGEX (POSIX extended)\n"
 	"  -j, --json         print JSON (schema in docs/cli.md)\n"
 	"      --exe FILE     the executable of a core (default: from the core)\n"
 	"      --nonblocking  read a live process without stopping it (running\n"
@@ -268,4 +271,5 @@ const cli_cmd cmd_bt = {
 	"Exit status: 0 ok, 1 a task ID is not there or an I/O error, 2 usage\n"
 	"error, 3-11 the target could not be read (see docs/cli.md).\n",
 	bt_run,
+	CLI_TAKES_FILTERS,
 };

@@ -46,6 +46,9 @@ typedef struct cli_opts {
 	const char *prune[CLI_MAX_PRUNE]; /* more frames to hide (regexes) */
 	int nprune;
 	int no_snapshot;     /* set by commands that stream (ps) */
+	int state;           /* --state: only tasks in this TT_STATE_*, -1 any */
+	const char *name;    /* --name: only tasks whose name matches (ERE) */
+	int group;           /* --group: one row per distinct await chain */
 } cli_opts;
 
 /* A subcommand: NAME, one-line SUMMARY for the tool's help, full HELP. */
@@ -54,7 +57,10 @@ typedef struct cli_cmd {
 	const char *summary;
 	const char *help;
 	int (*run)(const struct cli_cmd *cmd, int argc, char **argv);
+	unsigned takes; /* CLI_TAKES_*: options beyond the common ones */
 } cli_cmd;
+#define CLI_TAKES_FILTERS 1u /* --state, --name */
+#define CLI_TAKES_GROUP 2u   /* --group */
 
 extern const cli_cmd cmd_ps, cmd_bt, cmd_tree, cmd_symbolize;
 

@@ -172,4 +172,5 @@ const cli_cmd cmd_hung = {
 	"Exit status: 0 no problem found (one line says so), 20 problems found,\n"
 	"2 usage error, others: the target could not be read (docs/cli.md).\n",
 	hung_run,
+	0,
 };

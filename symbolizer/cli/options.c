@@ -23,7 +23,7 @@ int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
 int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 	      int *first)
 {
-	enum { O_EXE = 256, O_NONBLOCKING, O_PRUNE, O_NO_PRUNE };
+	enum { O_EXE = 256, O_NONBLOCKING, O_PRUNE, O_NO_PRUNE, O_STATE, O_NAME };
 	static const struct option longs[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
@@ -32,15 +32,23 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 		{ "nonblocking", no_argument, NULL, O_NONBLOCKING },
 		{ "prune", required_argument, NULL, O_PRUNE },
 		{ "no-prune", no_argument, NULL, O_NO_PRUNE },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "group", no_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 	regex_t re;
 
 	memset(o, 0, sizeof(*o));
+	o->state = -1;
 	optind = 1;
 	opterr = 0; /* our own one-line message instead of getopt's */
-	while ((c = getopt_long(argc, argv, ":ajh", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ajhg", longs, NULL)) != -1) {
+		if (((c == O_STATE || c == O_NAME) && !(cmd->takes & CLI_TAKES_FILTERS)) ||
+		    (c == 'g' && !(cmd->takes & CLI_TAKES_GROUP)))
+			return cli_usage(cmd, "option '%s' is not for %s", argv[optind - 1],
+					 cmd->name);
 		switch (c) {
 		case 'a':
 			o->all = 1;
@@ -59,6 +67,23 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 			break;
 		case O_NO_PRUNE:
 			o->no_prune = 1;
+			break;
+		case 'g':
+			o->group = 1;
+			break;
+		case O_STATE:
+			for (o->state = TT_STATE_CANCELLED; o->state >= 0; o->state--)
+				if (!strcmp(optarg, tt_state_name((uint32_t)o->state)))
+					break;
+			if (o->state < 0)
+				return cli_usage(cmd, "--state: '%s' is not a state (idle, scheduled, "
+						 "running, done, cancelled)", optarg);
+			break;
+		case O_NAME:
+			if (regcomp(&re, optarg, REG_EXTENDED | REG_NOSUB) != 0)
+				return cli_usage(cmd, "--name: '%s' is not an extended regex", optarg);
+			regfree(&re);
+			o->name = optarg;
 			break;
 		case O_PRUNE:
 			if (o->nprune == CLI_MAX_PRUNE)

@@ -11,8 +11,13 @@ static int ps_text(const cli_session *s, const cli_opts *o)
 
 	tt_list_opts_init(&lo);
 	lo.all = o->all;
-	if (!(text = tt_task_list(s->snap, s->now_ns, &lo, err, sizeof(err))))
+	lo.state = o->state;
+	lo.name_regex = o->name;
+	lo.group = o->group;
+	if (!(text = tt_task_list(s->snap, s->now_ns, &lo, err, sizeof(err)))) {
+		fprintf(stderr, "tasktrace: %s: %s\n", cli_target_name(s), err);
 		return -1;
+	}
 	fputs(text, stdout);
 	tt_text_free(text);
 	return 0;
@@ -40,7 +45,8 @@ static int ps_run(const cli_cmd *cmd, int argc, char **argv)
 	if ((rc = cli_parse_single_target(cmd, argc, argv, &o, &target)) >= 0)
 		return rc;
 	/* Text rows of a target that holds still need no snapshot. */
-	o.no_snapshot = !o.json && (!cli_is_pid(target) || !o.nonblocking);
+	o.no_snapshot = !o.json && !o.group && o.state < 0 && !o.name &&
+			(!cli_is_pid(target) || !o.nonblocking);
 	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK)
 		return rc;
 	if (o.no_snapshot) {
@@ -54,11 +60,13 @@ static int ps_run(const cli_cmd *cmd, int argc, char **argv)
 		rc = ps_text(&s, &o) ? EXIT_TARGET : EXIT_OK;
 	} else {
 		const tt_stask **v = view_sorted(s.snap, &o, &n);
-		ps_json(&s, v, n);
+		if (v)
+			ps_json(&s, v, n);
+		else
+			fprintf(stderr, "tasktrace: %s: out of memory\n", cli_target_name(&s));
+		rc = v ? EXIT_OK : EXIT_TARGET;
 		free(v);
 	}
-	if (rc)
-		fprintf(stderr, "tasktrace: %s: out of memory\n", cli_target_name(&s));
 	cli_close(&s);
 	return rc;
 }
@@ -72,6 +80,11 @@ const cli_cmd cmd_ps = {
 	"and async function) or the worker thread running it.\n"
 	"\n"
 	"  -a, --all          include the runtime's own (system) tasks\n"
+	"      --state S      only tasks in state S (idle, scheduled, running, done,\n"
+	"                     cancelled)\n"
+	"      --name REGEX   only tasks whose name matches REGEX (POSIX extended)\n"
+	"  -g, --group        one row per distinct await chain, with a count and the\n"
+	"                     first ids (for thousands of tasks)\n"
 	"  -j, --json         print JSON (schema in docs/cli.md)\n"
 	"      --exe FILE     the executable of a core (default: from the core)\n"
 	"      --nonblocking  read a live process without stopping it\n"
@@ -80,4 +93,5 @@ const cli_cmd cmd_ps = {
 	"Exit status: 0 ok, 1 I/O error, 2 usage error, 3-11 the target could not\n"
 	"be read (see docs/cli.md).\n",
 	ps_run,
+	CLI_TAKES_FILTERS | CLI_TAKES_GROUP,
 };

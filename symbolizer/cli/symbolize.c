@@ -251,4 +251,5 @@ const cli_cmd cmd_symbolize = {
 	"Exit status: 0 ok, 2 usage error, 3-11 the file or process could not be\n"
 	"read (see docs/cli.md).\n",
 	symbolize_run,
+	0,
 };

@@ -186,4 +186,5 @@ const cli_cmd cmd_tree = {
 	"Exit status: 0 ok, 1 I/O error, 2 usage error, 3-11 the target could not\n"
 	"be read (see docs/cli.md).\n",
 	tree_run,
+	0,
 };

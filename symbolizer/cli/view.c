@@ -11,6 +11,10 @@ const tt_stask **view_sorted(const tt_snapshot *s, const cli_opts *o,
 
 	tt_list_opts_init(&lo);
 	lo.all = o->all;
-	lo.unreadable = 1; /* their errors are part of the output */
+	lo.state = o->state;
+	lo.name_regex = o->name;
+	/* Their errors are part of the output, unless the user asked for
+	 * particular tasks. */
+	lo.unreadable = o->state < 0 && !o->name;
 	return tt_task_select(s, &lo, n, err, sizeof(err));
 }

@@ -42,6 +42,60 @@ START_TEST(ps_lists_hung_tasks)
 }
 END_TEST
 
+/* --state, --name and --group pick the rows a user with thousands of
+ * tasks wants; hung has two batch-item tasks on the same chain. */
+START_TEST(ps_filters_and_groups)
+{
+	sample s;
+	char pid[16], line[512];
+	sample_start(&s, "hung", NULL);
+	snprintf(pid, sizeof pid, "%d", (int)s.pid);
+
+	run r = tasktrace("ps", "--state", "idle", "--name", "^(request|supervisor)", pid, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	line_with(r.out, " request-42 ", line, sizeof line);
+	in_order(line, "idle", "notify ", "await_reply at ", site("reply"), NULL);
+	ck_assert_ptr_nonnull(strstr(r.out, " supervisor "));
+	ck_assert_ptr_null(strstr(r.out, "cache-refresh"));
+	ck_assert_ptr_null(strstr(r.out, "block_on"));
+	run_free(&r);
+
+	r = tasktrace("ps", "--state", "running", pid, NULL);
+	ck_assert_str_eq(r.out, "No tasks.\n");
+	run_free(&r);
+
+	r = tasktrace("bt", "--name", "^request-42$", pid, NULL);
+	ck_assert_msg(strncmp(r.out, "task ", 5) == 0 && strstr(r.out, "await_reply () at "),
+		      "%s", r.out);
+	ck_assert_ptr_null(strstr(r.out, "\"supervisor\""));
+	run_free(&r);
+
+	r = tasktrace("ps", "--group", pid, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_msg(strncmp(r.out, "  Count State ", 14) == 0, "%s", r.out);
+	/* The biggest group first: the two batch items, with both ids. */
+	line_with(r.out, "batch_item at ", line, sizeof line);
+	ck_assert_msg(strncmp(line, "  2     idle ", 13) == 0 && strchr(line, ','), "%s", line);
+	ck_assert_ptr_eq(strstr(r.out, "\n") + 1, strstr(r.out, line));
+	line_with(r.out, "await_reply at ", line, sizeof line);
+	ck_assert_msg(strncmp(line, "  1     idle ", 13) == 0, "%s", line);
+	run_free(&r);
+
+	r = tasktrace("ps", "--state", "sleepy", pid, NULL);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "'sleepy' is not a state"), "%s", r.err);
+	run_free(&r);
+	r = tasktrace("ps", "--name", "(", pid, NULL);
+	ck_assert_int_eq(r.status, 2);
+	run_free(&r);
+	r = tasktrace("tree", "--group", pid, NULL);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "'--group' is not for tree"), "%s", r.err);
+	run_free(&r);
+	sample_stop(&s);
+}
+END_TEST
+
 START_TEST(bt_prints_chains_innermost_first)
 {
 	sample s;
@@ -265,6 +319,7 @@ int main(void)
 	TCase *tc = tcase_create("live");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, ps_lists_hung_tasks);
+	tcase_add_test(tc, ps_filters_and_groups);
 	tcase_add_test(tc, bt_prints_chains_innermost_first);
 	tcase_add_test(tc, tree_nests_by_parent);
 	tcase_add_test(tc, json_is_well_formed);

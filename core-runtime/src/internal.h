@@ -64,12 +64,14 @@ static inline void tt_lockword_unlock(tt_lockword *l)
 		tt_lockword_wake(l);
 }
 
-/* Scheduling state bits (tt_task.sched). */
-enum {
-	SCHED_NOTIFIED = 1u << 0, /* in a run queue, or to be re-queued */
-	SCHED_RUNNING = 1u << 1,
-	SCHED_COMPLETE = 1u << 2
-};
+/* tt_task.sched: scheduling state bits in the low half, the task's
+ * reference count in the high half -- one word, so that a poll that leaves
+ * its task idle clears RUNNING and drops the run queue's reference in one
+ * atomic operation. */
+#define SCHED_NOTIFIED (1ull << 0) /* in a run queue, or to be re-queued */
+#define SCHED_RUNNING (1ull << 1)
+#define SCHED_COMPLETE (1ull << 2)
+#define SCHED_REF (1ull << 32) /* one reference */
 
 /* A task slot.  The first part is the registry record whose field offsets
  * the layout table publishes; the rest is private to the runtime.  Fields a
@@ -97,8 +99,7 @@ struct tt_task {
 	uint64_t runtime_id;
 
 	/* private */
-	_Atomic uint32_t sched;
-	_Atomic uint32_t refs;
+	_Atomic uint64_t sched; /* SCHED_* bits | references * SCHED_REF */
 	_Atomic uint32_t done; /* futex word for blocking joins */
 	uint32_t index;        /* global slot index */
 	tt_runtime *rt;
@@ -355,7 +356,7 @@ static inline void tt__wait_set(tt_wait *w, uint32_t kind, const void *object, u
 static inline tt_waker tt__waker_new(tt_cx *cx)
 {
 	tt_task *t = cx->task;
-	atomic_fetch_add_explicit(&t->refs, 1, RELAXED);
+	atomic_fetch_add_explicit(&t->sched, SCHED_REF, RELAXED);
 	atomic_fetch_add_explicit(&t->wakers, 1, RELAXED);
 	return (tt_waker){t};
 }

@@ -16,15 +16,19 @@ TT_TLS tt_task *tt__tls_task;
 
 static void task_ref(tt_task *t, uint32_t n)
 {
-	atomic_fetch_add_explicit(&t->refs, n, RELAXED);
+	atomic_fetch_add_explicit(&t->sched, n * SCHED_REF, RELAXED);
+}
+
+static void slot_release(tt_task *t)
+{
+	TT_RECORD(tt_registry_tasks_live(-1));
+	tt_slot_free(t);
 }
 
 void tt_task_unref(tt_task *t)
 {
-	if (atomic_fetch_sub_explicit(&t->refs, 1, ACQ_REL) == 1) {
-		TT_RECORD(tt_registry_tasks_live(-1));
-		tt_slot_free(t);
-	}
+	if ((atomic_fetch_sub_explicit(&t->sched, SCHED_REF, ACQ_REL) >> 32) == 1)
+		slot_release(t);
 }
 
 static uint64_t now_if_recording(void)
@@ -74,8 +78,7 @@ tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 	atomic_store_explicit(&t->group, NULL, RELAXED);
 	atomic_store_explicit(&t->done, 0, RELAXED);
 	/* handle + alive + queued */
-	atomic_store_explicit(&t->refs, 3, RELAXED);
-	atomic_store_explicit(&t->sched, SCHED_NOTIFIED, RELAXED);
+	atomic_store_explicit(&t->sched, 3 * SCHED_REF | SCHED_NOTIFIED, RELAXED);
 	atomic_fetch_add_explicit(&rt->live, 1, RELAXED);
 	TT_RECORD(tt_registry_tasks_live(1));
 	/* Publishing the id makes the slot visible to readers: last. */
@@ -130,7 +133,7 @@ static void bump(_Atomic uint64_t *field, uint64_t by)
  * slot on another worker before this thread would get to it. */
 static void wake(tt_task *t, int by_val)
 {
-	uint32_t s = atomic_load_explicit(&t->sched, ACQUIRE);
+	uint64_t s = atomic_load_explicit(&t->sched, ACQUIRE);
 	for (;;) {
 		if (s & (SCHED_COMPLETE | SCHED_NOTIFIED))
 			goto no_queue;
@@ -264,7 +267,7 @@ static void seq_leave(tt_task *t)
 /* Runs one poll of T on worker W, consuming the queue reference. */
 void tt_task_poll(tt_worker *w, tt_task *t)
 {
-	uint32_t s = atomic_load_explicit(&t->sched, ACQUIRE);
+	uint64_t s = atomic_load_explicit(&t->sched, ACQUIRE);
 	while (!atomic_compare_exchange_weak_explicit(
 	    &t->sched, &s, (s & ~SCHED_NOTIFIED) | SCHED_RUNNING, ACQ_REL, ACQUIRE))
 		;
@@ -329,28 +332,35 @@ void tt_task_poll(tt_worker *w, tt_task *t)
 	}
 	if (ready) {
 		seq_leave(t);
-		atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, RELEASE);
 		atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
-		tt_task_unref(t); /* alive */
-		tt_task_unref(t); /* queue */
+		/* Clear RUNNING (set: subtracting clears it) and drop the alive
+		 * and queue references. */
+		s = atomic_fetch_sub_explicit(&t->sched, SCHED_RUNNING + 2 * SCHED_REF, ACQ_REL);
+		if ((s >> 32) == 2)
+			slot_release(t);
 		return;
 	}
-	/* Pending: back to idle, unless woken meanwhile (then we still own the
-	 * queue reference and pass it on). */
-	s = atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, ACQ_REL);
+	/* Pending: back to idle, dropping the queue reference -- unless woken
+	 * meanwhile: then we still own the queue reference and pass it on. */
+	s = atomic_load_explicit(&t->sched, RELAXED);
+	uint64_t to;
+	do
+		to = (s & ~SCHED_RUNNING) - ((s & SCHED_NOTIFIED) ? 0 : SCHED_REF);
+	while (!atomic_compare_exchange_weak_explicit(&t->sched, &s, to, ACQ_REL, RELAXED));
 	if (s & SCHED_NOTIFIED) {
 		TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED));
 		seq_leave(t);
 		tt_schedule(t);
 	} else {
 		seq_leave(t);
-		tt_task_unref(t);
+		if ((to >> 32) == 0) /* (the alive reference makes this unlikely) */
+			slot_release(t);
 	}
 }
 
 void tt_task_abandon(tt_task *t)
 {
-	uint32_t s = atomic_fetch_or_explicit(&t->sched, SCHED_RUNNING, ACQ_REL);
+	uint64_t s = atomic_fetch_or_explicit(&t->sched, SCHED_RUNNING, ACQ_REL);
 	if (s & (SCHED_COMPLETE | SCHED_RUNNING))
 		return;
 	tt_task *prev = tt__tls_task;

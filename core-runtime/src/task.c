@@ -341,20 +341,28 @@ void tt_task_poll(tt_worker *w, tt_task *t)
 		return;
 	}
 	/* Pending: back to idle, dropping the queue reference -- unless woken
-	 * meanwhile: then we still own the queue reference and pass it on. */
+	 * meanwhile: then we still own the queue reference and pass it on.
+	 * The seqlock window closes before RUNNING is cleared on the way to
+	 * idle: from then on a wake may queue T and another worker begin
+	 * polling it (and enter the window itself). */
 	s = atomic_load_explicit(&t->sched, RELAXED);
+	int in_window = 1;
+	if (!(s & SCHED_NOTIFIED)) {
+		seq_leave(t);
+		in_window = 0;
+	}
 	uint64_t to;
 	do
 		to = (s & ~SCHED_RUNNING) - ((s & SCHED_NOTIFIED) ? 0 : SCHED_REF);
 	while (!atomic_compare_exchange_weak_explicit(&t->sched, &s, to, ACQ_REL, RELAXED));
 	if (s & SCHED_NOTIFIED) {
+		/* Not queued yet, so nobody else polls T before tt_schedule. */
 		TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED));
-		seq_leave(t);
+		if (in_window)
+			seq_leave(t);
 		tt_schedule(t);
-	} else {
-		seq_leave(t);
-		if ((to >> 32) == 0) /* (the alive reference makes this unlikely) */
-			slot_release(t);
+	} else if ((to >> 32) == 0) { /* (the alive reference makes this unlikely) */
+		slot_release(t);
 	}
 }
 

@@ -409,6 +409,26 @@ static void lost_waker(build *b, size_t i, const tview *v)
 	b->flagged[i] = 1;
 }
 
+/* Is another waiter of mutex OBJECT woken (scheduled or running)?  An
+ * unlock wakes the next waiter before it takes the mutex, and until it does
+ * the queued waiters' records still name the holder that just left: the
+ * mutex is being handed on, not abandoned. */
+static int mutex_handed_on(const build *b, uint64_t object)
+{
+	tview w;
+
+	for (size_t j = 0; j < b->s->ntasks; j++) {
+		const tt_stask *t = &b->s->tasks[j];
+		if (t->raw.state != TT_STATE_SCHEDULED && t->raw.state != TT_STATE_RUNNING)
+			continue;
+		view(t, &w);
+		if (leaf_waits(&w) && w.leaf->raw.wait_kind == TT_WAIT_MUTEX &&
+		    w.leaf->raw.wait_object == object)
+			return 1;
+	}
+	return 0;
+}
+
 static void never_resolved(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
@@ -425,6 +445,8 @@ static void never_resolved(build *b, size_t i, const tview *v)
 		return;
 	const tt_stask *o = tt_snapshot_find(b->s, owner);
 	if (o && o->raw.state != TT_STATE_DONE && o->raw.state != TT_STATE_CANCELLED)
+		return;
+	if (k == TT_WAIT_MUTEX && mutex_handed_on(b, v->leaf->raw.wait_object))
 		return;
 	fb = line_start(&l);
 	tt_fb_str(fb, "never resolved: ");

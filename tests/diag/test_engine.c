@@ -242,6 +242,60 @@ START_TEST(oneshot_producer_gone)
 }
 END_TEST
 
+/* A snapshot made by hand: tasks 5 and 6 wait on mutex M, whose holder,
+ * task 9, is gone.  Task 6 being woken means the unlock is handing M on
+ * (the waiters' records name the last holder until the next one takes
+ * it): no finding.  With nobody woken, task 5's wait is never resolved. */
+START_TEST(mutex_being_handed_on)
+{
+	static const tt_sfunc lock_fn = { 0x1000, "tt_lock", "mutex.c", "tt_lock", 1,
+					  TT_FUNC_KIND_LEAF, 0, 0 };
+	tt_sframe frames[2];
+	tt_stask tasks[2];
+	tt_snapshot s;
+	uint64_t now = 100 * 1000000000ull;
+
+	memset(frames, 0, sizeof(frames));
+	memset(tasks, 0, sizeof(tasks));
+	memset(&s, 0, sizeof(s));
+	for (int i = 0; i < 2; i++) {
+		frames[i].func = &lock_fn;
+		frames[i].raw.addr = 0x2000 + 0x100 * (uint64_t)i;
+		frames[i].raw.parent = -1;
+		frames[i].raw.kind = TT_FUNC_KIND_LEAF;
+		frames[i].raw.wait_kind = TT_WAIT_MUTEX;
+		frames[i].raw.wait_object = 0x5000;
+		frames[i].raw.wait_owner = 9;
+		frames[i].raw.wait_since_ns = now - 5000000000ull;
+		tasks[i].raw.id = 5 + (uint64_t)i;
+		tasks[i].raw.worker = -1;
+		tasks[i].raw.polls = 1;
+		tasks[i].raw.wakers = 1;
+		tasks[i].raw.root_frame = frames[i].raw.addr;
+		tasks[i].frames = &frames[i];
+		tasks[i].nframes = 1;
+	}
+	tasks[0].raw.state = TT_STATE_IDLE;
+	tasks[1].raw.state = TT_STATE_SCHEDULED;
+	tasks[1].raw.wake_ns = now - 1000000ull;
+	s.tasks = tasks;
+	s.ntasks = 2;
+	s.now_ns = now;
+
+	tt_diag_report *r = tt_diagnose(&s, now, NULL);
+	ck_assert_msg(!find(r, TT_DIAG_NEVER_RESOLVED, 5), "%s", r->text);
+	tt_diag_free(r);
+
+	tasks[1].raw.state = TT_STATE_IDLE;
+	r = tt_diagnose(&s, now, NULL);
+	const tt_diag_finding *f = find(r, TT_DIAG_NEVER_RESOLVED, 5);
+	ck_assert_msg(f, "%s", r->text);
+	ck_assert_uint_eq(f->other_id, 9);
+	ck_assert_ptr_nonnull(strstr(f->text, "waits on a mutex whose holder, task 9, is gone"));
+	tt_diag_free(r);
+}
+END_TEST
+
 START_TEST(leaked_at_shutdown)
 {
 	int fds[2];
@@ -369,6 +423,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, starved_next_to_long_poll);
 	tcase_add_test(tc, oneshot_producer_gone);
+	tcase_add_test(tc, mutex_being_handed_on);
 	tcase_add_test(tc, leaked_at_shutdown);
 	tcase_add_test(tc, watchdog_once);
 	tcase_add_test(tc, dump);

@@ -367,6 +367,11 @@ out:
 
 /* ---- per-task rules ---- */
 
+/* A wake that lands in the last instants of a poll can leave the task
+ * idle with no waker for a moment before it is queued again.  A real lost
+ * waker stays idle forever: one idle for less than this is not reported. */
+#define LOST_WAKER_MIN_NS (10 * 1000000ull)
+
 static void lost_waker(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
@@ -379,7 +384,7 @@ static void lost_waker(build *b, size_t i, const tview *v)
 	if (!recording(b) || t->error || t->raw.running ||
 	    t->raw.state != TT_STATE_IDLE || t->raw.wakers != 0 ||
 	    t->raw.polls == 0 || (t->raw.flags & TT_TASKF_CANCEL_REQUESTED) ||
-	    !t->raw.root_frame)
+	    !t->raw.root_frame || age(t->raw.poll_end_ns, b->now) < LOST_WAKER_MIN_NS)
 		return;
 	fb = line_start(&l);
 	tt_fb_str(fb, "lost waker: ");

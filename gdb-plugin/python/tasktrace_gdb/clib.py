@@ -206,11 +206,13 @@ def library():
 
 def inferior_mem(inf):
     """A tt_mem reading INF through gdb, and the callback to keep alive."""
-    memmove, read_memory = ctypes.memmove, inf.read_memory
+    read_memory, char = inf.read_memory, ctypes.c_char
 
     def read(ctx, addr, buf, n):
         try:
-            memmove(buf, read_memory(addr, n).tobytes(), n)
+            # One copy, gdb's buffer straight into the reader's.
+            memoryview((char * n).from_address(buf)).cast("B")[:] = \
+                memoryview(read_memory(addr, n)).cast("B")
             return 0
         except (gdb.MemoryError, gdb.error, OverflowError, ValueError):
             return -14  # EFAULT

@@ -17,20 +17,19 @@ import gdb
 
 from . import clib
 
-MAGIC = 0x31474552544B5354  # "TSKTREG1"
-ABI_VERSION = 1
 SYMBOL = "tasktrace_registry"
 SECTION = ".tasktrace"
 
 STATES = ["idle", "scheduled", "running", "done", "cancelled"]
 IDLE, SCHEDULED, RUNNING = 0, 1, 2
-TASKF_SYSTEM, TASKF_DETACHED, TASKF_CANCEL, TASKF_BLOCK_ON = 1, 2, 4, 8
+# The enums of tasktrace/registry.h the commands test (names: reader.h's).
+TASKF_SYSTEM, TASKF_CANCEL = 1, 4
 WAIT_KINDS = ["none", "timer", "fd read", "fd write", "channel send", "channel recv",
               "oneshot", "mutex", "semaphore", "notify", "join", "group",
               "blocking call", "custom"]
 W_NONE, W_TIMER, W_FD_READ, W_FD_WRITE = 0, 1, 2, 3
 W_MUTEX, W_JOIN, W_BLOCKING = 7, 10, 12
-K_ASYNC, K_LEAF, K_COMBINATOR = 0, 1, 2
+K_LEAF, K_COMBINATOR = 1, 2
 WORKER_POLLING = 2
 
 

@@ -22,7 +22,7 @@ SECTION = ".tasktrace"
 
 STATES = ["idle", "scheduled", "running", "done", "cancelled"]
 IDLE, SCHEDULED, RUNNING = 0, 1, 2
-# The enums of tasktrace/registry.h the commands test (names: reader.h's).
+# Values of tasktrace/registry.h's enums that the commands test.
 TASKF_SYSTEM, TASKF_CANCEL = 1, 4
 WAIT_KINDS = ["none", "timer", "fd read", "fd write", "channel send", "channel recv",
               "oneshot", "mutex", "semaphore", "notify", "join", "group",

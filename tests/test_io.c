@@ -216,8 +216,13 @@ static int close_and_timeout_step(void *p, int i)
 		ck_assert_int_eq(tt_fd_close(x->wr), -EBADF); /* double close */
 		for (int k = 0; k < 2; k++)
 			tt_task_release(x->t[k]);
-		/* The numbers come back; the new pipe works end to end. */
+		/* The numbers come back; the new pipe works end to end.  A late
+		 * close through an old handle stays an error and does not close
+		 * the new registrations. */
+		tt_fd *old_rd = x->rd, *old_wr = x->wr;
 		open_pipe(x);
+		ck_assert_int_eq(tt_fd_close(old_rd), -EBADF);
+		ck_assert_int_eq(tt_fd_close(old_wr), -EBADF);
 		ck_assert_int_eq(write(x->p[1], "ping", 4), 4);
 		start_op(x, 0, OP_READ, x->rd, buf, sizeof buf);
 		return STEP_NEXT;

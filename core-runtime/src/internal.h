@@ -234,8 +234,9 @@ void tt_group_child_done(struct tt_group *g, intptr_t result);
 typedef struct tt_fd tt_fd;
 typedef struct tt_io_pool {
 	pthread_mutex_t lock;
-	tt_fd *free; /* closed, reusable */
-	tt_fd *all;  /* every one allocated, freed with the runtime */
+	tt_fd *free, *free_tail; /* closed, reusable: oldest first */
+	size_t nfree;
+	tt_fd *all; /* every one allocated, freed with the runtime */
 } tt_io_pool;
 void tt_io_pool_init(tt_io_pool *p);
 void tt_io_pool_destroy(tt_io_pool *p);

@@ -6,8 +6,8 @@
  * so an edge that lands between the syscall and the clear is never lost.
  *
  * tt_fd structs come from a per-runtime pool and are never freed while the
- * runtime lives: an event already returned by epoll_wait may still name a
- * closed one, and at worst it marks a recycled fd ready, which operations
+ * runtime lives (reused oldest first, after a quarantine): an event
+ * already returned by epoll_wait may still name a closed one, and at worst it marks a recycled fd ready, which operations
  * treat as a spurious wakeup.  close(2) itself waits for the last operation
  * to let go, so no syscall can hit a reused descriptor number. */
 #include <errno.h>
@@ -40,13 +40,23 @@ struct tt_fd {
 
 /* ---- pool ---- */
 
+/* Closed handles are reused oldest first, and only once this many wait:
+ * a handle used after tt_fd_close (a second close, a late read) then still
+ * finds itself closed and gets -EBADF, instead of acting on whichever fd
+ * the next tt_fd_open registered, unless that many closes came between. */
+#define QUARANTINE 256
+
 static tt_fd *fd_alloc(tt_runtime *rt)
 {
 	tt_io_pool *p = &rt->io_pool;
 	pthread_mutex_lock(&p->lock);
-	tt_fd *f = p->free;
-	if (f) {
+	tt_fd *f = NULL;
+	if (p->nfree > QUARANTINE) {
+		f = p->free;
 		p->free = f->pool_next;
+		if (!p->free)
+			p->free_tail = NULL;
+		p->nfree--;
 	} else if ((f = calloc(1, sizeof *f))) {
 		pthread_mutex_init(&f->lock, NULL);
 		f->all_next = p->all;
@@ -56,23 +66,33 @@ static tt_fd *fd_alloc(tt_runtime *rt)
 	return f;
 }
 
+static void fd_free(tt_io_pool *p, tt_fd *f)
+{
+	pthread_mutex_lock(&p->lock);
+	f->pool_next = NULL;
+	if (p->free_tail)
+		p->free_tail->pool_next = f;
+	else
+		p->free = f;
+	p->free_tail = f;
+	p->nfree++;
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void fd_unref(tt_fd *f)
 {
 	if (atomic_fetch_sub_explicit(&f->refs, 1, ACQ_REL) != 1)
 		return;
 	close(f->fd);
 	f->fd = -1;
-	tt_io_pool *p = &f->rt->io_pool;
-	pthread_mutex_lock(&p->lock);
-	f->pool_next = p->free;
-	p->free = f;
-	pthread_mutex_unlock(&p->lock);
+	fd_free(&f->rt->io_pool, f);
 }
 
 void tt_io_pool_init(tt_io_pool *p)
 {
 	pthread_mutex_init(&p->lock, NULL);
-	p->free = p->all = NULL;
+	p->free = p->free_tail = p->all = NULL;
+	p->nfree = 0;
 }
 
 void tt_io_pool_destroy(tt_io_pool *p)
@@ -116,12 +136,9 @@ int tt_fd_open(tt_runtime *rt, int fd, tt_fd **out)
 	if (epoll_ctl(rt->driver.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = errno;
 		f->fd = -1;
+		f->closed = 1;
 		atomic_store(&f->refs, 0);
-		tt_io_pool *p = &rt->io_pool;
-		pthread_mutex_lock(&p->lock);
-		f->pool_next = p->free;
-		p->free = f;
-		pthread_mutex_unlock(&p->lock);
+		fd_free(&rt->io_pool, f);
 		return -err;
 	}
 	*out = f;

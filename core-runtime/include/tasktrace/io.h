@@ -30,8 +30,10 @@ typedef struct tt_fd tt_fd;
 int tt_fd_open(tt_runtime *rt, int fd, tt_fd **out);
 int tt_fd_raw(const tt_fd *f);
 /* Deregister, wake pending operations with -EBADF, close(2) the fd and
- * release the handle.  The handle must not be used afterwards; -EBADF if it
- * was already closed through another path. */
+ * release the handle.  Do not use the handle afterwards.  A second close
+ * or a late operation gets -EBADF: handles are reused only after hundreds
+ * of others were closed (a quarantine), so in practice a stale handle
+ * never reaches another registration's fd. */
 int tt_fd_close(tt_fd *f);
 
 /* Common part of every I/O future. */

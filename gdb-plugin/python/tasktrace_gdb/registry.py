@@ -165,7 +165,10 @@ class Snapshot:
                            for t in s.tasks[:s.ntasks] if not t.raw.id and t.error]
 
     def __del__(self):
-        self._lib.tt_snapshot_free(self._p)
+        try:
+            self._lib.tt_snapshot_free(self._p)
+        except Exception:  # gdb exiting: its Python is half torn down
+            pass
 
     def _task(self, row):
         t = self._by_id.get(row[1])

@@ -84,6 +84,46 @@ static const char *line_of(const char *text, const char *needle)
 	return line;
 }
 
+/* The output of shell command CMD (NULL if it did not exit 0). */
+static char *output_of(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	char buf[4096];
+	size_t n;
+
+	ck_assert_ptr_nonnull(p);
+	while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+		fwrite(buf, 1, n, m);
+	fclose(m);
+	if (pclose(p) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* gdb's info tasks and the CLI's ps print the same table for a core (but
+ * for gdb's mark on its selected task). */
+static void same_table_as_cli(ttmi *g, const char *exe, const char *core)
+{
+	char cmd[1024];
+
+	ok(g, ttmi_cli(g, "info tasks"), "info tasks");
+	char *table = strdup(ttmi_console(g));
+	for (char *l = table; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (l[0] == '*')
+			l[0] = ' ';
+	snprintf(cmd, sizeof cmd, "'%s' ps --exe '%s' '%s'", getenv("TT_TASKTRACE"), exe, core);
+	char *ps = output_of(cmd);
+	ck_assert_ptr_nonnull(ps);
+	ck_assert_str_eq(table, ps);
+	free(ps);
+	free(table);
+}
+
 /* info tasks' options on samples/hung, request-42 being task ID. */
 static void check_info_tasks(ttmi *g, long id)
 {
@@ -255,6 +295,7 @@ START_TEST(live_and_core)
 	ttmi_close(g);
 	sample_stop(&s);
 	g = gdb_core(s.exe, core);
+	same_table_as_cli(g, s.exe, core);
 	check_hung(g);
 	ttmi_close(g);
 	unlink(core);

@@ -9,6 +9,7 @@ small objects the commands use; a task's frames are wrapped on first use.
 
 import ctypes
 import json
+import os
 import re
 import struct
 import time
@@ -150,6 +151,7 @@ class Snapshot:
         self._lib, self._p = lib, ptr
         s = ptr.contents
         self.root_addr, self.now_ns, self.pid = s.root_addr, s.now_ns, s.pid
+        self.start_mono_ns, self.start_real_ns = s.start_mono_ns, s.start_real_ns
         self.live = False
         self._ctasks, self._ntasks = s.tasks, s.ntasks
         self._tasks, self._by_id, self._sites, self._funcs = None, {}, {}, {}
@@ -361,9 +363,12 @@ def snapshot():
         if not started and error is not None:
             raise error
         snap = _cache[key] = (started or opened)[0]
-        snap.live = _connection(inf) == "native"
+        conn = _connection(inf)
+        snap.live = conn == "native"
         if snap.live:
             snap.now_ns = _live_now(inf.pid, snap.now_ns)
+        elif conn == "core":
+            snap.now_ns = _core_now(snap)
     return snap
 
 
@@ -382,6 +387,34 @@ def _timens_monotonic(pid):
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def _core_file():
+    """The core file gdb has open, from `info target` (gdb 13's Python has
+    no attribute for it)."""
+    try:
+        text = gdb.execute("info target", to_string=True)
+    except gdb.error:
+        return None
+    m = re.search(r"Local core dump file:\s*`(.+)', file type", text)
+    return m.group(1) if m else None
+
+
+def _core_now(snap):
+    """A core has no clock to ask, and its registry's stamp is as stale as
+    the process was idle.  The file's mtime is when it was written, in
+    wall-clock time: shifted onto the monotonic clock through the
+    registry's pair of start stamps, it is the better "now" (as the CLI
+    takes it, so both print the same ages)."""
+    path = _core_file()
+    try:
+        real = os.stat(path).st_mtime_ns if path else 0
+    except OSError:
+        real = 0
+    if not real or not snap.start_real_ns or not snap.start_mono_ns or \
+            real < snap.start_real_ns:
+        return snap.now_ns
+    return max(snap.start_mono_ns + (real - snap.start_real_ns), snap.now_ns)
 
 
 def _live_now(pid, registry_now):

@@ -827,16 +827,6 @@ void tt_snapshot_free(tt_snapshot *s)
 	free(s);
 }
 
-void tt_snapshot_struct_sizes(size_t out[6])
-{
-	out[0] = sizeof(tt_snapshot);
-	out[1] = sizeof(tt_stask);
-	out[2] = sizeof(tt_sframe);
-	out[3] = sizeof(tt_ssite);
-	out[4] = sizeof(tt_sfunc);
-	out[5] = sizeof(tt_rworker);
-}
-
 const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id)
 {
 	uint64_t i;

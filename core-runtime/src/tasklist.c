@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "strbuf.h"
+#include "tasktrace/diagnose.h"
 #include "tasktrace/tasklist.h"
 
 #define LINE_MAX_ 1024
@@ -15,6 +16,18 @@ void tt_list_opts_init(tt_list_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->state = -1;
+}
+
+void tt_snapshot_struct_sizes(size_t out[TT_BINDING_STRUCTS])
+{
+	out[0] = sizeof(tt_snapshot);
+	out[1] = sizeof(tt_stask);
+	out[2] = sizeof(tt_sframe);
+	out[3] = sizeof(tt_ssite);
+	out[4] = sizeof(tt_sfunc);
+	out[5] = sizeof(tt_rworker);
+	out[6] = sizeof(tt_list_opts);
+	out[7] = sizeof(tt_diag_opts);
 }
 
 int64_t tt_snapshot_worker_tid(const tt_snapshot *s, int32_t index)

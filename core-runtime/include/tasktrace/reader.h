@@ -330,11 +330,6 @@ void tt_text_free(char *text);
 /* Parent links followed for an ancestry, at most. */
 #define TT_MAX_ANCESTRY 64
 
-/* sizeof tt_snapshot, tt_stask, tt_sframe, tt_ssite, tt_sfunc, tt_rworker
- * into OUT[0..5]: bindings that mirror these structs (gdb's Python through
- * ctypes) check their copy against the library they loaded. */
-void tt_snapshot_struct_sizes(size_t out[6]);
-
 /* Names for the enums, for every front end to use the same words. */
 const char *tt_state_name(uint32_t state);       /* "idle", "running", ... */
 const char *tt_wait_kind_name(uint32_t kind);    /* "channel recv", "timer" */

@@ -10,8 +10,9 @@ a remote target through gdb, and no code runs in the inferior.
 
 The library is looked for in $TASKTRACE_LIB, then next to this package as
 `meson install` lays it out, then among the inferior's objfiles, then on the
-loader's path.  The structs below mirror reader.h's snapshot layer; the
-library checks their sizes (tt_snapshot_struct_sizes) before any is used.
+loader's path.  The structs below mirror reader.h's snapshot layer and the option structs;
+their sizes are checked against the library (tt_snapshot_struct_sizes)
+before any is used.
 A sanitizer build of the library cannot be loaded into gdb (its runtime
 must come first): the commands then say so in one line.
 """
@@ -87,7 +88,7 @@ class Snapshot(ctypes.Structure):
 class ListOpts(ctypes.Structure):
     _fields_ = [("all", ctypes.c_int), ("state", ctypes.c_int), ("name_regex", CHARP),
                 ("ids", ctypes.POINTER(U64)), ("nids", SIZE), ("selected", U64),
-                ("group", ctypes.c_int)]
+                ("group", ctypes.c_int), ("unreadable", ctypes.c_int)]
 
 
 class DiagOpts(ctypes.Structure):
@@ -134,7 +135,7 @@ def array(addr, cls, n):
     return (ctypes.c_char * (ctypes.sizeof(cls) * n)).from_address(addr)
 
 
-MIRRORED = (Snapshot, STask, SFrame, SSite, SFunc, RWorker)
+MIRRORED = (Snapshot, STask, SFrame, SSite, SFunc, RWorker, ListOpts, DiagOpts)
 SNAP_P = ctypes.POINTER(Snapshot)
 # name: (restype, argtypes)
 PROTOTYPES = {

@@ -242,8 +242,9 @@ class Snapshot:
                   group=False):
         """The text of `info tasks` (tasktrace/tasklist.h: the rows of
         `tasktrace ps`).  Raises Corrupt for a bad NAME regex."""
-        o = clib.ListOpts(1 if every else 0, state, name.encode() if name else None, None, 0,
-                          selected or 0, 1 if group else 0)
+        o = clib.ListOpts(all=1 if every else 0, state=state,
+                          name_regex=name.encode() if name else None,
+                          selected=selected or 0, group=1 if group else 0)
         if ids is not None:
             arr = (clib.U64 * max(len(ids), 1))(*ids)
             o.ids, o.nids = arr, len(ids)

@@ -330,6 +330,16 @@ void tt_text_free(char *text);
 /* Parent links followed for an ancestry, at most. */
 #define TT_MAX_ANCESTRY 64
 
+/* The "now" to age a target's stamps against.  The registry's now stamp
+ * is refreshed only while workers run, so it is stale in a hung process.
+ * A live PID shares this machine's monotonic clock (shifted by time
+ * namespaces); a CORE file's mtime, moved onto the monotonic clock through
+ * the registry's start stamps, is when it was written.  Either falls back
+ * to REGISTRY_NOW, and is never earlier than it. */
+uint64_t tt_live_now(pid_t pid, uint64_t registry_now);
+uint64_t tt_core_now(const char *core, uint64_t registry_now,
+		     uint64_t start_mono, uint64_t start_real);
+
 /* Names for the enums, for every front end to use the same words. */
 const char *tt_state_name(uint32_t state);       /* "idle", "running", ... */
 const char *tt_wait_kind_name(uint32_t kind);    /* "channel recv", "timer" */

@@ -152,6 +152,8 @@ PROTOTYPES = {
     "tt_diag_free": (None, [ctypes.POINTER(Report)]),
     "tt_diag_opts_init": (None, [ctypes.POINTER(DiagOpts)]),
     "tt_diag_parse_duration": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(U64)]),
+    "tt_live_now": (U64, [ctypes.c_int, U64]),
+    "tt_core_now": (U64, [ctypes.c_char_p, U64, U64, U64]),
 }
 
 _lib = None

@@ -9,10 +9,8 @@ small objects the commands use; a task's frames are wrapped on first use.
 
 import ctypes
 import json
-import os
 import re
 import struct
-import time
 
 import gdb
 
@@ -366,28 +364,20 @@ def snapshot():
         snap = _cache[key] = (started or opened)[0]
         conn = _connection(inf)
         snap.live = conn == "native"
+        # The "now" that stamps are aged against, as the CLI takes it.
         if snap.live:
-            snap.now_ns = _live_now(inf.pid, snap.now_ns)
+            snap.now_ns = lib.tt_live_now(inf.pid, snap.now_ns)
         elif conn == "core":
-            snap.now_ns = _core_now(snap)
+            core = _core_file()
+            if core:
+                snap.now_ns = lib.tt_core_now(core.encode(), snap.now_ns,
+                                              snap.start_mono_ns, snap.start_real_ns)
     return snap
 
 
 def _connection(inf):
     conn = getattr(inf, "connection", None)
     return conn.type if conn is not None else None
-
-
-def _timens_monotonic(pid):
-    try:
-        with open("/proc/%s/timens_offsets" % pid) as f:
-            for line in f:
-                w = line.split()
-                if w[0] == "monotonic":
-                    return int(w[1]) * 1000000000 + int(w[2])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 def _core_file():
@@ -399,29 +389,3 @@ def _core_file():
         return None
     m = re.search(r"Local core dump file:\s*`(.+)', file type", text)
     return m.group(1) if m else None
-
-
-def _core_now(snap):
-    """A core has no clock to ask, and its registry's stamp is as stale as
-    the process was idle.  The file's mtime is when it was written, in
-    wall-clock time: shifted onto the monotonic clock through the
-    registry's pair of start stamps, it is the better "now" (as the CLI
-    takes it, so both print the same ages)."""
-    path = _core_file()
-    try:
-        real = os.stat(path).st_mtime_ns if path else 0
-    except OSError:
-        real = 0
-    if not real or not snap.start_real_ns or not snap.start_mono_ns or \
-            real < snap.start_real_ns:
-        return snap.now_ns
-    return max(snap.start_mono_ns + (real - snap.start_real_ns), snap.now_ns)
-
-
-def _live_now(pid, registry_now):
-    """Workers refresh the now stamp only while they run, so in a hung
-    process it is stale; a live local target shares our monotonic clock
-    (shifted by time namespaces).  In a core the stamp is the dump's time."""
-    now = time.clock_gettime_ns(time.CLOCK_MONOTONIC) - _timens_monotonic("self") + \
-        _timens_monotonic(pid)
-    return now if now >= registry_now else registry_now

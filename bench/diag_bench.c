@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "tasktrace/crash.h"
-#include "tasktrace/diagnose.h"
+#include "tasktrace/read/diagnose.h"
 #include "tasktrace/tasktrace.h"
 
 static tt_notify never;

@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tasktrace/reader.h"
+#include "tasktrace/read/reader.h"
 #include "tasktrace/tasktrace.h"
 
 #include "sample.h"

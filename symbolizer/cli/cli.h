@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "tasktrace/format.h"
-#include "tasktrace/reader.h"
-#include "tasktrace/taskjson.h"
-#include "tasktrace/tasklist.h"
-#include "tasktrace/stop.h"
-#include "tasktrace/sym.h"
-#include "tasktrace/target.h"
+#include "tasktrace/read/format.h"
+#include "tasktrace/read/reader.h"
+#include "tasktrace/read/taskjson.h"
+#include "tasktrace/read/tasklist.h"
+#include "tasktrace/read/stop.h"
+#include "tasktrace/read/sym.h"
+#include "tasktrace/read/target.h"
 
 /* Exit codes, documented in docs/cli.md.  EXIT_TARGET covers target
  * errors without a code of their own (I/O, out of memory) and a task id

@@ -1,4 +1,4 @@
-/* tasktrace hung: the diagnosis engine (tasktrace/diagnose.h) on a
+/* tasktrace hung: the diagnosis engine (tasktrace/read/diagnose.h) on a
  * target: deadlocks, lost wakers, never-resolved waits, long polls,
  * starved and idle tasks, each with what to do about it. */
 #include <stddef.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "tasktrace/diagnose.h"
+#include "tasktrace/read/diagnose.h"
 
 /* Exit status when something was found (docs/diagnosis.md); far from
  * the target errors' codes (1..11 in cli.h). */

@@ -1,5 +1,5 @@
 /* --json output; the schema is documented in docs/cli.md.  The task
- * objects come from the library (tasktrace/taskjson.h), shared with gdb's
+ * objects come from the library (tasktrace/read/taskjson.h), shared with gdb's
  * MI commands; this file adds what only the CLI knows: the target, and
  * native frames symbolized with DWARF. */
 #include <inttypes.h>

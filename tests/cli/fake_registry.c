@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tasktrace/registry.h"
+#include "tasktrace/abi/registry.h"
 
 /* Found by symbol and by section, like the runtime's own root. */
 __attribute__((section(".tasktrace"), used, aligned(64)))

@@ -1,10 +1,10 @@
-/* The shared wording (core-runtime/src/format.c) on synthetic records:
+/* The shared wording (core-runtime/src/wording/format.c) on synthetic records:
  * durations, and the states no sample shows yet (running, scheduled,
  * torn, owners of locks). */
 #include <check.h>
 #include <string.h>
 
-#include "tasktrace/format.h"
+#include "tasktrace/read/format.h"
 
 static char buf[512];
 

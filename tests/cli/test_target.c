@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tasktrace/target.h"
+#include "tasktrace/read/target.h"
 
 /* Found by section only: the executable defines no tasktrace_registry. */
 static unsigned char decoy[64] __attribute__((section(".tasktrace"), used,

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "tasktrace/crash.h"
-#include "tasktrace/diagnose.h"
+#include "tasktrace/read/diagnose.h"
 #include "tasktrace/tasktrace.h"
 
 static void sleep_ms(long ms)

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tasktrace/reader.h"
+#include "tasktrace/read/reader.h"
 
 #define IMG_ROOT_ADDR 0x7f0000100000ull
 #define IMG_HEAP_ADDR 0x7f0000200000ull

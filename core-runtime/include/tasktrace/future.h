@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tasktrace/registry.h"
+#include "tasktrace/abi/registry.h"
 
 #ifdef __cplusplus
 extern "C" {

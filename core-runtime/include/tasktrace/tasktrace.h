@@ -5,7 +5,7 @@
 #include "tasktrace/combinators.h"
 #include "tasktrace/future.h"
 #include "tasktrace/io.h"
-#include "tasktrace/registry.h"
+#include "tasktrace/abi/registry.h"
 #include "tasktrace/runtime.h"
 #include "tasktrace/sync.h"
 #include "tasktrace/timer.h"

@@ -1,7 +1,7 @@
 """libtasktrace's reader through ctypes: the one decoder of the registry.
 
 Why not a Python decoder: the CLI, the crash handler and the watchdog read
-the registry with the C reader (tasktrace/reader.h); a second decoder in
+the registry with the C reader (tasktrace/read/reader.h); a second decoder in
 Python would be a second set of hostile-memory checks to keep in step, and
 at 100,000 tasks it spent most of `info tasks` in the interpreter.  gdb's
 Python loads libtasktrace.so and hands it a read callback over

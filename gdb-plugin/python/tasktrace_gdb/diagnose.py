@@ -1,4 +1,4 @@
-"""Hung-task diagnosis in gdb through the C engine (tasktrace/diagnose.h).
+"""Hung-task diagnosis in gdb through the C engine (tasktrace/read/diagnose.h).
 
 Why ctypes and not a Python port: the rules (deadlock cycles, lost
 wakers, long polls...) and their words must be exactly those of

@@ -1,4 +1,4 @@
-"""The words: the same as the tasktrace CLI's (core-runtime/src/format.c)."""
+"""The words: the same as the tasktrace CLI's (core-runtime/src/wording/format.c)."""
 
 from . import registry as R
 

@@ -1,6 +1,6 @@
 """MI commands for IDEs: -task-list, -task-info ID, -task-backtrace ID.
 Their task objects are those of the CLI's --json (docs/cli.md), written by
-the same C code (tasktrace/taskjson.h); errors are one-line ^error records."""
+the same C code (tasktrace/read/taskjson.h); errors are one-line ^error records."""
 
 import gdb
 

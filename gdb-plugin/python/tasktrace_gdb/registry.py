@@ -21,7 +21,7 @@ SECTION = ".tasktrace"
 
 STATES = ["idle", "scheduled", "running", "done", "cancelled"]
 IDLE, SCHEDULED, RUNNING = 0, 1, 2
-# Values of tasktrace/registry.h's enums that the commands test.
+# Values of tasktrace/abi/registry.h's enums that the commands test.
 TASKF_SYSTEM, TASKF_CANCEL = 1, 4
 WAIT_KINDS = ["none", "timer", "fd read", "fd write", "channel send", "channel recv",
               "oneshot", "mutex", "semaphore", "notify", "join", "group",
@@ -253,7 +253,7 @@ class Snapshot:
         return clib.take_text(self._lib, raw)
 
     def json_tasks(self, every=False, tid=0, frames=False, object_hook=None):
-        """The tasks as the CLI's --json writes them (tasktrace/taskjson.h),
+        """The tasks as the CLI's --json writes them (tasktrace/read/taskjson.h),
         parsed (with OBJECT_HOOK, as json.loads takes it): every task
         (EVERY: system ones too) or only TID."""
         raw = self._lib.tt_json_tasks(self._p, self.now_ns, 1 if every else 0, tid,

@@ -1,0 +1,95 @@
+/* The words every front end uses for tasks: the ps row, the bt lines, the
+ * tree node, durations and wait reasons.  gdb and the crash handler print
+ * the same text, so it lives here, in one place.
+ *
+ * Everything writes into a caller-provided buffer with no stdio and no
+ * allocation, and takes the reader's core-layer records (tt_rtask,
+ * tt_rframe) plus already-resolved strings, so the crash handler can
+ * use it from a signal handler with strings it fetched itself. */
+#ifndef TASKTRACE_FORMAT_H
+#define TASKTRACE_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tasktrace/read/reader.h"
+
+/* An append-only line buffer.  Appends past the end are dropped; the
+ * text stays NUL-terminated.  COL counts characters for column padding. */
+typedef struct tt_fbuf {
+	char *p;
+	size_t len, cap;
+} tt_fbuf;
+
+void tt_fb_init(tt_fbuf *b, char *mem, size_t cap);
+void tt_fb_str(tt_fbuf *b, const char *s);
+/* Untrusted text from the target: control bytes become '?', so a task
+ * name cannot drive the terminal. NULL prints "??". */
+void tt_fb_text(tt_fbuf *b, const char *s);
+void tt_fb_u64(tt_fbuf *b, uint64_t v);
+void tt_fb_hex(tt_fbuf *b, uint64_t v);
+/* Pad with spaces to column COL, always at least one space. */
+void tt_fb_pad(tt_fbuf *b, size_t col);
+
+/* 850ms, 12.3s, 3m12s, 2h5m (and 420us, 75ns below a millisecond). */
+void tt_fmt_duration(tt_fbuf *b, uint64_t ns);
+
+/* One task as every front end sees it, built from whatever reader layer
+ * the caller has.  Strings may be NULL when unknown. */
+typedef struct tt_fmt_task {
+	const tt_rtask *task;
+	const tt_rframe *leaf;  /* innermost awaited frame, NULL if none */
+	const char *where_func; /* innermost async function with a site */
+	const char *where_file;
+	uint32_t where_line;
+	int64_t tid;        /* thread of the worker running it, -1 unknown */
+	const char *error;  /* one line when the chain is incomplete */
+	int selected;       /* gdb's selected task: '*' in the ps row */
+} tt_fmt_task;
+
+/* "idle", "running", plus markers: "idle cancelling", "idle torn". */
+void tt_fmt_state(tt_fbuf *b, const tt_fmt_task *v);
+/* ps and tree wording: "channel recv 3m12s", "timer 59m58s left",
+ * "runnable 1.2s"; "-" when there is no wait. */
+void tt_fmt_wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
+/* "await_reply at samples/hung.c:28", "running on worker 1 (tid 42)". */
+void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v);
+
+/* ps and gdb's `info tasks`, laid out like `info threads`: the header
+ * line and one row (no newlines, no trailing blanks). */
+void tt_fmt_ps_header(tt_fbuf *b);
+void tt_fmt_ps_row(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
+
+/* bt: `task 7 "fetch-user" [channel recv, 3m12s]:` */
+void tt_fmt_bt_header(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
+/* `#0  <running on worker 1, tid 42>` */
+void tt_fmt_bt_running(tt_fbuf *b, int num, const tt_fmt_task *v);
+/* One frame line.  NUM < 0 prints no number (a non-awaited branch of a
+ * combinator), INDENT spaces go first.  FUNC is the async function name;
+ * SITE may be NULL; OWNER_NAME names the task a join/lock waits on. */
+void tt_fmt_bt_frame(tt_fbuf *b, int num, int indent, const tt_rframe *f,
+		     const char *func, const char *site_file, uint32_t site_line,
+		     const char *owner_name, uint64_t now);
+/* What a leaf waits on: `waits on notify 0x55d0c0a0 [for 3m12s]`. */
+void tt_fmt_leaf_wait(tt_fbuf *b, const tt_rframe *f, const char *owner_name,
+		      uint64_t now);
+/* `spawned by task 1 "block_on" at samples/hung.c:141 (server_main_poll)`;
+ * PARENT_NAME NULL when the parent is gone; FILE NULL when no site. */
+void tt_fmt_ancestor(tt_fbuf *b, uint64_t parent_id, const char *parent_name,
+		     const char *file, uint32_t line, const char *function);
+/* tree: `7 "fetch-user" idle [channel recv 3m12s]` after INDENT spaces. */
+void tt_fmt_tree_node(tt_fbuf *b, int indent, const tt_fmt_task *v,
+		      uint64_t now);
+
+/* An error message without the reader's "task N: " prefix (the task is
+ * already named where it is printed). */
+const char *tt_fmt_strip_task_prefix(const char *msg);
+
+/* A frame of a real stack, like gdb's: `#3  0x7f12... in sleep () at
+ * FILE:LINE`, `... from MODULE` without line information; an INLINED
+ * frame has no address and ends with ` [inlined]`.  FUNC NULL prints ??. */
+void tt_fmt_bt_native(tt_fbuf *b, int num, uint64_t pc, int inlined,
+		      const char *func, const char *file, uint32_t line,
+		      const char *module);
+
+#endif

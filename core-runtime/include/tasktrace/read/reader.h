@@ -1,0 +1,350 @@
+/* The registry decoder shared by every reader: the tasktrace CLI, the gdb
+ * plugin's tests, the crash handler and the dump-on-signal code.
+ *
+ * Target memory is hostile.  Every address is checked for alignment and
+ * every count against caps before use; chains are walked with cycle and
+ * depth limits; a task that cannot be decoded yields one precise error
+ * while the others still decode.
+ *
+ * Two layers:
+ *  - the core (tt_reader_*): no allocation, no locks, no stdio; safe in a
+ *    signal handler when the read callback is (tt_mem_self is).
+ *  - the snapshot (tt_snapshot_*): reads everything in bulk into one
+ *    allocated, self-contained structure with strings resolved and cached
+ *    per site/function address; for the CLI and tools. */
+#ifndef TASKTRACE_READER_H
+#define TASKTRACE_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tasktrace/abi/registry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Copy LEN bytes at target address ADDR into BUF.  Returns 0, or a
+ * negative errno when any byte is unreadable (nothing partial counts). */
+typedef int (*tt_read_mem_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
+
+typedef struct tt_mem {
+	tt_read_mem_fn read;
+	void *ctx;
+} tt_mem;
+
+/* ---- memory sources ---- */
+
+/* This process, through process_vm_readv: a bad address is an error, not
+ * a fault.  Async-signal-safe. */
+tt_mem tt_mem_self(void);
+
+/* Another live process through /proc/PID/mem.  Returns 0 or -errno. */
+typedef struct tt_mem_pid {
+	int fd;
+	pid_t pid;
+} tt_mem_pid;
+int tt_mem_pid_open(tt_mem_pid *p, pid_t pid, tt_mem *out);
+void tt_mem_pid_close(tt_mem_pid *p);
+
+/* A set of regions held in this process (tests, core images already
+ * loaded).  REGIONS must stay valid while used. */
+typedef struct tt_mem_region {
+	uint64_t addr;
+	const void *data;
+	size_t len;
+} tt_mem_region;
+typedef struct tt_mem_image {
+	const tt_mem_region *regions;
+	size_t count;
+} tt_mem_image;
+tt_mem tt_mem_image_source(tt_mem_image *img);
+
+/* ---- errors ---- */
+
+enum tt_rerr {
+	TT_R_OK = 0,
+	TT_R_UNREADABLE = 1, /* the read callback failed */
+	TT_R_BAD_MAGIC = 2,
+	TT_R_BAD_VERSION = 3, /* ABI major this reader does not know */
+	TT_R_BAD_HEADER = 4,  /* sizes, pointer size or endianness off */
+	TT_R_BAD_LAYOUT = 5,  /* a field missing, overlapping, out of its record */
+	TT_R_ABSURD = 6,      /* a count or size beyond the caps */
+	TT_R_MISALIGNED = 7,  /* a pointer not aligned for its record */
+	TT_R_CYCLE = 8,       /* an await chain that loops */
+	TT_R_TOO_DEEP = 9,    /* chain deeper than max_depth / more frames than cap */
+	TT_R_TORN = 10,       /* sequence number kept changing (live, nonblocking) */
+	TT_R_NOMEM = 11,
+	TT_R_NOT_FOUND = 12
+};
+const char *tt_reader_strerror(int err);
+
+/* ---- core layer ---- */
+
+typedef struct tt_reader_limits {
+	uint32_t max_depth;     /* await nesting, default 256 */
+	uint32_t max_frames;    /* frames per task, default 4096 */
+	uint32_t max_chunks;    /* default 64 */
+	uint64_t max_slots;     /* total task slots, default 1 << 26 */
+	uint32_t max_workers;   /* default 4096 */
+	uint32_t max_string;    /* default 4096 */
+	uint32_t torn_retries;  /* default 16 */
+} tt_reader_limits;
+
+/* Optional zero-copy access, for a source whose memory holds still for
+ * as long as the reader is used (a core file mapped read-only): a pointer
+ * to LEN readable bytes at ADDR, or NULL when they are not all at hand
+ * (the reader then copies them with the read callback).  See
+ * tt_reader_set_view. */
+typedef const void *(*tt_view_mem_fn)(void *ctx, uint64_t addr, size_t len);
+
+#define TT_READER_CACHE 32 /* FUNC and SITE records kept, each */
+
+/* Field location from the layout table; size 0 means absent. */
+typedef struct tt_field {
+	uint16_t offset;
+	uint16_t size;
+} tt_field;
+
+/* Decoded records.  Strings are target addresses: fetch them with
+ * tt_reader_string.  */
+typedef struct tt_rsite {
+	uint64_t addr;
+	uint64_t function; /* string address */
+	uint64_t file;     /* string address */
+	uint32_t line;
+	uint32_t flags;
+	uint64_t resume;
+} tt_rsite;
+
+typedef struct tt_rfunc {
+	uint64_t addr;
+	uint64_t name, file, type_name; /* string addresses */
+	uint32_t line;
+	uint32_t kind;
+	uint32_t frame_size;
+	uint64_t poll;
+} tt_rfunc;
+
+typedef struct tt_reader {
+	tt_mem mem;
+	tt_reader_limits lim;
+	uint64_t root_addr;
+	uint32_t abi_version;
+	uint32_t pointer_size;
+	uint32_t record_size[TT_REC_MAX_];
+	tt_field f_root[TT_ROOT_MAX_];
+	tt_field f_chunk[TT_CHUNK_MAX_];
+	tt_field f_task[TT_TASK_MAX_];
+	tt_field f_frame[TT_FRAME_MAX_];
+	tt_field f_wait[TT_WAIT_MAX_];
+	tt_field f_site[TT_SITE_MAX_];
+	tt_field f_func[TT_FUNC_MAX_];
+	tt_field f_worker[TT_WORKER_MAX_];
+	unsigned char root[1024]; /* copy of the root record */
+	char err[160];            /* last error, one line */
+	/* Private to the reader: the view of tt_reader_set_view, and FUNC
+	 * and SITE records decoded before (static data), direct mapped by
+	 * address; open and refresh clear them. */
+	tt_view_mem_fn view_;
+	void *view_ctx_;
+	tt_rfunc func_cache_[TT_READER_CACHE];
+	tt_rsite site_cache_[TT_READER_CACHE];
+} tt_reader;
+
+/* Validate the header and decode the layout table.  LIMITS may be NULL for
+ * the defaults.  Returns TT_R_OK or an error with reader->err set. */
+int tt_reader_open(tt_reader *r, tt_mem mem, uint64_t root_addr,
+		   const tt_reader_limits *limits);
+/* Give an opened reader a zero-copy VIEW of its memory (NULL: none).
+ * Every check stays; only copies are spared, and task slots are read
+ * once instead of under the seqlock protocol, since the memory holds
+ * still.  tt_reader_open clears it. */
+void tt_reader_set_view(tt_reader *r, tt_view_mem_fn view, void *ctx);
+/* Re-read the root (counts, now stamp) of an opened reader. */
+int tt_reader_refresh(tt_reader *r);
+
+/* Root values (0 when the field is absent). */
+uint64_t tt_reader_root_u64(const tt_reader *r, int field);
+
+typedef struct tt_rframe {
+	uint64_t addr;
+	uint64_t func; /* FUNC address */
+	uint64_t site; /* SITE address, 0 if not suspended at an await */
+	int32_t parent; /* index of the awaiting frame in the task's list, -1 */
+	uint32_t depth; /* 0 for the root frame */
+	uint32_t kind;  /* func kind, TT_FUNC_KIND_*; leaf frames carry a wait */
+	uint32_t wait_kind;
+	uint64_t wait_object;
+	uint64_t wait_owner;
+	uint64_t wait_since_ns;
+	uint64_t wait_detail;
+} tt_rframe;
+
+typedef struct tt_rtask {
+	uint64_t slot_addr;
+	uint64_t slot_index;
+	uint64_t id;
+	uint32_t seq;
+	uint32_t state;
+	uint32_t flags;
+	int32_t worker;
+	char name[TT_TASK_NAME_MAX];
+	uint64_t parent_id;
+	uint64_t spawn_site; /* SITE address */
+	uint64_t root_frame; /* FRAME address */
+	uint64_t created_ns, poll_start_ns, poll_end_ns, wake_ns;
+	uint64_t polls, busy_ns, wakes, self_wakes;
+	uint64_t wakers;
+	uint64_t runtime_id;
+	int running; /* seq was odd: frames may be mid-change */
+} tt_rtask;
+
+typedef struct tt_rworker {
+	uint64_t tid;
+	uint32_t index;
+	uint32_t state;
+	uint64_t task_id;
+	uint64_t task;
+	uint64_t poll_start_ns;
+	uint64_t runtime_id;
+} tt_rworker;
+
+/* Iterate slots: the chunk array is read once; each call decodes the next
+ * occupied slot into *out (free slots are skipped).  Returns 1 with a task,
+ * 0 at the end, or a negative -TT_R_* for a slot that could not be read (the
+ * iteration can continue; out->slot_addr says which).  */
+typedef struct tt_task_iter {
+	uint32_t chunk;
+	uint32_t chunk_count;
+	uint64_t slot;
+	uint64_t slot_count;
+	uint64_t slots_addr;
+	uint64_t first_index;
+	uint64_t total;
+} tt_task_iter;
+void tt_task_iter_init(tt_reader *r, tt_task_iter *it);
+int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out);
+
+/* Like tt_task_iter_next, but only finds the next occupied slot: its
+ * address, id and flags, read once, without the seqlock or the other
+ * fields.  For an index pass over a target that holds still, before the
+ * tasks are read with tt_reader_read_task in another order.  Returns as
+ * tt_task_iter_next does. */
+int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr,
+			 uint64_t *id, uint32_t *flags);
+
+/* Decode a task from a slot image already in local memory (bulk reads). */
+int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,
+			  tt_rtask *out);
+/* Read one slot at SLOT_ADDR with the seqlock protocol: retries while the
+ * sequence is odd-and-changing.  TT_R_TORN if it never settles. */
+int tt_reader_read_task(tt_reader *r, uint64_t slot_addr, tt_rtask *out);
+
+/* Walk the await tree of ROOT_FRAME in pre-order (a frame, then its
+ * children; the first child is the awaited one).  Fills up to CAP frames and
+ * sets *count.  Errors: TT_R_CYCLE, TT_R_TOO_DEEP, TT_R_MISALIGNED,
+ * TT_R_UNREADABLE (frames decoded before the error are kept). */
+int tt_reader_walk_frames(tt_reader *r, uint64_t root_frame, tt_rframe *frames,
+			  size_t cap, size_t *count);
+
+int tt_reader_site(tt_reader *r, uint64_t addr, tt_rsite *out);
+int tt_reader_func(tt_reader *r, uint64_t addr, tt_rfunc *out);
+/* NUL-terminated string at ADDR into BUF (truncated to LEN-1).  An
+ * unreadable string gives TT_R_UNREADABLE and "??" in BUF. */
+int tt_reader_string(tt_reader *r, uint64_t addr, char *buf, size_t len);
+/* Worker record I (0 <= I < worker count). */
+int tt_reader_worker(tt_reader *r, uint32_t i, tt_rworker *out);
+
+/* ---- snapshot layer ---- */
+
+typedef struct tt_ssite {
+	uint64_t addr;
+	const char *function;
+	const char *file;
+	uint32_t line;
+	uint32_t flags;
+	uint64_t resume;
+} tt_ssite;
+
+typedef struct tt_sfunc {
+	uint64_t addr;
+	const char *name;
+	const char *file;
+	const char *type_name;
+	uint32_t line;
+	uint32_t kind;
+	uint32_t frame_size;
+	uint64_t poll;
+} tt_sfunc;
+
+typedef struct tt_sframe {
+	tt_rframe raw;
+	const tt_sfunc *func; /* never NULL: "??" names when unreadable */
+	const tt_ssite *site; /* NULL when not suspended at an await */
+} tt_sframe;
+
+typedef struct tt_stask {
+	tt_rtask raw;
+	const tt_ssite *spawn_site; /* NULL if none */
+	tt_sframe *frames;          /* pre-order, frames[0] is the root */
+	size_t nframes;
+	int error;          /* TT_R_OK, or why the chain is incomplete */
+	char errmsg[160];   /* one line, when error != 0 */
+} tt_stask;
+
+typedef struct tt_snapshot {
+	uint64_t root_addr;
+	uint32_t abi_version;
+	uint32_t pointer_size;
+	uint64_t now_ns, start_mono_ns, start_real_ns;
+	uint64_t tasks_live, next_task_id, pid, flags;
+	const char *runtime_name;
+	tt_stask *tasks; /* in slot order */
+	size_t ntasks;
+	size_t nerrors; /* tasks with error != 0, and unreadable slots */
+	tt_rworker *workers;
+	size_t nworkers;
+	struct tt_snap_arena *arena_; /* private */
+	struct tt_snap_cache *cache_; /* private */
+} tt_snapshot;
+
+/* Read the whole registry.  On a registry-level error returns it with a
+ * one-line message in ERR (when non-NULL) and *out NULL. */
+int tt_snapshot_read(tt_mem mem, uint64_t root_addr,
+		     const tt_reader_limits *limits, tt_snapshot **out,
+		     char *err, size_t errlen);
+void tt_snapshot_free(tt_snapshot *s);
+const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);
+/* The innermost frame of the awaited path (follows first children). */
+const tt_sframe *tt_stask_leaf(const tt_stask *t);
+/* The next child of frame PARENT after frame AFTER (pass PARENT for the
+ * first, which is the awaited one); t->nframes when there is none. */
+size_t tt_stask_next_child(const tt_stask *t, size_t parent, size_t after);
+/* The awaited path from frame FROM down to its leaf, into PATH (outermost
+ * first); returns its length. */
+size_t tt_stask_path(const tt_stask *t, size_t from, size_t *path, size_t cap);
+/* Free text the snapshot helpers return (tasklist.h, taskjson.h). */
+void tt_text_free(char *text);
+/* Parent links followed for an ancestry, at most. */
+#define TT_MAX_ANCESTRY 64
+
+/* The "now" to age a target's stamps against.  The registry's now stamp
+ * is refreshed only while workers run, so it is stale in a hung process.
+ * A live PID shares this machine's monotonic clock (shifted by time
+ * namespaces); a CORE file's mtime, moved onto the monotonic clock through
+ * the registry's start stamps, is when it was written.  Either falls back
+ * to REGISTRY_NOW, and is never earlier than it. */
+uint64_t tt_live_now(pid_t pid, uint64_t registry_now);
+uint64_t tt_core_now(const char *core, uint64_t registry_now,
+		     uint64_t start_mono, uint64_t start_real);
+
+/* Names for the enums, for every front end to use the same words. */
+const char *tt_state_name(uint32_t state);       /* "idle", "running", ... */
+const char *tt_wait_kind_name(uint32_t kind);    /* "channel recv", "timer" */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,70 @@
+/* The task list of `tasktrace ps` and gdb's `info tasks`: one
+ * implementation over a snapshot, so a task reads the same in both.
+ *
+ *   tt_list_opts o;
+ *   tt_list_opts_init(&o);
+ *   o.selected = 7;
+ *   char *text = tt_task_list(snap, now_ns, &o, err, sizeof(err));
+ *   fputs(text, stdout);
+ *   tt_text_free(text);
+ */
+#ifndef TASKTRACE_TASKLIST_H
+#define TASKTRACE_TASKLIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tasktrace/read/format.h"
+#include "tasktrace/read/reader.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tt_list_opts {
+	int all;                /* include the runtime's system tasks */
+	int state;              /* only tasks in this TT_STATE_*; -1: any */
+	const char *name_regex; /* POSIX extended regex on the name; NULL: any */
+	const uint64_t *ids;    /* only these task ids; NULL: any */
+	size_t nids;
+	uint64_t selected; /* the task marked '*' (gdb's selected task); 0 */
+	int group;         /* one row per distinct await chain, with a count */
+	int unreadable;    /* tt_task_select: keep the slots the reader could
+			    * not decode (id 0, error set) */
+} tt_list_opts;
+
+void tt_list_opts_init(tt_list_opts *o);
+
+/* The tasks of S that pass O's filters (all, state, name_regex, ids,
+ * unreadable; the others are ignored), in id order: a malloc'd array of *N (free(3) it).
+ * NULL with a one-line ERR for a bad regex or out of memory. */
+const tt_stask **tt_task_select(const tt_snapshot *s, const tt_list_opts *o,
+				size_t *n, char *err, size_t errlen);
+
+/* The list as text, every line ending in '\n': the header, the rows in id
+ * order ("No tasks." when none is left), then one line per slot the
+ * reader could not decode.  NULL with a one-line ERR for a bad regex or
+ * out of memory.  Free with tt_text_free. */
+char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts *o,
+		   char *err, size_t errlen);
+
+/* The pieces format.h needs for task T of S: its leaf, the innermost
+ * async function suspended at an await, the thread of its worker. */
+void tt_snapshot_view(const tt_snapshot *s, const tt_stask *t,
+		      tt_fmt_task *out);
+/* For bindings that mirror the structs they pass (gdb's Python through
+ * ctypes), to check their copy against the library they loaded: sizeof
+ * tt_snapshot, tt_stask, tt_sframe, tt_ssite, tt_sfunc, tt_rworker,
+ * tt_list_opts and tt_diag_opts into OUT[0..7]. */
+#define TT_BINDING_STRUCTS 8
+void tt_snapshot_struct_sizes(size_t out[TT_BINDING_STRUCTS]);
+
+/* The thread id of worker INDEX, -1 when unknown. */
+int64_t tt_snapshot_worker_tid(const tt_snapshot *s, int32_t index);
+/* The name of task ID, NULL when it is not in S. */
+const char *tt_snapshot_task_name(const tt_snapshot *s, uint64_t id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,866 @@
+/* The diagnosis engine (diagnose.h): rules over one snapshot.
+ *
+ * Every rule errs towards silence: a finding must be something a user
+ * should act on, so a hung-looking but legitimate state (a long sleep, a
+ * task being polled right now, a chain that could not be read) is never
+ * reported as a bug.  The words come from format.c so gdb, the CLI and
+ * the watchdog say the same thing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wording/strbuf.h"
+#include "tasktrace/read/diagnose.h"
+#include "tasktrace/read/format.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+struct tt_diag_priv {
+	char **strings; /* every allocated text, freed with the report */
+	size_t nstrings, capstrings;
+	uint64_t **cycles;
+	size_t ncycles, capcycles;
+};
+
+/* A line of at most 1 KiB built with format.c, appended with a newline. */
+typedef struct line {
+	tt_fbuf fb;
+	char mem[1024];
+} line;
+
+static tt_fbuf *line_start(line *l)
+{
+	tt_fb_init(&l->fb, l->mem, sizeof(l->mem));
+	return &l->fb;
+}
+
+static void line_end(sb *b, line *l)
+{
+	sb_add(b, l->mem);
+	sb_add(b, "\n");
+}
+
+/* ---- views of a task ---- */
+
+typedef struct tview {
+	const tt_stask *t;
+	const tt_sframe *leaf;  /* end of the awaited path */
+	const tt_sframe *where; /* innermost async frame with a site */
+	int combinator;         /* a combinator on the awaited path */
+} tview;
+
+static void view(const tt_stask *t, tview *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->t = t;
+	for (size_t i = 0; i < t->nframes;) {
+		const tt_sframe *f = &t->frames[i];
+		if (f->raw.kind == TT_FUNC_KIND_COMBINATOR)
+			v->combinator = 1;
+		if (f->raw.kind != TT_FUNC_KIND_LEAF && f->site)
+			v->where = f;
+		/* Pre-order: a frame's first (awaited) child follows it. */
+		if (i + 1 < t->nframes && t->frames[i + 1].raw.parent == (int32_t)i) {
+			i++;
+			continue;
+		}
+		v->leaf = f;
+		break;
+	}
+}
+
+static int leaf_waits(const tview *v)
+{
+	return v->leaf && v->leaf->raw.kind == TT_FUNC_KIND_LEAF &&
+	       v->leaf->raw.wait_kind != TT_WAIT_NONE;
+}
+
+static void task_ref(tt_fbuf *b, uint64_t id, const tt_snapshot *s)
+{
+	const tt_stask *t = tt_snapshot_find(s, id);
+
+	tt_fb_str(b, "task ");
+	tt_fb_u64(b, id);
+	if (t) {
+		tt_fb_str(b, " \"");
+		tt_fb_text(b, t->raw.name);
+		tt_fb_str(b, "\"");
+	}
+}
+
+static const char *owner_name(const tt_snapshot *s, uint64_t id)
+{
+	const tt_stask *t = id ? tt_snapshot_find(s, id) : NULL;
+	return t ? t->raw.name : NULL;
+}
+
+/* " at samples/x.c:12 (func)" for the innermost async frame. */
+static void at_where(tt_fbuf *b, const tview *v)
+{
+	if (!v->where)
+		return;
+	tt_fb_str(b, " at ");
+	tt_fb_text(b, v->where->site->file);
+	tt_fb_str(b, ":");
+	tt_fb_u64(b, v->where->site->line);
+	tt_fb_str(b, " (");
+	tt_fb_text(b, v->where->func->name);
+	tt_fb_str(b, ")");
+}
+
+/* "waits on notify 0x55.. [for 3.1s] at samples/hung.c:34 (await_reply)" */
+static void wait_evidence(tt_fbuf *b, const tview *v, const tt_snapshot *s,
+			  uint64_t now)
+{
+	if (leaf_waits(v)) {
+		tt_fmt_leaf_wait(b, &v->leaf->raw,
+				 owner_name(s, v->leaf->raw.wait_owner), now);
+		tt_fb_str(b, " in ");
+		tt_fb_text(b, v->leaf->func->name);
+	} else {
+		tt_fb_str(b, "suspended (no wait recorded)");
+	}
+	at_where(b, v);
+}
+
+/* ---- the report being built ---- */
+
+typedef struct build {
+	const tt_snapshot *s;
+	const tt_diag_opts *o;
+	uint64_t now;
+	tt_diag_report *r;
+	size_t cap;
+	uint8_t *flagged; /* per task: has a strong finding already */
+	int oom;
+} build;
+
+static char *keep(build *b, char *p)
+{
+	struct tt_diag_priv *pv = b->r->priv_;
+
+	if (!p) {
+		b->oom = 1;
+		return NULL;
+	}
+	if (pv->nstrings == pv->capstrings) {
+		size_t cap = pv->capstrings ? 2 * pv->capstrings : 16;
+		char **n = realloc(pv->strings, cap * sizeof(*n));
+		if (!n) {
+			free(p);
+			b->oom = 1;
+			return NULL;
+		}
+		pv->strings = n;
+		pv->capstrings = cap;
+	}
+	pv->strings[pv->nstrings++] = p;
+	return p;
+}
+
+static tt_diag_finding *add(build *b, uint32_t kind, uint64_t task,
+			    uint64_t other, uint64_t age, sb *text)
+{
+	tt_diag_report *r = b->r;
+	tt_diag_finding *f;
+
+	if (text->oom || !text->p) {
+		free(text->p);
+		b->oom = 1;
+		return NULL;
+	}
+	if (r->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 16;
+		tt_diag_finding *n = realloc(r->findings, cap * sizeof(*n));
+		if (!n) {
+			free(text->p);
+			b->oom = 1;
+			return NULL;
+		}
+		r->findings = n;
+		b->cap = cap;
+	}
+	char *t = keep(b, text->p);
+	if (!t)
+		return NULL;
+	/* The title is the text's first line. */
+	char *nl = strchr(t, '\n');
+	size_t tl = nl ? (size_t)(nl - t) : strlen(t);
+	char *title = malloc(tl + 1);
+	if (title) {
+		memcpy(title, t, tl);
+		title[tl] = 0;
+	}
+	if (!keep(b, title))
+		return NULL;
+	f = &r->findings[r->n++];
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->task_id = task;
+	f->other_id = other;
+	f->age_ns = age;
+	f->text = t;
+	f->title = title;
+	return f;
+}
+
+static int considered(const build *b, const tt_stask *t)
+{
+	if (!t->raw.id)
+		return 0;
+	if (!b->o->all && (t->raw.flags & TT_TASKF_SYSTEM))
+		return 0;
+	return !b->o->runtime_id || t->raw.runtime_id == b->o->runtime_id;
+}
+
+static uint64_t age(uint64_t since, uint64_t now)
+{
+	return since && since <= now ? now - since : 0;
+}
+
+static int recording(const build *b)
+{
+	return (b->s->flags & TT_ROOTF_RECORDING) != 0;
+}
+
+/* ---- deadlock: cycles of the wait-for graph ---- */
+
+/* The task T is blocked on, or 0: an idle task whose awaited path ends
+ * in a leaf with an owner.  A combinator on the path (select, join-all)
+ * may complete through another branch, so it is no edge: no false
+ * deadlocks. */
+static uint64_t edge_of(const build *b, const tt_stask *t, tview *v)
+{
+	view(t, v);
+	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE ||
+	    v->combinator || !leaf_waits(v))
+		return 0;
+	switch (v->leaf->raw.wait_kind) {
+	case TT_WAIT_JOIN:
+	case TT_WAIT_MUTEX:
+	case TT_WAIT_ONESHOT:
+	case TT_WAIT_GROUP:
+		return v->leaf->raw.wait_owner;
+	}
+	(void)b;
+	return 0;
+}
+
+static const char *cycle_advice(uint32_t kinds)
+{
+	if (kinds & (1u << TT_WAIT_MUTEX))
+		return "  -> none of these tasks can make progress.  Break the cycle: do not "
+		       "hold a mutex while awaiting a task that needs it (unlock before the "
+		       "join), or take locks in one global order.\n";
+	return "  -> none of these tasks can make progress.  Break the cycle: a task must "
+	       "not (transitively) wait for a task that waits for it.\n";
+}
+
+static void deadlocks(build *b)
+{
+	const tt_snapshot *s = b->s;
+	size_t n = s->ntasks;
+	uint64_t *next = calloc(n ? n : 1, sizeof(*next)); /* index + 1, 0 none */
+	uint32_t *mark = calloc(n ? n : 1, sizeof(*mark)); /* walk number */
+	tview v;
+
+	if (!next || !mark) {
+		b->oom = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!considered(b, &s->tasks[i]))
+			continue;
+		uint64_t owner = edge_of(b, &s->tasks[i], &v);
+		const tt_stask *o = owner ? tt_snapshot_find(s, owner) : NULL;
+		if (o && considered(b, o))
+			next[i] = (uint64_t)(o - s->tasks) + 1;
+	}
+	/* Each task has at most one out-edge: follow it from every start,
+	 * marking with the start's number; meeting our own mark closes a
+	 * cycle, meeting an older one does not. */
+	for (size_t st = 0; st < n; st++) {
+		size_t i = st;
+		if (mark[st] || !next[st])
+			continue;
+		while (!mark[i] && next[i]) {
+			mark[i] = (uint32_t)st + 1;
+			i = (size_t)next[i] - 1;
+		}
+		if (mark[i] != st + 1)
+			continue;
+		/* i is on a new cycle: list it from its smallest id. */
+		size_t len = 0, lo = i;
+		size_t j = i;
+		do {
+			len++;
+			if (s->tasks[j].raw.id < s->tasks[lo].raw.id)
+				lo = j;
+			j = (size_t)next[j] - 1;
+		} while (j != i && len <= n);
+		uint64_t *ids = malloc(len * sizeof(*ids));
+		sb text = { 0 };
+		line l;
+		tt_fbuf *fb;
+		uint32_t kinds = 0;
+		uint64_t oldest = 0;
+
+		if (!ids) {
+			b->oom = 1;
+			break;
+		}
+		fb = line_start(&l);
+		tt_fb_str(fb, "deadlock: ");
+		tt_fb_u64(fb, len);
+		tt_fb_str(fb, len == 1 ? " task waits on itself" :
+					 " tasks wait on each other in a cycle");
+		line_end(&text, &l);
+		j = lo;
+		for (size_t k = 0; k < len; k++) {
+			const tt_stask *t = &s->tasks[j];
+			edge_of(b, t, &v);
+			ids[k] = t->raw.id;
+			kinds |= 1u << (v.leaf->raw.wait_kind & 31);
+			uint64_t a = age(v.leaf->raw.wait_since_ns, b->now);
+			if (a && (!oldest || a < oldest))
+				oldest = a;
+			fb = line_start(&l);
+			tt_fb_str(fb, "  ");
+			task_ref(fb, t->raw.id, s);
+			tt_fb_str(fb, " ");
+			wait_evidence(fb, &v, s, b->now);
+			line_end(&text, &l);
+			b->flagged[j] = 1;
+			j = (size_t)next[j] - 1;
+		}
+		fb = line_start(&l);
+		tt_fb_str(fb, "  (back to ");
+		task_ref(fb, ids[0], s);
+		tt_fb_str(fb, ")");
+		line_end(&text, &l);
+		sb_add(&text, cycle_advice(kinds));
+		tt_diag_finding *f = add(b, TT_DIAG_DEADLOCK, ids[0],
+					 len > 1 ? ids[1] : ids[0], oldest, &text);
+		struct tt_diag_priv *pv = b->r->priv_;
+		if (f && pv->ncycles == pv->capcycles) {
+			size_t cap = pv->capcycles ? 2 * pv->capcycles : 4;
+			uint64_t **c = realloc(pv->cycles, cap * sizeof(*c));
+			if (c) {
+				pv->cycles = c;
+				pv->capcycles = cap;
+			}
+		}
+		if (f && pv->ncycles < pv->capcycles) {
+			pv->cycles[pv->ncycles++] = ids;
+			f->cycle = ids;
+			f->ncycle = (uint32_t)len;
+		} else {
+			free(ids);
+		}
+	}
+out:
+	free(next);
+	free(mark);
+}
+
+/* ---- per-task rules ---- */
+
+/* A wake that lands in the last instants of a poll can leave the task
+ * idle with no waker for a moment before it is queued again.  A real lost
+ * waker stays idle forever: one idle for less than this is not reported. */
+#define LOST_WAKER_MIN_NS (10 * 1000000ull)
+
+static void lost_waker(build *b, size_t i, const tview *v)
+{
+	const tt_stask *t = &b->s->tasks[i];
+	sb text = { 0 };
+	line l;
+	tt_fbuf *fb;
+
+	/* Pending for real: suspended after at least one poll, not being
+	 * polled, not queued, and read consistently. */
+	if (!recording(b) || t->error || t->raw.running ||
+	    t->raw.state != TT_STATE_IDLE || t->raw.wakers != 0 ||
+	    t->raw.polls == 0 || (t->raw.flags & TT_TASKF_CANCEL_REQUESTED) ||
+	    !t->raw.root_frame || age(t->raw.poll_end_ns, b->now) < LOST_WAKER_MIN_NS)
+		return;
+	fb = line_start(&l);
+	tt_fb_str(fb, "lost waker: ");
+	task_ref(fb, t->raw.id, b->s);
+	tt_fb_str(fb, " is pending but nothing holds a waker for it");
+	line_end(&text, &l);
+	fb = line_start(&l);
+	tt_fb_str(fb, "  ");
+	wait_evidence(fb, v, b->s, b->now);
+	line_end(&text, &l);
+	fb = line_start(&l);
+	tt_fb_str(fb, "  idle ");
+	tt_fmt_duration(fb, age(t->raw.poll_end_ns, b->now));
+	tt_fb_str(fb, ", ");
+	tt_fb_u64(fb, t->raw.polls);
+	tt_fb_str(fb, t->raw.polls == 1 ? " poll, " : " polls, ");
+	tt_fb_str(fb, "0 live wakers");
+	line_end(&text, &l);
+	fb = line_start(&l);
+	tt_fb_str(fb, "  -> it can never be woken.  The leaf ");
+	tt_fb_text(fb, v->leaf ? v->leaf->func->name : "??");
+	tt_fb_str(fb, " returned pending without keeping a waker: store "
+		      "tt_waker_new(cx) where the event source can reach it and wake it.");
+	line_end(&text, &l);
+	add(b, TT_DIAG_LOST_WAKER, t->raw.id, 0, age(t->raw.poll_end_ns, b->now),
+	    &text);
+	b->flagged[i] = 1;
+}
+
+/* Is another waiter of mutex OBJECT woken (scheduled or running)?  An
+ * unlock wakes the next waiter before it takes the mutex, and until it does
+ * the queued waiters' records still name the holder that just left: the
+ * mutex is being handed on, not abandoned. */
+static int mutex_handed_on(const build *b, uint64_t object)
+{
+	tview w;
+
+	for (size_t j = 0; j < b->s->ntasks; j++) {
+		const tt_stask *t = &b->s->tasks[j];
+		if (t->raw.state != TT_STATE_SCHEDULED && t->raw.state != TT_STATE_RUNNING)
+			continue;
+		view(t, &w);
+		if (leaf_waits(&w) && w.leaf->raw.wait_kind == TT_WAIT_MUTEX &&
+		    w.leaf->raw.wait_object == object)
+			return 1;
+	}
+	return 0;
+}
+
+static void never_resolved(build *b, size_t i, const tview *v)
+{
+	const tt_stask *t = &b->s->tasks[i];
+	sb text = { 0 };
+	line l;
+	tt_fbuf *fb;
+
+	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE ||
+	    !leaf_waits(v))
+		return;
+	uint32_t k = v->leaf->raw.wait_kind;
+	uint64_t owner = v->leaf->raw.wait_owner;
+	if ((k != TT_WAIT_ONESHOT && k != TT_WAIT_MUTEX) || !owner)
+		return;
+	const tt_stask *o = tt_snapshot_find(b->s, owner);
+	if (o && o->raw.state != TT_STATE_DONE && o->raw.state != TT_STATE_CANCELLED)
+		return;
+	if (k == TT_WAIT_MUTEX && mutex_handed_on(b, v->leaf->raw.wait_object))
+		return;
+	fb = line_start(&l);
+	tt_fb_str(fb, "never resolved: ");
+	task_ref(fb, t->raw.id, b->s);
+	tt_fb_str(fb, k == TT_WAIT_ONESHOT ? " waits on a oneshot whose producer, task " :
+					     " waits on a mutex whose holder, task ");
+	tt_fb_u64(fb, owner);
+	tt_fb_str(fb, o ? (o->raw.state == TT_STATE_DONE ? ", has finished" :
+							   ", was cancelled") :
+			  ", is gone");
+	line_end(&text, &l);
+	fb = line_start(&l);
+	tt_fb_str(fb, "  ");
+	wait_evidence(fb, v, b->s, b->now);
+	line_end(&text, &l);
+	sb_add(&text, k == TT_WAIT_ONESHOT ?
+			      "  -> it will never get a value.  Make the producer send or "
+			      "tt_oneshot_close() on every path before it ends (a cleanup "
+			      "on cancellation too).\n" :
+			      "  -> the mutex will never be released.  Unlock it on every path "
+			      "out of the holder, its cancellation cleanup included.\n");
+	add(b, TT_DIAG_NEVER_RESOLVED, t->raw.id, owner,
+	    age(v->leaf->raw.wait_since_ns, b->now), &text);
+	b->flagged[i] = 1;
+}
+
+static void starved(build *b, size_t i)
+{
+	const tt_stask *t = &b->s->tasks[i];
+	uint64_t a = age(t->raw.wake_ns, b->now);
+	sb text = { 0 };
+	line l;
+	tt_fbuf *fb;
+
+	if (!recording(b) || b->o->starved_ns == TT_DIAG_OFF || t->raw.running ||
+	    t->raw.state != TT_STATE_SCHEDULED || !t->raw.wake_ns ||
+	    a < b->o->starved_ns)
+		return;
+	fb = line_start(&l);
+	tt_fb_str(fb, "starved: ");
+	task_ref(fb, t->raw.id, b->s);
+	tt_fb_str(fb, " was woken ");
+	tt_fmt_duration(fb, a);
+	tt_fb_str(fb, " ago and has not been polled since");
+	line_end(&text, &l);
+	sb_add(&text, "  -> the workers are busy: look for long polls (blocking calls in "
+		      "a poll function), or give the runtime more workers.\n");
+	add(b, TT_DIAG_STARVED, t->raw.id, 0, a, &text);
+	b->flagged[i] = 1;
+}
+
+static const char *idle_advice(uint32_t kind)
+{
+	switch (kind) {
+	case TT_WAIT_CHAN_RECV:
+	case TT_WAIT_CHAN_SEND:
+		return "  -> check that the other side of the channel is still running "
+		       "(channels record no owner, so a cycle through one is not "
+		       "detected).\n";
+	case TT_WAIT_SEMAPHORE:
+		return "  -> check who holds the permits (semaphores record no owner, so "
+		       "a cycle through one is not detected).\n";
+	case TT_WAIT_NOTIFY:
+		return "  -> if it should have been woken by now, find the code that "
+		       "should notify it.\n";
+	case TT_WAIT_FD_READ:
+	case TT_WAIT_FD_WRITE:
+		return "  -> the peer has been silent that long; add a timeout if that "
+		       "is not expected.\n";
+	case TT_WAIT_BLOCKING:
+		return "  -> the blocking call itself has not returned; look at its "
+		       "thread in the blocking pool.\n";
+	}
+	return "  -> if it should have finished by now, follow what it waits on.\n";
+}
+
+static void idle(build *b, size_t i, const tview *v)
+{
+	const tt_stask *t = &b->s->tasks[i];
+	uint64_t a = age(t->raw.poll_end_ns, b->now);
+	sb text = { 0 };
+	line l;
+	tt_fbuf *fb;
+
+	if (!recording(b) || b->o->idle_ns == TT_DIAG_OFF || b->flagged[i] ||
+	    t->raw.running || t->raw.state != TT_STATE_IDLE || !t->raw.poll_end_ns ||
+	    a < b->o->idle_ns)
+		return;
+	/* A timer that has not fired yet wakes the task by itself. */
+	if (leaf_waits(v) && v->leaf->raw.wait_kind == TT_WAIT_TIMER &&
+	    v->leaf->raw.wait_detail > b->now)
+		return;
+	fb = line_start(&l);
+	tt_fb_str(fb, "idle: ");
+	task_ref(fb, t->raw.id, b->s);
+	tt_fb_str(fb, " has been suspended for ");
+	tt_fmt_duration(fb, a);
+	line_end(&text, &l);
+	fb = line_start(&l);
+	tt_fb_str(fb, "  ");
+	wait_evidence(fb, v, b->s, b->now);
+	line_end(&text, &l);
+	sb_add(&text, idle_advice(leaf_waits(v) ? v->leaf->raw.wait_kind : 0));
+	add(b, TT_DIAG_IDLE, t->raw.id, leaf_waits(v) ? v->leaf->raw.wait_owner : 0,
+	    a, &text);
+}
+
+/* Long polls come from the worker records (the thread is what is
+ * blocked), and from running tasks with no worker record. */
+static void long_polls(build *b)
+{
+	const tt_snapshot *s = b->s;
+
+	if (!recording(b) || b->o->long_poll_ns == TT_DIAG_OFF)
+		return;
+	for (size_t i = 0; i < s->ntasks; i++) {
+		const tt_stask *t = &s->tasks[i];
+		const tt_rworker *w = NULL;
+		uint64_t start = t->raw.poll_start_ns;
+
+		if (!considered(b, t) || t->raw.state != TT_STATE_RUNNING)
+			continue;
+		for (size_t k = 0; k < s->nworkers; k++) {
+			if (s->workers[k].state == TT_WORKER_POLLING &&
+			    s->workers[k].task_id == t->raw.id) {
+				w = &s->workers[k];
+				if (w->poll_start_ns)
+					start = w->poll_start_ns;
+			}
+		}
+		uint64_t a = age(start, b->now);
+		if (!start || a < b->o->long_poll_ns)
+			continue;
+		sb text = { 0 };
+		line l;
+		tt_fbuf *fb = line_start(&l);
+		tview v;
+
+		view(t, &v);
+		tt_fb_str(fb, "long poll: ");
+		task_ref(fb, t->raw.id, s);
+		tt_fb_str(fb, " has been running one poll for ");
+		tt_fmt_duration(fb, a);
+		tt_fb_str(fb, " on worker ");
+		if (t->raw.worker >= 0)
+			tt_fb_u64(fb, (uint64_t)t->raw.worker);
+		else
+			tt_fb_str(fb, "?");
+		if (w && w->tid) {
+			tt_fb_str(fb, " (tid ");
+			tt_fb_u64(fb, w->tid);
+			tt_fb_str(fb, ")");
+		}
+		line_end(&text, &l);
+		if (v.where) {
+			fb = line_start(&l);
+			tt_fb_str(fb, "  last suspended");
+			at_where(fb, &v);
+			line_end(&text, &l);
+		}
+		sb_add(&text, "  -> it blocks its worker thread: every task queued there "
+			      "waits.  Move blocking or CPU-heavy work to the blocking pool (tt_blocking), "
+			      "or await instead of blocking.\n");
+		add(b, TT_DIAG_LONG_POLL, t->raw.id, 0, a, &text);
+		b->flagged[i] = 1;
+	}
+}
+
+static int by_kind(const void *x, const void *y)
+{
+	const tt_diag_finding *a = x, *b = y;
+
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	return a->task_id < b->task_id ? -1 : a->task_id > b->task_id;
+}
+
+static void summary(build *b)
+{
+	sb all = { 0 };
+	line l;
+	tt_fbuf *fb;
+
+	if (!b->r->n) {
+		fb = line_start(&l);
+		tt_fb_str(fb, "no problems found in ");
+		tt_fb_u64(fb, b->r->ntasks);
+		tt_fb_str(fb, b->r->ntasks == 1 ? " task" : " tasks");
+		tt_fb_str(fb, ": no deadlock, no lost waker");
+		if (b->o->long_poll_ns != TT_DIAG_OFF) {
+			tt_fb_str(fb, ", no poll over ");
+			tt_fmt_duration(fb, b->o->long_poll_ns);
+		}
+		if (b->o->idle_ns != TT_DIAG_OFF) {
+			tt_fb_str(fb, ", none idle over ");
+			tt_fmt_duration(fb, b->o->idle_ns);
+		}
+		line_end(&all, &l);
+	}
+	for (size_t i = 0; i < b->r->n; i++) {
+		if (i)
+			sb_add(&all, "\n");
+		sb_add(&all, b->r->findings[i].text);
+	}
+	if (all.oom || !all.p) {
+		free(all.p);
+		b->oom = 1;
+		return;
+	}
+	b->r->text = keep(b, all.p);
+}
+
+void tt_diag_opts_init(tt_diag_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->long_poll_ns = 100 * MS;
+	o->starved_ns = 1 * SEC;
+	o->idle_ns = 60 * SEC;
+}
+
+tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
+			    const tt_diag_opts *opts)
+{
+	tt_diag_opts defaults;
+	build b = { 0 };
+	tview v;
+
+	if (!opts) {
+		tt_diag_opts_init(&defaults);
+		opts = &defaults;
+	}
+	b.s = s;
+	b.o = opts;
+	b.now = now_ns ? now_ns : s->now_ns;
+	b.r = calloc(1, sizeof(*b.r));
+	b.flagged = calloc(s->ntasks ? s->ntasks : 1, 1);
+	if (!b.r || !b.flagged || !(b.r->priv_ = calloc(1, sizeof(*b.r->priv_)))) {
+		free(b.flagged);
+		if (b.r)
+			free(b.r->priv_);
+		free(b.r);
+		return NULL;
+	}
+	b.r->now_ns = b.now;
+	deadlocks(&b);
+	long_polls(&b);
+	for (size_t i = 0; i < s->ntasks && !b.oom; i++) {
+		if (!considered(&b, &s->tasks[i]))
+			continue;
+		b.r->ntasks++;
+		if (b.flagged[i])
+			continue;
+		view(&s->tasks[i], &v);
+		lost_waker(&b, i, &v);
+		if (!b.flagged[i])
+			never_resolved(&b, i, &v);
+		if (!b.flagged[i])
+			starved(&b, i);
+		idle(&b, i, &v);
+	}
+	if (b.r->n > 1)
+		qsort(b.r->findings, b.r->n, sizeof(*b.r->findings), by_kind);
+	summary(&b);
+	free(b.flagged);
+	if (b.oom) {
+		tt_diag_free(b.r);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return b.r;
+}
+
+tt_diag_report *tt_diagnose_mem(tt_mem mem, uint64_t root, uint64_t now_ns,
+				const tt_diag_opts *o, char *err, size_t errlen)
+{
+	tt_snapshot *s = NULL;
+	int rc = tt_snapshot_read(mem, root, NULL, &s, err, errlen);
+
+	if (rc != TT_R_OK)
+		return NULL;
+	tt_diag_report *r = tt_diagnose(s, now_ns, o);
+	tt_snapshot_free(s);
+	if (!r && err && errlen)
+		snprintf(err, errlen, "out of memory");
+	return r;
+}
+
+void tt_diag_free(tt_diag_report *r)
+{
+	if (!r)
+		return;
+	if (r->priv_) {
+		for (size_t i = 0; i < r->priv_->nstrings; i++)
+			free(r->priv_->strings[i]);
+		for (size_t i = 0; i < r->priv_->ncycles; i++)
+			free(r->priv_->cycles[i]);
+		free(r->priv_->strings);
+		free(r->priv_->cycles);
+		free(r->priv_);
+	}
+	free(r->findings);
+	free(r);
+}
+
+const char *tt_diag_kind_name(uint32_t kind)
+{
+	static const char *const names[TT_DIAG_KIND_MAX_] = {
+		[TT_DIAG_DEADLOCK] = "deadlock",
+		[TT_DIAG_LOST_WAKER] = "lost waker",
+		[TT_DIAG_NEVER_RESOLVED] = "never resolved",
+		[TT_DIAG_LONG_POLL] = "long poll",
+		[TT_DIAG_STARVED] = "starved",
+		[TT_DIAG_IDLE] = "idle",
+		[TT_DIAG_LEAKED] = "leaked at shutdown",
+	};
+
+	return kind < TT_DIAG_KIND_MAX_ && names[kind] ? names[kind] : "?";
+}
+
+int tt_diag_parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct {
+		const char *unit;
+		uint64_t mul;
+	} units[] = { { "ns", 1 },	    { "us", 1000 },	    { "ms", MS },
+		      { "s", SEC },	    { "m", 60 * SEC },	    { "h", 3600 * SEC },
+		      { "", SEC } };
+	uint64_t whole = 0, frac = 0, scale = 1;
+	const char *p = s;
+
+	if (!s || *p < '0' || *p > '9')
+		return -EINVAL;
+	while (*p >= '0' && *p <= '9') {
+		if (whole > UINT64_MAX / 10 / 3600 / SEC)
+			return -ERANGE;
+		whole = whole * 10 + (uint64_t)(*p++ - '0');
+	}
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			if (scale < 1000000000ull) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				scale *= 10;
+			}
+			p++;
+		}
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(p, units[i].unit) == 0) {
+			*ns = whole * units[i].mul + frac * units[i].mul / scale;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* ---- leaked at shutdown (diag_env.c reports it from tt_runtime_free) ---- */
+
+tt_diag_report *tt__diagnose_leaks(const tt_snapshot *s, uint64_t runtime_id,
+				   uint64_t now);
+
+tt_diag_report *tt__diagnose_leaks(const tt_snapshot *s, uint64_t runtime_id,
+				   uint64_t now)
+{
+	tt_diag_opts o;
+	build b = { 0 };
+	tview v;
+
+	tt_diag_opts_init(&o);
+	o.runtime_id = runtime_id;
+	b.s = s;
+	b.o = &o;
+	b.now = now;
+	b.r = calloc(1, sizeof(*b.r));
+	if (!b.r || !(b.r->priv_ = calloc(1, sizeof(*b.r->priv_)))) {
+		free(b.r);
+		return NULL;
+	}
+	b.r->now_ns = now;
+	for (size_t i = 0; i < s->ntasks && !b.oom; i++) {
+		const tt_stask *t = &s->tasks[i];
+		sb text = { 0 };
+		line l;
+		tt_fbuf *fb;
+
+		if (!considered(&b, t) || t->raw.state == TT_STATE_DONE ||
+		    t->raw.state == TT_STATE_CANCELLED || !t->raw.root_frame)
+			continue;
+		b.r->ntasks++;
+		view(t, &v);
+		fb = line_start(&l);
+		tt_fb_str(fb, "leaked at shutdown: ");
+		task_ref(fb, t->raw.id, s);
+		tt_fb_str(fb, " was still pending when its runtime was freed");
+		line_end(&text, &l);
+		fb = line_start(&l);
+		tt_fb_str(fb, "  ");
+		wait_evidence(fb, &v, s, now);
+		line_end(&text, &l);
+		sb_add(&text, "  -> it is cancelled now (its cleanups run) instead of "
+			      "finishing.  Join or cancel it before freeing the runtime, or "
+			      "spawn it in a task group.\n");
+		add(&b, TT_DIAG_LEAKED, t->raw.id, 0, age(t->raw.created_ns, now), &text);
+	}
+	b.flagged = NULL;
+	summary(&b);
+	if (b.oom) {
+		tt_diag_free(b.r);
+		return NULL;
+	}
+	return b.r;
+}

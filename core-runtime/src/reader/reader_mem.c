@@ -1,0 +1,171 @@
+/* Memory sources for the reader: this process, another process, or
+ * regions already in memory.  Every failure is a negative errno and a
+ * partial read counts as a failure: a reader must never decode a half
+ * copied record. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "reader/reader_priv.h"
+
+/* ---- this process ---- */
+
+/* Seccomp profiles (containers) sometimes forbid process_vm_readv; then
+ * /proc/self/mem, opened once, is the fallback.  Both are safe in a signal
+ * handler, unlike dereferencing a pointer we do not trust. */
+static _Atomic int self_mem_fd = -1;
+static _Atomic int self_vm_broken;
+
+static int self_fd(void)
+{
+	int fd = atomic_load_explicit(&self_mem_fd, memory_order_acquire);
+	int expect = -1;
+
+	if (fd >= 0)
+		return fd;
+	fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (!atomic_compare_exchange_strong(&self_mem_fd, &expect, fd)) {
+		close(fd);
+		fd = expect;
+	}
+	return fd;
+}
+
+static int pread_full(int fd, uint64_t addr, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	/* pread takes a signed offset: the upper half is kernel space. */
+	if (addr > (uint64_t)INT64_MAX || addr + len < addr ||
+	    addr + len > (uint64_t)INT64_MAX)
+		return -EFAULT;
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)addr);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		addr += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int self_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	int saved = errno, rc = 0;
+	(void)ctx;
+
+	if (!len)
+		return 0;
+	if (addr + len < addr || (addr >> 63))
+		return -EFAULT;
+	if (!atomic_load_explicit(&self_vm_broken, memory_order_relaxed)) {
+		struct iovec l = { buf, len };
+		struct iovec rem = { (void *)(uintptr_t)addr, len };
+		ssize_t n = process_vm_readv(getpid(), &l, 1, &rem, 1, 0);
+
+		if (n == (ssize_t)len)
+			goto out;
+		if (n >= 0) {
+			rc = -EFAULT;
+			goto out;
+		}
+		if (errno != EPERM && errno != ENOSYS) {
+			rc = -errno;
+			goto out;
+		}
+		atomic_store_explicit(&self_vm_broken, 1, memory_order_relaxed);
+	}
+	rc = self_fd();
+	if (rc >= 0)
+		rc = pread_full(rc, addr, buf, len);
+out:
+	errno = saved;
+	return rc;
+}
+
+tt_mem tt_mem_self(void)
+{
+	return (tt_mem){ self_read, NULL };
+}
+
+/* ---- another process ---- */
+
+static int pid_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	const tt_mem_pid *p = ctx;
+	int saved = errno, rc;
+
+	rc = pread_full(p->fd, addr, buf, len);
+	errno = saved;
+	return rc;
+}
+
+int tt_mem_pid_open(tt_mem_pid *p, pid_t pid, tt_mem *out)
+{
+	char path[32] = "/proc/";
+	char digits[16];
+	int n = 0, i = 6;
+	unsigned long v = (unsigned long)pid;
+
+	p->fd = -1;
+	p->pid = pid;
+	if (pid <= 0)
+		return -ESRCH;
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		path[i++] = digits[--n];
+	memcpy(path + i, "/mem", 5);
+	p->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (p->fd < 0)
+		return -errno;
+	out->read = pid_read;
+	out->ctx = p;
+	return 0;
+}
+
+void tt_mem_pid_close(tt_mem_pid *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+}
+
+/* ---- regions in this process ---- */
+
+static int image_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	const tt_mem_image *img = ctx;
+
+	if (addr + len < addr)
+		return -EFAULT;
+	for (size_t i = 0; i < img->count; i++) {
+		const tt_mem_region *g = &img->regions[i];
+
+		if (addr >= g->addr && addr - g->addr <= g->len &&
+		    len <= g->len - (addr - g->addr)) {
+			if (len)
+				memcpy(buf, (const char *)g->data + (addr - g->addr),
+				       len);
+			return 0;
+		}
+	}
+	return -EFAULT;
+}
+
+tt_mem tt_mem_image_source(tt_mem_image *img)
+{
+	return (tt_mem){ image_read, img };
+}

@@ -1,0 +1,236 @@
+/* The words every front end uses for the registry's enums and the reader's
+ * errors, and the core's message formatter.  Plain tables and no stdio:
+ * the crash handler calls these too. */
+#include <errno.h>
+
+#include "reader/reader_priv.h"
+
+#define N_(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *tt_reader_strerror(int err)
+{
+	static const char *const names[] = {
+		[TT_R_OK] = "success",
+		[TT_R_UNREADABLE] = "memory unreadable",
+		[TT_R_BAD_MAGIC] = "not a tasktrace registry (bad magic)",
+		[TT_R_BAD_VERSION] = "unsupported registry ABI version",
+		[TT_R_BAD_HEADER] = "malformed registry header",
+		[TT_R_BAD_LAYOUT] = "malformed registry layout table",
+		[TT_R_ABSURD] = "count or size beyond the reader's caps",
+		[TT_R_MISALIGNED] = "misaligned pointer",
+		[TT_R_CYCLE] = "await chain loops",
+		[TT_R_TOO_DEEP] = "await chain too deep",
+		[TT_R_TORN] = "task kept changing while read",
+		[TT_R_NOMEM] = "out of memory",
+		[TT_R_NOT_FOUND] = "not found",
+	};
+
+	if (err < 0)
+		err = -err;
+	if ((unsigned)err < N_(names) && names[err])
+		return names[err];
+	return "unknown reader error";
+}
+
+const char *tt_state_name(uint32_t state)
+{
+	static const char *const names[] = {
+		[TT_STATE_IDLE] = "idle",
+		[TT_STATE_SCHEDULED] = "scheduled",
+		[TT_STATE_RUNNING] = "running",
+		[TT_STATE_DONE] = "done",
+		[TT_STATE_CANCELLED] = "cancelled",
+	};
+
+	return state < N_(names) ? names[state] : "?";
+}
+
+const char *tt_wait_kind_name(uint32_t kind)
+{
+	static const char *const names[] = {
+		[TT_WAIT_NONE] = "none",
+		[TT_WAIT_TIMER] = "timer",
+		[TT_WAIT_FD_READ] = "fd read",
+		[TT_WAIT_FD_WRITE] = "fd write",
+		[TT_WAIT_CHAN_SEND] = "channel send",
+		[TT_WAIT_CHAN_RECV] = "channel recv",
+		[TT_WAIT_ONESHOT] = "oneshot",
+		[TT_WAIT_MUTEX] = "mutex",
+		[TT_WAIT_SEMAPHORE] = "semaphore",
+		[TT_WAIT_NOTIFY] = "notify",
+		[TT_WAIT_JOIN] = "join",
+		[TT_WAIT_GROUP] = "group",
+		[TT_WAIT_BLOCKING] = "blocking call",
+		[TT_WAIT_CUSTOM] = "custom",
+	};
+
+	return kind < N_(names) ? names[kind] : "?";
+}
+
+const char *tt_r_record_name(int rec)
+{
+	static const char *const names[TT_REC_MAX_] = {
+		"?", "root", "chunk", "task", "frame", "wait", "site", "func",
+		"worker",
+	};
+
+	return rec > 0 && rec < TT_REC_MAX_ ? names[rec] : "?";
+}
+
+static const char *const root_f[TT_ROOT_MAX_] = {
+	"size", "chunks", "chunk_count", "chunk_capacity", "workers",
+	"worker_count", "worker_capacity", "now_ns", "start_mono_ns",
+	"start_real_ns", "tasks_live", "next_task_id", "runtime_name", "pid",
+	"sites_start", "sites_stop", "funcs_start", "funcs_stop", "flags",
+};
+static const char *const chunk_f[TT_CHUNK_MAX_] = {
+	"size", "slots", "slot_count", "first_index",
+};
+static const char *const task_f[TT_TASK_MAX_] = {
+	"size", "id", "seq", "state", "flags", "name", "parent_id",
+	"spawn_site", "root_frame", "worker", "created_ns", "poll_start_ns",
+	"poll_end_ns", "wake_ns", "polls", "busy_ns", "wakes", "self_wakes",
+	"wakers", "runtime_id",
+};
+static const char *const frame_f[TT_FRAME_MAX_] = {
+	"size", "func", "site", "child", "sibling",
+};
+static const char *const wait_f[TT_WAIT_MAX_] = {
+	"size", "kind", "object", "owner", "since_ns", "detail",
+};
+static const char *const site_f[TT_SITE_MAX_] = {
+	"size", "function", "file", "line", "flags", "resume",
+};
+static const char *const func_f[TT_FUNC_MAX_] = {
+	"size", "name", "file", "line", "kind", "type_name", "frame_size",
+	"poll",
+};
+static const char *const worker_f[TT_WORKER_MAX_] = {
+	"size", "tid", "index", "state", "task_id", "task", "poll_start_ns",
+	"runtime_id",
+};
+
+const char *tt_r_field_name(int rec, int field)
+{
+	static const struct {
+		const char *const *names;
+		int n;
+	} recs[TT_REC_MAX_] = {
+		[TT_REC_ROOT] = { root_f, TT_ROOT_MAX_ },
+		[TT_REC_CHUNK] = { chunk_f, TT_CHUNK_MAX_ },
+		[TT_REC_TASK] = { task_f, TT_TASK_MAX_ },
+		[TT_REC_FRAME] = { frame_f, TT_FRAME_MAX_ },
+		[TT_REC_WAIT] = { wait_f, TT_WAIT_MAX_ },
+		[TT_REC_SITE] = { site_f, TT_SITE_MAX_ },
+		[TT_REC_FUNC] = { func_f, TT_FUNC_MAX_ },
+		[TT_REC_WORKER] = { worker_f, TT_WORKER_MAX_ },
+	};
+
+	if (rec <= 0 || rec >= TT_REC_MAX_ || field < 0 ||
+	    field >= recs[rec].n)
+		return "?";
+	return recs[rec].names[field];
+}
+
+/* strerror() may take locks and consult locale data: not for a signal
+ * handler.  The errnos a memory read can produce are enough. */
+const char *tt_r_errno_text(int err)
+{
+	switch (err) {
+	case EFAULT: return "Bad address";
+	case EIO: return "Input/output error";
+	case EPERM: return "Operation not permitted";
+	case EACCES: return "Permission denied";
+	case ESRCH: return "No such process";
+	case ENOMEM: return "Cannot allocate memory";
+	case EINVAL: return "Invalid argument";
+	case ENOSYS: return "Function not implemented";
+	case EBADF: return "Bad file descriptor";
+	case EINTR: return "Interrupted system call";
+	case EAGAIN: return "Resource temporarily unavailable";
+	case ENOENT: return "No such file or directory";
+	}
+	return "unknown error";
+}
+
+/* ---- formatting without stdio ---- */
+
+struct out {
+	char *p;
+	size_t len, n;
+};
+
+static void put_c(struct out *o, char c)
+{
+	if (o->n + 1 < o->len)
+		o->p[o->n++] = c;
+}
+
+static void put_s(struct out *o, const char *s)
+{
+	if (!s)
+		s = "(null)";
+	while (*s)
+		put_c(o, *s++);
+}
+
+static void put_u(struct out *o, uint64_t v, unsigned base)
+{
+	char tmp[24];
+	int i = 0;
+
+	do {
+		tmp[i++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (i)
+		put_c(o, tmp[--i]);
+}
+
+size_t tt_r_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	struct out o = { buf, len, 0 };
+
+	if (!len)
+		return 0;
+	for (; *fmt; fmt++) {
+		if (*fmt != '%' || !fmt[1]) {
+			put_c(&o, *fmt);
+			continue;
+		}
+		switch (*++fmt) {
+		case 's': put_s(&o, va_arg(ap, const char *)); break;
+		case 'd': {
+			int v = va_arg(ap, int);
+			if (v < 0)
+				put_c(&o, '-');
+			put_u(&o, v < 0 ? -(uint64_t)v : (uint64_t)v, 10);
+			break;
+		}
+		case 'u': put_u(&o, va_arg(ap, unsigned), 10); break;
+		case 'U': put_u(&o, va_arg(ap, uint64_t), 10); break;
+		case 'X':
+			put_s(&o, "0x");
+			put_u(&o, va_arg(ap, uint64_t), 16);
+			break;
+		case 'E': {
+			int e = va_arg(ap, int);
+			put_s(&o, tt_r_errno_text(e < 0 ? -e : e));
+			break;
+		}
+		default: put_c(&o, *fmt); break;
+		}
+	}
+	o.p[o.n] = 0;
+	return o.n;
+}
+
+int tt_r_errf(tt_reader *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tt_r_vfmt(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+	return code;
+}

@@ -1,0 +1,881 @@
+/* Registry reader, snapshot layer: the whole registry decoded into one
+ * self-contained allocation for the CLI and tools.
+ *
+ * Built to scale to millions of tasks read through syscalls (/proc/PID/mem,
+ * process_vm_readv): slot arrays are fetched in bulk, frame reads go
+ * through a block cache so neighbouring frames cost one syscall, sites,
+ * funcs and strings are decoded once per address, and everything lives in
+ * arenas.  A live target is handled like a seqlock over the whole batch:
+ * after walking the frames of a batch of slots the slots are re-read, and
+ * a task whose sequence moved is read again on its own. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "reader/reader_priv.h"
+
+#define BULK_BYTES (16u << 20) /* slot bytes fetched per read */
+#define ARENA_MIN (1u << 20)
+#define ARENA_MAX (64u << 20)
+#define BC_SHIFT 16 /* 64 KiB blocks */
+#define BC_N 256
+#define BAD_RUN 64 /* unreadable slots in a row before a chunk is dropped */
+
+/* ---- big allocations ----
+ * A million-task snapshot writes close to a gigabyte; with 4 KiB pages
+ * the page faults cost more than the decoding.  Large buffers are mapped
+ * directly and offered transparent huge pages. */
+
+#define BIG_MIN (2u << 20)
+
+static void *big_alloc(size_t n)
+{
+	void *p;
+
+	if (n < BIG_MIN)
+		return malloc(n);
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, n, MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
+static void big_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	if (n < BIG_MIN)
+		free(p);
+	else
+		munmap(p, n);
+}
+
+static void *big_realloc(void *p, size_t old, size_t n)
+{
+	void *q;
+
+	if (old >= BIG_MIN && n >= BIG_MIN) {
+		q = mremap(p, old, n, MREMAP_MAYMOVE);
+		return q == MAP_FAILED ? NULL : q;
+	}
+	if (old < BIG_MIN && n < BIG_MIN)
+		return realloc(p, n);
+	q = big_alloc(n);
+	if (q && p)
+		memcpy(q, p, old < n ? old : n);
+	if (q)
+		big_free(p, old);
+	return q;
+}
+
+/* ---- arena ---- */
+
+struct arena_blk {
+	struct arena_blk *next;
+	size_t size;
+	max_align_t data[];
+};
+
+struct tt_snap_arena {
+	struct arena_blk *head;
+	char *p;
+	size_t left;
+	size_t next_size;
+};
+
+static void *arena_alloc(struct tt_snap_arena *a, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	if (n > a->left) {
+		size_t size = a->next_size ? a->next_size : ARENA_MIN;
+		struct arena_blk *b;
+
+		if (size < n)
+			size = n;
+		b = big_alloc(sizeof(*b) + size);
+		if (!b)
+			return NULL;
+		b->size = sizeof(*b) + size;
+		b->next = a->head;
+		a->head = b;
+		a->p = (char *)b->data;
+		a->left = size;
+		/* Grow geometrically: few mallocs for a million tasks, little
+		 * waste for ten. */
+		a->next_size = size * 2 > ARENA_MAX ? ARENA_MAX : size * 2;
+	}
+	void *p = a->p;
+	a->p += n;
+	a->left -= n;
+	return p;
+}
+
+static char *arena_strdup(struct tt_snap_arena *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = arena_alloc(a, n);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+/* ---- address-keyed hash map (key 0 is the empty marker) ---- */
+
+struct map {
+	uint64_t *keys;
+	uint64_t *vals;
+	size_t cap, n;
+};
+
+static size_t map_slot(const struct map *m, uint64_t k)
+{
+	size_t i = (size_t)((k * 0x9e3779b97f4a7c15ull) >> 17) & (m->cap - 1);
+
+	while (m->keys[i] && m->keys[i] != k)
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+static int map_get(const struct map *m, uint64_t k, uint64_t *v)
+{
+	size_t i;
+
+	if (!m->cap || !k)
+		return 0;
+	i = map_slot(m, k);
+	if (!m->keys[i])
+		return 0;
+	*v = m->vals[i];
+	return 1;
+}
+
+static int map_grow(struct map *m, size_t want)
+{
+	struct map g = { 0 };
+
+	g.cap = m->cap ? 2 * m->cap : 64;
+	while (g.cap < 2 * want)
+		g.cap *= 2;
+	g.keys = calloc(g.cap, sizeof(*g.keys));
+	g.vals = malloc(g.cap * sizeof(*g.vals));
+	if (!g.keys || !g.vals) {
+		free(g.keys);
+		free(g.vals);
+		return -1;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		if (m->keys[i]) {
+			size_t j = map_slot(&g, m->keys[i]);
+			g.keys[j] = m->keys[i];
+			g.vals[j] = m->vals[i];
+			g.n++;
+		}
+	}
+	free(m->keys);
+	free(m->vals);
+	*m = g;
+	return 0;
+}
+
+static int map_put(struct map *m, uint64_t k, uint64_t v)
+{
+	if (2 * (m->n + 1) > m->cap && map_grow(m, m->n + 1))
+		return -1;
+	size_t i = map_slot(m, k);
+	if (!m->keys[i])
+		m->n++;
+	m->keys[i] = k;
+	m->vals[i] = v;
+	return 0;
+}
+
+static void map_free(struct map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- block cache over the target's memory ---- */
+
+struct bcache {
+	tt_mem raw;
+	unsigned char *data[BC_N]; /* allocated on first use */
+	uint64_t tag[BC_N];	   /* block number + 1; 0 empty */
+	uint8_t bad[BC_N];	   /* the block is not wholly readable */
+};
+
+static int bc_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct bcache *c = ctx;
+	uint64_t blk = addr >> BC_SHIFT;
+	size_t i = (size_t)((blk ^ (blk >> 8)) & (BC_N - 1));
+
+	if (!len || addr + len < addr || (addr + len - 1) >> BC_SHIFT != blk)
+		return c->raw.read(c->raw.ctx, addr, buf, len);
+	if (!c->data[i]) {
+		c->data[i] = malloc((size_t)1 << BC_SHIFT);
+		if (!c->data[i])
+			return c->raw.read(c->raw.ctx, addr, buf, len);
+	}
+	if (c->tag[i] != blk + 1) {
+		c->tag[i] = blk + 1;
+		c->bad[i] = c->raw.read(c->raw.ctx, blk << BC_SHIFT, c->data[i],
+					(size_t)1 << BC_SHIFT) < 0;
+	}
+	if (c->bad[i])
+		return c->raw.read(c->raw.ctx, addr, buf, len);
+	memcpy(buf, c->data[i] + (addr & ((1u << BC_SHIFT) - 1)), len);
+	return 0;
+}
+
+static void bc_invalidate(struct bcache *c)
+{
+	memset(c->tag, 0, sizeof(c->tag));
+}
+
+static void bc_free(struct bcache *c)
+{
+	for (size_t i = 0; i < BC_N; i++) {
+		free(c->data[i]);
+		c->data[i] = NULL;
+	}
+}
+
+/* ---- the snapshot under construction ---- */
+
+#define MEMO 64 /* direct-mapped memo in front of the site/func maps */
+
+struct memo {
+	uint64_t key[MEMO];
+	const void *val[MEMO];
+};
+
+static inline size_t memo_ix(uint64_t a)
+{
+	return (size_t)((a >> 3) ^ (a >> 9)) & (MEMO - 1);
+}
+
+struct tt_snap_cache {
+	struct map sites, funcs, strings, ids;
+	struct memo site_memo, func_memo;
+	size_t tasks_bytes; /* allocated size of the snapshot's tasks */
+	struct bcache bc;
+};
+
+struct build {
+	tt_snapshot *s;
+	struct tt_snap_arena *a;
+	struct tt_snap_cache *c;
+	tt_reader *r;  /* raw memory: slots, re-reads */
+	tt_reader *rc; /* through the block cache: frames, statics */
+	size_t cap;    /* of s->tasks */
+	tt_rframe *scratch;
+	size_t scratch_cap;
+	char *strbuf;
+	size_t strlen_max;
+	unsigned char *bulk, *bulk2;
+	size_t bulk_size;
+	uint32_t stride;
+};
+
+static const char qq[] = "??";
+
+static const char *str_get(struct build *b, uint64_t addr)
+{
+	uint64_t v;
+	const char *s = qq;
+
+	if (!addr)
+		return qq;
+	if (map_get(&b->c->strings, addr, &v))
+		return (const char *)(uintptr_t)v;
+	if (tt_reader_string(b->rc, addr, b->strbuf, b->strlen_max) == TT_R_OK)
+		s = arena_strdup(b->a, b->strbuf);
+	if (!s || map_put(&b->c->strings, addr, (uintptr_t)s))
+		return qq;
+	return s;
+}
+
+static const tt_ssite *site_get(struct build *b, uint64_t addr)
+{
+	uint64_t v;
+	tt_rsite rs;
+	tt_ssite *ss;
+
+	struct memo *mm = &b->c->site_memo;
+	size_t mi = memo_ix(addr);
+
+	if (!addr)
+		return NULL;
+	if (mm->key[mi] == addr)
+		return mm->val[mi];
+	if (map_get(&b->c->sites, addr, &v)) {
+		mm->key[mi] = addr;
+		mm->val[mi] = (const void *)(uintptr_t)v;
+		return mm->val[mi];
+	}
+	ss = arena_alloc(b->a, sizeof(*ss));
+	if (!ss)
+		return NULL;
+	/* An unreadable site still yields an entry: "??" beats a hole. */
+	tt_reader_site(b->rc, addr, &rs);
+	ss->addr = addr;
+	ss->function = str_get(b, rs.function);
+	ss->file = str_get(b, rs.file);
+	ss->line = rs.line;
+	ss->flags = rs.flags;
+	ss->resume = rs.resume;
+	if (map_put(&b->c->sites, addr, (uintptr_t)ss))
+		return NULL;
+	return ss;
+}
+
+static const tt_sfunc unknown_func = { 0, qq, qq, qq, 0, 0, 0, 0 };
+
+static const tt_sfunc *func_get(struct build *b, uint64_t addr)
+{
+	uint64_t v;
+	tt_rfunc rf;
+	tt_sfunc *sf;
+
+	struct memo *mm = &b->c->func_memo;
+	size_t mi = memo_ix(addr);
+
+	if (!addr)
+		return &unknown_func;
+	if (mm->key[mi] == addr)
+		return mm->val[mi];
+	if (map_get(&b->c->funcs, addr, &v)) {
+		mm->key[mi] = addr;
+		mm->val[mi] = (const void *)(uintptr_t)v;
+		return mm->val[mi];
+	}
+	sf = arena_alloc(b->a, sizeof(*sf));
+	if (!sf)
+		return &unknown_func;
+	tt_reader_func(b->rc, addr, &rf);
+	sf->addr = addr;
+	sf->name = str_get(b, rf.name);
+	sf->file = str_get(b, rf.file);
+	sf->type_name = str_get(b, rf.type_name);
+	sf->line = rf.line;
+	sf->kind = rf.kind;
+	sf->frame_size = rf.frame_size;
+	sf->poll = rf.poll;
+	if (map_put(&b->c->funcs, addr, (uintptr_t)sf))
+		return &unknown_func;
+	return sf;
+}
+
+static tt_stask *task_push(struct build *b)
+{
+	tt_snapshot *s = b->s;
+
+	if (s->ntasks == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 1024;
+		tt_stask *t = big_realloc(s->tasks, b->cap * sizeof(*t),
+					  cap * sizeof(*t));
+		if (!t)
+			return NULL;
+		s->tasks = t;
+		b->cap = cap;
+		s->cache_->tasks_bytes = cap * sizeof(*t);
+	}
+	tt_stask *e = &s->tasks[s->ntasks++];
+	e->spawn_site = NULL;
+	e->frames = NULL;
+	e->nframes = 0;
+	e->error = 0;
+	e->errmsg[0] = 0;
+	return e;
+}
+
+static void set_error(tt_stask *e, int rc, const char *msg)
+{
+	e->error = rc;
+	if (e->raw.id)
+		snprintf(e->errmsg, sizeof(e->errmsg), "task %llu: %.130s",
+			 (unsigned long long)e->raw.id, msg);
+	else
+		snprintf(e->errmsg, sizeof(e->errmsg), "%s", msg);
+}
+
+/* Decode T's chain into entry E through reader RD. */
+static int fill_task(struct build *b, tt_reader *rd, const tt_rtask *t,
+		     tt_stask *e)
+{
+	size_t n = 0;
+	int rc;
+
+	e->raw = *t;
+	e->spawn_site = site_get(b, t->spawn_site);
+	e->error = 0;
+	e->errmsg[0] = 0;
+	/* The scratch buffer starts small and grows to max_frames only for
+	 * the tasks that need it. */
+	for (;;) {
+		rc = tt_reader_walk_frames(rd, t->root_frame, b->scratch,
+					   b->scratch_cap, &n);
+		if (rc != TT_R_TOO_DEEP || n < b->scratch_cap ||
+		    b->scratch_cap >= rd->lim.max_frames)
+			break;
+		size_t cap = 2 * b->scratch_cap;
+		if (cap > rd->lim.max_frames)
+			cap = rd->lim.max_frames;
+		tt_rframe *p = realloc(b->scratch, cap * sizeof(*p));
+		if (!p)
+			return TT_R_NOMEM;
+		b->scratch = p;
+		b->scratch_cap = cap;
+	}
+	e->nframes = 0;
+	e->frames = NULL;
+	if (n) {
+		e->frames = arena_alloc(b->a, n * sizeof(*e->frames));
+		if (!e->frames)
+			return TT_R_NOMEM;
+		for (size_t i = 0; i < n; i++) {
+			tt_sframe *f = &e->frames[i];
+			f->raw = b->scratch[i];
+			f->func = func_get(b, f->raw.func);
+			f->site = site_get(b, f->raw.site);
+		}
+		e->nframes = n;
+	}
+	if (rc)
+		set_error(e, rc, rd->err);
+	return TT_R_OK;
+}
+
+static int read_seq(struct build *b, uint64_t slot, uint64_t *seq)
+{
+	unsigned char sb[8];
+	tt_field f = b->r->f_task[TT_TASK_SEQ];
+
+	if (b->r->mem.read(b->r->mem.ctx, slot + f.offset, sb, f.size) < 0)
+		return -1;
+	*seq = tt_r_get(sb, (tt_field){ 0, f.size });
+	return 0;
+}
+
+/* E changed under us: read it alone, seqlock style, around the walk too.
+ * Returns 1 when the slot turned out free (drop E). */
+static int redo_task(struct build *b, tt_stask *e)
+{
+	uint64_t slot = e->raw.slot_addr, index = e->raw.slot_index, seq;
+	tt_rtask t;
+
+	for (uint32_t try = 0; try <= b->r->lim.torn_retries; try++) {
+		int rc = tt_reader_read_task(b->r, slot, &t);
+		if (rc) {
+			set_error(e, rc, b->r->err);
+			return 0;
+		}
+		if (!t.id)
+			return 1;
+		t.slot_index = index;
+		if (fill_task(b, b->r, &t, e))
+			return 0;
+		if (read_seq(b, slot, &seq) || seq == t.seq)
+			return 0;
+	}
+	e->error = TT_R_TORN;
+	snprintf(e->errmsg, sizeof(e->errmsg),
+		 "task %llu: kept changing while read (%u tries)",
+		 (unsigned long long)e->raw.id, b->r->lim.torn_retries + 1);
+	return 0;
+}
+
+/* Re-check the entries [from, ntasks) against a second read of the slots;
+ * redo the ones that moved and drop the ones freed meanwhile. */
+static void verify_batch(struct build *b, size_t from, uint64_t base,
+			 size_t nslots)
+{
+	tt_snapshot *s = b->s;
+	tt_field fs = b->r->f_task[TT_TASK_SEQ];
+	int bulk = b->r->mem.read(b->r->mem.ctx, base, b->bulk2,
+				  nslots * b->stride) == 0;
+	size_t out = from;
+
+	for (size_t i = from; i < s->ntasks; i++) {
+		tt_stask *e = &s->tasks[i];
+		uint64_t seq;
+		int drop = 0;
+
+		if (e->raw.id) {
+			if (bulk)
+				seq = tt_r_get(b->bulk2 + (e->raw.slot_addr - base),
+					       fs);
+			else if (read_seq(b, e->raw.slot_addr, &seq))
+				seq = e->raw.seq;
+			if (seq != e->raw.seq)
+				drop = redo_task(b, e);
+		}
+		if (drop)
+			continue;
+		if (out != i)
+			s->tasks[out] = *e;
+		out++;
+	}
+	s->ntasks = out;
+}
+
+static int error_entry(struct build *b, uint64_t addr, uint64_t index, int rc,
+		       const char *msg)
+{
+	tt_stask *e = task_push(b);
+
+	if (!e)
+		return TT_R_NOMEM;
+	memset(&e->raw, 0, sizeof(e->raw));
+	e->raw.slot_addr = addr;
+	e->raw.slot_index = index;
+	set_error(e, rc, msg);
+	return TT_R_OK;
+}
+
+/* Returns 0, TT_R_NOMEM, or -1 when the rest of the chunk is junk. */
+static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
+		      size_t nslots)
+{
+	tt_rtask t;
+	size_t from = b->s->ntasks;
+	unsigned bad = 0;
+	char msg[sizeof(b->r->err)];
+	int bulk;
+
+	bulk = b->r->mem.read(b->r->mem.ctx, base, b->bulk,
+			      nslots * b->stride) == 0;
+	/* Frames read from now on are no older than the slots. */
+	bc_invalidate(&b->c->bc);
+	for (size_t j = 0; j < nslots; j++) {
+		uint64_t addr = base + j * b->stride;
+		tt_stask *e;
+		int rc;
+
+		if (bulk) {
+			tt_reader_decode_task(b->r, b->bulk + j * b->stride,
+					      addr, &t);
+		} else if ((rc = tt_reader_read_task(b->r, addr, &t))) {
+			/* A run of unreadable slots is one error, and a long
+			 * one means the slot pointer is junk: give up on the
+			 * chunk instead of failing millions of reads. */
+			if (rc == TT_R_UNREADABLE && bad++) {
+				if (bad < BAD_RUN)
+					continue;
+				snprintf(msg, sizeof(msg),
+					 "slot %#llx: %u unreadable slots in a "
+					 "row; rest of chunk skipped",
+					 (unsigned long long)addr, BAD_RUN);
+				if (error_entry(b, addr, first_index + j, rc, msg))
+					return TT_R_NOMEM;
+				verify_batch(b, from, base, nslots);
+				return -1;
+			}
+			if (error_entry(b, addr, first_index + j, rc, b->r->err))
+				return TT_R_NOMEM;
+			continue;
+		}
+		bad = 0;
+		if (!t.id)
+			continue;
+		t.slot_index = first_index + j;
+		e = task_push(b);
+		if (!e || fill_task(b, b->rc, &t, e))
+			return TT_R_NOMEM;
+	}
+	verify_batch(b, from, base, nslots);
+	return TT_R_OK;
+}
+
+/* Bulk buffers sized to the largest batch seen: a registry of ten tasks
+ * must not cost 32 MiB. */
+static int grow_bulk(struct build *b, size_t nslots)
+{
+	size_t need = nslots * b->stride;
+	unsigned char *p, *q;
+
+	if (need <= b->bulk_size)
+		return 0;
+	p = realloc(b->bulk, need);
+	if (p)
+		b->bulk = p;
+	q = realloc(b->bulk2, need);
+	if (q)
+		b->bulk2 = q;
+	if (!p || !q)
+		return -1;
+	b->bulk_size = need;
+	return 0;
+}
+
+/* Size the task array up front to spare a million-task snapshot its
+ * reallocations.  tasks_live is untrusted: never reserve more than the
+ * chunks hold. */
+static void reserve_tasks(struct build *b, uint32_t nchunks)
+{
+	uint64_t slots = 0, live = b->s->tasks_live;
+	tt_r_chunk c;
+
+	for (uint32_t i = 0; i < nchunks; i++)
+		if (tt_r_chunk_get(b->r, i, slots, &c) == TT_R_OK)
+			slots += c.count;
+	if (live > slots)
+		live = slots;
+	live += live / 16 + 16;
+	b->s->tasks = big_alloc((size_t)live * sizeof(*b->s->tasks));
+	if (b->s->tasks) {
+		b->cap = (size_t)live;
+		b->s->cache_->tasks_bytes = b->cap * sizeof(*b->s->tasks);
+	}
+}
+
+static int read_tasks(struct build *b)
+{
+	uint32_t nchunks;
+	uint64_t total = 0;
+	size_t batch = BULK_BYTES / b->stride;
+	int rc;
+
+	rc = tt_r_chunk_count(b->r, &nchunks);
+	if (rc)
+		return rc;
+	reserve_tasks(b, nchunks);
+	for (uint32_t i = 0; i < nchunks; i++) {
+		tt_r_chunk c;
+
+		rc = tt_r_chunk_get(b->r, i, total, &c);
+		if (rc) {
+			/* One bad chunk costs its slots, not the snapshot. */
+			if (error_entry(b, c.addr, 0, rc, b->r->err))
+				return TT_R_NOMEM;
+			continue;
+		}
+		total += c.count;
+		if (grow_bulk(b, c.count < batch ? (size_t)c.count : batch))
+			return TT_R_NOMEM;
+		for (uint64_t off = 0; off < c.count; off += batch) {
+			size_t n = c.count - off < batch ? (size_t)(c.count - off) :
+							  batch;
+			rc = read_batch(b, c.slots + off * b->stride,
+					c.first + off, n);
+			if (rc < 0)
+				break;
+			if (rc)
+				return rc;
+		}
+	}
+	return TT_R_OK;
+}
+
+static void read_workers(struct build *b)
+{
+	uint64_t n = tt_reader_root_u64(b->r, TT_ROOT_WORKER_COUNT);
+	tt_rworker w;
+
+	if (n > b->r->lim.max_workers || !b->r->record_size[TT_REC_WORKER])
+		return;
+	b->s->workers = calloc(n ? n : 1, sizeof(*b->s->workers));
+	if (!b->s->workers)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		if (tt_reader_worker(b->r, i, &w) == TT_R_OK)
+			b->s->workers[b->s->nworkers++] = w;
+}
+
+static int build_ids(struct build *b)
+{
+	tt_snapshot *s = b->s;
+	uint64_t v;
+
+	if (s->ntasks && map_grow(&b->c->ids, s->ntasks))
+		return TT_R_NOMEM;
+	for (size_t i = 0; i < s->ntasks; i++) {
+		uint64_t id = s->tasks[i].raw.id;
+		if (id && !map_get(&b->c->ids, id, &v) &&
+		    map_put(&b->c->ids, id, i))
+			return TT_R_NOMEM;
+		if (s->tasks[i].error)
+			s->nerrors++;
+	}
+	return TT_R_OK;
+}
+
+static int snapshot_body(struct build *b, tt_mem mem, uint64_t root_addr,
+			 const tt_reader_limits *limits)
+{
+	tt_snapshot *s = b->s;
+	tt_reader *r = b->r;
+	int rc;
+
+	rc = tt_reader_open(r, mem, root_addr, limits);
+	if (rc)
+		return rc;
+	b->c->bc.raw = mem;
+	*b->rc = *r;
+	b->rc->mem = (tt_mem){ bc_read, &b->c->bc };
+	b->stride = r->record_size[TT_REC_TASK];
+	b->scratch_cap = r->lim.max_frames < 64 ? r->lim.max_frames : 64;
+	b->scratch = malloc(b->scratch_cap * sizeof(*b->scratch));
+	b->strlen_max = (size_t)r->lim.max_string + 1;
+	b->strbuf = malloc(b->strlen_max);
+	if (!b->scratch || !b->strbuf)
+		return tt_r_errf(r, TT_R_NOMEM, "out of memory");
+
+	s->root_addr = root_addr;
+	s->abi_version = r->abi_version;
+	s->pointer_size = r->pointer_size;
+	s->now_ns = tt_reader_root_u64(r, TT_ROOT_NOW_NS);
+	s->start_mono_ns = tt_reader_root_u64(r, TT_ROOT_START_MONO_NS);
+	s->start_real_ns = tt_reader_root_u64(r, TT_ROOT_START_REAL_NS);
+	s->tasks_live = tt_reader_root_u64(r, TT_ROOT_TASKS_LIVE);
+	s->next_task_id = tt_reader_root_u64(r, TT_ROOT_NEXT_TASK_ID);
+	s->pid = tt_reader_root_u64(r, TT_ROOT_PID);
+	s->flags = tt_reader_root_u64(r, TT_ROOT_FLAGS);
+	s->runtime_name = str_get(b, tt_reader_root_u64(r, TT_ROOT_RUNTIME_NAME));
+
+	rc = read_tasks(b);
+	if (rc == TT_R_NOMEM)
+		return tt_r_errf(r, rc, "out of memory");
+	if (rc)
+		return rc;
+	read_workers(b);
+	if (build_ids(b))
+		return tt_r_errf(r, TT_R_NOMEM, "out of memory");
+	return TT_R_OK;
+}
+
+int tt_snapshot_read(tt_mem mem, uint64_t root_addr,
+		     const tt_reader_limits *limits, tt_snapshot **out,
+		     char *err, size_t errlen)
+{
+	struct build b = { 0 };
+	int rc = TT_R_NOMEM;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = 0;
+	b.s = calloc(1, sizeof(*b.s));
+	b.a = calloc(1, sizeof(*b.a));
+	b.c = calloc(1, sizeof(*b.c));
+	b.r = malloc(sizeof(*b.r));
+	b.rc = malloc(sizeof(*b.rc));
+	if (b.s && b.a && b.c && b.r && b.rc) {
+		b.s->arena_ = b.a;
+		b.s->cache_ = b.c;
+		rc = snapshot_body(&b, mem, root_addr, limits);
+		if (rc && err && errlen)
+			snprintf(err, errlen, "%s", b.r->err);
+	} else if (err && errlen) {
+		snprintf(err, errlen, "out of memory");
+	}
+	free(b.scratch);
+	free(b.strbuf);
+	free(b.bulk);
+	free(b.bulk2);
+	free(b.r);
+	free(b.rc);
+	if (b.c) {
+		/* Only the id index outlives the build. */
+		bc_free(&b.c->bc);
+		map_free(&b.c->sites);
+		map_free(&b.c->funcs);
+		map_free(&b.c->strings);
+	}
+	if (rc) {
+		if (b.s) {
+			b.s->arena_ = b.a;
+			b.s->cache_ = b.c;
+			tt_snapshot_free(b.s);
+		} else {
+			free(b.a);
+			free(b.c);
+		}
+		return rc;
+	}
+	*out = b.s;
+	return TT_R_OK;
+}
+
+void tt_snapshot_free(tt_snapshot *s)
+{
+	if (!s)
+		return;
+	if (s->arena_) {
+		struct arena_blk *b = s->arena_->head;
+		while (b) {
+			struct arena_blk *next = b->next;
+			big_free(b, b->size);
+			b = next;
+		}
+		free(s->arena_);
+	}
+	if (s->cache_) {
+		map_free(&s->cache_->ids);
+		big_free(s->tasks, s->cache_->tasks_bytes);
+		free(s->cache_);
+	}
+	free(s->workers);
+	free(s);
+}
+
+const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id)
+{
+	uint64_t i;
+
+	if (!s || !s->cache_ || !map_get(&s->cache_->ids, id, &i))
+		return NULL;
+	return &s->tasks[i];
+}
+
+const tt_sframe *tt_stask_leaf(const tt_stask *t)
+{
+	size_t i = 0;
+
+	if (!t || !t->nframes)
+		return NULL;
+	/* Pre-order puts a frame's first child right after it. */
+	while (i + 1 < t->nframes && t->frames[i + 1].raw.parent == (int32_t)i)
+		i++;
+	return &t->frames[i];
+}
+
+/* Frames come in pre-order with parent indices, so the children of P are
+ * the later frames naming P as parent, the awaited one first.  The
+ * indices come from target memory through the reader: check them. */
+size_t tt_stask_next_child(const tt_stask *t, size_t parent, size_t after)
+{
+	for (size_t j = after + 1; j < t->nframes; j++) {
+		int32_t p = t->frames[j].raw.parent;
+		if (p >= 0 && (size_t)p == parent)
+			return j;
+		/* Pre-order: once a frame at P's depth or above shows up,
+		 * P's subtree is over. */
+		if (t->frames[j].raw.depth <= t->frames[parent].raw.depth)
+			break;
+	}
+	return t->nframes;
+}
+
+size_t tt_stask_path(const tt_stask *t, size_t from, size_t *path, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = from; i < t->nframes && n < cap;
+	     i = tt_stask_next_child(t, i, i))
+		path[n++] = i;
+	return n;
+}
+
+void tt_text_free(char *text)
+{
+	free(text);
+}

@@ -1,0 +1,418 @@
+/* Registry reader, core layer: task slots (seqlock reads, iteration) and
+ * await-chain walks.  Same rules as reader.c: no allocation, no stdio, no
+ * recursion (a signal handler's alternate stack is small), bounded stack
+ * use (about 6 KiB in tt_reader_walk_frames, 4.2 KiB in
+ * tt_reader_read_task). */
+#include <errno.h>
+#include <string.h>
+
+#include "reader/reader_priv.h"
+
+/* ---- tasks ---- */
+
+int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,
+			  tt_rtask *out)
+{
+	const tt_field *f = r->f_task;
+	tt_field nf = f[TT_TASK_NAME];
+	size_t nlen = nf.size < TT_TASK_NAME_MAX ? nf.size : TT_TASK_NAME_MAX - 1;
+
+	memset(out, 0, sizeof(*out));
+	out->slot_addr = slot_addr;
+	out->id = tt_r_get(slot, f[TT_TASK_ID]);
+	out->seq = (uint32_t)tt_r_get(slot, f[TT_TASK_SEQ]);
+	out->state = (uint32_t)tt_r_get(slot, f[TT_TASK_STATE]);
+	out->flags = (uint32_t)tt_r_get(slot, f[TT_TASK_FLAGS]);
+	out->worker = f[TT_TASK_WORKER].size ?
+			      (int32_t)tt_r_get_s(slot, f[TT_TASK_WORKER]) :
+			      -1;
+	memcpy(out->name, (const char *)slot + nf.offset, nlen);
+	for (size_t i = 0; i < nlen && out->name[i]; i++) {
+		unsigned char c = (unsigned char)out->name[i];
+		if (c < 0x20 || c == 0x7f)
+			out->name[i] = '?';
+	}
+	out->parent_id = tt_r_get(slot, f[TT_TASK_PARENT_ID]);
+	out->spawn_site = tt_r_get(slot, f[TT_TASK_SPAWN_SITE]);
+	out->root_frame = tt_r_get(slot, f[TT_TASK_ROOT_FRAME]);
+	out->created_ns = tt_r_get(slot, f[TT_TASK_CREATED_NS]);
+	out->poll_start_ns = tt_r_get(slot, f[TT_TASK_POLL_START_NS]);
+	out->poll_end_ns = tt_r_get(slot, f[TT_TASK_POLL_END_NS]);
+	out->wake_ns = tt_r_get(slot, f[TT_TASK_WAKE_NS]);
+	out->polls = tt_r_get(slot, f[TT_TASK_POLLS]);
+	out->busy_ns = tt_r_get(slot, f[TT_TASK_BUSY_NS]);
+	out->wakes = tt_r_get(slot, f[TT_TASK_WAKES]);
+	out->self_wakes = tt_r_get(slot, f[TT_TASK_SELF_WAKES]);
+	out->wakers = tt_r_get(slot, f[TT_TASK_WAKERS]);
+	out->runtime_id = tt_r_get(slot, f[TT_TASK_RUNTIME_ID]);
+	out->running = out->seq & 1;
+	return TT_R_OK;
+}
+
+int tt_reader_read_task(tt_reader *r, uint64_t slot_addr, tt_rtask *out)
+{
+	unsigned char b[TT_R_TASK_MAX];
+	unsigned char sb[8];
+	tt_field fs = r->f_task[TT_TASK_SEQ], f0 = { 0, fs.size };
+	uint32_t size = r->record_size[TT_REC_TASK];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->slot_addr = slot_addr;
+	if (slot_addr & (TT_R_ALIGN - 1))
+		return tt_r_errf(r, TT_R_MISALIGNED, "task slot %X: misaligned",
+				 slot_addr);
+	/* Memory that holds still needs no seqlock: one look. */
+	if (r->view_ && size) {
+		const void *v = r->view_(r->view_ctx_, slot_addr, size);
+		if (v)
+			return tt_reader_decode_task(r, v, slot_addr, out);
+	}
+	for (uint32_t try = 0;; try++) {
+		uint64_t s1, s2;
+
+		/* seq before and after the copy: equal means no writer
+		 * finished a mutation in between. */
+		rc = tt_r_read(r, slot_addr + fs.offset, sb, fs.size, "task slot");
+		if (rc)
+			return rc;
+		s1 = tt_r_get(sb, f0);
+		rc = tt_r_read(r, slot_addr, b, size, "task slot");
+		if (rc)
+			return rc;
+		rc = tt_r_read(r, slot_addr + fs.offset, sb, fs.size, "task slot");
+		if (rc)
+			return rc;
+		s2 = tt_r_get(sb, f0);
+		if (s1 == s2 && tt_r_get(b, fs) == s1)
+			return tt_reader_decode_task(r, b, slot_addr, out);
+		if (try >= r->lim.torn_retries) {
+			out->slot_addr = slot_addr;
+			return tt_r_errf(r, TT_R_TORN,
+					 "task slot %X: sequence kept changing "
+					 "(%u tries)",
+					 slot_addr, try + 1);
+		}
+	}
+}
+
+void tt_task_iter_init(tt_reader *r, tt_task_iter *it)
+{
+	memset(it, 0, sizeof(*it));
+	/* A bad chunk count is reported by the first tt_task_iter_next;
+	 * chunk == UINT32_MAX marks it pending. */
+	if (tt_r_chunk_count(r, &it->chunk_count))
+		it->chunk = UINT32_MAX;
+}
+
+/* Advance IT to its next slot, loading chunks as needed: 1 with the
+ * slot's address and index, 0 at the end, or -TT_R_* for a chunk that
+ * could not be read (its address in *ADDR). */
+static int iter_slot(tt_reader *r, tt_task_iter *it, uint64_t *addr,
+		     uint64_t *index)
+{
+	uint64_t stride = r->record_size[TT_REC_TASK];
+
+	if (it->chunk == UINT32_MAX) {
+		uint32_t n;
+		it->chunk = 0;
+		*addr = 0;
+		return -tt_r_chunk_count(r, &n);
+	}
+	for (;;) {
+		if (it->slot < it->slot_count) {
+			*addr = it->slots_addr + it->slot * stride;
+			*index = it->first_index + it->slot;
+			it->slot++;
+			return 1;
+		}
+		if (it->chunk >= it->chunk_count)
+			return 0;
+
+		tt_r_chunk c;
+		int rc = tt_r_chunk_get(r, it->chunk++, it->total, &c);
+
+		it->slot = it->slot_count = 0;
+		if (rc) {
+			*addr = c.addr;
+			return -rc;
+		}
+		it->slots_addr = c.slots;
+		it->slot_count = c.count;
+		it->first_index = c.first;
+		it->total += c.count;
+	}
+}
+
+int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out)
+{
+	for (;;) {
+		uint64_t addr = 0, index = 0;
+		int rc = iter_slot(r, it, &addr, &index);
+
+		if (rc == 0)
+			return 0;
+		if (rc < 0) {
+			memset(out, 0, sizeof(*out));
+			out->slot_addr = addr;
+			return rc;
+		}
+		rc = tt_reader_read_task(r, addr, out);
+		out->slot_index = index;
+		if (rc)
+			return -rc;
+		if (out->id == 0)
+			continue;
+		return 1;
+	}
+}
+
+int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr,
+			 uint64_t *id, uint32_t *flags)
+{
+	unsigned char buf[TT_R_TASK_MAX];
+	uint32_t size = r->record_size[TT_REC_TASK];
+
+	for (;;) {
+		uint64_t addr = 0, index = 0;
+		int rc = iter_slot(r, it, &addr, &index);
+
+		*slot_addr = addr;
+		*id = 0;
+		*flags = 0;
+		if (rc <= 0)
+			return rc;
+		if (addr & (TT_R_ALIGN - 1))
+			return -tt_r_errf(r, TT_R_MISALIGNED,
+					  "task slot %X: misaligned", addr);
+		const unsigned char *b = tt_r_fetch(r, addr, buf, size, "task slot");
+		if (!b)
+			return -TT_R_UNREADABLE;
+		*id = tt_r_get(b, r->f_task[TT_TASK_ID]);
+		if (!*id)
+			continue;
+		*flags = (uint32_t)tt_r_get(b, r->f_task[TT_TASK_FLAGS]);
+		return 1;
+	}
+}
+
+/* ---- await chains ---- */
+
+#define WALK_LINEAR 16	  /* frames checked linearly before the set */
+#define WALK_SET 256	  /* power of two */
+#define WALK_SET_FILL 192 /* keep probes short */
+#define WALK_PENDING 128  /* nested combinators with unvisited siblings */
+#define WALK_FUNCS 8
+
+struct walk {
+	uint64_t set[WALK_SET];
+	uint32_t in_set; /* frames[0 .. in_set) are in set[] */
+	uint32_t npend;
+	struct {
+		uint64_t addr;
+		int32_t parent;
+		uint32_t depth;
+	} pend[WALK_PENDING];
+	struct {
+		uint64_t addr;
+		uint32_t kind;
+	} funcs[WALK_FUNCS];
+	uint32_t fnext;
+};
+
+static uint32_t set_hash(uint64_t a)
+{
+	return (uint32_t)(((a >> 3) * 0x9e3779b97f4a7c15ull) >> 40) &
+	       (WALK_SET - 1);
+}
+
+static int set_has(const struct walk *w, uint64_t a)
+{
+	for (uint32_t h = set_hash(a);; h = (h + 1) & (WALK_SET - 1)) {
+		if (w->set[h] == a)
+			return 1;
+		if (!w->set[h])
+			return 0;
+	}
+}
+
+static void set_add(struct walk *w, uint64_t a)
+{
+	uint32_t h = set_hash(a);
+
+	while (w->set[h])
+		h = (h + 1) & (WALK_SET - 1);
+	w->set[h] = a;
+	w->in_set++;
+}
+
+/* Has this walk met frame A before?  Short chains (nearly all) compare
+ * linearly; longer ones use the hash set, and past its fill level the
+ * frames not in it are compared linearly again. */
+static int seen(struct walk *w, const tt_rframe *frames, size_t n, uint64_t a)
+{
+	size_t i = 0;
+
+	if (n > WALK_LINEAR) {
+		if (!w->in_set)
+			memset(w->set, 0, sizeof(w->set));
+		while (w->in_set < n && w->in_set < WALK_SET_FILL)
+			set_add(w, frames[w->in_set].addr);
+		if (set_has(w, a))
+			return 1;
+		i = w->in_set;
+	}
+	for (; i < n; i++)
+		if (frames[i].addr == a)
+			return 1;
+	return 0;
+}
+
+static int func_kind(tt_reader *r, struct walk *w, uint64_t frame,
+		     uint64_t func, uint32_t *kind)
+{
+	char why[sizeof(r->err)];
+	tt_rfunc f;
+	int rc;
+
+	for (uint32_t i = 0; i < WALK_FUNCS; i++) {
+		if (w->funcs[i].addr == func && func) {
+			*kind = w->funcs[i].kind;
+			return TT_R_OK;
+		}
+	}
+	rc = tt_reader_func(r, func, &f);
+	if (rc) {
+		memcpy(why, r->err, sizeof(why));
+		return tt_r_errf(r, rc == TT_R_NOT_FOUND ? TT_R_UNREADABLE : rc,
+				 "frame %X: %s", frame, why);
+	}
+	w->funcs[w->fnext].addr = func;
+	w->funcs[w->fnext].kind = f.kind;
+	w->fnext = (w->fnext + 1) % WALK_FUNCS;
+	*kind = f.kind;
+	return TT_R_OK;
+}
+
+static int read_frame(tt_reader *r, struct walk *w, uint64_t addr,
+		      tt_rframe *out, uint64_t *child, uint64_t *sibling)
+{
+	unsigned char buf[TT_R_RECORD_MAX];
+	const unsigned char *b = NULL;
+	uint32_t fsize = r->record_size[TT_REC_FRAME];
+	uint32_t wsize = r->record_size[TT_REC_WAIT];
+	uint32_t want = fsize > wsize ? fsize : wsize;
+	const tt_field *ff = r->f_frame, *fw = r->f_wait;
+	int wide = 1, rc;
+
+	if (addr & (TT_R_ALIGN - 1))
+		return tt_r_errf(r, TT_R_MISALIGNED, "frame %X: misaligned",
+				 addr);
+	/* One read covers a leaf's wait record too; a small frame at the
+	 * end of a mapping gets a second, narrower chance. */
+	if (r->view_ && addr + want >= addr)
+		b = r->view_(r->view_ctx_, addr, want);
+	if (!b && addr + want >= addr && r->mem.read(r->mem.ctx, addr, buf, want) >= 0)
+		b = buf;
+	if (!b) {
+		wide = want == fsize;
+		b = tt_r_fetch(r, addr, buf, fsize, "frame");
+		if (!b)
+			return TT_R_UNREADABLE;
+	}
+	out->addr = addr;
+	out->func = tt_r_get(b, ff[TT_FRAME_FUNC]);
+	out->site = tt_r_get(b, ff[TT_FRAME_SITE]);
+	*child = tt_r_get(b, ff[TT_FRAME_CHILD]);
+	*sibling = tt_r_get(b, ff[TT_FRAME_SIBLING]);
+	rc = func_kind(r, w, addr, out->func, &out->kind);
+	if (rc)
+		return rc;
+	if (out->kind != TT_FUNC_KIND_LEAF)
+		return TT_R_OK;
+	if (!wide)
+		return tt_r_errf(r, TT_R_UNREADABLE,
+				 "frame %X: wait record unreadable", addr);
+	out->wait_kind = (uint32_t)tt_r_get(b, fw[TT_WAIT_KIND]);
+	out->wait_object = tt_r_get(b, fw[TT_WAIT_OBJECT]);
+	out->wait_owner = tt_r_get(b, fw[TT_WAIT_OWNER]);
+	out->wait_since_ns = tt_r_get(b, fw[TT_WAIT_SINCE_NS]);
+	out->wait_detail = tt_r_get(b, fw[TT_WAIT_DETAIL]);
+	return TT_R_OK;
+}
+
+int tt_reader_walk_frames(tt_reader *r, uint64_t root_frame, tt_rframe *frames,
+			  size_t cap, size_t *count)
+{
+	struct walk w;
+	size_t limit = cap < r->lim.max_frames ? cap : r->lim.max_frames;
+	size_t n = 0;
+	uint64_t addr = root_frame;
+	int32_t parent = -1;
+	uint32_t depth = 0;
+	int rc = TT_R_OK;
+
+	w.in_set = w.npend = w.fnext = 0;
+	memset(w.funcs, 0, sizeof(w.funcs));
+	*count = 0;
+	if (!root_frame)
+		return TT_R_OK;
+	for (;;) {
+		uint64_t child = 0, sibling = 0;
+		tt_rframe *f;
+
+		if (depth > r->lim.max_depth) {
+			rc = tt_r_errf(r, TT_R_TOO_DEEP,
+				       "await chain deeper than %u at frame %X",
+				       r->lim.max_depth, addr);
+			break;
+		}
+		if (n >= limit) {
+			rc = tt_r_errf(r, TT_R_TOO_DEEP,
+				       "more than %U frames at frame %X",
+				       (uint64_t)limit, addr);
+			break;
+		}
+		if (seen(&w, frames, n, addr)) {
+			rc = tt_r_errf(r, TT_R_CYCLE,
+				       "await chain loops at frame %X", addr);
+			break;
+		}
+		f = &frames[n];
+		memset(f, 0, sizeof(*f));
+		rc = read_frame(r, &w, addr, f, &child, &sibling);
+		if (rc)
+			break;
+		f->parent = parent;
+		f->depth = depth;
+		n++;
+		/* A root frame has no parent, so no siblings either. */
+		if (sibling && depth > 0) {
+			if (w.npend == WALK_PENDING) {
+				rc = tt_r_errf(r, TT_R_TOO_DEEP,
+					       "more than %u nested combinators "
+					       "at frame %X",
+					       WALK_PENDING, addr);
+				break;
+			}
+			w.pend[w.npend].addr = sibling;
+			w.pend[w.npend].parent = parent;
+			w.pend[w.npend].depth = depth;
+			w.npend++;
+		}
+		if (child) {
+			parent = (int32_t)(n - 1);
+			depth++;
+			addr = child;
+			continue;
+		}
+		if (!w.npend)
+			break;
+		w.npend--;
+		addr = w.pend[w.npend].addr;
+		parent = w.pend[w.npend].parent;
+		depth = w.pend[w.npend].depth;
+	}
+	*count = n;
+	return rc;
+}

@@ -1,0 +1,45 @@
+/* Shared by crash.c (the handler) and crash_bt.c (native backtraces). */
+#ifndef TT_CRASH_PRIV_H
+#define TT_CRASH_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reporters/report.h"
+
+/* Capture the loaded modules (dl_iterate_phdr is not signal-safe, so
+ * this runs at install time; modules loaded later print as "??"). */
+void tt_cb_modules_capture(void);
+int tt_cb_modules_captured(void);
+/* The executor calls this as a worker thread exits. */
+void tt__crash_thread_exit(void);
+
+#define TT_NATIVE_MAX 128
+typedef struct tt_native {
+	uint64_t pc[TT_NATIVE_MAX]; /* [0] the faulting pc, then return addresses */
+	size_t n;
+	size_t more; /* frames walked beyond the array */
+	const char *stop; /* why the walk ended, NULL at the outermost frame */
+	int scanned;      /* frames past #0 were found by a stack scan */
+} tt_native;
+
+/* Walk the frame-pointer chain from FP, bounded by the stack [LO, HI)
+ * when known (0 otherwise), reading through tt_mem_self so a corrupt
+ * chain ends the walk instead of faulting. */
+void tt_cb_walk(uint64_t pc, uint64_t fp, uint64_t sp, uint64_t lo,
+		uint64_t hi, tt_native *out);
+
+/* An async function of the crashing task's chain, to name its frames. */
+typedef struct tt_cb_poll {
+	uint64_t poll;      /* the poll function's entry */
+	const char *name;   /* async function */
+	const char *cfunc;  /* C poll function (the site's), may be NULL */
+	const char *file;   /* the await it is suspended at, may be NULL */
+	uint32_t line;
+} tt_cb_poll;
+
+/* Print the walk, executor frames pruned. */
+void tt_cb_print(tt_rout *o, const tt_native *nb, const tt_cb_poll *polls,
+		 size_t npolls);
+
+#endif

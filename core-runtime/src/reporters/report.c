@@ -1,0 +1,928 @@
+/* In-process reports over the reader's core layer; see report.h.
+ * Async-signal-safe throughout: mmap instead of malloc, write(2) instead
+ * of stdio, tt_mem_self (process_vm_readv) instead of dereferencing. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "reporters/report.h"
+#include "tasktrace/future.h"
+#include "tasktrace/abi/registry.h"
+
+/* ---- the writer ---- */
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* nowhere to report a failed report */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void tt_rout_init(tt_rout *o, int fd, size_t cap)
+{
+	o->fd = fd;
+	o->written = 0;
+	o->cap = cap;
+	o->limit = cap;
+	o->len = 0;
+	o->buf = o->small;
+	o->size = sizeof(o->small);
+}
+
+void tt_rout_set_buffer(tt_rout *o, char *mem, size_t size)
+{
+	tt_rout_flush(o);
+	if (mem && size >= sizeof(o->small)) {
+		o->buf = mem;
+		o->size = size;
+	}
+}
+
+void tt_rout_flush(tt_rout *o)
+{
+	write_all(o->fd, o->buf, o->len);
+	o->len = 0;
+}
+
+void tt_rout_section(tt_rout *o, size_t n, size_t reserve)
+{
+	size_t used = o->written;
+	size_t end = o->cap > reserve ? o->cap - reserve : 0;
+
+	o->limit = used + n < end ? used + n : end;
+}
+
+static int put(tt_rout *o, const char *s, size_t n, size_t limit)
+{
+	/* written counts every accepted byte, buffered or not. */
+	if (o->written + n + 1 > limit)
+		return 0;
+	o->written += n + 1;
+	if (o->len + n + 1 > o->size)
+		tt_rout_flush(o);
+	if (n + 1 > o->size) {
+		write_all(o->fd, s, n);
+		write_all(o->fd, "\n", 1);
+		return 1;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->buf[o->len + n] = '\n';
+	o->len += n + 1;
+	return 1;
+}
+
+int tt_rout_line(tt_rout *o, const char *s)
+{
+	return put(o, s, strlen(s), o->limit);
+}
+
+int tt_rout_force(tt_rout *o, const char *s)
+{
+	return put(o, s, strlen(s), o->cap);
+}
+
+/* ---- memory: this process, with FUNC and SITE records cached ---- */
+
+static size_t sym_ix(uint64_t a)
+{
+	return (size_t)((a >> 3) ^ (a >> 11) ^ (a >> 19)) & (TT_REP_SYMS - 1);
+}
+
+/* Raw copies of static records, keyed by address and length. */
+typedef struct raw_rec {
+	uint64_t addr;
+	uint32_t len;
+	unsigned char data[TT_R_RECORD_MAX > 128 ? 128 : TT_R_RECORD_MAX];
+} raw_rec;
+
+/* Blocks of target memory read since the current batch of slots was
+ * read: a task's frames usually share a block with its neighbours', and
+ * a syscall costs more than decoding a task.  An entry first holds the
+ * page that was asked for (FUNC and SITE records, strings: one page is
+ * all they need); a second page asked for in the same block loads all of
+ * it: its aligned 64 KiB in one process_vm_readv with the page after it
+ * (a record across the boundary is no second read), kept as far as it was
+ * readable (the copy stops at the first unmapped page).  Staleness is
+ * handled by the seqlock checks: every cached block is younger than the
+ * slot it is used with. */
+#define BLOCKS 8
+#define BLOCK 65536u
+#define TAIL 4096u
+#define PAGE 4096u
+
+struct rep_mem {
+	tt_mem self;
+	pid_t pid;
+	int no_vm; /* process_vm_readv refused: reads through tt_mem_self */
+	raw_rec raws[TT_REP_SYMS];
+	uint64_t tag[BLOCKS];   /* block number + 1; 0 empty */
+	uint64_t base[BLOCKS];  /* where its copy starts ... */
+	uint32_t valid[BLOCKS]; /* ... and how many bytes were readable */
+	uint8_t whole[BLOCKS];  /* the whole block was asked for */
+	unsigned char block[BLOCKS][BLOCK + TAIL];
+};
+
+/* Read [BASE, END) into entry I, or as much of it as is readable from
+ * BASE on; 0, or -1 when not even BASE's page is. */
+static int span_load(struct rep_mem *m, size_t i, uint64_t base, uint64_t end)
+{
+	if (!m->no_vm) {
+		int saved = errno;
+		struct iovec l = { m->block[i], (size_t)(end - base) };
+		struct iovec r = { (void *)(uintptr_t)base, (size_t)(end - base) };
+		ssize_t n = process_vm_readv(m->pid, &l, 1, &r, 1, 0);
+		int e = errno;
+		errno = saved;
+		if (n > 0) {
+			m->base[i] = base;
+			m->valid[i] = (uint32_t)n;
+			return 0;
+		}
+		if (n == 0 || (e != EPERM && e != ENOSYS))
+			return -1;
+		m->no_vm = 1;
+	}
+	/* Seccomp: tt_mem_self's fallback reads all or nothing. */
+	if (m->self.read(m->self.ctx, base, m->block[i], (size_t)(end - base)) < 0)
+		return -1;
+	m->base[i] = base;
+	m->valid[i] = (uint32_t)(end - base);
+	return 0;
+}
+
+/* Fill entry I for a read at ADDR in block BN: ADDR's page, or with
+ * WHOLE the block from its start (from ADDR's page when the start is
+ * unmapped: the first block of a heap).  0 or -1. */
+static int block_load(struct rep_mem *m, size_t i, uint64_t bn, uint64_t addr,
+		      int whole)
+{
+	uint64_t start = bn * BLOCK, end = start + BLOCK + TAIL;
+	uint64_t page = addr & ~(uint64_t)(PAGE - 1);
+
+	m->tag[i] = 0;
+	if (end >> 63)
+		return -1;
+	if (!whole && span_load(m, i, page, page + PAGE) < 0)
+		return -1;
+	if (whole && span_load(m, i, start, end) < 0 &&
+	    (page == start || span_load(m, i, page, end) < 0))
+		return -1;
+	m->tag[i] = bn + 1;
+	m->whole[i] = (uint8_t)whole;
+	return 0;
+}
+
+static int in_entry(const struct rep_mem *m, size_t i, uint64_t addr, size_t len)
+{
+	return addr >= m->base[i] && addr - m->base[i] + len <= m->valid[i];
+}
+
+static int cached_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct rep_mem *m = ctx;
+	raw_rec *r = &m->raws[sym_ix(addr)];
+	uint64_t bn = addr / BLOCK;
+	size_t i = (size_t)(bn % BLOCKS);
+
+	if (r->addr == addr && r->len == len && addr) {
+		memcpy(buf, r->data, len);
+		return 0;
+	}
+	if (!len || len > TAIL || addr + len < addr)
+		return m->self.read(m->self.ctx, addr, buf, len);
+	if (m->tag[i] != bn + 1) {
+		if (block_load(m, i, bn, addr, 0) < 0)
+			return m->self.read(m->self.ctx, addr, buf, len);
+	}
+	if (!in_entry(m, i, addr, len) &&
+	    (m->whole[i] || block_load(m, i, bn, addr, 1) < 0 || !in_entry(m, i, addr, len)))
+		return m->self.read(m->self.ctx, addr, buf, len);
+	memcpy(buf, m->block[i] + (addr - m->base[i]), len);
+	return 0;
+}
+
+/* process_vm_readv on ourselves with the pid looked up once (tt_mem_self
+ * asks getpid() every read: half the syscalls of a dump); anything but a
+ * clean success or EFAULT goes through tt_mem_self and its fallbacks. */
+static int fast_self_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct rep_mem *m = ctx;
+	int saved = errno;
+
+	if (len && addr + len >= addr && !(addr >> 63) && !m->no_vm) {
+		struct iovec l = { buf, len };
+		struct iovec r = { (void *)(uintptr_t)addr, len };
+		ssize_t n = process_vm_readv(m->pid, &l, 1, &r, 1, 0);
+		int e = errno;
+		errno = saved;
+		if (n == (ssize_t)len)
+			return 0;
+		if (n >= 0 || e == EFAULT)
+			return -EFAULT;
+		if (e == EPERM || e == ENOSYS)
+			m->no_vm = 1;
+	}
+	return tt_mem_self().read(NULL, addr, buf, len);
+}
+
+static void cache_reset(struct rep_mem *m)
+{
+	memset(m->tag, 0, sizeof(m->tag));
+}
+
+/* Remember the record of LEN bytes at ADDR (static data: never stale). */
+static void remember(struct rep_mem *m, uint64_t addr, size_t len)
+{
+	raw_rec *r = &m->raws[sym_ix(addr)];
+
+	if (len > sizeof(r->data) || (r->addr == addr && r->len == len))
+		return;
+	r->addr = 0;
+	if (m->self.read(m->self.ctx, addr, r->data, len) == 0) {
+		r->addr = addr;
+		r->len = (uint32_t)len;
+	}
+}
+
+/* The context and its mem live in one mapping. */
+typedef struct rep_map {
+	tt_rep rep;
+	struct rep_mem mem;
+} rep_map;
+
+static struct rep_mem *mem_of(tt_rep *p)
+{
+	return &((rep_map *)p)->mem;
+}
+
+/* Tasks of tt_rep_bt_all walked but not yet printed. */
+#define BATCH 256    /* tasks, at least a bulk read's worth */
+#define POOL 16384   /* frames of the tasks of a batch */
+
+struct tt_rep_batch {
+	struct {
+		tt_rtask t;
+		uint32_t first, n; /* its frames in pool */
+		int ok;            /* walked cleanly and its seq held */
+	} task[BATCH];
+	unsigned char seq[BATCH * 8];
+	struct iovec rem[BATCH];
+	uint32_t ix[BATCH];
+	unsigned char span[2 * TT_REP_BULK * TT_R_TASK_MAX]; /* slots, without process_vm_readv */
+	tt_rframe pool[POOL];
+};
+
+static void *map(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* ---- iteration over slots, a few at a time ---- */
+
+int tt_rep_next(tt_rep *p, tt_rep_iter *it, tt_rtask *out)
+{
+	uint32_t stride = p->r.record_size[TT_REC_TASK];
+	/* As many slots per read as the buffer holds (248 of ours). */
+	size_t per = sizeof(p->bulk) / stride;
+
+	if (!it->started) {
+		it->started = 1;
+		if (tt_r_chunk_count(&p->r, &it->nchunks))
+			it->nchunks = 0;
+	}
+	for (;;) {
+		while (it->bulkpos < it->inbulk) {
+			uint32_t k = it->bulkpos++;
+			uint64_t addr = it->slots + (it->slot - it->inbulk + k) * stride;
+			const unsigned char *slot = p->bulk + (size_t)k * stride;
+			/* Most slots of the last chunk are free: skip them
+			 * without decoding. */
+			if (!tt_r_get(slot, p->r.f_task[TT_TASK_ID]))
+				continue;
+			tt_reader_decode_task(&p->r, slot, addr, out);
+			if (out->id)
+				return 1;
+		}
+		if (it->slot < it->count) {
+			uint64_t n = it->count - it->slot;
+			if (n > per)
+				n = per;
+			uint64_t addr = it->slots + it->slot * stride;
+			it->slot += n;
+			it->bulkpos = 0;
+			it->inbulk = 0;
+			tt_mem raw = mem_of(p)->self;
+			if (raw.read(raw.ctx, addr, p->bulk, (size_t)n * stride) == 0)
+				it->inbulk = (uint32_t)n;
+			cache_reset(mem_of(p));
+			continue;
+		}
+		if (it->chunk >= it->nchunks)
+			return 0;
+		tt_r_chunk c;
+		if (tt_r_chunk_get(&p->r, it->chunk++, it->total, &c)) {
+			it->count = it->slot = 0;
+			continue;
+		}
+		it->total += c.count;
+		it->slots = c.slots;
+		it->count = c.count;
+		it->slot = 0;
+		it->inbulk = it->bulkpos = 0;
+	}
+}
+
+/* ---- the id index ---- */
+
+static void ent_swap(tt_rep_ent *a, tt_rep_ent *b)
+{
+	tt_rep_ent t = *a;
+	*a = *b;
+	*b = t;
+}
+
+static void sift(tt_rep_ent *e, size_t n, size_t i)
+{
+	for (;;) {
+		size_t big = i, l = 2 * i + 1, r = l + 1;
+		if (l < n && e[l].id > e[big].id)
+			big = l;
+		if (r < n && e[r].id > e[big].id)
+			big = r;
+		if (big == i)
+			return;
+		ent_swap(&e[i], &e[big]);
+		i = big;
+	}
+}
+
+/* Heapsort: in place, no recursion, no allocation. */
+static void sort_ents(tt_rep_ent *e, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift(e, n, i);
+	for (size_t i = n; i-- > 1;) {
+		ent_swap(&e[0], &e[i]);
+		sift(e, i, 0);
+	}
+}
+
+static void build_index(tt_rep *p)
+{
+	uint32_t nchunks;
+	uint64_t slots = 0;
+	tt_r_chunk c;
+	tt_rep_iter it = { 0 };
+	tt_rtask t;
+
+	if (tt_r_chunk_count(&p->r, &nchunks))
+		return;
+	for (uint32_t i = 0; i < nchunks; i++)
+		if (tt_r_chunk_get(&p->r, i, slots, &c) == TT_R_OK)
+			slots += c.count;
+	/* Tasks spawned while we read beyond this are simply unnamed. */
+	if (slots > (1u << 22))
+		slots = 1u << 22;
+	p->ents_bytes = (size_t)(slots ? slots : 1) * sizeof(tt_rep_ent);
+	p->ents = map(p->ents_bytes);
+	if (!p->ents)
+		return;
+	p->capents = (size_t)slots;
+	while (p->nents < p->capents && tt_rep_next(p, &it, &t) == 1) {
+		tt_rep_ent *e = &p->ents[p->nents++];
+		e->id = t.id;
+		e->parent_id = t.parent_id;
+		e->spawn_site = t.spawn_site;
+		e->slot = t.slot_addr;
+		e->flags = t.flags;
+		e->state = t.state;
+		memcpy(e->name, t.name, sizeof(e->name));
+	}
+	/* Slots are handed out in id order until reused: mostly sorted. */
+	for (size_t i = 1; i < p->nents; i++) {
+		if (p->ents[i - 1].id >= p->ents[i].id) {
+			sort_ents(p->ents, p->nents);
+			break;
+		}
+	}
+}
+
+const tt_rep_ent *tt_rep_find(const tt_rep *p, uint64_t id)
+{
+	size_t lo = 0, hi = p->nents;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->ents[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < p->nents && p->ents[lo].id == id ? &p->ents[lo] : NULL;
+}
+
+/* ---- open / close ---- */
+
+static void copy_err(char *err, size_t errlen, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	if (!errlen)
+		return;
+	if (n >= errlen)
+		n = errlen - 1;
+	memcpy(err, msg, n);
+	err[n] = 0;
+}
+
+tt_rep *tt_rep_open(int with_index, char *err, size_t errlen)
+{
+	rep_map *m = map(sizeof(rep_map));
+	tt_rep *p;
+	tt_rworker w;
+
+	if (!m) {
+		copy_err(err, errlen, "cannot map memory for the report");
+		return NULL;
+	}
+	p = &m->rep;
+	m->mem.pid = getpid();
+	m->mem.self = (tt_mem){ fast_self_read, &m->mem };
+	if (tt_reader_open(&p->r, (tt_mem){ cached_read, &m->mem },
+			   (uint64_t)(uintptr_t)tt_registry_root(), NULL) != TT_R_OK) {
+		copy_err(err, errlen, p->r.err);
+		munmap(m, sizeof(*m));
+		return NULL;
+	}
+	p->now = tt_now_ns();
+	for (uint32_t i = 0; i < TT_REP_WORKERS; i++)
+		p->worker_tid[i] = -1;
+	uint64_t nw = tt_reader_root_u64(&p->r, TT_ROOT_WORKER_COUNT);
+	for (uint32_t i = 0; i < nw && i < TT_REP_WORKERS; i++) {
+		if (tt_reader_worker(&p->r, i, &w) == TT_R_OK &&
+		    w.index < TT_REP_WORKERS && w.state != TT_WORKER_EXITED &&
+		    w.state != TT_WORKER_UNUSED)
+			p->worker_tid[w.index] = (int64_t)w.tid;
+	}
+	if (with_index)
+		build_index(p);
+	return p;
+}
+
+void tt_rep_close(tt_rep *p)
+{
+	if (!p)
+		return;
+	if (p->ents)
+		munmap(p->ents, p->ents_bytes);
+	if (p->batch)
+		munmap(p->batch, sizeof(*p->batch));
+	munmap(p, sizeof(rep_map));
+}
+
+/* ---- tasks and their frames ---- */
+
+int tt_rep_task(tt_rep *p, uint64_t slot, tt_rtask *out)
+{
+	/* Slots change all the time: never through the page cache. */
+	tt_mem cached = p->r.mem;
+	p->r.mem = mem_of(p)->self;
+	int rc = tt_reader_read_task(&p->r, slot, out);
+	p->r.mem = cached;
+	cache_reset(mem_of(p));
+	return rc;
+}
+
+static int seq_moved(tt_rep *p, const tt_rtask *t)
+{
+	tt_field f = p->r.f_task[TT_TASK_SEQ];
+	unsigned char b[8];
+	tt_mem raw = mem_of(p)->self;
+
+	if (!f.size || raw.read(raw.ctx, t->slot_addr + f.offset, b, f.size) < 0)
+		return 0;
+	return tt_r_get(b, (tt_field){ 0, f.size }) != t->seq;
+}
+
+size_t tt_rep_walk(tt_rep *p, tt_rtask *t, int *err)
+{
+	size_t n = 0;
+
+	/* Seqlock: the walk is good if the task's seq did not move while
+	 * its frames were read; else read it afresh (bounded). */
+	for (int tries = 0;; tries++) {
+		*err = tt_reader_walk_frames(&p->r, t->root_frame, p->frames,
+					     TT_REP_FRAMES, &n);
+		if (tries == 4 || !seq_moved(p, t))
+			return n;
+		if (tt_rep_task(p, t->slot_addr, t) != TT_R_OK || !t->id)
+			return n;
+	}
+}
+
+static const tt_rep_sym *resolve(tt_rep *p, uint64_t addr, int is_func)
+{
+	tt_rep_sym *s = &p->syms[sym_ix(addr)];
+	tt_rfunc f;
+	tt_rsite st;
+
+	if (!addr)
+		return NULL;
+	if (s->addr == addr && (s->kind != UINT32_MAX) == is_func)
+		return s;
+	s->addr = 0;
+	remember(mem_of(p), addr, p->r.record_size[is_func ? TT_REC_FUNC : TT_REC_SITE]);
+	if (is_func) {
+		if (tt_reader_func(&p->r, addr, &f) != TT_R_OK)
+			return NULL;
+		tt_reader_string(&p->r, f.name, s->name, sizeof(s->name));
+		s->file[0] = 0;
+		s->line = f.line;
+		s->kind = f.kind;
+		s->poll = f.poll;
+		s->resume = 0;
+	} else {
+		if (tt_reader_site(&p->r, addr, &st) != TT_R_OK)
+			return NULL;
+		tt_reader_string(&p->r, st.function, s->name, sizeof(s->name));
+		tt_reader_string(&p->r, st.file, s->file, sizeof(s->file));
+		s->line = st.line;
+		s->kind = UINT32_MAX; /* marks a site */
+		s->poll = 0;
+		s->resume = st.resume;
+	}
+	s->addr = addr;
+	return s;
+}
+
+const tt_rep_sym *tt_rep_func(tt_rep *p, uint64_t addr)
+{
+	return resolve(p, addr, 1);
+}
+
+const tt_rep_sym *tt_rep_site(tt_rep *p, uint64_t addr)
+{
+	return resolve(p, addr, 0);
+}
+
+/* ---- bt ---- */
+
+/* Frames come in pre-order with parent indices (checked: they come from
+ * the reader, but stay defensive). */
+static size_t next_child(const tt_rep *p, size_t n, size_t parent, size_t after)
+{
+	for (size_t j = after + 1; j < n; j++) {
+		if (p->frames[j].parent >= 0 && (size_t)p->frames[j].parent == parent)
+			return j;
+		if (p->frames[j].depth <= p->frames[parent].depth)
+			break;
+	}
+	return n;
+}
+
+static const char *name_of(const tt_rep *p, uint64_t id)
+{
+	const tt_rep_ent *e = id ? tt_rep_find(p, id) : NULL;
+	return e ? e->name : NULL;
+}
+
+typedef struct btw {
+	tt_rep *p;
+	tt_rout *o;
+	size_t n; /* frames */
+	int num;
+	int ok;
+} btw;
+
+static void emit(btw *b, tt_fbuf *fb)
+{
+	if (!put(b->o, fb->p, fb->len, b->o->limit))
+		b->ok = 0;
+}
+
+static void frame_line(btw *b, size_t i, int num, int indent)
+{
+	tt_rep *p = b->p;
+	const tt_rframe *f = &p->frames[i];
+	const tt_rep_sym *fn = tt_rep_func(p, f->func);
+	const tt_rep_sym *site = f->site ? tt_rep_site(p, f->site) : NULL;
+	tt_fbuf fb;
+
+	tt_fb_init(&fb, p->line, sizeof(p->line));
+	tt_fmt_bt_frame(&fb, num, indent, f, fn ? fn->name : "??",
+			site ? site->file : NULL, site ? site->line : 0,
+			name_of(p, f->wait_owner), p->now);
+	emit(b, &fb);
+}
+
+/* The awaited path from FROM innermost first; branches of combinators
+ * are printed after the combinator's line, indented.  Branch nesting is
+ * bounded by the depth cap and done with an explicit stack. */
+static void print_paths(btw *b, size_t from0)
+{
+	tt_rep *p = b->p;
+	struct {
+		size_t from, pos, len, base;
+		int indent;
+		size_t branch; /* next branch child to print, for the current combinator */
+		int in_branches;
+	} st[16];
+	int sp = 0;
+	size_t used = 0; /* of p->path */
+
+	st[0].from = from0;
+	st[0].indent = 0;
+	st[0].base = 0;
+	st[0].len = 0;
+	for (size_t i = from0; i < b->n && used < TT_REP_FRAMES; i = next_child(p, b->n, i, i))
+		p->path[used++] = i, st[0].len++;
+	st[0].pos = st[0].len;
+	st[0].in_branches = 0;
+	while (sp >= 0) {
+		if (st[sp].in_branches) {
+			size_t comb = p->path[st[sp].base + st[sp].pos];
+			size_t c = next_child(p, b->n, comb, st[sp].branch);
+			if (c >= b->n || sp + 1 >= (int)(sizeof(st) / sizeof(st[0]))) {
+				st[sp].in_branches = 0;
+				continue;
+			}
+			st[sp].branch = c;
+			tt_fbuf fb;
+			tt_fb_init(&fb, p->line, sizeof(p->line));
+			for (int k = 0; k < st[sp].indent + 4; k++)
+				tt_fb_str(&fb, " ");
+			tt_fb_str(&fb, "also awaiting:");
+			emit(b, &fb);
+			int child = sp + 1;
+			st[child].base = used;
+			st[child].len = 0;
+			st[child].indent = st[sp].indent + 8;
+			st[child].in_branches = 0;
+			for (size_t i = c; i < b->n && used < TT_REP_FRAMES;
+			     i = next_child(p, b->n, i, i))
+				p->path[used++] = i, st[child].len++;
+			st[child].pos = st[child].len;
+			sp = child;
+			continue;
+		}
+		if (st[sp].pos == 0) {
+			used = st[sp].base;
+			sp--;
+			continue;
+		}
+		st[sp].pos--;
+		size_t i = p->path[st[sp].base + st[sp].pos];
+		frame_line(b, i, st[sp].indent ? -1 : b->num++, st[sp].indent);
+		if (p->frames[i].kind == TT_FUNC_KIND_COMBINATOR) {
+			st[sp].in_branches = 1;
+			st[sp].branch = next_child(p, b->n, i, i);
+			if (st[sp].branch >= b->n)
+				st[sp].in_branches = 0;
+		}
+	}
+}
+
+/* What format.c needs about a task: its leaf and where it is. */
+static void fmt_view(tt_rep *p, size_t n, const tt_rtask *t, int err,
+		     tt_fmt_task *v)
+{
+	v->task = t;
+	v->leaf = NULL;
+	v->where_func = v->where_file = NULL;
+	v->where_line = 0;
+	v->tid = t->worker >= 0 && t->worker < TT_REP_WORKERS ? p->worker_tid[t->worker] : -1;
+	v->error = err ? p->r.err : NULL;
+	v->selected = 0;
+	for (size_t i = 0; i < n;) {
+		const tt_rframe *f = &p->frames[i];
+		if (f->kind != TT_FUNC_KIND_LEAF && f->site) {
+			const tt_rep_sym *fn = tt_rep_func(p, f->func);
+			const tt_rep_sym *site = tt_rep_site(p, f->site);
+			if (fn && site) {
+				v->where_func = fn->name;
+				v->where_file = site->file;
+				v->where_line = site->line;
+			}
+		}
+		size_t c = next_child(p, n, i, i);
+		if (c >= n) {
+			v->leaf = f;
+			break;
+		}
+		i = c;
+	}
+}
+
+static void ancestry(btw *b, const tt_rtask *t)
+{
+	tt_rep *p = b->p;
+	uint64_t seen[64];
+	int n = 0;
+	uint64_t parent = t->parent_id, site = t->spawn_site;
+	tt_fbuf fb;
+
+	while (parent) {
+		for (int i = 0; i < n; i++) {
+			if (seen[i] == parent) {
+				tt_fb_init(&fb, p->line, sizeof(p->line));
+				tt_fb_str(&fb, "(spawn cycle back to task ");
+				tt_fb_u64(&fb, parent);
+				tt_fb_str(&fb, ": corrupt registry)");
+				emit(b, &fb);
+				return;
+			}
+		}
+		if (n == 64) {
+			tt_fb_init(&fb, p->line, sizeof(p->line));
+			tt_fb_str(&fb, "(ancestry deeper than 64 tasks, cut)");
+			emit(b, &fb);
+			return;
+		}
+		seen[n++] = parent;
+		const tt_rep_ent *e = tt_rep_find(p, parent);
+		const tt_rep_sym *s = site ? tt_rep_site(p, site) : NULL;
+		tt_fb_init(&fb, p->line, sizeof(p->line));
+		tt_fmt_ancestor(&fb, parent, e ? e->name : NULL, s ? s->file : NULL,
+				s ? s->line : 0, s ? s->name : NULL);
+		emit(b, &fb);
+		if (!e)
+			return;
+		parent = e->parent_id;
+		site = e->spawn_site;
+	}
+}
+
+/* T with its N frames in p->frames (ERR: the walk's, message in p->r.err). */
+static int bt_print(tt_rep *p, tt_rout *o, const tt_rtask *t, size_t n, int err)
+{
+	btw b = { p, o, n, 0, 1 };
+	tt_fmt_task v;
+	tt_fbuf fb;
+
+	fmt_view(p, b.n, t, err, &v);
+	tt_fb_init(&fb, p->line, sizeof(p->line));
+	tt_fmt_bt_header(&fb, &v, p->now);
+	emit(&b, &fb);
+	if (t->state == TT_STATE_RUNNING) {
+		tt_fb_init(&fb, p->line, sizeof(p->line));
+		tt_fmt_bt_running(&fb, b.num++, &v);
+		emit(&b, &fb);
+	}
+	if (b.n)
+		print_paths(&b, 0);
+	if (err) {
+		tt_fb_init(&fb, p->line, sizeof(p->line));
+		tt_fb_str(&fb, "error: ");
+		tt_fb_text(&fb, tt_fmt_strip_task_prefix(p->r.err));
+		emit(&b, &fb);
+	}
+	ancestry(&b, t);
+	return b.ok;
+}
+
+int tt_rep_bt(tt_rep *p, tt_rout *o, tt_rtask *t)
+{
+	int err = 0;
+	size_t n = tt_rep_walk(p, t, &err);
+
+	return bt_print(p, o, t, n, err);
+}
+
+/* ---- every task, a batch at a time ---- */
+
+/* Clear ok of the tasks [0, N) of B whose seq moved since their slot was
+ * read: one process_vm_readv for all of them (without it, one read of
+ * their span of slots), or, should that fail, one read each as
+ * tt_rep_walk does. */
+static void batch_verify(tt_rep *p, struct tt_rep_batch *b, size_t n)
+{
+	tt_field f = p->r.f_task[TT_TASK_SEQ];
+	struct rep_mem *m = mem_of(p);
+	size_t k = 0;
+
+	if (!f.size)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (!b->task[i].ok)
+			continue;
+		b->rem[k].iov_base = (void *)(uintptr_t)(b->task[i].t.slot_addr + f.offset);
+		b->rem[k].iov_len = f.size;
+		b->ix[k++] = (uint32_t)i;
+	}
+	if (!k)
+		return;
+	struct iovec loc = { b->seq, k * f.size };
+	int saved = errno;
+	ssize_t got = -1;
+	if (!m->no_vm) {
+		got = process_vm_readv(m->pid, &loc, 1, b->rem, (unsigned long)k, 0);
+	} else {
+		/* Without process_vm_readv: the span of the slots in one read
+		 * through tt_mem_self's fallback, when it is not too long. */
+		uint64_t lo = UINT64_MAX, hi = 0;
+		for (size_t j = 0; j < k; j++) {
+			uint64_t a = (uint64_t)(uintptr_t)b->rem[j].iov_base;
+			lo = a < lo ? a : lo;
+			hi = a + f.size > hi ? a + f.size : hi;
+		}
+		if (hi - lo <= sizeof(b->span) &&
+		    m->self.read(m->self.ctx, lo, b->span, (size_t)(hi - lo)) == 0) {
+			for (size_t j = 0; j < k; j++)
+				memcpy(b->seq + j * f.size,
+				       b->span + ((uint64_t)(uintptr_t)b->rem[j].iov_base - lo),
+				       f.size);
+			got = (ssize_t)(k * f.size);
+		}
+	}
+	errno = saved;
+	for (size_t j = 0; j < k; j++) {
+		tt_rtask *t = &b->task[b->ix[j]].t;
+		if (got == (ssize_t)(k * f.size)) {
+			if (tt_r_get(b->seq + j * f.size, (tt_field){ 0, f.size }) != t->seq)
+				b->task[b->ix[j]].ok = 0;
+		} else if (seq_moved(p, t)) {
+			b->task[b->ix[j]].ok = 0;
+		}
+	}
+}
+
+int tt_rep_bt_all(tt_rep *p, tt_rout *o, const char *before)
+{
+	struct tt_rep_batch *b = p->batch;
+	tt_rep_iter it = { 0 };
+	tt_rtask t;
+	int count = 0, more = 1;
+
+	if (!b)
+		b = p->batch = map(sizeof(*b));
+	if (!b) {
+		while (tt_rep_next(p, &it, &t) == 1) {
+			if (before)
+				tt_rout_line(o, before);
+			tt_rep_bt(p, o, &t);
+			count++;
+		}
+		return count;
+	}
+	while (more) {
+		size_t nb = 0, used = 0;
+
+		/* Walk a batch; a chain cut short by the pool's end is walked
+		 * again, alone, by tt_rep_bt. */
+		while (nb < BATCH && used < POOL) {
+			tt_rtask *bt = &b->task[nb].t;
+			size_t cap = POOL - used < TT_REP_FRAMES ? POOL - used : TT_REP_FRAMES;
+			size_t n = 0;
+
+			if (tt_rep_next(p, &it, bt) != 1) {
+				more = 0;
+				break;
+			}
+			int err = tt_reader_walk_frames(&p->r, bt->root_frame, b->pool + used,
+							cap, &n);
+			b->task[nb].first = (uint32_t)used;
+			b->task[nb].n = (uint32_t)n;
+			b->task[nb].ok = err == TT_R_OK;
+			used += n;
+			nb++;
+		}
+		batch_verify(p, b, nb);
+		for (size_t i = 0; i < nb; i++) {
+			if (before)
+				tt_rout_line(o, before);
+			if (b->task[i].ok) {
+				size_t n = b->task[i].n;
+				memcpy(p->frames, b->pool + b->task[i].first, n * sizeof(*p->frames));
+				bt_print(p, o, &b->task[i].t, n, 0);
+			} else {
+				tt_rep_bt(p, o, &b->task[i].t);
+			}
+			count++;
+		}
+	}
+	return count;
+}
+
+int tt_rep_ps_row(tt_rep *p, tt_rout *o, tt_rtask *t)
+{
+	int err = 0;
+	size_t n = tt_rep_walk(p, t, &err);
+	tt_fmt_task v;
+	tt_fbuf fb;
+
+	fmt_view(p, n, t, err, &v);
+	tt_fb_init(&fb, p->line, sizeof(p->line));
+	tt_fmt_ps_row(&fb, &v, p->now);
+	return tt_rout_line(o, fb.p);
+}

@@ -1,0 +1,203 @@
+/* The watchdog (diagnose.h): a thread that runs the diagnosis engine over
+ * this process every interval and writes each finding once.
+ *
+ * It reads the registry like any outside reader (tt_mem_self), so it
+ * never takes a runtime lock and costs the workers nothing but the memory
+ * bandwidth of one snapshot per interval.  A lost waker is only reported
+ * once two rounds in a row see the same task idle with no waker and no
+ * poll in between: a reader racing a worker must not cry wolf. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tasktrace/read/diagnose.h"
+#include "tasktrace/read/format.h"
+#include "tasktrace/runtime.h"
+
+#define MAX_KEYS 4096
+
+typedef struct key {
+	uint32_t kind;
+	uint64_t task, other;
+} key;
+
+static struct {
+	pthread_mutex_t lock; /* one round at a time; start/stop */
+	pthread_cond_t cv;
+	pthread_t thread;
+	int running, stop;
+	tt_watchdog_opts o;
+	key *seen;
+	size_t nseen;
+	key *suspects; /* lost wakers seen last round: task, polls in other */
+	size_t nsuspects;
+} wd = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static int has(const key *k, size_t n, const key *want)
+{
+	for (size_t i = 0; i < n; i++)
+		if (k[i].kind == want->kind && k[i].task == want->task &&
+		    k[i].other == want->other)
+			return 1;
+	return 0;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void emit(const tt_diag_finding *f)
+{
+	char head[64];
+	tt_fbuf b;
+
+	tt_fb_init(&b, head, sizeof(head));
+	tt_fb_str(&b, "tasktrace watchdog (pid ");
+	tt_fb_u64(&b, (uint64_t)getpid());
+	tt_fb_str(&b, "): ");
+	size_t n = strlen(f->text);
+	char *buf = malloc(b.len + n + 1);
+	if (!buf)
+		return;
+	memcpy(buf, head, b.len);
+	memcpy(buf + b.len, f->text, n);
+	buf[b.len + n] = 0;
+	/* One write: the lines of a finding stay together. */
+	write_all(wd.o.fd >= 0 ? wd.o.fd : 2, buf, b.len + n);
+	free(buf);
+}
+
+static int round_locked(void)
+{
+	tt_snapshot *s = NULL;
+	char err[160];
+	int n = 0;
+
+	if (!wd.seen && !(wd.seen = calloc(MAX_KEYS, sizeof(key))))
+		return -ENOMEM;
+	if (!wd.suspects && !(wd.suspects = calloc(MAX_KEYS, sizeof(key))))
+		return -ENOMEM;
+	if (tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL,
+			     &s, err, sizeof(err)) != TT_R_OK)
+		return -EIO;
+	tt_diag_report *r = tt_diagnose(s, tt_now_ns(), &wd.o.diag);
+	if (!r) {
+		tt_snapshot_free(s);
+		return -ENOMEM;
+	}
+	key next[256];
+	size_t nnext = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const tt_diag_finding *f = &r->findings[i];
+		key k = { f->kind, f->task_id, f->other_id };
+		if (f->kind == TT_DIAG_LOST_WAKER) {
+			const tt_stask *t = tt_snapshot_find(s, f->task_id);
+			key sus = { 0, f->task_id, t ? t->raw.polls : 0 };
+			if (nnext < 256)
+				next[nnext++] = sus;
+			if (!has(wd.suspects, wd.nsuspects, &sus))
+				continue;
+		}
+		if (has(wd.seen, wd.nseen, &k))
+			continue;
+		if (wd.nseen == MAX_KEYS)
+			wd.nseen = 0; /* forget the oldest rather than grow */
+		wd.seen[wd.nseen++] = k;
+		emit(f);
+		n++;
+	}
+	memcpy(wd.suspects, next, nnext * sizeof(key));
+	wd.nsuspects = nnext;
+	tt_diag_free(r);
+	tt_snapshot_free(s);
+	return n;
+}
+
+int tt_watchdog_poll(void)
+{
+	pthread_mutex_lock(&wd.lock);
+	if (!wd.running && !wd.o.interval_ns) {
+		tt_diag_opts_init(&wd.o.diag);
+		wd.o.fd = -1;
+	}
+	int n = round_locked();
+	pthread_mutex_unlock(&wd.lock);
+	return n;
+}
+
+static void *watchdog_main(void *arg)
+{
+	sigset_t all;
+	(void)arg;
+
+	/* Signals are for the program's threads, not for us. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_setname_np(pthread_self(), "tt-watchdog");
+	pthread_mutex_lock(&wd.lock);
+	while (!wd.stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = (uint64_t)ts.tv_nsec + wd.o.interval_ns;
+		ts.tv_sec += (time_t)(ns / 1000000000u);
+		ts.tv_nsec = (long)(ns % 1000000000u);
+		if (pthread_cond_timedwait(&wd.cv, &wd.lock, &ts) == ETIMEDOUT && !wd.stop)
+			round_locked();
+	}
+	pthread_mutex_unlock(&wd.lock);
+	return NULL;
+}
+
+int tt_watchdog_start(const tt_watchdog_opts *opts)
+{
+	pthread_mutex_lock(&wd.lock);
+	if (wd.running) {
+		pthread_mutex_unlock(&wd.lock);
+		return -EALREADY;
+	}
+	if (opts) {
+		wd.o = *opts;
+	} else {
+		memset(&wd.o, 0, sizeof(wd.o));
+		tt_diag_opts_init(&wd.o.diag);
+		wd.o.fd = -1;
+	}
+	if (!wd.o.interval_ns)
+		wd.o.interval_ns = 1000000000ull;
+	wd.stop = 0;
+	int err = pthread_create(&wd.thread, NULL, watchdog_main, NULL);
+	wd.running = err == 0;
+	pthread_mutex_unlock(&wd.lock);
+	return -err;
+}
+
+void tt_watchdog_stop(void)
+{
+	pthread_mutex_lock(&wd.lock);
+	if (!wd.running) {
+		pthread_mutex_unlock(&wd.lock);
+		return;
+	}
+	wd.stop = 1;
+	pthread_cond_broadcast(&wd.cv);
+	pthread_mutex_unlock(&wd.lock);
+	pthread_join(wd.thread, NULL);
+	pthread_mutex_lock(&wd.lock);
+	wd.running = 0;
+	wd.nseen = wd.nsuspects = 0;
+	pthread_mutex_unlock(&wd.lock);
+}

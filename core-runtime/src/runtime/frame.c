@@ -1,0 +1,51 @@
+/* Frame cancellation ("async drop") and leaf wait descriptors. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "runtime/internal.h"
+
+void tt_frame_cancel(tt_frame *f)
+{
+	if (!(f->state & TT_FRAME_STARTED) || (f->state & TT_FRAME_DONE))
+		return;
+	/* Innermost first: a cleanup may rely on its children being gone. */
+	for (tt_frame *c = f->child; c;) {
+		tt_frame *next = c->sibling;
+		tt_frame_cancel(c);
+		c = next;
+	}
+	f->child = NULL;
+	f->state |= TT_FRAME_DONE | TT_FRAME_CANCELLED;
+	f->result = TT_ECANCELED;
+	if (f->func->drop)
+		f->func->drop(f);
+}
+
+uint64_t tt_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* (Parenthesised names: internal.h maps the runtime's own calls to inline
+ * versions.) */
+void(tt_wait_set)(tt_wait *w, uint32_t kind, const void *object, uint64_t owner, uint64_t detail)
+{
+	tt__wait_set(w, kind, object, owner, detail);
+}
+
+void(tt_wait_clear)(tt_wait *w)
+{
+	tt__wait_clear(w);
+}
+
+void *tt_frame_alloc(size_t size)
+{
+	return calloc(1, size);
+}
+
+void tt_frame_free(void *frame)
+{
+	free(frame);
+}

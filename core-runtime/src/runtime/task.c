@@ -1,0 +1,469 @@
+/* Tasks: spawn, poll, wake, join, cancel, and their slot's lifetime.
+ *
+ * References to a task: its join handle, the runtime while it is not
+ * complete ("alive"), the run queue while it is notified, and each waker.
+ * The slot returns to the free list when the last one goes.  A pending task
+ * that nothing references but the runtime is exactly a lost wakeup: it stays
+ * in the registry, where the readers can say so. */
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+
+TT_TLS tt_task *tt__tls_task;
+
+static void task_ref(tt_task *t, uint32_t n)
+{
+	atomic_fetch_add_explicit(&t->sched, n * SCHED_REF, RELAXED);
+}
+
+static void slot_release(tt_task *t)
+{
+	TT_RECORD(tt_registry_tasks_live(-1));
+	tt_slot_free(t);
+}
+
+void tt_task_unref(tt_task *t)
+{
+	if ((atomic_fetch_sub_explicit(&t->sched, SCHED_REF, ACQ_REL) >> 32) == 1)
+		slot_release(t);
+}
+
+static uint64_t now_if_recording(void)
+{
+	return TT_RECORDING ? tt_clock_cached() : 0;
+}
+
+tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
+		     const tt_site *spawn_site)
+{
+	tt_task *parent = tt__tls_task;
+	if (!rt)
+		rt = parent ? parent->rt : NULL;
+	if (!rt || atomic_load_explicit(&rt->shutdown, RELAXED)) {
+		errno = rt ? ECANCELED : EINVAL;
+		return NULL;
+	}
+	tt_task *t = tt_slot_alloc();
+	if (!t) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(t->name, 0, sizeof t->name);
+	if (opts && opts->name)
+		strncpy(t->name, opts->name, sizeof t->name - 1);
+	t->parent_id = parent ? atomic_load_explicit(&parent->id, RELAXED) : 0;
+	t->spawn_site = spawn_site;
+	atomic_store_explicit(&t->root, root, RELAXED);
+	atomic_store_explicit(&t->seq, 0, RELAXED);
+	atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
+	atomic_store_explicit(&t->flags, opts ? opts->flags : 0, RELAXED);
+	atomic_store_explicit(&t->worker, -1, RELAXED);
+	t->created_ns = now_if_recording();
+	atomic_store_explicit(&t->poll_start_ns, 0, RELAXED);
+	atomic_store_explicit(&t->poll_end_ns, 0, RELAXED);
+	atomic_store_explicit(&t->wake_ns, t->created_ns, RELAXED);
+	atomic_store_explicit(&t->polls, 0, RELAXED);
+	atomic_store_explicit(&t->busy_ns, 0, RELAXED);
+	atomic_store_explicit(&t->wakes, 0, RELAXED);
+	atomic_store_explicit(&t->self_wakes, 0, RELAXED);
+	atomic_store_explicit(&t->wakers, 0, RELAXED);
+	t->runtime_id = rt->id;
+	t->rt = rt;
+	t->free_root = opts ? opts->free_root : NULL;
+	t->result = 0;
+	t->joiners = NULL;
+	atomic_store_explicit(&t->group, NULL, RELAXED);
+	atomic_store_explicit(&t->done, 0, RELAXED);
+	/* handle + alive + queued */
+	atomic_store_explicit(&t->sched, 3 * SCHED_REF | SCHED_NOTIFIED, RELAXED);
+	atomic_fetch_add_explicit(&rt->live, 1, RELAXED);
+	TT_RECORD(tt_registry_tasks_live(1));
+	/* Publishing the id makes the slot visible to readers: last. */
+	atomic_store_explicit(&t->id, tt_next_task_id(), RELEASE);
+	tt_schedule(t);
+	return t;
+}
+
+uint64_t tt_task_id(const tt_task *t) { return atomic_load_explicit(&t->id, RELAXED); }
+const char *tt_task_name(const tt_task *t) { return t->name; }
+tt_task *tt_current_task(void) { return tt__tls_task; }
+
+tt_task *tt_task_ref(tt_task *t)
+{
+	task_ref(t, 1);
+	return t;
+}
+
+void tt_task_release(tt_task *t)
+{
+	if (t)
+		tt_task_unref(t);
+}
+
+void tt_task_detach(tt_task *t)
+{
+	atomic_fetch_or_explicit(&t->flags, TT_TASKF_DETACHED, RELAXED);
+	tt_task_unref(t);
+}
+
+int tt_task_is_done(const tt_task *t)
+{
+	return (atomic_load_explicit(&((tt_task *)t)->sched, ACQUIRE) & SCHED_COMPLETE) != 0;
+}
+
+intptr_t tt_task_result(const tt_task *t) { return t->result; }
+
+/* ---- waking ---- */
+
+/* Only the thread polling a task writes its seq and counters, so plain
+ * load+store (no locked read-modify-write) is enough. */
+static void bump(_Atomic uint64_t *field, uint64_t by)
+{
+	atomic_store_explicit(field, atomic_load_explicit(field, RELAXED) + by, RELAXED);
+}
+
+
+/* Notify T.  BY_VAL: the caller gives up a waker, whose task reference
+ * becomes the run queue's if T gets queued (and is dropped otherwise), so
+ * a wake costs no reference-count traffic of its own.  The live-waker count
+ * goes down before T is queued: once queued, T may run, finish and free its
+ * slot on another worker before this thread would get to it. */
+static void wake(tt_task *t, int by_val)
+{
+	uint64_t s = atomic_load_explicit(&t->sched, ACQUIRE);
+	for (;;) {
+		if (s & (SCHED_COMPLETE | SCHED_NOTIFIED))
+			goto no_queue;
+		if (atomic_compare_exchange_weak_explicit(&t->sched, &s, s | SCHED_NOTIFIED,
+							  ACQ_REL, ACQUIRE))
+			break;
+	}
+	/* (The wake itself is counted by the poll it leads to: see wakes in
+	 * tt_task_poll.  self_wakes is only written by T's own poller.) */
+	if (TT_RECORDING) {
+		if (tt__tls_task == t)
+			bump(&t->self_wakes, 1);
+		atomic_store_explicit(&t->wake_ns, tt_clock_cached(), RELAXED);
+	}
+	if (s & SCHED_RUNNING)
+		goto no_queue; /* its worker re-queues it after this poll */
+	TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED));
+	if (by_val)
+		atomic_fetch_sub_explicit(&t->wakers, 1, RELAXED);
+	else
+		task_ref(t, 1);
+	tt_schedule(t);
+	return;
+no_queue:
+	if (by_val) {
+		atomic_fetch_sub_explicit(&t->wakers, 1, RELAXED);
+		tt_task_unref(t);
+	}
+}
+
+tt_waker(tt_waker_new)(tt_cx *cx)
+{
+	return tt__waker_new(cx);
+}
+
+void tt_waker_drop(tt_waker *w)
+{
+	tt_task *t = w->task;
+	if (!t)
+		return;
+	w->task = NULL;
+	atomic_fetch_sub_explicit(&t->wakers, 1, RELAXED);
+	tt_task_unref(t);
+}
+
+void tt_waker_wake_by_ref(const tt_waker *w)
+{
+	if (w->task)
+		wake(w->task, 0);
+}
+
+void tt_waker_wake(tt_waker *w)
+{
+	tt_task *t = w->task;
+	if (!t)
+		return;
+	w->task = NULL;
+	wake(t, 1);
+}
+
+tt_task *tt_cx_task(tt_cx *cx) { return cx->task; }
+
+int tt_cx_cancelled(tt_cx *cx)
+{
+	return (atomic_load_explicit(&cx->task->flags, RELAXED) &
+		TT_TASKF_CANCEL_REQUESTED) != 0;
+}
+
+void tt_cx_wake_self(tt_cx *cx) { wake(cx->task, 0); }
+
+void tt_task_cancel(tt_task *t)
+{
+	atomic_fetch_or_explicit(&t->flags, TT_TASKF_CANCEL_REQUESTED, RELEASE);
+	wake(t, 0);
+}
+
+/* ---- completion and join ---- */
+
+static void futex_wake_all(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* Called inside the odd-seq window: the root frame disappears for
+ * readers together with the state change. */
+static void complete(tt_task *t, intptr_t result, int cancelled)
+{
+	tt_frame *root = atomic_load_explicit(&t->root, RELAXED);
+	atomic_store_explicit(&t->root, NULL, RELAXED);
+	if (t->free_root)
+		t->free_root(root);
+	t->result = result;
+	atomic_store_explicit(&t->state, cancelled ? TT_STATE_CANCELLED : TT_STATE_DONE,
+			      RELAXED);
+	/* Under the lock: a join future may be cancelled and freed by its own
+	 * worker as soon as we let go of it. */
+	pthread_mutex_lock(&t->join_lock);
+	atomic_fetch_or_explicit(&t->sched, SCHED_COMPLETE, SEQ_CST);
+	for (tt_join *j = t->joiners, *next; j; j = next) {
+		next = j->next;
+		j->prev = j->next = NULL;
+		tt_waker w = j->waker;
+		j->waker.task = NULL;
+		tt_waker_wake(&w);
+	}
+	t->joiners = NULL;
+	pthread_mutex_unlock(&t->join_lock);
+	atomic_store_explicit(&t->done, 1, RELEASE);
+	futex_wake_all(&t->done);
+	struct tt_group *g = atomic_exchange_explicit(&t->group, NULL, SEQ_CST);
+	if (g)
+		tt_group_child_done(g, result);
+}
+
+static void seq_enter(tt_task *t)
+{
+	if (TT_RECORDING) {
+		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 1,
+				      RELAXED);
+		tt_seqlock_fence();
+	}
+}
+
+static void seq_leave(tt_task *t)
+{
+	if (TT_RECORDING)
+		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 1,
+				      RELEASE);
+}
+
+/* Runs one poll of T on worker W, consuming the queue reference. */
+void tt_task_poll(tt_worker *w, tt_task *t)
+{
+	uint64_t s = atomic_load_explicit(&t->sched, ACQUIRE);
+	while (!atomic_compare_exchange_weak_explicit(
+	    &t->sched, &s, (s & ~SCHED_NOTIFIED) | SCHED_RUNNING, ACQ_REL, ACQUIRE))
+		;
+	if (s & SCHED_COMPLETE) { /* a stale queue entry */
+		atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, RELEASE);
+		tt_task_unref(t);
+		return;
+	}
+	uint64_t start = 0;
+	seq_enter(t);
+	if (TT_RECORDING) {
+		/* Every poll after the first follows exactly one wake (one
+		 * successful NOTIFIED transition); counting it here, by the one
+		 * thread that writes T's counters, needs no locked instruction. */
+		if (atomic_load_explicit(&t->polls, RELAXED))
+			bump(&t->wakes, 1);
+		start = w->now;
+		atomic_store_explicit(&t->poll_start_ns, start, RELAXED);
+		atomic_store_explicit(&t->worker, (int32_t)w->index, RELAXED);
+		atomic_store_explicit(&t->state, TT_STATE_RUNNING, RELAXED);
+		atomic_store_explicit(&w->rec->poll_start_ns, start, RELAXED);
+		atomic_store_explicit(&w->rec->task_id, atomic_load_explicit(&t->id, RELAXED),
+				      RELAXED);
+		atomic_store_explicit(&w->rec->task, t, RELAXED);
+		atomic_store_explicit(&w->rec->state, TT_WORKER_POLLING, RELAXED);
+	}
+	tt_cx cx = {t, w};
+	tt_frame *root = atomic_load_explicit(&t->root, RELAXED);
+	tt__tls_task = t;
+	int ready, cancelled = 0;
+	if (atomic_load_explicit(&t->flags, ACQUIRE) & TT_TASKF_CANCEL_REQUESTED) {
+		tt_frame_cancel(root);
+		ready = cancelled = 1;
+	} else {
+		ready = tt_frame_poll(root, &cx) == TT_READY;
+	}
+	tt__tls_task = NULL;
+	if (ready)
+		complete(t, cancelled ? TT_ECANCELED : root->result, cancelled);
+	if (TT_RECORDING) {
+		uint64_t end = tt_stamp_ns();
+		w->now = end;
+		/* The root's stamp is shared by all workers: refresh it at
+		 * most once a millisecond (once a clock tick) per worker. */
+		if (end - w->now_published > 1000000) {
+			w->now_published = end;
+			tt_registry_set_now(end);
+		}
+		atomic_store_explicit(&t->poll_end_ns, end, RELAXED);
+		bump(&t->busy_ns, end - start);
+		bump(&t->polls, 1);
+		/* Woken during its last poll (no later poll will count it); once
+		 * COMPLETE is set, no new wake can set NOTIFIED. */
+		if (ready && (atomic_load_explicit(&t->sched, RELAXED) & SCHED_NOTIFIED))
+			bump(&t->wakes, 1);
+		atomic_store_explicit(&t->worker, -1, RELAXED);
+		atomic_store_explicit(&w->rec->task, NULL, RELAXED);
+		atomic_store_explicit(&w->rec->task_id, 0, RELAXED);
+		atomic_store_explicit(&w->rec->state, TT_WORKER_IDLE, RELAXED);
+		if (!ready)
+			atomic_store_explicit(&t->state, TT_STATE_IDLE, RELAXED);
+	}
+	if (ready) {
+		seq_leave(t);
+		atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
+		/* Clear RUNNING (set: subtracting clears it) and drop the alive
+		 * and queue references. */
+		s = atomic_fetch_sub_explicit(&t->sched, SCHED_RUNNING + 2 * SCHED_REF, ACQ_REL);
+		if ((s >> 32) == 2)
+			slot_release(t);
+		return;
+	}
+	/* Pending: back to idle, dropping the queue reference -- unless woken
+	 * meanwhile: then we still own the queue reference and pass it on.
+	 * The seqlock window closes before RUNNING is cleared on the way to
+	 * idle: from then on a wake may queue T and another worker begin
+	 * polling it (and enter the window itself). */
+	s = atomic_load_explicit(&t->sched, RELAXED);
+	int in_window = 1;
+	if (!(s & SCHED_NOTIFIED)) {
+		seq_leave(t);
+		in_window = 0;
+	}
+	uint64_t to;
+	do
+		to = (s & ~SCHED_RUNNING) - ((s & SCHED_NOTIFIED) ? 0 : SCHED_REF);
+	while (!atomic_compare_exchange_weak_explicit(&t->sched, &s, to, ACQ_REL, RELAXED));
+	if (s & SCHED_NOTIFIED) {
+		/* Not queued yet, so nobody else polls T before tt_schedule. */
+		TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED));
+		if (in_window)
+			seq_leave(t);
+		tt_schedule(t);
+	} else if ((to >> 32) == 0) { /* (the alive reference makes this unlikely) */
+		slot_release(t);
+	}
+}
+
+void tt_task_abandon(tt_task *t)
+{
+	uint64_t s = atomic_fetch_or_explicit(&t->sched, SCHED_RUNNING, ACQ_REL);
+	if (s & (SCHED_COMPLETE | SCHED_RUNNING))
+		return;
+	tt_task *prev = tt__tls_task;
+	tt__tls_task = t;
+	seq_enter(t);
+	atomic_fetch_or_explicit(&t->flags, TT_TASKF_CANCEL_REQUESTED, RELAXED);
+	tt_frame_cancel(atomic_load_explicit(&t->root, RELAXED));
+	complete(t, TT_ECANCELED, 1);
+	seq_leave(t);
+	tt__tls_task = prev;
+	atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, RELEASE);
+	atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
+	tt_task_unref(t); /* alive */
+}
+
+intptr_t tt_task_join_blocking(tt_task *t)
+{
+	while (!atomic_load_explicit(&t->done, ACQUIRE))
+		syscall(SYS_futex, &t->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	return t->result;
+}
+
+static tt_poll join_poll(tt_join *j, tt_cx *cx);
+static void join_drop(tt_join *j);
+TT_LEAF_FN(tt_join, join_poll, join_drop);
+
+void tt_join_init(tt_join *j, tt_task *handle)
+{
+	tt_frame_init(&j->leaf.frame, &tt_join_fn);
+	tt_wait_clear(&j->leaf.wait);
+	j->task = handle;
+	j->waker.task = NULL;
+	j->prev = j->next = NULL;
+}
+
+static void unlink_waiter(tt_task *t, tt_join *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else if (t->joiners == w)
+		t->joiners = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->next = w->prev = NULL;
+}
+
+static tt_poll join_poll(tt_join *j, tt_cx *cx)
+{
+	tt_task *t = j->task;
+	tt_join *w = j;
+	/* Under the lock even when T looks complete: complete() sets COMPLETE
+	 * before it unlinks the registered joins and takes back their wakers,
+	 * and a join polled again meanwhile (select, timeout, join_all) must not
+	 * return ready -- and have its frame freed or reused -- until T's
+	 * completing thread has let go of it. */
+	pthread_mutex_lock(&t->join_lock);
+	if (!(atomic_load_explicit(&t->sched, ACQUIRE) & SCHED_COMPLETE)) {
+		if (!w->waker.task) {
+			w->waker = tt_waker_new(cx);
+			w->prev = NULL;
+			w->next = t->joiners;
+			if (w->next)
+				w->next->prev = w;
+			t->joiners = w;
+		}
+		pthread_mutex_unlock(&t->join_lock);
+		if (!j->leaf.wait.kind)
+			tt_wait_set(&j->leaf.wait, TT_WAIT_JOIN, t,
+				    atomic_load_explicit(&t->id, RELAXED), 0);
+		return TT_PENDING;
+	}
+	pthread_mutex_unlock(&t->join_lock);
+	j->leaf.frame.result = t->result;
+	tt_wait_clear(&j->leaf.wait);
+	j->task = NULL;
+	tt_task_unref(t);
+	return TT_READY;
+}
+
+static void join_drop(tt_join *j)
+{
+	tt_task *t = j->task;
+	if (!t)
+		return;
+	tt_join *w = j;
+	tt_waker waker = {NULL};
+	pthread_mutex_lock(&t->join_lock);
+	if (w->waker.task) {
+		unlink_waiter(t, w);
+		waker = w->waker;
+		w->waker.task = NULL;
+	}
+	pthread_mutex_unlock(&t->join_lock);
+	tt_waker_drop(&waker);
+	tt_wait_clear(&j->leaf.wait);
+	j->task = NULL;
+	tt_task_unref(t);
+}

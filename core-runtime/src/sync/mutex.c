@@ -1,0 +1,288 @@
+/* Async mutex: barging with a starvation hand-off (see sync.h), and the
+ * holder's task id recorded so that readers can draw the wait-for edge from
+ * each waiter to the holder.
+ *
+ * m->state holds the holder's id and two bits, QUEUED and WAKING (sync.h).
+ * Lock is a compare-and-swap of a free id (0) to the caller's, unlock of
+ * the caller's id back to 0, and neither touches m->lock unless there is
+ * something to do: a waiter to queue, one to wake (QUEUED without WAKING),
+ * one to hand the mutex to (the head has waited TT_MUTEX_STARVE_NS), or
+ * queued waiters to tell who holds the mutex now.  So a task that keeps
+ * taking a contended mutex pays for one wake per woken waiter, not for
+ * every unlock.
+ *
+ * Who may change what: the id, by its holder, or, while it is 0, by a
+ * compare-and-swap (barging); the two bits, HANDOFF_AT and NAMED only with
+ * m->lock held.  Changes to STATE are read-modify-writes of the whole word,
+ * except that a holder with m->lock held may store it (nobody else can
+ * change it then). */
+#include "runtime/internal.h"
+
+#define ID_MASK (~(TT_MUTEX_QUEUED | TT_MUTEX_WAKING))
+#define NEVER UINT64_MAX
+
+static tt_poll lock_poll(tt_lock *l, tt_cx *cx);
+static void lock_drop(tt_lock *l);
+TT_LEAF_FN(tt_lock, lock_poll, lock_drop);
+
+static uint64_t load_state(tt_mutex *m)
+{
+	return __atomic_load_n(&m->state, __ATOMIC_RELAXED);
+}
+
+static int cas_state(tt_mutex *m, uint64_t *s, uint64_t to, int order)
+{
+	return __atomic_compare_exchange_n(&m->state, s, to, 0, order, __ATOMIC_RELAXED);
+}
+
+static uint64_t id_of(tt_task *t)
+{
+	return atomic_load_explicit(&t->id, RELAXED);
+}
+
+static uint64_t current_id(void)
+{
+	tt_task *t = tt__tls_task;
+	return t ? id_of(t) : 0;
+}
+
+static tt_lock *lock_of(tt_waiter *w)
+{
+	return tt_container_of(w, tt_lock, w);
+}
+
+/* Under m->lock: the queued waiters' wait records name OWNER. */
+static void name_owner(tt_mutex *m, uint64_t owner)
+{
+	if (!TT_RECORDING)
+		return;
+	for (tt_waiter *o = m->waiters.head; o; o = o->next)
+		lock_of(o)->leaf.wait.owner = owner;
+	__atomic_store_n(&m->named, owner, __ATOMIC_RELAXED);
+}
+
+/* The holder ME took the mutex while waiters were queued: unless they
+ * already name ME (a task that keeps re-taking it), tell them. */
+static void name_me(tt_mutex *m, uint64_t me)
+{
+	if (TT_RECORDING && __atomic_load_n(&m->named, __ATOMIC_RELAXED) != me) {
+		tt_lockword_lock(&m->lock);
+		name_owner(m, me);
+		tt_lockword_unlock(&m->lock);
+	}
+}
+
+/* Under m->lock, after the queue changed: QUEUED and HANDOFF_AT follow it. */
+static void queue_changed(tt_mutex *m)
+{
+	tt_waiter *head = m->waiters.head;
+	__atomic_store_n(&m->handoff_at, head ? lock_of(head)->since + TT_MUTEX_STARVE_NS : NEVER,
+			 __ATOMIC_RELAXED);
+	if (head)
+		__atomic_fetch_or(&m->state, TT_MUTEX_QUEUED, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_and(&m->state, ~TT_MUTEX_QUEUED, __ATOMIC_RELAXED);
+}
+
+/* Take the mutex for ME if it is free -- ahead of any waiter ("barging"). */
+static int take(tt_mutex *m, uint64_t me)
+{
+	uint64_t s = load_state(m);
+	while (!(s & ID_MASK))
+		if (cas_state(m, &s, s | me, __ATOMIC_ACQUIRE)) {
+			if (s & TT_MUTEX_QUEUED)
+				name_me(m, me);
+			return 1;
+		}
+	return 0;
+}
+
+void tt_mutex_init(tt_mutex *m)
+{
+	tt_lockword_init(&m->lock);
+	__atomic_store_n(&m->state, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->handoff_at, NEVER, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->named, 0, __ATOMIC_RELAXED);
+	m->waiters.head = m->waiters.tail = NULL;
+}
+
+int tt_mutex_destroy(tt_mutex *m)
+{
+	tt_lockword_lock(&m->lock);
+	int busy = load_state(m) || m->waiters.head;
+	tt_lockword_unlock(&m->lock);
+	return busy ? -EBUSY : 0;
+}
+
+/* The holder lets go (under m->lock).  A head waiter queued for longer
+ * than TT_MUTEX_STARVE_NS is handed the mutex; otherwise it is freed and
+ * the head woken to compete for it, unless a woken waiter is already on
+ * its way.  The waker to wake once m->lock is released goes to *WAKE. */
+static void release(tt_mutex *m, tt_waker *wake)
+{
+	tt_waiter *head = m->waiters.head;
+	uint64_t next = 0, waking = load_state(m) & TT_MUTEX_WAKING;
+	if (head && tt_now_ns() - lock_of(head)->since > TT_MUTEX_STARVE_NS) {
+		next = id_of(head->waker.task);
+		lock_of(head)->granted = 1;
+		tt_waitq_take_first(&m->waiters, wake);
+		head->woken = 0; /* it owns the mutex; it is not competing */
+	} else if (head && !waking) {
+		waking = TT_MUTEX_WAKING;
+		tt_waitq_take_first(&m->waiters, wake);
+	}
+	queue_changed(m);
+	__atomic_store_n(&m->state, next | waking | (m->waiters.head ? TT_MUTEX_QUEUED : 0),
+			 __ATOMIC_RELEASE);
+	name_owner(m, next);
+}
+
+int tt_mutex_unlock(tt_mutex *m)
+{
+	uint64_t me = current_id();
+	uint64_t s = me;
+	if (TT_LIKELY(me) && cas_state(m, &s, 0, __ATOMIC_RELEASE))
+		return 0;
+	if (!me || (s & ID_MASK) != me)
+		return -EPERM;
+	/* Let go without m->lock when nobody is queued, or when a woken waiter
+	 * is on its way and the head is not starving yet.  That test uses the
+	 * coarse clock, so a starving head is served up to a clock tick late
+	 * while another waiter is on its way; release() checks precisely. */
+	uint64_t now = 0;
+	for (;;) {
+		if ((s & TT_MUTEX_QUEUED) && !(s & TT_MUTEX_WAKING))
+			break;
+		if ((s & TT_MUTEX_QUEUED) && (now ? now : (now = tt_stamp_ns())) >=
+						 __atomic_load_n(&m->handoff_at, __ATOMIC_RELAXED))
+			break;
+		if (cas_state(m, &s, s & ~ID_MASK, __ATOMIC_RELEASE))
+			return 0;
+	}
+	/* Wake or hand over, under the lock. */
+	tt_waker wake = {NULL};
+	tt_lockword_lock(&m->lock);
+	release(m, &wake);
+	tt_lockword_unlock(&m->lock);
+	if (wake.task)
+		tt_waker_wake(&wake);
+	return 0;
+}
+
+int tt_mutex_trylock(tt_mutex *m)
+{
+	uint64_t me = current_id();
+	if (!me)
+		return -EPERM;
+	return take(m, me) ? 0 : -EBUSY;
+}
+
+uint64_t tt_mutex_owner(tt_mutex *m)
+{
+	return __atomic_load_n(&m->state, __ATOMIC_ACQUIRE) & ID_MASK;
+}
+
+void tt_lock_init(tt_lock *l, tt_mutex *m)
+{
+	tt_frame_init(&l->leaf.frame, &tt_lock_fn);
+	tt_wait_clear(&l->leaf.wait);
+	tt_waiter_init(&l->w);
+	l->m = m;
+	l->since = 0;
+	l->granted = 0;
+}
+
+static tt_poll lock_slow(tt_lock *l, tt_cx *cx, uint64_t me)
+{
+	tt_mutex *m = l->m;
+	tt_lockword_lock(&m->lock);
+	/* Woken by an unlock to compete: WAKING is ours to clear. */
+	int retry = l->w.woken;
+	uint64_t clear = retry ? TT_MUTEX_WAKING : 0;
+	l->w.woken = 0;
+	int ours = l->granted; /* a granted waiter's id was stored by its giver */
+	/* Take it if free, else set QUEUED -- decided on the id in the same
+	 * compare-and-swap, so a holder letting go meanwhile either frees it
+	 * for us or sees QUEUED and comes through m->lock to wake us. */
+	uint64_t s = load_state(m);
+	while (!ours) {
+		uint64_t to = (s & ~clear) | ((s & ID_MASK) ? TT_MUTEX_QUEUED : me);
+		if (cas_state(m, &s, to, __ATOMIC_ACQUIRE)) {
+			ours = !(s & ID_MASK);
+			break;
+		}
+	}
+	if (ours) {
+		tt_waitq_remove(&m->waiters, &l->w);
+		queue_changed(m);
+		if (m->waiters.head && __atomic_load_n(&m->named, __ATOMIC_RELAXED) != me)
+			name_owner(m, me);
+		tt_waker mine = l->w.waker;
+		l->w.waker.task = NULL;
+		tt_lockword_unlock(&m->lock);
+		if (mine.task)
+			tt_waker_drop(&mine);
+		tt_wait_clear(&l->leaf.wait);
+		return TT_READY;
+	}
+	if (!l->since)
+		l->since = tt_now_ns(); /* the hand-off needs the precise clock */
+	/* Beaten to it after a wake-up: back to the front, not the end. */
+	if (retry && !l->w.queued)
+		tt_waitq_push_front(&m->waiters, &l->w, cx);
+	else
+		tt_waitq_push(&m->waiters, &l->w, cx);
+	queue_changed(m);
+	uint64_t owner = s & ID_MASK;
+	if (!l->leaf.wait.kind)
+		tt_wait_set(&l->leaf.wait, TT_WAIT_MUTEX, m, owner, 0);
+	if (TT_RECORDING) {
+		l->leaf.wait.owner = owner;
+		if (__atomic_load_n(&m->named, __ATOMIC_RELAXED) != owner)
+			name_owner(m, owner);
+	}
+	tt_lockword_unlock(&m->lock);
+	return TT_PENDING;
+}
+
+static tt_poll lock_poll(tt_lock *l, tt_cx *cx)
+{
+	uint64_t me = id_of(cx->task);
+	/* A first poll takes a free mutex with a compare-and-swap. */
+	if (!l->w.queued && !l->w.woken && !l->granted && take(l->m, me))
+		return TT_READY;
+	return lock_slow(l, cx, me);
+}
+
+static void lock_drop(tt_lock *l)
+{
+	tt_mutex *m = l->m;
+	tt_waker wake = {NULL};
+	tt_lockword_lock(&m->lock);
+	int woken = l->w.woken;
+	tt_waiter_leave(&m->waiters, &l->w);
+	if (l->granted) {
+		release(m, &wake); /* handed the mutex, never used it */
+	} else {
+		if (woken) {
+			/* Pass the wake-up on if the mutex is free (no hand-off here:
+			 * a barging task may take it at any moment; the next unlock
+			 * hands over to a starving head); else drop WAKING, in one
+			 * compare-and-swap with the id so that a holder letting go
+			 * meanwhile is seen. */
+			uint64_t s = load_state(m);
+			for (;;) {
+				if (!(s & ID_MASK) && m->waiters.head) {
+					tt_waitq_take_first(&m->waiters, &wake);
+					break;
+				}
+				if (cas_state(m, &s, s & ~TT_MUTEX_WAKING, __ATOMIC_RELAXED))
+					break;
+			}
+		}
+		queue_changed(m);
+	}
+	tt_lockword_unlock(&m->lock);
+	tt_waker_wake(&wake);
+	tt_wait_clear(&l->leaf.wait);
+}

@@ -1,0 +1,70 @@
+/* Finding the registry root among a session's modules: the same search
+ * as target.c does over /proc/PID/maps, over the modules libdwfl knows
+ * (a core's NT_FILE and link_map, or a live process's maps). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sym/sym_priv.h"
+
+#define MAX_CANDIDATES 8
+
+typedef struct roots {
+	tt_root_loc cand[MAX_CANDIDATES];
+	int n;
+	int missing;       /* modules whose file could not be had */
+	char first[256];   /* the first of them */
+} roots;
+
+static int module_cb(Dwfl_Module *mod, void **ud, const char *name,
+		     Dwarf_Addr start, void *arg)
+{
+	roots *r = arg;
+	GElf_Addr bias;
+	uint64_t vaddr;
+	int via;
+	(void)ud;
+	(void)start;
+
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	if (!elf && name && name[0] == '/' && !r->missing++)
+		snprintf(r->first, sizeof(r->first), "%s", name);
+	if (!elf || r->n >= MAX_CANDIDATES)
+		return DWARF_CB_OK;
+	if (tt_elf_find_root_in(elf, &vaddr, &via) == 1) {
+		tt_root_loc *c = &r->cand[r->n++];
+		c->addr = vaddr + bias;
+		c->bias = bias;
+		c->via = via;
+		snprintf(c->module, sizeof(c->module), "%s", name ? name : "??");
+	}
+	return DWARF_CB_OK;
+}
+
+int tt_sym_find_root(tt_sym *s, tt_root_loc *out, char *err, size_t errlen)
+{
+	roots *r = calloc(1, sizeof(*r)); /* 32 KiB of paths */
+	char who[200];
+
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return TT_T_IO;
+	}
+	dwfl_getmodules(s->dwfl, module_cb, r, 0);
+	if (s->kind == TT_SYM_CORE)
+		snprintf(who, sizeof(who), "the process in this core (pid %d)", (int)s->pid);
+	else
+		snprintf(who, sizeof(who), "pid %d", (int)s->pid);
+	int rc = tt_root_choose(tt_sym_mem(s), r->cand, r->n, who, out, err, errlen);
+	/* In a core the usual reason is a library rebuilt or upgraded since
+	 * the dump: its build-id no longer matches, so libdwfl refuses it. */
+	if (rc == TT_T_NO_REGISTRY && r->missing) {
+		size_t len = strlen(err);
+		snprintf(err + len, errlen - len,
+			 "; %d of its module files are missing or do not match the core's build-ids (%s%s)",
+			 r->missing, r->first, r->missing > 1 ? ", ..." : "");
+	}
+	free(r);
+	return rc;
+}

@@ -5,6 +5,8 @@
 #ifndef TASKTRACE_COMBINATORS_H
 #define TASKTRACE_COMBINATORS_H
 
+#include "tasktrace/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,7 +26,7 @@ typedef struct tt_select {
 	size_t n;
 } tt_select;
 extern const tt_func tt_select_fn;
-void tt_select_init(tt_select *s, tt_frame **children, size_t n);
+TT_API void tt_select_init(tt_select *s, tt_frame **children, size_t n);
 
 /* All N children: result 0 once every one has finished; their results are
  * TT_RESULT(children[i]). */
@@ -34,7 +36,7 @@ typedef struct tt_join_all {
 	size_t n;
 } tt_join_all;
 extern const tt_func tt_join_all_fn;
-void tt_join_all_init(tt_join_all *j, tt_frame **children, size_t n);
+TT_API void tt_join_all_init(tt_join_all *j, tt_frame **children, size_t n);
 
 /* Task groups (structured concurrency).  Tasks spawned into a group are
  * its children: awaiting tt_group_wait joins them all and yields the first
@@ -47,14 +49,14 @@ void tt_join_all_init(tt_join_all *j, tt_frame **children, size_t n);
  *   TT_AWAIT(self, cx, &self->wait, tt_group_wait_init(&self->wait, self->g));
  *   tt_group_free(self->g); */
 typedef struct tt_group tt_group;
-tt_group *tt_group_new(void);
+TT_API tt_group *tt_group_new(void);
 /* Release the creator's reference (children hold their own). */
-void tt_group_free(tt_group *g);
+TT_API void tt_group_free(tt_group *g);
 /* Add T (a join handle; the group takes the reference) to G.  If G has
  * already failed, T is cancelled at once.  -EINVAL after the wait ended. */
-int tt_group_add(tt_group *g, tt_task *t);
-void tt_group_cancel(tt_group *g);
-size_t tt_group_size(tt_group *g);
+TT_API int tt_group_add(tt_group *g, tt_task *t);
+TT_API void tt_group_cancel(tt_group *g);
+TT_API size_t tt_group_size(tt_group *g);
 
 #define TT_GROUP_SPAWN(g, name, T, init, ...)                               \
 	({                                                                        \
@@ -69,7 +71,7 @@ typedef struct tt_group_wait {
 	tt_waiter w;
 } tt_group_wait;
 extern const tt_func tt_group_wait_fn;
-void tt_group_wait_init(tt_group_wait *w, tt_group *g);
+TT_API void tt_group_wait_init(tt_group_wait *w, tt_group *g);
 
 /* Run FN(ARG) on the blocking-call pool (threads created on demand, at
  * most TT_BLOCKING_MAX, retired after 10 s idle) and await its result.
@@ -84,7 +86,7 @@ typedef struct tt_blocking {
 	tt_blocking_job *job;
 } tt_blocking;
 extern const tt_func tt_blocking_fn_desc;
-void tt_blocking_init(tt_blocking *b, tt_blocking_fn fn, void *arg);
+TT_API void tt_blocking_init(tt_blocking *b, tt_blocking_fn fn, void *arg);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #ifndef TASKTRACE_CRASH_H
 #define TASKTRACE_CRASH_H
 
+#include "tasktrace/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,27 +39,27 @@ typedef struct tt_crash_opts {
  * the program had for that signal before this call gets it, or else the
  * default action runs, so the core dump still shows the original signal.
  * NULL opts: the defaults.  Returns 0 or -errno. */
-int tt_crash_install(const tt_crash_opts *opts);
+TT_API int tt_crash_install(const tt_crash_opts *opts);
 /* Restore the previous handlers. */
-void tt_crash_uninstall(void);
+TT_API void tt_crash_uninstall(void);
 
 /* Write the crash report for the calling thread now, as if it had
  * received SIGNO at ADDR (no signal, no exit): for tests and benchmarks.
  * Returns the bytes written. */
-size_t tt_crash_report(int fd, int signo, const void *addr);
+TT_API size_t tt_crash_report(int fd, int signo, const void *addr);
 
 /* Write every task to FD in the format of `tasktrace bt`, in slot order
  * (spawn order until slots get reused), without stopping the program.  Async-signal-safe.  Returns the number
  * of tasks written, or -errno. */
-int tt_dump_tasks(int fd);
+TT_API int tt_dump_tasks(int fd);
 /* Dump on signal SIGNO (0: SIGQUIT) to FD (-1: stderr).  The handler
  * writes directly with the core reader; a second signal during a dump is
  * dropped with one line.  Returns 0 or -errno. */
-int tt_dump_install(int signo, int fd);
+TT_API int tt_dump_install(int signo, int fd);
 
 /* Give the calling thread an alternate signal stack (workers get one at
  * start; call this on other threads that poll tasks). 0 or -errno. */
-int tt_crash_thread_init(void);
+TT_API int tt_crash_thread_init(void);
 
 #ifdef __cplusplus
 }

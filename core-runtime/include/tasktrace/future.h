@@ -20,6 +20,8 @@
 #ifndef TASKTRACE_FUTURE_H
 #define TASKTRACE_FUTURE_H
 
+#include "tasktrace/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -142,7 +144,7 @@ static inline tt_poll tt_frame_poll(tt_frame *f, tt_cx *cx)
 /* Cancel a frame that may be pending: its awaited children are cancelled
  * first, then its own drop runs.  Runs each cleanup at most once; a frame
  * that never started or already finished has nothing to clean. */
-void tt_frame_cancel(tt_frame *f);
+TT_API void tt_frame_cancel(tt_frame *f);
 
 /* Resume where the last await suspended, or finish if already done. */
 #define TT_BEGIN(SELF)                                                     \
@@ -206,26 +208,26 @@ typedef struct tt_waker {
 } tt_waker;
 
 /* The task being polled. */
-tt_task *tt_cx_task(tt_cx *cx);
+TT_API tt_task *tt_cx_task(tt_cx *cx);
 /* True once the task has been asked to stop: long loops may bail early. */
-int tt_cx_cancelled(tt_cx *cx);
+TT_API int tt_cx_cancelled(tt_cx *cx);
 /* Ask to be polled again soon (used by TT_YIELD). */
-void tt_cx_wake_self(tt_cx *cx);
+TT_API void tt_cx_wake_self(tt_cx *cx);
 
 /* A new waker for the current task; a leaf keeps it while pending.  The
  * registry counts live wakers: a pending task with none can never wake. */
-tt_waker tt_waker_new(tt_cx *cx);
+TT_API tt_waker tt_waker_new(tt_cx *cx);
 /* Wake and release. */
-void tt_waker_wake(tt_waker *w);
-void tt_waker_wake_by_ref(const tt_waker *w);
-void tt_waker_drop(tt_waker *w);
+TT_API void tt_waker_wake(tt_waker *w);
+TT_API void tt_waker_wake_by_ref(const tt_waker *w);
+TT_API void tt_waker_drop(tt_waker *w);
 static inline int tt_waker_is_set(const tt_waker *w) { return w->task != NULL; }
 
 /* Leaf helpers: set and clear the wait descriptor. */
-uint64_t tt_now_ns(void);
-void tt_wait_set(tt_wait *w, uint32_t kind, const void *object, uint64_t owner,
-		 uint64_t detail);
-void tt_wait_clear(tt_wait *w);
+TT_API uint64_t tt_now_ns(void);
+TT_API void tt_wait_set(tt_wait *w, uint32_t kind, const void *object, uint64_t owner,
+			uint64_t detail);
+TT_API void tt_wait_clear(tt_wait *w);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #ifndef TASKTRACE_IO_H
 #define TASKTRACE_IO_H
 
+#include "tasktrace/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -27,14 +29,14 @@ typedef struct tt_fd tt_fd;
  * Returns 0 and *out, or -errno: -EPERM for descriptors epoll cannot
  * watch (regular files: use tt_blocking for those), -EINVAL for rt NULL
  * outside a task. */
-int tt_fd_open(tt_runtime *rt, int fd, tt_fd **out);
-int tt_fd_raw(const tt_fd *f);
+TT_API int tt_fd_open(tt_runtime *rt, int fd, tt_fd **out);
+TT_API int tt_fd_raw(const tt_fd *f);
 /* Deregister, wake pending operations with -EBADF, close(2) the fd and
  * release the handle.  Do not use the handle afterwards.  A second close
  * or a late operation gets -EBADF: handles are reused only after hundreds
  * of others were closed (a quarantine), so in practice a stale handle
  * never reaches another registration's fd. */
-int tt_fd_close(tt_fd *f);
+TT_API int tt_fd_close(tt_fd *f);
 
 /* Common part of every I/O future. */
 typedef struct tt_io_op {
@@ -52,8 +54,8 @@ typedef struct tt_io_op {
 typedef tt_io_op tt_readable;
 typedef tt_io_op tt_writable;
 extern const tt_func tt_readable_fn, tt_writable_fn;
-void tt_readable_init(tt_readable *op, tt_fd *f);
-void tt_writable_init(tt_writable *op, tt_fd *f);
+TT_API void tt_readable_init(tt_readable *op, tt_fd *f);
+TT_API void tt_writable_init(tt_writable *op, tt_fd *f);
 
 /* One read(2)/write(2) of at most LEN bytes once possible.  Result: bytes,
  * 0 at end of stream (read), or -errno. */
@@ -64,13 +66,13 @@ typedef struct tt_read {
 } tt_read;
 typedef tt_read tt_write;
 extern const tt_func tt_read_fn, tt_write_fn, tt_read_exact_fn, tt_write_all_fn;
-void tt_read_init(tt_read *r, tt_fd *f, void *buf, size_t len);
-void tt_write_init(tt_write *w, tt_fd *f, const void *buf, size_t len);
+TT_API void tt_read_init(tt_read *r, tt_fd *f, void *buf, size_t len);
+TT_API void tt_write_init(tt_write *w, tt_fd *f, const void *buf, size_t len);
 /* Exactly LEN bytes: result LEN, or -ENODATA if the stream ended first
  * (bytes received so far are in buf, count in ->done), or -errno. */
-void tt_read_exact_init(tt_read *r, tt_fd *f, void *buf, size_t len);
+TT_API void tt_read_exact_init(tt_read *r, tt_fd *f, void *buf, size_t len);
 /* All LEN bytes: result LEN or -errno (->done says how many went out). */
-void tt_write_all_init(tt_write *w, tt_fd *f, const void *buf, size_t len);
+TT_API void tt_write_all_init(tt_write *w, tt_fd *f, const void *buf, size_t len);
 
 /* accept4 on a listening socket.  Result: the new fd (non-blocking,
  * close-on-exec; register it with tt_fd_open), or -errno (-ENOTSOCK,
@@ -81,7 +83,7 @@ typedef struct tt_accept {
 	socklen_t peer_len;
 } tt_accept;
 extern const tt_func tt_accept_fn;
-void tt_accept_init(tt_accept *a, tt_fd *listener);
+TT_API void tt_accept_init(tt_accept *a, tt_fd *listener);
 
 /* connect(2) a non-blocking socket.  Result: 0 or -errno. */
 typedef struct tt_connect {
@@ -91,15 +93,14 @@ typedef struct tt_connect {
 	int started;
 } tt_connect;
 extern const tt_func tt_connect_fn;
-void tt_connect_init(tt_connect *c, tt_fd *sock, const struct sockaddr *addr,
-		     socklen_t len);
+TT_API void tt_connect_init(tt_connect *c, tt_fd *sock, const struct sockaddr *addr, socklen_t len);
 
 /* Helpers: a listening TCP socket on HOST:PORT (port 0 picks one; read it
  * back with tt_socket_port), or a new non-blocking TCP socket.  -errno on
  * failure. */
-int tt_tcp_listen(const char *host, int port, int backlog);
-int tt_tcp_socket(int family);
-int tt_socket_port(int fd);
+TT_API int tt_tcp_listen(const char *host, int port, int backlog);
+TT_API int tt_tcp_socket(int family);
+TT_API int tt_socket_port(int fd);
 
 #ifdef __cplusplus
 }

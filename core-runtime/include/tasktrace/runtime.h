@@ -2,6 +2,8 @@
 #ifndef TASKTRACE_RUNTIME_H
 #define TASKTRACE_RUNTIME_H
 
+#include "tasktrace/api.h"
+
 #include <errno.h>
 #include <stdint.h>
 
@@ -24,18 +26,18 @@ typedef struct tt_runtime_opts {
 } tt_runtime_opts;
 
 /* NULL opts means one worker per CPU.  Returns NULL with errno set. */
-tt_runtime *tt_runtime_new(const tt_runtime_opts *opts);
+TT_API tt_runtime *tt_runtime_new(const tt_runtime_opts *opts);
 /* Cancel every task still alive (their cleanups run), stop the workers and
  * free the runtime.  Join handles stay valid until released. */
-void tt_runtime_free(tt_runtime *rt);
-int tt_runtime_workers(const tt_runtime *rt);
+TT_API void tt_runtime_free(tt_runtime *rt);
+TT_API int tt_runtime_workers(const tt_runtime *rt);
 
 /* Run ROOT to completion and return its result.  ROOT is borrowed (it may
  * live on the caller's stack).  On a multi-thread runtime it runs as a task
  * on the workers while the caller waits; on a current-thread runtime the
  * caller's thread drives every task until ROOT finishes.  From inside a
  * task it returns -EDEADLK: await the future instead. */
-intptr_t tt_block_on(tt_runtime *rt, tt_frame *root);
+TT_API intptr_t tt_block_on(tt_runtime *rt, tt_frame *root);
 
 typedef struct tt_spawn_opts {
 	const char *name;         /* copied, truncated to TT_TASK_NAME_MAX-1 */
@@ -46,8 +48,8 @@ typedef struct tt_spawn_opts {
 /* Spawn ROOT as a task; returns its join handle (one reference).  From
  * inside a task the runtime may be NULL: the current task's runtime is used,
  * and the current task becomes the parent.  Returns NULL with errno set. */
-tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
-		     const tt_site *spawn_site);
+TT_API tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
+			    const tt_site *spawn_site);
 
 #define TT_SPAWN_SITE_()                                                    \
 	({                                                                        \
@@ -71,28 +73,28 @@ tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 		tt_t_;                                                                  \
 	})
 
-void *tt_frame_alloc(size_t size);
-void tt_frame_free(void *frame);
+TT_API void *tt_frame_alloc(size_t size);
+TT_API void tt_frame_free(void *frame);
 
 /* Join handles. */
-uint64_t tt_task_id(const tt_task *t);
-const char *tt_task_name(const tt_task *t);
-tt_task *tt_task_ref(tt_task *t);
-void tt_task_release(tt_task *t);
+TT_API uint64_t tt_task_id(const tt_task *t);
+TT_API const char *tt_task_name(const tt_task *t);
+TT_API tt_task *tt_task_ref(tt_task *t);
+TT_API void tt_task_release(tt_task *t);
 /* Release the handle and let the task run on by itself. */
-void tt_task_detach(tt_task *t);
+TT_API void tt_task_detach(tt_task *t);
 /* Ask the task to stop at its next await point; its pending frames are
  * cancelled innermost first with their cleanups and it finishes with
  * TT_ECANCELED.  No effect on a finished task. */
-void tt_task_cancel(tt_task *t);
-int tt_task_is_done(const tt_task *t);
+TT_API void tt_task_cancel(tt_task *t);
+TT_API int tt_task_is_done(const tt_task *t);
 /* The result, valid once done. */
-intptr_t tt_task_result(const tt_task *t);
+TT_API intptr_t tt_task_result(const tt_task *t);
 /* Wait from a thread that is not a worker (e.g. main). */
-intptr_t tt_task_join_blocking(tt_task *t);
+TT_API intptr_t tt_task_join_blocking(tt_task *t);
 
 /* The task the calling thread is polling, or NULL. */
-tt_task *tt_current_task(void);
+TT_API tt_task *tt_current_task(void);
 
 /* Await another task: TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join,
  * handle)).  The join future takes over the handle's reference. */
@@ -103,7 +105,7 @@ typedef struct tt_join {
 	struct tt_join *prev, *next; /* the task's waiting joins */
 } tt_join;
 extern const tt_func tt_join_fn;
-void tt_join_init(tt_join *j, tt_task *handle);
+TT_API void tt_join_init(tt_join *j, tt_task *handle);
 
 #ifdef __cplusplus
 }

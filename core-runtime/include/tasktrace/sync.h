@@ -2,6 +2,8 @@
 #ifndef TASKTRACE_SYNC_H
 #define TASKTRACE_SYNC_H
 
+#include "tasktrace/api.h"
+
 #include <pthread.h>
 #include <stdint.h>
 
@@ -41,10 +43,10 @@ typedef struct tt_notify {
 	tt_waitq waiters;
 	int permit;
 } tt_notify;
-void tt_notify_init(tt_notify *n);
-void tt_notify_destroy(tt_notify *n);
-void tt_notify_one(tt_notify *n);
-void tt_notify_all(tt_notify *n);
+TT_API void tt_notify_init(tt_notify *n);
+TT_API void tt_notify_destroy(tt_notify *n);
+TT_API void tt_notify_one(tt_notify *n);
+TT_API void tt_notify_all(tt_notify *n);
 
 typedef struct tt_notified {
 	tt_leaf leaf;
@@ -54,7 +56,7 @@ typedef struct tt_notified {
 } tt_notified;
 extern const tt_func tt_notified_fn;
 /* TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, &n)) */
-void tt_notified_init(tt_notified *w, tt_notify *n);
+TT_API void tt_notified_init(tt_notified *w, tt_notify *n);
 
 /* ---- mutex ---- */
 
@@ -78,15 +80,15 @@ typedef struct tt_mutex {
 	tt_lockword lock;    /* guards the queue and changes to the two bits */
 	tt_waitq waiters;
 } tt_mutex;
-void tt_mutex_init(tt_mutex *m);
+TT_API void tt_mutex_init(tt_mutex *m);
 /* -EBUSY while held or awaited. */
-int tt_mutex_destroy(tt_mutex *m);
+TT_API int tt_mutex_destroy(tt_mutex *m);
 /* Release; -EPERM unless the calling task holds it. */
-int tt_mutex_unlock(tt_mutex *m);
+TT_API int tt_mutex_unlock(tt_mutex *m);
 /* 0 if acquired for the calling task, -EBUSY if held, -EPERM outside a
  * task. */
-int tt_mutex_trylock(tt_mutex *m);
-uint64_t tt_mutex_owner(tt_mutex *m);
+TT_API int tt_mutex_trylock(tt_mutex *m);
+TT_API uint64_t tt_mutex_owner(tt_mutex *m);
 
 typedef struct tt_lock {
 	tt_leaf leaf;
@@ -97,7 +99,7 @@ typedef struct tt_lock {
 } tt_lock;
 extern const tt_func tt_lock_fn;
 /* Result 0 once the calling task holds M. */
-void tt_lock_init(tt_lock *l, tt_mutex *m);
+TT_API void tt_lock_init(tt_lock *l, tt_mutex *m);
 
 /* ---- semaphore ---- */
 
@@ -109,12 +111,12 @@ typedef struct tt_semaphore {
 	tt_waitq waiters;
 	uint64_t granted; /* waiters handed permits that have not run yet */
 } tt_semaphore;
-void tt_semaphore_init(tt_semaphore *s, uint64_t permits);
-int tt_semaphore_destroy(tt_semaphore *s); /* -EBUSY while awaited */
-void tt_semaphore_release(tt_semaphore *s, uint64_t n);
+TT_API void tt_semaphore_init(tt_semaphore *s, uint64_t permits);
+TT_API int tt_semaphore_destroy(tt_semaphore *s); /* -EBUSY while awaited */
+TT_API void tt_semaphore_release(tt_semaphore *s, uint64_t n);
 /* 0 if N permits were taken, -EAGAIN otherwise (also when others queue). */
-int tt_semaphore_try_acquire(tt_semaphore *s, uint64_t n);
-uint64_t tt_semaphore_available(tt_semaphore *s);
+TT_API int tt_semaphore_try_acquire(tt_semaphore *s, uint64_t n);
+TT_API uint64_t tt_semaphore_available(tt_semaphore *s);
 
 typedef struct tt_acquire {
 	tt_leaf leaf;
@@ -123,7 +125,7 @@ typedef struct tt_acquire {
 } tt_acquire;
 extern const tt_func tt_acquire_fn;
 /* Result 0 once N permits are held. */
-void tt_acquire_init(tt_acquire *a, tt_semaphore *s, uint64_t n);
+TT_API void tt_acquire_init(tt_acquire *a, tt_semaphore *s, uint64_t n);
 
 /* ---- oneshot ---- */
 
@@ -138,15 +140,15 @@ typedef struct tt_oneshot {
 	uint64_t producer;
 	tt_waitq waiters;
 } tt_oneshot;
-void tt_oneshot_init(tt_oneshot *o);
-void tt_oneshot_destroy(tt_oneshot *o);
+TT_API void tt_oneshot_init(tt_oneshot *o);
+TT_API void tt_oneshot_destroy(tt_oneshot *o);
 /* Make the calling task the producer. */
-void tt_oneshot_bind_producer(tt_oneshot *o);
+TT_API void tt_oneshot_bind_producer(tt_oneshot *o);
 /* 0, or -EALREADY if a value was sent or the oneshot closed before. */
-int tt_oneshot_send(tt_oneshot *o, intptr_t value);
+TT_API int tt_oneshot_send(tt_oneshot *o, intptr_t value);
 /* The producer gives up: a waiting or later receiver gets -EPIPE.
  * -EALREADY if already sent or closed. */
-int tt_oneshot_close(tt_oneshot *o);
+TT_API int tt_oneshot_close(tt_oneshot *o);
 
 typedef struct tt_oneshot_recv {
 	tt_leaf leaf;
@@ -155,7 +157,7 @@ typedef struct tt_oneshot_recv {
 } tt_oneshot_recv;
 extern const tt_func tt_oneshot_recv_fn;
 /* Result: the value, or -EPIPE if abandoned, -EALREADY if already taken. */
-void tt_oneshot_recv_init(tt_oneshot_recv *r, tt_oneshot *o);
+TT_API void tt_oneshot_recv_init(tt_oneshot_recv *r, tt_oneshot *o);
 
 /* ---- channel ---- */
 
@@ -165,16 +167,16 @@ void tt_oneshot_recv_init(tt_oneshot_recv *r, tt_oneshot *o);
  * receives drain what is left and then fail with -EPIPE. */
 typedef struct tt_chan tt_chan;
 /* NULL with errno EINVAL (zero size or capacity) or ENOMEM. */
-tt_chan *tt_chan_new(size_t elem_size, size_t capacity);
+TT_API tt_chan *tt_chan_new(size_t elem_size, size_t capacity);
 /* Free a channel nobody waits on any more (-EBUSY otherwise). */
-int tt_chan_free(tt_chan *c);
+TT_API int tt_chan_free(tt_chan *c);
 /* -EALREADY if already closed. */
-int tt_chan_close(tt_chan *c);
-size_t tt_chan_len(tt_chan *c);
-size_t tt_chan_capacity(const tt_chan *c);
+TT_API int tt_chan_close(tt_chan *c);
+TT_API size_t tt_chan_len(tt_chan *c);
+TT_API size_t tt_chan_capacity(const tt_chan *c);
 /* Without waiting: 0, -EAGAIN (full / empty), -EPIPE (closed). */
-int tt_chan_try_send(tt_chan *c, const void *elem);
-int tt_chan_try_recv(tt_chan *c, void *out);
+TT_API int tt_chan_try_send(tt_chan *c, const void *elem);
+TT_API int tt_chan_try_recv(tt_chan *c, void *out);
 
 typedef struct tt_chan_op {
 	tt_leaf leaf;
@@ -187,10 +189,10 @@ typedef tt_chan_op tt_recv;
 extern const tt_func tt_send_fn, tt_recv_fn;
 /* Result 0 once *ELEM is in the channel (ELEM must live until then), or
  * -EPIPE if closed. */
-void tt_send_init(tt_send *s, tt_chan *c, const void *elem);
+TT_API void tt_send_init(tt_send *s, tt_chan *c, const void *elem);
 /* Result 0 with the element copied to OUT, or -EPIPE once closed and
  * drained. */
-void tt_recv_init(tt_recv *r, tt_chan *c, void *out);
+TT_API void tt_recv_init(tt_recv *r, tt_chan *c, void *out);
 
 #ifdef __cplusplus
 }

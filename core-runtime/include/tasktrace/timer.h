@@ -3,6 +3,8 @@
 #ifndef TASKTRACE_TIMER_H
 #define TASKTRACE_TIMER_H
 
+#include "tasktrace/api.h"
+
 #include <stdint.h>
 
 #include "tasktrace/future.h"
@@ -32,9 +34,9 @@ typedef struct tt_sleep {
 } tt_sleep;
 extern const tt_func tt_sleep_fn;
 /* Ready after DURATION ns. */
-void tt_sleep_init(tt_sleep *s, uint64_t duration);
+TT_API void tt_sleep_init(tt_sleep *s, uint64_t duration);
 /* Ready at the absolute DEADLINE. */
-void tt_sleep_until_init(tt_sleep *s, uint64_t deadline);
+TT_API void tt_sleep_until_init(tt_sleep *s, uint64_t deadline);
 
 /* Await INNER (already initialised, stored by the caller) for at most
  * DURATION ns.  Result: the inner result, or TT_ETIMEDOUT after the inner
@@ -46,7 +48,7 @@ typedef struct tt_timeout {
 	uint64_t duration;
 } tt_timeout;
 extern const tt_func tt_timeout_fn;
-void tt_timeout_init(tt_timeout *t, tt_frame *inner, uint64_t duration);
+TT_API void tt_timeout_init(tt_timeout *t, tt_frame *inner, uint64_t duration);
 
 /* Ticks every PERIOD ns; await tt_interval_tick() each time.  Missed ticks
  * are skipped (the next deadline stays on the period grid). */
@@ -54,9 +56,9 @@ typedef struct tt_interval {
 	uint64_t period;
 	uint64_t next;
 } tt_interval;
-void tt_interval_init(tt_interval *iv, uint64_t period);
+TT_API void tt_interval_init(tt_interval *iv, uint64_t period);
 /* Initialise S as the sleep until the interval's next tick. */
-void tt_interval_tick(tt_interval *iv, tt_sleep *s);
+TT_API void tt_interval_tick(tt_interval *iv, tt_sleep *s);
 
 #ifdef __cplusplus
 }

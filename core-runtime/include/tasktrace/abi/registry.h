@@ -9,6 +9,8 @@
 #ifndef TASKTRACE_REGISTRY_H
 #define TASKTRACE_REGISTRY_H
 
+#include "tasktrace/api.h"
+
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -216,7 +218,7 @@ enum tt_root_flags {
  * address of the `tasktrace_registry` symbol itself: in a PIE that creates
  * a copy relocation, and a copy outside the .tasktrace section is not the
  * live root. */
-const void *tt_registry_root(void);
+TT_API const void *tt_registry_root(void);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,8 @@
 #ifndef TASKTRACE_DIAGNOSE_H
 #define TASKTRACE_DIAGNOSE_H
 
+#include "tasktrace/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,7 +48,7 @@ typedef struct tt_diag_opts {
 	uint64_t runtime_id;   /* only tasks of this runtime (0: every one) */
 } tt_diag_opts;
 
-void tt_diag_opts_init(tt_diag_opts *o);
+TT_API void tt_diag_opts_init(tt_diag_opts *o);
 
 typedef struct tt_diag_finding {
 	uint32_t kind;     /* tt_diag_kind */
@@ -73,18 +75,17 @@ typedef struct tt_diag_report {
 
 /* Diagnose snapshot S at time NOW_NS (0: the registry's own now stamp,
  * right for cores).  NULL opts: the defaults.  NULL on out of memory. */
-tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
-			    const tt_diag_opts *o);
+TT_API tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns, const tt_diag_opts *o);
 /* Read the registry at ROOT through MEM and diagnose it: for front ends
  * with only a read callback (gdb's Python through ctypes).  NULL with a
  * one-line ERR when the registry cannot be read. */
-tt_diag_report *tt_diagnose_mem(tt_mem mem, uint64_t root, uint64_t now_ns,
-				const tt_diag_opts *o, char *err, size_t errlen);
-void tt_diag_free(tt_diag_report *r);
+TT_API tt_diag_report *tt_diagnose_mem(tt_mem mem, uint64_t root, uint64_t now_ns,
+				       const tt_diag_opts *o, char *err, size_t errlen);
+TT_API void tt_diag_free(tt_diag_report *r);
 
 /* "deadlock", "lost waker", "never resolved", "long poll", "starved",
  * "idle", "leaked at shutdown". */
-const char *tt_diag_kind_name(uint32_t kind);
+TT_API const char *tt_diag_kind_name(uint32_t kind);
 
 /* ---- in process ---- */
 
@@ -98,22 +99,22 @@ typedef struct tt_watchdog_opts {
 	int fd;               /* -1: stderr */
 } tt_watchdog_opts;
 /* NULL opts: the defaults.  0, or -errno (EALREADY when running). */
-int tt_watchdog_start(const tt_watchdog_opts *opts);
-void tt_watchdog_stop(void);
+TT_API int tt_watchdog_start(const tt_watchdog_opts *opts);
+TT_API void tt_watchdog_stop(void);
 /* Run one round now (tests): writes new findings; returns how many. */
-int tt_watchdog_poll(void);
+TT_API int tt_watchdog_poll(void);
 
 /* Tasks of RT still pending, as "leaked at shutdown" findings written to
  * FD (-1: stderr); returns how many.  tt_runtime_free does this itself
  * when TASKTRACE_LEAKS=1, TASKTRACE_WATCHDOG or TASKTRACE_CRASH is set:
  * it then cancels them, which is rarely what the program meant. */
 struct tt_runtime;
-int tt_runtime_report_pending(struct tt_runtime *rt, int fd);
+TT_API int tt_runtime_report_pending(struct tt_runtime *rt, int fd);
 /* Report, then tt_runtime_free. */
-int tt_runtime_free_report(struct tt_runtime *rt, int fd);
+TT_API int tt_runtime_free_report(struct tt_runtime *rt, int fd);
 
 /* Parse "DURATION" as 100ms, 1.5s, 2m, 250us, 10ns, or bare seconds. */
-int tt_diag_parse_duration(const char *s, uint64_t *ns);
+TT_API int tt_diag_parse_duration(const char *s, uint64_t *ns);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef TASKTRACE_FORMAT_H
 #define TASKTRACE_FORMAT_H
 
+#include "tasktrace/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,18 +23,18 @@ typedef struct tt_fbuf {
 	size_t len, cap;
 } tt_fbuf;
 
-void tt_fb_init(tt_fbuf *b, char *mem, size_t cap);
-void tt_fb_str(tt_fbuf *b, const char *s);
+TT_API void tt_fb_init(tt_fbuf *b, char *mem, size_t cap);
+TT_API void tt_fb_str(tt_fbuf *b, const char *s);
 /* Untrusted text from the target: control bytes become '?', so a task
  * name cannot drive the terminal. NULL prints "??". */
-void tt_fb_text(tt_fbuf *b, const char *s);
-void tt_fb_u64(tt_fbuf *b, uint64_t v);
-void tt_fb_hex(tt_fbuf *b, uint64_t v);
+TT_API void tt_fb_text(tt_fbuf *b, const char *s);
+TT_API void tt_fb_u64(tt_fbuf *b, uint64_t v);
+TT_API void tt_fb_hex(tt_fbuf *b, uint64_t v);
 /* Pad with spaces to column COL, always at least one space. */
-void tt_fb_pad(tt_fbuf *b, size_t col);
+TT_API void tt_fb_pad(tt_fbuf *b, size_t col);
 
 /* 850ms, 12.3s, 3m12s, 2h5m (and 420us, 75ns below a millisecond). */
-void tt_fmt_duration(tt_fbuf *b, uint64_t ns);
+TT_API void tt_fmt_duration(tt_fbuf *b, uint64_t ns);
 
 /* One task as every front end sees it, built from whatever reader layer
  * the caller has.  Strings may be NULL when unknown. */
@@ -48,48 +50,45 @@ typedef struct tt_fmt_task {
 } tt_fmt_task;
 
 /* "idle", "running", plus markers: "idle cancelling", "idle torn". */
-void tt_fmt_state(tt_fbuf *b, const tt_fmt_task *v);
+TT_API void tt_fmt_state(tt_fbuf *b, const tt_fmt_task *v);
 /* ps and tree wording: "channel recv 3m12s", "timer 59m58s left",
  * "runnable 1.2s"; "-" when there is no wait. */
-void tt_fmt_wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
+TT_API void tt_fmt_wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
 /* "await_reply at samples/hung.c:28", "running on worker 1 (tid 42)". */
-void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v);
+TT_API void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v);
 
 /* ps and gdb's `info tasks`, laid out like `info threads`: the header
  * line and one row (no newlines, no trailing blanks). */
-void tt_fmt_ps_header(tt_fbuf *b);
-void tt_fmt_ps_row(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
+TT_API void tt_fmt_ps_header(tt_fbuf *b);
+TT_API void tt_fmt_ps_row(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
 
 /* bt: `task 7 "fetch-user" [channel recv, 3m12s]:` */
-void tt_fmt_bt_header(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
+TT_API void tt_fmt_bt_header(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
 /* `#0  <running on worker 1, tid 42>` */
-void tt_fmt_bt_running(tt_fbuf *b, int num, const tt_fmt_task *v);
+TT_API void tt_fmt_bt_running(tt_fbuf *b, int num, const tt_fmt_task *v);
 /* One frame line.  NUM < 0 prints no number (a non-awaited branch of a
  * combinator), INDENT spaces go first.  FUNC is the async function name;
  * SITE may be NULL; OWNER_NAME names the task a join/lock waits on. */
-void tt_fmt_bt_frame(tt_fbuf *b, int num, int indent, const tt_rframe *f,
-		     const char *func, const char *site_file, uint32_t site_line,
-		     const char *owner_name, uint64_t now);
+TT_API void tt_fmt_bt_frame(tt_fbuf *b, int num, int indent, const tt_rframe *f, const char *func,
+			    const char *site_file, uint32_t site_line, const char *owner_name,
+			    uint64_t now);
 /* What a leaf waits on: `waits on notify 0x55d0c0a0 [for 3m12s]`. */
-void tt_fmt_leaf_wait(tt_fbuf *b, const tt_rframe *f, const char *owner_name,
-		      uint64_t now);
+TT_API void tt_fmt_leaf_wait(tt_fbuf *b, const tt_rframe *f, const char *owner_name, uint64_t now);
 /* `spawned by task 1 "block_on" at samples/hung.c:141 (server_main_poll)`;
  * PARENT_NAME NULL when the parent is gone; FILE NULL when no site. */
-void tt_fmt_ancestor(tt_fbuf *b, uint64_t parent_id, const char *parent_name,
-		     const char *file, uint32_t line, const char *function);
+TT_API void tt_fmt_ancestor(tt_fbuf *b, uint64_t parent_id, const char *parent_name,
+			    const char *file, uint32_t line, const char *function);
 /* tree: `7 "fetch-user" idle [channel recv 3m12s]` after INDENT spaces. */
-void tt_fmt_tree_node(tt_fbuf *b, int indent, const tt_fmt_task *v,
-		      uint64_t now);
+TT_API void tt_fmt_tree_node(tt_fbuf *b, int indent, const tt_fmt_task *v, uint64_t now);
 
 /* An error message without the reader's "task N: " prefix (the task is
  * already named where it is printed). */
-const char *tt_fmt_strip_task_prefix(const char *msg);
+TT_API const char *tt_fmt_strip_task_prefix(const char *msg);
 
 /* A frame of a real stack, like gdb's: `#3  0x7f12... in sleep () at
  * FILE:LINE`, `... from MODULE` without line information; an INLINED
  * frame has no address and ends with ` [inlined]`.  FUNC NULL prints ??. */
-void tt_fmt_bt_native(tt_fbuf *b, int num, uint64_t pc, int inlined,
-		      const char *func, const char *file, uint32_t line,
-		      const char *module);
+TT_API void tt_fmt_bt_native(tt_fbuf *b, int num, uint64_t pc, int inlined, const char *func,
+			     const char *file, uint32_t line, const char *module);
 
 #endif

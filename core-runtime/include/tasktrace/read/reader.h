@@ -15,6 +15,8 @@
 #ifndef TASKTRACE_READER_H
 #define TASKTRACE_READER_H
 
+#include "tasktrace/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -38,15 +40,15 @@ typedef struct tt_mem {
 
 /* This process, through process_vm_readv: a bad address is an error, not
  * a fault.  Async-signal-safe. */
-tt_mem tt_mem_self(void);
+TT_API tt_mem tt_mem_self(void);
 
 /* Another live process through /proc/PID/mem.  Returns 0 or -errno. */
 typedef struct tt_mem_pid {
 	int fd;
 	pid_t pid;
 } tt_mem_pid;
-int tt_mem_pid_open(tt_mem_pid *p, pid_t pid, tt_mem *out);
-void tt_mem_pid_close(tt_mem_pid *p);
+TT_API int tt_mem_pid_open(tt_mem_pid *p, pid_t pid, tt_mem *out);
+TT_API void tt_mem_pid_close(tt_mem_pid *p);
 
 /* A set of regions held in this process (tests, core images already
  * loaded).  REGIONS must stay valid while used. */
@@ -59,7 +61,7 @@ typedef struct tt_mem_image {
 	const tt_mem_region *regions;
 	size_t count;
 } tt_mem_image;
-tt_mem tt_mem_image_source(tt_mem_image *img);
+TT_API tt_mem tt_mem_image_source(tt_mem_image *img);
 
 /* ---- errors ---- */
 
@@ -78,7 +80,7 @@ enum tt_rerr {
 	TT_R_NOMEM = 11,
 	TT_R_NOT_FOUND = 12
 };
-const char *tt_reader_strerror(int err);
+TT_API const char *tt_reader_strerror(int err);
 
 /* ---- core layer ---- */
 
@@ -155,18 +157,18 @@ typedef struct tt_reader {
 
 /* Validate the header and decode the layout table.  LIMITS may be NULL for
  * the defaults.  Returns TT_R_OK or an error with reader->err set. */
-int tt_reader_open(tt_reader *r, tt_mem mem, uint64_t root_addr,
-		   const tt_reader_limits *limits);
+TT_API int tt_reader_open(tt_reader *r, tt_mem mem, uint64_t root_addr,
+			  const tt_reader_limits *limits);
 /* Give an opened reader a zero-copy VIEW of its memory (NULL: none).
  * Every check stays; only copies are spared, and task slots are read
  * once instead of under the seqlock protocol, since the memory holds
  * still.  tt_reader_open clears it. */
-void tt_reader_set_view(tt_reader *r, tt_view_mem_fn view, void *ctx);
+TT_API void tt_reader_set_view(tt_reader *r, tt_view_mem_fn view, void *ctx);
 /* Re-read the root (counts, now stamp) of an opened reader. */
-int tt_reader_refresh(tt_reader *r);
+TT_API int tt_reader_refresh(tt_reader *r);
 
 /* Root values (0 when the field is absent). */
-uint64_t tt_reader_root_u64(const tt_reader *r, int field);
+TT_API uint64_t tt_reader_root_u64(const tt_reader *r, int field);
 
 typedef struct tt_rframe {
 	uint64_t addr;
@@ -224,38 +226,37 @@ typedef struct tt_task_iter {
 	uint64_t first_index;
 	uint64_t total;
 } tt_task_iter;
-void tt_task_iter_init(tt_reader *r, tt_task_iter *it);
-int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out);
+TT_API void tt_task_iter_init(tt_reader *r, tt_task_iter *it);
+TT_API int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out);
 
 /* Like tt_task_iter_next, but only finds the next occupied slot: its
  * address, id and flags, read once, without the seqlock or the other
  * fields.  For an index pass over a target that holds still, before the
  * tasks are read with tt_reader_read_task in another order.  Returns as
  * tt_task_iter_next does. */
-int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr,
-			 uint64_t *id, uint32_t *flags);
+TT_API int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr, uint64_t *id,
+				uint32_t *flags);
 
 /* Decode a task from a slot image already in local memory (bulk reads). */
-int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,
-			  tt_rtask *out);
+TT_API int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr, tt_rtask *out);
 /* Read one slot at SLOT_ADDR with the seqlock protocol: retries while the
  * sequence is odd-and-changing.  TT_R_TORN if it never settles. */
-int tt_reader_read_task(tt_reader *r, uint64_t slot_addr, tt_rtask *out);
+TT_API int tt_reader_read_task(tt_reader *r, uint64_t slot_addr, tt_rtask *out);
 
 /* Walk the await tree of ROOT_FRAME in pre-order (a frame, then its
  * children; the first child is the awaited one).  Fills up to CAP frames and
  * sets *count.  Errors: TT_R_CYCLE, TT_R_TOO_DEEP, TT_R_MISALIGNED,
  * TT_R_UNREADABLE (frames decoded before the error are kept). */
-int tt_reader_walk_frames(tt_reader *r, uint64_t root_frame, tt_rframe *frames,
-			  size_t cap, size_t *count);
+TT_API int tt_reader_walk_frames(tt_reader *r, uint64_t root_frame, tt_rframe *frames, size_t cap,
+				 size_t *count);
 
-int tt_reader_site(tt_reader *r, uint64_t addr, tt_rsite *out);
-int tt_reader_func(tt_reader *r, uint64_t addr, tt_rfunc *out);
+TT_API int tt_reader_site(tt_reader *r, uint64_t addr, tt_rsite *out);
+TT_API int tt_reader_func(tt_reader *r, uint64_t addr, tt_rfunc *out);
 /* NUL-terminated string at ADDR into BUF (truncated to LEN-1).  An
  * unreadable string gives TT_R_UNREADABLE and "??" in BUF. */
-int tt_reader_string(tt_reader *r, uint64_t addr, char *buf, size_t len);
+TT_API int tt_reader_string(tt_reader *r, uint64_t addr, char *buf, size_t len);
 /* Worker record I (0 <= I < worker count). */
-int tt_reader_worker(tt_reader *r, uint32_t i, tt_rworker *out);
+TT_API int tt_reader_worker(tt_reader *r, uint32_t i, tt_rworker *out);
 
 /* ---- snapshot layer ---- */
 
@@ -312,21 +313,20 @@ typedef struct tt_snapshot {
 
 /* Read the whole registry.  On a registry-level error returns it with a
  * one-line message in ERR (when non-NULL) and *out NULL. */
-int tt_snapshot_read(tt_mem mem, uint64_t root_addr,
-		     const tt_reader_limits *limits, tt_snapshot **out,
-		     char *err, size_t errlen);
-void tt_snapshot_free(tt_snapshot *s);
-const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);
+TT_API int tt_snapshot_read(tt_mem mem, uint64_t root_addr, const tt_reader_limits *limits,
+			    tt_snapshot **out, char *err, size_t errlen);
+TT_API void tt_snapshot_free(tt_snapshot *s);
+TT_API const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);
 /* The innermost frame of the awaited path (follows first children). */
-const tt_sframe *tt_stask_leaf(const tt_stask *t);
+TT_API const tt_sframe *tt_stask_leaf(const tt_stask *t);
 /* The next child of frame PARENT after frame AFTER (pass PARENT for the
  * first, which is the awaited one); t->nframes when there is none. */
-size_t tt_stask_next_child(const tt_stask *t, size_t parent, size_t after);
+TT_API size_t tt_stask_next_child(const tt_stask *t, size_t parent, size_t after);
 /* The awaited path from frame FROM down to its leaf, into PATH (outermost
  * first); returns its length. */
-size_t tt_stask_path(const tt_stask *t, size_t from, size_t *path, size_t cap);
+TT_API size_t tt_stask_path(const tt_stask *t, size_t from, size_t *path, size_t cap);
 /* Free text the snapshot helpers return (tasklist.h, taskjson.h). */
-void tt_text_free(char *text);
+TT_API void tt_text_free(char *text);
 /* Parent links followed for an ancestry, at most. */
 #define TT_MAX_ANCESTRY 64
 
@@ -336,13 +336,13 @@ void tt_text_free(char *text);
  * namespaces); a CORE file's mtime, moved onto the monotonic clock through
  * the registry's start stamps, is when it was written.  Either falls back
  * to REGISTRY_NOW, and is never earlier than it. */
-uint64_t tt_live_now(pid_t pid, uint64_t registry_now);
-uint64_t tt_core_now(const char *core, uint64_t registry_now,
-		     uint64_t start_mono, uint64_t start_real);
+TT_API uint64_t tt_live_now(pid_t pid, uint64_t registry_now);
+TT_API uint64_t tt_core_now(const char *core, uint64_t registry_now, uint64_t start_mono,
+			    uint64_t start_real);
 
 /* Names for the enums, for every front end to use the same words. */
-const char *tt_state_name(uint32_t state);       /* "idle", "running", ... */
-const char *tt_wait_kind_name(uint32_t kind);    /* "channel recv", "timer" */
+TT_API const char *tt_state_name(uint32_t state);    /* "idle", "running", ... */
+TT_API const char *tt_wait_kind_name(uint32_t kind); /* "channel recv", "timer" */
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef TASKTRACE_TASKJSON_H
 #define TASKTRACE_TASKJSON_H
 
+#include "tasktrace/api.h"
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -15,18 +17,17 @@
 extern "C" {
 #endif
 
-void tt_json_str(FILE *f, const char *s); /* NULL: null */
-void tt_json_hex(FILE *f, uint64_t v);    /* "0x2a" */
+TT_API void tt_json_str(FILE *f, const char *s); /* NULL: null */
+TT_API void tt_json_hex(FILE *f, uint64_t v);	 /* "0x2a" */
 /* A count or id, or null for 0 ("unknown"). */
-void tt_json_u64_or_null(FILE *f, uint64_t v);
+TT_API void tt_json_u64_or_null(FILE *f, uint64_t v);
 /* {"file","line","function"}, or null. */
-void tt_json_site(FILE *f, const tt_ssite *site);
+TT_API void tt_json_site(FILE *f, const tt_ssite *site);
 
 /* The fields of task T, without the braces: id, name, state, flags,
  * parent_id, worker, tid, spawn_site, wait, where, created_ns, polls,
  * busy_ns, wakes, wakers, torn, error.  NOW ages the waits. */
-void tt_json_task_fields(FILE *f, const tt_snapshot *s, uint64_t now,
-			 const tt_stask *t);
+TT_API void tt_json_task_fields(FILE *f, const tt_snapshot *s, uint64_t now, const tt_stask *t);
 
 /* Called after the fields of each async or combinator frame, to add
  * fields of the caller's own (the CLI adds inline callers from DWARF). */
@@ -34,19 +35,17 @@ typedef void (*tt_json_frame_fn)(FILE *f, const tt_stask *t, size_t i,
 				 void *ctx);
 /* The awaited path from frame FROM as an array, innermost first; a
  * combinator's other children under its "branches". MORE may be NULL. */
-void tt_json_frames(FILE *f, const tt_snapshot *s, uint64_t now,
-		    const tt_stask *t, size_t from, tt_json_frame_fn more,
-		    void *ctx);
+TT_API void tt_json_frames(FILE *f, const tt_snapshot *s, uint64_t now, const tt_stask *t,
+			   size_t from, tt_json_frame_fn more, void *ctx);
 /* The tasks that spawned T, nearest first: [{"id","name","spawn_site"}]. */
-void tt_json_ancestry(FILE *f, const tt_snapshot *s, const tt_stask *t);
+TT_API void tt_json_ancestry(FILE *f, const tt_snapshot *s, const tt_stask *t);
 
 /* For bindings without a FILE (gdb's Python): {"now_ns":N,"tasks":[...]}
  * with every task in id order (ALL: the system ones too), or only task ID
  * when ID is not 0 (an empty list when there is none); FRAMES adds each
  * task's "frames" and "ancestry".  Malloc'd; NULL when out of memory.
  * Free with tt_text_free. */
-char *tt_json_tasks(const tt_snapshot *s, uint64_t now, int all, uint64_t id,
-		    int frames);
+TT_API char *tt_json_tasks(const tt_snapshot *s, uint64_t now, int all, uint64_t id, int frames);
 
 #ifdef __cplusplus
 }

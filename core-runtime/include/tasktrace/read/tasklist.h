@@ -11,6 +11,8 @@
 #ifndef TASKTRACE_TASKLIST_H
 #define TASKTRACE_TASKLIST_H
 
+#include "tasktrace/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,36 +35,35 @@ typedef struct tt_list_opts {
 			    * not decode (id 0, error set) */
 } tt_list_opts;
 
-void tt_list_opts_init(tt_list_opts *o);
+TT_API void tt_list_opts_init(tt_list_opts *o);
 
 /* The tasks of S that pass O's filters (all, state, name_regex, ids,
  * unreadable; the others are ignored), in id order: a malloc'd array of *N (free(3) it).
  * NULL with a one-line ERR for a bad regex or out of memory. */
-const tt_stask **tt_task_select(const tt_snapshot *s, const tt_list_opts *o,
-				size_t *n, char *err, size_t errlen);
+TT_API const tt_stask **tt_task_select(const tt_snapshot *s, const tt_list_opts *o, size_t *n,
+				       char *err, size_t errlen);
 
 /* The list as text, every line ending in '\n': the header, the rows in id
  * order ("No tasks." when none is left), then one line per slot the
  * reader could not decode.  NULL with a one-line ERR for a bad regex or
  * out of memory.  Free with tt_text_free. */
-char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts *o,
-		   char *err, size_t errlen);
+TT_API char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts *o, char *err,
+			  size_t errlen);
 
 /* The pieces format.h needs for task T of S: its leaf, the innermost
  * async function suspended at an await, the thread of its worker. */
-void tt_snapshot_view(const tt_snapshot *s, const tt_stask *t,
-		      tt_fmt_task *out);
+TT_API void tt_snapshot_view(const tt_snapshot *s, const tt_stask *t, tt_fmt_task *out);
 /* For bindings that mirror the structs they pass (gdb's Python through
  * ctypes), to check their copy against the library they loaded: sizeof
  * tt_snapshot, tt_stask, tt_sframe, tt_ssite, tt_sfunc, tt_rworker,
  * tt_list_opts and tt_diag_opts into OUT[0..7]. */
 #define TT_BINDING_STRUCTS 8
-void tt_snapshot_struct_sizes(size_t out[TT_BINDING_STRUCTS]);
+TT_API void tt_snapshot_struct_sizes(size_t out[TT_BINDING_STRUCTS]);
 
 /* The thread id of worker INDEX, -1 when unknown. */
-int64_t tt_snapshot_worker_tid(const tt_snapshot *s, int32_t index);
+TT_API int64_t tt_snapshot_worker_tid(const tt_snapshot *s, int32_t index);
 /* The name of task ID, NULL when it is not in S. */
-const char *tt_snapshot_task_name(const tt_snapshot *s, uint64_t id);
+TT_API const char *tt_snapshot_task_name(const tt_snapshot *s, uint64_t id);
 
 #ifdef __cplusplus
 }

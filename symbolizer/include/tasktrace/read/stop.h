@@ -10,6 +10,8 @@
 #ifndef TASKTRACE_STOP_H
 #define TASKTRACE_STOP_H
 
+#include "tasktrace/api.h"
+
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -29,9 +31,9 @@ typedef struct tt_stop {
 
 /* Stop every thread of PID.  Returns TT_T_OK, or a TT_T_* code with ERR
  * set (one line), in which case nothing is left stopped. */
-int tt_stop_pid(tt_stop *st, pid_t pid, int flags, char *err, size_t errlen);
+TT_API int tt_stop_pid(tt_stop *st, pid_t pid, int flags, char *err, size_t errlen);
 /* Let the threads run again; safe to call twice or after a failure. */
-void tt_stop_resume(tt_stop *st);
+TT_API void tt_stop_resume(tt_stop *st);
 
 #ifdef __cplusplus
 }

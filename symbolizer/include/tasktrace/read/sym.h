@@ -13,6 +13,8 @@
 #ifndef TASKTRACE_SYM_H
 #define TASKTRACE_SYM_H
 
+#include "tasktrace/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,17 +43,16 @@ enum tt_sym_kind {
  * tt_sym_open_core: EXE may be NULL; the executable and libraries are then
  * found from the core's NT_FILE note.  A given EXE must match the core
  * (by build-id) or the open fails with TT_T_MISMATCH. */
-tt_sym *tt_sym_open_self(int *code, char *err, size_t errlen);
-tt_sym *tt_sym_open_pid(pid_t pid, int attached, int *code, char *err,
-			size_t errlen);
-tt_sym *tt_sym_open_core(const char *core, const char *exe, int *code,
-			 char *err, size_t errlen);
-tt_sym *tt_sym_open_exe(const char *exe, int *code, char *err, size_t errlen);
-void tt_sym_close(tt_sym *s);
+TT_API tt_sym *tt_sym_open_self(int *code, char *err, size_t errlen);
+TT_API tt_sym *tt_sym_open_pid(pid_t pid, int attached, int *code, char *err, size_t errlen);
+TT_API tt_sym *tt_sym_open_core(const char *core, const char *exe, int *code, char *err,
+				size_t errlen);
+TT_API tt_sym *tt_sym_open_exe(const char *exe, int *code, char *err, size_t errlen);
+TT_API void tt_sym_close(tt_sym *s);
 
-int tt_sym_kind(const tt_sym *s);
+TT_API int tt_sym_kind(const tt_sym *s);
 /* The process id: the pid, or the one the core records (0 if unknown). */
-pid_t tt_sym_pid(const tt_sym *s);
+TT_API pid_t tt_sym_pid(const tt_sym *s);
 
 /* ---- symbolizing ---- */
 
@@ -74,8 +75,7 @@ typedef struct tt_sym_frame {
  * for an interrupted PC, a signal frame, or an address given by a user.
  * Returns the number of frames (>= 1; one frame with NULL names when
  * nothing is known), 0 when CAP is 0. */
-int tt_sym_lookup(tt_sym *s, uint64_t pc, int return_address,
-		  tt_sym_frame *out, int cap);
+TT_API int tt_sym_lookup(tt_sym *s, uint64_t pc, int return_address, tt_sym_frame *out, int cap);
 
 /* ---- unwinding ---- */
 
@@ -87,18 +87,17 @@ typedef struct tt_sym_pc {
 /* The stack of thread TID, innermost first.  Returns the number of PCs
  * (a partial stack when unwinding stopped early, with ERR saying why),
  * or -1 with ERR set when the thread could not be unwound at all. */
-int tt_sym_unwind(tt_sym *s, pid_t tid, tt_sym_pc *out, int cap, char *err,
-		  size_t errlen);
+TT_API int tt_sym_unwind(tt_sym *s, pid_t tid, tt_sym_pc *out, int cap, char *err, size_t errlen);
 
 /* ---- memory and the registry ---- */
 
 /* The target's memory (pid: /proc/PID/mem; core: its segments, else the
  * mapped files).  Valid while the session is. */
-tt_mem tt_sym_mem(tt_sym *s);
+TT_API tt_mem tt_sym_mem(tt_sym *s);
 
 /* Find the registry root among the session's modules, as tt_target_find_root
  * does for a live pid.  Returns TT_T_* with ERR set on failure. */
-int tt_sym_find_root(tt_sym *s, tt_root_loc *out, char *err, size_t errlen);
+TT_API int tt_sym_find_root(tt_sym *s, tt_root_loc *out, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef TASKTRACE_TARGET_H
 #define TASKTRACE_TARGET_H
 
+#include "tasktrace/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -59,37 +61,35 @@ typedef struct tt_target {
 /* Open the memory of live process PID and find its registry root.
  * Returns TT_T_OK or an error with T->err set; tt_target_close is safe
  * to call either way. */
-int tt_target_open_pid(tt_target *t, pid_t pid);
-void tt_target_close(tt_target *t);
+TT_API int tt_target_open_pid(tt_target *t, pid_t pid);
+TT_API void tt_target_close(tt_target *t);
 
 /* The search alone, over the modules in /proc/PID/maps, verifying each
  * candidate through MEM.  Used by tt_target_open_pid; exposed for tools
  * that bring their own memory source. */
-int tt_target_find_root(pid_t pid, tt_mem mem, tt_root_loc *out, char *err,
-			size_t errlen);
+TT_API int tt_target_find_root(pid_t pid, tt_mem mem, tt_root_loc *out, char *err, size_t errlen);
 
 /* Verify the N candidate roots CAND through MEM and pick the live one
  * (the runtime fills in its pid; a copy-relocated twin keeps 0).  WHO
  * names the target in messages ("pid 42", "core FILE").  Returns TT_T_OK
  * with *OUT set, or TT_T_NO_REGISTRY / TT_T_BAD_REGISTRY /
  * TT_T_BAD_VERSION with ERR set. */
-int tt_root_choose(tt_mem mem, const tt_root_loc *cand, int n,
-		   const char *who, tt_root_loc *out, char *err, size_t errlen);
+TT_API int tt_root_choose(tt_mem mem, const tt_root_loc *cand, int n, const char *who,
+			  tt_root_loc *out, char *err, size_t errlen);
 
 /* The same search in an ELF image already open with libelf (an Elf *). */
 struct Elf;
-int tt_elf_find_root_in(struct Elf *elf, uint64_t *vaddr, int *via);
+TT_API int tt_elf_find_root_in(struct Elf *elf, uint64_t *vaddr, int *via);
 
 /* Look the root up in one ELF file: its link-time address (st_value or
  * the section's sh_addr) in *VADDR.  Returns 1 found, 0 not there, -1 the
  * file is not a readable ELF.  VIA gets TT_VIA_*. */
-int tt_elf_find_root(int fd, uint64_t *vaddr, int *via);
+TT_API int tt_elf_find_root(int fd, uint64_t *vaddr, int *via);
 
 /* The load bias of a module from one of its mappings: the file at FD is
  * mapped at MAP_START from file offset MAP_OFFSET.  Returns 0 and sets
  * *BIAS (runtime = link-time + bias), or -1 when no PT_LOAD covers it. */
-int tt_elf_load_bias(int fd, uint64_t map_start, uint64_t map_offset,
-		     uint64_t *bias);
+TT_API int tt_elf_load_bias(int fd, uint64_t map_start, uint64_t map_offset, uint64_t *bias);
 
 #ifdef __cplusplus
 }

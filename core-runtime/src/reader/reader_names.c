@@ -35,36 +35,23 @@ const char *tt_reader_strerror(int err)
 const char *tt_state_name(uint32_t state)
 {
 	static const char *const names[] = {
-		[TT_STATE_IDLE] = "idle",
-		[TT_STATE_SCHEDULED] = "scheduled",
-		[TT_STATE_RUNNING] = "running",
-		[TT_STATE_DONE] = "done",
-		[TT_STATE_CANCELLED] = "cancelled",
+#define XX(name, value, word) [value] = word,
+		TT_TASK_STATE_MAP(XX)
+#undef XX
 	};
 
-	return state < N_(names) ? names[state] : "?";
+	return state < N_(names) && names[state] ? names[state] : "?";
 }
 
 const char *tt_wait_kind_name(uint32_t kind)
 {
-	static const char *const names[] = {
-		[TT_WAIT_NONE] = "none",
-		[TT_WAIT_TIMER] = "timer",
-		[TT_WAIT_FD_READ] = "fd read",
-		[TT_WAIT_FD_WRITE] = "fd write",
-		[TT_WAIT_CHAN_SEND] = "channel send",
-		[TT_WAIT_CHAN_RECV] = "channel recv",
-		[TT_WAIT_ONESHOT] = "oneshot",
-		[TT_WAIT_MUTEX] = "mutex",
-		[TT_WAIT_SEMAPHORE] = "semaphore",
-		[TT_WAIT_NOTIFY] = "notify",
-		[TT_WAIT_JOIN] = "join",
-		[TT_WAIT_GROUP] = "group",
-		[TT_WAIT_BLOCKING] = "blocking call",
-		[TT_WAIT_CUSTOM] = "custom",
+	static const char *const names[TT_WAIT_KIND_MAX_] = {
+#define XX(name, value, word, ...) [value] = word,
+		TT_WAIT_KIND_MAP(XX)
+#undef XX
 	};
 
-	return kind < N_(names) ? names[kind] : "?";
+	return kind < N_(names) && names[kind] ? names[kind] : "?";
 }
 
 const char *tt_r_record_name(int rec)

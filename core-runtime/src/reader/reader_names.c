@@ -7,28 +7,20 @@
 
 #define N_(a) (sizeof(a) / sizeof((a)[0]))
 
-const char *tt_reader_strerror(int err)
+const char *tt_strerror(int code)
 {
 	static const char *const names[] = {
-		[TT_R_OK] = "success",
-		[TT_R_UNREADABLE] = "memory unreadable",
-		[TT_R_BAD_MAGIC] = "not a tasktrace registry (bad magic)",
-		[TT_R_BAD_VERSION] = "unsupported registry ABI version",
-		[TT_R_BAD_HEADER] = "malformed registry header",
-		[TT_R_BAD_LAYOUT] = "malformed registry layout table",
-		[TT_R_ABSURD] = "count or size beyond the reader's caps",
-		[TT_R_MISALIGNED] = "misaligned pointer",
-		[TT_R_CYCLE] = "await chain loops",
-		[TT_R_TOO_DEEP] = "await chain too deep",
-		[TT_R_TORN] = "task kept changing while read",
-		[TT_R_NOMEM] = "out of memory",
-		[TT_R_NOT_FOUND] = "not found",
+#define XX(name, number, message) [number] = message,
+		TT_ERROR_MAP(XX)
+#undef XX
 	};
 
-	if (err < 0)
-		err = -err;
-	if ((unsigned)err < N_(names) && names[err])
-		return names[err];
+	if (code == 0)
+		return "success";
+	if (code < 0 && code > -4096)
+		return tt_r_errno_text(-code);
+	if (code < -4096 && (unsigned)(-(code + 4096)) < N_(names) && names[-(code + 4096)])
+		return names[-(code + 4096)];
 	return "unknown reader error";
 }
 

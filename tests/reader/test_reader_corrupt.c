@@ -1019,6 +1019,42 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* One convention: every code is negative, beyond every errno, distinct and
+ * named; a negative errno is named too; what the reader returns on bad
+ * input is such a code. */
+START_TEST(test_error_codes)
+{
+	static const struct {
+		int code;
+		const char *message;
+	} codes[] = {
+#define XX(name, number, message) { TT_##name, message },
+		TT_ERROR_MAP(XX)
+#undef XX
+	};
+	size_t n = sizeof(codes) / sizeof(codes[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_lt(codes[i].code, -4096);
+		ck_assert_str_eq(tt_strerror(codes[i].code), codes[i].message);
+		for (size_t j = 0; j < i; j++)
+			ck_assert_int_ne(codes[i].code, codes[j].code);
+	}
+	ck_assert_str_eq(tt_strerror(TT_R_OK), "success");
+	ck_assert_str_eq(tt_strerror(-EFAULT), "Bad address");
+	ck_assert_str_eq(tt_strerror(TT_T_NO_REGISTRY), "no tasktrace registry");
+	ck_assert_str_eq(tt_strerror(-4096 - 1000), "unknown reader error");
+
+	unsigned char junk[256] = { 0 };
+	tt_mem_region reg = { 0x10000, junk, sizeof(junk) };
+	tt_mem_image im = { &reg, 1 };
+	tt_reader r;
+	ck_assert_int_eq(tt_reader_open(&r, tt_mem_image_source(&im), 0x10000, NULL), TT_R_BAD_MAGIC);
+	ck_assert_int_eq(tt_reader_open(&r, tt_mem_image_source(&im), 0x20000, NULL), TT_R_UNREADABLE);
+	ck_assert_int_lt(TT_R_BAD_MAGIC, 0);
+}
+END_TEST
+
 static Suite *reader_suite(void)
 {
 	Suite *s = suite_create("reader");
@@ -1049,6 +1085,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_mem_pid);
 	tcase_add_test(tc, test_mem_image);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_error_codes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -72,7 +72,9 @@ TT_API tt_mem tt_mem_image_source(tt_mem_image *img);
  * open(2), ptrace) or one of the table below, whose values lie below -4096,
  * beyond every errno, so the two never meet.  tt_strerror names both.  A
  * function that fails with an object at hand (tt_reader.err, tt_target.err,
- * an ERR buffer) also leaves a more precise line there.
+ * an ERR buffer) also leaves a more precise line there.  Functions that
+ * return an object (a snapshot, a text, a session) return NULL instead,
+ * with the line in ERR and, where they take one, the code in *CODE.
  *
  * XX(NAME, number, message): the code is TT_##NAME = -(4096 + number).
  * Reader codes are TT_R_*, target codes TT_T_*; numbers are never reused. */

@@ -22,9 +22,13 @@ static const char *via_name(int via)
 
 static const char *worker_state_name(uint32_t st)
 {
-	static const char *const names[] = { "unused", "idle", "polling", "exited" };
+	static const char *const names[] = {
+#define XX(name, value, word) [value] = word,
+		TT_WORKER_STATE_MAP(XX)
+#undef XX
+	};
 
-	return st < sizeof(names) / sizeof(names[0]) ? names[st] : "unknown";
+	return st < sizeof(names) / sizeof(names[0]) && names[st] ? names[st] : "unknown";
 }
 
 static void json_workers(FILE *f, const tt_snapshot *snap)

@@ -20,6 +20,35 @@ int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+static const struct {
+	int value;
+	const char *word;
+} states[] = {
+#define XX(name, value, word) { value, word },
+	TT_TASK_STATE_MAP(XX)
+#undef XX
+};
+
+/* The TT_STATE_* named WORD, or -1. */
+static int state_by_word(const char *word)
+{
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (!strcmp(word, states[i].word))
+			return states[i].value;
+	return -1;
+}
+
+/* "idle, scheduled, ..." */
+static const char *state_words(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]) && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "", states[i].word);
+	return buf;
+}
+
 int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 	      int *first)
 {
@@ -72,12 +101,12 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 			o->group = 1;
 			break;
 		case O_STATE:
-			for (o->state = TT_STATE_CANCELLED; o->state >= 0; o->state--)
-				if (!strcmp(optarg, tt_state_name((uint32_t)o->state)))
-					break;
-			if (o->state < 0)
-				return cli_usage(cmd, "--state: '%s' is not a state (idle, scheduled, "
-						 "running, done, cancelled)", optarg);
+			o->state = state_by_word(optarg);
+			if (o->state < 0) {
+				char words[256];
+				return cli_usage(cmd, "--state: '%s' is not a state (%s)", optarg,
+						 state_words(words, sizeof(words)));
+			}
 			break;
 		case O_NAME:
 			if (regcomp(&re, optarg, REG_EXTENDED | REG_NOSUB) != 0)

@@ -101,8 +101,7 @@ int cli_open_target(cli_session *s, const cli_opts *o, const char *target)
 	if (rc != TT_R_OK) {
 		char msg[1200];
 		snprintf(msg, sizeof(msg), "%s: cannot read the registry at 0x%" PRIx64 ": %s",
-			 cli_target_name(s), s->target.root.addr,
-			 err[0] ? err : tt_reader_strerror(rc));
+			 cli_target_name(s), s->target.root.addr, err[0] ? err : tt_strerror(rc));
 		return fail(s, rc == TT_R_BAD_VERSION ? TT_T_BAD_VERSION :
 			       rc == TT_R_UNREADABLE || rc == TT_R_NOMEM ? TT_T_IO :
 			       TT_T_BAD_REGISTRY, msg);

@@ -63,7 +63,7 @@ START_TEST(not_elf)
 	FILE *f = tmpfile();
 	fputs("#!/bin/sh\necho not an ELF file\n", f);
 	fflush(f);
-	ck_assert_int_eq(tt_elf_find_root(fileno(f), &vaddr, &via), -1);
+	ck_assert_int_eq(tt_elf_find_root(fileno(f), &vaddr, &via), TT_T_NOT_ELF);
 	fclose(f);
 }
 END_TEST

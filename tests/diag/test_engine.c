@@ -430,6 +430,36 @@ START_TEST(durations)
 }
 END_TEST
 
+/* The tables as data (what gdb's Python and the docs test read). */
+START_TEST(enum_rows)
+{
+	size_t n;
+	const tt_enum_row *r = tt_enum_rows(TT_ENUM_WAIT_KIND, &n);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(n, TT_WAIT_KIND_MAX_);
+	ck_assert_uint_eq(r[TT_WAIT_CHAN_RECV].value, TT_WAIT_CHAN_RECV);
+	ck_assert_str_eq(r[TT_WAIT_CHAN_RECV].name, "CHAN_RECV");
+	ck_assert_str_eq(r[TT_WAIT_CHAN_RECV].word, "channel recv");
+	r = tt_enum_rows(TT_ENUM_TASK_FLAG, &n);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(r[2].value, TT_TASKF_CANCEL_REQUESTED);
+	ck_assert_str_eq(r[2].word, "cancel_requested");
+	r = tt_enum_rows(TT_ENUM_DIAG_KIND, &n);
+	ck_assert_uint_eq(n, TT_DIAG_KIND_MAX_ - 1);
+	ck_assert_uint_eq(r[0].value, TT_DIAG_DEADLOCK);
+	ck_assert_str_eq(tt_enum_word(TT_ENUM_WORKER_STATE, TT_WORKER_POLLING), "polling");
+	ck_assert_str_eq(tt_enum_word(TT_ENUM_FUNC_KIND, TT_FUNC_KIND_COMBINATOR), "combinator");
+	ck_assert_str_eq(tt_enum_word(TT_ENUM_TASK_STATE, TT_STATE_CANCELLED), "cancelled");
+	ck_assert_ptr_null(tt_enum_word(TT_ENUM_DIAG_KIND, 0));
+	ck_assert_ptr_null(tt_enum_word(TT_ENUM_WAIT_KIND, TT_WAIT_KIND_MAX_));
+	n = 7;
+	ck_assert_ptr_null(tt_enum_rows(TT_ENUM_MAX_, &n));
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(tt_enum_rows(-1, &n));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("diag-engine");
@@ -442,6 +472,7 @@ int main(void)
 	tcase_add_test(tc, watchdog_once);
 	tcase_add_test(tc, dump);
 	tcase_add_test(tc, durations);
+	tcase_add_test(tc, enum_rows);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -400,7 +400,7 @@ START_TEST(test_absurd_counts)
 	img_set(&G, TT_REC_ROOT, TT_ROOT_CHUNK_COUNT, IMG_ROOT_ADDR, 1000);
 	ck_assert_int_eq(open_g(&r), TT_R_OK);
 	tt_task_iter_init(&r, &it);
-	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), -TT_R_ABSURD);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), TT_R_ABSURD);
 	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), 0);
 	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s,
 					  err, sizeof(err)),
@@ -412,7 +412,7 @@ START_TEST(test_absurd_counts)
 	ck_assert_int_eq(tt_reader_open(&r, img_mem(&G), IMG_ROOT_ADDR, &lim),
 			 TT_R_OK);
 	tt_task_iter_init(&r, &it);
-	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), -TT_R_ABSURD);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), TT_R_ABSURD);
 	img_set(&G, TT_REC_ROOT, TT_ROOT_CHUNK_COUNT, IMG_ROOT_ADDR, 1);
 
 	/* An absurd slot count costs its chunk only. */
@@ -422,7 +422,7 @@ START_TEST(test_absurd_counts)
 	img_set(&G, TT_REC_CHUNK, TT_CHUNK_SLOT_COUNT, c0, 0xffffffffu);
 	ck_assert_int_eq(open_g(&r), TT_R_OK);
 	tt_task_iter_init(&r, &it);
-	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), -TT_R_ABSURD);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), TT_R_ABSURD);
 	ck_assert_uint_eq(t.slot_addr, c0);
 	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), 1);
 	ck_assert_uint_eq(t.id, 9);
@@ -440,13 +440,13 @@ START_TEST(test_absurd_counts)
 	img_set(&G, TT_REC_CHUNK, TT_CHUNK_SLOT_COUNT, c0, 0);
 	ck_assert_int_eq(open_g(&r), TT_R_OK);
 	tt_task_iter_init(&r, &it);
-	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), -TT_R_ABSURD);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), TT_R_ABSURD);
 
 	/* Slots misaligned. */
 	img_set(&G, TT_REC_CHUNK, TT_CHUNK_SLOT_COUNT, c0, 4);
 	img_set(&G, TT_REC_CHUNK, TT_CHUNK_SLOTS, c0, K.slots + 4);
 	tt_task_iter_init(&r, &it);
-	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), -TT_R_MISALIGNED);
+	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), TT_R_MISALIGNED);
 
 	/* Workers beyond capacity. */
 	tt_rworker w;
@@ -1013,10 +1013,45 @@ START_TEST(test_names)
 	ck_assert_str_eq(tt_wait_kind_name(TT_WAIT_BLOCKING), "blocking call");
 	ck_assert_str_eq(tt_wait_kind_name(TT_WAIT_CUSTOM), "custom");
 	ck_assert_str_eq(tt_wait_kind_name(TT_WAIT_KIND_MAX_), "?");
-	ck_assert_str_eq(tt_reader_strerror(TT_R_CYCLE), "await chain loops");
-	ck_assert_str_eq(tt_reader_strerror(-TT_R_TORN),
-			 "task kept changing while read");
-	ck_assert_str_eq(tt_reader_strerror(1000), "unknown reader error");
+	ck_assert_str_eq(tt_strerror(TT_R_CYCLE), "await chain loops");
+	ck_assert_str_eq(tt_strerror(TT_R_TORN), "task kept changing while read");
+	ck_assert_str_eq(tt_strerror(1000), "unknown reader error");
+}
+END_TEST
+
+/* One convention: every code is negative, beyond every errno, distinct and
+ * named; a negative errno is named too; what the reader returns on bad
+ * input is such a code. */
+START_TEST(test_error_codes)
+{
+	static const struct {
+		int code;
+		const char *message;
+	} codes[] = {
+#define XX(name, number, message) { TT_##name, message },
+		TT_ERROR_MAP(XX)
+#undef XX
+	};
+	size_t n = sizeof(codes) / sizeof(codes[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_lt(codes[i].code, -4096);
+		ck_assert_str_eq(tt_strerror(codes[i].code), codes[i].message);
+		for (size_t j = 0; j < i; j++)
+			ck_assert_int_ne(codes[i].code, codes[j].code);
+	}
+	ck_assert_str_eq(tt_strerror(TT_R_OK), "success");
+	ck_assert_str_eq(tt_strerror(-EFAULT), "Bad address");
+	ck_assert_str_eq(tt_strerror(TT_T_NO_REGISTRY), "no tasktrace registry");
+	ck_assert_str_eq(tt_strerror(-4096 - 1000), "unknown reader error");
+
+	unsigned char junk[256] = { 0 };
+	tt_mem_region reg = { 0x10000, junk, sizeof(junk) };
+	tt_mem_image im = { &reg, 1 };
+	tt_reader r;
+	ck_assert_int_eq(tt_reader_open(&r, tt_mem_image_source(&im), 0x10000, NULL), TT_R_BAD_MAGIC);
+	ck_assert_int_eq(tt_reader_open(&r, tt_mem_image_source(&im), 0x20000, NULL), TT_R_UNREADABLE);
+	ck_assert_int_lt(TT_R_BAD_MAGIC, 0);
 }
 END_TEST
 
@@ -1050,6 +1085,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_mem_pid);
 	tcase_add_test(tc, test_mem_image);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_error_codes);
 	suite_add_tcase(s, tc);
 	return s;
 }

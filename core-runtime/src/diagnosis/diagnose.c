@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "wording/strbuf.h"
+#include "wording/waits.h"
 #include "tasktrace/read/diagnose.h"
 #include "tasktrace/read/format.h"
 
@@ -40,6 +41,27 @@ static void line_end(sb *b, line *l)
 {
 	sb_add(b, l->mem);
 	sb_add(b, "\n");
+}
+
+/* The closing "  -> ..." line of a finding. */
+static void advise(sb *b, const char *advice)
+{
+	sb_add(b, "  -> ");
+	sb_add(b, advice);
+	sb_add(b, "\n");
+}
+
+static const char *const kind_advice[TT_DIAG_KIND_MAX_] = {
+#define XX(name, value, word, advice) [value] = advice,
+	TT_DIAG_KIND_MAP(XX)
+#undef XX
+};
+
+/* "deadlock: " */
+static void title_start(tt_fbuf *fb, uint32_t kind)
+{
+	tt_fb_str(fb, tt_diag_kind_name(kind));
+	tt_fb_str(fb, ": ");
 }
 
 /* ---- views of a task ---- */
@@ -237,25 +259,20 @@ static uint64_t edge_of(const build *b, const tt_stask *t, tview *v)
 	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE ||
 	    v->combinator || !leaf_waits(v))
 		return 0;
-	switch (v->leaf->raw.wait_kind) {
-	case TT_WAIT_JOIN:
-	case TT_WAIT_MUTEX:
-	case TT_WAIT_ONESHOT:
-	case TT_WAIT_GROUP:
-		return v->leaf->raw.wait_owner;
-	}
 	(void)b;
-	return 0;
+	return tt_fmt_wait_row(v->leaf->raw.wait_kind)->edge ? v->leaf->raw.wait_owner : 0;
 }
 
+/* KINDS: a bit per wait kind on the cycle.  The first kind with advice
+ * of its own gives it. */
 static const char *cycle_advice(uint32_t kinds)
 {
-	if (kinds & (1u << TT_WAIT_MUTEX))
-		return "  -> none of these tasks can make progress.  Break the cycle: do not "
-		       "hold a mutex while awaiting a task that needs it (unlock before the "
-		       "join), or take locks in one global order.\n";
-	return "  -> none of these tasks can make progress.  Break the cycle: a task must "
-	       "not (transitively) wait for a task that waits for it.\n";
+	for (uint32_t k = 0; k < TT_WAIT_KIND_MAX_ && k < 32; k++) {
+		const char *a = tt_fmt_wait_row(k)->cycle_advice;
+		if ((kinds & (1u << k)) && a)
+			return a;
+	}
+	return kind_advice[TT_DIAG_DEADLOCK];
 }
 
 static void deadlocks(build *b)
@@ -312,7 +329,7 @@ static void deadlocks(build *b)
 			break;
 		}
 		fb = line_start(&l);
-		tt_fb_str(fb, "deadlock: ");
+		title_start(fb, TT_DIAG_DEADLOCK);
 		tt_fb_u64(fb, len);
 		tt_fb_str(fb, len == 1 ? " task waits on itself" :
 					 " tasks wait on each other in a cycle");
@@ -340,7 +357,7 @@ static void deadlocks(build *b)
 		task_ref(fb, ids[0], s);
 		tt_fb_str(fb, ")");
 		line_end(&text, &l);
-		sb_add(&text, cycle_advice(kinds));
+		advise(&text, cycle_advice(kinds));
 		tt_diag_finding *f = add(b, TT_DIAG_DEADLOCK, ids[0],
 					 len > 1 ? ids[1] : ids[0], oldest, &text);
 		struct tt_diag_priv *pv = b->r->priv_;
@@ -387,7 +404,7 @@ static void lost_waker(build *b, size_t i, const tview *v)
 	    !t->raw.root_frame || age(t->raw.poll_end_ns, b->now) < LOST_WAKER_MIN_NS)
 		return;
 	fb = line_start(&l);
-	tt_fb_str(fb, "lost waker: ");
+	title_start(fb, TT_DIAG_LOST_WAKER);
 	task_ref(fb, t->raw.id, b->s);
 	tt_fb_str(fb, " is pending but nothing holds a waker for it");
 	line_end(&text, &l);
@@ -414,10 +431,10 @@ static void lost_waker(build *b, size_t i, const tview *v)
 	b->flagged[i] = 1;
 }
 
-/* Is another waiter of mutex OBJECT woken (scheduled or running)?  An
- * unlock wakes the next waiter before it takes the mutex, and until it does
- * the queued waiters' records still name the holder that just left: the
- * mutex is being handed on, not abandoned. */
+/* Is another waiter of OBJECT (a mutex, or another kind marked handoff)
+ * woken (scheduled or running)?  An unlock wakes the next waiter before it
+ * takes the mutex, and until it does the queued waiters' records still name
+ * the holder that just left: the mutex is being handed on, not abandoned. */
 static int mutex_handed_on(const build *b, uint64_t object)
 {
 	tview w;
@@ -427,7 +444,7 @@ static int mutex_handed_on(const build *b, uint64_t object)
 		if (t->raw.state != TT_STATE_SCHEDULED && t->raw.state != TT_STATE_RUNNING)
 			continue;
 		view(t, &w);
-		if (leaf_waits(&w) && w.leaf->raw.wait_kind == TT_WAIT_MUTEX &&
+		if (leaf_waits(&w) && tt_fmt_wait_row(w.leaf->raw.wait_kind)->handoff &&
 		    w.leaf->raw.wait_object == object)
 			return 1;
 	}
@@ -444,20 +461,21 @@ static void never_resolved(build *b, size_t i, const tview *v)
 	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE ||
 	    !leaf_waits(v))
 		return;
-	uint32_t k = v->leaf->raw.wait_kind;
+	const tt_wait_row *w = tt_fmt_wait_row(v->leaf->raw.wait_kind);
 	uint64_t owner = v->leaf->raw.wait_owner;
-	if ((k != TT_WAIT_ONESHOT && k != TT_WAIT_MUTEX) || !owner)
+	if (!w->orphan || !owner)
 		return;
 	const tt_stask *o = tt_snapshot_find(b->s, owner);
 	if (o && o->raw.state != TT_STATE_DONE && o->raw.state != TT_STATE_CANCELLED)
 		return;
-	if (k == TT_WAIT_MUTEX && mutex_handed_on(b, v->leaf->raw.wait_object))
+	if (w->handoff && mutex_handed_on(b, v->leaf->raw.wait_object))
 		return;
 	fb = line_start(&l);
-	tt_fb_str(fb, "never resolved: ");
+	title_start(fb, TT_DIAG_NEVER_RESOLVED);
 	task_ref(fb, t->raw.id, b->s);
-	tt_fb_str(fb, k == TT_WAIT_ONESHOT ? " waits on a oneshot whose producer, task " :
-					     " waits on a mutex whose holder, task ");
+	tt_fb_str(fb, " waits on ");
+	tt_fb_str(fb, w->orphan);
+	tt_fb_str(fb, ", task ");
 	tt_fb_u64(fb, owner);
 	tt_fb_str(fb, o ? (o->raw.state == TT_STATE_DONE ? ", has finished" :
 							   ", was cancelled") :
@@ -467,12 +485,7 @@ static void never_resolved(build *b, size_t i, const tview *v)
 	tt_fb_str(fb, "  ");
 	wait_evidence(fb, v, b->s, b->now);
 	line_end(&text, &l);
-	sb_add(&text, k == TT_WAIT_ONESHOT ?
-			      "  -> it will never get a value.  Make the producer send or "
-			      "tt_oneshot_close() on every path before it ends (a cleanup "
-			      "on cancellation too).\n" :
-			      "  -> the mutex will never be released.  Unlock it on every path "
-			      "out of the holder, its cancellation cleanup included.\n");
+	advise(&text, w->orphan_advice);
 	add(b, TT_DIAG_NEVER_RESOLVED, t->raw.id, owner,
 	    age(v->leaf->raw.wait_since_ns, b->now), &text);
 	b->flagged[i] = 1;
@@ -491,41 +504,22 @@ static void starved(build *b, size_t i)
 	    a < b->o->starved_ns)
 		return;
 	fb = line_start(&l);
-	tt_fb_str(fb, "starved: ");
+	title_start(fb, TT_DIAG_STARVED);
 	task_ref(fb, t->raw.id, b->s);
 	tt_fb_str(fb, " was woken ");
 	tt_fmt_duration(fb, a);
 	tt_fb_str(fb, " ago and has not been polled since");
 	line_end(&text, &l);
-	sb_add(&text, "  -> the workers are busy: look for long polls (blocking calls in "
-		      "a poll function), or give the runtime more workers.\n");
+	advise(&text, kind_advice[TT_DIAG_STARVED]);
 	add(b, TT_DIAG_STARVED, t->raw.id, 0, a, &text);
 	b->flagged[i] = 1;
 }
 
-static const char *idle_advice(uint32_t kind)
+static const char *idle_advice(const tview *v)
 {
-	switch (kind) {
-	case TT_WAIT_CHAN_RECV:
-	case TT_WAIT_CHAN_SEND:
-		return "  -> check that the other side of the channel is still running "
-		       "(channels record no owner, so a cycle through one is not "
-		       "detected).\n";
-	case TT_WAIT_SEMAPHORE:
-		return "  -> check who holds the permits (semaphores record no owner, so "
-		       "a cycle through one is not detected).\n";
-	case TT_WAIT_NOTIFY:
-		return "  -> if it should have been woken by now, find the code that "
-		       "should notify it.\n";
-	case TT_WAIT_FD_READ:
-	case TT_WAIT_FD_WRITE:
-		return "  -> the peer has been silent that long; add a timeout if that "
-		       "is not expected.\n";
-	case TT_WAIT_BLOCKING:
-		return "  -> the blocking call itself has not returned; look at its "
-		       "thread in the blocking pool.\n";
-	}
-	return "  -> if it should have finished by now, follow what it waits on.\n";
+	const char *a = leaf_waits(v) ? tt_fmt_wait_row(v->leaf->raw.wait_kind)->idle_advice : NULL;
+
+	return a ? a : kind_advice[TT_DIAG_IDLE];
 }
 
 static void idle(build *b, size_t i, const tview *v)
@@ -541,11 +535,11 @@ static void idle(build *b, size_t i, const tview *v)
 	    a < b->o->idle_ns)
 		return;
 	/* A timer that has not fired yet wakes the task by itself. */
-	if (leaf_waits(v) && v->leaf->raw.wait_kind == TT_WAIT_TIMER &&
+	if (leaf_waits(v) && tt_fmt_wait_row(v->leaf->raw.wait_kind)->shape == TT_WS_DEADLINE &&
 	    v->leaf->raw.wait_detail > b->now)
 		return;
 	fb = line_start(&l);
-	tt_fb_str(fb, "idle: ");
+	title_start(fb, TT_DIAG_IDLE);
 	task_ref(fb, t->raw.id, b->s);
 	tt_fb_str(fb, " has been suspended for ");
 	tt_fmt_duration(fb, a);
@@ -554,7 +548,7 @@ static void idle(build *b, size_t i, const tview *v)
 	tt_fb_str(fb, "  ");
 	wait_evidence(fb, v, b->s, b->now);
 	line_end(&text, &l);
-	sb_add(&text, idle_advice(leaf_waits(v) ? v->leaf->raw.wait_kind : 0));
+	advise(&text, idle_advice(v));
 	add(b, TT_DIAG_IDLE, t->raw.id, leaf_waits(v) ? v->leaf->raw.wait_owner : 0,
 	    a, &text);
 }
@@ -591,7 +585,7 @@ static void long_polls(build *b)
 		tview v;
 
 		view(t, &v);
-		tt_fb_str(fb, "long poll: ");
+		title_start(fb, TT_DIAG_LONG_POLL);
 		task_ref(fb, t->raw.id, s);
 		tt_fb_str(fb, " has been running one poll for ");
 		tt_fmt_duration(fb, a);
@@ -612,9 +606,7 @@ static void long_polls(build *b)
 			at_where(fb, &v);
 			line_end(&text, &l);
 		}
-		sb_add(&text, "  -> it blocks its worker thread: every task queued there "
-			      "waits.  Move blocking or CPU-heavy work to the blocking pool (tt_blocking), "
-			      "or await instead of blocking.\n");
+		advise(&text, kind_advice[TT_DIAG_LONG_POLL]);
 		add(b, TT_DIAG_LONG_POLL, t->raw.id, 0, a, &text);
 		b->flagged[i] = 1;
 	}
@@ -759,13 +751,9 @@ void tt_diag_free(tt_diag_report *r)
 const char *tt_diag_kind_name(uint32_t kind)
 {
 	static const char *const names[TT_DIAG_KIND_MAX_] = {
-		[TT_DIAG_DEADLOCK] = "deadlock",
-		[TT_DIAG_LOST_WAKER] = "lost waker",
-		[TT_DIAG_NEVER_RESOLVED] = "never resolved",
-		[TT_DIAG_LONG_POLL] = "long poll",
-		[TT_DIAG_STARVED] = "starved",
-		[TT_DIAG_IDLE] = "idle",
-		[TT_DIAG_LEAKED] = "leaked at shutdown",
+#define XX(name, value, word, advice) [value] = word,
+		TT_DIAG_KIND_MAP(XX)
+#undef XX
 	};
 
 	return kind < TT_DIAG_KIND_MAX_ && names[kind] ? names[kind] : "?";
@@ -843,7 +831,7 @@ tt_diag_report *tt__diagnose_leaks(const tt_snapshot *s, uint64_t runtime_id,
 		b.r->ntasks++;
 		view(t, &v);
 		fb = line_start(&l);
-		tt_fb_str(fb, "leaked at shutdown: ");
+		title_start(fb, TT_DIAG_LEAKED);
 		task_ref(fb, t->raw.id, s);
 		tt_fb_str(fb, " was still pending when its runtime was freed");
 		line_end(&text, &l);
@@ -851,9 +839,7 @@ tt_diag_report *tt__diagnose_leaks(const tt_snapshot *s, uint64_t runtime_id,
 		tt_fb_str(fb, "  ");
 		wait_evidence(fb, &v, s, now);
 		line_end(&text, &l);
-		sb_add(&text, "  -> it is cancelled now (its cleanups run) instead of "
-			      "finishing.  Join or cancel it before freeing the runtime, or "
-			      "spawn it in a task group.\n");
+		advise(&text, kind_advice[TT_DIAG_LEAKED]);
 		add(&b, TT_DIAG_LEAKED, t->raw.id, 0, age(t->raw.created_ns, now), &text);
 	}
 	b.flagged = NULL;

@@ -7,64 +7,43 @@
 
 #define N_(a) (sizeof(a) / sizeof((a)[0]))
 
-const char *tt_reader_strerror(int err)
+const char *tt_strerror(int code)
 {
 	static const char *const names[] = {
-		[TT_R_OK] = "success",
-		[TT_R_UNREADABLE] = "memory unreadable",
-		[TT_R_BAD_MAGIC] = "not a tasktrace registry (bad magic)",
-		[TT_R_BAD_VERSION] = "unsupported registry ABI version",
-		[TT_R_BAD_HEADER] = "malformed registry header",
-		[TT_R_BAD_LAYOUT] = "malformed registry layout table",
-		[TT_R_ABSURD] = "count or size beyond the reader's caps",
-		[TT_R_MISALIGNED] = "misaligned pointer",
-		[TT_R_CYCLE] = "await chain loops",
-		[TT_R_TOO_DEEP] = "await chain too deep",
-		[TT_R_TORN] = "task kept changing while read",
-		[TT_R_NOMEM] = "out of memory",
-		[TT_R_NOT_FOUND] = "not found",
+#define XX(name, number, message) [number] = message,
+		TT_ERROR_MAP(XX)
+#undef XX
 	};
 
-	if (err < 0)
-		err = -err;
-	if ((unsigned)err < N_(names) && names[err])
-		return names[err];
+	if (code == 0)
+		return "success";
+	if (code < 0 && code > -4096)
+		return tt_r_errno_text(-code);
+	if (code < -4096 && (unsigned)(-(code + 4096)) < N_(names) && names[-(code + 4096)])
+		return names[-(code + 4096)];
 	return "unknown reader error";
 }
 
 const char *tt_state_name(uint32_t state)
 {
 	static const char *const names[] = {
-		[TT_STATE_IDLE] = "idle",
-		[TT_STATE_SCHEDULED] = "scheduled",
-		[TT_STATE_RUNNING] = "running",
-		[TT_STATE_DONE] = "done",
-		[TT_STATE_CANCELLED] = "cancelled",
+#define XX(name, value, word) [value] = word,
+		TT_TASK_STATE_MAP(XX)
+#undef XX
 	};
 
-	return state < N_(names) ? names[state] : "?";
+	return state < N_(names) && names[state] ? names[state] : "?";
 }
 
 const char *tt_wait_kind_name(uint32_t kind)
 {
-	static const char *const names[] = {
-		[TT_WAIT_NONE] = "none",
-		[TT_WAIT_TIMER] = "timer",
-		[TT_WAIT_FD_READ] = "fd read",
-		[TT_WAIT_FD_WRITE] = "fd write",
-		[TT_WAIT_CHAN_SEND] = "channel send",
-		[TT_WAIT_CHAN_RECV] = "channel recv",
-		[TT_WAIT_ONESHOT] = "oneshot",
-		[TT_WAIT_MUTEX] = "mutex",
-		[TT_WAIT_SEMAPHORE] = "semaphore",
-		[TT_WAIT_NOTIFY] = "notify",
-		[TT_WAIT_JOIN] = "join",
-		[TT_WAIT_GROUP] = "group",
-		[TT_WAIT_BLOCKING] = "blocking call",
-		[TT_WAIT_CUSTOM] = "custom",
+	static const char *const names[TT_WAIT_KIND_MAX_] = {
+#define XX(name, value, word, ...) [value] = word,
+		TT_WAIT_KIND_MAP(XX)
+#undef XX
 	};
 
-	return kind < N_(names) ? names[kind] : "?";
+	return kind < N_(names) && names[kind] ? names[kind] : "?";
 }
 
 const char *tt_r_record_name(int rec)

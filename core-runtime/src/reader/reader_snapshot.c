@@ -542,7 +542,7 @@ static int error_entry(struct build *b, uint64_t addr, uint64_t index, int rc,
 	return TT_R_OK;
 }
 
-/* Returns 0, TT_R_NOMEM, or -1 when the rest of the chunk is junk. */
+/* Returns 0, TT_R_NOMEM, or 1 when the rest of the chunk is junk. */
 static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 		      size_t nslots)
 {
@@ -578,7 +578,7 @@ static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 				if (error_entry(b, addr, first_index + j, rc, msg))
 					return TT_R_NOMEM;
 				verify_batch(b, from, base, nslots);
-				return -1;
+				return 1;
 			}
 			if (error_entry(b, addr, first_index + j, rc, b->r->err))
 				return TT_R_NOMEM;
@@ -667,7 +667,7 @@ static int read_tasks(struct build *b)
 							  batch;
 			rc = read_batch(b, c.slots + off * b->stride,
 					c.first + off, n);
-			if (rc < 0)
+			if (rc > 0)
 				break;
 			if (rc)
 				return rc;

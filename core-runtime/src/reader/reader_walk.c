@@ -106,7 +106,7 @@ void tt_task_iter_init(tt_reader *r, tt_task_iter *it)
 }
 
 /* Advance IT to its next slot, loading chunks as needed: 1 with the
- * slot's address and index, 0 at the end, or -TT_R_* for a chunk that
+ * slot's address and index, 0 at the end, or a TT_R_* code for a chunk that
  * could not be read (its address in *ADDR). */
 static int iter_slot(tt_reader *r, tt_task_iter *it, uint64_t *addr,
 		     uint64_t *index)
@@ -117,7 +117,7 @@ static int iter_slot(tt_reader *r, tt_task_iter *it, uint64_t *addr,
 		uint32_t n;
 		it->chunk = 0;
 		*addr = 0;
-		return -tt_r_chunk_count(r, &n);
+		return tt_r_chunk_count(r, &n);
 	}
 	for (;;) {
 		if (it->slot < it->slot_count) {
@@ -135,7 +135,7 @@ static int iter_slot(tt_reader *r, tt_task_iter *it, uint64_t *addr,
 		it->slot = it->slot_count = 0;
 		if (rc) {
 			*addr = c.addr;
-			return -rc;
+			return rc;
 		}
 		it->slots_addr = c.slots;
 		it->slot_count = c.count;
@@ -160,7 +160,7 @@ int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out)
 		rc = tt_reader_read_task(r, addr, out);
 		out->slot_index = index;
 		if (rc)
-			return -rc;
+			return rc;
 		if (out->id == 0)
 			continue;
 		return 1;
@@ -183,11 +183,10 @@ int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr,
 		if (rc <= 0)
 			return rc;
 		if (addr & (TT_R_ALIGN - 1))
-			return -tt_r_errf(r, TT_R_MISALIGNED,
-					  "task slot %X: misaligned", addr);
+			return tt_r_errf(r, TT_R_MISALIGNED, "task slot %X: misaligned", addr);
 		const unsigned char *b = tt_r_fetch(r, addr, buf, size, "task slot");
 		if (!b)
-			return -TT_R_UNREADABLE;
+			return TT_R_UNREADABLE;
 		*id = tt_r_get(b, r->f_task[TT_TASK_ID]);
 		if (!*id)
 			continue;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tasktrace/read/format.h"
+#include "wording/waits.h"
 
 /* ---- the buffer ---- */
 
@@ -169,6 +170,22 @@ void tt_fmt_duration(tt_fbuf *b, uint64_t ns)
 
 /* ---- waits ---- */
 
+static const tt_wait_row wait_rows[TT_WAIT_KIND_MAX_] = {
+#define XX(name, value, word, shape, link, edge, handoff, idle_advice, orphan, orphan_advice,     \
+	   cycle_advice)                                                                         \
+	[value] = { word, link, TT_WS_##shape, edge, handoff, idle_advice, orphan, orphan_advice, \
+		    cycle_advice },
+	TT_WAIT_KIND_MAP(XX)
+#undef XX
+};
+
+const tt_wait_row *tt_fmt_wait_row(uint32_t kind)
+{
+	static const tt_wait_row unknown = { "?", "owned by", TT_WS_OBJECT, 0, 0, 0, 0, 0, 0 };
+
+	return kind < TT_WAIT_KIND_MAX_ && wait_rows[kind].word ? &wait_rows[kind] : &unknown;
+}
+
 static int has_wait(const tt_rframe *f)
 {
 	return f && f->kind == TT_FUNC_KIND_LEAF && f->wait_kind != TT_WAIT_NONE;
@@ -186,7 +203,7 @@ static void wait_phrase(tt_fbuf *b, const tt_rframe *f, uint64_t now,
 			const char *sep)
 {
 	tt_fb_str(b, tt_wait_kind_name(f->wait_kind));
-	if (f->wait_kind == TT_WAIT_TIMER && f->wait_detail) {
+	if (tt_fmt_wait_row(f->wait_kind)->shape == TT_WS_DEADLINE && f->wait_detail) {
 		tt_fb_str(b, sep);
 		fb_putc(b, ' ');
 		if (f->wait_detail >= now) {
@@ -227,9 +244,9 @@ static void owner_ref(tt_fbuf *b, uint64_t owner, const char *owner_name)
 	}
 }
 
-static void timer_wait(tt_fbuf *b, const tt_rframe *f, uint64_t now)
+static void timer_wait(tt_fbuf *b, const tt_rframe *f, const tt_wait_row *w, uint64_t now)
 {
-	tt_fb_str(b, "timer");
+	tt_fb_str(b, w->word);
 	if (!f->wait_detail)
 		return;
 	if (f->wait_detail >= now) {
@@ -243,23 +260,27 @@ static void timer_wait(tt_fbuf *b, const tt_rframe *f, uint64_t now)
 }
 
 /* The kinds whose detail is a file descriptor. */
-static void fd_wait(tt_fbuf *b, const tt_rframe *f)
+static void fd_wait(tt_fbuf *b, const tt_rframe *f, const tt_wait_row *w)
 {
 	tt_fb_str(b, "waits on fd ");
 	tt_fb_u64(b, f->wait_detail);
-	tt_fb_str(b, f->wait_kind == TT_WAIT_FD_READ ? " readable" : " writable");
+	fb_putc(b, ' ');
+	tt_fb_str(b, w->link);
 }
 
-static void object_wait(tt_fbuf *b, const tt_rframe *f, const char *owner_name)
+static void object_wait(tt_fbuf *b, const tt_rframe *f, const tt_wait_row *w,
+			const char *owner_name)
 {
 	tt_fb_str(b, "waits on ");
-	tt_fb_str(b, tt_wait_kind_name(f->wait_kind));
-	if (f->wait_kind == TT_WAIT_BLOCKING)
+	tt_fb_str(b, w->word);
+	if (w->shape == TT_WS_CALL)
 		return;
 	fb_putc(b, ' ');
 	tt_fb_hex(b, f->wait_object);
 	if (f->wait_owner) {
-		tt_fb_str(b, f->wait_kind == TT_WAIT_MUTEX ? " held by " : " owned by ");
+		fb_putc(b, ' ');
+		tt_fb_str(b, w->link);
+		fb_putc(b, ' ');
 		owner_ref(b, f->wait_owner, owner_name);
 	}
 }
@@ -267,26 +288,31 @@ static void object_wait(tt_fbuf *b, const tt_rframe *f, const char *owner_name)
 void tt_fmt_leaf_wait(tt_fbuf *b, const tt_rframe *f, const char *owner_name,
 		      uint64_t now)
 {
-	switch (f->wait_kind) {
-	case TT_WAIT_NONE:
+	const tt_wait_row *w = tt_fmt_wait_row(f->wait_kind);
+
+	switch (w->shape) {
+	case TT_WS_NONE:
 		tt_fb_str(b, "not waiting");
 		return;
-	case TT_WAIT_TIMER:
-		timer_wait(b, f, now);
+	case TT_WS_DEADLINE:
+		timer_wait(b, f, w, now);
 		break;
-	case TT_WAIT_FD_READ:
-	case TT_WAIT_FD_WRITE:
-		fd_wait(b, f);
+	case TT_WS_FD:
+		fd_wait(b, f, w);
 		break;
-	case TT_WAIT_JOIN:
-		tt_fb_str(b, "waits on join of ");
+	case TT_WS_JOIN:
+		tt_fb_str(b, "waits on ");
+		tt_fb_str(b, w->word);
+		fb_putc(b, ' ');
+		tt_fb_str(b, w->link);
+		fb_putc(b, ' ');
 		if (f->wait_owner)
 			owner_ref(b, f->wait_owner, owner_name);
 		else
 			tt_fb_hex(b, f->wait_object);
 		break;
 	default:
-		object_wait(b, f, owner_name);
+		object_wait(b, f, w, owner_name);
 		break;
 	}
 	if (age_known(f->wait_since_ns, now)) {

@@ -4,6 +4,7 @@
 
 #include "tasktrace/read/taskjson.h"
 #include "tasktrace/read/tasklist.h"
+#include "wording/waits.h"
 
 /* Length of the valid UTF-8 sequence at S, 0 when invalid. */
 static int utf8_len(const unsigned char *s)
@@ -81,10 +82,9 @@ static void json_flags(FILE *f, uint32_t flags)
 		uint32_t bit;
 		const char *name;
 	} names[] = {
-		{ TT_TASKF_SYSTEM, "system" },
-		{ TT_TASKF_DETACHED, "detached" },
-		{ TT_TASKF_CANCEL_REQUESTED, "cancel_requested" },
-		{ TT_TASKF_BLOCK_ON, "block_on" },
+#define XX(name, value, word) { value, word },
+		TT_TASK_FLAG_MAP(XX)
+#undef XX
 	};
 	int n = 0;
 
@@ -119,7 +119,8 @@ static void json_wait(FILE *f, const tt_snapshot *s, uint64_t now,
 	else
 		fputs("null", f);
 	fputs(",\"deadline_ns\":", f);
-	tt_json_u64_or_null(f, w->wait_kind == TT_WAIT_TIMER ? w->wait_detail : 0);
+	tt_json_u64_or_null(f, tt_fmt_wait_row(w->wait_kind)->shape == TT_WS_DEADLINE ?
+				       w->wait_detail : 0);
 	fprintf(f, ",\"detail\":%" PRIu64 "}", w->wait_detail);
 }
 
@@ -169,15 +170,13 @@ void tt_json_task_fields(FILE *f, const tt_snapshot *s, uint64_t now,
 
 static const char *func_kind_name(uint32_t kind)
 {
-	switch (kind) {
-	case TT_FUNC_KIND_ASYNC:
-		return "async";
-	case TT_FUNC_KIND_LEAF:
-		return "leaf";
-	case TT_FUNC_KIND_COMBINATOR:
-		return "combinator";
-	}
-	return "unknown";
+	static const char *const names[] = {
+#define XX(name, value, word) [value] = word,
+		TT_FUNC_KIND_MAP(XX)
+#undef XX
+	};
+
+	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "unknown";
 }
 
 typedef struct frames_ctx {

@@ -107,6 +107,15 @@ class Report(ctypes.Structure):
                 ("now_ns", U64), ("text", CHARP), ("priv_", ctypes.c_void_p)]
 
 
+class EnumRow(ctypes.Structure):
+    _fields_ = [("value", U32), ("name", CHARP), ("word", CHARP)]
+
+
+# enum tt_enum (diagnose.h): which table tt_enum_rows returns.
+ENUM_TASK_STATE, ENUM_TASK_FLAG, ENUM_WAIT_KIND, ENUM_FUNC_KIND, ENUM_WORKER_STATE, \
+    ENUM_DIAG_KIND = range(6)
+
+
 def unpacker(cls, names):
     """A struct.Struct the size of ctypes struct CLS that reads the fields
     NAMES (in offset order; "raw.id" for nested ones) in one call: ctypes'
@@ -152,6 +161,8 @@ PROTOTYPES = {
     "tt_diag_free": (None, [ctypes.POINTER(Report)]),
     "tt_diag_opts_init": (None, [ctypes.POINTER(DiagOpts)]),
     "tt_diag_parse_duration": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(U64)]),
+    "tt_diag_kind_name": (ctypes.c_char_p, [U32]),
+    "tt_enum_rows": (ctypes.POINTER(EnumRow), [ctypes.c_int, ctypes.POINTER(SIZE)]),
     "tt_live_now": (U64, [ctypes.c_int, U64]),
     "tt_core_now": (U64, [ctypes.c_char_p, U64, U64, U64]),
 }
@@ -205,6 +216,13 @@ def library():
             errors.append("%s: %s" % (path, str(e).splitlines()[0] if str(e) else e))
     raise gdb.GdbError("cannot load libtasktrace (set TASKTRACE_LIB): "
                        + (errors[0] if errors else "not found"))
+
+
+def enum_rows(e):
+    """The rows of the library's enum table E: [(value, "CHAN_RECV", "channel recv")]."""
+    n = SIZE()
+    rows = library().tt_enum_rows(e, ctypes.byref(n))
+    return [(rows[i].value, rows[i].name.decode(), rows[i].word.decode()) for i in range(n.value)]
 
 
 def inferior_mem(inf):

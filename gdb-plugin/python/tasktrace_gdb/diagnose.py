@@ -15,8 +15,6 @@ from . import clib
 from . import registry as R
 
 OFF = (1 << 64) - 1
-KINDS = {1: "deadlock", 2: "lost waker", 3: "never resolved", 4: "long poll",
-         5: "starved", 6: "idle", 7: "leaked at shutdown"}
 
 
 def parse_duration(text):
@@ -57,7 +55,7 @@ def run(opts):
         for i in range(r.n):
             f = r.findings[i]
             found.append({
-                "kind": KINDS.get(f.kind, "?"),
+                "kind": lib.tt_diag_kind_name(f.kind).decode(),
                 "task_id": f.task_id,
                 "other_id": f.other_id,
                 "age_ns": f.age_ns,

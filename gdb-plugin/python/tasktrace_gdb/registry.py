@@ -19,28 +19,57 @@ from . import clib
 SYMBOL = "tasktrace_registry"
 SECTION = ".tasktrace"
 
-STATES = ["idle", "scheduled", "running", "done", "cancelled"]
-IDLE, SCHEDULED, RUNNING = 0, 1, 2
-# Values of tasktrace/abi/registry.h's enums that the commands test.
-TASKF_SYSTEM, TASKF_CANCEL = 1, 4
-WAIT_KINDS = ["none", "timer", "fd read", "fd write", "channel send", "channel recv",
-              "oneshot", "mutex", "semaphore", "notify", "join", "group",
-              "blocking call", "custom"]
-W_NONE, W_TIMER, W_FD_READ, W_FD_WRITE = 0, 1, 2, 3
-W_MUTEX, W_JOIN, W_BLOCKING = 7, 10, 12
-K_LEAF, K_COMBINATOR = 1, 2
-WORKER_POLLING = 2
-
 
 class Corrupt(Exception):
     """One line on why the registry cannot be read."""
 
 
+# The registry's enums are the library's tables (tt_enum_rows), not a copy:
+# STATES and WAIT_KINDS (words by value) and a constant per row, named
+# after the C one: IDLE.. (task states), TASKF_*, W_* (wait kinds), K_*
+# (func kinds), WORKER_*.  They are filled in when the library is first
+# needed (module __getattr__, snapshot()), as it is loaded only then.
+_ENUM_PREFIXES = ((clib.ENUM_TASK_STATE, ""), (clib.ENUM_TASK_FLAG, "TASKF_"),
+                  (clib.ENUM_WAIT_KIND, "W_"), (clib.ENUM_FUNC_KIND, "K_"),
+                  (clib.ENUM_WORKER_STATE, "WORKER_"))
+
+
+def _by_value(rows):
+    words = ["?"] * (max((v for v, _, _ in rows), default=-1) + 1)
+    for v, _, w in rows:
+        words[v] = w
+    return words
+
+
+def _load_enums():
+    g = globals()
+    if "STATES" in g:
+        return
+    consts = {}
+    for e, prefix in _ENUM_PREFIXES:
+        for value, name, _ in clib.enum_rows(e):
+            consts[prefix + name] = value
+    consts["TASKF_CANCEL"] = consts["TASKF_CANCEL_REQUESTED"]
+    consts["WAIT_KINDS"] = _by_value(clib.enum_rows(clib.ENUM_WAIT_KIND))
+    consts["STATES"] = _by_value(clib.enum_rows(clib.ENUM_TASK_STATE))
+    g.update(consts)
+
+
+def __getattr__(name):
+    if name.isupper() and "STATES" not in globals():
+        _load_enums()
+        if name in globals():
+            return globals()[name]
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
 def state_name(s):
+    _load_enums()
     return STATES[s] if 0 <= s < len(STATES) else "?"
 
 
 def wait_kind_name(k):
+    _load_enums()
     return WAIT_KINDS[k] if 0 <= k < len(WAIT_KINDS) else "?"
 
 
@@ -343,6 +372,7 @@ def snapshot():
     if snap is None:
         try:
             lib = clib.library()
+            _load_enums()
         except gdb.GdbError as e:
             raise Corrupt(str(e)) from None
         mem, keep = clib.inferior_mem(inf)

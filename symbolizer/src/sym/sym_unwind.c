@@ -40,7 +40,7 @@ int tt_sym_unwind(tt_sym *s, pid_t tid, tt_sym_pc *out, int cap, char *err,
 		sym_err(err, errlen, "%s",
 			s->kind == TT_SYM_PID ? "threads can be unwound only while the process is stopped" :
 						"this target has no threads to unwind");
-		return -1;
+		return TT_T_IO;
 	}
 	int rc = dwfl_getthread_frames(s->dwfl, tid, frame_cb, &u);
 	if (rc != 0 && u.n < cap) {
@@ -49,7 +49,7 @@ int tt_sym_unwind(tt_sym *s, pid_t tid, tt_sym_pc *out, int cap, char *err,
 		 * message once we have frames. */
 		if (u.n == 0) {
 			sym_err(err, errlen, "thread %d: %s", (int)tid, dwfl_errmsg(-1));
-			return -1;
+			return TT_T_IO;
 		}
 	}
 	return u.n;

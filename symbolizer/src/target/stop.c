@@ -192,7 +192,7 @@ static int wait_stopped(tt_stop *st, size_t from, char *err, size_t errlen)
 }
 
 /* One pass over /proc/PID/task: seize and interrupt the threads not yet
- * held.  Returns how many were added, or -TT_T_* on error. */
+ * held.  Returns how many were added, or a TT_T_* code on error. */
 static int seize_new(tt_stop *st, char *err, size_t errlen)
 {
 	char path[64];
@@ -205,11 +205,11 @@ static int seize_new(tt_stop *st, char *err, size_t errlen)
 		int e = errno;
 		if (e == ENOENT || e == ESRCH) {
 			snprintf(err, errlen, "pid %d: no such process", (int)st->pid);
-			return -TT_T_NO_PROCESS;
+			return TT_T_NO_PROCESS;
 		}
 		snprintf(err, errlen, "pid %d: cannot list its threads: %s", (int)st->pid,
 			 strerror(e));
-		return e == EACCES ? -TT_T_PERMISSION : -TT_T_IO;
+		return e == EACCES ? TT_T_PERMISSION : TT_T_IO;
 	}
 	while ((de = readdir(d))) {
 		pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
@@ -222,17 +222,17 @@ static int seize_new(tt_stop *st, char *err, size_t errlen)
 			closedir(d);
 			if (e == EPERM || e == EACCES) {
 				permission_error(st->pid, err, errlen);
-				return -TT_T_PERMISSION;
+				return TT_T_PERMISSION;
 			}
 			snprintf(err, errlen, "pid %d: ptrace(SEIZE) of thread %d: %s",
 				 (int)st->pid, (int)tid, strerror(e));
-			return -TT_T_IO;
+			return TT_T_IO;
 		}
 		if (add_tid(st, tid)) {
 			ptrace(PTRACE_DETACH, tid, NULL, NULL);
 			closedir(d);
 			snprintf(err, errlen, "out of memory");
-			return -TT_T_IO;
+			return TT_T_IO;
 		}
 		ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
 		added++;
@@ -258,7 +258,7 @@ int tt_stop_pid(tt_stop *st, pid_t pid, int flags, char *err, size_t errlen)
 		size_t from = st->n;
 		int added = seize_new(st, err, errlen);
 		if (added < 0) {
-			rc = -added;
+			rc = added;
 			break;
 		}
 		if (added == 0)

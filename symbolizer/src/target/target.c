@@ -171,7 +171,7 @@ static int find_section(Elf *elf, uint64_t *vaddr)
 int tt_elf_find_root_in(Elf *elf, uint64_t *vaddr, int *via)
 {
 	if (elf_kind(elf) != ELF_K_ELF)
-		return -1;
+		return TT_T_NOT_ELF;
 	if (find_symbol(elf, SHT_DYNSYM, vaddr)) {
 		*via = TT_VIA_DYNSYM;
 		return 1;
@@ -192,7 +192,7 @@ int tt_elf_find_root(int fd, uint64_t *vaddr, int *via)
 	elf_init();
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
-		return -1;
+		return TT_T_NOT_ELF;
 	int found = tt_elf_find_root_in(elf, vaddr, via);
 	elf_end(elf);
 	return found;
@@ -202,15 +202,17 @@ int tt_elf_load_bias(int fd, uint64_t map_start, uint64_t map_offset,
 		     uint64_t *bias)
 {
 	size_t phnum;
-	int rc = -1;
+	int rc = TT_R_NOT_FOUND;
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 
 	elf_init();
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
-		return -1;
-	if (elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &phnum) != 0)
+		return TT_T_NOT_ELF;
+	if (elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &phnum) != 0) {
+		rc = TT_T_NOT_ELF;
 		goto out;
+	}
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD ||

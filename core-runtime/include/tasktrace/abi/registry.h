@@ -157,43 +157,133 @@ typedef struct tt_registry_header {
 	uint64_t reserved;
 } tt_registry_header;
 
+/* The registry's enumerations, one table each (docs/registry-abi.md §6).
+ * The numbers are the ABI; everything else a reader knows about a value
+ * (its word, how it is worded, what the diagnosis makes of it) is a
+ * column of its row, so a new value is one new row.  Each table is an
+ * X-macro: define XX with the table's columns and expand TT_..._MAP(XX).
+ * docs/registry-abi.md lists exactly these rows (tests/docs checks it). */
+
+/* XX(NAME, value, word) */
+#define TT_TASK_STATE_MAP(XX)                                              \
+	XX(IDLE, 0, "idle")	      /* suspended, waiting to be woken */ \
+	XX(SCHEDULED, 1, "scheduled") /* woken, in a run queue */          \
+	XX(RUNNING, 2, "running")     /* being polled by a worker */       \
+	XX(DONE, 3, "done")                                                \
+	XX(CANCELLED, 4, "cancelled")
+
+/* XX(NAME, value, word) */
+#define TT_TASK_FLAG_MAP(XX)                                                    \
+	XX(SYSTEM, 1u << 0, "system") /* runtime-internal; hidden by default */ \
+	XX(DETACHED, 1u << 1, "detached")                                       \
+	XX(CANCEL_REQUESTED, 1u << 2, "cancel_requested")                       \
+	XX(BLOCK_ON, 1u << 3, "block_on") /* the root of a block_on call */
+
+/* XX(NAME, value, word, shape, link, edge, handoff, idle_advice, orphan,
+ *    orphan_advice, cycle_advice)
+ *   word     what every reader prints for the kind ("channel recv")
+ *   shape    how a wait of the kind reads: NONE ("not waiting"), DEADLINE
+ *            (detail is a deadline: "timer, deadline in 2s"), FD (detail is
+ *            a file descriptor: "waits on fd 7 readable"), JOIN (names the
+ *            owner task: "waits on join of task 3"), OBJECT (the object,
+ *            then its owner: "waits on mutex 0x.. held by task 2"), CALL
+ *            (the word alone: "waits on blocking call")
+ *   link     the word between the wait and what it names: the owner for
+ *            OBJECT and JOIN ("held by", "of"), the readiness for FD
+ *   edge     1: OWNER is a wait-for edge, so cycles of them are deadlocks
+ *   handoff  1: a woken waiter takes the object over from its owner, so
+ *            while one is woken the others' owner may name the last one
+ *   idle_advice    what an idle finding on such a wait advises (0: the
+ *                  finding's own advice)
+ *   orphan, orphan_advice   what a "never resolved" finding says when
+ *            the owner is gone ("a oneshot whose producer"); 0: the wait
+ *            is not such a finding
+ *   cycle_advice   what a deadlock through such a wait advises (0: the
+ *                  finding's own advice) */
+#define TT_WAIT_KIND_MAP(XX)                                                               \
+	XX(NONE, 0, "none", NONE, 0, 0, 0, 0, 0, 0, 0)                                     \
+	XX(TIMER, 1, "timer", DEADLINE, 0, 0, 0, 0, 0, 0, 0)                               \
+	XX(FD_READ, 2, "fd read", FD, "readable", 0, 0,                                    \
+	   "the peer has been silent that long; add a timeout if that is not "             \
+	   "expected.",                                                                    \
+	   0, 0, 0)                                                                        \
+	XX(FD_WRITE, 3, "fd write", FD, "writable", 0, 0,                                  \
+	   "the peer has been silent that long; add a timeout if that is not "             \
+	   "expected.",                                                                    \
+	   0, 0, 0)                                                                        \
+	XX(CHAN_SEND, 4, "channel send", OBJECT, "owned by", 0, 0,                         \
+	   "check that the other side of the channel is still running (channels "          \
+	   "record no owner, so a cycle through one is not detected).",                    \
+	   0, 0, 0)                                                                        \
+	XX(CHAN_RECV, 5, "channel recv", OBJECT, "owned by", 0, 0,                         \
+	   "check that the other side of the channel is still running (channels "          \
+	   "record no owner, so a cycle through one is not detected).",                    \
+	   0, 0, 0)                                                                        \
+	XX(ONESHOT, 6, "oneshot", OBJECT, "owned by", 1, 0, 0, "a oneshot whose producer", \
+	   "it will never get a value.  Make the producer send or "                        \
+	   "tt_oneshot_close() on every path before it ends (a cleanup on "                \
+	   "cancellation too).",                                                           \
+	   0)                                                                              \
+	XX(MUTEX, 7, "mutex", OBJECT, "held by", 1, 1, 0, "a mutex whose holder",          \
+	   "the mutex will never be released.  Unlock it on every path out of the "        \
+	   "holder, its cancellation cleanup included.",                                   \
+	   "none of these tasks can make progress.  Break the cycle: do not hold a "       \
+	   "mutex while awaiting a task that needs it (unlock before the join), or "       \
+	   "take locks in one global order.")                                              \
+	XX(SEMAPHORE, 8, "semaphore", OBJECT, "owned by", 0, 0,                            \
+	   "check who holds the permits (semaphores record no owner, so a cycle "          \
+	   "through one is not detected).",                                                \
+	   0, 0, 0)                                                                        \
+	XX(NOTIFY, 9, "notify", OBJECT, "owned by", 0, 0,                                  \
+	   "if it should have been woken by now, find the code that should notify "        \
+	   "it.",                                                                          \
+	   0, 0, 0)                                                                        \
+	XX(JOIN, 10, "join", JOIN, "of", 1, 0, 0, 0, 0, 0)                                 \
+	XX(GROUP, 11, "group", OBJECT, "owned by", 1, 0, 0, 0, 0, 0)                       \
+	XX(BLOCKING, 12, "blocking call", CALL, 0, 0, 0,                                   \
+	   "the blocking call itself has not returned; look at its thread in the "         \
+	   "blocking pool.",                                                               \
+	   0, 0, 0)                                                                        \
+	XX(CUSTOM, 13, "custom", OBJECT, "owned by", 0, 0, 0, 0, 0, 0)
+
+/* XX(NAME, value, word) */
+#define TT_FUNC_KIND_MAP(XX)                                                          \
+	XX(ASYNC, 0, "async")		/* an async function written with TT_BEGIN */ \
+	XX(LEAF, 1, "leaf")		/* waits on something; has a WAIT record */   \
+	XX(COMBINATOR, 2, "combinator") /* awaits several children */
+
+/* XX(NAME, value, word) */
+#define TT_WORKER_STATE_MAP(XX)                       \
+	XX(UNUSED, 0, "unused")                       \
+	XX(IDLE, 1, "idle") /* searching or parked */ \
+	XX(POLLING, 2, "polling")                     \
+	XX(EXITED, 3, "exited")
+
 enum tt_task_state {
-	TT_STATE_IDLE = 0,      /* suspended, waiting to be woken */
-	TT_STATE_SCHEDULED = 1, /* woken, in a run queue */
-	TT_STATE_RUNNING = 2,   /* being polled by a worker */
-	TT_STATE_DONE = 3,
-	TT_STATE_CANCELLED = 4
+#define TT_XX_(name, value, ...) TT_STATE_##name = value,
+	TT_TASK_STATE_MAP(TT_XX_)
+#undef TT_XX_
 };
 
 enum tt_task_flags {
-	TT_TASKF_SYSTEM = 1u << 0, /* runtime-internal; hidden by default */
-	TT_TASKF_DETACHED = 1u << 1,
-	TT_TASKF_CANCEL_REQUESTED = 1u << 2,
-	TT_TASKF_BLOCK_ON = 1u << 3 /* the root of a block_on call */
+#define TT_XX_(name, value, ...) TT_TASKF_##name = value,
+	TT_TASK_FLAG_MAP(TT_XX_)
+#undef TT_XX_
 };
 
 enum tt_wait_kind {
-	TT_WAIT_NONE = 0,
-	TT_WAIT_TIMER = 1,
-	TT_WAIT_FD_READ = 2,
-	TT_WAIT_FD_WRITE = 3,
-	TT_WAIT_CHAN_SEND = 4,
-	TT_WAIT_CHAN_RECV = 5,
-	TT_WAIT_ONESHOT = 6,
-	TT_WAIT_MUTEX = 7,
-	TT_WAIT_SEMAPHORE = 8,
-	TT_WAIT_NOTIFY = 9,
-	TT_WAIT_JOIN = 10,
-	TT_WAIT_GROUP = 11,
-	TT_WAIT_BLOCKING = 12,
-	TT_WAIT_CUSTOM = 13,
-	TT_WAIT_KIND_MAX_ = 14
+#define TT_XX_(name, value, ...) TT_WAIT_##name = value,
+	TT_WAIT_KIND_MAP(TT_XX_)
+#undef TT_XX_
+#define TT_XX_(...) +1
+	    TT_WAIT_KIND_MAX_ = 0 TT_WAIT_KIND_MAP(TT_XX_) /* the values are 0..MAX_-1 */
+#undef TT_XX_
 };
 
 enum tt_func_kind {
-	TT_FUNC_KIND_ASYNC = 0, /* an async function written with TT_BEGIN */
-	TT_FUNC_KIND_LEAF = 1,  /* waits on something; has a WAIT record */
-	TT_FUNC_KIND_COMBINATOR = 2 /* awaits several children */
+#define TT_XX_(name, value, ...) TT_FUNC_KIND_##name = value,
+	TT_FUNC_KIND_MAP(TT_XX_)
+#undef TT_XX_
 };
 
 enum tt_site_flags {
@@ -203,10 +293,9 @@ enum tt_site_flags {
 };
 
 enum tt_worker_state {
-	TT_WORKER_UNUSED = 0,
-	TT_WORKER_IDLE = 1, /* searching or parked */
-	TT_WORKER_POLLING = 2,
-	TT_WORKER_EXITED = 3
+#define TT_XX_(name, value, ...) TT_WORKER_##name = value,
+	TT_WORKER_STATE_MAP(TT_XX_)
+#undef TT_XX_
 };
 
 enum tt_root_flags {

@@ -26,16 +26,43 @@
 extern "C" {
 #endif
 
-/* Kinds of finding, most severe first (the order of a report). */
+/* Kinds of finding, most severe first (the order of a report); each
+ * finding's title starts with its word.  docs/diagnosis.md lists exactly
+ * these rows (tests/docs checks it).
+ * XX(NAME, value, word, advice): ADVICE is the sentence the finding ends
+ * with, 0 where the rule words it from what it found. */
+#define TT_DIAG_KIND_MAP(XX)                                                               \
+	/* a cycle in the wait-for graph */                                                \
+	XX(DEADLOCK, 1, "deadlock",                                                        \
+	   "none of these tasks can make progress.  Break the cycle: a task must "         \
+	   "not (transitively) wait for a task that waits for it.")                        \
+	/* pending, nothing can wake it */                                                 \
+	XX(LOST_WAKER, 2, "lost waker", 0)                                                 \
+	/* waits on a oneshot/mutex whose owner is gone */                                 \
+	XX(NEVER_RESOLVED, 3, "never resolved", 0)                                         \
+	/* one poll running past the threshold */                                          \
+	XX(LONG_POLL, 4, "long poll",                                                      \
+	   "it blocks its worker thread: every task queued there waits.  Move "            \
+	   "blocking or CPU-heavy work to the blocking pool (tt_blocking), or "            \
+	   "await instead of blocking.")                                                   \
+	/* woken, not polled past the threshold */                                         \
+	XX(STARVED, 5, "starved",                                                          \
+	   "the workers are busy: look for long polls (blocking calls in a poll "          \
+	   "function), or give the runtime more workers.")                                 \
+	/* suspended past the threshold */                                                 \
+	XX(IDLE, 6, "idle", "if it should have finished by now, follow what it waits on.") \
+	/* pending when its runtime shut down */                                           \
+	XX(LEAKED, 7, "leaked at shutdown",                                                \
+	   "it is cancelled now (its cleanups run) instead of finishing.  Join or "        \
+	   "cancel it before freeing the runtime, or spawn it in a task group.")
+
 enum tt_diag_kind {
-	TT_DIAG_DEADLOCK = 1,       /* a cycle in the wait-for graph */
-	TT_DIAG_LOST_WAKER = 2,     /* pending, nothing can wake it */
-	TT_DIAG_NEVER_RESOLVED = 3, /* waits on a oneshot/mutex whose owner is gone */
-	TT_DIAG_LONG_POLL = 4,      /* one poll running past the threshold */
-	TT_DIAG_STARVED = 5,        /* woken, not polled past the threshold */
-	TT_DIAG_IDLE = 6,           /* suspended past the threshold */
-	TT_DIAG_LEAKED = 7,         /* pending when its runtime shut down */
-	TT_DIAG_KIND_MAX_ = 8
+#define TT_XX_(name, value, ...) TT_DIAG_##name = value,
+	TT_DIAG_KIND_MAP(TT_XX_)
+#undef TT_XX_
+#define TT_XX_(...) +1
+	    TT_DIAG_KIND_MAX_ = 1 TT_DIAG_KIND_MAP(TT_XX_) /* the values are 1..MAX_-1 */
+#undef TT_XX_
 };
 
 /* Thresholds in ns.  TT_DIAG_OFF disables a rule. */
@@ -83,9 +110,32 @@ TT_API tt_diag_report *tt_diagnose_mem(tt_mem mem, uint64_t root, uint64_t now_n
 				       const tt_diag_opts *o, char *err, size_t errlen);
 TT_API void tt_diag_free(tt_diag_report *r);
 
-/* "deadlock", "lost waker", "never resolved", "long poll", "starved",
- * "idle", "leaked at shutdown". */
+/* The word of a finding kind ("deadlock"), "?" for an unknown kind. */
 TT_API const char *tt_diag_kind_name(uint32_t kind);
+
+/* The rows of the enum tables (tasktrace/abi/registry.h and TT_DIAG_KIND_MAP above), for
+ * front ends that cannot include a C header (gdb's Python) and for the
+ * test that the docs list them: a front end takes its words and numbers
+ * from here instead of keeping a copy. */
+enum tt_enum {
+	TT_ENUM_TASK_STATE = 0,	  /* TT_TASK_STATE_MAP */
+	TT_ENUM_TASK_FLAG = 1,	  /* TT_TASK_FLAG_MAP: values are bits */
+	TT_ENUM_WAIT_KIND = 2,	  /* TT_WAIT_KIND_MAP */
+	TT_ENUM_FUNC_KIND = 3,	  /* TT_FUNC_KIND_MAP */
+	TT_ENUM_WORKER_STATE = 4, /* TT_WORKER_STATE_MAP */
+	TT_ENUM_DIAG_KIND = 5,	  /* TT_DIAG_KIND_MAP */
+	TT_ENUM_MAX_ = 6
+};
+typedef struct tt_enum_row {
+	uint32_t value;
+	const char *name; /* the C name without its prefix: "CHAN_RECV" */
+	const char *word; /* what readers print: "channel recv" */
+} tt_enum_row;
+/* The rows of table E in the table's order and their count in *N; NULL
+ * (and *N 0) for an unknown E. */
+TT_API const tt_enum_row *tt_enum_rows(int e, size_t *n);
+/* The word of VALUE in table E ("polling"), NULL when it has no row. */
+TT_API const char *tt_enum_word(int e, uint32_t value);
 
 /* ---- in process ---- */
 

@@ -63,24 +63,55 @@ typedef struct tt_mem_image {
 } tt_mem_image;
 TT_API tt_mem tt_mem_image_source(tt_mem_image *img);
 
-/* ---- errors ---- */
+/* ---- errors ----
+ *
+ * One convention for every function of the reader and target APIs
+ * (tasktrace/read/: reader.h, target.h, stop.h, sym.h): 0 on success, or a
+ * count or 1 where a function says so, and a negative code on failure.  A
+ * code is either a negative errno passed on from the system (a tt_mem read,
+ * open(2), ptrace) or one of the table below, whose values lie below -4096,
+ * beyond every errno, so the two never meet.  tt_strerror names both.  A
+ * function that fails with an object at hand (tt_reader.err, tt_target.err,
+ * an ERR buffer) also leaves a more precise line there.  Functions that
+ * return an object (a snapshot, a text, a session) return NULL instead,
+ * with the line in ERR and, where they take one, the code in *CODE.
+ *
+ * XX(NAME, number, message): the code is TT_##NAME = -(4096 + number).
+ * Reader codes are TT_R_*, target codes TT_T_*; numbers are never reused. */
+#define TT_ERROR_MAP(XX)                                                                        \
+	XX(R_UNREADABLE, 1, "memory unreadable") /* the read callback failed */                 \
+	XX(R_BAD_MAGIC, 2, "not a tasktrace registry (bad magic)")                              \
+	XX(R_BAD_VERSION, 3, "unsupported registry ABI version")                                \
+	XX(R_BAD_HEADER, 4, "malformed registry header") /* sizes, pointer size... */           \
+	XX(R_BAD_LAYOUT, 5, "malformed registry layout table")                                  \
+	XX(R_ABSURD, 6, "count or size beyond the reader's caps")                               \
+	XX(R_MISALIGNED, 7, "misaligned pointer")                                               \
+	XX(R_CYCLE, 8, "await chain loops")                                                     \
+	XX(R_TOO_DEEP, 9, "await chain too deep")	/* or more frames than cap */           \
+	XX(R_TORN, 10, "task kept changing while read") /* live, nonblocking */                 \
+	XX(R_NOMEM, 11, "out of memory")                                                        \
+	XX(R_NOT_FOUND, 12, "not found")                                                        \
+	XX(T_NO_PROCESS, 33, "no such process")                                                 \
+	XX(T_PERMISSION, 34, "permission denied")	      /* /proc/PID/mem, maps, ptrace */ \
+	XX(T_NO_REGISTRY, 35, "no tasktrace registry")	      /* no module defines it */        \
+	XX(T_BAD_REGISTRY, 36, "no valid tasktrace registry") /* defined, not valid */          \
+	XX(T_IO, 37, "cannot read the target")		      /* out of memory, odd /proc */    \
+	XX(T_NOT_ELF, 38, "not an ELF file")                                                    \
+	XX(T_NOT_CORE, 39, "not a core dump")	   /* ELF, but not a core */                    \
+	XX(T_TRUNCATED, 40, "core file truncated") /* shorter than its segments */              \
+	XX(T_MISMATCH, 41, "executable does not match the core")                                \
+	XX(T_BAD_VERSION, 42, "unsupported registry ABI version")
 
-enum tt_rerr {
+enum tt_error {
 	TT_R_OK = 0,
-	TT_R_UNREADABLE = 1, /* the read callback failed */
-	TT_R_BAD_MAGIC = 2,
-	TT_R_BAD_VERSION = 3, /* ABI major this reader does not know */
-	TT_R_BAD_HEADER = 4,  /* sizes, pointer size or endianness off */
-	TT_R_BAD_LAYOUT = 5,  /* a field missing, overlapping, out of its record */
-	TT_R_ABSURD = 6,      /* a count or size beyond the caps */
-	TT_R_MISALIGNED = 7,  /* a pointer not aligned for its record */
-	TT_R_CYCLE = 8,       /* an await chain that loops */
-	TT_R_TOO_DEEP = 9,    /* chain deeper than max_depth / more frames than cap */
-	TT_R_TORN = 10,       /* sequence number kept changing (live, nonblocking) */
-	TT_R_NOMEM = 11,
-	TT_R_NOT_FOUND = 12
+	TT_T_OK = 0,
+#define TT_XX_(name, number, message) TT_##name = -(4096 + number),
+	TT_ERROR_MAP(TT_XX_)
+#undef TT_XX_
 };
-TT_API const char *tt_reader_strerror(int err);
+/* The message of CODE (a TT_R_* / TT_T_* code or a negative errno), one
+ * line.  Async-signal-safe: no strerror(3), no locale. */
+TT_API const char *tt_strerror(int code);
 
 /* ---- core layer ---- */
 
@@ -215,7 +246,7 @@ typedef struct tt_rworker {
 
 /* Iterate slots: the chunk array is read once; each call decodes the next
  * occupied slot into *out (free slots are skipped).  Returns 1 with a task,
- * 0 at the end, or a negative -TT_R_* for a slot that could not be read (the
+ * 0 at the end, or a TT_R_* code for a slot that could not be read (the
  * iteration can continue; out->slot_addr says which).  */
 typedef struct tt_task_iter {
 	uint32_t chunk;

@@ -86,7 +86,7 @@ typedef struct tt_sym_pc {
 
 /* The stack of thread TID, innermost first.  Returns the number of PCs
  * (a partial stack when unwinding stopped early, with ERR saying why),
- * or -1 with ERR set when the thread could not be unwound at all. */
+ * or TT_T_IO with ERR set when the thread could not be unwound at all. */
 TT_API int tt_sym_unwind(tt_sym *s, pid_t tid, tt_sym_pc *out, int cap, char *err, size_t errlen);
 
 /* ---- memory and the registry ---- */

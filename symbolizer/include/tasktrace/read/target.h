@@ -19,21 +19,9 @@
 extern "C" {
 #endif
 
-/* Why a target could not be opened.  Front ends map them to exit codes
+/* Why a target could not be opened: TT_T_* (reader.h's one table of
+ * codes, with the reader's convention).  Front ends map them to exit codes
  * and print tt_target.err, which is already one line. */
-enum tt_target_err {
-	TT_T_OK = 0,
-	TT_T_NO_PROCESS = 1,  /* no such pid */
-	TT_T_PERMISSION = 2,  /* /proc/PID/mem or maps refused */
-	TT_T_NO_REGISTRY = 3, /* no module defines the root */
-	TT_T_BAD_REGISTRY = 4, /* defined, but nothing valid there */
-	TT_T_IO = 5,          /* anything else (out of memory, odd /proc) */
-	TT_T_NOT_ELF = 6,     /* a file that is not ELF */
-	TT_T_NOT_CORE = 7,    /* an ELF file that is not a core dump */
-	TT_T_TRUNCATED = 8,   /* a core shorter than its segments say */
-	TT_T_MISMATCH = 9,    /* an executable that is not the core's */
-	TT_T_BAD_VERSION = 10 /* a registry of an ABI version we do not know */
-};
 
 /* How the root was found, for messages and --json. */
 enum tt_root_via {
@@ -82,13 +70,14 @@ struct Elf;
 TT_API int tt_elf_find_root_in(struct Elf *elf, uint64_t *vaddr, int *via);
 
 /* Look the root up in one ELF file: its link-time address (st_value or
- * the section's sh_addr) in *VADDR.  Returns 1 found, 0 not there, -1 the
- * file is not a readable ELF.  VIA gets TT_VIA_*. */
+ * the section's sh_addr) in *VADDR.  Returns 1 found, 0 not there,
+ * TT_T_NOT_ELF the file is not a readable ELF.  VIA gets TT_VIA_*. */
 TT_API int tt_elf_find_root(int fd, uint64_t *vaddr, int *via);
 
 /* The load bias of a module from one of its mappings: the file at FD is
  * mapped at MAP_START from file offset MAP_OFFSET.  Returns 0 and sets
- * *BIAS (runtime = link-time + bias), or -1 when no PT_LOAD covers it. */
+ * *BIAS (runtime = link-time + bias), TT_R_NOT_FOUND when no PT_LOAD
+ * covers it, TT_T_NOT_ELF when the file is not a readable ELF. */
 TT_API int tt_elf_load_bias(int fd, uint64_t map_start, uint64_t map_offset, uint64_t *bias);
 
 #ifdef __cplusplus

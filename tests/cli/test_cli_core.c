@@ -293,7 +293,7 @@ START_TEST(bad_input)
 		execlp("sleep", "sleep", "60", (char *)NULL);
 		_exit(127);
 	}
-	usleep(200 * 1000);
+	wait_comm(sl, "sleep");
 	char *core = make_core(sl, "sleep");
 	expect_error(8, "does not use tasktrace", "tree", core, NULL);
 	unlink(core);

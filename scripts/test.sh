@@ -17,6 +17,7 @@ setup() { # dir, options...
 	ninja -C "$dir" >/dev/null
 }
 passed=0
+skipped=0
 run() { # dir, meson test options...
 	dir=$1
 	shift
@@ -28,7 +29,10 @@ run() { # dir, meson test options...
 	fi
 	grep -E '^ *[0-9]+/[0-9]+ ' "$log" | sed 's/^/  /'
 	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log")
+	skip=$(sed -n 's/^Skipped: *\([0-9]*\).*/\1/p' "$log")
 	passed=$((passed + ok))
+	skipped=$((skipped + skip))
+	echo "  $dir: $ok passed, $skip skipped"
 }
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -51,4 +55,4 @@ echo "== TSan (runtime suites)"
 setup "$B/tsan" --werror -Db_sanitize=thread -Db_lundef=false -Dtest_scale=10
 run "$B/tsan" --suite runtime
 
-echo "tests: $passed passed, 0 failed"
+echo "tests: $passed passed, $skipped skipped, 0 failed"

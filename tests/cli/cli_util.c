@@ -308,3 +308,21 @@ void one_error_line(const run *r, const char *needle)
 	char *nl = strchr(r->err, '\n');
 	ck_assert_msg(nl && nl[1] == 0, "not one line: %s", r->err);
 }
+
+/* Wait until PID has exec'd COMM. */
+void wait_comm(pid_t pid, const char *comm)
+{
+	char path[64], buf[64];
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen(path, "r");
+		if (f && fgets(buf, sizeof buf, f) && strncmp(buf, comm, strlen(comm)) == 0) {
+			fclose(f);
+			return;
+		}
+		if (f)
+			fclose(f);
+		usleep(10 * 1000);
+	}
+	ck_abort_msg("pid %d never became %s", (int)pid, comm);
+}

@@ -39,4 +39,7 @@ void assert_running(pid_t pid);
 /* Exactly one line on stderr, nothing on stdout. */
 void one_error_line(const run *r, const char *needle);
 
+/* Wait (bounded) until PID has exec'd COMM. */
+void wait_comm(pid_t pid, const char *comm);
+
 #endif

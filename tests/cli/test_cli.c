@@ -203,24 +203,6 @@ START_TEST(json_is_well_formed)
 }
 END_TEST
 
-/* Wait until PID has exec'd COMM. */
-static void wait_comm(pid_t pid, const char *comm)
-{
-	char path[64], buf[64];
-	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-	for (int i = 0; i < 500; i++) {
-		FILE *f = fopen(path, "r");
-		if (f && fgets(buf, sizeof buf, f) && strncmp(buf, comm, strlen(comm)) == 0) {
-			fclose(f);
-			return;
-		}
-		if (f)
-			fclose(f);
-		usleep(10 * 1000);
-	}
-	ck_abort_msg("pid %d never became %s", (int)pid, comm);
-}
-
 START_TEST(target_errors_exit_codes)
 {
 	char pid[16];

@@ -145,6 +145,67 @@ def document(d, command):
                  "tasks": array(task(command))})
 
 
+def values(d, command):
+    """What a user reads off the values: ages are now minus the stamp, a
+    task's parent is another, older task, a tree child names its parent,
+    an owner's name is that task's, the ancestry starts at the parent."""
+    now = d["now_ns"]
+    names = {}
+
+    def walk(ts):
+        for t in ts:
+            names[t["id"]] = t["name"]
+            walk(t.get("children", []))
+    walk(d["tasks"])
+
+    def one_wait(w, where):
+        if w is None:
+            return
+        if w["since_ns"] is not None and w["age_ns"] is not None:
+            want = max(now - w["since_ns"], 0)
+            if w["age_ns"] != want:
+                raise Bad(f"{where}.age_ns: {w['age_ns']} is not now_ns - since_ns = {want}")
+        if w["owner_id"] is not None and w["owner_id"] in names and \
+                w["owner_name"] != names[w["owner_id"]]:
+            raise Bad(f"{where}.owner_name: {w['owner_name']!r} but task {w['owner_id']} "
+                      f"is {names[w['owner_id']]!r}")
+
+    def frames(fs, where):
+        for i, f in enumerate(fs):
+            if f["kind"] == "leaf":
+                one_wait(f.get("wait"), f"{where}[{i}].wait")
+            for b, br in enumerate(f.get("branches") or []):
+                frames(br, f"{where}[{i}].branches[{b}]")
+        depths = [f["depth"] for f in fs]
+        if depths != sorted(depths, reverse=True) or len(set(depths)) != len(depths):
+            raise Bad(f"{where}: depths {depths} do not go down by frame, innermost first")
+
+    def tasks(ts, where, parent=None):
+        for i, t in enumerate(ts):
+            w = f"{where}[{i}]"
+            if t["parent_id"] is not None and t["parent_id"] >= t["id"]:
+                raise Bad(f"{w}.parent_id: {t['parent_id']} is not an older task than {t['id']}")
+            if parent is not None and t["parent_id"] != parent:
+                raise Bad(f"{w}: a child of task {parent} with parent_id {t['parent_id']}")
+            if t["created_ns"] > now:
+                raise Bad(f"{w}.created_ns: after now_ns")
+            if t["wakes"] > t["polls"]:
+                raise Bad(f"{w}: {t['wakes']} wakes for {t['polls']} polls")
+            if (t["tid"] is not None) and t["worker"] is None:
+                raise Bad(f"{w}: a tid without a worker")
+            one_wait(t["wait"], f"{w}.wait")
+            if command == "bt":
+                frames(t["frames"], f"{w}.frames")
+                anc = t["ancestry"]
+                if t["parent_id"] is not None and (not anc or anc[0]["id"] != t["parent_id"]):
+                    raise Bad(f"{w}.ancestry does not start at parent {t['parent_id']}")
+                if t["parent_id"] is None and anc:
+                    raise Bad(f"{w}.ancestry without a parent")
+            if command == "tree":
+                tasks(t["children"], f"{w}.children", t["id"])
+    tasks(d["tasks"], "$.tasks")
+
+
 def main():
     command = sys.argv[1]
     text = sys.stdin.read()
@@ -153,6 +214,8 @@ def main():
         if text.count("\n") != 1 or not text.endswith("\n"):
             raise Bad("not exactly one line")
         document(d, command)
+        if command != "symbolize":
+            values(d, command)
     except (ValueError, Bad) as e:
         print(f"invalid {command} JSON: {e}", file=sys.stderr)
         return 1

@@ -111,13 +111,26 @@ START_TEST(sample_crash)
 	/* Everyone else, one line each. */
 	ck_assert_ptr_nonnull(strstr(line_with(e, "heartbeat  "), "timer"));
 	ck_assert_ptr_nonnull(strstr(e, "tasktrace: end of crash report"));
-	/* And the core is still written (ASan turns cores off by default). */
+	cleanup_core(dir);
+	run_free(&r);
+}
+END_TEST
+
+/* After the report the core is still written (ASan turns cores off, so
+ * this runs only without sanitizers). */
+START_TEST(sample_crash_dumps_core)
+{
+	char exe[512];
+	char *dir = tmpdir();
+	snprintf(exe, sizeof exe, "%s/crash", getenv("TT_SAMPLES"));
+	char *argv[] = { exe, NULL };
+	run r = run_prog(dir, NULL, RLIM_INFINITY, argv);
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace: end of crash report"));
 	int core_file = cleanup_core(dir);
-	if (!sanitized()) {
-		ck_assert_msg(WCOREDUMP(r.status), "no core dumped");
-		if (cores_local())
-			ck_assert_msg(core_file, "no core file in the crash's directory");
-	}
+	ck_assert_msg(WCOREDUMP(r.status), "no core dumped");
+	if (cores_local())
+		ck_assert_msg(core_file, "no core file in the crash's directory");
 	run_free(&r);
 }
 END_TEST
@@ -165,21 +178,33 @@ START_TEST(stack_overflow)
 }
 END_TEST
 
-START_TEST(crash_in_handler)
+/* A fault inside the crash handler: one line, then the original signal's
+ * default action -- a core, which a sanitizer build does not write. */
+static void nested_crash(int want_core)
 {
 	char *dir = tmpdir();
 	char *argv[] = { cases_path(), (char *)"nested", NULL };
 	char *env[] = { asan_env, ubsan_env, NULL };
 	run r = run_prog(dir, env, RLIM_INFINITY, argv);
-	/* One line, then the original signal's default action. */
 	died_of(&r, SIGSEGV);
 	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace: fatal signal SIGSEGV"));
 	ck_assert_ptr_nonnull(strstr(r.err, "crashed again while writing the crash report"));
 	ck_assert_ptr_null(strstr(r.err, "end of crash report"));
-	if (!sanitized())
+	if (want_core)
 		ck_assert_msg(WCOREDUMP(r.status), "no core dumped");
 	cleanup_core(dir);
 	run_free(&r);
+}
+
+START_TEST(crash_in_handler)
+{
+	nested_crash(0);
+}
+END_TEST
+
+START_TEST(crash_in_handler_dumps_core)
+{
+	nested_crash(1);
 }
 END_TEST
 
@@ -269,9 +294,11 @@ int main(void)
 	tcase_add_test(tc, bounded_with_100k_tasks);
 	tcase_add_test(tc, symbolized);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	TCase *cores = tcase_create("crash-cores");
+	tcase_set_tags(cores, "unsanitized");
+	tcase_set_timeout(cores, 300);
+	tcase_add_test(cores, sample_crash_dumps_core);
+	tcase_add_test(cores, crash_in_handler_dumps_core);
+	suite_add_tcase(s, cores);
+	return run_suite(s);
 }

@@ -44,8 +44,6 @@ static ttmi *gdb_attach(pid_t pid)
 START_TEST(deadlock_live)
 {
 	sample s;
-	if (sanitized())
-		return; /* a sanitizer build of libtasktrace cannot be loaded into gdb */
 	sample_start(&s, "deadlock", NULL);
 	ttmi *g = gdb_attach(s.pid);
 	ok(g, ttmi_cli(g, "task diagnose"), "task diagnose");
@@ -77,8 +75,6 @@ START_TEST(lost_waker_live_and_core)
 {
 	sample s;
 	char core[128], exe[512];
-	if (sanitized())
-		return;
 	sample_start(&s, "lost_waker", NULL);
 	ttmi *g = gdb_attach(s.pid);
 	ok(g, ttmi_cli(g, "task diagnose"), "task diagnose");
@@ -106,8 +102,6 @@ END_TEST
 START_TEST(long_poll_and_hung)
 {
 	sample s;
-	if (sanitized())
-		return;
 	sample_start(&s, "blocking", NULL);
 	int seen = 0;
 	for (int i = 0; i < 5 && !seen; i++) {
@@ -140,15 +134,13 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("diag-gdb");
+	/* gdb loads libtasktrace, which a sanitizer build makes unloadable. */
 	TCase *tc = tcase_create("gdb");
+	tcase_set_tags(tc, "unsanitized");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, deadlock_live);
 	tcase_add_test(tc, lost_waker_live_and_core);
 	tcase_add_test(tc, long_poll_and_hung);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

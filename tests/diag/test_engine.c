@@ -4,6 +4,7 @@
  * shutdown, a watchdog that reports once, a dump on a signal. */
 #include <check.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,26 @@ static int count(const char *text, const char *needle)
 	for (const char *p = text; (p = strstr(p, needle)); p++)
 		n++;
 	return n;
+}
+
+/* Wait (bounded) until task ID is in STATE in this process's registry. */
+static int wait_state(uint64_t id, uint32_t state)
+{
+	for (int i = 0; i < 5000; i++) {
+		tt_snapshot *s = NULL;
+		char err[160];
+		ck_assert_int_eq(tt_snapshot_read(tt_mem_self(),
+						  (uint64_t)(uintptr_t)tt_registry_root(), NULL, &s,
+						  err, sizeof err),
+				 TT_R_OK);
+		const tt_stask *t = tt_snapshot_find(s, id);
+		int in = t && t->raw.state == state;
+		tt_snapshot_free(s);
+		if (in)
+			return 1;
+		sleep_ms(1);
+	}
+	return 0;
 }
 
 /* ---- futures ---- */
@@ -195,13 +216,23 @@ START_TEST(starved_next_to_long_poll)
 {
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 1 });
 	tt_task *h = TT_SPAWN(rt, "hog", hog, hog_init);
-	sleep_ms(20); /* the worker is in hog's poll now */
+	ck_assert_msg(wait_state(tt_task_id(h), TT_STATE_RUNNING), "hog never ran");
 	tt_task *v = TT_SPAWN(rt, "victim", parked, parked_init);
-	sleep_ms(200);
 	tt_diag_opts o;
 	tt_diag_opts_init(&o);
 	o.long_poll_ns = o.starved_ns = 50 * 1000000ull;
-	tt_diag_report *r = diagnose(&o);
+	/* Both findings hold from 50 ms on until hog's 400 ms poll ends. */
+	tt_diag_report *r = NULL;
+	for (int i = 0; i < 400; i++) {
+		r = diagnose(&o);
+		if (find(r, TT_DIAG_LONG_POLL, tt_task_id(h)) &&
+		    find(r, TT_DIAG_STARVED, tt_task_id(v)))
+			break;
+		tt_diag_free(r);
+		r = NULL;
+		sleep_ms(1);
+	}
+	ck_assert_msg(r, "never both a long poll and a starved task");
 	const tt_diag_finding *f = find(r, TT_DIAG_LONG_POLL, tt_task_id(h));
 	ck_assert_msg(f, "no long poll in:\n%s", r->text);
 	ck_assert_ptr_nonnull(strstr(f->text, "long poll: task 1 \"hog\" has been running one poll for"));
@@ -342,9 +373,16 @@ START_TEST(watchdog_once)
 	o.fd = fds[1];
 	ck_assert_int_eq(tt_watchdog_start(&o), 0);
 	ck_assert_int_eq(tt_watchdog_start(&o), -EALREADY);
-	sleep_ms(400);
+	/* The first report, then ten more rounds that must not repeat it. */
+	char *out = NULL;
+	for (int i = 0; i < 5000; i++) {
+		struct pollfd p = {fds[0], POLLIN, 0};
+		if (poll(&p, 1, 1) == 1)
+			break;
+	}
+	sleep_ms(10 * 30);
 	tt_watchdog_stop();
-	char *out = drain(fds[0]);
+	out = drain(fds[0]);
 	char want[96];
 	snprintf(want, sizeof want, "lost waker: task %llu \"loser\"",
 		 (unsigned long long)tt_task_id(l));

@@ -1,0 +1,307 @@
+/* The wait-for graph of the diagnosis on registries built by hand (the
+ * reader's synthetic images): every kind of edge, the waits that are no
+ * edge, a wait chain that leads into a cycle, several cycles, a task that
+ * waits on itself, and the lost-waker rule's exclusions.  samples/deadlock
+ * covers only the join+mutex cycle of two tasks. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reg_image.h"
+#include "tasktrace/abi/registry.h"
+#include "tasktrace/read/diagnose.h"
+
+#define NOW (1000ull * 1000000000ull)
+
+typedef struct world {
+	img g;
+	uint64_t slots;
+	uint32_t next;
+	uint64_t f_async, f_sel, f_sleep, site;
+	uint64_t f_leaf[TT_WAIT_CUSTOM + 1];
+} world;
+
+static void world_init(world *w)
+{
+	memset(w, 0, sizeof(*w));
+	img_init(&w->g, 1 << 20);
+	w->slots = img_chunk(&w->g, 16);
+	w->f_async = img_func(&w->g, "serve", TT_FUNC_KIND_ASYNC);
+	w->f_sel = img_func(&w->g, "tt_select", TT_FUNC_KIND_COMBINATOR);
+	w->f_sleep = img_func(&w->g, "tt_sleep", TT_FUNC_KIND_LEAF);
+	for (uint32_t k = 0; k <= TT_WAIT_CUSTOM; k++)
+		w->f_leaf[k] = img_func(&w->g, "leaf", TT_FUNC_KIND_LEAF);
+	w->site = img_site(&w->g, "serve", "src/serve.c", 12, TT_SITEF_AWAIT);
+}
+
+/* Task ID, idle in `serve` at an await whose leaf waits (KIND) on OWNER;
+ * through a select over that leaf and a timer when SEL. */
+static void waiter(world *w, uint64_t id, uint32_t kind, uint64_t owner, int sel)
+{
+	img *g = &w->g;
+	uint64_t leaf = img_frame(g, w->f_leaf[kind], 0, 0, 0);
+	img_wait(g, leaf, kind, 0x5000 + 0x100 * id, owner, 0);
+	uint64_t child = leaf;
+	if (sel) {
+		uint64_t timer = img_frame(g, w->f_sleep, 0, 0, 0);
+		img_wait(g, timer, TT_WAIT_TIMER, 0, 0, NOW + 1000000000ull);
+		img_w(g, leaf + img_off(TT_REC_FRAME, TT_FRAME_SIBLING), timer, 8);
+		child = img_frame(g, w->f_sel, w->site, leaf, 0);
+	}
+	uint64_t root = img_frame(g, w->f_async, w->site, child, 0);
+	uint64_t slot = img_slot(w->slots, w->next++);
+	img_task(g, slot, id, "t", TT_STATE_IDLE, root);
+	img_set(g, TT_REC_TASK, TT_TASK_POLLS, slot, 1);
+	img_set(g, TT_REC_TASK, TT_TASK_WAKERS, slot, 1);
+}
+
+static tt_snapshot *snap(world *w)
+{
+	tt_snapshot *s = NULL;
+	char err[160];
+	ck_assert_int_eq(
+	    tt_snapshot_read(img_mem(&w->g), w->g.root_addr, NULL, &s, err, sizeof err), TT_R_OK);
+	s->flags |= TT_ROOTF_RECORDING;
+	return s;
+}
+
+static tt_diag_report *diagnose(world *w, tt_snapshot **out)
+{
+	tt_snapshot *s = snap(w);
+	tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+	ck_assert_ptr_nonnull(r);
+	if (out)
+		*out = s;
+	else
+		tt_snapshot_free(s);
+	return r;
+}
+
+static size_t count_kind(const tt_diag_report *r, uint32_t kind)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->n; i++)
+		n += r->findings[i].kind == kind;
+	return n;
+}
+
+static const tt_diag_finding *deadlock_with(const tt_diag_report *r, uint64_t id)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const tt_diag_finding *f = &r->findings[i];
+		for (uint32_t k = 0; f->kind == TT_DIAG_DEADLOCK && k < f->ncycle; k++)
+			if (f->cycle[k] == id)
+				return f;
+	}
+	return NULL;
+}
+
+/* The cycle of F is exactly IDS (in its order: from the smallest id, along
+ * the edges). */
+static void cycle_is(const tt_diag_finding *f, const uint64_t *ids, uint32_t n, const char *text)
+{
+	ck_assert_msg(f, "no deadlock in:\n%s", text);
+	ck_assert_uint_eq(f->ncycle, n);
+	for (uint32_t k = 0; k < n; k++)
+		ck_assert_msg(f->cycle[k] == ids[k], "cycle[%u] = %llu, want %llu\n%s", k,
+			      (unsigned long long)f->cycle[k], (unsigned long long)ids[k], text);
+	ck_assert_uint_eq(f->task_id, ids[0]);
+}
+
+START_TEST(oneshot_and_join_close_a_cycle)
+{
+	world w;
+	world_init(&w);
+	waiter(&w, 1, TT_WAIT_ONESHOT, 2, 0);
+	waiter(&w, 2, TT_WAIT_JOIN, 1, 0);
+	tt_diag_report *r = diagnose(&w, NULL);
+	ck_assert_uint_eq(count_kind(r, TT_DIAG_DEADLOCK), 1);
+	cycle_is(deadlock_with(r, 1), (uint64_t[]){1, 2}, 2, r->text);
+	ck_assert_ptr_nonnull(strstr(r->text, "deadlock: 2 tasks wait on each other in a cycle"));
+	ck_assert_ptr_nonnull(strstr(r->text, "a task must not (transitively) wait"));
+	tt_diag_free(r);
+	img_free(&w.g);
+}
+END_TEST
+
+START_TEST(group_and_mutex_close_a_cycle)
+{
+	world w;
+	world_init(&w);
+	waiter(&w, 3, TT_WAIT_GROUP, 4, 0);
+	waiter(&w, 4, TT_WAIT_MUTEX, 5, 0);
+	waiter(&w, 5, TT_WAIT_JOIN, 3, 0);
+	tt_diag_report *r = diagnose(&w, NULL);
+	ck_assert_uint_eq(count_kind(r, TT_DIAG_DEADLOCK), 1);
+	cycle_is(deadlock_with(r, 4), (uint64_t[]){3, 4, 5}, 3, r->text);
+	ck_assert_ptr_nonnull(strstr(r->text, "deadlock: 3 tasks wait on each other in a cycle"));
+	/* A mutex in the cycle gets the lock advice. */
+	ck_assert_ptr_nonnull(strstr(r->text, "do not hold a mutex while awaiting"));
+	tt_diag_free(r);
+	img_free(&w.g);
+}
+END_TEST
+
+/* A select may finish through its other branch: the same cycle through a
+ * select is no deadlock. */
+START_TEST(a_combinator_is_no_edge)
+{
+	for (int sel = 0; sel < 2; sel++) {
+		world w;
+		world_init(&w);
+		waiter(&w, 1, TT_WAIT_JOIN, 2, sel);
+		waiter(&w, 2, TT_WAIT_JOIN, 1, 0);
+		tt_diag_report *r = diagnose(&w, NULL);
+		ck_assert_msg(count_kind(r, TT_DIAG_DEADLOCK) == (sel ? 0u : 1u), "select %d:\n%s",
+			      sel, r->text);
+		tt_diag_free(r);
+		img_free(&w.g);
+	}
+}
+END_TEST
+
+/* Channels, semaphores, notifies and the rest record no owner that makes
+ * an edge, even when a field holds a task id. */
+START_TEST(other_waits_are_no_edge)
+{
+	static const uint32_t kinds[] = {TT_WAIT_CHAN_RECV, TT_WAIT_CHAN_SEND, TT_WAIT_SEMAPHORE,
+					 TT_WAIT_NOTIFY,    TT_WAIT_TIMER,     TT_WAIT_FD_READ,
+					 TT_WAIT_BLOCKING,  TT_WAIT_CUSTOM};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		world w;
+		world_init(&w);
+		waiter(&w, 1, kinds[k], 2, 0);
+		waiter(&w, 2, TT_WAIT_JOIN, 1, 0);
+		tt_diag_report *r = diagnose(&w, NULL);
+		ck_assert_msg(count_kind(r, TT_DIAG_DEADLOCK) == 0, "wait kind %u:\n%s", kinds[k],
+			      r->text);
+		tt_diag_free(r);
+		img_free(&w.g);
+	}
+}
+END_TEST
+
+/* Tasks 6 -> 7 -> 1 lead into the cycle 1 -> 2 -> 1 and are not part of
+ * it; a second cycle 8 <-> 9 is reported on its own.  The chain comes
+ * first in slot order, so the walk meets the cycle from outside. */
+START_TEST(a_chain_into_a_cycle)
+{
+	world w;
+	world_init(&w);
+	waiter(&w, 6, TT_WAIT_JOIN, 7, 0);
+	waiter(&w, 7, TT_WAIT_MUTEX, 1, 0);
+	waiter(&w, 9, TT_WAIT_JOIN, 8, 0);
+	waiter(&w, 1, TT_WAIT_JOIN, 2, 0);
+	waiter(&w, 2, TT_WAIT_ONESHOT, 1, 0);
+	waiter(&w, 8, TT_WAIT_GROUP, 9, 0);
+	waiter(&w, 10, TT_WAIT_JOIN, 6, 0); /* another tail, onto the first one */
+	tt_diag_report *r = diagnose(&w, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_DEADLOCK) == 2, "%s", r->text);
+	cycle_is(deadlock_with(r, 1), (uint64_t[]){1, 2}, 2, r->text);
+	cycle_is(deadlock_with(r, 8), (uint64_t[]){8, 9}, 2, r->text);
+	ck_assert_ptr_null(deadlock_with(r, 6));
+	ck_assert_ptr_null(deadlock_with(r, 7));
+	ck_assert_ptr_null(deadlock_with(r, 10));
+	tt_diag_free(r);
+	img_free(&w.g);
+}
+END_TEST
+
+START_TEST(a_task_joining_itself)
+{
+	world w;
+	world_init(&w);
+	waiter(&w, 5, TT_WAIT_JOIN, 5, 0);
+	tt_diag_report *r = diagnose(&w, NULL);
+	ck_assert_uint_eq(count_kind(r, TT_DIAG_DEADLOCK), 1);
+	cycle_is(deadlock_with(r, 5), (uint64_t[]){5}, 1, r->text);
+	ck_assert_ptr_nonnull(strstr(r->text, "deadlock: 1 task waits on itself"));
+	tt_diag_free(r);
+	img_free(&w.g);
+}
+END_TEST
+
+/* A cycle whose owner is missing (not in the registry) or not idle is no
+ * deadlock: the owner may still finish. */
+START_TEST(an_edge_needs_an_idle_owner)
+{
+	world w;
+	world_init(&w);
+	waiter(&w, 1, TT_WAIT_JOIN, 2, 0);
+	waiter(&w, 2, TT_WAIT_JOIN, 1, 0);
+	img_set(&w.g, TT_REC_TASK, TT_TASK_STATE, img_slot(w.slots, 1), TT_STATE_SCHEDULED);
+	tt_diag_report *r = diagnose(&w, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_DEADLOCK) == 0, "%s", r->text);
+	tt_diag_free(r);
+	img_free(&w.g);
+
+	world_init(&w);
+	waiter(&w, 1, TT_WAIT_JOIN, 3, 0); /* 3 does not exist */
+	waiter(&w, 2, TT_WAIT_JOIN, 1, 0);
+	r = diagnose(&w, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_DEADLOCK) == 0, "%s", r->text);
+	tt_diag_free(r);
+	img_free(&w.g);
+}
+END_TEST
+
+/* Idle, polled, no live waker, for seconds: a lost waker -- unless it was
+ * asked to cancel (the cancellation wakes it), or never polled. */
+START_TEST(lost_waker_exclusions)
+{
+	world w;
+	world_init(&w);
+	waiter(&w, 1, TT_WAIT_CUSTOM, 0, 0);
+	tt_snapshot *s = snap(&w);
+	tt_stask *t = &s->tasks[0];
+	ck_assert_uint_eq(t->raw.id, 1);
+	t->raw.wakers = 0;
+	t->raw.poll_end_ns = NOW - 5000000000ull;
+
+	tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_LOST_WAKER) == 1, "%s", r->text);
+	ck_assert_uint_eq(r->findings[0].task_id, 1);
+	ck_assert_uint_eq(r->findings[0].age_ns, 5000000000ull);
+	ck_assert_ptr_nonnull(strstr(r->text, "idle 5.0s, 1 poll, 0 live wakers"));
+	tt_diag_free(r);
+
+	t->raw.flags |= TT_TASKF_CANCEL_REQUESTED;
+	r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_LOST_WAKER) == 0, "cancel requested:\n%s", r->text);
+	tt_diag_free(r);
+
+	t->raw.flags &= ~(uint32_t)TT_TASKF_CANCEL_REQUESTED;
+	t->raw.polls = 0;
+	r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_LOST_WAKER) == 0, "never polled:\n%s", r->text);
+	tt_diag_free(r);
+
+	t->raw.polls = 1;
+	t->raw.wakers = 1;
+	r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_LOST_WAKER) == 0, "a live waker:\n%s", r->text);
+	tt_diag_free(r);
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("diag-waitfor");
+	TCase *tc = tcase_create("waitfor");
+	tcase_add_test(tc, oneshot_and_join_close_a_cycle);
+	tcase_add_test(tc, group_and_mutex_close_a_cycle);
+	tcase_add_test(tc, a_combinator_is_no_edge);
+	tcase_add_test(tc, other_waits_are_no_edge);
+	tcase_add_test(tc, a_chain_into_a_cycle);
+	tcase_add_test(tc, a_task_joining_itself);
+	tcase_add_test(tc, an_edge_needs_an_idle_owner);
+	tcase_add_test(tc, lost_waker_exclusions);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -121,9 +121,29 @@ static tt_task *find_work(tt_worker *w)
 	return w->rt->nworkers > 1 ? steal(w) : NULL;
 }
 
+/* The worker record's state changes at the edges of a run of polls, not
+ * at every poll: between two polls task_id reads 0, and that is what says
+ * no task is being polled (docs/registry-abi.md, WORKER). */
+static void worker_state(tt_worker *w, uint32_t state)
+{
+	TT_RECORD(atomic_store_explicit(&w->rec->state, state, RELAXED));
+}
+
+/* The root's "now" is shared by all workers: each refreshes it every
+ * MAINTENANCE_INTERVAL polls and before it parks, at most once a
+ * millisecond, rather than after every poll. */
+static void publish_now(tt_worker *w)
+{
+	if (TT_RECORDING && w->now - w->now_published > 1000000) {
+		w->now_published = w->now;
+		tt_registry_set_now(w->now);
+	}
+}
+
 static void maintenance(tt_worker *w)
 {
 	tt_driver *d = &w->rt->driver;
+	publish_now(w);
 	if (pthread_mutex_trylock(&d->lock) == 0) {
 		tt_driver_turn(d, 0);
 		pthread_mutex_unlock(&d->lock);
@@ -188,6 +208,7 @@ void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 	tt_worker *outer = tt__tls_worker;
 	tt__tls_worker = w;
 	w->now = tt_stamp_ns();
+	worker_state(w, TT_WORKER_POLLING);
 	while (!should_stop(w->rt, stop)) {
 		w->tick++;
 		tt_task *t = find_work(w);
@@ -197,9 +218,13 @@ void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 				maintenance(w);
 			continue;
 		}
+		publish_now(w);
+		worker_state(w, TT_WORKER_IDLE);
 		park(w, stop);
 		w->now = tt_stamp_ns();
+		worker_state(w, TT_WORKER_POLLING);
 	}
+	worker_state(w, TT_WORKER_IDLE);
 	tt__tls_worker = outer;
 }
 

@@ -142,15 +142,19 @@ static void wake(tt_task *t, int by_val)
 			break;
 	}
 	/* (The wake itself is counted by the poll it leads to: see wakes in
-	 * tt_task_poll.  self_wakes is only written by T's own poller.) */
-	if (TT_RECORDING) {
-		if (tt__tls_task == t)
+	 * tt_task_poll.) */
+	if (s & SCHED_RUNNING) {
+		/* Its worker re-queues it after this poll, and stamps wake_ns
+		 * then: it is runnable from the end of the poll, not before.
+		 * Only T's own poller can be T, and only it writes self_wakes. */
+		if (TT_RECORDING && tt__tls_task == t)
 			bump(&t->self_wakes, 1);
-		atomic_store_explicit(&t->wake_ns, tt_clock_cached(), RELAXED);
+		goto no_queue;
 	}
-	if (s & SCHED_RUNNING)
-		goto no_queue; /* its worker re-queues it after this poll */
-	TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED));
+	if (TT_RECORDING) {
+		atomic_store_explicit(&t->wake_ns, tt_clock_cached(), RELAXED);
+		atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
+	}
 	if (by_val)
 		atomic_fetch_sub_explicit(&t->wakers, 1, RELAXED);
 	else
@@ -202,7 +206,19 @@ int tt_cx_cancelled(tt_cx *cx)
 		TT_TASKF_CANCEL_REQUESTED) != 0;
 }
 
-void tt_cx_wake_self(tt_cx *cx) { wake(cx->task, 0); }
+/* Inside T's own poll: T is RUNNING and cannot complete meanwhile, so the
+ * wake is only the NOTIFIED bit (its worker re-queues it after the poll)
+ * and, when that bit is new, a self-wake. */
+void tt_cx_wake_self(tt_cx *cx)
+{
+	tt_task *t = cx->task;
+	uint64_t s = atomic_load_explicit(&t->sched, RELAXED);
+	if (s & SCHED_NOTIFIED)
+		return;
+	s = atomic_fetch_or_explicit(&t->sched, SCHED_NOTIFIED, ACQ_REL);
+	if (TT_RECORDING && !(s & SCHED_NOTIFIED))
+		bump(&t->self_wakes, 1);
+}
 
 void tt_task_cancel(tt_task *t)
 {
@@ -288,11 +304,12 @@ void tt_task_poll(tt_worker *w, tt_task *t)
 		atomic_store_explicit(&t->poll_start_ns, start, RELAXED);
 		atomic_store_explicit(&t->worker, (int32_t)w->index, RELAXED);
 		atomic_store_explicit(&t->state, TT_STATE_RUNNING, RELAXED);
+		/* (The worker's state is POLLING from the run loop's first
+		 * poll to its next park: see tt_worker_run.) */
 		atomic_store_explicit(&w->rec->poll_start_ns, start, RELAXED);
 		atomic_store_explicit(&w->rec->task_id, atomic_load_explicit(&t->id, RELAXED),
 				      RELAXED);
 		atomic_store_explicit(&w->rec->task, t, RELAXED);
-		atomic_store_explicit(&w->rec->state, TT_WORKER_POLLING, RELAXED);
 	}
 	tt_cx cx = {t, w};
 	tt_frame *root = atomic_load_explicit(&t->root, RELAXED);
@@ -310,12 +327,6 @@ void tt_task_poll(tt_worker *w, tt_task *t)
 	if (TT_RECORDING) {
 		uint64_t end = tt_stamp_ns();
 		w->now = end;
-		/* The root's stamp is shared by all workers: refresh it at
-		 * most once a millisecond (once a clock tick) per worker. */
-		if (end - w->now_published > 1000000) {
-			w->now_published = end;
-			tt_registry_set_now(end);
-		}
 		atomic_store_explicit(&t->poll_end_ns, end, RELAXED);
 		bump(&t->busy_ns, end - start);
 		bump(&t->polls, 1);
@@ -326,7 +337,6 @@ void tt_task_poll(tt_worker *w, tt_task *t)
 		atomic_store_explicit(&t->worker, -1, RELAXED);
 		atomic_store_explicit(&w->rec->task, NULL, RELAXED);
 		atomic_store_explicit(&w->rec->task_id, 0, RELAXED);
-		atomic_store_explicit(&w->rec->state, TT_WORKER_IDLE, RELAXED);
 		if (!ready)
 			atomic_store_explicit(&t->state, TT_STATE_IDLE, RELAXED);
 	}
@@ -357,7 +367,10 @@ void tt_task_poll(tt_worker *w, tt_task *t)
 	while (!atomic_compare_exchange_weak_explicit(&t->sched, &s, to, ACQ_REL, RELAXED));
 	if (s & SCHED_NOTIFIED) {
 		/* Not queued yet, so nobody else polls T before tt_schedule. */
-		TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED));
+		if (TT_RECORDING) {
+			atomic_store_explicit(&t->wake_ns, w->now, RELAXED);
+			atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
+		}
 		if (in_window)
 			seq_leave(t);
 		tt_schedule(t);

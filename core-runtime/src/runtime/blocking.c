@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "reporters/diag_hooks.h"
+#include "runtime/hooks.h"
 #include "runtime/internal.h"
 
 #include "tasktrace/combinators.h"
@@ -63,7 +63,7 @@ static void *pool_thread(void *arg)
 	pthread_setname_np(pthread_self(), "tt-blocking");
 	/* Blocking calls overflow stacks too: the crash handler needs an
 	 * alternate stack here as on a worker. */
-	tt__diag_worker_start();
+	tt_hook_worker_start();
 	pthread_mutex_lock(&pool.lock);
 	for (;;) {
 		while (!pool.head) {
@@ -76,7 +76,7 @@ static void *pool_thread(void *arg)
 			if (r == ETIMEDOUT && !pool.head) {
 				pool.threads--;
 				pthread_mutex_unlock(&pool.lock);
-				tt__diag_worker_exit();
+				tt_hook_worker_exit();
 				return NULL;
 			}
 		}

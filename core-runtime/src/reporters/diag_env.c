@@ -172,9 +172,9 @@ void tt__reporters_register(void);
 __attribute__((constructor(101))) void tt__reporters_register(void)
 {
 	tt__rt_hooks = (tt_rt_hooks){
-		.runtime_new = diag_runtime_new,
-		.worker_start = diag_worker_start,
-		.worker_exit = diag_worker_exit,
-		.runtime_free = diag_runtime_free,
+	    .runtime_new = diag_runtime_new,
+	    .worker_start = diag_worker_start,
+	    .worker_exit = diag_worker_exit,
+	    .runtime_free = diag_runtime_free,
 	};
 }

@@ -36,7 +36,7 @@ static void job_free(tt_blocking_job *j)
 	free(j);
 }
 
-static void run_job(tt_blocking_job *j)
+TT_DISPATCH static void run_job(tt_blocking_job *j)
 {
 	pthread_mutex_lock(&j->lock);
 	int abandoned = j->state == ABANDONED;
@@ -56,7 +56,7 @@ static void run_job(tt_blocking_job *j)
 		job_free(j);
 }
 
-static void *pool_thread(void *arg)
+TT_DISPATCH static void *pool_thread(void *arg)
 {
 	(void)arg;
 	/* Not a worker, whatever thread created it: say so in ps/gdb. */

@@ -183,7 +183,7 @@ static void park(tt_worker *w, _Atomic uint32_t *stop)
 	}
 }
 
-void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
+TT_DISPATCH void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 {
 	tt_worker *outer = tt__tls_worker;
 	tt__tls_worker = w;
@@ -203,7 +203,7 @@ void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 	tt__tls_worker = outer;
 }
 
-static void *worker_main(void *arg)
+TT_DISPATCH static void *worker_main(void *arg)
 {
 	tt_worker *w = arg;
 	char name[16];
@@ -324,7 +324,7 @@ void tt_runtime_free(tt_runtime *rt)
 	free(rt);
 }
 
-intptr_t tt_block_on(tt_runtime *rt, tt_frame *root)
+TT_DISPATCH intptr_t tt_block_on(tt_runtime *rt, tt_frame *root)
 {
 	if (tt__tls_worker) /* it would wait on the thread that must run it */
 		return -EDEADLK;

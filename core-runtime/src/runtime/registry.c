@@ -62,8 +62,10 @@ struct tt_registry_root {
 
 /* The runtime's own sections, not a program's of the same name. */
 #define TT_SECTION_BOUND __attribute__((visibility("hidden")))
-extern const tt_site __start_tasktrace_sites[] TT_SECTION_BOUND, __stop_tasktrace_sites[] TT_SECTION_BOUND;
-extern const tt_func __start_tasktrace_funcs[] TT_SECTION_BOUND, __stop_tasktrace_funcs[] TT_SECTION_BOUND;
+extern const tt_site __start_tasktrace_sites[] TT_SECTION_BOUND,
+    __stop_tasktrace_sites[] TT_SECTION_BOUND;
+extern const tt_func __start_tasktrace_funcs[] TT_SECTION_BOUND,
+    __stop_tasktrace_funcs[] TT_SECTION_BOUND;
 
 /* gdb_scripts.c: its .debug_gdb_scripts section goes wherever the registry
  * goes, a static link included. */

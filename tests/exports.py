@@ -108,8 +108,12 @@ def exported(readelf, lib):
         # Num: Value Size Type Bind Vis Ndx Name
         if len(f) < 8 or not f[0].endswith(":") or f[6] == "UND":
             continue
+        name = f[7].split("@")[0]
+        # AddressSanitizer's ODR indicator of an exported object.
+        if name.startswith("__odr_asan."):
+            continue
         if f[4] in ("GLOBAL", "WEAK") and f[5] in ("DEFAULT", "PROTECTED"):
-            names.add(f[7].split("@")[0])
+            names.add(name)
     return names
 
 

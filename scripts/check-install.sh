@@ -36,7 +36,7 @@ cc -o "$DEST/hello-static" "$SRC/samples/hello.c" $sflags || fail "static link f
 readelf -d "$DEST/hello-static" 2>/dev/null | grep -q NEEDED && fail "hello-static is not static"
 "$DEST/hello-static" | grep -q 'hello from task' || fail "the static hello did not run"
 cc -o "$DEST/crash-static" "$SRC/samples/crash.c" $sflags
-TASKTRACE_CRASH=1 "$DEST/crash-static" 2> "$DEST/crash.err" && fail "the static crash sample did not crash"
+TASKTRACE_CRASH=1 "$DEST/crash-static" > /dev/null 2> "$DEST/crash.err" && fail "the static crash sample did not crash"
 grep -q ' executor frames\? pruned)' "$DEST/crash.err" ||
 	fail "the static crash log pruned no executor frame: $(cat "$DEST/crash.err")"
 grep -q 'read_byte_poll (async read_byte)' "$DEST/crash.err" ||
@@ -44,8 +44,22 @@ grep -q 'read_byte_poll (async read_byte)' "$DEST/crash.err" ||
 cc -o "$DEST/hung-static" "$SRC/samples/hung.c" $sflags
 readelf -p .debug_gdb_scripts "$DEST/hung-static" | grep -q 'import tasktrace_gdb' ||
 	fail "the static program carries no gdb script"
-# libtasktrace-sym: libdw and libelf come with --static.
-pc --static --libs tasktrace-sym | grep -q -- '-ldw' || fail "tasktrace-sym.pc --static lacks libdw"
+# libtasktrace-sym: libdw, libelf and theirs come with --static.
+cat > "$DEST/attach.c" <<'EOF2'
+#include <stdio.h>
+#include <unistd.h>
+#include "tasktrace/read/target.h"
+int main(void)
+{
+	tt_target t;
+	printf("open %d\n", tt_target_open_pid(&t, getpid()));
+	return 0;
+}
+EOF2
+symflags="$(pc --cflags tasktrace-sym) -static $(pc --static --libs tasktrace-sym)"
+cc -o "$DEST/attach-static" "$DEST/attach.c" $symflags 2> "$DEST/attach.err" ||
+	fail "static link with tasktrace-sym.pc failed: $(cat "$DEST/attach.err")"
+"$DEST/attach-static" | grep -q '^open ' || fail "the static tasktrace-sym program did not run"
 
 for hung in "$BUILD/samples/hung" "$DEST/hung-static"; do
 	"$hung" > "$DEST/hung.out" &

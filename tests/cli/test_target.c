@@ -1,7 +1,8 @@
 /* Finding the registry root from the outside (libtasktrace-sym's
  * target.c), checked on this very process: its executable carries a
  * decoy .tasktrace section with garbage in it and no symbol, and
- * libtasktrace.so, which it links, the real root. */
+ * libtasktrace.so, which it links (libtasktrace-sym does not: it reads,
+ * it has no registry), the real root. */
 #include <check.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -75,6 +76,7 @@ START_TEST(find_root_in_self)
 	char err[512] = "";
 	void *real = dlsym(RTLD_DEFAULT, TT_REGISTRY_SYMBOL);
 	ck_assert_ptr_nonnull(real);
+	ck_assert_ptr_eq(real, tt_registry_root());
 	int rc = tt_target_find_root(getpid(), tt_mem_self(), &loc, err, sizeof err);
 	ck_assert_msg(rc == TT_T_OK, "rc %d: %s", rc, err);
 	ck_assert_uint_eq(loc.addr, (uint64_t)(uintptr_t)real);

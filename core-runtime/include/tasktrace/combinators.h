@@ -25,7 +25,7 @@ typedef struct tt_select {
 	tt_frame **children;
 	size_t n;
 } tt_select;
-extern const tt_func tt_select_fn;
+TT_API extern const tt_func tt_select_fn;
 TT_API void tt_select_init(tt_select *s, tt_frame **children, size_t n);
 
 /* All N children: result 0 once every one has finished; their results are
@@ -35,7 +35,7 @@ typedef struct tt_join_all {
 	tt_frame **children;
 	size_t n;
 } tt_join_all;
-extern const tt_func tt_join_all_fn;
+TT_API extern const tt_func tt_join_all_fn;
 TT_API void tt_join_all_init(tt_join_all *j, tt_frame **children, size_t n);
 
 /* Task groups (structured concurrency).  Tasks spawned into a group are
@@ -70,7 +70,7 @@ typedef struct tt_group_wait {
 	tt_group *g;
 	tt_waiter w;
 } tt_group_wait;
-extern const tt_func tt_group_wait_fn;
+TT_API extern const tt_func tt_group_wait_fn;
 TT_API void tt_group_wait_init(tt_group_wait *w, tt_group *g);
 
 /* Run FN(ARG) on the blocking-call pool (threads created on demand, at
@@ -85,7 +85,7 @@ typedef struct tt_blocking {
 	void *arg;
 	tt_blocking_job *job;
 } tt_blocking;
-extern const tt_func tt_blocking_fn_desc;
+TT_API extern const tt_func tt_blocking_fn_desc;
 TT_API void tt_blocking_init(tt_blocking *b, tt_blocking_fn fn, void *arg);
 
 #ifdef __cplusplus

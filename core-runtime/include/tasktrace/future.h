@@ -95,7 +95,7 @@ typedef struct tt_leaf {
 } tt_leaf;
 
 /* Sentinel site of a frame that has returned. */
-extern const tt_site tt_site_done;
+TT_API extern const tt_site tt_site_done;
 
 #if defined(__APPLE__)
 #error "tasktrace needs ELF named sections"

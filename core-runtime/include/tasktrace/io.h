@@ -53,7 +53,7 @@ typedef struct tt_io_op {
 /* Ready when the fd is readable / writable (or in error or closed). */
 typedef tt_io_op tt_readable;
 typedef tt_io_op tt_writable;
-extern const tt_func tt_readable_fn, tt_writable_fn;
+TT_API extern const tt_func tt_readable_fn, tt_writable_fn;
 TT_API void tt_readable_init(tt_readable *op, tt_fd *f);
 TT_API void tt_writable_init(tt_writable *op, tt_fd *f);
 
@@ -65,7 +65,7 @@ typedef struct tt_read {
 	size_t len, done;
 } tt_read;
 typedef tt_read tt_write;
-extern const tt_func tt_read_fn, tt_write_fn, tt_read_exact_fn, tt_write_all_fn;
+TT_API extern const tt_func tt_read_fn, tt_write_fn, tt_read_exact_fn, tt_write_all_fn;
 TT_API void tt_read_init(tt_read *r, tt_fd *f, void *buf, size_t len);
 TT_API void tt_write_init(tt_write *w, tt_fd *f, const void *buf, size_t len);
 /* Exactly LEN bytes: result LEN, or -ENODATA if the stream ended first
@@ -82,7 +82,7 @@ typedef struct tt_accept {
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 } tt_accept;
-extern const tt_func tt_accept_fn;
+TT_API extern const tt_func tt_accept_fn;
 TT_API void tt_accept_init(tt_accept *a, tt_fd *listener);
 
 /* connect(2) a non-blocking socket.  Result: 0 or -errno. */
@@ -92,7 +92,7 @@ typedef struct tt_connect {
 	socklen_t addr_len;
 	int started;
 } tt_connect;
-extern const tt_func tt_connect_fn;
+TT_API extern const tt_func tt_connect_fn;
 TT_API void tt_connect_init(tt_connect *c, tt_fd *sock, const struct sockaddr *addr, socklen_t len);
 
 /* Helpers: a listening TCP socket on HOST:PORT (port 0 picks one; read it

@@ -104,7 +104,7 @@ typedef struct tt_join {
 	tt_waker waker;
 	struct tt_join *prev, *next; /* the task's waiting joins */
 } tt_join;
-extern const tt_func tt_join_fn;
+TT_API extern const tt_func tt_join_fn;
 TT_API void tt_join_init(tt_join *j, tt_task *handle);
 
 #ifdef __cplusplus

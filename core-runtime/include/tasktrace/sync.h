@@ -54,7 +54,7 @@ typedef struct tt_notified {
 	tt_waiter w;
 	int how; /* 0 waiting, 1 notify_one, 2 notify_all */
 } tt_notified;
-extern const tt_func tt_notified_fn;
+TT_API extern const tt_func tt_notified_fn;
 /* TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, &n)) */
 TT_API void tt_notified_init(tt_notified *w, tt_notify *n);
 
@@ -97,7 +97,7 @@ typedef struct tt_lock {
 	uint64_t since; /* first queued, for the starvation hand-off */
 	int granted;    /* handed the mutex by its previous holder */
 } tt_lock;
-extern const tt_func tt_lock_fn;
+TT_API extern const tt_func tt_lock_fn;
 /* Result 0 once the calling task holds M. */
 TT_API void tt_lock_init(tt_lock *l, tt_mutex *m);
 
@@ -123,7 +123,7 @@ typedef struct tt_acquire {
 	tt_semaphore *s;
 	tt_waiter w;
 } tt_acquire;
-extern const tt_func tt_acquire_fn;
+TT_API extern const tt_func tt_acquire_fn;
 /* Result 0 once N permits are held. */
 TT_API void tt_acquire_init(tt_acquire *a, tt_semaphore *s, uint64_t n);
 
@@ -155,7 +155,7 @@ typedef struct tt_oneshot_recv {
 	tt_oneshot *o;
 	tt_waiter w;
 } tt_oneshot_recv;
-extern const tt_func tt_oneshot_recv_fn;
+TT_API extern const tt_func tt_oneshot_recv_fn;
 /* Result: the value, or -EPIPE if abandoned, -EALREADY if already taken. */
 TT_API void tt_oneshot_recv_init(tt_oneshot_recv *r, tt_oneshot *o);
 
@@ -186,7 +186,7 @@ typedef struct tt_chan_op {
 } tt_chan_op;
 typedef tt_chan_op tt_send;
 typedef tt_chan_op tt_recv;
-extern const tt_func tt_send_fn, tt_recv_fn;
+TT_API extern const tt_func tt_send_fn, tt_recv_fn;
 /* Result 0 once *ELEM is in the channel (ELEM must live until then), or
  * -EPIPE if closed. */
 TT_API void tt_send_init(tt_send *s, tt_chan *c, const void *elem);

@@ -32,7 +32,7 @@ typedef struct tt_sleep {
 	tt_leaf leaf;
 	tt_timer_node node;
 } tt_sleep;
-extern const tt_func tt_sleep_fn;
+TT_API extern const tt_func tt_sleep_fn;
 /* Ready after DURATION ns. */
 TT_API void tt_sleep_init(tt_sleep *s, uint64_t duration);
 /* Ready at the absolute DEADLINE. */
@@ -47,7 +47,7 @@ typedef struct tt_timeout {
 	tt_sleep timer;
 	uint64_t duration;
 } tt_timeout;
-extern const tt_func tt_timeout_fn;
+TT_API extern const tt_func tt_timeout_fn;
 TT_API void tt_timeout_init(tt_timeout *t, tt_frame *inner, uint64_t duration);
 
 /* Ticks every PERIOD ns; await tt_interval_tick() each time.  Missed ticks

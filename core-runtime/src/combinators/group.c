@@ -137,7 +137,7 @@ void tt_group_wait_init(tt_group_wait *w, tt_group *g)
 	w->g = g;
 }
 
-static tt_poll group_wait_poll(tt_group_wait *w, tt_cx *cx)
+TT_DISPATCH static tt_poll group_wait_poll(tt_group_wait *w, tt_cx *cx)
 {
 	tt_group *g = w->g;
 	pthread_mutex_lock(&g->lock);

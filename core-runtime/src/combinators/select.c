@@ -40,7 +40,7 @@ void tt_select_init(tt_select *s, tt_frame **children, size_t n)
 	s->n = n;
 }
 
-static tt_poll select_poll(tt_select *s, tt_cx *cx)
+TT_DISPATCH static tt_poll select_poll(tt_select *s, tt_cx *cx)
 {
 	if (!s->frame.child)
 		relink(&s->frame, s->children, s->n);
@@ -64,7 +64,7 @@ void tt_join_all_init(tt_join_all *j, tt_frame **children, size_t n)
 	j->n = n;
 }
 
-static tt_poll join_all_poll(tt_join_all *j, tt_cx *cx)
+TT_DISPATCH static tt_poll join_all_poll(tt_join_all *j, tt_cx *cx)
 {
 	int pending = 0;
 	for (size_t i = 0; i < j->n; i++)

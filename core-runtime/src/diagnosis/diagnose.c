@@ -798,11 +798,7 @@ int tt_diag_parse_duration(const char *s, uint64_t *ns)
 
 /* ---- leaked at shutdown (diag_env.c reports it from tt_runtime_free) ---- */
 
-tt_diag_report *tt__diagnose_leaks(const tt_snapshot *s, uint64_t runtime_id,
-				   uint64_t now);
-
-tt_diag_report *tt__diagnose_leaks(const tt_snapshot *s, uint64_t runtime_id,
-				   uint64_t now)
+tt_diag_report *tt_diagnose_leaks(const tt_snapshot *s, uint64_t runtime_id, uint64_t now)
 {
 	tt_diag_opts o;
 	build b = { 0 };

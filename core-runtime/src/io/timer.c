@@ -56,7 +56,7 @@ void tt_timeout_init(tt_timeout *t, tt_frame *inner, uint64_t duration)
 	t->duration = duration;
 }
 
-static tt_poll timeout_poll(tt_timeout *t, tt_cx *cx)
+TT_DISPATCH static tt_poll timeout_poll(tt_timeout *t, tt_cx *cx)
 {
 	if (!t->frame.child) {
 		/* First poll: the clock starts now, and both children become

@@ -519,7 +519,7 @@ int tt_reader_worker(tt_reader *r, uint32_t i, tt_rworker *out)
 
 /* ---- chunks ---- */
 
-int tt_r_chunk_count(tt_reader *r, uint32_t *count)
+int tt_reader_chunk_count(tt_reader *r, uint32_t *count)
 {
 	uint64_t n = tt_reader_root_u64(r, TT_ROOT_CHUNK_COUNT);
 	uint64_t chunks = tt_reader_root_u64(r, TT_ROOT_CHUNKS);
@@ -544,7 +544,7 @@ int tt_r_chunk_count(tt_reader *r, uint32_t *count)
 	return TT_R_OK;
 }
 
-int tt_r_chunk_get(tt_reader *r, uint32_t i, uint64_t total, tt_r_chunk *c)
+int tt_reader_chunk_get(tt_reader *r, uint32_t i, uint64_t total, tt_reader_chunk *c)
 {
 	unsigned char b[TT_R_RECORD_MAX];
 	uint64_t chunks = tt_reader_root_u64(r, TT_ROOT_CHUNKS);

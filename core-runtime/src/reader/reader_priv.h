@@ -108,20 +108,4 @@ TT_HIDDEN const char *tt_r_record_name(int rec);
 TT_HIDDEN const char *tt_r_field_name(int rec, int field);
 TT_HIDDEN const char *tt_r_errno_text(int err);
 
-/* The published chunk count after the caps (chunk_capacity, max_chunks),
- * or an error with r->err set. */
-TT_HIDDEN int tt_r_chunk_count(tt_reader *r, uint32_t *count);
-
-typedef struct tt_r_chunk {
-	uint64_t addr;  /* the chunk record */
-	uint64_t slots; /* first slot */
-	uint64_t count; /* slots in it */
-	uint64_t first; /* global index of the first slot */
-} tt_r_chunk;
-
-/* Load and check chunk I.  TOTAL is the number of slots in the chunks
- * before it; the caps apply to TOTAL + count. */
-TT_HIDDEN int tt_r_chunk_get(tt_reader *r, uint32_t i, uint64_t total,
-			     tt_r_chunk *out);
-
 #endif

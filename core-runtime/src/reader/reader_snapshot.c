@@ -623,10 +623,10 @@ static int grow_bulk(struct build *b, size_t nslots)
 static void reserve_tasks(struct build *b, uint32_t nchunks)
 {
 	uint64_t slots = 0, live = b->s->tasks_live;
-	tt_r_chunk c;
+	tt_reader_chunk c;
 
 	for (uint32_t i = 0; i < nchunks; i++)
-		if (tt_r_chunk_get(b->r, i, slots, &c) == TT_R_OK)
+		if (tt_reader_chunk_get(b->r, i, slots, &c) == TT_R_OK)
 			slots += c.count;
 	if (live > slots)
 		live = slots;
@@ -645,14 +645,14 @@ static int read_tasks(struct build *b)
 	size_t batch = BULK_BYTES / b->stride;
 	int rc;
 
-	rc = tt_r_chunk_count(b->r, &nchunks);
+	rc = tt_reader_chunk_count(b->r, &nchunks);
 	if (rc)
 		return rc;
 	reserve_tasks(b, nchunks);
 	for (uint32_t i = 0; i < nchunks; i++) {
-		tt_r_chunk c;
+		tt_reader_chunk c;
 
-		rc = tt_r_chunk_get(b->r, i, total, &c);
+		rc = tt_reader_chunk_get(b->r, i, total, &c);
 		if (rc) {
 			/* One bad chunk costs its slots, not the snapshot. */
 			if (error_entry(b, c.addr, 0, rc, b->r->err))

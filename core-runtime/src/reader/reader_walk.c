@@ -101,7 +101,7 @@ void tt_task_iter_init(tt_reader *r, tt_task_iter *it)
 	memset(it, 0, sizeof(*it));
 	/* A bad chunk count is reported by the first tt_task_iter_next;
 	 * chunk == UINT32_MAX marks it pending. */
-	if (tt_r_chunk_count(r, &it->chunk_count))
+	if (tt_reader_chunk_count(r, &it->chunk_count))
 		it->chunk = UINT32_MAX;
 }
 
@@ -117,7 +117,7 @@ static int iter_slot(tt_reader *r, tt_task_iter *it, uint64_t *addr,
 		uint32_t n;
 		it->chunk = 0;
 		*addr = 0;
-		return tt_r_chunk_count(r, &n);
+		return tt_reader_chunk_count(r, &n);
 	}
 	for (;;) {
 		if (it->slot < it->slot_count) {
@@ -129,8 +129,8 @@ static int iter_slot(tt_reader *r, tt_task_iter *it, uint64_t *addr,
 		if (it->chunk >= it->chunk_count)
 			return 0;
 
-		tt_r_chunk c;
-		int rc = tt_r_chunk_get(r, it->chunk++, it->total, &c);
+		tt_reader_chunk c;
+		int rc = tt_reader_chunk_get(r, it->chunk++, it->total, &c);
 
 		it->slot = it->slot_count = 0;
 		if (rc) {

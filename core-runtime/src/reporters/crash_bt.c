@@ -3,7 +3,10 @@
  * project builds with -fno-omit-frame-pointer) read through
  * process_vm_readv, modules from a table captured at install time, and
  * async function names from the registry's FUNC records (a PC just past
- * a poll function's entry, in the same module, is in that function). */
+ * a poll function's entry, in the same module, is in that function).
+ * Executor frames are told by address: the runtime's module when it is a
+ * library of its own, and the bounds of its dispatch section (TT_DISPATCH,
+ * runtime/internal.h) wherever it is linked, a static program included. */
 #include <link.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +29,10 @@ typedef struct mod {
 
 static mod mods[MAX_MODS];
 static int nmods;
+
+/* This module's own tasktrace_text, not a program's of the same name. */
+extern const char __start_tasktrace_text[] __attribute__((visibility("hidden")));
+extern const char __stop_tasktrace_text[] __attribute__((visibility("hidden")));
 
 static void basename_into(char *dst, size_t n, const char *path)
 {
@@ -103,6 +110,15 @@ void tt_cb_modules_capture(void)
 	int rt = mod_of((uint64_t)(uintptr_t)&tt_crash_install);
 	if (rt > 0)
 		mods[rt].runtime = 1;
+}
+
+/* Is PC in the runtime's code?  M is mod_of(PC). */
+static int runtime_pc(uint64_t pc, int m)
+{
+	if (pc >= (uint64_t)(uintptr_t)__start_tasktrace_text &&
+	    pc < (uint64_t)(uintptr_t)__stop_tasktrace_text)
+		return 1;
+	return m >= 0 && mods[m].runtime;
 }
 
 static int program_pc(uint64_t pc)
@@ -213,7 +229,8 @@ walk:
 	if (out->stop && !scanned) {
 		int program = 0;
 		for (size_t k = 1; k < out->n; k++)
-			program |= program_pc(out->pc[k] - 1) && !mods[mod_of(out->pc[k] - 1)].runtime;
+			program |= program_pc(out->pc[k] - 1) &&
+				   !runtime_pc(out->pc[k] - 1, mod_of(out->pc[k] - 1));
 		if (!program && out->n < TT_NATIVE_MAX - 1) {
 			out->n = 1;
 			scanned = 1;
@@ -258,7 +275,8 @@ static void frame_line(tt_rout *o, int num, uint64_t pc, const tt_cb_poll *polls
 	tt_fb_u64(&b, (uint64_t)num);
 	tt_fb_pad(&b, 4);
 	tt_fb_hex(&b, pc);
-	const tt_cb_poll *p = m >= 0 ? poll_of(at, m, polls, npolls) : NULL;
+	/* The executor is no async function, whichever poll entry precedes it. */
+	const tt_cb_poll *p = m >= 0 && !runtime_pc(at, m) ? poll_of(at, m, polls, npolls) : NULL;
 	if (p) {
 		tt_fb_str(&b, " in ");
 		if (p->cfunc) {
@@ -303,15 +321,17 @@ void tt_cb_print(tt_rout *o, const tt_native *nb, const tt_cb_poll *polls,
 	 * the runtime nor libc): past it come only the worker loop and the
 	 * thread start. */
 	for (size_t k = 0; k < nb->n; k++) {
-		int m = mod_of(k ? nb->pc[k] - 1 : nb->pc[k]);
-		if (m >= 0 && !mods[m].runtime && !mods[m].system) {
+		uint64_t at = k ? nb->pc[k] - 1 : nb->pc[k];
+		int m = mod_of(at);
+		if (m >= 0 && !runtime_pc(at, m) && !mods[m].system) {
 			last_user = k;
 			any_user = 1;
 		}
 	}
 	for (size_t k = 0; k < nb->n; k++) {
-		int m = mod_of(k ? nb->pc[k] - 1 : nb->pc[k]);
-		int runtime = m >= 0 && mods[m].runtime;
+		uint64_t at = k ? nb->pc[k] - 1 : nb->pc[k];
+		int m = mod_of(at);
+		int runtime = m >= 0 && runtime_pc(at, m);
 		/* A crash inside the runtime keeps every frame: there is
 		 * nothing to prune it against. */
 		if (any_user && k && (k > last_user || runtime) && nb->more == 0) {

@@ -1,7 +1,8 @@
 /* Where the runtime meets the in-process diagnostics: environment
  * variables read when the first runtime is created, per-worker setup,
- * and the leaked-task report at shutdown.  The executor calls the
- * tt__diag_* hooks (internal.h); docs/diagnosis.md lists the variables. */
+ * and the leaked-task report at shutdown.  The executor calls them through
+ * the hook table (runtime/hooks.h), filled here before main;
+ * docs/diagnosis.md lists the variables. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -11,13 +12,10 @@
 #include <unistd.h>
 
 #include "reporters/crash_priv.h"
-#include "reporters/diag_hooks.h"
+#include "runtime/hooks.h"
 #include "runtime/internal.h"
 #include "tasktrace/crash.h"
 #include "tasktrace/read/diagnose.h"
-
-tt_diag_report *tt__diagnose_leaks(const tt_snapshot *s, uint64_t runtime_id,
-				   uint64_t now);
 
 static _Atomic int leaks_enabled;
 
@@ -105,20 +103,20 @@ static void from_env(void)
 		atomic_store(&leaks_enabled, strcmp(leaks, "0") != 0);
 }
 
-void tt__diag_runtime_new(void)
+static void diag_runtime_new(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, from_env);
 }
 
-void tt__diag_worker_start(void)
+static void diag_worker_start(void)
 {
 	/* Cheap (an mmap and a syscall) and always done: a crash handler
 	 * installed later still finds every worker with a stack to run on. */
 	tt_crash_thread_init();
 }
 
-void tt__diag_worker_exit(void)
+static void diag_worker_exit(void)
 {
 	tt__crash_thread_exit();
 }
@@ -131,7 +129,7 @@ int tt_runtime_report_pending(tt_runtime *rt, int fd)
 	if (tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL,
 			     &s, err, sizeof(err)) != TT_R_OK)
 		return -EIO;
-	tt_diag_report *r = tt__diagnose_leaks(s, rt->id, tt_now_ns());
+	tt_diag_report *r = tt_diagnose_leaks(s, rt->id, tt_now_ns());
 	int n = r ? (int)r->n : -ENOMEM;
 	if (r && r->n) {
 		const char *p = r->text;
@@ -161,8 +159,22 @@ int tt_runtime_free_report(tt_runtime *rt, int fd)
 	return n;
 }
 
-void tt__diag_runtime_free(tt_runtime *rt)
+static void diag_runtime_free(tt_runtime *rt)
 {
 	if (atomic_load(&leaks_enabled) && !reported)
 		tt_runtime_report_pending(rt, -1);
+}
+
+/* Before main and before any constructor of the program that might create
+ * a runtime.  Not static: a static link names it with -u to pull this
+ * file in (runtime/hooks.h). */
+void tt__reporters_register(void);
+__attribute__((constructor(101))) void tt__reporters_register(void)
+{
+	tt__rt_hooks = (tt_rt_hooks){
+	    .runtime_new = diag_runtime_new,
+	    .worker_start = diag_worker_start,
+	    .worker_exit = diag_worker_exit,
+	    .runtime_free = diag_runtime_free,
+	};
 }

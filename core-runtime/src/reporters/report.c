@@ -298,7 +298,7 @@ int tt_rep_next(tt_rep *p, tt_rep_iter *it, tt_rtask *out)
 
 	if (!it->started) {
 		it->started = 1;
-		if (tt_r_chunk_count(&p->r, &it->nchunks))
+		if (tt_reader_chunk_count(&p->r, &it->nchunks))
 			it->nchunks = 0;
 	}
 	for (;;) {
@@ -330,8 +330,8 @@ int tt_rep_next(tt_rep *p, tt_rep_iter *it, tt_rtask *out)
 		}
 		if (it->chunk >= it->nchunks)
 			return 0;
-		tt_r_chunk c;
-		if (tt_r_chunk_get(&p->r, it->chunk++, it->total, &c)) {
+		tt_reader_chunk c;
+		if (tt_reader_chunk_get(&p->r, it->chunk++, it->total, &c)) {
 			it->count = it->slot = 0;
 			continue;
 		}
@@ -382,14 +382,14 @@ static void build_index(tt_rep *p)
 {
 	uint32_t nchunks;
 	uint64_t slots = 0;
-	tt_r_chunk c;
+	tt_reader_chunk c;
 	tt_rep_iter it = { 0 };
 	tt_rtask t;
 
-	if (tt_r_chunk_count(&p->r, &nchunks))
+	if (tt_reader_chunk_count(&p->r, &nchunks))
 		return;
 	for (uint32_t i = 0; i < nchunks; i++)
-		if (tt_r_chunk_get(&p->r, i, slots, &c) == TT_R_OK)
+		if (tt_reader_chunk_get(&p->r, i, slots, &c) == TT_R_OK)
 			slots += c.count;
 	/* Tasks spawned while we read beyond this are simply unnamed. */
 	if (slots > (1u << 22))

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "reporters/diag_hooks.h"
+#include "runtime/hooks.h"
 #include "runtime/internal.h"
 
 #include "tasktrace/combinators.h"
@@ -36,7 +36,7 @@ static void job_free(tt_blocking_job *j)
 	free(j);
 }
 
-static void run_job(tt_blocking_job *j)
+TT_DISPATCH static void run_job(tt_blocking_job *j)
 {
 	pthread_mutex_lock(&j->lock);
 	int abandoned = j->state == ABANDONED;
@@ -56,14 +56,14 @@ static void run_job(tt_blocking_job *j)
 		job_free(j);
 }
 
-static void *pool_thread(void *arg)
+TT_DISPATCH static void *pool_thread(void *arg)
 {
 	(void)arg;
 	/* Not a worker, whatever thread created it: say so in ps/gdb. */
 	pthread_setname_np(pthread_self(), "tt-blocking");
 	/* Blocking calls overflow stacks too: the crash handler needs an
 	 * alternate stack here as on a worker. */
-	tt__diag_worker_start();
+	tt_hook_worker_start();
 	pthread_mutex_lock(&pool.lock);
 	for (;;) {
 		while (!pool.head) {
@@ -76,7 +76,7 @@ static void *pool_thread(void *arg)
 			if (r == ETIMEDOUT && !pool.head) {
 				pool.threads--;
 				pthread_mutex_unlock(&pool.lock);
-				tt__diag_worker_exit();
+				tt_hook_worker_exit();
 				return NULL;
 			}
 		}

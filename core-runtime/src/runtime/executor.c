@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "reporters/diag_hooks.h"
+#include "runtime/hooks.h"
 #include "runtime/internal.h"
 
 TT_TLS tt_worker *tt__tls_worker;
@@ -203,7 +203,7 @@ static void park(tt_worker *w, _Atomic uint32_t *stop)
 	}
 }
 
-void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
+TT_DISPATCH void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 {
 	tt_worker *outer = tt__tls_worker;
 	tt__tls_worker = w;
@@ -228,7 +228,7 @@ void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 	tt__tls_worker = outer;
 }
 
-static void *worker_main(void *arg)
+TT_DISPATCH static void *worker_main(void *arg)
 {
 	tt_worker *w = arg;
 	char name[16];
@@ -237,9 +237,9 @@ static void *worker_main(void *arg)
 	w->rec = tt_worker_record_claim(w->rt->id, w->index);
 	if (!w->rec)
 		w->rec = &w->spare;
-	tt__diag_worker_start(); /* alternate signal stack for the crash handler */
+	tt_hook_worker_start(); /* alternate signal stack for the crash handler */
 	tt_worker_run(w, NULL);
-	tt__diag_worker_exit();
+	tt_hook_worker_exit();
 	tt_worker_record_release(w->rec);
 	return NULL;
 }
@@ -247,7 +247,7 @@ static void *worker_main(void *arg)
 tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 {
 	int n = opts ? opts->workers : -1;
-	tt__diag_runtime_new(); /* TASKTRACE_CRASH/DUMP_SIGNAL/WATCHDOG, once */
+	tt_hook_runtime_new(); /* TASKTRACE_CRASH/DUMP_SIGNAL/WATCHDOG, once */
 	if (n < 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cpus > 0 ? (int)cpus : 1;
@@ -328,7 +328,7 @@ void tt_runtime_free(tt_runtime *rt)
 	/* A wake from another thread may still be inside tt_schedule. */
 	while (atomic_load_explicit(&rt->foreign_wakes, ACQUIRE))
 		sched_yield();
-	tt__diag_runtime_free(rt); /* report leaked tasks when diagnostics are on */
+	tt_hook_runtime_free(rt); /* report leaked tasks when diagnostics are on */
 	/* No worker runs now: cancel what is left (cleanups run), then drop
 	 * the queue references still held. */
 	tt_registry_for_each(abandon_if_ours, rt);
@@ -349,7 +349,7 @@ void tt_runtime_free(tt_runtime *rt)
 	free(rt);
 }
 
-intptr_t tt_block_on(tt_runtime *rt, tt_frame *root)
+TT_DISPATCH intptr_t tt_block_on(tt_runtime *rt, tt_frame *root)
 {
 	if (tt__tls_worker) /* it would wait on the thread that must run it */
 		return -EDEADLK;

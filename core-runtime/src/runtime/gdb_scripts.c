@@ -2,7 +2,10 @@
  * .debug_gdb_scripts section of libtasktrace.so.  gdb runs it when it loads
  * the library (if `set auto-load python-scripts` is on and the library is
  * in the auto-load safe-path); it imports tasktrace_gdb from gdb's own
- * Python path or from the installed and source-tree plugin directories. */
+ * Python path or from the installed and source-tree plugin directories.
+ * In a static link the script is in the program itself: registry.c refers
+ * to tt__gdb_script_anchor so that this file is linked wherever the
+ * registry is. */
 #ifndef TT_GDB_PYTHONDIR
 #define TT_GDB_PYTHONDIR "/usr/local/share/tasktrace/gdb/python"
 #endif
@@ -21,3 +24,6 @@ __asm__(".pushsection \".debug_gdb_scripts\", \"MS\",@progbits,1\n"
 	".ascii \"import tasktrace_gdb\\n\"\n"
 	".byte 0\n"
 	".popsection\n");
+
+extern const char tt__gdb_script_anchor;
+const char tt__gdb_script_anchor = 4;

@@ -21,6 +21,13 @@
 		}                                                                      \
 	} while (0)
 
+/* The runtime's dispatch, the frames between a thread's start and a task's
+ * poll function (the worker loop, a task's poll, the combinators' polls,
+ * the blocking pool), lives in a section of its own: the crash handler
+ * tells executor frames from the program's by its bounds, which a static
+ * link keeps (reporters/crash_bt.c). */
+#define TT_DISPATCH __attribute__((section("tasktrace_text")))
+
 #define RELAXED memory_order_relaxed
 #define ACQUIRE memory_order_acquire
 #define RELEASE memory_order_release

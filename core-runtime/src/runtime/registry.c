@@ -60,8 +60,17 @@ struct tt_registry_root {
 #define U_(f, m) L_(TT_REC_FUNC, f, tt_func, m)
 #define K_(f, m) L_(TT_REC_WORKER, f, tt_worker_record, m)
 
-extern const tt_site __start_tasktrace_sites[], __stop_tasktrace_sites[];
-extern const tt_func __start_tasktrace_funcs[], __stop_tasktrace_funcs[];
+/* The runtime's own sections, not a program's of the same name. */
+#define TT_SECTION_BOUND __attribute__((visibility("hidden")))
+extern const tt_site __start_tasktrace_sites[] TT_SECTION_BOUND,
+    __stop_tasktrace_sites[] TT_SECTION_BOUND;
+extern const tt_func __start_tasktrace_funcs[] TT_SECTION_BOUND,
+    __stop_tasktrace_funcs[] TT_SECTION_BOUND;
+
+/* gdb_scripts.c: its .debug_gdb_scripts section goes wherever the registry
+ * goes, a static link included. */
+extern const char tt__gdb_script_anchor;
+static const char *const gdb_script __attribute__((used)) = &tt__gdb_script_anchor;
 
 static tt_chunk *_Atomic chunk_table[TT_MAX_CHUNKS];
 static tt_chunk chunk_records[TT_MAX_CHUNKS];

@@ -281,7 +281,7 @@ static void seq_leave(tt_task *t)
 }
 
 /* Runs one poll of T on worker W, consuming the queue reference. */
-void tt_task_poll(tt_worker *w, tt_task *t)
+TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 {
 	uint64_t s = atomic_load_explicit(&t->sched, ACQUIRE);
 	while (!atomic_compare_exchange_weak_explicit(
@@ -428,7 +428,7 @@ static void unlink_waiter(tt_task *t, tt_join *w)
 	w->next = w->prev = NULL;
 }
 
-static tt_poll join_poll(tt_join *j, tt_cx *cx)
+TT_DISPATCH static tt_poll join_poll(tt_join *j, tt_cx *cx)
 {
 	tt_task *t = j->task;
 	tt_join *w = j;

@@ -1,12 +1,13 @@
-"""libtasktrace's reader through ctypes: the one decoder of the registry.
+"""libtasktrace-reader through ctypes: the one decoder of the registry.
 
 Why not a Python decoder: the CLI, the crash handler and the watchdog read
 the registry with the C reader (tasktrace/read/reader.h); a second decoder in
 Python would be a second set of hostile-memory checks to keep in step, and
 at 100,000 tasks it spent most of `info tasks` in the interpreter.  gdb's
-Python loads libtasktrace.so and hands it a read callback over
-gdb.Inferior.read_memory, so the C reader decodes a live process, a core or
-a remote target through gdb, and no code runs in the inferior.
+Python loads libtasktrace-reader.so (the reader without the runtime) and
+hands it a read callback over gdb.Inferior.read_memory, so the C reader
+decodes a live process, a core or a remote target through gdb, and no code
+runs in the inferior.
 
 The library is looked for in $TASKTRACE_LIB, then next to this package as
 `meson install` lays it out, then among the inferior's objfiles, then on the
@@ -168,6 +169,9 @@ PROTOTYPES = {
 }
 
 _lib = None
+# The reader library: the decoder, the wording and the diagnosis, without
+# the runtime.
+READER_SONAME = "libtasktrace-reader.so.0"
 
 
 def _candidates():
@@ -175,15 +179,16 @@ def _candidates():
     if env:
         yield env
     # Installed: PREFIX/share/tasktrace/gdb/python/tasktrace_gdb/ and
-    # PREFIX/lib*/libtasktrace.so.0: the library of the same install.
+    # PREFIX/lib*/libtasktrace-reader.so.0: the library of the same install
+    # (a statically linked inferior has none to offer).
     prefix = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 5))
     for sub in ("lib", "lib64", "lib/x86_64-linux-gnu"):
-        yield os.path.join(prefix, sub, "libtasktrace.so.0")
+        yield os.path.join(prefix, sub, READER_SONAME)
     for o in gdb.objfiles():
         name = o.filename or ""
-        if os.path.basename(name).startswith("libtasktrace.so") and os.path.exists(name):
+        if os.path.basename(name).startswith("libtasktrace-reader.so") and os.path.exists(name):
             yield name
-    yield "libtasktrace.so.0"
+    yield READER_SONAME
 
 
 def _load(path):
@@ -214,7 +219,7 @@ def library():
             return _lib
         except (OSError, AttributeError) as e:
             errors.append("%s: %s" % (path, str(e).splitlines()[0] if str(e) else e))
-    raise gdb.GdbError("cannot load libtasktrace (set TASKTRACE_LIB): "
+    raise gdb.GdbError("cannot load libtasktrace-reader (set TASKTRACE_LIB): "
                        + (errors[0] if errors else "not found"))
 
 

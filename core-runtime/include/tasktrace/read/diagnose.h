@@ -109,6 +109,11 @@ TT_API tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns, const 
 TT_API tt_diag_report *tt_diagnose_mem(tt_mem mem, uint64_t root, uint64_t now_ns,
 				       const tt_diag_opts *o, char *err, size_t errlen);
 TT_API void tt_diag_free(tt_diag_report *r);
+/* The tasks of runtime RUNTIME_ID in S still pending at NOW_NS, as "leaked
+ * at shutdown" findings: what a runtime reports as it shuts down.  NULL on
+ * out of memory. */
+TT_API tt_diag_report *tt_diagnose_leaks(const tt_snapshot *s, uint64_t runtime_id,
+					 uint64_t now_ns);
 
 /* The word of a finding kind ("deadlock"), "?" for an unknown kind. */
 TT_API const char *tt_diag_kind_name(uint32_t kind);

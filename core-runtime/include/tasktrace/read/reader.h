@@ -268,6 +268,20 @@ TT_API int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out);
 TT_API int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr, uint64_t *id,
 				uint32_t *flags);
 
+/* The slot chunks, for readers that fetch many slots per read (the
+ * in-process reports, the snapshot): the published chunk count after the
+ * caps (chunk_capacity, max_chunks), then chunk I checked.  TOTAL is the
+ * number of slots in the chunks before I; the caps apply to TOTAL + count.
+ * TT_R_OK, or an error with the reader's message set. */
+typedef struct tt_reader_chunk {
+	uint64_t addr;  /* the chunk record */
+	uint64_t slots; /* first slot */
+	uint64_t count; /* slots in it */
+	uint64_t first; /* global index of the first slot */
+} tt_reader_chunk;
+TT_API int tt_reader_chunk_count(tt_reader *r, uint32_t *count);
+TT_API int tt_reader_chunk_get(tt_reader *r, uint32_t i, uint64_t total, tt_reader_chunk *out);
+
 /* Decode a task from a slot image already in local memory (bulk reads). */
 TT_API int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr, tt_rtask *out);
 /* Read one slot at SLOT_ADDR with the seqlock protocol: retries while the

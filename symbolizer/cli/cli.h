@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "tasktrace/read/bt.h"
 #include "tasktrace/read/format.h"
 #include "tasktrace/read/reader.h"
 #include "tasktrace/read/taskjson.h"

@@ -13,11 +13,6 @@
 
 #include "cli.h"
 
-static const char default_prune[] =
-	"^(tt_frame_poll|tt_task_poll|tt_worker_run|worker_main|tt_block_on|"
-	"tt_schedule|tt_waker_[a-z_]+|tt_cx_[a-z_]+|start_thread|clone3?|"
-	"__clone3?|__GI___clone3?)$";
-
 typedef struct pruner {
 	regex_t re[CLI_MAX_PRUNE + 1];
 	int n;
@@ -30,7 +25,7 @@ static void pruner_init(pruner *p, const cli_opts *o)
 	p->cut = NULL;
 	if (o->no_prune)
 		return;
-	if (regcomp(&p->re[p->n], default_prune, REG_EXTENDED | REG_NOSUB) == 0)
+	if (regcomp(&p->re[p->n], tt_bt_default_prune(), REG_EXTENDED | REG_NOSUB) == 0)
 		p->n++;
 	for (int i = 0; i < o->nprune; i++)
 		if (regcomp(&p->re[p->n], o->prune[i], REG_EXTENDED | REG_NOSUB) == 0)

@@ -49,7 +49,7 @@ static int bt_stdout(void *ctx, const char *s, size_t n)
 static void bt_text(cli_session *s, const tt_stask *t)
 {
 	static bt_frames frames;
-	tt_bt_hooks h = {&frames, bt_native, bt_inlined};
+	tt_bt_hooks h = {.ctx = &frames, .native = bt_native, .inline_callers = bt_inlined};
 
 	frames.s = s;
 	tt_bt_snapshot(s->snap, t, s->now_ns, &h, bt_stdout, NULL);

@@ -694,12 +694,17 @@ static void fmt_view(tt_rep *p, size_t n, const tt_rtask *t, int err,
 /* T with its N frames in p->frames (ERR: the walk's, message in p->r.err). */
 static int bt_print(tt_rep *p, tt_rout *o, const tt_rtask *t, size_t n, int err)
 {
-	btw b = {p, o, {{0}}, 0};
+	btw b = {.p = p, .o = o};
 	tt_fmt_task v;
-	tt_bt_src src = {
-	    &b,	  bt_names, bt_task_name,    bt_task, bt_line,	     NULL,
-	    NULL, p->line,  sizeof(p->line), p->path, TT_REP_FRAMES,
-	};
+	tt_bt_src src = {.ctx = &b,
+			 .names = bt_names,
+			 .task_name = bt_task_name,
+			 .task = bt_task,
+			 .line = bt_line,
+			 .buf = p->line,
+			 .bufcap = sizeof(p->line),
+			 .path = p->path,
+			 .pathcap = TT_REP_FRAMES};
 
 	fmt_view(p, n, t, err, &v);
 	const tt_rep_sym *s = spawn_site(&b, t->spawn_site);

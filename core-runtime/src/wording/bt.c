@@ -65,6 +65,8 @@ static void frame_line(bt *b, size_t i, int num, int indent)
 			f->wait_owner ? b->s->task_name(b->s->ctx, f->wait_owner) : NULL,
 			b->t->now);
 	emit(b);
+	if (b->s->frame)
+		b->s->frame(b->s->ctx, i, num, indent);
 	if (num < 0 || f->kind == TT_FUNC_KIND_LEAF || !b->s->inline_callers)
 		return;
 	/* A poll function inlined into others: its callers, as gdb shows

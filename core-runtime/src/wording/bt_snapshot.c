@@ -70,6 +70,13 @@ static int inline_callers(void *ctx, size_t i, const tt_bt_native **out)
 	return site ? b->h->inline_callers(b->h->ctx, b->t, site, out) : 0;
 }
 
+static void frame(void *ctx, size_t i, int num, int indent)
+{
+	snap_bt *b = ctx;
+
+	b->h->frame(b->h->ctx, b->t, i, num, indent);
+}
+
 int tt_bt_snapshot(const tt_snapshot *s, const tt_stask *t, uint64_t now, const tt_bt_hooks *h,
 		   int (*out)(void *ctx, const char *s, size_t n), void *out_ctx)
 {
@@ -78,20 +85,19 @@ int tt_bt_snapshot(const tt_snapshot *s, const tt_stask *t, uint64_t now, const 
 	tt_fmt_task v;
 	size_t path1;
 	snap_bt b = {s, t, h ? h : &none, out, out_ctx};
-	tt_bt_src src = {
-	    &b,
-	    names,
-	    task_name,
-	    task,
-	    line,
-	    b.h->native ? native : NULL,
-	    b.h->inline_callers ? inline_callers : NULL,
-	    buf,
-	    sizeof(buf) - 2, /* room for line()'s "\n" */
-	    &path1,
-	    1,
-	};
+	tt_bt_src src = {.ctx = &b,
+			 .names = names,
+			 .task_name = task_name,
+			 .task = task,
+			 .line = line,
+			 .buf = buf,
+			 .bufcap = sizeof(buf) - 2, /* for line()'s "\n" */
+			 .path = &path1,
+			 .pathcap = 1};
 
+	src.native = b.h->native ? native : NULL;
+	src.inline_callers = b.h->inline_callers ? inline_callers : NULL;
+	src.frame = b.h->frame ? frame : NULL;
 	if (t->nframes > 1) {
 		src.path = malloc(t->nframes * sizeof(*src.path));
 		if (!src.path)
@@ -157,4 +163,23 @@ char *tt_bt_text(const tt_snapshot *s, uint64_t now, const uint64_t *ids, size_t
 		return NULL;
 	}
 	return out.p;
+}
+
+void tt_bt_describe(const tt_snapshot *s, const tt_stask *t, char *buf, size_t cap)
+{
+	tt_fmt_task v;
+	tt_fbuf b;
+
+	tt_snapshot_view(s, t, &v);
+	tt_fb_init(&b, buf, cap);
+	tt_fb_str(&b, "[Current task is ");
+	tt_fb_u64(&b, t->raw.id);
+	tt_fb_str(&b, " \"");
+	tt_fb_text(&b, t->raw.name);
+	tt_fb_str(&b, "\" (");
+	size_t at = b.len;
+	tt_fmt_where(&b, &v);
+	if (b.len == at)
+		tt_fmt_state(&b, &v);
+	tt_fb_str(&b, ")]");
 }

@@ -68,6 +68,10 @@ typedef struct tt_bt_src {
 	/* The callers async frame I's poll function was inlined into,
 	 * innermost first, at *OUT; NULL or 0: none. */
 	int (*inline_callers)(void *ctx, size_t i, const tt_bt_native **out);
+	/* After the line of async frame I (numbered NUM, -1 in a branch, after
+	 * INDENT spaces): a front end's own lines about it go here (gdb's
+	 * `task bt -full`, `task frame N`).  NULL: nothing. */
+	void (*frame)(void *ctx, size_t i, int num, int indent);
 	/* Scratch: one line of text, and one index per frame. */
 	char *buf;
 	size_t bufcap;
@@ -101,6 +105,8 @@ typedef struct tt_bt_hooks {
 		      size_t errlen);
 	int (*inline_callers)(void *ctx, const tt_stask *t, const tt_ssite *site,
 			      const tt_bt_native **out);
+	/* As tt_bt_src's frame, for frame I of T. */
+	void (*frame)(void *ctx, const tt_stask *t, size_t i, int num, int indent);
 } tt_bt_hooks;
 
 /* Task T of S through tt_bt_print, each line (with its '\n') to OUT.
@@ -115,6 +121,10 @@ TT_API int tt_bt_snapshot(const tt_snapshot *s, const tt_stask *t, uint64_t now,
  * with tt_text_free. */
 TT_API char *tt_bt_text(const tt_snapshot *s, uint64_t now, const uint64_t *ids, size_t nids,
 			const tt_bt_hooks *h);
+
+/* gdb's `task` line: `[Current task is 7 "fetch-user" (WHERE)]`, WHERE as
+ * in the ps row, else the state; into BUF (always NUL-terminated). */
+TT_API void tt_bt_describe(const tt_snapshot *s, const tt_stask *t, char *buf, size_t cap);
 
 /* The machine frames a backtrace hides by default: the runtime's run
  * loop, poll trampolines, waker plumbing and thread start (a POSIX

@@ -302,6 +302,56 @@ START_TEST(live_and_core)
 }
 END_TEST
 
+/* gdb's task bt all and the CLI's bt print the same text, byte for byte,
+ * for one core: suspended tasks, combinator branches within branches, an
+ * ancestry three tasks deep, and a running task's machine stack. */
+START_TEST(bt_same_as_cli)
+{
+	const char *exe = getenv("TT_BT_PROG");
+	char core[256], cmd[1024];
+	sample s;
+
+	if (sanitized())
+		return; /* a sanitizer build of libtasktrace cannot be loaded into gdb */
+	ck_assert_ptr_nonnull(exe);
+	sample_start_path(&s, exe, NULL);
+	snprintf(core, sizeof core, "/tmp/tt-gdb-bt-%d.core", (int)s.pid);
+	snprintf(cmd, sizeof cmd, "'%s' bt --exe '%s' '%s'", getenv("TT_TASKTRACE"), exe, core);
+	char *bt = NULL;
+	/* The running task yields for an instant every 3 s: a core made then
+	 * shows it scheduled, so take another. */
+	for (int tries = 0; tries < 5; tries++) {
+		ttmi *g = gdb_attach(s.pid);
+		ok(g, ttmi_cli(g, "gcore %s", core), "gcore");
+		ttmi_close(g);
+		free(bt);
+		bt = output_of(cmd);
+		ck_assert_ptr_nonnull(bt);
+		if (strstr(bt, "\"cruncher\" [running on worker "))
+			break;
+	}
+	sample_stop(&s);
+	ck_assert_msg(strstr(bt, "\"cruncher\" [running on worker ") &&
+			  strstr(bt, " in cruncher_poll () at ") &&
+			  !strstr(bt, "(no machine stack"),
+		      "no running task with its stack in:\n%s", bt);
+	ck_assert_msg(strstr(bt, "\n    also awaiting:\n") &&
+			  strstr(bt, "\n            also awaiting:\n") &&
+			  strstr(bt, "\n#3  racer () at "),
+		      "no nested branches in:\n%s", bt);
+	ck_assert_msg(strstr(bt, "spawned by task 5 \"spawned\" at ") &&
+			  strstr(bt, "\nspawned by task 3 \"spawner\" at "),
+		      "no ancestry in:\n%s", bt);
+
+	ttmi *g = gdb_core(exe, core);
+	ok(g, ttmi_cli(g, "task bt all"), "task bt all");
+	ck_assert_str_eq(ttmi_console(g), bt);
+	ttmi_close(g);
+	free(bt);
+	unlink(core);
+}
+END_TEST
+
 START_TEST(corrupt_registry)
 {
 	sample s;
@@ -378,6 +428,7 @@ int main(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, parser);
 	tcase_add_test(tc, live_and_core);
+	tcase_add_test(tc, bt_same_as_cli);
 	tcase_add_test(tc, corrupt_registry);
 	tcase_add_test(tc, ada_commands_kept);
 	suite_add_tcase(s, tc);

@@ -199,7 +199,13 @@ static long check_hung(ttmi *g)
 	ck_assert_uint_eq(strtoul(ttmi_str(r->results, "task.where.line"), NULL, 10),
 			  marker_line("reply"));
 	ck_assert_str_eq(ttmi_str(r->results, "task.ancestry[0].name"), "block_on");
+	/* And the text of task bt, from the same C printer. */
+	char *text = strdup(ttmi_str(r->results, "text"));
 	ttmi_record_free(r);
+	ok(g, ttmi_cli(g, "task bt %ld", id), "task bt for -task-backtrace");
+	ck_assert_str_eq(text, ttmi_console(g));
+	ck_assert_ptr_nonnull(strstr(text, "\n#4  handle_request () at samples/hung.c:"));
+	free(text);
 
 	/* The future's fields through its C type. */
 	ok(g, ttmi_cli(g, "task frame 4 %ld", id), "task frame");

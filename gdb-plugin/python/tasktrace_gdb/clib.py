@@ -152,6 +152,10 @@ class SymAt(ctypes.Structure):
     _fields_ = [("pc", U64), ("f", SymFrame)]
 
 
+class SymPc(ctypes.Structure):
+    _fields_ = [("pc", U64), ("activation", ctypes.c_int)]
+
+
 BT_NATIVE_P = ctypes.POINTER(ctypes.POINTER(BtNative))
 # tt_bt_hooks' callbacks (the tt_stask and tt_ssite as addresses).
 BT_NATIVE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, BT_NATIVE_P,
@@ -206,6 +210,9 @@ SYM_PROTOTYPES = {
                                          ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
                                          ctypes.c_int, ctypes.POINTER(SymAt), ctypes.c_int,
                                          ctypes.c_void_p, SIZE]),
+    "tt_sym_prune_stack": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(SymPc), ctypes.c_int,
+                                          U64, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
+                                          ctypes.c_int, ctypes.POINTER(SymAt), ctypes.c_int]),
     "tt_sym_bt_new": (ctypes.c_void_p, [ctypes.c_void_p]),
     "tt_sym_bt_free": (None, [ctypes.c_void_p]),
 }

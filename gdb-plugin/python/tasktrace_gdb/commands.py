@@ -160,15 +160,25 @@ class Hooks:
         poll = t.frames[0].func.contents.poll if t.nframes and t.frames[0].func else 0
         no_prune = not gdb.parameter("tasks prune")
         s = self.session
-        if s.sym and not self.snap.live:
+        if s.sym:
             user = user_prune()
             pats = (ctypes.c_char_p * 1)(user.encode()) if user else None
             at = (clib.SymAt * 256)()
-            e = ctypes.create_string_buffer(256)
-            n = s.lib.tt_sym_task_stack(s.sym, tid, poll, pats, 1 if user else 0,
-                                        1 if no_prune else 0, at, 256, e, len(e))
-            if n < 0:
-                return self._error(err, errlen, e.value.decode("utf-8", "replace"))
+            if not self.snap.live:
+                # A core: unwound by libdw, as tasktrace bt does.
+                e = ctypes.create_string_buffer(256)
+                n = s.lib.tt_sym_task_stack(s.sym, tid, poll, pats, 1 if user else 0,
+                                            1 if no_prune else 0, at, 256, e, len(e))
+                if n < 0:
+                    return self._error(err, errlen, e.value.decode("utf-8", "replace"))
+            else:
+                # Live: gdb has the threads stopped, so gdb unwinds; the
+                # symbols and the pruning are still libtasktrace-sym's.
+                pcs = self._gdb_pcs(tid)
+                if pcs is None:
+                    return self._error(err, errlen, "no thread %d in gdb" % tid)
+                n = s.lib.tt_sym_prune_stack(s.sym, pcs, len(pcs), poll, pats,
+                                             1 if user else 0, 1 if no_prune else 0, at, 256)
             for k in range(n):
                 f = at[k].f
                 self.out[k] = clib.BtNative(at[k].pc, f.inlined, f.function, f.file, f.line,
@@ -179,6 +189,32 @@ class Hooks:
                 return self._error(err, errlen, "no thread %d in gdb" % tid)
         out[0] = ctypes.cast(self.out, ctypes.POINTER(clib.BtNative))
         return n
+
+    @staticmethod
+    def _gdb_pcs(tid):
+        """Thread TID's stack as gdb unwinds it: the PC of each real
+        (not inlined) frame, innermost first, as tt_sym_pc."""
+        th = thread_of(tid)
+        if th is None:
+            return None
+        old_th, old_fr = gdb.selected_thread(), gdb.selected_frame()
+        pcs = []
+        try:
+            th.switch()
+            f, newer = gdb.newest_frame(), None
+            while f is not None and len(pcs) < 256:
+                if f.type() != gdb.INLINE_FRAME:
+                    act = newer is None or newer.type() == gdb.SIGTRAMP_FRAME
+                    pcs.append((f.pc(), 1 if act else 0))
+                    newer = f
+                f = f.older()
+        finally:
+            old_th.switch()
+            old_fr.select()
+        arr = (clib.SymPc * max(len(pcs), 1))()
+        for k, (pc, act) in enumerate(pcs):
+            arr[k] = clib.SymPc(pc, act)
+        return (clib.SymPc * len(pcs)).from_buffer(arr) if pcs else arr
 
     def _gdb_stack(self, tid, poll, no_prune):
         """A live worker's stack through gdb's frames, pruned as

@@ -59,17 +59,13 @@ static const char *poll_name(tt_sym *sym, uint64_t poll)
 	return n > 0 ? f[n - 1].function : NULL;
 }
 
-int tt_sym_task_stack(tt_sym *sym, pid_t tid, uint64_t root_poll, const char *const *prune,
-		      int nprune, int no_prune, tt_sym_at *out, int cap, char *err, size_t errlen)
+int tt_sym_prune_stack(tt_sym *sym, const tt_sym_pc *pcs, int npc, uint64_t root_poll,
+		       const char *const *prune, int nprune, int no_prune, tt_sym_at *out, int cap)
 {
-	tt_sym_pc pcs[STACK_MAX];
 	tt_sym_frame chain[32];
 	pruner p;
 	int n = 0;
 
-	int npc = tt_sym_unwind(sym, tid, pcs, STACK_MAX, err, errlen);
-	if (npc < 0)
-		return -1;
 	pruner_init(&p, prune, nprune, no_prune);
 	const char *cut = no_prune ? NULL : poll_name(sym, root_poll);
 	for (int i = 0; i < npc && n < cap; i++) {
@@ -89,6 +85,17 @@ int tt_sym_task_stack(tt_sym *sym, pid_t tid, uint64_t root_poll, const char *co
 	}
 	pruner_free(&p);
 	return n;
+}
+
+int tt_sym_task_stack(tt_sym *sym, pid_t tid, uint64_t root_poll, const char *const *prune,
+		      int nprune, int no_prune, tt_sym_at *out, int cap, char *err, size_t errlen)
+{
+	tt_sym_pc pcs[STACK_MAX];
+
+	int npc = tt_sym_unwind(sym, tid, pcs, STACK_MAX, err, errlen);
+	if (npc < 0)
+		return -1;
+	return tt_sym_prune_stack(sym, pcs, npc, root_poll, prune, nprune, no_prune, out, cap);
 }
 
 int tt_sym_site_callers(tt_sym *sym, uint64_t resume, const char *function, tt_sym_at *out, int cap)

@@ -118,6 +118,11 @@ typedef struct tt_sym_at {
 TT_API int tt_sym_task_stack(tt_sym *s, pid_t tid, uint64_t root_poll, const char *const *prune,
 			     int nprune, int no_prune, tt_sym_at *out, int cap, char *err,
 			     size_t errlen);
+/* The same for a stack unwound by the caller (gdb): PCS[0..NPC),
+ * innermost first, symbolized and pruned as above. */
+TT_API int tt_sym_prune_stack(tt_sym *s, const tt_sym_pc *pcs, int npc, uint64_t root_poll,
+			      const char *const *prune, int nprune, int no_prune, tt_sym_at *out,
+			      int cap);
 /* The callers the async function FUNCTION suspended at a site was inlined
  * into: the inline chain at the site's RESUME address outside FUNCTION,
  * innermost first.  Returns the count (0 unless it was inlined). */

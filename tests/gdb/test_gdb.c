@@ -336,6 +336,26 @@ START_TEST(bt_same_as_cli)
 		if (strstr(bt, "\"cruncher\" [running on worker "))
 			break;
 	}
+	/* Live, the running task (its lines carry no ages): gdb unwinds, the
+	 * CLI stops the process and unwinds with libdw. */
+	snprintf(cmd, sizeof cmd, "'%s' bt %d 4", getenv("TT_TASKTRACE"), (int)s.pid);
+	int same_live = 0;
+	for (int tries = 0; tries < 5 && !same_live; tries++) {
+		ttmi *g = gdb_attach(s.pid);
+		ok(g, ttmi_cli(g, "task bt 4"), "task bt 4 live");
+		char *in_gdb = strdup(ttmi_console(g));
+		ttmi_close(g);
+		char *cli = output_of(cmd);
+		ck_assert_ptr_nonnull(cli);
+		if (strstr(cli, "\"cruncher\" [running on worker ") &&
+		    strstr(in_gdb, "\"cruncher\" [running on worker ")) {
+			ck_assert_str_eq(in_gdb, cli);
+			same_live = 1;
+		}
+		free(cli);
+		free(in_gdb);
+	}
+	ck_assert_msg(same_live, "the cruncher was never seen running");
 	sample_stop(&s);
 	ck_assert_msg(strstr(bt, "\"cruncher\" [running on worker ") &&
 			  strstr(bt, " in cruncher_poll () at ") &&

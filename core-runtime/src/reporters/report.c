@@ -644,7 +644,8 @@ static int bt_task(void *ctx, uint64_t id, tt_bt_link *out)
 
 	if (!e)
 		return 0;
-	const tt_rep_sym *s = spawn_site(b, e->spawn_site);
+	/* A site is printed only with the parent it names. */
+	const tt_rep_sym *s = e->parent_id ? spawn_site(b, e->spawn_site) : NULL;
 	out->name = e->name;
 	out->parent_id = e->parent_id;
 	out->file = s ? s->file : NULL;
@@ -707,7 +708,7 @@ static int bt_print(tt_rep *p, tt_rout *o, const tt_rtask *t, size_t n, int err)
 			 .pathcap = TT_REP_FRAMES};
 
 	fmt_view(p, n, t, err, &v);
-	const tt_rep_sym *s = spawn_site(&b, t->spawn_site);
+	const tt_rep_sym *s = t->parent_id ? spawn_site(&b, t->spawn_site) : NULL;
 	tt_bt_task bt = {
 	    &v,
 	    p->frames,

@@ -11,6 +11,8 @@
 typedef struct bt {
 	const tt_bt_src *s;
 	const tt_bt_task *t;
+	const char *frames; /* t's, at t->stride */
+	size_t stride, n;
 	tt_fbuf fb;
 	int num; /* next frame number */
 	int ok;
@@ -18,14 +20,14 @@ typedef struct bt {
 
 static const tt_rframe *frame(const bt *b, size_t i)
 {
-	return (const tt_rframe *)((const char *)b->t->frames + i * b->t->stride);
+	return (const tt_rframe *)(b->frames + i * b->stride);
 }
 
 /* Frames come in pre-order with parent indices (from the reader, but
  * kept defensive): the next child of PARENT after AFTER, or nframes. */
 static size_t next_child(const bt *b, size_t parent, size_t after)
 {
-	size_t n = b->t->nframes;
+	size_t n = b->n;
 
 	for (size_t j = after + 1; j < n; j++) {
 		const tt_rframe *f = frame(b, j);
@@ -77,34 +79,31 @@ static void frame_line(bt *b, size_t i, int num, int indent)
 		native_line(b, b->num++, &nf[k]);
 }
 
-/* The awaited path from frame 0 innermost first, then after each
- * combinator's line its other branches, indented, each a path of its own.
- * Only the top level is numbered: branches are not on the task's stack.
+/* The other branches of combinator frame COMB (printed at INDENT), each
+ * an indented path of its own, innermost first, with the branches of the
+ * combinators on it; not numbered: branches are not on the task's stack.
  * A level's path is kept in s->path from its first frame's index on: the
- * indices of a branch start past those of the path it branches from. */
-static void print_paths(bt *b)
+ * indices of a branch start past those of the path it branches from.  An
+ * explicit stack, bounded, rather than recursion: this runs in signal
+ * handlers. */
+static void print_branches(bt *b, size_t comb, int indent)
 {
 	struct {
-		size_t from, len, pos, branch;
+		size_t from, pos, comb, branch;
 		int indent, in_branches;
 	} st[BT_NEST];
-	size_t *path = b->s->path, cap = b->s->pathcap, n = b->t->nframes;
+	size_t *path = b->s->path, cap = b->s->pathcap < b->n ? b->s->pathcap : b->n;
 	int sp = 0;
 
-	if (cap > n)
-		cap = n;
-	st[0].from = 0;
-	st[0].indent = 0;
-	st[0].in_branches = 0;
-	st[0].len = 0;
-	for (size_t i = 0; i < n && st[0].len < cap; i = next_child(b, i, i))
-		path[st[0].len++] = i;
-	st[0].pos = st[0].len;
+	st[0].pos = 0;
+	st[0].indent = indent;
+	st[0].comb = comb;
+	st[0].branch = next_child(b, comb, comb);
+	st[0].in_branches = 1;
 	while (sp >= 0) {
 		if (st[sp].in_branches) {
-			size_t comb = path[st[sp].from + st[sp].pos];
-			size_t c = next_child(b, comb, st[sp].branch);
-			if (c >= n) {
+			size_t c = next_child(b, st[sp].comb, st[sp].branch);
+			if (c >= b->n) {
 				st[sp].in_branches = 0;
 				continue;
 			}
@@ -120,13 +119,13 @@ static void print_paths(bt *b)
 				continue;
 			}
 			int k = sp + 1;
+			size_t len = 0;
+			for (size_t i = c; i < b->n && c + len < cap; i = next_child(b, i, i))
+				path[c + len++] = i;
 			st[k].from = c;
-			st[k].len = 0;
+			st[k].pos = len;
 			st[k].indent = st[sp].indent + 8;
 			st[k].in_branches = 0;
-			for (size_t i = c; i < n && c + st[k].len < cap; i = next_child(b, i, i))
-				path[c + st[k].len++] = i;
-			st[k].pos = st[k].len;
 			sp = k;
 			continue;
 		}
@@ -135,11 +134,28 @@ static void print_paths(bt *b)
 			continue;
 		}
 		size_t i = path[st[sp].from + --st[sp].pos];
-		frame_line(b, i, st[sp].indent ? -1 : b->num++, st[sp].indent);
+		frame_line(b, i, -1, st[sp].indent);
 		if (frame(b, i)->kind == TT_FUNC_KIND_COMBINATOR) {
+			st[sp].comb = i;
 			st[sp].branch = next_child(b, i, i);
-			st[sp].in_branches = st[sp].branch < n;
+			st[sp].in_branches = st[sp].branch < b->n;
 		}
+	}
+}
+
+/* The awaited path from frame 0, innermost first and numbered, each
+ * combinator's other branches after its line. */
+static void print_path(bt *b)
+{
+	size_t *path = b->s->path, cap = b->s->pathcap, len = 0;
+
+	for (size_t i = 0; i < b->n && len < cap; i = next_child(b, i, i))
+		path[len++] = i;
+	while (len-- > 0) {
+		size_t i = path[len];
+		frame_line(b, i, b->num++, 0);
+		if (frame(b, i)->kind == TT_FUNC_KIND_COMBINATOR)
+			print_branches(b, i, 0);
 	}
 }
 
@@ -206,7 +222,7 @@ static int print_native(bt *b)
 
 int tt_bt_print(const tt_bt_src *s, const tt_bt_task *t)
 {
-	bt b = {s, t, {0}, 0, 1};
+	bt b = {s, t, t->frames, t->stride, t->nframes, {0}, 0, 1};
 
 	tt_fmt_bt_header(line(&b), t->view, t->now);
 	emit(&b);
@@ -223,7 +239,7 @@ int tt_bt_print(const tt_bt_src *s, const tt_bt_task *t)
 		b.num++;
 	}
 	if (t->nframes && s->pathcap)
-		print_paths(&b);
+		print_path(&b);
 	if (t->error) {
 		tt_fb_str(line(&b), "error: ");
 		tt_fb_text(&b.fb, tt_fmt_strip_task_prefix(t->error));

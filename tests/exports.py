@@ -18,18 +18,12 @@ import re
 import subprocess
 import sys
 
-# Which library implements what a header declares.
-OWNER = {
-    "tasktrace/read/reader.h": "libtasktrace-reader",
-    "tasktrace/read/format.h": "libtasktrace-reader",
-    "tasktrace/read/tasklist.h": "libtasktrace-reader",
-    "tasktrace/read/taskjson.h": "libtasktrace-reader",
-    "tasktrace/read/diagnose.h": "libtasktrace-reader",
-    "tasktrace/read/target.h": "libtasktrace-sym",
-    "tasktrace/read/sym.h": "libtasktrace-sym",
-    "tasktrace/read/stop.h": "libtasktrace-sym",
-}
-DEFAULT_OWNER = "libtasktrace"  # tasktrace/*.h and tasktrace/abi/*.h
+# Which library implements what a header declares: docs/architecture.md's
+# layer and library tables (tests/arch/layers.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "arch"))
+import layers  # noqa: E402
+
+OWNER = layers.header_library()
 # diagnose.h's "in process" part runs in the program, with the runtime.
 OWNER_OF_FUNCTION = {
     "tt_watchdog_start": "libtasktrace",
@@ -130,10 +124,12 @@ def main():
         rel = h[h.rindex("/tasktrace/") + 1:]
         names, bad = declared(h)
         errors += ["%s: cannot parse: %s" % (rel, s) for s in bad]
+        if rel not in OWNER:
+            errors.append("%s: in no layer of a library in docs/architecture.md" % rel)
         for name, api in sorted(names.items()):
             if not api:
                 errors.append("%s: %s is declared without TT_API" % (rel, name))
-            want[name] = OWNER_OF_FUNCTION.get(name, OWNER.get(rel, DEFAULT_OWNER))
+            want[name] = OWNER_OF_FUNCTION.get(name, OWNER.get(rel))
     have = {}
     for lib in libs:
         base = os.path.basename(lib).split(".so")[0]

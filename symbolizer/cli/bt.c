@@ -4,152 +4,55 @@
 
 #include "cli.h"
 
-typedef struct bt {
+/* The real frames only the CLI has (libdw), in tt_bt_native form. */
+typedef struct bt_frames {
 	cli_session *s;
-	const tt_stask *t;
-	size_t *path;
-	int num; /* next frame number */
-} bt;
+	native_frame nf[NATIVE_MAX];
+	tt_bt_native out[NATIVE_MAX];
+} bt_frames;
 
-static void print_path(bt *b, size_t from, int indent);
-
-static void frame_line(bt *b, size_t i, int num, int indent)
+static int to_bt(bt_frames *b, int n)
 {
-	const tt_sframe *f = &b->t->frames[i];
-	char line[1024];
-	tt_fbuf fb;
-
-	tt_fb_init(&fb, line, sizeof(line));
-	tt_fmt_bt_frame(&fb, num, indent, &f->raw, f->func->name,
-			f->site ? f->site->file : NULL, f->site ? f->site->line : 0,
-			tt_snapshot_task_name(b->s->snap, f->raw.wait_owner), b->s->now_ns);
-	cli_line(&fb);
-	if (num < 0 || f->raw.kind == TT_FUNC_KIND_LEAF)
-		return;
-	/* A poll function inlined into others: its callers, as gdb shows
-	 * inlined frames. */
-	native_frame nf[16];
-	int n = native_site_callers(b->s, f->site, nf, 16);
 	for (int k = 0; k < n; k++) {
-		tt_fb_init(&fb, line, sizeof(line));
-		tt_fmt_bt_native(&fb, b->num++, nf[k].pc, nf[k].f.inlined, nf[k].f.function,
-				 nf[k].f.file, nf[k].f.line, nf[k].f.module);
-		cli_line(&fb);
+		const native_frame *f = &b->nf[k];
+		b->out[k] = (tt_bt_native){f->pc,     f->f.inlined, f->f.function,
+					   f->f.file, f->f.line,    f->f.module};
 	}
+	return n;
 }
 
-/* The children of combinator frame I other than the awaited one, each
- * as an indented path of its own. */
-static void print_branches(bt *b, size_t i, int indent)
+/* A running task: its worker's real stack, pruned. */
+static int bt_native(void *ctx, const tt_stask *t, const tt_bt_native **out, char *err,
+		     size_t errlen)
 {
-	size_t first = tt_stask_next_child(b->t, i, i);
+	bt_frames *b = ctx;
+	int n = native_stack(b->s, t, b->nf, NATIVE_MAX, err, errlen);
 
-	for (size_t c = tt_stask_next_child(b->t, i, first); c < b->t->nframes;
-	     c = tt_stask_next_child(b->t, i, c)) {
-		printf("%*s    also awaiting:\n", indent, "");
-		print_path(b, c, indent + 8);
-	}
+	*out = b->out;
+	return n <= 0 ? n : to_bt(b, n);
 }
 
-/* The awaited path from FROM, innermost first.  Only the top level
- * (INDENT 0) is numbered: branches are not on the task's stack. */
-static void print_path(bt *b, size_t from, int indent)
+/* A poll function inlined into others: its callers, from DWARF. */
+static int bt_inlined(void *ctx, const tt_stask *t, const tt_ssite *site, const tt_bt_native **out)
 {
-	size_t n = tt_stask_path(b->t, from, b->path + from, b->t->nframes - from);
-	size_t *path = b->path + from;
+	bt_frames *b = ctx;
 
-	for (size_t k = n; k-- > 0;) {
-		frame_line(b, path[k], indent ? -1 : b->num++, indent);
-		if (b->t->frames[path[k]].raw.kind == TT_FUNC_KIND_COMBINATOR)
-			print_branches(b, path[k], indent);
-	}
+	*out = b->out;
+	return to_bt(b, native_site_callers(b->s, site, b->nf, 16));
 }
 
-static void print_ancestry(const cli_session *s, const tt_stask *t)
+static int bt_stdout(void *ctx, const char *s, size_t n)
 {
-	uint64_t seen[TT_MAX_ANCESTRY];
-	char line[1024];
-	tt_fbuf fb;
-	int n = 0;
-
-	for (const tt_stask *cur = t; cur && cur->raw.parent_id;) {
-		uint64_t pid = cur->raw.parent_id;
-		for (int i = 0; i < n; i++) {
-			if (seen[i] == pid) {
-				printf("(spawn cycle back to task %llu: corrupt registry)\n",
-				       (unsigned long long)pid);
-				return;
-			}
-		}
-		if (n == TT_MAX_ANCESTRY) {
-			printf("(ancestry deeper than %d tasks, cut)\n", TT_MAX_ANCESTRY);
-			return;
-		}
-		seen[n++] = pid;
-		const tt_ssite *site = cur->spawn_site;
-		tt_fb_init(&fb, line, sizeof(line));
-		tt_fmt_ancestor(&fb, pid, tt_snapshot_task_name(s->snap, pid),
-				site ? site->file : NULL, site ? site->line : 0,
-				site ? site->function : NULL);
-		cli_line(&fb);
-		cur = tt_snapshot_find(s->snap, pid);
-	}
-}
-
-/* A running task: its worker's real stack, pruned.  Returns 0 when it
- * could not be had (the reason is printed; the chain follows instead). */
-static int print_native(cli_session *s, const tt_stask *t, const tt_fmt_task *v)
-{
-	static native_frame nf[NATIVE_MAX];
-	char line[1024], err[256];
-	tt_fbuf fb;
-
-	int n = native_stack(s, t, nf, NATIVE_MAX, err, sizeof(err));
-	if (n <= 0) {
-		tt_fb_init(&fb, line, sizeof(line));
-		tt_fmt_bt_running(&fb, 0, v);
-		cli_line(&fb);
-		printf("    (no machine stack: %s)\n", n < 0 ? err : "every frame was pruned");
-		return 0;
-	}
-	for (int k = 0; k < n; k++) {
-		tt_fb_init(&fb, line, sizeof(line));
-		tt_fmt_bt_native(&fb, k, nf[k].pc, nf[k].f.inlined, nf[k].f.function,
-				 nf[k].f.file, nf[k].f.line, nf[k].f.module);
-		cli_line(&fb);
-	}
-	return 1;
+	return fwrite(s, 1, n, stdout) == n;
 }
 
 static void bt_text(cli_session *s, const tt_stask *t)
 {
-	char line[1024];
-	tt_fbuf fb;
-	tt_fmt_task v;
-	bt b = { s, t, NULL, 0 };
+	static bt_frames frames;
+	tt_bt_hooks h = {.ctx = &frames, .native = bt_native, .inline_callers = bt_inlined};
 
-	tt_snapshot_view(s->snap, t, &v);
-	tt_fb_init(&fb, line, sizeof(line));
-	tt_fmt_bt_header(&fb, &v, s->now_ns);
-	cli_line(&fb);
-	if (t->raw.state == TT_STATE_RUNNING) {
-		if (print_native(s, t, &v)) {
-			print_ancestry(s, t);
-			return;
-		}
-		b.num++;
-	}
-	b.path = malloc((t->nframes ? t->nframes : 1) * sizeof(*b.path));
-	if (b.path && t->nframes)
-		print_path(&b, 0, 0);
-	free(b.path);
-	if (t->error) {
-		tt_fb_init(&fb, line, sizeof(line));
-		tt_fb_str(&fb, "error: ");
-		tt_fb_text(&fb, tt_fmt_strip_task_prefix(t->errmsg));
-		cli_line(&fb);
-	}
-	print_ancestry(s, t);
+	frames.s = s;
+	tt_bt_snapshot(s->snap, t, s->now_ns, &h, bt_stdout, NULL);
 }
 
 static void bt_json(cli_session *s, const tt_stask *t, int n)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "tasktrace/read/bt.h"
 #include "tasktrace/read/format.h"
 #include "tasktrace/read/reader.h"
 #include "tasktrace/read/taskjson.h"
@@ -137,10 +138,7 @@ int ps_stream(const cli_session *s, const cli_opts *o);
 /* ---- native frames (native.c) ---- */
 
 /* Frames of a real stack or an inline chain, after pruning. */
-typedef struct native_frame {
-	uint64_t pc;
-	tt_sym_frame f;
-} native_frame;
+typedef tt_sym_at native_frame;
 
 /* The pruned, symbolized stack of running task T's worker thread into
  * OUT; returns the count, or -1 with ERR set when it cannot be had. */

@@ -9,37 +9,16 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import layers as L  # noqa: E402
+
 ROOT = sys.argv[1] if len(sys.argv) > 1 else "."
-DOC = os.path.join(ROOT, "docs", "architecture.md")
 # Everything may use these: the export macro, the ABI, the build's config.
 EVERYONE = {"api", "abi"}
 
 
-def cells(line):
-    return [c.strip() for c in line.strip().strip("|").split("|")]
-
-
-def layers_table():
-    rows, header = {}, None
-    for line in open(DOC, encoding="utf-8"):
-        if not line.startswith("|"):
-            header = None if header and header[0] == "layer" else header
-            continue
-        c = cells(line)
-        if c[:4] == ["layer", "folders", "public headers", "may use"]:
-            header = c
-            continue
-        if header and header[0] == "layer" and not set(line) <= set("|-\n "):
-            split = lambda s: [x.strip() for x in s.split(",") if x.strip()]
-            rows[c[0]] = {"folders": split(c[1]), "headers": split(c[2]),
-                          "uses": set(split(c[3]))}
-    if not rows:
-        sys.exit("check_layers: no layer table in %s" % DOC)
-    return rows
-
-
 def main():
-    layers = layers_table()
+    layers, _ = L.load(os.path.join(ROOT, "docs", "architecture.md"))
     folder_of, header_of = {}, {}
     for name, row in layers.items():
         for f in row["folders"]:

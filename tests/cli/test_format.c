@@ -4,6 +4,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "tasktrace/read/bt.h"
 #include "tasktrace/read/format.h"
 
 static char buf[512];
@@ -123,6 +124,159 @@ START_TEST(leaf_words)
 }
 END_TEST
 
+/* ---- the backtrace printer (bt.c) over synthetic frames ---- */
+
+typedef struct bt_case {
+	tt_rframe f[5];
+	const char *func[5], *file[5];
+	char out[4096];
+	size_t len;
+	int refuse_after; /* lines taken before the writer says no; -1 never */
+	int chain;	  /* the ancestry: 0 a cycle, 1 endless distinct tasks */
+} bt_case;
+
+static void bt_names(void *ctx, size_t i, tt_bt_names *out)
+{
+	bt_case *c = ctx;
+	out->func = c->func[i];
+	out->file = c->file[i];
+	out->line = c->file[i] ? (uint32_t)(10 * i + 1) : 0;
+}
+
+static const char *bt_task_name(void *ctx, uint64_t id)
+{
+	return id == 9 ? "owner" : NULL;
+}
+
+static int bt_task(void *ctx, uint64_t id, tt_bt_link *out)
+{
+	bt_case *c = ctx;
+	out->name = "up";
+	out->parent_id = c->chain ? id + 1 : (id == 5 ? 6 : 5);
+	out->file = "s.c";
+	out->line = (uint32_t)id;
+	out->function = "spawn_fn";
+	return 1;
+}
+
+static int bt_out(void *ctx, const char *s, size_t n)
+{
+	bt_case *c = ctx;
+	if (c->refuse_after == 0)
+		return 0;
+	c->refuse_after--;
+	ck_assert_uint_lt(c->len + n + 1, sizeof c->out);
+	memcpy(c->out + c->len, s, n);
+	c->len += n;
+	c->out[c->len++] = '\n';
+	c->out[c->len] = 0;
+	return 1;
+}
+
+static const tt_bt_native inlined_into = {0x1000, 0, "main", "m.c", 7, NULL};
+
+static int bt_inline(void *ctx, size_t i, const tt_bt_native **out)
+{
+	*out = &inlined_into;
+	return i == 0;
+}
+
+static int bt_native_fails(void *ctx, const tt_bt_native **out, char *err, size_t errlen)
+{
+	strcpy(err, "boom");
+	return -1;
+}
+
+/* outer (0) awaits a select (1) whose first branch is a timer leaf (2)
+ * and whose second is an async function (3) awaiting a join (4). */
+static void bt_case_init(bt_case *c)
+{
+	memset(c, 0, sizeof *c);
+	static const int parent[5] = {-1, 0, 1, 1, 3};
+	static const uint32_t depth[5] = {0, 1, 2, 2, 3};
+	static const char *const func[5] = {"outer", "tt_select", "tt_sleep", "branch", "tt_join"};
+	static const char *const file[5] = {"a.c", NULL, NULL, "b.c", NULL};
+	for (int i = 0; i < 5; i++) {
+		c->f[i].parent = parent[i];
+		c->f[i].depth = depth[i];
+		c->func[i] = func[i];
+		c->file[i] = file[i];
+	}
+	c->f[1].kind = TT_FUNC_KIND_COMBINATOR;
+	c->f[2] = leaf(TT_WAIT_TIMER, 0);
+	c->f[2].parent = 1, c->f[2].depth = 2;
+	c->f[4] = leaf(TT_WAIT_JOIN, NOW - 2000000000ull);
+	c->f[4].parent = 3, c->f[4].depth = 3, c->f[4].wait_owner = 9;
+	c->refuse_after = -1;
+}
+
+static int bt_run(bt_case *c, uint32_t state, int with_native)
+{
+	char line[256];
+	size_t path[5];
+	tt_rtask t;
+	memset(&t, 0, sizeof t);
+	t.id = 7;
+	t.state = state;
+	t.worker = 1;
+	t.parent_id = 5;
+	strcpy(t.name, "t");
+	tt_fmt_task v = {&t, &c->f[2], "outer", "a.c", 1, 42, NULL, 0};
+	tt_bt_src src = {.ctx = c,
+			 .names = bt_names,
+			 .task_name = bt_task_name,
+			 .task = bt_task,
+			 .line = bt_out,
+			 .inline_callers = bt_inline,
+			 .native = with_native ? bt_native_fails : NULL,
+			 .buf = line,
+			 .bufcap = sizeof line,
+			 .path = path,
+			 .pathcap = 5};
+	tt_bt_task bt = {
+	    &v, c->f, sizeof c->f[0], 5, "task 7: frame 0x10 misaligned", "p.c", "parent_fn",
+	    3,	NOW};
+	return tt_bt_print(&src, &bt);
+}
+
+START_TEST(bt_printer)
+{
+	static bt_case c;
+
+	bt_case_init(&c);
+	ck_assert_int_eq(bt_run(&c, TT_STATE_IDLE, 0), 1);
+	ck_assert_str_eq(c.out, "task 7 \"t\" [timer]:\n"
+				"#0  tt_sleep  timer\n"
+				"#1  tt_select () (not suspended at an await)\n"
+				"    also awaiting:\n"
+				"        tt_join  waits on join of task 9 \"owner\" [for 2.0s]\n"
+				"        branch () at b.c:31\n"
+				"#2  outer () at a.c:1\n"
+				"#3  0x1000 in main () at m.c:7\n"
+				"error: frame 0x10 misaligned\n"
+				"spawned by task 5 \"up\" at p.c:3 (parent_fn)\n"
+				"spawned by task 6 \"up\" at s.c:5 (spawn_fn)\n"
+				"(spawn cycle back to task 5: corrupt registry)\n");
+
+	/* Running, with no machine stack to be had: the chain follows. */
+	bt_case_init(&c);
+	c.chain = 1;
+	ck_assert_int_eq(bt_run(&c, TT_STATE_RUNNING, 1), 1);
+	ck_assert_ptr_nonnull(strstr(c.out, "[running on worker 1, tid 42]:\n"
+					    "#0  <running on worker 1, tid 42>\n"
+					    "    (no machine stack: boom)\n"
+					    "#1  tt_sleep  timer\n"));
+	ck_assert_ptr_nonnull(strstr(c.out, "\nspawned by task 68 \"up\" at s.c:67 (spawn_fn)\n"
+					    "(ancestry deeper than 64 tasks, cut)\n"));
+
+	/* A writer that takes no more: 0, and nothing past it. */
+	bt_case_init(&c);
+	c.refuse_after = 2;
+	ck_assert_int_eq(bt_run(&c, TT_STATE_IDLE, 0), 0);
+	ck_assert_str_eq(c.out, "task 7 \"t\" [timer]:\n#0  tt_sleep  timer\n");
+}
+END_TEST
+
 START_TEST(buffer_never_overflows)
 {
 	char small[8];
@@ -143,6 +297,7 @@ int main(void)
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, ps_rows);
 	tcase_add_test(tc, leaf_words);
+	tcase_add_test(tc, bt_printer);
 	tcase_add_test(tc, buffer_never_overflows);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

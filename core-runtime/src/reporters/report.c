@@ -11,6 +11,7 @@
 #include "reporters/report.h"
 #include "tasktrace/future.h"
 #include "tasktrace/abi/registry.h"
+#include "tasktrace/read/bt.h"
 
 /* ---- the writer ---- */
 
@@ -597,100 +598,67 @@ static const char *name_of(const tt_rep *p, uint64_t id)
 	return e ? e->name : NULL;
 }
 
+/* What tt_bt_print asks about the task being printed. */
 typedef struct btw {
 	tt_rep *p;
 	tt_rout *o;
-	size_t n; /* frames */
-	int num;
-	int ok;
+	/* Spawn sites, copied: the cache slot of one may be reused by the
+	 * next lookup while the printer still holds it. */
+	tt_rep_sym spawn[2];
+	int nspawn;
 } btw;
 
-static void emit(btw *b, tt_fbuf *fb)
+static void bt_names(void *ctx, size_t i, tt_bt_names *out)
 {
-	if (!put(b->o, fb->p, fb->len, b->o->limit))
-		b->ok = 0;
-}
-
-static void frame_line(btw *b, size_t i, int num, int indent)
-{
-	tt_rep *p = b->p;
+	tt_rep *p = ((btw *)ctx)->p;
 	const tt_rframe *f = &p->frames[i];
 	const tt_rep_sym *fn = tt_rep_func(p, f->func);
 	const tt_rep_sym *site = f->site ? tt_rep_site(p, f->site) : NULL;
-	tt_fbuf fb;
 
-	tt_fb_init(&fb, p->line, sizeof(p->line));
-	tt_fmt_bt_frame(&fb, num, indent, f, fn ? fn->name : "??",
-			site ? site->file : NULL, site ? site->line : 0,
-			name_of(p, f->wait_owner), p->now);
-	emit(b, &fb);
+	out->func = fn ? fn->name : NULL;
+	out->file = site ? site->file : NULL;
+	out->line = site ? site->line : 0;
 }
 
-/* The awaited path from FROM innermost first; branches of combinators
- * are printed after the combinator's line, indented.  Branch nesting is
- * bounded by the depth cap and done with an explicit stack. */
-static void print_paths(btw *b, size_t from0)
+static const char *bt_task_name(void *ctx, uint64_t id)
 {
-	tt_rep *p = b->p;
-	struct {
-		size_t from, pos, len, base;
-		int indent;
-		size_t branch; /* next branch child to print, for the current combinator */
-		int in_branches;
-	} st[16];
-	int sp = 0;
-	size_t used = 0; /* of p->path */
+	return name_of(((btw *)ctx)->p, id);
+}
 
-	st[0].from = from0;
-	st[0].indent = 0;
-	st[0].base = 0;
-	st[0].len = 0;
-	for (size_t i = from0; i < b->n && used < TT_REP_FRAMES; i = next_child(p, b->n, i, i))
-		p->path[used++] = i, st[0].len++;
-	st[0].pos = st[0].len;
-	st[0].in_branches = 0;
-	while (sp >= 0) {
-		if (st[sp].in_branches) {
-			size_t comb = p->path[st[sp].base + st[sp].pos];
-			size_t c = next_child(p, b->n, comb, st[sp].branch);
-			if (c >= b->n || sp + 1 >= (int)(sizeof(st) / sizeof(st[0]))) {
-				st[sp].in_branches = 0;
-				continue;
-			}
-			st[sp].branch = c;
-			tt_fbuf fb;
-			tt_fb_init(&fb, p->line, sizeof(p->line));
-			for (int k = 0; k < st[sp].indent + 4; k++)
-				tt_fb_str(&fb, " ");
-			tt_fb_str(&fb, "also awaiting:");
-			emit(b, &fb);
-			int child = sp + 1;
-			st[child].base = used;
-			st[child].len = 0;
-			st[child].indent = st[sp].indent + 8;
-			st[child].in_branches = 0;
-			for (size_t i = c; i < b->n && used < TT_REP_FRAMES;
-			     i = next_child(p, b->n, i, i))
-				p->path[used++] = i, st[child].len++;
-			st[child].pos = st[child].len;
-			sp = child;
-			continue;
-		}
-		if (st[sp].pos == 0) {
-			used = st[sp].base;
-			sp--;
-			continue;
-		}
-		st[sp].pos--;
-		size_t i = p->path[st[sp].base + st[sp].pos];
-		frame_line(b, i, st[sp].indent ? -1 : b->num++, st[sp].indent);
-		if (p->frames[i].kind == TT_FUNC_KIND_COMBINATOR) {
-			st[sp].in_branches = 1;
-			st[sp].branch = next_child(p, b->n, i, i);
-			if (st[sp].branch >= b->n)
-				st[sp].in_branches = 0;
-		}
-	}
+/* The spawn site at ADDR, in a copy of its own; NULL if none. */
+static const tt_rep_sym *spawn_site(btw *b, uint64_t addr)
+{
+	const tt_rep_sym *s = addr ? tt_rep_site(b->p, addr) : NULL;
+	tt_rep_sym *copy = &b->spawn[b->nspawn++ & 1];
+
+	if (!s)
+		return NULL;
+	*copy = *s;
+	return copy;
+}
+
+static int bt_task(void *ctx, uint64_t id, tt_bt_link *out)
+{
+	btw *b = ctx;
+	const tt_rep_ent *e = tt_rep_find(b->p, id);
+
+	if (!e)
+		return 0;
+	/* A site is printed only with the parent it names. */
+	const tt_rep_sym *s = e->parent_id ? spawn_site(b, e->spawn_site) : NULL;
+	out->name = e->name;
+	out->parent_id = e->parent_id;
+	out->file = s ? s->file : NULL;
+	out->line = s ? s->line : 0;
+	out->function = s ? s->name : NULL;
+	return 1;
+}
+
+static int bt_line(void *ctx, const char *s, size_t n)
+{
+	btw *b = ctx;
+
+	return put(b->o, s, n, b->o->limit);
 }
 
 /* What format.c needs about a task: its leaf and where it is. */
@@ -724,71 +692,35 @@ static void fmt_view(tt_rep *p, size_t n, const tt_rtask *t, int err,
 	}
 }
 
-static void ancestry(btw *b, const tt_rtask *t)
-{
-	tt_rep *p = b->p;
-	uint64_t seen[64];
-	int n = 0;
-	uint64_t parent = t->parent_id, site = t->spawn_site;
-	tt_fbuf fb;
-
-	while (parent) {
-		for (int i = 0; i < n; i++) {
-			if (seen[i] == parent) {
-				tt_fb_init(&fb, p->line, sizeof(p->line));
-				tt_fb_str(&fb, "(spawn cycle back to task ");
-				tt_fb_u64(&fb, parent);
-				tt_fb_str(&fb, ": corrupt registry)");
-				emit(b, &fb);
-				return;
-			}
-		}
-		if (n == 64) {
-			tt_fb_init(&fb, p->line, sizeof(p->line));
-			tt_fb_str(&fb, "(ancestry deeper than 64 tasks, cut)");
-			emit(b, &fb);
-			return;
-		}
-		seen[n++] = parent;
-		const tt_rep_ent *e = tt_rep_find(p, parent);
-		const tt_rep_sym *s = site ? tt_rep_site(p, site) : NULL;
-		tt_fb_init(&fb, p->line, sizeof(p->line));
-		tt_fmt_ancestor(&fb, parent, e ? e->name : NULL, s ? s->file : NULL,
-				s ? s->line : 0, s ? s->name : NULL);
-		emit(b, &fb);
-		if (!e)
-			return;
-		parent = e->parent_id;
-		site = e->spawn_site;
-	}
-}
-
 /* T with its N frames in p->frames (ERR: the walk's, message in p->r.err). */
 static int bt_print(tt_rep *p, tt_rout *o, const tt_rtask *t, size_t n, int err)
 {
-	btw b = { p, o, n, 0, 1 };
+	btw b = {.p = p, .o = o};
 	tt_fmt_task v;
-	tt_fbuf fb;
+	tt_bt_src src = {.ctx = &b,
+			 .names = bt_names,
+			 .task_name = bt_task_name,
+			 .task = bt_task,
+			 .line = bt_line,
+			 .buf = p->line,
+			 .bufcap = sizeof(p->line),
+			 .path = p->path,
+			 .pathcap = TT_REP_FRAMES};
 
-	fmt_view(p, b.n, t, err, &v);
-	tt_fb_init(&fb, p->line, sizeof(p->line));
-	tt_fmt_bt_header(&fb, &v, p->now);
-	emit(&b, &fb);
-	if (t->state == TT_STATE_RUNNING) {
-		tt_fb_init(&fb, p->line, sizeof(p->line));
-		tt_fmt_bt_running(&fb, b.num++, &v);
-		emit(&b, &fb);
-	}
-	if (b.n)
-		print_paths(&b, 0);
-	if (err) {
-		tt_fb_init(&fb, p->line, sizeof(p->line));
-		tt_fb_str(&fb, "error: ");
-		tt_fb_text(&fb, tt_fmt_strip_task_prefix(p->r.err));
-		emit(&b, &fb);
-	}
-	ancestry(&b, t);
-	return b.ok;
+	fmt_view(p, n, t, err, &v);
+	const tt_rep_sym *s = t->parent_id ? spawn_site(&b, t->spawn_site) : NULL;
+	tt_bt_task bt = {
+	    &v,
+	    p->frames,
+	    sizeof(p->frames[0]),
+	    n,
+	    err ? p->r.err : NULL,
+	    s ? s->file : NULL,
+	    s ? s->name : NULL,
+	    s ? s->line : 0,
+	    p->now,
+	};
+	return tt_bt_print(&src, &bt);
 }
 
 int tt_rep_bt(tt_rep *p, tt_rout *o, tt_rtask *t)

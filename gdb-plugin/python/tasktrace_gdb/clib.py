@@ -145,6 +145,42 @@ def array(addr, cls, n):
     return (ctypes.c_char * (ctypes.sizeof(cls) * n)).from_address(addr)
 
 
+class BtNative(ctypes.Structure):
+    """tt_bt_native (tasktrace/read/bt.h): a machine frame for the printer."""
+    _fields_ = [("pc", U64), ("inlined", ctypes.c_int), ("function", ctypes.c_void_p),
+                ("file", ctypes.c_void_p), ("line", U32), ("module", ctypes.c_void_p)]
+
+
+class SymFrame(ctypes.Structure):
+    _fields_ = [("function", ctypes.c_void_p), ("file", ctypes.c_void_p),
+                ("comp_dir", ctypes.c_void_p), ("line", U32), ("column", U32),
+                ("inlined", ctypes.c_int), ("module", ctypes.c_void_p),
+                ("module_offset", U64), ("symbol_offset", U64)]
+
+
+class SymAt(ctypes.Structure):
+    _fields_ = [("pc", U64), ("f", SymFrame)]
+
+
+class SymPc(ctypes.Structure):
+    _fields_ = [("pc", U64), ("activation", ctypes.c_int)]
+
+
+BT_NATIVE_P = ctypes.POINTER(ctypes.POINTER(BtNative))
+# tt_bt_hooks' callbacks (the tt_stask and tt_ssite as addresses).
+BT_NATIVE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, BT_NATIVE_P,
+                                ctypes.c_void_p, SIZE)
+BT_FRAME_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, SIZE, ctypes.c_int,
+                               ctypes.c_int)
+BT_LINE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, SIZE)
+
+
+class BtHooks(ctypes.Structure):
+    # inline_callers is a C function's address (libtasktrace-sym's).
+    _fields_ = [("ctx", ctypes.c_void_p), ("native", BT_NATIVE_FN),
+                ("inline_callers", ctypes.c_void_p), ("frame", BT_FRAME_FN)]
+
+
 MIRRORED = (Snapshot, STask, SFrame, SSite, SFunc, RWorker, ListOpts, DiagOpts)
 SNAP_P = ctypes.POINTER(Snapshot)
 # name: (restype, argtypes)
@@ -165,13 +201,39 @@ PROTOTYPES = {
     "tt_diag_kind_name": (ctypes.c_char_p, [U32]),
     "tt_enum_rows": (ctypes.POINTER(EnumRow), [ctypes.c_int, ctypes.POINTER(SIZE)]),
     "tt_live_now": (U64, [ctypes.c_int, U64]),
+    "tt_bt_text": (ctypes.c_void_p, [SNAP_P, U64, ctypes.POINTER(U64), SIZE,
+                                     ctypes.POINTER(BtHooks)]),
+    "tt_bt_snapshot": (ctypes.c_int, [SNAP_P, ctypes.c_void_p, U64, ctypes.POINTER(BtHooks),
+                                      BT_LINE_FN, ctypes.c_void_p]),
+    "tt_bt_describe": (None, [SNAP_P, ctypes.c_void_p, ctypes.c_char_p, SIZE]),
+    "tt_bt_default_prune": (ctypes.c_char_p, []),
     "tt_core_now": (U64, [ctypes.c_char_p, U64, U64, U64]),
+}
+
+# libtasktrace-sym (libdw): the inline chains and the core's thread stacks
+# of `task bt`, so they read as `tasktrace bt` prints them.
+SYM_PROTOTYPES = {
+    "tt_sym_open_core": (ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p,
+                                           ctypes.POINTER(ctypes.c_int), ctypes.c_char_p, SIZE]),
+    "tt_sym_open_pid": (ctypes.c_void_p, [ctypes.c_int, ctypes.c_int,
+                                          ctypes.POINTER(ctypes.c_int), ctypes.c_char_p, SIZE]),
+    "tt_sym_close": (None, [ctypes.c_void_p]),
+    "tt_sym_task_stack": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int, U64,
+                                         ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
+                                         ctypes.c_int, ctypes.POINTER(SymAt), ctypes.c_int,
+                                         ctypes.c_void_p, SIZE]),
+    "tt_sym_prune_stack": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(SymPc), ctypes.c_int,
+                                          U64, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
+                                          ctypes.c_int, ctypes.POINTER(SymAt), ctypes.c_int]),
+    "tt_sym_bt_new": (ctypes.c_void_p, [ctypes.c_void_p]),
+    "tt_sym_bt_free": (None, [ctypes.c_void_p]),
 }
 
 _lib = None
 # The reader library: the decoder, the wording and the diagnosis, without
 # the runtime.
 READER_SONAME = "libtasktrace-reader.so.0"
+_sym_lib = None
 
 
 def _candidates():
@@ -191,11 +253,13 @@ def _candidates():
     yield READER_SONAME
 
 
-def _load(path):
+def _load(path, prototypes=PROTOTYPES):
     lib = ctypes.CDLL(path)
-    for name, (res, args) in PROTOTYPES.items():
+    for name, (res, args) in prototypes.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args
+    if prototypes is not PROTOTYPES:
+        return lib
     sizes = (SIZE * len(MIRRORED))()
     lib.tt_snapshot_struct_sizes(sizes)
     mine = [ctypes.sizeof(s) for s in MIRRORED]
@@ -228,6 +292,36 @@ def enum_rows(e):
     n = SIZE()
     rows = library().tt_enum_rows(e, ctypes.byref(n))
     return [(rows[i].value, rows[i].name.decode(), rows[i].word.decode()) for i in range(n.value)]
+
+
+def _sym_candidates():
+    env = os.environ.get("TASKTRACE_SYM_LIB")
+    if env:
+        yield env
+    # Next to the reader library (installed), or in the build tree's
+    # symbolizer/ beside its core-runtime/.
+    here = os.path.dirname(getattr(library(), "_name", "") or "")
+    if here:
+        yield os.path.join(here, "libtasktrace-sym.so.0")
+        yield os.path.join(here, "..", "symbolizer", "libtasktrace-sym.so.0")
+    yield "libtasktrace-sym.so.0"
+
+
+def sym_library():
+    """libtasktrace-sym, or None when it cannot be loaded (the backtraces
+    then have no inline callers, and a core's running tasks no stack)."""
+    global _sym_lib
+    if _sym_lib is None:
+        _sym_lib = False
+        for path in _sym_candidates():
+            if os.sep in path and not os.path.exists(path):
+                continue
+            try:
+                _sym_lib = _load(path, SYM_PROTOTYPES)
+                break
+            except (OSError, AttributeError):
+                continue
+    return _sym_lib or None
 
 
 def inferior_mem(inf):

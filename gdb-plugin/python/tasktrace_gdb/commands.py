@@ -1,15 +1,22 @@
 """CLI: info tasks, task [ID], task bt, task apply, task frame, set/show tasks."""
 
+import ctypes
 import re
 
 import gdb
 
-from . import format as F
+from . import clib
 from . import registry as R
 
-DEFAULT_PRUNE = (r"^(tt_|__tt_|worker_main$|park$|futex_wait$|start_thread$|clone3?$|"
-                 r"__GI___clone3?$)")
 selected = None  # id of the selected task
+
+
+def default_prune():
+    """The frames hidden by default: the C library's pattern (tt_bt_default_prune)."""
+    try:
+        return clib.library().tt_bt_default_prune().decode()
+    except gdb.GdbError:
+        return "(libtasktrace not loaded)"
 
 
 def snapshot():
@@ -45,11 +52,14 @@ def current_task(snap):
     return None
 
 
+def user_prune():
+    """The extra prune pattern (`set tasks prune-pattern`), or None."""
+    return gdb.parameter("tasks prune-pattern") or None
+
+
 def prune_regex():
-    pats = [DEFAULT_PRUNE]
-    user = gdb.parameter("tasks prune-pattern")
-    if user:
-        pats.append(user)
+    """The C library's default pattern and the user's, for gdb's frames."""
+    pats = [default_prune()] + ([user_prune()] if user_prune() else [])
     try:
         return re.compile("|".join("(?:%s)" % p for p in pats))
     except re.error as e:
@@ -63,60 +73,235 @@ def thread_of(tid):
     return None
 
 
-def worker_stack(tid):
-    """A worker's real stack with executor frames pruned: (level, text)."""
-    th = thread_of(tid)
-    if th is None:
-        return []
-    old_th, old_fr = gdb.selected_thread(), gdb.selected_frame()
-    prune = prune_regex() if gdb.parameter("tasks prune") else None
-    out = []
-    try:
-        th.switch()
-        f = gdb.newest_frame()
-        while f is not None:
-            name = f.name() or "??"
-            if not (prune and prune.search(name)):
-                sal = f.find_sal()
-                loc = " at %s:%u" % (sal.symtab.filename, sal.line) if sal.symtab else ""
-                out.append("%s ()%s" % (name, loc))
-            f = f.older()
-    finally:
-        old_th.switch()
-        old_fr.select()
-    return out
+# ---- backtraces: printed by libtasktrace (tasktrace/read/bt.h) ----
+
+class SymSession:
+    """libtasktrace-sym on the inferior (its core file, or the pid without
+    stopping it: lookups only), for inline callers and a core's thread
+    stacks; closed with this object."""
+
+    def __init__(self, snap):
+        self.lib, self.sym, self.bt, self.core = clib.sym_library(), None, None, None
+        if self.lib is None:
+            return
+        code, err = ctypes.c_int(), ctypes.create_string_buffer(256)
+        inf = gdb.selected_inferior()
+        if not snap.live:
+            self.core = R._core_file()
+            exe = gdb.current_progspace().filename
+            if self.core:
+                self.sym = self.lib.tt_sym_open_core(self.core.encode(),
+                                                     exe.encode() if exe else None,
+                                                     ctypes.byref(code), err, len(err))
+        else:
+            self.sym = self.lib.tt_sym_open_pid(inf.pid, 0, ctypes.byref(code), err, len(err))
+        if self.sym:
+            self.bt = self.lib.tt_sym_bt_new(self.sym)
+
+    def __del__(self):
+        try:
+            if self.bt:
+                self.lib.tt_sym_bt_free(self.bt)
+            if self.sym:
+                self.lib.tt_sym_close(self.sym)
+        except Exception:  # gdb exiting
+            pass
 
 
-def ancestry(t, snap):
-    lines, seen = [], {t.id}
-    while t.parent_id and len(lines) < 64:
-        p = snap.find(t.parent_id)
-        lines.append(F.ancestor(t.parent_id, p.name if p else None, t.spawn_site))
-        if p is None or p.id in seen:
-            break
-        seen.add(p.id)
-        t = p
+def sym_session(snap):
+    s = getattr(snap, "_sym_session", None)
+    if s is None:
+        s = snap._sym_session = SymSession(snap)
+    return s
+
+
+def _cstr(keep, text):
+    if text is None:
+        return None
+    b = ctypes.create_string_buffer(text.encode("utf-8", "replace"))
+    keep.append(b)
+    return ctypes.addressof(b)
+
+
+class Hooks:
+    """tt_bt_hooks for one snapshot: a running task's stack (libtasktrace-sym
+    on a core, as `tasktrace bt` unwinds it; gdb's own frames on a live
+    process, which gdb has stopped), inline callers from libtasktrace-sym,
+    and with FRAME(stask address, i, num, indent) lines after a frame's."""
+
+    def __init__(self, snap, frame=None):
+        self.snap, self.session, self.keep = snap, sym_session(snap), []
+        self.out = (clib.BtNative * 256)()
+        self.native_cb = clib.BT_NATIVE_FN(self._native)
+        self.frame_cb = clib.BT_FRAME_FN(lambda ctx, t, i, num, indent: frame(t, i, num, indent)) \
+            if frame else clib.BT_FRAME_FN()
+        inl = None
+        if self.session.bt:
+            inl = ctypes.cast(self.session.lib.tt_sym_bt_inlined, ctypes.c_void_p).value
+        self.c = clib.BtHooks(self.session.bt, self.native_cb, inl, self.frame_cb)
+
+    def _native(self, ctx, stask, out, err, errlen):
+        try:
+            return self._stack(clib.STask.from_address(stask), out, err, errlen)
+        except Exception as e:  # never unwind through C
+            return self._error(err, errlen, "gdb: %s" % e)
+
+    @staticmethod
+    def _error(err, errlen, msg):
+        raw = msg.encode("utf-8", "replace")[:errlen - 1] + b"\0"
+        ctypes.memmove(err, raw, len(raw))
+        return -1
+
+    def _stack(self, t, out, err, errlen):
+        worker = t.raw.worker
+        tid = self.snap.worker_tid(worker)
+        if not tid:
+            return self._error(err, errlen, "the thread of worker %d is unknown" % worker)
+        poll = t.frames[0].func.contents.poll if t.nframes and t.frames[0].func else 0
+        no_prune = not gdb.parameter("tasks prune")
+        s = self.session
+        if s.sym:
+            user = user_prune()
+            pats = (ctypes.c_char_p * 1)(user.encode()) if user else None
+            at = (clib.SymAt * 256)()
+            if not self.snap.live:
+                # A core: unwound by libdw, as tasktrace bt does.
+                e = ctypes.create_string_buffer(256)
+                n = s.lib.tt_sym_task_stack(s.sym, tid, poll, pats, 1 if user else 0,
+                                            1 if no_prune else 0, at, 256, e, len(e))
+                if n < 0:
+                    return self._error(err, errlen, e.value.decode("utf-8", "replace"))
+            else:
+                # Live: gdb has the threads stopped, so gdb unwinds; the
+                # symbols and the pruning are still libtasktrace-sym's.
+                pcs = self._gdb_pcs(tid)
+                if pcs is None:
+                    return self._error(err, errlen, "no thread %d in gdb" % tid)
+                n = s.lib.tt_sym_prune_stack(s.sym, pcs, len(pcs), poll, pats,
+                                             1 if user else 0, 1 if no_prune else 0, at, 256)
+            for k in range(n):
+                f = at[k].f
+                self.out[k] = clib.BtNative(at[k].pc, f.inlined, f.function, f.file, f.line,
+                                            f.module)
+        else:
+            n = self._gdb_stack(tid, poll, no_prune)
+            if n < 0:
+                return self._error(err, errlen, "no thread %d in gdb" % tid)
+        out[0] = ctypes.cast(self.out, ctypes.POINTER(clib.BtNative))
+        return n
+
+    @staticmethod
+    def _gdb_pcs(tid):
+        """Thread TID's stack as gdb unwinds it: the PC of each real
+        (not inlined) frame, innermost first, as tt_sym_pc."""
+        th = thread_of(tid)
+        if th is None:
+            return None
+        old_th, old_fr = gdb.selected_thread(), gdb.selected_frame()
+        pcs = []
+        try:
+            th.switch()
+            f, newer = gdb.newest_frame(), None
+            while f is not None and len(pcs) < 256:
+                if f.type() != gdb.INLINE_FRAME:
+                    act = newer is None or newer.type() == gdb.SIGTRAMP_FRAME
+                    pcs.append((f.pc(), 1 if act else 0))
+                    newer = f
+                f = f.older()
+        finally:
+            old_th.switch()
+            old_fr.select()
+        arr = (clib.SymPc * max(len(pcs), 1))()
+        for k, (pc, act) in enumerate(pcs):
+            arr[k] = clib.SymPc(pc, act)
+        return (clib.SymPc * len(pcs)).from_buffer(arr) if pcs else arr
+
+    def _gdb_stack(self, tid, poll, no_prune):
+        """A live worker's stack through gdb's frames, pruned as
+        tt_sym_task_stack prunes."""
+        th = thread_of(tid)
+        if th is None:
+            return -1
+        prune = None if no_prune else prune_regex()
+        cut = None
+        if poll and not no_prune:
+            b = gdb.block_for_pc(poll)
+            cut = b.function.name if b is not None and b.function else None
+        self.keep = []
+        old_th, old_fr = gdb.selected_thread(), gdb.selected_frame()
+        n = 0
+        try:
+            th.switch()
+            f, stop = gdb.newest_frame(), False
+            while f is not None and n < len(self.out):
+                name, inlined = f.name(), f.type() == gdb.INLINE_FRAME
+                if stop and not inlined:
+                    break
+                if not (prune and name and prune.search(name)):
+                    sal = f.find_sal()
+                    path = sal.symtab.filename if sal.symtab else None
+                    module = None if path else (gdb.solib_name(f.pc()) or
+                                                gdb.current_progspace().filename)
+                    self.out[n] = clib.BtNative(f.pc(), 1 if inlined else 0,
+                                                _cstr(self.keep, name), _cstr(self.keep, path),
+                                                sal.line if path else 0,
+                                                _cstr(self.keep, module))
+                    n += 1
+                    if cut and name == cut:
+                        stop = True
+                f = f.older()
+        finally:
+            old_th.switch()
+            old_fr.select()
+        return n
+
+
+def bt_text(snap, ids=None):
+    """The text of `tasktrace bt` for tasks IDS (None: those it shows)."""
+    lib, hooks = snap._lib, Hooks(snap)
+    arr = (clib.U64 * max(len(ids), 1))(*ids) if ids is not None else None
+    raw = lib.tt_bt_text(snap._p, snap.now_ns, arr, len(ids) if ids is not None else 0,
+                         ctypes.byref(hooks.c))
+    if not raw:
+        raise gdb.GdbError("out of memory printing the backtraces")
+    return clib.take_text(lib, raw)
+
+
+def bt_lines(snap, t, frame=None):
+    """Task T's backtrace as a list of lines; FRAME(i, num, indent, lines)
+    is called after frame I's line (the last of LINES) and returns lines
+    to add there."""
+    lines = []
+    c = snap._lib.tt_snapshot_find(snap._p, t.id)
+
+    def after(stask, i, num, indent):
+        try:
+            lines.extend(frame(i, num, indent, lines))
+        except Exception as e:  # never unwind through C
+            lines.append("(gdb: %s)" % e)
+
+    def line(ctx, s, n):
+        lines.append(ctypes.string_at(s, n).decode("utf-8", "replace").rstrip("\n"))
+        return 1
+
+    hooks = Hooks(snap, after if frame else None)
+    line_cb = clib.BT_LINE_FN(line)
+    if snap._lib.tt_bt_snapshot(snap._p, c, snap.now_ns, ctypes.byref(hooks.c), line_cb,
+                                None) < 0:
+        raise gdb.GdbError("out of memory printing the backtrace")
     return lines
 
 
-def backtrace(t, snap, full=False):
-    lines = [F.bt_header(t, snap)]
-    n = 0
-    if t.state == R.RUNNING and snap.worker_tid(t.worker):
-        for text in worker_stack(snap.worker_tid(t.worker)):
-            lines.append("#%-3d%s" % (n, text))
-            n += 1
-    for indent, f in F.bt_frames(t):
-        lines.append(F.bt_frame(n, indent, f, snap))
-        if full and f.func.kind != R.K_LEAF:
-            v = frame_value(f)
-            if v is not None:
-                text = v.dereference().format_string(pretty_structs=True)
-                lines += [" " * (indent + 8) + l for l in text.splitlines()]
-        n += 1
-    if t.error:
-        lines.append("(chain incomplete: %s)" % t.error)
-    return lines + ancestry(t, snap)
+def full_fields(t, i, indent):
+    """`task bt -full`: the fields of frame I's future, through its C type."""
+    f = t.frames[i]
+    if f.func.kind == R.K_LEAF:
+        return []
+    v = frame_value(f)
+    if v is None:
+        return []
+    text = v.dereference().format_string(pretty_structs=True)
+    return [" " * (indent + 8) + l for l in text.splitlines()]
 
 
 def frame_value(f):
@@ -192,7 +377,9 @@ class InfoTasks(gdb.Command):
 
 
 def describe(t, snap):
-    return '[Current task is %u "%s" (%s)]' % (t.id, t.name, F.where(t, snap) or F.state(t))
+    buf = ctypes.create_string_buffer(512)
+    snap._lib.tt_bt_describe(snap._p, snap._lib.tt_snapshot_find(snap._p, t.id), buf, len(buf))
+    return buf.value.decode("utf-8", "replace")
 
 
 class Task(gdb.Command):
@@ -233,7 +420,7 @@ fields (its locals)."""
         argv = [a for a in argv if a != "-full"]
         snap = snapshot()
         if argv == ["all"]:
-            tasks = snap.tasks
+            tasks = None
         elif argv:
             tasks = [get_task(snap, parse_id(a)) for a in argv]
         else:
@@ -241,8 +428,14 @@ fields (its locals)."""
             if t is None:
                 raise gdb.GdbError("No task selected; use \"task ID\" or \"task bt ID\".")
             tasks = [t]
+        if not full:
+            gdb.write(bt_text(snap, [t.id for t in tasks] if tasks is not None else None))
+            return
+        if tasks is None:
+            tasks = [t for t in snap.tasks if not t.flags & R.TASKF_SYSTEM]
         for i, t in enumerate(tasks):
-            gdb.write(("\n" if i else "") + "\n".join(backtrace(t, snap, full)) + "\n")
+            lines = bt_lines(snap, t, lambda i, num, indent, _: full_fields(t, i, indent))
+            gdb.write(("\n" if i else "") + "\n".join(lines) + "\n")
 
 
 class TaskApply(gdb.Command):
@@ -290,13 +483,25 @@ $task, so "p $task_frame->field" reads the future's locals."""
         t = get_task(snap, parse_id(argv[1])) if len(argv) > 1 else current_task(snap)
         if t is None:
             raise gdb.GdbError("No task selected; use \"task ID\" or \"task frame N ID\".")
-        frames = F.bt_frames(t)
         n = parse_id(argv[0])
-        if not 0 <= n < len(frames):
-            raise gdb.GdbError("Task %u has no frame %u (it has %u)." % (t.id, n, len(frames)))
-        f = frames[n][1]
+        found = []
+
+        def at(i, num, indent, lines):
+            if num == n:
+                found.append((i, lines[-1]))
+            return []
+
+        # Frame N as `task bt` numbers it.
+        numbered = [l for l in bt_lines(snap, t, at) if re.match(r"#\d+ ", l)]
+        if not found:
+            if n < len(numbered):
+                raise gdb.GdbError("Frame %u of task %u is not a future: %s"
+                                   % (n, t.id, numbered[n]))
+            raise gdb.GdbError("Task %u has no frame %u (it has %u)." % (t.id, n, len(numbered)))
+        i, text = found[0]
+        f = t.frames[i]
         set_task_vars(t)
-        gdb.write(F.bt_frame(n, 0, f, snap) + "\n")
+        gdb.write(text + "\n")
         v = frame_value(f)
         if v is None:
             gdb.set_convenience_variable("task_frame", gdb.Value(f.addr))
@@ -347,7 +552,7 @@ rule (the runtime's own tt_* frames, worker loop and thread start)."""
         return ""
 
     def get_show_string(self, value):
-        return "Pruned functions: %s%s" % (DEFAULT_PRUNE, " and " + value if value else "")
+        return "Pruned functions: %s%s" % (default_prune(), " and " + value if value else "")
 
 
 class TaskDiagnose(gdb.Command):

@@ -27,7 +27,11 @@ def _one(argv, cmd, frames):
         raise gdb.GdbError("usage: %s ID" % cmd)
     snap = C.snapshot()
     t = C.get_task(snap, C.parse_id(argv[0]))
-    return {"task": _tasks(snap, tid=t.id, frames=frames)[0]}
+    res = {"task": _tasks(snap, tid=t.id, frames=frames)[0]}
+    if frames:
+        # The text of `task bt ID` (and `tasktrace bt`): the one C printer's.
+        res["text"] = C.bt_text(snap, [t.id])
+    return res
 
 
 class TaskList(gdb.MICommand):

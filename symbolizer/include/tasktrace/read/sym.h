@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "tasktrace/read/bt.h"
 #include "tasktrace/read/reader.h"
 #include "tasktrace/read/target.h"
 
@@ -98,6 +99,43 @@ TT_API tt_mem tt_sym_mem(tt_sym *s);
 /* Find the registry root among the session's modules, as tt_target_find_root
  * does for a live pid.  Returns TT_T_* with ERR set on failure. */
 TT_API int tt_sym_find_root(tt_sym *s, tt_root_loc *out, char *err, size_t errlen);
+
+/* ---- the real frames of task backtraces (tasktrace/read/bt.h) ---- */
+
+/* A frame of a machine stack or of an inline chain: where it was looked
+ * up, and what is there. */
+typedef struct tt_sym_at {
+	uint64_t pc;
+	tt_sym_frame f;
+} tt_sym_at;
+
+/* The stack of thread TID running a task, pruned: without the frames
+ * whose function matches tt_bt_default_prune() or one of PRUNE[0..NPRUNE)
+ * (POSIX extended regexes; a bad one is ignored), and cut after the frame
+ * of ROOT_POLL's function (the C function polling the task's root future;
+ * 0 unknown).  NO_PRUNE keeps every frame.  Returns the count, or -1 with
+ * ERR set when the thread cannot be unwound. */
+TT_API int tt_sym_task_stack(tt_sym *s, pid_t tid, uint64_t root_poll, const char *const *prune,
+			     int nprune, int no_prune, tt_sym_at *out, int cap, char *err,
+			     size_t errlen);
+/* The same for a stack unwound by the caller (gdb): PCS[0..NPC),
+ * innermost first, symbolized and pruned as above. */
+TT_API int tt_sym_prune_stack(tt_sym *s, const tt_sym_pc *pcs, int npc, uint64_t root_poll,
+			      const char *const *prune, int nprune, int no_prune, tt_sym_at *out,
+			      int cap);
+/* The callers the async function FUNCTION suspended at a site was inlined
+ * into: the inline chain at the site's RESUME address outside FUNCTION,
+ * innermost first.  Returns the count (0 unless it was inlined). */
+TT_API int tt_sym_site_callers(tt_sym *s, uint64_t resume, const char *function, tt_sym_at *out,
+			       int cap);
+
+/* tt_bt_hooks' inline_callers over a session, for front ends that have
+ * no inline chains of their own (gdb): CTX is tt_sym_bt_new's. */
+typedef struct tt_sym_bt tt_sym_bt;
+TT_API tt_sym_bt *tt_sym_bt_new(tt_sym *s);
+TT_API void tt_sym_bt_free(tt_sym_bt *b);
+TT_API int tt_sym_bt_inlined(void *ctx, const tt_stask *t, const tt_ssite *site,
+			     const tt_bt_native **out);
 
 #ifdef __cplusplus
 }

@@ -257,7 +257,7 @@ static void out_flush(stream *st)
 static void row(stream *st, const tt_rtask *t, uint64_t now)
 {
 	char err[sizeof(st->r->err)];
-	size_t n = 0, where = SIZE_MAX;
+	size_t n = 0;
 	tt_fmt_task v = { t, NULL, NULL, NULL, 0, -1, NULL, 0 };
 	tt_fbuf b;
 
@@ -270,19 +270,13 @@ static void row(stream *st, const tt_rtask *t, uint64_t now)
 		err[sizeof(err) - 1] = 0;
 		v.error = err;
 	}
-	/* Down the awaited path as view_task does: pre-order puts a
-	 * frame's first child right after it. */
-	for (size_t i = 0; i < n; i++) {
-		const tt_rframe *f = &st->frames[i];
-		if (f->kind != TT_FUNC_KIND_LEAF && f->site)
-			where = i;
-		if (i + 1 >= n || st->frames[i + 1].parent != (int32_t)i) {
-			v.leaf = f;
-			break;
-		}
-	}
-	if (where != SIZE_MAX) {
-		const where_ent *w = where_of(st, st->frames[where].func, st->frames[where].site);
+	tt_rpath_ends e;
+	tt_frames_path_ends(st->frames, sizeof(*st->frames), n, &e);
+	if (e.leaf != SIZE_MAX)
+		v.leaf = &st->frames[e.leaf];
+	if (e.where != SIZE_MAX) {
+		const where_ent *w =
+		    where_of(st, st->frames[e.where].func, st->frames[e.where].site);
 		v.where_func = w->fn;
 		v.where_file = w->file;
 		v.where_line = w->line;

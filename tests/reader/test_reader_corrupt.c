@@ -221,11 +221,13 @@ START_TEST(test_good_snapshot)
 	leaf = tt_stask_leaf(t);
 	ck_assert_ptr_eq(leaf, &t->frames[3]);
 	ck_assert_uint_eq(leaf->raw.wait_kind, TT_WAIT_CHAN_RECV);
+	ck_assert_ptr_eq(tt_stask_where(t), &t->frames[2]);
 
 	t = tt_snapshot_find(s, 2);
 	ck_assert_uint_eq(t->nframes, 3);
 	leaf = tt_stask_leaf(t);
 	ck_assert_ptr_eq(leaf, &t->frames[1]); /* the first child */
+	ck_assert_ptr_eq(tt_stask_where(t), t->frames[0].site ? &t->frames[0] : NULL);
 	ck_assert_uint_eq(t->frames[2].raw.wait_owner, 1);
 	ck_assert_str_eq(t->frames[0].func->name, "tt_select");
 
@@ -1004,6 +1006,81 @@ START_TEST(test_mem_image)
 }
 END_TEST
 
+/* The one definition of a task's leaf and "where": first children from
+ * the root down; "where" is the innermost non-leaf frame with a site. */
+static tt_rframe pf(int32_t parent, uint32_t depth, uint32_t kind, uint64_t site)
+{
+	tt_rframe f = {0};
+
+	f.parent = parent;
+	f.depth = depth;
+	f.kind = kind;
+	f.site = site;
+	f.func = 0x1000 + depth;
+	return f;
+}
+
+START_TEST(test_path_ends)
+{
+	tt_rpath_ends e;
+	tt_rframe fr[6] = {0};
+
+	tt_frames_path_ends(fr, sizeof(*fr), 0, &e);
+	ck_assert_uint_eq(e.leaf, SIZE_MAX);
+	ck_assert_uint_eq(e.where, SIZE_MAX);
+	ck_assert_int_eq(e.combinator, 0);
+
+	/* async at A -> async at B -> leaf (a leaf's site is no "where") */
+	fr[0] = pf(-1, 0, TT_FUNC_KIND_ASYNC, 0xa0);
+	fr[1] = pf(0, 1, TT_FUNC_KIND_ASYNC, 0xb0);
+	fr[2] = pf(1, 2, TT_FUNC_KIND_LEAF, 0xc0);
+	tt_frames_path_ends(fr, sizeof(*fr), 3, &e);
+	ck_assert_uint_eq(e.leaf, 2);
+	ck_assert_uint_eq(e.where, 1);
+	ck_assert_int_eq(e.combinator, 0);
+
+	/* The innermost async frame not at an await: "where" stays outer. */
+	fr[1].site = 0;
+	tt_frames_path_ends(fr, sizeof(*fr), 3, &e);
+	ck_assert_uint_eq(e.where, 0);
+	/* Only the first N frames count. */
+	fr[1].site = 0xb0;
+	tt_frames_path_ends(fr, sizeof(*fr), 1, &e);
+	ck_assert_uint_eq(e.leaf, 0);
+	ck_assert_uint_eq(e.where, 0);
+
+	/* A combinator: the path follows its first child only. */
+	fr[0] = pf(-1, 0, TT_FUNC_KIND_COMBINATOR, 0xa0);
+	fr[1] = pf(0, 1, TT_FUNC_KIND_LEAF, 0);
+	fr[2] = pf(0, 1, TT_FUNC_KIND_ASYNC, 0xd0);
+	fr[3] = pf(2, 2, TT_FUNC_KIND_LEAF, 0);
+	tt_frames_path_ends(fr, sizeof(*fr), 4, &e);
+	ck_assert_uint_eq(e.leaf, 1);
+	ck_assert_uint_eq(e.where, 0);
+	ck_assert_int_eq(e.combinator, 1);
+
+	/* A frame after the root that is not its child ends the path. */
+	fr[0] = pf(-1, 0, TT_FUNC_KIND_ASYNC, 0xa0);
+	fr[1] = pf(5, 1, TT_FUNC_KIND_ASYNC, 0xb0);
+	tt_frames_path_ends(fr, sizeof(*fr), 2, &e);
+	ck_assert_uint_eq(e.leaf, 0);
+	ck_assert_uint_eq(e.where, 0);
+
+	/* Strided: the snapshot's frames are read in place. */
+	tt_sframe sf[3];
+	tt_sfunc fn = {0};
+	memset(sf, 0, sizeof(sf));
+	for (int i = 0; i < 3; i++) {
+		sf[i].raw = pf(i - 1, (uint32_t)i, i == 2 ? TT_FUNC_KIND_LEAF : TT_FUNC_KIND_ASYNC,
+			       i == 1 ? 0xb0 : 0);
+		sf[i].func = &fn;
+	}
+	tt_frames_path_ends(&sf[0].raw, sizeof(*sf), 3, &e);
+	ck_assert_uint_eq(e.leaf, 2);
+	ck_assert_uint_eq(e.where, 1);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	ck_assert_str_eq(tt_state_name(TT_STATE_IDLE), "idle");
@@ -1050,6 +1127,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_mem_pid);
 	tcase_add_test(tc, test_mem_image);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_path_ends);
 	suite_add_tcase(s, tc);
 	return s;
 }

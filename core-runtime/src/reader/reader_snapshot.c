@@ -9,6 +9,7 @@
  * after walking the frames of a batch of slots the slots are re-read, and
  * a task whose sequence moved is read again on its own. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -836,16 +837,28 @@ const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id)
 	return &s->tasks[i];
 }
 
+/* tt_frames_path_ends reads a snapshot's frames in place. */
+_Static_assert(offsetof(tt_sframe, raw) == 0, "tt_sframe starts with its tt_rframe");
+
 const tt_sframe *tt_stask_leaf(const tt_stask *t)
 {
-	size_t i = 0;
+	tt_rpath_ends e;
 
 	if (!t || !t->nframes)
 		return NULL;
-	/* Pre-order puts a frame's first child right after it. */
-	while (i + 1 < t->nframes && t->frames[i + 1].raw.parent == (int32_t)i)
-		i++;
-	return &t->frames[i];
+	tt_frames_path_ends(&t->frames[0].raw, sizeof(*t->frames), t->nframes, &e);
+	return &t->frames[e.leaf];
+}
+
+const tt_sframe *tt_stask_where(const tt_stask *t)
+{
+	tt_rpath_ends e;
+
+	if (!t || !t->nframes)
+		return NULL;
+	tt_frames_path_ends(&t->frames[0].raw, sizeof(*t->frames), t->nframes, &e);
+	/* A site that did not resolve (out of memory) is no "where". */
+	return e.where != SIZE_MAX && t->frames[e.where].site ? &t->frames[e.where] : NULL;
 }
 
 /* Frames come in pre-order with parent indices, so the children of P are

@@ -704,23 +704,17 @@ static void fmt_view(tt_rep *p, size_t n, const tt_rtask *t, int err,
 	v->tid = t->worker >= 0 && t->worker < TT_REP_WORKERS ? p->worker_tid[t->worker] : -1;
 	v->error = err ? p->r.err : NULL;
 	v->selected = 0;
-	for (size_t i = 0; i < n;) {
-		const tt_rframe *f = &p->frames[i];
-		if (f->kind != TT_FUNC_KIND_LEAF && f->site) {
-			const tt_rep_sym *fn = tt_rep_func(p, f->func);
-			const tt_rep_sym *site = tt_rep_site(p, f->site);
-			if (fn && site) {
-				v->where_func = fn->name;
-				v->where_file = site->file;
-				v->where_line = site->line;
-			}
-		}
-		size_t c = next_child(p, n, i, i);
-		if (c >= n) {
-			v->leaf = f;
-			break;
-		}
-		i = c;
+	tt_rpath_ends e;
+	tt_frames_path_ends(p->frames, sizeof(*p->frames), n, &e);
+	if (e.leaf != SIZE_MAX)
+		v->leaf = &p->frames[e.leaf];
+	if (e.where != SIZE_MAX) {
+		const tt_rep_sym *fn = tt_rep_func(p, p->frames[e.where].func);
+		const tt_rep_sym *site = tt_rep_site(p, p->frames[e.where].site);
+		/* Unreadable records print as "??", line 0, as the snapshot's. */
+		v->where_func = fn ? fn->name : "??";
+		v->where_file = site ? site->file : "??";
+		v->where_line = site ? site->line : 0;
 	}
 }
 

@@ -91,6 +91,10 @@ class ListOpts(ctypes.Structure):
                 ("group", ctypes.c_int), ("unreadable", ctypes.c_int)]
 
 
+class PathEnds(ctypes.Structure):
+    _fields_ = [("leaf", SIZE), ("where", SIZE), ("combinator", ctypes.c_int)]
+
+
 class DiagOpts(ctypes.Structure):
     _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
                 ("all", ctypes.c_int), ("runtime_id", U64)]
@@ -152,6 +156,7 @@ PROTOTYPES = {
     "tt_diag_free": (None, [ctypes.POINTER(Report)]),
     "tt_diag_opts_init": (None, [ctypes.POINTER(DiagOpts)]),
     "tt_diag_parse_duration": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(U64)]),
+    "tt_frames_path_ends": (None, [ctypes.c_void_p, SIZE, SIZE, ctypes.POINTER(PathEnds)]),
     "tt_live_now": (U64, [ctypes.c_int, U64]),
     "tt_core_now": (U64, [ctypes.c_char_p, U64, U64, U64]),
 }

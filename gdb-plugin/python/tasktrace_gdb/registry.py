@@ -125,15 +125,24 @@ class Task:
             self._path0 = out
         return out
 
+    def _ends(self):
+        """Indices of the leaf and of the "where" frame, as C finds them
+        (tt_frames_path_ends, the one definition of both)."""
+        e = clib.PathEnds()
+        n = self._nframes if self._frames_at else 0
+        self._snap._lib.tt_frames_path_ends(self._frames_at, ctypes.sizeof(clib.SFrame), n,
+                                            ctypes.byref(e))
+        return e
+
     def leaf(self):
-        p = self.path()
-        return p[-1] if p else None
+        e = self._ends()
+        return self.frames[e.leaf] if e.leaf < len(self.frames) else None
 
     def where(self):
         """The innermost async function suspended at an await."""
-        for f in reversed(self.path()):
-            if f.func.kind != K_LEAF and f.site is not None:
-                return f
+        e = self._ends()
+        if e.where < len(self.frames) and self.frames[e.where].site is not None:
+            return self.frames[e.where]
         return None
 
 

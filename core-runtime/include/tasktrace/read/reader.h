@@ -250,6 +250,19 @@ TT_API int tt_reader_read_task(tt_reader *r, uint64_t slot_addr, tt_rtask *out);
 TT_API int tt_reader_walk_frames(tt_reader *r, uint64_t root_frame, tt_rframe *frames, size_t cap,
 				 size_t *count);
 
+/* The ends of a task's awaited path (the first children from the root
+ * frame down) in frames as tt_reader_walk_frames writes them: every front
+ * end, the signal-safe reporters too, takes a task's leaf and its "where"
+ * from here.  The frames lie STRIDE bytes apart, so the snapshot's
+ * tt_sframe (which starts with its tt_rframe) serves as it is. */
+typedef struct tt_rpath_ends {
+	size_t leaf;	/* the innermost frame; SIZE_MAX without frames */
+	size_t where;	/* the innermost async frame suspended at an await, or SIZE_MAX */
+	int combinator; /* a combinator on the path */
+} tt_rpath_ends;
+TT_API void tt_frames_path_ends(const tt_rframe *frames, size_t stride, size_t n,
+				tt_rpath_ends *out);
+
 TT_API int tt_reader_site(tt_reader *r, uint64_t addr, tt_rsite *out);
 TT_API int tt_reader_func(tt_reader *r, uint64_t addr, tt_rfunc *out);
 /* NUL-terminated string at ADDR into BUF (truncated to LEN-1).  An
@@ -317,8 +330,11 @@ TT_API int tt_snapshot_read(tt_mem mem, uint64_t root_addr, const tt_reader_limi
 			    tt_snapshot **out, char *err, size_t errlen);
 TT_API void tt_snapshot_free(tt_snapshot *s);
 TT_API const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);
-/* The innermost frame of the awaited path (follows first children). */
+/* The innermost frame of the awaited path (follows first children), and
+ * the innermost async frame on it suspended at an await (NULL: none), as
+ * tt_frames_path_ends finds them. */
 TT_API const tt_sframe *tt_stask_leaf(const tt_stask *t);
+TT_API const tt_sframe *tt_stask_where(const tt_stask *t);
 /* The next child of frame PARENT after frame AFTER (pass PARENT for the
  * first, which is the awaited one); t->nframes when there is none. */
 TT_API size_t tt_stask_next_child(const tt_stask *t, size_t parent, size_t after);

@@ -1081,6 +1081,54 @@ START_TEST(test_path_ends)
 }
 END_TEST
 
+/* Of several roots (a copy relocation leaves the library's copy pristine,
+ * pid 0), the started one; else the first that opens; a candidate that
+ * does not open is reported, never chosen. */
+START_TEST(test_root_pick)
+{
+	img g2;
+	tt_mem_region regs[4];
+	tt_mem_image mi = {regs, 4};
+	tt_root_pick_out pick;
+	const uint64_t bad = 0x7e0000000000ull;
+
+	img_init_real(&g2, 1 << 12);
+	img_set(&g2, TT_REC_ROOT, TT_ROOT_PID, IMG_ROOT_ADDR, 0);
+	img_mem(&G);
+	img_mem(&g2);
+	regs[0] = G.regs[0];
+	regs[1] = G.regs[1];
+	regs[2] = g2.regs[0];
+	regs[3] = g2.regs[1];
+	tt_mem mem = tt_mem_image_source(&mi);
+
+	uint64_t c3[] = {g2.root_addr, bad, IMG_ROOT_ADDR};
+	ck_assert_int_eq(tt_root_pick(mem, c3, 3, &pick), TT_R_OK);
+	ck_assert_uint_eq(pick.chosen, 2);
+	ck_assert_uint_eq(pick.pid, 4242);
+	ck_assert_uint_eq(pick.failed, 1);
+	ck_assert_int_eq(pick.error, TT_R_UNREADABLE);
+	ck_assert_ptr_nonnull(strstr(pick.err, "7e0000000000"));
+
+	/* Neither started: the first that opens. */
+	img_set(&G, TT_REC_ROOT, TT_ROOT_PID, IMG_ROOT_ADDR, 0);
+	uint64_t c2[] = {bad, IMG_ROOT_ADDR, g2.root_addr};
+	ck_assert_int_eq(tt_root_pick(mem, c2, 3, &pick), TT_R_OK);
+	ck_assert_uint_eq(pick.chosen, 1);
+	ck_assert_uint_eq(pick.pid, 0);
+	ck_assert_uint_eq(pick.failed, 0);
+
+	/* None opens: the first one's error. */
+	uint64_t c1[] = {bad, bad + 4096};
+	ck_assert_int_eq(tt_root_pick(mem, c1, 2, &pick), TT_R_UNREADABLE);
+	ck_assert_uint_eq(pick.chosen, SIZE_MAX);
+	ck_assert_uint_eq(pick.failed, 0);
+	ck_assert_int_eq(tt_root_pick(mem, c1, 0, &pick), TT_R_NOT_FOUND);
+	ck_assert_uint_eq(pick.chosen, SIZE_MAX);
+	img_free(&g2);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	ck_assert_str_eq(tt_state_name(TT_STATE_IDLE), "idle");
@@ -1120,6 +1168,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_torn);
 	tcase_add_test(tc, test_freed_meanwhile);
 	tcase_add_test(tc, test_fuzz);
+	tcase_add_test(tc, test_root_pick);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("mem");

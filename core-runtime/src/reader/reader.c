@@ -585,3 +585,39 @@ int tt_r_chunk_get(tt_reader *r, uint32_t i, uint64_t total, tt_r_chunk *c)
 				 c->slots);
 	return TT_R_OK;
 }
+
+/* ---- which root ---- */
+
+int tt_root_pick(tt_mem mem, const uint64_t *addrs, size_t n, tt_root_pick_out *out)
+{
+	tt_reader r;
+
+	memset(out, 0, sizeof(*out));
+	out->chosen = out->failed = SIZE_MAX;
+	if (!n) {
+		out->error = TT_R_NOT_FOUND;
+		return TT_R_NOT_FOUND;
+	}
+	/* Two copies of a valid root is normal: an executable that takes
+	 * &tasktrace_registry gets a copy relocation, and the library's own
+	 * copy keeps its pristine initializer while the live registry is the
+	 * executable's.  The live one has its pid filled in. */
+	for (size_t i = 0; i < n && i < TT_ROOT_CANDIDATES; i++) {
+		int rc = tt_reader_open(&r, mem, addrs[i], NULL);
+		if (rc != TT_R_OK) {
+			if (out->failed == SIZE_MAX) {
+				out->failed = i;
+				out->error = rc;
+				memcpy(out->err, r.err, sizeof(out->err));
+				out->err[sizeof(out->err) - 1] = 0;
+			}
+			continue;
+		}
+		uint64_t pid = tt_reader_root_u64(&r, TT_ROOT_PID);
+		if (out->chosen == SIZE_MAX || (pid && !out->pid)) {
+			out->chosen = i;
+			out->pid = pid;
+		}
+	}
+	return out->chosen != SIZE_MAX ? TT_R_OK : out->error;
+}

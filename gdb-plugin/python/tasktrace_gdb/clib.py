@@ -95,6 +95,11 @@ class PathEnds(ctypes.Structure):
     _fields_ = [("leaf", SIZE), ("where", SIZE), ("combinator", ctypes.c_int)]
 
 
+class RootPick(ctypes.Structure):
+    _fields_ = [("chosen", SIZE), ("pid", U64), ("failed", SIZE), ("error", ctypes.c_int),
+                ("err", ctypes.c_char * 160)]
+
+
 class DiagOpts(ctypes.Structure):
     _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
                 ("all", ctypes.c_int), ("runtime_id", U64)]
@@ -157,6 +162,7 @@ PROTOTYPES = {
     "tt_diag_opts_init": (None, [ctypes.POINTER(DiagOpts)]),
     "tt_diag_parse_duration": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(U64)]),
     "tt_frames_path_ends": (None, [ctypes.c_void_p, SIZE, SIZE, ctypes.POINTER(PathEnds)]),
+    "tt_root_pick": (ctypes.c_int, [Mem, ctypes.POINTER(U64), SIZE, ctypes.POINTER(RootPick)]),
     "tt_live_now": (U64, [ctypes.c_int, U64]),
     "tt_core_now": (U64, [ctypes.c_char_p, U64, U64, U64]),
 }

@@ -355,22 +355,21 @@ def snapshot():
         except gdb.GdbError as e:
             raise Corrupt(str(e)) from None
         mem, keep = clib.inferior_mem(inf)
-        opened, error = [], None
-        for addr in find_root():
-            out, err = clib.SNAP_P(), ctypes.create_string_buffer(256)
-            if lib.tt_snapshot_read(mem, addr, None, ctypes.byref(out), err, len(err)):
-                error = error or Corrupt(err.value.decode("utf-8", "replace"))
-            else:
-                opened.append(Snapshot(lib, out))
-        del keep
+        cands = find_root()
+        addrs, pick = (clib.U64 * len(cands))(*cands), clib.RootPick()
+        # The choice among the candidates is C's (tt_root_pick), the CLI's.
+        rc = lib.tt_root_pick(mem, addrs, len(cands), ctypes.byref(pick))
         # A PIE executable that takes the registry's address gets a copy
         # relocation: the library's own .tasktrace copy then stays as
-        # initialised, never started.  Prefer a started registry, and do not
-        # let such a stale copy hide the live one's error.
-        started = [s for s in opened if s.pid]
-        if not started and error is not None:
-            raise error
-        snap = _cache[key] = (started or opened)[0]
+        # initialised, never started.  Do not let such a stale copy hide
+        # the live one's error.
+        if rc or (not pick.pid and pick.failed < len(cands)):
+            raise Corrupt(pick.err.decode("utf-8", "replace"))
+        out, err = clib.SNAP_P(), ctypes.create_string_buffer(256)
+        if lib.tt_snapshot_read(mem, cands[pick.chosen], None, ctypes.byref(out), err, len(err)):
+            raise Corrupt(err.value.decode("utf-8", "replace"))
+        del keep
+        snap = _cache[key] = Snapshot(lib, out)
         conn = _connection(inf)
         snap.live = conn == "native"
         # The "now" that stamps are aged against, as the CLI takes it.

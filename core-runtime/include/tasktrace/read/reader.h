@@ -159,6 +159,24 @@ typedef struct tt_reader {
  * the defaults.  Returns TT_R_OK or an error with reader->err set. */
 TT_API int tt_reader_open(tt_reader *r, tt_mem mem, uint64_t root_addr,
 			  const tt_reader_limits *limits);
+/* Of N candidate addresses of a registry root (a symbol, the .tasktrace
+ * sections of the modules: the caller finds them, with libelf or from a
+ * debugger's symbol tables), the one to read: the first that opens through
+ * MEM with its pid set (the runtime started it; an executable that takes
+ * &tasktrace_registry gets a copy relocation, and the library's own copy
+ * stays pristine, pid 0), else the first that opens.  At most
+ * TT_ROOT_CANDIDATES are tried.  Returns TT_R_OK with OUT->chosen, or the
+ * first candidate's error (TT_R_NOT_FOUND without candidates); OUT->failed
+ * and its error say the first candidate that did not open either way. */
+#define TT_ROOT_CANDIDATES 8
+typedef struct tt_root_pick_out {
+	size_t chosen; /* index into the candidates; SIZE_MAX: none opens */
+	uint64_t pid;  /* the chosen root's pid field: 0 in a copy never started */
+	size_t failed; /* the first candidate that did not open; SIZE_MAX: none */
+	int error;     /* its tt_reader_open error */
+	char err[160]; /* and message, one line */
+} tt_root_pick_out;
+TT_API int tt_root_pick(tt_mem mem, const uint64_t *addrs, size_t n, tt_root_pick_out *out);
 /* Give an opened reader a zero-copy VIEW of its memory (NULL: none).
  * Every check stays; only copies are spared, and task slots are read
  * once instead of under the seqlock protocol, since the memory holds

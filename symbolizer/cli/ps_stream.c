@@ -22,62 +22,12 @@
 
 #include "cli.h"
 
-#define BLK_BIG 20   /* 1 MiB blocks ... */
-#define BLK_SMALL 12 /* ... or pages, near the edge of a mapping */
-#define BLK_N 32
+#define BLK_SHIFT 20 /* the block cache of a live target: 1 MiB blocks ... */
+#define BLK_N 32     /* ... 32 of them */
 #define WHERES 4096 /* (func, site) cache, direct mapped */
 #define MAX_FRAMES 4096
 #define ROW_MAX 1024          /* a row's text, as cli_line's callers cut it */
 #define OUT_SIZE (1u << 20)   /* rows are written a MiB at a time */
-
-typedef struct blkcache {
-	tt_mem raw;
-	unsigned char *data[BLK_N];
-	uint64_t start[BLK_N], len[BLK_N]; /* len 0: empty */
-	unsigned next; /* round robin */
-	unsigned last; /* the entry of the last hit */
-} blkcache;
-
-/* Load the block around ADDR into entry I: a whole aligned MiB when it is
- * readable, else the page (small mappings: the runtime's descriptors in
- * .data.rel.ro, the first and last pages of a chunk).  0 or -1. */
-static int blk_load(blkcache *c, unsigned i, uint64_t addr)
-{
-	if (!c->data[i] && !(c->data[i] = malloc((size_t)1 << BLK_BIG)))
-		return -1;
-	for (int shift = BLK_BIG; shift >= BLK_SMALL; shift -= BLK_BIG - BLK_SMALL) {
-		uint64_t start = addr >> shift << shift;
-		if (c->raw.read(c->raw.ctx, start, c->data[i], (size_t)1 << shift) == 0) {
-			c->start[i] = start;
-			c->len[i] = (uint64_t)1 << shift;
-			return 0;
-		}
-	}
-	c->len[i] = 0;
-	return -1;
-}
-
-static int blk_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	blkcache *c = ctx;
-
-	if (!len || addr + len < addr)
-		return c->raw.read(c->raw.ctx, addr, buf, len);
-	for (unsigned k = 0; k < BLK_N; k++) {
-		unsigned i = (c->last + k) % BLK_N;
-		if (addr - c->start[i] < c->len[i] && len <= c->len[i] - (addr - c->start[i])) {
-			memcpy(buf, c->data[i] + (addr - c->start[i]), len);
-			c->last = i;
-			return 0;
-		}
-	}
-	unsigned i = c->next++ % BLK_N;
-	if (blk_load(c, i, addr) == 0 && len <= c->len[i] - (addr - c->start[i])) {
-		memcpy(buf, c->data[i] + (addr - c->start[i]), len);
-		return 0;
-	}
-	return c->raw.read(c->raw.ctx, addr, buf, len);
-}
 
 /* ---- a core, in place ---- */
 
@@ -202,7 +152,8 @@ typedef struct where_ent {
 
 typedef struct stream {
 	tt_reader *r;
-	blkcache bc;
+	tt_mem_cache bc;
+	void *bc_storage;
 	coreview cv;
 	where_ent wheres[WHERES];
 	tt_rframe *frames;
@@ -318,9 +269,13 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 	    !(st->frames = malloc(MAX_FRAMES * sizeof(*st->frames))) ||
 	    !(st->out = malloc(OUT_SIZE)))
 		goto out;
-	st->bc.raw = s->target.mem;
 	/* A core is mapped already: a cache would only copy twice. */
-	tt_mem mem = s->core ? s->target.mem : (tt_mem){ blk_read, &st->bc };
+	tt_mem mem = s->target.mem;
+	size_t bc_size = tt_mem_cache_size(BLK_SHIFT, BLK_N);
+	if (!s->core && (!(st->bc_storage = malloc(bc_size)) ||
+			 tt_mem_cache_init(&st->bc, s->target.mem, BLK_SHIFT, BLK_N, st->bc_storage,
+					   bc_size, &mem)))
+		goto out;
 	if (tt_reader_open(st->r, mem, s->target.root.addr, NULL))
 		goto out;
 	if (s->core && cv_open(&st->cv, s->core) == 0 && st->cv.nsegs)
@@ -380,8 +335,7 @@ out:
 			free(st->wheres[i].fn);
 			free(st->wheres[i].file);
 		}
-		for (size_t i = 0; i < BLK_N; i++)
-			free(st->bc.data[i]);
+		free(st->bc_storage);
 		cv_close(&st->cv);
 		free(st->frames);
 		free(st->tids);

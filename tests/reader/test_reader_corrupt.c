@@ -1129,6 +1129,88 @@ START_TEST(test_root_pick)
 }
 END_TEST
 
+/* The caching source: whole blocks, the page at the edge of a mapping,
+ * the raw source for what it cannot hold, never a partial copy. */
+typedef struct counted {
+	tt_mem raw;
+	unsigned calls;
+} counted;
+
+static int counted_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	counted *c = ctx;
+
+	c->calls++;
+	return c->raw.read(c->raw.ctx, addr, buf, len);
+}
+
+START_TEST(test_mem_cache)
+{
+	/* 3 pages and a half of a 16 KiB block at 0x10000 are readable. */
+	static unsigned char data[3 * 4096 + 2048];
+	tt_mem_region reg = {0x10000, data, sizeof(data)};
+	tt_mem_image im = {&reg, 1};
+	counted cn = {tt_mem_image_source(&im), 0};
+	tt_mem_cache c;
+	tt_mem mem;
+	size_t size = tt_mem_cache_size(14, 4);
+	void *storage = malloc(size);
+	unsigned char buf[64];
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 7 + 3);
+	ck_assert_int_eq(
+	    tt_mem_cache_init(&c, (tt_mem){counted_read, &cn}, 14, 3, storage, size, &mem),
+	    -EINVAL);
+	ck_assert_int_eq(
+	    tt_mem_cache_init(&c, (tt_mem){counted_read, &cn}, 14, 4, storage, size - 1, &mem),
+	    -EINVAL);
+	ck_assert_int_eq(
+	    tt_mem_cache_init(&c, (tt_mem){counted_read, &cn}, 14, 4, storage, size, &mem), 0);
+
+	/* The block is not wholly readable: its pages are kept one at a time. */
+	ck_assert_int_eq(mem.read(mem.ctx, 0x10008, &v, 8), 0);
+	ck_assert_mem_eq(&v, data + 8, 8);
+	unsigned after_first = cn.calls; /* the block, then its page */
+	ck_assert_uint_eq(after_first, 2);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x10100, buf, 64), 0);
+	ck_assert_mem_eq(buf, data + 0x100, 64);
+	ck_assert_uint_eq(cn.calls, after_first); /* a hit */
+	ck_assert_int_eq(mem.read(mem.ctx, 0x11010, buf, 16), 0);
+	ck_assert_mem_eq(buf, data + 0x1010, 16);
+	ck_assert_uint_eq(cn.calls, after_first + 1); /* the next page, not the block again */
+	/* The half page at the end: unreadable as a page, read through. */
+	ck_assert_int_eq(mem.read(mem.ctx, 0x13000, buf, 16), 0);
+	ck_assert_mem_eq(buf, data + 0x3000, 16);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x137f8, buf, 16), -EFAULT);
+	/* Beyond the mapping, and across a block edge: the raw source's answer. */
+	ck_assert_int_eq(mem.read(mem.ctx, 0x20000, buf, 8), -EFAULT);
+	ck_assert_int_eq(mem.read(mem.ctx, 0xfff8, buf, 16), -EFAULT);
+
+	/* A wholly readable block is read once. */
+	static unsigned char big[1 << 14];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (unsigned char)(i * 13 + 1);
+	tt_mem_region r2 = {0x40000, big, sizeof(big)};
+	im.regions = &r2;
+	tt_mem_cache_reset(&c);
+	cn.calls = 0;
+	for (uint64_t a = 0x40000; a + 64 <= 0x44000; a += 1000) {
+		ck_assert_int_eq(mem.read(mem.ctx, a, buf, 64), 0);
+		ck_assert_mem_eq(buf, big + (a - 0x40000), 64);
+	}
+	ck_assert_uint_eq(cn.calls, 1);
+	/* Reset forgets: the next read goes to the source again. */
+	big[0] ^= 0xff;
+	tt_mem_cache_reset(&c);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x40000, buf, 1), 0);
+	ck_assert_uint_eq(buf[0], big[0]);
+	ck_assert_uint_eq(cn.calls, 2);
+	free(storage);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	ck_assert_str_eq(tt_state_name(TT_STATE_IDLE), "idle");
@@ -1177,6 +1259,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_mem_image);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_path_ends);
+	tcase_add_test(tc, test_mem_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }

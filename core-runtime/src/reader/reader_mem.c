@@ -169,3 +169,88 @@ tt_mem tt_mem_image_source(tt_mem_image *img)
 {
 	return (tt_mem){ image_read, img };
 }
+
+/* ---- a cache in front of another source ---- */
+
+#define CACHE_PAGE_SHIFT 12
+
+struct tt_mem_block {
+	uint64_t tag;	/* block number + 1; 0 empty */
+	uint64_t start; /* of the bytes held ... */
+	uint32_t len;	/* ... and how many: the block, its page, or none */
+	uint32_t bad;	/* the block is not wholly readable */
+};
+
+size_t tt_mem_cache_size(unsigned shift, unsigned nblocks)
+{
+	return (size_t)nblocks * (sizeof(struct tt_mem_block) + ((size_t)1 << shift));
+}
+
+/* A miss, a read the cache cannot hold, or a block held as one page. */
+static int cache_fill(tt_mem_cache *c, uint64_t addr, void *buf, size_t len)
+{
+	uint64_t blk = addr >> c->shift;
+	size_t i = (size_t)((blk ^ (blk >> 8)) & (c->nblocks - 1));
+	struct tt_mem_block *b = &c->blocks[i];
+	unsigned char *data = c->data + (i << c->shift);
+
+	if (!len || addr + len < addr || (addr + len - 1) >> c->shift != blk)
+		return c->raw.read(c->raw.ctx, addr, buf, len);
+	if (b->tag != blk + 1) {
+		b->tag = blk + 1;
+		b->start = blk << c->shift;
+		b->len = (uint32_t)1 << c->shift;
+		b->bad = c->raw.read(c->raw.ctx, b->start, data, b->len) < 0;
+		if (b->bad)
+			b->len = 0;
+	}
+	if (addr - b->start >= b->len && b->bad && c->shift > CACHE_PAGE_SHIFT) {
+		/* The edge of a mapping: keep the page around ADDR. */
+		uint64_t page = addr >> CACHE_PAGE_SHIFT << CACHE_PAGE_SHIFT;
+		b->start = page;
+		b->len = 1u << CACHE_PAGE_SHIFT;
+		if (c->raw.read(c->raw.ctx, page, data + (page - (blk << c->shift)), b->len) < 0)
+			b->len = 0;
+	}
+	if (addr - b->start >= b->len || len > b->len - (addr - b->start))
+		return c->raw.read(c->raw.ctx, addr, buf, len);
+	memcpy(buf, data + (addr - (blk << c->shift)), len);
+	return 0;
+}
+
+static int cache_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	tt_mem_cache *c = ctx;
+	uint64_t blk = addr >> c->shift, off = addr & (((uint64_t)1 << c->shift) - 1);
+	size_t i = (size_t)((blk ^ (blk >> 8)) & (c->nblocks - 1));
+
+	/* The common case: a hit in a block held whole. */
+	if (c->blocks[i].tag == blk + 1 && !c->blocks[i].bad && len &&
+	    len <= ((size_t)1 << c->shift) - off) {
+		memcpy(buf, c->data + (i << c->shift) + off, len);
+		return 0;
+	}
+	return cache_fill(c, addr, buf, len);
+}
+
+int tt_mem_cache_init(tt_mem_cache *c, tt_mem raw, unsigned shift, unsigned nblocks, void *storage,
+		      size_t size, tt_mem *out)
+{
+	memset(c, 0, sizeof(*c));
+	if (shift < CACHE_PAGE_SHIFT || shift > 24 || !nblocks || (nblocks & (nblocks - 1)) ||
+	    !storage || ((uintptr_t)storage & 7) || size < tt_mem_cache_size(shift, nblocks))
+		return -EINVAL;
+	c->raw = raw;
+	c->shift = shift;
+	c->nblocks = nblocks;
+	c->blocks = storage;
+	c->data = (unsigned char *)storage + (size_t)nblocks * sizeof(*c->blocks);
+	tt_mem_cache_reset(c);
+	*out = (tt_mem){ cache_read, c };
+	return 0;
+}
+
+void tt_mem_cache_reset(tt_mem_cache *c)
+{
+	memset(c->blocks, 0, (size_t)c->nblocks * sizeof(*c->blocks));
+}

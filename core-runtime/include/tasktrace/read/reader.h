@@ -63,6 +63,28 @@ typedef struct tt_mem_image {
 } tt_mem_image;
 TT_API tt_mem tt_mem_image_source(tt_mem_image *img);
 
+/* A cache in front of another source RAW, for reads that come in runs
+ * (slots, frames, static records): blocks of 1 << SHIFT bytes are read
+ * whole (a block that is not wholly readable, at the edge of a mapping,
+ * holds the page around the read instead), direct mapped over NBLOCKS
+ * entries (a power of two); a read across a block edge goes to RAW.  The
+ * storage is the caller's, tt_mem_cache_size bytes, 8-aligned: malloc'd,
+ * mmap'd or static, so a signal handler can use one too (the cache
+ * neither allocates nor locks).  For a target that holds still, or with
+ * staleness checked by the caller (a seqlock): tt_mem_cache_reset forgets
+ * every block.  Init returns 0 with the cached source in *OUT, or
+ * -EINVAL. */
+typedef struct tt_mem_cache {
+	tt_mem raw;
+	unsigned shift, nblocks;
+	struct tt_mem_block *blocks; /* in the storage */
+	unsigned char *data;	     /* in the storage: NBLOCKS << SHIFT bytes */
+} tt_mem_cache;
+TT_API size_t tt_mem_cache_size(unsigned shift, unsigned nblocks);
+TT_API int tt_mem_cache_init(tt_mem_cache *c, tt_mem raw, unsigned shift, unsigned nblocks,
+			     void *storage, size_t size, tt_mem *out);
+TT_API void tt_mem_cache_reset(tt_mem_cache *c);
+
 /* ---- errors ---- */
 
 enum tt_rerr {

@@ -1172,8 +1172,8 @@ START_TEST(test_mem_cache)
 	/* The block is not wholly readable: its pages are kept one at a time. */
 	ck_assert_int_eq(mem.read(mem.ctx, 0x10008, &v, 8), 0);
 	ck_assert_mem_eq(&v, data + 8, 8);
-	unsigned after_first = cn.calls; /* the block, then its page */
-	ck_assert_uint_eq(after_first, 2);
+	unsigned after_first = cn.calls; /* the block with its tail, without, its page */
+	ck_assert_uint_eq(after_first, 3);
 	ck_assert_int_eq(mem.read(mem.ctx, 0x10100, buf, 64), 0);
 	ck_assert_mem_eq(buf, data + 0x100, 64);
 	ck_assert_uint_eq(cn.calls, after_first); /* a hit */
@@ -1188,8 +1188,9 @@ START_TEST(test_mem_cache)
 	ck_assert_int_eq(mem.read(mem.ctx, 0x20000, buf, 8), -EFAULT);
 	ck_assert_int_eq(mem.read(mem.ctx, 0xfff8, buf, 16), -EFAULT);
 
-	/* A wholly readable block is read once. */
-	static unsigned char big[1 << 14];
+	/* A wholly readable block is read once, with the page after it:
+	 * a read across the block's end is served too. */
+	static unsigned char big[(1 << 14) + 4096];
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (unsigned char)(i * 13 + 1);
 	tt_mem_region r2 = {0x40000, big, sizeof(big)};
@@ -1200,13 +1201,28 @@ START_TEST(test_mem_cache)
 		ck_assert_int_eq(mem.read(mem.ctx, a, buf, 64), 0);
 		ck_assert_mem_eq(buf, big + (a - 0x40000), 64);
 	}
+	ck_assert_int_eq(mem.read(mem.ctx, 0x43ff8, buf, 16), 0);
+	ck_assert_mem_eq(buf, big + 0x3ff8, 16);
 	ck_assert_uint_eq(cn.calls, 1);
-	/* Reset forgets: the next read goes to the source again. */
+	/* Reset forgets the bytes: the next read goes to the source again. */
 	big[0] ^= 0xff;
 	tt_mem_cache_reset(&c);
 	ck_assert_int_eq(mem.read(mem.ctx, 0x40000, buf, 1), 0);
 	ck_assert_uint_eq(buf[0], big[0]);
 	ck_assert_uint_eq(cn.calls, 2);
+	/* A block at the end of its mapping is held without the tail, and
+	 * that is remembered across a reset. */
+	r2.len = 1 << 14;
+	tt_mem_cache_reset(&c);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x40010, buf, 16), 0);
+	ck_assert_mem_eq(buf, big + 0x10, 16);
+	ck_assert_uint_eq(cn.calls, 4);
+	tt_mem_cache_reset(&c);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x40020, buf, 16), 0);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x43ff0, buf, 16), 0);
+	ck_assert_mem_eq(buf, big + 0x3ff0, 16);
+	ck_assert_uint_eq(cn.calls, 5);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x43ff8, buf, 16), -EFAULT);
 	free(storage);
 }
 END_TEST

@@ -105,109 +105,35 @@ typedef struct raw_rec {
 } raw_rec;
 
 /* Blocks of target memory read since the current batch of slots was
- * read: a task's frames usually share a block with its neighbours', and
- * a syscall costs more than decoding a task.  An entry first holds the
- * page that was asked for (FUNC and SITE records, strings: one page is
- * all they need); a second page asked for in the same block loads all of
- * it: its aligned 64 KiB in one process_vm_readv with the page after it
- * (a record across the boundary is no second read), kept as far as it was
- * readable (the copy stops at the first unmapped page).  Staleness is
- * handled by the seqlock checks: every cached block is younger than the
- * slot it is used with. */
+ * read (tt_mem_cache, in the mapping with the context): a task's frames
+ * usually share a block with its neighbours', and a syscall costs more
+ * than decoding a task.  Staleness is handled by the seqlock checks: the
+ * cache is reset whenever slots are read, so every cached block is younger
+ * than the slot it is used with. */
+#define BLOCK_SHIFT 16
 #define BLOCKS 8
-#define BLOCK 65536u
-#define TAIL 4096u
-#define PAGE 4096u
 
 struct rep_mem {
 	tt_mem self;
 	pid_t pid;
 	int no_vm; /* process_vm_readv refused: reads through tt_mem_self */
 	raw_rec raws[TT_REP_SYMS];
-	uint64_t tag[BLOCKS];   /* block number + 1; 0 empty */
-	uint64_t base[BLOCKS];  /* where its copy starts ... */
-	uint32_t valid[BLOCKS]; /* ... and how many bytes were readable */
-	uint8_t whole[BLOCKS];  /* the whole block was asked for */
-	unsigned char block[BLOCKS][BLOCK + TAIL];
+	tt_mem_cache cache;
+	tt_mem cached; /* through the cache */
+	uint64_t storage[TT_MEM_CACHE_SIZE(BLOCK_SHIFT, BLOCKS) / 8];
 };
 
-/* Read [BASE, END) into entry I, or as much of it as is readable from
- * BASE on; 0, or -1 when not even BASE's page is. */
-static int span_load(struct rep_mem *m, size_t i, uint64_t base, uint64_t end)
-{
-	if (!m->no_vm) {
-		int saved = errno;
-		struct iovec l = { m->block[i], (size_t)(end - base) };
-		struct iovec r = { (void *)(uintptr_t)base, (size_t)(end - base) };
-		ssize_t n = process_vm_readv(m->pid, &l, 1, &r, 1, 0);
-		int e = errno;
-		errno = saved;
-		if (n > 0) {
-			m->base[i] = base;
-			m->valid[i] = (uint32_t)n;
-			return 0;
-		}
-		if (n == 0 || (e != EPERM && e != ENOSYS))
-			return -1;
-		m->no_vm = 1;
-	}
-	/* Seccomp: tt_mem_self's fallback reads all or nothing. */
-	if (m->self.read(m->self.ctx, base, m->block[i], (size_t)(end - base)) < 0)
-		return -1;
-	m->base[i] = base;
-	m->valid[i] = (uint32_t)(end - base);
-	return 0;
-}
-
-/* Fill entry I for a read at ADDR in block BN: ADDR's page, or with
- * WHOLE the block from its start (from ADDR's page when the start is
- * unmapped: the first block of a heap).  0 or -1. */
-static int block_load(struct rep_mem *m, size_t i, uint64_t bn, uint64_t addr,
-		      int whole)
-{
-	uint64_t start = bn * BLOCK, end = start + BLOCK + TAIL;
-	uint64_t page = addr & ~(uint64_t)(PAGE - 1);
-
-	m->tag[i] = 0;
-	if (end >> 63)
-		return -1;
-	if (!whole && span_load(m, i, page, page + PAGE) < 0)
-		return -1;
-	if (whole && span_load(m, i, start, end) < 0 &&
-	    (page == start || span_load(m, i, page, end) < 0))
-		return -1;
-	m->tag[i] = bn + 1;
-	m->whole[i] = (uint8_t)whole;
-	return 0;
-}
-
-static int in_entry(const struct rep_mem *m, size_t i, uint64_t addr, size_t len)
-{
-	return addr >= m->base[i] && addr - m->base[i] + len <= m->valid[i];
-}
-
+/* Static records first (never stale), then the block cache. */
 static int cached_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
 	struct rep_mem *m = ctx;
 	raw_rec *r = &m->raws[sym_ix(addr)];
-	uint64_t bn = addr / BLOCK;
-	size_t i = (size_t)(bn % BLOCKS);
 
 	if (r->addr == addr && r->len == len && addr) {
 		memcpy(buf, r->data, len);
 		return 0;
 	}
-	if (!len || len > TAIL || addr + len < addr)
-		return m->self.read(m->self.ctx, addr, buf, len);
-	if (m->tag[i] != bn + 1) {
-		if (block_load(m, i, bn, addr, 0) < 0)
-			return m->self.read(m->self.ctx, addr, buf, len);
-	}
-	if (!in_entry(m, i, addr, len) &&
-	    (m->whole[i] || block_load(m, i, bn, addr, 1) < 0 || !in_entry(m, i, addr, len)))
-		return m->self.read(m->self.ctx, addr, buf, len);
-	memcpy(buf, m->block[i] + (addr - m->base[i]), len);
-	return 0;
+	return m->cached.read(m->cached.ctx, addr, buf, len);
 }
 
 /* process_vm_readv on ourselves with the pid looked up once (tt_mem_self
@@ -236,7 +162,7 @@ static int fast_self_read(void *ctx, uint64_t addr, void *buf, size_t len)
 
 static void cache_reset(struct rep_mem *m)
 {
-	memset(m->tag, 0, sizeof(m->tag));
+	tt_mem_cache_reset(&m->cache);
 }
 
 /* Remember the record of LEN bytes at ADDR (static data: never stale). */
@@ -459,6 +385,12 @@ tt_rep *tt_rep_open(int with_index, char *err, size_t errlen)
 	p = &m->rep;
 	m->mem.pid = getpid();
 	m->mem.self = (tt_mem){ fast_self_read, &m->mem };
+	if (tt_mem_cache_init(&m->mem.cache, m->mem.self, BLOCK_SHIFT, BLOCKS, m->mem.storage,
+			      sizeof(m->mem.storage), &m->mem.cached)) {
+		copy_err(err, errlen, "cannot set up the report's memory cache");
+		munmap(m, sizeof(*m));
+		return NULL;
+	}
 	if (tt_reader_open(&p->r, (tt_mem){ cached_read, &m->mem },
 			   (uint64_t)(uintptr_t)tt_registry_root(), NULL) != TT_R_OK) {
 		copy_err(err, errlen, p->r.err);

@@ -65,9 +65,10 @@ TT_API tt_mem tt_mem_image_source(tt_mem_image *img);
 
 /* A cache in front of another source RAW, for reads that come in runs
  * (slots, frames, static records): blocks of 1 << SHIFT bytes are read
- * whole (a block that is not wholly readable, at the edge of a mapping,
- * holds the page around the read instead), direct mapped over NBLOCKS
- * entries (a power of two); a read across a block edge goes to RAW.  The
+ * whole with the page after them (a record across the block's end is no
+ * second read; at the edge of a mapping a block holds what is readable of
+ * it: without that page, or the page around the read), direct mapped over
+ * NBLOCKS entries (a power of two); what it cannot hold goes to RAW.  The
  * storage is the caller's, tt_mem_cache_size bytes, 8-aligned: malloc'd,
  * mmap'd or static, so a signal handler can use one too (the cache
  * neither allocates nor locks).  For a target that holds still, or with
@@ -81,6 +82,8 @@ typedef struct tt_mem_cache {
 	unsigned char *data;	     /* in the storage: NBLOCKS << SHIFT bytes */
 } tt_mem_cache;
 TT_API size_t tt_mem_cache_size(unsigned shift, unsigned nblocks);
+/* At least tt_mem_cache_size, as a constant: for static storage. */
+#define TT_MEM_CACHE_SIZE(shift, nblocks) ((size_t)(nblocks) * (32 + 4096 + ((size_t)1 << (shift))))
 TT_API int tt_mem_cache_init(tt_mem_cache *c, tt_mem raw, unsigned shift, unsigned nblocks,
 			     void *storage, size_t size, tt_mem *out);
 TT_API void tt_mem_cache_reset(tt_mem_cache *c);

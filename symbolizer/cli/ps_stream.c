@@ -24,7 +24,7 @@
 
 #define BLK_SHIFT 20 /* the block cache of a live target: 1 MiB blocks ... */
 #define BLK_N 32     /* ... 32 of them */
-#define WHERES 4096 /* (func, site) cache, direct mapped */
+#define WHERES 2048  /* funcs and sites cached, each */
 #define MAX_FRAMES 4096
 #define ROW_MAX 1024          /* a row's text, as cli_line's callers cut it */
 #define OUT_SIZE (1u << 20)   /* rows are written a MiB at a time */
@@ -142,20 +142,15 @@ static const void *cv_view(void *ctx, uint64_t addr, size_t len)
 
 /* ---- rows ---- */
 
-/* The innermost async function and its site, resolved. */
-typedef struct where_ent {
-	uint64_t func, site; /* func 0: empty */
-	char *fn;            /* function name */
-	char *file;          /* site file */
-	uint32_t line;
-} where_ent;
-
 typedef struct stream {
 	tt_reader *r;
 	tt_mem_cache bc;
 	void *bc_storage;
 	coreview cv;
-	where_ent wheres[WHERES];
+	tt_rsym_cache funcs, sites;    /* the innermost (function, site) of rows */
+	tt_rsym *ents;		       /* their storage, WHERES each */
+	const tt_rsym *fn, *site;      /* the last lookup's, */
+	uint64_t last_func, last_site; /* of these */
 	tt_rframe *frames;
 	int64_t *tids; /* by worker index */
 	uint32_t ntids;
@@ -172,31 +167,6 @@ static int by_id(const void *a, const void *b)
 	const entry *x = a, *y = b;
 
 	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static const where_ent *where_of(stream *st, uint64_t func, uint64_t site)
-{
-	uint64_t h = (func ^ (site * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
-	where_ent *e = &st->wheres[(h >> 40) % WHERES];
-	char buf[512];
-	tt_rfunc f;
-	tt_rsite s;
-
-	if (e->func == func && e->site == site && e->fn && e->file)
-		return e;
-	free(e->fn);
-	free(e->file);
-	e->func = func;
-	e->site = site;
-	/* Unreadable records print as "??" (line 0), like the snapshot's. */
-	tt_reader_func(st->r, func, &f);
-	tt_reader_string(st->r, f.name, buf, sizeof(buf));
-	e->fn = strdup(buf);
-	tt_reader_site(st->r, site, &s);
-	tt_reader_string(st->r, s.file, buf, sizeof(buf));
-	e->file = strdup(buf);
-	e->line = s.line;
-	return e;
 }
 
 static void out_flush(stream *st)
@@ -226,11 +196,19 @@ static void row(stream *st, const tt_rtask *t, uint64_t now)
 	if (e.leaf != SIZE_MAX)
 		v.leaf = &st->frames[e.leaf];
 	if (e.where != SIZE_MAX) {
-		const where_ent *w =
-		    where_of(st, st->frames[e.where].func, st->frames[e.where].site);
-		v.where_func = w->fn;
-		v.where_file = w->file;
-		v.where_line = w->line;
+		const tt_rframe *f = &st->frames[e.where];
+		/* Rows in id order share their where in runs: the entries of
+		 * the last lookup hold until the next one. */
+		if (!st->fn || f->func != st->last_func || f->site != st->last_site) {
+			/* Unreadable records print as "??" (line 0), like the snapshot's. */
+			st->fn = tt_rsym_func(st->r, &st->funcs, f->func);
+			st->site = tt_rsym_site(st->r, &st->sites, f->site);
+			st->last_func = f->func;
+			st->last_site = f->site;
+		}
+		v.where_func = st->fn->name;
+		v.where_file = st->site->file;
+		v.where_line = st->site->line;
 	}
 	if (st->used + ROW_MAX + 1 > OUT_SIZE)
 		out_flush(st);
@@ -267,8 +245,10 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 
 	if (!st || !(st->r = malloc(sizeof(*st->r))) ||
 	    !(st->frames = malloc(MAX_FRAMES * sizeof(*st->frames))) ||
-	    !(st->out = malloc(OUT_SIZE)))
+	    !(st->out = malloc(OUT_SIZE)) || !(st->ents = calloc(2 * WHERES, sizeof(*st->ents))))
 		goto out;
+	tt_rsym_cache_init(&st->funcs, st->ents, WHERES);
+	tt_rsym_cache_init(&st->sites, st->ents + WHERES, WHERES);
 	/* A core is mapped already: a cache would only copy twice. */
 	tt_mem mem = s->target.mem;
 	size_t bc_size = tt_mem_cache_size(BLK_SHIFT, BLK_N);
@@ -331,10 +311,7 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 	rc = 0;
 out:
 	if (st) {
-		for (size_t i = 0; i < WHERES; i++) {
-			free(st->wheres[i].fn);
-			free(st->wheres[i].file);
-		}
+		free(st->ents);
 		free(st->bc_storage);
 		cv_close(&st->cv);
 		free(st->frames);

@@ -1227,6 +1227,65 @@ START_TEST(test_mem_cache)
 }
 END_TEST
 
+/* FUNC and SITE records with their strings, cached: a second lookup
+ * reads nothing; an unreadable record is "??" and is not kept. */
+static unsigned rsym_reads;
+static tt_mem rsym_raw;
+
+static int rsym_counted(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	rsym_reads++;
+	return rsym_raw.read(rsym_raw.ctx, addr, buf, len);
+}
+
+START_TEST(test_rsym_cache)
+{
+	tt_reader r;
+	tt_rsym_cache fc, sc;
+	tt_rsym *ents = calloc(16, sizeof(*ents));
+	tt_rframe fr[16];
+	size_t n;
+
+	rsym_raw = img_mem(&G);
+	ck_assert_int_eq(tt_reader_open(&r, (tt_mem){rsym_counted, NULL}, IMG_ROOT_ADDR, NULL),
+			 TT_R_OK);
+	ck_assert_int_eq(tt_rsym_cache_init(&fc, ents, 6), -EINVAL);
+	ck_assert_int_eq(tt_rsym_cache_init(&fc, ents, 8), 0);
+	ck_assert_int_eq(tt_rsym_cache_init(&sc, ents + 8, 8), 0);
+	ck_assert_int_eq(tt_reader_walk_frames(&r, K.t1_frames[0], fr, 16, &n), TT_R_OK);
+
+	const tt_rsym *f = tt_rsym_func(&r, &fc, fr[1].func);
+	const tt_rsym *st = tt_rsym_site(&r, &sc, fr[1].site);
+	ck_assert_int_eq(f->ok, 1);
+	ck_assert_str_eq(f->name, "read_request");
+	ck_assert_uint_eq(f->kind, TT_FUNC_KIND_ASYNC);
+	ck_assert_str_eq(st->name, "read_request");
+	ck_assert_str_eq(st->file, "src/server.c");
+	ck_assert_uint_eq(st->line, 20);
+	ck_assert_uint_eq(st->kind, TT_RSYM_SITE);
+	unsigned before = rsym_reads;
+	ck_assert_ptr_eq(tt_rsym_func(&r, &fc, fr[1].func), f);
+	ck_assert_ptr_eq(tt_rsym_site(&r, &sc, fr[1].site), st);
+	ck_assert_uint_eq(rsym_reads, before);
+	/* A site's address looked up as a func is no hit. */
+	ck_assert_uint_ne(tt_rsym_func(&r, &sc, fr[1].site)->kind, TT_RSYM_SITE);
+	ck_assert_uint_gt(rsym_reads, before);
+
+	const uint64_t bad = 0x7e0000000000ull;
+	f = tt_rsym_func(&r, &fc, bad);
+	ck_assert_int_eq(f->ok, 0);
+	ck_assert_str_eq(f->name, "??");
+	ck_assert_uint_eq(f->line, 0);
+	st = tt_rsym_site(&r, &sc, bad);
+	ck_assert_str_eq(st->file, "??");
+	ck_assert_uint_eq(st->line, 0);
+	before = rsym_reads;
+	tt_rsym_func(&r, &fc, bad);
+	ck_assert_uint_gt(rsym_reads, before); /* tried again */
+	free(ents);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	ck_assert_str_eq(tt_state_name(TT_STATE_IDLE), "idle");
@@ -1267,6 +1326,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_freed_meanwhile);
 	tcase_add_test(tc, test_fuzz);
 	tcase_add_test(tc, test_root_pick);
+	tcase_add_test(tc, test_rsym_cache);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("mem");

@@ -90,19 +90,7 @@ int tt_rout_force(tt_rout *o, const char *s)
 	return put(o, s, strlen(s), o->cap);
 }
 
-/* ---- memory: this process, with FUNC and SITE records cached ---- */
-
-static size_t sym_ix(uint64_t a)
-{
-	return (size_t)((a >> 3) ^ (a >> 11) ^ (a >> 19)) & (TT_REP_SYMS - 1);
-}
-
-/* Raw copies of static records, keyed by address and length. */
-typedef struct raw_rec {
-	uint64_t addr;
-	uint32_t len;
-	unsigned char data[TT_R_RECORD_MAX > 128 ? 128 : TT_R_RECORD_MAX];
-} raw_rec;
+/* ---- memory: this process, through a block cache ---- */
 
 /* Blocks of target memory read since the current batch of slots was
  * read (tt_mem_cache, in the mapping with the context): a task's frames
@@ -117,24 +105,10 @@ struct rep_mem {
 	tt_mem self;
 	pid_t pid;
 	int no_vm; /* process_vm_readv refused: reads through tt_mem_self */
-	raw_rec raws[TT_REP_SYMS];
 	tt_mem_cache cache;
 	tt_mem cached; /* through the cache */
 	uint64_t storage[TT_MEM_CACHE_SIZE(BLOCK_SHIFT, BLOCKS) / 8];
 };
-
-/* Static records first (never stale), then the block cache. */
-static int cached_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	struct rep_mem *m = ctx;
-	raw_rec *r = &m->raws[sym_ix(addr)];
-
-	if (r->addr == addr && r->len == len && addr) {
-		memcpy(buf, r->data, len);
-		return 0;
-	}
-	return m->cached.read(m->cached.ctx, addr, buf, len);
-}
 
 /* process_vm_readv on ourselves with the pid looked up once (tt_mem_self
  * asks getpid() every read: half the syscalls of a dump); anything but a
@@ -163,20 +137,6 @@ static int fast_self_read(void *ctx, uint64_t addr, void *buf, size_t len)
 static void cache_reset(struct rep_mem *m)
 {
 	tt_mem_cache_reset(&m->cache);
-}
-
-/* Remember the record of LEN bytes at ADDR (static data: never stale). */
-static void remember(struct rep_mem *m, uint64_t addr, size_t len)
-{
-	raw_rec *r = &m->raws[sym_ix(addr)];
-
-	if (len > sizeof(r->data) || (r->addr == addr && r->len == len))
-		return;
-	r->addr = 0;
-	if (m->self.read(m->self.ctx, addr, r->data, len) == 0) {
-		r->addr = addr;
-		r->len = (uint32_t)len;
-	}
 }
 
 /* The context and its mem live in one mapping. */
@@ -391,13 +351,15 @@ tt_rep *tt_rep_open(int with_index, char *err, size_t errlen)
 		munmap(m, sizeof(*m));
 		return NULL;
 	}
-	if (tt_reader_open(&p->r, (tt_mem){ cached_read, &m->mem },
-			   (uint64_t)(uintptr_t)tt_registry_root(), NULL) != TT_R_OK) {
+	if (tt_reader_open(&p->r, m->mem.cached, (uint64_t)(uintptr_t)tt_registry_root(), NULL) !=
+	    TT_R_OK) {
 		copy_err(err, errlen, p->r.err);
 		munmap(m, sizeof(*m));
 		return NULL;
 	}
 	p->now = tt_now_ns();
+	tt_rsym_cache_init(&p->funcs, p->func_ents, TT_REP_SYMS);
+	tt_rsym_cache_init(&p->sites, p->site_ents, TT_REP_SYMS);
 	for (uint32_t i = 0; i < TT_REP_WORKERS; i++)
 		p->worker_tid[i] = -1;
 	uint64_t nw = tt_reader_root_u64(&p->r, TT_ROOT_WORKER_COUNT);
@@ -463,49 +425,20 @@ size_t tt_rep_walk(tt_rep *p, tt_rtask *t, int *err)
 	}
 }
 
-static const tt_rep_sym *resolve(tt_rep *p, uint64_t addr, int is_func)
-{
-	tt_rep_sym *s = &p->syms[sym_ix(addr)];
-	tt_rfunc f;
-	tt_rsite st;
-
-	if (!addr)
-		return NULL;
-	if (s->addr == addr && (s->kind != UINT32_MAX) == is_func)
-		return s;
-	s->addr = 0;
-	remember(mem_of(p), addr, p->r.record_size[is_func ? TT_REC_FUNC : TT_REC_SITE]);
-	if (is_func) {
-		if (tt_reader_func(&p->r, addr, &f) != TT_R_OK)
-			return NULL;
-		tt_reader_string(&p->r, f.name, s->name, sizeof(s->name));
-		s->file[0] = 0;
-		s->line = f.line;
-		s->kind = f.kind;
-		s->poll = f.poll;
-		s->resume = 0;
-	} else {
-		if (tt_reader_site(&p->r, addr, &st) != TT_R_OK)
-			return NULL;
-		tt_reader_string(&p->r, st.function, s->name, sizeof(s->name));
-		tt_reader_string(&p->r, st.file, s->file, sizeof(s->file));
-		s->line = st.line;
-		s->kind = UINT32_MAX; /* marks a site */
-		s->poll = 0;
-		s->resume = st.resume;
-	}
-	s->addr = addr;
-	return s;
-}
-
 const tt_rep_sym *tt_rep_func(tt_rep *p, uint64_t addr)
 {
-	return resolve(p, addr, 1);
+	if (!addr)
+		return NULL;
+	const tt_rsym *s = tt_rsym_func(&p->r, &p->funcs, addr);
+	return s->ok ? s : NULL;
 }
 
 const tt_rep_sym *tt_rep_site(tt_rep *p, uint64_t addr)
 {
-	return resolve(p, addr, 0);
+	if (!addr)
+		return NULL;
+	const tt_rsym *s = tt_rsym_site(&p->r, &p->sites, addr);
+	return s->ok ? s : NULL;
 }
 
 /* ---- bt ---- */

@@ -308,6 +308,35 @@ TT_API void tt_frames_path_ends(const tt_rframe *frames, size_t stride, size_t n
 
 TT_API int tt_reader_site(tt_reader *r, uint64_t addr, tt_rsite *out);
 TT_API int tt_reader_func(tt_reader *r, uint64_t addr, tt_rfunc *out);
+/* FUNC and SITE records with their strings, cached by address over the
+ * core layer: what a reader that prints names without a snapshot needs
+ * (ps without a snapshot, the crash log and dump).  N entries (a power
+ * of two) of caller-owned storage, zeroed (calloc, a fresh mapping, static
+ * data), direct mapped; nothing is allocated, so a signal handler can use
+ * it.  Init returns 0, or -EINVAL.  A record that does not decode gives an
+ * entry with ok 0, "??" names and line 0, which is not kept.  An entry
+ * holds until the next lookup in its cache: to hold a func and a site at
+ * once, keep them in two caches. */
+#define TT_RSYM_TEXT 512
+#define TT_RSYM_SITE UINT32_MAX /* kind of a site's entry */
+typedef struct tt_rsym {
+	uint64_t addr; /* 0: empty */
+	uint32_t line;
+	uint32_t kind; /* the func's TT_FUNC_KIND_*, or TT_RSYM_SITE */
+	uint64_t poll;
+	uint64_t resume;
+	int ok;			 /* the record decoded */
+	char name[TT_RSYM_TEXT]; /* func name, or the site's C function */
+	char file[TT_RSYM_TEXT]; /* the site's file; empty for a func */
+} tt_rsym;
+typedef struct tt_rsym_cache {
+	tt_rsym *ents;
+	size_t n;
+} tt_rsym_cache;
+TT_API int tt_rsym_cache_init(tt_rsym_cache *c, tt_rsym *storage, size_t n);
+TT_API const tt_rsym *tt_rsym_func(tt_reader *r, tt_rsym_cache *c, uint64_t addr);
+TT_API const tt_rsym *tt_rsym_site(tt_reader *r, tt_rsym_cache *c, uint64_t addr);
+
 /* NUL-terminated string at ADDR into BUF (truncated to LEN-1).  An
  * unreadable string gives TT_R_UNREADABLE and "??" in BUF. */
 TT_API int tt_reader_string(tt_reader *r, uint64_t addr, char *buf, size_t len);

@@ -10,7 +10,6 @@ small objects the commands use; a task's frames are wrapped on first use.
 import ctypes
 import json
 import re
-import struct
 
 import gdb
 
@@ -281,31 +280,24 @@ def objfile_has_registry(objfile):
             return True
     except (gdb.error, AttributeError):
         pass
-    return _elf_has_section(objfile.filename, SECTION)
+    return objfile.filename in _objfiles_with_section()
 
 
-def _elf_has_section(path, name):
+def _objfiles_with_section():
+    """Names of the objfiles with a .tasktrace section, as gdb read them
+    (no ELF parsing of our own)."""
     try:
-        with open(path, "rb") as f:
-            h = f.read(64)
-            if h[:4] != b"\x7fELF" or h[4] != 2:
-                return False
-            shoff, = struct.unpack_from("<Q", h, 0x28)
-            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", h, 0x3A)
-            if not shoff or shnum > 4096 or shentsize < 64:
-                return False
-            f.seek(shoff)
-            tab = f.read(shentsize * shnum)
-            stroff, strsize = struct.unpack_from("<QQ", tab, shstrndx * shentsize + 0x18)
-            if strsize > 1 << 20:
-                return False
-            f.seek(stroff)
-            strs = f.read(strsize)
-            want = name.encode() + b"\0"
-            return any(strs[struct.unpack_from("<I", tab, i * shentsize)[0]:].startswith(want)
-                       for i in range(shnum))
-    except (OSError, struct.error, TypeError):
-        return False
+        text = gdb.execute("maint info sections -all-objects " + SECTION, to_string=True)
+    except gdb.error:
+        return set()
+    names, current = set(), None
+    for line in text.splitlines():
+        m = re.match(r"\s*(?:Exec|Object) file: `(.*)', file type", line)
+        if m:
+            current = m.group(1)
+        elif current is not None and re.search(r": \.tasktrace\b", line):
+            names.add(current)
+    return names
 
 
 def _section_candidates():

@@ -9,9 +9,9 @@
  * chain and formats its row straight into a large output buffer.  A core is read in place: the reader gets a
  * zero-copy view of the core file mapped read-only, so a slot or a frame
  * costs a pointer, not a copy; a live target's reads go through a block
- * cache (slots and frames are mostly sequential).  The innermost
- * (function, site) of a row is resolved once per distinct pair.  Memory
- * stays at 16 bytes a task plus the caches. */
+ * cache, tt_mem_cache (slots and frames are mostly sequential).  The
+ * innermost function and site of a row are resolved once each
+ * (tt_rsym_cache).  Memory stays at 16 bytes a task plus the caches. */
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdlib.h>

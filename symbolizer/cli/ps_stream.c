@@ -9,9 +9,9 @@
  * chain and formats its row straight into a large output buffer.  A core is read in place: the reader gets a
  * zero-copy view of the core file mapped read-only, so a slot or a frame
  * costs a pointer, not a copy; a live target's reads go through a block
- * cache (slots and frames are mostly sequential).  The innermost
- * (function, site) of a row is resolved once per distinct pair.  Memory
- * stays at 16 bytes a task plus the caches. */
+ * cache, tt_mem_cache (slots and frames are mostly sequential).  The
+ * innermost function and site of a row are resolved once each
+ * (tt_rsym_cache).  Memory stays at 16 bytes a task plus the caches. */
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdlib.h>
@@ -22,62 +22,12 @@
 
 #include "cli.h"
 
-#define BLK_BIG 20   /* 1 MiB blocks ... */
-#define BLK_SMALL 12 /* ... or pages, near the edge of a mapping */
-#define BLK_N 32
-#define WHERES 4096 /* (func, site) cache, direct mapped */
+#define BLK_SHIFT 20 /* the block cache of a live target: 1 MiB blocks ... */
+#define BLK_N 32     /* ... 32 of them */
+#define WHERES 2048  /* funcs and sites cached, each */
 #define MAX_FRAMES 4096
 #define ROW_MAX 1024          /* a row's text, as cli_line's callers cut it */
 #define OUT_SIZE (1u << 20)   /* rows are written a MiB at a time */
-
-typedef struct blkcache {
-	tt_mem raw;
-	unsigned char *data[BLK_N];
-	uint64_t start[BLK_N], len[BLK_N]; /* len 0: empty */
-	unsigned next; /* round robin */
-	unsigned last; /* the entry of the last hit */
-} blkcache;
-
-/* Load the block around ADDR into entry I: a whole aligned MiB when it is
- * readable, else the page (small mappings: the runtime's descriptors in
- * .data.rel.ro, the first and last pages of a chunk).  0 or -1. */
-static int blk_load(blkcache *c, unsigned i, uint64_t addr)
-{
-	if (!c->data[i] && !(c->data[i] = malloc((size_t)1 << BLK_BIG)))
-		return -1;
-	for (int shift = BLK_BIG; shift >= BLK_SMALL; shift -= BLK_BIG - BLK_SMALL) {
-		uint64_t start = addr >> shift << shift;
-		if (c->raw.read(c->raw.ctx, start, c->data[i], (size_t)1 << shift) == 0) {
-			c->start[i] = start;
-			c->len[i] = (uint64_t)1 << shift;
-			return 0;
-		}
-	}
-	c->len[i] = 0;
-	return -1;
-}
-
-static int blk_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	blkcache *c = ctx;
-
-	if (!len || addr + len < addr)
-		return c->raw.read(c->raw.ctx, addr, buf, len);
-	for (unsigned k = 0; k < BLK_N; k++) {
-		unsigned i = (c->last + k) % BLK_N;
-		if (addr - c->start[i] < c->len[i] && len <= c->len[i] - (addr - c->start[i])) {
-			memcpy(buf, c->data[i] + (addr - c->start[i]), len);
-			c->last = i;
-			return 0;
-		}
-	}
-	unsigned i = c->next++ % BLK_N;
-	if (blk_load(c, i, addr) == 0 && len <= c->len[i] - (addr - c->start[i])) {
-		memcpy(buf, c->data[i] + (addr - c->start[i]), len);
-		return 0;
-	}
-	return c->raw.read(c->raw.ctx, addr, buf, len);
-}
 
 /* ---- a core, in place ---- */
 
@@ -192,19 +142,15 @@ static const void *cv_view(void *ctx, uint64_t addr, size_t len)
 
 /* ---- rows ---- */
 
-/* The innermost async function and its site, resolved. */
-typedef struct where_ent {
-	uint64_t func, site; /* func 0: empty */
-	char *fn;            /* function name */
-	char *file;          /* site file */
-	uint32_t line;
-} where_ent;
-
 typedef struct stream {
 	tt_reader *r;
-	blkcache bc;
+	tt_mem_cache bc;
+	void *bc_storage;
 	coreview cv;
-	where_ent wheres[WHERES];
+	tt_rsym_cache funcs, sites;    /* the innermost (function, site) of rows */
+	tt_rsym *ents;		       /* their storage, WHERES each */
+	const tt_rsym *fn, *site;      /* the last lookup's, */
+	uint64_t last_func, last_site; /* of these */
 	tt_rframe *frames;
 	int64_t *tids; /* by worker index */
 	uint32_t ntids;
@@ -223,31 +169,6 @@ static int by_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static const where_ent *where_of(stream *st, uint64_t func, uint64_t site)
-{
-	uint64_t h = (func ^ (site * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
-	where_ent *e = &st->wheres[(h >> 40) % WHERES];
-	char buf[512];
-	tt_rfunc f;
-	tt_rsite s;
-
-	if (e->func == func && e->site == site && e->fn && e->file)
-		return e;
-	free(e->fn);
-	free(e->file);
-	e->func = func;
-	e->site = site;
-	/* Unreadable records print as "??" (line 0), like the snapshot's. */
-	tt_reader_func(st->r, func, &f);
-	tt_reader_string(st->r, f.name, buf, sizeof(buf));
-	e->fn = strdup(buf);
-	tt_reader_site(st->r, site, &s);
-	tt_reader_string(st->r, s.file, buf, sizeof(buf));
-	e->file = strdup(buf);
-	e->line = s.line;
-	return e;
-}
-
 static void out_flush(stream *st)
 {
 	fwrite(st->out, 1, st->used, stdout);
@@ -257,7 +178,7 @@ static void out_flush(stream *st)
 static void row(stream *st, const tt_rtask *t, uint64_t now)
 {
 	char err[sizeof(st->r->err)];
-	size_t n = 0, where = SIZE_MAX;
+	size_t n = 0;
 	tt_fmt_task v = { t, NULL, NULL, NULL, 0, -1, NULL, 0 };
 	tt_fbuf b;
 
@@ -270,22 +191,24 @@ static void row(stream *st, const tt_rtask *t, uint64_t now)
 		err[sizeof(err) - 1] = 0;
 		v.error = err;
 	}
-	/* Down the awaited path as view_task does: pre-order puts a
-	 * frame's first child right after it. */
-	for (size_t i = 0; i < n; i++) {
-		const tt_rframe *f = &st->frames[i];
-		if (f->kind != TT_FUNC_KIND_LEAF && f->site)
-			where = i;
-		if (i + 1 >= n || st->frames[i + 1].parent != (int32_t)i) {
-			v.leaf = f;
-			break;
+	tt_rpath_ends e;
+	tt_frames_path_ends(st->frames, sizeof(*st->frames), n, &e);
+	if (e.leaf != SIZE_MAX)
+		v.leaf = &st->frames[e.leaf];
+	if (e.where != SIZE_MAX) {
+		const tt_rframe *f = &st->frames[e.where];
+		/* Rows in id order share their where in runs: the entries of
+		 * the last lookup hold until the next one. */
+		if (!st->fn || f->func != st->last_func || f->site != st->last_site) {
+			/* Unreadable records print as "??" (line 0), like the snapshot's. */
+			st->fn = tt_rsym_func(st->r, &st->funcs, f->func);
+			st->site = tt_rsym_site(st->r, &st->sites, f->site);
+			st->last_func = f->func;
+			st->last_site = f->site;
 		}
-	}
-	if (where != SIZE_MAX) {
-		const where_ent *w = where_of(st, st->frames[where].func, st->frames[where].site);
-		v.where_func = w->fn;
-		v.where_file = w->file;
-		v.where_line = w->line;
+		v.where_func = st->fn->name;
+		v.where_file = st->site->file;
+		v.where_line = st->site->line;
 	}
 	if (st->used + ROW_MAX + 1 > OUT_SIZE)
 		out_flush(st);
@@ -322,11 +245,17 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 
 	if (!st || !(st->r = malloc(sizeof(*st->r))) ||
 	    !(st->frames = malloc(MAX_FRAMES * sizeof(*st->frames))) ||
-	    !(st->out = malloc(OUT_SIZE)))
+	    !(st->out = malloc(OUT_SIZE)) || !(st->ents = calloc(2 * WHERES, sizeof(*st->ents))))
 		goto out;
-	st->bc.raw = s->target.mem;
+	tt_rsym_cache_init(&st->funcs, st->ents, WHERES);
+	tt_rsym_cache_init(&st->sites, st->ents + WHERES, WHERES);
 	/* A core is mapped already: a cache would only copy twice. */
-	tt_mem mem = s->core ? s->target.mem : (tt_mem){ blk_read, &st->bc };
+	tt_mem mem = s->target.mem;
+	size_t bc_size = tt_mem_cache_size(BLK_SHIFT, BLK_N);
+	if (!s->core && (!(st->bc_storage = malloc(bc_size)) ||
+			 tt_mem_cache_init(&st->bc, s->target.mem, BLK_SHIFT, BLK_N, st->bc_storage,
+					   bc_size, &mem)))
+		goto out;
 	if (tt_reader_open(st->r, mem, s->target.root.addr, NULL))
 		goto out;
 	if (s->core && cv_open(&st->cv, s->core) == 0 && st->cv.nsegs)
@@ -382,12 +311,8 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 	rc = 0;
 out:
 	if (st) {
-		for (size_t i = 0; i < WHERES; i++) {
-			free(st->wheres[i].fn);
-			free(st->wheres[i].file);
-		}
-		for (size_t i = 0; i < BLK_N; i++)
-			free(st->bc.data[i]);
+		free(st->ents);
+		free(st->bc_storage);
 		cv_close(&st->cv);
 		free(st->frames);
 		free(st->tids);

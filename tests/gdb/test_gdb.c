@@ -441,6 +441,50 @@ START_TEST(ada_commands_kept)
 }
 END_TEST
 
+/* A library without debug info: gdb has no symbol for the registry, and
+ * the commands are installed by its .tasktrace section, as gdb lists it
+ * (maint info sections), not by an ELF parser of the plugin's own. */
+START_TEST(library_without_debug_info)
+{
+	char dir[] = "/tmp/tt-gdb-nodebug-XXXXXX", cmd[1024];
+	const char *old = getenv("LD_LIBRARY_PATH");
+	char *saved = old ? strdup(old) : NULL;
+	sample s;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(
+	    cmd, sizeof cmd,
+	    "objcopy --strip-debug '%s/../core-runtime/libtasktrace.so.0' '%s/libtasktrace.so.0'",
+	    getenv("TT_SAMPLES"), dir);
+	ck_assert_int_eq(system(cmd), 0);
+	/* The stripped runtime first; its reader library where it was. */
+	char path[1200];
+	snprintf(path, sizeof path, "%s%s%s", dir, saved ? ":" : "", saved ? saved : "");
+	setenv("LD_LIBRARY_PATH", path, 1);
+	sample_start(&s, "hung", NULL);
+	if (saved)
+		setenv("LD_LIBRARY_PATH", saved, 1);
+	else
+		unsetenv("LD_LIBRARY_PATH");
+	free(saved);
+
+	ttmi *g = gdb_attach(s.pid);
+	ok(g,
+	   ttmi_cli(g,
+		    "python print('nodebug', [o.lookup_global_symbol('tasktrace_registry') "
+		    "is None for o in gdb.objfiles() if o.filename.startswith('%s/')])",
+		    dir),
+	   "objfiles");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "nodebug [True]"));
+	ok(g, ttmi_cli(g, "info tasks"), "info tasks");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "request-42"));
+	ttmi_close(g);
+	sample_stop(&s);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gdb-plugin");
@@ -457,5 +501,12 @@ int main(void)
 	tcase_add_test(live, bt_same_as_cli);
 	tcase_add_test(live, corrupt_registry);
 	suite_add_tcase(s, live);
+	/* On the shared library itself: not for the static programs
+	 * (tests/static runs this file with CK_EXCLUDE_TAGS=shared). */
+	TCase *shared = tcase_create("gdb-shared");
+	tcase_set_tags(shared, "unsanitized shared");
+	tcase_set_timeout(shared, 300);
+	tcase_add_test(shared, library_without_debug_info);
+	suite_add_tcase(s, shared);
 	return run_suite(s);
 }

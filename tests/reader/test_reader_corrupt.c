@@ -221,11 +221,13 @@ START_TEST(test_good_snapshot)
 	leaf = tt_stask_leaf(t);
 	ck_assert_ptr_eq(leaf, &t->frames[3]);
 	ck_assert_uint_eq(leaf->raw.wait_kind, TT_WAIT_CHAN_RECV);
+	ck_assert_ptr_eq(tt_stask_where(t), &t->frames[2]);
 
 	t = tt_snapshot_find(s, 2);
 	ck_assert_uint_eq(t->nframes, 3);
 	leaf = tt_stask_leaf(t);
 	ck_assert_ptr_eq(leaf, &t->frames[1]); /* the first child */
+	ck_assert_ptr_eq(tt_stask_where(t), t->frames[0].site ? &t->frames[0] : NULL);
 	ck_assert_uint_eq(t->frames[2].raw.wait_owner, 1);
 	ck_assert_str_eq(t->frames[0].func->name, "tt_select");
 
@@ -1004,6 +1006,286 @@ START_TEST(test_mem_image)
 }
 END_TEST
 
+/* The one definition of a task's leaf and "where": first children from
+ * the root down; "where" is the innermost non-leaf frame with a site. */
+static tt_rframe pf(int32_t parent, uint32_t depth, uint32_t kind, uint64_t site)
+{
+	tt_rframe f = {0};
+
+	f.parent = parent;
+	f.depth = depth;
+	f.kind = kind;
+	f.site = site;
+	f.func = 0x1000 + depth;
+	return f;
+}
+
+START_TEST(test_path_ends)
+{
+	tt_rpath_ends e;
+	tt_rframe fr[6] = {0};
+
+	tt_frames_path_ends(fr, sizeof(*fr), 0, &e);
+	ck_assert_uint_eq(e.leaf, SIZE_MAX);
+	ck_assert_uint_eq(e.where, SIZE_MAX);
+	ck_assert_int_eq(e.combinator, 0);
+
+	/* async at A -> async at B -> leaf (a leaf's site is no "where") */
+	fr[0] = pf(-1, 0, TT_FUNC_KIND_ASYNC, 0xa0);
+	fr[1] = pf(0, 1, TT_FUNC_KIND_ASYNC, 0xb0);
+	fr[2] = pf(1, 2, TT_FUNC_KIND_LEAF, 0xc0);
+	tt_frames_path_ends(fr, sizeof(*fr), 3, &e);
+	ck_assert_uint_eq(e.leaf, 2);
+	ck_assert_uint_eq(e.where, 1);
+	ck_assert_int_eq(e.combinator, 0);
+
+	/* The innermost async frame not at an await: "where" stays outer. */
+	fr[1].site = 0;
+	tt_frames_path_ends(fr, sizeof(*fr), 3, &e);
+	ck_assert_uint_eq(e.where, 0);
+	/* Only the first N frames count. */
+	fr[1].site = 0xb0;
+	tt_frames_path_ends(fr, sizeof(*fr), 1, &e);
+	ck_assert_uint_eq(e.leaf, 0);
+	ck_assert_uint_eq(e.where, 0);
+
+	/* A combinator: the path follows its first child only. */
+	fr[0] = pf(-1, 0, TT_FUNC_KIND_COMBINATOR, 0xa0);
+	fr[1] = pf(0, 1, TT_FUNC_KIND_LEAF, 0);
+	fr[2] = pf(0, 1, TT_FUNC_KIND_ASYNC, 0xd0);
+	fr[3] = pf(2, 2, TT_FUNC_KIND_LEAF, 0);
+	tt_frames_path_ends(fr, sizeof(*fr), 4, &e);
+	ck_assert_uint_eq(e.leaf, 1);
+	ck_assert_uint_eq(e.where, 0);
+	ck_assert_int_eq(e.combinator, 1);
+
+	/* A frame after the root that is not its child ends the path. */
+	fr[0] = pf(-1, 0, TT_FUNC_KIND_ASYNC, 0xa0);
+	fr[1] = pf(5, 1, TT_FUNC_KIND_ASYNC, 0xb0);
+	tt_frames_path_ends(fr, sizeof(*fr), 2, &e);
+	ck_assert_uint_eq(e.leaf, 0);
+	ck_assert_uint_eq(e.where, 0);
+
+	/* Strided: the snapshot's frames are read in place. */
+	tt_sframe sf[3];
+	tt_sfunc fn = {0};
+	memset(sf, 0, sizeof(sf));
+	for (int i = 0; i < 3; i++) {
+		sf[i].raw = pf(i - 1, (uint32_t)i, i == 2 ? TT_FUNC_KIND_LEAF : TT_FUNC_KIND_ASYNC,
+			       i == 1 ? 0xb0 : 0);
+		sf[i].func = &fn;
+	}
+	tt_frames_path_ends(&sf[0].raw, sizeof(*sf), 3, &e);
+	ck_assert_uint_eq(e.leaf, 2);
+	ck_assert_uint_eq(e.where, 1);
+}
+END_TEST
+
+/* Of several roots (a copy relocation leaves the library's copy pristine,
+ * pid 0), the started one; else the first that opens; a candidate that
+ * does not open is reported, never chosen. */
+START_TEST(test_root_pick)
+{
+	img g2;
+	tt_mem_region regs[4];
+	tt_mem_image mi = {regs, 4};
+	tt_root_pick_out pick;
+	const uint64_t bad = 0x7e0000000000ull;
+
+	img_init_real(&g2, 1 << 12);
+	img_set(&g2, TT_REC_ROOT, TT_ROOT_PID, IMG_ROOT_ADDR, 0);
+	img_mem(&G);
+	img_mem(&g2);
+	regs[0] = G.regs[0];
+	regs[1] = G.regs[1];
+	regs[2] = g2.regs[0];
+	regs[3] = g2.regs[1];
+	tt_mem mem = tt_mem_image_source(&mi);
+
+	uint64_t c3[] = {g2.root_addr, bad, IMG_ROOT_ADDR};
+	ck_assert_int_eq(tt_root_pick(mem, c3, 3, &pick), TT_R_OK);
+	ck_assert_uint_eq(pick.chosen, 2);
+	ck_assert_uint_eq(pick.pid, 4242);
+	ck_assert_uint_eq(pick.failed, 1);
+	ck_assert_int_eq(pick.error, TT_R_UNREADABLE);
+	ck_assert_ptr_nonnull(strstr(pick.err, "7e0000000000"));
+
+	/* Neither started: the first that opens. */
+	img_set(&G, TT_REC_ROOT, TT_ROOT_PID, IMG_ROOT_ADDR, 0);
+	uint64_t c2[] = {bad, IMG_ROOT_ADDR, g2.root_addr};
+	ck_assert_int_eq(tt_root_pick(mem, c2, 3, &pick), TT_R_OK);
+	ck_assert_uint_eq(pick.chosen, 1);
+	ck_assert_uint_eq(pick.pid, 0);
+	ck_assert_uint_eq(pick.failed, 0);
+
+	/* None opens: the first one's error. */
+	uint64_t c1[] = {bad, bad + 4096};
+	ck_assert_int_eq(tt_root_pick(mem, c1, 2, &pick), TT_R_UNREADABLE);
+	ck_assert_uint_eq(pick.chosen, SIZE_MAX);
+	ck_assert_uint_eq(pick.failed, 0);
+	ck_assert_int_eq(tt_root_pick(mem, c1, 0, &pick), TT_R_NOT_FOUND);
+	ck_assert_uint_eq(pick.chosen, SIZE_MAX);
+	img_free(&g2);
+}
+END_TEST
+
+/* The caching source: whole blocks, the page at the edge of a mapping,
+ * the raw source for what it cannot hold, never a partial copy. */
+typedef struct counted {
+	tt_mem raw;
+	unsigned calls;
+} counted;
+
+static int counted_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	counted *c = ctx;
+
+	c->calls++;
+	return c->raw.read(c->raw.ctx, addr, buf, len);
+}
+
+START_TEST(test_mem_cache)
+{
+	/* 3 pages and a half of a 16 KiB block at 0x10000 are readable. */
+	static unsigned char data[3 * 4096 + 2048];
+	tt_mem_region reg = {0x10000, data, sizeof(data)};
+	tt_mem_image im = {&reg, 1};
+	counted cn = {tt_mem_image_source(&im), 0};
+	tt_mem_cache c;
+	tt_mem mem;
+	size_t size = tt_mem_cache_size(14, 4);
+	void *storage = malloc(size);
+	unsigned char buf[64];
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 7 + 3);
+	ck_assert_int_eq(
+	    tt_mem_cache_init(&c, (tt_mem){counted_read, &cn}, 14, 3, storage, size, &mem),
+	    -EINVAL);
+	ck_assert_int_eq(
+	    tt_mem_cache_init(&c, (tt_mem){counted_read, &cn}, 14, 4, storage, size - 1, &mem),
+	    -EINVAL);
+	ck_assert_int_eq(
+	    tt_mem_cache_init(&c, (tt_mem){counted_read, &cn}, 14, 4, storage, size, &mem), 0);
+
+	/* The block is not wholly readable: its pages are kept one at a time. */
+	ck_assert_int_eq(mem.read(mem.ctx, 0x10008, &v, 8), 0);
+	ck_assert_mem_eq(&v, data + 8, 8);
+	unsigned after_first = cn.calls; /* the block with its tail, without, its page */
+	ck_assert_uint_eq(after_first, 3);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x10100, buf, 64), 0);
+	ck_assert_mem_eq(buf, data + 0x100, 64);
+	ck_assert_uint_eq(cn.calls, after_first); /* a hit */
+	ck_assert_int_eq(mem.read(mem.ctx, 0x11010, buf, 16), 0);
+	ck_assert_mem_eq(buf, data + 0x1010, 16);
+	ck_assert_uint_eq(cn.calls, after_first + 1); /* the next page, not the block again */
+	/* The half page at the end: unreadable as a page, read through. */
+	ck_assert_int_eq(mem.read(mem.ctx, 0x13000, buf, 16), 0);
+	ck_assert_mem_eq(buf, data + 0x3000, 16);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x137f8, buf, 16), -EFAULT);
+	/* Beyond the mapping, and across a block edge: the raw source's answer. */
+	ck_assert_int_eq(mem.read(mem.ctx, 0x20000, buf, 8), -EFAULT);
+	ck_assert_int_eq(mem.read(mem.ctx, 0xfff8, buf, 16), -EFAULT);
+
+	/* A wholly readable block is read once, with the page after it:
+	 * a read across the block's end is served too. */
+	static unsigned char big[(1 << 14) + 4096];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (unsigned char)(i * 13 + 1);
+	tt_mem_region r2 = {0x40000, big, sizeof(big)};
+	im.regions = &r2;
+	tt_mem_cache_reset(&c);
+	cn.calls = 0;
+	for (uint64_t a = 0x40000; a + 64 <= 0x44000; a += 1000) {
+		ck_assert_int_eq(mem.read(mem.ctx, a, buf, 64), 0);
+		ck_assert_mem_eq(buf, big + (a - 0x40000), 64);
+	}
+	ck_assert_int_eq(mem.read(mem.ctx, 0x43ff8, buf, 16), 0);
+	ck_assert_mem_eq(buf, big + 0x3ff8, 16);
+	ck_assert_uint_eq(cn.calls, 1);
+	/* Reset forgets the bytes: the next read goes to the source again. */
+	big[0] ^= 0xff;
+	tt_mem_cache_reset(&c);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x40000, buf, 1), 0);
+	ck_assert_uint_eq(buf[0], big[0]);
+	ck_assert_uint_eq(cn.calls, 2);
+	/* A block at the end of its mapping is held without the tail, and
+	 * that is remembered across a reset. */
+	r2.len = 1 << 14;
+	tt_mem_cache_reset(&c);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x40010, buf, 16), 0);
+	ck_assert_mem_eq(buf, big + 0x10, 16);
+	ck_assert_uint_eq(cn.calls, 4);
+	tt_mem_cache_reset(&c);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x40020, buf, 16), 0);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x43ff0, buf, 16), 0);
+	ck_assert_mem_eq(buf, big + 0x3ff0, 16);
+	ck_assert_uint_eq(cn.calls, 5);
+	ck_assert_int_eq(mem.read(mem.ctx, 0x43ff8, buf, 16), -EFAULT);
+	free(storage);
+}
+END_TEST
+
+/* FUNC and SITE records with their strings, cached: a second lookup
+ * reads nothing; an unreadable record is "??" and is not kept. */
+static unsigned rsym_reads;
+static tt_mem rsym_raw;
+
+static int rsym_counted(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	rsym_reads++;
+	return rsym_raw.read(rsym_raw.ctx, addr, buf, len);
+}
+
+START_TEST(test_rsym_cache)
+{
+	tt_reader r;
+	tt_rsym_cache fc, sc;
+	tt_rsym *ents = calloc(16, sizeof(*ents));
+	tt_rframe fr[16];
+	size_t n;
+
+	rsym_raw = img_mem(&G);
+	ck_assert_int_eq(tt_reader_open(&r, (tt_mem){rsym_counted, NULL}, IMG_ROOT_ADDR, NULL),
+			 TT_R_OK);
+	ck_assert_int_eq(tt_rsym_cache_init(&fc, ents, 6), -EINVAL);
+	ck_assert_int_eq(tt_rsym_cache_init(&fc, ents, 8), 0);
+	ck_assert_int_eq(tt_rsym_cache_init(&sc, ents + 8, 8), 0);
+	ck_assert_int_eq(tt_reader_walk_frames(&r, K.t1_frames[0], fr, 16, &n), TT_R_OK);
+
+	const tt_rsym *f = tt_rsym_func(&r, &fc, fr[1].func);
+	const tt_rsym *st = tt_rsym_site(&r, &sc, fr[1].site);
+	ck_assert_int_eq(f->ok, 1);
+	ck_assert_str_eq(f->name, "read_request");
+	ck_assert_uint_eq(f->kind, TT_FUNC_KIND_ASYNC);
+	ck_assert_str_eq(st->name, "read_request");
+	ck_assert_str_eq(st->file, "src/server.c");
+	ck_assert_uint_eq(st->line, 20);
+	ck_assert_uint_eq(st->kind, TT_RSYM_SITE);
+	unsigned before = rsym_reads;
+	ck_assert_ptr_eq(tt_rsym_func(&r, &fc, fr[1].func), f);
+	ck_assert_ptr_eq(tt_rsym_site(&r, &sc, fr[1].site), st);
+	ck_assert_uint_eq(rsym_reads, before);
+	/* A site's address looked up as a func is no hit. */
+	ck_assert_uint_ne(tt_rsym_func(&r, &sc, fr[1].site)->kind, TT_RSYM_SITE);
+	ck_assert_uint_gt(rsym_reads, before);
+
+	const uint64_t bad = 0x7e0000000000ull;
+	f = tt_rsym_func(&r, &fc, bad);
+	ck_assert_int_eq(f->ok, 0);
+	ck_assert_str_eq(f->name, "??");
+	ck_assert_uint_eq(f->line, 0);
+	st = tt_rsym_site(&r, &sc, bad);
+	ck_assert_str_eq(st->file, "??");
+	ck_assert_uint_eq(st->line, 0);
+	before = rsym_reads;
+	tt_rsym_func(&r, &fc, bad);
+	ck_assert_uint_gt(rsym_reads, before); /* tried again */
+	free(ents);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	ck_assert_str_eq(tt_state_name(TT_STATE_IDLE), "idle");
@@ -1078,6 +1360,8 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_torn);
 	tcase_add_test(tc, test_freed_meanwhile);
 	tcase_add_test(tc, test_fuzz);
+	tcase_add_test(tc, test_root_pick);
+	tcase_add_test(tc, test_rsym_cache);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("mem");
@@ -1086,6 +1370,8 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_mem_image);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_error_codes);
+	tcase_add_test(tc, test_path_ends);
+	tcase_add_test(tc, test_mem_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }

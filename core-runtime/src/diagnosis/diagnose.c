@@ -75,22 +75,16 @@ typedef struct tview {
 
 static void view(const tt_stask *t, tview *v)
 {
+	tt_rpath_ends e;
+
 	memset(v, 0, sizeof(*v));
 	v->t = t;
-	for (size_t i = 0; i < t->nframes;) {
-		const tt_sframe *f = &t->frames[i];
-		if (f->raw.kind == TT_FUNC_KIND_COMBINATOR)
-			v->combinator = 1;
-		if (f->raw.kind != TT_FUNC_KIND_LEAF && f->site)
-			v->where = f;
-		/* Pre-order: a frame's first (awaited) child follows it. */
-		if (i + 1 < t->nframes && t->frames[i + 1].raw.parent == (int32_t)i) {
-			i++;
-			continue;
-		}
-		v->leaf = f;
-		break;
-	}
+	if (!t->nframes)
+		return;
+	tt_frames_path_ends(&t->frames[0].raw, sizeof(*t->frames), t->nframes, &e);
+	v->leaf = &t->frames[e.leaf];
+	v->where = e.where != SIZE_MAX && t->frames[e.where].site ? &t->frames[e.where] : NULL;
+	v->combinator = e.combinator;
 }
 
 static int leaf_waits(const tview *v)

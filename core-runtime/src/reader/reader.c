@@ -585,3 +585,105 @@ int tt_reader_chunk_get(tt_reader *r, uint32_t i, uint64_t total, tt_reader_chun
 				 c->slots);
 	return TT_R_OK;
 }
+
+/* ---- which root ---- */
+
+int tt_root_pick(tt_mem mem, const uint64_t *addrs, size_t n, tt_root_pick_out *out)
+{
+	tt_reader r;
+
+	memset(out, 0, sizeof(*out));
+	out->chosen = out->failed = SIZE_MAX;
+	if (!n) {
+		out->error = TT_R_NOT_FOUND;
+		return TT_R_NOT_FOUND;
+	}
+	/* Two copies of a valid root is normal: an executable that takes
+	 * &tasktrace_registry gets a copy relocation, and the library's own
+	 * copy keeps its pristine initializer while the live registry is the
+	 * executable's.  The live one has its pid filled in. */
+	for (size_t i = 0; i < n && i < TT_ROOT_CANDIDATES; i++) {
+		int rc = tt_reader_open(&r, mem, addrs[i], NULL);
+		if (rc != TT_R_OK) {
+			if (out->failed == SIZE_MAX) {
+				out->failed = i;
+				out->error = rc;
+				memcpy(out->err, r.err, sizeof(out->err));
+				out->err[sizeof(out->err) - 1] = 0;
+			}
+			continue;
+		}
+		uint64_t pid = tt_reader_root_u64(&r, TT_ROOT_PID);
+		if (out->chosen == SIZE_MAX || (pid && !out->pid)) {
+			out->chosen = i;
+			out->pid = pid;
+		}
+	}
+	return out->chosen != SIZE_MAX ? TT_R_OK : out->error;
+}
+
+/* ---- FUNC and SITE records with their strings ---- */
+
+int tt_rsym_cache_init(tt_rsym_cache *c, tt_rsym *storage, size_t n)
+{
+	if (!storage || !n || (n & (n - 1)))
+		return -EINVAL;
+	/* Zeroed by the caller: a fresh mapping stays untouched until used. */
+	c->ents = storage;
+	c->n = n;
+	return 0;
+}
+
+static tt_rsym *rsym_slot(tt_rsym_cache *c, uint64_t addr)
+{
+	return &c->ents[((addr >> 3) ^ (addr >> 11) ^ (addr >> 19)) & (c->n - 1)];
+}
+
+const tt_rsym *tt_rsym_func(tt_reader *r, tt_rsym_cache *c, uint64_t addr)
+{
+	tt_rsym *s = rsym_slot(c, addr);
+	tt_rfunc f;
+
+	if (s->addr == addr && addr && s->kind != TT_RSYM_SITE)
+		return s;
+	/* Unreadable: "??", line 0, and not kept (the next try may do). */
+	s->addr = 0;
+	s->ok = tt_reader_func(r, addr, &f) == TT_R_OK;
+	if (s->ok)
+		tt_reader_string(r, f.name, s->name, sizeof(s->name));
+	else
+		memcpy(s->name, "??", 3);
+	s->file[0] = 0;
+	s->line = s->ok ? f.line : 0;
+	s->kind = s->ok ? f.kind : 0;
+	s->poll = s->ok ? f.poll : 0;
+	s->resume = 0;
+	if (s->ok)
+		s->addr = addr;
+	return s;
+}
+
+const tt_rsym *tt_rsym_site(tt_reader *r, tt_rsym_cache *c, uint64_t addr)
+{
+	tt_rsym *s = rsym_slot(c, addr);
+	tt_rsite st;
+
+	if (s->addr == addr && addr && s->kind == TT_RSYM_SITE)
+		return s;
+	s->addr = 0;
+	s->ok = tt_reader_site(r, addr, &st) == TT_R_OK;
+	if (s->ok) {
+		tt_reader_string(r, st.function, s->name, sizeof(s->name));
+		tt_reader_string(r, st.file, s->file, sizeof(s->file));
+	} else {
+		memcpy(s->name, "??", 3);
+		memcpy(s->file, "??", 3);
+	}
+	s->line = s->ok ? st.line : 0;
+	s->kind = TT_RSYM_SITE;
+	s->poll = 0;
+	s->resume = s->ok ? st.resume : 0;
+	if (s->ok)
+		s->addr = addr;
+	return s;
+}

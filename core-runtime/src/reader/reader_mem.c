@@ -169,3 +169,125 @@ tt_mem tt_mem_image_source(tt_mem_image *img)
 {
 	return (tt_mem){ image_read, img };
 }
+
+/* ---- a cache in front of another source ---- */
+
+#define PAGE_SHIFT_ 12
+#define TAIL_ ((size_t)1 << PAGE_SHIFT_)
+
+enum { WHOLE, NO_TAIL, PAGES }; /* what of a block is readable */
+
+struct tt_mem_block {
+	uint64_t tag;	/* block number + 1; 0 empty */
+	uint64_t start; /* of the bytes held ... */
+	uint32_t len;	/* ... and how many: the block and its tail, the block, a page, none */
+	uint32_t shape; /* WHOLE, NO_TAIL, PAGES: kept across resets */
+};
+
+_Static_assert(sizeof(struct tt_mem_block) <= 32 && TAIL_ <= 4096,
+	       "TT_MEM_CACHE_SIZE holds the blocks' records and tails");
+
+static size_t stride_of(unsigned shift)
+{
+	return ((size_t)1 << shift) + TAIL_;
+}
+
+size_t tt_mem_cache_size(unsigned shift, unsigned nblocks)
+{
+	return (size_t)nblocks * (sizeof(struct tt_mem_block) + stride_of(shift));
+}
+
+/* Load what block BLK has into entry B: with the page after it, so that a
+ * record across the block's end is no second read; without; or, at the
+ * edge of a mapping, the page around ADDR. */
+static void cache_load(tt_mem_cache *c, struct tt_mem_block *b, unsigned char *data, uint64_t blk,
+		       uint64_t addr)
+{
+	size_t size = (size_t)1 << c->shift;
+
+	b->start = blk << c->shift;
+	b->len = 0;
+	if (b->shape == WHOLE) {
+		if (c->raw.read(c->raw.ctx, b->start, data, size + TAIL_) == 0) {
+			b->len = (uint32_t)(size + TAIL_);
+			return;
+		}
+		b->shape = NO_TAIL;
+	}
+	if (b->shape == NO_TAIL) {
+		if (c->raw.read(c->raw.ctx, b->start, data, size) == 0) {
+			b->len = (uint32_t)size;
+			return;
+		}
+		b->shape = PAGES;
+	}
+	uint64_t page = addr >> PAGE_SHIFT_ << PAGE_SHIFT_;
+	if (c->raw.read(c->raw.ctx, page, data + (page - b->start), TAIL_) == 0) {
+		b->start = page;
+		b->len = (uint32_t)TAIL_;
+	}
+}
+
+/* A miss, a read the cache cannot hold, or a block held as one page. */
+static int cache_fill(tt_mem_cache *c, uint64_t addr, void *buf, size_t len)
+{
+	uint64_t blk = addr >> c->shift;
+	size_t i = (size_t)((blk ^ (blk >> 8)) & (c->nblocks - 1));
+	struct tt_mem_block *b = &c->blocks[i];
+	unsigned char *data = c->data + i * stride_of(c->shift);
+
+	if (!len || addr + len < addr)
+		return c->raw.read(c->raw.ctx, addr, buf, len);
+	if (b->tag != blk + 1) {
+		b->tag = blk + 1;
+		b->shape = WHOLE;
+		cache_load(c, b, data, blk, addr);
+	} else if (addr - b->start >= b->len) {
+		/* Reset, or another page of a block held a page at a time. */
+		cache_load(c, b, data, blk, addr);
+	}
+	if (addr - b->start >= b->len || len > b->len - (addr - b->start))
+		return c->raw.read(c->raw.ctx, addr, buf, len);
+	memcpy(buf, data + (addr - (blk << c->shift)), len);
+	return 0;
+}
+
+static int cache_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	tt_mem_cache *c = ctx;
+	uint64_t blk = addr >> c->shift, off = addr & (((uint64_t)1 << c->shift) - 1);
+	size_t i = (size_t)((blk ^ (blk >> 8)) & (c->nblocks - 1));
+	const struct tt_mem_block *b = &c->blocks[i];
+
+	/* The common case: a hit in a block held whole. */
+	if (b->tag == blk + 1 && b->shape != PAGES && len && len <= b->len && off <= b->len - len) {
+		memcpy(buf, c->data + i * stride_of(c->shift) + off, len);
+		return 0;
+	}
+	return cache_fill(c, addr, buf, len);
+}
+
+int tt_mem_cache_init(tt_mem_cache *c, tt_mem raw, unsigned shift, unsigned nblocks, void *storage,
+		      size_t size, tt_mem *out)
+{
+	memset(c, 0, sizeof(*c));
+	if (shift < PAGE_SHIFT_ || shift > 24 || !nblocks || (nblocks & (nblocks - 1)) ||
+	    !storage || ((uintptr_t)storage & 7) || size < tt_mem_cache_size(shift, nblocks))
+		return -EINVAL;
+	c->raw = raw;
+	c->shift = shift;
+	c->nblocks = nblocks;
+	c->blocks = storage;
+	c->data = (unsigned char *)storage + (size_t)nblocks * sizeof(*c->blocks);
+	memset(c->blocks, 0, (size_t)nblocks * sizeof(*c->blocks));
+	*out = (tt_mem){ cache_read, c };
+	return 0;
+}
+
+void tt_mem_cache_reset(tt_mem_cache *c)
+{
+	/* The bytes are forgotten, not what of a block is readable: that
+	 * spares a failed read at the edge of a mapping at every reset. */
+	for (unsigned i = 0; i < c->nblocks; i++)
+		c->blocks[i].len = 0;
+}

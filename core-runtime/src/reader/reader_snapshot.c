@@ -9,6 +9,7 @@
  * after walking the frames of a batch of slots the slots are re-read, and
  * a task whose sequence moved is read again on its own. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,8 @@
 #define BULK_BYTES (16u << 20) /* slot bytes fetched per read */
 #define ARENA_MIN (1u << 20)
 #define ARENA_MAX (64u << 20)
-#define BC_SHIFT 16 /* 64 KiB blocks */
-#define BC_N 256
+#define BC_SHIFT 16 /* the block cache: 64 KiB blocks ... */
+#define BC_N 256    /* ... 256 of them */
 #define BAD_RUN 64 /* unreadable slots in a row before a chunk is dropped */
 
 /* ---- big allocations ----
@@ -203,52 +204,6 @@ static void map_free(struct map *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* ---- block cache over the target's memory ---- */
-
-struct bcache {
-	tt_mem raw;
-	unsigned char *data[BC_N]; /* allocated on first use */
-	uint64_t tag[BC_N];	   /* block number + 1; 0 empty */
-	uint8_t bad[BC_N];	   /* the block is not wholly readable */
-};
-
-static int bc_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	struct bcache *c = ctx;
-	uint64_t blk = addr >> BC_SHIFT;
-	size_t i = (size_t)((blk ^ (blk >> 8)) & (BC_N - 1));
-
-	if (!len || addr + len < addr || (addr + len - 1) >> BC_SHIFT != blk)
-		return c->raw.read(c->raw.ctx, addr, buf, len);
-	if (!c->data[i]) {
-		c->data[i] = malloc((size_t)1 << BC_SHIFT);
-		if (!c->data[i])
-			return c->raw.read(c->raw.ctx, addr, buf, len);
-	}
-	if (c->tag[i] != blk + 1) {
-		c->tag[i] = blk + 1;
-		c->bad[i] = c->raw.read(c->raw.ctx, blk << BC_SHIFT, c->data[i],
-					(size_t)1 << BC_SHIFT) < 0;
-	}
-	if (c->bad[i])
-		return c->raw.read(c->raw.ctx, addr, buf, len);
-	memcpy(buf, c->data[i] + (addr & ((1u << BC_SHIFT) - 1)), len);
-	return 0;
-}
-
-static void bc_invalidate(struct bcache *c)
-{
-	memset(c->tag, 0, sizeof(c->tag));
-}
-
-static void bc_free(struct bcache *c)
-{
-	for (size_t i = 0; i < BC_N; i++) {
-		free(c->data[i]);
-		c->data[i] = NULL;
-	}
-}
-
 /* ---- the snapshot under construction ---- */
 
 #define MEMO 64 /* direct-mapped memo in front of the site/func maps */
@@ -267,7 +222,8 @@ struct tt_snap_cache {
 	struct map sites, funcs, strings, ids;
 	struct memo site_memo, func_memo;
 	size_t tasks_bytes; /* allocated size of the snapshot's tasks */
-	struct bcache bc;
+	tt_mem_cache bc;    /* frames and static records, in front of the raw source */
+	void *bc_storage;
 };
 
 struct build {
@@ -555,7 +511,7 @@ static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 	bulk = b->r->mem.read(b->r->mem.ctx, base, b->bulk,
 			      nslots * b->stride) == 0;
 	/* Frames read from now on are no older than the slots. */
-	bc_invalidate(&b->c->bc);
+	tt_mem_cache_reset(&b->c->bc);
 	for (size_t j = 0; j < nslots; j++) {
 		uint64_t addr = base + j * b->stride;
 		tt_stask *e;
@@ -719,9 +675,12 @@ static int snapshot_body(struct build *b, tt_mem mem, uint64_t root_addr,
 	rc = tt_reader_open(r, mem, root_addr, limits);
 	if (rc)
 		return rc;
-	b->c->bc.raw = mem;
 	*b->rc = *r;
-	b->rc->mem = (tt_mem){ bc_read, &b->c->bc };
+	size_t bc_size = tt_mem_cache_size(BC_SHIFT, BC_N);
+	if (!(b->c->bc_storage = malloc(bc_size)) ||
+	    tt_mem_cache_init(&b->c->bc, mem, BC_SHIFT, BC_N, b->c->bc_storage, bc_size,
+			      &b->rc->mem))
+		return tt_r_errf(r, TT_R_NOMEM, "out of memory");
 	b->stride = r->record_size[TT_REC_TASK];
 	b->scratch_cap = r->lim.max_frames < 64 ? r->lim.max_frames : 64;
 	b->scratch = malloc(b->scratch_cap * sizeof(*b->scratch));
@@ -785,7 +744,8 @@ int tt_snapshot_read(tt_mem mem, uint64_t root_addr,
 	free(b.rc);
 	if (b.c) {
 		/* Only the id index outlives the build. */
-		bc_free(&b.c->bc);
+		free(b.c->bc_storage);
+		b.c->bc_storage = NULL;
 		map_free(&b.c->sites);
 		map_free(&b.c->funcs);
 		map_free(&b.c->strings);
@@ -836,16 +796,28 @@ const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id)
 	return &s->tasks[i];
 }
 
+/* tt_frames_path_ends reads a snapshot's frames in place. */
+_Static_assert(offsetof(tt_sframe, raw) == 0, "tt_sframe starts with its tt_rframe");
+
 const tt_sframe *tt_stask_leaf(const tt_stask *t)
 {
-	size_t i = 0;
+	tt_rpath_ends e;
 
 	if (!t || !t->nframes)
 		return NULL;
-	/* Pre-order puts a frame's first child right after it. */
-	while (i + 1 < t->nframes && t->frames[i + 1].raw.parent == (int32_t)i)
-		i++;
-	return &t->frames[i];
+	tt_frames_path_ends(&t->frames[0].raw, sizeof(*t->frames), t->nframes, &e);
+	return &t->frames[e.leaf];
+}
+
+const tt_sframe *tt_stask_where(const tt_stask *t)
+{
+	tt_rpath_ends e;
+
+	if (!t || !t->nframes)
+		return NULL;
+	tt_frames_path_ends(&t->frames[0].raw, sizeof(*t->frames), t->nframes, &e);
+	/* A site that did not resolve (out of memory) is no "where". */
+	return e.where != SIZE_MAX && t->frames[e.where].site ? &t->frames[e.where] : NULL;
 }
 
 /* Frames come in pre-order with parent indices, so the children of P are

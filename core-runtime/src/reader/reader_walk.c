@@ -415,3 +415,27 @@ int tt_reader_walk_frames(tt_reader *r, uint64_t root_frame, tt_rframe *frames,
 	*count = n;
 	return rc;
 }
+
+/* ---- the awaited path ---- */
+
+void tt_frames_path_ends(const tt_rframe *frames, size_t stride, size_t n, tt_rpath_ends *out)
+{
+	const unsigned char *p = (const unsigned char *)frames;
+
+	out->leaf = out->where = SIZE_MAX;
+	out->combinator = 0;
+	/* tt_reader_walk_frames writes pre-order, which puts a frame's first
+	 * (awaited) child right after it; the loop is bounded by N. */
+	for (size_t i = 0; i < n; i++) {
+		const tt_rframe *f = (const tt_rframe *)(p + i * stride);
+		if (f->kind == TT_FUNC_KIND_COMBINATOR)
+			out->combinator = 1;
+		if (f->kind != TT_FUNC_KIND_LEAF && f->site)
+			out->where = i;
+		if (i + 1 >= n ||
+		    ((const tt_rframe *)(p + (i + 1) * stride))->parent != (int32_t)i) {
+			out->leaf = i;
+			return;
+		}
+	}
+}

@@ -91,125 +91,25 @@ int tt_rout_force(tt_rout *o, const char *s)
 	return put(o, s, strlen(s), o->cap);
 }
 
-/* ---- memory: this process, with FUNC and SITE records cached ---- */
-
-static size_t sym_ix(uint64_t a)
-{
-	return (size_t)((a >> 3) ^ (a >> 11) ^ (a >> 19)) & (TT_REP_SYMS - 1);
-}
-
-/* Raw copies of static records, keyed by address and length. */
-typedef struct raw_rec {
-	uint64_t addr;
-	uint32_t len;
-	unsigned char data[TT_R_RECORD_MAX > 128 ? 128 : TT_R_RECORD_MAX];
-} raw_rec;
+/* ---- memory: this process, through a block cache ---- */
 
 /* Blocks of target memory read since the current batch of slots was
- * read: a task's frames usually share a block with its neighbours', and
- * a syscall costs more than decoding a task.  An entry first holds the
- * page that was asked for (FUNC and SITE records, strings: one page is
- * all they need); a second page asked for in the same block loads all of
- * it: its aligned 64 KiB in one process_vm_readv with the page after it
- * (a record across the boundary is no second read), kept as far as it was
- * readable (the copy stops at the first unmapped page).  Staleness is
- * handled by the seqlock checks: every cached block is younger than the
- * slot it is used with. */
+ * read (tt_mem_cache, in the mapping with the context): a task's frames
+ * usually share a block with its neighbours', and a syscall costs more
+ * than decoding a task.  Staleness is handled by the seqlock checks: the
+ * cache is reset whenever slots are read, so every cached block is younger
+ * than the slot it is used with. */
+#define BLOCK_SHIFT 16
 #define BLOCKS 8
-#define BLOCK 65536u
-#define TAIL 4096u
-#define PAGE 4096u
 
 struct rep_mem {
 	tt_mem self;
 	pid_t pid;
 	int no_vm; /* process_vm_readv refused: reads through tt_mem_self */
-	raw_rec raws[TT_REP_SYMS];
-	uint64_t tag[BLOCKS];   /* block number + 1; 0 empty */
-	uint64_t base[BLOCKS];  /* where its copy starts ... */
-	uint32_t valid[BLOCKS]; /* ... and how many bytes were readable */
-	uint8_t whole[BLOCKS];  /* the whole block was asked for */
-	unsigned char block[BLOCKS][BLOCK + TAIL];
+	tt_mem_cache cache;
+	tt_mem cached; /* through the cache */
+	uint64_t storage[TT_MEM_CACHE_SIZE(BLOCK_SHIFT, BLOCKS) / 8];
 };
-
-/* Read [BASE, END) into entry I, or as much of it as is readable from
- * BASE on; 0, or -1 when not even BASE's page is. */
-static int span_load(struct rep_mem *m, size_t i, uint64_t base, uint64_t end)
-{
-	if (!m->no_vm) {
-		int saved = errno;
-		struct iovec l = { m->block[i], (size_t)(end - base) };
-		struct iovec r = { (void *)(uintptr_t)base, (size_t)(end - base) };
-		ssize_t n = process_vm_readv(m->pid, &l, 1, &r, 1, 0);
-		int e = errno;
-		errno = saved;
-		if (n > 0) {
-			m->base[i] = base;
-			m->valid[i] = (uint32_t)n;
-			return 0;
-		}
-		if (n == 0 || (e != EPERM && e != ENOSYS))
-			return -1;
-		m->no_vm = 1;
-	}
-	/* Seccomp: tt_mem_self's fallback reads all or nothing. */
-	if (m->self.read(m->self.ctx, base, m->block[i], (size_t)(end - base)) < 0)
-		return -1;
-	m->base[i] = base;
-	m->valid[i] = (uint32_t)(end - base);
-	return 0;
-}
-
-/* Fill entry I for a read at ADDR in block BN: ADDR's page, or with
- * WHOLE the block from its start (from ADDR's page when the start is
- * unmapped: the first block of a heap).  0 or -1. */
-static int block_load(struct rep_mem *m, size_t i, uint64_t bn, uint64_t addr,
-		      int whole)
-{
-	uint64_t start = bn * BLOCK, end = start + BLOCK + TAIL;
-	uint64_t page = addr & ~(uint64_t)(PAGE - 1);
-
-	m->tag[i] = 0;
-	if (end >> 63)
-		return -1;
-	if (!whole && span_load(m, i, page, page + PAGE) < 0)
-		return -1;
-	if (whole && span_load(m, i, start, end) < 0 &&
-	    (page == start || span_load(m, i, page, end) < 0))
-		return -1;
-	m->tag[i] = bn + 1;
-	m->whole[i] = (uint8_t)whole;
-	return 0;
-}
-
-static int in_entry(const struct rep_mem *m, size_t i, uint64_t addr, size_t len)
-{
-	return addr >= m->base[i] && addr - m->base[i] + len <= m->valid[i];
-}
-
-static int cached_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	struct rep_mem *m = ctx;
-	raw_rec *r = &m->raws[sym_ix(addr)];
-	uint64_t bn = addr / BLOCK;
-	size_t i = (size_t)(bn % BLOCKS);
-
-	if (r->addr == addr && r->len == len && addr) {
-		memcpy(buf, r->data, len);
-		return 0;
-	}
-	if (!len || len > TAIL || addr + len < addr)
-		return m->self.read(m->self.ctx, addr, buf, len);
-	if (m->tag[i] != bn + 1) {
-		if (block_load(m, i, bn, addr, 0) < 0)
-			return m->self.read(m->self.ctx, addr, buf, len);
-	}
-	if (!in_entry(m, i, addr, len) &&
-	    (m->whole[i] || block_load(m, i, bn, addr, 1) < 0 || !in_entry(m, i, addr, len)))
-		return m->self.read(m->self.ctx, addr, buf, len);
-	memcpy(buf, m->block[i] + (addr - m->base[i]), len);
-	return 0;
-}
 
 /* process_vm_readv on ourselves with the pid looked up once (tt_mem_self
  * asks getpid() every read: half the syscalls of a dump); anything but a
@@ -237,21 +137,7 @@ static int fast_self_read(void *ctx, uint64_t addr, void *buf, size_t len)
 
 static void cache_reset(struct rep_mem *m)
 {
-	memset(m->tag, 0, sizeof(m->tag));
-}
-
-/* Remember the record of LEN bytes at ADDR (static data: never stale). */
-static void remember(struct rep_mem *m, uint64_t addr, size_t len)
-{
-	raw_rec *r = &m->raws[sym_ix(addr)];
-
-	if (len > sizeof(r->data) || (r->addr == addr && r->len == len))
-		return;
-	r->addr = 0;
-	if (m->self.read(m->self.ctx, addr, r->data, len) == 0) {
-		r->addr = addr;
-		r->len = (uint32_t)len;
-	}
+	tt_mem_cache_reset(&m->cache);
 }
 
 /* The context and its mem live in one mapping. */
@@ -460,13 +346,21 @@ tt_rep *tt_rep_open(int with_index, char *err, size_t errlen)
 	p = &m->rep;
 	m->mem.pid = getpid();
 	m->mem.self = (tt_mem){ fast_self_read, &m->mem };
-	if (tt_reader_open(&p->r, (tt_mem){ cached_read, &m->mem },
-			   (uint64_t)(uintptr_t)tt_registry_root(), NULL) != TT_R_OK) {
+	if (tt_mem_cache_init(&m->mem.cache, m->mem.self, BLOCK_SHIFT, BLOCKS, m->mem.storage,
+			      sizeof(m->mem.storage), &m->mem.cached)) {
+		copy_err(err, errlen, "cannot set up the report's memory cache");
+		munmap(m, sizeof(*m));
+		return NULL;
+	}
+	if (tt_reader_open(&p->r, m->mem.cached, (uint64_t)(uintptr_t)tt_registry_root(), NULL) !=
+	    TT_R_OK) {
 		copy_err(err, errlen, p->r.err);
 		munmap(m, sizeof(*m));
 		return NULL;
 	}
 	p->now = tt_now_ns();
+	tt_rsym_cache_init(&p->funcs, p->func_ents, TT_REP_SYMS);
+	tt_rsym_cache_init(&p->sites, p->site_ents, TT_REP_SYMS);
 	for (uint32_t i = 0; i < TT_REP_WORKERS; i++)
 		p->worker_tid[i] = -1;
 	uint64_t nw = tt_reader_root_u64(&p->r, TT_ROOT_WORKER_COUNT);
@@ -532,65 +426,23 @@ size_t tt_rep_walk(tt_rep *p, tt_rtask *t, int *err)
 	}
 }
 
-static const tt_rep_sym *resolve(tt_rep *p, uint64_t addr, int is_func)
-{
-	tt_rep_sym *s = &p->syms[sym_ix(addr)];
-	tt_rfunc f;
-	tt_rsite st;
-
-	if (!addr)
-		return NULL;
-	if (s->addr == addr && (s->kind != UINT32_MAX) == is_func)
-		return s;
-	s->addr = 0;
-	remember(mem_of(p), addr, p->r.record_size[is_func ? TT_REC_FUNC : TT_REC_SITE]);
-	if (is_func) {
-		if (tt_reader_func(&p->r, addr, &f) != TT_R_OK)
-			return NULL;
-		tt_reader_string(&p->r, f.name, s->name, sizeof(s->name));
-		s->file[0] = 0;
-		s->line = f.line;
-		s->kind = f.kind;
-		s->poll = f.poll;
-		s->resume = 0;
-	} else {
-		if (tt_reader_site(&p->r, addr, &st) != TT_R_OK)
-			return NULL;
-		tt_reader_string(&p->r, st.function, s->name, sizeof(s->name));
-		tt_reader_string(&p->r, st.file, s->file, sizeof(s->file));
-		s->line = st.line;
-		s->kind = UINT32_MAX; /* marks a site */
-		s->poll = 0;
-		s->resume = st.resume;
-	}
-	s->addr = addr;
-	return s;
-}
-
 const tt_rep_sym *tt_rep_func(tt_rep *p, uint64_t addr)
 {
-	return resolve(p, addr, 1);
+	if (!addr)
+		return NULL;
+	const tt_rsym *s = tt_rsym_func(&p->r, &p->funcs, addr);
+	return s->ok ? s : NULL;
 }
 
 const tt_rep_sym *tt_rep_site(tt_rep *p, uint64_t addr)
 {
-	return resolve(p, addr, 0);
+	if (!addr)
+		return NULL;
+	const tt_rsym *s = tt_rsym_site(&p->r, &p->sites, addr);
+	return s->ok ? s : NULL;
 }
 
 /* ---- bt ---- */
-
-/* Frames come in pre-order with parent indices (checked: they come from
- * the reader, but stay defensive). */
-static size_t next_child(const tt_rep *p, size_t n, size_t parent, size_t after)
-{
-	for (size_t j = after + 1; j < n; j++) {
-		if (p->frames[j].parent >= 0 && (size_t)p->frames[j].parent == parent)
-			return j;
-		if (p->frames[j].depth <= p->frames[parent].depth)
-			break;
-	}
-	return n;
-}
 
 static const char *name_of(const tt_rep *p, uint64_t id)
 {
@@ -672,23 +524,17 @@ static void fmt_view(tt_rep *p, size_t n, const tt_rtask *t, int err,
 	v->tid = t->worker >= 0 && t->worker < TT_REP_WORKERS ? p->worker_tid[t->worker] : -1;
 	v->error = err ? p->r.err : NULL;
 	v->selected = 0;
-	for (size_t i = 0; i < n;) {
-		const tt_rframe *f = &p->frames[i];
-		if (f->kind != TT_FUNC_KIND_LEAF && f->site) {
-			const tt_rep_sym *fn = tt_rep_func(p, f->func);
-			const tt_rep_sym *site = tt_rep_site(p, f->site);
-			if (fn && site) {
-				v->where_func = fn->name;
-				v->where_file = site->file;
-				v->where_line = site->line;
-			}
-		}
-		size_t c = next_child(p, n, i, i);
-		if (c >= n) {
-			v->leaf = f;
-			break;
-		}
-		i = c;
+	tt_rpath_ends e;
+	tt_frames_path_ends(p->frames, sizeof(*p->frames), n, &e);
+	if (e.leaf != SIZE_MAX)
+		v->leaf = &p->frames[e.leaf];
+	if (e.where != SIZE_MAX) {
+		const tt_rep_sym *fn = tt_rep_func(p, p->frames[e.where].func);
+		const tt_rep_sym *site = tt_rep_site(p, p->frames[e.where].site);
+		/* Unreadable records print as "??", line 0, as the snapshot's. */
+		v->where_func = fn ? fn->name : "??";
+		v->where_file = site ? site->file : "??";
+		v->where_line = site ? site->line : 0;
 	}
 }
 

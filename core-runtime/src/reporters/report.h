@@ -54,17 +54,10 @@ typedef struct tt_rep_ent {
 	char name[TT_TASK_NAME_MAX];
 } tt_rep_ent;
 
-/* Resolved FUNC/SITE records: they are static const data, so caching
- * them is always right, and it spares a dump of 10k tasks most reads. */
-typedef struct tt_rep_sym {
-	uint64_t addr; /* 0: empty */
-	uint32_t line;
-	uint32_t kind;
-	uint64_t poll;
-	uint64_t resume;
-	char name[64]; /* func name, or the site's C function */
-	char file[128];
-} tt_rep_sym;
+/* Resolved FUNC/SITE records (the reader's tt_rsym_cache): they are
+ * static const data, so caching them is always right, and it spares a
+ * dump of 10k tasks most reads. */
+typedef tt_rsym tt_rep_sym;
 
 #define TT_REP_SYMS 256
 #define TT_REP_FRAMES 4096
@@ -77,7 +70,8 @@ typedef struct tt_rep {
 	tt_rep_ent *ents; /* sorted by id */
 	size_t nents, capents;
 	size_t ents_bytes;
-	tt_rep_sym syms[TT_REP_SYMS];
+	tt_rsym_cache funcs, sites; /* two, so a frame holds one of each */
+	tt_rsym func_ents[TT_REP_SYMS], site_ents[TT_REP_SYMS];
 	tt_rframe frames[TT_REP_FRAMES];
 	size_t path[TT_REP_FRAMES];
 	int64_t worker_tid[TT_REP_WORKERS];

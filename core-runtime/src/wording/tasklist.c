@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "wording/strbuf.h"
-#include "tasktrace/read/diagnose.h"
 #include "tasktrace/read/tasklist.h"
 
 #define LINE_MAX_ 1024
@@ -16,18 +15,6 @@ void tt_list_opts_init(tt_list_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->state = -1;
-}
-
-void tt_snapshot_struct_sizes(size_t out[TT_BINDING_STRUCTS])
-{
-	out[0] = sizeof(tt_snapshot);
-	out[1] = sizeof(tt_stask);
-	out[2] = sizeof(tt_sframe);
-	out[3] = sizeof(tt_ssite);
-	out[4] = sizeof(tt_sfunc);
-	out[5] = sizeof(tt_rworker);
-	out[6] = sizeof(tt_list_opts);
-	out[7] = sizeof(tt_diag_opts);
 }
 
 int64_t tt_snapshot_worker_tid(const tt_snapshot *s, int32_t index)
@@ -54,20 +41,16 @@ void tt_snapshot_view(const tt_snapshot *s, const tt_stask *t,
 	out->task = &t->raw;
 	out->tid = tt_snapshot_worker_tid(s, t->raw.worker);
 	out->error = t->error ? t->errmsg : NULL;
-	/* Down the awaited path (pre-order puts a frame's first child right
-	 * after it): where is the innermost async function suspended at an
-	 * await, the leaf is where the path ends. */
-	for (size_t i = 0; i < t->nframes; i++) {
-		const tt_sframe *f = &t->frames[i];
-		if (f->raw.kind != TT_FUNC_KIND_LEAF && f->site) {
-			out->where_func = f->func->name;
-			out->where_file = f->site->file;
-			out->where_line = f->site->line;
-		}
-		if (i + 1 >= t->nframes || t->frames[i + 1].raw.parent != (int32_t)i) {
-			out->leaf = &f->raw;
-			break;
-		}
+	if (!t->nframes)
+		return;
+	tt_rpath_ends e;
+	tt_frames_path_ends(&t->frames[0].raw, sizeof(*t->frames), t->nframes, &e);
+	out->leaf = &t->frames[e.leaf].raw;
+	if (e.where != SIZE_MAX && t->frames[e.where].site) {
+		const tt_sframe *f = &t->frames[e.where];
+		out->where_func = f->func->name;
+		out->where_file = f->site->file;
+		out->where_line = f->site->line;
 	}
 }
 

@@ -92,6 +92,15 @@ class ListOpts(ctypes.Structure):
                 ("group", ctypes.c_int), ("unreadable", ctypes.c_int)]
 
 
+class PathEnds(ctypes.Structure):
+    _fields_ = [("leaf", SIZE), ("where", SIZE), ("combinator", ctypes.c_int)]
+
+
+class RootPick(ctypes.Structure):
+    _fields_ = [("chosen", SIZE), ("pid", U64), ("failed", SIZE), ("error", ctypes.c_int),
+                ("err", ctypes.c_char * 160)]
+
+
 class DiagOpts(ctypes.Structure):
     _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
                 ("all", ctypes.c_int), ("runtime_id", U64)]
@@ -181,7 +190,11 @@ class BtHooks(ctypes.Structure):
                 ("inline_callers", ctypes.c_void_p), ("frame", BT_FRAME_FN)]
 
 
-MIRRORED = (Snapshot, STask, SFrame, SSite, SFunc, RWorker, ListOpts, DiagOpts)
+# In the order of tt_snapshot_struct_sizes (tasktrace/read/diagnose.h).
+MIRRORED = (Snapshot, STask, SFrame, SSite, SFunc, RWorker, ListOpts, DiagOpts, PathEnds,
+            RootPick, Finding, Report, EnumRow, BtNative, BtHooks)
+
+
 SNAP_P = ctypes.POINTER(Snapshot)
 # name: (restype, argtypes)
 PROTOTYPES = {
@@ -200,6 +213,8 @@ PROTOTYPES = {
     "tt_diag_parse_duration": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(U64)]),
     "tt_diag_kind_name": (ctypes.c_char_p, [U32]),
     "tt_enum_rows": (ctypes.POINTER(EnumRow), [ctypes.c_int, ctypes.POINTER(SIZE)]),
+    "tt_frames_path_ends": (None, [ctypes.c_void_p, SIZE, SIZE, ctypes.POINTER(PathEnds)]),
+    "tt_root_pick": (ctypes.c_int, [Mem, ctypes.POINTER(U64), SIZE, ctypes.POINTER(RootPick)]),
     "tt_live_now": (U64, [ctypes.c_int, U64]),
     "tt_bt_text": (ctypes.c_void_p, [SNAP_P, U64, ctypes.POINTER(U64), SIZE,
                                      ctypes.POINTER(BtHooks)]),

@@ -10,7 +10,6 @@ small objects the commands use; a task's frames are wrapped on first use.
 import ctypes
 import json
 import re
-import struct
 
 import gdb
 
@@ -154,15 +153,24 @@ class Task:
             self._path0 = out
         return out
 
+    def _ends(self):
+        """Indices of the leaf and of the "where" frame, as C finds them
+        (tt_frames_path_ends, the one definition of both)."""
+        e = clib.PathEnds()
+        n = self._nframes if self._frames_at else 0
+        self._snap._lib.tt_frames_path_ends(self._frames_at, ctypes.sizeof(clib.SFrame), n,
+                                            ctypes.byref(e))
+        return e
+
     def leaf(self):
-        p = self.path()
-        return p[-1] if p else None
+        e = self._ends()
+        return self.frames[e.leaf] if e.leaf < len(self.frames) else None
 
     def where(self):
         """The innermost async function suspended at an await."""
-        for f in reversed(self.path()):
-            if f.func.kind != K_LEAF and f.site is not None:
-                return f
+        e = self._ends()
+        if e.where < len(self.frames) and self.frames[e.where].site is not None:
+            return self.frames[e.where]
         return None
 
 
@@ -301,31 +309,24 @@ def objfile_has_registry(objfile):
             return True
     except (gdb.error, AttributeError):
         pass
-    return _elf_has_section(objfile.filename, SECTION)
+    return objfile.filename in _objfiles_with_section()
 
 
-def _elf_has_section(path, name):
+def _objfiles_with_section():
+    """Names of the objfiles with a .tasktrace section, as gdb read them
+    (no ELF parsing of our own)."""
     try:
-        with open(path, "rb") as f:
-            h = f.read(64)
-            if h[:4] != b"\x7fELF" or h[4] != 2:
-                return False
-            shoff, = struct.unpack_from("<Q", h, 0x28)
-            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", h, 0x3A)
-            if not shoff or shnum > 4096 or shentsize < 64:
-                return False
-            f.seek(shoff)
-            tab = f.read(shentsize * shnum)
-            stroff, strsize = struct.unpack_from("<QQ", tab, shstrndx * shentsize + 0x18)
-            if strsize > 1 << 20:
-                return False
-            f.seek(stroff)
-            strs = f.read(strsize)
-            want = name.encode() + b"\0"
-            return any(strs[struct.unpack_from("<I", tab, i * shentsize)[0]:].startswith(want)
-                       for i in range(shnum))
-    except (OSError, struct.error, TypeError):
-        return False
+        text = gdb.execute("maint info sections -all-objects " + SECTION, to_string=True)
+    except gdb.error:
+        return set()
+    names, current = set(), None
+    for line in text.splitlines():
+        m = re.match(r"\s*(?:Exec|Object) file: `(.*)', file type", line)
+        if m:
+            current = m.group(1)
+        elif current is not None and re.search(r": \.tasktrace\b", line):
+            names.add(current)
+    return names
 
 
 def _section_candidates():
@@ -376,22 +377,21 @@ def snapshot():
         except gdb.GdbError as e:
             raise Corrupt(str(e)) from None
         mem, keep = clib.inferior_mem(inf)
-        opened, error = [], None
-        for addr in find_root():
-            out, err = clib.SNAP_P(), ctypes.create_string_buffer(256)
-            if lib.tt_snapshot_read(mem, addr, None, ctypes.byref(out), err, len(err)):
-                error = error or Corrupt(err.value.decode("utf-8", "replace"))
-            else:
-                opened.append(Snapshot(lib, out))
-        del keep
+        cands = find_root()
+        addrs, pick = (clib.U64 * len(cands))(*cands), clib.RootPick()
+        # The choice among the candidates is C's (tt_root_pick), the CLI's.
+        rc = lib.tt_root_pick(mem, addrs, len(cands), ctypes.byref(pick))
         # A PIE executable that takes the registry's address gets a copy
         # relocation: the library's own .tasktrace copy then stays as
-        # initialised, never started.  Prefer a started registry, and do not
-        # let such a stale copy hide the live one's error.
-        started = [s for s in opened if s.pid]
-        if not started and error is not None:
-            raise error
-        snap = _cache[key] = (started or opened)[0]
+        # initialised, never started.  Do not let such a stale copy hide
+        # the live one's error.
+        if rc or (not pick.pid and pick.failed < len(cands)):
+            raise Corrupt(pick.err.decode("utf-8", "replace"))
+        out, err = clib.SNAP_P(), ctypes.create_string_buffer(256)
+        if lib.tt_snapshot_read(mem, cands[pick.chosen], None, ctypes.byref(out), err, len(err)):
+            raise Corrupt(err.value.decode("utf-8", "replace"))
+        del keep
+        snap = _cache[key] = Snapshot(lib, out)
         conn = _connection(inf)
         snap.live = conn == "native"
         # The "now" that stamps are aged against, as the CLI takes it.

@@ -20,7 +20,7 @@
 
 /* A process with more candidates than this is not a tasktrace process we
  * can make sense of anyway. */
-#define MAX_CANDIDATES 8
+#define MAX_CANDIDATES TT_ROOT_CANDIDATES
 /* Distinct modules remembered to skip their later mappings. */
 #define MAX_MODULES 4096
 
@@ -234,66 +234,31 @@ out:
 	return rc;
 }
 
-typedef struct candidate {
-	int rc;         /* tt_reader_open result */
-	uint64_t pid;   /* the root's pid field: 0 in a never-used copy */
-	char err[160];
-} candidate;
-
-/* Check a candidate through the target's memory: the header, layout
- * table and caps all have to decode. */
-static void verify(tt_mem mem, const tt_root_loc *loc, candidate *c)
-{
-	tt_reader *r = malloc(sizeof(*r));
-
-	c->pid = 0;
-	if (!r) {
-		c->rc = TT_R_NOMEM;
-		snprintf(c->err, sizeof(c->err), "out of memory");
-		return;
-	}
-	c->rc = tt_reader_open(r, mem, loc->addr, NULL);
-	if (c->rc == TT_R_OK)
-		c->pid = tt_reader_root_u64(r, TT_ROOT_PID);
-	else
-		snprintf(c->err, sizeof(c->err), "%s", r->err);
-	free(r);
-}
-
-/* Two copies of a valid root is normal: an executable that takes
- * &tasktrace_registry gets a copy relocation, and the library's own copy
- * keeps its pristine initializer while the live registry is the
- * executable's.  The live one has its pid filled in. */
+/* The choice among the candidates is the reader's (tt_root_pick), which
+ * the gdb plugin calls too with the addresses gdb knows. */
 int tt_root_choose(tt_mem mem, const tt_root_loc *cand, int n,
 		   const char *who, tt_root_loc *out, char *err, size_t errlen)
 {
-	candidate c[MAX_CANDIDATES];
-	int valid = -1, live = -1;
+	uint64_t addrs[MAX_CANDIDATES];
+	tt_root_pick_out pick;
 
 	if (n > MAX_CANDIDATES)
 		n = MAX_CANDIDATES;
-	if (n == 0) {
+	if (n <= 0) {
 		snprintf(err, errlen,
 			 "%s does not use tasktrace (no %s symbol or %s section in its modules)",
 			 who, TT_REGISTRY_SYMBOL, TT_REGISTRY_SECTION);
 		return TT_T_NO_REGISTRY;
 	}
-	for (int i = 0; i < n; i++) {
-		verify(mem, &cand[i], &c[i]);
-		if (c[i].rc != TT_R_OK)
-			continue;
-		if (c[i].pid != 0 && live < 0)
-			live = i;
-		if (valid < 0)
-			valid = i;
-	}
-	if (live >= 0 || valid >= 0) {
-		*out = cand[live >= 0 ? live : valid];
+	for (int i = 0; i < n; i++)
+		addrs[i] = cand[i].addr;
+	if (tt_root_pick(mem, addrs, (size_t)n, &pick) == TT_R_OK) {
+		*out = cand[pick.chosen];
 		return TT_T_OK;
 	}
 	snprintf(err, errlen, "%s: the registry in %.200s at 0x%" PRIx64 " does not decode: %s",
-		 who, cand[0].module, cand[0].addr, c[0].err);
-	return c[0].rc == TT_R_BAD_VERSION ? TT_T_BAD_VERSION : TT_T_BAD_REGISTRY;
+		 who, cand[0].module, cand[0].addr, pick.err);
+	return pick.error == TT_R_BAD_VERSION ? TT_T_BAD_VERSION : TT_T_BAD_REGISTRY;
 }
 
 static void consider(search *s, const mapping *m)

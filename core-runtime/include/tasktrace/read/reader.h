@@ -63,6 +63,31 @@ typedef struct tt_mem_image {
 } tt_mem_image;
 TT_API tt_mem tt_mem_image_source(tt_mem_image *img);
 
+/* A cache in front of another source RAW, for reads that come in runs
+ * (slots, frames, static records): blocks of 1 << SHIFT bytes are read
+ * whole with the page after them (a record across the block's end is no
+ * second read; at the edge of a mapping a block holds what is readable of
+ * it: without that page, or the page around the read), direct mapped over
+ * NBLOCKS entries (a power of two); what it cannot hold goes to RAW.  The
+ * storage is the caller's, tt_mem_cache_size bytes, 8-aligned: malloc'd,
+ * mmap'd or static, so a signal handler can use one too (the cache
+ * neither allocates nor locks).  For a target that holds still, or with
+ * staleness checked by the caller (a seqlock): tt_mem_cache_reset forgets
+ * every block.  Init returns 0 with the cached source in *OUT, or
+ * -EINVAL. */
+typedef struct tt_mem_cache {
+	tt_mem raw;
+	unsigned shift, nblocks;
+	struct tt_mem_block *blocks; /* in the storage */
+	unsigned char *data;	     /* in the storage: NBLOCKS << SHIFT bytes */
+} tt_mem_cache;
+TT_API size_t tt_mem_cache_size(unsigned shift, unsigned nblocks);
+/* At least tt_mem_cache_size, as a constant: for static storage. */
+#define TT_MEM_CACHE_SIZE(shift, nblocks) ((size_t)(nblocks) * (32 + 4096 + ((size_t)1 << (shift))))
+TT_API int tt_mem_cache_init(tt_mem_cache *c, tt_mem raw, unsigned shift, unsigned nblocks,
+			     void *storage, size_t size, tt_mem *out);
+TT_API void tt_mem_cache_reset(tt_mem_cache *c);
+
 /* ---- errors ----
  *
  * One convention for every function of the reader and target APIs
@@ -190,6 +215,24 @@ typedef struct tt_reader {
  * the defaults.  Returns TT_R_OK or an error with reader->err set. */
 TT_API int tt_reader_open(tt_reader *r, tt_mem mem, uint64_t root_addr,
 			  const tt_reader_limits *limits);
+/* Of N candidate addresses of a registry root (a symbol, the .tasktrace
+ * sections of the modules: the caller finds them, with libelf or from a
+ * debugger's symbol tables), the one to read: the first that opens through
+ * MEM with its pid set (the runtime started it; an executable that takes
+ * &tasktrace_registry gets a copy relocation, and the library's own copy
+ * stays pristine, pid 0), else the first that opens.  At most
+ * TT_ROOT_CANDIDATES are tried.  Returns TT_R_OK with OUT->chosen, or the
+ * first candidate's error (TT_R_NOT_FOUND without candidates); OUT->failed
+ * and its error say the first candidate that did not open either way. */
+#define TT_ROOT_CANDIDATES 8
+typedef struct tt_root_pick_out {
+	size_t chosen; /* index into the candidates; SIZE_MAX: none opens */
+	uint64_t pid;  /* the chosen root's pid field: 0 in a copy never started */
+	size_t failed; /* the first candidate that did not open; SIZE_MAX: none */
+	int error;     /* its tt_reader_open error */
+	char err[160]; /* and message, one line */
+} tt_root_pick_out;
+TT_API int tt_root_pick(tt_mem mem, const uint64_t *addrs, size_t n, tt_root_pick_out *out);
 /* Give an opened reader a zero-copy VIEW of its memory (NULL: none).
  * Every check stays; only copies are spared, and task slots are read
  * once instead of under the seqlock protocol, since the memory holds
@@ -295,8 +338,50 @@ TT_API int tt_reader_read_task(tt_reader *r, uint64_t slot_addr, tt_rtask *out);
 TT_API int tt_reader_walk_frames(tt_reader *r, uint64_t root_frame, tt_rframe *frames, size_t cap,
 				 size_t *count);
 
+/* The ends of a task's awaited path (the first children from the root
+ * frame down) in frames as tt_reader_walk_frames writes them: every front
+ * end, the signal-safe reporters too, takes a task's leaf and its "where"
+ * from here.  The frames lie STRIDE bytes apart, so the snapshot's
+ * tt_sframe (which starts with its tt_rframe) serves as it is. */
+typedef struct tt_rpath_ends {
+	size_t leaf;	/* the innermost frame; SIZE_MAX without frames */
+	size_t where;	/* the innermost async frame suspended at an await, or SIZE_MAX */
+	int combinator; /* a combinator on the path */
+} tt_rpath_ends;
+TT_API void tt_frames_path_ends(const tt_rframe *frames, size_t stride, size_t n,
+				tt_rpath_ends *out);
+
 TT_API int tt_reader_site(tt_reader *r, uint64_t addr, tt_rsite *out);
 TT_API int tt_reader_func(tt_reader *r, uint64_t addr, tt_rfunc *out);
+/* FUNC and SITE records with their strings, cached by address over the
+ * core layer: what a reader that prints names without a snapshot needs
+ * (ps without a snapshot, the crash log and dump).  N entries (a power
+ * of two) of caller-owned storage, zeroed (calloc, a fresh mapping, static
+ * data), direct mapped; nothing is allocated, so a signal handler can use
+ * it.  Init returns 0, or -EINVAL.  A record that does not decode gives an
+ * entry with ok 0, "??" names and line 0, which is not kept.  An entry
+ * holds until the next lookup in its cache: to hold a func and a site at
+ * once, keep them in two caches. */
+#define TT_RSYM_TEXT 512
+#define TT_RSYM_SITE UINT32_MAX /* kind of a site's entry */
+typedef struct tt_rsym {
+	uint64_t addr; /* 0: empty */
+	uint32_t line;
+	uint32_t kind; /* the func's TT_FUNC_KIND_*, or TT_RSYM_SITE */
+	uint64_t poll;
+	uint64_t resume;
+	int ok;			 /* the record decoded */
+	char name[TT_RSYM_TEXT]; /* func name, or the site's C function */
+	char file[TT_RSYM_TEXT]; /* the site's file; empty for a func */
+} tt_rsym;
+typedef struct tt_rsym_cache {
+	tt_rsym *ents;
+	size_t n;
+} tt_rsym_cache;
+TT_API int tt_rsym_cache_init(tt_rsym_cache *c, tt_rsym *storage, size_t n);
+TT_API const tt_rsym *tt_rsym_func(tt_reader *r, tt_rsym_cache *c, uint64_t addr);
+TT_API const tt_rsym *tt_rsym_site(tt_reader *r, tt_rsym_cache *c, uint64_t addr);
+
 /* NUL-terminated string at ADDR into BUF (truncated to LEN-1).  An
  * unreadable string gives TT_R_UNREADABLE and "??" in BUF. */
 TT_API int tt_reader_string(tt_reader *r, uint64_t addr, char *buf, size_t len);
@@ -362,8 +447,11 @@ TT_API int tt_snapshot_read(tt_mem mem, uint64_t root_addr, const tt_reader_limi
 			    tt_snapshot **out, char *err, size_t errlen);
 TT_API void tt_snapshot_free(tt_snapshot *s);
 TT_API const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);
-/* The innermost frame of the awaited path (follows first children). */
+/* The innermost frame of the awaited path (follows first children), and
+ * the innermost async frame on it suspended at an await (NULL: none), as
+ * tt_frames_path_ends finds them. */
 TT_API const tt_sframe *tt_stask_leaf(const tt_stask *t);
+TT_API const tt_sframe *tt_stask_where(const tt_stask *t);
 /* The next child of frame PARENT after frame AFTER (pass PARENT for the
  * first, which is the awaited one); t->nframes when there is none. */
 TT_API size_t tt_stask_next_child(const tt_stask *t, size_t parent, size_t after);

@@ -53,13 +53,6 @@ TT_API char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts
 /* The pieces format.h needs for task T of S: its leaf, the innermost
  * async function suspended at an await, the thread of its worker. */
 TT_API void tt_snapshot_view(const tt_snapshot *s, const tt_stask *t, tt_fmt_task *out);
-/* For bindings that mirror the structs they pass (gdb's Python through
- * ctypes), to check their copy against the library they loaded: sizeof
- * tt_snapshot, tt_stask, tt_sframe, tt_ssite, tt_sfunc, tt_rworker,
- * tt_list_opts and tt_diag_opts into OUT[0..7]. */
-#define TT_BINDING_STRUCTS 8
-TT_API void tt_snapshot_struct_sizes(size_t out[TT_BINDING_STRUCTS]);
-
 /* The thread id of worker INDEX, -1 when unknown. */
 TT_API int64_t tt_snapshot_worker_tid(const tt_snapshot *s, int32_t index);
 /* The name of task ID, NULL when it is not in S. */

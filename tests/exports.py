@@ -24,14 +24,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "arc
 import layers  # noqa: E402
 
 OWNER = layers.header_library()
-# diagnose.h's "in process" part runs in the program, with the runtime.
-OWNER_OF_FUNCTION = {
-    "tt_watchdog_start": "libtasktrace",
-    "tt_watchdog_stop": "libtasktrace",
-    "tt_watchdog_poll": "libtasktrace",
-    "tt_runtime_report_pending": "libtasktrace",
-    "tt_runtime_free_report": "libtasktrace",
-}
 # Objects the ABI needs that no header declares as a C object: readers
 # find the registry by this name (TT_REGISTRY_SYMBOL).
 EXTRA = {"tasktrace_registry": "libtasktrace"}
@@ -129,7 +121,7 @@ def main():
         for name, api in sorted(names.items()):
             if not api:
                 errors.append("%s: %s is declared without TT_API" % (rel, name))
-            want[name] = OWNER_OF_FUNCTION.get(name, OWNER.get(rel))
+            want[name] = OWNER.get(rel)
     have = {}
     for lib in libs:
         base = os.path.basename(lib).split(".so")[0]

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tasktrace/read/diagnose.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -60,6 +62,32 @@ TT_API int tt_dump_install(int signo, int fd);
 /* Give the calling thread an alternate signal stack (workers get one at
  * start; call this on other threads that poll tasks). 0 or -errno. */
 TT_API int tt_crash_thread_init(void);
+
+/* ---- the in-process diagnosis (tasktrace/read/diagnose.h's engine) ---- */
+
+/* The watchdog: a thread that diagnoses this process every INTERVAL and
+ * writes each finding once (to FD, default stderr).  Also started by
+ * TASKTRACE_WATCHDOG=1 or =interval=1s,long_poll=100ms,starved=1s,
+ * idle=60s,fd=2 when the first runtime is created. */
+typedef struct tt_watchdog_opts {
+	uint64_t interval_ns; /* 0: 1 s */
+	tt_diag_opts diag;    /* set with tt_diag_opts_init first */
+	int fd;               /* -1: stderr */
+} tt_watchdog_opts;
+/* NULL opts: the defaults.  0, or -errno (EALREADY when running). */
+TT_API int tt_watchdog_start(const tt_watchdog_opts *opts);
+TT_API void tt_watchdog_stop(void);
+/* Run one round now (tests): writes new findings; returns how many. */
+TT_API int tt_watchdog_poll(void);
+
+/* Tasks of RT still pending, as "leaked at shutdown" findings written to
+ * FD (-1: stderr); returns how many.  tt_runtime_free does this itself
+ * when TASKTRACE_LEAKS=1, TASKTRACE_WATCHDOG or TASKTRACE_CRASH is set:
+ * it then cancels them, which is rarely what the program meant. */
+struct tt_runtime;
+TT_API int tt_runtime_report_pending(struct tt_runtime *rt, int fd);
+/* Report, then tt_runtime_free. */
+TT_API int tt_runtime_free_report(struct tt_runtime *rt, int fd);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tasktrace/crash.h"
 #include "tasktrace/read/diagnose.h"
 #include "tasktrace/read/format.h"
 #include "tasktrace/runtime.h"

@@ -5,6 +5,8 @@ in docs/cli.md.  Prints the first violation and exits 1, or exits 0.
 Usage: validate_json.py COMMAND   (ps, bt, tree, symbolize)
 """
 import json
+import os
+import subprocess
 import sys
 
 INT = int
@@ -50,6 +52,18 @@ def obj(v, where, fields):
         check(v[name], kind, f"{where}.{name}")
 
 
+def enum_words(table):
+    """The words of the library's enum TABLE (0 states, 1 flags, 2 wait
+    kinds, 3 func kinds, 4 worker states), as $TT_ENUM_ROWS prints them:
+    the validator takes them from the tables, never from a copy."""
+    out = subprocess.run([os.environ["TT_ENUM_ROWS"]], capture_output=True, text=True,
+                         check=True).stdout
+    return [r.split("\t")[3] for r in out.splitlines() if r.split("\t")[0] == str(table)]
+
+
+STATES, FLAGS, WAITS, FUNCS, WORKERS = (enum_words(i) for i in range(5))
+
+
 def one_of(*words):
     def f(v, where):
         if v not in words:
@@ -70,9 +84,7 @@ def site(v, where):
 
 
 def wait(v, where):
-    obj(v, where, {"kind": one_of("timer", "fd read", "fd write", "channel send",
-                                  "channel recv", "oneshot", "mutex", "semaphore",
-                                  "notify", "join", "group", "blocking call", "custom"),
+    obj(v, where, {"kind": one_of(*[w for w in WAITS if w != "none"]),
                    "object": HEX, "owner_id": (INT, NULL), "owner_name": (STR, NULL),
                    "since_ns": (INT, NULL), "age_ns": (INT, NULL),
                    "deadline_ns": (INT, NULL), "detail": INT})
@@ -86,7 +98,7 @@ def sym_frame(v, where):
 
 def frame(v, where):
     obj(v, where, {"index": INT, "depth": INT, "function": STR,
-                   "kind": one_of("async", "leaf", "combinator"),
+                   "kind": one_of(*FUNCS),
                    "site": (site, NULL)})
     if v["kind"] == "leaf":
         check(v.get("wait", "missing"), (wait, NULL), where + ".wait")
@@ -100,8 +112,8 @@ def frame(v, where):
 def task(command):
     def f(v, where):
         obj(v, where, {"id": INT, "name": STR,
-                       "state": one_of("idle", "scheduled", "running", "done", "cancelled"),
-                       "flags": array(one_of("system", "detached", "cancel_requested", "block_on")),
+                       "state": one_of(*STATES),
+                       "flags": array(one_of(*FLAGS)),
                        "parent_id": (INT, NULL), "worker": (INT, NULL), "tid": (INT, NULL),
                        "spawn_site": (site, NULL), "wait": (wait, NULL),
                        "where": (lambda w, p: obj(w, p, {"function": STR, "file": STR, "line": INT}), NULL),
@@ -140,7 +152,7 @@ def document(d, command):
                  "tasks_live": INT, "errors": INT,
                  "workers": array(lambda w, p: obj(w, p, {
                      "index": INT, "tid": INT,
-                     "state": one_of("unused", "idle", "polling", "exited", "unknown"),
+                     "state": one_of(*WORKERS, "unknown"),
                      "task_id": (INT, NULL)})),
                  "tasks": array(task(command))})
 

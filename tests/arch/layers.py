@@ -3,25 +3,13 @@ code to them (check_layers.py: includes; ../exports.py: which library
 exports what).  The drawing, the rule and the tests are one text."""
 
 import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import doctext  # noqa: E402
 
 DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
                    "architecture.md")
-
-
-def _tables(path):
-    """Every table of the document: {first header cell: [row dicts]}."""
-    tables, header = {}, None
-    for line in open(path, encoding="utf-8"):
-        if not line.startswith("|"):
-            header = None
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if header is None:
-            header = cells
-            tables[header[0]] = []
-        elif not set(line) <= set("|-: \n"):
-            tables[header[0]].append(dict(zip(header, cells)))
-    return tables
 
 
 def _split(s):
@@ -31,7 +19,9 @@ def _split(s):
 def load(path=DOC):
     """(layers, libraries): layers[name] = {"folders", "headers", "uses"};
     libraries[name] = [layer, ...]."""
-    t = _tables(path)
+    with open(path, encoding="utf-8") as f:
+        t = {header[0]: [dict(zip(header, r)) for r in rows]
+             for _, header, rows in doctext.tables(f.read())}
     if "layer" not in t or "library" not in t:
         raise SystemExit("%s: no layer table or no library table" % path)
     layers = {r["layer"]: {"folders": _split(r["folders"]), "headers": _split(r["public headers"]),

@@ -6,8 +6,10 @@ Usage: validate_json.py COMMAND   (ps, bt, tree, symbolize)
 """
 import json
 import os
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import doctext  # noqa: E402
 
 INT = int
 STR = str
@@ -54,11 +56,9 @@ def obj(v, where, fields):
 
 def enum_words(table):
     """The words of the library's enum TABLE (0 states, 1 flags, 2 wait
-    kinds, 3 func kinds, 4 worker states), as $TT_ENUM_ROWS prints them:
-    the validator takes them from the tables, never from a copy."""
-    out = subprocess.run([os.environ["TT_ENUM_ROWS"]], capture_output=True, text=True,
-                         check=True).stdout
-    return [r.split("\t")[3] for r in out.splitlines() if r.split("\t")[0] == str(table)]
+    kinds, 3 func kinds, 4 worker states), from $TT_ENUM_ROWS: the
+    validator takes them from the tables, never from a copy."""
+    return [w for _, _, w in doctext.enum_rows(os.environ["TT_ENUM_ROWS"]).get(table, [])]
 
 
 STATES, FLAGS, WAITS, FUNCS, WORKERS = (enum_words(i) for i in range(5))

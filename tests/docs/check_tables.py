@@ -9,9 +9,12 @@ and not to the docs (or the other way round, or with another number or
 word) fails with one line per difference.
 """
 
+import os
 import re
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import doctext  # noqa: E402
 
 # tt_enum number: (docs file, heading, C prefix or None, value column is a bit)
 TABLES = {
@@ -24,31 +27,12 @@ TABLES = {
 }
 
 
-def c_rows(exe):
-    rows = {}
-    out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        e, value, name, word = line.split("\t")
-        rows.setdefault(int(e), []).append((int(value), word, name))
-    return rows
-
-
 def docs_table(text, heading):
-    """The cells of the first table under HEADING, header and rule dropped."""
-    lines = text.splitlines()
-    try:
-        i = lines.index(heading) + 1
-    except ValueError:
-        return None
-    while i < len(lines) and not lines[i].startswith("|"):
-        if lines[i].startswith("#"):
-            return None
-        i += 1
-    rows = []
-    while i < len(lines) and lines[i].startswith("|"):
-        rows.append([c.strip() for c in lines[i].strip().strip("|").split("|")])
-        i += 1
-    return rows[2:]
+    """The rows of the first table under HEADING, or None."""
+    for h, _, rows in doctext.tables(text):
+        if h == heading:
+            return rows
+    return None
 
 
 def cell(text):
@@ -58,7 +42,7 @@ def cell(text):
 
 
 def main(exe, root):
-    mine = c_rows(exe)
+    mine = {e: [(v, w, n) for v, n, w in rows] for e, rows in doctext.enum_rows(exe).items()}
     errors = []
     if sorted(mine) != sorted(TABLES):
         errors.append("the library has tables %s, this test knows %s"

@@ -3,7 +3,7 @@
 # skipping those already present.  Needs root (or sudo).
 set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libdw-dev libelf-dev
-check gdb elfutils python3 valgrind llvm-14 libc6-dbg"
+check gdb elfutils binutils python3 valgrind llvm-14 libc6-dbg"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -218,6 +218,16 @@ static void row(stream *st, const tt_rtask *t, uint64_t now)
 	st->out[st->used++] = '\n';
 }
 
+/* One line per bad slot on stderr, the first few of them: the rows go on,
+ * the count at the end says how many there were. */
+#define ERR_LINES 16
+
+static void slot_error(const cli_session *s, const tt_reader *r, size_t *bad)
+{
+	if ((*bad)++ < ERR_LINES)
+		fprintf(stderr, "tasktrace: %s: %s\n", cli_target_name(s), r->err);
+}
+
 static void read_workers(stream *st)
 {
 	uint64_t n = tt_reader_root_u64(st->r, TT_ROOT_WORKER_COUNT);
@@ -267,7 +277,7 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 	uint32_t flags;
 	while ((rc = tt_task_iter_next_id(st->r, &it, &slot, &id, &flags)) != 0) {
 		if (rc < 0) {
-			bad++;
+			slot_error(s, st->r, &bad);
 			continue;
 		}
 		if (!o->all && (flags & TT_TASKF_SYSTEM))
@@ -295,8 +305,16 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 		tt_fb_str(&b, "No tasks.");
 	cli_line(&b);
 	for (size_t i = 0; i < n; i++) {
-		if (tt_reader_read_task(st->r, v[i].slot, &t) != TT_R_OK || t.id != v[i].id) {
-			bad++;
+		if (tt_reader_read_task(st->r, v[i].slot, &t) != TT_R_OK) {
+			slot_error(s, st->r, &bad);
+			continue;
+		}
+		if (t.id != v[i].id) { /* a target that holds still cannot do this */
+			snprintf(st->r->err, sizeof(st->r->err),
+				 "task slot %#llx: task %llu became task %llu between passes",
+				 (unsigned long long)v[i].slot, (unsigned long long)v[i].id,
+				 (unsigned long long)t.id);
+			slot_error(s, st->r, &bad);
 			continue;
 		}
 		/* A stopped process cannot change; the check costs nothing. */
@@ -307,7 +325,8 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 	}
 	out_flush(st);
 	if (bad)
-		fprintf(stderr, "tasktrace: %zu task slots could not be read\n", bad);
+		fprintf(stderr, "tasktrace: %s: %zu task slot errors%s\n", cli_target_name(s), bad,
+			bad > ERR_LINES ? " (the first ones above)" : "");
 	rc = 0;
 out:
 	if (st) {

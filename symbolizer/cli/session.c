@@ -17,21 +17,38 @@ static int fail(cli_session *s, int code, const char *msg)
 	return cli_exit_code(code);
 }
 
-/* Only the root, for a command that streams the tasks itself. */
+/* A registry that cannot be read at all: the same line and exit status
+ * whether the command snapshots it or streams it. */
+static int registry_fail(cli_session *s, int rc, const char *err)
+{
+	char msg[1200];
+
+	snprintf(msg, sizeof(msg), "%s: cannot read the registry at 0x%" PRIx64 ": %s",
+		 cli_target_name(s), s->target.root.addr, err[0] ? err : tt_strerror(rc));
+	return fail(s,
+		    rc == TT_R_BAD_VERSION			? TT_T_BAD_VERSION
+		    : rc == TT_R_UNREADABLE || rc == TT_R_NOMEM ? TT_T_IO
+								: TT_T_BAD_REGISTRY,
+		    msg);
+}
+
+/* Only the root, for a command that streams the tasks itself.  What the
+ * snapshot refuses at the registry level (a chunk count beyond the
+ * capacity) is refused here too, before the stream prints "No tasks.". */
 static int open_root_only(cli_session *s)
 {
 	tt_reader *r = malloc(sizeof(*r));
-	char msg[1200];
+	uint32_t nchunks;
 
 	if (!r)
 		return fail(s, TT_T_IO, "out of memory");
 	int rc = tt_reader_open(r, s->target.mem, s->target.root.addr, NULL);
+	if (rc == TT_R_OK)
+		rc = tt_reader_chunk_count(r, &nchunks);
 	if (rc != TT_R_OK) {
-		snprintf(msg, sizeof(msg), "%s: cannot read the registry at 0x%" PRIx64 ": %s",
-			 cli_target_name(s), s->target.root.addr, r->err);
+		rc = registry_fail(s, rc, r->err);
 		free(r);
-		return fail(s, rc == TT_R_BAD_VERSION ? TT_T_BAD_VERSION :
-			       rc == TT_R_UNREADABLE ? TT_T_IO : TT_T_BAD_REGISTRY, msg);
+		return rc;
 	}
 	uint64_t now = tt_reader_root_u64(r, TT_ROOT_NOW_NS);
 	s->now_ns = s->core ? tt_core_now(s->core, now, tt_reader_root_u64(r, TT_ROOT_START_MONO_NS),
@@ -98,14 +115,8 @@ int cli_open_target(cli_session *s, const cli_opts *o, const char *target)
 		return open_root_only(s);
 	rc = tt_snapshot_read(s->target.mem, s->target.root.addr, NULL,
 			      &s->snap, err, sizeof(err));
-	if (rc != TT_R_OK) {
-		char msg[1200];
-		snprintf(msg, sizeof(msg), "%s: cannot read the registry at 0x%" PRIx64 ": %s",
-			 cli_target_name(s), s->target.root.addr, err[0] ? err : tt_strerror(rc));
-		return fail(s, rc == TT_R_BAD_VERSION ? TT_T_BAD_VERSION :
-			       rc == TT_R_UNREADABLE || rc == TT_R_NOMEM ? TT_T_IO :
-			       TT_T_BAD_REGISTRY, msg);
-	}
+	if (rc != TT_R_OK)
+		return registry_fail(s, rc, err);
 	s->now_ns = s->core ? tt_core_now(s->core, s->snap->now_ns, s->snap->start_mono_ns,
 				       s->snap->start_real_ns) :
 			      tt_live_now(s->target.pid, s->snap->now_ns);

@@ -16,6 +16,10 @@
 #define TT_R_TASK_MAX 4096u
 #define TT_R_RECORD_MAX 1024u
 #define TT_R_ALIGN 8u
+/* Unreadable slots in a row before the rest of their chunk is given up:
+ * a slot count read from junk (2^26 slots) must cost 64 failed reads, not
+ * millions, and one error line, not one per slot. */
+#define TT_R_BAD_RUN 64u
 
 /* Little-endian integer of the field's size out of a local copy of a
  * record; 0 when the layout table lacks the field. */

@@ -22,7 +22,6 @@
 #define ARENA_MAX (64u << 20)
 #define BC_SHIFT 16 /* the block cache: 64 KiB blocks ... */
 #define BC_N 256    /* ... 256 of them */
-#define BAD_RUN 64 /* unreadable slots in a row before a chunk is dropped */
 
 /* ---- big allocations ----
  * A million-task snapshot writes close to a gigabyte; with 4 KiB pages
@@ -525,12 +524,12 @@ static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 			 * one means the slot pointer is junk: give up on the
 			 * chunk instead of failing millions of reads. */
 			if (rc == TT_R_UNREADABLE && bad++) {
-				if (bad < BAD_RUN)
+				if (bad < TT_R_BAD_RUN)
 					continue;
 				snprintf(msg, sizeof(msg),
 					 "slot %#llx: %u unreadable slots in a "
 					 "row; rest of chunk skipped",
-					 (unsigned long long)addr, BAD_RUN);
+					 (unsigned long long)addr, TT_R_BAD_RUN);
 				if (error_entry(b, addr, first_index + j, rc, msg))
 					return TT_R_NOMEM;
 				verify_batch(b, from, base, nslots);

@@ -144,6 +144,25 @@ static int iter_slot(tt_reader *r, tt_task_iter *it, uint64_t *addr,
 	}
 }
 
+/* RC of the slot at ADDR through the run rule: 0 to skip the slot
+ * silently (inside a run of unreadable ones), else RC to report. */
+static int iter_bad(tt_reader *r, tt_task_iter *it, uint64_t addr, int rc)
+{
+	if (rc != TT_R_UNREADABLE) {
+		it->bad_run = 0;
+		return rc;
+	}
+	if (it->bad_run++ == 0)
+		return rc;
+	if (it->bad_run < TT_R_BAD_RUN)
+		return 0;
+	it->bad_run = 0;
+	it->slot = it->slot_count;
+	return tt_r_errf(r, TT_R_UNREADABLE,
+			 "task slot %X: %u unreadable slots in a row; rest of chunk skipped", addr,
+			 TT_R_BAD_RUN);
+}
+
 int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out)
 {
 	for (;;) {
@@ -159,8 +178,11 @@ int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out)
 		}
 		rc = tt_reader_read_task(r, addr, out);
 		out->slot_index = index;
+		if (rc && !(rc = iter_bad(r, it, addr, rc)))
+			continue;
 		if (rc)
 			return rc;
+		it->bad_run = 0;
 		if (out->id == 0)
 			continue;
 		return 1;
@@ -185,8 +207,12 @@ int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr,
 		if (addr & (TT_R_ALIGN - 1))
 			return tt_r_errf(r, TT_R_MISALIGNED, "task slot %X: misaligned", addr);
 		const unsigned char *b = tt_r_fetch(r, addr, buf, size, "task slot");
-		if (!b)
-			return TT_R_UNREADABLE;
+		if (!b) {
+			if ((rc = iter_bad(r, it, addr, TT_R_UNREADABLE)))
+				return rc;
+			continue;
+		}
+		it->bad_run = 0;
 		*id = tt_r_get(b, r->f_task[TT_TASK_ID]);
 		if (!*id)
 			continue;

@@ -290,7 +290,9 @@ typedef struct tt_rworker {
 /* Iterate slots: the chunk array is read once; each call decodes the next
  * occupied slot into *out (free slots are skipped).  Returns 1 with a task,
  * 0 at the end, or a TT_R_* code for a slot that could not be read (the
- * iteration can continue; out->slot_addr says which).  */
+ * iteration can continue; out->slot_addr says which).  A run of unreadable
+ * slots is one error, and a long run gives up the rest of its chunk with
+ * a second one, as the snapshot does. */
 typedef struct tt_task_iter {
 	uint32_t chunk;
 	uint32_t chunk_count;
@@ -299,6 +301,7 @@ typedef struct tt_task_iter {
 	uint64_t slots_addr;
 	uint64_t first_index;
 	uint64_t total;
+	uint32_t bad_run; /* unreadable slots in a row (TT_R_BAD_RUN ends a chunk) */
 } tt_task_iter;
 TT_API void tt_task_iter_init(tt_reader *r, tt_task_iter *it);
 TT_API int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out);

@@ -1,0 +1,152 @@
+/* Registry-level damage, read by the CLI for real: a live samples/many_tasks
+ * whose registry the test corrupts in place through /proc/PID/mem, and a
+ * gcore core of it.  Every command must report a registry it cannot read
+ * the same way (ps used to print "No tasks." and exit 0 where bt exited
+ * 9), and a slot count read from junk must cost a bounded read that gives
+ * up the chunk, never millions of slot reads with the target stopped. */
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tasktrace/read/reader.h"
+
+#include "cli_util.h"
+
+#define NTASKS 40
+
+static sample many;
+static char pid_s[16];
+static tt_reader r;
+static tt_mem_pid mp;
+
+static void start(void)
+{
+	char path[512];
+	tt_mem mem;
+
+	snprintf(path, sizeof path, "%s/many_tasks", getenv("TT_SAMPLES"));
+	sample_start_path(&many, path, "40");
+	snprintf(pid_s, sizeof pid_s, "%d", (int)many.pid);
+	ck_assert_int_eq(tt_mem_pid_open(&mp, many.pid, &mem), 0);
+	ck_assert_int_eq(tt_reader_open(&r, mem, many.registry, NULL), TT_R_OK);
+}
+
+static void stop(void)
+{
+	tt_mem_pid_close(&mp);
+	sample_stop(&many);
+}
+
+/* Write the little-endian VALUE into field F of the record at ADDR in the
+ * target; returns the old value. */
+static uint64_t poke(uint64_t addr, tt_field f, uint64_t value)
+{
+	char path[64];
+	uint64_t old = 0;
+
+	ck_assert(f.size && f.size <= 8);
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)many.pid);
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &old, f.size, (off_t)(addr + f.offset)), f.size);
+	ck_assert_int_eq(pwrite(fd, &value, f.size, (off_t)(addr + f.offset)), f.size);
+	close(fd);
+	return old;
+}
+
+static unsigned count_lines(const char *text, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+START_TEST(chunk_count_beyond_capacity)
+{
+	const char *cmds[][2] = {
+	    {"ps", NULL}, {"ps", "--json"}, {"bt", NULL}, {"tree", NULL}, {"hung", NULL}};
+	tt_field cnt = r.f_root[TT_ROOT_CHUNK_COUNT];
+	uint64_t cap = tt_reader_root_u64(&r, TT_ROOT_CHUNK_CAPACITY);
+	uint64_t old = poke(many.registry, cnt, cap + 1);
+	char want[96];
+
+	snprintf(want, sizeof want, "chunk_count %llu exceeds chunk_capacity %llu",
+		 (unsigned long long)cap + 1, (unsigned long long)cap);
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		run res = cmds[i][1] ? tasktrace(cmds[i][0], cmds[i][1], pid_s, NULL)
+				     : tasktrace(cmds[i][0], pid_s, NULL);
+		ck_assert_msg(res.status == 9, "%s %s: exit %d, want 9: %s", cmds[i][0],
+			      cmds[i][1] ? cmds[i][1] : "", res.status, res.err);
+		one_error_line(&res, want);
+		run_free(&res);
+		assert_running(many.pid);
+	}
+	poke(many.registry, cnt, old);
+	run res = tasktrace("ps", pid_s, NULL);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_uint_eq(count_lines(res.out, "idle-worker"), NTASKS);
+	run_free(&res);
+}
+END_TEST
+
+/* Slot count 2^26 - 1 in a chunk of a few hundred slots: the slots past
+ * the chunk's memory are unreadable, and 64 of them in a row end it. */
+static void check_junk_count(const char *target)
+{
+	run res = tasktrace("ps", target, NULL);
+
+	ck_assert_msg(res.status == 0, "ps %s: exit %d: %s", target, res.status, res.err);
+	ck_assert_uint_eq(count_lines(res.out, "idle-worker"), NTASKS);
+	ck_assert_msg(strstr(res.err, "unreadable slots in a row; rest of chunk skipped"),
+		      "ps %s: no give-up line: %s", target, res.err);
+	/* A line per run of unreadable slots (a core has holes between its
+	 * segments), at most 16 of them, and the count. */
+	ck_assert_msg(count_lines(res.err, "\n") <= 17, "ps %s: %s", target, res.err);
+	ck_assert_msg(strstr(res.err, "task slot errors"), "ps %s: no count: %s", target, res.err);
+	run_free(&res);
+	res = tasktrace("bt", "--json", target, NULL);
+	ck_assert_msg(res.status == 0, "bt --json %s: exit %d: %s", target, res.status, res.err);
+	ck_assert_msg(strstr(res.out, "rest of chunk skipped"), "bt --json %s: %s", target,
+		      res.out);
+	run_free(&res);
+}
+
+START_TEST(slot_count_from_junk)
+{
+	tt_reader_chunk c;
+	uint32_t n;
+
+	ck_assert_int_eq(tt_reader_chunk_count(&r, &n), TT_R_OK);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_int_eq(tt_reader_chunk_get(&r, n - 1, 0, &c), TT_R_OK);
+	poke(c.addr, r.f_chunk[TT_CHUNK_SLOT_COUNT], (1ull << 26) - 1);
+	check_junk_count(pid_s);
+	assert_running(many.pid);
+	char *core = make_core(many.pid, "junk-count");
+	if (core) {
+		check_junk_count(core);
+		unlink(core);
+		free(core);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cli-registry");
+	TCase *tc = tcase_create("registry");
+
+	tcase_add_checked_fixture(tc, start, stop);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, chunk_count_beyond_capacity);
+	tcase_add_test(tc, slot_count_from_junk);
+	suite_add_tcase(s, tc);
+	return run_suite(s);
+}

@@ -147,32 +147,35 @@ static int bt_run(const cli_cmd *cmd, int argc, char **argv)
 }
 
 const cli_cmd cmd_bt = {
-	"bt", "print the logical backtrace of tasks",
-	"Usage: tasktrace bt [OPTIONS] TARGET [ID...]\n"
-	"\n"
-	"Print each task of TARGET (a live pid, or a core file) as a backtrace\n"
-	"(or only tasks ID...), innermost first.  A suspended task: what its leaf\n"
-	"waits on and for how long, each async function at the line where it is\n"
-	"suspended (and the functions it was inlined into, from DWARF), the other\n"
-	"branches of combinators indented.  A running task: the real stack of the\n"
-	"worker thread running it, with the executor's frames pruned.  Then the\n"
-	"chain of tasks that spawned it.\n"
-	"\n"
-	"  -a, --all          include the runtime's own (system) tasks (tasks named\n"
-	"                     by ID are always shown)\n"
-	"      --state S      only tasks in state S (idle, scheduled, running, done,\n"
-	"                     cancelled)\n"
-	"      --name REGEX   only tasks whose name matches REGEX (POSIX extended)\n"
-	"  -j, --json         print JSON (schema in docs/cli.md)\n"
-	"      --exe FILE     the executable of a core (default: from the core)\n"
-	"      --nonblocking  read a live process without stopping it (running\n"
-	"                     tasks then show no machine stack)\n"
-	"      --prune REGEX  also hide frames whose function matches REGEX\n"
-	"      --no-prune     show every frame of running tasks\n"
-	"  -h, --help         show this help\n"
-	"\n"
-	"Exit status: 0 ok, 1 a task ID is not there or an I/O error, 2 usage\n"
-	"error, 3-11 the target could not be read (see docs/cli.md).\n",
-	bt_run,
-	CLI_TAKES_FILTERS,
+    "bt",
+    "print the logical backtrace of tasks",
+    "Usage: tasktrace bt [OPTIONS] TARGET [ID...]\n"
+    "\n"
+    "Print each task of TARGET (a live pid, or a core file) as a backtrace\n"
+    "(or only tasks ID...), innermost first.  A suspended task: what its leaf\n"
+    "waits on and for how long, each async function at the line where it is\n"
+    "suspended (and the functions it was inlined into, from DWARF), the other\n"
+    "branches of combinators indented.  A running task: the real stack of the\n"
+    "worker thread running it, with the executor's frames pruned.  Then the\n"
+    "chain of tasks that spawned it.\n"
+    "\n"
+    "  -a, --all          include the runtime's own (system) tasks (tasks named\n"
+    "                     by ID are always shown)\n"
+    "      --state S      only tasks in state S (idle, scheduled, running, done,\n"
+    "                     cancelled)\n"
+    "      --name REGEX   only tasks whose name matches REGEX (POSIX extended)\n"
+    "  -j, --json         print JSON (schema in docs/cli.md)\n"
+    "      --exe FILE     the executable of a core (default: from the core)\n"
+    "      --nonblocking  read a live process without stopping it (running\n"
+    "                     tasks then show no machine stack)\n"
+    "      --stop-budget D  a live target stays stopped at most D (default\n"
+    "                     1s); past it, it runs and what was not read is said\n"
+    "      --prune REGEX  also hide frames whose function matches REGEX\n"
+    "      --no-prune     show every frame of running tasks\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Exit status: 0 ok, 1 a task ID is not there or an I/O error, 2 usage\n"
+    "error, 3-11 the target could not be read (see docs/cli.md).\n",
+    bt_run,
+    CLI_TAKES_FILTERS,
 };

@@ -50,7 +50,10 @@ typedef struct cli_opts {
 	int state;           /* --state: only tasks in this TT_STATE_*, -1 any */
 	const char *name;    /* --name: only tasks whose name matches (ERE) */
 	int group;           /* --group: one row per distinct await chain */
+	uint64_t stop_budget_ns; /* --stop-budget: longest a live target stays stopped */
 } cli_opts;
+
+#define CLI_STOP_BUDGET_NS 1000000000ull /* the default: 1 s */
 
 /* A subcommand: NAME, one-line SUMMARY for the tool's help, full HELP. */
 typedef struct cli_cmd {
@@ -90,16 +93,20 @@ typedef struct cli_session {
 	tt_sym *sym;      /* symbols and stacks; NULL until cli_sym */
 	tt_stop stop;     /* the threads held while reading a live pid */
 	int stopped;
+	tt_mem stopped_mem;	/* the target's memory under target.mem's budget check */
+	uint64_t deadline_ns;	/* CLOCK_MONOTONIC: resume the target past it */
+	uint64_t budget_misses; /* reads refused after the budget ran out */
 	const cli_opts *opts;
 } cli_session;
 
 /* Open TARGET (a pid, or a core file with O->exe), stop it unless
  * O->nonblocking, and snapshot it; on failure prints one line and returns
- * the exit code.  A live target is resumed by cli_close, or by a signal
+ * the exit code.  A stopped target stays stopped for O->stop_budget_ns at
+ * most: past it the target is resumed, the reads still to come fail
+ * (their records are reported unreadable, never guessed) and cli_close
+ * says so in one line.  A live target is resumed by cli_close, or by a signal
  * handler should tasktrace die first. */
 int cli_open_target(cli_session *s, const cli_opts *o, const char *target);
-/* cli_open_target on live PID with default options. */
-int cli_open(cli_session *s, pid_t pid);
 void cli_close(cli_session *s);
 /* The symbolizer session of S's target, opened on first use; NULL (and
  * one warning on stderr, once) when it cannot be had. */

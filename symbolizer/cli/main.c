@@ -27,6 +27,8 @@ static void usage(FILE *f)
 	      "  -j, --json         print JSON (schema in docs/cli.md)\n"
 	      "      --exe FILE     the executable of a core (default: from the core)\n"
 	      "      --nonblocking  read a live process without stopping it\n"
+	      "      --stop-budget D  a live target stays stopped at most D (default\n"
+	      "                     1s); past it, it runs and what was not read is said\n"
 	      "  -h, --help         show the command's help\n"
 	      "\n"
 	      "A live process is stopped with ptrace while it is read, and resumed.\n"

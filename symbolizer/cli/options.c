@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tasktrace/read/diagnose.h"
 
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
 {
@@ -52,25 +53,27 @@ static const char *state_words(char *buf, size_t len)
 int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 	      int *first)
 {
-	enum { O_EXE = 256, O_NONBLOCKING, O_PRUNE, O_NO_PRUNE, O_STATE, O_NAME };
+	enum { O_EXE = 256, O_NONBLOCKING, O_PRUNE, O_NO_PRUNE, O_STATE, O_NAME, O_STOP_BUDGET };
 	static const struct option longs[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "exe", required_argument, NULL, O_EXE },
-		{ "nonblocking", no_argument, NULL, O_NONBLOCKING },
-		{ "prune", required_argument, NULL, O_PRUNE },
-		{ "no-prune", no_argument, NULL, O_NO_PRUNE },
-		{ "state", required_argument, NULL, O_STATE },
-		{ "name", required_argument, NULL, O_NAME },
-		{ "group", no_argument, NULL, 'g' },
-		{ NULL, 0, NULL, 0 },
+	    {"all", no_argument, NULL, 'a'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"exe", required_argument, NULL, O_EXE},
+	    {"nonblocking", no_argument, NULL, O_NONBLOCKING},
+	    {"prune", required_argument, NULL, O_PRUNE},
+	    {"no-prune", no_argument, NULL, O_NO_PRUNE},
+	    {"state", required_argument, NULL, O_STATE},
+	    {"name", required_argument, NULL, O_NAME},
+	    {"group", no_argument, NULL, 'g'},
+	    {"stop-budget", required_argument, NULL, O_STOP_BUDGET},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	regex_t re;
 
 	memset(o, 0, sizeof(*o));
 	o->state = -1;
+	o->stop_budget_ns = CLI_STOP_BUDGET_NS;
 	optind = 1;
 	opterr = 0; /* our own one-line message instead of getopt's */
 	while ((c = getopt_long(argc, argv, ":ajhg", longs, NULL)) != -1) {
@@ -93,6 +96,13 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 			break;
 		case O_NONBLOCKING:
 			o->nonblocking = 1;
+			break;
+		case O_STOP_BUDGET:
+			if (tt_diag_parse_duration(optarg, &o->stop_budget_ns) ||
+			    !o->stop_budget_ns)
+				return cli_usage(
+				    cmd, "--stop-budget: '%s' is not a duration (1s, 500ms)",
+				    optarg);
 			break;
 		case O_NO_PRUNE:
 			o->no_prune = 1;

@@ -72,26 +72,29 @@ static int ps_run(const cli_cmd *cmd, int argc, char **argv)
 }
 
 const cli_cmd cmd_ps = {
-	"ps", "list the tasks of a process, one line each",
-	"Usage: tasktrace ps [OPTIONS] TARGET\n"
-	"\n"
-	"List the tasks of TARGET (a live pid, or a core file): id, state, what each\n"
-	"waits on and for how long, its name, and where it is suspended (file:line\n"
-	"and async function) or the worker thread running it.\n"
-	"\n"
-	"  -a, --all          include the runtime's own (system) tasks\n"
-	"      --state S      only tasks in state S (idle, scheduled, running, done,\n"
-	"                     cancelled)\n"
-	"      --name REGEX   only tasks whose name matches REGEX (POSIX extended)\n"
-	"  -g, --group        one row per distinct await chain, with a count and the\n"
-	"                     first ids (for thousands of tasks)\n"
-	"  -j, --json         print JSON (schema in docs/cli.md)\n"
-	"      --exe FILE     the executable of a core (default: from the core)\n"
-	"      --nonblocking  read a live process without stopping it\n"
-	"  -h, --help         show this help\n"
-	"\n"
-	"Exit status: 0 ok, 1 I/O error, 2 usage error, 3-11 the target could not\n"
-	"be read (see docs/cli.md).\n",
-	ps_run,
-	CLI_TAKES_FILTERS | CLI_TAKES_GROUP,
+    "ps",
+    "list the tasks of a process, one line each",
+    "Usage: tasktrace ps [OPTIONS] TARGET\n"
+    "\n"
+    "List the tasks of TARGET (a live pid, or a core file): id, state, what each\n"
+    "waits on and for how long, its name, and where it is suspended (file:line\n"
+    "and async function) or the worker thread running it.\n"
+    "\n"
+    "  -a, --all          include the runtime's own (system) tasks\n"
+    "      --state S      only tasks in state S (idle, scheduled, running, done,\n"
+    "                     cancelled)\n"
+    "      --name REGEX   only tasks whose name matches REGEX (POSIX extended)\n"
+    "  -g, --group        one row per distinct await chain, with a count and the\n"
+    "                     first ids (for thousands of tasks)\n"
+    "  -j, --json         print JSON (schema in docs/cli.md)\n"
+    "      --exe FILE     the executable of a core (default: from the core)\n"
+    "      --nonblocking  read a live process without stopping it\n"
+    "      --stop-budget D  a live target stays stopped at most D (default\n"
+    "                     1s); past it, it runs and what was not read is said\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Exit status: 0 ok, 1 I/O error, 2 usage error, 3-11 the target could not\n"
+    "be read (see docs/cli.md).\n",
+    ps_run,
+    CLI_TAKES_FILTERS | CLI_TAKES_GROUP,
 };

@@ -1,6 +1,7 @@
 /* A session on one target, a live pid or a core: stop it (live), find its
  * root, snapshot it, and fix the clock that wait ages are measured
  * against. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,32 @@ static int open_root_only(cli_session *s)
 	return EXIT_OK;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The target's memory while it is stopped: every loop of every reader
+ * goes through here, so this is the one place a budget is kept.  A read
+ * past it resumes the target and fails; the readers mark what they could
+ * not read as they mark any unreadable record. */
+static int budget_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	cli_session *s = ctx;
+
+	if (s->stopped && mono_ns() > s->deadline_ns) {
+		tt_stop_resume(&s->stop);
+		s->stopped = 0;
+	}
+	if (!s->stopped) {
+		s->budget_misses++;
+		return -ETIME;
+	}
+	return s->stopped_mem.read(s->stopped_mem.ctx, addr, buf, len);
+}
 
 static int open_pid(cli_session *s, const cli_opts *o, pid_t pid)
 {
@@ -73,6 +100,11 @@ static int open_pid(cli_session *s, const cli_opts *o, pid_t pid)
 	rc = tt_target_open_pid(&s->target, pid);
 	if (rc != TT_T_OK)
 		return fail(s, rc, s->target.err);
+	if (s->stopped) {
+		s->deadline_ns = mono_ns() + o->stop_budget_ns;
+		s->stopped_mem = s->target.mem;
+		s->target.mem = (tt_mem){budget_read, s};
+	}
 	return EXIT_OK;
 }
 
@@ -123,15 +155,6 @@ int cli_open_target(cli_session *s, const cli_opts *o, const char *target)
 	return EXIT_OK;
 }
 
-int cli_open(cli_session *s, pid_t pid)
-{
-	static const cli_opts defaults;
-	char target[16];
-
-	snprintf(target, sizeof(target), "%d", (int)pid);
-	return cli_open_target(s, &defaults, target);
-}
-
 tt_sym *cli_sym(cli_session *s)
 {
 	static int warned;
@@ -140,6 +163,9 @@ tt_sym *cli_sym(cli_session *s)
 
 	if (s->sym || s->core)
 		return s->sym;
+	/* Unwinding a thread the budget let run again would be a guess. */
+	if (s->budget_misses)
+		return NULL;
 	s->sym = tt_sym_open_pid(s->target.pid, s->stopped, &code, err, sizeof(err));
 	if (!s->sym && !warned++)
 		fprintf(stderr, "tasktrace: warning: no symbols: %s\n", err);
@@ -167,6 +193,18 @@ void cli_close(cli_session *s)
 	if (s->stopped)
 		tt_stop_resume(&s->stop);
 	s->stopped = 0;
+	if (s->budget_misses) {
+		char d[32];
+		tt_fbuf b;
+		tt_fb_init(&b, d, sizeof(d));
+		tt_fmt_duration(&b, s->opts->stop_budget_ns);
+		fprintf(stderr,
+			"tasktrace: %s: resumed after the stop budget of %s; %" PRIu64
+			" reads were not done and their records are reported unreadable "
+			"(raise it with --stop-budget)\n",
+			cli_target_name(s), d, s->budget_misses);
+		s->budget_misses = 0;
+	}
 	if (!s->core)
 		tt_target_close(&s->target);
 }

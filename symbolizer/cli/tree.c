@@ -171,20 +171,23 @@ static int tree_run(const cli_cmd *cmd, int argc, char **argv)
 }
 
 const cli_cmd cmd_tree = {
-	"tree", "show the spawn tree of a process's tasks",
-	"Usage: tasktrace tree [OPTIONS] TARGET\n"
-	"\n"
-	"Show the tasks of TARGET (a live pid, or a core file) as a tree: each task\n"
-	"under the task that spawned it, with its state and what it waits on.\n"
-	"\n"
-	"  -a, --all          include the runtime's own (system) tasks\n"
-	"  -j, --json         print JSON (schema in docs/cli.md)\n"
-	"      --exe FILE     the executable of a core (default: from the core)\n"
-	"      --nonblocking  read a live process without stopping it\n"
-	"  -h, --help         show this help\n"
-	"\n"
-	"Exit status: 0 ok, 1 I/O error, 2 usage error, 3-11 the target could not\n"
-	"be read (see docs/cli.md).\n",
-	tree_run,
-	0,
+    "tree",
+    "show the spawn tree of a process's tasks",
+    "Usage: tasktrace tree [OPTIONS] TARGET\n"
+    "\n"
+    "Show the tasks of TARGET (a live pid, or a core file) as a tree: each task\n"
+    "under the task that spawned it, with its state and what it waits on.\n"
+    "\n"
+    "  -a, --all          include the runtime's own (system) tasks\n"
+    "  -j, --json         print JSON (schema in docs/cli.md)\n"
+    "      --exe FILE     the executable of a core (default: from the core)\n"
+    "      --nonblocking  read a live process without stopping it\n"
+    "      --stop-budget D  a live target stays stopped at most D (default\n"
+    "                     1s); past it, it runs and what was not read is said\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Exit status: 0 ok, 1 I/O error, 2 usage error, 3-11 the target could not\n"
+    "be read (see docs/cli.md).\n",
+    tree_run,
+    0,
 };

@@ -138,6 +138,30 @@ START_TEST(slot_count_from_junk)
 }
 END_TEST
 
+/* A budget too short for any read: the target is resumed at the first
+ * read, the command fails the way an unreadable registry does, and one
+ * line says why. */
+START_TEST(stop_budget)
+{
+	const char *cmds[] = {"ps", "bt", "tree", "hung"};
+
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		run res = tasktrace(cmds[i], "--stop-budget", "1ns", pid_s, NULL);
+		ck_assert_msg(res.status != 0, "%s: exit 0: %s", cmds[i], res.out);
+		ck_assert_msg(strstr(res.err, "not read: the stop budget ran out"), "%s: %s",
+			      cmds[i], res.err);
+		ck_assert_msg(strstr(res.err, "resumed after the stop budget of 1ns"), "%s: %s",
+			      cmds[i], res.err);
+		run_free(&res);
+		assert_running(many.pid);
+	}
+	run res = tasktrace("ps", "--stop-budget", "soon", pid_s, NULL);
+	ck_assert_int_eq(res.status, 2);
+	ck_assert_msg(strstr(res.err, "--stop-budget: 'soon' is not a duration"), "%s", res.err);
+	run_free(&res);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cli-registry");
@@ -147,6 +171,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, chunk_count_beyond_capacity);
 	tcase_add_test(tc, slot_count_from_junk);
+	tcase_add_test(tc, stop_budget);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

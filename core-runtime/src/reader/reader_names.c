@@ -128,6 +128,8 @@ const char *tt_r_errno_text(int err)
 	case EINTR: return "Interrupted system call";
 	case EAGAIN: return "Resource temporarily unavailable";
 	case ENOENT: return "No such file or directory";
+	case ETIME:
+		return "not read: the stop budget ran out";
 	}
 	return "unknown error";
 }

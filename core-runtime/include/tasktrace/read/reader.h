@@ -28,7 +28,8 @@ extern "C" {
 #endif
 
 /* Copy LEN bytes at target address ADDR into BUF.  Returns 0, or a
- * negative errno when any byte is unreadable (nothing partial counts). */
+ * negative errno when any byte is unreadable (nothing partial counts);
+ * -ETIME: the source reads no more (a live target's stop budget ran out). */
 typedef int (*tt_read_mem_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 
 typedef struct tt_mem {

@@ -311,4 +311,7 @@ void img_task(img *g, uint64_t slot, uint64_t id, const char *name,
 	strncpy((char *)p, name, 31);
 	uint64_t live = img_get(g, TT_REC_ROOT, TT_ROOT_TASKS_LIVE, IMG_ROOT_ADDR);
 	img_set(g, TT_REC_ROOT, TT_ROOT_TASKS_LIVE, IMG_ROOT_ADDR, live + 1);
+	/* A consistent registry has handed out every id it holds. */
+	if (img_get(g, TT_REC_ROOT, TT_ROOT_NEXT_TASK_ID, IMG_ROOT_ADDR) <= id)
+		img_set(g, TT_REC_ROOT, TT_ROOT_NEXT_TASK_ID, IMG_ROOT_ADDR, id + 1);
 }

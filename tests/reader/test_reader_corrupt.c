@@ -61,7 +61,7 @@ static void build_good(img *g, struct good *k)
 	img_task(g, img_slot(k->slots, 1), 2, "watchdog", TT_STATE_SCHEDULED,
 		 k->t2_frames[0]);
 	img_set(g, TT_REC_TASK, TT_TASK_PARENT_ID, img_slot(k->slots, 1), 1);
-	img_set(g, TT_REC_TASK, TT_TASK_WORKER, img_slot(k->slots, 1), 3);
+	img_set(g, TT_REC_TASK, TT_TASK_WORKER, img_slot(k->slots, 1), 1);
 
 	/* Slot 2 stays free.  Task 5 has returned. */
 	k->t5_frame = img_frame(g, f_async, s_done, 0, 0);
@@ -152,7 +152,7 @@ START_TEST(test_good_core)
 
 	ck_assert_int_eq(tt_task_iter_next(&r, &it, &t), 1);
 	ck_assert_uint_eq(t.id, 2);
-	ck_assert_int_eq(t.worker, 3);
+	ck_assert_int_eq(t.worker, 1);
 	ck_assert_uint_eq(t.parent_id, 1);
 	ck_assert_int_eq(tt_reader_walk_frames(&r, t.root_frame, fr, 16, &n),
 			 TT_R_OK);
@@ -836,6 +836,73 @@ START_TEST(test_freed_meanwhile)
 }
 END_TEST
 
+/* The registry's own cross-checks: ids never handed out, an id twice, a
+ * worker that does not exist, far more tasks than tasks_live.  Each such
+ * task is marked (never shown as a plain task), and the count is one
+ * registry-level entry. */
+static const tt_stask *snap_task(tt_snapshot *s, uint64_t slot)
+{
+	for (size_t i = 0; i < s->ntasks; i++)
+		if (s->tasks[i].raw.slot_addr == slot)
+			return &s->tasks[i];
+	ck_abort_msg("no task at slot %#llx", (unsigned long long)slot);
+	return NULL;
+}
+
+static void expect_marked(uint64_t slot, const char *needle)
+{
+	tt_snapshot *s;
+	char err[160];
+
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s, err, sizeof(err)),
+			 TT_R_OK);
+	const tt_stask *t = snap_task(s, slot);
+	ck_assert_int_eq(t->error, TT_R_INCONSISTENT);
+	ck_assert_msg(strstr(t->errmsg, needle), "%s", t->errmsg);
+	ck_assert_uint_eq(s->nerrors, 1);
+	tt_snapshot_free(s);
+}
+
+START_TEST(test_inconsistent)
+{
+	uint64_t s1 = img_slot(K.slots, 1), s3 = img_slot(K.slots, 3);
+
+	img_set(&G, TT_REC_TASK, TT_TASK_ID, s3, 9);
+	expect_marked(s3, "id 9 was never handed out (next_task_id 6)");
+	img_set(&G, TT_REC_TASK, TT_TASK_ID, s3, 2);
+	expect_marked(s3, "id 2 is also the task in slot 1");
+	img_set(&G, TT_REC_TASK, TT_TASK_ID, s3, 5);
+	img_set(&G, TT_REC_TASK, TT_TASK_PARENT_ID, s3, 77);
+	expect_marked(s3, "parent id 77 was never handed out");
+	img_set(&G, TT_REC_TASK, TT_TASK_PARENT_ID, s3, 1);
+	img_set(&G, TT_REC_TASK, TT_TASK_WORKER, s1, 97);
+	expect_marked(s1, "worker 97 of 2 workers");
+	img_set(&G, TT_REC_TASK, TT_TASK_WORKER, s1, 1);
+
+	/* 100 more tasks in a second chunk, and tasks_live still says 3. */
+	uint64_t more = img_chunk(&G, 100);
+	for (uint32_t i = 0; i < 100; i++)
+		img_task(&G, img_slot(more, i), 10 + i, "more", TT_STATE_IDLE, K.t5_frame);
+	img_set(&G, TT_REC_ROOT, TT_ROOT_TASKS_LIVE, IMG_ROOT_ADDR, 3);
+	tt_snapshot *s;
+	char err[160];
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s, err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_uint_eq(s->nerrors, 1);
+	const tt_stask *last = &s->tasks[s->ntasks - 1];
+	ck_assert_int_eq(last->error, TT_R_INCONSISTENT);
+	ck_assert_msg(strstr(last->errmsg, "103 tasks in the slots, tasks_live says 3"), "%s",
+		      last->errmsg);
+	tt_snapshot_free(s);
+	/* The same 103 with a truthful count are no error. */
+	img_set(&G, TT_REC_ROOT, TT_ROOT_TASKS_LIVE, IMG_ROOT_ADDR, 103);
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s, err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_uint_eq(s->nerrors, 0);
+	tt_snapshot_free(s);
+}
+END_TEST
+
 /* ---- fuzz ---- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -1359,6 +1426,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_strings);
 	tcase_add_test(tc, test_torn);
 	tcase_add_test(tc, test_freed_meanwhile);
+	tcase_add_test(tc, test_inconsistent);
 	tcase_add_test(tc, test_fuzz);
 	tcase_add_test(tc, test_root_pick);
 	tcase_add_test(tc, test_rsym_cache);

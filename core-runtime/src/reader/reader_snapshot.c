@@ -646,21 +646,75 @@ static void read_workers(struct build *b)
 			b->s->workers[b->s->nworkers++] = w;
 }
 
+/* Mark E as contradicting the registry, unless it is marked already. */
+static void inconsistent(tt_stask *e, const char *fmt, uint64_t a, uint64_t b)
+{
+	char msg[120];
+
+	if (e->error)
+		return;
+	snprintf(msg, sizeof(msg), fmt, (unsigned long long)a, (unsigned long long)b);
+	set_error(e, TT_R_INCONSISTENT, msg);
+}
+
+/* The id index, and the cross-checks the registry offers: a slot array
+ * described wrongly (a stride, a slot pointer, a count from junk) reads
+ * as tasks with ids never handed out, the same id twice, workers that do
+ * not exist, or far more tasks than tasks_live says — each such task is
+ * marked, and a count that cannot be is one more error entry. */
 static int build_ids(struct build *b)
 {
 	tt_snapshot *s = b->s;
-	uint64_t v;
+	uint64_t v, next = s->next_task_id, live = s->tasks_live;
+	uint64_t workers = tt_reader_root_u64(b->r, TT_ROOT_WORKER_COUNT);
+	int check_workers = b->r->f_root[TT_ROOT_WORKER_COUNT].size != 0;
+	size_t ntasks = s->ntasks, valid = 0;
+	char msg[160];
 
+	/* Tasks spawned while a live target was read have newer ids. */
+	if (tt_reader_refresh(b->r) == TT_R_OK &&
+	    tt_reader_root_u64(b->r, TT_ROOT_NEXT_TASK_ID) > next) {
+		next = tt_reader_root_u64(b->r, TT_ROOT_NEXT_TASK_ID);
+		live = live > tt_reader_root_u64(b->r, TT_ROOT_TASKS_LIVE) ?
+			       live : tt_reader_root_u64(b->r, TT_ROOT_TASKS_LIVE);
+	}
 	if (s->ntasks && map_grow(&b->c->ids, s->ntasks))
 		return TT_R_NOMEM;
-	for (size_t i = 0; i < s->ntasks; i++) {
-		uint64_t id = s->tasks[i].raw.id;
-		if (id && !map_get(&b->c->ids, id, &v) &&
-		    map_put(&b->c->ids, id, i))
+	for (size_t i = 0; i < ntasks; i++) {
+		tt_stask *e = &s->tasks[i];
+		uint64_t id = e->raw.id;
+		if (!id)
+			continue;
+		if (b->r->f_root[TT_ROOT_NEXT_TASK_ID].size && id >= next)
+			inconsistent(e, "id %llu was never handed out (next_task_id %llu)", id,
+				     next);
+		else if (e->raw.parent_id >= next && b->r->f_root[TT_ROOT_NEXT_TASK_ID].size)
+			inconsistent(e, "parent id %llu was never handed out (next_task_id %llu)",
+				     e->raw.parent_id, next);
+		else if (check_workers && e->raw.worker >= 0 && (uint64_t)e->raw.worker >= workers)
+			inconsistent(e, "worker %llu of %llu workers", (uint64_t)e->raw.worker,
+				     workers);
+		if (map_get(&b->c->ids, id, &v)) {
+			inconsistent(e, "id %llu is also the task in slot %llu", id,
+				     s->tasks[v].raw.slot_index);
+			continue;
+		}
+		if (map_put(&b->c->ids, id, i))
 			return TT_R_NOMEM;
+		valid += e->error != TT_R_INCONSISTENT;
+	}
+	/* Slack for a live target: slots taken while the chunks were read. */
+	if (b->r->f_root[TT_ROOT_TASKS_LIVE].size && valid > 2 * live + 64) {
+		snprintf(msg, sizeof(msg),
+			 "registry inconsistent: %zu tasks in the slots, tasks_live says %llu "
+			 "(a slot array described wrongly?)",
+			 valid, (unsigned long long)live);
+		if (error_entry(b, 0, 0, TT_R_INCONSISTENT, msg))
+			return TT_R_NOMEM;
+	}
+	for (size_t i = 0; i < s->ntasks; i++)
 		if (s->tasks[i].error)
 			s->nerrors++;
-	}
 	return TT_R_OK;
 }
 

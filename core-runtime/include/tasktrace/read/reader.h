@@ -117,6 +117,7 @@ TT_API void tt_mem_cache_reset(tt_mem_cache *c);
 	XX(R_TORN, 10, "task kept changing while read") /* live, nonblocking */                 \
 	XX(R_NOMEM, 11, "out of memory")                                                        \
 	XX(R_NOT_FOUND, 12, "not found")                                                        \
+	XX(R_INCONSISTENT, 13, "record contradicts the registry") /* ids, workers, counts */    \
 	XX(T_NO_PROCESS, 33, "no such process")                                                 \
 	XX(T_PERMISSION, 34, "permission denied")	      /* /proc/PID/mem, maps, ptrace */ \
 	XX(T_NO_REGISTRY, 35, "no tasktrace registry")	      /* no module defines it */        \

@@ -179,7 +179,7 @@ static void row(stream *st, const tt_rtask *t, uint64_t now)
 {
 	char err[sizeof(st->r->err)];
 	size_t n = 0;
-	tt_fmt_task v = { t, NULL, NULL, NULL, 0, -1, NULL, 0 };
+	tt_fmt_task v = { .task = t, .tid = -1 };
 	tt_fbuf b;
 
 	if (t->worker >= 0 && (uint32_t)t->worker < st->ntids)

@@ -57,7 +57,7 @@ START_TEST(ps_rows)
 {
 	tt_rtask t = task(TT_STATE_IDLE);
 	tt_rframe l = leaf(TT_WAIT_CHAN_RECV, NOW - 192000000000ull);
-	tt_fmt_task v = { &t, &l, "await_reply", "samples/hung.c", 28, -1, NULL, 0 };
+	tt_fmt_task v = { .task = &t, .leaf = &l, .where_func = "await_reply", .where_file = "samples/hung.c", .where_line = 28, .tid = -1 };
 	tt_fbuf b;
 
 	tt_fb_init(&b, buf, sizeof buf);
@@ -221,7 +221,7 @@ static int bt_run(bt_case *c, uint32_t state, int with_native)
 	t.worker = 1;
 	t.parent_id = 5;
 	strcpy(t.name, "t");
-	tt_fmt_task v = {&t, &c->f[2], "outer", "a.c", 1, 42, NULL, 0};
+	tt_fmt_task v = {.task = &t, .leaf = &c->f[2], .where_func = "outer", .where_file = "a.c", .where_line = 1, .tid = 42};
 	tt_bt_src src = {.ctx = c,
 			 .names = bt_names,
 			 .task_name = bt_task_name,

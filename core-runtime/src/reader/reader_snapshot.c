@@ -410,14 +410,20 @@ static int fill_task(struct build *b, tt_reader *rd, const tt_rtask *t,
 	return TT_R_OK;
 }
 
-static int read_seq(struct build *b, uint64_t slot, uint64_t *seq)
+/* A slot's id and seq together: seq alone would let a slot freed and
+ * taken again pass as unchanged were a runtime to restart seq per task
+ * (ours goes on from the slot's last task: docs/registry-abi.md §7). */
+static int read_stamp(struct build *b, uint64_t slot, uint64_t *id, uint64_t *seq)
 {
 	unsigned char sb[8];
-	tt_field f = b->r->f_task[TT_TASK_SEQ];
+	tt_field fs = b->r->f_task[TT_TASK_SEQ], fi = b->r->f_task[TT_TASK_ID];
 
-	if (b->r->mem.read(b->r->mem.ctx, slot + f.offset, sb, f.size) < 0)
+	if (b->r->mem.read(b->r->mem.ctx, slot + fs.offset, sb, fs.size) < 0)
 		return -1;
-	*seq = tt_r_get(sb, (tt_field){ 0, f.size });
+	*seq = tt_r_get(sb, (tt_field){ 0, fs.size });
+	if (b->r->mem.read(b->r->mem.ctx, slot + fi.offset, sb, fi.size) < 0)
+		return -1;
+	*id = tt_r_get(sb, (tt_field){ 0, fi.size });
 	return 0;
 }
 
@@ -425,7 +431,7 @@ static int read_seq(struct build *b, uint64_t slot, uint64_t *seq)
  * Returns 1 when the slot turned out free (drop E). */
 static int redo_task(struct build *b, tt_stask *e)
 {
-	uint64_t slot = e->raw.slot_addr, index = e->raw.slot_index, seq;
+	uint64_t slot = e->raw.slot_addr, index = e->raw.slot_index, seq, id;
 	tt_rtask t;
 
 	for (uint32_t try = 0; try <= b->r->lim.torn_retries; try++) {
@@ -439,9 +445,12 @@ static int redo_task(struct build *b, tt_stask *e)
 		t.slot_index = index;
 		if (fill_task(b, b->r, &t, e))
 			return 0;
-		if (read_seq(b, slot, &seq) || seq == t.seq)
+		if (read_stamp(b, slot, &id, &seq) || (seq == t.seq && id == t.id))
 			return 0;
 	}
+	/* Its last read is no more consistent than the first: keep no chain. */
+	e->frames = NULL;
+	e->nframes = 0;
 	e->error = TT_R_TORN;
 	snprintf(e->errmsg, sizeof(e->errmsg),
 		 "task %llu: kept changing while read (%u tries)",
@@ -455,23 +464,25 @@ static void verify_batch(struct build *b, size_t from, uint64_t base,
 			 size_t nslots)
 {
 	tt_snapshot *s = b->s;
-	tt_field fs = b->r->f_task[TT_TASK_SEQ];
+	tt_field fs = b->r->f_task[TT_TASK_SEQ], fi = b->r->f_task[TT_TASK_ID];
 	int bulk = b->r->mem.read(b->r->mem.ctx, base, b->bulk2,
 				  nslots * b->stride) == 0;
 	size_t out = from;
 
 	for (size_t i = from; i < s->ntasks; i++) {
 		tt_stask *e = &s->tasks[i];
-		uint64_t seq;
+		uint64_t seq, id;
 		int drop = 0;
 
 		if (e->raw.id) {
-			if (bulk)
-				seq = tt_r_get(b->bulk2 + (e->raw.slot_addr - base),
-					       fs);
-			else if (read_seq(b, e->raw.slot_addr, &seq))
+			if (bulk) {
+				seq = tt_r_get(b->bulk2 + (e->raw.slot_addr - base), fs);
+				id = tt_r_get(b->bulk2 + (e->raw.slot_addr - base), fi);
+			} else if (read_stamp(b, e->raw.slot_addr, &id, &seq)) {
 				seq = e->raw.seq;
-			if (seq != e->raw.seq)
+				id = e->raw.id;
+			}
+			if (seq != e->raw.seq || id != e->raw.id)
 				drop = redo_task(b, e);
 		}
 		if (drop)

@@ -46,6 +46,10 @@ int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,
 	out->wakers = tt_r_get(slot, f[TT_TASK_WAKERS]);
 	out->runtime_id = tt_r_get(slot, f[TT_TASK_RUNTIME_ID]);
 	out->running = out->seq & 1;
+	/* Inside a poll the state field passes through IDLE or SCHEDULED
+	 * before seq is even again: an odd seq is the fact (§7). */
+	if (out->running && out->state < TT_STATE_DONE)
+		out->state = TT_STATE_RUNNING;
 	return TT_R_OK;
 }
 

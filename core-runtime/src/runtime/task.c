@@ -31,6 +31,22 @@ void tt_task_unref(tt_task *t)
 		slot_release(t);
 }
 
+static void seq_enter(tt_task *t)
+{
+	if (TT_RECORDING) {
+		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 1,
+				      RELAXED);
+		tt_seqlock_fence();
+	}
+}
+
+static void seq_leave(tt_task *t)
+{
+	if (TT_RECORDING)
+		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 1,
+				      RELEASE);
+}
+
 static uint64_t now_if_recording(void)
 {
 	return TT_RECORDING ? tt_clock_cached() : 0;
@@ -51,13 +67,17 @@ tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* seq goes on from the slot's last task instead of starting again at
+	 * 0, and moves by two while the record is filled: a reader that
+	 * copied the slot before it was freed and taken again sees seq move
+	 * (docs/registry-abi.md §7). */
+	seq_enter(t);
 	memset(t->name, 0, sizeof t->name);
 	if (opts && opts->name)
 		strncpy(t->name, opts->name, sizeof t->name - 1);
 	t->parent_id = parent ? atomic_load_explicit(&parent->id, RELAXED) : 0;
 	t->spawn_site = spawn_site;
 	atomic_store_explicit(&t->root, root, RELAXED);
-	atomic_store_explicit(&t->seq, 0, RELAXED);
 	atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
 	atomic_store_explicit(&t->flags, opts ? opts->flags : 0, RELAXED);
 	atomic_store_explicit(&t->worker, -1, RELAXED);
@@ -81,6 +101,7 @@ tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 	atomic_store_explicit(&t->sched, 3 * SCHED_REF | SCHED_NOTIFIED, RELAXED);
 	atomic_fetch_add_explicit(&rt->live, 1, RELAXED);
 	TT_RECORD(tt_registry_tasks_live(1));
+	seq_leave(t);
 	/* Publishing the id makes the slot visible to readers: last. */
 	atomic_store_explicit(&t->id, tt_next_task_id(), RELEASE);
 	tt_schedule(t);
@@ -262,22 +283,6 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 	struct tt_group *g = atomic_exchange_explicit(&t->group, NULL, SEQ_CST);
 	if (g)
 		tt_group_child_done(g, result);
-}
-
-static void seq_enter(tt_task *t)
-{
-	if (TT_RECORDING) {
-		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 1,
-				      RELAXED);
-		tt_seqlock_fence();
-	}
-}
-
-static void seq_leave(tt_task *t)
-{
-	if (TT_RECORDING)
-		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 1,
-				      RELEASE);
 }
 
 /* Runs one poll of T on worker W, consuming the queue reference. */

@@ -224,7 +224,9 @@ void tt_fmt_wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
 {
 	const tt_rtask *t = v->task;
 
-	if (t->state == TT_STATE_SCHEDULED && age_known(t->wake_ns, now)) {
+	if (v->torn) {
+		fb_putc(b, '-');
+	} else if (t->state == TT_STATE_SCHEDULED && age_known(t->wake_ns, now)) {
 		tt_fb_str(b, "runnable ");
 		tt_fmt_duration(b, now - t->wake_ns);
 	} else if (t->state == TT_STATE_IDLE && has_wait(v->leaf)) {
@@ -328,6 +330,10 @@ void tt_fmt_state(tt_fbuf *b, const tt_fmt_task *v)
 {
 	const tt_rtask *t = v->task;
 
+	if (v->torn) {
+		tt_fb_str(b, "torn");
+		return;
+	}
 	tt_fb_str(b, tt_state_name(t->state));
 	if (t->flags & TT_TASKF_CANCEL_REQUESTED)
 		tt_fb_str(b, " cancelling");
@@ -352,7 +358,9 @@ void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v)
 {
 	size_t start = b->len;
 
-	if (v->task->state == TT_STATE_RUNNING) {
+	if (v->torn) {
+		/* only the error below */
+	} else if (v->task->state == TT_STATE_RUNNING) {
 		running_on(b, v, " (tid ");
 		if (v->tid > 0)
 			fb_putc(b, ')');
@@ -415,7 +423,9 @@ void tt_fmt_bt_header(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
 	fb_putc(b, ' ');
 	fb_quoted(b, t->name);
 	tt_fb_str(b, " [");
-	if (t->state == TT_STATE_RUNNING) {
+	if (v->torn) {
+		tt_fmt_state(b, v);
+	} else if (t->state == TT_STATE_RUNNING) {
 		running_on(b, v, ", tid ");
 	} else if (t->state == TT_STATE_IDLE && has_wait(v->leaf)) {
 		wait_phrase(b, v->leaf, now, ",");

@@ -41,13 +41,24 @@ void tt_snapshot_view(const tt_snapshot *s, const tt_stask *t,
 	out->task = &t->raw;
 	out->tid = tt_snapshot_worker_tid(s, t->raw.worker);
 	out->error = t->error ? t->errmsg : NULL;
-	if (!t->nframes)
+	/* A torn record's state and chain are no moment's: none is shown. */
+	out->torn = t->error == TT_R_TORN;
+	if (!t->nframes || out->torn)
 		return;
 	tt_rpath_ends e;
 	tt_frames_path_ends(&t->frames[0].raw, sizeof(*t->frames), t->nframes, &e);
 	out->leaf = &t->frames[e.leaf].raw;
-	if (e.where != SIZE_MAX && t->frames[e.where].site) {
-		const tt_sframe *f = &t->frames[e.where];
+	/* A future that returned keeps its frame until its caller moves on
+	 * (a running task caught between the two): the caller is where the
+	 * task is.  Bounded: parents have smaller indices. */
+	size_t w = e.where;
+	while (w != SIZE_MAX && t->frames[w].site &&
+	       (t->frames[w].site->flags & TT_SITEF_DONE))
+		w = t->frames[w].raw.parent >= 0 && (size_t)t->frames[w].raw.parent < w ?
+			    (size_t)t->frames[w].raw.parent :
+			    SIZE_MAX;
+	if (w != SIZE_MAX && t->frames[w].site) {
+		const tt_sframe *f = &t->frames[w];
 		out->where_func = f->func->name;
 		out->where_file = f->site->file;
 		out->where_line = f->site->line;

@@ -47,9 +47,11 @@ typedef struct tt_fmt_task {
 	int64_t tid;        /* thread of the worker running it, -1 unknown */
 	const char *error;  /* one line when the chain is incomplete */
 	int selected;       /* gdb's selected task: '*' in the ps row */
+	int torn;           /* kept changing while read: no state, wait or where */
 } tt_fmt_task;
 
-/* "idle", "running", plus markers: "idle cancelling", "idle torn". */
+/* "idle", "running", plus markers: "idle cancelling", "idle system";
+ * "torn" alone for a task that kept changing while read. */
 TT_API void tt_fmt_state(tt_fbuf *b, const tt_fmt_task *v);
 /* ps and tree wording: "channel recv 3m12s", "timer 59m58s left",
  * "runnable 1.2s"; "-" when there is no wait. */

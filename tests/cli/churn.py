@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""The churn test: tasks spawned and finished as fast as two workers can
+(churn_prog), read many times without stopping it and a few times stopped.
+A task's chain follows from its name, so every task a reader prints is
+either consistent with its name or marked torn/errored; one printed as
+fact with another task's chain, a chain ending in the "returned" sentinel,
+or an error without a mark fails.
+
+usage: churn.py TASKTRACE CHURN_PROG [READS]"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+EXPECT = {
+    "d2": ["churn_d2", "churn_leaf"],
+    "d3": ["churn_d3", "churn_mid", "churn_leaf"],
+    "d4": ["churn_d4", "churn_mid2", "churn_mid", "churn_leaf"],
+}
+DONE_WHERE = re.compile(r"registry\.c:0\b")
+
+
+def strict_json(raw):
+    return json.loads(raw.decode("utf-8", errors="strict"))
+
+
+def check_task(t, stopped):
+    """Return a complaint about T, or None when T is consistent or marked."""
+    exp = EXPECT.get(t["name"])
+    if exp is None:
+        return None
+    if t["torn"]:
+        return None
+    if t["error"] is not None:
+        # Nothing in churn_prog is broken: an error is a torn read that
+        # was not recognised as one.
+        return "error %r without the torn mark" % t["error"]
+    funcs = [f["function"] for f in sorted(t["frames"], key=lambda f: f["depth"])]
+    state = t["state"]
+    if state in ("done", "cancelled"):
+        if funcs:
+            return "finished with a chain %s" % funcs
+        return None
+    if funcs != exp[: len(funcs)]:
+        return "chain %s is not %s's" % (funcs, t["name"])
+    if state in ("idle", "scheduled") and t["polls"] > 0 and funcs != exp:
+        return "suspended with a partial chain %s" % funcs
+    w = t["where"]
+    if w and w["line"] == 0:
+        return "where is the returned sentinel %s:%d" % (w["file"], w["line"])
+    if state == "idle" and t["polls"] > 0:
+        # churn_leaf only ever yields: it is never left idle unless the
+        # state was read from another moment than the counters.
+        return "idle at a yield (polls %d)" % t["polls"]
+    return None
+
+
+def main():
+    cli, prog = sys.argv[1], sys.argv[2]
+    reads = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    p = subprocess.Popen([prog], stdout=subprocess.PIPE)
+    try:
+        line = p.stdout.readline().decode()
+        m = re.search(r"pid (\d+)", line)
+        if not m:
+            print("churn_prog did not start: %r" % line)
+            return 1
+        pid = m.group(1)
+        shown = marked = 0
+        bad = []
+
+        def run(*args):
+            r = subprocess.run([cli, *args, pid], capture_output=True, timeout=60)
+            if r.returncode != 0:
+                bad.append("%s: exit %d: %s" % (" ".join(args), r.returncode,
+                                                r.stderr.decode(errors="replace")[:300]))
+                return None
+            return r.stdout
+
+        for i in range(reads + 5):
+            stopped = i >= reads
+            mode = [] if stopped else ["--nonblocking"]
+            out = run("bt", "--json", *mode)
+            if out is not None:
+                for t in strict_json(out)["tasks"]:
+                    if t["name"] not in EXPECT:
+                        continue
+                    shown += 1
+                    if t["torn"] or t["error"]:
+                        marked += 1
+                    why = check_task(t, stopped)
+                    if why:
+                        bad.append("%s read %d: task %d %r %s: %s" % (
+                            "stopped" if stopped else "nonblocking", i,
+                            t["id"], t["name"], t["state"], why))
+            if i % 4 == 0:
+                out = run("ps", *mode)
+                if out is not None:
+                    for row in out.decode("utf-8", errors="replace").splitlines():
+                        if DONE_WHERE.search(row):
+                            bad.append("ps row at the returned sentinel: " + row)
+                        elif not row.isascii():
+                            bad.append("ps row with bytes no task was named with: " + row)
+        print("churn: %d reads, %d tasks shown, %d marked torn or errored, "
+              "%d inconsistent" % (reads + 5, shown, marked, len(bad)))
+        for b in bad[:20]:
+            print("  " + b)
+        if shown < reads:
+            print("churn: too few tasks seen; is churn_prog spawning?")
+            return 1
+        return 1 if bad else 0
+    finally:
+        p.kill()
+        p.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -124,6 +124,8 @@ static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK)
 		goto out;
 	d.all = o.all;
+	if (!s.core && o.nonblocking)
+		d.recheck = &s.target.mem;
 	tt_diag_report *r = tt_diagnose(s.snap, s.now_ns, &d);
 	if (!r) {
 		fprintf(stderr, "tasktrace: out of memory\n");

@@ -6,7 +6,12 @@ either consistent with its name or marked torn/errored; one printed as
 fact with another task's chain, a chain ending in the "returned" sentinel,
 or an error without a mark fails.
 
-usage: churn.py TASKTRACE CHURN_PROG [READS]"""
+The second part reads mutex_churn_prog, where tasks take one mutex and
+finish all the time and nothing is stuck: its watchdog (every 20 ms) and
+40 `hung --nonblocking` runs must not report a wait finding (never
+resolved, deadlock, lost waker) that a stopped read would not.
+
+usage: churn.py TASKTRACE CHURN_PROG MUTEX_CHURN_PROG [READS]"""
 import json
 import os
 import re
@@ -19,6 +24,7 @@ EXPECT = {
     "d4": ["churn_d4", "churn_mid2", "churn_mid", "churn_leaf"],
 }
 DONE_WHERE = re.compile(r"registry\.c:0\b")
+WAIT_FINDING = re.compile(r"(never resolved|deadlock|lost waker): ")
 
 
 def strict_json(raw):
@@ -56,17 +62,52 @@ def check_task(t, stopped):
     return None
 
 
-def main():
-    cli, prog = sys.argv[1], sys.argv[2]
-    reads = int(sys.argv[3]) if len(sys.argv) > 3 else 200
-    p = subprocess.Popen([prog], stdout=subprocess.PIPE)
+def start(argv, **kw):
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, **kw)
+    line = p.stdout.readline().decode()
+    m = re.search(r"pid (\d+)", line)
+    if not m:
+        p.kill()
+        raise SystemExit("%s did not start: %r" % (argv[0], line))
+    return p, m.group(1)
+
+
+def mutex_churn(cli, prog, runs=40):
+    """Wait findings about a process where nothing is stuck: 0 expected."""
+    env = dict(os.environ, TASKTRACE_WATCHDOG="interval=20ms,long_poll=off,"
+               "starved=off,idle=off")
+    p, pid = start([prog], env=env, stderr=subprocess.PIPE)
+    found = []
     try:
-        line = p.stdout.readline().decode()
-        m = re.search(r"pid (\d+)", line)
-        if not m:
-            print("churn_prog did not start: %r" % line)
-            return 1
-        pid = m.group(1)
+        for _ in range(runs):
+            r = subprocess.run([cli, "hung", "--nonblocking", "--long-poll", "off",
+                                "--starved", "off", "--idle", "off", pid],
+                               capture_output=True, timeout=60)
+            if r.returncode not in (0, 20):
+                found.append("hung exit %d: %s" % (r.returncode, r.stderr[:200]))
+            found += ["hung --nonblocking: " + l for l in r.stdout.decode().splitlines()
+                      if WAIT_FINDING.search(l)]
+    finally:
+        p.kill()
+        err = p.communicate()[1].decode(errors="replace")
+    found += ["watchdog: " + l for l in err.splitlines() if WAIT_FINDING.search(l)]
+    print("mutex churn: %d hung --nonblocking runs and the watchdog, %d wait "
+          "findings" % (runs, len(found)))
+    for f in found[:10]:
+        print("  " + f)
+    return 1 if found else 0
+
+
+def main():
+    cli, prog, mprog = sys.argv[1], sys.argv[2], sys.argv[3]
+    reads = int(sys.argv[4]) if len(sys.argv) > 4 else 200
+    rc = mutex_churn(cli, mprog)
+    return churn(cli, prog, reads) or rc
+
+
+def churn(cli, prog, reads):
+    p, pid = start([prog])
+    try:
         shown = marked = 0
         bad = []
 

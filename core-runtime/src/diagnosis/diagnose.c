@@ -462,6 +462,10 @@ static void never_resolved(build *b, size_t i, const tview *v)
 	const tt_stask *o = tt_snapshot_find(b->s, owner);
 	if (o && o->raw.state != TT_STATE_DONE && o->raw.state != TT_STATE_CANCELLED)
 		return;
+	/* Not found, but spawned after the read began (a live target read
+	 * without stopping it): its slot was read before it took it. */
+	if (!o && b->s->next_task_id && owner >= b->s->next_task_id)
+		return;
 	if (w->handoff && mutex_handed_on(b, v->leaf->raw.wait_object))
 		return;
 	fb = line_start(&l);
@@ -658,6 +662,56 @@ void tt_diag_opts_init(tt_diag_opts *o)
 	o->idle_ns = 60 * SEC;
 }
 
+/* A live target read without stopping it: its tasks were read one after
+ * the other, so a finding that relates several (a waiter and an owner
+ * gone, a cycle) may join moments that never coexisted.  It stands only
+ * if every task it names is still where it was when read again now,
+ * after the whole read: a task that did not move cannot have released
+ * anything since, and one that moved is no longer stuck. */
+static int still_holds(build *b, const tt_diag_finding *f)
+{
+	uint64_t two[2] = { f->task_id, f->other_id };
+	const uint64_t *ids = f->ncycle ? f->cycle : two;
+	size_t n = f->ncycle ? f->ncycle : 2;
+	tview v;
+
+	for (size_t i = 0; i < n; i++) {
+		const tt_stask *t = ids[i] ? tt_snapshot_find(b->s, ids[i]) : NULL;
+		if (t && tt_snapshot_recheck(*b->o->recheck, b->s, t) != 1)
+			return 0;
+	}
+	/* "Gone" on a hand-off wait also rests on no other waiter of the
+	 * object having been woken (mutex_handed_on): those waiters were
+	 * read at other moments too. */
+	const tt_stask *t = tt_snapshot_find(b->s, f->task_id);
+	if (f->kind != TT_DIAG_NEVER_RESOLVED || !t)
+		return 1;
+	view(t, &v);
+	if (!leaf_waits(&v) || !tt_fmt_wait_row(v.leaf->raw.wait_kind)->handoff)
+		return 1;
+	for (size_t j = 0; j < b->s->ntasks; j++) {
+		const tt_stask *o = &b->s->tasks[j];
+		tview w;
+		if (o == t || o->error)
+			continue;
+		view(o, &w);
+		if (leaf_waits(&w) && w.leaf->raw.wait_object == v.leaf->raw.wait_object &&
+		    tt_snapshot_recheck(*b->o->recheck, b->s, o) != 1)
+			return 0;
+	}
+	return 1;
+}
+
+static void drop_moved(build *b)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < b->r->n; i++)
+		if (still_holds(b, &b->r->findings[i]))
+			b->r->findings[out++] = b->r->findings[i];
+	b->r->n = out;
+}
+
 tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 			    const tt_diag_opts *opts)
 {
@@ -698,6 +752,8 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 			starved(&b, i);
 		idle(&b, i, &v);
 	}
+	if (opts->recheck && !b.oom)
+		drop_moved(&b);
 	if (b.r->n > 1)
 		qsort(b.r->findings, b.r->n, sizeof(*b.r->findings), by_kind);
 	summary(&b);

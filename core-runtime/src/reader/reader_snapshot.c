@@ -915,3 +915,48 @@ void tt_text_free(char *text)
 {
 	free(text);
 }
+
+/* ---- a second look ---- */
+
+int tt_snapshot_recheck(tt_mem mem, const tt_snapshot *s, const tt_stask *t)
+{
+	tt_reader *r = malloc(sizeof(*r));
+	tt_rframe *fr = NULL;
+	tt_rtask now;
+	size_t n = 0;
+	int rc;
+
+	if (!r)
+		return TT_R_NOMEM;
+	if ((rc = tt_reader_open(r, mem, s->root_addr, NULL)) ||
+	    (rc = tt_reader_read_task(r, t->raw.slot_addr, &now)))
+		goto out;
+	rc = 0;
+	/* Wakes and the owner a mutex hands on are written by other tasks,
+	 * outside this one's seq window: compare them too. */
+	if (now.id != t->raw.id || now.seq != t->raw.seq || now.state != t->raw.state ||
+	    now.wake_ns != t->raw.wake_ns || now.wakers != t->raw.wakers ||
+	    now.root_frame != t->raw.root_frame)
+		goto out;
+	if (t->nframes) {
+		if (!(fr = malloc((t->nframes + 1) * sizeof(*fr)))) {
+			rc = TT_R_NOMEM;
+			goto out;
+		}
+		int w = tt_reader_walk_frames(r, now.root_frame, fr, t->nframes + 1, &n);
+		if ((w && w != TT_R_TOO_DEEP) || n != t->nframes)
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			const tt_rframe *a = &fr[i], *b = &t->frames[i].raw;
+			if (a->addr != b->addr || a->func != b->func || a->site != b->site ||
+			    a->wait_kind != b->wait_kind || a->wait_object != b->wait_object ||
+			    a->wait_owner != b->wait_owner || a->wait_since_ns != b->wait_since_ns)
+				goto out;
+		}
+	}
+	rc = 1;
+out:
+	free(fr);
+	free(r);
+	return rc;
+}

@@ -3,9 +3,11 @@
  *
  * It reads the registry like any outside reader (tt_mem_self), so it
  * never takes a runtime lock and costs the workers nothing but the memory
- * bandwidth of one snapshot per interval.  A lost waker is only reported
- * once two rounds in a row see the same task idle with no waker and no
- * poll in between: a reader racing a worker must not cry wolf. */
+ * bandwidth of one snapshot per interval.  A finding about how tasks
+ * wait (a lost waker, an owner gone, a cycle) is only reported once two
+ * rounds in a row see it about the same task with no poll of it in
+ * between, on top of the engine's second look at every task it names
+ * (tt_diag_opts.recheck): a reader racing the workers must not cry wolf. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,7 +37,7 @@ static struct {
 	tt_watchdog_opts o;
 	key *seen;
 	size_t nseen;
-	key *suspects; /* lost wakers seen last round: task, polls in other */
+	key *suspects; /* wait findings seen last round: polls in other */
 	size_t nsuspects;
 } wd = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
@@ -95,7 +97,12 @@ static int round_locked(void)
 	if (tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL,
 			     &s, err, sizeof(err)) != TT_R_OK)
 		return -EIO;
-	tt_diag_report *r = tt_diagnose(s, tt_now_ns(), &wd.o.diag);
+	/* The workers run on while we read: a finding must hold on a
+	 * second look (tt_diag_opts.recheck). */
+	tt_mem self = tt_mem_self();
+	tt_diag_opts o = wd.o.diag;
+	o.recheck = &self;
+	tt_diag_report *r = tt_diagnose(s, tt_now_ns(), &o);
 	if (!r) {
 		tt_snapshot_free(s);
 		return -ENOMEM;
@@ -105,9 +112,10 @@ static int round_locked(void)
 	for (size_t i = 0; i < r->n; i++) {
 		const tt_diag_finding *f = &r->findings[i];
 		key k = { f->kind, f->task_id, f->other_id };
-		if (f->kind == TT_DIAG_LOST_WAKER) {
+		if (f->kind == TT_DIAG_LOST_WAKER || f->kind == TT_DIAG_NEVER_RESOLVED ||
+		    f->kind == TT_DIAG_DEADLOCK) {
 			const tt_stask *t = tt_snapshot_find(s, f->task_id);
-			key sus = { 0, f->task_id, t ? t->raw.polls : 0 };
+			key sus = { f->kind, f->task_id, t ? t->raw.polls : 0 };
 			if (nnext < 256)
 				next[nnext++] = sus;
 			if (!has(wd.suspects, wd.nsuspects, &sus))

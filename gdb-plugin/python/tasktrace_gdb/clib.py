@@ -103,7 +103,7 @@ class RootPick(ctypes.Structure):
 
 class DiagOpts(ctypes.Structure):
     _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
-                ("all", ctypes.c_int), ("runtime_id", U64)]
+                ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p)]
 
 
 class Finding(ctypes.Structure):

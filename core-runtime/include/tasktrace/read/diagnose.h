@@ -73,6 +73,11 @@ typedef struct tt_diag_opts {
 	uint64_t idle_ns;      /* default 60 s */
 	int all;               /* include the runtime's system tasks */
 	uint64_t runtime_id;   /* only tasks of this runtime (0: every one) */
+	/* The snapshot is of a live target read without stopping it: each
+	 * finding stands only if every task it names reads the same again
+	 * through this source afterwards (tt_snapshot_recheck).  NULL: the
+	 * target held still (a core, a stopped process). */
+	const tt_mem *recheck;
 } tt_diag_opts;
 
 TT_API void tt_diag_opts_init(tt_diag_opts *o);

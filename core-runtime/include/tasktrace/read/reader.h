@@ -435,6 +435,8 @@ typedef struct tt_snapshot {
 	uint32_t abi_version;
 	uint32_t pointer_size;
 	uint64_t now_ns, start_mono_ns, start_real_ns;
+	/* next_task_id: read before the slots, so a live target's task with
+	 * a higher id was spawned while they were read. */
 	uint64_t tasks_live, next_task_id, pid, flags;
 	const char *runtime_name;
 	tt_stask *tasks; /* in slot order */
@@ -452,6 +454,12 @@ TT_API int tt_snapshot_read(tt_mem mem, uint64_t root_addr, const tt_reader_limi
 			    tt_snapshot **out, char *err, size_t errlen);
 TT_API void tt_snapshot_free(tt_snapshot *s);
 TT_API const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);
+/* Read T of S again through MEM (a live target that was not stopped): 1
+ * when it is still the same task at the same moment of its life (id,
+ * seq, state, wakes, chain and waits unchanged), 0 when it moved on, or a
+ * TT_R_* error.  A conclusion drawn from several tasks read one after the
+ * other holds only if each of them still reads the same afterwards. */
+TT_API int tt_snapshot_recheck(tt_mem mem, const tt_snapshot *s, const tt_stask *t);
 /* The innermost frame of the awaited path (follows first children), and
  * the innermost async frame on it suspended at an await (NULL: none), as
  * tt_frames_path_ends finds them. */

@@ -86,6 +86,11 @@ int tt_rout_line(tt_rout *o, const char *s)
 	return put(o, s, strlen(s), o->limit);
 }
 
+int tt_rout_put(tt_rout *o, const char *s, size_t n)
+{
+	return put(o, s, n, o->limit);
+}
+
 int tt_rout_force(tt_rout *o, const char *s)
 {
 	return put(o, s, strlen(s), o->cap);

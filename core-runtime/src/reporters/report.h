@@ -37,6 +37,8 @@ void tt_rout_set_buffer(tt_rout *o, char *mem, size_t size);
 void tt_rout_section(tt_rout *o, size_t n, size_t reserve);
 /* Write S and a newline if it fits the section; returns 0 when dropped. */
 int tt_rout_line(tt_rout *o, const char *s);
+/* A line of N bytes at S (S need not end in NUL), as tt_rout_line. */
+int tt_rout_put(tt_rout *o, const char *s, size_t n);
 /* The same, ignoring the section limit (still within the total cap). */
 int tt_rout_force(tt_rout *o, const char *s);
 void tt_rout_flush(tt_rout *o);

@@ -7,6 +7,8 @@
  *   TASKTRACE_CRASH=1            tt_crash_install(NULL)
  *   TASKTRACE_CRASH=symbolize    ... with .symbolize = 1
  *   TASKTRACE_DUMP_SIGNAL=QUIT   tt_dump_install(SIGQUIT, -1) (or USR1, a number)
+ *   TASKTRACE_CRASH_DIR=DIR      where a crash report goes when its fd
+ *                                changed since install (default /tmp)
  */
 #ifndef TASKTRACE_CRASH_H
 #define TASKTRACE_CRASH_H
@@ -23,10 +25,16 @@ extern "C" {
 #endif
 
 typedef struct tt_crash_opts {
-	int fd;           /* where the report goes; 0 or -1: stderr */
+	/* Where the report goes; 0 or -1: stderr.  Only while it is the file
+	 * it was at install (device, inode): else to a new file
+	 * $TASKTRACE_CRASH_DIR/tasktrace-crash-PID.log (default /tmp), so a
+	 * data file that took the fd of a closed stderr is never written. */
+	int fd;
 	size_t max_bytes; /* total report size; 0: 64 KiB */
-	/* Run `tasktrace bt PID` on the crashing process first (its output is
-	 * symbolized with DWARF), falling back to the in-process chains. */
+	/* Run `tasktrace bt PID ID --crash-pc PC` on the crashing process first
+	 * (its output is symbolized with DWARF and counted in max_bytes),
+	 * falling back to the in-process chain when it fails or prints
+	 * nothing. */
 	int symbolize;
 	const char *tasktrace_path; /* default: $TASKTRACE_BIN, then PATH */
 	unsigned symbolize_timeout_ms; /* default 5000 */

@@ -7,8 +7,9 @@
  *   TASKTRACE_CRASH=1            tt_crash_install(NULL)
  *   TASKTRACE_CRASH=symbolize    ... with .symbolize = 1
  *   TASKTRACE_DUMP_SIGNAL=QUIT   tt_dump_install(SIGQUIT, -1) (or USR1, a number)
- *   TASKTRACE_CRASH_DIR=DIR      where a crash report goes when its fd
- *                                changed since install (default /tmp)
+ *   TASKTRACE_CRASH_DIR=DIR      where a crash report or a dump on a signal
+ *                                goes when its fd changed since install
+ *                                (default /tmp)
  */
 #ifndef TASKTRACE_CRASH_H
 #define TASKTRACE_CRASH_H
@@ -62,7 +63,9 @@ TT_API size_t tt_crash_report(int fd, int signo, const void *addr);
  * (spawn order until slots get reused), without stopping the program.  Async-signal-safe.  Returns the number
  * of tasks written, or -errno. */
 TT_API int tt_dump_tasks(int fd);
-/* Dump on signal SIGNO (0: SIGQUIT) to FD (-1: stderr).  The handler
+/* Dump on signal SIGNO (0: SIGQUIT) to FD (-1: stderr) while FD is the
+ * file it is now, else to $TASKTRACE_CRASH_DIR/tasktrace-dump-PID.log
+ * (default /tmp), as tt_crash_opts.fd.  The handler
  * writes directly with the core reader; a second signal during a dump is
  * dropped with one line.  Returns 0 or -errno. */
 TT_API int tt_dump_install(int signo, int fd);

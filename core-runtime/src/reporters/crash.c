@@ -26,7 +26,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,12 +44,6 @@ static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
 
 static struct {
 	int fd;
-	/* What FD was at install: the report goes there only while it still
-	 * is (a program that closed stderr may have a data file at fd 2). */
-	int fd_known;
-	dev_t dev;
-	ino_t ino;
-	char fallback_dir[512]; /* $TASKTRACE_CRASH_DIR, else /tmp */
 	size_t max_bytes;
 	int symbolize;
 	unsigned timeout_ms;
@@ -200,58 +193,15 @@ static void say(int fd, const char *s)
 
 /* ---- where the report goes ---- */
 
-/* Set by report_fd for the report's header: why it is not on cfg.fd
- * (NULL when it is) and the file it went to instead ("" when none). */
-static const char *moved_why;
-static char moved_path[600];
+/* cfg.fd as it was at install: the report goes there only while it still
+ * is that file (report.h). */
+static tt_rdest dest;
+/* Why the report is not on cfg.fd and where it went instead, for its
+ * header; "" when it is. */
+static char moved_note[800];
 /* The fd of the report being written, -1 none: a crash on another
  * thread, or inside the handler, says so there and nowhere else. */
 static _Atomic int out_fd = -1;
-
-/* The fd to report on: cfg.fd while it still is the file it was at
- * install (fstat is async-signal-safe), else a new file in the fallback
- * directory, else -1.  *OPENED: the caller closes it. */
-static int report_fd(int *opened)
-{
-	struct stat st;
-	int e;
-
-	*opened = 0;
-	moved_why = NULL;
-	moved_path[0] = 0;
-	e = fstat(cfg.fd, &st) == 0 ? 0 : errno;
-	if (cfg.fd_known && !e && st.st_dev == cfg.dev && st.st_ino == cfg.ino)
-		return cfg.fd;
-	moved_why = !cfg.fd_known ? "was not open when the handler was installed"
-		    : e		  ? "has been closed since the handler was installed"
-				  : "refers to another file than when the handler was installed";
-	/* O_EXCL and O_NOFOLLOW: never append to, or through, what someone
-	 * else left under that name in a shared directory. */
-	for (unsigned i = 0; i < 10; i++) {
-		tt_fbuf b;
-		tt_fb_init(&b, moved_path, sizeof(moved_path));
-		tt_fb_str(&b, cfg.fallback_dir);
-		tt_fb_str(&b, "/tasktrace-crash-");
-		tt_fb_u64(&b, (uint64_t)getpid());
-		if (i) {
-			tt_fb_str(&b, "-");
-			tt_fb_u64(&b, i);
-		}
-		tt_fb_str(&b, ".log");
-		if (b.len + 1 >= b.cap)
-			break;
-		int fd =
-		    open(moved_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			*opened = 1;
-			return fd;
-		}
-		if (errno != EEXIST)
-			break;
-	}
-	moved_path[0] = 0;
-	return -1;
-}
 
 /* ---- the symbolized report: tasktrace bt, out of process ---- */
 
@@ -615,17 +565,8 @@ static size_t report(int fd, const where *w)
 	tt_rout_init(&o, fd, cfg.max_bytes ? cfg.max_bytes : DEFAULT_MAX);
 	tt_rout_section(&o, 1024, RESERVE);
 	header(&o, w, line, sizeof(line));
-	if (moved_why) {
-		tt_fb_init(&b, line, sizeof(line));
-		tt_fb_str(&b, "tasktrace: fd ");
-		tt_fb_u64(&b, (uint64_t)cfg.fd);
-		tt_fb_str(&b, " ");
-		tt_fb_str(&b, moved_why);
-		tt_fb_str(&b, ": this report is written to ");
-		tt_fb_text(&b, moved_path);
-		tt_fb_str(&b, " instead");
-		tt_rout_force(&o, b.p);
-	}
+	if (moved_note[0])
+		tt_rout_force(&o, moved_note);
 	if (cfg.test_fault)
 		*(volatile int *)test_fault_addr = 1; /* tests: a crash while reporting */
 
@@ -744,8 +685,7 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
 		return;
 	}
 	atomic_store(&first_sig, sig);
-	int opened;
-	fd = report_fd(&opened);
+	fd = tt_rdest_open(&dest, moved_note, sizeof(moved_note));
 	atomic_store(&out_fd, fd);
 	where w = { sig, si->si_code, (uint64_t)(uintptr_t)si->si_addr, 0, 0, 0, 0 };
 	if (si->si_code <= 0)
@@ -755,7 +695,7 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
 	if (fd >= 0)
 		report(fd, &w);
 	atomic_store(&out_fd, -1);
-	if (opened)
+	if (fd >= 0 && moved_note[0])
 		close(fd);
 	pass_on(sig, si->si_code <= 0 || sig == SIGABRT, 1);
 	errno = saved;
@@ -772,7 +712,7 @@ size_t tt_crash_report(int fd, int signo, const void *addr)
 		tt_cb_modules_capture();
 	if (!stack_hi)
 		record_stack_bounds();
-	moved_why = NULL;
+	moved_note[0] = 0;
 	w.pc = (uint64_t)(uintptr_t)__builtin_return_address(0);
 	w.fp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
 	w.sp = w.fp;
@@ -819,12 +759,7 @@ int tt_crash_install(const tt_crash_opts *opts)
 		opts = &d;
 	}
 	cfg.fd = opts->fd > 0 ? opts->fd : 2;
-	struct stat st;
-	cfg.fd_known = fstat(cfg.fd, &st) == 0;
-	cfg.dev = cfg.fd_known ? st.st_dev : 0;
-	cfg.ino = cfg.fd_known ? st.st_ino : 0;
-	const char *dir = getenv("TASKTRACE_CRASH_DIR");
-	snprintf(cfg.fallback_dir, sizeof(cfg.fallback_dir), "%s", dir && *dir ? dir : "/tmp");
+	tt_rdest_init(&dest, cfg.fd, "crash");
 	cfg.max_bytes = opts->max_bytes ? opts->max_bytes : DEFAULT_MAX;
 	if (cfg.max_bytes < 2 * RESERVE)
 		cfg.max_bytes = 2 * RESERVE;

@@ -411,6 +411,17 @@ START_TEST(symbolized_fallbacks)
 }
 END_TEST
 
+/* The data file D, as the program wrote it: "data\n" (and under UBSan
+ * its line about the NULL load, written to fd 2 too), no crash report. */
+static void data_untouched(const char *d)
+{
+	const char *san = getenv("TT_SANITIZE");
+	if (!san || !strcmp(san, "none"))
+		ck_assert_msg(!strcmp(d, "data\n"), "the data file got:\n%s", d);
+	ck_assert_msg(!strncmp(d, "data\n", 5) && !strstr(d, "tasktrace"), "the data file got:\n%s",
+		      d);
+}
+
 /* A program that closed stderr and opened a data file, which got fd 2:
  * the report goes to the fallback file, never into the data. */
 START_TEST(report_not_into_data_file)
@@ -421,7 +432,7 @@ START_TEST(report_not_into_data_file)
 	run r = crash_case("datafd", data, env);
 	died_of(&r, SIGSEGV);
 	char *d = read_file(data);
-	ck_assert_msg(!strcmp(d, "data\n"), "the data file got:\n%s", d);
+	data_untouched(d);
 	free(d);
 	int pid = 0;
 	ck_assert_int_eq(sscanf(r.out, "crash_cases: pid %d ready", &pid), 1);
@@ -442,7 +453,7 @@ START_TEST(report_not_into_data_file)
 	r = crash_case("datafd", data, (char *)"TASKTRACE_CRASH_DIR=/nonexistent");
 	died_of(&r, SIGSEGV);
 	d = read_file(data);
-	ck_assert_msg(!strcmp(d, "data\n"), "the data file got:\n%s", d);
+	data_untouched(d);
 	free(d);
 	run_free(&r);
 	cleanup_core(dir);

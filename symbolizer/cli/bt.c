@@ -172,6 +172,8 @@ const cli_cmd cmd_bt = {
     "                     1s); past it, it runs and what was not read is said\n"
     "      --prune REGEX  also hide frames whose function matches REGEX\n"
     "      --no-prune     show every frame of running tasks\n"
+    "      --crash-pc PC  the process crashed at PC (its crash handler runs\n"
+    "                     this): the crashing thread's stack starts at PC\n"
     "  -h, --help         show this help\n"
     "\n"
     "Exit status: 0 ok, 1 a task ID is not there or an I/O error, 2 usage\n"

@@ -51,6 +51,7 @@ typedef struct cli_opts {
 	const char *name;    /* --name: only tasks whose name matches (ERE) */
 	int group;           /* --group: one row per distinct await chain */
 	uint64_t stop_budget_ns; /* --stop-budget: longest a live target stays stopped */
+	uint64_t crash_pc;   /* --crash-pc: a stack holding this PC starts there */
 } cli_opts;
 
 #define CLI_STOP_BUDGET_NS 1000000000ull /* the default: 1 s */

@@ -26,8 +26,19 @@ int native_stack(cli_session *s, const tt_stask *t, native_frame *out,
 		return -1;
 	}
 	uint64_t poll = t->nframes ? t->frames[0].func->poll : 0;
-	return tt_sym_task_stack(sym, (pid_t)tid, poll, s->opts->prune, s->opts->nprune,
-				 s->opts->no_prune, out, cap, err, errlen);
+	tt_sym_pc pcs[NATIVE_MAX];
+	int npc = tt_sym_unwind(sym, (pid_t)tid, pcs, NATIVE_MAX, err, errlen);
+	if (npc < 0)
+		return -1;
+	/* The thread that crashed is in the crash handler, which ran us: its
+	 * stack starts at the frame the signal interrupted. */
+	int from = 0;
+	while (s->opts->crash_pc && from < npc && pcs[from].pc != s->opts->crash_pc)
+		from++;
+	if (from == npc)
+		from = 0;
+	return tt_sym_prune_stack(sym, pcs + from, npc - from, poll, s->opts->prune,
+				  s->opts->nprune, s->opts->no_prune, out, cap);
 }
 
 int native_site_callers(cli_session *s, const tt_ssite *site,

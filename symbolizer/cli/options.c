@@ -53,7 +53,16 @@ static const char *state_words(char *buf, size_t len)
 int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 	      int *first)
 {
-	enum { O_EXE = 256, O_NONBLOCKING, O_PRUNE, O_NO_PRUNE, O_STATE, O_NAME, O_STOP_BUDGET };
+	enum {
+		O_EXE = 256,
+		O_NONBLOCKING,
+		O_PRUNE,
+		O_NO_PRUNE,
+		O_STATE,
+		O_NAME,
+		O_STOP_BUDGET,
+		O_CRASH_PC
+	};
 	static const struct option longs[] = {
 	    {"all", no_argument, NULL, 'a'},
 	    {"json", no_argument, NULL, 'j'},
@@ -66,6 +75,7 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 	    {"name", required_argument, NULL, O_NAME},
 	    {"group", no_argument, NULL, 'g'},
 	    {"stop-budget", required_argument, NULL, O_STOP_BUDGET},
+	    {"crash-pc", required_argument, NULL, O_CRASH_PC},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -104,6 +114,14 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 				    cmd, "--stop-budget: '%s' is not a duration (1s, 500ms)",
 				    optarg);
 			break;
+		case O_CRASH_PC: {
+			char *end;
+			errno = 0;
+			o->crash_pc = strtoull(optarg, &end, 16);
+			if (errno || end == optarg || *end || !o->crash_pc)
+				return cli_usage(cmd, "--crash-pc: '%s' is not an address", optarg);
+			break;
+		}
 		case O_NO_PRUNE:
 			o->no_prune = 1;
 			break;

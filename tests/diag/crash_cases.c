@@ -11,7 +11,11 @@
  *   abort      abort() in a poll function
  *   many N     N pending tasks, then a crash: the report stays bounded
  *   symbolize  a NULL dereference with the symbolized mode on
- *              (TASKTRACE_BIN names the tasktrace binary)
+ *              (TASKTRACE_BIN names the tasktrace binary, TT_CASES_TIMEOUT_MS
+ *              its timeout)
+ *   datafd F   a NULL dereference in a program that closed stderr after
+ *              installing the handler and opened the data file F, which got
+ *              fd 2 (it holds "data\n")
  *   blocking   unbounded recursion in a call on the blocking pool (its
  *              threads get an alternate stack too)
  *   chain      a NULL dereference in a program that had its own SIGSEGV
@@ -19,6 +23,7 @@
  *              exits with status 42
  *
  * Prints "crash_cases: pid P ready" before crashing. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,7 +159,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fprintf(stderr, "usage: crash_cases env|runtime|overflow|nested|abort|many N|"
-				"symbolize|chain|blocking\n");
+				"symbolize|chain|blocking|datafd FILE\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -172,8 +177,17 @@ int main(int argc, char **argv)
 		tt_crash_opts o = { 0 };
 		o.test_fault_in_handler = !strcmp(mode, "nested");
 		o.symbolize = !strcmp(mode, "symbolize");
+		const char *ms = getenv("TT_CASES_TIMEOUT_MS");
+		o.symbolize_timeout_ms = ms ? (unsigned)atoi(ms) : 0;
 		if (tt_crash_install(&o) < 0)
 			return 1;
+	}
+	if (!strcmp(mode, "datafd")) {
+		many = 0;
+		close(2);
+		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd != 2 || write(fd, "data\n", 5) != 5)
+			return 3;
 	}
 	cases_main m;
 	tt_frame_init(&m.frame, &cases_main_fn);

@@ -5,6 +5,7 @@
  * and the process must still die of the original signal with a core. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "diag_util.h"
 
@@ -64,6 +65,36 @@ static int cores_local(void)
 		fclose(f);
 	}
 	return pat[0] && pat[0] != '|' && pat[0] != '/';
+}
+
+/* The crash report in TEXT, from its first line through its closing one:
+ * its size in *LEN, the size its closing line states in *SAID. */
+static void report_size(const char *text, size_t *len, unsigned long *said)
+{
+	static const char end[] = "tasktrace: end of crash report (";
+	const char *a = strstr(text, "tasktrace: fatal signal");
+	ck_assert_msg(a, "no crash report in:\n%s", text);
+	const char *z = strstr(a, end);
+	ck_assert_msg(z, "no closing line in:\n%s", a);
+	*said = strtoul(z + strlen(end), NULL, 10);
+	const char *nl = strchr(z, '\n');
+	ck_assert_ptr_nonnull(nl);
+	*len = (size_t)(nl + 1 - a);
+}
+
+static void size_as_stated(const char *text)
+{
+	size_t len;
+	unsigned long said;
+	report_size(text, &len, &said);
+	ck_assert_msg(len == said, "the report is %zu bytes, its closing line says %lu", len, said);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f, "cannot open %s", path);
+	return slurp_file(f);
 }
 
 static void died_of(const run *r, int sig)
@@ -268,9 +299,21 @@ START_TEST(bounded_with_100k_tasks)
 	ck_assert_ptr_nonnull(strstr(r.err, "more tasks"));
 	ck_assert_ptr_nonnull(strstr(r.err, "task 100002 \"faulty\" [running"));
 	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace: end of crash report"));
+	size_as_stated(r.err);
 	run_free(&r);
 }
 END_TEST
+
+/* The stack tasktrace prints for the crashing task: the first frame
+ * after "crashing task:". */
+static const char *crashing_frame(const char *err)
+{
+	const char *sec = strstr(err, "\ncrashing task:\n");
+	ck_assert_msg(sec, "no crashing task in:\n%s", err);
+	const char *f0 = strstr(sec, "\n#0 ");
+	ck_assert_msg(f0, "no frame of the crashing task in:\n%s", sec);
+	return line_with(f0, "#0 ");
+}
 
 START_TEST(symbolized)
 {
@@ -280,6 +323,13 @@ START_TEST(symbolized)
 	died_of(&r, SIGSEGV);
 	ck_assert_ptr_null(strstr(r.err, "symbolized report unavailable"));
 	ck_assert_ptr_nonnull(strstr(r.err, "task 2 \"faulty\" [running on worker"));
+	/* The crashing thread's stack starts where it faulted, not in the
+	 * crash handler that ran tasktrace. */
+	ck_assert_msg(strstr(crashing_frame(r.err), "faulty_poll"), "%s", r.err);
+	ck_assert_msg(!strstr(r.err, "on_fatal") && !strstr(r.err, "__restore_rt") &&
+			  !strstr(r.err, "nanosleep"),
+		      "the crash handler's frames:\n%s", r.err);
+	size_as_stated(r.err);
 	run_free(&r);
 	/* A missing binary falls back to the in-process chain. */
 	r = crash_case("symbolize", NULL, (char *)"TASKTRACE_BIN=/nonexistent/tasktrace");
@@ -287,6 +337,126 @@ START_TEST(symbolized)
 	ck_assert_ptr_nonnull(strstr(r.err, "symbolized report unavailable: tasktrace could not be run"));
 	ck_assert_ptr_nonnull(strstr(r.err, "task 2 \"faulty\" [running on worker"));
 	run_free(&r);
+}
+END_TEST
+
+/* The symbolized mode with a stand-in for tasktrace: a shell script
+ * running BODY, in DIR.  Returns the TASKTRACE_BIN= setting. */
+static char *fake_tasktrace(const char *dir, const char *body)
+{
+	static char env[600];
+	char path[512];
+	snprintf(path, sizeof path, "%s/tasktrace", dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "#!/bin/sh\n%s\n", body);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	snprintf(env, sizeof env, "TASKTRACE_BIN=%s", path);
+	return env;
+}
+
+/* 5 MB from tasktrace: cut to the report's budget, and said so. */
+START_TEST(symbolized_output_bounded)
+{
+	char *dir = tmpdir();
+	run r = crash_case("symbolize", NULL,
+			   fake_tasktrace(dir, "yes 'tasktrace is very chatty today' 2>/dev/null | "
+					       "head -c 5000000"));
+	died_of(&r, SIGSEGV);
+	size_t len;
+	unsigned long said;
+	report_size(r.err, &len, &said);
+	ck_assert_msg(len <= 64 * 1024, "crash report of %zu bytes", len);
+	ck_assert_uint_eq(len, said);
+	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace is very chatty today"));
+	const char *cut = strstr(r.err, "\n... (");
+	ck_assert_ptr_nonnull(cut);
+	ck_assert_msg(strstr(line_with(cut, "... ("), " of the 5000000 bytes tasktrace printed "
+						      "cut: the report's budget ran out)"),
+		      "%s", line_with(cut, "... ("));
+	/* The other tasks still have their room. */
+	ck_assert_ptr_nonnull(strstr(r.err, "other tasks (1):"));
+	cleanup_core(dir);
+	run_free(&r);
+}
+END_TEST
+
+/* tasktrace printing nothing, failing or hanging: the in-process chain. */
+START_TEST(symbolized_fallbacks)
+{
+	static const struct {
+		const char *body, *why;
+	} cases[] = {
+	    {"exit 0", "tasktrace printed nothing"},
+	    {"echo 'tasktrace bt: cannot read it'; exit 9", "tasktrace failed with exit status 9"},
+	    {"exec sleep 60", "tasktrace timed out and was killed"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *dir = tmpdir(), why[200];
+		char *argv[] = {cases_path(), (char *)"symbolize", NULL};
+		char *env[] = {asan_env, ubsan_env, fake_tasktrace(dir, cases[i].body),
+			       (char *)"TT_CASES_TIMEOUT_MS=300", NULL};
+		run r = run_prog(NULL, env, 0, argv);
+		died_of(&r, SIGSEGV);
+		snprintf(why, sizeof why,
+			 "(symbolized report unavailable: %s; in-process chain "
+			 "follows)\ntask 2 \"faulty\" [running on worker",
+			 cases[i].why);
+		ck_assert_msg(strstr(r.err, why), "no '%s' in:\n%s", why, r.err);
+		size_as_stated(r.err);
+		cleanup_core(dir);
+		run_free(&r);
+	}
+}
+END_TEST
+
+/* The data file D, as the program wrote it: "data\n" (and under UBSan
+ * its line about the NULL load, written to fd 2 too), no crash report. */
+static void data_untouched(const char *d)
+{
+	const char *san = getenv("TT_SANITIZE");
+	if (!san || !strcmp(san, "none"))
+		ck_assert_msg(!strcmp(d, "data\n"), "the data file got:\n%s", d);
+	ck_assert_msg(!strncmp(d, "data\n", 5) && !strstr(d, "tasktrace"), "the data file got:\n%s",
+		      d);
+}
+
+/* A program that closed stderr and opened a data file, which got fd 2:
+ * the report goes to the fallback file, never into the data. */
+START_TEST(report_not_into_data_file)
+{
+	char *dir = tmpdir(), data[512], env[600], report[600];
+	snprintf(data, sizeof data, "%s/data", dir);
+	snprintf(env, sizeof env, "TASKTRACE_CRASH_DIR=%s", dir);
+	run r = crash_case("datafd", data, env);
+	died_of(&r, SIGSEGV);
+	char *d = read_file(data);
+	data_untouched(d);
+	free(d);
+	int pid = 0;
+	ck_assert_int_eq(sscanf(r.out, "crash_cases: pid %d ready", &pid), 1);
+	snprintf(report, sizeof report, "%s/tasktrace-crash-%d.log", dir, pid);
+	char *rep = read_file(report);
+	ck_assert_ptr_nonnull(strstr(rep, "tasktrace: fatal signal SIGSEGV"));
+	char want[800];
+	snprintf(want, sizeof want,
+		 "tasktrace: fd 2 refers to another file than when the "
+		 "handler was installed: this report is written to %s instead",
+		 report);
+	ck_assert_msg(strstr(rep, want), "no '%s' in:\n%s", want, rep);
+	ck_assert_ptr_nonnull(strstr(rep, "task 2 \"faulty\" [running on worker"));
+	size_as_stated(rep);
+	free(rep);
+	run_free(&r);
+	/* No fallback directory: no report at all, rather than into the data. */
+	r = crash_case("datafd", data, (char *)"TASKTRACE_CRASH_DIR=/nonexistent");
+	died_of(&r, SIGSEGV);
+	d = read_file(data);
+	data_untouched(d);
+	free(d);
+	run_free(&r);
+	cleanup_core(dir);
 }
 END_TEST
 
@@ -305,6 +475,9 @@ int main(void)
 	tcase_add_test(tc, overflow_in_blocking_call);
 	tcase_add_test(tc, bounded_with_100k_tasks);
 	tcase_add_test(tc, symbolized);
+	tcase_add_test(tc, symbolized_output_bounded);
+	tcase_add_test(tc, symbolized_fallbacks);
+	tcase_add_test(tc, report_not_into_data_file);
 	suite_add_tcase(s, tc);
 	TCase *cores = tcase_create("crash-cores");
 	tcase_set_tags(cores, "unsanitized");

@@ -433,6 +433,41 @@ START_TEST(dump)
 	ck_assert_int_eq(tt_dump_tasks(fds[1]), 3);
 	close(fds[1]);
 
+	/* The dump's fd closed and taken by a data file since the install:
+	 * the data is left alone, the dump goes to a file of its own. */
+	char dir[] = "/tmp/tt-dump-XXXXXX", data[64], path[96];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	setenv("TASKTRACE_CRASH_DIR", dir, 1);
+	int fd = open("/dev/null", O_WRONLY);
+	ck_assert_int_eq(tt_dump_install(SIGUSR1, fd), 0);
+	unsetenv("TASKTRACE_CRASH_DIR");
+	close(fd);
+	snprintf(data, sizeof data, "%s/data", dir);
+	ck_assert_int_eq(open(data, O_RDWR | O_CREAT | O_TRUNC, 0600), fd);
+	raise(SIGUSR1);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	out = drain(fd);
+	ck_assert_msg(!out[0], "the data file got:\n%s", out);
+	free(out);
+	close(fd);
+	snprintf(path, sizeof path, "%s/tasktrace-dump-%d.log", dir, (int)getpid());
+	fd = open(path, O_RDONLY);
+	ck_assert_msg(fd >= 0, "no %s", path);
+	out = drain(fd);
+	close(fd);
+	char want[200];
+	snprintf(want, sizeof want,
+		 "refers to another file than when the handler was "
+		 "installed: this report is written to %s instead",
+		 path);
+	ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
+	ck_assert_ptr_nonnull(strstr(out, "task 2 \"child\""));
+	ck_assert_ptr_nonnull(strstr(out, "tasktrace: end of dump"));
+	free(out);
+	unlink(path);
+	unlink(data);
+	rmdir(dir);
+
 	/* The crash report, without crashing. */
 	f = tmpfile();
 	ck_assert_uint_gt(tt_crash_report(fileno(f), SIGSEGV, NULL), 0);

@@ -7,6 +7,9 @@
  *   TASKTRACE_CRASH=1            tt_crash_install(NULL)
  *   TASKTRACE_CRASH=symbolize    ... with .symbolize = 1
  *   TASKTRACE_DUMP_SIGNAL=QUIT   tt_dump_install(SIGQUIT, -1) (or USR1, a number)
+ *   TASKTRACE_CRASH_DIR=DIR      where a crash report or a dump on a signal
+ *                                goes when its fd changed since install
+ *                                (default /tmp)
  */
 #ifndef TASKTRACE_CRASH_H
 #define TASKTRACE_CRASH_H
@@ -23,10 +26,16 @@ extern "C" {
 #endif
 
 typedef struct tt_crash_opts {
-	int fd;           /* where the report goes; 0 or -1: stderr */
+	/* Where the report goes; 0 or -1: stderr.  Only while it is the file
+	 * it was at install (device, inode): else to a new file
+	 * $TASKTRACE_CRASH_DIR/tasktrace-crash-PID.log (default /tmp), so a
+	 * data file that took the fd of a closed stderr is never written. */
+	int fd;
 	size_t max_bytes; /* total report size; 0: 64 KiB */
-	/* Run `tasktrace bt PID` on the crashing process first (its output is
-	 * symbolized with DWARF), falling back to the in-process chains. */
+	/* Run `tasktrace bt PID ID --crash-pc PC` on the crashing process first
+	 * (its output is symbolized with DWARF and counted in max_bytes),
+	 * falling back to the in-process chain when it fails or prints
+	 * nothing. */
 	int symbolize;
 	const char *tasktrace_path; /* default: $TASKTRACE_BIN, then PATH */
 	unsigned symbolize_timeout_ms; /* default 5000 */
@@ -54,7 +63,9 @@ TT_API size_t tt_crash_report(int fd, int signo, const void *addr);
  * (spawn order until slots get reused), without stopping the program.  Async-signal-safe.  Returns the number
  * of tasks written, or -errno. */
 TT_API int tt_dump_tasks(int fd);
-/* Dump on signal SIGNO (0: SIGQUIT) to FD (-1: stderr).  The handler
+/* Dump on signal SIGNO (0: SIGQUIT) to FD (-1: stderr) while FD is the
+ * file it is now, else to $TASKTRACE_CRASH_DIR/tasktrace-dump-PID.log
+ * (default /tmp), as tt_crash_opts.fd.  The handler
  * writes directly with the core reader; a second signal during a dump is
  * dropped with one line.  Returns 0 or -errno. */
 TT_API int tt_dump_install(int signo, int fd);

@@ -16,6 +16,8 @@
  *    language runtime) gets the signal after the report the same way: it
  *    is put back instead of the default action. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -189,65 +191,196 @@ static void say(int fd, const char *s)
 	tt_rout_flush(&o);
 }
 
+/* ---- where the report goes ---- */
+
+/* cfg.fd as it was at install: the report goes there only while it still
+ * is that file (report.h). */
+static tt_rdest dest;
+/* Why the report is not on cfg.fd and where it went instead, for its
+ * header; "" when it is. */
+static char moved_note[800];
+/* The fd of the report being written, -1 none: a crash on another
+ * thread, or inside the handler, says so there and nowhere else. */
+static _Atomic int out_fd = -1;
+
 /* ---- the symbolized report: tasktrace bt, out of process ---- */
 
 extern char **environ;
 
-/* Returns 0 when tasktrace printed the crashing task, else -1 with WHY. */
-static int symbolized(tt_rout *o, uint64_t task_id, const char **why)
+/* tasktrace's output, relayed line by line into the report's current
+ * section through a pipe, so that it counts against the report's budget:
+ * once a line does not fit, it and everything after it is counted and
+ * dropped (the pipe is still drained, so tasktrace does not block). */
+typedef struct relay {
+	tt_rout *o;
+	uint64_t got, cut;
+	size_t len;
+	char line[1024];
+} relay;
+
+/* NL: the line ended in a newline (not a piece of a longer line). */
+static void relay_line(relay *r, int nl)
 {
-	char pid[24], id[24];
-	tt_fbuf b;
+	if (r->cut || !tt_rout_put(r->o, r->line, r->len))
+		r->cut += r->len + (size_t)nl;
+	r->len = 0;
+}
+
+static void relay_bytes(relay *r, const char *p, size_t n)
+{
+	r->got += n;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			relay_line(r, 1);
+			continue;
+		}
+		/* A longer line is relayed in pieces. */
+		if (r->len == sizeof(r->line))
+			relay_line(r, 0);
+		r->line[r->len++] = p[i];
+	}
+}
+
+static int64_t ms_until(const struct timespec *end)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(end->tv_sec - now.tv_sec) * 1000 + (end->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Copy tasktrace's output from FD until it closes or END passes.
+ * Returns 0 at the end of its output, -1 at the deadline. */
+static int relay_until(relay *r, int fd, const struct timespec *end)
+{
+	char buf[2048];
+
+	for (;;) {
+		int64_t left = ms_until(end);
+		if (left <= 0)
+			return -1;
+		struct pollfd pf = {fd, POLLIN, 0};
+		int n = poll(&pf, 1, left > 1000 ? 1000 : (int)left);
+		if (n < 0 && errno != EINTR)
+			return 0;
+		if (n <= 0)
+			continue;
+		ssize_t got = read(fd, buf, sizeof(buf));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return 0;
+		relay_bytes(r, buf, (size_t)got);
+	}
+}
+
+/* Wait for CHILD until END, killing it past that; its wait status in *ST.
+ * Returns 0 when it exited by itself. */
+static int reap(pid_t child, const struct timespec *end, int *st)
+{
 	struct timespec tick = { 0, 10 * 1000 * 1000 };
-	int st = 0;
+
+	for (;;) {
+		pid_t r = waitpid(child, st, WNOHANG);
+		if (r == child)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (ms_until(end) <= 0) {
+			kill(child, SIGKILL);
+			waitpid(child, st, 0);
+			return -1;
+		}
+		nanosleep(&tick, NULL);
+	}
+}
+
+/* Run `tasktrace bt PID ID --crash-pc PC` with its output relayed into O.
+ * Returns 0 when it printed the crashing task, else -1 with the reason in
+ * WHY. */
+static int symbolized(tt_rout *o, uint64_t task_id, uint64_t pc, tt_fbuf *why)
+{
+	char pid[24], id[24], at[40];
+	tt_fbuf b;
+	struct timespec end;
+	int st = 0, pfd[2];
+	relay r = {.o = o};
 
 	if (!cfg.tasktrace[0]) {
-		*why = "no tasktrace binary was found at install time";
+		tt_fb_str(why, "no tasktrace binary was found at install time");
 		return -1;
 	}
 	tt_fb_init(&b, pid, sizeof(pid));
 	tt_fb_u64(&b, (uint64_t)getpid());
 	tt_fb_init(&b, id, sizeof(id));
 	tt_fb_u64(&b, task_id);
-	char *argv[] = { cfg.tasktrace, (char *)"bt", pid, task_id ? id : NULL, NULL };
+	/* The crashing thread's stack starts at the interrupted frame, not in
+	 * this handler. */
+	tt_fb_init(&b, at, sizeof(at));
+	tt_fb_str(&b, "--crash-pc=");
+	tt_fb_hex(&b, pc);
+	char *argv[] = {cfg.tasktrace, (char *)"bt", pid, id, pc ? at : NULL, NULL};
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		tt_fb_str(why, "no pipe for tasktrace's output");
+		return -1;
+	}
 	tt_rout_flush(o);
 	/* A raw fork: glibc's fork() runs atfork handlers that take malloc's
 	 * locks, which the crashed thread may hold. */
 	pid_t child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 	if (child < 0) {
-		*why = "fork failed";
+		close(pfd[0]);
+		close(pfd[1]);
+		tt_fb_str(why, "fork failed");
 		return -1;
 	}
 	if (child == 0) {
-		dup2(o->fd, 1);
-		dup2(o->fd, 2);
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
 		execve(cfg.tasktrace, argv, environ);
 		_exit(127);
 	}
+	close(pfd[1]);
 	/* Under Yama ptrace_scope=1 only a designated tracer may read us. */
 	prctl(PR_SET_PTRACER, child, 0, 0, 0);
-	for (unsigned waited = 0;; waited += 10) {
-		pid_t r = waitpid(child, &st, WNOHANG);
-		if (r == child)
-			break;
-		if (r < 0 && errno != EINTR) {
-			*why = "lost the child";
-			return -1;
-		}
-		if (waited >= cfg.timeout_ms) {
-			kill(child, SIGKILL);
-			waitpid(child, &st, 0);
-			*why = "tasktrace timed out and was killed";
-			return -1;
-		}
-		nanosleep(&tick, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += cfg.timeout_ms / 1000;
+	end.tv_nsec += (long)(cfg.timeout_ms % 1000) * 1000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
 	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		*why = WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "tasktrace could not be run" :
-								   "tasktrace failed";
-		return -1;
+	int late = relay_until(&r, pfd[0], &end);
+	close(pfd[0]);
+	if (r.len)
+		relay_line(&r, 0);
+	late |= reap(child, late ? &(struct timespec){0, 0} : &end, &st);
+	if (r.cut) {
+		char mem[160];
+		tt_fb_init(&b, mem, sizeof(mem));
+		tt_fb_str(&b, "... (");
+		tt_fb_u64(&b, r.cut);
+		tt_fb_str(&b, " of the ");
+		tt_fb_u64(&b, r.got);
+		tt_fb_str(&b, " bytes tasktrace printed cut: the report's budget ran out)");
+		tt_rout_force(o, b.p);
 	}
-	return 0;
+	if (late) {
+		tt_fb_str(why, "tasktrace timed out and was killed");
+	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+		tt_fb_str(why, "tasktrace could not be run");
+	} else if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+		tt_fb_str(why, "tasktrace failed with exit status ");
+		tt_fb_u64(why, (uint64_t)WEXITSTATUS(st));
+	} else if (!WIFEXITED(st)) {
+		tt_fb_str(why, "tasktrace died of signal ");
+		tt_fb_u64(why, (uint64_t)WTERMSIG(st));
+	} else if (!r.got) {
+		tt_fb_str(why, "tasktrace printed nothing");
+	} else {
+		return 0;
+	}
+	return -1;
 }
 
 /* ---- the report ---- */
@@ -394,6 +527,29 @@ static void others(tt_rep *p, tt_rout *o, uint64_t skip, char *mem, size_t len)
 }
 
 #define RESERVE 512
+#define CRASHING_TASK (16u << 10)
+
+/* The last line: the size of the whole report, this line included. */
+static void closing(tt_rout *o, int sig, char *mem, size_t len)
+{
+	tt_fbuf b;
+	size_t total = o->written;
+
+	/* The count is part of the line it counts: until its digits settle. */
+	for (int i = 0; i < 4; i++) {
+		tt_fb_init(&b, mem, len);
+		tt_fb_str(&b, "tasktrace: end of crash report (");
+		tt_fb_u64(&b, total);
+		tt_fb_str(&b, earlier(sig) ? " bytes); the earlier handler of "
+					   : " bytes); the default action of ");
+		tt_fb_str(&b, sig_name(sig));
+		tt_fb_str(&b, " follows");
+		if (o->written + b.len + 1 == total)
+			break;
+		total = o->written + b.len + 1;
+	}
+	tt_rout_force(o, b.p);
+}
 
 static size_t report(int fd, const where *w)
 {
@@ -409,6 +565,8 @@ static size_t report(int fd, const where *w)
 	tt_rout_init(&o, fd, cfg.max_bytes ? cfg.max_bytes : DEFAULT_MAX);
 	tt_rout_section(&o, 1024, RESERVE);
 	header(&o, w, line, sizeof(line));
+	if (moved_note[0])
+		tt_rout_force(&o, moved_note);
 	if (cfg.test_fault)
 		*(volatile int *)test_fault_addr = 1; /* tests: a crash while reporting */
 
@@ -433,35 +591,33 @@ static size_t report(int fd, const where *w)
 	tt_cb_walk(w->pc, w->fp, w->sp, stack_lo, stack_hi, &nb);
 	tt_cb_print(&o, &nb, polls, npolls);
 
-	tt_rout_section(&o, 16u << 10, RESERVE);
+	tt_rout_section(&o, CRASHING_TASK, RESERVE);
 	if (have_task) {
-		const char *why = NULL;
+		char whymem[96];
+		tt_fbuf why;
+		tt_fb_init(&why, whymem, sizeof(whymem));
 		tt_rout_line(&o, "\ncrashing task:");
-		if (!cfg.symbolize || symbolized(&o, t.id, &why) != 0) {
-			if (why) {
+		if (!cfg.symbolize || symbolized(&o, t.id, w->pc, &why) != 0) {
+			if (why.len) {
 				tt_fb_init(&b, line, sizeof(line));
 				tt_fb_str(&b, "(symbolized report unavailable: ");
-				tt_fb_str(&b, why);
+				tt_fb_str(&b, why.p);
 				tt_fb_str(&b, "; in-process chain follows)");
-				tt_rout_line(&o, b.p);
+				tt_rout_force(&o, b.p);
+				/* Room of its own: tasktrace may have used the
+				 * section before failing. */
+				tt_rout_section(&o, CRASHING_TASK / 4, RESERVE);
 			}
 			tt_rep_bt(p, &o, &t);
 		}
 	}
 	if (p) {
-		tt_rout_line(&o, "");
 		tt_rout_section(&o, SIZE_MAX / 2, RESERVE);
+		tt_rout_line(&o, "");
 		others(p, &o, have_task ? t.id : 0, line, sizeof(line));
 		tt_rep_close(p);
 	}
-	tt_fb_init(&b, line, sizeof(line));
-	tt_fb_str(&b, "tasktrace: end of crash report (");
-	tt_fb_u64(&b, o.written);
-	tt_fb_str(&b, earlier(w->sig) ? " bytes); the earlier handler of "
-					: " bytes); the default action of ");
-	tt_fb_str(&b, sig_name(w->sig));
-	tt_fb_str(&b, " follows");
-	tt_rout_force(&o, b.p);
+	closing(&o, w->sig, line, sizeof(line));
 	tt_rout_flush(&o);
 	return o.written;
 }
@@ -499,7 +655,7 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
 {
 	int saved = errno;
 	pid_t me = my_tid(), expect = 0;
-	int fd = cfg.fd > 0 ? cfg.fd : 2;
+	int fd = atomic_load(&out_fd);
 	sigset_t pipe;
 
 	/* A closed pipe must not turn our report into a SIGPIPE death. */
@@ -508,8 +664,9 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
 	sigprocmask(SIG_BLOCK, &pipe, NULL);
 	if (!atomic_compare_exchange_strong(&reporting, &expect, me)) {
 		if (expect == me) {
-			say(fd, "tasktrace: crashed again while writing the crash report; "
-				"giving up on it");
+			if (fd >= 0)
+				say(fd, "tasktrace: crashed again while writing the crash report; "
+					"giving up on it");
 			int first = atomic_load(&first_sig);
 			pass_on(sig, 0, 0);
 			pass_on(first ? first : sig, 1, 0);
@@ -517,8 +674,9 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
 		}
 		/* Another thread is reporting: let it finish; the process
 		 * dies when it re-raises. */
-		say(fd, "tasktrace: another thread crashed while the crash report is being "
-			"written");
+		if (fd >= 0)
+			say(fd, "tasktrace: another thread crashed while the crash report is "
+				"being written");
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		for (int i = 0; i < 600; i++)
 			nanosleep(&ts, NULL);
@@ -527,12 +685,18 @@ static void on_fatal(int sig, siginfo_t *si, void *ucv)
 		return;
 	}
 	atomic_store(&first_sig, sig);
+	fd = tt_rdest_open(&dest, moved_note, sizeof(moved_note));
+	atomic_store(&out_fd, fd);
 	where w = { sig, si->si_code, (uint64_t)(uintptr_t)si->si_addr, 0, 0, 0, 0 };
 	if (si->si_code <= 0)
 		w.sender = si->si_pid;
 	if (ucv)
 		from_context(&w, ucv);
-	report(fd, &w);
+	if (fd >= 0)
+		report(fd, &w);
+	atomic_store(&out_fd, -1);
+	if (fd >= 0 && moved_note[0])
+		close(fd);
 	pass_on(sig, si->si_code <= 0 || sig == SIGABRT, 1);
 	errno = saved;
 }
@@ -548,6 +712,7 @@ size_t tt_crash_report(int fd, int signo, const void *addr)
 		tt_cb_modules_capture();
 	if (!stack_hi)
 		record_stack_bounds();
+	moved_note[0] = 0;
 	w.pc = (uint64_t)(uintptr_t)__builtin_return_address(0);
 	w.fp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
 	w.sp = w.fp;
@@ -594,6 +759,7 @@ int tt_crash_install(const tt_crash_opts *opts)
 		opts = &d;
 	}
 	cfg.fd = opts->fd > 0 ? opts->fd : 2;
+	tt_rdest_init(&dest, cfg.fd, "crash");
 	cfg.max_bytes = opts->max_bytes ? opts->max_bytes : DEFAULT_MAX;
 	if (cfg.max_bytes < 2 * RESERVE)
 		cfg.max_bytes = 2 * RESERVE;

@@ -18,7 +18,8 @@
 #include "tasktrace/crash.h"
 
 static _Atomic int dumping;
-static int dump_fd = 2;
+/* The fd of tt_dump_install, checked before each dump (report.h). */
+static tt_rdest dest = {.fd = 2};
 
 /* SIGPIPE from a reader that went away must not kill the program: block
  * it while writing and swallow one we caused. */
@@ -41,7 +42,8 @@ static void pipe_guard(int on, sigset_t *old, int *was_pending)
 	sigprocmask(SIG_SETMASK, old, NULL);
 }
 
-static int dump(int fd)
+/* NOTE: a line saying where the dump went instead of its fd, or "". */
+static int dump(int fd, const char *note)
 {
 	char err[160], line[256];
 	tt_rout o;
@@ -65,6 +67,8 @@ static int dump(int fd)
 	tt_fb_u64(&b, p->nents);
 	tt_fb_str(&b, p->nents == 1 ? " task" : " tasks");
 	tt_rout_line(&o, b.p);
+	if (note[0])
+		tt_rout_line(&o, note);
 	/* 64 KiB writes, from the context's mapping (not this stack). */
 	tt_rout_set_buffer(&o, p->out, sizeof(p->out));
 	/* In slot order (spawn order until slots are reused): slots are read
@@ -84,22 +88,34 @@ int tt_dump_tasks(int fd)
 	int pending = 0;
 
 	pipe_guard(1, &old, &pending);
-	int n = dump(fd);
+	int n = dump(fd, "");
 	pipe_guard(0, &old, &pending);
 	return n;
 }
 
 static void on_dump(int sig)
 {
+	static char note[800];
 	int saved = errno;
 	(void)sig;
 
 	if (atomic_exchange(&dumping, 1)) {
 		static const char busy[] = "tasktrace: dump already in progress; signal ignored\n";
-		ssize_t r = write(dump_fd, busy, sizeof(busy) - 1);
-		(void)r;
+		if (tt_rdest_same(&dest)) {
+			ssize_t r = write(dest.fd, busy, sizeof(busy) - 1);
+			(void)r;
+		}
 	} else {
-		tt_dump_tasks(dump_fd);
+		sigset_t old;
+		int pending = 0;
+		int fd = tt_rdest_open(&dest, note, sizeof(note));
+		if (fd >= 0) {
+			pipe_guard(1, &old, &pending);
+			dump(fd, note);
+			pipe_guard(0, &old, &pending);
+			if (note[0])
+				close(fd);
+		}
 		atomic_store(&dumping, 0);
 	}
 	errno = saved;
@@ -111,7 +127,7 @@ int tt_dump_install(int signo, int fd)
 
 	if (!signo)
 		signo = SIGQUIT;
-	dump_fd = fd >= 0 ? fd : 2;
+	tt_rdest_init(&dest, fd >= 0 ? fd : 2, "dump");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_dump;
 	sa.sa_flags = SA_RESTART | SA_ONSTACK;

@@ -2,9 +2,13 @@
  * Async-signal-safe throughout: mmap instead of malloc, write(2) instead
  * of stdio, tt_mem_self (process_vm_readv) instead of dereferencing. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -86,9 +90,94 @@ int tt_rout_line(tt_rout *o, const char *s)
 	return put(o, s, strlen(s), o->limit);
 }
 
+int tt_rout_put(tt_rout *o, const char *s, size_t n)
+{
+	return put(o, s, n, o->limit);
+}
+
 int tt_rout_force(tt_rout *o, const char *s)
 {
 	return put(o, s, strlen(s), o->cap);
+}
+
+/* ---- where a report goes ---- */
+
+void tt_rdest_init(tt_rdest *d, int fd, const char *kind)
+{
+	struct stat st;
+	const char *dir = getenv("TASKTRACE_CRASH_DIR");
+
+	d->fd = fd;
+	d->known = fstat(fd, &st) == 0;
+	d->dev = d->known ? st.st_dev : 0;
+	d->ino = d->known ? st.st_ino : 0;
+	d->kind = kind;
+	d->next = 0;
+	snprintf(d->dir, sizeof(d->dir), "%s", dir && *dir ? dir : "/tmp");
+}
+
+/* fstat is async-signal-safe. */
+int tt_rdest_same(const tt_rdest *d)
+{
+	struct stat st;
+
+	return d->known && fstat(d->fd, &st) == 0 && st.st_dev == d->dev && st.st_ino == d->ino;
+}
+
+/* A new file for the report: O_EXCL and O_NOFOLLOW, never appending to,
+ * or writing through, what someone else left under that name in a shared
+ * directory; the next free of NAME.log, NAME-1.log ... NAME-99.log. */
+static int rdest_create(tt_rdest *d, char *path, size_t len)
+{
+	for (unsigned tries = 0; tries < 100 && d->next < 100; tries++, d->next++) {
+		tt_fbuf b;
+		tt_fb_init(&b, path, len);
+		tt_fb_str(&b, d->dir);
+		tt_fb_str(&b, "/tasktrace-");
+		tt_fb_str(&b, d->kind);
+		tt_fb_str(&b, "-");
+		tt_fb_u64(&b, (uint64_t)getpid());
+		if (d->next) {
+			tt_fb_str(&b, "-");
+			tt_fb_u64(&b, d->next);
+		}
+		tt_fb_str(&b, ".log");
+		if (b.len + 1 >= b.cap)
+			return -1;
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			d->next++;
+			return fd;
+		}
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+int tt_rdest_open(tt_rdest *d, char *note, size_t len)
+{
+	char path[600];
+	struct stat st;
+	tt_fbuf b;
+
+	tt_fb_init(&b, note, len);
+	if (tt_rdest_same(d))
+		return d->fd;
+	int fd = rdest_create(d, path, sizeof(path));
+	if (fd < 0)
+		return -1;
+	tt_fb_str(&b, "tasktrace: fd ");
+	tt_fb_u64(&b, (uint64_t)d->fd);
+	tt_fb_str(&b, !d->known ? " was not open when the handler was installed"
+		      : fstat(d->fd, &st) != 0
+			  ? " has been closed since the handler was installed"
+			  : " refers to another file than when the handler was "
+			    "installed");
+	tt_fb_str(&b, ": this report is written to ");
+	tt_fb_text(&b, path);
+	tt_fb_str(&b, " instead");
+	return fd;
 }
 
 /* ---- memory: this process, through a block cache ---- */

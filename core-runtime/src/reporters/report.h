@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "reader/reader_priv.h"
 #include "tasktrace/read/format.h"
@@ -37,9 +38,36 @@ void tt_rout_set_buffer(tt_rout *o, char *mem, size_t size);
 void tt_rout_section(tt_rout *o, size_t n, size_t reserve);
 /* Write S and a newline if it fits the section; returns 0 when dropped. */
 int tt_rout_line(tt_rout *o, const char *s);
+/* A line of N bytes at S (S need not end in NUL), as tt_rout_line. */
+int tt_rout_put(tt_rout *o, const char *s, size_t n);
 /* The same, ignoring the section limit (still within the total cap). */
 int tt_rout_force(tt_rout *o, const char *s);
 void tt_rout_flush(tt_rout *o);
+
+/* ---- where a report goes ---- */
+
+/* The fd a handler's report was set up for, as that fd was at install:
+ * the report is written there only while the fd is still that file (a
+ * program that closed stderr may have opened a data file that got fd 2).
+ * Else it goes to a new file, DIR/tasktrace-KIND-PID.log. */
+typedef struct tt_rdest {
+	int fd;
+	int known; /* FD was open at install */
+	dev_t dev;
+	ino_t ino;
+	const char *kind; /* "crash", "dump" */
+	unsigned next;	  /* suffix to try first for the next new file */
+	char dir[512];	  /* $TASKTRACE_CRASH_DIR, else /tmp */
+} tt_rdest;
+
+/* At install (not async-signal-safe: reads the environment). */
+void tt_rdest_init(tt_rdest *d, int fd, const char *kind);
+/* Is D's fd still the file it was at install? */
+int tt_rdest_same(const tt_rdest *d);
+/* In the handler: the fd to write on, -1 for nowhere.  When it is not
+ * d->fd, NOTE (LEN bytes) gets the line that says why and where the
+ * report went, and the caller closes the fd; else NOTE is "". */
+int tt_rdest_open(tt_rdest *d, char *note, size_t len);
 
 /* ---- this process's registry ---- */
 

@@ -175,16 +175,19 @@ static void out_flush(stream *st)
 	st->used = 0;
 }
 
-static void row(stream *st, const tt_rtask *t, uint64_t now)
+/* T's row; BAD: why the registry contradicts it, or NULL. */
+static void row(stream *st, const tt_rtask *t, const char *bad, uint64_t now)
 {
 	char err[sizeof(st->r->err)];
 	size_t n = 0;
-	tt_fmt_task v = { .task = t, .tid = -1 };
+	tt_fmt_task v = { .task = t, .tid = -1, .error = bad,
+			  .bad_record = bad ? TT_R_INCONSISTENT : 0 };
 	tt_fbuf b;
 
 	if (t->worker >= 0 && (uint32_t)t->worker < st->ntids)
 		v.tid = st->tids[t->worker];
-	int rc = tt_reader_walk_frames(st->r, t->root_frame, st->frames, MAX_FRAMES, &n);
+	/* An inconsistent record's chain is no task's either. */
+	int rc = bad ? TT_R_OK : tt_reader_walk_frames(st->r, t->root_frame, st->frames, MAX_FRAMES, &n);
 	if (rc != TT_R_OK) {
 		/* Before the names below may overwrite it. */
 		memcpy(err, st->r->err, sizeof(err));
@@ -248,9 +251,11 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 {
 	stream *st = calloc(1, sizeof(*st));
 	entry *v = NULL;
-	size_t n = 0, cap = 0, bad = 0;
+	size_t n = 0, cap = 0, bad = 0, nslots = 0;
 	tt_task_iter it;
 	tt_rtask t;
+	tt_rcheck check;
+	char why[160];
 	int rc = -1, sorted = 1;
 
 	if (!st || !(st->r = malloc(sizeof(*st->r))) ||
@@ -280,6 +285,7 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 			slot_error(s, st->r, &bad);
 			continue;
 		}
+		nslots++;
 		if (!o->all && (flags & TT_TASKF_SYSTEM))
 			continue;
 		if (n == cap) {
@@ -296,6 +302,9 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 	}
 	if (!sorted) /* slots are handed out in id order until reused */
 		qsort(v, n, sizeof(*v), by_id);
+	tt_rcheck_init(st->r, &check);
+	if (tt_rcheck_count(&check, nslots, why, sizeof(why)))
+		fprintf(stderr, "tasktrace: %s: %s\n", cli_target_name(s), why);
 	char line[256];
 	tt_fbuf b;
 	tt_fb_init(&b, line, sizeof(line));
@@ -321,7 +330,15 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 		if (!o->all && (t.flags & TT_TASKF_SYSTEM))
 			continue;
 		t.slot_index = i;
-		row(st, &t, s->now_ns);
+		const char *inconsistent = NULL;
+		if (i && v[i - 1].id == t.id) {
+			snprintf(why, sizeof(why), "id %llu is also the task in slot %#llx",
+				 (unsigned long long)t.id, (unsigned long long)v[i - 1].slot);
+			inconsistent = why;
+		} else if (tt_rcheck_task(&check, &t, why, sizeof(why))) {
+			inconsistent = why;
+		}
+		row(st, &t, inconsistent, s->now_ns);
 	}
 	out_flush(st);
 	if (bad)

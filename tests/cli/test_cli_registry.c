@@ -6,6 +6,7 @@
  * up the chunk, never millions of slot reads with the target stopped. */
 #include <check.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -138,6 +139,100 @@ START_TEST(slot_count_from_junk)
 }
 END_TEST
 
+/* The address of the layout row (RECORD, FIELD) in the target's root. */
+static uint64_t layout_row(uint16_t record, uint16_t field)
+{
+	char path[64];
+	tt_registry_header h;
+	tt_layout_entry e;
+
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)many.pid);
+	int fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &h, sizeof h, (off_t)many.registry), sizeof h);
+	for (uint16_t i = 0; i < h.layout_count; i++) {
+		uint64_t at = many.registry + h.layout_offset + i * sizeof e;
+		ck_assert_int_eq(pread(fd, &e, sizeof e, (off_t)at), sizeof e);
+		if (e.record == record && e.field == field) {
+			close(fd);
+			return at;
+		}
+	}
+	ck_abort_msg("no layout row %u/%u", record, field);
+	return 0;
+}
+
+/* Every task row of ps is a real task of many_tasks or says what is
+ * wrong with it: no row of garbage passes as a task. */
+static void check_rows_marked(const char *what, const char *out)
+{
+	unsigned marked = 0;
+
+	for (const char *l = out; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		char row[1024];
+		snprintf(row, sizeof row, "%.*s", (int)(len < sizeof row ? len : sizeof row - 1), l);
+		l += len + (nl != NULL);
+		if (!strncmp(row, "  Id ", 5) || !*row)
+			continue;
+		if (strstr(row, "(error: ")) {
+			ck_assert_msg(strstr(row, " invalid ") || strstr(row, " torn "),
+				      "%s: a marked row shows a state: %s", what, row);
+			marked++;
+			continue;
+		}
+		ck_assert_msg(strstr(row, " idle-worker ") || strstr(row, " block_on ") ||
+				      strstr(row, " spawner "),
+			      "%s: an unmarked row that is no task of many_tasks: %s", what, row);
+	}
+	ck_assert_msg(marked, "%s: nothing marked:\n%s", what, out);
+}
+
+/* The TASK stride 8 bytes short: the slots read at the wrong places give
+ * ids never handed out, ids twice, workers that do not exist.  Each such
+ * row says so, as "invalid" with no state, in every reader (issue 11,
+ * defect 4). */
+static void check_stride(const char *target, int live)
+{
+	run res = tasktrace("ps", target, NULL);
+	ck_assert_msg(res.status == 0, "ps %s: exit %d: %s", target, res.status, res.err);
+	check_rows_marked("ps", res.out);
+	ck_assert_msg(strstr(res.out, "was never handed out (next_task_id "), "%s", res.out);
+	run_free(&res);
+	if (live) {
+		res = tasktrace("ps", "--nonblocking", target, NULL);
+		check_rows_marked("ps --nonblocking", res.out);
+		run_free(&res);
+	}
+	res = tasktrace("bt", target, NULL);
+	ck_assert_msg(strstr(res.out, "[invalid]:\nerror: id "), "bt %s: %s", target, res.out);
+	run_free(&res);
+	res = tasktrace("ps", "--json", target, NULL);
+	ck_assert_msg(strstr(res.out, "\"error\":\"id ") && strstr(res.out, "never handed out"),
+		      "ps --json %s: %s", target, res.out);
+	run_free(&res);
+}
+
+START_TEST(slot_stride_wrong)
+{
+	uint64_t row = layout_row(TT_REC_TASK, TT_F_SIZEOF);
+	tt_field size = {offsetof(tt_layout_entry, size), 2};
+	uint64_t stride = poke(row, size, 0);
+
+	poke(row, size, stride - 8);
+	check_stride(pid_s, 1);
+	assert_running(many.pid);
+	char *core = make_core(many.pid, "stride");
+	if (core) {
+		check_stride(core, 0);
+		unlink(core);
+		free(core);
+	}
+	poke(row, size, stride);
+}
+END_TEST
+
 /* A budget too short for any read: the target is resumed at the first
  * read, the command fails the way an unreadable registry does, and one
  * line says why. */
@@ -172,6 +267,7 @@ int main(void)
 	tcase_add_test(tc, chunk_count_beyond_capacity);
 	tcase_add_test(tc, slot_count_from_junk);
 	tcase_add_test(tc, stop_budget);
+	tcase_add_test(tc, slot_stride_wrong);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

@@ -870,7 +870,7 @@ START_TEST(test_inconsistent)
 	img_set(&G, TT_REC_TASK, TT_TASK_ID, s3, 9);
 	expect_marked(s3, "id 9 was never handed out (next_task_id 6)");
 	img_set(&G, TT_REC_TASK, TT_TASK_ID, s3, 2);
-	expect_marked(s3, "id 2 is also the task in slot 1");
+	expect_marked(s3, "id 2 is also the task in slot 0x");
 	img_set(&G, TT_REC_TASK, TT_TASK_ID, s3, 5);
 	img_set(&G, TT_REC_TASK, TT_TASK_PARENT_ID, s3, 77);
 	expect_marked(s3, "parent id 77 was never handed out");

@@ -657,38 +657,64 @@ static void read_workers(struct build *b)
 			b->s->workers[b->s->nworkers++] = w;
 }
 
-/* Mark E as contradicting the registry, unless it is marked already. */
-static void inconsistent(tt_stask *e, const char *fmt, uint64_t a, uint64_t b)
-{
-	char msg[120];
+/* ---- cross-checks (tt_rcheck) ---- */
 
-	if (e->error)
-		return;
-	snprintf(msg, sizeof(msg), fmt, (unsigned long long)a, (unsigned long long)b);
-	set_error(e, TT_R_INCONSISTENT, msg);
+void tt_rcheck_init(tt_reader *r, tt_rcheck *c)
+{
+	/* Tasks spawned while a live target was read have newer ids, hence
+	 * the root read again. */
+	tt_reader_refresh(r);
+	c->next_task_id = r->f_root[TT_ROOT_NEXT_TASK_ID].size ?
+				  tt_reader_root_u64(r, TT_ROOT_NEXT_TASK_ID) :
+				  0;
+	c->worker_count = r->f_root[TT_ROOT_WORKER_COUNT].size ?
+				  tt_reader_root_u64(r, TT_ROOT_WORKER_COUNT) :
+				  UINT64_MAX;
+	c->tasks_live = r->f_root[TT_ROOT_TASKS_LIVE].size ?
+				tt_reader_root_u64(r, TT_ROOT_TASKS_LIVE) :
+				UINT64_MAX;
 }
 
-/* The id index, and the cross-checks the registry offers: a slot array
- * described wrongly (a stride, a slot pointer, a count from junk) reads
- * as tasks with ids never handed out, the same id twice, workers that do
- * not exist, or far more tasks than tasks_live says — each such task is
- * marked, and a count that cannot be is one more error entry. */
+int tt_rcheck_task(const tt_rcheck *c, const tt_rtask *t, char *msg, size_t len)
+{
+	if (c->next_task_id && t->id >= c->next_task_id)
+		snprintf(msg, len, "id %llu was never handed out (next_task_id %llu)",
+			 (unsigned long long)t->id, (unsigned long long)c->next_task_id);
+	else if (c->next_task_id && t->parent_id >= c->next_task_id)
+		snprintf(msg, len, "parent id %llu was never handed out (next_task_id %llu)",
+			 (unsigned long long)t->parent_id, (unsigned long long)c->next_task_id);
+	else if (t->worker >= 0 && (uint64_t)t->worker >= c->worker_count)
+		snprintf(msg, len, "worker %llu of %llu workers", (unsigned long long)t->worker,
+			 (unsigned long long)c->worker_count);
+	else
+		return 0;
+	return TT_R_INCONSISTENT;
+}
+
+int tt_rcheck_count(const tt_rcheck *c, uint64_t ntasks, char *msg, size_t len)
+{
+	/* Slack for a live target: slots taken while the chunks were read. */
+	if (c->tasks_live == UINT64_MAX || ntasks <= 2 * c->tasks_live + 64)
+		return 0;
+	snprintf(msg, len,
+		 "registry inconsistent: %llu tasks in the slots, tasks_live says %llu "
+		 "(a slot array described wrongly?)",
+		 (unsigned long long)ntasks, (unsigned long long)c->tasks_live);
+	return TT_R_INCONSISTENT;
+}
+
+/* The id index, and the registry's cross-checks: each task that fails
+ * one is marked (never shown as a plain task), an id seen twice too, and
+ * a count that cannot be is one more error entry. */
 static int build_ids(struct build *b)
 {
 	tt_snapshot *s = b->s;
-	uint64_t v, next = s->next_task_id, live = s->tasks_live;
-	uint64_t workers = tt_reader_root_u64(b->r, TT_ROOT_WORKER_COUNT);
-	int check_workers = b->r->f_root[TT_ROOT_WORKER_COUNT].size != 0;
 	size_t ntasks = s->ntasks, valid = 0;
 	char msg[160];
+	tt_rcheck c;
+	uint64_t v;
 
-	/* Tasks spawned while a live target was read have newer ids. */
-	if (tt_reader_refresh(b->r) == TT_R_OK &&
-	    tt_reader_root_u64(b->r, TT_ROOT_NEXT_TASK_ID) > next) {
-		next = tt_reader_root_u64(b->r, TT_ROOT_NEXT_TASK_ID);
-		live = live > tt_reader_root_u64(b->r, TT_ROOT_TASKS_LIVE) ?
-			       live : tt_reader_root_u64(b->r, TT_ROOT_TASKS_LIVE);
-	}
+	tt_rcheck_init(b->r, &c);
 	if (s->ntasks && map_grow(&b->c->ids, s->ntasks))
 		return TT_R_NOMEM;
 	for (size_t i = 0; i < ntasks; i++) {
@@ -696,33 +722,30 @@ static int build_ids(struct build *b)
 		uint64_t id = e->raw.id;
 		if (!id)
 			continue;
-		if (b->r->f_root[TT_ROOT_NEXT_TASK_ID].size && id >= next)
-			inconsistent(e, "id %llu was never handed out (next_task_id %llu)", id,
-				     next);
-		else if (e->raw.parent_id >= next && b->r->f_root[TT_ROOT_NEXT_TASK_ID].size)
-			inconsistent(e, "parent id %llu was never handed out (next_task_id %llu)",
-				     e->raw.parent_id, next);
-		else if (check_workers && e->raw.worker >= 0 && (uint64_t)e->raw.worker >= workers)
-			inconsistent(e, "worker %llu of %llu workers", (uint64_t)e->raw.worker,
-				     workers);
+		/* Over a chain's error: a record that is no task explains it. */
+		if (e->error != TT_R_TORN && tt_rcheck_task(&c, &e->raw, msg, sizeof(msg)))
+			set_error(e, TT_R_INCONSISTENT, msg);
 		if (map_get(&b->c->ids, id, &v)) {
-			inconsistent(e, "id %llu is also the task in slot %llu", id,
-				     s->tasks[v].raw.slot_index);
+			if (e->error != TT_R_TORN && e->error != TT_R_INCONSISTENT) {
+				snprintf(msg, sizeof(msg), "id %llu is also the task in slot %#llx",
+					 (unsigned long long)id,
+					 (unsigned long long)s->tasks[v].raw.slot_addr);
+				set_error(e, TT_R_INCONSISTENT, msg);
+			}
 			continue;
 		}
 		if (map_put(&b->c->ids, id, i))
 			return TT_R_NOMEM;
 		valid += e->error != TT_R_INCONSISTENT;
 	}
-	/* Slack for a live target: slots taken while the chunks were read. */
-	if (b->r->f_root[TT_ROOT_TASKS_LIVE].size && valid > 2 * live + 64) {
-		snprintf(msg, sizeof(msg),
-			 "registry inconsistent: %zu tasks in the slots, tasks_live says %llu "
-			 "(a slot array described wrongly?)",
-			 valid, (unsigned long long)live);
-		if (error_entry(b, 0, 0, TT_R_INCONSISTENT, msg))
-			return TT_R_NOMEM;
-	}
+	for (size_t i = 0; i < ntasks; i++)
+		if (s->tasks[i].error == TT_R_INCONSISTENT) {
+			s->tasks[i].frames = NULL;
+			s->tasks[i].nframes = 0;
+		}
+	if (tt_rcheck_count(&c, valid, msg, sizeof(msg)) &&
+	    error_entry(b, 0, 0, TT_R_INCONSISTENT, msg))
+		return TT_R_NOMEM;
 	for (size_t i = 0; i < s->ntasks; i++)
 		if (s->tasks[i].error)
 			s->nerrors++;

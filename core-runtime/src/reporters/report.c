@@ -613,7 +613,7 @@ static void fmt_view(tt_rep *p, size_t n, const tt_rtask *t, int err,
 	v->tid = t->worker >= 0 && t->worker < TT_REP_WORKERS ? p->worker_tid[t->worker] : -1;
 	v->error = err ? p->r.err : NULL;
 	v->selected = 0;
-	v->torn = err == TT_R_TORN;
+	v->bad_record = err == TT_R_TORN ? err : 0;
 	tt_rpath_ends e;
 	tt_frames_path_ends(p->frames, sizeof(*p->frames), n, &e);
 	if (e.leaf != SIZE_MAX)

@@ -226,6 +226,14 @@ int tt_bt_print(const tt_bt_src *s, const tt_bt_task *t)
 
 	tt_fmt_bt_header(line(&b), t->view, t->now);
 	emit(&b);
+	/* A bad record's state, stack and parents are no task's: the reason
+	 * alone. */
+	if (t->view->bad_record) {
+		tt_fb_str(line(&b), "error: ");
+		tt_fb_text(&b.fb, tt_fmt_strip_task_prefix(t->error ? t->error : "bad record"));
+		emit(&b);
+		return b.ok;
+	}
 	if (t->view->task->state == TT_STATE_RUNNING) {
 		if (s->native) {
 			if (print_native(&b)) {

@@ -224,7 +224,7 @@ void tt_fmt_wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
 {
 	const tt_rtask *t = v->task;
 
-	if (v->torn) {
+	if (v->bad_record) {
 		fb_putc(b, '-');
 	} else if (t->state == TT_STATE_SCHEDULED && age_known(t->wake_ns, now)) {
 		tt_fb_str(b, "runnable ");
@@ -330,8 +330,8 @@ void tt_fmt_state(tt_fbuf *b, const tt_fmt_task *v)
 {
 	const tt_rtask *t = v->task;
 
-	if (v->torn) {
-		tt_fb_str(b, "torn");
+	if (v->bad_record) {
+		tt_fb_str(b, v->bad_record == TT_R_TORN ? "torn" : "invalid");
 		return;
 	}
 	tt_fb_str(b, tt_state_name(t->state));
@@ -358,7 +358,7 @@ void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v)
 {
 	size_t start = b->len;
 
-	if (v->torn) {
+	if (v->bad_record) {
 		/* only the error below */
 	} else if (v->task->state == TT_STATE_RUNNING) {
 		running_on(b, v, " (tid ");
@@ -423,7 +423,7 @@ void tt_fmt_bt_header(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
 	fb_putc(b, ' ');
 	fb_quoted(b, t->name);
 	tt_fb_str(b, " [");
-	if (v->torn) {
+	if (v->bad_record) {
 		tt_fmt_state(b, v);
 	} else if (t->state == TT_STATE_RUNNING) {
 		running_on(b, v, ", tid ");

@@ -41,9 +41,11 @@ void tt_snapshot_view(const tt_snapshot *s, const tt_stask *t,
 	out->task = &t->raw;
 	out->tid = tt_snapshot_worker_tid(s, t->raw.worker);
 	out->error = t->error ? t->errmsg : NULL;
-	/* A torn record's state and chain are no moment's: none is shown. */
-	out->torn = t->error == TT_R_TORN;
-	if (!t->nframes || out->torn)
+	/* A torn record's state and chain are no moment's, an inconsistent
+	 * one's no task's: none is shown. */
+	if (t->error == TT_R_TORN || t->error == TT_R_INCONSISTENT)
+		out->bad_record = t->error;
+	if (!t->nframes || out->bad_record)
 		return;
 	tt_rpath_ends e;
 	tt_frames_path_ends(&t->frames[0].raw, sizeof(*t->frames), t->nframes, &e);

@@ -47,11 +47,14 @@ typedef struct tt_fmt_task {
 	int64_t tid;        /* thread of the worker running it, -1 unknown */
 	const char *error;  /* one line when the chain is incomplete */
 	int selected;       /* gdb's selected task: '*' in the ps row */
-	int torn;           /* kept changing while read: no state, wait or where */
+	/* TT_R_TORN (it kept changing while read) or TT_R_INCONSISTENT (it
+	 * contradicts the registry): the record is no task's state, so no
+	 * state, wait or where is shown, only the error; else 0. */
+	int bad_record;
 } tt_fmt_task;
 
 /* "idle", "running", plus markers: "idle cancelling", "idle system";
- * "torn" alone for a task that kept changing while read. */
+ * "torn" or "invalid" alone for a bad record (bad_record). */
 TT_API void tt_fmt_state(tt_fbuf *b, const tt_fmt_task *v);
 /* ps and tree wording: "channel recv 3m12s", "timer 59m58s left",
  * "runnable 1.2s"; "-" when there is no wait. */

@@ -289,6 +289,25 @@ typedef struct tt_rworker {
 	uint64_t runtime_id;
 } tt_rworker;
 
+/* The cross-checks the registry offers against a slot array described
+ * wrongly (a stride, a slot pointer, a count from junk), whose slots read
+ * as tasks with ids never handed out, workers that do not exist, or far
+ * more tasks than tasks_live says.  Take the registry's figures once,
+ * after the slots were read (a live target's tasks spawned meanwhile then
+ * pass), check each task, then the count. */
+typedef struct tt_rcheck {
+	uint64_t next_task_id; /* 0: not published, not checked */
+	uint64_t worker_count; /* UINT64_MAX: not published */
+	uint64_t tasks_live;   /* UINT64_MAX: not published */
+} tt_rcheck;
+TT_API void tt_rcheck_init(tt_reader *r, tt_rcheck *c);
+/* 0, or TT_R_INCONSISTENT with the reason ("id 9 was never handed out
+ * (next_task_id 6)") in MSG. */
+TT_API int tt_rcheck_task(const tt_rcheck *c, const tt_rtask *t, char *msg, size_t len);
+/* 0, or TT_R_INCONSISTENT with one line in MSG when NTASKS consistent
+ * tasks cannot be what tasks_live counts (slack for a live target). */
+TT_API int tt_rcheck_count(const tt_rcheck *c, uint64_t ntasks, char *msg, size_t len);
+
 /* Iterate slots: the chunk array is read once; each call decodes the next
  * occupied slot into *out (free slots are skipped).  Returns 1 with a task,
  * 0 at the end, or a TT_R_* code for a slot that could not be read (the

@@ -79,6 +79,24 @@ static void frame_line(bt *b, size_t i, int num, int indent)
 		native_line(b, b->num++, &nf[k]);
 }
 
+/* Frames the reader let go between frame CHILD and the frame it awaits
+ * (a chain deeper than it keeps): one line, where they would be. */
+static void gap_line(bt *b, size_t child, int indent)
+{
+	const tt_rframe *c = frame(b, child);
+
+	if (c->parent < 0 || (size_t)c->parent >= b->n)
+		return;
+	uint32_t up = frame(b, (size_t)c->parent)->depth;
+	if (c->depth <= up + 1)
+		return;
+	tt_fb_pad(line(b), (size_t)indent + 4);
+	tt_fb_str(&b->fb, "... ");
+	tt_fb_u64(&b->fb, c->depth - up - 1);
+	tt_fb_str(&b->fb, c->depth - up - 1 == 1 ? " frame elided ..." : " frames elided ...");
+	emit(b);
+}
+
 /* The other branches of combinator frame COMB (printed at INDENT), each
  * an indented path of its own, innermost first, with the branches of the
  * combinators on it; not numbered: branches are not on the task's stack.
@@ -89,7 +107,7 @@ static void frame_line(bt *b, size_t i, int num, int indent)
 static void print_branches(bt *b, size_t comb, int indent)
 {
 	struct {
-		size_t from, pos, comb, branch;
+		size_t from, pos, len, comb, branch;
 		int indent, in_branches;
 	} st[BT_NEST];
 	size_t *path = b->s->path, cap = b->s->pathcap < b->n ? b->s->pathcap : b->n;
@@ -123,7 +141,7 @@ static void print_branches(bt *b, size_t comb, int indent)
 			for (size_t i = c; i < b->n && c + len < cap; i = next_child(b, i, i))
 				path[c + len++] = i;
 			st[k].from = c;
-			st[k].pos = len;
+			st[k].pos = st[k].len = len;
 			st[k].indent = st[sp].indent + 8;
 			st[k].in_branches = 0;
 			sp = k;
@@ -134,6 +152,8 @@ static void print_branches(bt *b, size_t comb, int indent)
 			continue;
 		}
 		size_t i = path[st[sp].from + --st[sp].pos];
+		if (st[sp].pos + 1 < st[sp].len)
+			gap_line(b, path[st[sp].from + st[sp].pos + 1], st[sp].indent);
 		frame_line(b, i, -1, st[sp].indent);
 		if (frame(b, i)->kind == TT_FUNC_KIND_COMBINATOR) {
 			st[sp].comb = i;
@@ -147,12 +167,15 @@ static void print_branches(bt *b, size_t comb, int indent)
  * combinator's other branches after its line. */
 static void print_path(bt *b)
 {
-	size_t *path = b->s->path, cap = b->s->pathcap, len = 0;
+	size_t *path = b->s->path, cap = b->s->pathcap, len = 0, all;
 
 	for (size_t i = 0; i < b->n && len < cap; i = next_child(b, i, i))
 		path[len++] = i;
+	all = len;
 	while (len-- > 0) {
 		size_t i = path[len];
+		if (len + 1 < all)
+			gap_line(b, path[len + 1], 0);
 		frame_line(b, i, b->num++, 0);
 		if (frame(b, i)->kind == TT_FUNC_KIND_COMBINATOR)
 			print_branches(b, i, 0);

@@ -10,7 +10,8 @@
 
 /* ---- tasks ---- */
 
-int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr, tt_rtask *out)
+int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,
+			  tt_rtask *out)
 {
 	const tt_field *f = r->f_task;
 	tt_field nf = f[TT_TASK_NAME];
@@ -22,7 +23,9 @@ int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr, tt
 	out->seq = (uint32_t)tt_r_get(slot, f[TT_TASK_SEQ]);
 	out->state = (uint32_t)tt_r_get(slot, f[TT_TASK_STATE]);
 	out->flags = (uint32_t)tt_r_get(slot, f[TT_TASK_FLAGS]);
-	out->worker = f[TT_TASK_WORKER].size ? (int32_t)tt_r_get_s(slot, f[TT_TASK_WORKER]) : -1;
+	out->worker = f[TT_TASK_WORKER].size ?
+			      (int32_t)tt_r_get_s(slot, f[TT_TASK_WORKER]) :
+			      -1;
 	memcpy(out->name, (const char *)slot + nf.offset, nlen);
 	for (size_t i = 0; i < nlen && out->name[i]; i++) {
 		unsigned char c = (unsigned char)out->name[i];
@@ -50,14 +53,15 @@ int tt_reader_read_task(tt_reader *r, uint64_t slot_addr, tt_rtask *out)
 {
 	unsigned char b[TT_R_TASK_MAX];
 	unsigned char sb[8];
-	tt_field fs = r->f_task[TT_TASK_SEQ], f0 = {0, fs.size};
+	tt_field fs = r->f_task[TT_TASK_SEQ], f0 = { 0, fs.size };
 	uint32_t size = r->record_size[TT_REC_TASK];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->slot_addr = slot_addr;
 	if (slot_addr & (TT_R_ALIGN - 1))
-		return tt_r_errf(r, TT_R_MISALIGNED, "task slot %X: misaligned", slot_addr);
+		return tt_r_errf(r, TT_R_MISALIGNED, "task slot %X: misaligned",
+				 slot_addr);
 	/* Memory that holds still needs no seqlock: one look. */
 	if (r->view_ && size) {
 		const void *v = r->view_(r->view_ctx_, slot_addr, size);
@@ -104,7 +108,8 @@ void tt_task_iter_init(tt_reader *r, tt_task_iter *it)
 /* Advance IT to its next slot, loading chunks as needed: 1 with the
  * slot's address and index, 0 at the end, or a TT_R_* code for a chunk that
  * could not be read (its address in *ADDR). */
-static int iter_slot(tt_reader *r, tt_task_iter *it, uint64_t *addr, uint64_t *index)
+static int iter_slot(tt_reader *r, tt_task_iter *it, uint64_t *addr,
+		     uint64_t *index)
 {
 	uint64_t stride = r->record_size[TT_REC_TASK];
 
@@ -184,8 +189,8 @@ int tt_task_iter_next(tt_reader *r, tt_task_iter *it, tt_rtask *out)
 	}
 }
 
-int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr, uint64_t *id,
-			 uint32_t *flags)
+int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr,
+			 uint64_t *id, uint32_t *flags)
 {
 	unsigned char buf[TT_R_TASK_MAX];
 	uint32_t size = r->record_size[TT_REC_TASK];
@@ -256,7 +261,8 @@ struct walk {
 
 static uint32_t set_hash(uint64_t a)
 {
-	return (uint32_t)(((a >> 3) * 0x9e3779b97f4a7c15ull) >> 40) & (WALK_SET - 1);
+	return (uint32_t)(((a >> 3) * 0x9e3779b97f4a7c15ull) >> 40) &
+	       (WALK_SET - 1);
 }
 
 static int set_has(const struct walk *w, uint64_t a)
@@ -313,7 +319,8 @@ static int seen(struct walk *w, const tt_rframe *frames, size_t n, uint64_t a)
 	return 0;
 }
 
-static int func_kind(tt_reader *r, struct walk *w, uint64_t frame, uint64_t func, uint32_t *kind)
+static int func_kind(tt_reader *r, struct walk *w, uint64_t frame,
+		     uint64_t func, uint32_t *kind)
 {
 	char why[sizeof(r->err)];
 	tt_rfunc f;
@@ -328,8 +335,8 @@ static int func_kind(tt_reader *r, struct walk *w, uint64_t frame, uint64_t func
 	rc = tt_reader_func(r, func, &f);
 	if (rc) {
 		memcpy(why, r->err, sizeof(why));
-		return tt_r_errf(r, rc == TT_R_NOT_FOUND ? TT_R_UNREADABLE : rc, "frame %X: %s",
-				 frame, why);
+		return tt_r_errf(r, rc == TT_R_NOT_FOUND ? TT_R_UNREADABLE : rc,
+				 "frame %X: %s", frame, why);
 	}
 	w->funcs[w->fnext].addr = func;
 	w->funcs[w->fnext].kind = f.kind;
@@ -338,8 +345,8 @@ static int func_kind(tt_reader *r, struct walk *w, uint64_t frame, uint64_t func
 	return TT_R_OK;
 }
 
-static int read_frame(tt_reader *r, struct walk *w, uint64_t addr, tt_rframe *out, uint64_t *child,
-		      uint64_t *sibling)
+static int read_frame(tt_reader *r, struct walk *w, uint64_t addr,
+		      tt_rframe *out, uint64_t *child, uint64_t *sibling)
 {
 	unsigned char buf[TT_R_RECORD_MAX];
 	const unsigned char *b = NULL;
@@ -350,7 +357,8 @@ static int read_frame(tt_reader *r, struct walk *w, uint64_t addr, tt_rframe *ou
 	int wide = 1, rc;
 
 	if (addr & (TT_R_ALIGN - 1))
-		return tt_r_errf(r, TT_R_MISALIGNED, "frame %X: misaligned", addr);
+		return tt_r_errf(r, TT_R_MISALIGNED, "frame %X: misaligned",
+				 addr);
 	/* One read covers a leaf's wait record too; a small frame at the
 	 * end of a mapping gets a second, narrower chance. */
 	if (r->view_ && addr + want >= addr)
@@ -374,7 +382,8 @@ static int read_frame(tt_reader *r, struct walk *w, uint64_t addr, tt_rframe *ou
 	if (out->kind != TT_FUNC_KIND_LEAF)
 		return TT_R_OK;
 	if (!wide)
-		return tt_r_errf(r, TT_R_UNREADABLE, "frame %X: wait record unreadable", addr);
+		return tt_r_errf(r, TT_R_UNREADABLE,
+				 "frame %X: wait record unreadable", addr);
 	out->wait_kind = (uint32_t)tt_r_get(b, fw[TT_WAIT_KIND]);
 	out->wait_object = tt_r_get(b, fw[TT_WAIT_OBJECT]);
 	out->wait_owner = tt_r_get(b, fw[TT_WAIT_OWNER]);

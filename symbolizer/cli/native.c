@@ -26,8 +26,11 @@ int native_stack(cli_session *s, const tt_stask *t, native_frame *out,
 		return -1;
 	}
 	uint64_t poll = t->nframes ? t->frames[0].func->poll : 0;
-	return tt_sym_task_stack(sym, (pid_t)tid, poll, s->opts->prune, s->opts->nprune,
-				 s->opts->no_prune, out, cap, err, errlen);
+	int n = tt_sym_task_stack(sym, (pid_t)tid, poll, s->opts->prune, s->opts->nprune,
+				  s->opts->no_prune, out, cap, err, errlen);
+	if (n > 0)
+		tt_sym_name_async(sym, t, out, n);
+	return n;
 }
 
 int native_site_callers(cli_session *s, const tt_ssite *site,

@@ -104,7 +104,7 @@ static void gap_line(bt *b, size_t child, int indent)
  * indices of a branch start past those of the path it branches from.  An
  * explicit stack, bounded, rather than recursion: this runs in signal
  * handlers. */
-static void print_branches(bt *b, size_t comb, int indent)
+static void print_branches(bt *b, size_t comb, int indent, int all)
 {
 	struct {
 		size_t from, pos, len, comb, branch;
@@ -116,7 +116,7 @@ static void print_branches(bt *b, size_t comb, int indent)
 	st[0].pos = 0;
 	st[0].indent = indent;
 	st[0].comb = comb;
-	st[0].branch = next_child(b, comb, comb);
+	st[0].branch = all ? comb : next_child(b, comb, comb);
 	st[0].in_branches = 1;
 	while (sp >= 0) {
 		if (st[sp].in_branches) {
@@ -178,8 +178,31 @@ static void print_path(bt *b)
 			gap_line(b, path[len + 1], 0);
 		frame_line(b, i, b->num++, 0);
 		if (frame(b, i)->kind == TT_FUNC_KIND_COMBINATOR)
-			print_branches(b, i, 0);
+			print_branches(b, i, 0, 0);
 	}
+}
+
+/* A running task's machine stack shows the branch being polled, not the
+ * others: after it, the outermost combinator on the awaited path with
+ * every branch (nested combinators come with theirs), as --json has them. */
+static void print_arms(bt *b)
+{
+	for (size_t i = 0; i < b->n; i = next_child(b, i, i)) {
+		if (frame(b, i)->kind == TT_FUNC_KIND_COMBINATOR) {
+			frame_line(b, i, -1, 4);
+			print_branches(b, i, 0, 1);
+			return;
+		}
+	}
+}
+
+static void error_line(bt *b)
+{
+	if (!b->t->error)
+		return;
+	tt_fb_str(line(b), "error: ");
+	tt_fb_text(&b->fb, tt_fmt_strip_task_prefix(b->t->error));
+	emit(b);
 }
 
 static void ancestry(bt *b)
@@ -252,6 +275,9 @@ int tt_bt_print(const tt_bt_src *s, const tt_bt_task *t)
 	if (t->view->task->state == TT_STATE_RUNNING) {
 		if (s->native) {
 			if (print_native(&b)) {
+				if (t->nframes && s->pathcap)
+					print_arms(&b);
+				error_line(&b);
 				ancestry(&b);
 				return b.ok;
 			}
@@ -263,11 +289,7 @@ int tt_bt_print(const tt_bt_src *s, const tt_bt_task *t)
 	}
 	if (t->nframes && s->pathcap)
 		print_path(&b);
-	if (t->error) {
-		tt_fb_str(line(&b), "error: ");
-		tt_fb_text(&b.fb, tt_fmt_strip_task_prefix(t->error));
-		emit(&b);
-	}
+	error_line(&b);
 	ancestry(&b);
 	return b.ok;
 }

@@ -658,7 +658,7 @@ static uint64_t deep_waiting(img *g, unsigned n, unsigned sel, uint64_t *frames)
  * leaf's wait with them (what ps, hung and bt show), the gap counted. */
 START_TEST(test_deep_keeps_leaf)
 {
-	static const unsigned depths[] = { 300, 5000 };
+	static const unsigned depths[] = {300, 5000};
 	static uint64_t addrs[5000];
 	static tt_rframe fr[4096];
 	tt_reader r;
@@ -687,9 +687,9 @@ START_TEST(test_deep_keeps_leaf)
 		img_task(&G, img_slot(img_chunk(&G, 1), 0), 1, "deep", TT_STATE_IDLE, root);
 		tt_snapshot *s;
 		char err[160];
-		ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s, err,
-						  sizeof(err)),
-				 TT_R_OK);
+		ck_assert_int_eq(
+		    tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s, err, sizeof(err)),
+		    TT_R_OK);
 		ck_assert_int_eq(s->tasks[0].error, 0);
 		ck_assert_ptr_eq(tt_stask_leaf(&s->tasks[0]), &s->tasks[0].frames[255]);
 		tt_list_opts lo;
@@ -709,7 +709,7 @@ START_TEST(test_deep_keeps_leaf)
 
 		/* A loop far down is still a loop: back into the ring, into
 		 * the part the ring let go (Brent's), to the root. */
-		const unsigned to[] = { d - 100, d / 2, 5, 0 };
+		const unsigned to[] = {d - 100, d / 2, 5, 0};
 		for (unsigned j = 0; j < 4; j++) {
 			img_set(&G, TT_REC_FRAME, TT_FRAME_CHILD, addrs[d - 2], addrs[to[j]]);
 			ck_assert_int_eq(walk(root, fr, 4096, &n, NULL, &r), TT_R_CYCLE);

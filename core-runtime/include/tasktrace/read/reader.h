@@ -143,7 +143,7 @@ TT_API const char *tt_strerror(int code);
 /* ---- core layer ---- */
 
 typedef struct tt_reader_limits {
-	uint32_t max_depth;     /* frames kept on one await path, default 256 (the
+	uint32_t max_depth;	/* frames kept on one await path, default 256 (the
 				 * root and the innermost; tt_reader_walk_frames) */
 	uint32_t max_frames;    /* frames per task, default 4096 */
 	uint32_t max_chunks;    /* default 64 */

@@ -5,7 +5,9 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_util.h"
 
@@ -26,6 +28,21 @@ static const char *at(const char *tag)
 	return b;
 }
 
+/* What F holds so far, F kept open. */
+static char *slurp_keep(FILE *f)
+{
+	long n;
+
+	fflush(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	char *buf = calloc(1, (size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	return buf;
+}
+
 /* deep_prog N: N levels over the bottom over its notify wait. */
 static void live(long n)
 {
@@ -34,7 +51,16 @@ static void live(long n)
 	long frames = n + 2, elided = frames - 256;
 
 	snprintf(arg, sizeof arg, "%ld", n);
+	/* Its stderr, for the dump on SIGUSR1. */
+	FILE *err = tmpfile();
+	int saved = dup(2);
+	ck_assert(err && saved >= 0);
+	dup2(fileno(err), 2);
+	setenv("TASKTRACE_DUMP_SIGNAL", "USR1", 1);
 	sample_start_path(&s, prog(), arg);
+	unsetenv("TASKTRACE_DUMP_SIGNAL");
+	dup2(saved, 2);
+	close(saved);
 	snprintf(pid, sizeof pid, "%d", (int)s.pid);
 
 	/* ps: the leaf's wait and the innermost await. */
@@ -73,6 +99,21 @@ static void live(long n)
 	in_order(r.out, "idle: task 2 \"deep\"", "waits on notify 0x", at("bottom"), NULL);
 	ck_assert_ptr_null(strstr(r.out, "no wait recorded"));
 	run_free(&r);
+
+	/* The dump: the same frames, printed in the process. */
+	kill(s.pid, SIGUSR1);
+	char *d = NULL;
+	for (int i = 0; i < 1000 && !(d && strstr(d, "tasktrace: end of dump")); i++) {
+		free(d);
+		usleep(10000);
+		d = slurp_keep(err);
+	}
+	snprintf(want, sizeof want, "#1  bottom () at %s\n", at("bottom"));
+	ck_assert_msg(strstr(d, want), "dump has no %s (%zu bytes)", want, strlen(d));
+	ck_assert_ptr_nonnull(strstr(d, "#0  tt_notified  waits on notify 0x"));
+	ck_assert_ptr_nonnull(strstr(d, gap));
+	free(d);
+	fclose(err);
 	sample_stop(&s);
 }
 

@@ -37,8 +37,11 @@ int native_stack(cli_session *s, const tt_stask *t, native_frame *out,
 		from++;
 	if (from == npc)
 		from = 0;
-	return tt_sym_prune_stack(sym, pcs + from, npc - from, poll, s->opts->prune,
-				  s->opts->nprune, s->opts->no_prune, out, cap);
+	int n = tt_sym_prune_stack(sym, pcs + from, npc - from, poll, s->opts->prune,
+				   s->opts->nprune, s->opts->no_prune, out, cap);
+	if (n > 0)
+		tt_sym_name_async(sym, t, out, n);
+	return n;
 }
 
 int native_site_callers(cli_session *s, const tt_ssite *site,

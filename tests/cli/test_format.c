@@ -187,6 +187,14 @@ static int bt_native_fails(void *ctx, const tt_bt_native **out, char *err, size_
 	return -1;
 }
 
+static const tt_bt_native working = {0x2000, 0, "work_poll", "w.c", 3, NULL};
+
+static int bt_native_ok(void *ctx, const tt_bt_native **out, char *err, size_t errlen)
+{
+	*out = &working;
+	return 1;
+}
+
 /* outer (0) awaits a select (1) whose first branch is a timer leaf (2)
  * and whose second is an async function (3) awaiting a join (4). */
 static void bt_case_init(bt_case *c)
@@ -228,7 +236,9 @@ static int bt_run(bt_case *c, uint32_t state, int with_native)
 			 .task = bt_task,
 			 .line = bt_out,
 			 .inline_callers = bt_inline,
-			 .native = with_native ? bt_native_fails : NULL,
+			 .native = with_native == 2 ? bt_native_ok
+				   : with_native    ? bt_native_fails
+						    : NULL,
 			 .buf = line,
 			 .bufcap = sizeof line,
 			 .path = path,
@@ -268,6 +278,39 @@ START_TEST(bt_printer)
 					    "#1  tt_sleep  timer\n"));
 	ck_assert_ptr_nonnull(strstr(c.out, "\nspawned by task 68 \"up\" at s.c:67 (spawn_fn)\n"
 					    "(ancestry deeper than 64 tasks, cut)\n"));
+
+	/* Running, its machine stack printed: the select's branches follow,
+	 * every one, since the stack shows only the one being polled. */
+	bt_case_init(&c);
+	ck_assert_int_eq(bt_run(&c, TT_STATE_RUNNING, 2), 1);
+	ck_assert_ptr_nonnull(
+	    strstr(c.out, "[running on worker 1, tid 42]:\n"
+			  "#0  0x2000 in work_poll () at w.c:3\n"
+			  "    tt_select () (not suspended at an await)\n"
+			  "    also awaiting:\n"
+			  "        tt_sleep  timer\n"
+			  "    also awaiting:\n"
+			  "        tt_join  waits on join of task 9 \"owner\" [for 2.0s]\n"
+			  "        branch () at b.c:31\n"
+			  "error: frame 0x10 misaligned\n"
+			  "spawned by task 5 "));
+
+	/* Frames the reader elided (a chain deeper than it keeps): the
+	 * depths say how many, in one line where they were. */
+	bt_case_init(&c);
+	for (int i = 1; i < 5; i++)
+		c.f[i].depth += 44;
+	ck_assert_int_eq(bt_run(&c, TT_STATE_IDLE, 0), 1);
+	ck_assert_ptr_nonnull(strstr(c.out, "        branch () at b.c:31\n"
+					    "    ... 44 frames elided ...\n"
+					    "#2  outer () at a.c:1\n"));
+	bt_case_init(&c);
+	c.f[4].depth += 1;
+	ck_assert_int_eq(bt_run(&c, TT_STATE_IDLE, 0), 1);
+	ck_assert_ptr_nonnull(
+	    strstr(c.out, "        tt_join  waits on join of task 9 \"owner\" [for 2.0s]\n"
+			  "            ... 1 frame elided ...\n"
+			  "        branch () at b.c:31\n"));
 
 	/* A writer that takes no more: 0, and nothing past it. */
 	bt_case_init(&c);

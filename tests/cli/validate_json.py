@@ -97,7 +97,7 @@ def sym_frame(v, where):
 
 
 def frame(v, where):
-    obj(v, where, {"index": INT, "depth": INT, "function": STR,
+    obj(v, where, {"index": INT, "depth": INT, "elided": INT, "function": STR,
                    "kind": one_of(*FUNCS),
                    "site": (site, NULL)})
     if v["kind"] == "leaf":
@@ -191,6 +191,10 @@ def values(d, command):
         depths = [f["depth"] for f in fs]
         if depths != sorted(depths, reverse=True) or len(set(depths)) != len(depths):
             raise Bad(f"{where}: depths {depths} do not go down by frame, innermost first")
+        for i in range(len(fs) - 1):
+            if fs[i]["elided"] != depths[i] - depths[i + 1] - 1:
+                raise Bad(f"{where}[{i}].elided: {fs[i]['elided']} frames elided between "
+                          f"depths {depths[i + 1]} and {depths[i]}")
 
     def tasks(ts, where, parent=None):
         for i, t in enumerate(ts):

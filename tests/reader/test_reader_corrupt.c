@@ -4,6 +4,7 @@
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include "reg_image.h"
+#include "tasktrace/read/bt.h"
+#include "tasktrace/read/tasklist.h"
 
 /* ---- the good image ---- */
 
@@ -566,10 +569,18 @@ START_TEST(test_too_deep)
 	img_init(&G, 10000 * IMG_LEAF_SIZE + 4096);
 	root = long_chain(&G, 10000, addrs);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ck_assert_int_eq(walk(root, fr, 20000, &n, NULL, &r), TT_R_TOO_DEEP);
+	/* Past the depth cap the root and the innermost frames are kept:
+	 * the depths say how many were elided between. */
+	ck_assert_int_eq(walk(root, fr, 20000, &n, NULL, &r), TT_R_OK);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ck_assert_uint_eq(n, 257);
-	ck_assert_ptr_nonnull(strstr(r.err, "deeper than 256"));
+	ck_assert_uint_eq(n, 256);
+	ck_assert_uint_eq(fr[0].addr, addrs[0]);
+	ck_assert_uint_eq(fr[1].addr, addrs[10000 - 255]);
+	ck_assert_int_eq(fr[1].parent, 0);
+	ck_assert_uint_eq(fr[1].depth, 10000 - 255);
+	ck_assert_uint_eq(fr[255].addr, addrs[9999]);
+	ck_assert_uint_eq(fr[255].depth, 9999);
+	ck_assert_int_eq(fr[255].parent, 254);
 	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 2);
 	/* The frame cap also stops it. */
 	ck_assert_int_eq(walk(root, fr, 100, &n, &big, &r), TT_R_TOO_DEEP);
@@ -613,6 +624,99 @@ START_TEST(test_too_deep)
 	ck_assert_int_eq(s->tasks[0].error, TT_R_TOO_DEEP);
 	ck_assert_uint_eq(s->nerrors, 1);
 	tt_snapshot_free(s);
+}
+END_TEST
+
+/* A chain of N awaits ending in a channel receive, with a select at
+ * depth SEL (0: none) whose second arm is a timer; returns its root. */
+static uint64_t deep_waiting(img *g, unsigned n, unsigned sel, uint64_t *frames)
+{
+	uint64_t f = img_func(g, "deep", TT_FUNC_KIND_ASYNC);
+	uint64_t fs = img_func(g, "tt_select", TT_FUNC_KIND_COMBINATOR);
+	uint64_t fl = img_func(g, "tt_chan_recv", TT_FUNC_KIND_LEAF);
+	uint64_t ft = img_func(g, "tt_sleep", TT_FUNC_KIND_LEAF);
+	uint64_t site = img_site(g, "deep_poll", "deep.c", 7, TT_SITEF_AWAIT);
+	uint64_t child = img_frame(g, fl, 0, 0, 0);
+
+	img_wait(g, child, TT_WAIT_CHAN_RECV, 0x7f0000abc000ull, 0, 0);
+	frames[n - 1] = child;
+	for (unsigned i = n - 1; i-- > 0;) {
+		if (sel && i == sel) {
+			uint64_t arm = img_frame(g, ft, 0, 0, 0);
+			img_wait(g, arm, TT_WAIT_TIMER, 0, 0, 9000000000ull);
+			img_set(g, TT_REC_FRAME, TT_FRAME_SIBLING, child, arm);
+			child = img_frame(g, fs, 0, child, 0);
+		} else {
+			child = img_frame(g, f, site, child, 0);
+		}
+		frames[i] = child;
+	}
+	return child;
+}
+
+/* Deeper than the reader keeps: the root and the innermost frames, the
+ * leaf's wait with them (what ps, hung and bt show), the gap counted. */
+START_TEST(test_deep_keeps_leaf)
+{
+	static const unsigned depths[] = {300, 5000};
+	static uint64_t addrs[5000];
+	static tt_rframe fr[4096];
+	tt_reader r;
+	size_t n;
+
+	for (unsigned k = 0; k < 2; k++) {
+		unsigned d = depths[k];
+		img_free(&G);
+		img_init(&G, (d + 8) * IMG_LEAF_SIZE + 4096);
+		uint64_t root = deep_waiting(&G, d, d - 3, addrs);
+		ck_assert_int_eq(walk(root, fr, 4096, &n, NULL, &r), TT_R_OK);
+		/* root, 255 innermost of the path, the select's other arm */
+		ck_assert_uint_eq(n, 257);
+		ck_assert_uint_eq(fr[0].addr, root);
+		ck_assert_uint_eq(fr[1].depth, d - 255);
+		ck_assert_int_eq(fr[1].parent, 0);
+		ck_assert_uint_eq(fr[255].addr, addrs[d - 1]);
+		ck_assert_uint_eq(fr[255].wait_kind, TT_WAIT_CHAN_RECV);
+		ck_assert_uint_eq(fr[256].kind, TT_FUNC_KIND_LEAF);
+		ck_assert_uint_eq(fr[256].wait_kind, TT_WAIT_TIMER);
+		ck_assert_uint_eq(fr[fr[256].parent].addr, addrs[d - 3]);
+		tt_rpath_ends e;
+		tt_frames_path_ends(fr, sizeof(*fr), n, &e);
+		ck_assert_uint_eq(e.leaf, 255);
+
+		img_task(&G, img_slot(img_chunk(&G, 1), 0), 1, "deep", TT_STATE_IDLE, root);
+		tt_snapshot *s;
+		char err[160];
+		ck_assert_int_eq(
+		    tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s, err, sizeof(err)),
+		    TT_R_OK);
+		ck_assert_int_eq(s->tasks[0].error, 0);
+		ck_assert_ptr_eq(tt_stask_leaf(&s->tasks[0]), &s->tasks[0].frames[255]);
+		tt_list_opts lo;
+		tt_list_opts_init(&lo);
+		char *ps = tt_task_list(s, s->now_ns, &lo, err, sizeof(err));
+		ck_assert_ptr_nonnull(ps);
+		ck_assert_msg(strstr(ps, "channel recv"), "ps: %s", ps);
+		tt_text_free(ps);
+		char *bt = tt_bt_text(s, s->now_ns, NULL, 0, NULL);
+		char want[64];
+		snprintf(want, sizeof(want), "    ... %u frames elided ...\n#255 ", d - 256);
+		ck_assert_msg(strstr(bt, want), "bt: %s", bt);
+		ck_assert_msg(strstr(bt, "#0  tt_chan_recv"), "bt: %s", bt);
+		ck_assert_msg(strstr(bt, "also awaiting:"), "bt: %s", bt);
+		tt_text_free(bt);
+		tt_snapshot_free(s);
+
+		/* A loop far down is still a loop: back into the ring, into
+		 * the part the ring let go (Brent's), to the root. */
+		const unsigned to[] = {d - 100, d / 2, 5, 0};
+		for (unsigned j = 0; j < 4; j++) {
+			img_set(&G, TT_REC_FRAME, TT_FRAME_CHILD, addrs[d - 2], addrs[to[j]]);
+			ck_assert_int_eq(walk(root, fr, 4096, &n, NULL, &r), TT_R_CYCLE);
+			ck_assert_ptr_nonnull(strstr(r.err, "await chain loops"));
+			ck_assert_uint_le(n, 257);
+		}
+	}
 }
 END_TEST
 
@@ -1422,6 +1526,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_cycle);
 	tcase_add_test(tc, test_self_sibling);
 	tcase_add_test(tc, test_too_deep);
+	tcase_add_test(tc, test_deep_keeps_leaf);
 	tcase_add_test(tc, test_wild_pointer);
 	tcase_add_test(tc, test_strings);
 	tcase_add_test(tc, test_torn);

@@ -1,7 +1,7 @@
 /* Registry reader, core layer: task slots (seqlock reads, iteration) and
  * await-chain walks.  Same rules as reader.c: no allocation, no stdio, no
  * recursion (a signal handler's alternate stack is small), bounded stack
- * use (about 6 KiB in tt_reader_walk_frames, 4.2 KiB in
+ * use (about 7 KiB in tt_reader_walk_frames, 4.2 KiB in
  * tt_reader_read_task). */
 #include <errno.h>
 #include <string.h>
@@ -232,6 +232,9 @@ int tt_task_iter_next_id(tt_reader *r, tt_task_iter *it, uint64_t *slot_addr,
 #define WALK_SET_FILL 192 /* keep probes short */
 #define WALK_PENDING 128  /* nested combinators with unvisited siblings */
 #define WALK_FUNCS 8
+/* Frames visited in one walk, kept or elided: a chain far deeper than any
+ * program's is a corrupt one, and a signal handler must finish. */
+#define WALK_HARD (1u << 16)
 
 struct walk {
 	uint64_t set[WALK_SET];
@@ -241,12 +244,23 @@ struct walk {
 		uint64_t addr;
 		int32_t parent;
 		uint32_t depth;
+		uint32_t kept; /* frames kept above it on its path */
 	} pend[WALK_PENDING];
 	struct {
 		uint64_t addr;
 		uint32_t kind;
 	} funcs[WALK_FUNCS];
 	uint32_t fnext;
+	/* Brent's check over the visits: a frame met again is a loop even
+	 * after the ring let it go, found within twice the loop's length. */
+	uint64_t mark;
+	uint64_t power, lam;
+	/* The descent being walked starts at frames[seg] (kept frames above
+	 * it: seg_kept); once its path is longer than max_depth, frames
+	 * [lo, lo + len) are a ring of its innermost frames, the oldest at
+	 * lo + head, and every older one is let go (elided). */
+	size_t seg, lo, len, head;
+	uint32_t seg_kept;
 };
 
 static uint32_t set_hash(uint64_t a)
@@ -277,11 +291,21 @@ static void set_add(struct walk *w, uint64_t a)
 
 /* Has this walk met frame A before?  Short chains (nearly all) compare
  * linearly; longer ones use the hash set, and past its fill level the
- * frames not in it are compared linearly again. */
+ * frames not in it are compared linearly again.  The set only ever holds
+ * frames visited, so a ring slot overwritten since still counts; the
+ * ring's own slots are compared linearly, and frames the ring let go are
+ * Brent's. */
 static int seen(struct walk *w, const tt_rframe *frames, size_t n, uint64_t a)
 {
 	size_t i = 0;
 
+	if (a == w->mark)
+		return 1;
+	if (++w->lam == w->power) {
+		w->mark = a;
+		w->power *= 2;
+		w->lam = 0;
+	}
 	if (n > WALK_LINEAR) {
 		if (!w->in_set)
 			memset(w->set, 0, sizeof(w->set));
@@ -290,6 +314,8 @@ static int seen(struct walk *w, const tt_rframe *frames, size_t n, uint64_t a)
 		if (set_has(w, a))
 			return 1;
 		i = w->in_set;
+		if (w->len && w->lo < i)
+			i = w->lo;
 	}
 	for (; i < n; i++)
 		if (frames[i].addr == a)
@@ -370,51 +396,121 @@ static int read_frame(tt_reader *r, struct walk *w, uint64_t addr,
 	return TT_R_OK;
 }
 
-int tt_reader_walk_frames(tt_reader *r, uint64_t root_frame, tt_rframe *frames,
-			  size_t cap, size_t *count)
+/* Ring slot S is about to hold a new frame: the branches pending under
+ * the frame it held go with it. */
+static void ring_evict(struct walk *w, size_t s)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < w->npend; i++)
+		if (w->pend[i].parent != (int32_t)s)
+			w->pend[k++] = w->pend[i];
+	w->npend = k;
+}
+
+static void reverse(tt_rframe *f, size_t n)
+{
+	for (size_t i = 0; i + 1 < n - i; i++) {
+		tt_rframe t = f[i];
+		f[i] = f[n - 1 - i];
+		f[n - 1 - i] = t;
+	}
+}
+
+/* The descent ended: the ring back in pre-order, oldest first, its first
+ * frame awaited by frames[seg] (the depths say how many were let go in
+ * between), and the branches pending under it moved along. */
+static void ring_close(struct walk *w, tt_rframe *frames)
+{
+	size_t lo = w->lo, len = w->len, h = w->head;
+
+	if (!len)
+		return;
+	reverse(frames + lo, h);
+	reverse(frames + lo + h, len - h);
+	reverse(frames + lo, len);
+	for (size_t k = 0; k < len; k++)
+		frames[lo + k].parent = (int32_t)(k ? lo + k - 1 : w->seg);
+	for (uint32_t i = 0; i < w->npend; i++) {
+		size_t p = (size_t)w->pend[i].parent;
+		if (w->pend[i].parent < 0 || p < lo || p >= lo + len)
+			continue;
+		p = lo + (p - lo + len - h) % len;
+		w->pend[i].parent = (int32_t)p;
+		w->pend[i].kept = w->seg_kept + (uint32_t)(p - w->seg) + 1;
+	}
+	w->len = 0;
+}
+
+int tt_reader_walk_frames(tt_reader *r, uint64_t root_frame, tt_rframe *frames, size_t cap,
+			  size_t *count)
 {
 	struct walk w;
 	size_t limit = cap < r->lim.max_frames ? cap : r->lim.max_frames;
-	size_t n = 0;
-	uint64_t addr = root_frame;
+	size_t n = 0; /* frames kept; a ring's do not grow it */
+	uint64_t addr = root_frame, visits = 0;
+	uint64_t hard = r->lim.max_depth > WALK_HARD ? r->lim.max_depth : WALK_HARD;
 	int32_t parent = -1;
-	uint32_t depth = 0;
+	uint32_t depth = 0, kept = 0; /* kept: frames kept above this one */
 	int rc = TT_R_OK;
 
 	w.in_set = w.npend = w.fnext = 0;
 	memset(w.funcs, 0, sizeof(w.funcs));
+	w.mark = 0;
+	w.power = 1;
+	w.lam = 0;
+	w.seg = w.lo = w.len = w.head = 0;
+	w.seg_kept = 0;
 	*count = 0;
 	if (!root_frame)
 		return TT_R_OK;
 	for (;;) {
 		uint64_t child = 0, sibling = 0;
-		tt_rframe *f;
+		tt_rframe f;
+		size_t at;
 
-		if (depth > r->lim.max_depth) {
-			rc = tt_r_errf(r, TT_R_TOO_DEEP,
-				       "await chain deeper than %u at frame %X",
-				       r->lim.max_depth, addr);
+		if (depth > hard || visits++ > hard + limit) {
+			rc = tt_r_errf(r, TT_R_TOO_DEEP, "await chain deeper than %U at frame %X",
+				       hard, addr);
 			break;
 		}
-		if (n >= limit) {
-			rc = tt_r_errf(r, TT_R_TOO_DEEP,
-				       "more than %U frames at frame %X",
+		/* A path longer than max_depth keeps its first frames' root
+		 * and its innermost frames: what the task waits on is at the
+		 * bottom. */
+		if (!w.len && kept >= r->lim.max_depth) {
+			if (n - w.seg < 2) {
+				rc = tt_r_errf(r, TT_R_TOO_DEEP,
+					       "await chain deeper than %u at frame %X",
+					       r->lim.max_depth, addr);
+				break;
+			}
+			w.lo = w.seg + 1;
+			w.len = n - w.lo;
+			w.head = 0;
+		}
+		if (!w.len && n >= limit) {
+			rc = tt_r_errf(r, TT_R_TOO_DEEP, "more than %U frames at frame %X",
 				       (uint64_t)limit, addr);
 			break;
 		}
 		if (seen(&w, frames, n, addr)) {
-			rc = tt_r_errf(r, TT_R_CYCLE,
-				       "await chain loops at frame %X", addr);
+			rc = tt_r_errf(r, TT_R_CYCLE, "await chain loops at frame %X", addr);
 			break;
 		}
-		f = &frames[n];
-		memset(f, 0, sizeof(*f));
-		rc = read_frame(r, &w, addr, f, &child, &sibling);
+		memset(&f, 0, sizeof(f));
+		rc = read_frame(r, &w, addr, &f, &child, &sibling);
 		if (rc)
 			break;
-		f->parent = parent;
-		f->depth = depth;
-		n++;
+		f.parent = parent;
+		f.depth = depth;
+		if (w.len) {
+			at = w.lo + w.head;
+			ring_evict(&w, at);
+			w.head = (w.head + 1) % w.len;
+		} else {
+			at = n++;
+		}
+		frames[at] = f;
 		/* A root frame has no parent, so no siblings either. */
 		if (sibling && depth > 0) {
 			if (w.npend == WALK_PENDING) {
@@ -427,21 +523,28 @@ int tt_reader_walk_frames(tt_reader *r, uint64_t root_frame, tt_rframe *frames,
 			w.pend[w.npend].addr = sibling;
 			w.pend[w.npend].parent = parent;
 			w.pend[w.npend].depth = depth;
+			w.pend[w.npend].kept = kept;
 			w.npend++;
 		}
 		if (child) {
-			parent = (int32_t)(n - 1);
+			parent = (int32_t)at;
 			depth++;
+			kept++;
 			addr = child;
 			continue;
 		}
+		ring_close(&w, frames);
 		if (!w.npend)
 			break;
 		w.npend--;
 		addr = w.pend[w.npend].addr;
 		parent = w.pend[w.npend].parent;
 		depth = w.pend[w.npend].depth;
+		kept = w.pend[w.npend].kept;
+		w.seg = n;
+		w.seg_kept = kept;
 	}
+	ring_close(&w, frames);
 	*count = n;
 	return rc;
 }

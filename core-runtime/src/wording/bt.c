@@ -79,6 +79,24 @@ static void frame_line(bt *b, size_t i, int num, int indent)
 		native_line(b, b->num++, &nf[k]);
 }
 
+/* Frames the reader let go between frame CHILD and the frame it awaits
+ * (a chain deeper than it keeps): one line, where they would be. */
+static void gap_line(bt *b, size_t child, int indent)
+{
+	const tt_rframe *c = frame(b, child);
+
+	if (c->parent < 0 || (size_t)c->parent >= b->n)
+		return;
+	uint32_t up = frame(b, (size_t)c->parent)->depth;
+	if (c->depth <= up + 1)
+		return;
+	tt_fb_pad(line(b), (size_t)indent + 4);
+	tt_fb_str(&b->fb, "... ");
+	tt_fb_u64(&b->fb, c->depth - up - 1);
+	tt_fb_str(&b->fb, c->depth - up - 1 == 1 ? " frame elided ..." : " frames elided ...");
+	emit(b);
+}
+
 /* The other branches of combinator frame COMB (printed at INDENT), each
  * an indented path of its own, innermost first, with the branches of the
  * combinators on it; not numbered: branches are not on the task's stack.
@@ -86,10 +104,10 @@ static void frame_line(bt *b, size_t i, int num, int indent)
  * indices of a branch start past those of the path it branches from.  An
  * explicit stack, bounded, rather than recursion: this runs in signal
  * handlers. */
-static void print_branches(bt *b, size_t comb, int indent)
+static void print_branches(bt *b, size_t comb, int indent, int all)
 {
 	struct {
-		size_t from, pos, comb, branch;
+		size_t from, pos, len, comb, branch;
 		int indent, in_branches;
 	} st[BT_NEST];
 	size_t *path = b->s->path, cap = b->s->pathcap < b->n ? b->s->pathcap : b->n;
@@ -98,7 +116,7 @@ static void print_branches(bt *b, size_t comb, int indent)
 	st[0].pos = 0;
 	st[0].indent = indent;
 	st[0].comb = comb;
-	st[0].branch = next_child(b, comb, comb);
+	st[0].branch = all ? comb : next_child(b, comb, comb);
 	st[0].in_branches = 1;
 	while (sp >= 0) {
 		if (st[sp].in_branches) {
@@ -123,7 +141,7 @@ static void print_branches(bt *b, size_t comb, int indent)
 			for (size_t i = c; i < b->n && c + len < cap; i = next_child(b, i, i))
 				path[c + len++] = i;
 			st[k].from = c;
-			st[k].pos = len;
+			st[k].pos = st[k].len = len;
 			st[k].indent = st[sp].indent + 8;
 			st[k].in_branches = 0;
 			sp = k;
@@ -134,6 +152,8 @@ static void print_branches(bt *b, size_t comb, int indent)
 			continue;
 		}
 		size_t i = path[st[sp].from + --st[sp].pos];
+		if (st[sp].pos + 1 < st[sp].len)
+			gap_line(b, path[st[sp].from + st[sp].pos + 1], st[sp].indent);
 		frame_line(b, i, -1, st[sp].indent);
 		if (frame(b, i)->kind == TT_FUNC_KIND_COMBINATOR) {
 			st[sp].comb = i;
@@ -147,16 +167,42 @@ static void print_branches(bt *b, size_t comb, int indent)
  * combinator's other branches after its line. */
 static void print_path(bt *b)
 {
-	size_t *path = b->s->path, cap = b->s->pathcap, len = 0;
+	size_t *path = b->s->path, cap = b->s->pathcap, len = 0, all;
 
 	for (size_t i = 0; i < b->n && len < cap; i = next_child(b, i, i))
 		path[len++] = i;
+	all = len;
 	while (len-- > 0) {
 		size_t i = path[len];
+		if (len + 1 < all)
+			gap_line(b, path[len + 1], 0);
 		frame_line(b, i, b->num++, 0);
 		if (frame(b, i)->kind == TT_FUNC_KIND_COMBINATOR)
-			print_branches(b, i, 0);
+			print_branches(b, i, 0, 0);
 	}
+}
+
+/* A running task's machine stack shows the branch being polled, not the
+ * others: after it, the outermost combinator on the awaited path with
+ * every branch (nested combinators come with theirs), as --json has them. */
+static void print_arms(bt *b)
+{
+	for (size_t i = 0; i < b->n; i = next_child(b, i, i)) {
+		if (frame(b, i)->kind == TT_FUNC_KIND_COMBINATOR) {
+			frame_line(b, i, -1, 4);
+			print_branches(b, i, 0, 1);
+			return;
+		}
+	}
+}
+
+static void error_line(bt *b)
+{
+	if (!b->t->error)
+		return;
+	tt_fb_str(line(b), "error: ");
+	tt_fb_text(&b->fb, tt_fmt_strip_task_prefix(b->t->error));
+	emit(b);
 }
 
 static void ancestry(bt *b)
@@ -237,6 +283,9 @@ int tt_bt_print(const tt_bt_src *s, const tt_bt_task *t)
 	if (t->view->task->state == TT_STATE_RUNNING) {
 		if (s->native) {
 			if (print_native(&b)) {
+				if (t->nframes && s->pathcap)
+					print_arms(&b);
+				error_line(&b);
 				ancestry(&b);
 				return b.ok;
 			}
@@ -248,11 +297,7 @@ int tt_bt_print(const tt_bt_src *s, const tt_bt_task *t)
 	}
 	if (t->nframes && s->pathcap)
 		print_path(&b);
-	if (t->error) {
-		tt_fb_str(line(&b), "error: ");
-		tt_fb_text(&b.fb, tt_fmt_strip_task_prefix(t->error));
-		emit(&b);
-	}
+	error_line(&b);
 	ancestry(&b);
 	return b.ok;
 }

@@ -195,7 +195,15 @@ static void frame(FILE *f, const frames_ctx *c, size_t i)
 
 	fprintf(f, "{\"index\":%zu,\"addr\":", i);
 	tt_json_hex(f, fr->raw.addr);
-	fprintf(f, ",\"depth\":%" PRIu32 ",\"function\":", fr->raw.depth);
+	/* Frames the reader let go above this one (a chain deeper than it
+	 * keeps): the depths say how many. */
+	uint32_t elided = 0;
+	if (fr->raw.parent >= 0 && (size_t)fr->raw.parent < c->t->nframes) {
+		uint32_t up = c->t->frames[fr->raw.parent].raw.depth;
+		elided = fr->raw.depth > up + 1 ? fr->raw.depth - up - 1 : 0;
+	}
+	fprintf(f, ",\"depth\":%" PRIu32 ",\"elided\":%" PRIu32 ",\"function\":", fr->raw.depth,
+		elided);
 	tt_json_str(f, fr->func->name);
 	fprintf(f, ",\"kind\":\"%s\",\"site\":", func_kind_name(fr->raw.kind));
 	tt_json_site(f, fr->site);

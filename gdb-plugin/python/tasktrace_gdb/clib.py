@@ -240,6 +240,8 @@ SYM_PROTOTYPES = {
     "tt_sym_prune_stack": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(SymPc), ctypes.c_int,
                                           U64, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
                                           ctypes.c_int, ctypes.POINTER(SymAt), ctypes.c_int]),
+    "tt_sym_name_async": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p,
+                                         ctypes.POINTER(SymAt), ctypes.c_int]),
     "tt_sym_bt_new": (ctypes.c_void_p, [ctypes.c_void_p]),
     "tt_sym_bt_free": (None, [ctypes.c_void_p]),
 }

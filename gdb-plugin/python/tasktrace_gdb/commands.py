@@ -142,7 +142,7 @@ class Hooks:
 
     def _native(self, ctx, stask, out, err, errlen):
         try:
-            return self._stack(clib.STask.from_address(stask), out, err, errlen)
+            return self._stack(clib.STask.from_address(stask), stask, out, err, errlen)
         except Exception as e:  # never unwind through C
             return self._error(err, errlen, "gdb: %s" % e)
 
@@ -152,7 +152,7 @@ class Hooks:
         ctypes.memmove(err, raw, len(raw))
         return -1
 
-    def _stack(self, t, out, err, errlen):
+    def _stack(self, t, stask, out, err, errlen):
         worker = t.raw.worker
         tid = self.snap.worker_tid(worker)
         if not tid:
@@ -179,6 +179,8 @@ class Hooks:
                     return self._error(err, errlen, "no thread %d in gdb" % tid)
                 n = s.lib.tt_sym_prune_stack(s.sym, pcs, len(pcs), poll, pats,
                                              1 if user else 0, 1 if no_prune else 0, at, 256)
+            # A stripped executable: the registry names its poll functions.
+            s.lib.tt_sym_name_async(s.sym, stask, at, n)
             for k in range(n):
                 f = at[k].f
                 self.out[k] = clib.BtNative(at[k].pc, f.inlined, f.function, f.file, f.line,

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tasktrace/read/sym.h"
+#include "sym/sym_priv.h"
 
 #define PRUNE_MAX 16
 #define STACK_MAX 256
@@ -116,6 +116,58 @@ int tt_sym_site_callers(tt_sym *sym, uint64_t resume, const char *function, tt_s
 		out[n].f = chain[k];
 	}
 	return n;
+}
+
+/* A poll function is not bigger than this. */
+#define POLL_SPAN (64u << 10)
+
+int tt_sym_name_async(tt_sym *sym, const tt_stask *t, tt_sym_at *at, int n)
+{
+	int named = 0;
+	char *used = t && t->nframes ? calloc(t->nframes, 1) : NULL;
+
+	/* Without symbols a PC is in the poll function whose entry (a FUNC
+	 * record's) precedes it closest in its module.  Outermost first,
+	 * each async frame of the task names one machine frame: a nameless
+	 * helper the poll function called is inner, and stays "??". */
+	for (int k = n; k-- > 0 && used;) {
+		tt_sym_frame *f = &at[k].f;
+		if (f->function || f->inlined || !at[k].pc)
+			continue;
+		/* A caller's PC is a return address: its call is the byte
+		 * before, still in the function. */
+		uint64_t addr = k ? at[k].pc - 1 : at[k].pc;
+		const tt_sframe *best = NULL;
+		size_t bj = 0;
+		for (size_t j = 0; j < t->nframes; j++) {
+			const tt_sframe *fr = &t->frames[j];
+			uint64_t p = fr->func ? fr->func->poll : 0;
+			if (used[j] || !p || p > addr || addr - p >= POLL_SPAN ||
+			    (best && p <= best->func->poll) || !tt_sym_same_module(sym, p, addr))
+				continue;
+			best = fr;
+			bj = j;
+		}
+		if (!best)
+			continue;
+		used[bj] = 1;
+		/* Suspended at an await: the poll function and line of its
+		 * site; else the async function's own. */
+		if (best->site && best->site->function) {
+			f->function = best->site->function;
+			f->file = best->site->file;
+			f->line = best->site->line;
+		} else {
+			f->function = best->func->name;
+			f->file = best->func->file;
+			f->line = best->func->line;
+		}
+		f->comp_dir = NULL;
+		f->column = 0;
+		named++;
+	}
+	free(used);
+	return named;
 }
 
 #define CALLERS_MAX 16

@@ -395,3 +395,10 @@ int tt_sym_lookup(tt_sym *s, uint64_t pc, int return_address,
 	}
 	return n;
 }
+
+int tt_sym_same_module(tt_sym *s, uint64_t a, uint64_t b)
+{
+	Dwfl_Module *m = dwfl_addrmodule(s->dwfl, a);
+
+	return m && m == dwfl_addrmodule(s->dwfl, b);
+}

@@ -100,4 +100,7 @@ SYM_HIDDEN size_t elf_build_id(Elf *elf, unsigned char *buf, size_t cap);
 SYM_HIDDEN void cu_cache_free(cu_cache *c);
 SYM_HIDDEN void sym_tables_free(tt_sym *s);
 
+/* Are A and B in the same module of the session? */
+SYM_HIDDEN int tt_sym_same_module(tt_sym *s, uint64_t a, uint64_t b);
+
 #endif

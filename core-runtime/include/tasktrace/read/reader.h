@@ -143,7 +143,8 @@ TT_API const char *tt_strerror(int code);
 /* ---- core layer ---- */
 
 typedef struct tt_reader_limits {
-	uint32_t max_depth;     /* await nesting, default 256 */
+	uint32_t max_depth;	/* frames kept on one await path, default 256 (the
+				 * root and the innermost; tt_reader_walk_frames) */
 	uint32_t max_frames;    /* frames per task, default 4096 */
 	uint32_t max_chunks;    /* default 64 */
 	uint64_t max_slots;     /* total task slots, default 1 << 26 */
@@ -357,8 +358,13 @@ TT_API int tt_reader_read_task(tt_reader *r, uint64_t slot_addr, tt_rtask *out);
 
 /* Walk the await tree of ROOT_FRAME in pre-order (a frame, then its
  * children; the first child is the awaited one).  Fills up to CAP frames and
- * sets *count.  Errors: TT_R_CYCLE, TT_R_TOO_DEEP, TT_R_MISALIGNED,
- * TT_R_UNREADABLE (frames decoded before the error are kept). */
+ * sets *count.  A path longer than max_depth keeps its first frame (the
+ * root, or a branch's first) and its innermost frames, the leaf with them:
+ * the first kept innermost frame's depth is more than its parent's plus one
+ * by the number elided (the branches of elided combinators go with them).
+ * Errors: TT_R_CYCLE, TT_R_TOO_DEEP (past 65536 frames deep or visited, or
+ * more than CAP or max_frames), TT_R_MISALIGNED, TT_R_UNREADABLE (frames
+ * decoded before the error are kept). */
 TT_API int tt_reader_walk_frames(tt_reader *r, uint64_t root_frame, tt_rframe *frames, size_t cap,
 				 size_t *count);
 

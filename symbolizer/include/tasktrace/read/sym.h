@@ -123,6 +123,13 @@ TT_API int tt_sym_task_stack(tt_sym *s, pid_t tid, uint64_t root_poll, const cha
 TT_API int tt_sym_prune_stack(tt_sym *s, const tt_sym_pc *pcs, int npc, uint64_t root_poll,
 			      const char *const *prune, int nprune, int no_prune, tt_sym_at *out,
 			      int cap);
+/* Name the frames of AT[0..N) (a task stack, as above) that the symbols
+ * leave nameless -- a stripped executable -- but whose function, by the
+ * call frame information, is the poll function of one of T's async
+ * frames: the C function and line of the site it is suspended at, else
+ * the async function's name and line, from the registry.  Strings are
+ * T's snapshot's.  Returns how many were named. */
+TT_API int tt_sym_name_async(tt_sym *s, const tt_stask *t, tt_sym_at *at, int n);
 /* The callers the async function FUNCTION suspended at a site was inlined
  * into: the inline chain at the site's RESUME address outside FUNCTION,
  * innermost first.  Returns the count (0 unless it was inlined). */

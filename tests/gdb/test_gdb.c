@@ -254,8 +254,8 @@ START_TEST(parser)
 	r = ttmi_parse("^done,a=\"\303\244\",t={b=[\"\360\235\204\236\"]}");
 	ck_assert_ptr_null(ttmi_bad_utf8(r->results));
 	ttmi_record_free(r);
-	static const char *const bad[] = { "\\300\\200", "\\355\\240\\200",
-					   "\\364\\220\\200\\200", "x\\342\\202", "\\233" };
+	static const char *const bad[] = {"\\300\\200", "\\355\\240\\200", "\\364\\220\\200\\200",
+					  "x\\342\\202", "\\233"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char line[64];
 		snprintf(line, sizeof line, "^done,t={b=[\"ok\",\"%s\"]}", bad[i]);

@@ -107,12 +107,38 @@ START_TEST(crash_log_and_dump)
 }
 END_TEST
 
+/* A long valid name is cut between characters, never inside one. */
+START_TEST(long_name_cut_between_characters)
+{
+	static tt_notify never;
+	/* 20 two-byte characters: 40 bytes for TT_TASK_NAME_MAX - 1 = 31. */
+	static const char cyr[] = "\xd0\xb4\xd0\xbb\xd0\xb8\xd0\xbd\xd0\xbd\xd0\xbe\xd0\xb5"
+				  "\xd0\xb8\xd0\xbc\xd1\x8f\xd0\xb4\xd0\xbb\xd0\xb8\xd0\xbd"
+				  "\xd0\xbd\xd0\xbe\xd0\xb5\xd0\xb8\xd0\xbc\xd1\x8f";
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 1 });
+
+	ck_assert_uint_eq(strlen(cyr), 40);
+	tt_notify_init(&never);
+	tt_task *t = TT_SPAWN(rt, cyr, tt_notified, tt_notified_init, &never);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(strlen(tt_task_name(t)), 30);
+	ck_assert(!memcmp(tt_task_name(t), cyr, 30));
+	char *dump = capture(tt_dump_tasks);
+	ck_assert_msg(!strstr(dump, "\\x"), "%s", dump);
+	free(dump);
+	tt_task_cancel(t);
+	tt_task_release(t);
+	tt_runtime_free(rt);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("names-report");
 	TCase *tc = tcase_create("in-process");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, crash_log_and_dump);
+	tcase_add_test(tc, long_name_cut_between_characters);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -349,6 +349,48 @@ START_TEST(hostile_names)
 }
 END_TEST
 
+/* Random bytes (seeded): the text form is printable ASCII or valid UTF-8
+ * without controls, and undoing its escapes gives the bytes back. */
+START_TEST(hostile_names_random)
+{
+	static const unsigned char pick[] = { 'a', '\\', '"', 'x', 0x1b, 0x7f, 0x80, 0x9b, 0xbf,
+					      0xc0, 0xc2, 0xdf, 0xe0, 0xe2, 0xed, 0xef, 0xf0,
+					      0xf4, 0xf5, 0xa0, 0x8f, 0x90, 0x9f, 0xff };
+	static char out[4 * 64 + 1];
+	unsigned seed = 11;
+
+	for (int round = 0; round < 5000; round++) {
+		unsigned char raw[65];
+		size_t n = (size_t)(rand_r(&seed) % 64) + 1;
+		for (size_t i = 0; i < n; i++)
+			raw[i] = pick[rand_r(&seed) % sizeof pick];
+		raw[n] = 0;
+		tt_fbuf b;
+		tt_fb_init(&b, out, sizeof out);
+		tt_fb_text(&b, (const char *)raw);
+		/* Undo: \\ and \xHH; anything else is itself. */
+		unsigned char back[65];
+		size_t k = 0;
+		int clean = 1;
+		for (const unsigned char *p = (const unsigned char *)out; *p && k < n + 1; k++) {
+			clean &= *p >= 0x20 && *p != 0x7f && (*p != 0xc2 || p[1] >= 0xa0);
+			if (p[0] == '\\' && p[1] == '\\') {
+				back[k] = '\\';
+				p += 2;
+			} else if (p[0] == '\\' && p[1] == 'x') {
+				back[k] = (unsigned char)strtoul((const char[]){ (char)p[2], (char)p[3], 0 },
+								 NULL, 16);
+				p += 4;
+			} else {
+				back[k] = *p++;
+			}
+		}
+		ck_assert_msg(clean, "round %d: a control in %s", round, out);
+		ck_assert_msg(k == n && !memcmp(back, raw, n), "round %d: %s", round, out);
+	}
+}
+END_TEST
+
 /* A full buffer takes whole characters and whole escapes only. */
 START_TEST(hostile_names_cut)
 {
@@ -378,6 +420,7 @@ int main(void)
 	tcase_add_test(tc, buffer_never_overflows);
 	tcase_add_test(tc, hostile_names);
 	tcase_add_test(tc, hostile_names_cut);
+	tcase_add_test(tc, hostile_names_random);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

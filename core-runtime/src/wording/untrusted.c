@@ -59,7 +59,13 @@ size_t tt_untrusted_next(const char *s, int form, char esc[TT_UNTRUSTED_ESC_MAX]
 
 	/* The common case, a run to copy as it is. */
 	for (;;) {
-		if (!u[run])
+		unsigned char c = u[run];
+		/* Printable ASCII, the bulk of every name, without decoding. */
+		if (c >= 0x20 && c < 0x7f && c != '\\' && (c != '"' || form != TT_UNTRUSTED_JSON)) {
+			run++;
+			continue;
+		}
+		if (!c)
 			break;
 		n = utf8_seq(u + run, &cp, &bad);
 		if (!n || is_control(cp) || cp == '\\' || (cp == '"' && form == TT_UNTRUSTED_JSON))

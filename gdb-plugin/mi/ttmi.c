@@ -293,8 +293,6 @@ const char *ttmi_str(const ttmi_value *v, const char *path)
 	return v && v->kind == TTMI_STRING ? v->str : NULL;
 }
 
-/* ---- the process ---- */
-
 /* Is S UTF-8 a strict decoder takes: no overlong form, no surrogate,
  * nothing above U+10FFFF, no cut sequence (Unicode table 3-7)? */
 static int utf8_strict(const unsigned char *s)
@@ -334,6 +332,8 @@ const char *ttmi_bad_utf8(const ttmi_value *v)
 	}
 	return NULL;
 }
+
+/* ---- the process ---- */
 
 static long now_ms(void)
 {

@@ -11,7 +11,7 @@
  * is sanitised, because text and JSON need different forms and neither
  * can be undone into the other.
  *
- * What is rewritten (docs/cli.md, "Target memory is hostile"):
+ * What is rewritten (docs/cli.md, "How the target is read"):
  *   piece of the string                     text         JSON
  *   control character U+0000-U+001F,        \xHH per     \u00HH
  *     U+007F, U+0080-U+009F                 byte

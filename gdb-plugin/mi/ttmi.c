@@ -293,6 +293,46 @@ const char *ttmi_str(const ttmi_value *v, const char *path)
 	return v && v->kind == TTMI_STRING ? v->str : NULL;
 }
 
+/* Is S UTF-8 a strict decoder takes: no overlong form, no surrogate,
+ * nothing above U+10FFFF, no cut sequence (Unicode table 3-7)? */
+static int utf8_strict(const unsigned char *s)
+{
+	while (*s) {
+		unsigned char lo = 0x80, hi = 0xbf;
+		int n;
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		if (*s >= 0xc2 && *s <= 0xdf)
+			n = 1;
+		else if (*s >= 0xe0 && *s <= 0xef)
+			n = 2, lo = *s == 0xe0 ? 0xa0 : 0x80, hi = *s == 0xed ? 0x9f : 0xbf;
+		else if (*s >= 0xf0 && *s <= 0xf4)
+			n = 3, lo = *s == 0xf0 ? 0x90 : 0x80, hi = *s == 0xf4 ? 0x8f : 0xbf;
+		else
+			return 0;
+		for (s++; n--; s++, lo = 0x80, hi = 0xbf)
+			if (*s < lo || *s > hi)
+				return 0;
+	}
+	return 1;
+}
+
+const char *ttmi_bad_utf8(const ttmi_value *v)
+{
+	for (; v; v = v->next) {
+		if (v->name && !utf8_strict((const unsigned char *)v->name))
+			return v->name;
+		if (v->kind == TTMI_STRING && !utf8_strict((const unsigned char *)v->str))
+			return v->str;
+		const char *bad = ttmi_bad_utf8(v->child);
+		if (bad)
+			return bad;
+	}
+	return NULL;
+}
+
 /* ---- the process ---- */
 
 static long now_ms(void)

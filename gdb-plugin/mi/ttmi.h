@@ -75,6 +75,10 @@ const char *ttmi_str(const ttmi_value *v, const char *path);
 /* Number of children of a tuple or list (0 for NULL or strings). */
 size_t ttmi_len(const ttmi_value *v);
 const ttmi_value *ttmi_at(const ttmi_value *v, size_t i);
+/* The first string of V, its siblings and their children (names too)
+ * that a strict UTF-8 decoder rejects, or NULL: what a task name from
+ * target memory must never reach an MI consumer as. */
+const char *ttmi_bad_utf8(const ttmi_value *v);
 
 #ifdef __cplusplus
 }

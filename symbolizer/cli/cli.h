@@ -3,6 +3,7 @@
 #ifndef TASKTRACE_CLI_H
 #define TASKTRACE_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -69,6 +70,11 @@ typedef struct cli_cmd {
 
 extern const cli_cmd cmd_ps, cmd_bt, cmd_tree, cmd_symbolize;
 
+/* The index in ARGV of the command word: options of every command may
+ * come before it (`tasktrace --json ps PID`); ARGC when there is none. */
+int cli_command_index(int argc, char **argv);
+/* symbolize's options (symbolize.c), which cli_command_index skips too. */
+extern const struct option cli_symbolize_longs[];
 /* Parse the common options.  Returns -1 to go on with *FIRST the index
  * of the first operand, or an exit code (0 after --help, 2 on misuse). */
 int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,

@@ -31,6 +31,7 @@ static void usage(FILE *f)
 	      "                     1s); past it, it runs and what was not read is said\n"
 	      "  -h, --help         show the command's help\n"
 	      "\n"
+	      "Options go anywhere, before the command too (tasktrace --json ps PID).\n"
 	      "A live process is stopped with ptrace while it is read, and resumed.\n"
 	      "'tasktrace COMMAND --help' tells more.  Exit status: 0 ok, 1 a task id\n"
 	      "not found or an I/O error, 2 usage error, 3-11 the target could not be\n"
@@ -44,6 +45,31 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* Options go anywhere: the command word moves to the front, the
+	 * options before it follow it, in their order. */
+	int at = cli_command_index(argc, argv);
+	if (at == argc) {
+		for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+				usage(stdout);
+				return EXIT_OK;
+			}
+			if (!strcmp(argv[i], "--version")) {
+				printf("tasktrace %s\n", TASKTRACE_VERSION);
+				return EXIT_OK;
+			}
+		}
+		fputs("tasktrace: missing COMMAND\nTry 'tasktrace --help'.\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (at > 1 && !strcmp(argv[at - 1], "--")) {
+		/* `-- ps`: the "--" only ended the options before the command. */
+		memmove(argv + at - 1, argv + at, (size_t)(argc - at) * sizeof(*argv));
+		argv[--argc] = NULL;
+		at--;
+	}
+	for (char *word = argv[at]; at > 1; at--)
+		argv[at] = argv[at - 1], argv[at - 1] = word;
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);

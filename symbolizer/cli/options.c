@@ -50,34 +50,63 @@ static const char *state_words(char *buf, size_t len)
 	return buf;
 }
 
+/* The options of every command but symbolize (its own: symbolize.c). */
+enum { O_EXE = 256, O_NONBLOCKING, O_PRUNE, O_NO_PRUNE, O_STATE, O_NAME, O_STOP_BUDGET, O_CRASH_PC };
+static const struct option longs[] = {
+	{ "all", no_argument, NULL, 'a' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "exe", required_argument, NULL, O_EXE },
+	{ "nonblocking", no_argument, NULL, O_NONBLOCKING },
+	{ "prune", required_argument, NULL, O_PRUNE },
+	{ "no-prune", no_argument, NULL, O_NO_PRUNE },
+	{ "state", required_argument, NULL, O_STATE },
+	{ "name", required_argument, NULL, O_NAME },
+	{ "group", no_argument, NULL, 'g' },
+	{ "stop-budget", required_argument, NULL, O_STOP_BUDGET },
+	{ "crash-pc", required_argument, NULL, O_CRASH_PC },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Does the option word W (after its dashes, up to '=') take the next
+ * word as its argument, in TABLE?  getopt_long's rules: an exact name,
+ * else a prefix of names that agree.  -1 when no name fits. */
+static int takes_arg(const struct option *table, const char *w, size_t n)
+{
+	int found = -1;
+
+	for (const struct option *o = table; o->name; o++) {
+		if (strncmp(o->name, w, n))
+			continue;
+		if (!o->name[n])
+			return o->has_arg == required_argument;
+		if (found >= 0 && found != (o->has_arg == required_argument))
+			return 0; /* ambiguous: getopt will say so */
+		found = o->has_arg == required_argument;
+	}
+	return found;
+}
+
+int cli_command_index(int argc, char **argv)
+{
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-' && argv[i][1]) {
+		const char *w = argv[i++];
+		if (!strcmp(w, "--"))
+			break;
+		if (w[1] != '-' || strchr(w, '='))
+			continue; /* short options take no argument */
+		size_t n = strlen(w + 2);
+		if (takes_arg(longs, w + 2, n) > 0 || takes_arg(cli_symbolize_longs, w + 2, n) > 0)
+			i++;
+	}
+	return i;
+}
+
 int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 	      int *first)
 {
-	enum {
-		O_EXE = 256,
-		O_NONBLOCKING,
-		O_PRUNE,
-		O_NO_PRUNE,
-		O_STATE,
-		O_NAME,
-		O_STOP_BUDGET,
-		O_CRASH_PC
-	};
-	static const struct option longs[] = {
-	    {"all", no_argument, NULL, 'a'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"exe", required_argument, NULL, O_EXE},
-	    {"nonblocking", no_argument, NULL, O_NONBLOCKING},
-	    {"prune", required_argument, NULL, O_PRUNE},
-	    {"no-prune", no_argument, NULL, O_NO_PRUNE},
-	    {"state", required_argument, NULL, O_STATE},
-	    {"name", required_argument, NULL, O_NAME},
-	    {"group", no_argument, NULL, 'g'},
-	    {"stop-budget", required_argument, NULL, O_STOP_BUDGET},
-	    {"crash-pc", required_argument, NULL, O_CRASH_PC},
-	    {NULL, 0, NULL, 0},
-	};
 	int c;
 	regex_t re;
 

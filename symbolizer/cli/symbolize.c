@@ -130,29 +130,33 @@ static const char *kind_name(const symo *o)
 	return o->core ? "core" : o->pid ? "pid" : "exe";
 }
 
+enum { O_EXE = 256, O_PID, O_CORE, O_NO_INLINES, O_BASENAMES };
+
+/* Also read by cli_command_index (options.c), for options before the
+ * command. */
+const struct option cli_symbolize_longs[] = {
+	{ "exe", required_argument, NULL, O_EXE },
+	{ "obj", required_argument, NULL, O_EXE },
+	{ "pid", required_argument, NULL, O_PID },
+	{ "core", required_argument, NULL, O_CORE },
+	{ "json", no_argument, NULL, 'j' },
+	{ "inlines", no_argument, NULL, 'i' },
+	{ "no-inlines", no_argument, NULL, O_NO_INLINES },
+	{ "print-address", no_argument, NULL, 'a' },
+	{ "basenames", no_argument, NULL, 's' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int symbolize_run(const cli_cmd *cmd, int argc, char **argv)
 {
-	enum { O_EXE = 256, O_PID, O_CORE, O_NO_INLINES, O_BASENAMES };
-	static const struct option longs[] = {
-		{ "exe", required_argument, NULL, O_EXE },
-		{ "obj", required_argument, NULL, O_EXE },
-		{ "pid", required_argument, NULL, O_PID },
-		{ "core", required_argument, NULL, O_CORE },
-		{ "json", no_argument, NULL, 'j' },
-		{ "inlines", no_argument, NULL, 'i' },
-		{ "no-inlines", no_argument, NULL, O_NO_INLINES },
-		{ "print-address", no_argument, NULL, 'a' },
-		{ "basenames", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	symo o = { .inlines = 1 };
 	int c, code, rc;
 	char err[512];
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jiash", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jiash", cli_symbolize_longs, NULL)) != -1) {
 		switch (c) {
 		case O_EXE:
 			o.exe = optarg;

@@ -231,6 +231,8 @@ void assert_json(const char *text)
 {
 	const char *end = js_value(text, 0);
 	ck_assert_msg(end && *js_ws(end) == 0, "not one JSON document:\n%s", text);
+	/* And UTF-8 a strict decoder takes (validate_json.py's check). */
+	assert_schema("any", text);
 }
 
 

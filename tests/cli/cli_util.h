@@ -28,8 +28,10 @@ const char *site(const char *tag);
 char *line_with(const char *text, const char *needle, char *buf, size_t len);
 void in_order(const char *text, ...);
 unsigned long task_id(const char *ps, const char *name);
+/* TEXT is one JSON document, in strict UTF-8. */
 void assert_json(const char *text);
-/* Validate TEXT with tests/cli/validate_json.py for COMMAND. */
+/* Validate TEXT with tests/cli/validate_json.py for COMMAND (ps, bt,
+ * tree, hung, symbolize; "any": strict UTF-8 and JSON only). */
 void assert_schema(const char *command, const char *text);
 /* Make a core of PID with gdb's gcore; returns its malloc'd path, or NULL
  * when PID runs under ASan (its core would be terabytes of shadow). */

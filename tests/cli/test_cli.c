@@ -203,6 +203,60 @@ START_TEST(json_is_well_formed)
 }
 END_TEST
 
+/* Options go anywhere on the line (docs/cli.md), before the command too:
+ * `tasktrace --json ps PID` was rejected. */
+START_TEST(options_before_the_command)
+{
+	sample s;
+	char pid[16];
+	sample_start(&s, "hung", NULL);
+	snprintf(pid, sizeof pid, "%d", (int)s.pid);
+	static const char *const cmds[] = { "ps", "bt", "tree", "hung" };
+	for (int i = 0; i < 4; i++) {
+		run before = tasktrace("--json", cmds[i], pid, NULL);
+		run after = tasktrace(cmds[i], pid, "--json", NULL);
+		ck_assert_msg(before.status == after.status, "--json %s: exit %d, not %d: %s",
+			      cmds[i], before.status, after.status, before.err);
+		assert_json(before.out);
+		in_order(before.out, "{\"tasktrace_json\":1,\"command\":\"", cmds[i], "\"", NULL);
+		if (i < 3)
+			assert_schema(cmds[i], before.out);
+		run_free(&before);
+		run_free(&after);
+	}
+	/* Options with an argument, before the command, and "--". */
+	run r = tasktrace("--name", "^request-", "--stop-budget", "5s", "ps", pid, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_msg(strstr(r.out, "request-42") && !strstr(r.out, "cache-refresh"), "%s", r.out);
+	run_free(&r);
+	r = tasktrace("--nonblocking", "-a", "--", "tree", pid, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	in_order(r.out, "\"block_on\" idle", NULL);
+	run_free(&r);
+	r = tasktrace("--json", "symbolize", "--exe", getenv("TT_TASKTRACE"), "0x1000", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_schema("symbolize", r.out);
+	run_free(&r);
+	r = tasktrace("--core", "x", "--json", "symbolize", NULL);
+	ck_assert_int_eq(r.status, 3);
+	run_free(&r);
+	/* Still one line for what is wrong. */
+	r = tasktrace("--bogus", "ps", pid, NULL);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "tasktrace ps: unknown option '--bogus'"), "%s", r.err);
+	run_free(&r);
+	r = tasktrace("--json", NULL);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "missing COMMAND"), "%s", r.err);
+	run_free(&r);
+	r = tasktrace("--json", "--help", NULL);
+	ck_assert_int_eq(r.status, 0);
+	in_order(r.out, "Usage: tasktrace COMMAND", NULL);
+	run_free(&r);
+	sample_stop(&s);
+}
+END_TEST
+
 START_TEST(target_errors_exit_codes)
 {
 	char pid[16];
@@ -305,6 +359,7 @@ int main(void)
 	tcase_add_test(tc, bt_prints_chains_innermost_first);
 	tcase_add_test(tc, tree_nests_by_parent);
 	tcase_add_test(tc, json_is_well_formed);
+	tcase_add_test(tc, options_before_the_command);
 	tcase_add_test(tc, target_errors_exit_codes);
 	tcase_add_test(tc, usage_errors_exit_2);
 	suite_add_tcase(s, tc);

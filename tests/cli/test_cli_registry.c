@@ -114,6 +114,7 @@ static void check_junk_count(const char *target)
 	run_free(&res);
 	res = tasktrace("bt", "--json", target, NULL);
 	ck_assert_msg(res.status == 0, "bt --json %s: exit %d: %s", target, res.status, res.err);
+	assert_json(res.out);
 	ck_assert_msg(strstr(res.out, "rest of chunk skipped"), "bt --json %s: %s", target,
 		      res.out);
 	run_free(&res);

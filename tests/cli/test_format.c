@@ -2,10 +2,13 @@
  * durations, and the states no sample shows yet (running, scheduled,
  * torn, owners of locks). */
 #include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tasktrace/read/bt.h"
 #include "tasktrace/read/format.h"
+#include "tasktrace/read/taskjson.h"
 
 static char buf[512];
 
@@ -117,7 +120,7 @@ START_TEST(leaf_words)
 	/* A hostile name cannot carry escape sequences to the terminal. */
 	tt_fb_init(&b, buf, sizeof buf);
 	tt_fmt_ancestor(&b, 1, "evil\033[2J", "x.c", 3, "f");
-	ck_assert_str_eq(buf, "spawned by task 1 \"evil?[2J\" at x.c:3 (f)");
+	ck_assert_str_eq(buf, "spawned by task 1 \"evil\\x1b[2J\" at x.c:3 (f)");
 	tt_fb_init(&b, buf, sizeof buf);
 	tt_fmt_ancestor(&b, 9, NULL, NULL, 0, NULL);
 	ck_assert_str_eq(buf, "spawned by task 9 (gone)");
@@ -333,6 +336,122 @@ START_TEST(buffer_never_overflows)
 }
 END_TEST
 
+/* Names from target memory, as text and as JSON: one sanitiser
+ * (wording/untrusted.c) behind tt_fb_text and tt_json_str. */
+static const struct {
+	const char *raw, *text, *json;
+} hostile[] = {
+	{ "plain name", "plain name", "\"plain name\"" },
+	/* Overlong NUL and slash: each byte its own bad sequence. */
+	{ "a\xc0\x80z", "a\\xc0\\x80z", "\"a\\ufffd\\ufffdz\"" },
+	{ "\xe0\x80\xaf", "\\xe0\\x80\\xaf", "\"\\ufffd\\ufffd\\ufffd\"" },
+	/* A surrogate, U+D800. */
+	{ "s\xed\xa0\x80", "s\\xed\\xa0\\x80", "\"s\\ufffd\\ufffd\\ufffd\"" },
+	/* U+110000, above the last code point. */
+	{ "\xf4\x90\x80\x80!", "\\xf4\\x90\\x80\\x80!", "\"\\ufffd\\ufffd\\ufffd\\ufffd!\"" },
+	/* A sequence cut short is one bad sequence. */
+	{ "cut\xe2\x82", "cut\\xe2\\x82", "\"cut\\ufffd\"" },
+	{ "\xf0\x9d\x84x", "\\xf0\\x9d\\x84x", "\"\\ufffdx\"" },
+	/* CSI as a raw byte, and as U+009B. */
+	{ "\x9b" "2J", "\\x9b" "2J", "\"\\ufffd" "2J\"" },
+	{ "\xc2\x9b" "2J", "\\xc2\\x9b" "2J", "\"\\u009b" "2J\"" },
+	{ "\x1b[31m\x7f\t", "\\x1b[31m\\x7f\\x09", "\"\\u001b[31m\\u007f\\u0009\"" },
+	{ "\xf5\xff", "\\xf5\\xff", "\"\\ufffd\\ufffd\"" },
+	{ "back\\slash \"q\"", "back\\\\slash \"q\"", "\"back\\\\slash \\\"q\\\"\"" },
+	/* Valid UTF-8 passes through unchanged: U+00A0 (the first
+	 * printable past the C1 controls), 2-, 3- and 4-byte forms. */
+	{ "\xc2\xa0na\xc3\xafve \xe2\x82\xac \xe6\x97\xa5\xe6\x9c\xac \xf0\x9d\x84\x9e \xf4\x8f\xbf\xbf",
+	  "\xc2\xa0na\xc3\xafve \xe2\x82\xac \xe6\x97\xa5\xe6\x9c\xac \xf0\x9d\x84\x9e \xf4\x8f\xbf\xbf",
+	  "\"\xc2\xa0na\xc3\xafve \xe2\x82\xac \xe6\x97\xa5\xe6\x9c\xac \xf0\x9d\x84\x9e \xf4\x8f\xbf\xbf\"" },
+};
+
+START_TEST(hostile_names)
+{
+	for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+		tt_fbuf b;
+		char *json = NULL;
+		size_t len = 0;
+
+		tt_fb_init(&b, buf, sizeof buf);
+		tt_fb_text(&b, hostile[i].raw);
+		ck_assert_msg(strcmp(buf, hostile[i].text) == 0, "text of case %zu: %s", i, buf);
+		FILE *f = open_memstream(&json, &len);
+		tt_json_str(f, hostile[i].raw);
+		fclose(f);
+		ck_assert_msg(strcmp(json, hostile[i].json) == 0, "JSON of case %zu: %s", i, json);
+		free(json);
+	}
+	/* The same words wherever a name is printed: the ps row. */
+	tt_rtask t = task(TT_STATE_IDLE);
+	tt_fmt_task v = { .task = &t, .tid = -1 };
+	strcpy(t.name, "x\xc2\x9b\xed\xa0\x80");
+	tt_fbuf b;
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_ps_row(&b, &v, 0);
+	ck_assert_msg(strstr(buf, " x\\xc2\\x9b\\xed\\xa0\\x80"), "%s", buf);
+}
+END_TEST
+
+/* Random bytes (seeded): the text form is printable ASCII or valid UTF-8
+ * without controls, and undoing its escapes gives the bytes back. */
+START_TEST(hostile_names_random)
+{
+	static const unsigned char pick[] = { 'a', '\\', '"', 'x', 0x1b, 0x7f, 0x80, 0x9b, 0xbf,
+					      0xc0, 0xc2, 0xdf, 0xe0, 0xe2, 0xed, 0xef, 0xf0,
+					      0xf4, 0xf5, 0xa0, 0x8f, 0x90, 0x9f, 0xff };
+	static char out[4 * 64 + 1];
+	unsigned seed = 11;
+
+	for (int round = 0; round < 5000; round++) {
+		unsigned char raw[65];
+		size_t n = (size_t)(rand_r(&seed) % 64) + 1;
+		for (size_t i = 0; i < n; i++)
+			raw[i] = pick[rand_r(&seed) % sizeof pick];
+		raw[n] = 0;
+		tt_fbuf b;
+		tt_fb_init(&b, out, sizeof out);
+		tt_fb_text(&b, (const char *)raw);
+		/* Undo: \\ and \xHH; anything else is itself. */
+		unsigned char back[65];
+		size_t k = 0;
+		int clean = 1;
+		for (const unsigned char *p = (const unsigned char *)out; *p && k < n + 1; k++) {
+			clean &= *p >= 0x20 && *p != 0x7f && (*p != 0xc2 || p[1] >= 0xa0);
+			if (p[0] == '\\' && p[1] == '\\') {
+				back[k] = '\\';
+				p += 2;
+			} else if (p[0] == '\\' && p[1] == 'x') {
+				back[k] = (unsigned char)strtoul((const char[]){ (char)p[2], (char)p[3], 0 },
+								 NULL, 16);
+				p += 4;
+			} else {
+				back[k] = *p++;
+			}
+		}
+		ck_assert_msg(clean, "round %d: a control in %s", round, out);
+		ck_assert_msg(k == n && !memcmp(back, raw, n), "round %d: %s", round, out);
+	}
+}
+END_TEST
+
+/* A full buffer takes whole characters and whole escapes only. */
+START_TEST(hostile_names_cut)
+{
+	char small[5];
+	tt_fbuf b;
+
+	tt_fb_init(&b, small, sizeof small);
+	tt_fb_text(&b, "ab\x9b");
+	ck_assert_str_eq(small, "ab");
+	tt_fb_init(&b, small, sizeof small);
+	tt_fb_text(&b, "ab\xe2\x82\xac");
+	ck_assert_str_eq(small, "ab");
+	tt_fb_init(&b, small, sizeof small);
+	tt_fb_text(&b, "a\xe2\x82\xac");
+	ck_assert_str_eq(small, "a\xe2\x82\xac");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("format");
@@ -342,6 +461,9 @@ int main(void)
 	tcase_add_test(tc, leaf_words);
 	tcase_add_test(tc, bt_printer);
 	tcase_add_test(tc, buffer_never_overflows);
+	tcase_add_test(tc, hostile_names);
+	tcase_add_test(tc, hostile_names_cut);
+	tcase_add_test(tc, hostile_names_random);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -2,7 +2,13 @@
 """Validate one `tasktrace ... --json` document on stdin against the schema
 in docs/cli.md.  Prints the first violation and exits 1, or exits 0.
 
-Usage: validate_json.py COMMAND   (ps, bt, tree, symbolize)
+Strict first, whatever the command: the bytes must be UTF-8 as a strict
+decoder takes it (no overlong form, no surrogate, nothing above U+10FFFF,
+no cut sequence), and no string may hold a lone surrogate written as an
+escape (json.loads takes "\ud800"; a strict consumer does not).
+
+Usage: validate_json.py COMMAND   (ps, bt, tree, hung, symbolize; any: only
+the strict checks, for JSON of any shape)
 """
 import json
 import os
@@ -61,7 +67,7 @@ def enum_words(table):
     return [w for _, _, w in doctext.enum_rows(os.environ["TT_ENUM_ROWS"]).get(table, [])]
 
 
-STATES, FLAGS, WAITS, FUNCS, WORKERS = (enum_words(i) for i in range(5))
+STATES, FLAGS, WAITS, FUNCS, WORKERS, FINDINGS = (enum_words(i) for i in range(6))
 
 
 def one_of(*words):
@@ -130,6 +136,28 @@ def task(command):
     return f
 
 
+def strict_text(raw):
+    """RAW as text, by a strict UTF-8 decoder."""
+    try:
+        return raw.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as e:
+        raise Bad(f"not UTF-8: {e} (bytes {raw[max(e.start - 16, 0):e.end + 16]!r})")
+
+
+def no_lone_surrogates(v, where="$"):
+    """json.loads joins an escaped surrogate pair into one code point:
+    what is left in U+D800-U+DFFF is a lone one, which no UTF-8 encodes."""
+    if isinstance(v, dict):
+        for k, x in v.items():
+            no_lone_surrogates(k, where)
+            no_lone_surrogates(x, f"{where}.{k}")
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            no_lone_surrogates(x, f"{where}[{i}]")
+    elif isinstance(v, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in v):
+        raise Bad(f"{where}: {v!r} holds a lone surrogate")
+
+
 def document(d, command):
     if command == "symbolize":
         obj(d, "$", {"tasktrace_json": INT, "command": one_of("symbolize"),
@@ -142,6 +170,12 @@ def document(d, command):
                                              "module_offset": (HEX, NULL),
                                              "frames": array(sym_frame)})
         return
+    if command == "any":
+        return
+    if command == "hung":
+        obj(d, "$", {"findings": array(lambda f, p: obj(f, p, {
+            "kind": one_of(*FINDINGS), "task_id": INT, "other_id": (INT, NULL),
+            "age_ns": INT, "cycle": array(INT), "title": STR, "text": STR}))})
     obj(d, "$", {"tasktrace_json": INT, "command": one_of(command), "pid": INT,
                  "core": (STR, NULL), "stopped": bool,
                  "registry": lambda r, p: obj(r, p, {
@@ -224,14 +258,16 @@ def values(d, command):
 
 def main():
     command = sys.argv[1]
-    text = sys.stdin.read()
+    raw = sys.stdin.buffer.read()
     try:
+        text = strict_text(raw)
         d = json.loads(text)
-        if text.count("\n") != 1 or not text.endswith("\n"):
+        no_lone_surrogates(d)
+        if command != "any" and (text.count("\n") != 1 or not text.endswith("\n")):
             raise Bad("not exactly one line")
         document(d, command)
-        if command != "symbolize":
-            values(d, command)
+        if command not in ("symbolize", "any"):
+            values(d, "ps" if command == "hung" else command)
     except (ValueError, Bad) as e:
         print(f"invalid {command} JSON: {e}", file=sys.stderr)
         return 1

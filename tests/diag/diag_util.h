@@ -68,6 +68,31 @@ static inline void run_free(run *r)
 	free(r->err);
 }
 
+/* TEXT through tests/cli/validate_json.py COMMAND: strict UTF-8, one
+ * document in the schema of docs/cli.md. */
+static inline void assert_schema(const char *command, const char *text)
+{
+	FILE *in = tmpfile(), *err = tmpfile();
+	int status;
+	ck_assert(in && err && getenv("TT_VALIDATOR"));
+	fputs(text, in);
+	fflush(in);
+	rewind(in);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fileno(in), 0);
+		dup2(fileno(err), 2);
+		execlp("python3", "python3", getenv("TT_VALIDATOR"), command, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	fclose(in);
+	char *why = slurp_file(err);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s\n%.2000s", why, text);
+	free(why);
+}
+
 /* Line number of the "@await:TAG" marker in FILE (relative to the
  * source root). */
 static inline unsigned marker(const char *file, const char *tag)

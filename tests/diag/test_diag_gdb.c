@@ -14,6 +14,9 @@ static ttmi_record *expect(ttmi *g, ttmi_record *r, const char *klass, const cha
 		      r->klass ? r->klass : "?",
 		      ttmi_str(r->results, "msg") ? ttmi_str(r->results, "msg") : "",
 		      ttmi_console(g));
+	/* Whatever the target holds, MI strings are strict UTF-8. */
+	const char *bad = ttmi_bad_utf8(r->results);
+	ck_assert_msg(!bad, "%s: not UTF-8: %s", what, bad);
 	return r;
 }
 

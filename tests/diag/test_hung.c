@@ -50,6 +50,7 @@ START_TEST(deadlock)
 
 	r = hung("--json", NULL, s.pid);
 	ck_assert_int_eq(exit_code(&r), 20);
+	assert_schema("hung", r.out);
 	ck_assert_ptr_nonnull(strstr(r.out, "\"command\":\"hung\""));
 	ck_assert_ptr_nonnull(strstr(r.out, "\"findings\":[{\"kind\":\"deadlock\",\"task_id\":2,"
 					    "\"other_id\":3"));

@@ -22,6 +22,9 @@ static ttmi_record *expect(ttmi *g, ttmi_record *r, const char *klass, const cha
 	ck_assert_msg(r->klass && strcmp(r->klass, klass) == 0, "%s: ^%s %s", what,
 		      r->klass ? r->klass : "?",
 		      ttmi_str(r->results, "msg") ? ttmi_str(r->results, "msg") : "");
+	/* Whatever the target holds, MI strings are strict UTF-8. */
+	const char *bad = ttmi_bad_utf8(r->results);
+	ck_assert_msg(!bad, "%s: not UTF-8: %s", what, bad);
 	return r;
 }
 
@@ -247,6 +250,20 @@ START_TEST(parser)
 	ck_assert_ptr_null(ttmi_parse("(gdb) "));
 	ck_assert_ptr_null(ttmi_parse("^done,a=\"unterminated"));
 	ck_assert_ptr_null(ttmi_parse("^done,a={b=\"c\""));
+	/* The strict UTF-8 check the MI tests apply to every answer. */
+	r = ttmi_parse("^done,a=\"\303\244\",t={b=[\"\360\235\204\236\"]}");
+	ck_assert_ptr_null(ttmi_bad_utf8(r->results));
+	ttmi_record_free(r);
+	static const char *const bad[] = {"\\300\\200", "\\355\\240\\200", "\\364\\220\\200\\200",
+					  "x\\342\\202", "\\233"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char line[64];
+		snprintf(line, sizeof line, "^done,t={b=[\"ok\",\"%s\"]}", bad[i]);
+		r = ttmi_parse(line);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_msg(ttmi_bad_utf8(r->results), "%s passes", line);
+		ttmi_record_free(r);
+	}
 }
 END_TEST
 
@@ -336,7 +353,7 @@ START_TEST(bt_same_as_cli)
 	 * CLI stops the process and unwinds with libdw. */
 	snprintf(cmd, sizeof cmd, "'%s' bt %d 4", getenv("TT_TASKTRACE"), (int)s.pid);
 	int same_live = 0;
-	for (int tries = 0; tries < 5 && !same_live; tries++) {
+	for (int tries = 0; tries < 10 && !same_live; tries++) {
 		ttmi *g = gdb_attach(s.pid);
 		ok(g, ttmi_cli(g, "task bt 4"), "task bt 4 live");
 		char *in_gdb = strdup(ttmi_console(g));

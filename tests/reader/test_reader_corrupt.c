@@ -812,12 +812,13 @@ START_TEST(test_strings)
 	ck_assert_int_eq(tt_reader_string(&r, big, buf, sizeof(buf)),
 			 TT_R_ABSURD);
 	ck_assert_str_eq(buf, "??");
-	/* Truncated to the buffer, control bytes neutralised. */
+	/* Truncated to the buffer; bytes as the target wrote them (the
+	 * wording sanitises what it prints, wording/untrusted.h). */
 	uint64_t hello = img_str(&G, "hel\033lo");
 	ck_assert_int_eq(tt_reader_string(&r, hello, buf, 4), TT_R_OK);
 	ck_assert_str_eq(buf, "hel");
 	ck_assert_int_eq(tt_reader_string(&r, hello, buf, sizeof(buf)), TT_R_OK);
-	ck_assert_str_eq(buf, "hel?lo");
+	ck_assert_str_eq(buf, "hel\033lo");
 	/* A string crossing a page boundary. */
 	uint64_t cross = ((IMG_HEAP_ADDR + G.used + 4096) & ~4095ull) - 3;
 	memcpy(img_ptr(&G, cross), "pagecross", 10);

@@ -40,7 +40,7 @@ TT_API int tt_runtime_workers(const tt_runtime *rt);
 TT_API intptr_t tt_block_on(tt_runtime *rt, tt_frame *root);
 
 typedef struct tt_spawn_opts {
-	const char *name;         /* copied, truncated to TT_TASK_NAME_MAX-1 */
+	const char *name;         /* copied, cut to TT_TASK_NAME_MAX-1 bytes between UTF-8 characters */
 	void (*free_root)(void *); /* called on the root frame when the task ends */
 	uint32_t flags;           /* TT_TASKF_SYSTEM, TT_TASKF_DETACHED */
 } tt_spawn_opts;

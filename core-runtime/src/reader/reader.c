@@ -467,9 +467,6 @@ int tt_reader_string(tt_reader *r, uint64_t addr, char *buf, size_t len)
 					buf[n_out] = 0;
 				return TT_R_OK;
 			}
-			/* Keep terminal control bytes out of every front end. */
-			if (c < 0x20 || c == 0x7f)
-				c = '?';
 			if (n_out + 1 < len)
 				buf[n_out++] = (char)c;
 		}

@@ -26,12 +26,9 @@ int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,
 	out->worker = f[TT_TASK_WORKER].size ?
 			      (int32_t)tt_r_get_s(slot, f[TT_TASK_WORKER]) :
 			      -1;
+	/* As the target wrote it: the wording sanitises what it prints
+	 * (wording/untrusted.h). */
 	memcpy(out->name, (const char *)slot + nf.offset, nlen);
-	for (size_t i = 0; i < nlen && out->name[i]; i++) {
-		unsigned char c = (unsigned char)out->name[i];
-		if (c < 0x20 || c == 0x7f)
-			out->name[i] = '?';
-	}
 	out->parent_id = tt_r_get(slot, f[TT_TASK_PARENT_ID]);
 	out->spawn_site = tt_r_get(slot, f[TT_TASK_SPAWN_SITE]);
 	out->root_frame = tt_r_get(slot, f[TT_TASK_ROOT_FRAME]);

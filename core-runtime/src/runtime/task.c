@@ -73,8 +73,15 @@ tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 	 * (docs/registry-abi.md §7). */
 	seq_enter(t);
 	memset(t->name, 0, sizeof t->name);
-	if (opts && opts->name)
-		strncpy(t->name, opts->name, sizeof t->name - 1);
+	if (opts && opts->name) {
+		size_t n = strnlen(opts->name, sizeof t->name - 1);
+		/* Cut between characters: half a UTF-8 sequence would print
+		 * as bytes (\xd0) in every reader. */
+		if (opts->name[n])
+			while (n && ((unsigned char)opts->name[n] & 0xc0) == 0x80)
+				n--;
+		memcpy(t->name, opts->name, n);
+	}
 	t->parent_id = parent ? atomic_load_explicit(&parent->id, RELAXED) : 0;
 	t->spawn_site = spawn_site;
 	atomic_store_explicit(&t->root, root, RELAXED);

@@ -260,7 +260,7 @@ static int print_native(bt *b)
 	tt_fmt_bt_running(line(b), 0, b->t->view);
 	emit(b);
 	tt_fb_str(line(b), "    (no machine stack: ");
-	tt_fb_str(&b->fb, n < 0 ? err : "every frame was pruned");
+	tt_fb_text(&b->fb, n < 0 ? err : "every frame was pruned");
 	tt_fb_str(&b->fb, ")");
 	emit(b);
 	return 0;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tasktrace/read/format.h"
+#include "wording/untrusted.h"
 #include "wording/waits.h"
 
 /* ---- the buffer ---- */
@@ -52,19 +53,31 @@ void tt_fb_str(tt_fbuf *b, const char *s)
 
 void tt_fb_text(tt_fbuf *b, const char *s)
 {
-	size_t len = b->len;
+	char esc[TT_UNTRUSTED_ESC_MAX];
+	const char *out;
+	size_t n;
 
 	if (!s) {
 		tt_fb_str(b, "??");
 		return;
 	}
-	fb_mem(b, s, strlen(s));
-	if (b->len == len)
-		return;
-	/* Then clean the copy, a branch-free loop the compiler widens. */
-	unsigned char *d = (unsigned char *)b->p + len;
-	for (size_t n = b->len - len; n; n--, d++)
-		*d = *d < 0x20 || *d == 0x7f ? '?' : *d;
+	/* Whole pieces only: a cut escape or character would be the very
+	 * garbage this writes around. */
+	while (*s) {
+		s += tt_untrusted_next(s, TT_UNTRUSTED_TEXT, esc, &out, &n);
+		size_t room = fb_room(b);
+		if (n > room) {
+			if (out == esc)
+				return;
+			/* A run: keep its characters that fit. */
+			n = room;
+			while (n && ((unsigned char)out[n] & 0xc0) == 0x80)
+				n--;
+			fb_mem(b, out, n);
+			return;
+		}
+		fb_mem(b, out, n);
+	}
 }
 
 static const char digit_pairs[201] =

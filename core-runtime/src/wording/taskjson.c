@@ -4,47 +4,23 @@
 
 #include "tasktrace/read/taskjson.h"
 #include "tasktrace/read/tasklist.h"
+#include "wording/untrusted.h"
 #include "wording/waits.h"
-
-/* Length of the valid UTF-8 sequence at S, 0 when invalid. */
-static int utf8_len(const unsigned char *s)
-{
-	int n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	for (int i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
 
 void tt_json_str(FILE *f, const char *s)
 {
+	char esc[TT_UNTRUSTED_ESC_MAX];
+	const char *out;
+	size_t n;
+
 	if (!s) {
 		fputs("null", f);
 		return;
 	}
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		int n = utf8_len(p);
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else if (n)
-			fwrite(p, 1, (size_t)n, f);
-		else
-			fputs("\\ufffd", f);
-		p += n ? n : 1;
+	while (*s) {
+		s += tt_untrusted_next(s, TT_UNTRUSTED_JSON, esc, &out, &n);
+		fwrite(out, 1, n, f);
 	}
 	fputc('"', f);
 }

@@ -117,6 +117,10 @@ class Report(ctypes.Structure):
                 ("now_ns", U64), ("text", CHARP), ("priv_", ctypes.c_void_p)]
 
 
+class FBuf(ctypes.Structure):
+    _fields_ = [("p", ctypes.c_void_p), ("len", SIZE), ("cap", SIZE)]
+
+
 class EnumRow(ctypes.Structure):
     _fields_ = [("value", U32), ("name", CHARP), ("word", CHARP)]
 
@@ -207,6 +211,8 @@ PROTOTYPES = {
                                        ctypes.c_char_p, SIZE]),
     "tt_json_tasks": (ctypes.c_void_p, [SNAP_P, U64, ctypes.c_int, U64, ctypes.c_int]),
     "tt_text_free": (None, [ctypes.c_void_p]),
+    "tt_fb_init": (None, [ctypes.POINTER(FBuf), ctypes.c_void_p, SIZE]),
+    "tt_fb_text": (None, [ctypes.POINTER(FBuf), ctypes.c_char_p]),
     "tt_diagnose": (ctypes.POINTER(Report), [SNAP_P, U64, ctypes.POINTER(DiagOpts)]),
     "tt_diag_free": (None, [ctypes.POINTER(Report)]),
     "tt_diag_opts_init": (None, [ctypes.POINTER(DiagOpts)]),
@@ -360,7 +366,8 @@ def inferior_mem(inf):
     return Mem(cb, None), cb
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Printable ASCII but the backslash: what tt_fb_text leaves as it is.
+_PLAIN = re.compile(rb"[\x20-\x5b\x5d-\x7e]*\Z")
 
 
 def take_text(lib, raw):
@@ -372,6 +379,18 @@ def take_text(lib, raw):
 
 
 def text(raw):
-    """A C string from target memory as printable text: control bytes
-    become '?', so a task name cannot drive the terminal (NULL: None)."""
-    return _CONTROL.sub("?", raw.decode("utf-8", "replace")) if raw is not None else None
+    """A C string from target memory as printable text, sanitised by the
+    library's one sanitiser (tt_fb_text, as `ps` and the crash log print
+    it): controls and invalid UTF-8 as \\xHH, so a task name cannot drive
+    the terminal (NULL: None)."""
+    if raw is None:
+        return None
+    if _PLAIN.match(raw):  # the common case, without two ctypes calls
+        return raw.decode("ascii")
+    lib = library()
+    cap = 4 * len(raw) + 1  # at worst a byte becomes \xHH
+    mem = ctypes.create_string_buffer(cap)
+    fb = FBuf()
+    lib.tt_fb_init(ctypes.byref(fb), mem, cap)
+    lib.tt_fb_text(ctypes.byref(fb), raw)
+    return mem.raw[:fb.len].decode("utf-8", "replace")

@@ -25,8 +25,10 @@ typedef struct tt_fbuf {
 
 TT_API void tt_fb_init(tt_fbuf *b, char *mem, size_t cap);
 TT_API void tt_fb_str(tt_fbuf *b, const char *s);
-/* Untrusted text from the target: control bytes become '?', so a task
- * name cannot drive the terminal. NULL prints "??". */
+/* Untrusted text from the target (a name, a file, a message quoting
+ * them): control characters and invalid UTF-8 are shown as \xHH per
+ * byte and a backslash as \\, so a task name cannot drive the terminal;
+ * valid UTF-8 is kept.  NULL prints "??". */
 TT_API void tt_fb_text(tt_fbuf *b, const char *s);
 TT_API void tt_fb_u64(tt_fbuf *b, uint64_t v);
 TT_API void tt_fb_hex(tt_fbuf *b, uint64_t v);

@@ -16,14 +16,20 @@ typedef struct valued {
 } valued;
 static tt_poll valued_poll(valued *self, tt_cx *cx);
 TT_ASYNC_FN(valued, valued_poll, NULL);
-static tt_poll valued_poll(valued *self, tt_cx *cx) { TT_RETURN(self, self->v); }
+static tt_poll valued_poll(valued *self, tt_cx *cx)
+{
+	TT_RETURN(self, self->v);
+}
 static void valued_init(valued *f, intptr_t v)
 {
 	tt_frame_init(&f->frame, &valued_fn);
 	f->v = v;
 }
 
-static void stale_is_error(void) { setenv("TASKTRACE_STALE_HANDLES", "error", 1); }
+static void stale_is_error(void)
+{
+	setenv("TASKTRACE_STALE_HANDLES", "error", 1);
+}
 
 /* Run ROOT on a one-worker runtime: a task's last reference goes within
  * the poll that drops it, and the next spawn takes the slot it freed (the
@@ -73,9 +79,9 @@ static tt_poll reused_poll(reused *self, tt_cx *cx)
 	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->a)); /* again */
 	self->second_join = TT_RESULT(&self->join);
 	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, tt_task_ref(self->b)));
-	self->b_join = TT_RESULT(&self->join); /* b finished, its handle still held */
+	self->b_join = TT_RESULT(&self->join);		 /* b finished, its handle still held */
 	self->blocking = tt_task_join_blocking(self->a); /* would return b's result */
-	self->release = tt_task_release(self->a);      /* would drop b's reference */
+	self->release = tt_task_release(self->a);	 /* would drop b's reference */
 	self->detach = tt_task_detach(self->a);
 	{
 		tt_group *g = tt_group_new();

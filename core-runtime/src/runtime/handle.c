@@ -49,8 +49,9 @@ int tt_handle_misuse(const char *fn, const char *what, int err)
 	int fatal = !(mode && strcmp(mode, "error") == 0);
 #endif
 	if (fatal) {
-		fprintf(stderr, "tasktrace: %s: %s (TASKTRACE_STALE_HANDLES=error returns %s "
-				"instead of aborting)\n",
+		fprintf(stderr,
+			"tasktrace: %s: %s (TASKTRACE_STALE_HANDLES=error returns %s "
+			"instead of aborting)\n",
 			fn, what, err == -ESTALE ? "TT_ESTALE" : "-EINVAL");
 		abort();
 	}
@@ -72,17 +73,16 @@ tt_task *tt_handle_get(tt_handle h, int use, const char *fn)
 		if (atomic_load_explicit(&t->id, ACQUIRE) == id) {
 			if (use == TT_HANDLE_READ)
 				return t;
-			tt_handle_misuse(fn, "a borrowed handle (tt_current_task, tt_cx_task) "
-					     "cannot be joined, released, detached or referenced",
+			tt_handle_misuse(fn,
+					 "a borrowed handle (tt_current_task, tt_cx_task) "
+					 "cannot be joined, released, detached or referenced",
 					 -EINVAL);
 			return NULL;
 		}
-		tt_handle_misuse(fn, "stale task handle: the task it borrowed is gone",
-				 -ESTALE);
+		tt_handle_misuse(fn, "stale task handle: the task it borrowed is gone", -ESTALE);
 		return NULL;
 	}
-	tt_handle_misuse(fn, "stale task handle: already joined, released or detached",
-			 -ESTALE);
+	tt_handle_misuse(fn, "stale task handle: already joined, released or detached", -ESTALE);
 	return NULL;
 }
 
@@ -99,7 +99,6 @@ void tt_handle_drop(tt_task *t)
 	if (atomic_fetch_sub_explicit(&t->handles, 1, ACQ_REL) == 1)
 		atomic_fetch_add_explicit(&t->gen, 1, RELEASE);
 }
-
 
 /* ---- live runtimes ----
  *
@@ -136,8 +135,14 @@ tt_runtime *tt_runtime_handle_new(tt_runtime *rt)
 	return NULL;
 }
 
-static uint32_t rt_index(const tt_runtime *h) { return (uint32_t)((uintptr_t)h & (RT_MAX - 1)); }
-static uint64_t rt_gen(const tt_runtime *h) { return (uint64_t)(uintptr_t)h >> RT_INDEX_BITS; }
+static uint32_t rt_index(const tt_runtime *h)
+{
+	return (uint32_t)((uintptr_t)h & (RT_MAX - 1));
+}
+static uint64_t rt_gen(const tt_runtime *h)
+{
+	return (uint64_t)(uintptr_t)h >> RT_INDEX_BITS;
+}
 
 tt_runtime *tt_runtime_from_handle(const tt_runtime *h, const char *fn)
 {

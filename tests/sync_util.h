@@ -37,7 +37,10 @@ static inline uint32_t task_state(tt_handle t)
 }
 
 /* Suspended at an await (its last poll returned pending, nothing woke it). */
-static inline int task_idle(tt_handle t) { return task_state(t) == TT_STATE_IDLE; }
+static inline int task_idle(tt_handle t)
+{
+	return task_state(t) == TT_STATE_IDLE;
+}
 
 /* ---- the scripted driver ----
  *
@@ -214,7 +217,7 @@ static tt_poll spawn_all_poll(spawn_all *self, tt_cx *cx)
 }
 
 static inline void run_all(int workers, int n, tt_handle (*spawn)(void *, int), void *ctx,
-		    intptr_t *results)
+			   intptr_t *results)
 {
 	tt_runtime *rt = tt_test_runtime(workers);
 	spawn_all s;

@@ -600,7 +600,8 @@ static tt_poll family_poll(family *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
 	/* tt_current_task() is the task being polled (0 would fail below). */
-	self->ids[0] = tt_current_task().task == tt_cx_task(cx).task ? tt_task_id(tt_cx_task(cx)) : 0;
+	self->ids[0] =
+	    tt_current_task().task == tt_cx_task(cx).task ? tt_task_id(tt_cx_task(cx)) : 0;
 	if (self->depth > 0) {
 		self->child = TT_SPAWN(NULL, "family", family, family_init, self->depth - 1,
 				       self->ids + 2);

@@ -65,7 +65,7 @@ typedef struct tt_spawn_opts {
  * NULL) with errno set: EINVAL no runtime, ECANCELED the runtime is
  * shutting down, ESTALE it was freed, ENOMEM no slot. */
 TT_API tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
-			    const tt_site *spawn_site);
+			     const tt_site *spawn_site);
 
 #define TT_SPAWN_SITE_()                                                    \
 	({                                                                        \

@@ -9,7 +9,7 @@
 struct tt_group {
 	pthread_mutex_t lock;
 	_Atomic uint32_t refs; /* creator + unfinished children */
-	tt_task **tasks; /* the children's slots, with their handles' references */
+	tt_task **tasks;       /* the children's slots, with their handles' references */
 	size_t n, cap, done;
 	intptr_t first_error;
 	int failed, closed;

@@ -123,7 +123,10 @@ const char *tt_task_name(tt_handle h)
 	return t ? t->name : NULL;
 }
 
-tt_handle tt_current_task(void) { return tt_handle_borrow(tt__tls_task); }
+tt_handle tt_current_task(void)
+{
+	return tt_handle_borrow(tt__tls_task);
+}
 
 tt_handle tt_task_ref(tt_handle h)
 {
@@ -164,9 +167,9 @@ int tt_task_is_done(tt_handle h)
 	if (!t)
 		return -errno;
 	int done = tt_task_done(t);
-	return borrowed_gone(h, t) ? tt_handle_misuse("tt_task_is_done", "stale task handle",
-						      TT_ESTALE)
-				   : done;
+	return borrowed_gone(h, t)
+		   ? tt_handle_misuse("tt_task_is_done", "stale task handle", TT_ESTALE)
+		   : done;
 }
 
 intptr_t tt_task_result(tt_handle h)
@@ -175,9 +178,9 @@ intptr_t tt_task_result(tt_handle h)
 	if (!t)
 		return -errno;
 	intptr_t r = t->result;
-	return borrowed_gone(h, t) ? tt_handle_misuse("tt_task_result", "stale task handle",
-						      TT_ESTALE)
-				   : r;
+	return borrowed_gone(h, t)
+		   ? tt_handle_misuse("tt_task_result", "stale task handle", TT_ESTALE)
+		   : r;
 }
 
 /* ---- waking ---- */
@@ -262,7 +265,10 @@ void tt_waker_wake(tt_waker *w)
 	wake(t, 1);
 }
 
-tt_handle tt_cx_task(tt_cx *cx) { return tt_handle_borrow(cx->task); }
+tt_handle tt_cx_task(tt_cx *cx)
+{
+	return tt_handle_borrow(cx->task);
+}
 
 int tt_cx_cancelled(tt_cx *cx)
 {

@@ -96,8 +96,14 @@ tt_task *tt_handle_take(tt_handle h, const char *fn)
 
 void tt_handle_drop(tt_task *t)
 {
-	if (atomic_fetch_sub_explicit(&t->handles, 1, ACQ_REL) == 1)
-		atomic_fetch_add_explicit(&t->gen, 1, RELEASE);
+	/* The last handle (the usual case: one per task) is alone: nobody
+	 * can add a handle without one, so the count and the generation
+	 * change without a locked instruction. */
+	if (atomic_load_explicit(&t->handles, ACQUIRE) == 1 ||
+	    atomic_fetch_sub_explicit(&t->handles, 1, ACQ_REL) == 1) {
+		atomic_store_explicit(&t->handles, 0, RELAXED);
+		atomic_store_explicit(&t->gen, atomic_load_explicit(&t->gen, RELAXED) + 1, RELEASE);
+	}
 }
 
 /* ---- live runtimes ----

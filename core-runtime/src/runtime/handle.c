@@ -59,15 +59,13 @@ int tt_handle_misuse(const char *fn, const char *what, int err)
 	return err;
 }
 
-tt_task *tt_handle_get(tt_handle h, int use, const char *fn)
+tt_task *tt_handle_get_slow(tt_handle h, int use, const char *fn)
 {
 	tt_task *t = h.task;
-	if (TT_UNLIKELY(!t)) {
+	if (!t) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (TT_LIKELY(atomic_load_explicit(&t->gen, ACQUIRE) == h.gen))
-		return t;
 	if (h.gen & TT_HANDLE_BORROWED) {
 		uint64_t id = h.gen & ~TT_HANDLE_BORROWED;
 		if (atomic_load_explicit(&t->id, ACQUIRE) == id) {
@@ -84,26 +82,6 @@ tt_task *tt_handle_get(tt_handle h, int use, const char *fn)
 	}
 	tt_handle_misuse(fn, "stale task handle: already joined, released or detached", -ESTALE);
 	return NULL;
-}
-
-tt_task *tt_handle_take(tt_handle h, const char *fn)
-{
-	tt_task *t = tt_handle_get(h, TT_HANDLE_OWNED, fn);
-	if (t)
-		tt_handle_drop(t);
-	return t;
-}
-
-void tt_handle_drop(tt_task *t)
-{
-	/* The last handle (the usual case: one per task) is alone: nobody
-	 * can add a handle without one, so the count and the generation
-	 * change without a locked instruction. */
-	if (atomic_load_explicit(&t->handles, ACQUIRE) == 1 ||
-	    atomic_fetch_sub_explicit(&t->handles, 1, ACQ_REL) == 1) {
-		atomic_store_explicit(&t->handles, 0, RELAXED);
-		atomic_store_explicit(&t->gen, atomic_load_explicit(&t->gen, RELAXED) + 1, RELEASE);
-	}
 }
 
 /* ---- live runtimes ----

@@ -337,13 +337,36 @@ void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop);
 #define TT_HANDLE_BORROWED (1ull << 63)
 enum { TT_HANDLE_READ, TT_HANDLE_OWNED };
 /* The slot H names, or NULL (errno set) if it is null, stale, or borrowed
- * where USE is TT_HANDLE_OWNED; FN names the caller in the report. */
-tt_task *tt_handle_get(tt_handle h, int use, const char *fn);
+ * where USE is TT_HANDLE_OWNED; FN names the caller in the report.  The
+ * valid case, on every join and release, inline. */
+tt_task *tt_handle_get_slow(tt_handle h, int use, const char *fn);
+static inline tt_task *tt_handle_get(tt_handle h, int use, const char *fn)
+{
+	if (TT_LIKELY(h.task && atomic_load_explicit(&h.task->gen, ACQUIRE) == h.gen))
+		return h.task;
+	return tt_handle_get_slow(h, use, fn);
+}
+/* Give up an owned handle the runtime keeps as a bare slot (block_on,
+ * joins).  The last handle (the usual case: one per task) is alone:
+ * nobody can add a handle without one, so the count and the generation
+ * change without a locked instruction. */
+static inline void tt_handle_drop(tt_task *t)
+{
+	if (atomic_load_explicit(&t->handles, ACQUIRE) == 1 ||
+	    atomic_fetch_sub_explicit(&t->handles, 1, ACQ_REL) == 1) {
+		atomic_store_explicit(&t->handles, 0, RELAXED);
+		atomic_store_explicit(&t->gen, atomic_load_explicit(&t->gen, RELAXED) + 1, RELEASE);
+	}
+}
 /* Give up owned handle H: the caller now holds the task reference it
  * held.  NULL (errno set) as tt_handle_get. */
-tt_task *tt_handle_take(tt_handle h, const char *fn);
-/* Give up an owned handle the runtime keeps as a bare slot (block_on). */
-void tt_handle_drop(tt_task *t);
+static inline tt_task *tt_handle_take(tt_handle h, const char *fn)
+{
+	tt_task *t = tt_handle_get(h, TT_HANDLE_OWNED, fn);
+	if (t)
+		tt_handle_drop(t);
+	return t;
+}
 static inline tt_handle tt_handle_borrow(tt_task *t)
 {
 	return t ? (tt_handle){t, TT_HANDLE_BORROWED | atomic_load_explicit(&t->id, RELAXED)}

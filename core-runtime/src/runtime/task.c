@@ -36,8 +36,9 @@ static uint64_t now_if_recording(void)
 	return TT_RECORDING ? tt_clock_cached() : 0;
 }
 
-tt_task *tt_spawn_task(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
-		       const tt_site *spawn_site)
+/* Inlined in tt_spawn_at, the hot path, and in tt_spawn_task. */
+static inline __attribute__((always_inline)) tt_task *
+spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *spawn_site)
 {
 	tt_task *parent = tt__tls_task;
 	if (!rt)
@@ -88,12 +89,18 @@ tt_task *tt_spawn_task(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root
 	return t;
 }
 
+tt_task *tt_spawn_task(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
+		       const tt_site *spawn_site)
+{
+	return spawn(rt, opts, root, spawn_site);
+}
+
 tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 		      const tt_site *spawn_site)
 {
 	tt_task *t = NULL;
 	if (!rt || (rt = tt_runtime_from_handle(rt, "tt_spawn_at")))
-		t = tt_spawn_task(rt, opts, root, spawn_site);
+		t = spawn(rt, opts, root, spawn_site);
 	return t ? (tt_handle){t, atomic_load_explicit(&t->gen, RELAXED)} : (tt_handle){NULL, 0};
 }
 

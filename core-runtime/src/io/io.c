@@ -113,7 +113,7 @@ int tt_fd_open(tt_runtime *h, int fd, tt_fd **out)
 {
 	tt_runtime *rt = tt__tls_task ? tt__tls_task->rt : NULL;
 	if (h && !(rt = tt_runtime_from_handle(h, "tt_fd_open")))
-		return TT_ESTALE;
+		return -errno;
 	if (!rt || fd < 0)
 		return -EINVAL;
 	int fl = fcntl(fd, F_GETFL);

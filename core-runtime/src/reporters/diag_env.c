@@ -150,7 +150,7 @@ static int report_pending(const tt_runtime *rt, int fd)
 int tt_runtime_report_pending(tt_runtime *h, int fd)
 {
 	tt_runtime *rt = tt_runtime_from_handle(h, "tt_runtime_report_pending");
-	return rt ? report_pending(rt, fd) : TT_ESTALE;
+	return rt ? report_pending(rt, fd) : -errno;
 }
 
 /* Set while tt_runtime_free_report frees: it reported already. */
@@ -162,7 +162,7 @@ int tt_runtime_free_report(tt_runtime *h, int fd)
 	if (h) {
 		tt_runtime *rt = tt_runtime_from_handle(h, "tt_runtime_free_report");
 		if (!rt)
-			return TT_ESTALE;
+			return -errno;
 		n = report_pending(rt, fd);
 	}
 	reported = 1;

@@ -312,7 +312,7 @@ int tt_runtime_workers(const tt_runtime *h)
 {
 	const tt_runtime *rt = tt_runtime_from_handle(h, "tt_runtime_workers");
 	if (!rt)
-		return TT_ESTALE;
+		return -errno;
 	return rt->current_thread ? 0 : (int)rt->nworkers;
 }
 
@@ -368,7 +368,7 @@ TT_DISPATCH intptr_t tt_block_on(tt_runtime *h, tt_frame *root)
 		return -EDEADLK;
 	tt_runtime *rt = tt_runtime_from_handle(h, "tt_block_on");
 	if (!rt)
-		return TT_ESTALE;
+		return -errno;
 	tt_spawn_opts o = {"block_on", NULL, TT_TASKF_BLOCK_ON};
 	static const tt_site site TT_SECTION_("tasktrace_sites") = {
 	    "tt_block_on", __FILE__, __LINE__, TT_SITEF_SPAWN, NULL};

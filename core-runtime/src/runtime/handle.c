@@ -130,6 +130,10 @@ static uint64_t rt_gen(const tt_runtime *h)
 
 tt_runtime *tt_runtime_from_handle(const tt_runtime *h, const char *fn)
 {
+	if (!h) { /* no runtime: not a stale one */
+		errno = EINVAL;
+		return NULL;
+	}
 	uint32_t i = rt_index(h);
 	uint64_t gen = rt_gen(h);
 	if (TT_LIKELY((gen & 1) && atomic_load_explicit(&live[i].gen, ACQUIRE) == gen)) {

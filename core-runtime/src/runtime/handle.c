@@ -8,9 +8,9 @@
  * took the slot: it joined it, returned its result, stole its reference.
  *
  * Why a struct by value {slot, gen} and not generation bits in the
- * pointer: x86-64 leaves 16 bits above a user address and a few below a
- * slot's alignment -- a generation that wraps after ~10^5..10^6 reuses of
- * one slot, which a spawn loop reaches in a fraction of a second (the free
+ * pointer: x86-64 leaves 16 bits above a user address and 3 below a
+ * slot's alignment -- a generation that wraps after 2^19 (~500,000) reuses
+ * of one slot, which a spawn loop reaches in well under a second (the free
  * list hands the same slot back each time).  A 64-bit generation never
  * wraps.  The cost is one more register per handle (returned in rdx) and a
  * source change for programs (h.task instead of comparing the pointer with

@@ -66,7 +66,7 @@ enum { BATCH = 1000 };
 typedef struct spawner {
 	tt_frame frame;
 	long rounds, r, i, sum;
-	tt_task *tasks[BATCH];
+	tt_handle tasks[BATCH];
 	tt_join join;
 } spawner;
 static tt_poll spawner_poll(spawner *self, tt_cx *cx);
@@ -107,7 +107,7 @@ static void sleeper_init(sleeper *s, uint64_t d)
 typedef struct sleep_all {
 	tt_frame frame;
 	long n, i, done;
-	tt_task **tasks;
+	tt_handle *tasks;
 	tt_join join;
 } sleep_all;
 static tt_poll sleep_all_poll(sleep_all *self, tt_cx *cx);

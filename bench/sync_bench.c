@@ -71,7 +71,7 @@ typedef struct pingpong {
 	tt_frame frame;
 	pinger ping;
 	ponger pong;
-	tt_task *tp, *tq;
+	tt_handle tp, tq;
 	intptr_t r;
 	tt_join join;
 } pingpong;
@@ -84,7 +84,7 @@ static tt_poll pingpong_poll(pingpong *self, tt_cx *cx)
 		tt_spawn_opts po = {"pong", NULL, 0}, pi = {"ping", NULL, 0};
 		self->tq = tt_spawn_at(NULL, &po, &self->pong.frame, TT_SPAWN_SITE_());
 		self->tp = tt_spawn_at(NULL, &pi, &self->ping.frame, TT_SPAWN_SITE_());
-		if (!self->tq || !self->tp)
+		if (!self->tq.task || !self->tp.task)
 			TT_RETURN(self, -1);
 	}
 	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->tp));
@@ -119,7 +119,7 @@ typedef struct contend {
 	tt_frame frame;
 	long k, i;
 	locker *lockers;
-	tt_task **tasks;
+	tt_handle *tasks;
 	tt_join join;
 } contend;
 static tt_poll contend_poll(contend *self, tt_cx *cx);
@@ -131,7 +131,7 @@ static tt_poll contend_poll(contend *self, tt_cx *cx)
 		tt_spawn_opts o = {"locker", NULL, 0};
 		self->tasks[self->i] =
 		    tt_spawn_at(NULL, &o, &self->lockers[self->i].frame, TT_SPAWN_SITE_());
-		if (!self->tasks[self->i])
+		if (!self->tasks[self->i].task)
 			TT_RETURN(self, -1);
 	}
 	for (self->i = 0; self->i < self->k; self->i++)

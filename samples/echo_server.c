@@ -68,8 +68,8 @@ static tt_poll acceptor_poll(acceptor *self, tt_cx *cx)
 			close((int)fd);
 			continue;
 		}
-		tt_task *t = TT_SPAWN(NULL, "conn", echo_conn, echo_conn_init, conn);
-		if (t)
+		tt_handle t = TT_SPAWN(NULL, "conn", echo_conn, echo_conn_init, conn);
+		if (t.task)
 			tt_task_detach(t);
 		else
 			tt_fd_close(conn);

@@ -31,7 +31,7 @@ typedef struct hello_main {
 	tt_frame frame;
 	int i;
 	intptr_t sum;
-	tt_task *tasks[3];
+	tt_handle tasks[3];
 	tt_join join;
 } hello_main;
 static tt_poll hello_main_poll(hello_main *self, tt_cx *cx);

@@ -112,13 +112,13 @@ static tt_poll cache_refresh_poll(cache_refresh *self, tt_cx *cx)
 
 typedef struct supervisor {
 	tt_frame frame;
-	tt_task *target;
+	tt_handle target;
 	tt_join join;
 } supervisor;
 static tt_poll supervisor_poll(supervisor *self, tt_cx *cx);
 TT_ASYNC_FN(supervisor, supervisor_poll, NULL);
 
-static void supervisor_init(supervisor *s, tt_task *target)
+static void supervisor_init(supervisor *s, tt_handle target)
 {
 	tt_frame_init(&s->frame, &supervisor_fn);
 	s->target = target;
@@ -252,7 +252,7 @@ static void spawn_wait_kinds(void)
 
 typedef struct server_main {
 	tt_frame frame;
-	tt_task *request;
+	tt_handle request;
 	tt_sleep nap;
 } server_main;
 static tt_poll server_main_poll(server_main *self, tt_cx *cx);

@@ -62,8 +62,8 @@ static tt_poll spawner_poll(spawner *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
 	for (self->i = 0; self->i < self->n; self->i++) {
-		tt_task *t = TT_SPAWN(NULL, "idle-worker", idle_worker, idle_worker_init, self->i);
-		if (!t) {
+		tt_handle t = TT_SPAWN(NULL, "idle-worker", idle_worker, idle_worker_init, self->i);
+		if (!t.task) {
 			perror("spawn");
 			exit(1);
 		}

@@ -23,21 +23,24 @@
 
 /* Spawn FRAME (owned by the caller, so the test can inspect it after the
  * task ended) from inside a task. */
-static inline tt_task *spawn_frame(const char *name, tt_frame *f)
+static inline tt_handle spawn_frame(const char *name, tt_frame *f)
 {
 	tt_spawn_opts o = {name, NULL, 0};
-	tt_task *t = tt_spawn_at(NULL, &o, f, TT_SPAWN_SITE_());
-	ck_assert_ptr_nonnull(t);
+	tt_handle t = tt_spawn_at(NULL, &o, f, TT_SPAWN_SITE_());
+	ck_assert_ptr_nonnull(t.task);
 	return t;
 }
 
-static inline uint32_t task_state(const tt_task *t)
+static inline uint32_t task_state(tt_handle t)
 {
 	return (uint32_t)tt_test_task_field(t, TT_TASK_STATE);
 }
 
 /* Suspended at an await (its last poll returned pending, nothing woke it). */
-static inline int task_idle(const tt_task *t) { return task_state(t) == TT_STATE_IDLE; }
+static inline int task_idle(tt_handle t)
+{
+	return task_state(t) == TT_STATE_IDLE;
+}
 
 /* ---- the scripted driver ----
  *
@@ -167,7 +170,7 @@ static inline void awaiter_init(awaiter *a, int kind, void *obj, intptr_t val)
 
 typedef struct joiner {
 	tt_frame frame;
-	tt_task **tasks;
+	tt_handle *tasks;
 	int n, i;
 	intptr_t *results;
 	tt_join join;
@@ -191,10 +194,10 @@ static tt_poll joiner_poll(joiner *self, tt_cx *cx)
  * WORKERS-thread runtime. */
 typedef struct spawn_all {
 	tt_frame frame;
-	tt_task *(*spawn)(void *ctx, int i);
+	tt_handle (*spawn)(void *ctx, int i);
 	void *ctx;
 	int n, i;
-	tt_task **tasks;
+	tt_handle *tasks;
 	intptr_t *results;
 	joiner j;
 } spawn_all;
@@ -205,7 +208,7 @@ static tt_poll spawn_all_poll(spawn_all *self, tt_cx *cx)
 	TT_BEGIN(self);
 	for (self->i = 0; self->i < self->n; self->i++) {
 		self->tasks[self->i] = self->spawn(self->ctx, self->i);
-		ck_assert_ptr_nonnull(self->tasks[self->i]);
+		ck_assert_ptr_nonnull(self->tasks[self->i].task);
 	}
 	TT_AWAIT(self, cx, &self->j,
 		 (tt_frame_init(&self->j.frame, &joiner_fn), self->j.tasks = self->tasks,
@@ -213,8 +216,8 @@ static tt_poll spawn_all_poll(spawn_all *self, tt_cx *cx)
 	TT_RETURN(self, 0);
 }
 
-static inline void run_all(int workers, int n, tt_task *(*spawn)(void *, int), void *ctx,
-		    intptr_t *results)
+static inline void run_all(int workers, int n, tt_handle (*spawn)(void *, int), void *ctx,
+			   intptr_t *results)
 {
 	tt_runtime *rt = tt_test_runtime(workers);
 	spawn_all s;
@@ -228,14 +231,14 @@ static inline void run_all(int workers, int n, tt_task *(*spawn)(void *, int), v
 	 * stuck tasks, not hang until the test's timeout. */
 	ck_assert_int_gt(workers, 0);
 	tt_spawn_opts o = {"run_all", NULL, 0};
-	tt_task *root = tt_spawn_at(rt, &o, &s.frame, TT_SPAWN_SITE_());
-	ck_assert_ptr_nonnull(root);
+	tt_handle root = tt_spawn_at(rt, &o, &s.frame, TT_SPAWN_SITE_());
+	ck_assert_ptr_nonnull(root.task);
 	uint64_t deadline = tt_now_ns() + HANG_GUARD_NS;
 	while (!tt_task_is_done(root)) {
 		if (tt_now_ns() > deadline) {
 			int stuck = 0, first = -1;
 			for (int i = 0; i < n; i++)
-				if (s.tasks[i] && !tt_task_is_done(s.tasks[i]) && stuck++ == 0)
+				if (s.tasks[i].task && !tt_task_is_done(s.tasks[i]) && stuck++ == 0)
 					first = i;
 			ck_abort_msg("%d of %d tasks never finished (first: #%d, state %u)", stuck, n,
 				     first, first >= 0 ? task_state(s.tasks[first]) : 0);

@@ -128,7 +128,7 @@ typedef struct driver_fn {
 	tt_frame frame;
 	chain_run *r;
 	int k;
-	tt_task *victim; /* a reference kept for the test */
+	tt_handle victim; /* a reference kept for the test */
 	tt_join join;
 } driver_fn;
 static tt_poll driver_fn_poll(driver_fn *self, tt_cx *cx);
@@ -275,7 +275,7 @@ START_TEST(test_cancel_from_other_thread)
 	tt_frame_init(&l->frame, &looper_fn);
 	l->cancel_at = -1;
 	tt_spawn_opts o = {"looper", NULL, 0};
-	tt_task *t = tt_spawn_at(rt, &o, &l->frame, NULL);
+	tt_handle t = tt_spawn_at(rt, &o, &l->frame, NULL);
 	while (!atomic_load(&l->spinning))
 		tt_test_sleep_us(100);
 	tt_task_cancel(t); /* the task sees it within its current poll */
@@ -318,7 +318,7 @@ START_TEST(test_cancel_yield_loop_from_other_thread)
 	tt_runtime *rt = tt_test_runtime(2);
 	for (int rep = 0; rep < tt_test_scaled(500); rep++) {
 		_Atomic int iterations = 0, drops = 0;
-		tt_task *t = TT_SPAWN(rt, "yielder", yielder, yielder_init, &iterations, &drops);
+		tt_handle t = TT_SPAWN(rt, "yielder", yielder, yielder_init, &iterations, &drops);
 		while (atomic_load(&iterations) < 1 + rep % 20)
 			;
 		tt_task_cancel(t);
@@ -345,7 +345,7 @@ typedef struct timeout_user {
 	tt_notify *gate;
 	_Atomic int *drops;
 	_Atomic int waiting;
-	tt_task *other;
+	tt_handle other;
 	gated inner;
 	tt_join join;
 	tt_timeout to;
@@ -353,7 +353,7 @@ typedef struct timeout_user {
 static tt_poll timeout_user_poll(timeout_user *self, tt_cx *cx);
 TT_ASYNC_FN(timeout_user, timeout_user_poll, NULL);
 static void timeout_user_init(timeout_user *u, int mode, tt_notify *gate, _Atomic int *drops,
-			      tt_task *other)
+			      tt_handle other)
 {
 	tt_frame_init(&u->frame, &timeout_user_fn);
 	u->mode = mode;
@@ -385,7 +385,7 @@ typedef struct timeout_harness {
 	tt_notify gate;
 	_Atomic int inner_drops, other_drops;
 	timeout_user *user; /* owned by its task, valid while we hold the handle */
-	tt_task *t, *other; /* t: a reference kept for the test */
+	tt_handle t, other; /* t: a reference kept for the test */
 	intptr_t result, other_result;
 	tt_join join;
 } timeout_harness;
@@ -399,7 +399,7 @@ static tt_poll timeout_harness_poll(timeout_harness *self, tt_cx *cx)
 				       &self->other_drops);
 	self->user = tt_frame_alloc(sizeof *self->user);
 	timeout_user_init(self->user, self->mode, &self->gate, &self->inner_drops,
-			  self->other ? tt_task_ref(self->other) : NULL);
+			  self->other.task ? tt_task_ref(self->other) : (tt_handle){NULL, 0});
 	self->t = tt_spawn_at(NULL, &(tt_spawn_opts){"timeout", tt_frame_free, 0},
 			      &self->user->frame, NULL);
 	if (self->mode == TO_INNER_FIRST || self->mode == TO_JOIN_FIRST) {
@@ -416,7 +416,7 @@ static tt_poll timeout_harness_poll(timeout_harness *self, tt_cx *cx)
 		self->other_result = tt_task_is_done(self->other) ? -1 : 0;
 		tt_notify_one(&self->gate);
 	}
-	if (self->other) {
+	if (self->other.task) {
 		TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->other));
 		self->other_result += TT_RESULT(&self->join);
 	}
@@ -467,14 +467,14 @@ END_TEST
 
 typedef struct joiner {
 	tt_frame frame;
-	tt_task *target;
+	tt_handle target;
 	_Atomic int *drops;
 	tt_join join;
 } joiner;
 static tt_poll joiner_poll(joiner *self, tt_cx *cx);
 static void joiner_drop(joiner *self) { atomic_fetch_add(self->drops, 1); }
 TT_ASYNC_FN(joiner, joiner_poll, joiner_drop);
-static void joiner_init(joiner *j, tt_task *target, _Atomic int *drops)
+static void joiner_init(joiner *j, tt_handle target, _Atomic int *drops)
 {
 	tt_frame_init(&j->frame, &joiner_fn);
 	j->target = target;
@@ -494,9 +494,9 @@ START_TEST(test_cancel_joiner_spares_joined)
 	tt_notify gate;
 	tt_notify_init(&gate);
 	_Atomic int target_drops = 0, joiner_drops = 0;
-	tt_task *target = TT_SPAWN(rt, "target", gated, gated_init, &gate, &target_drops);
+	tt_handle target = TT_SPAWN(rt, "target", gated, gated_init, &gate, &target_drops);
 	enum { JOINERS = 4 };
-	tt_task *j[JOINERS];
+	tt_handle j[JOINERS];
 	for (int i = 0; i < JOINERS; i++)
 		j[i] = TT_SPAWN(rt, "joiner", joiner, joiner_init, tt_task_ref(target),
 				&joiner_drops);
@@ -532,7 +532,7 @@ typedef struct notify_pass {
 	int second_waiter;
 	tt_notify n;
 	_Atomic int drops[2];
-	tt_task *w[2];
+	tt_handle w[2];
 	intptr_t r[2];
 	int permit_after;
 	tt_join join;

@@ -39,7 +39,7 @@ typedef struct fanout {
 	tt_frame frame;
 	int rounds, round, i;
 	intptr_t sum;
-	tt_task *h[FANOUT];
+	tt_handle h[FANOUT];
 	tt_join join;
 } fanout;
 static tt_poll fanout_poll(fanout *self, tt_cx *cx);
@@ -52,7 +52,7 @@ static tt_poll fanout_poll(fanout *self, tt_cx *cx)
 		 * the injector: both paths get exercised. */
 		for (self->i = 0; self->i < FANOUT; self->i++) {
 			self->h[self->i] = TT_SPAWN(NULL, "child", valued, valued_init, self->i);
-			if (!self->h[self->i])
+			if (!self->h[self->i].task)
 				TT_RETURN(self, -1);
 		}
 		for (self->i = 0; self->i < FANOUT; self->i++) {
@@ -107,11 +107,11 @@ START_TEST(test_spawn_from_main_thread)
 	uint64_t live0 = tt_test_tasks_live();
 	tt_runtime *rt = tt_test_runtime(3);
 	int batches = tt_test_scaled(20);
-	tt_task *h[FANOUT];
+	tt_handle h[FANOUT];
 	for (int b = 0; b < batches; b++) {
 		for (int i = 0; i < FANOUT; i++) {
 			h[i] = TT_SPAWN(rt, "from-main", valued, valued_init, i);
-			ck_assert_ptr_nonnull(h[i]);
+			ck_assert_ptr_nonnull(h[i].task);
 		}
 		intptr_t sum = 0;
 		for (int i = 0; i < FANOUT; i++) {
@@ -128,8 +128,8 @@ START_TEST(test_spawn_from_main_thread)
 	atomic_store(&detached_done, 0);
 	sem_init(&detached_sem, 0, 0);
 	for (int i = 0; i < detached_target; i++) {
-		tt_task *t = TT_SPAWN(rt, "detached", counted, counted_init);
-		ck_assert_ptr_nonnull(t);
+		tt_handle t = TT_SPAWN(rt, "detached", counted, counted_init);
+		ck_assert_ptr_nonnull(t.task);
 		tt_task_detach(t);
 	}
 	sem_wait(&detached_sem);
@@ -167,7 +167,7 @@ typedef struct stealer_root {
 	tt_frame frame;
 	int i;
 	pid_t tids[STEAL_CHILDREN];
-	tt_task *h[STEAL_CHILDREN];
+	tt_handle h[STEAL_CHILDREN];
 	tt_join join;
 } stealer_root;
 static tt_poll stealer_root_poll(stealer_root *self, tt_cx *cx);
@@ -242,7 +242,7 @@ typedef struct ct_root {
 	int i;
 	intptr_t sum;
 	pid_t tids[CT_CHILDREN][2];
-	tt_task *h[CT_CHILDREN];
+	tt_handle h[CT_CHILDREN];
 	tt_join join;
 } ct_root;
 static tt_poll ct_root_poll(ct_root *self, tt_cx *cx);
@@ -275,7 +275,7 @@ START_TEST(test_current_thread_runs_on_caller)
 		ck_assert_int_eq(root.tids[i][1], me);
 	}
 	/* Outside block_on nothing runs and no task is current. */
-	ck_assert_ptr_null(tt_current_task());
+	ck_assert_ptr_null(tt_current_task().task);
 	tt_runtime_free(rt);
 }
 END_TEST
@@ -311,7 +311,7 @@ typedef struct pingpong {
 	tt_frame frame;
 	char log[32];
 	int pos;
-	tt_task *a, *b;
+	tt_handle a, b;
 	tt_join join;
 } pingpong;
 static tt_poll pingpong_poll(pingpong *self, tt_cx *cx);
@@ -412,7 +412,7 @@ static tt_notify never; /* nobody notifies it */
 static _Atomic int started, drop_seq;
 static _Atomic int outer_drops[N_PENDING], inner_drops[N_PENDING];
 static int outer_drop_at[N_PENDING], inner_drop_at[N_PENDING];
-static tt_task *pending_h[N_PENDING];
+static tt_handle pending_h[N_PENDING];
 
 typedef struct pend_inner {
 	tt_frame frame;
@@ -490,7 +490,7 @@ START_TEST(test_free_cancels_pending)
 	tt_runtime *rt = tt_test_runtime(2);
 	for (int i = 0; i < N_PENDING; i++) {
 		pending_h[i] = TT_SPAWN(rt, "pending", pend_outer, pend_outer_init, i);
-		ck_assert_ptr_nonnull(pending_h[i]);
+		ck_assert_ptr_nonnull(pending_h[i].task);
 	}
 	for (int i = K_DETACHED * PER_KIND; i < N_PENDING; i++)
 		tt_task_detach(pending_h[i]);
@@ -528,12 +528,12 @@ END_TEST
  * is still waking the other joiners. */
 typedef struct busy_joiner {
 	tt_frame frame;
-	tt_task *target;
+	tt_handle target;
 	tt_join join;
 } busy_joiner;
 static tt_poll busy_joiner_poll(busy_joiner *self, tt_cx *cx);
 TT_ASYNC_FN(busy_joiner, busy_joiner_poll, NULL);
-static void busy_joiner_init(busy_joiner *b, tt_task *target)
+static void busy_joiner_init(busy_joiner *b, tt_handle target)
 {
 	tt_frame_init(&b->frame, &busy_joiner_fn);
 	b->target = target;
@@ -557,8 +557,8 @@ START_TEST(test_join_polled_while_completing)
 	tt_notify_init(&gate);
 	enum { JOINERS = 64 };
 	for (int round = 0; round < tt_test_scaled(300); round++) {
-		tt_task *target = TT_SPAWN(rt, "target", gated, gated_init, &gate, NULL);
-		tt_task *j[JOINERS];
+		tt_handle target = TT_SPAWN(rt, "target", gated, gated_init, &gate, NULL);
+		tt_handle j[JOINERS];
 		for (int i = 0; i < JOINERS; i++)
 			j[i] = TT_SPAWN(rt, "busy-joiner", busy_joiner, busy_joiner_init,
 					tt_task_ref(target));
@@ -585,7 +585,7 @@ typedef struct family {
 	tt_frame frame;
 	int depth;
 	uint64_t *ids; /* [0] this task, [1] its child's parent id, ... */
-	tt_task *child;
+	tt_handle child;
 	tt_join join;
 } family;
 static tt_poll family_poll(family *self, tt_cx *cx);
@@ -600,7 +600,8 @@ static tt_poll family_poll(family *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
 	/* tt_current_task() is the task being polled (0 would fail below). */
-	self->ids[0] = tt_current_task() == tt_cx_task(cx) ? tt_task_id(tt_cx_task(cx)) : 0;
+	self->ids[0] =
+	    tt_current_task().task == tt_cx_task(cx).task ? tt_task_id(tt_cx_task(cx)) : 0;
 	if (self->depth > 0) {
 		self->child = TT_SPAWN(NULL, "family", family, family_init, self->depth - 1,
 				       self->ids + 2);
@@ -621,8 +622,8 @@ START_TEST(test_names_and_parents)
 	family f;
 	uint64_t ids[8] = {0};
 	family_init(&f, 0, ids);
-	tt_task *t = tt_spawn_at(rt, &o, &f.frame, NULL);
-	ck_assert_ptr_nonnull(t);
+	tt_handle t = tt_spawn_at(rt, &o, &f.frame, NULL);
+	ck_assert_ptr_nonnull(t.task);
 	memset(name, 'y', 20); /* the runtime kept its own copy */
 	tt_task_join_blocking(t);
 	ck_assert_int_eq(strlen(tt_task_name(t)), TT_TASK_NAME_MAX - 1);
@@ -648,7 +649,7 @@ START_TEST(test_names_and_parents)
 		ck_assert_uint_eq(ids[2 * d + 1], ids[2 * d]);
 		ck_assert_uint_ne(ids[2 * d + 2], ids[2 * d]);
 	}
-	ck_assert_ptr_null(tt_current_task());
+	ck_assert_ptr_null(tt_current_task().task);
 	tt_runtime_free(rt);
 }
 END_TEST

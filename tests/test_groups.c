@@ -66,7 +66,7 @@ typedef struct sel_ctx {
 	int mode;
 	tt_notify n[NCH];
 	combo c;
-	tt_task *t;
+	tt_handle t;
 } sel_ctx;
 static int gate_drops(sel_ctx *x, int k) { return atomic_load(&x->c.ch[k].drops); }
 
@@ -225,9 +225,9 @@ typedef struct grp_ctx {
 	tt_group *g;
 	tt_notify gate; /* never opened */
 	gchild ch[NG + 2];
-	tt_task *ct[NG + 2];
+	tt_handle ct[NG + 2];
 	gowner o;
-	tt_task *ot;
+	tt_handle ot;
 	int n;
 } grp_ctx;
 
@@ -448,7 +448,7 @@ typedef struct blk_many {
 	blk_arg a[NBLK];
 	blk_task t[NBLK];
 } blk_many;
-static tt_task *blk_spawn(void *ctx, int i)
+static tt_handle blk_spawn(void *ctx, int i)
 {
 	blk_many *m = ctx;
 	m->a[i].in = i;
@@ -526,7 +526,7 @@ typedef struct blk_cancel_ctx {
 	_Atomic int release, returned;
 	blk_arg a;
 	blk_task t;
-	tt_task *task;
+	tt_handle task;
 } blk_cancel_ctx;
 static int blk_cancel_step(void *p, int i)
 {

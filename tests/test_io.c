@@ -87,7 +87,7 @@ typedef struct io_ctx {
 	unsigned char *src, *dst;
 	size_t len;
 	io_task op[4];
-	tt_task *t[4];
+	tt_handle t[4];
 } io_ctx;
 
 static struct sockaddr_in loopback(int port)

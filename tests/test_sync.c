@@ -70,7 +70,7 @@ static tt_poll consumer_poll(mp_task *self, tt_cx *cx)
 	}
 	TT_RETURN(self, 0);
 }
-static tt_task *mpmc_spawn(void *ctx, int i)
+static tt_handle mpmc_spawn(void *ctx, int i)
 {
 	mp_task *t = tt_frame_alloc(sizeof *t);
 	tt_frame_init(&t->frame, i < NPROD ? &mp_task_fn : &consumer_fn);
@@ -157,7 +157,7 @@ static tt_poll locker_poll(locker *self, tt_cx *cx)
 enum { NLOCKERS = 32 };
 typedef struct canceller {
 	tt_frame frame;
-	tt_task **victims;
+	tt_handle *victims;
 	int n, i;
 	tt_sleep nap;
 } canceller;
@@ -173,10 +173,10 @@ static tt_poll canceller_poll(canceller *self, tt_cx *cx)
 	}
 	TT_RETURN(self, 0);
 }
-static tt_task *locker_spawn(void *ctx, int i)
+static tt_handle locker_spawn(void *ctx, int i)
 {
 	mtx_test *t = ctx;
-	static tt_task *victims[NLOCKERS];
+	static tt_handle victims[NLOCKERS];
 	if (i == NLOCKERS) {
 		canceller *c = tt_frame_alloc(sizeof *c);
 		tt_frame_init(&c->frame, &canceller_fn);
@@ -256,14 +256,14 @@ static tt_poll sem_user_poll(sem_user *self, tt_cx *cx)
 	}
 	TT_RETURN(self, 0);
 }
-static tt_task *sem_spawn(void *ctx, int i)
+static tt_handle sem_spawn(void *ctx, int i)
 {
 	sem_user *u = tt_frame_alloc(sizeof *u);
 	tt_frame_init(&u->frame, &sem_user_fn);
 	u->t = ctx;
 	u->want = 1 + i % 2;
 	tt_spawn_opts o = {"sem_user", tt_frame_free, 0};
-	tt_task *task = tt_spawn_at(NULL, &o, &u->frame, TT_SPAWN_SITE_());
+	tt_handle task = tt_spawn_at(NULL, &o, &u->frame, TT_SPAWN_SITE_());
 	if (i % 5 == 4) /* cancelled at whatever point it reaches first */
 		tt_task_cancel(task);
 	return task;
@@ -404,7 +404,7 @@ typedef struct os_test {
 	tt_oneshot o[NONESHOT];
 	awaiter rx[NONESHOT];
 } os_test;
-static tt_task *oneshot_spawn(void *ctx, int i)
+static tt_handle oneshot_spawn(void *ctx, int i)
 {
 	os_test *t = ctx;
 	int k = i / 2;
@@ -492,7 +492,7 @@ typedef struct bp_consumer {
 	tt_frame frame;
 	bp_test *b;
 	bp_producer prod;
-	tt_task *pt;
+	tt_handle pt;
 	long k, v;
 	int observed;
 	uint64_t deadline;
@@ -562,7 +562,7 @@ typedef struct cx_ctx {
 	tt_oneshot o, o2;
 	tt_notify n;
 	awaiter a[4];
-	tt_task *t[4];
+	tt_handle t[4];
 } cx_ctx;
 
 static void start(cx_ctx *x, int k, int kind, void *obj, intptr_t val)
@@ -882,7 +882,7 @@ typedef struct closer {
 	tt_frame frame;
 	tt_chan *c;
 	int i, busy_before, freed_after;
-	tt_task *rx[3];
+	tt_handle rx[3];
 	tt_join join;
 } closer;
 typedef struct close_rx {

@@ -50,7 +50,7 @@ typedef struct order_root {
 	tt_frame frame;
 	order_run *r;
 	int i;
-	tt_task *h[ORDER_TASKS];
+	tt_handle h[ORDER_TASKS];
 	tt_join join;
 } order_root;
 static tt_poll order_root_poll(order_root *self, tt_cx *cx);
@@ -162,7 +162,7 @@ START_TEST(test_sleep_never_early)
 	uint64_t live0 = tt_test_tasks_live();
 	tt_runtime *rt = tt_test_runtime(4);
 	int n = tt_test_scaled(2000);
-	tt_task **h = calloc((size_t)n, sizeof *h);
+	tt_handle *h = calloc((size_t)n, sizeof *h);
 	atomic_store(&early_wakes, 0);
 	atomic_store(&sleeps_done, 0);
 	for (int i = 0; i < n; i++)
@@ -213,7 +213,7 @@ START_TEST(test_sleep_zero_does_not_suspend)
 		ck_assert_int_eq(tt_block_on(rt, &d.frame), 1);
 	} else {
 		tt_spawn_opts o = {"due", NULL, 0};
-		tt_task *t = tt_spawn_at(rt, &o, &d.frame, NULL);
+		tt_handle t = tt_spawn_at(rt, &o, &d.frame, NULL);
 		ck_assert_int_eq(tt_task_join_blocking(t), 1);
 		/* The worker counts the poll after the task completes: read the
 		 * record once the workers are gone. */
@@ -268,7 +268,7 @@ START_TEST(test_sleep_polled_while_due)
 	uint64_t live0 = tt_test_tasks_live();
 	tt_runtime *rt = tt_test_runtime(2);
 	enum { SLEEPERS = 64 };
-	tt_task *h[SLEEPERS];
+	tt_handle h[SLEEPERS];
 	atomic_store(&busy_early, 0);
 	for (int round = 0; round < tt_test_scaled(10); round++) {
 		for (int i = 0; i < SLEEPERS; i++)
@@ -374,7 +374,7 @@ typedef struct many_root {
 	tt_frame frame;
 	int n, i;
 	intptr_t sum;
-	tt_task **h;
+	tt_handle *h;
 	tt_join join;
 } many_root;
 static tt_poll many_root_poll(many_root *self, tt_cx *cx);

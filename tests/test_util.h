@@ -73,10 +73,10 @@ static inline uint64_t tt_test_read_field(const void *base, uint16_t record, uin
 	return 0;
 }
 
-/* A task handle is its registry slot. */
-static inline uint64_t tt_test_task_field(const tt_task *t, uint16_t field)
+/* A task handle names its registry slot. */
+static inline uint64_t tt_test_task_field(tt_handle t, uint16_t field)
 {
-	return tt_test_read_field(t, TT_REC_TASK, field);
+	return tt_test_read_field(t.task, TT_REC_TASK, field);
 }
 
 /* Tasks holding a registry slot: back to its old value once every task

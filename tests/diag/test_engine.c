@@ -215,9 +215,9 @@ static tt_poll parent_poll(parent *self, tt_cx *cx)
 START_TEST(starved_next_to_long_poll)
 {
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 1 });
-	tt_task *h = TT_SPAWN(rt, "hog", hog, hog_init);
+	tt_handle h = TT_SPAWN(rt, "hog", hog, hog_init);
 	ck_assert_msg(wait_state(tt_task_id(h), TT_STATE_RUNNING), "hog never ran");
-	tt_task *v = TT_SPAWN(rt, "victim", parked, parked_init);
+	tt_handle v = TT_SPAWN(rt, "victim", parked, parked_init);
 	tt_diag_opts o;
 	tt_diag_opts_init(&o);
 	o.long_poll_ns = o.starved_ns = 50 * 1000000ull;
@@ -252,11 +252,11 @@ START_TEST(oneshot_producer_gone)
 {
 	tt_oneshot_init(&answer);
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
-	tt_task *p = TT_SPAWN(rt, "producer", producer, producer_init);
+	tt_handle p = TT_SPAWN(rt, "producer", producer, producer_init);
 	uint64_t pid = tt_task_id(p);
 	tt_task_join_blocking(p);
 	tt_task_release(p); /* its slot goes: the owner is absent */
-	tt_task *c = TT_SPAWN(rt, "consumer", consumer, consumer_init);
+	tt_handle c = TT_SPAWN(rt, "consumer", consumer, consumer_init);
 	wait_for_waiters(&answer.lock, &answer.waiters, 1);
 	tt_diag_report *r = diagnose(NULL);
 	const tt_diag_finding *f = find(r, TT_DIAG_NEVER_RESOLVED, tt_task_id(c));
@@ -365,7 +365,7 @@ START_TEST(watchdog_once)
 	int fds[2];
 	ck_assert_int_eq(pipe(fds), 0);
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
-	tt_task *l = TT_SPAWN(rt, "loser", loser, loser_init);
+	tt_handle l = TT_SPAWN(rt, "loser", loser, loser_init);
 	tt_watchdog_opts o;
 	memset(&o, 0, sizeof o);
 	tt_diag_opts_init(&o.diag);

@@ -52,16 +52,17 @@ typedef struct tt_group tt_group;
 TT_API tt_group *tt_group_new(void);
 /* Release the creator's reference (children hold their own). */
 TT_API void tt_group_free(tt_group *g);
-/* Add T (a join handle; the group takes the reference) to G.  If G has
- * already failed, T is cancelled at once.  -EINVAL after the wait ended. */
-TT_API int tt_group_add(tt_group *g, tt_task *t);
+/* Add T (an owned join handle; the group takes it over) to G.  If G has
+ * already failed, T is cancelled at once.  -EINVAL after the wait ended
+ * or for a borrowed handle, TT_ESTALE for a stale one. */
+TT_API int tt_group_add(tt_group *g, tt_handle t);
 TT_API void tt_group_cancel(tt_group *g);
 TT_API size_t tt_group_size(tt_group *g);
 
 #define TT_GROUP_SPAWN(g, name, T, init, ...)                               \
 	({                                                                        \
-		tt_task *tt_gt_ = TT_SPAWN(NULL, name, T, init, ##__VA_ARGS__);         \
-		int tt_gr_ = tt_gt_ ? tt_group_add((g), tt_gt_) : -ENOMEM;              \
+		tt_handle tt_gt_ = TT_SPAWN(NULL, name, T, init, ##__VA_ARGS__);        \
+		int tt_gr_ = tt_gt_.task ? tt_group_add((g), tt_gt_) : -errno;          \
 		tt_gr_;                                                                 \
 	})
 

@@ -94,7 +94,8 @@ TT_API int tt_watchdog_poll(void);
 /* Tasks of RT still pending, as "leaked at shutdown" findings written to
  * FD (-1: stderr); returns how many.  tt_runtime_free does this itself
  * when TASKTRACE_LEAKS=1, TASKTRACE_WATCHDOG or TASKTRACE_CRASH is set:
- * it then cancels them, which is rarely what the program meant. */
+ * it then cancels them, which is rarely what the program meant.  Both
+ * return TT_ESTALE (-ESTALE) for a runtime already freed. */
 struct tt_runtime;
 TT_API int tt_runtime_report_pending(struct tt_runtime *rt, int fd);
 /* Report, then tt_runtime_free. */

@@ -37,6 +37,18 @@ typedef struct tt_cx tt_cx;
 typedef struct tt_task tt_task;
 typedef struct tt_frame tt_frame;
 
+/* A task handle, passed by value.  TASK is the task's registry slot; GEN
+ * the generation the handle was issued for.  A slot is reused once its
+ * task is gone, so a handle kept past its release would otherwise reach
+ * whatever task took the slot: every function taking a handle compares GEN
+ * with the slot's and refuses a stale handle (TT_ESTALE; in a debug build
+ * it aborts with a message, see docs/guide.md).  TASK is NULL in the null
+ * handle a failed spawn returns (errno says why). */
+typedef struct tt_handle {
+	tt_task *task;
+	uint64_t gen;
+} tt_handle;
+
 typedef tt_poll (*tt_poll_fn)(void *self, tt_cx *cx);
 /* Cleanup of a future cancelled while pending ("async drop").  Children
  * are cancelled first, innermost first, so a cleanup sees finished
@@ -207,8 +219,8 @@ typedef struct tt_waker {
 	tt_task *task;
 } tt_waker;
 
-/* The task being polled. */
-TT_API tt_task *tt_cx_task(tt_cx *cx);
+/* The task being polled, as a borrowed handle (see tt_current_task). */
+TT_API tt_handle tt_cx_task(tt_cx *cx);
 /* True once the task has been asked to stop: long loops may bail early. */
 TT_API int tt_cx_cancelled(tt_cx *cx);
 /* Ask to be polled again soon (used by TT_YIELD). */

@@ -15,6 +15,8 @@ extern "C" {
 
 #define TT_ECANCELED (-ECANCELED)
 #define TT_ETIMEDOUT (-ETIMEDOUT)
+/* A handle (task or runtime) used after its release: see tt_handle. */
+#define TT_ESTALE (-ESTALE)
 
 typedef struct tt_runtime tt_runtime;
 
@@ -25,10 +27,22 @@ typedef struct tt_runtime_opts {
 	const char *name; /* prefix of worker thread names, default "tt-worker" */
 } tt_runtime_opts;
 
-/* NULL opts means one worker per CPU.  Returns NULL with errno set. */
+/* NULL opts means one worker per CPU.  Returns NULL with errno set
+ * (EMFILE: more than 1024 runtimes alive at once).
+ *
+ * The pointer is an opaque handle, not an address: it names an entry of
+ * the table of live runtimes and its generation, so that a call with a
+ * runtime already freed is refused instead of reading freed memory -- or
+ * reaching a newer runtime that took the same entry.  Every function
+ * taking a runtime refuses a freed one: tt_spawn_at returns a null handle
+ * with errno ESTALE, tt_block_on and tt_runtime_workers TT_ESTALE, a
+ * second tt_runtime_free does nothing; a debug build aborts first, with
+ * a message naming the call (docs/guide.md, "Stale handles"). */
 TT_API tt_runtime *tt_runtime_new(const tt_runtime_opts *opts);
 /* Cancel every task still alive (their cleanups run), stop the workers and
- * free the runtime.  Join handles stay valid until released. */
+ * free the runtime.  Join handles stay valid until released.  Spawning
+ * concurrently with the free is a race the caller must avoid; once it has
+ * returned, RT is refused everywhere (above). */
 TT_API void tt_runtime_free(tt_runtime *rt);
 TT_API int tt_runtime_workers(const tt_runtime *rt);
 
@@ -47,9 +61,11 @@ typedef struct tt_spawn_opts {
 
 /* Spawn ROOT as a task; returns its join handle (one reference).  From
  * inside a task the runtime may be NULL: the current task's runtime is used,
- * and the current task becomes the parent.  Returns NULL with errno set. */
-TT_API tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
-			    const tt_site *spawn_site);
+ * and the current task becomes the parent.  Returns the null handle (.task
+ * NULL) with errno set: EINVAL no runtime, ECANCELED the runtime is
+ * shutting down, ESTALE it was freed, ENOMEM no slot. */
+TT_API tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
+			     const tt_site *spawn_site);
 
 #define TT_SPAWN_SITE_()                                                    \
 	({                                                                        \
@@ -63,7 +79,7 @@ TT_API tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame 
 #define TT_SPAWN(rt, name, T, init, ...)                                    \
 	({                                                                        \
 		T *tt_f_ = (T *)tt_frame_alloc(sizeof(T));                              \
-		tt_task *tt_t_ = NULL;                                                  \
+		tt_handle tt_t_ = {NULL, 0};                                            \
 		if (tt_f_) {                                                            \
 			init(tt_f_, ##__VA_ARGS__);                                           \
 			tt_spawn_opts tt_o_ = {(name), tt_frame_free, 0};                     \
@@ -76,36 +92,57 @@ TT_API tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame 
 TT_API void *tt_frame_alloc(size_t size);
 TT_API void tt_frame_free(void *frame);
 
-/* Join handles. */
-TT_API uint64_t tt_task_id(const tt_task *t);
-TT_API const char *tt_task_name(const tt_task *t);
-TT_API tt_task *tt_task_ref(tt_task *t);
-TT_API void tt_task_release(tt_task *t);
-/* Release the handle and let the task run on by itself. */
-TT_API void tt_task_detach(tt_task *t);
+/* Join handles.  A handle is owned (from a spawn or tt_task_ref: it holds
+ * a reference, given up by exactly one of tt_task_release, tt_task_detach,
+ * tt_join_init or tt_group_add) or borrowed (tt_current_task, tt_cx_task:
+ * it names the running task and holds nothing).  Once every owned handle
+ * of a task has been given up, all of them are stale, whether or not the
+ * task still runs.  A stale handle is refused by every function below:
+ * 0 from tt_task_id, NULL from tt_task_name, the null handle from
+ * tt_task_ref, TT_ESTALE from the others (a debug build aborts first).  A
+ * borrowed handle is refused (-EINVAL) where an owned one is needed:
+ * tt_task_ref, release, detach, joins and tt_group_add.  Two owned handles
+ * of one task (tt_task_ref) share a generation: one of them used twice
+ * while the other is still held cannot be told apart. */
+TT_API uint64_t tt_task_id(tt_handle h);
+/* The name, valid while H is. */
+TT_API const char *tt_task_name(tt_handle h);
+/* Another owned handle to the same task. */
+TT_API tt_handle tt_task_ref(tt_handle h);
+/* Give up H.  0, or TT_ESTALE / -EINVAL; the null handle is ignored (0). */
+TT_API int tt_task_release(tt_handle h);
+/* Give up H and let the task run on by itself (same returns). */
+TT_API int tt_task_detach(tt_handle h);
 /* Ask the task to stop at its next await point; its pending frames are
  * cancelled innermost first with their cleanups and it finishes with
- * TT_ECANCELED.  No effect on a finished task. */
-TT_API void tt_task_cancel(tt_task *t);
-TT_API int tt_task_is_done(const tt_task *t);
-/* The result, valid once done. */
-TT_API intptr_t tt_task_result(const tt_task *t);
-/* Wait from a thread that is not a worker (e.g. main). */
-TT_API intptr_t tt_task_join_blocking(tt_task *t);
+ * TT_ECANCELED.  No effect on a finished task.  0 or TT_ESTALE. */
+TT_API int tt_task_cancel(tt_handle h);
+/* 1 done, 0 not yet, TT_ESTALE. */
+TT_API int tt_task_is_done(tt_handle h);
+/* The result, valid once done; TT_ESTALE for a stale handle. */
+TT_API intptr_t tt_task_result(tt_handle h);
+/* Wait from a thread that is not a worker (e.g. main) and return the
+ * result; H stays owned (release it after).  TT_ESTALE, -EINVAL for a
+ * borrowed handle. */
+TT_API intptr_t tt_task_join_blocking(tt_handle h);
 
-/* The task the calling thread is polling, or NULL. */
-TT_API tt_task *tt_current_task(void);
+/* The task the calling thread is polling, as a borrowed handle, or the
+ * null handle.  Valid while that task lives; for its id, name and
+ * cancellation, from the task itself. */
+TT_API tt_handle tt_current_task(void);
 
 /* Await another task: TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join,
- * handle)).  The join future takes over the handle's reference. */
+ * handle)).  The join future takes over the handle's reference (the handle
+ * is given up at once); joining a stale or borrowed handle finishes at
+ * once with TT_ESTALE / -EINVAL. */
 typedef struct tt_join {
 	tt_leaf leaf;
-	tt_task *task;
+	tt_task *task; /* the slot, with the reference the handle held */
 	tt_waker waker;
 	struct tt_join *prev, *next; /* the task's waiting joins */
 } tt_join;
 TT_API extern const tt_func tt_join_fn;
-TT_API void tt_join_init(tt_join *j, tt_task *handle);
+TT_API void tt_join_init(tt_join *j, tt_handle handle);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,7 @@
 struct tt_group {
 	pthread_mutex_t lock;
 	_Atomic uint32_t refs; /* creator + unfinished children */
-	tt_task **tasks;
+	tt_task **tasks;       /* the children's slots, with their handles' references */
 	size_t n, cap, done;
 	intptr_t first_error;
 	int failed, closed;
@@ -35,7 +35,7 @@ static void group_unref(tt_group *g)
 	if (atomic_fetch_sub_explicit(&g->refs, 1, ACQ_REL) != 1)
 		return;
 	for (size_t i = 0; i < g->n; i++)
-		tt_task_release(g->tasks[i]);
+		tt_task_unref(g->tasks[i]);
 	free(g->tasks);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
@@ -51,8 +51,8 @@ void tt_group_free(tt_group *g)
 static void cancel_unfinished(tt_group *g)
 {
 	for (size_t i = 0; i < g->n; i++)
-		if (!tt_task_is_done(g->tasks[i]))
-			tt_task_cancel(g->tasks[i]);
+		if (!tt_task_done(g->tasks[i]))
+			tt_task_request_cancel(g->tasks[i]);
 }
 
 static void child_done_locked(tt_group *g, intptr_t result)
@@ -76,23 +76,29 @@ void tt_group_child_done(tt_group *g, intptr_t result)
 	group_unref(g);
 }
 
-int tt_group_add(tt_group *g, tt_task *t)
+static int refuse(tt_task *t, int err)
 {
+	tt_task_request_cancel(t);
+	tt_task_unref(t);
+	return err;
+}
+
+int tt_group_add(tt_group *g, tt_handle h)
+{
+	tt_task *t = tt_handle_take(h, "tt_group_add");
+	if (!t)
+		return -errno;
 	pthread_mutex_lock(&g->lock);
 	if (g->closed) {
 		pthread_mutex_unlock(&g->lock);
-		tt_task_cancel(t);
-		tt_task_release(t);
-		return -EINVAL;
+		return refuse(t, -EINVAL);
 	}
 	if (g->n == g->cap) {
 		size_t cap = g->cap ? g->cap * 2 : 8;
 		tt_task **a = realloc(g->tasks, cap * sizeof *a);
 		if (!a) {
 			pthread_mutex_unlock(&g->lock);
-			tt_task_cancel(t);
-			tt_task_release(t);
-			return -ENOMEM;
+			return refuse(t, -ENOMEM);
 		}
 		g->tasks = a;
 		g->cap = cap;
@@ -100,14 +106,14 @@ int tt_group_add(tt_group *g, tt_task *t)
 	g->tasks[g->n++] = t;
 	atomic_fetch_add_explicit(&g->refs, 1, RELAXED);
 	if (g->failed)
-		tt_task_cancel(t);
+		tt_task_request_cancel(t);
 	/* The child may have finished already: whoever takes the link back
 	 * (its completion or us) reports it, exactly once. */
 	atomic_store_explicit(&t->group, g, SEQ_CST);
 	int finished = (atomic_load_explicit(&t->sched, SEQ_CST) & SCHED_COMPLETE) &&
 		       atomic_exchange_explicit(&t->group, NULL, SEQ_CST) == g;
 	if (finished)
-		child_done_locked(g, tt_task_result(t));
+		child_done_locked(g, t->result);
 	pthread_mutex_unlock(&g->lock);
 	if (finished)
 		group_unref(g);
@@ -153,8 +159,8 @@ TT_DISPATCH static tt_poll group_wait_poll(tt_group_wait *w, tt_cx *cx)
 	/* The edge for readers: the first child still running. */
 	uint64_t owner = 0;
 	for (size_t i = 0; i < g->n && !owner; i++)
-		if (!tt_task_is_done(g->tasks[i]))
-			owner = tt_task_id(g->tasks[i]);
+		if (!tt_task_done(g->tasks[i]))
+			owner = atomic_load_explicit(&g->tasks[i]->id, RELAXED);
 	tt_wait_set(&w->leaf.wait, TT_WAIT_GROUP, g, owner, g->n - g->done);
 	pthread_mutex_unlock(&g->lock);
 	return TT_PENDING;

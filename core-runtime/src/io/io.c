@@ -109,10 +109,11 @@ void tt_io_pool_destroy(tt_io_pool *p)
 
 /* ---- registration ---- */
 
-int tt_fd_open(tt_runtime *rt, int fd, tt_fd **out)
+int tt_fd_open(tt_runtime *h, int fd, tt_fd **out)
 {
-	if (!rt)
-		rt = tt__tls_task ? tt__tls_task->rt : NULL;
+	tt_runtime *rt = tt__tls_task ? tt__tls_task->rt : NULL;
+	if (h && !(rt = tt_runtime_from_handle(h, "tt_fd_open")))
+		return -errno;
 	if (!rt || fd < 0)
 		return -EINVAL;
 	int fl = fcntl(fd, F_GETFL);

@@ -121,7 +121,7 @@ static void diag_worker_exit(void)
 	tt__crash_thread_exit();
 }
 
-int tt_runtime_report_pending(tt_runtime *rt, int fd)
+static int report_pending(const tt_runtime *rt, int fd)
 {
 	tt_snapshot *s = NULL;
 	char err[160];
@@ -147,22 +147,35 @@ int tt_runtime_report_pending(tt_runtime *rt, int fd)
 	return n;
 }
 
+int tt_runtime_report_pending(tt_runtime *h, int fd)
+{
+	tt_runtime *rt = tt_runtime_from_handle(h, "tt_runtime_report_pending");
+	return rt ? report_pending(rt, fd) : -errno;
+}
+
 /* Set while tt_runtime_free_report frees: it reported already. */
 static __thread int reported;
 
-int tt_runtime_free_report(tt_runtime *rt, int fd)
+int tt_runtime_free_report(tt_runtime *h, int fd)
 {
-	int n = rt ? tt_runtime_report_pending(rt, fd) : 0;
+	int n = 0;
+	if (h) {
+		tt_runtime *rt = tt_runtime_from_handle(h, "tt_runtime_free_report");
+		if (!rt)
+			return -errno;
+		n = report_pending(rt, fd);
+	}
 	reported = 1;
-	tt_runtime_free(rt);
+	tt_runtime_free(h);
 	reported = 0;
 	return n;
 }
 
+/* With the runtime itself (its pointer is already unpublished). */
 static void diag_runtime_free(tt_runtime *rt)
 {
 	if (atomic_load(&leaks_enabled) && !reported)
-		tt_runtime_report_pending(rt, -1);
+		report_pending(rt, -1);
 }
 
 /* Before main and before any constructor of the program that might create

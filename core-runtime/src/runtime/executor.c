@@ -259,6 +259,11 @@ tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 	tt_runtime *rt = calloc(1, sizeof *rt);
 	if (!rt)
 		return NULL;
+	tt_runtime *handle = tt_runtime_handle_new(rt);
+	if (!handle) {
+		free(rt);
+		return NULL;
+	}
 	rt->id = tt_next_runtime_id();
 	rt->current_thread = n == 0;
 	rt->nworkers = n ? (uint32_t)n : 1;
@@ -278,7 +283,7 @@ tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 		w->rng = 0x9e3779b9u * (i + 1);
 	}
 	if (rt->current_thread)
-		return rt;
+		return handle;
 	for (uint32_t i = 0; i < rt->nworkers; i++) {
 		int err = pthread_create(&rt->workers[i].thread, NULL, worker_main,
 					 &rt->workers[i]);
@@ -294,16 +299,20 @@ tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 			goto fail;
 		}
 	}
-	return rt;
+	return handle;
 fail:
+	tt_runtime_handle_retire(handle);
 	free(rt->workers);
 	free(rt->idle_stack);
 	free(rt);
 	return NULL;
 }
 
-int tt_runtime_workers(const tt_runtime *rt)
+int tt_runtime_workers(const tt_runtime *h)
 {
+	const tt_runtime *rt = tt_runtime_from_handle(h, "tt_runtime_workers");
+	if (!rt)
+		return -errno;
 	return rt->current_thread ? 0 : (int)rt->nworkers;
 }
 
@@ -313,8 +322,12 @@ static void abandon_if_ours(tt_task *t, void *arg)
 		tt_task_abandon(t);
 }
 
-void tt_runtime_free(tt_runtime *rt)
+void tt_runtime_free(tt_runtime *h)
 {
+	if (!h)
+		return;
+	/* Unpublished first: from here on a spawn with H is refused. */
+	tt_runtime *rt = tt_runtime_handle_retire(h);
 	if (!rt)
 		return;
 	atomic_store(&rt->shutdown, 1);
@@ -349,14 +362,17 @@ void tt_runtime_free(tt_runtime *rt)
 	free(rt);
 }
 
-TT_DISPATCH intptr_t tt_block_on(tt_runtime *rt, tt_frame *root)
+TT_DISPATCH intptr_t tt_block_on(tt_runtime *h, tt_frame *root)
 {
 	if (tt__tls_worker) /* it would wait on the thread that must run it */
 		return -EDEADLK;
+	tt_runtime *rt = tt_runtime_from_handle(h, "tt_block_on");
+	if (!rt)
+		return -errno;
 	tt_spawn_opts o = {"block_on", NULL, TT_TASKF_BLOCK_ON};
 	static const tt_site site TT_SECTION_("tasktrace_sites") = {
 	    "tt_block_on", __FILE__, __LINE__, TT_SITEF_SPAWN, NULL};
-	tt_task *t = tt_spawn_at(rt, &o, root, &site);
+	tt_task *t = tt_spawn_task(rt, &o, root, &site);
 	if (!t)
 		return -errno;
 	if (rt->current_thread) {
@@ -368,7 +384,8 @@ TT_DISPATCH intptr_t tt_block_on(tt_runtime *rt, tt_frame *root)
 		tt_worker_record_release(w->rec);
 		w->rec = NULL;
 	}
-	intptr_t r = tt_task_join_blocking(t);
-	tt_task_release(t);
+	intptr_t r = tt_task_wait(t);
+	tt_handle_drop(t);
+	tt_task_unref(t);
 	return r;
 }

@@ -116,6 +116,10 @@ struct tt_task {
 	pthread_mutex_t join_lock;
 	tt_join *joiners; /* join futures waiting, under join_lock */
 	struct tt_group *_Atomic group; /* reported to when it completes */
+	/* Owned handles (handle.c): the generation they carry, bumped when the
+	 * last one is given up, and how many there are. */
+	_Atomic uint64_t gen;
+	_Atomic uint32_t handles;
 };
 
 /* Registry worker record (published) + nothing private. */
@@ -327,7 +331,68 @@ void tt_schedule(tt_task *t);
  * (current-thread block_on) or the runtime shuts down. */
 void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop);
 
+/* ---- handle.c: task and runtime handles ---- */
+/* A borrowed handle's gen: this bit and the task id (an owned gen, a
+ * per-slot count, never gets there). */
+#define TT_HANDLE_BORROWED (1ull << 63)
+enum { TT_HANDLE_READ, TT_HANDLE_OWNED };
+/* The slot H names, or NULL (errno set) if it is null, stale, or borrowed
+ * where USE is TT_HANDLE_OWNED; FN names the caller in the report.  The
+ * valid case, on every join and release, inline. */
+tt_task *tt_handle_get_slow(tt_handle h, int use, const char *fn);
+static inline tt_task *tt_handle_get(tt_handle h, int use, const char *fn)
+{
+	if (TT_LIKELY(h.task && atomic_load_explicit(&h.task->gen, ACQUIRE) == h.gen))
+		return h.task;
+	return tt_handle_get_slow(h, use, fn);
+}
+/* Give up an owned handle the runtime keeps as a bare slot (block_on,
+ * joins).  The last handle (the usual case: one per task) is alone:
+ * nobody can add a handle without one, so the count and the generation
+ * change without a locked instruction. */
+static inline void tt_handle_drop(tt_task *t)
+{
+	if (atomic_load_explicit(&t->handles, ACQUIRE) == 1 ||
+	    atomic_fetch_sub_explicit(&t->handles, 1, ACQ_REL) == 1) {
+		atomic_store_explicit(&t->handles, 0, RELAXED);
+		atomic_store_explicit(&t->gen, atomic_load_explicit(&t->gen, RELAXED) + 1, RELEASE);
+	}
+}
+/* Give up owned handle H: the caller now holds the task reference it
+ * held.  NULL (errno set) as tt_handle_get. */
+static inline tt_task *tt_handle_take(tt_handle h, const char *fn)
+{
+	tt_task *t = tt_handle_get(h, TT_HANDLE_OWNED, fn);
+	if (t)
+		tt_handle_drop(t);
+	return t;
+}
+static inline tt_handle tt_handle_borrow(tt_task *t)
+{
+	return t ? (tt_handle){t, TT_HANDLE_BORROWED | atomic_load_explicit(&t->id, RELAXED)}
+		 : (tt_handle){NULL, 0};
+}
+/* Misuse of a handle: abort with a message naming FN (debug builds, or
+ * TASKTRACE_STALE_HANDLES=abort), else ERR (negative errno). */
+int tt_handle_misuse(const char *fn, const char *what, int err);
+/* Live runtimes: the opaque pointer tt_runtime_new hands out, and back. */
+tt_runtime *tt_runtime_handle_new(tt_runtime *rt);
+tt_runtime *tt_runtime_from_handle(const tt_runtime *h, const char *fn);
+/* Unpublish H (tt_runtime_free): later lookups fail. */
+tt_runtime *tt_runtime_handle_retire(tt_runtime *h);
+
 /* ---- task.c ---- */
+/* Spawn on RT (the real runtime; NULL: the current task's); the task has
+ * one owned handle, {t, t->gen}, and the reference it holds. */
+tt_task *tt_spawn_task(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
+		       const tt_site *spawn_site);
+void tt_task_request_cancel(tt_task *t);
+/* Block the calling thread (not a worker) until T is done; its result. */
+intptr_t tt_task_wait(tt_task *t);
+static inline int tt_task_done(const tt_task *t)
+{
+	return (atomic_load_explicit(&((tt_task *)t)->sched, ACQUIRE) & SCHED_COMPLETE) != 0;
+}
 void tt_task_poll(tt_worker *w, tt_task *t);
 void tt_task_unref(tt_task *t);
 /* Cancel a task that will never be polled again (runtime shutdown). */

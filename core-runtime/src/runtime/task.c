@@ -52,8 +52,9 @@ static uint64_t now_if_recording(void)
 	return TT_RECORDING ? tt_clock_cached() : 0;
 }
 
-tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
-		     const tt_site *spawn_site)
+/* Inlined in tt_spawn_at, the hot path, and in tt_spawn_task. */
+static inline __attribute__((always_inline)) tt_task *
+spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *spawn_site)
 {
 	tt_task *parent = tt__tls_task;
 	if (!rt)
@@ -104,6 +105,7 @@ tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 	t->joiners = NULL;
 	atomic_store_explicit(&t->group, NULL, RELAXED);
 	atomic_store_explicit(&t->done, 0, RELAXED);
+	atomic_store_explicit(&t->handles, 1, RELAXED);
 	/* handle + alive + queued */
 	atomic_store_explicit(&t->sched, 3 * SCHED_REF | SCHED_NOTIFIED, RELAXED);
 	atomic_fetch_add_explicit(&rt->live, 1, RELAXED);
@@ -115,34 +117,106 @@ tt_task *tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 	return t;
 }
 
-uint64_t tt_task_id(const tt_task *t) { return atomic_load_explicit(&t->id, RELAXED); }
-const char *tt_task_name(const tt_task *t) { return t->name; }
-tt_task *tt_current_task(void) { return tt__tls_task; }
-
-tt_task *tt_task_ref(tt_task *t)
+tt_task *tt_spawn_task(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
+		       const tt_site *spawn_site)
 {
+	return spawn(rt, opts, root, spawn_site);
+}
+
+tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
+		      const tt_site *spawn_site)
+{
+	tt_task *t = NULL;
+	if (!rt || (rt = tt_runtime_from_handle(rt, "tt_spawn_at")))
+		t = spawn(rt, opts, root, spawn_site);
+	return t ? (tt_handle){t, atomic_load_explicit(&t->gen, RELAXED)} : (tt_handle){NULL, 0};
+}
+
+/* ---- handles (handle.c says why they carry a generation) ----
+ *
+ * What a borrowed handle reads may belong to the task's successor if the
+ * slot is reused meanwhile: the read is checked again after. */
+
+static int borrowed_gone(tt_handle h, tt_task *t)
+{
+	return (h.gen & TT_HANDLE_BORROWED) &&
+	       atomic_load_explicit(&t->id, ACQUIRE) != (h.gen & ~TT_HANDLE_BORROWED);
+}
+
+uint64_t tt_task_id(tt_handle h)
+{
+	tt_task *t = tt_handle_get(h, TT_HANDLE_READ, "tt_task_id");
+	if (!t)
+		return 0;
+	return (h.gen & TT_HANDLE_BORROWED) ? h.gen & ~TT_HANDLE_BORROWED
+					    : atomic_load_explicit(&t->id, RELAXED);
+}
+
+const char *tt_task_name(tt_handle h)
+{
+	tt_task *t = tt_handle_get(h, TT_HANDLE_READ, "tt_task_name");
+	return t ? t->name : NULL;
+}
+
+tt_handle tt_current_task(void)
+{
+	return tt_handle_borrow(tt__tls_task);
+}
+
+tt_handle tt_task_ref(tt_handle h)
+{
+	tt_task *t = tt_handle_get(h, TT_HANDLE_OWNED, "tt_task_ref");
+	if (!t)
+		return (tt_handle){NULL, 0};
+	atomic_fetch_add_explicit(&t->handles, 1, RELAXED);
 	task_ref(t, 1);
-	return t;
+	return h;
 }
 
-void tt_task_release(tt_task *t)
+int tt_task_release(tt_handle h)
 {
-	if (t)
-		tt_task_unref(t);
+	if (!h.task)
+		return 0;
+	tt_task *t = tt_handle_take(h, "tt_task_release");
+	if (!t)
+		return -errno;
+	tt_task_unref(t);
+	return 0;
 }
 
-void tt_task_detach(tt_task *t)
+int tt_task_detach(tt_handle h)
 {
+	if (!h.task)
+		return 0;
+	tt_task *t = tt_handle_take(h, "tt_task_detach");
+	if (!t)
+		return -errno;
 	atomic_fetch_or_explicit(&t->flags, TT_TASKF_DETACHED, RELAXED);
 	tt_task_unref(t);
+	return 0;
 }
 
-int tt_task_is_done(const tt_task *t)
+int tt_task_is_done(tt_handle h)
 {
-	return (atomic_load_explicit(&((tt_task *)t)->sched, ACQUIRE) & SCHED_COMPLETE) != 0;
+	tt_task *t = tt_handle_get(h, TT_HANDLE_READ, "tt_task_is_done");
+	if (!t)
+		return -errno;
+	int done = tt_task_done(t);
+	return borrowed_gone(h, t)
+		   ? tt_handle_misuse("tt_task_is_done", "stale task handle", TT_ESTALE)
+		   : done;
 }
 
-intptr_t tt_task_result(const tt_task *t) { return t->result; }
+intptr_t tt_task_result(tt_handle h)
+{
+	tt_task *t = tt_handle_get(h, TT_HANDLE_READ, "tt_task_result");
+	if (!t)
+		return -errno;
+	intptr_t r = t->result;
+	return borrowed_gone(h, t)
+		   ? tt_handle_misuse("tt_task_result", "stale task handle", TT_ESTALE)
+		   : r;
+}
 
 /* ---- waking ---- */
 
@@ -226,7 +300,10 @@ void tt_waker_wake(tt_waker *w)
 	wake(t, 1);
 }
 
-tt_task *tt_cx_task(tt_cx *cx) { return cx->task; }
+tt_handle tt_cx_task(tt_cx *cx)
+{
+	return tt_handle_borrow(cx->task);
+}
 
 int tt_cx_cancelled(tt_cx *cx)
 {
@@ -248,10 +325,19 @@ void tt_cx_wake_self(tt_cx *cx)
 		bump(&t->self_wakes, 1);
 }
 
-void tt_task_cancel(tt_task *t)
+void tt_task_request_cancel(tt_task *t)
 {
 	atomic_fetch_or_explicit(&t->flags, TT_TASKF_CANCEL_REQUESTED, RELEASE);
 	wake(t, 0);
+}
+
+int tt_task_cancel(tt_handle h)
+{
+	tt_task *t = tt_handle_get(h, TT_HANDLE_READ, "tt_task_cancel");
+	if (!t)
+		return -errno;
+	tt_task_request_cancel(t);
+	return 0;
 }
 
 /* ---- completion and join ---- */
@@ -409,7 +495,15 @@ void tt_task_abandon(tt_task *t)
 	tt_task_unref(t); /* alive */
 }
 
-intptr_t tt_task_join_blocking(tt_task *t)
+intptr_t tt_task_join_blocking(tt_handle h)
+{
+	/* Owned: the handle's reference keeps the slot, and its done word,
+	 * from being reused while we wait. */
+	tt_task *t = tt_handle_get(h, TT_HANDLE_OWNED, "tt_task_join_blocking");
+	return t ? tt_task_wait(t) : -errno;
+}
+
+intptr_t tt_task_wait(tt_task *t)
 {
 	while (!atomic_load_explicit(&t->done, ACQUIRE))
 		syscall(SYS_futex, &t->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
@@ -420,11 +514,15 @@ static tt_poll join_poll(tt_join *j, tt_cx *cx);
 static void join_drop(tt_join *j);
 TT_LEAF_FN(tt_join, join_poll, join_drop);
 
-void tt_join_init(tt_join *j, tt_task *handle)
+void tt_join_init(tt_join *j, tt_handle handle)
 {
 	tt_frame_init(&j->leaf.frame, &tt_join_fn);
 	tt_wait_clear(&j->leaf.wait);
-	j->task = handle;
+	/* The handle is given up now, so a second join of it is refused here
+	 * rather than joining whatever task holds the slot by then. */
+	j->task = tt_handle_take(handle, "tt_join_init");
+	if (!j->task)
+		j->leaf.frame.result = -errno;
 	j->waker.task = NULL;
 	j->prev = j->next = NULL;
 }
@@ -444,6 +542,8 @@ TT_DISPATCH static tt_poll join_poll(tt_join *j, tt_cx *cx)
 {
 	tt_task *t = j->task;
 	tt_join *w = j;
+	if (!t) /* a refused handle (tt_join_init), or polled again once ready */
+		return TT_READY;
 	/* Under the lock even when T looks complete: complete() sets COMPLETE
 	 * before it unlinks the registered joins and takes back their wakers,
 	 * and a join polled again meanwhile (select, timeout, join_all) must not

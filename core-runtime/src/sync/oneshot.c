@@ -13,7 +13,7 @@ void tt_oneshot_init(tt_oneshot *o)
 	pthread_mutex_init(&o->lock, NULL);
 	o->state = EMPTY;
 	o->value = 0;
-	o->producer = tt__tls_task ? tt_task_id(tt__tls_task) : 0;
+	o->producer = tt__tls_task ? atomic_load_explicit(&tt__tls_task->id, RELAXED) : 0;
 	o->waiters.head = o->waiters.tail = NULL;
 }
 
@@ -22,7 +22,7 @@ void tt_oneshot_destroy(tt_oneshot *o) { pthread_mutex_destroy(&o->lock); }
 void tt_oneshot_bind_producer(tt_oneshot *o)
 {
 	pthread_mutex_lock(&o->lock);
-	o->producer = tt__tls_task ? tt_task_id(tt__tls_task) : 0;
+	o->producer = tt__tls_task ? atomic_load_explicit(&tt__tls_task->id, RELAXED) : 0;
 	for (tt_waiter *w = o->waiters.head; w; w = w->next)
 		tt_container_of(w, tt_oneshot_recv, w)->leaf.wait.owner = o->producer;
 	pthread_mutex_unlock(&o->lock);

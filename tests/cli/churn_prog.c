@@ -58,13 +58,13 @@ CHURN_LEVEL(churn_d4, churn_mid2)
 typedef struct spawner {
 	tt_frame frame;
 	int i;
-	tt_task *batch[BATCH];
+	tt_handle batch[BATCH];
 	tt_join join;
 } spawner;
 static tt_poll spawner_poll(spawner *self, tt_cx *cx);
 TT_ASYNC_FN(spawner, spawner_poll, NULL);
 
-static tt_task *spawn_one(int i)
+static tt_handle spawn_one(int i)
 {
 	switch (i % 3) {
 	case 0:
@@ -81,7 +81,7 @@ static tt_poll spawner_poll(spawner *self, tt_cx *cx)
 	TT_BEGIN(self);
 	for (;;) {
 		for (self->i = 0; self->i < BATCH; self->i++)
-			if (!(self->batch[self->i] = spawn_one(self->i))) {
+			if (!(self->batch[self->i] = spawn_one(self->i)).task) {
 				perror("spawn");
 				exit(1);
 			}

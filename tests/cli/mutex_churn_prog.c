@@ -62,8 +62,8 @@ static tt_poll respawner_poll(respawner *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
 	for (;;) {
-		tt_task *t = TT_SPAWN(NULL, "take-once", take_once, take_once_init);
-		if (!t) {
+		tt_handle t = TT_SPAWN(NULL, "take-once", take_once, take_once_init);
+		if (!t.task) {
 			perror("spawn");
 			exit(1);
 		}

@@ -68,14 +68,14 @@ START_TEST(crash_log_and_dump)
 {
 	static tt_notify never;
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 1});
-	tt_task *t[NNAMES];
+	tt_handle t[NNAMES];
 	char *dump = NULL;
 
 	ck_assert_ptr_nonnull(rt);
 	tt_notify_init(&never);
 	for (size_t i = 0; i < NNAMES; i++) {
 		t[i] = TT_SPAWN(rt, names[i].raw, tt_notified, tt_notified_init, &never);
-		ck_assert_ptr_nonnull(t[i]);
+		ck_assert_ptr_nonnull(t[i].task);
 	}
 	/* Until every task waits on the notify (bounded). */
 	for (int tries = 0; tries < 2000; tries++) {
@@ -119,8 +119,8 @@ START_TEST(long_name_cut_between_characters)
 
 	ck_assert_uint_eq(strlen(cyr), 40);
 	tt_notify_init(&never);
-	tt_task *t = TT_SPAWN(rt, cyr, tt_notified, tt_notified_init, &never);
-	ck_assert_ptr_nonnull(t);
+	tt_handle t = TT_SPAWN(rt, cyr, tt_notified, tt_notified_init, &never);
+	ck_assert_ptr_nonnull(t.task);
 	ck_assert_uint_eq(strlen(tt_task_name(t)), 30);
 	ck_assert(!memcmp(tt_task_name(t), cyr, 30));
 	char *dump = capture(tt_dump_tasks);

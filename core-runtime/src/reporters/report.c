@@ -504,12 +504,22 @@ size_t tt_rep_walk(tt_rep *p, tt_rtask *t, int *err)
 	size_t n = 0;
 
 	/* Seqlock: the walk is good if the task's seq did not move while
-	 * its frames were read; else read it afresh (bounded). */
+	 * its frames were read; else read it afresh (bounded), and past the
+	 * bound the task is torn: no chain of it is printed as fact. */
 	for (int tries = 0;; tries++) {
 		*err = tt_reader_walk_frames(&p->r, t->root_frame, p->frames,
 					     TT_REP_FRAMES, &n);
-		if (tries == 4 || !seq_moved(p, t))
+		if (!seq_moved(p, t))
 			return n;
+		if (tries == 4) {
+			tt_fbuf b;
+			tt_fb_init(&b, p->r.err, sizeof(p->r.err));
+			tt_fb_str(&b, "task ");
+			tt_fb_u64(&b, t->id);
+			tt_fb_str(&b, ": kept changing while read (5 tries)");
+			*err = TT_R_TORN;
+			return 0;
+		}
 		if (tt_rep_task(p, t->slot_addr, t) != TT_R_OK || !t->id)
 			return n;
 	}

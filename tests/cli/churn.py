@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 EXPECT = {
     "d2": ["churn_d2", "churn_leaf"],
@@ -76,7 +77,8 @@ def mutex_churn(cli, prog, runs=40):
     """Wait findings about a process where nothing is stuck: 0 expected."""
     env = dict(os.environ, TASKTRACE_WATCHDOG="interval=20ms,long_poll=off,"
                "starved=off,idle=off")
-    p, pid = start([prog], env=env, stderr=subprocess.PIPE)
+    log = tempfile.TemporaryFile()  # a pipe would fill and block the watchdog
+    p, pid = start([prog], env=env, stderr=log)
     found = []
     try:
         for _ in range(runs):
@@ -89,7 +91,10 @@ def mutex_churn(cli, prog, runs=40):
                       if WAIT_FINDING.search(l)]
     finally:
         p.kill()
-        err = p.communicate()[1].decode(errors="replace")
+        p.wait()
+        log.seek(0)
+        err = log.read().decode(errors="replace")
+        log.close()
     found += ["watchdog: " + l for l in err.splitlines() if WAIT_FINDING.search(l)]
     print("mutex churn: %d hung --nonblocking runs and the watchdog, %d wait "
           "findings" % (runs, len(found)))
@@ -98,10 +103,67 @@ def mutex_churn(cli, prog, runs=40):
     return 1 if found else 0
 
 
+FRAME = re.compile(r"^#\d+\s+(\w+) \(")
+HEADER = re.compile(r'^task (\d+) "([^"]*)" \[([^]]*)\]:$')
+
+
+def dump_churn(prog, dumps=20):
+    """The dump on a signal reads its own process while the workers run:
+    every chain it prints is consistent with the task's name or marked."""
+    import signal
+    import time
+    env = dict(os.environ, TASKTRACE_DUMP_SIGNAL="USR1")
+    with tempfile.TemporaryFile() as log:  # a pipe would fill and block the dump
+        p, pid = start([prog], env=env, stderr=log)
+        try:
+            for _ in range(dumps):
+                os.kill(int(pid), signal.SIGUSR1)
+                time.sleep(0.05)
+        finally:
+            p.kill()
+            p.wait()
+        log.seek(0)
+        err = log.read().decode(errors="replace")
+    bad, shown, name, state, funcs = [], 0, None, None, []
+
+    def close():
+        if name not in EXPECT or state.startswith("torn") or state.startswith("running"):
+            return
+        got = funcs[::-1]
+        if got != EXPECT[name][: len(got)]:
+            bad.append("dump: %r [%s] chain %s" % (name, state, got))
+
+    for line in err.splitlines() + [""]:
+        m = HEADER.match(line)
+        if m or not line:
+            if name is not None:
+                close()
+            name = None
+        if m:
+            name, state, funcs = m.group(2), m.group(3), []
+            shown += name in EXPECT
+            continue
+        f = FRAME.match(line)
+        if name is not None and f:
+            funcs.append(f.group(1))
+        if name is not None and DONE_WHERE.search(line):
+            bad.append("dump: %r at the returned sentinel: %s" % (name, line))
+    print("dump churn: %d signals, %d dumps, %d tasks shown, %d inconsistent" % (
+        dumps, err.count("tasktrace: dump of pid"), shown, len(bad)))
+    for b in bad[:10]:
+        print("  " + b)
+    written = err.count("tasktrace: dump of pid")
+    if written < dumps // 4:  # signals that arrive during a dump merge
+        print("dump churn: %d dumps written" % written)
+        return 1
+    return 1 if bad else 0
+
+
 def main():
     cli, prog, mprog = sys.argv[1], sys.argv[2], sys.argv[3]
     reads = int(sys.argv[4]) if len(sys.argv) > 4 else 200
     rc = mutex_churn(cli, mprog)
+    rc = dump_churn(prog) or rc
     return churn(cli, prog, reads) or rc
 
 

@@ -102,19 +102,19 @@ START_TEST(leaf_words)
 	tt_rframe l = leaf(TT_WAIT_MUTEX, NOW - 5000000000ull);
 	l.wait_owner = 5;
 	tt_fb_init(&b, buf, sizeof buf);
-	tt_fmt_bt_frame(&b, 0, 0, &l, "tt_lock", NULL, 0, "writer", NOW);
+	tt_fmt_bt_frame(&b, 0, 0, &l, "tt_lock", NULL, 0, 0, "writer", NOW);
 	ck_assert_str_eq(buf, "#0  tt_lock  waits on mutex 0x55d0c0a0 held by task 5 \"writer\" [for 5.0s]");
 
 	l = leaf(TT_WAIT_TIMER, 0);
 	l.wait_detail = NOW + 3598000000000ull;
 	tt_fb_init(&b, buf, sizeof buf);
-	tt_fmt_bt_frame(&b, 0, 0, &l, "tt_sleep", NULL, 0, NULL, NOW);
+	tt_fmt_bt_frame(&b, 0, 0, &l, "tt_sleep", NULL, 0, 0, NULL, NOW);
 	ck_assert_str_eq(buf, "#0  tt_sleep  timer, deadline in 59m58s");
 
 	tt_rframe a;
 	memset(&a, 0, sizeof a);
 	tt_fb_init(&b, buf, sizeof buf);
-	tt_fmt_bt_frame(&b, 12, 0, &a, "await_reply", "samples/hung.c", 28, NULL, NOW);
+	tt_fmt_bt_frame(&b, 12, 0, &a, "await_reply", "samples/hung.c", 28, 0, NULL, NOW);
 	ck_assert_str_eq(buf, "#12 await_reply () at samples/hung.c:28");
 
 	/* A hostile name cannot carry escape sequences to the terminal. */

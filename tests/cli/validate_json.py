@@ -105,7 +105,7 @@ def sym_frame(v, where):
 def frame(v, where):
     obj(v, where, {"index": INT, "depth": INT, "elided": INT, "function": STR,
                    "kind": one_of(*FUNCS),
-                   "site": (site, NULL)})
+                   "site": (site, NULL), "returned": bool})
     if v["kind"] == "leaf":
         check(v.get("wait", "missing"), (wait, NULL), where + ".wait")
     else:

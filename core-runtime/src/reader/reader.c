@@ -677,6 +677,7 @@ const tt_rsym *tt_rsym_site(tt_reader *r, tt_rsym_cache *c, uint64_t addr)
 		memcpy(s->file, "??", 3);
 	}
 	s->line = s->ok ? st.line : 0;
+	s->flags = s->ok ? st.flags : 0;
 	s->kind = TT_RSYM_SITE;
 	s->poll = 0;
 	s->resume = s->ok ? st.resume : 0;

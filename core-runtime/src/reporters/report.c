@@ -569,6 +569,7 @@ static void bt_names(void *ctx, size_t i, tt_bt_names *out)
 	out->func = fn ? fn->name : NULL;
 	out->file = site ? site->file : NULL;
 	out->line = site ? site->line : 0;
+	out->returned = site && (site->flags & TT_SITEF_DONE);
 }
 
 static const char *bt_task_name(void *ctx, uint64_t id)

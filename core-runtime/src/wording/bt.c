@@ -60,10 +60,11 @@ static void native_line(bt *b, int num, const tt_bt_native *n)
 static void frame_line(bt *b, size_t i, int num, int indent)
 {
 	const tt_rframe *f = frame(b, i);
-	tt_bt_names nm = {NULL, NULL, 0};
+	tt_bt_names nm = {NULL, NULL, 0, 0};
 
 	b->s->names(b->s->ctx, i, &nm);
 	tt_fmt_bt_frame(line(b), num, indent, f, nm.func ? nm.func : "??", nm.file, nm.line,
+			nm.returned,
 			f->wait_owner ? b->s->task_name(b->s->ctx, f->wait_owner) : NULL,
 			b->t->now);
 	emit(b);

@@ -22,6 +22,7 @@ static void names(void *ctx, size_t i, tt_bt_names *out)
 	out->func = f->func ? f->func->name : NULL;
 	out->file = f->site ? f->site->file : NULL;
 	out->line = f->site ? f->site->line : 0;
+	out->returned = f->site && (f->site->flags & TT_SITEF_DONE);
 }
 
 static const char *task_name(void *ctx, uint64_t id)

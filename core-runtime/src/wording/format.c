@@ -474,7 +474,7 @@ void tt_fmt_bt_running(tt_fbuf *b, int num, const tt_fmt_task *v)
 }
 
 void tt_fmt_bt_frame(tt_fbuf *b, int num, int indent, const tt_rframe *f,
-		     const char *func, const char *site_file, uint32_t site_line,
+		     const char *func, const char *site_file, uint32_t site_line, int returned,
 		     const char *owner_name, uint64_t now)
 {
 	frame_number(b, num, indent);
@@ -485,7 +485,10 @@ void tt_fmt_bt_frame(tt_fbuf *b, int num, int indent, const tt_rframe *f,
 		return;
 	}
 	tt_fb_str(b, " ()");
-	if (site_file) {
+	if (returned) {
+		/* (a running task caught before its caller moved on) */
+		tt_fb_str(b, " returned");
+	} else if (site_file) {
 		tt_fb_str(b, " at ");
 		tt_fb_text(b, site_file);
 		fb_putc(b, ':');

@@ -183,6 +183,8 @@ static void frame(FILE *f, const frames_ctx *c, size_t i)
 	tt_json_str(f, fr->func->name);
 	fprintf(f, ",\"kind\":\"%s\",\"site\":", func_kind_name(fr->raw.kind));
 	tt_json_site(f, fr->site);
+	fprintf(f, ",\"returned\":%s",
+		fr->site && (fr->site->flags & TT_SITEF_DONE) ? "true" : "false");
 	if (fr->raw.kind == TT_FUNC_KIND_LEAF) {
 		fputs(",\"wait\":", f);
 		json_wait(f, c->s, c->now, &fr->raw);

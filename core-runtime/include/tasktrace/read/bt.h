@@ -39,6 +39,7 @@ typedef struct tt_bt_native {
 typedef struct tt_bt_names {
 	const char *func, *file;
 	uint32_t line;
+	int returned; /* suspended at a DONE site: the future has returned */
 } tt_bt_names;
 
 /* A task of the ancestry: its name, and how it came to be (its parent and

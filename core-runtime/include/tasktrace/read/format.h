@@ -75,10 +75,11 @@ TT_API void tt_fmt_bt_header(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
 TT_API void tt_fmt_bt_running(tt_fbuf *b, int num, const tt_fmt_task *v);
 /* One frame line.  NUM < 0 prints no number (a non-awaited branch of a
  * combinator), INDENT spaces go first.  FUNC is the async function name;
- * SITE may be NULL; OWNER_NAME names the task a join/lock waits on. */
+ * SITE may be NULL; RETURNED: its site is a DONE site ("returned");
+ * OWNER_NAME names the task a join/lock waits on. */
 TT_API void tt_fmt_bt_frame(tt_fbuf *b, int num, int indent, const tt_rframe *f, const char *func,
-			    const char *site_file, uint32_t site_line, const char *owner_name,
-			    uint64_t now);
+			    const char *site_file, uint32_t site_line, int returned,
+			    const char *owner_name, uint64_t now);
 /* What a leaf waits on: `waits on notify 0x55d0c0a0 [for 3m12s]`. */
 TT_API void tt_fmt_leaf_wait(tt_fbuf *b, const tt_rframe *f, const char *owner_name, uint64_t now);
 /* `spawned by task 1 "block_on" at samples/hung.c:141 (server_main_poll)`;

@@ -398,6 +398,7 @@ typedef struct tt_rsym {
 	uint64_t addr; /* 0: empty */
 	uint32_t line;
 	uint32_t kind; /* the func's TT_FUNC_KIND_*, or TT_RSYM_SITE */
+	uint32_t flags; /* a site's TT_SITEF_* */
 	uint64_t poll;
 	uint64_t resume;
 	int ok;			 /* the record decoded */

@@ -64,7 +64,13 @@ void json_doc_begin(FILE *f, const cli_session *s, const char *command)
 		s->now_ns, snap->now_ns, snap->start_real_ns, snap->tasks_live,
 		snap->nerrors);
 	json_workers(f, snap);
-	fputs(",\"tasks\":[", f);
+	fputs(",\"warnings\":[", f);
+	for (int i = 0; i < s->nwarnings; i++) {
+		if (i)
+			fputc(',', f);
+		tt_json_str(f, s->warnings[i]);
+	}
+	fputs("],\"tasks\":[", f);
 }
 
 void json_doc_end(FILE *f)

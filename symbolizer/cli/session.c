@@ -3,6 +3,7 @@
  * against. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,19 @@ static int open_pid(cli_session *s, const cli_opts *o, pid_t pid)
 	return EXIT_OK;
 }
 
+void cli_warn(cli_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "tasktrace: warning: %s\n", line);
+	if (s->nwarnings < CLI_MAX_WARNINGS)
+		memcpy(s->warnings[s->nwarnings++], line, sizeof(line));
+}
+
 static int open_core(cli_session *s, const cli_opts *o, const char *core)
 {
 	char err[512];
@@ -127,6 +141,10 @@ static int open_core(cli_session *s, const cli_opts *o, const char *core)
 			 " (if its files have moved, give the executable with --exe)" : "");
 		return fail(s, rc, msg);
 	}
+	/* The tasks can still be read; say once why names are "??". */
+	char missing[900];
+	if (tt_sym_core_missing(s->sym, missing, sizeof(missing)) > 0)
+		cli_warn(s, "core %s: %s", core, missing);
 	return EXIT_OK;
 }
 

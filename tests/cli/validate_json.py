@@ -154,6 +154,7 @@ def document(d, command):
                      "index": INT, "tid": INT,
                      "state": one_of(*WORKERS, "unknown"),
                      "task_id": (INT, NULL)})),
+                 "warnings": array(STR),
                  "tasks": array(task(command))})
 
 

@@ -399,7 +399,7 @@ START_TEST(core_without_its_executable)
 	 * same build-id): an --exe of that build at another path (the
 	 * sample itself) must be the one used, for its lines. */
 	ck_assert_int_eq(rename(away, copy), 0);
-	char *strip_argv[] = { (char *)"objcopy", (char *)"--strip-debug", copy, NULL };
+	char *strip_argv[] = {(char *)"objcopy", (char *)"--strip-debug", copy, NULL};
 	run st = run_prog("objcopy", strip_argv);
 	ck_assert_msg(st.status == 0, "objcopy: %s", st.err);
 	run_free(&st);

@@ -124,7 +124,8 @@ int core_open(core_image *c, const char *path, char *err, size_t errlen)
 	uint64_t need = eh.e_phoff + want * eh.e_phentsize;
 	if (eh.e_phoff > c->size || need > c->size || want > phnum) {
 		sym_err(err, errlen,
-			"%s: truncated core (%" PRIu64 " bytes, its program headers need %" PRIu64 ")",
+			"%s: truncated core (%" PRIu64 " bytes, its program headers need %" PRIu64
+			")",
 			path, c->size, need);
 		return TT_T_TRUNCATED;
 	}

@@ -70,11 +70,11 @@ int tt_sym_find_root(tt_sym *s, tt_root_loc *out, char *err, size_t errlen)
 }
 
 typedef struct absent {
-	uint64_t entry;	 /* AT_ENTRY: inside the executable */
-	int n;		 /* modules whose file could not be had */
-	int exe;	 /* the executable is one of them */
-	char path[512];	 /* the executable, else the first of them */
-	char id[80];	 /* its build-id, as the core recorded it */
+	uint64_t entry; /* AT_ENTRY: inside the executable */
+	int n;		/* modules whose file could not be had */
+	int exe;	/* the executable is one of them */
+	char path[512]; /* the executable, else the first of them */
+	char id[80];	/* its build-id, as the core recorded it */
 } absent;
 
 static int absent_cb(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr start, void *arg)

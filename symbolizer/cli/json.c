@@ -39,6 +39,10 @@ static void json_workers(FILE *f, const tt_snapshot *snap)
 		fprintf(f, "%s{\"index\":%" PRIu32 ",\"tid\":%" PRIu64 ",\"state\":\"%s\",\"task_id\":",
 			i ? "," : "", w->index, w->tid, worker_state_name(w->state));
 		tt_json_u64_or_null(f, w->task_id);
+		fputs(",\"runtime_id\":", f);
+		tt_json_u64_or_null(f, w->runtime_id);
+		fputs(",\"inherited_from_pid\":", f);
+		tt_json_u64_or_null(f, tt_runtimes_inherited(&snap->runtimes, w->runtime_id));
 		fputc('}', f);
 	}
 	fputc(']', f);

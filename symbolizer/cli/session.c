@@ -21,6 +21,19 @@ static int fail(cli_session *s, int code, const char *msg)
 
 /* A registry that cannot be read at all: the same line and exit status
  * whether the command snapshots it or streams it. */
+/* Said once, whichever way the command reads the tasks. */
+static void fork_warning(cli_session *s, const tt_runtimes *rt)
+{
+	char line[200];
+	tt_fbuf b;
+
+	if (!rt->inherited_from)
+		return;
+	tt_fb_init(&b, line, sizeof(line));
+	tt_fmt_fork_note(&b, rt);
+	cli_warn(s, "%s: %s", cli_target_name(s), line);
+}
+
 static int registry_fail(cli_session *s, int rc, const char *err)
 {
 	char msg[1200];
@@ -52,6 +65,10 @@ static int open_root_only(cli_session *s)
 		free(r);
 		return rc;
 	}
+	tt_runtimes rt;
+	tt_runtimes_init(&rt, r);
+	tt_runtimes_set_target(&rt, (uint64_t)s->target.pid);
+	fork_warning(s, &rt);
 	uint64_t now = tt_reader_root_u64(r, TT_ROOT_NOW_NS);
 	s->now_ns = s->core ? tt_core_now(s->core, now, tt_reader_root_u64(r, TT_ROOT_START_MONO_NS),
 				       tt_reader_root_u64(r, TT_ROOT_START_REAL_NS)) :
@@ -167,6 +184,8 @@ int cli_open_target(cli_session *s, const cli_opts *o, const char *target)
 			      &s->snap, err, sizeof(err));
 	if (rc != TT_R_OK)
 		return registry_fail(s, rc, err);
+	tt_snapshot_set_target(s->snap, (uint64_t)s->target.pid);
+	fork_warning(s, &s->snap->runtimes);
 	s->now_ns = s->core ? tt_core_now(s->core, s->snap->now_ns, s->snap->start_mono_ns,
 				       s->snap->start_real_ns) :
 			      tt_live_now(s->target.pid, s->snap->now_ns);

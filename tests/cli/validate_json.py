@@ -115,6 +115,7 @@ def task(command):
                        "state": one_of(*STATES),
                        "flags": array(one_of(*FLAGS)),
                        "parent_id": (INT, NULL), "worker": (INT, NULL), "tid": (INT, NULL),
+                       "runtime_id": (INT, NULL), "inherited_from_pid": (INT, NULL),
                        "spawn_site": (site, NULL), "wait": (wait, NULL),
                        "where": (lambda w, p: obj(w, p, {"function": STR, "file": STR, "line": INT}), NULL),
                        "created_ns": INT, "polls": INT, "busy_ns": INT, "wakes": INT,
@@ -153,7 +154,8 @@ def document(d, command):
                  "workers": array(lambda w, p: obj(w, p, {
                      "index": INT, "tid": INT,
                      "state": one_of(*WORKERS, "unknown"),
-                     "task_id": (INT, NULL)})),
+                     "task_id": (INT, NULL), "runtime_id": (INT, NULL),
+                     "inherited_from_pid": (INT, NULL)})),
                  "warnings": array(STR),
                  "tasks": array(task(command))})
 

@@ -95,6 +95,7 @@ static int round_locked(void)
 	if (tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL,
 			     &s, err, sizeof(err)) != TT_R_OK)
 		return -EIO;
+	tt_snapshot_set_target(s, (uint64_t)getpid());
 	tt_diag_report *r = tt_diagnose(s, tt_now_ns(), &wd.o.diag);
 	if (!r) {
 		tt_snapshot_free(s);

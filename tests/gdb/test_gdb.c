@@ -535,7 +535,6 @@ int main(void)
 	tcase_add_test(live, live_and_core);
 	tcase_add_test(live, bt_same_as_cli);
 	tcase_add_test(live, corrupt_registry);
-	tcase_add_test(live, runtimes_and_fork);
 	suite_add_tcase(s, live);
 	/* On the shared library itself: not for the static programs
 	 * (tests/static runs this file with CK_EXCLUDE_TAGS=shared). */
@@ -543,6 +542,7 @@ int main(void)
 	tcase_set_tags(shared, "unsanitized shared");
 	tcase_set_timeout(shared, 300);
 	tcase_add_test(shared, library_without_debug_info);
+	tcase_add_test(shared, runtimes_and_fork);
 	suite_add_tcase(s, shared);
 	return run_suite(s);
 }

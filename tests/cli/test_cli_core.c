@@ -383,6 +383,14 @@ START_TEST(core_without_its_executable)
 	assert_schema("ps", r.out);
 	in_order(r.out, "\"warnings\":[\"core ", "the executable ", copy, "--exe PATH", NULL);
 	run_free(&r);
+	char core_opt[600];
+	snprintf(core_opt, sizeof core_opt, "--core=%s", core);
+	r = tasktrace("symbolize", "--json", core_opt, "0x1000", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_schema("symbolize", r.out);
+	in_order(r.out, "\"warnings\":[\"core ", "the executable ", copy, NULL);
+	in_order(r.err, "tasktrace: warning: core ", "the executable ", copy, NULL);
+	run_free(&r);
 
 	/* Given back: the names come back, and nothing is missing. */
 	snprintf(exe_opt, sizeof exe_opt, "--exe=%s", away);
@@ -406,10 +414,9 @@ START_TEST(core_without_its_executable)
 	r = tasktrace("bt", "--json", core, NULL);
 	const char *p = strstr(r.out, "\"function\":\"await_reply\"");
 	ck_assert(p && (p = strstr(p, "\"resume_pc\":\"")));
-	char pc[32], core_opt[600];
+	char pc[32];
 	sscanf(p + 13, "%31[0-9a-fx]", pc);
 	run_free(&r);
-	snprintf(core_opt, sizeof core_opt, "--core=%s", core);
 	r = tasktrace("symbolize", core_opt, pc, NULL);
 	ck_assert_msg(r.status == 0 && strstr(r.out, "??:0"), "without --exe: %s%s", r.out, r.err);
 	run_free(&r);

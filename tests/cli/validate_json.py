@@ -136,6 +136,7 @@ def document(d, command):
         obj(d, "$", {"tasktrace_json": INT, "command": one_of("symbolize"),
                      "target": lambda t, p: obj(t, p, {"kind": one_of("exe", "pid", "core"),
                                                        "path": (STR, NULL), "pid": INT}),
+                     "warnings": array(STR),
                      "addresses": array(lambda a, p: obj(a, p, {"address": STR}))})
         for i, a in enumerate(d["addresses"]):
             if "error" not in a:

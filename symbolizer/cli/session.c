@@ -141,7 +141,7 @@ void cli_warn(cli_session *s, const char *fmt, ...)
 
 static int open_core(cli_session *s, const cli_opts *o, const char *core)
 {
-	char err[512];
+	char err[1200];
 	int rc;
 
 	s->core = core;
@@ -152,16 +152,15 @@ static int open_core(cli_session *s, const cli_opts *o, const char *core)
 	s->target.mem = tt_sym_mem(s->sym);
 	rc = tt_sym_find_root(s->sym, &s->target.root, err, sizeof(err));
 	if (rc != TT_T_OK) {
-		char msg[900];
-		snprintf(msg, sizeof(msg), "core %s: %s%s", core, err,
-			 rc == TT_T_NO_REGISTRY && !o->exe && !strstr(err, "build-ids") ?
-			 " (if its files have moved, give the executable with --exe)" : "");
+		char msg[1500];
+		snprintf(msg, sizeof(msg), "core %s: %s", core, err);
 		return fail(s, rc, msg);
 	}
 	/* The tasks can still be read; say once why names are "??". */
 	char missing[900];
 	if (tt_sym_core_missing(s->sym, missing, sizeof(missing)) > 0)
-		cli_warn(s, "core %s: %s", core, missing);
+		cli_warn(s, "core %s: function names and source files show as ??: %s", core,
+			 missing);
 	return EXIT_OK;
 }
 

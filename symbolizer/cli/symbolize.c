@@ -205,7 +205,9 @@ static int symbolize_run(const cli_cmd *cmd, int argc, char **argv)
 	char missing[900], warning[1024];
 	int nmissing = tt_sym_core_missing(sym, missing, sizeof(missing));
 	if (nmissing) {
-		snprintf(warning, sizeof(warning), "core %s: %s", o.core, missing);
+		snprintf(warning, sizeof(warning),
+			 "core %s: function names and source files show as ??: %s", o.core,
+			 missing);
 		fprintf(stderr, "tasktrace: warning: %s\n", warning);
 	}
 	if (o.json) {

@@ -13,8 +13,6 @@
 typedef struct roots {
 	tt_root_loc cand[MAX_CANDIDATES];
 	int n;
-	int missing;       /* modules whose file could not be had */
-	char first[256];   /* the first of them */
 } roots;
 
 static int module_cb(Dwfl_Module *mod, void **ud, const char *name,
@@ -28,8 +26,6 @@ static int module_cb(Dwfl_Module *mod, void **ud, const char *name,
 	(void)start;
 
 	Elf *elf = dwfl_module_getelf(mod, &bias);
-	if (!elf && name && name[0] == '/' && !r->missing++)
-		snprintf(r->first, sizeof(r->first), "%s", name);
 	if (!elf || r->n >= MAX_CANDIDATES)
 		return DWARF_CB_OK;
 	if (tt_elf_find_root_in(elf, &vaddr, &via) == 1) {
@@ -57,13 +53,13 @@ int tt_sym_find_root(tt_sym *s, tt_root_loc *out, char *err, size_t errlen)
 	else
 		snprintf(who, sizeof(who), "pid %d", (int)s->pid);
 	int rc = tt_root_choose(tt_sym_mem(s), r->cand, r->n, who, out, err, errlen);
-	/* In a core the usual reason is a library rebuilt or upgraded since
-	 * the dump: its build-id no longer matches, so libdwfl refuses it. */
-	if (rc == TT_T_NO_REGISTRY && r->missing) {
+	/* In a core the usual reason is a file moved, or rebuilt or upgraded
+	 * since the dump: its build-id no longer matches, so libdwfl refuses
+	 * it.  Say which, and how to supply it. */
+	char missing[900];
+	if (rc == TT_T_NO_REGISTRY && tt_sym_core_missing(s, missing, sizeof(missing)) > 0) {
 		size_t len = strlen(err);
-		snprintf(err + len, errlen - len,
-			 "; %d of its module files are missing or do not match the core's build-ids (%s%s)",
-			 r->missing, r->first, r->missing > 1 ? ", ..." : "");
+		snprintf(err + len, errlen - len, "; %s", missing);
 	}
 	free(r);
 	return rc;
@@ -122,14 +118,14 @@ int tt_sym_core_missing(tt_sym *s, char *msg, size_t len)
 	if (a.exe)
 		snprintf(msg, len,
 			 "the executable %s (build-id %s) is missing or does not match the core%s: "
-			 "function names and source files show as ??; give it with --exe PATH, "
-			 "or set DEBUGINFOD_URLS to a debuginfod server that has it",
+			 "give it with --exe PATH, or set DEBUGINFOD_URLS to a debuginfod server "
+			 "that has it",
 			 a.path, a.id, more);
 	else
 		snprintf(msg, len,
 			 "the module %s (build-id %s) is missing or does not match the core%s: "
-			 "what it holds shows as ??; put it back at that path, "
-			 "or set DEBUGINFOD_URLS to a debuginfod server that has it",
+			 "put it back at that path, or set DEBUGINFOD_URLS to a debuginfod server "
+			 "that has it",
 			 a.path, a.id, more);
 	return a.n;
 }

@@ -91,6 +91,8 @@ int cli_parse_id(const char *s, uint64_t *id);
 int cli_parse_single_target(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 			    const char **target);
 
+#define CLI_MAX_WARNINGS 4
+
 /* A target (live pid or core) read once. */
 typedef struct cli_session {
 	tt_target target; /* pid (the core's for a core), root, err */
@@ -104,6 +106,8 @@ typedef struct cli_session {
 	uint64_t deadline_ns;	/* CLOCK_MONOTONIC: resume the target past it */
 	uint64_t budget_misses; /* reads refused after the budget ran out */
 	const cli_opts *opts;
+	char warnings[CLI_MAX_WARNINGS][1024]; /* said once on stderr, and in --json */
+	int nwarnings;
 } cli_session;
 
 /* Open TARGET (a pid, or a core file with O->exe), stop it unless
@@ -120,6 +124,10 @@ void cli_close(cli_session *s);
 tt_sym *cli_sym(cli_session *s);
 /* Does TARGET look like a pid (digits only)? Else it is a file. */
 int cli_is_pid(const char *target);
+/* A warning about the whole target (what a core lacks, a registry
+ * inherited through fork): one line on stderr now, and in --json's
+ * "warnings" later. */
+void cli_warn(cli_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "pid 42" or "core FILE", for messages. */
 const char *cli_target_name(const cli_session *s);
 /* Print B's text and a newline on stdout. */

@@ -39,6 +39,10 @@ static void json_workers(FILE *f, const tt_snapshot *snap)
 		fprintf(f, "%s{\"index\":%" PRIu32 ",\"tid\":%" PRIu64 ",\"state\":\"%s\",\"task_id\":",
 			i ? "," : "", w->index, w->tid, worker_state_name(w->state));
 		tt_json_u64_or_null(f, w->task_id);
+		fputs(",\"runtime_id\":", f);
+		tt_json_u64_or_null(f, w->runtime_id);
+		fputs(",\"inherited_from_pid\":", f);
+		tt_json_u64_or_null(f, tt_runtimes_inherited(&snap->runtimes, w->runtime_id));
 		fputc('}', f);
 	}
 	fputc(']', f);
@@ -64,7 +68,13 @@ void json_doc_begin(FILE *f, const cli_session *s, const char *command)
 		s->now_ns, snap->now_ns, snap->start_real_ns, snap->tasks_live,
 		snap->nerrors);
 	json_workers(f, snap);
-	fputs(",\"tasks\":[", f);
+	fputs(",\"warnings\":[", f);
+	for (int i = 0; i < s->nwarnings; i++) {
+		if (i)
+			fputc(',', f);
+		tt_json_str(f, s->warnings[i]);
+	}
+	fputs("],\"tasks\":[", f);
 }
 
 void json_doc_end(FILE *f)

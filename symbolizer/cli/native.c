@@ -10,9 +10,18 @@
 int native_stack(cli_session *s, const tt_stask *t, native_frame *out,
 		 int cap, char *err, size_t errlen)
 {
-	int64_t tid = tt_snapshot_worker_tid(s->snap, t->raw.worker);
+	int64_t tid = tt_snapshot_task_tid(s->snap, &t->raw);
 	if (tid <= 0) {
-		snprintf(err, errlen, "the thread of worker %d is unknown", (int)t->raw.worker);
+		char w[48];
+		tt_fbuf b;
+		tt_fb_init(&b, w, sizeof(w));
+		tt_fmt_worker(&b, t->raw.runtime_id, t->raw.worker, s->snap->runtimes.count > 1);
+		uint64_t parent = tt_runtimes_inherited(&s->snap->runtimes, t->raw.runtime_id);
+		if (parent)
+			snprintf(err, errlen, "worker %s was a thread of pid %llu, copied by fork",
+				 w, (unsigned long long)parent);
+		else
+			snprintf(err, errlen, "the thread of worker %s is unknown", w);
 		return -1;
 	}
 	if (!s->core && !s->stopped) {

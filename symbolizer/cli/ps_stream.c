@@ -152,8 +152,9 @@ typedef struct stream {
 	const tt_rsym *fn, *site;      /* the last lookup's, */
 	uint64_t last_func, last_site; /* of these */
 	tt_rframe *frames;
-	int64_t *tids; /* by worker index */
-	uint32_t ntids;
+	tt_rworker *workers; /* the records, for their threads */
+	uint32_t nworkers;
+	tt_runtimes runtimes;
 	char *out; /* OUT_SIZE bytes */
 	size_t used;
 } stream;
@@ -181,11 +182,13 @@ static void row(stream *st, const tt_rtask *t, const char *bad, uint64_t now)
 	char err[sizeof(st->r->err)];
 	size_t n = 0;
 	tt_fmt_task v = { .task = t, .tid = -1, .error = bad,
-			  .bad_record = bad ? TT_R_INCONSISTENT : 0 };
+			  .bad_record = bad ? TT_R_INCONSISTENT : 0, .runtime_id = t->runtime_id };
 	tt_fbuf b;
 
-	if (t->worker >= 0 && (uint32_t)t->worker < st->ntids)
-		v.tid = st->tids[t->worker];
+	v.runtimes = st->runtimes.count;
+	v.inherited_from = tt_runtimes_inherited(&st->runtimes, t->runtime_id);
+	v.tid = tt_runtimes_worker_tid(&st->runtimes, st->workers, st->nworkers, t->runtime_id,
+				       t->worker);
 	/* An inconsistent record's chain is no task's either. */
 	int rc = bad ? TT_R_OK : tt_reader_walk_frames(st->r, t->root_frame, st->frames, MAX_FRAMES, &n);
 	if (rc != TT_R_OK) {
@@ -231,20 +234,23 @@ static void slot_error(const cli_session *s, const tt_reader *r, size_t *bad)
 		fprintf(stderr, "tasktrace: %s: %s\n", cli_target_name(s), r->err);
 }
 
-static void read_workers(stream *st)
+static void read_workers(stream *st, uint64_t target_pid)
 {
 	uint64_t n = tt_reader_root_u64(st->r, TT_ROOT_WORKER_COUNT);
 	tt_rworker w;
 
+	tt_runtimes_init(&st->runtimes, st->r);
+	tt_runtimes_set_target(&st->runtimes, target_pid);
 	if (n > st->r->lim.max_workers)
 		return;
-	st->tids = calloc(n ? n : 1, sizeof(*st->tids));
-	if (!st->tids)
+	st->workers = calloc(n ? n : 1, sizeof(*st->workers));
+	if (!st->workers)
 		return;
-	for (uint32_t i = 0; i < n; i++)
-		if (tt_reader_worker(st->r, i, &w) == TT_R_OK && w.index < n)
-			st->tids[w.index] = (int64_t)w.tid;
-	st->ntids = (uint32_t)n;
+	for (uint32_t i = 0; i < n; i++) {
+		if (tt_reader_worker(st->r, i, &w) != TT_R_OK || w.state == TT_WORKER_UNUSED)
+			continue;
+		st->workers[st->nworkers++] = w;
+	}
 }
 
 int ps_stream(const cli_session *s, const cli_opts *o)
@@ -275,7 +281,7 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 		goto out;
 	if (s->core && cv_open(&st->cv, s->core) == 0 && st->cv.nsegs)
 		tt_reader_set_view(st->r, cv_view, &st->cv);
-	read_workers(st);
+	read_workers(st, (uint64_t)s->target.pid);
 	/* The first pass looks at ids and flags only. */
 	tt_task_iter_init(st->r, &it);
 	uint64_t slot, id;
@@ -351,7 +357,7 @@ out:
 		free(st->bc_storage);
 		cv_close(&st->cv);
 		free(st->frames);
-		free(st->tids);
+		free(st->workers);
 		free(st->r);
 		free(st->out);
 	}

@@ -3,6 +3,7 @@
  * against. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,19 @@ static int fail(cli_session *s, int code, const char *msg)
 
 /* A registry that cannot be read at all: the same line and exit status
  * whether the command snapshots it or streams it. */
+/* Said once, whichever way the command reads the tasks. */
+static void fork_warning(cli_session *s, const tt_runtimes *rt)
+{
+	char line[200];
+	tt_fbuf b;
+
+	if (!rt->inherited_from)
+		return;
+	tt_fb_init(&b, line, sizeof(line));
+	tt_fmt_fork_note(&b, rt);
+	cli_warn(s, "%s: %s", cli_target_name(s), line);
+}
+
 static int registry_fail(cli_session *s, int rc, const char *err)
 {
 	char msg[1200];
@@ -51,6 +65,10 @@ static int open_root_only(cli_session *s)
 		free(r);
 		return rc;
 	}
+	tt_runtimes rt;
+	tt_runtimes_init(&rt, r);
+	tt_runtimes_set_target(&rt, (uint64_t)s->target.pid);
+	fork_warning(s, &rt);
 	uint64_t now = tt_reader_root_u64(r, TT_ROOT_NOW_NS);
 	s->now_ns = s->core ? tt_core_now(s->core, now, tt_reader_root_u64(r, TT_ROOT_START_MONO_NS),
 				       tt_reader_root_u64(r, TT_ROOT_START_REAL_NS)) :
@@ -108,9 +126,22 @@ static int open_pid(cli_session *s, const cli_opts *o, pid_t pid)
 	return EXIT_OK;
 }
 
+void cli_warn(cli_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "tasktrace: warning: %s\n", line);
+	if (s->nwarnings < CLI_MAX_WARNINGS)
+		memcpy(s->warnings[s->nwarnings++], line, sizeof(line));
+}
+
 static int open_core(cli_session *s, const cli_opts *o, const char *core)
 {
-	char err[512];
+	char err[1200];
 	int rc;
 
 	s->core = core;
@@ -121,12 +152,15 @@ static int open_core(cli_session *s, const cli_opts *o, const char *core)
 	s->target.mem = tt_sym_mem(s->sym);
 	rc = tt_sym_find_root(s->sym, &s->target.root, err, sizeof(err));
 	if (rc != TT_T_OK) {
-		char msg[900];
-		snprintf(msg, sizeof(msg), "core %s: %s%s", core, err,
-			 rc == TT_T_NO_REGISTRY && !o->exe && !strstr(err, "build-ids") ?
-			 " (if its files have moved, give the executable with --exe)" : "");
+		char msg[1500];
+		snprintf(msg, sizeof(msg), "core %s: %s", core, err);
 		return fail(s, rc, msg);
 	}
+	/* The tasks can still be read; say once why names are "??". */
+	char missing[900];
+	if (tt_sym_core_missing(s->sym, missing, sizeof(missing)) > 0)
+		cli_warn(s, "core %s: function names and source files show as ??: %s", core,
+			 missing);
 	return EXIT_OK;
 }
 
@@ -149,6 +183,8 @@ int cli_open_target(cli_session *s, const cli_opts *o, const char *target)
 			      &s->snap, err, sizeof(err));
 	if (rc != TT_R_OK)
 		return registry_fail(s, rc, err);
+	tt_snapshot_set_target(s->snap, (uint64_t)s->target.pid);
+	fork_warning(s, &s->snap->runtimes);
 	s->now_ns = s->core ? tt_core_now(s->core, s->snap->now_ns, s->snap->start_mono_ns,
 				       s->snap->start_real_ns) :
 			      tt_live_now(s->target.pid, s->snap->now_ns);

@@ -205,11 +205,23 @@ static int symbolize_run(const cli_cmd *cmd, int argc, char **argv)
 		fprintf(stderr, "tasktrace: %s\n", err);
 		return cli_exit_code(code);
 	}
+	/* Said as the other commands say it (cli_warn): a core's missing files. */
+	char missing[900], warning[1024];
+	int nmissing = tt_sym_core_missing(sym, missing, sizeof(missing));
+	if (nmissing) {
+		snprintf(warning, sizeof(warning),
+			 "core %s: function names and source files show as ??: %s", o.core,
+			 missing);
+		fprintf(stderr, "tasktrace: warning: %s\n", warning);
+	}
 	if (o.json) {
 		printf("{\"tasktrace_json\":1,\"command\":\"symbolize\",\"target\":{\"kind\":\"%s\",\"path\":",
 		       kind_name(&o));
 		tt_json_str(stdout, o.core ? o.core : o.exe);
-		printf(",\"pid\":%d},\"addresses\":[", (int)tt_sym_pid(sym));
+		printf(",\"pid\":%d},\"warnings\":[", (int)tt_sym_pid(sym));
+		if (nmissing)
+			tt_json_str(stdout, warning);
+		fputs("],\"addresses\":[", stdout);
 	}
 	if (optind < argc)
 		for (int i = optind; i < argc; i++)

@@ -325,6 +325,156 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* ---- cores and the files they name ---- */
+
+/* Copy LEN bytes (all when LEN is 0) of SRC to DST, mode MODE. */
+static void copy_file(const char *src, const char *dst, size_t len, mode_t mode)
+{
+	FILE *in = fopen(src, "r");
+	ck_assert_msg(in, "%s", src);
+	char *buf = slurp(in);
+	struct stat st;
+	ck_assert_int_eq(stat(src, &st), 0);
+	if (!len)
+		len = (size_t)st.st_size;
+	FILE *out = fopen(dst, "w");
+	ck_assert_msg(out, "%s", dst);
+	ck_assert_uint_eq(fwrite(buf, 1, len, out), len);
+	fclose(out);
+	chmod(dst, mode);
+	free(buf);
+}
+
+/* A copy of samples/hung under another name, next to the samples (its
+ * runpath finds the library there), its core, and the copy moved away:
+ * every name the executable holds is then unknown, and tasktrace says
+ * so once, with what to do, and still reads the tasks. */
+START_TEST(core_without_its_executable)
+{
+	char sample_path[512], copy[600], away[620], exe_opt[700];
+	snprintf(sample_path, sizeof sample_path, "%s/hung", getenv("TT_SAMPLES"));
+	snprintf(copy, sizeof copy, "%s/hung-moved-%d", getenv("TT_SAMPLES"), (int)getpid());
+	snprintf(away, sizeof away, "%s.away", copy);
+	copy_file(sample_path, copy, 0, 0755);
+	sample moved;
+	sample_start_path(&moved, copy, NULL);
+	char *core = make_core(moved.pid, "moved");
+	sample_stop(&moved);
+	ck_assert_int_eq(rename(copy, away), 0);
+
+	run r = tasktrace("ps", core, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_msg(strstr(r.out, "?? at ??:"), "%s", r.out);
+	ck_assert_msg(strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+		      "not one line on stderr:\n%s", r.err);
+	in_order(r.err, "tasktrace: warning: core ", "the executable ", copy, "build-id ",
+		 "--exe PATH", "DEBUGINFOD_URLS", NULL);
+	run_free(&r);
+
+	r = tasktrace("bt", core, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_msg(strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+		      "not one line on stderr:\n%s", r.err);
+	in_order(r.err, "the executable ", copy, "--exe", NULL);
+	run_free(&r);
+
+	r = tasktrace("ps", "--json", core, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_schema("ps", r.out);
+	in_order(r.out, "\"warnings\":[\"core ", "the executable ", copy, "--exe PATH", NULL);
+	run_free(&r);
+	char core_opt[600];
+	snprintf(core_opt, sizeof core_opt, "--core=%s", core);
+	r = tasktrace("symbolize", "--json", core_opt, "0x1000", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_schema("symbolize", r.out);
+	in_order(r.out, "\"warnings\":[\"core ", "the executable ", copy, NULL);
+	in_order(r.err, "tasktrace: warning: core ", "the executable ", copy, NULL);
+	run_free(&r);
+
+	/* Given back: the names come back, and nothing is missing. */
+	snprintf(exe_opt, sizeof exe_opt, "--exe=%s", away);
+	r = tasktrace("ps", exe_opt, core, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_msg(!r.err[0], "stderr: %s", r.err);
+	in_order(r.out, "request-42", "await_reply at samples/hung.c:", NULL);
+	run_free(&r);
+	r = tasktrace("ps", "--json", exe_opt, core, NULL);
+	in_order(r.out, "\"warnings\":[]", NULL);
+	run_free(&r);
+
+	/* The file the core names is back, without its debug info (the
+	 * same build-id): an --exe of that build at another path (the
+	 * sample itself) must be the one used, for its lines. */
+	ck_assert_int_eq(rename(away, copy), 0);
+	char *strip_argv[] = {(char *)"objcopy", (char *)"--strip-debug", copy, NULL};
+	run st = run_prog("objcopy", strip_argv);
+	ck_assert_msg(st.status == 0, "objcopy: %s", st.err);
+	run_free(&st);
+	r = tasktrace("bt", "--json", core, NULL);
+	const char *p = strstr(r.out, "\"function\":\"await_reply\"");
+	ck_assert(p && (p = strstr(p, "\"resume_pc\":\"")));
+	char pc[32];
+	sscanf(p + 13, "%31[0-9a-fx]", pc);
+	run_free(&r);
+	r = tasktrace("symbolize", core_opt, pc, NULL);
+	ck_assert_msg(r.status == 0 && strstr(r.out, "??:0"), "without --exe: %s%s", r.out, r.err);
+	run_free(&r);
+	snprintf(exe_opt, sizeof exe_opt, "--exe=%s", sample_path);
+	r = tasktrace("symbolize", core_opt, exe_opt, pc, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	in_order(r.out, "\nawait_reply_poll\n", site("reply"), NULL);
+	run_free(&r);
+
+	unlink(copy);
+	unlink(core);
+	free(core);
+}
+END_TEST
+
+/* The byte offset and size of program header I of the ELF core at PATH. */
+static void core_load(const char *path, int i, uint64_t *off, uint64_t *filesz, int *nload)
+{
+	FILE *f = fopen(path, "r");
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	ck_assert(f && fread(&eh, sizeof eh, 1, f) == 1);
+	*nload = 0;
+	for (int k = 0; k < eh.e_phnum; k++) {
+		fseek(f, (long)(eh.e_phoff + (uint64_t)k * eh.e_phentsize), SEEK_SET);
+		ck_assert(fread(&ph, sizeof ph, 1, f) == 1);
+		if (ph.p_type != PT_LOAD || !ph.p_filesz)
+			continue;
+		if ((*nload)++ == i) {
+			*off = ph.p_offset;
+			*filesz = ph.p_filesz;
+		}
+	}
+	fclose(f);
+}
+
+/* A core cut short says so, with its own exit code, wherever it is cut:
+ * inside its program headers, or in the middle of its segments. */
+START_TEST(truncated_cores)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s.cut", hung_core);
+	copy_file(hung_core, path, 100, 0644);
+	expect_error(7, "truncated core", "ps", path, NULL);
+	expect_error(7, "truncated core", "bt", path, NULL);
+
+	uint64_t off = 0, size = 0;
+	int n = 0;
+	core_load(hung_core, 0, &off, &size, &n);
+	core_load(hung_core, n / 2, &off, &size, &n);
+	ck_assert_int_gt(n, 2);
+	copy_file(hung_core, path, (size_t)(off + size / 2), 0644);
+	expect_error(7, "truncated core", "ps", path, NULL);
+	expect_error(7, "truncated core", "tree", path, "--json");
+	unlink(path);
+}
+END_TEST
+
 /* Ctrl-C while the target is stopped: the guard detaches first. */
 START_TEST(interrupt_leaves_target_running)
 {
@@ -514,6 +664,8 @@ int main(void)
 	tcase_add_test(cores, core_json_validates);
 	tcase_add_test(cores, running_task_pruned_core);
 	tcase_add_test(cores, symbolize_core_and_pid);
+	tcase_add_test(cores, core_without_its_executable);
+	tcase_add_test(cores, truncated_cores);
 	suite_add_tcase(s, cores);
 	return run_suite(s);
 }

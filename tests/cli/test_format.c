@@ -452,6 +452,60 @@ START_TEST(hostile_names_cut)
 }
 END_TEST
 
+/* The reader rules of several runtimes and fork (docs/registry-abi.md
+ * §5.9) and their words: a registry whose pid is not the target's is a
+ * copy as a whole (a runtime that does not mark forks); a marked one
+ * covers the parent's runtimes only. */
+START_TEST(runtimes_and_fork_words)
+{
+	char mem[256];
+	tt_fbuf b;
+	tt_runtimes rt;
+
+	memset(&rt, 0, sizeof rt);
+	rt.root_pid = 100;
+	tt_runtimes_see(&rt, 1);
+	tt_runtimes_see(&rt, 1);
+	ck_assert_uint_eq(rt.count, 1);
+	tt_runtimes_set_target(&rt, 100);
+	ck_assert_uint_eq(tt_runtimes_inherited(&rt, 1), 0);
+	tt_runtimes_set_target(&rt, 200);
+	ck_assert_uint_eq(tt_runtimes_inherited(&rt, 1), 100);
+	ck_assert_uint_eq(tt_runtimes_inherited(&rt, 7), 100);
+	tt_fb_init(&b, mem, sizeof mem);
+	tt_fmt_fork_note(&b, &rt);
+	ck_assert_str_eq(mem, "registry inherited from parent PID 100 through fork: its tasks are "
+			      "the parent's, frozen");
+
+	/* Marked by the runtime: runtimes 1-2 are the parent's, 3 the child's. */
+	memset(&rt, 0, sizeof rt);
+	rt.root_pid = 200;
+	rt.inherited_from = 100;
+	rt.inherited_upto = 2;
+	for (uint64_t id = 1; id <= 3; id++)
+		tt_runtimes_see(&rt, id);
+	tt_runtimes_set_target(&rt, 200);
+	ck_assert_uint_eq(tt_runtimes_inherited(&rt, 2), 100);
+	ck_assert_uint_eq(tt_runtimes_inherited(&rt, 3), 0);
+	tt_fb_init(&b, mem, sizeof mem);
+	tt_fmt_fork_note(&b, &rt);
+	ck_assert_str_eq(mem,
+			 "the tasks of runtimes 1-2 were inherited from parent PID 100 through "
+			 "fork: they are the parent's, frozen");
+
+	/* Worker 0 of runtime 3, not of runtime 1; none for the copies. */
+	tt_rworker w[2] = {{.tid = 11, .index = 0, .runtime_id = 1},
+			   {.tid = 33, .index = 0, .runtime_id = 3}};
+	ck_assert_int_eq(tt_runtimes_worker_tid(&rt, w, 2, 3, 0), 33);
+	ck_assert_int_eq(tt_runtimes_worker_tid(&rt, w, 2, 1, 0), -1);
+	tt_fb_init(&b, mem, sizeof mem);
+	tt_fmt_worker(&b, 3, 0, rt.count > 1);
+	tt_fb_str(&b, " ");
+	tt_fmt_worker(&b, 3, -1, 0);
+	ck_assert_str_eq(mem, "3.0 ?");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("format");
@@ -464,6 +518,7 @@ int main(void)
 	tcase_add_test(tc, hostile_names);
 	tcase_add_test(tc, hostile_names_cut);
 	tcase_add_test(tc, hostile_names_random);
+	tcase_add_test(tc, runtimes_and_fork_words);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

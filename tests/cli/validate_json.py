@@ -121,6 +121,7 @@ def task(command):
                        "state": one_of(*STATES),
                        "flags": array(one_of(*FLAGS)),
                        "parent_id": (INT, NULL), "worker": (INT, NULL), "tid": (INT, NULL),
+                       "runtime_id": (INT, NULL), "inherited_from_pid": (INT, NULL),
                        "spawn_site": (site, NULL), "wait": (wait, NULL),
                        "where": (lambda w, p: obj(w, p, {"function": STR, "file": STR, "line": INT}), NULL),
                        "created_ns": INT, "polls": INT, "busy_ns": INT, "wakes": INT,
@@ -163,6 +164,7 @@ def document(d, command):
         obj(d, "$", {"tasktrace_json": INT, "command": one_of("symbolize"),
                      "target": lambda t, p: obj(t, p, {"kind": one_of("exe", "pid", "core"),
                                                        "path": (STR, NULL), "pid": INT}),
+                     "warnings": array(STR),
                      "addresses": array(lambda a, p: obj(a, p, {"address": STR}))})
         for i, a in enumerate(d["addresses"]):
             if "error" not in a:
@@ -187,7 +189,9 @@ def document(d, command):
                  "workers": array(lambda w, p: obj(w, p, {
                      "index": INT, "tid": INT,
                      "state": one_of(*WORKERS, "unknown"),
-                     "task_id": (INT, NULL)})),
+                     "task_id": (INT, NULL), "runtime_id": (INT, NULL),
+                     "inherited_from_pid": (INT, NULL)})),
+                 "warnings": array(STR),
                  "tasks": array(task(command))})
 
 

@@ -502,6 +502,41 @@ START_TEST(library_without_debug_info)
 }
 END_TEST
 
+/* Two runtimes, each with its worker 0, and the child of a fork: info
+ * tasks says which runtime, and that the child's copies are the parent's
+ * (tests/cli/runtimes_prog.c; tests/cli/test_cli_runtimes.c for the CLI). */
+START_TEST(runtimes_and_fork)
+{
+	sample s;
+	char want[160];
+
+	sample_start_path(&s, getenv("TT_RUNTIMES_PROG"), "two");
+	ttmi *g = gdb_attach(s.pid);
+	ok(g, ttmi_cli(g, "info tasks"), "info tasks");
+	const char *c = ttmi_console(g);
+	ck_assert_msg(strstr(line_of(c, "sleeper-rt2"), "rt 2: sleeper"), "%s", c);
+	ck_assert_msg(strstr(line_of(c, "spinner-rt1"), "running on worker 1."), "%s", c);
+	ck_assert_msg(strstr(line_of(c, "spinner-rt2"), "running on worker 2."), "%s", c);
+	ttmi_close(g);
+	sample_stop(&s);
+
+	sample_start_path(&s, getenv("TT_RUNTIMES_PROG"), "fork");
+	pid_t child = (pid_t)strtol(strstr(s.line, "pid ") + 4, NULL, 10);
+	g = gdb_attach(child);
+	ok(g, ttmi_cli(g, "info tasks"), "info tasks");
+	c = ttmi_console(g);
+	snprintf(want, sizeof want,
+		 "warning: registry inherited from parent PID %d through fork: its tasks are the "
+		 "parent's, frozen",
+		 (int)s.pid);
+	ck_assert_msg(strstr(c, want), "%s", c);
+	ck_assert_msg(strstr(line_of(c, "sleeper-rt1"), "idle inherited"), "%s", c);
+	ttmi_close(g);
+	kill(child, SIGKILL);
+	sample_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gdb-plugin");
@@ -524,6 +559,7 @@ int main(void)
 	tcase_set_tags(shared, "unsanitized shared");
 	tcase_set_timeout(shared, 300);
 	tcase_add_test(shared, library_without_debug_info);
+	tcase_add_test(shared, runtimes_and_fork);
 	suite_add_tcase(s, shared);
 	return run_suite(s);
 }

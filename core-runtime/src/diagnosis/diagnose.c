@@ -228,6 +228,10 @@ static int considered(const build *b, const tt_stask *t)
 		return 0;
 	if (!b->o->all && (t->raw.flags & TT_TASKF_SYSTEM))
 		return 0;
+	/* A fork's copy of the parent's tasks: frozen, their threads are
+	 * not in this process, and nothing about them is a finding here. */
+	if (tt_runtimes_inherited(&b->s->runtimes, t->raw.runtime_id))
+		return 0;
 	return !b->o->runtime_id || t->raw.runtime_id == b->o->runtime_id;
 }
 
@@ -568,7 +572,8 @@ static void long_polls(build *b)
 			continue;
 		for (size_t k = 0; k < s->nworkers; k++) {
 			if (s->workers[k].state == TT_WORKER_POLLING &&
-			    s->workers[k].task_id == t->raw.id) {
+			    s->workers[k].task_id == t->raw.id &&
+			    s->workers[k].runtime_id == t->raw.runtime_id) {
 				w = &s->workers[k];
 				if (w->poll_start_ns)
 					start = w->poll_start_ns;
@@ -588,10 +593,7 @@ static void long_polls(build *b)
 		tt_fb_str(fb, " has been running one poll for ");
 		tt_fmt_duration(fb, a);
 		tt_fb_str(fb, " on worker ");
-		if (t->raw.worker >= 0)
-			tt_fb_u64(fb, (uint64_t)t->raw.worker);
-		else
-			tt_fb_str(fb, "?");
+		tt_fmt_worker(fb, t->raw.runtime_id, t->raw.worker, s->runtimes.count > 1);
 		if (w && w->tid) {
 			tt_fb_str(fb, " (tid ");
 			tt_fb_u64(fb, w->tid);

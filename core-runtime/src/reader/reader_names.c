@@ -61,6 +61,7 @@ static const char *const root_f[TT_ROOT_MAX_] = {
 	"worker_count", "worker_capacity", "now_ns", "start_mono_ns",
 	"start_real_ns", "tasks_live", "next_task_id", "runtime_name", "pid",
 	"sites_start", "sites_stop", "funcs_start", "funcs_stop", "flags",
+	"fork_parent_pid", "fork_runtimes",
 };
 static const char *const chunk_f[TT_CHUNK_MAX_] = {
 	"size", "slots", "slot_count", "first_index",

@@ -794,6 +794,7 @@ static int snapshot_body(struct build *b, tt_mem mem, uint64_t root_addr,
 	if (rc)
 		return rc;
 	read_workers(b);
+	tt_r_snapshot_runtimes(s, r);
 	if (build_ids(b))
 		return tt_r_errf(r, TT_R_NOMEM, "out of memory");
 	return TT_R_OK;

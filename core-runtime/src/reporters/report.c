@@ -450,14 +450,14 @@ tt_rep *tt_rep_open(int with_index, char *err, size_t errlen)
 	p->now = tt_now_ns();
 	tt_rsym_cache_init(&p->funcs, p->func_ents, TT_REP_SYMS);
 	tt_rsym_cache_init(&p->sites, p->site_ents, TT_REP_SYMS);
-	for (uint32_t i = 0; i < TT_REP_WORKERS; i++)
-		p->worker_tid[i] = -1;
+	tt_runtimes_init(&p->runtimes, &p->r);
+	tt_runtimes_set_target(&p->runtimes, (uint64_t)m->mem.pid);
+	p->nworkers = 0;
 	uint64_t nw = tt_reader_root_u64(&p->r, TT_ROOT_WORKER_COUNT);
 	for (uint32_t i = 0; i < nw && i < TT_REP_WORKERS; i++) {
-		if (tt_reader_worker(&p->r, i, &w) == TT_R_OK &&
-		    w.index < TT_REP_WORKERS && w.state != TT_WORKER_EXITED &&
+		if (tt_reader_worker(&p->r, i, &w) == TT_R_OK && w.state != TT_WORKER_EXITED &&
 		    w.state != TT_WORKER_UNUSED)
-			p->worker_tid[w.index] = (int64_t)w.tid;
+			p->workers[p->nworkers++] = w;
 	}
 	if (with_index)
 		build_index(p);
@@ -621,7 +621,11 @@ static void fmt_view(tt_rep *p, size_t n, const tt_rtask *t, int err,
 	v->leaf = NULL;
 	v->where_func = v->where_file = NULL;
 	v->where_line = 0;
-	v->tid = t->worker >= 0 && t->worker < TT_REP_WORKERS ? p->worker_tid[t->worker] : -1;
+	v->runtime_id = t->runtime_id;
+	v->runtimes = p->runtimes.count;
+	v->inherited_from = tt_runtimes_inherited(&p->runtimes, t->runtime_id);
+	v->tid =
+	    tt_runtimes_worker_tid(&p->runtimes, p->workers, p->nworkers, t->runtime_id, t->worker);
 	v->error = err ? p->r.err : NULL;
 	v->selected = 0;
 	v->bad_record = err == TT_R_TORN ? err : 0;

@@ -102,7 +102,9 @@ typedef struct tt_rep {
 	tt_rsym func_ents[TT_REP_SYMS], site_ents[TT_REP_SYMS];
 	tt_rframe frames[TT_REP_FRAMES];
 	size_t path[TT_REP_FRAMES];
-	int64_t worker_tid[TT_REP_WORKERS];
+	tt_rworker workers[TT_REP_WORKERS]; /* live ones: a task's thread is (runtime, index)'s */
+	uint32_t nworkers;
+	tt_runtimes runtimes; /* several runtimes named; a fork's copies marked */
 	unsigned char bulk[TT_REP_BULK * TT_R_TASK_MAX];
 	char line[1024];
 	char out[1 << 16]; /* for tt_rout_set_buffer */

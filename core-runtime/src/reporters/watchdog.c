@@ -97,6 +97,7 @@ static int round_locked(void)
 	if (tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL,
 			     &s, err, sizeof(err)) != TT_R_OK)
 		return -EIO;
+	tt_snapshot_set_target(s, (uint64_t)getpid());
 	/* The workers run on while we read: a finding must hold on a
 	 * second look (tt_diag_opts.recheck). */
 	tt_mem self = tt_mem_self();

@@ -24,7 +24,7 @@ typedef struct tt_chunk {
 	uint64_t first_index;
 } tt_chunk;
 
-#define N_LAYOUT 80
+#define N_LAYOUT 82
 
 struct tt_registry_root {
 	tt_registry_header hdr;
@@ -44,6 +44,8 @@ struct tt_registry_root {
 	const void *sites_start, *sites_stop;
 	const void *funcs_start, *funcs_stop;
 	uint64_t flags;
+	uint64_t fork_parent_pid;
+	uint64_t fork_runtimes;
 	tt_layout_entry layout[N_LAYOUT];
 };
 
@@ -118,6 +120,8 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		R_(TT_ROOT_FUNCS_START, funcs_start),
 		R_(TT_ROOT_FUNCS_STOP, funcs_stop),
 		R_(TT_ROOT_FLAGS, flags),
+		R_(TT_ROOT_FORK_PARENT_PID, fork_parent_pid),
+		R_(TT_ROOT_FORK_RUNTIMES, fork_runtimes),
 		SZ_(TT_REC_CHUNK, tt_chunk),
 		C_(TT_CHUNK_SLOTS, slots),
 		C_(TT_CHUNK_SLOT_COUNT, slot_count),
@@ -207,6 +211,16 @@ static _Atomic uint64_t free_head;
 static _Atomic uint64_t runtime_ids;
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 
+/* The child of a fork has a copy of every task, but none of the threads
+ * that polled them: they are the parent's and stay frozen.  Readers tell
+ * them by runtime id; the child's own runtimes get ids above the mark. */
+static void registry_forked(void)
+{
+	root.fork_parent_pid = root.pid;
+	root.fork_runtimes = atomic_load_explicit(&runtime_ids, RELAXED);
+	root.pid = (uint64_t)getpid();
+}
+
 static void registry_start(void)
 {
 	struct timespec m, r;
@@ -216,6 +230,7 @@ static void registry_start(void)
 	root.start_real_ns = (uint64_t)r.tv_sec * 1000000000ull + r.tv_nsec;
 	root.now_ns = tt_stamp_ns(); /* the clock of all recording stamps */
 	root.pid = (uint64_t)getpid();
+	pthread_atfork(NULL, NULL, registry_forked);
 }
 
 static unsigned chunk_of(uint64_t index, uint64_t *first)

@@ -339,6 +339,38 @@ void tt_fmt_leaf_wait(tt_fbuf *b, const tt_rframe *f, const char *owner_name,
 
 /* ---- task summaries ---- */
 
+void tt_fmt_worker(tt_fbuf *b, uint64_t runtime_id, int64_t index, int several)
+{
+	if (several) {
+		tt_fb_u64(b, runtime_id);
+		fb_putc(b, '.');
+	}
+	if (index >= 0)
+		tt_fb_u64(b, (uint64_t)index);
+	else
+		fb_putc(b, '?');
+}
+
+void tt_fmt_fork_note(tt_fbuf *b, const tt_runtimes *rt)
+{
+	int all = 1;
+
+	for (uint32_t i = 0; i < rt->count && i < TT_RUNTIMES_SEEN; i++)
+		all &= rt->ids[i] <= rt->inherited_upto;
+	if (all || rt->count > TT_RUNTIMES_SEEN) {
+		tt_fb_str(b, "registry inherited from parent PID ");
+		tt_fb_u64(b, rt->inherited_from);
+		tt_fb_str(b, " through fork: its tasks are the parent's, frozen");
+		return;
+	}
+	tt_fb_str(b, "the tasks of runtime");
+	tt_fb_str(b, rt->inherited_upto > 1 ? "s 1-" : " ");
+	tt_fb_u64(b, rt->inherited_upto);
+	tt_fb_str(b, " were inherited from parent PID ");
+	tt_fb_u64(b, rt->inherited_from);
+	tt_fb_str(b, " through fork: they are the parent's, frozen");
+}
+
 void tt_fmt_state(tt_fbuf *b, const tt_fmt_task *v)
 {
 	const tt_rtask *t = v->task;
@@ -352,19 +384,41 @@ void tt_fmt_state(tt_fbuf *b, const tt_fmt_task *v)
 		tt_fb_str(b, " cancelling");
 	if (t->flags & TT_TASKF_SYSTEM)
 		tt_fb_str(b, " system");
+	if (v->inherited_from)
+		tt_fb_str(b, " inherited");
 }
 
+/* A copied task's worker is a thread of the parent: no tid here. */
 static void running_on(tt_fbuf *b, const tt_fmt_task *v, const char *tid_sep)
 {
 	tt_fb_str(b, "running on worker ");
-	if (v->task->worker >= 0)
-		tt_fb_u64(b, (uint64_t)v->task->worker);
-	else
-		fb_putc(b, '?');
-	if (v->tid > 0) {
+	tt_fmt_worker(b, v->runtime_id, v->task->worker, v->runtimes > 1);
+	if (v->inherited_from) {
+		tt_fb_str(b, " of pid ");
+		tt_fb_u64(b, v->inherited_from);
+	} else if (v->tid > 0) {
 		tt_fb_str(b, tid_sep);
 		tt_fb_u64(b, (uint64_t)v->tid);
 	}
+}
+
+/* After a task's name in bt and tree: " (rt 2, inherited from pid 41)". */
+static void task_tags(tt_fbuf *b, const tt_fmt_task *v)
+{
+	int several = v->runtimes > 1;
+
+	if (!several && !v->inherited_from)
+		return;
+	tt_fb_str(b, " (");
+	if (several) {
+		tt_fb_str(b, "rt ");
+		tt_fb_u64(b, v->runtime_id);
+	}
+	if (v->inherited_from) {
+		tt_fb_str(b, several ? ", inherited from pid " : "inherited from pid ");
+		tt_fb_u64(b, v->inherited_from);
+	}
+	fb_putc(b, ')');
 }
 
 void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v)
@@ -378,6 +432,11 @@ void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v)
 		if (v->tid > 0)
 			fb_putc(b, ')');
 	} else if (v->where_func) {
+		if (v->runtimes > 1) {
+			tt_fb_str(b, "rt ");
+			tt_fb_u64(b, v->runtime_id);
+			tt_fb_str(b, ": ");
+		}
 		tt_fb_text(b, v->where_func);
 		if (v->where_file) {
 			tt_fb_str(b, " at ");
@@ -435,6 +494,7 @@ void tt_fmt_bt_header(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
 	tt_fb_u64(b, t->id);
 	fb_putc(b, ' ');
 	fb_quoted(b, t->name);
+	task_tags(b, v);
 	tt_fb_str(b, " [");
 	if (v->bad_record) {
 		tt_fmt_state(b, v);
@@ -534,6 +594,7 @@ void tt_fmt_tree_node(tt_fbuf *b, int indent, const tt_fmt_task *v,
 	tt_fb_u64(b, t->id);
 	fb_putc(b, ' ');
 	fb_quoted(b, t->name);
+	task_tags(b, v);
 	fb_putc(b, ' ');
 	tt_fmt_state(b, v);
 	if (t->state == TT_STATE_RUNNING) {

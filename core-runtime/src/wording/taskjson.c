@@ -123,6 +123,10 @@ void tt_json_task_fields(FILE *f, const tt_snapshot *s, uint64_t now,
 		fprintf(f, "%" PRId64, v.tid);
 	else
 		fputs("null", f);
+	fputs(",\"runtime_id\":", f);
+	tt_json_u64_or_null(f, r->runtime_id);
+	fputs(",\"inherited_from_pid\":", f);
+	tt_json_u64_or_null(f, v.inherited_from);
 	fputs(",\"spawn_site\":", f);
 	tt_json_site(f, t->spawn_site);
 	fputs(",\"wait\":", f);

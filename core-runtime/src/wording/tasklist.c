@@ -27,6 +27,24 @@ int64_t tt_snapshot_worker_tid(const tt_snapshot *s, int32_t index)
 	return -1;
 }
 
+int64_t tt_snapshot_task_tid(const tt_snapshot *s, const tt_rtask *t)
+{
+	return tt_runtimes_worker_tid(&s->runtimes, s->workers, s->nworkers, t->runtime_id,
+				      t->worker);
+}
+
+size_t tt_snapshot_fork_note(const tt_snapshot *s, char *buf, size_t len)
+{
+	tt_fbuf b;
+
+	if (!len)
+		return 0;
+	tt_fb_init(&b, buf, len);
+	if (s->runtimes.inherited_from)
+		tt_fmt_fork_note(&b, &s->runtimes);
+	return b.len;
+}
+
 const char *tt_snapshot_task_name(const tt_snapshot *s, uint64_t id)
 {
 	const tt_stask *t = id ? tt_snapshot_find(s, id) : NULL;
@@ -39,7 +57,10 @@ void tt_snapshot_view(const tt_snapshot *s, const tt_stask *t,
 {
 	memset(out, 0, sizeof(*out));
 	out->task = &t->raw;
-	out->tid = tt_snapshot_worker_tid(s, t->raw.worker);
+	out->runtime_id = t->raw.runtime_id;
+	out->runtimes = s->runtimes.count;
+	out->inherited_from = tt_runtimes_inherited(&s->runtimes, t->raw.runtime_id);
+	out->tid = tt_snapshot_task_tid(s, &t->raw);
 	out->error = t->error ? t->errmsg : NULL;
 	/* A torn record's state and chain are no moment's, an inconsistent
 	 * one's no task's: none is shown. */

@@ -77,13 +77,19 @@ class STask(ctypes.Structure):
                 ("errmsg", ctypes.c_char * 160)]
 
 
+class Runtimes(ctypes.Structure):
+    _fields_ = [("root_pid", U64), ("inherited_from", U64), ("inherited_upto", U64),
+                ("ids", U64 * 16), ("count", U32)]
+
+
 class Snapshot(ctypes.Structure):
     _fields_ = [("root_addr", U64), ("abi_version", U32), ("pointer_size", U32),
                 ("now_ns", U64), ("start_mono_ns", U64), ("start_real_ns", U64),
                 ("tasks_live", U64), ("next_task_id", U64), ("pid", U64), ("flags", U64),
                 ("runtime_name", CHARP), ("tasks", ctypes.POINTER(STask)), ("ntasks", SIZE),
                 ("nerrors", SIZE), ("workers", ctypes.POINTER(RWorker)), ("nworkers", SIZE),
-                ("arena_", ctypes.c_void_p), ("cache_", ctypes.c_void_p)]
+                ("arena_", ctypes.c_void_p), ("cache_", ctypes.c_void_p),
+                ("runtimes", Runtimes)]
 
 
 class ListOpts(ctypes.Structure):
@@ -206,6 +212,9 @@ PROTOTYPES = {
     "tt_snapshot_read": (ctypes.c_int, [Mem, U64, ctypes.c_void_p, ctypes.POINTER(SNAP_P),
                                         ctypes.c_char_p, SIZE]),
     "tt_snapshot_free": (None, [SNAP_P]),
+    "tt_snapshot_set_target": (None, [SNAP_P, U64]),
+    "tt_snapshot_fork_note": (SIZE, [SNAP_P, ctypes.c_char_p, SIZE]),
+    "tt_snapshot_task_tid": (ctypes.c_int64, [SNAP_P, ctypes.c_void_p]),
     "tt_snapshot_find": (ctypes.POINTER(STask), [SNAP_P, U64]),
     "tt_task_list": (ctypes.c_void_p, [SNAP_P, U64, ctypes.POINTER(ListOpts),
                                        ctypes.c_char_p, SIZE]),

@@ -154,7 +154,7 @@ class Hooks:
 
     def _stack(self, t, stask, out, err, errlen):
         worker = t.raw.worker
-        tid = self.snap.worker_tid(worker)
+        tid = self.snap.task_tid(t)
         if not tid:
             return self._error(err, errlen, "the thread of worker %d is unknown" % worker)
         poll = t.frames[0].func.contents.poll if t.nframes and t.frames[0].func else 0

@@ -243,11 +243,11 @@ class Snapshot:
                 return w
         return None
 
-    def worker_tid(self, index):
-        for w in self.workers:
-            if w.index == index and index >= 0:
-                return w.tid
-        return None
+    def task_tid(self, t):
+        """The thread of the worker polling STask T (its runtime's worker:
+        indexes count per runtime), None when unknown or a fork's copy."""
+        tid = self._lib.tt_snapshot_task_tid(self._p, ctypes.addressof(t.raw))
+        return tid if tid > 0 else None
 
     def site(self, p):
         """A tt_ssite at address P as a Site (None for 0), made once."""
@@ -391,6 +391,11 @@ def snapshot():
         if lib.tt_snapshot_read(mem, cands[pick.chosen], None, ctypes.byref(out), err, len(err)):
             raise Corrupt(err.value.decode("utf-8", "replace"))
         del keep
+        # A fork's copy of the parent's tasks is told by the pid read.
+        lib.tt_snapshot_set_target(out, inf.pid)
+        note = ctypes.create_string_buffer(256)
+        if lib.tt_snapshot_fork_note(out, note, len(note)):
+            gdb.write("warning: %s\n" % note.value.decode("utf-8", "replace"))
         snap = _cache[key] = Snapshot(lib, out)
         conn = _connection(inf)
         snap.live = conn == "native"

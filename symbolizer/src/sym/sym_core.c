@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
 #include <sys/mman.h>
 #include <sys/procfs.h>
 #include <sys/stat.h>
@@ -26,9 +27,13 @@ static int by_vaddr(const void *a, const void *b)
 	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
 }
 
-/* The pid from the first NT_PRPSINFO (or NT_PRSTATUS) note. */
-static pid_t note_pid(Elf *elf, size_t phnum)
+/* From the notes: the pid (the first NT_PRPSINFO or NT_PRSTATUS) and the
+ * executable's entry point (AT_ENTRY of NT_AUXV), which tells the main
+ * module among the others. */
+static void note_scan(Elf *elf, size_t phnum, core_image *c)
 {
+	int have_pid = 0;
+
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE)
@@ -39,19 +44,28 @@ static pid_t note_pid(Elf *elf, size_t phnum)
 		size_t off = 0, name_off, desc_off;
 		while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
 			const char *desc = (const char *)d->d_buf + desc_off;
-			if (nh.n_type == NT_PRPSINFO && nh.n_descsz >= sizeof(prpsinfo_t)) {
+			if (!have_pid && nh.n_type == NT_PRPSINFO &&
+			    nh.n_descsz >= sizeof(prpsinfo_t)) {
 				prpsinfo_t ps;
 				memcpy(&ps, desc, sizeof(ps));
-				return ps.pr_pid;
-			}
-			if (nh.n_type == NT_PRSTATUS && nh.n_descsz >= sizeof(prstatus_t)) {
+				c->pid = ps.pr_pid;
+				have_pid = 1;
+			} else if (!have_pid && nh.n_type == NT_PRSTATUS &&
+				   nh.n_descsz >= sizeof(prstatus_t)) {
 				prstatus_t st;
 				memcpy(&st, desc, sizeof(st));
-				return st.pr_pid;
+				c->pid = st.pr_pid;
+				have_pid = 1;
+			} else if (nh.n_type == NT_AUXV) {
+				for (size_t k = 0; k + 16 <= nh.n_descsz; k += 16) {
+					uint64_t av[2];
+					memcpy(av, desc + k, sizeof(av));
+					if (av[0] == AT_ENTRY)
+						c->entry = av[1];
+				}
 			}
 		}
 	}
-	return 0;
 }
 
 int core_open(core_image *c, const char *path, char *err, size_t errlen)
@@ -96,12 +110,30 @@ int core_open(core_image *c, const char *path, char *err, size_t errlen)
 			eh.e_machine);
 		return TT_T_NOT_CORE;
 	}
+	/* The program headers themselves first: libelf counts only those
+	 * that fit in the file, so a core cut inside them (a 100-byte head)
+	 * would have no segments to check and pass for a core without a
+	 * registry.  Past 0xffff headers (PN_XNUM) the count is in section
+	 * header 0, which a cut core may have lost too. */
+	uint64_t want = eh.e_phnum;
+	if (eh.e_phnum == PN_XNUM) {
+		GElf_Shdr sh0;
+		Elf_Scn *scn0 = elf_getscn(c->elf, 0);
+		want = scn0 && gelf_getshdr(scn0, &sh0) ? sh0.sh_info : UINT32_MAX;
+	}
+	uint64_t need = eh.e_phoff + want * eh.e_phentsize;
+	if (eh.e_phoff > c->size || need > c->size || want > phnum) {
+		sym_err(err, errlen,
+			"%s: truncated core (%" PRIu64 " bytes, its program headers need %" PRIu64
+			")",
+			path, c->size, need);
+		return TT_T_TRUNCATED;
+	}
 	c->segs = calloc(phnum ? phnum : 1, sizeof(*c->segs));
 	if (!c->segs) {
 		sym_err(err, errlen, "out of memory");
 		return TT_T_IO;
 	}
-	uint64_t need = 0;
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
 		if (!gelf_getphdr(c->elf, (int)i, &ph))
@@ -127,7 +159,7 @@ int core_open(core_image *c, const char *path, char *err, size_t errlen)
 	 * time.  Without a mapping, reads fall back to pread. */
 	void *m = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, c->fd, 0);
 	c->map = m == MAP_FAILED ? NULL : m;
-	c->pid = note_pid(c->elf, phnum);
+	note_scan(c->elf, phnum, c);
 	return TT_T_OK;
 }
 

@@ -25,6 +25,7 @@ typedef struct core_image {
 	core_seg *segs; /* sorted by vaddr */
 	size_t nsegs;
 	pid_t pid;      /* from NT_PRPSINFO / NT_PRSTATUS */
+	uint64_t entry; /* AT_ENTRY from NT_AUXV: in the executable; 0 unknown */
 } core_image;
 
 /* A subprogram or inlined call covering [lo, hi) in a CU's table. */
@@ -87,6 +88,9 @@ struct tt_sym {
 
 SYM_HIDDEN void sym_err(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* A build-id as lowercase hex into OUT (CAP bytes, cut short to fit). */
+SYM_HIDDEN void sym_hex(char *out, size_t cap, const unsigned char *id, size_t n);
 
 /* Open and check a core (ELF, ET_CORE, not truncated); its segments. */
 SYM_HIDDEN int core_open(core_image *c, const char *path, char *err,

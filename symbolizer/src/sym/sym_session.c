@@ -24,6 +24,15 @@ void sym_err(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+void sym_hex(char *out, size_t cap, const unsigned char *id, size_t n)
+{
+	size_t k = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < n && k + 3 < cap; i++)
+		k += (size_t)snprintf(out + k, cap - k, "%02x", id[i]);
+}
+
 static void elf_init(void)
 {
 	static int done;
@@ -154,15 +163,6 @@ static const Dwfl_Callbacks core_callbacks = {
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 };
 
-static void hex(char *out, size_t cap, const unsigned char *id, size_t n)
-{
-	size_t k = 0;
-
-	out[0] = 0;
-	for (size_t i = 0; i < n && k + 3 < cap; i++)
-		k += (size_t)snprintf(out + k, cap - k, "%02x", id[i]);
-}
-
 typedef struct exe_match {
 	const unsigned char *id;
 	size_t len;
@@ -188,7 +188,7 @@ static int match_module(Dwfl_Module *mod, void **ud, const char *name,
 	if ((size_t)n == m->len && memcmp(bits, m->id, m->len) == 0)
 		m->found = 1;
 	if (m->main_name && name && strcmp(name, m->main_name) == 0)
-		hex(m->main_id, sizeof(m->main_id), bits, (size_t)n);
+		sym_hex(m->main_id, sizeof(m->main_id), bits, (size_t)n);
 	return DWARF_CB_OK;
 }
 
@@ -225,7 +225,7 @@ static int check_exe(tt_sym *s, const char *core, const char *exe, char *err,
 	dwfl_getmodules(s->dwfl, match_module, &m, 0);
 	if (!m.known || m.found)
 		return TT_T_OK;
-	hex(want, sizeof(want), id, n);
+	sym_hex(want, sizeof(want), id, n);
 	sym_err(err, errlen,
 		"%s does not match core %s (its build-id is %s, the core's executable has %s)",
 		exe, core, want, m.main_id[0] ? m.main_id : "another");

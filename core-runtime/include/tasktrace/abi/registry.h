@@ -61,7 +61,11 @@ enum tt_root_field {
 	TT_ROOT_FUNCS_START = 16,
 	TT_ROOT_FUNCS_STOP = 17,
 	TT_ROOT_FLAGS = 18, /* TT_ROOTF_* */
-	TT_ROOT_MAX_ = 19
+	/* Set in the child of a fork: the tasks of runtimes 1..FORK_RUNTIMES
+	 * are process FORK_PARENT_PID's, copied and frozen (0: no fork). */
+	TT_ROOT_FORK_PARENT_PID = 19,
+	TT_ROOT_FORK_RUNTIMES = 20,
+	TT_ROOT_MAX_ = 21
 };
 enum tt_chunk_field {
 	TT_CHUNK_SLOTS = 1,       /* ptr: first slot; slots are TASK-sized */

@@ -53,10 +53,24 @@ typedef struct tt_fmt_task {
 	 * contradicts the registry): the record is no task's state, so no
 	 * state, wait or where is shown, only the error; else 0. */
 	int bad_record;
+	/* Several runtimes, fork (tt_runtimes): the task's runtime is
+	 * named where the target has more than one; a task copied from the
+	 * parent by fork is marked, and its worker has no thread here. */
+	uint64_t runtime_id;
+	uint32_t runtimes;	 /* distinct runtimes in the target */
+	uint64_t inherited_from; /* the parent's pid for such a task, else 0 */
 } tt_fmt_task;
 
-/* "idle", "running", plus markers: "idle cancelling", "idle system";
- * "torn" or "invalid" alone for a bad record (bad_record). */
+/* A worker as every reader names it: "1", or "2.1" (runtime 2's worker
+ * 1) when the target has SEVERAL runtimes; "?" for a negative INDEX. */
+TT_API void tt_fmt_worker(tt_fbuf *b, uint64_t runtime_id, int64_t index, int several);
+/* The one line said about a registry copied by fork (RT->inherited_from
+ * set): whose tasks they are, all of them or those of which runtimes. */
+TT_API void tt_fmt_fork_note(tt_fbuf *b, const tt_runtimes *rt);
+
+/* "idle", "running", plus markers: "idle cancelling", "idle system",
+ * "idle inherited"; "torn" or "invalid" alone for a bad record
+ * (bad_record). */
 TT_API void tt_fmt_state(tt_fbuf *b, const tt_fmt_task *v);
 /* ps and tree wording: "channel recv 3m12s", "timer 59m58s left",
  * "runnable 1.2s"; "-" when there is no wait. */

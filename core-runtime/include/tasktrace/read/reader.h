@@ -419,6 +419,40 @@ TT_API int tt_reader_string(tt_reader *r, uint64_t addr, char *buf, size_t len);
 /* Worker record I (0 <= I < worker count). */
 TT_API int tt_reader_worker(tt_reader *r, uint32_t i, tt_rworker *out);
 
+/* ---- runtimes and fork ---- */
+
+/* Which runtimes a registry's tasks and workers belong to, and which of
+ * them a fork copied from the parent (docs/registry-abi.md, "Several
+ * runtimes, fork"): the facts every reader needs to name a task's
+ * runtime and to tell a frozen copy from a live task.  Plain data, no
+ * allocation (the reporters use it in a signal handler too). */
+#define TT_RUNTIMES_SEEN 16 /* distinct runtime ids remembered */
+typedef struct tt_runtimes {
+	uint64_t root_pid;	 /* the registry's pid field */
+	uint64_t inherited_from; /* pid of the parent whose tasks were copied, 0: none */
+	uint64_t inherited_upto; /* runtime ids 1..this are that parent's */
+	uint64_t ids[TT_RUNTIMES_SEEN];
+	uint32_t count; /* distinct runtime ids seen (the first TT_RUNTIMES_SEEN kept) */
+} tt_runtimes;
+/* From R's root (pid, fork_parent_pid, fork_runtimes), with the runtime
+ * ids of its worker records seen. */
+TT_API void tt_runtimes_init(tt_runtimes *rt, tt_reader *r);
+/* The pid of the process being read (a live pid, the pid a core records,
+ * getpid() for oneself; 0 unknown).  A registry whose pid field is set
+ * and differs was copied from that process by a fork of a runtime that
+ * does not mark forks: every task in it is then the parent's. */
+TT_API void tt_runtimes_set_target(tt_runtimes *rt, uint64_t target_pid);
+/* Count RUNTIME_ID (0: no runtime) among those seen. */
+TT_API void tt_runtimes_see(tt_runtimes *rt, uint64_t runtime_id);
+/* The parent's pid when tasks and workers of RUNTIME_ID are a frozen copy
+ * made by fork, else 0. */
+TT_API uint64_t tt_runtimes_inherited(const tt_runtimes *rt, uint64_t runtime_id);
+/* The thread of worker INDEX of runtime RUNTIME_ID among the N worker
+ * records W (indexes count from 0 in each runtime): -1 when unknown, or
+ * when that runtime is a fork's copy (its threads are the parent's). */
+TT_API int64_t tt_runtimes_worker_tid(const tt_runtimes *rt, const tt_rworker *w, size_t n,
+				      uint64_t runtime_id, int64_t index);
+
 /* ---- snapshot layer ---- */
 
 typedef struct tt_ssite {
@@ -472,6 +506,7 @@ typedef struct tt_snapshot {
 	size_t nworkers;
 	struct tt_snap_arena *arena_; /* private */
 	struct tt_snap_cache *cache_; /* private */
+	tt_runtimes runtimes;	      /* of every task and worker; tt_snapshot_set_target */
 } tt_snapshot;
 
 /* Read the whole registry.  On a registry-level error returns it with a
@@ -479,6 +514,8 @@ typedef struct tt_snapshot {
 TT_API int tt_snapshot_read(tt_mem mem, uint64_t root_addr, const tt_reader_limits *limits,
 			    tt_snapshot **out, char *err, size_t errlen);
 TT_API void tt_snapshot_free(tt_snapshot *s);
+/* The pid of the process S was read from (tt_runtimes_set_target). */
+TT_API void tt_snapshot_set_target(tt_snapshot *s, uint64_t target_pid);
 TT_API const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);
 /* Read T of S again through MEM (a live target that was not stopped): 1
  * when it is still the same task at the same moment of its life (id,

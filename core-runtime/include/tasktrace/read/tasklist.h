@@ -53,8 +53,16 @@ TT_API char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts
 /* The pieces format.h needs for task T of S: its leaf, the innermost
  * async function suspended at an await, the thread of its worker. */
 TT_API void tt_snapshot_view(const tt_snapshot *s, const tt_stask *t, tt_fmt_task *out);
-/* The thread id of worker INDEX, -1 when unknown. */
+/* The thread id of worker INDEX, -1 when unknown.  With several runtimes
+ * an index is ambiguous: prefer tt_snapshot_task_tid. */
 TT_API int64_t tt_snapshot_worker_tid(const tt_snapshot *s, int32_t index);
+/* The thread of the worker polling task T: that index in T's runtime;
+ * -1 when unknown, or when T was copied by fork (no such thread here). */
+TT_API int64_t tt_snapshot_task_tid(const tt_snapshot *s, const tt_rtask *t);
+/* The line to say once when S holds tasks a fork copied from the parent
+ * (tt_fmt_fork_note, after tt_snapshot_set_target), into BUF; its length,
+ * 0 (BUF empty) when there are none. */
+TT_API size_t tt_snapshot_fork_note(const tt_snapshot *s, char *buf, size_t len);
 /* The name of task ID, NULL when it is not in S. */
 TT_API const char *tt_snapshot_task_name(const tt_snapshot *s, uint64_t id);
 

@@ -100,6 +100,15 @@ TT_API tt_mem tt_sym_mem(tt_sym *s);
  * does for a live pid.  Returns TT_T_* with ERR set on failure. */
 TT_API int tt_sym_find_root(tt_sym *s, tt_root_loc *out, char *err, size_t errlen);
 
+/* What a core session lacks: the module files (the executable, libraries)
+ * that could not be found, or whose build-id differs from the one the
+ * core recorded; their code, string literals and symbols are then
+ * unknown, and names read from them come out as "??".  Returns how many,
+ * with MSG set to one line naming the executable first (else the first
+ * of them), its build-id and how to supply it (--exe, DEBUGINFOD_URLS);
+ * 0 with MSG empty when nothing is missing or S is not a core. */
+TT_API int tt_sym_core_missing(tt_sym *s, char *msg, size_t len);
+
 /* ---- the real frames of task backtraces (tasktrace/read/bt.h) ---- */
 
 /* A frame of a machine stack or of an inline chain: where it was looked

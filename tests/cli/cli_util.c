@@ -14,6 +14,14 @@
 
 char *slurp(FILE *f)
 {
+	char *buf = slurp_keep(f);
+
+	fclose(f);
+	return buf;
+}
+
+char *slurp_keep(FILE *f)
+{
 	long n;
 
 	fflush(f);
@@ -23,7 +31,6 @@ char *slurp(FILE *f)
 	char *buf = calloc(1, (size_t)n + 1);
 	ck_assert_ptr_nonnull(buf);
 	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
 	return buf;
 }
 

@@ -19,6 +19,8 @@ extern uid_t run_as_uid;
 extern const char *run_stdin;
 
 char *slurp(FILE *f);
+/* What F holds so far, F kept open. */
+char *slurp_keep(FILE *f);
 run tasktrace(const char *arg, ...);
 run tasktrace_argv(char **args);
 run run_prog(const char *bin, char **argv);

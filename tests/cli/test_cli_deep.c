@@ -28,21 +28,6 @@ static const char *at(const char *tag)
 	return b;
 }
 
-/* What F holds so far, F kept open. */
-static char *slurp_keep(FILE *f)
-{
-	long n;
-
-	fflush(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	char *buf = calloc(1, (size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	return buf;
-}
-
 /* deep_prog N: N levels over the bottom over its notify wait. */
 static void live(long n)
 {

@@ -798,6 +798,81 @@ START_TEST(test_torn)
 }
 END_TEST
 
+/* The two halves of the seqlock check, each alone.  The read is: seq,
+ * the whole record, seq again.  A writer that starts after the copy took
+ * the seq field (it changes the rest of the record, then bumps seq) is
+ * caught only by the second seq read; a copy that holds a writer's odd
+ * seq while both seq reads agree (memory read in pieces that are no one
+ * moment, as a process's memory is) only by comparing the copy's seq. */
+struct seq_model {
+	tt_mem inner;
+	img *g;
+	uint64_t slot;
+	unsigned reads;
+	int copy_odd; /* 1: the first copy holds an odd seq and junk polls */
+};
+
+static void field_put(unsigned char *buf, int field, uint64_t v)
+{
+	const tt_layout_entry *e = img_row(&G, TT_REC_TASK, field);
+
+	for (unsigned i = 0; i < e->size; i++)
+		buf[e->offset + i] = (unsigned char)(v >> (8 * i));
+}
+
+static int seq_model_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct seq_model *m = ctx;
+	int rc = m->inner.read(m->inner.ctx, addr, buf, len);
+
+	if (rc || addr != m->slot || len < IMG_TASK_SIZE || ++m->reads != 1)
+		return rc;
+	if (m->copy_odd) {
+		uint64_t seq = img_get(m->g, TT_REC_TASK, TT_TASK_SEQ, m->slot);
+		field_put(buf, TT_TASK_SEQ, seq + 1);
+		field_put(buf, TT_TASK_POLLS, 999999);
+	} else {
+		/* The writer, after the copy: new polls, seq moved by two. */
+		img_set(m->g, TT_REC_TASK, TT_TASK_POLLS, m->slot, 12);
+		img_set(m->g, TT_REC_TASK, TT_TASK_SEQ, m->slot,
+			img_get(m->g, TT_REC_TASK, TT_TASK_SEQ, m->slot) + 2);
+	}
+	return rc;
+}
+
+static void seq_half(int copy_odd)
+{
+	tt_reader r;
+	tt_rtask t;
+	uint64_t slot = img_slot(K.slots, 0);
+	struct seq_model m = { img_mem(&G), &G, slot, 0, copy_odd };
+	tt_mem mem = { seq_model_read, &m };
+
+	img_set(&G, TT_REC_TASK, TT_TASK_SEQ, slot, 40);
+	img_set(&G, TT_REC_TASK, TT_TASK_POLLS, slot, 11);
+	ck_assert_int_eq(tt_reader_open(&r, mem, IMG_ROOT_ADDR, NULL), TT_R_OK);
+	m.reads = 0;
+	ck_assert_int_eq(tt_reader_read_task(&r, slot, &t), TT_R_OK);
+	/* Read again once, and decoded from the second, whole copy. */
+	ck_assert_uint_eq(m.reads, 2);
+	ck_assert_uint_eq(t.id, 1);
+	ck_assert_uint_eq(t.seq, copy_odd ? 40 : 42);
+	ck_assert_uint_eq(t.polls, copy_odd ? 11 : 12);
+	ck_assert_int_eq(t.running, 0);
+}
+
+START_TEST(test_torn_after_copy)
+{
+	seq_half(0);
+}
+END_TEST
+
+START_TEST(test_torn_copy_only)
+{
+	seq_half(1);
+}
+END_TEST
+
 /* A slot freed between the bulk read and the re-check disappears. */
 struct freeing {
 	tt_mem inner;
@@ -1425,6 +1500,8 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_wild_pointer);
 	tcase_add_test(tc, test_strings);
 	tcase_add_test(tc, test_torn);
+	tcase_add_test(tc, test_torn_after_copy);
+	tcase_add_test(tc, test_torn_copy_only);
 	tcase_add_test(tc, test_freed_meanwhile);
 	tcase_add_test(tc, test_inconsistent);
 	tcase_add_test(tc, test_fuzz);

@@ -798,6 +798,23 @@ START_TEST(test_torn)
 }
 END_TEST
 
+/* tt_reader_read_task takes a slot address from its caller: one off the
+ * record alignment is refused, not decoded from the middle of a slot. */
+START_TEST(test_misaligned_slot)
+{
+	tt_reader r;
+	tt_rtask t;
+	uint64_t slot = img_slot(K.slots, 0);
+
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_read_task(&r, slot + 4, &t), TT_R_MISALIGNED);
+	ck_assert_msg(strstr(r.err, "misaligned"), "%s", r.err);
+	ck_assert_uint_eq(t.id, 0);
+	ck_assert_int_eq(tt_reader_read_task(&r, slot, &t), TT_R_OK);
+	ck_assert_uint_eq(t.id, 1);
+}
+END_TEST
+
 /* The two halves of the seqlock check, each alone.  The read is: seq,
  * the whole record, seq again.  A writer that starts after the copy took
  * the seq field (it changes the rest of the record, then bumps seq) is
@@ -1501,6 +1518,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_strings);
 	tcase_add_test(tc, test_torn);
 	tcase_add_test(tc, test_torn_after_copy);
+	tcase_add_test(tc, test_misaligned_slot);
 	tcase_add_test(tc, test_torn_copy_only);
 	tcase_add_test(tc, test_freed_meanwhile);
 	tcase_add_test(tc, test_inconsistent);

@@ -616,6 +616,36 @@ START_TEST(test_too_deep)
 }
 END_TEST
 
+/* N combinators nested in one another, each with a sibling branch still
+ * to visit: the walk keeps at most 128 such branches, and refuses the
+ * 129th with an error rather than writing past its list. */
+static uint64_t nested_selects(img *g, int n)
+{
+	uint64_t f_async = img_func(g, "branch", TT_FUNC_KIND_ASYNC);
+	uint64_t f_sel = img_func(g, "tt_select", TT_FUNC_KIND_COMBINATOR);
+	uint64_t child = img_frame(g, f_async, 0, 0, 0);
+
+	for (int i = 0; i < n; i++)
+		child = img_frame(g, f_sel, 0, child, img_frame(g, f_async, 0, 0, 0));
+	return img_frame(g, f_async, 0, child, 0);
+}
+
+START_TEST(test_nested_combinators)
+{
+	tt_reader r;
+	static tt_rframe fr[1024];
+	size_t n;
+
+	img_free(&G);
+	img_init(&G, 1 << 20);
+	ck_assert_int_eq(walk(nested_selects(&G, 128), fr, 1024, &n, NULL, &r), TT_R_OK);
+	ck_assert_uint_eq(n, 1 + 128 + 1 + 128);
+	ck_assert_int_eq(walk(nested_selects(&G, 129), fr, 1024, &n, NULL, &r), TT_R_TOO_DEEP);
+	ck_assert_msg(strstr(r.err, "more than 128 nested combinators"), "%s", r.err);
+	ck_assert_uint_eq(n, 1 + 129); /* the root and the combinators read */
+}
+END_TEST
+
 START_TEST(test_wild_pointer)
 {
 	tt_snapshot *s;
@@ -1514,6 +1544,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_cycle);
 	tcase_add_test(tc, test_self_sibling);
 	tcase_add_test(tc, test_too_deep);
+	tcase_add_test(tc, test_nested_combinators);
 	tcase_add_test(tc, test_wild_pointer);
 	tcase_add_test(tc, test_strings);
 	tcase_add_test(tc, test_torn);

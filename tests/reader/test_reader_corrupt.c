@@ -646,6 +646,21 @@ START_TEST(test_nested_combinators)
 }
 END_TEST
 
+/* A task name with terminal control bytes (escape, DEL) reads with each
+ * replaced by '?': no front end prints them raw. */
+START_TEST(test_name_control_bytes)
+{
+	tt_reader r;
+	tt_rtask t;
+	uint64_t slot = img_slot(K.slots, 0);
+
+	img_task(&G, slot, 1, "a\x1b[2Jb\x7f", TT_STATE_IDLE, K.t1_frames[0]);
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_read_task(&r, slot, &t), TT_R_OK);
+	ck_assert_str_eq(t.name, "a?[2Jb?");
+}
+END_TEST
+
 START_TEST(test_wild_pointer)
 {
 	tt_snapshot *s;
@@ -1547,6 +1562,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_nested_combinators);
 	tcase_add_test(tc, test_wild_pointer);
 	tcase_add_test(tc, test_strings);
+	tcase_add_test(tc, test_name_control_bytes);
 	tcase_add_test(tc, test_torn);
 	tcase_add_test(tc, test_torn_after_copy);
 	tcase_add_test(tc, test_misaligned_slot);

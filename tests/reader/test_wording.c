@@ -10,6 +10,7 @@
 
 #include "reg_image.h"
 #include "tasktrace/abi/registry.h"
+#include "tasktrace/read/taskjson.h"
 #include "tasktrace/read/tasklist.h"
 
 #define SEC 1000000000ull
@@ -224,6 +225,103 @@ START_TEST(where_and_ages_are_known_values)
 }
 END_TEST
 
+/* What FN wrote to a FILE, as a malloc'd string. */
+#define CAPTURE(out, stmt)                                                                 \
+	do {                                                                               \
+		size_t len_;                                                               \
+		FILE *f = open_memstream(&(out), &len_);                                   \
+		ck_assert_ptr_nonnull(f);                                                  \
+		stmt;                                                                      \
+		fclose(f);                                                                 \
+	} while (0)
+
+static void json_str_is(const char *in, const char *want)
+{
+	char *got = NULL;
+	CAPTURE(got, tt_json_str(f, in));
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+/* tt_json_str: quote and backslash escaped, control bytes and DEL as
+ * \u00XX, valid UTF-8 kept, each byte of an invalid sequence U+FFFD. */
+START_TEST(json_strings)
+{
+	json_str_is(NULL, "null");
+	json_str_is("a\"b\\c", "\"a\\\"b\\\\c\"");
+	json_str_is("x\001y\177z\n", "\"x\\u0001y\\u007fz\\u000a\"");
+	json_str_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x8d", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x8d\"");
+	json_str_is("bad\xff!", "\"bad\\ufffd!\"");
+	json_str_is("cut\xe2\x82", "\"cut\\ufffd\\ufffd\"");
+	json_str_is("\xc0\xaf", "\"\\ufffd\\ufffd\"");
+}
+END_TEST
+
+static tt_snapshot *snap_of(world *w)
+{
+	tt_snapshot *s = NULL;
+	char err[160];
+	ck_assert_int_eq(
+	    tt_snapshot_read(img_mem(&w->g), w->g.root_addr, NULL, &s, err, sizeof err), TT_R_OK);
+	return s;
+}
+
+/* A task's JSON values: wait only when idle (a scheduled task's stale
+ * leaf is no wait), frame depths, and an ancestry that loops (corrupt
+ * parent ids) listed once around. */
+START_TEST(json_task_values)
+{
+	world w;
+	char *out = NULL;
+
+	world_init(&w);
+	recv_task(&w, 1, w.f_serve, w.s_serve12, 5 * SEC);
+	recv_task(&w, 2, w.f_serve, w.s_serve40, 5 * SEC);
+	img_set(&w.g, TT_REC_TASK, TT_TASK_PARENT_ID, img_slot(w.slots, 0), 2);
+	img_set(&w.g, TT_REC_TASK, TT_TASK_PARENT_ID, img_slot(w.slots, 1), 1);
+	img_set(&w.g, TT_REC_TASK, TT_TASK_STATE, img_slot(w.slots, 1), TT_STATE_SCHEDULED);
+	uint64_t leaf = img_frame(&w.g, w.f_recv, 0, 0, 0);
+	img_wait(&w.g, leaf, TT_WAIT_MUTEX, 0x7000, 1, 0);
+	add_task(&w, 3, img_frame(&w.g, w.f_loop, w.s_loop7, leaf, 0));
+	tt_snapshot *s = snap_of(&w);
+	const tt_stask *t1 = tt_snapshot_find(s, 1), *t2 = tt_snapshot_find(s, 2);
+
+	CAPTURE(out, tt_json_task_fields(f, s, NOW, t1));
+	ck_assert_msg(strstr(out, "\"parent_id\":2,"), "%s", out);
+	ck_assert_msg(strstr(out, "\"wait\":{\"kind\":\"channel recv\","), "%s", out);
+	ck_assert_msg(strstr(out, ",\"since_ns\":995000000000,\"age_ns\":5000000000,"), "%s", out);
+	ck_assert_msg(strstr(out, "\"where\":{\"function\":\"serve\",\"file\":\"src/serve.c\","
+				  "\"line\":12}"),
+		      "%s", out);
+	free(out);
+	CAPTURE(out, tt_json_task_fields(f, s, NOW, t2));
+	ck_assert_msg(strstr(out, "\"state\":\"scheduled\""), "%s", out);
+	ck_assert_msg(strstr(out, "\"wait\":null,"), "%s", out);
+	free(out);
+
+	CAPTURE(out, tt_json_task_fields(f, s, NOW, tt_snapshot_find(s, 3)));
+	ck_assert_msg(strstr(out, "\"wait\":{\"kind\":\"mutex\",\"object\":\"0x7000\",\"owner_id\":1,"
+				  "\"owner_name\":\"t\","),
+		      "%s", out);
+	free(out);
+
+	CAPTURE(out, tt_json_frames(f, s, NOW, t1, 0, NULL, NULL));
+	ck_assert_msg(strstr(out, "{\"index\":0,") && strstr(out, "\"depth\":0,\"function\":\"serve\""),
+		      "%s", out);
+	ck_assert_msg(strstr(out, "{\"index\":1,") &&
+			  strstr(out, "\"depth\":1,\"function\":\"tt_chan_recv\""),
+		      "%s", out);
+	free(out);
+
+	CAPTURE(out, tt_json_ancestry(f, s, t1));
+	ck_assert_str_eq(out, "[{\"id\":2,\"name\":\"t\",\"spawn_site\":null},"
+			      "{\"id\":1,\"name\":\"t\",\"spawn_site\":null}]");
+	free(out);
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("wording");
@@ -231,6 +329,8 @@ int main(void)
 	tcase_add_test(tc, groups_by_await_site_with_every_id);
 	tcase_add_test(tc, eight_ids_need_no_ellipsis);
 	tcase_add_test(tc, where_and_ages_are_known_values);
+	tcase_add_test(tc, json_strings);
+	tcase_add_test(tc, json_task_values);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -948,7 +948,9 @@ static int freeing_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	struct freeing *f = ctx;
 	int rc = f->inner.read(f->inner.ctx, addr, buf, len);
 
-	if (len >= 4 * IMG_TASK_SIZE && ++f->bulk_reads == 1) {
+	/* Between the batch's read of the slots and its check (not at the
+	 * root's read: that is before the slots are read at all). */
+	if (addr == K.slots && len >= 4 * IMG_TASK_SIZE && ++f->bulk_reads == 1) {
 		img_set(f->g, TT_REC_TASK, TT_TASK_SEQ, f->slot, 1000);
 		img_set(f->g, TT_REC_TASK, TT_TASK_ID, f->slot, 0);
 	}
@@ -969,6 +971,42 @@ START_TEST(test_freed_meanwhile)
 	ck_assert_uint_eq(s->tasks[0].raw.id, 1);
 	ck_assert_uint_eq(s->tasks[1].raw.id, 5);
 	ck_assert_ptr_null(tt_snapshot_find(s, 2));
+	tt_snapshot_free(s);
+}
+END_TEST
+
+/* A slot freed and taken by another task during the read, by a runtime
+ * that restarts seq per task (the ABI allows it): seq alone looks
+ * unchanged, the id does not -- the slot is read again. */
+static int reusing_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct freeing *f = ctx;
+	int rc = f->inner.read(f->inner.ctx, addr, buf, len);
+
+	/* After the first read of the slot array (the batch), before the
+	 * second (its check). */
+	if (addr == K.slots && len >= 4 * IMG_TASK_SIZE && ++f->bulk_reads == 1) {
+		uint64_t seq = img_get(f->g, TT_REC_TASK, TT_TASK_SEQ, f->slot);
+		img_task(f->g, f->slot, 7, "reborn", TT_STATE_IDLE, K.t5_frame);
+		img_set(f->g, TT_REC_TASK, TT_TASK_SEQ, f->slot, seq);
+	}
+	return rc;
+}
+
+START_TEST(test_reused_same_seq)
+{
+	struct freeing fc = { img_mem(&G), &G, img_slot(K.slots, 1), 0 };
+	tt_mem m = { reusing_read, &fc };
+	tt_snapshot *s;
+	char err[160];
+
+	ck_assert_int_eq(tt_snapshot_read(m, IMG_ROOT_ADDR, NULL, &s, err, sizeof(err)), TT_R_OK);
+	ck_assert_uint_eq(s->ntasks, 3);
+	ck_assert_ptr_null(tt_snapshot_find(s, 2));
+	const tt_stask *t = tt_snapshot_find(s, 7);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->raw.name, "reborn");
+	ck_assert_uint_eq(t->raw.slot_addr, img_slot(K.slots, 1));
 	tt_snapshot_free(s);
 }
 END_TEST
@@ -1568,6 +1606,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_misaligned_slot);
 	tcase_add_test(tc, test_torn_copy_only);
 	tcase_add_test(tc, test_freed_meanwhile);
+	tcase_add_test(tc, test_reused_same_seq);
 	tcase_add_test(tc, test_inconsistent);
 	tcase_add_test(tc, test_fuzz);
 	tcase_add_test(tc, test_root_pick);

@@ -860,6 +860,25 @@ START_TEST(test_misaligned_slot)
 }
 END_TEST
 
+/* worker_count is capped by the reader's limit even when the registry's
+ * own capacity allows it: at the limit it reads, one past it is absurd. */
+START_TEST(test_worker_cap)
+{
+	tt_reader r;
+	tt_rworker w;
+	tt_reader_limits lim = { .max_workers = 2 };
+
+	ck_assert_int_eq(tt_reader_open(&r, img_mem(&G), IMG_ROOT_ADDR, &lim), TT_R_OK);
+	ck_assert_int_eq(tt_reader_worker(&r, 1, &w), TT_R_OK);
+	ck_assert_uint_eq(w.tid, 1234);
+	img_set(&G, TT_REC_ROOT, TT_ROOT_WORKER_CAPACITY, IMG_ROOT_ADDR, 3);
+	img_set(&G, TT_REC_ROOT, TT_ROOT_WORKER_COUNT, IMG_ROOT_ADDR, 3);
+	ck_assert_int_eq(tt_reader_open(&r, img_mem(&G), IMG_ROOT_ADDR, &lim), TT_R_OK);
+	ck_assert_int_eq(tt_reader_worker(&r, 1, &w), TT_R_ABSURD);
+	ck_assert_msg(strstr(r.err, "worker_count 3 is absurd"), "%s", r.err);
+}
+END_TEST
+
 /* The two halves of the seqlock check, each alone.  The read is: seq,
  * the whole record, seq again.  A writer that starts after the copy took
  * the seq field (it changes the rest of the record, then bumps seq) is
@@ -1603,6 +1622,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_name_control_bytes);
 	tcase_add_test(tc, test_torn);
 	tcase_add_test(tc, test_torn_after_copy);
+	tcase_add_test(tc, test_worker_cap);
 	tcase_add_test(tc, test_misaligned_slot);
 	tcase_add_test(tc, test_torn_copy_only);
 	tcase_add_test(tc, test_freed_meanwhile);

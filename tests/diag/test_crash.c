@@ -382,6 +382,28 @@ START_TEST(symbolized_output_bounded)
 }
 END_TEST
 
+/* Once a line of tasktrace's output did not fit, nothing after it is
+ * printed, a short line that would fit included: the report never shows
+ * a tail with a hole before it.  The count is of every byte printed. */
+START_TEST(symbolized_cut_stays_cut)
+{
+	char *dir = tmpdir();
+	run r = crash_case("symbolize", NULL,
+			   fake_tasktrace(dir, "printf 'first line\\n'; head -c 70000 /dev/zero | "
+					       "tr '\\0' x; printf '\\nshort tail\\n'"));
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_nonnull(strstr(r.err, "first line\n"));
+	ck_assert_msg(!strstr(r.err, "short tail"), "printed after the cut: %s",
+		      line_with(r.err, "short tail"));
+	const char *cut = strstr(r.err, "\n... (");
+	ck_assert_ptr_nonnull(cut);
+	ck_assert_msg(strstr(line_with(cut, "... ("), " of the 70023 bytes tasktrace printed cut"),
+		      "%s", line_with(cut, "... ("));
+	cleanup_core(dir);
+	run_free(&r);
+}
+END_TEST
+
 /* tasktrace printing nothing, failing or hanging: the in-process chain. */
 START_TEST(symbolized_fallbacks)
 {
@@ -476,6 +498,7 @@ int main(void)
 	tcase_add_test(tc, bounded_with_100k_tasks);
 	tcase_add_test(tc, symbolized);
 	tcase_add_test(tc, symbolized_output_bounded);
+	tcase_add_test(tc, symbolized_cut_stays_cut);
 	tcase_add_test(tc, symbolized_fallbacks);
 	tcase_add_test(tc, report_not_into_data_file);
 	suite_add_tcase(s, tc);

@@ -209,6 +209,24 @@ START_TEST(crash_in_runtime)
 }
 END_TEST
 
+/* A crash on block_on's thread under 200 frames of the program's own:
+ * the stack is deeper than the report keeps, and the runtime's frames
+ * among the kept ones are still pruned (with the count said), the
+ * program's shown. */
+START_TEST(deep_stack_prunes_runtime)
+{
+	run r = crash_case("deep", NULL, NULL);
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_nonnull(strstr(r.err, "polling task 1 \"block_on\""));
+	ck_assert_msg(strstr(r.err, "more frames"), "%s", r.err);
+	ck_assert_msg(strstr(r.err, "executor frame pruned)") ||
+			  strstr(r.err, "executor frames pruned)"),
+		      "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace: end of crash report"));
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(stack_overflow)
 {
 	run r = crash_case("overflow", NULL, NULL);
@@ -491,6 +509,7 @@ int main(void)
 	tcase_add_test(tc, env_install);
 	tcase_add_test(tc, crash_in_runtime);
 	tcase_add_test(tc, stack_overflow);
+	tcase_add_test(tc, deep_stack_prunes_runtime);
 	tcase_add_test(tc, crash_in_handler);
 	tcase_add_test(tc, abort_in_poll);
 	tcase_add_test(tc, earlier_handler_runs);

@@ -545,14 +545,15 @@ static void wait_pool_idle(int n)
 			return;
 		tt_test_sleep_us(1000);
 	}
-	ck_abort_msg("blocking pool not idle: %d of %d threads asleep, want %d", asleep, threads, n);
+	ck_abort_msg("blocking pool not idle: %d of %d threads asleep, want %d", asleep, threads,
+		     n);
 }
 
 START_TEST(test_blocking_concurrent)
 {
 	tt_runtime *rt = tt_test_runtime(2);
 	free(run_burst(rt, 4, 4)); /* four pool threads ... */
-	wait_pool_idle(4);         /* ... idle now */
+	wait_pool_idle(4);	   /* ... idle now */
 	free(run_burst(rt, NBURST, NBURST));
 	tt_runtime_free(rt);
 }

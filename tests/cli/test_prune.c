@@ -31,8 +31,8 @@ __attribute__((noinline)) static void root_poll_fn(void)
 
 /* Links libtasktrace in (dlsym then finds the functions' real entry,
  * not an executable's PLT stub). */
-static void (*const volatile linked[])(void) = { (void (*)(void))tt_waker_wake,
-						 (void (*)(void))tt_block_on };
+static void (*const volatile linked[])(void) = {(void (*)(void))tt_waker_wake,
+						(void (*)(void))tt_block_on};
 
 static uint64_t sym_addr(const char *name)
 {
@@ -53,12 +53,12 @@ static void setup(void)
 	ck_assert_msg(sym, "%s", err);
 	/* Innermost first, each PC inside its function (looked up as is). */
 	const uint64_t pcs[6] = {
-		(uint64_t)(uintptr_t)&user_leaf + 1,  sym_addr("tt_waker_wake") + 1,
-		(uint64_t)(uintptr_t)&root_poll_fn + 1, sym_addr("tt_block_on") + 1,
-		(uint64_t)(uintptr_t)&main + 1,         sym_addr("__libc_start_main") + 1,
+	    (uint64_t)(uintptr_t)&user_leaf + 1,    sym_addr("tt_waker_wake") + 1,
+	    (uint64_t)(uintptr_t)&root_poll_fn + 1, sym_addr("tt_block_on") + 1,
+	    (uint64_t)(uintptr_t)&main + 1,	    sym_addr("__libc_start_main") + 1,
 	};
 	for (int i = 0; i < 6; i++)
-		stack[i] = (tt_sym_pc){ pcs[i], 1 };
+		stack[i] = (tt_sym_pc){pcs[i], 1};
 }
 
 static void teardown(void)
@@ -106,7 +106,7 @@ END_TEST
 START_TEST(user_pattern_and_no_prune)
 {
 	tt_sym_at out[16];
-	const char *prune[] = { "^user_leaf$" };
+	const char *prune[] = {"^user_leaf$"};
 	int n = tt_sym_prune_stack(sym, stack, 6, (uint64_t)(uintptr_t)&root_poll_fn, prune, 1, 0,
 				   out, 16);
 	ck_assert_str_eq(names(out, n), "root_poll_fn");

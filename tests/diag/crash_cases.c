@@ -189,7 +189,8 @@ int main(int argc, char **argv)
 	many = argc > 2 ? atol(argv[2]) : 0;
 	tt_notify_init(&never);
 	/* "deep" on a current-thread runtime: block_on's caller polls. */
-	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = strcmp(mode, "deep") ? 2 : 0 });
+	tt_runtime *rt =
+	    tt_runtime_new(&(tt_runtime_opts){.workers = strcmp(mode, "deep") ? 2 : 0});
 	if (!rt)
 		return 1;
 	if (!strcmp(mode, "chain")) {

@@ -139,7 +139,7 @@ END_TEST
 
 static _Atomic int load_stop;
 static _Atomic long load_echoes; /* full echoes, all load threads */
-static _Atomic int load_up;       /* load threads that echoed once */
+static _Atomic int load_up;	 /* load threads that echoed once */
 static int echo_port;
 
 static void *load(void *arg)

@@ -327,10 +327,11 @@ START_TEST(never_resolved_by_owner_state)
 		uint32_t state;
 		const char *words;
 	} cases[] = {
-		{TT_STATE_DONE, "task 1 \"t\" waits on a oneshot whose producer, task 2, has finished"},
-		{TT_STATE_CANCELLED, "task 1 \"t\" waits on a oneshot whose producer, task 2, was cancelled"},
-		{TT_STATE_IDLE, NULL},
-		{TT_STATE_SCHEDULED, NULL},
+	    {TT_STATE_DONE, "task 1 \"t\" waits on a oneshot whose producer, task 2, has finished"},
+	    {TT_STATE_CANCELLED,
+	     "task 1 \"t\" waits on a oneshot whose producer, task 2, was cancelled"},
+	    {TT_STATE_IDLE, NULL},
+	    {TT_STATE_SCHEDULED, NULL},
 	};
 	world w;
 	world_init(&w);

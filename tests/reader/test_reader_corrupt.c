@@ -866,7 +866,7 @@ START_TEST(test_worker_cap)
 {
 	tt_reader r;
 	tt_rworker w;
-	tt_reader_limits lim = { .max_workers = 2 };
+	tt_reader_limits lim = {.max_workers = 2};
 
 	ck_assert_int_eq(tt_reader_open(&r, img_mem(&G), IMG_ROOT_ADDR, &lim), TT_R_OK);
 	ck_assert_int_eq(tt_reader_worker(&r, 1, &w), TT_R_OK);
@@ -926,8 +926,8 @@ static void seq_half(int copy_odd)
 	tt_reader r;
 	tt_rtask t;
 	uint64_t slot = img_slot(K.slots, 0);
-	struct seq_model m = { img_mem(&G), &G, slot, 0, copy_odd };
-	tt_mem mem = { seq_model_read, &m };
+	struct seq_model m = {img_mem(&G), &G, slot, 0, copy_odd};
+	tt_mem mem = {seq_model_read, &m};
 
 	img_set(&G, TT_REC_TASK, TT_TASK_SEQ, slot, 40);
 	img_set(&G, TT_REC_TASK, TT_TASK_POLLS, slot, 11);
@@ -1014,8 +1014,8 @@ static int reusing_read(void *ctx, uint64_t addr, void *buf, size_t len)
 
 START_TEST(test_reused_same_seq)
 {
-	struct freeing fc = { img_mem(&G), &G, img_slot(K.slots, 1), 0 };
-	tt_mem m = { reusing_read, &fc };
+	struct freeing fc = {img_mem(&G), &G, img_slot(K.slots, 1), 0};
+	tt_mem m = {reusing_read, &fc};
 	tt_snapshot *s;
 	char err[160];
 

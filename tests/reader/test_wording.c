@@ -226,13 +226,13 @@ START_TEST(where_and_ages_are_known_values)
 END_TEST
 
 /* What FN wrote to a FILE, as a malloc'd string. */
-#define CAPTURE(out, stmt)                                                                 \
-	do {                                                                               \
-		size_t len_;                                                               \
-		FILE *f = open_memstream(&(out), &len_);                                   \
-		ck_assert_ptr_nonnull(f);                                                  \
-		stmt;                                                                      \
-		fclose(f);                                                                 \
+#define CAPTURE(out, stmt)                               \
+	do {                                             \
+		size_t len_;                             \
+		FILE *f = open_memstream(&(out), &len_); \
+		ck_assert_ptr_nonnull(f);                \
+		stmt;                                    \
+		fclose(f);                               \
 	} while (0)
 
 static void json_str_is(const char *in, const char *want)
@@ -250,7 +250,8 @@ START_TEST(json_strings)
 	json_str_is(NULL, "null");
 	json_str_is("a\"b\\c", "\"a\\\"b\\\\c\"");
 	json_str_is("x\001y\177z\n", "\"x\\u0001y\\u007fz\\u000a\"");
-	json_str_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x8d", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x8d\"");
+	json_str_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x8d",
+		    "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x8d\"");
 	json_str_is("bad\xff!", "\"bad\\ufffd!\"");
 	json_str_is("cut\xe2\x82", "\"cut\\ufffd\\ufffd\"");
 	json_str_is("\xc0\xaf", "\"\\ufffd\\ufffd\"");
@@ -300,13 +301,15 @@ START_TEST(json_task_values)
 	free(out);
 
 	CAPTURE(out, tt_json_task_fields(f, s, NOW, tt_snapshot_find(s, 3)));
-	ck_assert_msg(strstr(out, "\"wait\":{\"kind\":\"mutex\",\"object\":\"0x7000\",\"owner_id\":1,"
-				  "\"owner_name\":\"t\","),
+	ck_assert_msg(strstr(out,
+			     "\"wait\":{\"kind\":\"mutex\",\"object\":\"0x7000\",\"owner_id\":1,"
+			     "\"owner_name\":\"t\","),
 		      "%s", out);
 	free(out);
 
 	CAPTURE(out, tt_json_frames(f, s, NOW, t1, 0, NULL, NULL));
-	ck_assert_msg(strstr(out, "{\"index\":0,") && strstr(out, "\"depth\":0,\"function\":\"serve\""),
+	ck_assert_msg(strstr(out, "{\"index\":0,") &&
+			  strstr(out, "\"depth\":0,\"function\":\"serve\""),
 		      "%s", out);
 	ck_assert_msg(strstr(out, "{\"index\":1,") &&
 			  strstr(out, "\"depth\":1,\"function\":\"tt_chan_recv\""),

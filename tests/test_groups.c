@@ -3,6 +3,7 @@
  * every result, task groups join their children and cancel them together,
  * and the blocking pool delivers results, scales past its thread cap and
  * survives cancelled callers. */
+#include <dirent.h>
 #include <pthread.h>
 
 #include "sync_util.h"
@@ -510,11 +511,49 @@ static burst *run_burst(tt_runtime *rt, int n, int rendezvous)
 	return b;
 }
 
+/* Wait (up to 20 s) until the blocking pool has at least N threads and
+ * every one of them is asleep (parked for the next job): the pool's
+ * state, read from /proc since the runtime does not publish it. */
+static void wait_pool_idle(int n)
+{
+	uint64_t end = tt_now_ns() + TT_SEC(20);
+	int threads = 0, asleep = 0;
+
+	while (tt_now_ns() < end) {
+		DIR *d = opendir("/proc/self/task");
+		struct dirent *e;
+		threads = asleep = 0;
+		ck_assert_ptr_nonnull(d);
+		while ((e = readdir(d))) {
+			char path[300], buf[512];
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+			FILE *f = fopen(path, "r");
+			size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+			if (f)
+				fclose(f);
+			buf[len] = 0;
+			const char *close = strrchr(buf, ')');
+			if (!strstr(buf, "(tt-blocking)") || !close)
+				continue;
+			threads++;
+			asleep += close[1] == ' ' && close[2] == 'S';
+		}
+		closedir(d);
+		if (threads >= n && asleep == threads)
+			return;
+		tt_test_sleep_us(1000);
+	}
+	ck_abort_msg("blocking pool not idle: %d of %d threads asleep, want %d", asleep, threads,
+		     n);
+}
+
 START_TEST(test_blocking_concurrent)
 {
 	tt_runtime *rt = tt_test_runtime(2);
 	free(run_burst(rt, 4, 4)); /* four pool threads ... */
-	tt_test_sleep_us(20000);   /* ... idle now */
+	wait_pool_idle(4);	   /* ... idle now */
 	free(run_burst(rt, NBURST, NBURST));
 	tt_runtime_free(rt);
 }
@@ -567,7 +606,7 @@ START_TEST(test_blocking_cancel)
 	run_script(_i ? 2 : 0, blk_cancel_step, x);
 	/* Let the pool thread finish the abandoned job (LSan checks it was
 	 * freed at exit), then check the pool still serves calls. */
-	tt_test_sleep_us(50000);
+	wait_pool_idle(1);
 	tt_runtime *rt = tt_test_runtime(1);
 	blk_arg a = {.in = 8};
 	blk_task t;

@@ -453,10 +453,13 @@ START_TEST(test_echo_server_many)
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl); /* the server inherits it */
-	if (rl.rlim_cur < 2100) {
-		printf("SKIP test_echo_server_many: RLIMIT_NOFILE hard limit %llu < 2100\n",
-		       (unsigned long long)rl.rlim_cur);
-		return;
+	/* Below the fd limit the test needs, fewer connections, still checked
+	 * (a skip here used to pass without asserting anything). */
+	if ((rlim_t)2 * (rlim_t)n + 100 > rl.rlim_cur) {
+		int fit = rl.rlim_cur > 164 ? (int)((rl.rlim_cur - 100) / 2) : 32;
+		printf("test_echo_server_many: %d connections, not %d (RLIMIT_NOFILE %llu)\n", fit,
+		       n, (unsigned long long)rl.rlim_cur);
+		n = fit;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	int port = 0;

@@ -96,6 +96,37 @@ START_TEST(ps_filters_and_groups)
 }
 END_TEST
 
+/* ps --group's Ids column is exactly the group's ids, in order: hung's two
+ * batch items, as plain ps lists them. */
+START_TEST(ps_group_ids_exact)
+{
+	sample s;
+	char pid[16], line[512], ids[64] = "", want[80];
+	size_t len = 0;
+	sample_start(&s, "hung", NULL);
+	snprintf(pid, sizeof pid, "%d", (int)s.pid);
+
+	run r = tasktrace("ps", "--name", "^batch-item$", pid, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	for (const char *p = strchr(r.out, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
+		long id = strtol(p + 1, NULL, 10);
+		ck_assert_msg(id > 0, "%s", r.out);
+		len += (size_t)snprintf(ids + len, sizeof ids - len, "%s%ld", len ? "," : "", id);
+	}
+	run_free(&r);
+	ck_assert_msg(strchr(ids, ',') && !strchr(strchr(ids, ',') + 1, ','), "ids %s", ids);
+
+	r = tasktrace("ps", "--group", pid, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	line_with(r.out, "batch_item at ", line, sizeof line);
+	snprintf(want, sizeof want, " %s ", ids);
+	ck_assert_msg(strncmp(line, "  2     idle ", 13) == 0 && strstr(line, want),
+		      "want ids%s in: %s", want, line);
+	run_free(&r);
+	sample_stop(&s);
+}
+END_TEST
+
 START_TEST(bt_prints_chains_innermost_first)
 {
 	sample s;
@@ -356,6 +387,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, ps_lists_hung_tasks);
 	tcase_add_test(tc, ps_filters_and_groups);
+	tcase_add_test(tc, ps_group_ids_exact);
 	tcase_add_test(tc, bt_prints_chains_innermost_first);
 	tcase_add_test(tc, tree_nests_by_parent);
 	tcase_add_test(tc, json_is_well_formed);

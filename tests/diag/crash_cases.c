@@ -121,8 +121,15 @@ TT_ASYNC_FN(cases_main, cases_main_poll, NULL);
  * nowhere makes its trampoline fault. */
 static const tt_func *const bogus_func = (const tt_func *)(uintptr_t)0x1000;
 
+static int *volatile null_ptr;
+
 static tt_poll cases_main_poll(cases_main *self, tt_cx *cx)
 {
+	/* "deep": the root task faults on block_on's own thread (a
+	 * current-thread runtime), under 200 frames of the program's own:
+	 * more frames than the report keeps, the runtime's among them. */
+	if (!strcmp(mode, "deep"))
+		return *null_ptr ? TT_READY : TT_PENDING;
 	TT_BEGIN(self);
 	for (self->i = 0; self->i < many; self->i++)
 		tt_task_detach(TT_SPAWN(NULL, "parked", parked, parked_init));
@@ -155,17 +162,35 @@ static void own_handler(int sig, siginfo_t *si, void *uc)
 	_exit(42);
 }
 
+static int __attribute__((noinline)) run_main(tt_runtime *rt)
+{
+	cases_main m;
+	tt_frame_init(&m.frame, &cases_main_fn);
+	tt_block_on(rt, &m.frame);
+	return 0;
+}
+
+/* Recursion the compiler keeps (a value used after the call). */
+static int __attribute__((noinline)) deep_main(tt_runtime *rt, int n)
+{
+	volatile int keep = n;
+	int r = n ? deep_main(rt, n - 1) : run_main(rt);
+	return r + keep - n;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fprintf(stderr, "usage: crash_cases env|runtime|overflow|nested|abort|many N|"
-				"symbolize|chain|blocking|datafd FILE\n");
+				"symbolize|chain|blocking|datafd FILE|deep\n");
 		return 2;
 	}
 	mode = argv[1];
 	many = argc > 2 ? atol(argv[2]) : 0;
 	tt_notify_init(&never);
-	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
+	/* "deep" on a current-thread runtime: block_on's caller polls. */
+	tt_runtime *rt =
+	    tt_runtime_new(&(tt_runtime_opts){.workers = strcmp(mode, "deep") ? 2 : 0});
 	if (!rt)
 		return 1;
 	if (!strcmp(mode, "chain")) {
@@ -189,8 +214,5 @@ int main(int argc, char **argv)
 		if (fd != 2 || write(fd, "data\n", 5) != 5)
 			return 3;
 	}
-	cases_main m;
-	tt_frame_init(&m.frame, &cases_main_fn);
-	tt_block_on(rt, &m.frame);
-	return 0;
+	return !strcmp(mode, "deep") ? deep_main(rt, 200) : run_main(rt);
 }

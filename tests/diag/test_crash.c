@@ -209,6 +209,25 @@ START_TEST(crash_in_runtime)
 }
 END_TEST
 
+/* A crash on block_on's thread under 200 frames of the program's own:
+ * the stack is deeper than the report keeps, and the runtime's frames
+ * among the kept ones are still pruned (with the count said), the
+ * program's shown. */
+START_TEST(deep_stack_prunes_runtime)
+{
+	run r = crash_case("deep", NULL, NULL);
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_nonnull(strstr(r.err, "polling task 1 \"block_on\""));
+	ck_assert_msg(strstr(r.err, "more frames"), "%s", r.err);
+	/* The count line, not the header's "(..., executor frames pruned):". */
+	ck_assert_msg(strstr(r.err, " executor frame pruned)\n") ||
+			  strstr(r.err, " executor frames pruned)\n"),
+		      "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "tasktrace: end of crash report"));
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(stack_overflow)
 {
 	run r = crash_case("overflow", NULL, NULL);
@@ -382,6 +401,28 @@ START_TEST(symbolized_output_bounded)
 }
 END_TEST
 
+/* Once a line of tasktrace's output did not fit, nothing after it is
+ * printed, a short line that would fit included: the report never shows
+ * a tail with a hole before it.  The count is of every byte printed. */
+START_TEST(symbolized_cut_stays_cut)
+{
+	char *dir = tmpdir();
+	run r = crash_case("symbolize", NULL,
+			   fake_tasktrace(dir, "printf 'first line\\n'; head -c 70000 /dev/zero | "
+					       "tr '\\0' x; printf '\\nshort tail\\n'"));
+	died_of(&r, SIGSEGV);
+	ck_assert_ptr_nonnull(strstr(r.err, "first line\n"));
+	ck_assert_msg(!strstr(r.err, "short tail"), "printed after the cut: %s",
+		      line_with(r.err, "short tail"));
+	const char *cut = strstr(r.err, "\n... (");
+	ck_assert_ptr_nonnull(cut);
+	ck_assert_msg(strstr(line_with(cut, "... ("), " of the 70023 bytes tasktrace printed cut"),
+		      "%s", line_with(cut, "... ("));
+	cleanup_core(dir);
+	run_free(&r);
+}
+END_TEST
+
 /* tasktrace printing nothing, failing or hanging: the in-process chain. */
 START_TEST(symbolized_fallbacks)
 {
@@ -469,6 +510,7 @@ int main(void)
 	tcase_add_test(tc, env_install);
 	tcase_add_test(tc, crash_in_runtime);
 	tcase_add_test(tc, stack_overflow);
+	tcase_add_test(tc, deep_stack_prunes_runtime);
 	tcase_add_test(tc, crash_in_handler);
 	tcase_add_test(tc, abort_in_poll);
 	tcase_add_test(tc, earlier_handler_runs);
@@ -476,6 +518,7 @@ int main(void)
 	tcase_add_test(tc, bounded_with_100k_tasks);
 	tcase_add_test(tc, symbolized);
 	tcase_add_test(tc, symbolized_output_bounded);
+	tcase_add_test(tc, symbolized_cut_stays_cut);
 	tcase_add_test(tc, symbolized_fallbacks);
 	tcase_add_test(tc, report_not_into_data_file);
 	suite_add_tcase(s, tc);

@@ -139,6 +139,8 @@ END_TEST
 /* ---- echo_server under load ---- */
 
 static _Atomic int load_stop;
+static _Atomic long load_echoes; /* full echoes, all load threads */
+static _Atomic int load_up;	 /* load threads that echoed once */
 static int echo_port;
 
 static void *load(void *arg)
@@ -152,6 +154,7 @@ static void *load(void *arg)
 		return NULL;
 	}
 	char buf[512] = "ping";
+	int first = 0;
 	while (!atomic_load(&load_stop)) {
 		if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf)
 			break;
@@ -162,6 +165,9 @@ static void *load(void *arg)
 				goto out;
 			got += (size_t)n;
 		}
+		atomic_fetch_add(&load_echoes, 1);
+		if (!first++)
+			atomic_fetch_add(&load_up, 1);
 	}
 out:
 	close(fd);
@@ -177,16 +183,24 @@ START_TEST(echo_under_load)
 	echo_port = atoi(strstr(s.line, "port ") + 5);
 	ck_assert_int_gt(echo_port, 0);
 	atomic_store(&load_stop, 0);
+	atomic_store(&load_up, 0);
 	for (int i = 0; i < 16; i++)
 		pthread_create(&th[i], NULL, load, NULL);
-	usleep(200 * 1000);
+	/* Under load: every connection has echoed (bounded wait, no fixed
+	 * sleep). */
+	for (int i = 0; i < 10000 && atomic_load(&load_up) < 16; i++)
+		usleep(1000);
+	ck_assert_int_eq(atomic_load(&load_up), 16);
 	for (int i = 0; i < 10; i++) {
+		long before = atomic_load(&load_echoes);
 		run r = hung("--long-poll", "off", s.pid);
 		ck_assert_msg(!strstr(r.out, "deadlock:") && !strstr(r.out, "lost waker:"),
 			      "false positive under load:\n%s", r.out);
 		ck_assert_int_ne(exit_code(&r), 1);
 		run_free(&r);
-		usleep(50 * 1000);
+		/* The next read only after more traffic went through. */
+		for (int k = 0; k < 10000 && atomic_load(&load_echoes) < before + 64; k++)
+			usleep(1000);
 	}
 	atomic_store(&load_stop, 1);
 	for (int i = 0; i < 16; i++)

@@ -286,6 +286,139 @@ START_TEST(lost_waker_exclusions)
 }
 END_TEST
 
+/* Task ID of S, to change its fields after the read. */
+static tt_stask *task_of(tt_snapshot *s, uint64_t id)
+{
+	tt_stask *t = (tt_stask *)tt_snapshot_find(s, id);
+	ck_assert_msg(t, "no task %llu", (unsigned long long)id);
+	return t;
+}
+
+/* A cycle has lasted since its last edge formed: the youngest wait. */
+START_TEST(a_cycle_lasts_since_its_last_edge)
+{
+	world w;
+	tt_snapshot *s;
+	world_init(&w);
+	waiter(&w, 1, TT_WAIT_JOIN, 2, 0);
+	waiter(&w, 2, TT_WAIT_MUTEX, 3, 0);
+	waiter(&w, 3, TT_WAIT_ONESHOT, 1, 0);
+	s = snap(&w);
+	task_of(s, 1)->frames[1].raw.wait_since_ns = NOW - 9000000000ull;
+	task_of(s, 2)->frames[1].raw.wait_since_ns = NOW - 4000000000ull;
+	task_of(s, 3)->frames[1].raw.wait_since_ns = NOW - 7000000000ull;
+	tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+	cycle_is(deadlock_with(r, 1), (uint64_t[]){1, 2, 3}, 3, r->text);
+	ck_assert_uint_eq(deadlock_with(r, 1)->age_ns, 4000000000ull);
+	ck_assert_uint_eq(deadlock_with(r, 1)->other_id, 2);
+	tt_diag_free(r);
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
+/* A oneshot whose producer ended never resolves: finished, cancelled or
+ * gone (not in the registry) -- but not while the producer lives, nor
+ * when it was spawned after the read began (its id at or past the
+ * registry's next id: its slot was read before it took it). */
+START_TEST(never_resolved_by_owner_state)
+{
+	static const struct {
+		uint32_t state;
+		const char *words;
+	} cases[] = {
+	    {TT_STATE_DONE, "task 1 \"t\" waits on a oneshot whose producer, task 2, has finished"},
+	    {TT_STATE_CANCELLED,
+	     "task 1 \"t\" waits on a oneshot whose producer, task 2, was cancelled"},
+	    {TT_STATE_IDLE, NULL},
+	    {TT_STATE_SCHEDULED, NULL},
+	};
+	world w;
+	world_init(&w);
+	waiter(&w, 1, TT_WAIT_ONESHOT, 2, 0);
+	waiter(&w, 2, TT_WAIT_TIMER, 0, 0);
+	waiter(&w, 3, TT_WAIT_ONESHOT, 7, 0); /* 7 is not in the registry */
+	tt_snapshot *s = snap(&w);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		task_of(s, 2)->raw.state = cases[k].state;
+		s->next_task_id = 8;
+		tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+		size_t want = cases[k].words ? 2 : 1;
+		ck_assert_msg(count_kind(r, TT_DIAG_NEVER_RESOLVED) == want, "state %u:\n%s",
+			      cases[k].state, r->text);
+		ck_assert_msg(strstr(r->text, "task 3 \"t\" waits on a oneshot whose producer, "
+					      "task 7, is gone"),
+			      "%s", r->text);
+		if (cases[k].words) {
+			ck_assert_msg(strstr(r->text, cases[k].words), "%s", r->text);
+			ck_assert_uint_eq(r->findings[0].task_id, 1);
+			ck_assert_uint_eq(r->findings[0].other_id, 2);
+		}
+		tt_diag_free(r);
+
+		/* Owner 7 spawned after the read began: not gone. */
+		s->next_task_id = 7;
+		r = tt_diagnose(s, NOW, NULL);
+		ck_assert_msg(count_kind(r, TT_DIAG_NEVER_RESOLVED) == want - 1, "%s", r->text);
+		ck_assert_msg(!strstr(r->text, "task 7, is gone"), "%s", r->text);
+		tt_diag_free(r);
+	}
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
+/* Idle for two minutes on a timer that has not fired yet is no finding
+ * (the timer wakes it); on one past its deadline it is. */
+START_TEST(idle_on_a_pending_timer)
+{
+	world w;
+	world_init(&w);
+	waiter(&w, 1, TT_WAIT_TIMER, 0, 0);
+	tt_snapshot *s = snap(&w);
+	tt_stask *t = task_of(s, 1);
+	t->raw.poll_end_ns = NOW - 120000000000ull;
+	t->frames[1].raw.wait_detail = NOW + 60000000000ull;
+	tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_IDLE) == 0, "%s", r->text);
+	tt_diag_free(r);
+	t->frames[1].raw.wait_detail = NOW - 1000000000ull;
+	r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_IDLE) == 1, "%s", r->text);
+	ck_assert_uint_eq(r->findings[0].age_ns, 120000000000ull);
+	tt_diag_free(r);
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
+/* With opts.recheck, a cycle stands only if its tasks are still as read:
+ * one whose record moved since (seq) drops the finding. */
+START_TEST(recheck_drops_a_moved_cycle)
+{
+	world w;
+	world_init(&w);
+	waiter(&w, 1, TT_WAIT_JOIN, 2, 0);
+	waiter(&w, 2, TT_WAIT_JOIN, 1, 0);
+	tt_snapshot *s = snap(&w);
+	tt_mem mem = img_mem(&w.g);
+	tt_diag_opts o;
+	tt_diag_opts_init(&o);
+	o.recheck = &mem;
+	tt_diag_report *r = tt_diagnose(s, NOW, &o);
+	ck_assert_msg(count_kind(r, TT_DIAG_DEADLOCK) == 1, "unchanged:\n%s", r->text);
+	tt_diag_free(r);
+	uint64_t slot = img_slot(w.slots, 1);
+	img_set(&w.g, TT_REC_TASK, TT_TASK_SEQ, slot,
+		img_get(&w.g, TT_REC_TASK, TT_TASK_SEQ, slot) + 2);
+	r = tt_diagnose(s, NOW, &o);
+	ck_assert_msg(count_kind(r, TT_DIAG_DEADLOCK) == 0, "task 2 moved:\n%s", r->text);
+	tt_diag_free(r);
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("diag-waitfor");
@@ -298,6 +431,10 @@ int main(void)
 	tcase_add_test(tc, a_task_joining_itself);
 	tcase_add_test(tc, an_edge_needs_an_idle_owner);
 	tcase_add_test(tc, lost_waker_exclusions);
+	tcase_add_test(tc, a_cycle_lasts_since_its_last_edge);
+	tcase_add_test(tc, never_resolved_by_owner_state);
+	tcase_add_test(tc, idle_on_a_pending_timer);
+	tcase_add_test(tc, recheck_drops_a_moved_cycle);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -127,6 +127,40 @@ static void same_table_as_cli(ttmi *g, const char *exe, const char *core)
 	free(table);
 }
 
+/* The ids of TEXT's rows naming NAME (a task list: "  ID  state ..." or
+ * "* ID ..."), comma-separated in order. */
+static const char *ids_named(const char *text, const char *name, char *out, size_t cap)
+{
+	size_t len = 0;
+	out[0] = 0;
+	for (const char *p = text; (p = strstr(p, name)); p++) {
+		const char *b = p;
+		while (b > text && b[-1] != '\n')
+			b--;
+		long id = strtol(b + 2, NULL, 10);
+		if (id > 0 && len + 24 < cap)
+			len += (size_t)snprintf(out + len, cap - len, "%s%ld", len ? "," : "", id);
+	}
+	return out;
+}
+
+/* -group beyond the count-1 rows: hung's two batch items are one row of
+ * count 2 whose Ids column is exactly their two ids. */
+static void check_group_ids(ttmi *g)
+{
+	char ids[128], want[160];
+
+	ok(g, ttmi_cli(g, "info tasks -name ^batch-item$"), "-name batch-item");
+	ids_named(ttmi_console(g), " batch-item ", ids, sizeof ids);
+	ck_assert_msg(strchr(ids, ',') && !strchr(strchr(ids, ',') + 1, ','), "ids: %s\n%s", ids,
+		      ttmi_console(g));
+	ok(g, ttmi_cli(g, "info tasks -group"), "-group");
+	const char *row = line_of(ttmi_console(g), "batch_item at");
+	ck_assert_msg(strncmp(row, "  2     idle ", 13) == 0, "group row: %s", row);
+	snprintf(want, sizeof want, " %s ", ids);
+	ck_assert_msg(strstr(row, want), "want ids%s in: %s", want, row);
+}
+
 /* info tasks' options on samples/hung, request-42 being task ID. */
 static void check_info_tasks(ttmi *g, long id)
 {
@@ -223,6 +257,7 @@ static long check_hung(ttmi *g)
 	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "request-42"));
 	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "notify"));
 	check_info_tasks(g, id);
+	check_group_ids(g);
 	ok(g, ttmi_cli(g, "task bt %ld", id), "task bt");
 	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "waits on notify 0x"));
 	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "spawned by task"));

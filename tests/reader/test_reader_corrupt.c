@@ -720,6 +720,52 @@ START_TEST(test_deep_keeps_leaf)
 }
 END_TEST
 
+/* N combinators nested in one another, each with a sibling branch still
+ * to visit: the walk keeps at most 128 such branches, and refuses the
+ * 129th with an error rather than writing past its list. */
+static uint64_t nested_selects(img *g, int n)
+{
+	uint64_t f_async = img_func(g, "branch", TT_FUNC_KIND_ASYNC);
+	uint64_t f_sel = img_func(g, "tt_select", TT_FUNC_KIND_COMBINATOR);
+	uint64_t child = img_frame(g, f_async, 0, 0, 0);
+
+	for (int i = 0; i < n; i++)
+		child = img_frame(g, f_sel, 0, child, img_frame(g, f_async, 0, 0, 0));
+	return img_frame(g, f_async, 0, child, 0);
+}
+
+START_TEST(test_nested_combinators)
+{
+	tt_reader r;
+	static tt_rframe fr[1024];
+	size_t n;
+
+	img_free(&G);
+	img_init(&G, 1 << 20);
+	ck_assert_int_eq(walk(nested_selects(&G, 128), fr, 1024, &n, NULL, &r), TT_R_OK);
+	ck_assert_uint_eq(n, 1 + 128 + 1 + 128);
+	ck_assert_int_eq(walk(nested_selects(&G, 129), fr, 1024, &n, NULL, &r), TT_R_TOO_DEEP);
+	ck_assert_msg(strstr(r.err, "more than 128 nested combinators"), "%s", r.err);
+	ck_assert_uint_eq(n, 1 + 129); /* the root and the combinators read */
+}
+END_TEST
+
+/* A task name with terminal control bytes (escape, DEL) reads as the
+ * target wrote it: the wording escapes them where it prints (test_format's
+ * hostile_names), and --name matches the real bytes. */
+START_TEST(test_name_control_bytes)
+{
+	tt_reader r;
+	tt_rtask t;
+	uint64_t slot = img_slot(K.slots, 0);
+
+	img_task(&G, slot, 1, "a\x1b[2Jb\x7f", TT_STATE_IDLE, K.t1_frames[0]);
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_read_task(&r, slot, &t), TT_R_OK);
+	ck_assert_str_eq(t.name, "a\x1b[2Jb\x7f");
+}
+END_TEST
+
 START_TEST(test_wild_pointer)
 {
 	tt_snapshot *s;
@@ -903,6 +949,117 @@ START_TEST(test_torn)
 }
 END_TEST
 
+/* tt_reader_read_task takes a slot address from its caller: one off the
+ * record alignment is refused, not decoded from the middle of a slot. */
+START_TEST(test_misaligned_slot)
+{
+	tt_reader r;
+	tt_rtask t;
+	uint64_t slot = img_slot(K.slots, 0);
+
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_read_task(&r, slot + 4, &t), TT_R_MISALIGNED);
+	ck_assert_msg(strstr(r.err, "misaligned"), "%s", r.err);
+	ck_assert_uint_eq(t.id, 0);
+	ck_assert_int_eq(tt_reader_read_task(&r, slot, &t), TT_R_OK);
+	ck_assert_uint_eq(t.id, 1);
+}
+END_TEST
+
+/* worker_count is capped by the reader's limit even when the registry's
+ * own capacity allows it: at the limit it reads, one past it is absurd. */
+START_TEST(test_worker_cap)
+{
+	tt_reader r;
+	tt_rworker w;
+	tt_reader_limits lim = {.max_workers = 2};
+
+	ck_assert_int_eq(tt_reader_open(&r, img_mem(&G), IMG_ROOT_ADDR, &lim), TT_R_OK);
+	ck_assert_int_eq(tt_reader_worker(&r, 1, &w), TT_R_OK);
+	ck_assert_uint_eq(w.tid, 1234);
+	img_set(&G, TT_REC_ROOT, TT_ROOT_WORKER_CAPACITY, IMG_ROOT_ADDR, 3);
+	img_set(&G, TT_REC_ROOT, TT_ROOT_WORKER_COUNT, IMG_ROOT_ADDR, 3);
+	ck_assert_int_eq(tt_reader_open(&r, img_mem(&G), IMG_ROOT_ADDR, &lim), TT_R_OK);
+	ck_assert_int_eq(tt_reader_worker(&r, 1, &w), TT_R_ABSURD);
+	ck_assert_msg(strstr(r.err, "worker_count 3 is absurd"), "%s", r.err);
+}
+END_TEST
+
+/* The two halves of the seqlock check, each alone.  The read is: seq,
+ * the whole record, seq again.  A writer that starts after the copy took
+ * the seq field (it changes the rest of the record, then bumps seq) is
+ * caught only by the second seq read; a copy that holds a writer's odd
+ * seq while both seq reads agree (memory read in pieces that are no one
+ * moment, as a process's memory is) only by comparing the copy's seq. */
+struct seq_model {
+	tt_mem inner;
+	img *g;
+	uint64_t slot;
+	unsigned reads;
+	int copy_odd; /* 1: the first copy holds an odd seq and junk polls */
+};
+
+static void field_put(unsigned char *buf, int field, uint64_t v)
+{
+	const tt_layout_entry *e = img_row(&G, TT_REC_TASK, field);
+
+	for (unsigned i = 0; i < e->size; i++)
+		buf[e->offset + i] = (unsigned char)(v >> (8 * i));
+}
+
+static int seq_model_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct seq_model *m = ctx;
+	int rc = m->inner.read(m->inner.ctx, addr, buf, len);
+
+	if (rc || addr != m->slot || len < IMG_TASK_SIZE || ++m->reads != 1)
+		return rc;
+	if (m->copy_odd) {
+		uint64_t seq = img_get(m->g, TT_REC_TASK, TT_TASK_SEQ, m->slot);
+		field_put(buf, TT_TASK_SEQ, seq + 1);
+		field_put(buf, TT_TASK_POLLS, 999999);
+	} else {
+		/* The writer, after the copy: new polls, seq moved by two. */
+		img_set(m->g, TT_REC_TASK, TT_TASK_POLLS, m->slot, 12);
+		img_set(m->g, TT_REC_TASK, TT_TASK_SEQ, m->slot,
+			img_get(m->g, TT_REC_TASK, TT_TASK_SEQ, m->slot) + 2);
+	}
+	return rc;
+}
+
+static void seq_half(int copy_odd)
+{
+	tt_reader r;
+	tt_rtask t;
+	uint64_t slot = img_slot(K.slots, 0);
+	struct seq_model m = {img_mem(&G), &G, slot, 0, copy_odd};
+	tt_mem mem = {seq_model_read, &m};
+
+	img_set(&G, TT_REC_TASK, TT_TASK_SEQ, slot, 40);
+	img_set(&G, TT_REC_TASK, TT_TASK_POLLS, slot, 11);
+	ck_assert_int_eq(tt_reader_open(&r, mem, IMG_ROOT_ADDR, NULL), TT_R_OK);
+	m.reads = 0;
+	ck_assert_int_eq(tt_reader_read_task(&r, slot, &t), TT_R_OK);
+	/* Read again once, and decoded from the second, whole copy. */
+	ck_assert_uint_eq(m.reads, 2);
+	ck_assert_uint_eq(t.id, 1);
+	ck_assert_uint_eq(t.seq, copy_odd ? 40 : 42);
+	ck_assert_uint_eq(t.polls, copy_odd ? 11 : 12);
+	ck_assert_int_eq(t.running, 0);
+}
+
+START_TEST(test_torn_after_copy)
+{
+	seq_half(0);
+}
+END_TEST
+
+START_TEST(test_torn_copy_only)
+{
+	seq_half(1);
+}
+END_TEST
+
 /* A slot freed between the bulk read and the re-check disappears. */
 struct freeing {
 	tt_mem inner;
@@ -916,7 +1073,9 @@ static int freeing_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	struct freeing *f = ctx;
 	int rc = f->inner.read(f->inner.ctx, addr, buf, len);
 
-	if (len >= 4 * IMG_TASK_SIZE && ++f->bulk_reads == 1) {
+	/* Between the batch's read of the slots and its check (not at the
+	 * root's read: that is before the slots are read at all). */
+	if (addr == K.slots && len >= 4 * IMG_TASK_SIZE && ++f->bulk_reads == 1) {
 		img_set(f->g, TT_REC_TASK, TT_TASK_SEQ, f->slot, 1000);
 		img_set(f->g, TT_REC_TASK, TT_TASK_ID, f->slot, 0);
 	}
@@ -937,6 +1096,42 @@ START_TEST(test_freed_meanwhile)
 	ck_assert_uint_eq(s->tasks[0].raw.id, 1);
 	ck_assert_uint_eq(s->tasks[1].raw.id, 5);
 	ck_assert_ptr_null(tt_snapshot_find(s, 2));
+	tt_snapshot_free(s);
+}
+END_TEST
+
+/* A slot freed and taken by another task during the read, by a runtime
+ * that restarts seq per task (the ABI allows it): seq alone looks
+ * unchanged, the id does not -- the slot is read again. */
+static int reusing_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct freeing *f = ctx;
+	int rc = f->inner.read(f->inner.ctx, addr, buf, len);
+
+	/* After the first read of the slot array (the batch), before the
+	 * second (its check). */
+	if (addr == K.slots && len >= 4 * IMG_TASK_SIZE && ++f->bulk_reads == 1) {
+		uint64_t seq = img_get(f->g, TT_REC_TASK, TT_TASK_SEQ, f->slot);
+		img_task(f->g, f->slot, 7, "reborn", TT_STATE_IDLE, K.t5_frame);
+		img_set(f->g, TT_REC_TASK, TT_TASK_SEQ, f->slot, seq);
+	}
+	return rc;
+}
+
+START_TEST(test_reused_same_seq)
+{
+	struct freeing fc = {img_mem(&G), &G, img_slot(K.slots, 1), 0};
+	tt_mem m = {reusing_read, &fc};
+	tt_snapshot *s;
+	char err[160];
+
+	ck_assert_int_eq(tt_snapshot_read(m, IMG_ROOT_ADDR, NULL, &s, err, sizeof(err)), TT_R_OK);
+	ck_assert_uint_eq(s->ntasks, 3);
+	ck_assert_ptr_null(tt_snapshot_find(s, 2));
+	const tt_stask *t = tt_snapshot_find(s, 7);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->raw.name, "reborn");
+	ck_assert_uint_eq(t->raw.slot_addr, img_slot(K.slots, 1));
 	tt_snapshot_free(s);
 }
 END_TEST
@@ -1528,10 +1723,17 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_self_sibling);
 	tcase_add_test(tc, test_too_deep);
 	tcase_add_test(tc, test_deep_keeps_leaf);
+	tcase_add_test(tc, test_nested_combinators);
 	tcase_add_test(tc, test_wild_pointer);
 	tcase_add_test(tc, test_strings);
+	tcase_add_test(tc, test_name_control_bytes);
 	tcase_add_test(tc, test_torn);
+	tcase_add_test(tc, test_torn_after_copy);
+	tcase_add_test(tc, test_worker_cap);
+	tcase_add_test(tc, test_misaligned_slot);
+	tcase_add_test(tc, test_torn_copy_only);
 	tcase_add_test(tc, test_freed_meanwhile);
+	tcase_add_test(tc, test_reused_same_seq);
 	tcase_add_test(tc, test_inconsistent);
 	tcase_add_test(tc, test_fuzz);
 	tcase_add_test(tc, test_root_pick);

@@ -488,15 +488,36 @@ int tt_rep_task(tt_rep *p, uint64_t slot, tt_rtask *out)
 	return rc;
 }
 
+/* Has T's slot changed since T was read: its seq, or its id (a slot
+ * freed and being taken by a new task while this thread interrupted the
+ * spawn holds an odd seq still; docs/registry-abi.md §7)?  An unreadable
+ * slot has. */
 static int seq_moved(tt_rep *p, const tt_rtask *t)
 {
-	tt_field f = p->r.f_task[TT_TASK_SEQ];
+	tt_field f = p->r.f_task[TT_TASK_SEQ], fi = p->r.f_task[TT_TASK_ID];
 	unsigned char b[8];
 	tt_mem raw = mem_of(p)->self;
 
-	if (!f.size || raw.read(raw.ctx, t->slot_addr + f.offset, b, f.size) < 0)
+	if (!f.size)
 		return 0;
-	return tt_r_get(b, (tt_field){ 0, f.size }) != t->seq;
+	if (raw.read(raw.ctx, t->slot_addr + f.offset, b, f.size) < 0 ||
+	    tt_r_get(b, (tt_field){ 0, f.size }) != t->seq)
+		return 1;
+	if (raw.read(raw.ctx, t->slot_addr + fi.offset, b, fi.size) < 0)
+		return 1;
+	return tt_r_get(b, (tt_field){ 0, fi.size }) != t->id;
+}
+
+static size_t torn(tt_rep *p, const tt_rtask *t, const char *why, int *err)
+{
+	tt_fbuf b;
+
+	tt_fb_init(&b, p->r.err, sizeof(p->r.err));
+	tt_fb_str(&b, "task ");
+	tt_fb_u64(&b, t->id);
+	tt_fb_str(&b, why);
+	*err = TT_R_TORN;
+	return 0;
 }
 
 size_t tt_rep_walk(tt_rep *p, tt_rtask *t, int *err)
@@ -511,17 +532,13 @@ size_t tt_rep_walk(tt_rep *p, tt_rtask *t, int *err)
 					     TT_REP_FRAMES, &n);
 		if (!seq_moved(p, t))
 			return n;
-		if (tries == 4) {
-			tt_fbuf b;
-			tt_fb_init(&b, p->r.err, sizeof(p->r.err));
-			tt_fb_str(&b, "task ");
-			tt_fb_u64(&b, t->id);
-			tt_fb_str(&b, ": kept changing while read (5 tries)");
-			*err = TT_R_TORN;
-			return 0;
+		if (tries == 4)
+			return torn(p, t, ": kept changing while read (5 tries)", err);
+		uint64_t id = t->id;
+		if (tt_rep_task(p, t->slot_addr, t) != TT_R_OK || t->id != id) {
+			t->id = id;
+			return torn(p, t, ": ended while read", err);
 		}
-		if (tt_rep_task(p, t->slot_addr, t) != TT_R_OK || !t->id)
-			return n;
 	}
 }
 
@@ -731,7 +748,9 @@ static void batch_verify(tt_rep *p, struct tt_rep_batch *b, size_t n)
 	errno = saved;
 	for (size_t j = 0; j < k; j++) {
 		tt_rtask *t = &b->task[b->ix[j]].t;
-		if (got == (ssize_t)(k * f.size)) {
+		/* An odd seq that held may be a spawn this very thread
+		 * interrupted: the id says (seq_moved). */
+		if (got == (ssize_t)(k * f.size) && !(t->seq & 1)) {
 			if (tt_r_get(b->seq + j * f.size, (tt_field){ 0, f.size }) != t->seq)
 				b->task[b->ix[j]].ok = 0;
 		} else if (seq_moved(p, t)) {

@@ -670,48 +670,100 @@ void tt_diag_opts_init(tt_diag_opts *o)
  * if every task it names is still where it was when read again now,
  * after the whole read: a task that did not move cannot have released
  * anything since, and one that moved is no longer stuck. */
-static int still_holds(build *b, const tt_diag_finding *f)
+/* The object a never-resolved finding on a hand-off wait rests on (0:
+ * none): "gone" also rests on no other waiter of it having been woken
+ * (mutex_handed_on), and those waiters were read at other moments too. */
+static uint64_t handoff_object(build *b, const tt_diag_finding *f)
+{
+	const tt_stask *t = tt_snapshot_find(b->s, f->task_id);
+	tview v;
+
+	if (f->kind != TT_DIAG_NEVER_RESOLVED || !t)
+		return 0;
+	view(t, &v);
+	if (!leaf_waits(&v) || !tt_fmt_wait_row(v.leaf->raw.wait_kind)->handoff)
+		return 0;
+	return v.leaf->raw.wait_object;
+}
+
+typedef struct objcheck {
+	uint64_t object;
+	int moved; /* a waiter of it read differently the second time */
+} objcheck;
+
+static int by_object(const void *a, const void *b)
+{
+	uint64_t x = ((const objcheck *)a)->object, y = ((const objcheck *)b)->object;
+	return x < y ? -1 : x > y;
+}
+
+static objcheck *objcheck_find(objcheck *o, size_t n, uint64_t object)
+{
+	objcheck key = { object, 0 };
+	return n ? bsearch(&key, o, n, sizeof(*o), by_object) : NULL;
+}
+
+/* The hand-off objects of the findings, each with whether any of its
+ * waiters moved: every waiter read again once, not once per finding (a
+ * mutex abandoned by its holder with 100k waiters is 100k findings). */
+static objcheck *check_objects(build *b, size_t *count)
+{
+	objcheck *o = calloc(b->r->n ? b->r->n : 1, sizeof(*o));
+	size_t n = 0, k = 0;
+	tview w;
+
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < b->r->n; i++)
+		if ((o[n].object = handoff_object(b, &b->r->findings[i])))
+			n++;
+	qsort(o, n, sizeof(*o), by_object);
+	for (size_t i = 0; i < n; i++)
+		if (!k || o[k - 1].object != o[i].object)
+			o[k++] = o[i];
+	for (size_t j = 0; k && j < b->s->ntasks; j++) {
+		const tt_stask *t = &b->s->tasks[j];
+		if (t->error)
+			continue;
+		view(t, &w);
+		objcheck *c = leaf_waits(&w) ? objcheck_find(o, k, w.leaf->raw.wait_object) : NULL;
+		if (c && !c->moved && tt_snapshot_recheck(*b->o->recheck, b->s, t) != 1)
+			c->moved = 1;
+	}
+	*count = k;
+	return o;
+}
+
+static int still_holds(build *b, const tt_diag_finding *f, objcheck *o, size_t no)
 {
 	uint64_t two[2] = { f->task_id, f->other_id };
 	const uint64_t *ids = f->ncycle ? f->cycle : two;
 	size_t n = f->ncycle ? f->ncycle : 2;
-	tview v;
 
 	for (size_t i = 0; i < n; i++) {
 		const tt_stask *t = ids[i] ? tt_snapshot_find(b->s, ids[i]) : NULL;
 		if (t && tt_snapshot_recheck(*b->o->recheck, b->s, t) != 1)
 			return 0;
 	}
-	/* "Gone" on a hand-off wait also rests on no other waiter of the
-	 * object having been woken (mutex_handed_on): those waiters were
-	 * read at other moments too. */
-	const tt_stask *t = tt_snapshot_find(b->s, f->task_id);
-	if (f->kind != TT_DIAG_NEVER_RESOLVED || !t)
-		return 1;
-	view(t, &v);
-	if (!leaf_waits(&v) || !tt_fmt_wait_row(v.leaf->raw.wait_kind)->handoff)
-		return 1;
-	for (size_t j = 0; j < b->s->ntasks; j++) {
-		const tt_stask *o = &b->s->tasks[j];
-		tview w;
-		if (o == t || o->error)
-			continue;
-		view(o, &w);
-		if (leaf_waits(&w) && w.leaf->raw.wait_object == v.leaf->raw.wait_object &&
-		    tt_snapshot_recheck(*b->o->recheck, b->s, o) != 1)
-			return 0;
-	}
-	return 1;
+	uint64_t object = handoff_object(b, f);
+	objcheck *c = object ? objcheck_find(o, no, object) : NULL;
+	return !c || !c->moved;
 }
 
 static void drop_moved(build *b)
 {
-	size_t out = 0;
+	size_t out = 0, no = 0;
+	objcheck *o = check_objects(b, &no);
 
+	if (!o) {
+		b->oom = 1;
+		return;
+	}
 	for (size_t i = 0; i < b->r->n; i++)
-		if (still_holds(b, &b->r->findings[i]))
+		if (still_holds(b, &b->r->findings[i], o, no))
 			b->r->findings[out++] = b->r->findings[i];
 	b->r->n = out;
+	free(o);
 }
 
 tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,

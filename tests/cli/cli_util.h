@@ -29,6 +29,8 @@ char *line_with(const char *text, const char *needle, char *buf, size_t len);
 void in_order(const char *text, ...);
 unsigned long task_id(const char *ps, const char *name);
 void assert_json(const char *text);
+/* TEXT parses as one JSON document (assert_json without its other checks). */
+int json_parses(const char *text);
 /* Validate TEXT with tests/cli/validate_json.py for COMMAND. */
 void assert_schema(const char *command, const char *text);
 /* Make a core of PID with gdb's gcore; returns its malloc'd path, or NULL

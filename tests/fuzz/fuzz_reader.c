@@ -115,12 +115,18 @@ static void check_json(const char *text)
 		abort(); /* a strict decoder would reject the document */
 }
 
-/* Text for a terminal: no control byte but the line ends, whatever the
+/* Text for a terminal: UTF-8, and no control character but the line
+ * ends (C0, DEL, C1: a name must not drive the terminal), whatever the
  * target's strings hold. */
 static void check_text(const char *text)
 {
-	for (const unsigned char *p = (const unsigned char *)text; p && *p; p++)
-		if ((*p < 0x20 && *p != '\n') || *p == 0x7f)
+	if (!text)
+		return;
+	if (!utf8_ok(text))
+		abort();
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		if ((*p < 0x20 && *p != '\n') || *p == 0x7f ||
+		    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
 			abort();
 }
 

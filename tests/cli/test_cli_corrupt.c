@@ -10,9 +10,9 @@
  * while the command runs) nor left stopped after it.
  *
  * TT_CORRUPT_SEED=S runs seed S alone (a failure names its seed and the
- * values it wrote; the values that are addresses move with the target's
- * address space layout); TT_CORRUPT_SEEDS=N runs N seeds, from
- * TT_CORRUPT_FIRST (1). */
+ * values it wrote; the samples run without address randomization, so the
+ * addresses written are the same again); TT_CORRUPT_SEEDS=N runs N seeds,
+ * from TT_CORRUPT_FIRST (1). */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,8 +35,9 @@
 #define CORE_EVERY 4		    /* a core of every 4th seed */
 #define RUN_LIMIT_NS 20000000000ull /* per run, times TT_TEST_SCALE */
 #define BUDGET_NS 1000000000ull	    /* the CLI's default --stop-budget */
-#define STOP_SLACK_NS 1000000000ull /* resuming, sampling, a loaded machine; times TT_TEST_SCALE \
-				     */
+#define STOP_SLACK_NS                                                              \
+	1000000000ull /* resuming, sampling, a loaded machine; times TT_TEST_SCALE \
+		       */
 #define MAX_FRAMES 64
 
 static uint64_t now_ns(void)
@@ -564,6 +566,13 @@ END_TEST
 
 int main(void)
 {
+	/* The samples (and their cores) without address randomization: the
+	 * values a seed writes that are addresses are then the same from run
+	 * to run, and a seed reproduces. */
+	int persona = personality(0xffffffff);
+	if (persona != -1)
+		personality((unsigned long)persona | ADDR_NO_RANDOMIZE);
+
 	Suite *s = suite_create("cli-corrupt");
 	TCase *tc = tcase_create("corrupt");
 

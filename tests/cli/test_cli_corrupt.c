@@ -469,6 +469,16 @@ static void check_run(const watched *w, char **args, unsigned seed, const damage
 #undef FAIL_IF
 }
 
+/* Every thread of the target, not only the one /proc/PID/status shows. */
+static void left_running(pid_t live, unsigned seed, const damage *d)
+{
+	assert_running(live);
+	ck_assert_msg(
+	    stopped_threads(live) == 0,
+	    "seed %u (TT_CORRUPT_SEED=%u): %d threads of pid %d left stopped\nwritten:\n%s", seed,
+	    seed, stopped_threads(live), (int)live, d->log);
+}
+
 /* A registry the readers cannot use (exit 3 to 11) is so for every
  * command: ps once printed "No tasks." where bt gave up with exit 9. */
 static int registry_error(int status)
@@ -493,7 +503,7 @@ static void run_all(const char *target, pid_t live, unsigned seed, const damage 
 				 cmds[c], json ? " --json" : "", w.r.status, w.r.err);
 			run_free(&w.r);
 			if (live)
-				assert_running(live);
+				left_running(live, seed, d);
 		}
 	}
 	for (int i = 1; i < 8; i++)
@@ -509,6 +519,7 @@ static void run_all(const char *target, pid_t live, unsigned seed, const damage 
 		watched w = run_watched(args, live);
 		check_run(&w, args, seed, d, 0);
 		run_free(&w.r);
+		left_running(live, seed, d);
 	}
 }
 

@@ -474,7 +474,8 @@ static int mutex_handed_on(build *b, uint64_t object)
 		for (size_t j = 0; j < s->ntasks && b->nwoken < n; j++)
 			if (woken_handoff(&s->tasks[j], &obj))
 				b->woken[b->nwoken++] = obj;
-		qsort(b->woken, b->nwoken, sizeof(*b->woken), cmp_u64);
+		if (b->nwoken > 1)
+			qsort(b->woken, b->nwoken, sizeof(*b->woken), cmp_u64);
 	}
 	return b->nwoken &&
 	       bsearch(&object, b->woken, b->nwoken, sizeof(*b->woken), cmp_u64) != NULL;

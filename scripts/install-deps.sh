@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install the Debian 12 packages tasktrace builds, tests and demos with,
-# skipping those already present.  Needs root (or sudo).
+# skipping those already present.  Needs root (or sudo).  clang with
+# libclang-rt-14-dev (libclang_rt.fuzzer, the sanitizer runtimes) builds the
+# reader's fuzz target (tests/fuzz).
 set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libdw-dev libelf-dev
 check gdb elfutils binutils python3 valgrind llvm-14 libc6-dbg"

@@ -335,3 +335,12 @@ void wait_comm(pid_t pid, const char *comm)
 	}
 	ck_abort_msg("pid %d never became %s", (int)pid, comm);
 }
+
+/* TEXT is one JSON document, by the parser of assert_json, without its
+ * other checks: for tests that check thousands of documents. */
+int json_parses(const char *text)
+{
+	const char *end = js_value(text, 0);
+
+	return end && *js_ws(end) == 0;
+}

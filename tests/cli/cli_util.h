@@ -32,6 +32,8 @@ void in_order(const char *text, ...);
 unsigned long task_id(const char *ps, const char *name);
 /* TEXT is one JSON document, in strict UTF-8. */
 void assert_json(const char *text);
+/* TEXT parses as one JSON document (assert_json without its other checks). */
+int json_parses(const char *text);
 /* Validate TEXT with tests/cli/validate_json.py for COMMAND (ps, bt,
  * tree, hung, symbolize; "any": strict UTF-8 and JSON only). */
 void assert_schema(const char *command, const char *text);

@@ -419,6 +419,51 @@ START_TEST(recheck_drops_a_moved_cycle)
 }
 END_TEST
 
+/* Many waiters of one abandoned mutex: each is "never resolved", unless
+ * another waiter of its mutex was woken (the mutex is being handed on).
+ * Asked per waiter by a scan of every task, N waiters were N * N steps:
+ * 200,000 of them took minutes, where the whole diagnosis takes a second. */
+START_TEST(many_waiters_of_an_abandoned_mutex)
+{
+	const char *sc = getenv("TT_TEST_SCALE");
+	uint32_t n = 200000u / (sc && atoi(sc) > 0 ? (uint32_t)atoi(sc) : 1);
+	img g;
+	img_init(&g, (size_t)(n + 2) * (IMG_TASK_SIZE + 2 * IMG_LEAF_SIZE) + (1u << 16));
+	uint64_t f_serve = img_func(&g, "serve", TT_FUNC_KIND_ASYNC);
+	uint64_t f_lock = img_func(&g, "tt_mutex_lock", TT_FUNC_KIND_LEAF);
+	uint64_t site = img_site(&g, "serve", "src/serve.c", 12, TT_SITEF_AWAIT);
+	uint64_t slots = img_chunk(&g, n + 2);
+	const uint64_t gone = 4 * (uint64_t)n, abandoned = 0x5000, handed_on = 0x6000;
+
+	/* Tasks 1..n wait on the abandoned mutex; n+1 (woken) and n+2 on the
+	 * one being handed on. */
+	for (uint32_t i = 0; i < n + 2; i++) {
+		uint64_t leaf = img_frame(&g, f_lock, 0, 0, 0);
+		img_wait(&g, leaf, TT_WAIT_MUTEX, i < n ? abandoned : handed_on, gone, 0);
+		uint64_t slot = img_slot(slots, i);
+		img_task(&g, slot, i + 1, "t", i == n ? TT_STATE_SCHEDULED : TT_STATE_IDLE,
+			 img_frame(&g, f_serve, site, leaf, 0));
+		img_set(&g, TT_REC_TASK, TT_TASK_POLLS, slot, 1);
+		img_set(&g, TT_REC_TASK, TT_TASK_WAKERS, slot, 1);
+	}
+	img_set(&g, TT_REC_ROOT, TT_ROOT_NEXT_TASK_ID, IMG_ROOT_ADDR, 2 * gone);
+
+	tt_snapshot *s = NULL;
+	char err[160];
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&g), g.root_addr, NULL, &s, err, sizeof err),
+			 TT_R_OK);
+	s->flags |= TT_ROOTF_RECORDING;
+	tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(count_kind(r, TT_DIAG_NEVER_RESOLVED), n);
+	for (size_t i = 0; i < r->n; i++)
+		ck_assert_uint_le(r->findings[i].task_id, n);
+	tt_diag_free(r);
+	tt_snapshot_free(s);
+	img_free(&g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("diag-waitfor");
@@ -435,6 +480,10 @@ int main(void)
 	tcase_add_test(tc, never_resolved_by_owner_state);
 	tcase_add_test(tc, idle_on_a_pending_timer);
 	tcase_add_test(tc, recheck_drops_a_moved_cycle);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("scale");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, many_waiters_of_an_abandoned_mutex);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -150,6 +150,9 @@ typedef struct build {
 	tt_diag_report *r;
 	size_t cap;
 	uint8_t *flagged; /* per task: has a strong finding already */
+	uint64_t *woken;  /* hand-off objects with a woken waiter, sorted */
+	size_t nwoken;
+	int woken_known;
 	int oom;
 } build;
 
@@ -429,24 +432,57 @@ static void lost_waker(build *b, size_t i, const tview *v)
 	b->flagged[i] = 1;
 }
 
-/* Is another waiter of OBJECT (a mutex, or another kind marked handoff)
- * woken (scheduled or running)?  An unlock wakes the next waiter before it
- * takes the mutex, and until it does the queued waiters' records still name
- * the holder that just left: the mutex is being handed on, not abandoned. */
-static int mutex_handed_on(const build *b, uint64_t object)
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Does T, woken (scheduled or running), wait with a hand-off wait?  On
+ * the object in *OBJECT. */
+static int woken_handoff(const tt_stask *t, uint64_t *object)
 {
 	tview w;
 
-	for (size_t j = 0; j < b->s->ntasks; j++) {
-		const tt_stask *t = &b->s->tasks[j];
-		if (t->raw.state != TT_STATE_SCHEDULED && t->raw.state != TT_STATE_RUNNING)
-			continue;
-		view(t, &w);
-		if (leaf_waits(&w) && tt_fmt_wait_row(w.leaf->raw.wait_kind)->handoff &&
-		    w.leaf->raw.wait_object == object)
-			return 1;
+	if (t->raw.state != TT_STATE_SCHEDULED && t->raw.state != TT_STATE_RUNNING)
+		return 0;
+	view(t, &w);
+	if (!leaf_waits(&w) || !tt_fmt_wait_row(w.leaf->raw.wait_kind)->handoff)
+		return 0;
+	*object = w.leaf->raw.wait_object;
+	return 1;
+}
+
+/* Is another waiter of OBJECT (a mutex, or another kind marked handoff)
+ * woken (scheduled or running)?  An unlock wakes the next waiter before it
+ * takes the mutex, and until it does the queued waiters' records still name
+ * the holder that just left: the mutex is being handed on, not abandoned.
+ * The woken waiters' objects are gathered once, sorted: asked per waiter,
+ * a scan of every task made N waiters of one abandoned mutex N * N steps
+ * (minutes for a hundred thousand). */
+static int mutex_handed_on(build *b, uint64_t object)
+{
+	const tt_snapshot *s = b->s;
+	uint64_t obj;
+
+	if (!b->woken_known) {
+		size_t n = 0;
+		for (size_t j = 0; j < s->ntasks; j++)
+			n += (size_t)woken_handoff(&s->tasks[j], &obj);
+		b->woken_known = 1;
+		if (n && !(b->woken = malloc(n * sizeof(*b->woken)))) {
+			b->oom = 1;
+			return 0;
+		}
+		for (size_t j = 0; j < s->ntasks && b->nwoken < n; j++)
+			if (woken_handoff(&s->tasks[j], &obj))
+				b->woken[b->nwoken++] = obj;
+		if (b->nwoken > 1)
+			qsort(b->woken, b->nwoken, sizeof(*b->woken), cmp_u64);
 	}
-	return 0;
+	return b->nwoken &&
+	       bsearch(&object, b->woken, b->nwoken, sizeof(*b->woken), cmp_u64) != NULL;
 }
 
 static void never_resolved(build *b, size_t i, const tview *v)
@@ -812,6 +848,7 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 		qsort(b.r->findings, b.r->n, sizeof(*b.r->findings), by_kind);
 	summary(&b);
 	free(b.flagged);
+	free(b.woken);
 	if (b.oom) {
 		tt_diag_free(b.r);
 		errno = ENOMEM;

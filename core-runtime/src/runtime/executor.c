@@ -372,7 +372,7 @@ TT_DISPATCH intptr_t tt_block_on(tt_runtime *h, tt_frame *root)
 	tt_spawn_opts o = {"block_on", NULL, TT_TASKF_BLOCK_ON};
 	static const tt_site site TT_SECTION_("tasktrace_sites") = {
 	    "tt_block_on", __FILE__, __LINE__, TT_SITEF_SPAWN, NULL};
-	tt_task *t = tt_spawn_task(rt, &o, root, &site);
+	tt_task *t = tt_spawn_task(rt, &o, root, &site, NULL);
 	if (!t)
 		return -errno;
 	if (rt->current_thread) {

@@ -116,6 +116,7 @@ struct tt_task {
 	pthread_mutex_t join_lock;
 	tt_join *joiners; /* join futures waiting, under join_lock */
 	struct tt_group *_Atomic group; /* reported to when it completes */
+	uint32_t group_index;           /* its place in the group's array, under its lock */
 	/* Owned handles (handle.c): the generation they carry, bumped when the
 	 * last one is given up, and how many there are. */
 	_Atomic uint64_t gen;
@@ -239,7 +240,8 @@ void tt_timer_deregister(tt_driver *d, tt_timer_node *n);
 
 /* ---- group.c ---- */
 struct tt_group;
-void tt_group_child_done(struct tt_group *g, intptr_t result);
+/* T, a child of G, finished with RESULT (from its completion). */
+void tt_group_child_done(struct tt_group *g, tt_task *t, intptr_t result);
 
 /* ---- io.c ---- */
 typedef struct tt_fd tt_fd;
@@ -383,9 +385,10 @@ tt_runtime *tt_runtime_handle_retire(tt_runtime *h);
 
 /* ---- task.c ---- */
 /* Spawn on RT (the real runtime; NULL: the current task's); the task has
- * one owned handle, {t, t->gen}, and the reference it holds. */
+ * one owned handle, {t, t->gen}, and the reference it holds.  GROUP (or
+ * NULL): linked before the task can run, so its completion reports there. */
 tt_task *tt_spawn_task(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
-		       const tt_site *spawn_site);
+		       const tt_site *spawn_site, struct tt_group *group);
 void tt_task_request_cancel(tt_task *t);
 /* Block the calling thread (not a worker) until T is done; its result. */
 intptr_t tt_task_wait(tt_task *t);

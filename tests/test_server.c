@@ -1,0 +1,358 @@
+/* The runtime pieces a server is built from, as a server uses them: a
+ * tracker group for its connections (finished ones let go, one failure
+ * cancels nobody, a refused spawn leaks nothing), cleanups that run for a
+ * task cancelled before its first poll, lock guards released by
+ * cancellation, and cancellation tokens for shutdown. */
+#include <fcntl.h>
+#include <pthread.h>
+
+#include "sync_util.h"
+
+static int fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1;
+}
+
+/* A read end whose write end is closed: an fd to hand to a task. */
+static int new_fd(void)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	close(p[1]);
+	return p[0];
+}
+
+/* ---- a connection task: it owns FD from its init on ---- */
+typedef struct conn {
+	tt_frame frame;
+	int fd;
+	tt_notify *gate; /* NULL: finish at once */
+	intptr_t ret;
+	_Atomic int *finished;	  /* counts returns */
+	_Atomic int *cleanups;	  /* counts cleanups */
+	_Atomic int *saw_started; /* what the cleanup saw: 0/1 */
+	tt_notified w;
+} conn;
+static tt_poll conn_poll(conn *self, tt_cx *cx);
+static void conn_cleanup(conn *self)
+{
+	if (self->saw_started)
+		atomic_store(self->saw_started, tt_frame_started(&self->frame));
+	if (self->cleanups)
+		atomic_fetch_add(self->cleanups, 1);
+	if (self->fd >= 0)
+		close(self->fd);
+	self->fd = -1;
+}
+TT_ASYNC_FN_CLEANUP(conn, conn_poll, conn_cleanup);
+static tt_poll conn_poll(conn *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	if (self->gate)
+		TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, self->gate));
+	if (self->fd >= 0)
+		close(self->fd);
+	self->fd = -1;
+	if (self->finished)
+		atomic_fetch_add(self->finished, 1);
+	TT_RETURN(self, self->ret);
+}
+static void conn_init(conn *c, int fd, tt_notify *gate, intptr_t ret, _Atomic int *finished)
+{
+	memset(c, 0, sizeof *c);
+	tt_frame_init(&c->frame, &conn_fn);
+	c->fd = fd;
+	c->gate = gate;
+	c->ret = ret;
+	c->finished = finished;
+}
+static void conn_init_watched(conn *c, int fd, tt_notify *gate, _Atomic int *cleanups,
+			      _Atomic int *saw_started)
+{
+	conn_init(c, fd, gate, 0, NULL);
+	c->cleanups = cleanups;
+	c->saw_started = saw_started;
+}
+
+/* ---- a task awaiting a group ---- */
+typedef struct gwaiter {
+	tt_frame frame;
+	tt_group *g;
+	tt_group_wait w;
+} gwaiter;
+static tt_poll gwaiter_poll(gwaiter *self, tt_cx *cx);
+TT_ASYNC_FN(gwaiter, gwaiter_poll, NULL);
+static tt_poll gwaiter_poll(gwaiter *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->w, tt_group_wait_init(&self->w, self->g));
+	TT_RETURN(self, TT_RESULT(&self->w));
+}
+static void gwaiter_init(gwaiter *w, tt_group *g)
+{
+	tt_frame_init(&w->frame, &gwaiter_fn);
+	w->g = g;
+}
+
+/* ================= tracker groups ================= */
+
+/* 10,000 short connections through a tracker, half of them failing, next
+ * to one long-lived connection: the finished ones leave (size 0, their
+ * slots freed), the long one is never cancelled by their failures, and
+ * shutdown (cancel, then wait) ends it with its cleanup. */
+typedef struct trk_ctx {
+	uint32_t flags;
+	tt_group *g;
+	tt_notify gate; /* never opened */
+	_Atomic int finished, cleanups, saw_started;
+	int n, spawned, long_fd;
+	size_t peak;
+	uint64_t live0;
+	gwaiter w;
+	tt_handle wt;
+} trk_ctx;
+
+static int tracker_step(void *p, int i)
+{
+	trk_ctx *x = p;
+	switch (i) {
+	case 0:
+		x->live0 = tt_test_tasks_live();
+		x->long_fd = new_fd();
+		ck_assert_int_eq(TT_GROUP_SPAWN(x->g, "long", conn, conn_init_watched, x->long_fd,
+						&x->gate, &x->cleanups, &x->saw_started),
+				 0);
+		return STEP_NEXT;
+	case 1: /* in batches of 500, as connections come and go */
+		if (atomic_load(&x->finished) == x->spawned && x->spawned < x->n) {
+			for (int k = 0; k < 500 && x->spawned < x->n; k++, x->spawned++)
+				ck_assert_int_eq(
+				    TT_GROUP_SPAWN(x->g, "short", conn, conn_init, new_fd(), NULL,
+						   x->spawned % 2 ? -ECONNRESET : 0, &x->finished),
+				    0);
+		}
+		if (tt_group_size(x->g) > x->peak)
+			x->peak = tt_group_size(x->g);
+		WAIT_UNTIL(x->spawned == x->n && atomic_load(&x->finished) == x->n);
+		return STEP_NEXT;
+	case 2: /* every short one gone: only the long one is held, and alive */
+		WAIT_UNTIL(tt_group_size(x->g) == 1);
+		ck_assert_uint_le(x->peak, 501);
+		ck_assert_int_eq(atomic_load(&x->cleanups), 0);
+		ck_assert(fd_open(x->long_fd));
+		/* The script, the long connection: nothing else holds a slot. */
+		ck_assert_uint_eq(tt_test_tasks_live(), x->live0 + 1);
+		/* Shutdown: cancel the connections, then wait for them. */
+		ck_assert_int_eq(tt_group_cancel(x->g), 0);
+		gwaiter_init(&x->w, x->g);
+		x->wt = spawn_frame("shutdown", &x->w.frame);
+		return STEP_NEXT;
+	case 3:
+		WAIT_UNTIL(tt_task_is_done(x->wt));
+		/* The first failure is reported; it cancelled nobody. */
+		ck_assert_int_eq(tt_task_result(x->wt), -ECONNRESET);
+		ck_assert_int_eq(atomic_load(&x->cleanups), 1);
+		ck_assert_int_eq(atomic_load(&x->saw_started), 1);
+		ck_assert(!fd_open(x->long_fd));
+		ck_assert_uint_eq(tt_group_size(x->g), 0);
+		/* Spawning after the shutdown is refused, and leaks nothing. */
+		int fd = new_fd();
+		ck_assert_int_eq(TT_GROUP_SPAWN(x->g, "late", conn, conn_init, fd, NULL, 0, NULL),
+				 -EINVAL);
+		ck_assert(!fd_open(fd));
+		ck_assert_int_eq(tt_task_release(x->wt), 0);
+		ck_assert_uint_eq(tt_test_tasks_live(), x->live0);
+		return STEP_DONE;
+	}
+	return STEP_DONE;
+}
+
+START_TEST(test_tracker)
+{
+	trk_ctx *x = calloc(1, sizeof *x);
+	x->n = tt_test_scaled(10000);
+	tt_notify_init(&x->gate);
+	x->g = tt_group_new_flags(TT_GROUP_TRACKER);
+	ck_assert_ptr_nonnull(x->g);
+	run_script(_i ? 2 : 0, tracker_step, x);
+	tt_group_free(x->g);
+	tt_notify_destroy(&x->gate);
+	free(x);
+}
+END_TEST
+
+/* A spawn into a group that cannot take it never starts the task, and the
+ * frame's cleanup releases what its init was given (TT_GROUP_SPAWN used to
+ * spawn first and cancel after: the task's fd leaked). */
+typedef struct refuse_ctx {
+	tt_group *g;
+	gwaiter w;
+	tt_handle wt;
+	uint64_t live0;
+	_Atomic int cleanups, saw_started;
+} refuse_ctx;
+
+static int refuse_step(void *p, int i)
+{
+	refuse_ctx *x = p;
+	int fd;
+	switch (i) {
+	case 0:
+		x->live0 = tt_test_tasks_live();
+		/* A NULL group. */
+		fd = new_fd();
+		ck_assert_int_eq(TT_GROUP_SPAWN((tt_group *)NULL, "c", conn, conn_init_watched, fd,
+						NULL, &x->cleanups, &x->saw_started),
+				 -EINVAL);
+		ck_assert(!fd_open(fd));
+		ck_assert_int_eq(atomic_load(&x->cleanups), 1);
+		ck_assert_int_eq(atomic_load(&x->saw_started), 0);
+		/* A cancelled group. */
+		ck_assert_int_eq(tt_group_cancel(x->g), 0);
+		fd = new_fd();
+		ck_assert_int_eq(TT_GROUP_SPAWN(x->g, "c", conn, conn_init, fd, NULL, 0, NULL),
+				 TT_ECANCELED);
+		ck_assert(!fd_open(fd));
+		ck_assert_uint_eq(tt_test_tasks_live(), x->live0);
+		/* A group whose wait has ended. */
+		gwaiter_init(&x->w, x->g);
+		x->wt = spawn_frame("wait", &x->w.frame);
+		return STEP_NEXT;
+	case 1:
+		WAIT_UNTIL(tt_task_is_done(x->wt));
+		ck_assert_int_eq(tt_task_result(x->wt), 0);
+		tt_task_release(x->wt);
+		fd = new_fd();
+		ck_assert_int_eq(TT_GROUP_SPAWN(x->g, "c", conn, conn_init, fd, NULL, 0, NULL),
+				 -EINVAL);
+		ck_assert(!fd_open(fd));
+		ck_assert_uint_eq(tt_test_tasks_live(), x->live0);
+		return STEP_DONE;
+	}
+	return STEP_DONE;
+}
+
+START_TEST(test_group_spawn_refused)
+{
+	refuse_ctx *x = calloc(1, sizeof *x);
+	x->g = tt_group_new_flags(_i ? TT_GROUP_TRACKER : 0);
+	run_script(0, refuse_step, x);
+	tt_group_free(x->g);
+	free(x);
+}
+END_TEST
+
+/* Bad input to the group calls: an error, never a crash. */
+START_TEST(test_group_bad_input)
+{
+	errno = 0;
+	ck_assert_ptr_null(tt_group_new_flags(1u << 7));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(tt_group_cancel(NULL), -EINVAL);
+	ck_assert_uint_eq(tt_group_size(NULL), 0);
+	tt_group_free(NULL);
+	tt_runtime *rt = tt_test_runtime(1);
+	conn c;
+	conn_init(&c, -1, NULL, 0, NULL);
+	ck_assert_int_eq(tt_group_spawn_at(NULL, rt, NULL, &c.frame, NULL), -EINVAL);
+	tt_group *g = tt_group_new();
+	ck_assert_int_eq(tt_group_spawn_at(g, rt, NULL, NULL, NULL), -EINVAL);
+	/* A NULL group leaves the handle with the caller. */
+	tt_handle h = tt_spawn_at(rt, NULL, &c.frame, NULL);
+	ck_assert_ptr_nonnull(h.task);
+	ck_assert_int_eq(tt_group_add(NULL, h), -EINVAL);
+	ck_assert_int_eq(tt_task_join_blocking(h), 0);
+	ck_assert_int_eq(tt_task_release(h), 0);
+	tt_group_free(g);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+/* ================= cleanups that cannot leak ================= */
+
+/* An fd handed to a task at spawn is closed however the task ends:
+ * mode 0: cancelled before its first poll (on a current-thread runtime the
+ *         script runs on until it yields), the cleanup told it never started;
+ * mode 1: cancelled while waiting, the cleanup told it started. */
+typedef struct early_ctx {
+	int mode, fd;
+	tt_notify gate;
+	tt_handle t;
+	_Atomic int cleanups, saw_started;
+} early_ctx;
+
+static int early_step(void *p, int i)
+{
+	early_ctx *x = p;
+	switch (i) {
+	case 0:
+		x->fd = new_fd();
+		atomic_store(&x->saw_started, -1);
+		x->t = TT_SPAWN(NULL, "conn", conn, conn_init_watched, x->fd, &x->gate,
+				&x->cleanups, &x->saw_started);
+		ck_assert_ptr_nonnull(x->t.task);
+		if (x->mode == 0)
+			ck_assert_int_eq(tt_task_cancel(x->t), 0);
+		return STEP_NEXT;
+	case 1:
+		if (x->mode == 1) {
+			WAIT_UNTIL(task_idle(x->t));
+			ck_assert_int_eq(tt_task_cancel(x->t), 0);
+		}
+		return STEP_NEXT;
+	case 2:
+		WAIT_UNTIL(tt_task_is_done(x->t));
+		ck_assert_int_eq(tt_task_result(x->t), TT_ECANCELED);
+		ck_assert_int_eq(atomic_load(&x->cleanups), 1);
+		ck_assert_int_eq(atomic_load(&x->saw_started), x->mode);
+		ck_assert(!fd_open(x->fd));
+		tt_task_release(x->t);
+		return STEP_DONE;
+	}
+	return STEP_DONE;
+}
+
+START_TEST(test_cleanup_before_first_poll)
+{
+	early_ctx *x = calloc(1, sizeof *x);
+	x->mode = _i;
+	tt_notify_init(&x->gate);
+	run_script(0, early_step, x);
+	tt_notify_destroy(&x->gate);
+	free(x);
+}
+END_TEST
+
+/* A task spawned but never polled when its runtime is freed: the cleanup
+ * closes its fd too. */
+START_TEST(test_cleanup_at_runtime_free)
+{
+	tt_runtime *rt = tt_test_runtime(0); /* nothing runs without block_on */
+	_Atomic int cleanups = 0, saw = -1;
+	int fd = new_fd();
+	tt_handle t = TT_SPAWN(rt, "conn", conn, conn_init_watched, fd, NULL, &cleanups, &saw);
+	ck_assert_ptr_nonnull(t.task);
+	tt_runtime_free(rt);
+	ck_assert_int_eq(atomic_load(&cleanups), 1);
+	ck_assert_int_eq(atomic_load(&saw), 0);
+	ck_assert(!fd_open(fd));
+	ck_assert_int_eq(tt_task_result(t), TT_ECANCELED);
+	tt_task_release(t);
+}
+END_TEST
+
+static Suite *server_suite(void)
+{
+	Suite *s = suite_create("server");
+	TCase *tc = tcase_create("server");
+	tcase_set_timeout(tc, 600);
+	tcase_add_loop_test(tc, test_tracker, 0, 2);
+	tcase_add_loop_test(tc, test_group_spawn_refused, 0, 2);
+	tcase_add_test(tc, test_group_bad_input);
+	tcase_add_loop_test(tc, test_cleanup_before_first_poll, 0, 2);
+	tcase_add_test(tc, test_cleanup_at_runtime_free);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+TT_TEST_MAIN(server_suite)

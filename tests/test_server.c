@@ -341,6 +341,147 @@ START_TEST(test_cleanup_at_runtime_free)
 }
 END_TEST
 
+/* ================= lock guards ================= */
+
+typedef struct inner_g {
+	tt_frame frame;
+	tt_mutex *m;
+	tt_lock lk;
+} inner_g;
+static tt_poll inner_g_poll(inner_g *self, tt_cx *cx);
+TT_ASYNC_FN(inner_g, inner_g_poll, NULL);
+static tt_poll inner_g_poll(inner_g *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->lk, tt_lock_guard_init(&self->lk, self->m, &self->frame));
+	TT_RETURN(self, 0); /* still holding it */
+}
+
+/* Takes M through a guard and waits on GATE holding it.
+ * mode 0: cancelled while holding it;
+ * mode 1: returns (the gate opens) without unlocking;
+ * mode 2: the guard belongs to an inner async function that returns at
+ *         once: M is free while this frame waits on;
+ * mode 3: tt_guard_unlock, twice. */
+typedef struct holder {
+	tt_frame frame;
+	int mode;
+	tt_mutex *m;
+	tt_notify *gate;
+	_Atomic int ready, ok, r1, r2;
+	tt_lock lk;
+	inner_g in;
+	tt_notified w;
+} holder;
+static tt_poll holder_poll(holder *self, tt_cx *cx);
+TT_ASYNC_FN(holder, holder_poll, NULL);
+static tt_poll holder_poll(holder *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	if (self->mode == 2)
+		TT_AWAIT(self, cx, &self->in,
+			 (tt_frame_init(&self->in.frame, &inner_g_fn), self->in.m = self->m));
+	else
+		TT_AWAIT(self, cx, &self->lk, tt_lock_guard_init(&self->lk, self->m, &self->frame));
+	if (self->mode == 3) {
+		atomic_store(&self->r1, tt_guard_unlock(&self->lk));
+		atomic_store(&self->r2, tt_guard_unlock(&self->lk));
+	}
+	atomic_store(&self->ok, tt_mutex_owner(self->m) ==
+				    (self->mode >= 2 ? 0 : tt_task_id(tt_cx_task(cx))));
+	atomic_store(&self->ready, 1);
+	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, self->gate));
+	TT_RETURN(self, 0);
+}
+
+typedef struct guard_ctx {
+	int mode;
+	tt_mutex m;
+	tt_notify gate;
+	holder h;
+	awaiter b;
+	tt_handle ht, bt;
+} guard_ctx;
+
+static int guard_step(void *p, int i)
+{
+	guard_ctx *x = p;
+	switch (i) {
+	case 0:
+		memset(&x->h, 0, sizeof x->h);
+		tt_frame_init(&x->h.frame, &holder_fn);
+		x->h.mode = x->mode;
+		x->h.m = &x->m;
+		x->h.gate = &x->gate;
+		x->ht = spawn_frame("holder", &x->h.frame);
+		return STEP_NEXT;
+	case 1:
+		WAIT_UNTIL(atomic_load(&x->h.ready) && task_idle(x->ht));
+		ck_assert(atomic_load(&x->h.ok));
+		if (x->mode == 3) {
+			ck_assert_int_eq(atomic_load(&x->h.r1), 0);
+			ck_assert_int_eq(atomic_load(&x->h.r2), -EALREADY);
+		}
+		awaiter_init(&x->b, AW_LOCK, &x->m, 0);
+		x->bt = spawn_frame("locker", &x->b.frame);
+		return STEP_NEXT;
+	case 2:
+		if (x->mode <= 1) { /* B waits while the holder holds it */
+			WAIT_UNTIL(task_idle(x->bt));
+			ck_assert(!atomic_load(&x->b.got));
+			if (x->mode == 0)
+				tt_task_cancel(x->ht);
+			else
+				tt_notify_one(&x->gate);
+		}
+		return STEP_NEXT;
+	case 3:
+		WAIT_UNTIL(tt_task_is_done(x->bt));
+		ck_assert_int_eq(tt_task_result(x->bt), 0);
+		ck_assert(atomic_load(&x->b.got));
+		if (x->mode >= 2)
+			tt_notify_one(&x->gate);
+		return STEP_NEXT;
+	case 4:
+		WAIT_UNTIL(tt_task_is_done(x->ht));
+		ck_assert_int_eq(tt_task_result(x->ht), x->mode == 0 ? TT_ECANCELED : 0);
+		ck_assert_uint_eq(tt_mutex_owner(&x->m), 0);
+		ck_assert_int_eq(tt_mutex_destroy(&x->m), 0);
+		tt_task_release(x->ht);
+		tt_task_release(x->bt);
+		return STEP_DONE;
+	}
+	return STEP_DONE;
+}
+
+START_TEST(test_lock_guard)
+{
+	guard_ctx *x = calloc(1, sizeof *x);
+	x->mode = _i / 2;
+	tt_mutex_init(&x->m);
+	tt_notify_init(&x->gate);
+	run_script(_i % 2 ? 2 : 0, guard_step, x);
+	tt_notify_destroy(&x->gate);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_guard_bad_input)
+{
+	tt_mutex m;
+	tt_mutex_init(&m);
+	tt_lock l;
+	ck_assert_int_eq(tt_guard_unlock(NULL), -EINVAL);
+	tt_lock_init(&l, &m);
+	ck_assert_int_eq(tt_guard_unlock(&l), -EINVAL); /* not a guard */
+	tt_frame f;
+	tt_frame_init(&f, &inner_g_fn);
+	tt_lock_guard_init(&l, &m, &f);
+	ck_assert_int_eq(tt_guard_unlock(&l), -EALREADY); /* never taken */
+	ck_assert_int_eq(tt_mutex_destroy(&m), 0);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
 	Suite *s = suite_create("server");
@@ -351,6 +492,8 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, test_group_bad_input);
 	tcase_add_loop_test(tc, test_cleanup_before_first_poll, 0, 2);
 	tcase_add_test(tc, test_cleanup_at_runtime_free);
+	tcase_add_loop_test(tc, test_lock_guard, 0, 8);
+	tcase_add_test(tc, test_guard_bad_input);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -86,7 +86,8 @@ enum tt_func_flags {
 enum tt_frame_state {
 	TT_FRAME_STARTED = 1u << 0,
 	TT_FRAME_DONE = 1u << 1,
-	TT_FRAME_CANCELLED = 1u << 2
+	TT_FRAME_CANCELLED = 1u << 2,
+	TT_FRAME_GUARDS = 1u << 3 /* holds lock guards, released when it ends */
 };
 
 struct tt_frame {
@@ -166,6 +167,9 @@ static inline void tt_frame_init(tt_frame *f, const tt_func *func)
 	f->reserved = 0;
 }
 
+/* Release the lock guards F holds (tt_lock_guard_init): it has ended. */
+TT_API void tt_frame_release_guards(tt_frame *f);
+
 /* Poll a frame; once it is done, it stays ready with its result. */
 static inline tt_poll tt_frame_poll(tt_frame *f, tt_cx *cx)
 {
@@ -173,8 +177,11 @@ static inline tt_poll tt_frame_poll(tt_frame *f, tt_cx *cx)
 		return TT_READY;
 	f->state |= TT_FRAME_STARTED;
 	tt_poll r = f->func->poll(f, cx);
-	if (r == TT_READY)
+	if (r == TT_READY) {
 		f->state |= TT_FRAME_DONE;
+		if (f->state & TT_FRAME_GUARDS)
+			tt_frame_release_guards(f);
+	}
 	return r;
 }
 

@@ -96,10 +96,33 @@ typedef struct tt_lock {
 	tt_waiter w;
 	uint64_t since; /* first queued, for the starvation hand-off */
 	int granted;    /* handed the mutex by its previous holder */
+	int held;       /* a guard: M is held through it */
+	tt_frame *holder;      /* a guard: the frame whose end releases M */
+	struct tt_lock *gnext; /* a guard: the task's other held guards */
 } tt_lock;
 TT_API extern const tt_func tt_lock_fn;
 /* Result 0 once the calling task holds M. */
 TT_API void tt_lock_init(tt_lock *l, tt_mutex *m);
+
+/* A lock guard: like tt_lock_init, but M, once taken, is released by
+ * tt_guard_unlock or, at the latest, when HOLDER -- the frame of the async
+ * function awaiting it, `&self->frame` -- returns or is cancelled (after
+ * its cleanup ran, so a cleanup may still use what M protects).  A task
+ * cancelled while holding M no longer keeps it held forever:
+ *
+ *   TT_AWAIT(self, cx, &self->lk, tt_lock_guard_init(&self->lk, &m, &self->frame));
+ *   ... // M held, also across awaits
+ *   tt_guard_unlock(&self->lk);  // optional
+ *
+ * L must stay where it is (in HOLDER's frame) and not be initialised again
+ * while held; release a guarded hold with tt_guard_unlock, not
+ * tt_mutex_unlock.  The uncontended lock costs what tt_lock's does, plus
+ * plain stores (no locked instruction). */
+TT_API void tt_lock_guard_init(tt_lock *l, tt_mutex *m, tt_frame *holder);
+/* Release M now.  0; -EINVAL NULL or not a guard; -EALREADY not held
+ * (released already, or never taken); -EPERM the calling task is not the
+ * one holding it. */
+TT_API int tt_guard_unlock(tt_lock *l);
 
 /* ---- semaphore ---- */
 

@@ -24,6 +24,8 @@ void tt_frame_cancel(tt_frame *f)
 	f->result = TT_ECANCELED;
 	if (f->func->drop)
 		f->func->drop(f);
+	if (f->state & TT_FRAME_GUARDS)
+		tt_frame_release_guards(f);
 }
 
 uint64_t tt_now_ns(void)

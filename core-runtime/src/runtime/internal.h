@@ -121,6 +121,9 @@ struct tt_task {
 	 * last one is given up, and how many there are. */
 	_Atomic uint64_t gen;
 	_Atomic uint32_t handles;
+	/* Lock guards held (mutex.c): touched only by the thread polling the
+	 * task, like its frames. */
+	tt_lock *guards;
 };
 
 /* Registry worker record (published) + nothing private. */
@@ -382,6 +385,11 @@ tt_runtime *tt_runtime_handle_new(tt_runtime *rt);
 tt_runtime *tt_runtime_from_handle(const tt_runtime *h, const char *fn);
 /* Unpublish H (tt_runtime_free): later lookups fail. */
 tt_runtime *tt_runtime_handle_retire(tt_runtime *h);
+
+/* ---- mutex.c ---- */
+/* Release the lock guards T holds for frame F (NULL: all of them, when T
+ * ends). */
+void tt_guards_release(tt_task *t, tt_frame *f);
 
 /* ---- task.c ---- */
 /* Spawn on RT (the real runtime; NULL: the current task's); the task has

@@ -104,6 +104,7 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	t->free_root = opts ? opts->free_root : NULL;
 	t->result = 0;
 	t->joiners = NULL;
+	t->guards = NULL;
 	/* Linked before it can run: its completion reports to the group. */
 	atomic_store_explicit(&t->group, group, RELAXED);
 	atomic_store_explicit(&t->done, 0, RELAXED);
@@ -353,6 +354,10 @@ static void futex_wake_all(_Atomic uint32_t *addr)
  * readers together with the state change. */
 static void complete(tt_task *t, intptr_t result, int cancelled)
 {
+	/* Guards whose frame never ended (one polled by hand and abandoned):
+	 * a mutex held by a task that is gone is never released otherwise. */
+	if (TT_UNLIKELY(t->guards))
+		tt_guards_release(t, NULL);
 	tt_frame *root = atomic_load_explicit(&t->root, RELAXED);
 	atomic_store_explicit(&t->root, NULL, RELAXED);
 	if (t->free_root)

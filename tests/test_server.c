@@ -482,6 +482,168 @@ START_TEST(test_guard_bad_input)
 }
 END_TEST
 
+/* ================= cancellation tokens ================= */
+
+START_TEST(test_token_tree)
+{
+	tt_token *root = tt_token_new(NULL), *a = tt_token_new(root), *b = tt_token_new(a),
+		 *c = tt_token_new(root);
+	ck_assert(root && a && b && c);
+	ck_assert_int_eq(tt_token_cancelled(root) + tt_token_cancelled(a) +
+				 tt_token_cancelled(b) + tt_token_cancelled(c),
+			 0);
+	/* A subtree: its descendants, not its parent or siblings. */
+	ck_assert_int_eq(tt_token_cancel(a), 0);
+	ck_assert_int_eq(tt_token_cancelled(a), 1);
+	ck_assert_int_eq(tt_token_cancelled(b), 1);
+	ck_assert_int_eq(tt_token_cancelled(root), 0);
+	ck_assert_int_eq(tt_token_cancelled(c), 0);
+	ck_assert_int_eq(tt_token_cancel(a), -EALREADY);
+	/* The root: everything, and later children are born cancelled. */
+	ck_assert_int_eq(tt_token_cancel(root), 0);
+	ck_assert_int_eq(tt_token_cancelled(c), 1);
+	tt_token *late = tt_token_new(c);
+	ck_assert_int_eq(tt_token_cancelled(late), 1);
+	/* Bad input. */
+	ck_assert_int_eq(tt_token_cancel(NULL), -EINVAL);
+	ck_assert_int_eq(tt_token_free(NULL), -EINVAL);
+	ck_assert_int_eq(tt_token_cancelled(NULL), -EINVAL);
+	/* Freed while a child holds it: a second free and any use are
+	 * refused. */
+	ck_assert_int_eq(tt_token_free(root), 0);
+	ck_assert_int_eq(tt_token_free(root), TT_ESTALE);
+	ck_assert_int_eq(tt_token_cancel(root), TT_ESTALE);
+	errno = 0;
+	ck_assert_ptr_null(tt_token_new(root));
+	ck_assert_int_eq(errno, ESTALE);
+	tt_token_wait w;
+	tt_token_wait_init(&w, root);
+	ck_assert_int_eq(TT_RESULT(&w), TT_ESTALE);
+	tt_token_wait_init(&w, NULL);
+	ck_assert_int_eq(TT_RESULT(&w), -EINVAL);
+	ck_assert_int_eq(tt_token_free(late), 0);
+	ck_assert_int_eq(tt_token_free(b), 0);
+	ck_assert_int_eq(tt_token_free(a), 0);
+	ck_assert_int_eq(tt_token_free(c), 0); /* the last: root goes too (ASan: no leak) */
+}
+END_TEST
+
+typedef struct tok_waiter {
+	tt_frame frame;
+	tt_token *t;
+	tt_token_wait tw;
+} tok_waiter;
+static tt_poll tok_waiter_poll(tok_waiter *self, tt_cx *cx);
+TT_ASYNC_FN(tok_waiter, tok_waiter_poll, NULL);
+static tt_poll tok_waiter_poll(tok_waiter *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->tw, tt_token_wait_init(&self->tw, self->t));
+	TT_RETURN(self, TT_RESULT(&self->tw) == 0 ? 1 : TT_RESULT(&self->tw));
+}
+
+/* Connections wait on children of a shutdown token: cancelling the root
+ * ends every wait, including one on a token its creator already freed
+ * and one that starts after the cancel (level-triggered: a notify_all
+ * there would be lost); a waiter cancelled itself lets go of its token. */
+enum { NTOK = 6 };
+typedef struct tokw_ctx {
+	tt_token *root, *child[NTOK];
+	tok_waiter w[NTOK + 1];
+	tt_handle t[NTOK + 1];
+} tokw_ctx;
+
+static void start_tok_waiter(tokw_ctx *x, int k, tt_token *t)
+{
+	memset(&x->w[k], 0, sizeof x->w[k]);
+	tt_frame_init(&x->w[k].frame, &tok_waiter_fn);
+	x->w[k].t = t;
+	x->t[k] = spawn_frame("conn", &x->w[k].frame);
+}
+
+static int tokw_step(void *p, int i)
+{
+	tokw_ctx *x = p;
+	switch (i) {
+	case 0:
+		x->root = tt_token_new(NULL);
+		for (int k = 0; k < NTOK; k++) {
+			x->child[k] = tt_token_new(x->root);
+			start_tok_waiter(x, k, x->child[k]);
+		}
+		return STEP_NEXT;
+	case 1:
+		for (int k = 0; k < NTOK; k++)
+			WAIT_UNTIL(task_idle(x->t[k]));
+		for (int k = 0; k < NTOK; k++)
+			ck_assert_uint_eq(x->w[k].tw.leaf.wait.kind, TT_WAIT_TOKEN);
+		/* Freed by its creator while awaited: the wait holds it. */
+		ck_assert_int_eq(tt_token_free(x->child[0]), 0);
+		x->child[0] = NULL;
+		/* A waiter cancelled: it lets go of its token. */
+		tt_task_cancel(x->t[1]);
+		return STEP_NEXT;
+	case 2:
+		WAIT_UNTIL(tt_task_is_done(x->t[1]));
+		ck_assert_int_eq(tt_task_result(x->t[1]), TT_ECANCELED);
+		ck_assert_int_eq(tt_token_cancel(x->root), 0);
+		return STEP_NEXT;
+	case 3:
+		for (int k = 0; k < NTOK; k++)
+			WAIT_UNTIL(tt_task_is_done(x->t[k]));
+		for (int k = 2; k < NTOK; k++)
+			ck_assert_int_eq(tt_task_result(x->t[k]), 1);
+		ck_assert_int_eq(tt_task_result(x->t[0]), 1);
+		start_tok_waiter(x, NTOK, x->child[2]); /* after the cancel */
+		return STEP_NEXT;
+	case 4:
+		WAIT_UNTIL(tt_task_is_done(x->t[NTOK]));
+		ck_assert_int_eq(tt_task_result(x->t[NTOK]), 1);
+		for (int k = 0; k <= NTOK; k++)
+			tt_task_release(x->t[k]);
+		for (int k = 1; k < NTOK; k++)
+			ck_assert_int_eq(tt_token_free(x->child[k]), 0);
+		ck_assert_int_eq(tt_token_free(x->root), 0);
+		return STEP_DONE;
+	}
+	return STEP_DONE;
+}
+
+START_TEST(test_token_wait)
+{
+	tokw_ctx *x = calloc(1, sizeof *x);
+	run_script(_i ? 2 : 0, tokw_step, x);
+	free(x);
+}
+END_TEST
+
+/* Cancelling from other threads while tasks wait and create children
+ * (TSan checks the locking; ASan that no token is left behind). */
+static void *cancel_thread(void *p)
+{
+	tt_token_cancel(p);
+	return NULL;
+}
+
+START_TEST(test_token_threads)
+{
+	int rounds = tt_test_scaled(200);
+	for (int r = 0; r < rounds; r++) {
+		tt_token *root = tt_token_new(NULL), *mid = tt_token_new(root);
+		pthread_t th[2];
+		pthread_create(&th[0], NULL, cancel_thread, root);
+		pthread_create(&th[1], NULL, cancel_thread, mid);
+		tt_token *leaf = tt_token_new(mid); /* before or after: cancelled in the end */
+		pthread_join(th[0], NULL);
+		pthread_join(th[1], NULL);
+		ck_assert_int_eq(tt_token_cancelled(leaf), 1);
+		ck_assert_int_eq(tt_token_free(mid), 0);
+		ck_assert_int_eq(tt_token_free(root), 0);
+		ck_assert_int_eq(tt_token_free(leaf), 0);
+	}
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
 	Suite *s = suite_create("server");
@@ -494,6 +656,9 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, test_cleanup_at_runtime_free);
 	tcase_add_loop_test(tc, test_lock_guard, 0, 8);
 	tcase_add_test(tc, test_guard_bad_input);
+	tcase_add_test(tc, test_token_tree);
+	tcase_add_loop_test(tc, test_token_wait, 0, 2);
+	tcase_add_test(tc, test_token_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }

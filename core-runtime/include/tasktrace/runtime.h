@@ -25,10 +25,15 @@ typedef struct tt_runtime_opts {
 	 * run only inside tt_block_on on the calling thread); < 0 one per CPU. */
 	int workers;
 	const char *name; /* prefix of worker thread names, default "tt-worker" */
+	/* Signals for tt_signal, 0-terminated (io.h): blocked in the calling
+	 * thread before the workers start, so every runtime thread inherits
+	 * the mask.  NULL: the mask is left alone. */
+	const int *signals;
 } tt_runtime_opts;
 
 /* NULL opts means one worker per CPU.  Returns NULL with errno set
- * (EMFILE: more than 1024 runtimes alive at once).
+ * (EMFILE: more than 1024 runtimes alive at once; EINVAL: more than 128
+ * workers, or a signal in opts->signals that cannot be blocked).
  *
  * The pointer is an opaque handle, not an address: it names an entry of
  * the table of live runtimes and its generation, so that a call with a

@@ -256,6 +256,12 @@ tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 		errno = EINVAL;
 		return NULL;
 	}
+	/* Before any worker exists: they inherit this thread's mask. */
+	int serr = opts ? tt_signals_block(opts->signals) : 0;
+	if (serr < 0) {
+		errno = -serr;
+		return NULL;
+	}
 	tt_runtime *rt = calloc(1, sizeof *rt);
 	if (!rt)
 		return NULL;

@@ -246,6 +246,10 @@ struct tt_group;
 /* T, a child of G, finished with RESULT (from its completion). */
 void tt_group_child_done(struct tt_group *g, tt_task *t, intptr_t result);
 
+/* ---- signal.c ---- */
+/* Block the 0-terminated SIGNALS in the calling thread: 0, -EINVAL. */
+int tt_signals_block(const int *signals);
+
 /* ---- io.c ---- */
 typedef struct tt_fd tt_fd;
 typedef struct tt_io_pool {

@@ -15,7 +15,7 @@
 
 #include "runtime/internal.h"
 
-#define MAGIC_LIVE 0x746f6b00u  /* "tok", not freed by its creator */
+#define MAGIC_LIVE 0x746f6b00u	/* "tok", not freed by its creator */
 #define MAGIC_FREED 0x64656100u /* "dea" */
 #define MAGIC_MASK 0xffffff00u
 #define CANCELLED 1u

@@ -167,7 +167,8 @@ static inline void tt_frame_init(tt_frame *f, const tt_func *func)
 	f->reserved = 0;
 }
 
-/* Release the lock guards F holds (tt_lock_guard_init): it has ended. */
+/* Release the lock guards F holds (tt_lock_guard_init): it is returning
+ * (TT_RETURN) or cancelled (tt_frame_cancel). */
 TT_API void tt_frame_release_guards(tt_frame *f);
 
 /* Poll a frame; once it is done, it stays ready with its result. */
@@ -177,11 +178,8 @@ static inline tt_poll tt_frame_poll(tt_frame *f, tt_cx *cx)
 		return TT_READY;
 	f->state |= TT_FRAME_STARTED;
 	tt_poll r = f->func->poll(f, cx);
-	if (r == TT_READY) {
+	if (r == TT_READY)
 		f->state |= TT_FRAME_DONE;
-		if (f->state & TT_FRAME_GUARDS)
-			tt_frame_release_guards(f);
-	}
 	return r;
 }
 
@@ -242,8 +240,12 @@ static inline int tt_frame_started(const tt_frame *f)
 	LABEL:;                                                                  \
 	} while (0)
 
+/* (A frame holding lock guards lets them go as it returns: a test of
+ * its state here, not on every await.) */
 #define TT_RETURN(SELF, VALUE)                                             \
 	do {                                                                     \
+		if ((SELF)->frame.state & TT_FRAME_GUARDS)                             \
+			tt_frame_release_guards(&(SELF)->frame);                             \
 		(SELF)->frame.result = (intptr_t)(VALUE);                              \
 		(SELF)->frame.site = &tt_site_done;                                    \
 		(SELF)->frame.child = NULL;                                            \

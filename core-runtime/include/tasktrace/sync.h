@@ -107,8 +107,9 @@ TT_API void tt_lock_init(tt_lock *l, tt_mutex *m);
 
 /* A lock guard: like tt_lock_init, but M, once taken, is released by
  * tt_guard_unlock or, at the latest, when HOLDER -- the frame of the async
- * function awaiting it, `&self->frame` -- returns or is cancelled (after
- * its cleanup ran, so a cleanup may still use what M protects).  A task
+ * function awaiting it, `&self->frame` -- returns (TT_RETURN) or is
+ * cancelled (after its cleanup ran, so a cleanup may still use what M
+ * protects), or when its task ends.  A task
  * cancelled while holding M no longer keeps it held forever:
  *
  *   TT_AWAIT(self, cx, &self->lk, tt_lock_guard_init(&self->lk, &m, &self->frame));
@@ -117,8 +118,8 @@ TT_API void tt_lock_init(tt_lock *l, tt_mutex *m);
  *
  * L must stay where it is (in HOLDER's frame) and not be initialised again
  * while held; release a guarded hold with tt_guard_unlock, not
- * tt_mutex_unlock.  The uncontended lock costs what tt_lock's does, plus
- * plain stores (no locked instruction). */
+ * tt_mutex_unlock.  A guard adds no locked instruction: the held guards
+ * are a list local to the task, and a returning frame tests one bit. */
 TT_API void tt_lock_guard_init(tt_lock *l, tt_mutex *m, tt_frame *holder);
 /* Release M now.  0; -EINVAL NULL or not a guard; -EALREADY not held
  * (released already, or never taken); -EPERM the calling task is not the

@@ -137,12 +137,21 @@ static void release(tt_mutex *m, tt_waker *wake)
 	name_owner(m, next);
 }
 
-/* Release M held by task ME (the caller's id, or a guard's task). */
+static int unlock_contended(tt_mutex *m, uint64_t me, uint64_t s);
+
+/* Release M held by task ME (the caller's id, or a guard's task).  The
+ * uncontended case inline, the rest out of line so that it costs the fast
+ * path no registers. */
 static inline __attribute__((always_inline)) int unlock_as(tt_mutex *m, uint64_t me)
 {
 	uint64_t s = me;
 	if (TT_LIKELY(me) && cas_state(m, &s, 0, __ATOMIC_RELEASE))
 		return 0;
+	return unlock_contended(m, me, s);
+}
+
+__attribute__((noinline)) static int unlock_contended(tt_mutex *m, uint64_t me, uint64_t s)
+{
 	if (!me || (s & ID_MASK) != me)
 		return -EPERM;
 	/* Let go without m->lock when nobody is queued, or when a woken waiter

@@ -483,6 +483,14 @@ START_TEST(test_guard_bad_input)
 	tt_frame_init(&f, &inner_g_fn);
 	tt_lock_guard_init(&l, &m, &f);
 	ck_assert_int_eq(tt_guard_unlock(&l), -EALREADY); /* never taken */
+	/* No mutex or no holder: the await ends at once with -EINVAL. */
+	tt_lock_guard_init(&l, NULL, &f);
+	ck_assert_int_eq(tt_frame_poll(&l.leaf.frame, NULL), TT_READY);
+	ck_assert_int_eq(TT_RESULT(&l), -EINVAL);
+	tt_lock_guard_init(&l, &m, NULL);
+	ck_assert_int_eq(tt_frame_poll(&l.leaf.frame, NULL), TT_READY);
+	ck_assert_int_eq(TT_RESULT(&l), -EINVAL);
+	ck_assert_int_eq(tt_guard_unlock(&l), -EINVAL);
 	ck_assert_int_eq(tt_mutex_destroy(&m), 0);
 }
 END_TEST

@@ -119,7 +119,8 @@ TT_API void tt_lock_init(tt_lock *l, tt_mutex *m);
  * L must stay where it is (in HOLDER's frame) and not be initialised again
  * while held; release a guarded hold with tt_guard_unlock, not
  * tt_mutex_unlock.  A guard adds no locked instruction: the held guards
- * are a list local to the task, and a returning frame tests one bit. */
+ * are a list local to the task, and a returning frame tests one bit.
+ * Result 0 once held; -EINVAL at once for a NULL mutex or holder. */
 TT_API void tt_lock_guard_init(tt_lock *l, tt_mutex *m, tt_frame *holder);
 /* Release M now.  0; -EINVAL NULL or not a guard; -EALREADY not held
  * (released already, or never taken); -EPERM the calling task is not the

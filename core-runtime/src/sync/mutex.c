@@ -220,6 +220,13 @@ void tt_lock_guard_init(tt_lock *l, tt_mutex *m, tt_frame *holder)
 {
 	tt_lock_init(l, m);
 	l->holder = holder;
+	if (!m || !holder) {
+		/* Finished already: the await returns -EINVAL without a poll, so
+		 * the lock's fast path checks nothing more. */
+		l->holder = NULL;
+		l->leaf.frame.state = TT_FRAME_STARTED | TT_FRAME_DONE;
+		l->leaf.frame.result = -EINVAL;
+	}
 }
 
 static void guard_arm(tt_lock *l, tt_task *t)

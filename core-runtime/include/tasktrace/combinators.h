@@ -47,23 +47,69 @@ TT_API void tt_join_all_init(tt_join_all *j, tt_frame **children, size_t n);
  *   self->g = tt_group_new();
  *   TT_GROUP_SPAWN(self->g, "fetch", fetch, fetch_init, url);   // ...
  *   TT_AWAIT(self, cx, &self->wait, tt_group_wait_init(&self->wait, self->g));
- *   tt_group_free(self->g); */
+ *   tt_group_free(self->g);
+ *
+ * A server's connections want the other mode, a tracker:
+ * tt_group_new_flags(TT_GROUP_TRACKER) -- finished children leave at once
+ * (their slots are freed; tt_group_size counts the ones still running) and
+ * one child's failure cancels nobody.  Shutdown is tt_group_cancel, then
+ * the wait (docs/guide.md, "Writing a server"). */
 typedef struct tt_group tt_group;
+enum tt_group_flags {
+	/* Finished children are dropped at once instead of kept until the
+	 * group is freed. */
+	TT_GROUP_DROP_FINISHED = 1u << 0,
+	/* A failing child does not cancel its siblings nor later children
+	 * (the wait still yields the first negative result). */
+	TT_GROUP_KEEP_SIBLINGS = 1u << 1,
+	TT_GROUP_TRACKER = TT_GROUP_DROP_FINISHED | TT_GROUP_KEEP_SIBLINGS
+};
+/* NULL with errno ENOMEM. */
 TT_API tt_group *tt_group_new(void);
-/* Release the creator's reference (children hold their own). */
+/* A group with FLAGS (tt_group_flags; 0 is tt_group_new).  NULL with errno
+ * EINVAL for an unknown flag, ENOMEM. */
+TT_API tt_group *tt_group_new_flags(uint32_t flags);
+/* Release the creator's reference (children hold their own).  NULL is
+ * ignored; a second free is undefined (the group may be gone). */
 TT_API void tt_group_free(tt_group *g);
 /* Add T (an owned join handle; the group takes it over) to G.  If G has
- * already failed, T is cancelled at once.  -EINVAL after the wait ended
- * or for a borrowed handle, TT_ESTALE for a stale one. */
+ * already failed or been cancelled, T is cancelled at once.  Returns 0;
+ * -EINVAL for a NULL group (T stays the caller's); after the wait ended
+ * (T is cancelled and given up) or for a borrowed handle; TT_ESTALE for a
+ * stale one.  Prefer tt_group_spawn_at / TT_GROUP_SPAWN: a task refused
+ * here has already started. */
 TT_API int tt_group_add(tt_group *g, tt_handle t);
-TT_API void tt_group_cancel(tt_group *g);
+/* Spawn ROOT (as tt_spawn_at) straight into G: the group holds the only
+ * handle.  0; on failure nothing was spawned and ROOT is still the
+ * caller's: -EINVAL NULL group or root, or the wait ended; TT_ECANCELED
+ * the group was cancelled or failed; tt_spawn_at's errors as -errno. */
+TT_API int tt_group_spawn_at(tt_group *g, tt_runtime *rt, const tt_spawn_opts *opts,
+			     tt_frame *root, const tt_site *spawn_site);
+/* Cancel every unfinished child; children added or spawned later are
+ * cancelled or refused too.  0, -EINVAL for NULL. */
+TT_API int tt_group_cancel(tt_group *g);
+/* Children held: all of them, or for a tracker the unfinished ones (0 for
+ * NULL). */
 TT_API size_t tt_group_size(tt_group *g);
 
-#define TT_GROUP_SPAWN(g, name, T, init, ...)                               \
-	({                                                                        \
-		tt_handle tt_gt_ = TT_SPAWN(NULL, name, T, init, ##__VA_ARGS__);        \
-		int tt_gr_ = tt_gt_.task ? tt_group_add((g), tt_gt_) : -errno;          \
-		tt_gr_;                                                                 \
+/* Spawn a T initialised with INIT(frame, args...) into G; 0 or a negative
+ * errno as tt_group_spawn_at.  A refused frame is never polled: its
+ * cleanup runs (tt_frame_discard: a TT_ASYNC_FN_CLEANUP function releases
+ * what INIT gave it) and it is freed.  -ENOMEM before INIT ran: the
+ * arguments were not taken. */
+#define TT_GROUP_SPAWN(g, name, T, init, ...)                                        \
+	({                                                                                 \
+		T *tt_gf_ = (T *)tt_frame_alloc(sizeof(T));                                      \
+		int tt_gr_ = -ENOMEM;                                                            \
+		if (tt_gf_) {                                                                    \
+			init(tt_gf_, ##__VA_ARGS__);                                                   \
+			tt_spawn_opts tt_go_ = {(name), tt_frame_free, 0};                             \
+			tt_gr_ = tt_group_spawn_at((g), NULL, &tt_go_, (tt_frame *)tt_gf_,             \
+						   TT_SPAWN_SITE_());                                  \
+			if (tt_gr_ < 0)                                                                \
+				tt_frame_discard((tt_frame *)tt_gf_);                                        \
+		}                                                                                \
+		tt_gr_;                                                                          \
 	})
 
 typedef struct tt_group_wait {
@@ -72,6 +118,9 @@ typedef struct tt_group_wait {
 	tt_waiter w;
 } tt_group_wait;
 TT_API extern const tt_func tt_group_wait_fn;
+/* Result: the first negative result of a child, else 0 (-EINVAL for a
+ * NULL group).  Once it ends (or is cancelled) the group takes no more
+ * children. */
 TT_API void tt_group_wait_init(tt_group_wait *w, tt_group *g);
 
 /* Run FN(ARG) on the blocking-call pool (threads created on demand, at

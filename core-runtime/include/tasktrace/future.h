@@ -70,15 +70,24 @@ typedef struct tt_func {
 	uint32_t kind;
 	const char *type_name;
 	uint32_t frame_size;
-	uint32_t reserved;
+	uint32_t flags; /* tt_func_flags (the runtime's; readers do not see it) */
 	tt_poll_fn poll;
 	tt_drop_fn drop;
 } tt_func;
 
+enum tt_func_flags {
+	/* DROP also runs for a frame that ends without ever being polled: a
+	 * task cancelled before its first poll, a spawn refused
+	 * (tt_frame_discard).  It tells the two cases apart with
+	 * tt_frame_started().  Set by TT_ASYNC_FN_CLEANUP. */
+	TT_FUNC_DROP_UNSTARTED = 1u << 0
+};
+
 enum tt_frame_state {
 	TT_FRAME_STARTED = 1u << 0,
 	TT_FRAME_DONE = 1u << 1,
-	TT_FRAME_CANCELLED = 1u << 2
+	TT_FRAME_CANCELLED = 1u << 2,
+	TT_FRAME_GUARDS = 1u << 3 /* holds lock guards, released when it ends */
 };
 
 struct tt_frame {
@@ -124,6 +133,23 @@ TT_API extern const tt_site tt_site_done;
 		#NAME, __FILE__, __LINE__, TT_FUNC_KIND_ASYNC, #NAME, sizeof(NAME), \
 		0,     (tt_poll_fn)(POLL), (tt_drop_fn)(DROP)}
 
+/* The same, with a cleanup that runs however a frame ends without
+ * returning -- cancelled while pending, or before its first poll (a task
+ * cancelled at once, a spawn refused) -- so what the init function handed
+ * the frame (an fd, a buffer) is never leaked:
+ *
+ *   static void conn_cleanup(conn *self) {
+ *       if (!tt_frame_started(&self->frame)) { close(self->fd); return; }
+ *       ...  // the state TT_BEGIN onwards set up
+ *   } */
+#define TT_ASYNC_FN_CLEANUP(NAME, POLL, CLEANUP)                           \
+	const tt_func TT_CAT(NAME, _fn) TT_SECTION_("tasktrace_funcs") = {       \
+		#NAME,                  __FILE__,                                       \
+		__LINE__,               TT_FUNC_KIND_ASYNC,                             \
+		#NAME,                  sizeof(NAME),                                   \
+		TT_FUNC_DROP_UNSTARTED, (tt_poll_fn)(POLL),                             \
+		(tt_drop_fn)(CLEANUP)}
+
 /* The same for a leaf future; NAME's first member must be `tt_leaf leaf`. */
 #define TT_LEAF_FN(NAME, POLL, DROP)                                       \
 	const tt_func TT_CAT(NAME, _fn) TT_SECTION_("tasktrace_funcs") = {       \
@@ -141,6 +167,10 @@ static inline void tt_frame_init(tt_frame *f, const tt_func *func)
 	f->reserved = 0;
 }
 
+/* Release the lock guards F holds (tt_lock_guard_init): it is returning
+ * (TT_RETURN) or cancelled (tt_frame_cancel). */
+TT_API void tt_frame_release_guards(tt_frame *f);
+
 /* Poll a frame; once it is done, it stays ready with its result. */
 static inline tt_poll tt_frame_poll(tt_frame *f, tt_cx *cx)
 {
@@ -155,8 +185,16 @@ static inline tt_poll tt_frame_poll(tt_frame *f, tt_cx *cx)
 
 /* Cancel a frame that may be pending: its awaited children are cancelled
  * first, then its own drop runs.  Runs each cleanup at most once; a frame
- * that never started or already finished has nothing to clean. */
+ * that already finished has nothing to clean, nor has one that never
+ * started unless its function was defined with TT_ASYNC_FN_CLEANUP. */
 TT_API void tt_frame_cancel(tt_frame *f);
+
+/* Whether F has been polled (for a cleanup: what the poll function set up
+ * exists only then). */
+static inline int tt_frame_started(const tt_frame *f)
+{
+	return (f->state & TT_FRAME_STARTED) != 0;
+}
 
 /* Resume where the last await suspended, or finish if already done. */
 #define TT_BEGIN(SELF)                                                     \
@@ -202,8 +240,12 @@ TT_API void tt_frame_cancel(tt_frame *f);
 	LABEL:;                                                                  \
 	} while (0)
 
+/* (A frame holding lock guards lets them go as it returns: a test of
+ * its state here, not on every await.) */
 #define TT_RETURN(SELF, VALUE)                                             \
 	do {                                                                     \
+		if ((SELF)->frame.state & TT_FRAME_GUARDS)                             \
+			tt_frame_release_guards(&(SELF)->frame);                             \
 		(SELF)->frame.result = (intptr_t)(VALUE);                              \
 		(SELF)->frame.site = &tt_site_done;                                    \
 		(SELF)->frame.child = NULL;                                            \

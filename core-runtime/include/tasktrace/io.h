@@ -102,6 +102,37 @@ TT_API int tt_tcp_listen(const char *host, int port, int backlog);
 TT_API int tt_tcp_socket(int family);
 TT_API int tt_socket_port(int fd);
 
+/* ---- signals ----
+ *
+ * Await a signal: the result is SIGNO once it is delivered to the
+ * process.  The signal must be the runtime's: listed in
+ * tt_runtime_opts.signals, which tt_runtime_new blocks in the calling
+ * thread before it starts the workers.  A new thread inherits the mask of
+ * the thread creating it, so the workers, the blocking pool's threads and
+ * threads created later from the calling thread have it blocked and the
+ * signal waits for a tt_signal instead of running its default action
+ * (SIGTERM: exit).  Threads created before tt_runtime_new keep their own
+ * mask: block the signals there too, or create the runtime first.  The
+ * mask stays after tt_runtime_free.
+ *
+ *   static const int sigs[] = {SIGTERM, SIGINT, 0};
+ *   rt = tt_runtime_new(&(tt_runtime_opts){.workers = 4, .signals = sigs});
+ *   TT_AWAIT(self, cx, &self->sig, tt_signal_init(&self->sig, SIGTERM));
+ *
+ * Each waiting tt_signal reads its own signalfd: one delivery ends one
+ * wait (fan it out with a tt_token).  Result: SIGNO; -EINVAL for a signal
+ * the runtime does not own (or SIGKILL, SIGSTOP, out of range); -errno
+ * from signalfd.  Cancelled, it closes its signalfd. */
+typedef struct tt_signal {
+	tt_frame frame;
+	int signo;
+	tt_fd *fd;
+	unsigned char info[128]; /* struct signalfd_siginfo */
+	tt_read rd;
+} tt_signal;
+TT_API extern const tt_func tt_signal_fn;
+TT_API void tt_signal_init(tt_signal *s, int signo);
+
 #ifdef __cplusplus
 }
 #endif

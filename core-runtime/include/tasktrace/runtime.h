@@ -25,10 +25,15 @@ typedef struct tt_runtime_opts {
 	 * run only inside tt_block_on on the calling thread); < 0 one per CPU. */
 	int workers;
 	const char *name; /* prefix of worker thread names, default "tt-worker" */
+	/* Signals for tt_signal, 0-terminated (io.h): blocked in the calling
+	 * thread before the workers start, so every runtime thread inherits
+	 * the mask.  NULL: the mask is left alone. */
+	const int *signals;
 } tt_runtime_opts;
 
 /* NULL opts means one worker per CPU.  Returns NULL with errno set
- * (EMFILE: more than 1024 runtimes alive at once).
+ * (EMFILE: more than 1024 runtimes alive at once; EINVAL: more than 128
+ * workers, or a signal in opts->signals that cannot be blocked).
  *
  * The pointer is an opaque handle, not an address: it names an entry of
  * the table of live runtimes and its generation, so that a call with a
@@ -75,7 +80,9 @@ TT_API tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame
 	})
 
 /* Allocate a future of type T with malloc, initialise it with
- * INIT(ptr, args...), and spawn it named NAME; the runtime frees it. */
+ * INIT(ptr, args...), and spawn it named NAME; the runtime frees it.  If
+ * the spawn fails the frame is discarded (tt_frame_discard): a cleanup
+ * defined with TT_ASYNC_FN_CLEANUP releases what INIT gave it. */
 #define TT_SPAWN(rt, name, T, init, ...)                                    \
 	({                                                                        \
 		T *tt_f_ = (T *)tt_frame_alloc(sizeof(T));                              \
@@ -85,12 +92,18 @@ TT_API tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame
 			tt_spawn_opts tt_o_ = {(name), tt_frame_free, 0};                     \
 			tt_t_ = tt_spawn_at((rt), &tt_o_, (tt_frame *)tt_f_,                  \
 					    TT_SPAWN_SITE_());                                \
+			if (!tt_t_.task)                                                      \
+				tt_frame_discard((tt_frame *)tt_f_);                                \
 		}                                                                       \
 		tt_t_;                                                                  \
 	})
 
 TT_API void *tt_frame_alloc(size_t size);
 TT_API void tt_frame_free(void *frame);
+/* Give up a frame from tt_frame_alloc that will never be polled: its
+ * cleanup runs as for a cancelled task (tt_frame_cancel), then it is
+ * freed.  errno is kept.  NULL is ignored. */
+TT_API void tt_frame_discard(tt_frame *f);
 
 /* Join handles.  A handle is owned (from a spawn or tt_task_ref: it holds
  * a reference, given up by exactly one of tt_task_release, tt_task_detach,

@@ -4,6 +4,7 @@
 
 #include "tasktrace/api.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -96,10 +97,35 @@ typedef struct tt_lock {
 	tt_waiter w;
 	uint64_t since; /* first queued, for the starvation hand-off */
 	int granted;    /* handed the mutex by its previous holder */
+	int held;       /* a guard: M is held through it */
+	tt_frame *holder;      /* a guard: the frame whose end releases M */
+	struct tt_lock *gnext; /* a guard: the task's other held guards */
 } tt_lock;
 TT_API extern const tt_func tt_lock_fn;
 /* Result 0 once the calling task holds M. */
 TT_API void tt_lock_init(tt_lock *l, tt_mutex *m);
+
+/* A lock guard: like tt_lock_init, but M, once taken, is released by
+ * tt_guard_unlock or, at the latest, when HOLDER -- the frame of the async
+ * function awaiting it, `&self->frame` -- returns (TT_RETURN) or is
+ * cancelled (after its cleanup ran, so a cleanup may still use what M
+ * protects), or when its task ends.  A task
+ * cancelled while holding M no longer keeps it held forever:
+ *
+ *   TT_AWAIT(self, cx, &self->lk, tt_lock_guard_init(&self->lk, &m, &self->frame));
+ *   ... // M held, also across awaits
+ *   tt_guard_unlock(&self->lk);  // optional
+ *
+ * L must stay where it is (in HOLDER's frame) and not be initialised again
+ * while held; release a guarded hold with tt_guard_unlock, not
+ * tt_mutex_unlock.  A guard adds no locked instruction: the held guards
+ * are a list local to the task, and a returning frame tests one bit.
+ * Result 0 once held; -EINVAL at once for a NULL mutex or holder. */
+TT_API void tt_lock_guard_init(tt_lock *l, tt_mutex *m, tt_frame *holder);
+/* Release M now.  0; -EINVAL NULL or not a guard; -EALREADY not held
+ * (released already, or never taken); -EPERM the calling task is not the
+ * one holding it. */
+TT_API int tt_guard_unlock(tt_lock *l);
 
 /* ---- semaphore ---- */
 
@@ -193,6 +219,52 @@ TT_API void tt_send_init(tt_send *s, tt_chan *c, const void *elem);
 /* Result 0 with the element copied to OUT, or -EPIPE once closed and
  * drained. */
 TT_API void tt_recv_init(tt_recv *r, tt_chan *c, void *out);
+
+/* ---- cancellation token ---- */
+
+/* A shutdown signal for any number of tasks: once cancelled it stays
+ * cancelled (a wait that starts later ends at once, unlike a notify), and
+ * cancelling a token cancels every token created under it, so a server
+ * gives each connection a child of its shutdown token.
+ *
+ *   tt_token *stop = tt_token_new(NULL);        // main
+ *   tt_token *conn = tt_token_new(stop);        // per connection
+ *   while (!tt_token_cancelled(self->tok)) ...  // a check: one load
+ *   TT_AWAIT(self, cx, &self->tw, tt_token_wait_init(&self->tw, self->tok));
+ *   tt_token_cancel(stop);                      // stops them all
+ *
+ * Tokens are thread-safe; tt_token_cancel may be called from any thread
+ * (not from a signal handler: it takes locks). */
+typedef struct tt_token tt_token;
+/* A token under PARENT (NULL: a root), cancelled already if PARENT is.
+ * NULL with errno ENOMEM, or ESTALE if PARENT was freed. */
+TT_API tt_token *tt_token_new(tt_token *parent);
+/* Cancel T and every token under it, waking their waits.  0; -EALREADY
+ * if it was cancelled already; -EINVAL NULL; TT_ESTALE freed. */
+TT_API int tt_token_cancel(tt_token *t);
+/* Give up the creator's reference: T's memory stays while child tokens
+ * or waits hold it, and it still passes a parent's cancel to them.  0;
+ * -EINVAL NULL; TT_ESTALE freed already (detected while the memory
+ * stays, i.e. while a child or a wait holds it). */
+TT_API int tt_token_free(tt_token *t);
+/* 1 once cancelled, 0 before, -EINVAL for NULL (true: a caller that
+ * stops on it stops).  A load of the token's first word. */
+static inline int tt_token_cancelled(const tt_token *t)
+{
+	return t ? (int)(__atomic_load_n((const uint32_t *)(const void *)t, __ATOMIC_ACQUIRE) & 1u)
+		 : -EINVAL;
+}
+
+typedef struct tt_token_wait {
+	tt_leaf leaf;
+	tt_token *token;
+	tt_waiter w;
+	int ref; /* holds a reference to TOKEN while queued */
+} tt_token_wait;
+TT_API extern const tt_func tt_token_wait_fn;
+/* Result 0 once T is cancelled (at once if it is); -EINVAL NULL,
+ * TT_ESTALE T freed before the init.  Readers see the wait as "token". */
+TT_API void tt_token_wait_init(tt_token_wait *w, tt_token *t);
 
 #ifdef __cplusplus
 }

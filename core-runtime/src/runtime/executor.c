@@ -256,6 +256,12 @@ tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 		errno = EINVAL;
 		return NULL;
 	}
+	/* Before any worker exists: they inherit this thread's mask. */
+	int serr = opts ? tt_signals_block(opts->signals) : 0;
+	if (serr < 0) {
+		errno = -serr;
+		return NULL;
+	}
 	tt_runtime *rt = calloc(1, sizeof *rt);
 	if (!rt)
 		return NULL;
@@ -372,7 +378,7 @@ TT_DISPATCH intptr_t tt_block_on(tt_runtime *h, tt_frame *root)
 	tt_spawn_opts o = {"block_on", NULL, TT_TASKF_BLOCK_ON};
 	static const tt_site site TT_SECTION_("tasktrace_sites") = {
 	    "tt_block_on", __FILE__, __LINE__, TT_SITEF_SPAWN, NULL};
-	tt_task *t = tt_spawn_task(rt, &o, root, &site);
+	tt_task *t = tt_spawn_task(rt, &o, root, &site, NULL);
 	if (!t)
 		return -errno;
 	if (rt->current_thread) {

@@ -1,4 +1,5 @@
 /* Frame cancellation ("async drop") and leaf wait descriptors. */
+#include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -6,7 +7,11 @@
 
 void tt_frame_cancel(tt_frame *f)
 {
-	if (!(f->state & TT_FRAME_STARTED) || (f->state & TT_FRAME_DONE))
+	if (f->state & TT_FRAME_DONE)
+		return;
+	/* Never polled: only a function that asked (TT_ASYNC_FN_CLEANUP) has
+	 * a cleanup that copes with a frame its poll never set up. */
+	if (!(f->state & TT_FRAME_STARTED) && !(f->func->flags & TT_FUNC_DROP_UNSTARTED))
 		return;
 	/* Innermost first: a cleanup may rely on its children being gone. */
 	for (tt_frame *c = f->child; c;) {
@@ -19,6 +24,8 @@ void tt_frame_cancel(tt_frame *f)
 	f->result = TT_ECANCELED;
 	if (f->func->drop)
 		f->func->drop(f);
+	if (f->state & TT_FRAME_GUARDS)
+		tt_frame_release_guards(f);
 }
 
 uint64_t tt_now_ns(void)
@@ -38,6 +45,16 @@ void(tt_wait_set)(tt_wait *w, uint32_t kind, const void *object, uint64_t owner,
 void(tt_wait_clear)(tt_wait *w)
 {
 	tt__wait_clear(w);
+}
+
+void tt_frame_discard(tt_frame *f)
+{
+	if (!f)
+		return;
+	int e = errno;
+	tt_frame_cancel(f);
+	tt_frame_free(f);
+	errno = e;
 }
 
 void *tt_frame_alloc(size_t size)

@@ -116,10 +116,14 @@ struct tt_task {
 	pthread_mutex_t join_lock;
 	tt_join *joiners; /* join futures waiting, under join_lock */
 	struct tt_group *_Atomic group; /* reported to when it completes */
+	uint32_t group_index;           /* its place in the group's array, under its lock */
 	/* Owned handles (handle.c): the generation they carry, bumped when the
 	 * last one is given up, and how many there are. */
 	_Atomic uint64_t gen;
 	_Atomic uint32_t handles;
+	/* Lock guards held (mutex.c): touched only by the thread polling the
+	 * task, like its frames. */
+	tt_lock *guards;
 };
 
 /* Registry worker record (published) + nothing private. */
@@ -239,7 +243,12 @@ void tt_timer_deregister(tt_driver *d, tt_timer_node *n);
 
 /* ---- group.c ---- */
 struct tt_group;
-void tt_group_child_done(struct tt_group *g, intptr_t result);
+/* T, a child of G, finished with RESULT (from its completion). */
+void tt_group_child_done(struct tt_group *g, tt_task *t, intptr_t result);
+
+/* ---- signal.c ---- */
+/* Block the 0-terminated SIGNALS in the calling thread: 0, -EINVAL. */
+int tt_signals_block(const int *signals);
 
 /* ---- io.c ---- */
 typedef struct tt_fd tt_fd;
@@ -381,11 +390,17 @@ tt_runtime *tt_runtime_from_handle(const tt_runtime *h, const char *fn);
 /* Unpublish H (tt_runtime_free): later lookups fail. */
 tt_runtime *tt_runtime_handle_retire(tt_runtime *h);
 
+/* ---- mutex.c ---- */
+/* Release the lock guards T holds for frame F (NULL: all of them, when T
+ * ends). */
+void tt_guards_release(tt_task *t, tt_frame *f);
+
 /* ---- task.c ---- */
 /* Spawn on RT (the real runtime; NULL: the current task's); the task has
- * one owned handle, {t, t->gen}, and the reference it holds. */
+ * one owned handle, {t, t->gen}, and the reference it holds.  GROUP (or
+ * NULL): linked before the task can run, so its completion reports there. */
 tt_task *tt_spawn_task(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
-		       const tt_site *spawn_site);
+		       const tt_site *spawn_site, struct tt_group *group);
 void tt_task_request_cancel(tt_task *t);
 /* Block the calling thread (not a worker) until T is done; its result. */
 intptr_t tt_task_wait(tt_task *t);

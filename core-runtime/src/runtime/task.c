@@ -54,7 +54,8 @@ static uint64_t now_if_recording(void)
 
 /* Inlined in tt_spawn_at, the hot path, and in tt_spawn_task. */
 static inline __attribute__((always_inline)) tt_task *
-spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *spawn_site)
+spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *spawn_site,
+      struct tt_group *group)
 {
 	tt_task *parent = tt__tls_task;
 	if (!rt)
@@ -103,7 +104,9 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	t->free_root = opts ? opts->free_root : NULL;
 	t->result = 0;
 	t->joiners = NULL;
-	atomic_store_explicit(&t->group, NULL, RELAXED);
+	t->guards = NULL;
+	/* Linked before it can run: its completion reports to the group. */
+	atomic_store_explicit(&t->group, group, RELAXED);
 	atomic_store_explicit(&t->done, 0, RELAXED);
 	atomic_store_explicit(&t->handles, 1, RELAXED);
 	/* handle + alive + queued */
@@ -118,9 +121,9 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 }
 
 tt_task *tt_spawn_task(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
-		       const tt_site *spawn_site)
+		       const tt_site *spawn_site, struct tt_group *group)
 {
-	return spawn(rt, opts, root, spawn_site);
+	return spawn(rt, opts, root, spawn_site, group);
 }
 
 tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
@@ -128,7 +131,7 @@ tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 {
 	tt_task *t = NULL;
 	if (!rt || (rt = tt_runtime_from_handle(rt, "tt_spawn_at")))
-		t = spawn(rt, opts, root, spawn_site);
+		t = spawn(rt, opts, root, spawn_site, NULL);
 	return t ? (tt_handle){t, atomic_load_explicit(&t->gen, RELAXED)} : (tt_handle){NULL, 0};
 }
 
@@ -351,6 +354,10 @@ static void futex_wake_all(_Atomic uint32_t *addr)
  * readers together with the state change. */
 static void complete(tt_task *t, intptr_t result, int cancelled)
 {
+	/* Guards whose frame never ended (one polled by hand and abandoned):
+	 * a mutex held by a task that is gone is never released otherwise. */
+	if (TT_UNLIKELY(t->guards))
+		tt_guards_release(t, NULL);
 	tt_frame *root = atomic_load_explicit(&t->root, RELAXED);
 	atomic_store_explicit(&t->root, NULL, RELAXED);
 	if (t->free_root)
@@ -375,7 +382,7 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 	futex_wake_all(&t->done);
 	struct tt_group *g = atomic_exchange_explicit(&t->group, NULL, SEQ_CST);
 	if (g)
-		tt_group_child_done(g, result);
+		tt_group_child_done(g, t, result);
 }
 
 /* Runs one poll of T on worker W, consuming the queue reference. */

@@ -137,12 +137,21 @@ static void release(tt_mutex *m, tt_waker *wake)
 	name_owner(m, next);
 }
 
-int tt_mutex_unlock(tt_mutex *m)
+static int unlock_contended(tt_mutex *m, uint64_t me, uint64_t s);
+
+/* Release M held by task ME (the caller's id, or a guard's task).  The
+ * uncontended case inline, the rest out of line so that it costs the fast
+ * path no registers. */
+static inline __attribute__((always_inline)) int unlock_as(tt_mutex *m, uint64_t me)
 {
-	uint64_t me = current_id();
 	uint64_t s = me;
 	if (TT_LIKELY(me) && cas_state(m, &s, 0, __ATOMIC_RELEASE))
 		return 0;
+	return unlock_contended(m, me, s);
+}
+
+__attribute__((noinline)) static int unlock_contended(tt_mutex *m, uint64_t me, uint64_t s)
+{
 	if (!me || (s & ID_MASK) != me)
 		return -EPERM;
 	/* Let go without m->lock when nobody is queued, or when a woken waiter
@@ -169,6 +178,11 @@ int tt_mutex_unlock(tt_mutex *m)
 	return 0;
 }
 
+int tt_mutex_unlock(tt_mutex *m)
+{
+	return unlock_as(m, current_id());
+}
+
 int tt_mutex_trylock(tt_mutex *m)
 {
 	uint64_t me = current_id();
@@ -190,6 +204,79 @@ void tt_lock_init(tt_lock *l, tt_mutex *m)
 	l->m = m;
 	l->since = 0;
 	l->granted = 0;
+	l->held = 0;
+	l->holder = NULL;
+	l->gnext = NULL;
+}
+
+/* ---- lock guards ----
+ *
+ * A held guard is on its task's list (tt_task.guards) and its holder frame
+ * carries TT_FRAME_GUARDS, so the frame's end -- tt_frame_poll seeing it
+ * ready, tt_frame_cancel -- releases it.  Only the thread polling the task
+ * touches the list: plain loads and stores. */
+
+void tt_lock_guard_init(tt_lock *l, tt_mutex *m, tt_frame *holder)
+{
+	tt_lock_init(l, m);
+	l->holder = holder;
+	if (!m || !holder) {
+		/* Finished already: the await returns -EINVAL without a poll, so
+		 * the lock's fast path checks nothing more. */
+		l->holder = NULL;
+		l->leaf.frame.state = TT_FRAME_STARTED | TT_FRAME_DONE;
+		l->leaf.frame.result = -EINVAL;
+	}
+}
+
+static void guard_arm(tt_lock *l, tt_task *t)
+{
+	l->held = 1;
+	l->gnext = t->guards;
+	t->guards = l;
+	l->holder->state |= TT_FRAME_GUARDS;
+}
+
+void tt_guards_release(tt_task *t, tt_frame *f)
+{
+	uint64_t me = id_of(t);
+	for (tt_lock **p = &t->guards; *p;) {
+		tt_lock *l = *p;
+		if (f && l->holder != f) {
+			p = &l->gnext;
+			continue;
+		}
+		*p = l->gnext;
+		l->gnext = NULL;
+		l->held = 0;
+		unlock_as(l->m, me);
+	}
+}
+
+void tt_frame_release_guards(tt_frame *f)
+{
+	f->state &= ~(uint32_t)TT_FRAME_GUARDS;
+	if (tt__tls_task)
+		tt_guards_release(tt__tls_task, f);
+}
+
+int tt_guard_unlock(tt_lock *l)
+{
+	if (!l || !l->holder)
+		return -EINVAL;
+	if (!l->held)
+		return -EALREADY;
+	tt_task *t = tt__tls_task;
+	if (!t)
+		return -EPERM;
+	for (tt_lock **p = &t->guards; *p; p = &(*p)->gnext)
+		if (*p == l) {
+			*p = l->gnext;
+			l->gnext = NULL;
+			l->held = 0;
+			return unlock_as(l->m, id_of(t));
+		}
+	return -EPERM; /* held by another task's frame */
 }
 
 static tt_poll lock_slow(tt_lock *l, tt_cx *cx, uint64_t me)
@@ -249,9 +336,12 @@ static tt_poll lock_poll(tt_lock *l, tt_cx *cx)
 {
 	uint64_t me = id_of(cx->task);
 	/* A first poll takes a free mutex with a compare-and-swap. */
-	if (!l->w.queued && !l->w.woken && !l->granted && take(l->m, me))
-		return TT_READY;
-	return lock_slow(l, cx, me);
+	tt_poll r = !l->w.queued && !l->w.woken && !l->granted && take(l->m, me)
+			? TT_READY
+			: lock_slow(l, cx, me);
+	if (TT_UNLIKELY(l->holder) && r == TT_READY)
+		guard_arm(l, cx->task);
+	return r;
 }
 
 static void lock_drop(tt_lock *l)

@@ -248,7 +248,11 @@ typedef struct tt_registry_header {
 	   "the blocking call itself has not returned; look at its thread in the "         \
 	   "blocking pool.",                                                               \
 	   0, 0, 0)                                                                        \
-	XX(CUSTOM, 13, "custom", OBJECT, "owned by", 0, 0, 0, 0, 0, 0)
+	XX(CUSTOM, 13, "custom", OBJECT, "owned by", 0, 0, 0, 0, 0, 0)                     \
+	XX(TOKEN, 14, "token", OBJECT, "owned by", 0, 0,                                   \
+	   "it waits for a cancellation token (usually shutdown): expected while "         \
+	   "nothing cancels it.",                                                          \
+	   0, 0, 0)
 
 /* XX(NAME, value, word) */
 #define TT_FUNC_KIND_MAP(XX)                                                          \

@@ -118,7 +118,7 @@ def frame(v, where):
 def task(command):
     def f(v, where):
         obj(v, where, {"id": INT, "name": STR,
-                       "state": one_of(*STATES),
+                       "state": (one_of(*STATES), NULL),
                        "flags": array(one_of(*FLAGS)),
                        "parent_id": (INT, NULL), "worker": (INT, NULL), "tid": (INT, NULL),
                        "runtime_id": (INT, NULL), "inherited_from_pid": (INT, NULL),
@@ -126,6 +126,8 @@ def task(command):
                        "where": (lambda w, p: obj(w, p, {"function": STR, "file": STR, "line": INT}), NULL),
                        "created_ns": INT, "polls": INT, "busy_ns": INT, "wakes": INT,
                        "wakers": INT, "torn": bool, "error": (STR, NULL)})
+        if v["state"] is None and v["error"] is None:
+            raise Bad(f"{where}.state: null (a bad record) without its error")
         if command == "bt":
             obj(v, where, {"frames": array(frame),
                            "ancestry": array(lambda a, p: obj(a, p, {

@@ -677,12 +677,17 @@ void tt_rcheck_init(tt_reader *r, tt_rcheck *c)
 
 int tt_rcheck_task(const tt_rcheck *c, const tt_rtask *t, char *msg, size_t len)
 {
+#define TT_XX_(...) +1
+	enum { NSTATES = 0 TT_TASK_STATE_MAP(TT_XX_) };
+#undef TT_XX_
 	if (c->next_task_id && t->id >= c->next_task_id)
 		snprintf(msg, len, "id %llu was never handed out (next_task_id %llu)",
 			 (unsigned long long)t->id, (unsigned long long)c->next_task_id);
 	else if (c->next_task_id && t->parent_id >= c->next_task_id)
 		snprintf(msg, len, "parent id %llu was never handed out (next_task_id %llu)",
 			 (unsigned long long)t->parent_id, (unsigned long long)c->next_task_id);
+	else if (t->state >= NSTATES)
+		snprintf(msg, len, "state %u is no task state", t->state);
 	else if (t->worker >= 0 && (uint64_t)t->worker >= c->worker_count)
 		snprintf(msg, len, "worker %llu of %llu workers", (unsigned long long)t->worker,
 			 (unsigned long long)c->worker_count);

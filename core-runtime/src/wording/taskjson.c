@@ -109,7 +109,11 @@ void tt_json_task_fields(FILE *f, const tt_snapshot *s, uint64_t now,
 	tt_snapshot_view(s, t, &v);
 	fprintf(f, "\"id\":%" PRIu64 ",\"name\":", r->id);
 	tt_json_str(f, r->name);
-	fprintf(f, ",\"state\":\"%s\",\"flags\":", tt_state_name(r->state));
+	/* A bad record's state is no task's (tt_fmt_task.bad_record). */
+	if (v.bad_record)
+		fputs(",\"state\":null,\"flags\":", f);
+	else
+		fprintf(f, ",\"state\":\"%s\",\"flags\":", tt_state_name(r->state));
 	json_flags(f, r->flags);
 	fputs(",\"parent_id\":", f);
 	tt_json_u64_or_null(f, r->parent_id);

@@ -14,6 +14,7 @@
 #include "wording/waits.h"
 #include "tasktrace/read/diagnose.h"
 #include "tasktrace/read/format.h"
+#include "tasktrace/read/tasklist.h"
 
 #define MS 1000000ull
 #define SEC 1000000000ull
@@ -103,6 +104,10 @@ static void task_ref(tt_fbuf *b, uint64_t id, const tt_snapshot *s)
 		tt_fb_str(b, " \"");
 		tt_fb_text(b, t->raw.name);
 		tt_fb_str(b, "\"");
+		if (t->raw.nlabels || t->raw.label_flags) {
+			tt_fb_str(b, " ");
+			tt_fmt_labels(b, &t->raw);
+		}
 	}
 }
 
@@ -702,6 +707,34 @@ static int still_holds(build *b, const tt_diag_finding *f)
 	return 1;
 }
 
+static int labelled(const build *b, uint64_t id)
+{
+	const tt_stask *t = id ? tt_snapshot_find(b->s, id) : NULL;
+
+	if (!t)
+		return 0;
+	for (size_t i = 0; i < b->o->nlabels; i++)
+		if (!tt_task_has_label(&t->raw, b->o->labels[i]))
+			return 0;
+	return 1;
+}
+
+/* --label: the findings that name a task with the labels. */
+static void drop_unlabelled(build *b)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < b->r->n; i++) {
+		const tt_diag_finding *f = &b->r->findings[i];
+		int keep = labelled(b, f->task_id) || labelled(b, f->other_id);
+		for (uint32_t c = 0; c < f->ncycle && !keep; c++)
+			keep = labelled(b, f->cycle[c]);
+		if (keep)
+			b->r->findings[out++] = *f;
+	}
+	b->r->n = out;
+}
+
 static void drop_moved(build *b)
 {
 	size_t out = 0;
@@ -754,6 +787,8 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	}
 	if (opts->recheck && !b.oom)
 		drop_moved(&b);
+	if (opts->nlabels)
+		drop_unlabelled(&b);
 	if (b.r->n > 1)
 		qsort(b.r->findings, b.r->n, sizeof(*b.r->findings), by_kind);
 	summary(&b);

@@ -32,8 +32,8 @@ static int label_str(char *dst, size_t keep, const unsigned char *src,
 }
 
 /* The labels inline in a slot image: as many as the reader keeps, each
- * bounded; a count beyond the array or an empty key is one flag, never
- * a lost task. */
+ * bounded; a count beyond the array, an empty or repeated key is one
+ * flag, never a lost task. */
 static void decode_labels(tt_reader *r, const unsigned char *slot,
 			  tt_rtask *out)
 {
@@ -62,7 +62,11 @@ static void decode_labels(tt_reader *r, const unsigned char *slot,
 		    label_str(l->value, sizeof(l->value), rec,
 			      r->f_label[TT_LABEL_VALUE]))
 			out->label_flags |= TT_RLABELS_CUT;
-		if (!l->key[0]) {
+		int dup = 0;
+		for (uint32_t j = 0; j < out->nlabels; j++)
+			dup |= !strcmp(out->labels[j].key, l->key);
+		/* A key twice would be two answers to one --label. */
+		if (!l->key[0] || dup) {
 			out->label_flags |= TT_RLABELS_BAD;
 			memset(l, 0, sizeof(*l));
 			continue;

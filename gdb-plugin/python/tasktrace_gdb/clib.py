@@ -97,7 +97,9 @@ class Snapshot(ctypes.Structure):
 class ListOpts(ctypes.Structure):
     _fields_ = [("all", ctypes.c_int), ("state", ctypes.c_int), ("name_regex", CHARP),
                 ("ids", ctypes.POINTER(U64)), ("nids", SIZE), ("selected", U64),
-                ("group", ctypes.c_int), ("unreadable", ctypes.c_int)]
+                ("group", ctypes.c_int), ("unreadable", ctypes.c_int),
+                ("labels", ctypes.POINTER(CHARP)), ("nlabels", SIZE), ("group_label", CHARP),
+                ("show_labels", ctypes.c_int)]
 
 
 class PathEnds(ctypes.Structure):
@@ -111,7 +113,8 @@ class RootPick(ctypes.Structure):
 
 class DiagOpts(ctypes.Structure):
     _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
-                ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p)]
+                ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p),
+                ("labels", ctypes.POINTER(CHARP)), ("nlabels", SIZE)]
 
 
 class Finding(ctypes.Structure):

@@ -220,6 +220,7 @@ PROTOTYPES = {
     "tt_snapshot_find": (ctypes.POINTER(STask), [SNAP_P, U64]),
     "tt_task_list": (ctypes.c_void_p, [SNAP_P, U64, ctypes.POINTER(ListOpts),
                                        ctypes.c_char_p, SIZE]),
+    "tt_task_has_label": (ctypes.c_int, [ctypes.POINTER(STask), ctypes.c_char_p]),
     "tt_json_tasks": (ctypes.c_void_p, [SNAP_P, U64, ctypes.c_int, U64, ctypes.c_int]),
     "tt_text_free": (None, [ctypes.c_void_p]),
     "tt_fb_init": (None, [ctypes.POINTER(FBuf), ctypes.c_void_p, SIZE]),

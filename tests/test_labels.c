@@ -61,7 +61,7 @@ static tt_poll parent_poll(parent *self, tt_cx *cx)
 	self->misuse[5] = tt_task_set_label((tt_handle){NULL, 0}, "k", "v");
 	tt_task_set_label(me, "x1", "1");
 	tt_task_set_label(me, "x2", "2");
-	self->misuse[6] = tt_task_set_label(me, "x3", "3"); /* a fifth */
+	self->misuse[6] = tt_task_set_label(me, "x3", "3");  /* a fifth */
 	self->misuse[7] = tt_task_set_label(me, "x2", "22"); /* replaces: fits */
 	tt_task_set_label(me, "x1", NULL);
 	tt_task_set_label(me, "x2", NULL);
@@ -117,8 +117,8 @@ START_TEST(test_set_inherit_misuse_and_read)
 	ck_assert_int_eq(p->set_tenant, 0);
 	ck_assert_str_eq(p->got_tenant, "acme");
 	ck_assert_ptr_null(p->got_removed);
-	int want[MISUSE_N] = {-EINVAL, -EINVAL,	 -EINVAL, -ENAMETOOLONG, -ENAMETOOLONG,
-			      -EINVAL, -ENOSPC, 0,	 0,	  -EPERM};
+	int want[MISUSE_N] = {-EINVAL, -EINVAL, -EINVAL, -ENAMETOOLONG, -ENAMETOOLONG, -EINVAL,
+			      -ENOSPC, 0,	0,	 -EPERM};
 	for (int i = 0; i < MISUSE_N; i++)
 		ck_assert_msg(p->misuse[i] == want[i], "misuse %d: %d, want %d", i, p->misuse[i],
 			      want[i]);
@@ -131,9 +131,8 @@ START_TEST(test_set_inherit_misuse_and_read)
 
 	/* What a reader sees, through the layout table. */
 	tt_reader r;
-	ck_assert_int_eq(tt_reader_open(&r, tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(),
-					NULL),
-			 0);
+	ck_assert_int_eq(
+	    tt_reader_open(&r, tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL), 0);
 	tt_rtask ts[16];
 	size_t n = 0;
 	tt_task_iter it;

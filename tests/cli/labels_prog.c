@@ -26,7 +26,10 @@ typedef struct db_query {
 } db_query;
 static tt_poll db_query_poll(db_query *self, tt_cx *cx);
 TT_ASYNC_FN(db_query, db_query_poll, NULL);
-static void db_query_init(db_query *q) { tt_frame_init(&q->frame, &db_query_fn); }
+static void db_query_init(db_query *q)
+{
+	tt_frame_init(&q->frame, &db_query_fn);
+}
 static tt_poll db_query_poll(db_query *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
@@ -41,7 +44,10 @@ typedef struct request {
 } request;
 static tt_poll request_poll(request *self, tt_cx *cx);
 TT_ASYNC_FN(request, request_poll, NULL);
-static void request_init(request *r) { tt_frame_init(&r->frame, &request_fn); }
+static void request_init(request *r)
+{
+	tt_frame_init(&r->frame, &request_fn);
+}
 static tt_poll request_poll(request *self, tt_cx *cx)
 {
 	TT_BEGIN(self);

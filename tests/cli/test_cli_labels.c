@@ -35,7 +35,10 @@ static size_t count(const char *text, const char *needle)
 }
 
 /* Tasks with I mod 3 == R among 0..N-1. */
-static long residue(long n, long r) { return n / 3 + (n % 3 > r); }
+static long residue(long n, long r)
+{
+	return n / 3 + (n % 3 > r);
+}
 
 /* ps --group label:route of labels_prog N: the exact rows. */
 static void group_counts(const char *target, long n)
@@ -75,8 +78,9 @@ START_TEST(live_show_filter_group)
 	run_free(&r);
 	r = tasktrace("ps", "--labels", pid, NULL);
 	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(line_with(r.out, " block_on ", (char[512]){0}, 512), "  {tenant=acme}"),
-		      "%s", r.out);
+	ck_assert_msg(
+	    strstr(line_with(r.out, " block_on ", (char[512]){0}, 512), "  {tenant=acme}"), "%s",
+	    r.out);
 	ck_assert_msg(strstr(r.out, "  {tenant=globex}"), "%s", r.out);
 	/* A request and its db-query child: the same three labels. */
 	ck_assert_uint_eq(count(r.out, "  {tenant=acme request_id=4 route=/orders}\n"), 2);
@@ -121,8 +125,9 @@ START_TEST(live_show_filter_group)
 	ck_assert_int_eq(r.status, 0);
 	assert_schema("ps", r.out);
 	ck_assert_uint_eq(
-	    count(r.out, "\"labels\":{\"tenant\":\"acme\",\"request_id\":\"5\",\"route\":\"/health\"},"
-			 "\"labels_incomplete\":false"),
+	    count(r.out,
+		  "\"labels\":{\"tenant\":\"acme\",\"request_id\":\"5\",\"route\":\"/health\"},"
+		  "\"labels_incomplete\":false"),
 	    2);
 	run_free(&r);
 	r = tasktrace("bt", "--json", "--label", "request_id=5", pid, NULL);
@@ -240,8 +245,9 @@ START_TEST(hostile_bytes)
 	printable("ps", r.out);
 	ck_assert_msg(strstr(r.out, "  {tenant=\\x1b[2J\\xff\\xc0\\x80ok}\n"), "%s", r.out);
 	/* The damaged list: what could be read, and a mark; the task stays. */
-	ck_assert_msg(strstr(line_with(r.out, " block_on ", (char[512]){0}, 512), "  {tenant=acme ?}"),
-		      "%s", r.out);
+	ck_assert_msg(
+	    strstr(line_with(r.out, " block_on ", (char[512]){0}, 512), "  {tenant=acme ?}"), "%s",
+	    r.out);
 	ck_assert_msg(strstr(r.out, "{tenant=acme request_idXXXXX=2 route=/health ...}"), "%s",
 		      r.out);
 	run_free(&r);

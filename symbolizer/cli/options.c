@@ -176,7 +176,8 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 			if (o->nlabels == CLI_MAX_LABELS)
 				return cli_usage(cmd, "at most %d --label filters", CLI_MAX_LABELS);
 			if (!optarg[0] || optarg[0] == '=')
-				return cli_usage(cmd, "--label: '%s' is not KEY or KEY=VALUE", optarg);
+				return cli_usage(cmd, "--label: '%s' is not KEY or KEY=VALUE",
+						 optarg);
 			o->labels[o->nlabels++] = optarg;
 			break;
 		case O_LABELS:

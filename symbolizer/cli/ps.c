@@ -50,8 +50,7 @@ static int ps_run(const cli_cmd *cmd, int argc, char **argv)
 		return rc;
 	/* Text rows of a target that holds still need no snapshot. */
 	o.no_snapshot = !o.json && !o.group && o.state < 0 && !o.name && !o.nlabels &&
-			!o.group_label && !o.show_labels &&
-			(!cli_is_pid(target) || !o.nonblocking);
+			!o.group_label && !o.show_labels && (!cli_is_pid(target) || !o.nonblocking);
 	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK)
 		return rc;
 	if (o.no_snapshot) {

@@ -171,8 +171,8 @@ static void check_info_tasks(ttmi *g, long id)
 	ck_assert_msg(strstr(ttmi_console(g), want) && !strstr(ttmi_console(g), "supervisor"),
 		      "task apply -label: %s", ttmi_console(g));
 	ok(g, ttmi_cli(g, "task bt %ld", id), "task bt labels");
-	snprintf(want, sizeof want, "task %ld \"request-42\" {request_id=42 route=/users} [notify, ",
-		 id);
+	snprintf(want, sizeof want,
+		 "task %ld \"request-42\" {request_id=42 route=/users} [notify, ", id);
 	ck_assert_msg(strncmp(ttmi_console(g), want, strlen(want)) == 0, "task bt: %s",
 		      ttmi_console(g));
 

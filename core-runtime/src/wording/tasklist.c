@@ -315,8 +315,7 @@ static int label_group_rows(sb *x, const tt_stask **v, size_t n, const char *key
 	qsort(k, n, sizeof(*k), by_value);
 	for (size_t i = 0; i < n; i++) {
 		const char *val = k[i].value;
-		if (ng && !g[ng - 1].value == !val &&
-		    (!val || !strcmp(g[ng - 1].value, val))) {
+		if (ng && !g[ng - 1].value == !val && (!val || !strcmp(g[ng - 1].value, val))) {
 			g[ng - 1].count++;
 		} else {
 			g[ng].first = i;
@@ -355,8 +354,8 @@ static int label_group_rows(sb *x, const tt_stask **v, size_t n, const char *key
 	return 0;
 }
 
-static void rows(sb *x, const tt_snapshot *s, const tt_stask **v, size_t n,
-		 uint64_t now, uint64_t selected, int labels)
+static void rows(sb *x, const tt_snapshot *s, const tt_stask **v, size_t n, uint64_t now,
+		 uint64_t selected, int labels)
 {
 	char line[LINE_MAX_];
 	tt_fbuf b;

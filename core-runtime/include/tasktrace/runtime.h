@@ -105,8 +105,11 @@ TT_API tt_handle tt_spawn_labeled_at(tt_runtime *rt, const tt_spawn_opts *opts,
 			tt_spawn_opts tt_o_ = {(name), tt_frame_free, 0};                     \
 			tt_t_ = tt_spawn_labeled_at((rt), &tt_o_, (labels), (nlabels),        \
 						    (tt_frame *)tt_f_, TT_SPAWN_SITE_());     \
-			if (!tt_t_.task)                                                      \
-				tt_frame_free(tt_f_);                                               \
+			if (!tt_t_.task) { /* not taken: ours to free, errno kept */ \
+				int tt_e_ = errno;                                  \
+				tt_frame_free(tt_f_);                               \
+				errno = tt_e_;                                      \
+			}                                                           \
 		}                                                                       \
 		tt_t_;                                                                  \
 	})

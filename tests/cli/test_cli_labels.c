@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tasktrace/read/reader.h"
+#include "ttmi.h"
 
 #include "cli_util.h"
 
@@ -275,6 +276,58 @@ START_TEST(hostile_bytes)
 }
 END_TEST
 
+/* gdb: the same words through the same C, on the planted bytes. */
+static ttmi_record *done(ttmi *g, ttmi_record *r, const char *what)
+{
+	ck_assert_msg(r && r->klass && !strcmp(r->klass, "done"), "%s: %s", what,
+		      r ? ttmi_console(g) : ttmi_error(g));
+	const char *bad = ttmi_bad_utf8(r->results);
+	ck_assert_msg(!bad, "%s: not UTF-8: %s", what, bad);
+	return r;
+}
+
+START_TEST(gdb_hostile_bytes)
+{
+	sample s;
+	start(&s, 6);
+	plant(&s);
+	ttmi *g = ttmi_spawn(NULL, 60000);
+	ck_assert_ptr_nonnull(g);
+	ttmi_record_free(done(g,
+			      ttmi_cli(g, "python import sys; sys.path.insert(0, '%s/gdb-plugin/python')",
+				       getenv("TT_SOURCE_ROOT")),
+			      "sys.path"));
+	ttmi_record_free(done(g, ttmi_cli(g, "python import tasktrace_gdb"), "import"));
+	ttmi_record_free(done(g, ttmi_command(g, "-target-attach %d", (int)s.pid), "attach"));
+	ttmi_record_free(ttmi_wait_async(g, "stopped"));
+
+	ttmi_record_free(done(g, ttmi_cli(g, "info tasks -labels"), "info tasks -labels"));
+	printable("info tasks", ttmi_console(g));
+	ck_assert_msg(strstr(ttmi_console(g), "  {tenant=\\x1b[2J\\xff\\xc0\\x80ok}\n"), "%s",
+		      ttmi_console(g));
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "  {tenant=acme ?}"));
+	ttmi_record_free(done(g, ttmi_cli(g, "info tasks -label request_idXXXXX=2"), "-label"));
+	ck_assert_uint_eq(count(ttmi_console(g), "\n"), 2);
+
+	/* MI: the JSON object decoded, U+FFFD for the bad bytes. */
+	ttmi_record *r = done(g, ttmi_command(g, "-task-list"), "-task-list");
+	const ttmi_value *tasks = ttmi_get(r->results, "tasks");
+	int seen = 0;
+	for (size_t i = 0; i < ttmi_len(tasks); i++) {
+		const ttmi_value *t = ttmi_at(tasks, i);
+		if (strcmp(ttmi_str(t, "name"), "worker"))
+			continue;
+		ck_assert_str_eq(ttmi_str(t, "labels.tenant"),
+				 "\x1b[2J\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdok");
+		seen++;
+	}
+	ck_assert_int_eq(seen, 1);
+	ttmi_record_free(r);
+	ttmi_close(g);
+	sample_stop(&s);
+}
+END_TEST
+
 /* ---- a core: the counts exact at 100,000 tasks ---- */
 
 START_TEST(core_group_counts)
@@ -320,10 +373,13 @@ int main(void)
 	tcase_add_test(tc, live_show_filter_group);
 	tcase_add_test(tc, hostile_bytes);
 	suite_add_tcase(s, tc);
+	/* gcore of an ASan process, and gdb loading the sanitized library,
+	 * do not work: run without sanitizers only. */
 	TCase *core = tcase_create("core");
 	tcase_set_tags(core, "unsanitized");
 	tcase_set_timeout(core, 300);
 	tcase_add_test(core, core_group_counts);
+	tcase_add_test(core, gdb_hostile_bytes);
 	suite_add_tcase(s, core);
 	return run_suite(s);
 }

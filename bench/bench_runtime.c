@@ -5,8 +5,11 @@
  *   await-chain a 4-deep chain of async functions whose leaf yields: every
  *               resume re-enters all four frames (the per-await path)
  *   sleep       many short timers at once, 2 workers
+ *   spawn-join-labels  spawn-join with 4 labels on the spawner, which every
+ *               task inherits (the spawn's copy of them)
+ *   set-label   one task setting a label, a new value each time
  *
- * usage: bench_runtime [spawn-join|await-chain|sleep|all] [scale] */
+ * usage: bench_runtime [spawn-join|await-chain|sleep|spawn-join-labels|set-label|all] [scale] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +68,7 @@ static void noop_init(noop *n, long v)
 enum { BATCH = 1000 };
 typedef struct spawner {
 	tt_frame frame;
+	int labels;
 	long rounds, r, i, sum;
 	tt_handle tasks[BATCH];
 	tt_join join;
@@ -74,6 +78,13 @@ TT_ASYNC_FN(spawner, spawner_poll, NULL);
 static tt_poll spawner_poll(spawner *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
+	if (self->labels) {
+		tt_handle me = tt_current_task();
+		tt_task_set_label(me, "tenant", "acme");
+		tt_task_set_label(me, "request_id", "1234567");
+		tt_task_set_label(me, "route", "/users/profile");
+		tt_task_set_label(me, "region", "eu-west-1");
+	}
 	for (self->r = 0; self->r < self->rounds; self->r++) {
 		for (self->i = 0; self->i < BATCH; self->i++)
 			self->tasks[self->i] = TT_SPAWN(NULL, "noop", noop, noop_init, self->i);
@@ -130,16 +141,45 @@ static void report(const char *name, long ops, uint64_t ns)
 	printf("%-12s %9ld ops %10.1f ns/op\n", name, ops, (double)ns / (double)ops);
 }
 
-static void bench_spawn_join(void)
+static void bench_spawn_join(int labels)
 {
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
 	spawner s;
 	memset(&s, 0, sizeof s);
 	tt_frame_init(&s.frame, &spawner_fn);
 	s.rounds = 200 * scale;
+	s.labels = labels;
 	uint64_t t0 = tt_now_ns();
 	tt_block_on(rt, &s.frame);
-	report("spawn-join", s.rounds * BATCH, tt_now_ns() - t0);
+	report(labels ? "spawn-join-labels" : "spawn-join", s.rounds * BATCH, tt_now_ns() - t0);
+	tt_runtime_free(rt);
+}
+
+typedef struct labeller {
+	tt_frame frame;
+	long n;
+} labeller;
+static tt_poll labeller_poll(labeller *self, tt_cx *cx);
+TT_ASYNC_FN(labeller, labeller_poll, NULL);
+static tt_poll labeller_poll(labeller *self, tt_cx *cx)
+{
+	static const char *const values[] = {"/users", "/orders/recent"};
+	tt_handle me = tt_current_task();
+	tt_task_set_label(me, "tenant", "acme");
+	for (long i = 0; i < self->n; i++)
+		tt_task_set_label(me, "route", values[i & 1]);
+	TT_RETURN(self, self->n);
+}
+
+static void bench_set_label(void)
+{
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 0});
+	labeller l;
+	tt_frame_init(&l.frame, &labeller_fn);
+	l.n = 1000000 * scale;
+	uint64_t t0 = tt_now_ns();
+	tt_block_on(rt, &l.frame);
+	report("set-label", l.n, tt_now_ns() - t0);
 	tt_runtime_free(rt);
 }
 
@@ -177,7 +217,11 @@ int main(int argc, char **argv)
 		scale = atol(argv[2]) > 0 ? atol(argv[2]) : 1;
 	int all = strcmp(which, "all") == 0;
 	if (all || strcmp(which, "spawn-join") == 0)
-		bench_spawn_join();
+		bench_spawn_join(0);
+	if (all || strcmp(which, "spawn-join-labels") == 0)
+		bench_spawn_join(1);
+	if (all || strcmp(which, "set-label") == 0)
+		bench_set_label();
 	if (all || strcmp(which, "await-chain") == 0)
 		bench_await_chain();
 	if (all || strcmp(which, "sleep") == 0)

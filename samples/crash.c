@@ -3,7 +3,8 @@
  *
  *   block_on root  crash_main   spawns "request-7" and joins it
  *   request-7      handle_request -> parse_body -> decode_field -> read_byte
- *                  read_byte dereferences a NULL pointer after a short nap
+ *                  read_byte dereferences a NULL pointer after a short nap;
+ *                  labelled service=api (from its parent) and request_id=7
  *
  * The crash handler is installed with tt_crash_install (TASKTRACE_CRASH=1
  * does the same for any program); it prints the crashing thread's pruned
@@ -120,12 +121,16 @@ typedef struct crash_main {
 static tt_poll crash_main_poll(crash_main *self, tt_cx *cx);
 TT_ASYNC_FN(crash_main, crash_main_poll, NULL);
 
+static const tt_label request_labels[] = {{"request_id", "7"}};
+
 static tt_poll crash_main_poll(crash_main *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
+	/* Every task it spawns inherits it: the crash log shows it on each. */
+	tt_task_set_label(tt_current_task(), "service", "api");
 	tt_task_detach(TT_SPAWN(NULL, "heartbeat", heartbeat, heartbeat_init));
 	TT_AWAIT(self, cx, &self->join,
-		 tt_join_init(&self->join, TT_SPAWN(NULL, "request-7", handle_request, handle_request_init))); /* @await:spawn */
+		 tt_join_init(&self->join, TT_SPAWN_LABELED(NULL, "request-7", request_labels, 1, handle_request, handle_request_init))); /* @await:spawn */
 	TT_RETURN(self, TT_RESULT(&self->join));
 }
 

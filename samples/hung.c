@@ -2,7 +2,8 @@
  * the readers to explain.  It prints its pid and stays alive.
  *
  *   request-42     handle_request -> load_user -> query_db -> await_reply,
- *                  waiting on a notify that nobody will ever signal
+ *                  waiting on a notify that nobody will ever signal;
+ *                  labelled request_id=42 route=/users
  *   cache-refresh  sleeping for an hour
  *   supervisor     joined on request-42
  *
@@ -258,10 +259,14 @@ typedef struct server_main {
 static tt_poll server_main_poll(server_main *self, tt_cx *cx);
 TT_ASYNC_FN(server_main, server_main_poll, NULL);
 
+/* What the readers show with request-42 and filter it by (--label). */
+static const tt_label request_labels[] = {{"request_id", "42"}, {"route", "/users"}};
+
 static tt_poll server_main_poll(server_main *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
-	self->request = TT_SPAWN(NULL, "request-42", handle_request, handle_request_init, 42);
+	self->request = TT_SPAWN_LABELED(NULL, "request-42", request_labels, 2, handle_request,
+					 handle_request_init, 42);
 	tt_task_detach(TT_SPAWN(NULL, "cache-refresh", cache_refresh, cache_refresh_init));
 	tt_task_detach(TT_SPAWN(NULL, "supervisor", supervisor, supervisor_init,
 				tt_task_ref(self->request)));

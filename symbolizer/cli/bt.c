@@ -167,6 +167,8 @@ const cli_cmd cmd_bt = {
     "      --state S      only tasks in state S (idle, scheduled, running, done,\n"
     "                     cancelled)\n"
     "      --name REGEX   only tasks whose name matches REGEX (POSIX extended)\n"
+    "      --label KEY=VALUE  only tasks with label KEY set to VALUE; --label KEY:\n"
+    "                     with label KEY; repeat it: all must match\n"
     "  -j, --json         print JSON (schema in docs/cli.md)\n"
     "      --exe FILE     the executable of a core (default: from the core)\n"
     "      --nonblocking  read a live process without stopping it (running\n"

@@ -38,6 +38,7 @@ enum {
 int cli_exit_code(int target_err);
 
 #define CLI_MAX_PRUNE 16
+#define CLI_MAX_LABELS 8
 
 typedef struct cli_opts {
 	int all;  /* include TT_TASKF_SYSTEM tasks */
@@ -51,6 +52,10 @@ typedef struct cli_opts {
 	int state;           /* --state: only tasks in this TT_STATE_*, -1 any */
 	const char *name;    /* --name: only tasks whose name matches (ERE) */
 	int group;           /* --group: one row per distinct await chain */
+	const char *group_label; /* --group label:KEY: one row per value of KEY */
+	const char *labels[CLI_MAX_LABELS]; /* --label KEY[=VALUE]: all must match */
+	int nlabels;
+	int show_labels;     /* --labels: ps rows end with the labels */
 	uint64_t stop_budget_ns; /* --stop-budget: longest a live target stays stopped */
 	uint64_t crash_pc;   /* --crash-pc: a stack holding this PC starts there */
 } cli_opts;
@@ -65,8 +70,9 @@ typedef struct cli_cmd {
 	int (*run)(const struct cli_cmd *cmd, int argc, char **argv);
 	unsigned takes; /* CLI_TAKES_*: options beyond the common ones */
 } cli_cmd;
-#define CLI_TAKES_FILTERS 1u /* --state, --name */
-#define CLI_TAKES_GROUP 2u   /* --group */
+#define CLI_TAKES_FILTERS 1u /* --state, --name, --label */
+#define CLI_TAKES_GROUP 2u   /* --group, --labels */
+#define CLI_TAKES_LABEL 4u   /* --label alone (hung) */
 
 extern const cli_cmd cmd_ps, cmd_bt, cmd_tree, cmd_symbolize;
 

@@ -124,6 +124,8 @@ static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK)
 		goto out;
 	d.all = o.all;
+	d.labels = o.labels;
+	d.nlabels = (size_t)o.nlabels;
 	if (!s.core && o.nonblocking)
 		d.recheck = &s.target.mem;
 	tt_diag_report *r = tt_diagnose(s.snap, s.now_ns, &d);
@@ -168,11 +170,14 @@ const cli_cmd cmd_hung = {
 	"  --idle D        default 60s      durations: 250us, 100ms, 1.5s, 2m, 1h;\n"
 	"  --long-poll D   default 100ms    'off' disables the rule\n"
 	"  --starved D     default 1s\n"
+	"  --label KEY=VALUE  only findings naming a task with label KEY set to\n"
+	"                  VALUE (--label KEY: with label KEY); repeat it: all must\n"
+	"                  match on one task\n"
 	"  and the options of every command (-a, -j, --exe, --nonblocking...; see\n"
 	"  'tasktrace --help').\n"
 	"\n"
 	"Exit status: 0 no problem found (one line says so), 20 problems found,\n"
 	"2 usage error, others: the target could not be read (docs/cli.md).\n",
 	hung_run,
-	0,
+	CLI_TAKES_LABEL,
 };

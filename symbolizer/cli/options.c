@@ -51,7 +51,8 @@ static const char *state_words(char *buf, size_t len)
 }
 
 /* The options of every command but symbolize (its own: symbolize.c). */
-enum { O_EXE = 256, O_NONBLOCKING, O_PRUNE, O_NO_PRUNE, O_STATE, O_NAME, O_STOP_BUDGET, O_CRASH_PC };
+enum { O_EXE = 256, O_NONBLOCKING, O_PRUNE, O_NO_PRUNE, O_STATE, O_NAME, O_STOP_BUDGET, O_CRASH_PC,
+       O_LABEL, O_LABELS };
 static const struct option longs[] = {
 	{ "all", no_argument, NULL, 'a' },
 	{ "json", no_argument, NULL, 'j' },
@@ -62,7 +63,9 @@ static const struct option longs[] = {
 	{ "no-prune", no_argument, NULL, O_NO_PRUNE },
 	{ "state", required_argument, NULL, O_STATE },
 	{ "name", required_argument, NULL, O_NAME },
-	{ "group", no_argument, NULL, 'g' },
+	{ "group", optional_argument, NULL, 'g' },
+	{ "label", required_argument, NULL, O_LABEL },
+	{ "labels", no_argument, NULL, O_LABELS },
 	{ "stop-budget", required_argument, NULL, O_STOP_BUDGET },
 	{ "crash-pc", required_argument, NULL, O_CRASH_PC },
 	{ NULL, 0, NULL, 0 },
@@ -100,6 +103,8 @@ int cli_command_index(int argc, char **argv)
 		size_t n = strlen(w + 2);
 		if (takes_arg(longs, w + 2, n) > 0 || takes_arg(cli_symbolize_longs, w + 2, n) > 0)
 			i++;
+		else if (!strcmp(w, "--group") && i < argc && !strncmp(argv[i], "label:", 6))
+			i++; /* --group label:KEY */
 	}
 	return i;
 }
@@ -117,7 +122,8 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 	opterr = 0; /* our own one-line message instead of getopt's */
 	while ((c = getopt_long(argc, argv, ":ajhg", longs, NULL)) != -1) {
 		if (((c == O_STATE || c == O_NAME) && !(cmd->takes & CLI_TAKES_FILTERS)) ||
-		    (c == 'g' && !(cmd->takes & CLI_TAKES_GROUP)))
+		    (c == O_LABEL && !(cmd->takes & (CLI_TAKES_FILTERS | CLI_TAKES_LABEL))) ||
+		    ((c == 'g' || c == O_LABELS) && !(cmd->takes & CLI_TAKES_GROUP)))
 			return cli_usage(cmd, "option '%s' is not for %s", argv[optind - 1],
 					 cmd->name);
 		switch (c) {
@@ -155,7 +161,27 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 			o->no_prune = 1;
 			break;
 		case 'g':
-			o->group = 1;
+			/* "--group label:KEY" as two words too: the optional
+			 * argument of getopt comes only with '='. */
+			if (!optarg && optind < argc && !strncmp(argv[optind], "label:", 6))
+				optarg = argv[optind++];
+			if (optarg && (strncmp(optarg, "label:", 6) || !optarg[6]))
+				return cli_usage(cmd, "--group: '%s' is not label:KEY", optarg);
+			if (optarg)
+				o->group_label = optarg + 6;
+			else
+				o->group = 1;
+			break;
+		case O_LABEL:
+			if (o->nlabels == CLI_MAX_LABELS)
+				return cli_usage(cmd, "at most %d --label filters", CLI_MAX_LABELS);
+			if (!optarg[0] || optarg[0] == '=')
+				return cli_usage(cmd, "--label: '%s' is not KEY or KEY=VALUE",
+						 optarg);
+			o->labels[o->nlabels++] = optarg;
+			break;
+		case O_LABELS:
+			o->show_labels = 1;
 			break;
 		case O_STATE:
 			o->state = state_by_word(optarg);

@@ -14,6 +14,10 @@ static int ps_text(const cli_session *s, const cli_opts *o)
 	lo.state = o->state;
 	lo.name_regex = o->name;
 	lo.group = o->group;
+	lo.labels = o->labels;
+	lo.nlabels = (size_t)o->nlabels;
+	lo.group_label = o->group_label;
+	lo.show_labels = o->show_labels;
 	if (!(text = tt_task_list(s->snap, s->now_ns, &lo, err, sizeof(err)))) {
 		fprintf(stderr, "tasktrace: %s: %s\n", cli_target_name(s), err);
 		return -1;
@@ -45,8 +49,8 @@ static int ps_run(const cli_cmd *cmd, int argc, char **argv)
 	if ((rc = cli_parse_single_target(cmd, argc, argv, &o, &target)) >= 0)
 		return rc;
 	/* Text rows of a target that holds still need no snapshot. */
-	o.no_snapshot = !o.json && !o.group && o.state < 0 && !o.name &&
-			(!cli_is_pid(target) || !o.nonblocking);
+	o.no_snapshot = !o.json && !o.group && o.state < 0 && !o.name && !o.nlabels &&
+			!o.group_label && !o.show_labels && (!cli_is_pid(target) || !o.nonblocking);
 	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK)
 		return rc;
 	if (o.no_snapshot) {
@@ -84,8 +88,13 @@ const cli_cmd cmd_ps = {
     "      --state S      only tasks in state S (idle, scheduled, running, done,\n"
     "                     cancelled)\n"
     "      --name REGEX   only tasks whose name matches REGEX (POSIX extended)\n"
+    "      --label KEY=VALUE  only tasks with label KEY set to VALUE; --label KEY:\n"
+    "                     with label KEY; repeat it: all must match\n"
     "  -g, --group        one row per distinct await chain, with a count and the\n"
     "                     first ids (for thousands of tasks)\n"
+    "      --group label:KEY  one row per value of label KEY, with a count and\n"
+    "                     the first ids\n"
+    "      --labels       end each row with the task's labels ({KEY=VALUE ...})\n"
     "  -j, --json         print JSON (schema in docs/cli.md)\n"
     "      --exe FILE     the executable of a core (default: from the core)\n"
     "      --nonblocking  read a live process without stopping it\n"

@@ -13,8 +13,10 @@ const tt_stask **view_sorted(const tt_snapshot *s, const cli_opts *o,
 	lo.all = o->all;
 	lo.state = o->state;
 	lo.name_regex = o->name;
+	lo.labels = o->labels;
+	lo.nlabels = (size_t)o->nlabels;
 	/* Their errors are part of the output, unless the user asked for
 	 * particular tasks. */
-	lo.unreadable = o->state < 0 && !o->name;
+	lo.unreadable = o->state < 0 && !o->name && !o->nlabels;
 	return tt_task_select(s, &lo, n, err, sizeof(err));
 }

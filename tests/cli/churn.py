@@ -8,7 +8,7 @@ or an error without a mark fails.
 
 The second part reads mutex_churn_prog, where tasks take one mutex and
 finish all the time and nothing is stuck: its watchdog (every 20 ms) and
-40 `hung --nonblocking` runs must not report a wait finding (never
+300 `hung --nonblocking` runs must not report a wait finding (never
 resolved, deadlock, lost waker) that a stopped read would not.
 
 usage: churn.py TASKTRACE CHURN_PROG MUTEX_CHURN_PROG [READS]"""
@@ -73,7 +73,7 @@ def start(argv, **kw):
     return p, m.group(1)
 
 
-def mutex_churn(cli, prog, runs=40):
+def mutex_churn(cli, prog, runs=300):
     """Wait findings about a process where nothing is stuck: 0 expected."""
     env = dict(os.environ, TASKTRACE_WATCHDOG="interval=20ms,long_poll=off,"
                "starved=off,idle=off")

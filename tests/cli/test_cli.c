@@ -140,7 +140,8 @@ START_TEST(bt_prints_chains_innermost_first)
 
 	run r = tasktrace("bt", pid, NULL);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
-	snprintf(want, sizeof want, "task %lu \"request-42\" [notify, ", req);
+	snprintf(want, sizeof want,
+		 "task %lu \"request-42\" {request_id=42 route=/users} [notify, ", req);
 	char spawned[128];
 	snprintf(spawned, sizeof spawned, "spawned by task %lu \"block_on\" at ", root);
 	in_order(r.out, want,
@@ -194,7 +195,8 @@ START_TEST(tree_nests_by_parent)
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	snprintf(want, sizeof want, "%lu \"block_on\" idle [timer ", root);
 	ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "tree:\n%s", r.out);
-	snprintf(want, sizeof want, "\n  %lu \"request-42\" idle [notify ", req);
+	snprintf(want, sizeof want,
+		 "\n  %lu \"request-42\" {request_id=42 route=/users} idle [notify ", req);
 	in_order(r.out, want, NULL);
 	in_order(r.out, "\n  ", "\"cache-refresh\" idle [timer ", " left]\n", NULL);
 	in_order(r.out, "\n  ", "\"supervisor\" idle [join ", NULL);

@@ -103,7 +103,7 @@ START_TEST(core_bt_chain_at_await_lines)
 {
 	run r = tasktrace("bt", hung_core, NULL);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
-	in_order(r.out, "\"request-42\" [notify, ",
+	in_order(r.out, "\"request-42\" {request_id=42 route=/users} [notify, ",
 		 "\n#0  tt_notified  waits on notify 0x",
 		 "\n#1  await_reply () at ", site("reply"),
 		 "\n#2  query_db () at ", site("query"),

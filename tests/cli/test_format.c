@@ -96,6 +96,51 @@ START_TEST(ps_rows)
 }
 END_TEST
 
+/* Labels: after the name in bt and tree, at the end of a ps row only when
+ * asked; sanitised; the reader's marks for a cut or damaged list. */
+START_TEST(label_words)
+{
+	tt_rtask t = task(TT_STATE_IDLE);
+	tt_rframe l = leaf(TT_WAIT_NOTIFY, NOW - 3000000000ull);
+	tt_fmt_task v = {.task = &t, .leaf = &l, .where_func = "await_reply",
+			 .where_file = "samples/hung.c", .where_line = 28, .tid = -1};
+	tt_fbuf b;
+
+	strcpy(t.labels[0].key, "tenant");
+	strcpy(t.labels[0].value, "acme");
+	strcpy(t.labels[1].key, "route");
+	strcpy(t.labels[1].value, "/x\x1b[2J\xff");
+	t.nlabels = 2;
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_bt_header(&b, &v, NOW);
+	ck_assert_str_eq(buf, "task 7 \"fetch-user\" {tenant=acme route=/x\\x1b[2J\\xff} [notify, 3.0s]:");
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_tree_node(&b, 2, &v, NOW);
+	ck_assert_str_eq(buf, "  7 \"fetch-user\" {tenant=acme route=/x\\x1b[2J\\xff} idle [notify 3.0s]");
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_ps_row(&b, &v, NOW);
+	ck_assert_ptr_null(strchr(buf, '{'));
+	v.labels = 1;
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_ps_row(&b, &v, NOW);
+	ck_assert_str_eq(buf, "  7    idle               notify 3.0s           fetch-user       await_reply at samples/hung.c:28  {tenant=acme route=/x\\x1b[2J\\xff}");
+
+	t.label_flags = TT_RLABELS_CUT | TT_RLABELS_BAD;
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_labels(&b, &t);
+	ck_assert_str_eq(buf, "{tenant=acme route=/x\\x1b[2J\\xff ... ?}");
+	t.nlabels = 0;
+	t.label_flags = TT_RLABELS_BAD;
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_labels(&b, &t);
+	ck_assert_str_eq(buf, "{?}");
+	t.label_flags = 0;
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_labels(&b, &t);
+	ck_assert_str_eq(buf, "");
+}
+END_TEST
+
 START_TEST(leaf_words)
 {
 	tt_fbuf b;
@@ -513,6 +558,7 @@ int main(void)
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, ps_rows);
 	tcase_add_test(tc, leaf_words);
+	tcase_add_test(tc, label_words);
 	tcase_add_test(tc, bt_printer);
 	tcase_add_test(tc, buffer_never_overflows);
 	tcase_add_test(tc, hostile_names);

@@ -115,9 +115,21 @@ def frame(v, where):
         check(v.get("branches"), array(array(frame)), where + ".branches")
 
 
+def labels(v, where):
+    """An object of string values, at most 4 (TT_TASK_LABELS_MAX), keys
+    1-15 bytes and values 0-31 of UTF-8 (the reader's bounds)."""
+    check(v, dict, where)
+    if len(v) > 4:
+        raise Bad(f"{where}: {len(v)} labels, a reader keeps 4")
+    for k, val in v.items():
+        check(val, STR, f"{where}.{k}")
+        if not 1 <= len(k.encode()) <= 15 * 3 or len(val.encode()) > 31 * 3:
+            raise Bad(f"{where}: label {k!r}={val!r} beyond the reader's bounds")
+
+
 def task(command):
     def f(v, where):
-        obj(v, where, {"id": INT, "name": STR,
+        obj(v, where, {"id": INT, "name": STR, "labels": labels, "labels_incomplete": bool,
                        "state": (one_of(*STATES), NULL),
                        "flags": array(one_of(*FLAGS)),
                        "parent_id": (INT, NULL), "worker": (INT, NULL), "tid": (INT, NULL),

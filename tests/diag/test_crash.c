@@ -135,7 +135,10 @@ START_TEST(sample_crash)
 	const char *again = strstr(first + 1, "(async read_byte)");
 	ck_assert_msg(!again || again > pruned, "an executor frame named for read_byte:\n%s", e);
 	/* The logical chain and the ancestry. */
-	ck_assert_ptr_nonnull(strstr(e, "task 3 \"request-7\" [running on worker"));
+	/* With its labels: one inherited from its parent, one given at spawn. */
+	ck_assert_msg(
+	    strstr(e, "task 3 \"request-7\" {service=api request_id=7} [running on worker"),
+	    "crash log:\n%s", e);
 	char want[256];
 	snprintf(want, sizeof want, "#1  read_byte () at %s", at(f, "nap"));
 	ck_assert_ptr_nonnull(strstr(e, want));

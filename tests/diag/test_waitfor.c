@@ -419,6 +419,32 @@ START_TEST(recheck_drops_a_moved_cycle)
 }
 END_TEST
 
+/* An unlock takes the next waiter off the queue and wakes it only after
+ * letting go of the queue's lock: until its poll ends that waiter still
+ * reads idle, naming the holder letting go, while the queued ones name the
+ * holder before (gone).  A waiter whose owner is running: being handed on. */
+START_TEST(handed_on_by_a_running_owner)
+{
+	world w;
+	world_init(&w);
+	waiter(&w, 1, TT_WAIT_MUTEX, 9, 0); /* 9: gone */
+	waiter(&w, 2, TT_WAIT_MUTEX, 5, 0);
+	waiter(&w, 5, TT_WAIT_TIMER, 0, 0);
+	tt_snapshot *s = snap(&w);
+	s->next_task_id = 10;
+	task_of(s, 2)->frames[1].raw.wait_object = task_of(s, 1)->frames[1].raw.wait_object;
+	tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_NEVER_RESOLVED) == 1, "owner 5 idle:\n%s", r->text);
+	tt_diag_free(r);
+	task_of(s, 5)->raw.state = TT_STATE_RUNNING;
+	r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_NEVER_RESOLVED) == 0, "owner 5 running:\n%s", r->text);
+	tt_diag_free(r);
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
 /* Many waiters of one abandoned mutex: each is "never resolved", unless
  * another waiter of its mutex was woken (the mutex is being handed on).
  * Asked per waiter by a scan of every task, N waiters were N * N steps:
@@ -480,6 +506,7 @@ int main(void)
 	tcase_add_test(tc, never_resolved_by_owner_state);
 	tcase_add_test(tc, idle_on_a_pending_timer);
 	tcase_add_test(tc, recheck_drops_a_moved_cycle);
+	tcase_add_test(tc, handed_on_by_a_running_owner);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("scale");
 	tcase_set_timeout(tc, 60);

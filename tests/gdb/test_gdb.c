@@ -164,7 +164,7 @@ static void check_group_ids(ttmi *g)
 /* info tasks' options on samples/hung, request-42 being task ID. */
 static void check_info_tasks(ttmi *g, long id)
 {
-	char want[64];
+	char want[128];
 
 	ok(g, ttmi_cli(g, "task %ld", id), "task ID");
 	ok(g, ttmi_cli(g, "info tasks"), "info tasks");
@@ -185,6 +185,30 @@ static void check_info_tasks(ttmi *g, long id)
 	snprintf(want, sizeof want, "  1     idle ");
 	ck_assert_msg(strncmp(line_of(ttmi_console(g), "await_reply at"), want, strlen(want)) == 0,
 		      "group row: %s", ttmi_console(g));
+
+	/* Labels (samples/hung.c labels request-42): shown, filtered, grouped,
+	 * and task apply by label. */
+	ok(g, ttmi_cli(g, "info tasks -label route=/users -label request_id"), "-label");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "request-42"));
+	ck_assert_ptr_null(strstr(ttmi_console(g), "cache-refresh"));
+	ok(g, ttmi_cli(g, "info tasks -label route=/orders"), "-label no match");
+	ck_assert_str_eq(ttmi_console(g), "No tasks.\n");
+	ok(g, ttmi_cli(g, "info tasks -labels"), "-labels");
+	ck_assert_msg(strstr(line_of(ttmi_console(g), "request-42"),
+			     "await_reply at samples/hung.c:37  {request_id=42 route=/users}"),
+		      "-labels: %s", ttmi_console(g));
+	ck_assert_ptr_null(strstr(line_of(ttmi_console(g), "cache-refresh"), "{"));
+	ok(g, ttmi_cli(g, "info tasks -group label:route"), "-group label:");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "\n  1     route=/users "));
+	ok(g, ttmi_cli(g, "task apply -label request_id=42 p $task_id"), "task apply -label");
+	snprintf(want, sizeof want, "\nTask %ld \"request-42\":\n$", id);
+	ck_assert_msg(strstr(ttmi_console(g), want) && !strstr(ttmi_console(g), "supervisor"),
+		      "task apply -label: %s", ttmi_console(g));
+	ok(g, ttmi_cli(g, "task bt %ld", id), "task bt labels");
+	snprintf(want, sizeof want,
+		 "task %ld \"request-42\" {request_id=42 route=/users} [notify, ", id);
+	ck_assert_msg(strncmp(ttmi_console(g), want, strlen(want)) == 0, "task bt: %s",
+		      ttmi_console(g));
 
 	ttmi_record *r = expect(g, ttmi_cli(g, "info tasks -name ("), "error", "bad regex");
 	ck_assert_ptr_nonnull(strstr(ttmi_str(r->results, "msg"), "bad -name pattern"));
@@ -210,6 +234,9 @@ static long check_hung(ttmi *g)
 	ck_assert_str_eq(ttmi_str(sup, "wait.kind"), "join");
 	ck_assert_str_eq(ttmi_str(sup, "wait.owner_id"), ttmi_str(req, "id"));
 	ck_assert_ptr_null(ttmi_get(req, "error"));
+	ck_assert_str_eq(ttmi_str(req, "labels.request_id"), "42");
+	ck_assert_str_eq(ttmi_str(req, "labels.route"), "/users");
+	ck_assert_uint_eq(ttmi_len(ttmi_get(cache, "labels")), 0);
 	long id = strtol(ttmi_str(req, "id"), NULL, 10);
 	ttmi_record_free(r);
 

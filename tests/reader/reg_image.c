@@ -38,6 +38,13 @@ static const tt_layout_entry rows[] = {
 	{ TT_REC_TASK, TT_TASK_POLLS, 80, 8 },
 	{ TT_REC_TASK, TT_TASK_WAKERS, 88, 4 },
 	{ TT_REC_TASK, 200, 96, 8 }, /* a field from the future: ignored */
+	/* Labels: two LABEL records of 7 bytes, value before key (104..112
+	 * stays free for test_layout_is_used). */
+	{ TT_REC_TASK, TT_TASK_LABEL_COUNT, 112, 2 },
+	{ TT_REC_TASK, TT_TASK_LABELS, 114, 14 },
+	{ TT_REC_LABEL, 0, 0, 7 },
+	{ TT_REC_LABEL, TT_LABEL_VALUE, 0, 4 },
+	{ TT_REC_LABEL, TT_LABEL_KEY, 4, 3 },
 	{ TT_REC_FRAME, 0, 0, IMG_FRAME_SIZE },
 	{ TT_REC_FRAME, TT_FRAME_SIBLING, 0, 8 },
 	{ TT_REC_FRAME, TT_FRAME_CHILD, 8, 8 },

@@ -1704,6 +1704,85 @@ START_TEST(test_error_codes)
 }
 END_TEST
 
+/* ---- labels (registry-abi.md §5.9), by this image's layout ---- */
+
+static void put_label(uint64_t slot, int i, const char *key, size_t klen, const char *value,
+		      size_t vlen)
+{
+	uint64_t rec = slot + img_off(TT_REC_TASK, TT_TASK_LABELS) + 7u * (unsigned)i;
+	memcpy(img_ptr(&G, rec + img_off(TT_REC_LABEL, TT_LABEL_KEY)), key, klen);
+	memcpy(img_ptr(&G, rec + img_off(TT_REC_LABEL, TT_LABEL_VALUE)), value, vlen);
+}
+
+static tt_rtask read_slot(uint64_t slot)
+{
+	tt_reader r;
+	tt_rtask t;
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_read_task(&r, slot, &t), TT_R_OK);
+	return t;
+}
+
+START_TEST(test_labels)
+{
+	uint64_t slot = img_slot(K.slots, 0);
+	tt_rtask t = read_slot(slot);
+	ck_assert_uint_eq(t.nlabels, 0);
+	ck_assert_uint_eq(t.label_flags, 0);
+
+	/* Two labels; a key and a value filling their fields have no NUL and
+	 * are whole. */
+	put_label(slot, 0, "ab", 3, "xyz", 4);
+	put_label(slot, 1, "ful", 3, "four", 4);
+	img_set(&G, TT_REC_TASK, TT_TASK_LABEL_COUNT, slot, 2);
+	t = read_slot(slot);
+	ck_assert_uint_eq(t.nlabels, 2);
+	ck_assert_str_eq(t.labels[0].key, "ab");
+	ck_assert_str_eq(t.labels[0].value, "xyz");
+	ck_assert_str_eq(t.labels[1].key, "ful");
+	ck_assert_str_eq(t.labels[1].value, "four");
+	ck_assert_uint_eq(t.label_flags, 0);
+	ck_assert_str_eq(t.name, "conn#1");
+
+	/* A count beyond the array: what fits, marked; the task is whole. */
+	img_set(&G, TT_REC_TASK, TT_TASK_LABEL_COUNT, slot, 60000);
+	t = read_slot(slot);
+	ck_assert_uint_eq(t.nlabels, 2);
+	ck_assert_uint_eq(t.label_flags, TT_RLABELS_BAD);
+	ck_assert_uint_eq(t.id, 1);
+	img_set(&G, TT_REC_TASK, TT_TASK_LABEL_COUNT, slot, 2);
+
+	/* An empty key, then a key twice: dropped, marked. */
+	put_label(slot, 1, "\0", 1, "v", 2);
+	t = read_slot(slot);
+	ck_assert_uint_eq(t.nlabels, 1);
+	ck_assert_uint_eq(t.label_flags, TT_RLABELS_BAD);
+	put_label(slot, 1, "ab", 3, "2nd", 4);
+	t = read_slot(slot);
+	ck_assert_uint_eq(t.nlabels, 1);
+	ck_assert_str_eq(t.labels[0].value, "xyz");
+	ck_assert_uint_eq(t.label_flags, TT_RLABELS_BAD);
+
+	/* Layout: labels without their record, a LABEL string over 64. */
+	tt_reader r;
+	tt_layout_entry *e = img_row(&G, TT_REC_LABEL, TT_LABEL_KEY);
+	e->record = 77;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_LAYOUT);
+	ck_assert_ptr_nonnull(strstr(r.err, "task.labels"));
+	e->record = TT_REC_LABEL;
+	e = img_row(&G, TT_REC_LABEL, 0);
+	e->size = 80;
+	e = img_row(&G, TT_REC_LABEL, TT_LABEL_VALUE);
+	e->size = 65;
+	ck_assert_int_eq(open_err(&r), TT_R_BAD_LAYOUT);
+	ck_assert_ptr_nonnull(strstr(r.err, "label.value"));
+	e->size = 4;
+	img_row(&G, TT_REC_LABEL, 0)->size = 7;
+	ck_assert_int_eq(open_err(&r), TT_R_OK);
+}
+END_TEST
+
+
 static Suite *reader_suite(void)
 {
 	Suite *s = suite_create("reader");
@@ -1716,6 +1795,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_truncated_root);
 	tcase_add_test(tc, test_bad_magic_version);
 	tcase_add_test(tc, test_layout_bounds);
+	tcase_add_test(tc, test_labels);
 	tcase_add_test(tc, test_layout_is_used);
 	tcase_add_test(tc, test_absurd_counts);
 	tcase_add_test(tc, test_misaligned_frame);
@@ -1751,6 +1831,7 @@ static Suite *reader_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
 
 int main(void)
 {

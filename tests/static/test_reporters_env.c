@@ -42,11 +42,15 @@ START_TEST(dump_signal_and_watchdog)
 
 	ck_assert_msg(wait_for(fd, "tasktrace watchdog (pid", buf, sizeof buf),
 		      "no watchdog report: %s", buf);
-	ck_assert_ptr_nonnull(strstr(buf, "idle: task 2 \"request-42\""));
+	ck_assert_ptr_nonnull(
+	    strstr(buf, "idle: task 2 \"request-42\" {request_id=42 route=/users}"));
 	kill(s.pid, SIGUSR1);
 	ck_assert_msg(wait_for(fd, "tasktrace: dump of pid", buf, sizeof buf), "no dump: %s", buf);
 	ck_assert_msg(wait_for(fd, "#1  await_reply () at samples/hung.c:", buf, sizeof buf),
 		      "no stack in the dump: %s", buf);
+	ck_assert_msg(strstr(strstr(buf, "tasktrace: dump of pid"),
+			     "task 2 \"request-42\" {request_id=42 route=/users} [notify, "),
+		      "no labels in the dump: %s", buf);
 	sample_stop(&s);
 	close(fd);
 }

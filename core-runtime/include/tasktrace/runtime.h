@@ -58,6 +58,16 @@ TT_API int tt_runtime_workers(const tt_runtime *rt);
  * task it returns -EDEADLK: await the future instead. */
 TT_API intptr_t tt_block_on(tt_runtime *rt, tt_frame *root);
 
+/* A task label: KEY=VALUE, shown by every reader and matched by their
+ * --label filters (docs/guide.md, "Labels").  A key is 1 to
+ * TT_LABEL_KEY_MAX-1 (15) bytes, none of them '=', a space or a control
+ * character; a value at most TT_LABEL_VALUE_MAX-1 (31) bytes; a task holds
+ * at most TT_TASK_LABELS_MAX (4). */
+typedef struct tt_label {
+	const char *key;
+	const char *value;
+} tt_label;
+
 typedef struct tt_spawn_opts {
 	const char *name;         /* copied, cut to TT_TASK_NAME_MAX-1 bytes between UTF-8 characters */
 	void (*free_root)(void *); /* called on the root frame when the task ends */
@@ -66,11 +76,19 @@ typedef struct tt_spawn_opts {
 
 /* Spawn ROOT as a task; returns its join handle (one reference).  From
  * inside a task the runtime may be NULL: the current task's runtime is used,
- * and the current task becomes the parent.  Returns the null handle (.task
- * NULL) with errno set: EINVAL no runtime, ECANCELED the runtime is
- * shutting down, ESTALE it was freed, ENOMEM no slot. */
+ * and the current task becomes the parent (and passes its labels on).
+ * Returns the null handle (.task NULL) with errno set: EINVAL no runtime or
+ * a bad label, ECANCELED the runtime is shutting down, ESTALE it was freed,
+ * ENOMEM no slot, ENAMETOOLONG/ENOSPC a label too long/too many. */
 TT_API tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 			     const tt_site *spawn_site);
+/* The same with NLABELS labels on the new task, copied.  It inherits its
+ * parent's labels first; these add to them or replace the value of a key
+ * it inherited.  A bad one fails the spawn with errno EINVAL, ENAMETOOLONG
+ * or ENOSPC, as tt_task_set_label says. */
+TT_API tt_handle tt_spawn_labeled_at(tt_runtime *rt, const tt_spawn_opts *opts,
+				     const tt_label *labels, size_t nlabels, tt_frame *root,
+				     const tt_site *spawn_site);
 
 #define TT_SPAWN_SITE_()                                                    \
 	({                                                                        \
@@ -81,17 +99,19 @@ TT_API tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame
 
 /* Allocate a future of type T with malloc, initialise it with
  * INIT(ptr, args...), and spawn it named NAME; the runtime frees it.  If
- * the spawn fails the frame is discarded (tt_frame_discard): a cleanup
- * defined with TT_ASYNC_FN_CLEANUP releases what INIT gave it. */
-#define TT_SPAWN(rt, name, T, init, ...)                                    \
+ * the spawn fails the frame is discarded (tt_frame_discard, errno kept): a
+ * cleanup defined with TT_ASYNC_FN_CLEANUP releases what INIT gave it. */
+#define TT_SPAWN(rt, name, T, init, ...) TT_SPAWN_LABELED(rt, name, NULL, 0, T, init, ##__VA_ARGS__)
+/* The same with NLABELS labels (an array of tt_label) on the new task. */
+#define TT_SPAWN_LABELED(rt, name, labels, nlabels, T, init, ...)           \
 	({                                                                        \
 		T *tt_f_ = (T *)tt_frame_alloc(sizeof(T));                              \
 		tt_handle tt_t_ = {NULL, 0};                                            \
 		if (tt_f_) {                                                            \
 			init(tt_f_, ##__VA_ARGS__);                                           \
 			tt_spawn_opts tt_o_ = {(name), tt_frame_free, 0};                     \
-			tt_t_ = tt_spawn_at((rt), &tt_o_, (tt_frame *)tt_f_,                  \
-					    TT_SPAWN_SITE_());                                \
+			tt_t_ = tt_spawn_labeled_at((rt), &tt_o_, (labels), (nlabels),        \
+						    (tt_frame *)tt_f_, TT_SPAWN_SITE_());     \
 			if (!tt_t_.task)                                                      \
 				tt_frame_discard((tt_frame *)tt_f_);                                \
 		}                                                                       \
@@ -138,6 +158,20 @@ TT_API intptr_t tt_task_result(tt_handle h);
  * result; H stays owned (release it after).  TT_ESTALE, -EINVAL for a
  * borrowed handle. */
 TT_API intptr_t tt_task_join_blocking(tt_handle h);
+
+/* Set label KEY of the task H names to VALUE (copied), or remove it when
+ * VALUE is NULL (0 also when it had none).  A task labels itself: H must
+ * name the task the calling thread is polling (tt_current_task(), or an
+ * owned handle of it), because the label is written inside that poll's
+ * sequence window, where readers look for changes (docs/registry-abi.md
+ * §5.10); another task's labels are given when spawning it.  No
+ * allocation, no lock.  0, or -EINVAL (NULL or bad key, the null handle),
+ * -ENAMETOOLONG (key or value too long), -ENOSPC (no room for another
+ * label), -EPERM (H is not the calling thread's task), TT_ESTALE. */
+TT_API int tt_task_set_label(tt_handle h, const char *key, const char *value);
+/* The value of label KEY of the task H names, NULL if it has none (or H
+ * is stale).  Valid until the task changes that label or ends. */
+TT_API const char *tt_task_label(tt_handle h, const char *key);
 
 /* The task the calling thread is polling, as a borrowed handle, or the
  * null handle.  Valid while that task lives; for its id, name and

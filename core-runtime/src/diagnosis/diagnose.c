@@ -14,6 +14,7 @@
 #include "wording/waits.h"
 #include "tasktrace/read/diagnose.h"
 #include "tasktrace/read/format.h"
+#include "tasktrace/read/tasklist.h"
 
 #define MS 1000000ull
 #define SEC 1000000000ull
@@ -103,6 +104,10 @@ static void task_ref(tt_fbuf *b, uint64_t id, const tt_snapshot *s)
 		tt_fb_str(b, " \"");
 		tt_fb_text(b, t->raw.name);
 		tt_fb_str(b, "\"");
+		if (t->raw.nlabels || t->raw.label_flags) {
+			tt_fb_str(b, " ");
+			tt_fmt_labels(b, &t->raw);
+		}
 	}
 }
 
@@ -153,6 +158,7 @@ typedef struct build {
 	uint64_t *woken;  /* hand-off objects with a woken waiter, sorted */
 	size_t nwoken;
 	int woken_known;
+	int torn_seen; /* a task kept changing while read: it may be one */
 	int oom;
 } build;
 
@@ -439,16 +445,29 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Does T, woken (scheduled or running), wait with a hand-off wait?  On
- * the object in *OBJECT. */
-static int woken_handoff(const tt_stask *t, uint64_t *object)
+static int running(const tt_snapshot *s, uint64_t id)
+{
+	const tt_stask *t = id ? tt_snapshot_find(s, id) : NULL;
+
+	return t && !t->error && t->raw.state == TT_STATE_RUNNING;
+}
+
+/* Is the hand-off object T waits on (in *OBJECT) being handed on: T is
+ * woken (scheduled or running), or the owner T names is running -- an
+ * unlock takes the next waiter off the queue, lets go of the queue's lock
+ * and only then wakes it, so until that poll ends the waiter can still
+ * read idle, naming the holder that is letting go. */
+static int woken_handoff(const tt_snapshot *s, const tt_stask *t, uint64_t *object)
 {
 	tview w;
 
-	if (t->raw.state != TT_STATE_SCHEDULED && t->raw.state != TT_STATE_RUNNING)
+	if (t->error)
 		return 0;
 	view(t, &w);
 	if (!leaf_waits(&w) || !tt_fmt_wait_row(w.leaf->raw.wait_kind)->handoff)
+		return 0;
+	if (t->raw.state != TT_STATE_SCHEDULED && t->raw.state != TT_STATE_RUNNING &&
+	    !running(s, w.leaf->raw.wait_owner))
 		return 0;
 	*object = w.leaf->raw.wait_object;
 	return 1;
@@ -468,21 +487,25 @@ static int mutex_handed_on(build *b, uint64_t object)
 
 	if (!b->woken_known) {
 		size_t n = 0;
-		for (size_t j = 0; j < s->ntasks; j++)
-			n += (size_t)woken_handoff(&s->tasks[j], &obj);
+		for (size_t j = 0; j < s->ntasks; j++) {
+			n += (size_t)woken_handoff(s, &s->tasks[j], &obj);
+			b->torn_seen |= s->tasks[j].error == TT_R_TORN;
+		}
 		b->woken_known = 1;
 		if (n && !(b->woken = malloc(n * sizeof(*b->woken)))) {
 			b->oom = 1;
 			return 0;
 		}
 		for (size_t j = 0; j < s->ntasks && b->nwoken < n; j++)
-			if (woken_handoff(&s->tasks[j], &obj))
+			if (woken_handoff(s, &s->tasks[j], &obj))
 				b->woken[b->nwoken++] = obj;
 		if (b->nwoken > 1)
 			qsort(b->woken, b->nwoken, sizeof(*b->woken), cmp_u64);
 	}
-	return b->nwoken &&
-	       bsearch(&object, b->woken, b->nwoken, sizeof(*b->woken), cmp_u64) != NULL;
+	/* A torn task (a live target read without stopping it) is one busy
+	 * being polled: it may be the woken waiter, and its wait is unknown. */
+	return b->torn_seen || (b->nwoken && bsearch(&object, b->woken, b->nwoken,
+						    sizeof(*b->woken), cmp_u64) != NULL);
 }
 
 static void never_resolved(build *b, size_t i, const tview *v)
@@ -500,8 +523,9 @@ static void never_resolved(build *b, size_t i, const tview *v)
 	if (!w->orphan || !owner)
 		return;
 	const tt_stask *o = tt_snapshot_find(b->s, owner);
-	if (o && o->raw.state != TT_STATE_DONE && o->raw.state != TT_STATE_CANCELLED)
-		return;
+	if (o && (o->error == TT_R_TORN ||
+		  (o->raw.state != TT_STATE_DONE && o->raw.state != TT_STATE_CANCELLED)))
+		return; /* alive, or kept changing while read: not gone */
 	/* Not found, but spawned after the read began (a live target read
 	 * without stopping it): its slot was read before it took it. */
 	if (!o && b->s->next_task_id && owner >= b->s->next_task_id)
@@ -766,6 +790,11 @@ static objcheck *check_objects(build *b, size_t *count)
 		if (c && !c->moved && tt_snapshot_recheck(*b->o->recheck, b->s, t) != 1)
 			c->moved = 1;
 	}
+	/* A waiter spawned after the read began is one the mutex may be
+	 * handed to right now, unseen. */
+	for (size_t i = 0; i < k; i++)
+		if (!o[i].moved && tt_snapshot_newer_wait(*b->o->recheck, b->s, o[i].object) != 0)
+			o[i].moved = 1;
 	*count = k;
 	return o;
 }
@@ -784,6 +813,34 @@ static int still_holds(build *b, const tt_diag_finding *f, objcheck *o, size_t n
 	uint64_t object = handoff_object(b, f);
 	objcheck *c = object ? objcheck_find(o, no, object) : NULL;
 	return !c || !c->moved;
+}
+
+static int labelled(const build *b, uint64_t id)
+{
+	const tt_stask *t = id ? tt_snapshot_find(b->s, id) : NULL;
+
+	if (!t)
+		return 0;
+	for (size_t i = 0; i < b->o->nlabels; i++)
+		if (!tt_task_has_label(&t->raw, b->o->labels[i]))
+			return 0;
+	return 1;
+}
+
+/* --label: the findings that name a task with the labels. */
+static void drop_unlabelled(build *b)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < b->r->n; i++) {
+		const tt_diag_finding *f = &b->r->findings[i];
+		int keep = labelled(b, f->task_id) || labelled(b, f->other_id);
+		for (uint32_t c = 0; c < f->ncycle && !keep; c++)
+			keep = labelled(b, f->cycle[c]);
+		if (keep)
+			b->r->findings[out++] = *f;
+	}
+	b->r->n = out;
 }
 
 static void drop_moved(build *b)
@@ -844,6 +901,8 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	}
 	if (opts->recheck && !b.oom)
 		drop_moved(&b);
+	if (opts->nlabels)
+		drop_unlabelled(&b);
 	if (b.r->n > 1)
 		qsort(b.r->findings, b.r->n, sizeof(*b.r->findings), by_kind);
 	summary(&b);

@@ -27,6 +27,7 @@ static const uint8_t field_max[TT_REC_MAX_] = {
 	[TT_REC_TASK] = TT_TASK_MAX_,	  [TT_REC_FRAME] = TT_FRAME_MAX_,
 	[TT_REC_WAIT] = TT_WAIT_MAX_,	  [TT_REC_SITE] = TT_SITE_MAX_,
 	[TT_REC_FUNC] = TT_FUNC_MAX_,	  [TT_REC_WORKER] = TT_WORKER_MAX_,
+	[TT_REC_LABEL] = TT_LABEL_MAX_,
 };
 
 /* Fields holding target addresses: they must be pointer-sized. */
@@ -70,6 +71,7 @@ static tt_field *fields_of(tt_reader *r, int rec)
 	case TT_REC_SITE: return r->f_site;
 	case TT_REC_FUNC: return r->f_func;
 	case TT_REC_WORKER: return r->f_worker;
+	case TT_REC_LABEL: return r->f_label;
 	}
 	return NULL;
 }
@@ -128,11 +130,15 @@ static int check_record(tt_reader *r, int rec, uint32_t seen)
 
 		if (!f[i].size)
 			continue;
-		if (rec == TT_REC_TASK && i == TT_TASK_NAME) {
+		if ((rec == TT_REC_TASK && i == TT_TASK_NAME) ||
+		    rec == TT_REC_LABEL) {
 			if (f[i].size > 64)
 				return tt_r_errf(r, TT_R_BAD_LAYOUT,
-						 "layout: task.name size %u",
-						 f[i].size);
+						 "layout: %s.%s size %u", rn,
+						 fn, f[i].size);
+		} else if (rec == TT_REC_TASK && i == TT_TASK_LABELS) {
+			/* An array of LABEL records: bounded by the
+			 * record size like any field. */
 		} else if (f[i].size != 1 && f[i].size != 2 &&
 			   f[i].size != 4 && f[i].size != 8) {
 			return tt_r_errf(r, TT_R_BAD_LAYOUT,
@@ -223,6 +229,14 @@ static int decode_layout(tt_reader *r, const unsigned char *tab,
 		if (rc)
 			return rc;
 	}
+	/* Labels need their record to be read (§5.9). */
+	if (r->f_task[TT_TASK_LABELS].size &&
+	    (!(seen[TT_REC_LABEL] & B(0)) ||
+	     !(seen[TT_REC_LABEL] & B(TT_LABEL_KEY)) ||
+	     !(seen[TT_REC_LABEL] & B(TT_LABEL_VALUE))))
+		return tt_r_errf(r, TT_R_BAD_LAYOUT,
+				 "layout: task.labels without a label record "
+				 "(size, key, value)");
 	return TT_R_OK;
 }
 

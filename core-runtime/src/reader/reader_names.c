@@ -50,7 +50,7 @@ const char *tt_r_record_name(int rec)
 {
 	static const char *const names[TT_REC_MAX_] = {
 		"?", "root", "chunk", "task", "frame", "wait", "site", "func",
-		"worker",
+		"worker", "label",
 	};
 
 	return rec > 0 && rec < TT_REC_MAX_ ? names[rec] : "?";
@@ -70,7 +70,7 @@ static const char *const task_f[TT_TASK_MAX_] = {
 	"size", "id", "seq", "state", "flags", "name", "parent_id",
 	"spawn_site", "root_frame", "worker", "created_ns", "poll_start_ns",
 	"poll_end_ns", "wake_ns", "polls", "busy_ns", "wakes", "self_wakes",
-	"wakers", "runtime_id",
+	"wakers", "runtime_id", "label_count", "labels",
 };
 static const char *const frame_f[TT_FRAME_MAX_] = {
 	"size", "func", "site", "child", "sibling",
@@ -84,6 +84,9 @@ static const char *const site_f[TT_SITE_MAX_] = {
 static const char *const func_f[TT_FUNC_MAX_] = {
 	"size", "name", "file", "line", "kind", "type_name", "frame_size",
 	"poll",
+};
+static const char *const label_f[TT_LABEL_MAX_] = {
+	"size", "key", "value",
 };
 static const char *const worker_f[TT_WORKER_MAX_] = {
 	"size", "tid", "index", "state", "task_id", "task", "poll_start_ns",
@@ -104,6 +107,7 @@ const char *tt_r_field_name(int rec, int field)
 		[TT_REC_SITE] = { site_f, TT_SITE_MAX_ },
 		[TT_REC_FUNC] = { func_f, TT_FUNC_MAX_ },
 		[TT_REC_WORKER] = { worker_f, TT_WORKER_MAX_ },
+		[TT_REC_LABEL] = { label_f, TT_LABEL_MAX_ },
 	};
 
 	if (rec <= 0 || rec >= TT_REC_MAX_ || field < 0 ||

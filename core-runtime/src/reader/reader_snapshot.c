@@ -989,3 +989,46 @@ out:
 	free(r);
 	return rc;
 }
+
+int tt_snapshot_newer_wait(tt_mem mem, const tt_snapshot *s, uint64_t object)
+{
+	tt_reader *r = malloc(sizeof(*r));
+	tt_rframe *fr = NULL;
+	tt_task_iter it;
+	uint64_t slot, id;
+	uint32_t flags;
+	tt_rtask t;
+	int rc;
+
+	if (!r)
+		return TT_R_NOMEM;
+	if ((rc = tt_reader_open(r, mem, s->root_addr, NULL)))
+		goto out;
+	if (!(fr = malloc(r->lim.max_frames * sizeof(*fr)))) {
+		rc = TT_R_NOMEM;
+		goto out;
+	}
+	tt_task_iter_init(r, &it);
+	while ((rc = tt_task_iter_next_id(r, &it, &slot, &id, &flags)) != 0) {
+		if (rc < 0)
+			goto out; /* a slot not read may hold one */
+		if (id < s->next_task_id)
+			continue;
+		size_t n = 0;
+		tt_rpath_ends e;
+		if ((rc = tt_reader_read_task(r, slot, &t)))
+			goto out;
+		tt_reader_walk_frames(r, t.root_frame, fr, r->lim.max_frames, &n);
+		tt_frames_path_ends(fr, sizeof(*fr), n, &e);
+		if (e.leaf != SIZE_MAX && fr[e.leaf].kind == TT_FUNC_KIND_LEAF &&
+		    fr[e.leaf].wait_kind && fr[e.leaf].wait_object == object) {
+			rc = 1;
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(fr);
+	free(r);
+	return rc;
+}

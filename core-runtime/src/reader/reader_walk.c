@@ -10,6 +10,71 @@
 
 /* ---- tasks ---- */
 
+/* KEEP-1 bytes at most of a FIELD-byte string, NUL-ended in DST; 1 if
+ * the target's string was longer than that. */
+static int label_str(char *dst, size_t keep, const unsigned char *src,
+		     tt_field f)
+{
+	size_t n = strnlen((const char *)src + f.offset, f.size);
+
+	if (n > keep - 1) {
+		memcpy(dst, src + f.offset, keep - 1);
+		/* Cut between characters, like the runtime's names. */
+		n = keep - 1;
+		while (n && ((unsigned char)dst[n] & 0xc0) == 0x80)
+			n--;
+		dst[n] = 0;
+		return 1;
+	}
+	memcpy(dst, src + f.offset, n);
+	dst[n] = 0;
+	return 0;
+}
+
+/* The labels inline in a slot image: as many as the reader keeps, each
+ * bounded; a count beyond the array, an empty or repeated key is one
+ * flag, never a lost task. */
+static void decode_labels(tt_reader *r, const unsigned char *slot,
+			  tt_rtask *out)
+{
+	tt_field lf = r->f_task[TT_TASK_LABELS];
+	uint32_t stride = r->record_size[TT_REC_LABEL];
+	uint64_t cap, n;
+
+	if (!lf.size || !stride)
+		return;
+	cap = lf.size / stride;
+	n = tt_r_get(slot, r->f_task[TT_TASK_LABEL_COUNT]);
+	if (n > cap) {
+		out->label_flags |= TT_RLABELS_BAD;
+		n = cap;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		const unsigned char *rec = slot + lf.offset + i * stride;
+		tt_rlabel *l = &out->labels[out->nlabels];
+
+		if (out->nlabels == TT_TASK_LABELS_MAX) {
+			out->label_flags |= TT_RLABELS_CUT;
+			break;
+		}
+		if (label_str(l->key, sizeof(l->key), rec,
+			      r->f_label[TT_LABEL_KEY]) |
+		    label_str(l->value, sizeof(l->value), rec,
+			      r->f_label[TT_LABEL_VALUE]))
+			out->label_flags |= TT_RLABELS_CUT;
+		int dup = 0;
+		for (uint32_t j = 0; j < out->nlabels; j++)
+			dup |= !strcmp(out->labels[j].key, l->key);
+		/* A key twice would be two answers to one --label. */
+		if (!l->key[0] || dup) {
+			out->label_flags |= TT_RLABELS_BAD;
+			memset(l, 0, sizeof(*l));
+			continue;
+		}
+		out->nlabels++;
+	}
+}
+
 int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,
 			  tt_rtask *out)
 {
@@ -42,6 +107,7 @@ int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,
 	out->self_wakes = tt_r_get(slot, f[TT_TASK_SELF_WAKES]);
 	out->wakers = tt_r_get(slot, f[TT_TASK_WAKERS]);
 	out->runtime_id = tt_r_get(slot, f[TT_TASK_RUNTIME_ID]);
+	decode_labels(r, slot, out);
 	out->running = out->seq & 1;
 	/* Inside a poll the state field passes through IDLE or SCHEDULED
 	 * before seq is even again: an odd seq is the fact (§7). */

@@ -104,6 +104,13 @@ struct tt_task {
 	_Atomic uint64_t self_wakes;
 	_Atomic uint64_t wakers;
 	uint64_t runtime_id;
+	/* Written only under seq: at spawn, and by the task itself inside
+	 * its poll (tt_task_set_label). */
+	_Atomic uint32_t label_count;
+	struct tt_label_rec {
+		char key[TT_LABEL_KEY_MAX];
+		char value[TT_LABEL_VALUE_MAX];
+	} labels[TT_TASK_LABELS_MAX];
 
 	/* private */
 	_Atomic uint64_t sched; /* SCHED_* bits | references * SCHED_REF */

@@ -24,7 +24,7 @@ typedef struct tt_chunk {
 	uint64_t first_index;
 } tt_chunk;
 
-#define N_LAYOUT 82
+#define N_LAYOUT 87
 
 struct tt_registry_root {
 	tt_registry_header hdr;
@@ -146,6 +146,11 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		T_(TT_TASK_SELF_WAKES, self_wakes),
 		T_(TT_TASK_WAKERS, wakers),
 		T_(TT_TASK_RUNTIME_ID, runtime_id),
+		T_(TT_TASK_LABEL_COUNT, label_count),
+		T_(TT_TASK_LABELS, labels),
+		SZ_(TT_REC_LABEL, struct tt_label_rec),
+		L_(TT_REC_LABEL, TT_LABEL_KEY, struct tt_label_rec, key),
+		L_(TT_REC_LABEL, TT_LABEL_VALUE, struct tt_label_rec, value),
 		SZ_(TT_REC_FRAME, tt_frame),
 		F_(TT_FRAME_FUNC, func),
 		F_(TT_FRAME_SITE, site),

@@ -52,10 +52,103 @@ static uint64_t now_if_recording(void)
 	return TT_RECORDING ? tt_clock_cached() : 0;
 }
 
+/* ---- labels ----
+ *
+ * Inline in the slot, at most TT_TASK_LABELS_MAX, so setting one is a
+ * few stores and no allocation.  They are written only inside the slot's
+ * seq window by the thread that owns it: the spawn filling the record, or
+ * the task itself during its poll.  A set from another thread would race
+ * the poller's seq (one writer, plain stores) and the child's copy at
+ * spawn; Go's pprof labels are set the same way, by the goroutine itself. */
+
+static int label_key_check(const char *key)
+{
+	if (!key || !*key)
+		return -EINVAL;
+	size_t n = 0;
+	for (; key[n]; n++) {
+		unsigned char c = (unsigned char)key[n];
+		/* '=' ends a key in `--label KEY=VALUE`; blanks and controls
+		 * would make `{k=v k2=v2}` ambiguous. */
+		if (c <= ' ' || c == '=' || c == 0x7f)
+			return -EINVAL;
+		if (n + 1 >= TT_LABEL_KEY_MAX)
+			return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+static int label_check(const char *key, const char *value)
+{
+	int rc = label_key_check(key);
+	if (rc)
+		return rc;
+	if (value && strnlen(value, TT_LABEL_VALUE_MAX) >= TT_LABEL_VALUE_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int label_find(const tt_task *t, uint32_t n, const char *key)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(t->labels[i].key, key) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Checked: KEY and VALUE fit. */
+static int label_put(tt_task *t, const char *key, const char *value)
+{
+	uint32_t n = atomic_load_explicit(&t->label_count, RELAXED);
+	int i = label_find(t, n, key);
+	if (!value) {
+		if (i >= 0) {
+			if ((uint32_t)i != n - 1)
+				t->labels[i] = t->labels[n - 1];
+			atomic_store_explicit(&t->label_count, n - 1, RELAXED);
+		}
+		return 0;
+	}
+	if (i < 0) {
+		if (n == TT_TASK_LABELS_MAX)
+			return -ENOSPC;
+		i = (int)n;
+		memset(t->labels[i].key, 0, sizeof t->labels[i].key);
+		memcpy(t->labels[i].key, key, strlen(key));
+	}
+	memset(t->labels[i].value, 0, sizeof t->labels[i].value);
+	memcpy(t->labels[i].value, value, strlen(value));
+	if ((uint32_t)i == n)
+		atomic_store_explicit(&t->label_count, n + 1, RELAXED);
+	return 0;
+}
+
+/* Before a slot is taken: would the parent's labels plus these fit? */
+static int spawn_labels_check(const tt_task *parent, const tt_label *l, size_t n)
+{
+	uint32_t have = parent ? atomic_load_explicit(&parent->label_count, RELAXED) : 0;
+	uint32_t count = have;
+	if (!l)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int rc = label_check(l[i].key, l[i].value);
+		if (rc)
+			return rc;
+		if (!l[i].value || (parent && label_find(parent, have, l[i].key) >= 0))
+			continue;
+		int dup = 0;
+		for (size_t j = 0; j < i; j++)
+			dup |= l[j].value && strcmp(l[j].key, l[i].key) == 0;
+		if (!dup && ++count > TT_TASK_LABELS_MAX)
+			return -ENOSPC;
+	}
+	return 0;
+}
+
 /* Inlined in tt_spawn_at, the hot path, and in tt_spawn_task. */
 static inline __attribute__((always_inline)) tt_task *
 spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *spawn_site,
-      struct tt_group *group)
+      struct tt_group *group, const tt_label *labels, size_t nlabels)
 {
 	tt_task *parent = tt__tls_task;
 	if (!rt)
@@ -63,6 +156,13 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	if (!rt || atomic_load_explicit(&rt->shutdown, RELAXED)) {
 		errno = rt ? ECANCELED : EINVAL;
 		return NULL;
+	}
+	if (nlabels) {
+		int rc = spawn_labels_check(parent, labels, nlabels);
+		if (rc) {
+			errno = -rc;
+			return NULL;
+		}
 	}
 	tt_task *t = tt_slot_alloc();
 	if (!t) {
@@ -85,6 +185,14 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 		memcpy(t->name, opts->name, n);
 	}
 	t->parent_id = parent ? atomic_load_explicit(&parent->id, RELAXED) : 0;
+	/* Inherited: the parent is the calling thread's task, so nobody
+	 * changes its labels during the copy. */
+	uint32_t nl = parent ? atomic_load_explicit(&parent->label_count, RELAXED) : 0;
+	if (TT_UNLIKELY(nl))
+		memcpy(t->labels, parent->labels, nl * sizeof t->labels[0]);
+	atomic_store_explicit(&t->label_count, nl, RELAXED);
+	for (size_t i = 0; i < nlabels; i++)
+		label_put(t, labels[i].key, labels[i].value);
 	t->spawn_site = spawn_site;
 	atomic_store_explicit(&t->root, root, RELAXED);
 	atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
@@ -123,7 +231,7 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 tt_task *tt_spawn_task(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 		       const tt_site *spawn_site, struct tt_group *group)
 {
-	return spawn(rt, opts, root, spawn_site, group);
+	return spawn(rt, opts, root, spawn_site, group, NULL, 0);
 }
 
 tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
@@ -131,8 +239,46 @@ tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 {
 	tt_task *t = NULL;
 	if (!rt || (rt = tt_runtime_from_handle(rt, "tt_spawn_at")))
-		t = spawn(rt, opts, root, spawn_site, NULL);
+		t = spawn(rt, opts, root, spawn_site, NULL, NULL, 0);
 	return t ? (tt_handle){t, atomic_load_explicit(&t->gen, RELAXED)} : (tt_handle){NULL, 0};
+}
+
+tt_handle tt_spawn_labeled_at(tt_runtime *rt, const tt_spawn_opts *opts, const tt_label *labels,
+			      size_t nlabels, tt_frame *root, const tt_site *spawn_site)
+{
+	tt_task *t = NULL;
+	if (!rt || (rt = tt_runtime_from_handle(rt, "tt_spawn_labeled_at")))
+		t = spawn(rt, opts, root, spawn_site, NULL, labels, nlabels);
+	return t ? (tt_handle){t, atomic_load_explicit(&t->gen, RELAXED)} : (tt_handle){NULL, 0};
+}
+
+int tt_task_set_label(tt_handle h, const char *key, const char *value)
+{
+	tt_task *t = tt_handle_get(h, TT_HANDLE_READ, "tt_task_set_label");
+	if (!t)
+		return -errno;
+	int rc = label_check(key, value);
+	if (rc)
+		return rc;
+	if (t != tt__tls_task)
+		return -EPERM;
+	/* We are inside T's poll, seq odd: moving it on by two (still odd)
+	 * before the stores tells a reader that copied the slot meanwhile
+	 * that the copy is stale, as a new poll would (registry-abi.md §7). */
+	if (TT_RECORDING) {
+		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 2, RELAXED);
+		tt_seqlock_fence();
+	}
+	return label_put(t, key, value);
+}
+
+const char *tt_task_label(tt_handle h, const char *key)
+{
+	tt_task *t = tt_handle_get(h, TT_HANDLE_READ, "tt_task_label");
+	if (!t || label_key_check(key))
+		return NULL;
+	int i = label_find(t, atomic_load_explicit(&t->label_count, RELAXED), key);
+	return i >= 0 ? t->labels[i].value : NULL;
 }
 
 /* ---- handles (handle.c says why they carry a generation) ----

@@ -460,6 +460,25 @@ void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v)
 #define COL_NAME 48
 #define COL_WHERE 65
 
+void tt_fmt_labels(tt_fbuf *b, const tt_rtask *t)
+{
+	if (!t->nlabels && !t->label_flags)
+		return;
+	fb_putc(b, '{');
+	for (uint32_t i = 0; i < t->nlabels && i < TT_TASK_LABELS_MAX; i++) {
+		if (i)
+			fb_putc(b, ' ');
+		tt_fb_text(b, t->labels[i].key);
+		fb_putc(b, '=');
+		tt_fb_text(b, t->labels[i].value);
+	}
+	if (t->label_flags & TT_RLABELS_CUT)
+		tt_fb_str(b, t->nlabels ? " ..." : "...");
+	if (t->label_flags & TT_RLABELS_BAD)
+		tt_fb_str(b, t->nlabels || (t->label_flags & TT_RLABELS_CUT) ? " ?" : "?");
+	fb_putc(b, '}');
+}
+
 void tt_fmt_ps_header(tt_fbuf *b)
 {
 	tt_fb_str(b, "  Id   State              Wait                  Name             Where");
@@ -480,6 +499,10 @@ void tt_fmt_ps_row(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
 	tt_fb_text(b, v->task->name);
 	tt_fb_pad(b, base + COL_WHERE);
 	tt_fmt_where(b, v);
+	if (v->labels && (v->task->nlabels || v->task->label_flags)) {
+		tt_fb_str(b, "  ");
+		tt_fmt_labels(b, v->task);
+	}
 	while (b->len > base && b->p[b->len - 1] == ' ')
 		b->p[--b->len] = 0;
 }
@@ -494,6 +517,10 @@ void tt_fmt_bt_header(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
 	tt_fb_u64(b, t->id);
 	fb_putc(b, ' ');
 	fb_quoted(b, t->name);
+	if (t->nlabels || t->label_flags) {
+		fb_putc(b, ' ');
+		tt_fmt_labels(b, t);
+	}
 	task_tags(b, v);
 	tt_fb_str(b, " [");
 	if (v->bad_record) {
@@ -596,6 +623,10 @@ void tt_fmt_tree_node(tt_fbuf *b, int indent, const tt_fmt_task *v,
 	fb_quoted(b, t->name);
 	task_tags(b, v);
 	fb_putc(b, ' ');
+	if (t->nlabels || t->label_flags) {
+		tt_fmt_labels(b, t);
+		fb_putc(b, ' ');
+	}
 	tt_fmt_state(b, v);
 	if (t->state == TT_STATE_RUNNING) {
 		tt_fb_str(b, " [");

@@ -109,6 +109,15 @@ void tt_json_task_fields(FILE *f, const tt_snapshot *s, uint64_t now,
 	tt_snapshot_view(s, t, &v);
 	fprintf(f, "\"id\":%" PRIu64 ",\"name\":", r->id);
 	tt_json_str(f, r->name);
+	fputs(",\"labels\":{", f);
+	for (uint32_t i = 0; i < r->nlabels && i < TT_TASK_LABELS_MAX; i++) {
+		if (i)
+			fputc(',', f);
+		tt_json_str(f, r->labels[i].key);
+		fputc(':', f);
+		tt_json_str(f, r->labels[i].value);
+	}
+	fprintf(f, "},\"labels_incomplete\":%s", r->label_flags ? "true" : "false");
 	/* A bad record's state is no task's (tt_fmt_task.bad_record). */
 	if (v.bad_record)
 		fputs(",\"state\":null,\"flags\":", f);

@@ -111,6 +111,20 @@ static int by_id(const void *a, const void *b)
 		       &(*(const tt_stask *const *)b)->raw.id);
 }
 
+int tt_task_has_label(const tt_rtask *t, const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+	size_t klen = eq ? (size_t)(eq - spec) : strlen(spec);
+
+	for (uint32_t i = 0; i < t->nlabels && i < TT_TASK_LABELS_MAX; i++) {
+		const tt_rlabel *l = &t->labels[i];
+		if (strncmp(l->key, spec, klen) || l->key[klen])
+			continue;
+		return !eq || !strcmp(l->value, eq + 1);
+	}
+	return 0;
+}
+
 static int visible(const tt_stask *t, const tt_list_opts *o, const regex_t *re,
 		   const uint64_t *ids)
 {
@@ -122,6 +136,9 @@ static int visible(const tt_stask *t, const tt_list_opts *o, const regex_t *re,
 		return 0;
 	if (re && regexec(re, t->raw.name, 0, NULL, 0) != 0)
 		return 0;
+	for (size_t i = 0; i < o->nlabels; i++)
+		if (!tt_task_has_label(&t->raw, o->labels[i]))
+			return 0;
 	return !ids || bsearch(&t->raw.id, ids, o->nids, sizeof(*ids), cmp_u64);
 }
 
@@ -256,8 +273,110 @@ static int group_rows(sb *x, const tt_snapshot *s, const tt_stask **v,
 	return 0;
 }
 
-static void rows(sb *x, const tt_snapshot *s, const tt_stask **v, size_t n,
-		 uint64_t now, uint64_t selected)
+/* ---- -group label:KEY: tasks with the same value of a label ---- */
+
+typedef struct valued {
+	const char *value; /* NULL: the task has no such label */
+	const tt_stask *t;
+} valued;
+
+static const char *label_value(const tt_rtask *t, const char *key)
+{
+	for (uint32_t i = 0; i < t->nlabels && i < TT_TASK_LABELS_MAX; i++)
+		if (!strcmp(t->labels[i].key, key))
+			return t->labels[i].value;
+	return NULL;
+}
+
+/* By value (tasks without the label last), then id. */
+static int by_value(const void *pa, const void *pb)
+{
+	const valued *a = pa, *b = pb;
+
+	if (!a->value != !b->value)
+		return a->value ? -1 : 1;
+	int c = a->value ? strcmp(a->value, b->value) : 0;
+	return c ? c : cmp_u64(&a->t->raw.id, &b->t->raw.id);
+}
+
+typedef struct vgroup {
+	size_t first, count;
+	const char *value;
+} vgroup;
+
+/* Biggest first, then by value; the tasks without the label last. */
+static int by_vsize(const void *pa, const void *pb)
+{
+	const vgroup *a = pa, *b = pb;
+
+	if (!a->value != !b->value)
+		return a->value ? -1 : 1;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	return a->value ? strcmp(a->value, b->value) : 0;
+}
+
+static int label_group_rows(sb *x, const tt_stask **v, size_t n, const char *key)
+{
+	valued *k = malloc((n ? n : 1) * sizeof(*k));
+	vgroup *g = malloc((n ? n : 1) * sizeof(*g));
+	size_t ng = 0;
+	char line[LINE_MAX_];
+	tt_fbuf b;
+
+	if (!k || !g) {
+		free(k);
+		free(g);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		k[i].t = v[i];
+		k[i].value = label_value(&v[i]->raw, key);
+	}
+	qsort(k, n, sizeof(*k), by_value);
+	for (size_t i = 0; i < n; i++) {
+		const char *val = k[i].value;
+		if (ng && !g[ng - 1].value == !val && (!val || !strcmp(g[ng - 1].value, val))) {
+			g[ng - 1].count++;
+		} else {
+			g[ng].first = i;
+			g[ng].value = val;
+			g[ng++].count = 1;
+		}
+	}
+	qsort(g, ng, sizeof(*g), by_vsize);
+	text_line(x, "  Count Label                                   Ids");
+	for (size_t i = 0; i < ng; i++) {
+		tt_fb_init(&b, line, sizeof(line));
+		tt_fb_str(&b, "  ");
+		tt_fb_u64(&b, g[i].count);
+		tt_fb_pad(&b, 8);
+		if (g[i].value) {
+			tt_fb_text(&b, key);
+			tt_fb_str(&b, "=");
+			tt_fb_text(&b, g[i].value);
+		} else {
+			tt_fb_str(&b, "(no ");
+			tt_fb_text(&b, key);
+			tt_fb_str(&b, " label)");
+		}
+		tt_fb_pad(&b, 48);
+		for (size_t j = 0; j < g[i].count && j < GROUP_IDS; j++) {
+			if (j)
+				tt_fb_str(&b, ",");
+			tt_fb_u64(&b, k[g[i].first + j].t->raw.id);
+		}
+		if (g[i].count > GROUP_IDS)
+			tt_fb_str(&b, ",...");
+		text_line(x, line);
+	}
+	free(k);
+	free(g);
+	return 0;
+}
+
+static void rows(sb *x, const tt_snapshot *s, const tt_stask **v, size_t n, uint64_t now,
+		 uint64_t selected, int labels)
 {
 	char line[LINE_MAX_];
 	tt_fbuf b;
@@ -269,6 +388,7 @@ static void rows(sb *x, const tt_snapshot *s, const tt_stask **v, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		tt_snapshot_view(s, v[i], &ft);
 		ft.selected = selected && v[i]->raw.id == selected;
+		ft.labels = labels;
 		tt_fb_init(&b, line, sizeof(line));
 		tt_fmt_ps_row(&b, &ft, now);
 		text_line(x, line);
@@ -337,8 +457,11 @@ char *tt_task_list(const tt_snapshot *s, uint64_t now, const tt_list_opts *o,
 		return NULL;
 	if (!n)
 		text_line(&x, "No tasks.");
-	else if (!o->group)
-		rows(&x, s, v, n, now, o->selected);
+	else if (o->group_label) {
+		if (label_group_rows(&x, v, n, o->group_label))
+			x.oom = 1;
+	} else if (!o->group)
+		rows(&x, s, v, n, now, o->selected, o->show_labels);
 	else if (group_rows(&x, s, v, n, now))
 		x.oom = 1;
 	unreadable_rows(&x, s);

@@ -28,6 +28,9 @@ import gdb
 U64, U32, I32, SIZE = ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int32, ctypes.c_size_t
 CHARP = ctypes.c_char_p
 TASK_NAME_MAX = 32
+TASK_LABELS_MAX = 4
+LABEL_KEY_MAX = 16
+LABEL_VALUE_MAX = 32
 READ_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, U64, ctypes.c_void_p, SIZE)
 
 
@@ -41,6 +44,10 @@ class RFrame(ctypes.Structure):
                 ("wait_since_ns", U64), ("wait_detail", U64)]
 
 
+class RLabel(ctypes.Structure):
+    _fields_ = [("key", ctypes.c_char * LABEL_KEY_MAX), ("value", ctypes.c_char * LABEL_VALUE_MAX)]
+
+
 class RTask(ctypes.Structure):
     _fields_ = [("slot_addr", U64), ("slot_index", U64), ("id", U64), ("seq", U32),
                 ("state", U32), ("flags", U32), ("worker", I32),
@@ -48,7 +55,8 @@ class RTask(ctypes.Structure):
                 ("spawn_site", U64), ("root_frame", U64), ("created_ns", U64),
                 ("poll_start_ns", U64), ("poll_end_ns", U64), ("wake_ns", U64), ("polls", U64),
                 ("busy_ns", U64), ("wakes", U64), ("self_wakes", U64), ("wakers", U64),
-                ("runtime_id", U64), ("running", ctypes.c_int)]
+                ("runtime_id", U64), ("running", ctypes.c_int), ("nlabels", U32),
+                ("label_flags", U32), ("labels", RLabel * TASK_LABELS_MAX)]
 
 
 class RWorker(ctypes.Structure):
@@ -95,7 +103,9 @@ class Snapshot(ctypes.Structure):
 class ListOpts(ctypes.Structure):
     _fields_ = [("all", ctypes.c_int), ("state", ctypes.c_int), ("name_regex", CHARP),
                 ("ids", ctypes.POINTER(U64)), ("nids", SIZE), ("selected", U64),
-                ("group", ctypes.c_int), ("unreadable", ctypes.c_int)]
+                ("group", ctypes.c_int), ("unreadable", ctypes.c_int),
+                ("labels", ctypes.POINTER(CHARP)), ("nlabels", SIZE), ("group_label", CHARP),
+                ("show_labels", ctypes.c_int)]
 
 
 class PathEnds(ctypes.Structure):
@@ -109,7 +119,8 @@ class RootPick(ctypes.Structure):
 
 class DiagOpts(ctypes.Structure):
     _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
-                ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p)]
+                ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p),
+                ("labels", ctypes.POINTER(CHARP)), ("nlabels", SIZE)]
 
 
 class Finding(ctypes.Structure):
@@ -218,6 +229,7 @@ PROTOTYPES = {
     "tt_snapshot_find": (ctypes.POINTER(STask), [SNAP_P, U64]),
     "tt_task_list": (ctypes.c_void_p, [SNAP_P, U64, ctypes.POINTER(ListOpts),
                                        ctypes.c_char_p, SIZE]),
+    "tt_task_has_label": (ctypes.c_int, [ctypes.POINTER(STask), ctypes.c_char_p]),
     "tt_json_tasks": (ctypes.c_void_p, [SNAP_P, U64, ctypes.c_int, U64, ctypes.c_int]),
     "tt_text_free": (None, [ctypes.c_void_p]),
     "tt_fb_init": (None, [ctypes.POINTER(FBuf), ctypes.c_void_p, SIZE]),

@@ -329,12 +329,17 @@ def set_task_vars(t):
 
 
 class InfoTasks(gdb.Command):
-    """List tasks like "info threads": info tasks [-all] [-state S] [-name REGEX] [-group] [-hung D]
+    """List tasks like "info threads": info tasks [-all] [-state S] [-name REGEX]
+[-label KEY[=VALUE]]... [-labels] [-group [label:KEY]] [-hung D]
 
 -all     include runtime-internal (system) tasks
 -state   only tasks in state S (idle, scheduled, running, done, cancelled)
 -name    only tasks whose name matches REGEX
--group   one row per distinct await chain, with a count
+-label   only tasks with label KEY set to VALUE (KEY alone: with label KEY);
+         repeat it: all must match
+-labels  end each row with the task's labels
+-group   one row per distinct await chain, with a count;
+         -group label:KEY: one row per value of label KEY
 -hung D  only tasks the diagnosis flags with every threshold set to D
          (idle, long poll, starved; 0 shows every suspended task), then
          the findings (as "task diagnose")"""
@@ -343,16 +348,23 @@ class InfoTasks(gdb.Command):
         super().__init__("info tasks", gdb.COMMAND_STATUS)
 
     def invoke(self, arg, from_tty):
-        opts = {"all": False, "group": False, "state": None, "name": None, "hung": None}
+        opts = {"all": False, "group": False, "state": None, "name": None, "hung": None,
+                "labels": False}
+        labels, group_label = [], None
         argv = gdb.string_to_argv(arg)
         while argv:
             a = argv.pop(0)
-            if a in ("-all", "-group"):
+            if a == "-group" and argv and argv[0].startswith("label:") and argv[0][6:]:
+                group_label = argv.pop(0)[6:]
+            elif a in ("-all", "-group", "-labels"):
                 opts[a[1:]] = True
             elif a in ("-state", "-name", "-hung") and argv:
                 opts[a[1:]] = argv.pop(0)
+            elif a == "-label" and argv and argv[0] and argv[0][0] != "=":
+                labels.append(argv.pop(0))
             else:
-                raise gdb.GdbError("usage: info tasks [-all] [-state S] [-name REGEX] [-group] "
+                raise gdb.GdbError("usage: info tasks [-all] [-state S] [-name REGEX] "
+                                   "[-label KEY[=VALUE]]... [-labels] [-group [label:KEY]] "
                                    "[-hung DURATION]")
         snap = snapshot()
         state = -1
@@ -370,7 +382,7 @@ class InfoTasks(gdb.Command):
         cur = current_task(snap)
         try:
             text = snap.task_list(opts["all"], state, opts["name"], ids, cur.id if cur else 0,
-                                  opts["group"])
+                                  opts["group"], labels, group_label, opts["labels"])
         except R.Corrupt as e:
             raise gdb.GdbError(str(e)) from None
         if findings:
@@ -441,7 +453,9 @@ fields (its locals)."""
 
 
 class TaskApply(gdb.Command):
-    """Run a command with each task selected: task apply all|ID... CMD"""
+    """Run a command with each task selected: task apply all|ID...|-label KEY[=VALUE]... CMD
+-label: every task with label KEY set to VALUE (KEY alone: with label KEY);
+repeat it: all must match."""
 
     def __init__(self):
         super().__init__("task apply", gdb.COMMAND_STACK)
@@ -450,14 +464,24 @@ class TaskApply(gdb.Command):
         global selected
         argv = arg.split()
         snap = snapshot()
-        if argv[:1] == ["all"]:
+        labels = []
+        while argv[:1] == ["-label"] and len(argv) > 1:
+            labels.append(argv[1])
+            argv = argv[2:]
+        if labels:
+            tasks = [t for t in snap.tasks if snap.has_labels(t, labels)]
+            if not tasks:
+                gdb.write("No task has label%s %s.\n" % ("s" if len(labels) > 1 else "",
+                                                         " ".join(labels)))
+                return
+        elif argv[:1] == ["all"]:
             tasks, argv = list(snap.tasks), argv[1:]
         else:
             tasks = []
             while argv and re.fullmatch(r"\d+|0x[0-9a-fA-F]+", argv[0]):
                 tasks.append(get_task(snap, parse_id(argv.pop(0))))
         if not tasks or not argv:
-            raise gdb.GdbError("usage: task apply all|ID... COMMAND")
+            raise gdb.GdbError("usage: task apply all|ID...|-label KEY[=VALUE]... COMMAND")
         cmd, old = " ".join(argv), selected
         try:
             for t in tasks:

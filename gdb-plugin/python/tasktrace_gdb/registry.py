@@ -274,12 +274,17 @@ class Snapshot:
         return f
 
     def task_list(self, every=False, state=-1, name=None, ids=None, selected=0,
-                  group=False):
+                  group=False, labels=(), group_label=None, show_labels=False):
         """The text of `info tasks` (tasktrace/tasklist.h: the rows of
         `tasktrace ps`).  Raises Corrupt for a bad NAME regex."""
         o = clib.ListOpts(all=1 if every else 0, state=state,
                           name_regex=name.encode() if name else None,
-                          selected=selected or 0, group=1 if group else 0)
+                          selected=selected or 0, group=1 if group else 0,
+                          group_label=group_label.encode() if group_label else None,
+                          show_labels=1 if show_labels else 0)
+        if labels:
+            specs = (clib.CHARP * len(labels))(*[l.encode() for l in labels])
+            o.labels, o.nlabels = specs, len(labels)
         if ids is not None:
             arr = (clib.U64 * max(len(ids), 1))(*ids)
             o.ids, o.nids = arr, len(ids)
@@ -288,6 +293,12 @@ class Snapshot:
         if not raw:
             raise Corrupt(err.value.decode("utf-8", "replace"))
         return clib.take_text(self._lib, raw)
+
+    def has_labels(self, t, labels):
+        """Does task T carry every label of LABELS ("KEY=VALUE" or "KEY"),
+        as tasktrace's --label matches them (tt_task_has_label)?"""
+        st = self._lib.tt_snapshot_find(self._p, t.id)
+        return bool(st) and all(self._lib.tt_task_has_label(st, l.encode()) for l in labels)
 
     def json_tasks(self, every=False, tid=0, frames=False, object_hook=None):
         """The tasks as the CLI's --json writes them (tasktrace/read/taskjson.h),

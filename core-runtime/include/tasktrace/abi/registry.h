@@ -24,6 +24,12 @@ extern "C" {
 #define TT_SITES_SECTION "tasktrace_sites"
 #define TT_FUNCS_SECTION "tasktrace_funcs"
 #define TT_TASK_NAME_MAX 32
+/* Labels (TASK.labels, record LABEL): our runtime keeps this many per
+ * task, each key and value NUL-terminated within these bytes (so a key
+ * has at most 15 bytes, a value 31); readers keep as many (§5.10). */
+#define TT_TASK_LABELS_MAX 4
+#define TT_LABEL_KEY_MAX 16
+#define TT_LABEL_VALUE_MAX 32
 
 /* Record types of the layout table.  Numbers are frozen; new ones are
  * appended. */
@@ -36,7 +42,8 @@ enum tt_record {
 	TT_REC_SITE = 6,
 	TT_REC_FUNC = 7,
 	TT_REC_WORKER = 8,
-	TT_REC_MAX_ = 9
+	TT_REC_LABEL = 9, /* an element of TASK.labels */
+	TT_REC_MAX_ = 10
 };
 
 /* Field numbers, per record.  Field 0 of every record is its size (the
@@ -93,7 +100,9 @@ enum tt_task_field {
 	TT_TASK_SELF_WAKES = 17,
 	TT_TASK_WAKERS = 18, /* live wakers held by leaves */
 	TT_TASK_RUNTIME_ID = 19,
-	TT_TASK_MAX_ = 20
+	TT_TASK_LABEL_COUNT = 20, /* LABEL records in use, from the first */
+	TT_TASK_LABELS = 21,      /* LABEL[size / LABEL size], inline in the slot */
+	TT_TASK_MAX_ = 22
 };
 enum tt_frame_field {
 	TT_FRAME_FUNC = 1,    /* ptr: FUNC */
@@ -137,6 +146,12 @@ enum tt_worker_field {
 	TT_WORKER_POLL_START_NS = 6,
 	TT_WORKER_RUNTIME_ID = 7,
 	TT_WORKER_MAX_ = 8
+};
+
+enum tt_label_field {
+	TT_LABEL_KEY = 1,   /* char[], NUL-terminated unless it fills the field */
+	TT_LABEL_VALUE = 2, /* char[], likewise */
+	TT_LABEL_MAX_ = 3
 };
 
 /* One row of the layout table: record type, field, byte offset, byte size.

@@ -78,6 +78,11 @@ typedef struct tt_diag_opts {
 	 * through this source afterwards (tt_snapshot_recheck).  NULL: the
 	 * target held still (a core, a stopped process). */
 	const tt_mem *recheck;
+	/* Only findings naming a task that carries every one of these labels
+	 * ("KEY=VALUE" or "KEY", as tt_task_has_label); the diagnosis still
+	 * looks at every task (a cycle may pass through unlabelled ones). */
+	const char *const *labels;
+	size_t nlabels;
 } tt_diag_opts;
 
 TT_API void tt_diag_opts_init(tt_diag_opts *o);

@@ -59,6 +59,7 @@ typedef struct tt_fmt_task {
 	uint64_t runtime_id;
 	uint32_t runtimes;	 /* distinct runtimes in the target */
 	uint64_t inherited_from; /* the parent's pid for such a task, else 0 */
+	int labels; /* the ps row ends with the task's labels (ps --labels) */
 } tt_fmt_task;
 
 /* A worker as every reader names it: "1", or "2.1" (runtime 2's worker
@@ -78,12 +79,18 @@ TT_API void tt_fmt_wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
 /* "await_reply at samples/hung.c:28", "running on worker 1 (tid 42)". */
 TT_API void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v);
 
+/* The task's labels, `{request_id=42 route=/users}`, keys and values
+ * through the sanitiser; ` ...` ends a list the reader cut, ` ?` one it
+ * found damaged; nothing for a task without labels. */
+TT_API void tt_fmt_labels(tt_fbuf *b, const tt_rtask *t);
+
 /* ps and gdb's `info tasks`, laid out like `info threads`: the header
- * line and one row (no newlines, no trailing blanks). */
+ * line and one row (no newlines, no trailing blanks); with v->labels the
+ * row ends with the labels, after two spaces. */
 TT_API void tt_fmt_ps_header(tt_fbuf *b);
 TT_API void tt_fmt_ps_row(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
 
-/* bt: `task 7 "fetch-user" [channel recv, 3m12s]:` */
+/* bt: `task 7 "fetch-user" {tenant=acme} [channel recv, 3m12s]:` */
 TT_API void tt_fmt_bt_header(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
 /* `#0  <running on worker 1, tid 42>` */
 TT_API void tt_fmt_bt_running(tt_fbuf *b, int num, const tt_fmt_task *v);
@@ -100,7 +107,8 @@ TT_API void tt_fmt_leaf_wait(tt_fbuf *b, const tt_rframe *f, const char *owner_n
  * PARENT_NAME NULL when the parent is gone; FILE NULL when no site. */
 TT_API void tt_fmt_ancestor(tt_fbuf *b, uint64_t parent_id, const char *parent_name,
 			    const char *file, uint32_t line, const char *function);
-/* tree: `7 "fetch-user" idle [channel recv 3m12s]` after INDENT spaces. */
+/* tree: `7 "fetch-user" {tenant=acme} idle [channel recv 3m12s]` after
+ * INDENT spaces. */
 TT_API void tt_fmt_tree_node(tt_fbuf *b, int indent, const tt_fmt_task *v, uint64_t now);
 
 /* An error message without the reader's "task N: " prefix (the task is

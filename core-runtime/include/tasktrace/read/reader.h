@@ -203,6 +203,7 @@ typedef struct tt_reader {
 	tt_field f_site[TT_SITE_MAX_];
 	tt_field f_func[TT_FUNC_MAX_];
 	tt_field f_worker[TT_WORKER_MAX_];
+	tt_field f_label[TT_LABEL_MAX_];
 	unsigned char root[1024]; /* copy of the root record */
 	char err[160];            /* last error, one line */
 	/* Private to the reader: the view of tt_reader_set_view, and FUNC
@@ -261,6 +262,19 @@ typedef struct tt_rframe {
 	uint64_t wait_detail;
 } tt_rframe;
 
+/* A task label as the target wrote it (NUL-terminated here; printed
+ * through the wording's sanitiser). */
+typedef struct tt_rlabel {
+	char key[TT_LABEL_KEY_MAX];
+	char value[TT_LABEL_VALUE_MAX];
+} tt_rlabel;
+
+/* tt_rtask.label_flags: why the labels shown are not all the task has. */
+enum {
+	TT_RLABELS_CUT = 1u << 0, /* more labels, or longer ones, than a reader keeps */
+	TT_RLABELS_BAD = 1u << 1, /* a count beyond its array, an empty key */
+};
+
 typedef struct tt_rtask {
 	uint64_t slot_addr;
 	uint64_t slot_index;
@@ -278,6 +292,9 @@ typedef struct tt_rtask {
 	uint64_t wakers;
 	uint64_t runtime_id;
 	int running; /* seq was odd: frames may be mid-change */
+	uint32_t nlabels;     /* labels[0..nlabels) */
+	uint32_t label_flags; /* TT_RLABELS_* */
+	tt_rlabel labels[TT_TASK_LABELS_MAX];
 } tt_rtask;
 
 typedef struct tt_rworker {
@@ -523,6 +540,11 @@ TT_API const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);
  * TT_R_* error.  A conclusion drawn from several tasks read one after the
  * other holds only if each of them still reads the same afterwards. */
 TT_API int tt_snapshot_recheck(tt_mem mem, const tt_snapshot *s, const tt_stask *t);
+/* Through MEM now: 1 when a task spawned after S's read began (an id at or
+ * past s->next_task_id, so S could not see it) waits on OBJECT, 0 when
+ * none does, or a TT_R_* error (a slot not read may hold one).  What is
+ * concluded from the waiters of an object holds only if none is unseen. */
+TT_API int tt_snapshot_newer_wait(tt_mem mem, const tt_snapshot *s, uint64_t object);
 /* The innermost frame of the awaited path (follows first children), and
  * the innermost async frame on it suspended at an await (NULL: none), as
  * tt_frames_path_ends finds them. */

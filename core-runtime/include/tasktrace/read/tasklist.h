@@ -33,12 +33,23 @@ typedef struct tt_list_opts {
 	int group;         /* one row per distinct await chain, with a count */
 	int unreadable;    /* tt_task_select: keep the slots the reader could
 			    * not decode (id 0, error set) */
+	/* Only tasks with every one of these labels: "KEY=VALUE" (the value
+	 * exactly, split at the first '='), or "KEY" (any value). */
+	const char *const *labels;
+	size_t nlabels;
+	/* One row per value of label KEY, with a count and the first ids,
+	 * tasks without it last (group is ignored); NULL: none. */
+	const char *group_label;
+	int show_labels; /* each row ends with the task's labels */
 } tt_list_opts;
+
+/* Does T carry label SPEC ("KEY=VALUE", or "KEY": any value)? */
+TT_API int tt_task_has_label(const tt_rtask *t, const char *spec);
 
 TT_API void tt_list_opts_init(tt_list_opts *o);
 
 /* The tasks of S that pass O's filters (all, state, name_regex, ids,
- * unreadable; the others are ignored), in id order: a malloc'd array of *N (free(3) it).
+ * labels, unreadable; the others are ignored), in id order: a malloc'd array of *N (free(3) it).
  * NULL with a one-line ERR for a bad regex or out of memory. */
 TT_API const tt_stask **tt_task_select(const tt_snapshot *s, const tt_list_opts *o, size_t *n,
 				       char *err, size_t errlen);

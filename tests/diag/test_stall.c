@@ -1,0 +1,159 @@
+/* The stall detector against a real process (tests/diag/stall_prog.c):
+ * a poll blocked in read() on a pipe is reported by the process itself
+ * (TASKTRACE_STALL) with the blocking function, the system call and the
+ * task's chain, again at twice the threshold, and in one line when the
+ * thread cannot be signalled; `tasktrace hung` puts the thread's stack
+ * and system call into the long-poll finding. */
+#include <fcntl.h>
+#include <poll.h>
+#include <time.h>
+
+#include "diag_util.h"
+
+#define PROG "tests/diag/stall_prog.c"
+
+typedef struct proc {
+	pid_t pid;
+	int err; /* its stderr */
+	char buf[1 << 16];
+	size_t len;
+} proc;
+
+static void proc_start(proc *p, const char *mode, const char *stall)
+{
+	int out[2], err[2];
+	char line[256];
+	ck_assert_int_eq(pipe(out), 0);
+	ck_assert_int_eq(pipe(err), 0);
+	p->len = 0;
+	p->buf[0] = 0;
+	p->pid = fork();
+	ck_assert_int_ge(p->pid, 0);
+	if (p->pid == 0) {
+		if (stall)
+			setenv("TASKTRACE_STALL", stall, 1);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		execl(getenv("TT_STALL_PROG"), "stall_prog", mode, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	FILE *f = fdopen(out[0], "r");
+	ck_assert_msg(fgets(line, sizeof line, f), "stall_prog printed nothing");
+	ck_assert_ptr_nonnull(strstr(line, "ready"));
+	fclose(f);
+	p->err = err[0];
+}
+
+/* Read its stderr until NEEDLE has appeared N times (or 60 s pass: a
+ * bound against a hang, not a measurement).  Returns the text. */
+static const char *wait_for(proc *p, const char *needle, int n)
+{
+	for (int waited = 0; waited < 60000;) {
+		int seen = 0;
+		for (const char *s = p->buf; (s = strstr(s, needle)); s++)
+			seen++;
+		if (seen >= n)
+			return p->buf;
+		struct pollfd pf = {p->err, POLLIN, 0};
+		if (poll(&pf, 1, 100) <= 0) {
+			waited += 100;
+			continue;
+		}
+		ssize_t got = read(p->err, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
+		ck_assert_int_gt(got, 0);
+		p->len += (size_t)got;
+		p->buf[p->len] = 0;
+	}
+	ck_abort_msg("no '%s' (x%d) in:\n%s", needle, n, p->buf);
+	return NULL;
+}
+
+static void proc_stop(proc *p)
+{
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	close(p->err);
+}
+
+START_TEST(stall_report)
+{
+	proc p;
+	proc_start(&p, "read", "50ms");
+	const char *r = wait_for(&p, "tasktrace stall (pid", 1);
+	const char *head = line_with(r, "tasktrace stall (pid");
+	ck_assert_ptr_nonnull(
+	    strstr(head, "task 2 \"config-loader\" has been running one poll for"));
+	ck_assert_ptr_nonnull(strstr(head, "on worker "));
+	/* The system call, with its fd. */
+	char want[64];
+	snprintf(want, sizeof want, "blocked in read(%d, ...)", 3);
+	ck_assert_msg(strstr(r, "  blocked in read("), "no system call in:\n%s", r);
+	/* The native stack: libc's read, the blocking function (exported),
+	 * the async function the registry names; executor frames pruned. */
+	ck_assert_ptr_nonnull(strstr(r, "native stack of thread"));
+	ck_assert_ptr_nonnull(strstr(line_with(r, "in load_config"), "[stall_prog+0x"));
+	const char *l = line_with(r, "(async loader)");
+	ck_assert_ptr_nonnull(strstr(l, at(PROG, "before-load")));
+	ck_assert_ptr_nonnull(strstr(r, "executor frames pruned)"));
+	/* The task as bt prints it: its chain and ancestry. */
+	ck_assert_ptr_nonnull(strstr(r, "  the task:"));
+	ck_assert_ptr_nonnull(strstr(r, "spawned by task 1"));
+	/* Again at 2x the threshold, from the stack already taken (the
+	 * read() is not interrupted twice). */
+	r = wait_for(&p, "tasktrace stall (pid", 2);
+	ck_assert_ptr_nonnull(strstr(r, "(as taken before: still in the same system call)"));
+	proc_stop(&p);
+}
+END_TEST
+
+START_TEST(stall_masked)
+{
+	proc p;
+	proc_start(&p, "masked", "50ms");
+	const char *r = wait_for(&p, "did not record its stack within 50ms", 1);
+	ck_assert_ptr_nonnull(strstr(r, "  blocked in read("));
+	/* Later reports say so in one line and do not signal again. */
+	r = wait_for(&p, "tasktrace stall (pid", 2);
+	ck_assert_ptr_nonnull(strstr(r, "did not answer the stall signal before"));
+	proc_stop(&p);
+}
+END_TEST
+
+START_TEST(stall_off)
+{
+	proc p;
+	proc_start(&p, "read", NULL);
+	/* Without TASKTRACE_STALL: nothing, and the signal has no handler. */
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)p.pid);
+	usleep(300 * 1000); /* past the loader's 150 ms: it blocks meanwhile */
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	unsigned long long caught = 0;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "SigCgt:", 7))
+			caught = strtoull(line + 7, NULL, 16);
+	fclose(f);
+	ck_assert_uint_eq(caught & (1ull << (SIGRTMAX - 2)), 0);
+	proc_stop(&p);
+	ck_assert_ptr_null(strstr(p.buf, "tasktrace stall"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("stall");
+	TCase *tc = tcase_create("stall");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, stall_report);
+	tcase_add_test(tc, stall_masked);
+	tcase_add_test(tc, stall_off);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

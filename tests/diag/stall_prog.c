@@ -43,8 +43,8 @@ static void loader_init(loader *l)
 static tt_poll loader_poll(loader *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
-	TT_AWAIT(self, cx, &self->nap,
-		 tt_sleep_init(&self->nap, TT_MS(150))); /* @await:before-load */
+	/* @await:before-load (the next line) */
+	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(150)));
 	if (!strcmp(mode, "masked")) {
 		sigset_t s;
 		sigemptyset(&s);
@@ -70,8 +70,7 @@ static tt_poll ticker_poll(ticker *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
 	for (;;)
-		TT_AWAIT(self, cx, &self->tick,
-			 tt_sleep_init(&self->tick, TT_MS(20))); /* @await:tick */
+		TT_AWAIT(self, cx, &self->tick, tt_sleep_init(&self->tick, TT_MS(20)));
 }
 
 static void spawn_tasks(void)

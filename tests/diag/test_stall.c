@@ -95,7 +95,9 @@ START_TEST(stall_report)
 	ck_assert_ptr_nonnull(strstr(r, "native stack of thread"));
 	ck_assert_ptr_nonnull(strstr(line_with(r, "in load_config"), "[stall_prog+0x"));
 	const char *l = line_with(r, "(async loader)");
-	ck_assert_ptr_nonnull(strstr(l, at(PROG, "before-load")));
+	char site[64];
+	snprintf(site, sizeof site, "%s:%u", PROG, marker(PROG, "before-load") + 1);
+	ck_assert_ptr_nonnull(strstr(l, site));
 	ck_assert_ptr_nonnull(strstr(r, "executor frames pruned)"));
 	/* The task as bt prints it: its chain and ancestry. */
 	ck_assert_ptr_nonnull(strstr(r, "  the task:"));
@@ -142,6 +144,85 @@ START_TEST(stall_off)
 }
 END_TEST
 
+static int exit_code(const run *r)
+{
+	ck_assert_msg(WIFEXITED(r->status), "tasktrace died");
+	return WEXITSTATUS(r->status);
+}
+
+/* The long-poll finding of `tasktrace hung` on R's output: the thread's
+ * stack from libdw names the blocking function at its line. */
+static void assert_stalled_stack(const run *r)
+{
+	ck_assert_int_eq(exit_code(r), 20);
+	ck_assert_ptr_nonnull(strstr(r->out, "long poll: task 2 \"config-loader\""));
+	ck_assert_ptr_nonnull(
+	    strstr(r->out, "native stack (innermost first, executor frames pruned):"));
+	const char *l = line_with(r->out, "in load_config () at ");
+	ck_assert_msg(strstr(l, at(PROG, "blocking-read")), "not at the read: %s", r->out);
+	ck_assert_ptr_nonnull(strstr(line_with(r->out, "in loader_poll () at "), PROG));
+}
+
+/* Wait until the loader is blocked: its worker's thread is in read(). */
+static void wait_blocked(proc *p)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "grep -l '^0 ' /proc/%d/task/*/syscall >/dev/null 2>&1",
+		 (int)p->pid);
+	for (int i = 0; i < 600 && system(cmd) != 0; i++)
+		usleep(50 * 1000);
+}
+
+START_TEST(hung_stalled_thread)
+{
+	proc p;
+	char pid[16];
+	proc_start(&p, "read", NULL);
+	wait_blocked(&p);
+	snprintf(pid, sizeof pid, "%d", (int)p.pid);
+	char *argv[] = {getenv("TT_TASKTRACE"),
+			(char *)"hung",
+			(char *)"--long-poll",
+			(char *)"10ms",
+			pid,
+			NULL};
+	run r = run_prog(NULL, NULL, 0, argv);
+	assert_stalled_stack(&r);
+	ck_assert_ptr_nonnull(strstr(line_with(r.out, "  thread "), " is blocked in read("));
+	run_free(&r);
+	proc_stop(&p);
+}
+END_TEST
+
+/* From a core: the thread's stack as the core holds it. */
+START_TEST(hung_stalled_core)
+{
+	proc p;
+	char pid[16], prefix[64], core[96];
+	proc_start(&p, "read", NULL);
+	wait_blocked(&p);
+	snprintf(pid, sizeof pid, "%d", (int)p.pid);
+	snprintf(prefix, sizeof prefix, "/tmp/tt-stall-core-%d", (int)getpid());
+	char *gargv[] = {getenv("TT_GCORE"), (char *)"-o", prefix, pid, NULL};
+	run g = run_prog(NULL, NULL, 0, gargv);
+	run_free(&g);
+	proc_stop(&p);
+	snprintf(core, sizeof core, "%s.%d", prefix, (int)p.pid);
+	char *argv[] = {getenv("TT_TASKTRACE"),
+			(char *)"hung",
+			(char *)"--long-poll",
+			(char *)"10ms",
+			(char *)"--exe",
+			getenv("TT_STALL_PROG"),
+			core,
+			NULL};
+	run r = run_prog(NULL, NULL, 0, argv);
+	assert_stalled_stack(&r);
+	run_free(&r);
+	unlink(core);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stall");
@@ -150,6 +231,11 @@ int main(void)
 	tcase_add_test(tc, stall_report);
 	tcase_add_test(tc, stall_masked);
 	tcase_add_test(tc, stall_off);
+	tcase_add_test(tc, hung_stalled_thread);
+	/* A sanitized process's core holds its shadow memory: terabytes. */
+	const char *san = getenv("TT_SANITIZE");
+	if (!san || !strcmp(san, "none"))
+		tcase_add_test(tc, hung_stalled_core);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

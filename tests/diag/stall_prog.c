@@ -4,10 +4,11 @@
  *   read     one "config-loader" blocks one worker; the other runs on
  *   masked   the same, with the stall signal blocked in the worker: the
  *            report says so in one line, nothing hangs
- *   both     two loaders block both workers while a "ticker" task's
- *            timer comes due: starved, with the tasks holding the workers
- * Prints "stall_prog: pid P registry A ready" first; the loaders block
- * 100 ms later. */
+ *   both     two loaders block both workers (at 150 ms) before a "ticker"
+ *            task's 300 ms timer is due, so no worker fires it: starved,
+ *            with the tasks holding the workers
+ * Prints "stall_prog: pid P registry A ready" first (50 ms after the
+ * spawn); the loaders block 100 ms later. */
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,7 +71,7 @@ static tt_poll ticker_poll(ticker *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
 	for (;;)
-		TT_AWAIT(self, cx, &self->tick, tt_sleep_init(&self->tick, TT_MS(20)));
+		TT_AWAIT(self, cx, &self->tick, tt_sleep_init(&self->tick, TT_MS(300)));
 }
 
 static void spawn_tasks(void)

@@ -194,6 +194,41 @@ START_TEST(hung_stalled_thread)
 }
 END_TEST
 
+/* Both workers blocked in read() while a timer comes due: the ticker is
+ * starved, and the finding names the tasks holding the workers. */
+START_TEST(starved_all_blocked)
+{
+	proc p;
+	char pid[16];
+	proc_start(&p, "both", NULL);
+	snprintf(pid, sizeof pid, "%d", (int)p.pid);
+	char *argv[] = {getenv("TT_TASKTRACE"),
+			(char *)"hung",
+			(char *)"--starved",
+			(char *)"100ms",
+			pid,
+			NULL};
+	const char *want = "starved: task 4 \"ticker\" has a timer overdue ";
+	run r = {0};
+	/* Until both loaders block and the tick is 100 ms late. */
+	for (int i = 0; i < 300; i++) {
+		run_free(&r);
+		r = run_prog(NULL, NULL, 0, argv);
+		if (strstr(r.out, want))
+			break;
+		usleep(50 * 1000);
+	}
+	ck_assert_msg(strstr(r.out, want), "no starved ticker in:\n%s", r.out);
+	ck_assert_int_eq(exit_code(&r), 20);
+	const char *l = line_with(r.out, "every worker of its runtime is busy: ");
+	ck_assert_ptr_nonnull(strstr(l, " polls task 2 \"config-loader\" for "));
+	ck_assert_ptr_nonnull(strstr(l, " polls task 3 \"config-loader-2\" for "));
+	ck_assert_ptr_nonnull(strstr(r.out, "-> the workers are busy"));
+	run_free(&r);
+	proc_stop(&p);
+}
+END_TEST
+
 /* From a core: the thread's stack as the core holds it. */
 START_TEST(hung_stalled_core)
 {
@@ -232,6 +267,7 @@ int main(void)
 	tcase_add_test(tc, stall_masked);
 	tcase_add_test(tc, stall_off);
 	tcase_add_test(tc, hung_stalled_thread);
+	tcase_add_test(tc, starved_all_blocked);
 	/* A sanitized process's core holds its shadow memory: terabytes. */
 	const char *san = getenv("TT_SANITIZE");
 	if (!san || !strcmp(san, "none"))

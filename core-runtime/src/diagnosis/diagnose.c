@@ -529,25 +529,96 @@ static void never_resolved(build *b, size_t i, const tview *v)
 	b->flagged[i] = 1;
 }
 
-static void starved(build *b, size_t i)
+/* "  every worker of its runtime is busy: worker 0 polls task 3 "x" for
+ * 1.2s, ..." when each live worker of T's runtime has been in one poll
+ * for at least BUSY_NS; returns 0 (and writes nothing) when one is free or
+ * no worker record says. */
+static int workers_held(build *b, const tt_stask *t, uint64_t busy_ns, sb *text)
+{
+	const tt_snapshot *s = b->s;
+	size_t busy = 0, live = 0;
+	line l;
+
+	for (size_t k = 0; k < s->nworkers; k++) {
+		const tt_rworker *w = &s->workers[k];
+		if (w->runtime_id != t->raw.runtime_id || w->state == TT_WORKER_EXITED ||
+		    w->state == TT_WORKER_UNUSED)
+			continue;
+		live++;
+		busy += w->state == TT_WORKER_POLLING && w->task_id && w->task_id != t->raw.id &&
+			w->poll_start_ns && age(w->poll_start_ns, b->now) >= busy_ns;
+	}
+	if (!live || busy < live)
+		return 0;
+	tt_fbuf *fb = line_start(&l);
+	tt_fb_str(fb, live == 1 ? "  the only worker of its runtime is busy:" :
+				  "  every worker of its runtime is busy:");
+	size_t n = 0;
+	for (size_t k = 0; k < s->nworkers; k++) {
+		const tt_rworker *w = &s->workers[k];
+		if (w->runtime_id != t->raw.runtime_id || w->state != TT_WORKER_POLLING)
+			continue;
+		tt_fb_str(fb, n++ ? ", worker " : " worker ");
+		tt_fmt_worker(fb, w->runtime_id, w->index, s->runtimes.count > 1);
+		tt_fb_str(fb, " polls ");
+		task_ref(fb, w->task_id, s);
+		tt_fb_str(fb, " for ");
+		tt_fmt_duration(fb, age(w->poll_start_ns, b->now));
+	}
+	line_end(text, &l);
+	return 1;
+}
+
+/* Woken and not polled since; or its timer overdue while every worker is
+ * held by a long poll, so no worker fires it (the task is idle, not
+ * scheduled, until one does). */
+static void starved(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
 	uint64_t a = age(t->raw.wake_ns, b->now);
+	uint64_t busy = b->o->long_poll_ns != TT_DIAG_OFF ? b->o->long_poll_ns : b->o->starved_ns;
 	sb text = { 0 };
 	line l;
 	tt_fbuf *fb;
 
-	if (!recording(b) || b->o->starved_ns == TT_DIAG_OFF || t->raw.running ||
-	    t->raw.state != TT_STATE_SCHEDULED || !t->raw.wake_ns ||
-	    a < b->o->starved_ns)
+	if (!recording(b) || b->o->starved_ns == TT_DIAG_OFF || t->raw.running)
 		return;
-	fb = line_start(&l);
-	title_start(fb, TT_DIAG_STARVED);
-	task_ref(fb, t->raw.id, b->s);
-	tt_fb_str(fb, " was woken ");
-	tt_fmt_duration(fb, a);
-	tt_fb_str(fb, " ago and has not been polled since");
-	line_end(&text, &l);
+	if (t->raw.state == TT_STATE_SCHEDULED && t->raw.wake_ns && a >= b->o->starved_ns) {
+		fb = line_start(&l);
+		title_start(fb, TT_DIAG_STARVED);
+		task_ref(fb, t->raw.id, b->s);
+		tt_fb_str(fb, " was woken ");
+		tt_fmt_duration(fb, a);
+		tt_fb_str(fb, " ago and has not been polled since");
+		line_end(&text, &l);
+		workers_held(b, t, busy, &text);
+	} else if (t->raw.state == TT_STATE_IDLE && leaf_waits(v) &&
+		   tt_fmt_wait_row(v->leaf->raw.wait_kind)->shape == TT_WS_DEADLINE &&
+		   v->leaf->raw.wait_detail &&
+		   (a = age(v->leaf->raw.wait_detail, b->now)) >= b->o->starved_ns) {
+		sb held = { 0 };
+		if (!workers_held(b, t, busy, &held)) {
+			free(held.p);
+			return;
+		}
+		fb = line_start(&l);
+		title_start(fb, TT_DIAG_STARVED);
+		task_ref(fb, t->raw.id, b->s);
+		tt_fb_str(fb, " has a timer overdue ");
+		tt_fmt_duration(fb, a);
+		tt_fb_str(fb, " that no worker is free to fire");
+		line_end(&text, &l);
+		fb = line_start(&l);
+		tt_fb_str(fb, "  ");
+		wait_evidence(fb, v, b->s, b->now);
+		line_end(&text, &l);
+		if (held.p)
+			sb_add(&text, held.p);
+		text.oom |= held.oom;
+		free(held.p);
+	} else {
+		return;
+	}
 	advise(&text, kind_advice[TT_DIAG_STARVED]);
 	add(b, TT_DIAG_STARVED, t->raw.id, 0, a, &text);
 	b->flagged[i] = 1;
@@ -839,7 +910,7 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 		if (!b.flagged[i])
 			never_resolved(&b, i, &v);
 		if (!b.flagged[i])
-			starved(&b, i);
+			starved(&b, i, &v);
 		idle(&b, i, &v);
 	}
 	if (opts->recheck && !b.oom)

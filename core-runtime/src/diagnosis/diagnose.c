@@ -485,6 +485,63 @@ static int mutex_handed_on(build *b, uint64_t object)
 	       bsearch(&object, b->woken, b->nwoken, sizeof(*b->woken), cmp_u64) != NULL;
 }
 
+/* A timer on another branch of a combinator around T's leaf (the timer
+ * of a tt_timeout, a sleep in a select): the wait ends when it fires.
+ * The innermost such timer frame, its combinator in *COMB; NULL when
+ * none.  Bounded by the task's frames, whatever their parent links say. */
+static const tt_sframe *timer_around(const tt_stask *t, const tview *v, const tt_sframe **comb)
+{
+	size_t cur = (size_t)(v->leaf - t->frames);
+
+	for (size_t steps = 0; cur < t->nframes && steps < t->nframes; steps++) {
+		int32_t parent = t->frames[cur].raw.parent;
+		if (parent < 0 || (size_t)parent >= cur)
+			return NULL;
+		if (t->frames[parent].raw.kind == TT_FUNC_KIND_COMBINATOR) {
+			for (size_t j = (size_t)parent + 1; j < t->nframes; j++) {
+				const tt_rframe *f = &t->frames[j].raw;
+				if (f->parent != parent || j == cur || f->kind != TT_FUNC_KIND_LEAF)
+					continue;
+				if (tt_fmt_wait_row(f->wait_kind)->shape == TT_WS_DEADLINE &&
+				    f->wait_detail) {
+					*comb = &t->frames[parent];
+					return &t->frames[j];
+				}
+			}
+		}
+		cur = (size_t)parent;
+	}
+	return NULL;
+}
+
+/* The advice of a never-resolved wait that a timer ends: when, then the
+ * fix (ADVICE past its first sentence, which says "never"). */
+static void timeout_advice(build *b, sb *text, const char *advice, const tt_sframe *timer,
+			   const tt_sframe *comb)
+{
+	line l;
+	tt_fbuf *fb = line_start(&l);
+	uint64_t deadline = timer->raw.wait_detail;
+
+	tt_fb_str(fb, "  -> only its ");
+	tt_fb_text(fb, comb->func->name);
+	if (deadline > b->now) {
+		tt_fb_str(fb, " ends the wait, in ");
+		tt_fmt_duration(fb, deadline - b->now);
+	} else {
+		tt_fb_str(fb, " ends the wait: it was due ");
+		tt_fmt_duration(fb, b->now - deadline);
+		tt_fb_str(fb, " ago and fires when a worker gets to it");
+	}
+	tt_fb_str(fb, ", with its timeout error.");
+	const char *rest = advice ? strstr(advice, ".  ") : NULL;
+	if (rest) {
+		tt_fb_str(fb, "  ");
+		tt_fb_str(fb, rest + 3);
+	}
+	line_end(text, &l);
+}
+
 static void never_resolved(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
@@ -523,7 +580,11 @@ static void never_resolved(build *b, size_t i, const tview *v)
 	tt_fb_str(fb, "  ");
 	wait_evidence(fb, v, b->s, b->now);
 	line_end(&text, &l);
-	advise(&text, w->orphan_advice);
+	const tt_sframe *comb = NULL, *timer = timer_around(t, v, &comb);
+	if (timer)
+		timeout_advice(b, &text, w->orphan_advice, timer, comb);
+	else
+		advise(&text, w->orphan_advice);
 	add(b, TT_DIAG_NEVER_RESOLVED, t->raw.id, owner,
 	    age(v->leaf->raw.wait_since_ns, b->now), &text);
 	b->flagged[i] = 1;

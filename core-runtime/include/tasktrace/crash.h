@@ -7,6 +7,7 @@
  *   TASKTRACE_CRASH=1            tt_crash_install(NULL)
  *   TASKTRACE_CRASH=symbolize    ... with .symbolize = 1
  *   TASKTRACE_DUMP_SIGNAL=QUIT   tt_dump_install(SIGQUIT, -1) (or USR1, a number)
+ *   TASKTRACE_STALL=50ms         tt_stall_start with that threshold (1: 100 ms)
  *   TASKTRACE_CRASH_DIR=DIR      where a crash report or a dump on a signal
  *                                goes when its fd changed since install
  *                                (default /tmp)

@@ -271,14 +271,18 @@ int main(void)
 	Suite *s = suite_create("stall");
 	TCase *tc = tcase_create("stall");
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, stall_report);
+	/* TSan defers a signal to a thread until it leaves the intercepted
+	 * call it is in: a worker blocked in read() never takes it, and the
+	 * report says so in one line (what stall_masked checks). */
+	const char *sanitize = getenv("TT_SANITIZE");
+	if (!sanitize || !strstr(sanitize, "thread"))
+		tcase_add_test(tc, stall_report);
 	tcase_add_test(tc, stall_masked);
 	tcase_add_test(tc, stall_off);
 	tcase_add_test(tc, hung_stalled_thread);
 	tcase_add_test(tc, starved_all_blocked);
 	/* A sanitized process's core holds its shadow memory: terabytes. */
-	const char *san = getenv("TT_SANITIZE");
-	if (!san || !strcmp(san, "none"))
+	if (!sanitize || !strcmp(sanitize, "none"))
 		tcase_add_test(tc, hung_stalled_core);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

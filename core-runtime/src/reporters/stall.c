@@ -1,20 +1,18 @@
 /* The stall detector (crash.h, tt_stall_start): a poll that runs past
  * the threshold is reported with where its thread is.
  *
- * A thread of the watchdog reads the worker records every tick (a fifth
- * of the threshold, at most 10 ms): the poll start and the task each
- * worker publishes anyway, so a poll costs nothing more with the
- * detector on.  When a poll has run past the threshold it sends the
- * worker a signal of its own (rt_tgsigqueueinfo, the worker's slot in the
- * value); the handler walks its own stack with the crash handler's
- * frame-pointer walk (crash_bt.c) into that slot, preallocated, and
- * returns: no malloc, no lock, bounded.  This thread then prints the
- * report -- the task, the native stack pruned and named as the crash log
- * names it, the system call (/proc/self/task/TID/syscall and wchan), the
- * task's chain and ancestry as `tasktrace bt` prints them -- at the
- * threshold and again at 2x, 4x, ... of it, and at most RATE reports a
- * second.  A report again while the thread is still in the same system
- * call reuses the stack instead of interrupting the call once more. */
+ * A thread of the watchdog reads the worker records as a poll in
+ * progress crosses the threshold, and at least once a threshold
+ * (stall_main): the poll start and the task each worker publishes anyway,
+ * so a poll costs nothing more with the detector on.  When a poll has run past the threshold it
+ * sends the worker a signal of its own (rt_tgsigqueueinfo, the worker's slot in the value); the
+ * handler walks its own stack with the crash handler's frame-pointer walk (crash_bt.c) into that
+ * slot, preallocated, and returns: no malloc, no lock, bounded.  This thread then prints the report
+ * -- the task, the native stack pruned and named as the crash log names it, the system call
+ * (/proc/self/task/TID/syscall and wchan), the task's chain and ancestry as `tasktrace bt` prints
+ * them -- at the threshold and again at 2x, 4x, ... of it, and at most RATE reports a second.  A
+ * report again while the thread is still in the same system call reuses the stack instead of
+ * interrupting the call once more. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,9 +31,10 @@
 #include "runtime/internal.h"
 #include "tasktrace/crash.h"
 
-#define SLOTS 256		     /* worker records watched */
-#define ANSWER_NS (50ull * 1000000u) /* a signalled thread records its stack by then */
-#define TICK_MAX_NS (10ull * 1000000u)
+#define SLOTS 256		      /* worker records watched */
+#define ANSWER_NS (50ull * 1000000u)  /* a signalled thread records its stack by then */
+#define TICK_MIN_NS (1ull * 1000000u) /* between two looks, at least */
+#define TICK_MAX_NS (5ull * 1000000u)
 #define RATE 20 /* reports a second, all workers together */
 
 /* One per worker record: the handler's part, then the thread's. */
@@ -55,9 +54,11 @@ typedef struct slot {
 } slot;
 
 static struct {
-	pthread_mutex_t lock; /* start/stop */
+	pthread_mutex_t lock; /* start/stop; the thread holds it but while it waits */
+	pthread_cond_t cv;    /* on CLOCK_MONOTONIC: stop */
 	pthread_t thread;
-	_Atomic int stop;
+	int stop;
+	uint64_t tick_ns; /* the shortest wait between two looks */
 	int running;
 	tt_stall_opts o;
 	int signo;
@@ -323,15 +324,17 @@ static void report(size_t i, const tt_rworker *w, uint64_t age)
 	tt_rep_close(p);
 }
 
-/* Is worker record W in a poll past the threshold that is due a report? */
-static void check(size_t i, const tt_rworker *w, uint64_t now)
+/* Is worker record W in a poll past the threshold that is due a report?
+ * Returns when to look at it next: when its poll, if it goes on, is due
+ * its next report (UINT64_MAX: not in a poll). */
+static uint64_t check(size_t i, const tt_rworker *w, uint64_t now)
 {
 	slot *s = &st.slots[i];
 
 	if (w->state != TT_WORKER_POLLING || !w->task_id || !w->poll_start_ns ||
 	    w->poll_start_ns > now || (int64_t)w->tid <= 0) {
 		s->task = 0;
-		return;
+		return UINT64_MAX;
 	}
 	if (s->task != w->task_id || s->start != w->poll_start_ns) {
 		/* A new poll: a new stall, if it lasts. */
@@ -343,44 +346,57 @@ static void check(size_t i, const tt_rworker *w, uint64_t now)
 	}
 	uint64_t age = now - w->poll_start_ns;
 	if (age < s->next_ns)
-		return;
+		return w->poll_start_ns + s->next_ns;
 	/* A task between polls keeps the worker's record until the next:
 	 * only a task still running is stalled. */
 	tt_rtask t;
 	if (tt_reader_read_task(&st.r, w->task, &t) != TT_R_OK || t.id != w->task_id ||
 	    t.state != TT_STATE_RUNNING)
-		return;
+		return now + st.tick_ns;
 	while (s->next_ns <= age)
 		s->next_ns *= 2;
 	if (rate_ok(now))
 		report(i, w, age);
+	return w->poll_start_ns + s->next_ns;
 }
 
+/* Look at the workers when the first poll in progress would be due a
+ * report, and at least once a threshold: a poll that starts after a look
+ * is due no earlier than a threshold later, and the next look sees it.
+ * So a stall is seen as it crosses the threshold, and a process whose
+ * polls are short is looked at about once a threshold (a worker record's
+ * poll start is early by what the worker did since its last poll ended,
+ * never late). */
 static void *stall_main(void *arg)
 {
 	sigset_t all;
-	uint64_t tick = st.o.threshold_ns / 5;
 	(void)arg;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_setname_np(pthread_self(), "tt-stall");
-	if (tick > TICK_MAX_NS)
-		tick = TICK_MAX_NS;
-	if (tick < 1000000)
-		tick = 1000000;
-	struct timespec ts = {0, (long)tick};
-	while (!atomic_load(&st.stop)) {
-		nanosleep(&ts, NULL);
-		if (tt_reader_refresh(&st.r) != TT_R_OK)
-			continue;
-		uint64_t now = tt_now_ns();
-		uint64_t n = tt_reader_root_u64(&st.r, TT_ROOT_WORKER_COUNT);
-		tt_rworker w;
-		for (uint32_t i = 0; i < n && i < SLOTS; i++)
-			if (tt_reader_worker(&st.r, i, &w) == TT_R_OK)
-				check(i, &w, now);
+	pthread_mutex_lock(&st.lock);
+	while (!st.stop) {
+		uint64_t now = tt_now_ns(), next = now + st.o.threshold_ns;
+		if (tt_reader_refresh(&st.r) == TT_R_OK) {
+			uint64_t n = tt_reader_root_u64(&st.r, TT_ROOT_WORKER_COUNT);
+			tt_rworker w;
+			for (uint32_t i = 0; i < n && i < SLOTS; i++) {
+				if (tt_reader_worker(&st.r, i, &w) != TT_R_OK)
+					continue;
+				uint64_t due = check(i, &w, now);
+				if (due < next)
+					next = due;
+			}
+		}
+		now = tt_now_ns();
+		if (next < now + st.tick_ns)
+			next = now + st.tick_ns;
+		struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
+		while (!st.stop && pthread_cond_timedwait(&st.cv, &st.lock, &ts) != ETIMEDOUT)
+			;
 	}
+	pthread_mutex_unlock(&st.lock);
 	return NULL;
 }
 
@@ -429,8 +445,20 @@ int tt_stall_start(const tt_stall_opts *opts)
 		err = -errno;
 		goto fail;
 	}
-	atomic_store(&st.stop, 0);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	st.tick_ns = st.o.threshold_ns / 20;
+	if (st.tick_ns > TICK_MAX_NS)
+		st.tick_ns = TICK_MAX_NS;
+	if (st.tick_ns < TICK_MIN_NS)
+		st.tick_ns = TICK_MIN_NS;
+	st.stop = 0;
 	err = -pthread_create(&st.thread, NULL, stall_main, NULL);
+	if (err)
+		pthread_cond_destroy(&st.cv);
 	st.running = err == 0;
 fail:
 	pthread_mutex_unlock(&st.lock);
@@ -441,8 +469,12 @@ void tt_stall_stop(void)
 {
 	pthread_mutex_lock(&st.lock);
 	if (st.running) {
-		atomic_store(&st.stop, 1);
+		st.stop = 1;
+		pthread_cond_broadcast(&st.cv);
+		pthread_mutex_unlock(&st.lock);
 		pthread_join(st.thread, NULL);
+		pthread_mutex_lock(&st.lock);
+		pthread_cond_destroy(&st.cv);
 		st.running = 0;
 		/* The handler stays: a signal still queued finds it. */
 	}

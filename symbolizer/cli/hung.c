@@ -1,9 +1,12 @@
 /* tasktrace hung: the diagnosis engine (tasktrace/read/diagnose.h) on a
  * target: deadlocks, lost wakers, never-resolved waits, long polls,
  * starved and idle tasks, each with what to do about it. */
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "tasktrace/read/diagnose.h"
@@ -105,6 +108,81 @@ static void hung_json(const cli_session *s, const tt_diag_report *r)
 	fputs("]}\n", stdout);
 }
 
+static void proc_line(pid_t pid, int64_t tid, const char *what, char *buf, size_t len)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task/%lld/%s", (int)pid, (long long)tid, what);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* What a long poll's worker thread is doing: its system call (a live
+ * target) and its stack, unwound with libdw as `bt` unwinds a running
+ * task's, after the finding's text. */
+static void stalled_thread(cli_session *s, const tt_diag_finding *f)
+{
+	static native_frame nf[NATIVE_MAX];
+	const tt_stask *t = tt_snapshot_find(s->snap, f->task_id);
+	char err[256], line[512];
+	tt_fbuf b;
+
+	if (!t)
+		return;
+	int64_t tid = tt_snapshot_task_tid(s->snap, &t->raw);
+	if (tid > 0 && !s->core) {
+		char sys[256], wchan[64] = "";
+		proc_line(s->target.pid, tid, "syscall", sys, sizeof(sys));
+		/* A thread we stopped sleeps in the stop, not where it was. */
+		if (!s->stopped)
+			proc_line(s->target.pid, tid, "wchan", wchan, sizeof(wchan));
+		tt_fb_init(&b, line, sizeof(line));
+		tt_fb_str(&b, "  thread ");
+		tt_fb_u64(&b, (uint64_t)tid);
+		tt_fb_str(&b, " is ");
+		tt_fmt_syscall(&b, sys, wchan);
+		printf("%s\n", b.p);
+	}
+	int n = native_stack(s, t, nf, NATIVE_MAX, err, sizeof(err));
+	if (n <= 0) {
+		printf("  (no native stack: %s)\n", n < 0 ? err : "no frames");
+		return;
+	}
+	printf("  native stack (innermost first, executor frames pruned):\n");
+	for (int k = 0; k < n; k++) {
+		tt_fb_init(&b, line, sizeof(line));
+		tt_fb_str(&b, "  ");
+		tt_fmt_bt_native(&b, k, nf[k].pc, nf[k].f.inlined, nf[k].f.function, nf[k].f.file,
+				 nf[k].f.line, nf[k].f.module);
+		printf("%s\n", b.p);
+	}
+}
+
+/* The report's text with each long poll's thread after its finding. */
+static void hung_text(cli_session *s, const tt_diag_report *r)
+{
+	const char *p = r->text;
+
+	for (size_t i = 0; i < r->n; i++) {
+		const tt_diag_finding *f = &r->findings[i];
+		const char *q = f->kind == TT_DIAG_LONG_POLL ? strstr(p, f->text) : NULL;
+		if (!q)
+			continue;
+		size_t len = strlen(f->text);
+		fwrite(p, 1, (size_t)(q - p) + len, stdout);
+		if (len && f->text[len - 1] != '\n')
+			putchar('\n');
+		stalled_thread(s, f);
+		p = q + len;
+		if (*p == '\n' && len && f->text[len - 1] != '\n')
+			p++;
+	}
+	fputs(p, stdout);
+}
+
 static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 {
 	cli_opts o;
@@ -138,8 +216,9 @@ static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 	if (o.json) {
 		hung_json(&s, r);
 	} else if (r->n) {
-		printf("%s: %zu problem%s found\n\n%s", cli_target_name(&s), r->n,
-		       r->n == 1 ? "" : "s", r->text);
+		printf("%s: %zu problem%s found\n\n", cli_target_name(&s), r->n,
+		       r->n == 1 ? "" : "s");
+		hung_text(&s, r);
 	} else {
 		printf("%s: %s", cli_target_name(&s), r->text);
 	}
@@ -162,7 +241,8 @@ const cli_cmd cmd_hung = {
 	"                  oneshots, task groups), spelled out task by task\n"
 	"  lost waker      a pending task nothing holds a waker for: it can never wake\n"
 	"  never resolved  a wait on a oneshot or mutex whose owner task is gone\n"
-	"  long poll       one poll running longer than --long-poll (blocks a worker)\n"
+	"  long poll       one poll running longer than --long-poll (blocks a worker),\n"
+	"                  with its thread's system call and native stack\n"
 	"  starved         woken but not polled for longer than --starved\n"
 	"  idle            suspended longer than --idle (timers that have not fired\n"
 	"                  are not counted)\n"

@@ -166,6 +166,26 @@ static tt_poll consumer_poll(consumer *self, tt_cx *cx)
 	TT_RETURN(self, TT_RESULT(&self->r));
 }
 
+/* The same wait inside a tt_timeout: it ends when the timeout fires. */
+typedef struct timed_consumer {
+	tt_frame frame;
+	tt_oneshot_recv r;
+	tt_timeout t;
+} timed_consumer;
+static tt_poll timed_consumer_poll(timed_consumer *self, tt_cx *cx);
+TT_ASYNC_FN(timed_consumer, timed_consumer_poll, NULL);
+static void timed_consumer_init(timed_consumer *c)
+{
+	tt_frame_init(&c->frame, &timed_consumer_fn);
+}
+static tt_poll timed_consumer_poll(timed_consumer *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	tt_oneshot_recv_init(&self->r, &answer);
+	TT_AWAIT(self, cx, &self->t, tt_timeout_init(&self->t, &self->r.leaf.frame, TT_SEC(30)));
+	TT_RETURN(self, TT_RESULT(&self->t));
+}
+
 /* A leaf that forgets its waker (as samples/lost_waker.c). */
 typedef struct forgetful {
 	tt_leaf leaf;
@@ -265,6 +285,42 @@ START_TEST(oneshot_producer_gone)
 	ck_assert_ptr_nonnull(strstr(f->text, "waits on a oneshot whose producer, task"));
 	ck_assert_ptr_nonnull(strstr(f->text, "tt_oneshot_close()"));
 	ck_assert_ptr_null(find(r, TT_DIAG_LOST_WAKER, tt_task_id(c)));
+	tt_diag_free(r);
+	tt_oneshot_close(&answer);
+	ck_assert_int_eq(tt_task_join_blocking(c), -EPIPE);
+	tt_task_release(c);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+/* Never resolved, but inside a tt_timeout: the finding says when the
+ * timeout ends the wait instead of "it will never get a value". */
+START_TEST(oneshot_producer_gone_timeout)
+{
+	tt_oneshot_init(&answer);
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 2 });
+	tt_handle p = TT_SPAWN(rt, "producer", producer, producer_init);
+	tt_task_join_blocking(p);
+	tt_task_release(p);
+	tt_handle c = TT_SPAWN(rt, "timed-consumer", timed_consumer, timed_consumer_init);
+	wait_for_waiters(&answer.lock, &answer.waiters, 1);
+	/* The poll that registered the waiter goes on to the timer: until it
+	 * ends, the task is running and no finding is due. */
+	ck_assert(wait_state(tt_task_id(c), TT_STATE_IDLE));
+	tt_diag_report *r = NULL;
+	const tt_diag_finding *f = NULL;
+	for (int i = 0; i < 5000 && !f; i++) {
+		tt_diag_free(r);
+		r = diagnose(NULL);
+		if (!(f = find(r, TT_DIAG_NEVER_RESOLVED, tt_task_id(c))))
+			sleep_ms(1);
+	}
+	ck_assert_msg(f, "no never-resolved finding in:\n%s", r->text);
+	ck_assert_ptr_nonnull(strstr(f->text, "waits on a oneshot whose producer, task"));
+	ck_assert_msg(strstr(f->text, "-> only its tt_timeout ends the wait, in "), "%s", f->text);
+	ck_assert_ptr_null(strstr(f->text, "never get a value"));
+	/* The fix is still said. */
+	ck_assert_ptr_nonnull(strstr(f->text, "tt_oneshot_close()"));
 	tt_diag_free(r);
 	tt_oneshot_close(&answer);
 	ck_assert_int_eq(tt_task_join_blocking(c), -EPIPE);
@@ -542,6 +598,7 @@ int main(void)
 	TCase *tc = tcase_create("engine");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, starved_next_to_long_poll);
+	tcase_add_test(tc, oneshot_producer_gone_timeout);
 	tcase_add_test(tc, oneshot_producer_gone);
 	tcase_add_test(tc, transient_states_are_not_findings);
 	tcase_add_test(tc, leaked_at_shutdown);

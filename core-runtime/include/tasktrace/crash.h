@@ -7,6 +7,7 @@
  *   TASKTRACE_CRASH=1            tt_crash_install(NULL)
  *   TASKTRACE_CRASH=symbolize    ... with .symbolize = 1
  *   TASKTRACE_DUMP_SIGNAL=QUIT   tt_dump_install(SIGQUIT, -1) (or USR1, a number)
+ *   TASKTRACE_STALL=50ms         tt_stall_start with that threshold (1: 100 ms)
  *   TASKTRACE_CRASH_DIR=DIR      where a crash report or a dump on a signal
  *                                goes when its fd changed since install
  *                                (default /tmp)
@@ -90,6 +91,29 @@ TT_API int tt_watchdog_start(const tt_watchdog_opts *opts);
 TT_API void tt_watchdog_stop(void);
 /* Run one round now (tests): writes new findings; returns how many. */
 TT_API int tt_watchdog_poll(void);
+
+/* The stall detector: a thread of the watchdog that watches every poll
+ * and, when one runs past THRESHOLD, has the worker record its own native
+ * stack (a real-time signal, SIGNO, whose handler walks the frame
+ * pointers into a preallocated buffer) and writes to FD: the task, that
+ * stack with the executor's frames pruned, the system call the thread is
+ * in (/proc/self/task/TID/syscall, wchan) and the task's chain and
+ * ancestry as `tasktrace bt` prints them; again at 2x, 4x... the
+ * threshold while the poll goes on, at most 20 reports a second.  It
+ * reads the worker records the runtime publishes anyway: a poll costs the
+ * same with it on.  Also started by TASKTRACE_STALL=50ms (or =1: 100 ms)
+ * when the first runtime is created.  docs/diagnosis.md shows a report. */
+typedef struct tt_stall_opts {
+	uint64_t threshold_ns; /* 0: 100 ms */
+	int fd;		       /* -1: stderr (0 is stdin: not used) */
+	int signo;	       /* 0: SIGRTMAX - 1; a real-time signal the
+				* program does not handle itself */
+} tt_stall_opts;
+/* NULL opts: the defaults.  0, or -errno: EALREADY when running, EBUSY
+ * when the program handles the signal, EINVAL for a signal that is not
+ * real-time. */
+TT_API int tt_stall_start(const tt_stall_opts *opts);
+TT_API void tt_stall_stop(void);
 
 /* Tasks of RT still pending, as "leaked at shutdown" findings written to
  * FD (-1: stderr); returns how many.  tt_runtime_free does this itself

@@ -508,6 +508,63 @@ static int mutex_handed_on(build *b, uint64_t object)
 						    sizeof(*b->woken), cmp_u64) != NULL);
 }
 
+/* A timer on another branch of a combinator around T's leaf (the timer
+ * of a tt_timeout, a sleep in a select): the wait ends when it fires.
+ * The innermost such timer frame, its combinator in *COMB; NULL when
+ * none.  Bounded by the task's frames, whatever their parent links say. */
+static const tt_sframe *timer_around(const tt_stask *t, const tview *v, const tt_sframe **comb)
+{
+	size_t cur = (size_t)(v->leaf - t->frames);
+
+	for (size_t steps = 0; cur < t->nframes && steps < t->nframes; steps++) {
+		int32_t parent = t->frames[cur].raw.parent;
+		if (parent < 0 || (size_t)parent >= cur)
+			return NULL;
+		if (t->frames[parent].raw.kind == TT_FUNC_KIND_COMBINATOR) {
+			for (size_t j = (size_t)parent + 1; j < t->nframes; j++) {
+				const tt_rframe *f = &t->frames[j].raw;
+				if (f->parent != parent || j == cur || f->kind != TT_FUNC_KIND_LEAF)
+					continue;
+				if (tt_fmt_wait_row(f->wait_kind)->shape == TT_WS_DEADLINE &&
+				    f->wait_detail) {
+					*comb = &t->frames[parent];
+					return &t->frames[j];
+				}
+			}
+		}
+		cur = (size_t)parent;
+	}
+	return NULL;
+}
+
+/* The advice of a never-resolved wait that a timer ends: when, then the
+ * fix (ADVICE past its first sentence, which says "never"). */
+static void timeout_advice(build *b, sb *text, const char *advice, const tt_sframe *timer,
+			   const tt_sframe *comb)
+{
+	line l;
+	tt_fbuf *fb = line_start(&l);
+	uint64_t deadline = timer->raw.wait_detail;
+
+	tt_fb_str(fb, "  -> only its ");
+	tt_fb_text(fb, comb->func->name);
+	if (deadline > b->now) {
+		tt_fb_str(fb, " ends the wait, in ");
+		tt_fmt_duration(fb, deadline - b->now);
+	} else {
+		tt_fb_str(fb, " ends the wait: it was due ");
+		tt_fmt_duration(fb, b->now - deadline);
+		tt_fb_str(fb, " ago and fires when a worker gets to it");
+	}
+	tt_fb_str(fb, ", with its timeout error.");
+	const char *rest = advice ? strstr(advice, ".  ") : NULL;
+	if (rest) {
+		tt_fb_str(fb, "  ");
+		tt_fb_str(fb, rest + 3);
+	}
+	line_end(text, &l);
+}
+
 static void never_resolved(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
@@ -547,31 +604,106 @@ static void never_resolved(build *b, size_t i, const tview *v)
 	tt_fb_str(fb, "  ");
 	wait_evidence(fb, v, b->s, b->now);
 	line_end(&text, &l);
-	advise(&text, w->orphan_advice);
+	const tt_sframe *comb = NULL, *timer = timer_around(t, v, &comb);
+	if (timer)
+		timeout_advice(b, &text, w->orphan_advice, timer, comb);
+	else
+		advise(&text, w->orphan_advice);
 	add(b, TT_DIAG_NEVER_RESOLVED, t->raw.id, owner,
 	    age(v->leaf->raw.wait_since_ns, b->now), &text);
 	b->flagged[i] = 1;
 }
 
-static void starved(build *b, size_t i)
+/* "  every worker of its runtime is busy: worker 0 polls task 3 "x" for
+ * 1.2s, ..." when each live worker of T's runtime has been in one poll
+ * for at least BUSY_NS; returns 0 (and writes nothing) when one is free or
+ * no worker record says. */
+static int workers_held(build *b, const tt_stask *t, uint64_t busy_ns, sb *text)
+{
+	const tt_snapshot *s = b->s;
+	size_t busy = 0, live = 0;
+	line l;
+
+	for (size_t k = 0; k < s->nworkers; k++) {
+		const tt_rworker *w = &s->workers[k];
+		if (w->runtime_id != t->raw.runtime_id || w->state == TT_WORKER_EXITED ||
+		    w->state == TT_WORKER_UNUSED)
+			continue;
+		live++;
+		busy += w->state == TT_WORKER_POLLING && w->task_id && w->task_id != t->raw.id &&
+			w->poll_start_ns && age(w->poll_start_ns, b->now) >= busy_ns;
+	}
+	if (!live || busy < live)
+		return 0;
+	tt_fbuf *fb = line_start(&l);
+	tt_fb_str(fb, live == 1 ? "  the only worker of its runtime is busy:" :
+				  "  every worker of its runtime is busy:");
+	size_t n = 0;
+	for (size_t k = 0; k < s->nworkers; k++) {
+		const tt_rworker *w = &s->workers[k];
+		if (w->runtime_id != t->raw.runtime_id || w->state != TT_WORKER_POLLING)
+			continue;
+		tt_fb_str(fb, n++ ? ", worker " : " worker ");
+		tt_fmt_worker(fb, w->runtime_id, w->index, s->runtimes.count > 1);
+		tt_fb_str(fb, " polls ");
+		task_ref(fb, w->task_id, s);
+		tt_fb_str(fb, " for ");
+		tt_fmt_duration(fb, age(w->poll_start_ns, b->now));
+	}
+	line_end(text, &l);
+	return 1;
+}
+
+/* Woken and not polled since; or its timer overdue while every worker is
+ * held by a long poll, so no worker fires it (the task is idle, not
+ * scheduled, until one does). */
+static void starved(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
 	uint64_t a = age(t->raw.wake_ns, b->now);
+	uint64_t busy = b->o->long_poll_ns != TT_DIAG_OFF ? b->o->long_poll_ns : b->o->starved_ns;
 	sb text = { 0 };
 	line l;
 	tt_fbuf *fb;
 
-	if (!recording(b) || b->o->starved_ns == TT_DIAG_OFF || t->raw.running ||
-	    t->raw.state != TT_STATE_SCHEDULED || !t->raw.wake_ns ||
-	    a < b->o->starved_ns)
+	if (!recording(b) || b->o->starved_ns == TT_DIAG_OFF || t->raw.running)
 		return;
-	fb = line_start(&l);
-	title_start(fb, TT_DIAG_STARVED);
-	task_ref(fb, t->raw.id, b->s);
-	tt_fb_str(fb, " was woken ");
-	tt_fmt_duration(fb, a);
-	tt_fb_str(fb, " ago and has not been polled since");
-	line_end(&text, &l);
+	if (t->raw.state == TT_STATE_SCHEDULED && t->raw.wake_ns && a >= b->o->starved_ns) {
+		fb = line_start(&l);
+		title_start(fb, TT_DIAG_STARVED);
+		task_ref(fb, t->raw.id, b->s);
+		tt_fb_str(fb, " was woken ");
+		tt_fmt_duration(fb, a);
+		tt_fb_str(fb, " ago and has not been polled since");
+		line_end(&text, &l);
+		workers_held(b, t, busy, &text);
+	} else if (t->raw.state == TT_STATE_IDLE && leaf_waits(v) &&
+		   tt_fmt_wait_row(v->leaf->raw.wait_kind)->shape == TT_WS_DEADLINE &&
+		   v->leaf->raw.wait_detail &&
+		   (a = age(v->leaf->raw.wait_detail, b->now)) >= b->o->starved_ns) {
+		sb held = { 0 };
+		if (!workers_held(b, t, busy, &held)) {
+			free(held.p);
+			return;
+		}
+		fb = line_start(&l);
+		title_start(fb, TT_DIAG_STARVED);
+		task_ref(fb, t->raw.id, b->s);
+		tt_fb_str(fb, " has a timer overdue ");
+		tt_fmt_duration(fb, a);
+		tt_fb_str(fb, " that no worker is free to fire");
+		line_end(&text, &l);
+		fb = line_start(&l);
+		tt_fb_str(fb, "  ");
+		wait_evidence(fb, v, b->s, b->now);
+		line_end(&text, &l);
+		if (held.p)
+			sb_add(&text, held.p);
+		text.oom |= held.oom;
+		free(held.p);
+	} else {
+		return;
+	}
 	advise(&text, kind_advice[TT_DIAG_STARVED]);
 	add(b, TT_DIAG_STARVED, t->raw.id, 0, a, &text);
 	b->flagged[i] = 1;
@@ -896,7 +1028,7 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 		if (!b.flagged[i])
 			never_resolved(&b, i, &v);
 		if (!b.flagged[i])
-			starved(&b, i);
+			starved(&b, i, &v);
 		idle(&b, i, &v);
 	}
 	if (opts->recheck && !b.oom)

@@ -126,6 +126,12 @@ int tt_crash_thread_init(void)
 	return 0;
 }
 
+void tt_cb_thread_stack(uint64_t *lo, uint64_t *hi)
+{
+	*lo = stack_lo;
+	*hi = stack_hi;
+}
+
 /* Called by the executor as a worker thread exits. */
 void tt__crash_thread_exit(void)
 {
@@ -395,17 +401,7 @@ typedef struct where {
 
 static void from_context(where *w, const ucontext_t *uc)
 {
-#if defined(__x86_64__)
-	w->pc = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
-	w->fp = (uint64_t)uc->uc_mcontext.gregs[REG_RBP];
-	w->sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
-#elif defined(__aarch64__)
-	w->pc = uc->uc_mcontext.pc;
-	w->fp = uc->uc_mcontext.regs[29];
-	w->sp = uc->uc_mcontext.sp;
-#else
-	(void)uc;
-#endif
+	tt_cb_regs(uc, &w->pc, &w->fp, &w->sp);
 }
 
 static void header(tt_rout *o, const where *w, char *mem, size_t len)
@@ -466,7 +462,7 @@ static void header(tt_rout *o, const where *w, char *mem, size_t len)
 
 /* The crashing task's chain (for naming native frames) from the
  * registry: polls of every frame, with the await each is suspended at. */
-static size_t chain_polls(tt_rep *p, tt_rtask *t, tt_cb_poll *out, size_t cap)
+size_t tt_cb_chain_polls(tt_rep *p, tt_rtask *t, tt_cb_poll *out, size_t cap)
 {
 	int err;
 	size_t n = tt_rep_walk(p, t, &err), k = 0;
@@ -581,7 +577,7 @@ static size_t report(int fd, const where *w)
 	    tt_rep_task(p, (uint64_t)(uintptr_t)tt__tls_task, &t) == TT_R_OK && t.id)
 		have_task = 1;
 
-	size_t npolls = p && have_task ? chain_polls(p, &t, polls, 64) : 0;
+	size_t npolls = p && have_task ? tt_cb_chain_polls(p, &t, polls, 64) : 0;
 	tt_rout_section(&o, 12u << 10, RESERVE);
 	tt_fb_init(&b, line, sizeof(line));
 	tt_fb_str(&b, "\nthread ");

@@ -9,6 +9,7 @@
  * runtime/internal.h) wherever it is linked, a static program included. */
 #include <link.h>
 #include <string.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "reporters/crash_priv.h"
@@ -193,6 +194,26 @@ void tt_cb_walk(uint64_t pc, uint64_t fp, uint64_t sp, uint64_t lo,
 	out->scanned = 0;
 	if (lo && sp < lo)
 		sp = lo;
+	/* Stopped inside libc (a system call, abort): it keeps no frame
+	 * pointer, so FP is its caller's frame and the return address into
+	 * that caller lies between SP and FP, in no frame record.  The
+	 * first return address into the program there is it. */
+	int m0 = mod_of(pc);
+	if (m0 >= 0 && mods[m0].system && fp > sp && (!hi || fp <= hi)) {
+		uint64_t words[64];
+		uint64_t end = fp - sp > sizeof(words) ? sp + sizeof(words) : fp;
+		size_t n = (size_t)(end - sp) & ~7ul;
+		if (!(sp & 7) && n && m.read(m.ctx, sp, words, n) == 0) {
+			for (size_t i = 0; i < n / 8; i++) {
+				if (program_pc(words[i] - 1)) {
+					out->pc[out->n++] = words[i];
+					out->scanned = 1;
+					total++;
+					break;
+				}
+			}
+		}
+	}
 walk:
 	while (fp) {
 		if (fp & 7) {
@@ -246,6 +267,24 @@ walk:
 	}
 }
 
+void tt_cb_regs(const void *ucv, uint64_t *pc, uint64_t *fp, uint64_t *sp)
+{
+	const ucontext_t *uc = ucv;
+
+	*pc = *fp = *sp = 0;
+#if defined(__x86_64__)
+	*pc = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+	*fp = (uint64_t)uc->uc_mcontext.gregs[REG_RBP];
+	*sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	*pc = uc->uc_mcontext.pc;
+	*fp = uc->uc_mcontext.regs[29];
+	*sp = uc->uc_mcontext.sp;
+#else
+	(void)uc;
+#endif
+}
+
 static const tt_cb_poll *poll_of(uint64_t pc, int m, const tt_cb_poll *polls,
 				 size_t npolls)
 {
@@ -262,8 +301,9 @@ static const tt_cb_poll *poll_of(uint64_t pc, int m, const tt_cb_poll *polls,
 }
 
 static void frame_line(tt_rout *o, int num, uint64_t pc, const tt_cb_poll *polls,
-		       size_t npolls)
+		       size_t npolls, tt_cb_namer namer)
 {
+	char sym[128];
 	char mem[512];
 	tt_fbuf b;
 	/* A return address is just past its call: look the call up. */
@@ -296,6 +336,9 @@ static void frame_line(tt_rout *o, int num, uint64_t pc, const tt_cb_poll *polls
 			tt_fb_str(&b, ":");
 			tt_fb_u64(&b, p->line);
 		}
+	} else if (namer && namer(at, sym, sizeof(sym))) {
+		tt_fb_str(&b, " in ");
+		tt_fb_text(&b, sym);
 	}
 	tt_fb_str(&b, " [");
 	if (m >= 0) {
@@ -311,6 +354,12 @@ static void frame_line(tt_rout *o, int num, uint64_t pc, const tt_cb_poll *polls
 
 void tt_cb_print(tt_rout *o, const tt_native *nb, const tt_cb_poll *polls,
 		 size_t npolls)
+{
+	tt_cb_print_named(o, nb, polls, npolls, NULL);
+}
+
+void tt_cb_print_named(tt_rout *o, const tt_native *nb, const tt_cb_poll *polls,
+		       size_t npolls, tt_cb_namer namer)
 {
 	size_t last_user = 0, pruned = 0, printed = 0, skipped = 0;
 	int any_user = 0;
@@ -346,7 +395,7 @@ void tt_cb_print(tt_rout *o, const tt_native *nb, const tt_cb_poll *polls,
 			skipped++;
 			continue;
 		}
-		frame_line(o, (int)k, nb->pc[k], polls, npolls);
+		frame_line(o, (int)k, nb->pc[k], polls, npolls, namer);
 		printed++;
 	}
 	if (skipped + nb->more) {

@@ -38,8 +38,25 @@ typedef struct tt_cb_poll {
 	uint32_t line;
 } tt_cb_poll;
 
+/* The async functions of T's chain from the registry, to name native
+ * frames: each frame's poll, with the await it is suspended at. */
+size_t tt_cb_chain_polls(tt_rep *p, tt_rtask *t, tt_cb_poll *out, size_t cap);
+
 /* Print the walk, executor frames pruned. */
 void tt_cb_print(tt_rout *o, const tt_native *nb, const tt_cb_poll *polls,
 		 size_t npolls);
+/* The same, naming a frame outside the chain's poll functions with NAMER
+ * when it gives a name (1) for the pc (the stall report: not in a signal
+ * handler, so dladdr may be used). */
+typedef int (*tt_cb_namer)(uint64_t pc, char *buf, size_t len);
+void tt_cb_print_named(tt_rout *o, const tt_native *nb, const tt_cb_poll *polls,
+		       size_t npolls, tt_cb_namer namer);
+
+/* PC, frame pointer and SP of a signal's ucontext_t (0 when the
+ * architecture is not known). */
+void tt_cb_regs(const void *ucontext, uint64_t *pc, uint64_t *fp, uint64_t *sp);
+/* The calling thread's stack [LO, HI), 0 when not known: recorded by
+ * tt_crash_thread_init, which every worker runs at start. */
+void tt_cb_thread_stack(uint64_t *lo, uint64_t *hi);
 
 #endif

@@ -82,6 +82,7 @@ static void from_env(void)
 	const char *dump = getenv("TASKTRACE_DUMP_SIGNAL");
 	const char *wdog = getenv("TASKTRACE_WATCHDOG");
 	const char *leaks = getenv("TASKTRACE_LEAKS");
+	const char *stall = getenv("TASKTRACE_STALL");
 	tt_watchdog_opts wo;
 
 	if (crash && *crash && strcmp(crash, "0")) {
@@ -101,6 +102,16 @@ static void from_env(void)
 	}
 	if (leaks)
 		atomic_store(&leaks_enabled, strcmp(leaks, "0") != 0);
+	/* "50ms" (a duration), "1"/"on" for the default 100 ms. */
+	if (stall && *stall && strcmp(stall, "0") && strcasecmp(stall, "off")) {
+		tt_stall_opts so = { .fd = -1 };
+		uint64_t ns = 0;
+		if (strcmp(stall, "1") && strcasecmp(stall, "on") &&
+		    tt_diag_parse_duration(stall, &ns) < 0)
+			ns = 0;
+		so.threshold_ns = ns;
+		tt_stall_start(&so);
+	}
 }
 
 static void diag_runtime_new(void)

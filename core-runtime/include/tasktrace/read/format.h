@@ -121,4 +121,12 @@ TT_API const char *tt_fmt_strip_task_prefix(const char *msg);
 TT_API void tt_fmt_bt_native(tt_fbuf *b, int num, uint64_t pc, int inlined, const char *func,
 			     const char *file, uint32_t line, const char *module);
 
+/* A thread's system call in words, from the text of
+ * /proc/PID/task/TID/syscall (LINE) and wchan (WCHAN, may be NULL):
+ * "blocked in read(5, ...) (wchan pipe_read)", "running (not in a system
+ * call)".  Returns 1 when it names a system call.  The common calls are
+ * named (tt_syscall_name, NULL for others); an fd argument is decimal. */
+TT_API int tt_fmt_syscall(tt_fbuf *b, const char *line, const char *wchan);
+TT_API const char *tt_syscall_name(long nr);
+
 #endif

@@ -98,6 +98,12 @@ TT_API tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame
 		tt_t_;                                                                  \
 	})
 
+/* The same for an async function of the short form (TT_ASYNC): the new
+ * frame is TT_NEW(T, FIELDS...), e.g.
+ * TT_SPAWN_NEW(NULL, "conn", conn, .fd = fd). */
+#define TT_SPAWN_NEW(rt, name, T, ...) TT_SPAWN(rt, name, T, TT_SET_, TT_NEW(T, __VA_ARGS__))
+#define TT_SET_(P, V) (*(P) = (V))
+
 TT_API void *tt_frame_alloc(size_t size);
 TT_API void tt_frame_free(void *frame);
 /* Give up a frame from tt_frame_alloc that will never be polled: its

@@ -124,6 +124,11 @@ START_TEST(long_poll_and_hung)
 	ck_assert_ptr_nonnull(strstr(c, "idle: task 2 \"request-42\""));
 	ck_assert_ptr_null(strstr(c, "deadlock:"));
 	ck_assert_ptr_null(strstr(c, "lost waker:"));
+	/* A task resting on an fd read is not hung (a listener in accept)... */
+	ck_assert_msg(!strstr(c, "pipe-reader"), "%s", c);
+	/* ... unless asked for. */
+	ok(g, ttmi_cli(g, "task diagnose -idle 0 -idle-io 0"), "task diagnose -idle-io 0");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "\"pipe-reader\" has been suspended"));
 	ok(g, ttmi_cli(g, "task diagnose"), "task diagnose default");
 	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "no problems found in"));
 	ttmi_record *r = expect(g, ttmi_cli(g, "task diagnose -idle soon"), "error", "bad duration");

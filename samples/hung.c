@@ -172,6 +172,7 @@ static void spawn_wait_kinds(void)
 {
 	int one = 1;
 	jobs = tt_chan_new(sizeof(int), 16);
+	tt_chan_set_name(jobs, "jobs"); /* readers: channel recv "jobs", not its address */
 	results = tt_chan_new(sizeof(int), 1);
 	tt_chan_try_send(results, &one);
 	if (pipe(pipe_fds) < 0 || tt_fd_open(NULL, pipe_fds[0], &pipe_in) < 0) {
@@ -217,8 +218,11 @@ int main(void)
 {
 	tt_notify_init(&db_reply);
 	tt_mutex_init(&config_lock);
+	tt_mutex_set_name(&config_lock, "config");
 	tt_semaphore_init(&pool_slots, 1);
+	tt_semaphore_set_name(&pool_slots, "pool-slots");
 	tt_oneshot_init(&auth_reply);
+	tt_oneshot_set_name(&auth_reply, "auth-reply");
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
 	if (!rt) {
 		perror("tt_runtime_new");

@@ -103,6 +103,40 @@ START_TEST(test_spawn_new)
 }
 END_TEST
 
+/* tt_block_on_named: the root task carries the given name; NULL keeps
+ * "block_on". */
+TT_ASYNC(namer, char name[TT_TASK_NAME_MAX];);
+TT_POLL(namer)
+{
+	TT_BEGIN(self);
+	snprintf(self->name, sizeof self->name, "%s", tt_task_name(tt_current_task()));
+	TT_RETURN(self, 0);
+}
+
+START_TEST(test_root_name)
+{
+	tt_runtime *rt = tt_test_runtime(_i);
+	namer m = TT_NEW(namer);
+	ck_assert_int_eq(tt_block_on_named(rt, &m.frame, "main"), 0);
+	ck_assert_str_eq(m.name, "main");
+	m = TT_NEW(namer);
+	ck_assert_int_eq(tt_block_on_named(rt, &m.frame, NULL), 0);
+	ck_assert_str_eq(m.name, "block_on");
+	tt_runtime_free(rt);
+}
+END_TEST
+
+/* The object names' setters refuse NULL objects. */
+START_TEST(test_set_name_null)
+{
+	ck_assert_int_eq(tt_chan_set_name(NULL, "x"), -EINVAL);
+	ck_assert_int_eq(tt_mutex_set_name(NULL, "x"), -EINVAL);
+	ck_assert_int_eq(tt_semaphore_set_name(NULL, "x"), -EINVAL);
+	ck_assert_int_eq(tt_notify_set_name(NULL, "x"), -EINVAL);
+	ck_assert_int_eq(tt_oneshot_set_name(NULL, "x"), -EINVAL);
+}
+END_TEST
+
 static Suite *macros_suite(void)
 {
 	Suite *s = suite_create("macros");
@@ -110,6 +144,8 @@ static Suite *macros_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_short_forms, 0, 3);
 	tcase_add_test(tc, test_spawn_new);
+	tcase_add_loop_test(tc, test_root_name, 0, 2);
+	tcase_add_test(tc, test_set_name_null);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -108,6 +108,8 @@ typedef struct tt_wait {
 	uint64_t owner; /* id of the task that can release it, 0 if unknown */
 	uint64_t since_ns;
 	uint64_t detail;
+	/* the waited object's name (tt_chan_set_name...), NULL if none */
+	const char *name;
 } tt_wait;
 
 typedef struct tt_leaf {
@@ -323,6 +325,9 @@ TT_API uint64_t tt_now_ns(void);
 TT_API void tt_wait_set(tt_wait *w, uint32_t kind, const void *object, uint64_t owner,
 			uint64_t detail);
 TT_API void tt_wait_clear(tt_wait *w);
+/* Name the object of W's current wait for the readers (after
+ * tt_wait_set, which clears it; NAME must live as long as the wait). */
+TT_API void tt_wait_set_name(tt_wait *w, const char *name);
 
 #ifdef __cplusplus
 }

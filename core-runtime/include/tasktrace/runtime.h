@@ -57,6 +57,10 @@ TT_API int tt_runtime_workers(const tt_runtime *rt);
  * caller's thread drives every task until ROOT finishes.  From inside a
  * task it returns -EDEADLK: await the future instead. */
 TT_API intptr_t tt_block_on(tt_runtime *rt, tt_frame *root);
+/* The same, with the root task named NAME (copied as a spawn's name;
+ * NULL or "" is "block_on") instead of "block_on": readers show
+ * `task 1 "main"`.  Readers still tell the root by its block_on flag. */
+TT_API intptr_t tt_block_on_named(tt_runtime *rt, tt_frame *root, const char *name);
 
 typedef struct tt_spawn_opts {
 	const char *name;         /* copied, cut to TT_TASK_NAME_MAX-1 bytes between UTF-8 characters */

@@ -216,6 +216,10 @@ static void wait_phrase(tt_fbuf *b, const tt_rframe *f, uint64_t now,
 			const char *sep)
 {
 	tt_fb_str(b, tt_wait_kind_name(f->wait_kind));
+	if (f->wait_name[0]) {
+		fb_putc(b, ' ');
+		fb_quoted(b, f->wait_name);
+	}
 	if (tt_fmt_wait_row(f->wait_kind)->shape == TT_WS_DEADLINE && f->wait_detail) {
 		tt_fb_str(b, sep);
 		fb_putc(b, ' ');
@@ -291,7 +295,11 @@ static void object_wait(tt_fbuf *b, const tt_rframe *f, const tt_wait_row *w,
 	if (w->shape == TT_WS_CALL)
 		return;
 	fb_putc(b, ' ');
-	tt_fb_hex(b, f->wait_object);
+	/* a name the program gave the object reads better than its address */
+	if (f->wait_name[0])
+		fb_quoted(b, f->wait_name);
+	else
+		tt_fb_hex(b, f->wait_object);
 	if (f->wait_owner) {
 		fb_putc(b, ' ');
 		tt_fb_str(b, w->link);

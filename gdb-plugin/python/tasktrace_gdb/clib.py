@@ -28,6 +28,7 @@ import gdb
 U64, U32, I32, SIZE = ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int32, ctypes.c_size_t
 CHARP = ctypes.c_char_p
 TASK_NAME_MAX = 32
+OBJECT_NAME_MAX = 32
 READ_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, U64, ctypes.c_void_p, SIZE)
 
 
@@ -38,7 +39,8 @@ class Mem(ctypes.Structure):
 class RFrame(ctypes.Structure):
     _fields_ = [("addr", U64), ("func", U64), ("site", U64), ("parent", I32), ("depth", U32),
                 ("kind", U32), ("wait_kind", U32), ("wait_object", U64), ("wait_owner", U64),
-                ("wait_since_ns", U64), ("wait_detail", U64)]
+                ("wait_since_ns", U64), ("wait_detail", U64),
+                ("wait_name", ctypes.c_char * OBJECT_NAME_MAX)]
 
 
 class RTask(ctypes.Structure):
@@ -109,7 +111,8 @@ class RootPick(ctypes.Structure):
 
 class DiagOpts(ctypes.Structure):
     _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
-                ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p)]
+                ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p),
+                ("idle_io_ns", U64)]
 
 
 class Finding(ctypes.Structure):

@@ -259,6 +259,9 @@ typedef struct tt_rframe {
 	uint64_t wait_owner;
 	uint64_t wait_since_ns;
 	uint64_t wait_detail;
+	/* the waited object's name (WAIT field NAME), as read: untrusted
+	 * bytes, cut to TT_OBJECT_NAME_MAX-1; "" if none or unreadable */
+	char wait_name[TT_OBJECT_NAME_MAX];
 } tt_rframe;
 
 typedef struct tt_rtask {

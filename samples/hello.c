@@ -3,21 +3,8 @@
 
 #include "tasktrace/tasktrace.h"
 
-typedef struct greeter {
-	tt_frame frame;
-	int n;
-	tt_sleep nap;
-} greeter;
-static tt_poll greeter_poll(greeter *self, tt_cx *cx);
-TT_ASYNC_FN(greeter, greeter_poll, NULL);
-
-static void greeter_init(greeter *g, int n)
-{
-	tt_frame_init(&g->frame, &greeter_fn);
-	g->n = n;
-}
-
-static tt_poll greeter_poll(greeter *self, tt_cx *cx)
+TT_ASYNC(greeter, int n; tt_sleep nap;);
+TT_POLL(greeter)
 {
 	TT_BEGIN(self);
 	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(10 * self->n)));
@@ -27,23 +14,13 @@ static tt_poll greeter_poll(greeter *self, tt_cx *cx)
 	TT_RETURN(self, self->n * self->n);
 }
 
-typedef struct hello_main {
-	tt_frame frame;
-	int i;
-	intptr_t sum;
-	tt_handle tasks[3];
-	tt_join join;
-} hello_main;
-static tt_poll hello_main_poll(hello_main *self, tt_cx *cx);
-TT_ASYNC_FN(hello_main, hello_main_poll, NULL);
-
-static tt_poll hello_main_poll(hello_main *self, tt_cx *cx)
+TT_ASYNC(hello_main, int i; intptr_t sum; tt_handle tasks[3]; tt_join join;);
+TT_POLL(hello_main)
 {
 	static const char *names[] = {"alpha", "beta", "gamma"};
 	TT_BEGIN(self);
 	for (self->i = 0; self->i < 3; self->i++)
-		self->tasks[self->i] = TT_SPAWN(NULL, names[self->i], greeter, greeter_init,
-						self->i + 1);
+		self->tasks[self->i] = TT_SPAWN_NEW(NULL, names[self->i], greeter, .n = self->i + 1);
 	for (self->i = 0; self->i < 3; self->i++) {
 		TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->tasks[self->i]));
 		self->sum += TT_RESULT(&self->join);
@@ -58,9 +35,7 @@ int main(void)
 		perror("tt_runtime_new");
 		return 1;
 	}
-	hello_main m;
-	tt_frame_init(&m.frame, &hello_main_fn);
-	m.sum = 0;
+	hello_main m = TT_NEW(hello_main);
 	intptr_t r = tt_block_on(rt, &m.frame);
 	printf("sum of squares: %ld\n", (long)r);
 	tt_runtime_free(rt);

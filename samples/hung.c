@@ -23,109 +23,48 @@
 
 static tt_notify db_reply; /* nobody ever notifies it */
 
-typedef struct await_reply {
-	tt_frame frame;
-	int query_id;
-	tt_notified reply;
-} await_reply;
-static tt_poll await_reply_poll(await_reply *self, tt_cx *cx);
-TT_ASYNC_FN(await_reply, await_reply_poll, NULL);
-
-static tt_poll await_reply_poll(await_reply *self, tt_cx *cx)
+TT_ASYNC(await_reply, int query_id; tt_notified reply;);
+TT_POLL(await_reply)
 {
 	TT_BEGIN(self);
 	TT_AWAIT(self, cx, &self->reply, tt_notified_init(&self->reply, &db_reply)); /* @await:reply */
 	TT_RETURN(self, self->query_id);
 }
 
-typedef struct query_db {
-	tt_frame frame;
-	const char *sql;
-	await_reply wait;
-} query_db;
-static tt_poll query_db_poll(query_db *self, tt_cx *cx);
-TT_ASYNC_FN(query_db, query_db_poll, NULL);
-
-static tt_poll query_db_poll(query_db *self, tt_cx *cx)
+TT_ASYNC(query_db, const char *sql; await_reply wait;);
+TT_POLL(query_db)
 {
 	TT_BEGIN(self);
-	self->wait.query_id = 7;
-	TT_AWAIT(self, cx, &self->wait, tt_frame_init(&self->wait.frame, &await_reply_fn)); /* @await:query */
+	TT_AWAIT(self, cx, &self->wait, self->wait = TT_NEW(await_reply, .query_id = 7)); /* @await:query */
 	TT_RETURN(self, TT_RESULT(&self->wait));
 }
 
-typedef struct load_user {
-	tt_frame frame;
-	int user_id;
-	query_db query;
-} load_user;
-static tt_poll load_user_poll(load_user *self, tt_cx *cx);
-TT_ASYNC_FN(load_user, load_user_poll, NULL);
-
-static tt_poll load_user_poll(load_user *self, tt_cx *cx)
+TT_ASYNC(load_user, int user_id; query_db query;);
+TT_POLL(load_user)
 {
 	TT_BEGIN(self);
-	self->query.sql = "SELECT * FROM users WHERE id = ?";
-	TT_AWAIT(self, cx, &self->query, tt_frame_init(&self->query.frame, &query_db_fn)); /* @await:load */
+	TT_AWAIT(self, cx, &self->query, self->query = TT_NEW(query_db, .sql = "SELECT * FROM users WHERE id = ?")); /* @await:load */
 	TT_RETURN(self, TT_RESULT(&self->query));
 }
 
-typedef struct handle_request {
-	tt_frame frame;
-	int request_id;
-	load_user user;
-} handle_request;
-static tt_poll handle_request_poll(handle_request *self, tt_cx *cx);
-TT_ASYNC_FN(handle_request, handle_request_poll, NULL);
-
-static void handle_request_init(handle_request *h, int request_id)
-{
-	tt_frame_init(&h->frame, &handle_request_fn);
-	h->request_id = request_id;
-}
-
-static tt_poll handle_request_poll(handle_request *self, tt_cx *cx)
+TT_ASYNC(handle_request, int request_id; load_user user;);
+TT_POLL(handle_request)
 {
 	TT_BEGIN(self);
-	self->user.user_id = 1000 + self->request_id;
-	TT_AWAIT(self, cx, &self->user, tt_frame_init(&self->user.frame, &load_user_fn)); /* @await:handle */
+	TT_AWAIT(self, cx, &self->user, self->user = TT_NEW(load_user, .user_id = 1000 + self->request_id)); /* @await:handle */
 	TT_RETURN(self, TT_RESULT(&self->user));
 }
 
-typedef struct cache_refresh {
-	tt_frame frame;
-	tt_sleep nap;
-} cache_refresh;
-static tt_poll cache_refresh_poll(cache_refresh *self, tt_cx *cx);
-TT_ASYNC_FN(cache_refresh, cache_refresh_poll, NULL);
-
-static void cache_refresh_init(cache_refresh *c)
-{
-	tt_frame_init(&c->frame, &cache_refresh_fn);
-}
-
-static tt_poll cache_refresh_poll(cache_refresh *self, tt_cx *cx)
+TT_ASYNC(cache_refresh, tt_sleep nap;);
+TT_POLL(cache_refresh)
 {
 	TT_BEGIN(self);
 	for (;;)
 		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(3600))); /* @await:sleep */
 }
 
-typedef struct supervisor {
-	tt_frame frame;
-	tt_handle target;
-	tt_join join;
-} supervisor;
-static tt_poll supervisor_poll(supervisor *self, tt_cx *cx);
-TT_ASYNC_FN(supervisor, supervisor_poll, NULL);
-
-static void supervisor_init(supervisor *s, tt_handle target)
-{
-	tt_frame_init(&s->frame, &supervisor_fn);
-	s->target = target;
-}
-
-static tt_poll supervisor_poll(supervisor *self, tt_cx *cx)
+TT_ASYNC(supervisor, tt_handle target; tt_join join;);
+TT_POLL(supervisor)
 {
 	TT_BEGIN(self);
 	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->target)); /* @await:join */
@@ -234,6 +173,7 @@ static void spawn_wait_kinds(void)
 {
 	int one = 1;
 	jobs = tt_chan_new(sizeof(int), 16);
+	tt_chan_set_name(jobs, "jobs"); /* readers: channel recv "jobs", not its address */
 	results = tt_chan_new(sizeof(int), 1);
 	tt_chan_try_send(results, &one);
 	if (pipe(pipe_fds) < 0 || tt_fd_open(NULL, pipe_fds[0], &pipe_in) < 0) {
@@ -266,10 +206,10 @@ static tt_poll server_main_poll(server_main *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
 	self->request = TT_SPAWN_LABELED(NULL, "request-42", request_labels, 2, handle_request,
-					 handle_request_init, 42);
+					 TT_SET_, TT_NEW(handle_request, .request_id = 42));
 	tt_task_detach(TT_SPAWN(NULL, "cache-refresh", cache_refresh, cache_refresh_init));
-	tt_task_detach(TT_SPAWN(NULL, "supervisor", supervisor, supervisor_init,
-				tt_task_ref(self->request)));
+	tt_task_detach(TT_SPAWN_NEW(NULL, "supervisor", supervisor,
+				    .target = tt_task_ref(self->request)));
 	tt_task_detach(self->request);
 	spawn_wait_kinds();
 	/* Give every task its first poll before announcing readiness. */
@@ -283,8 +223,11 @@ int main(void)
 {
 	tt_notify_init(&db_reply);
 	tt_mutex_init(&config_lock);
+	tt_mutex_set_name(&config_lock, "config");
 	tt_semaphore_init(&pool_slots, 1);
+	tt_semaphore_set_name(&pool_slots, "pool-slots");
 	tt_oneshot_init(&auth_reply);
+	tt_oneshot_set_name(&auth_reply, "auth-reply");
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
 	if (!rt) {
 		perror("tt_runtime_new");

@@ -2,10 +2,11 @@
 # Install the Debian 12 packages tasktrace builds, tests and demos with,
 # skipping those already present.  Needs root (or sudo).  clang with
 # libclang-rt-14-dev (libclang_rt.fuzzer, the sanitizer runtimes) builds the
-# reader's fuzz target (tests/fuzz).
+# reader's fuzz target (tests/fuzz); python3-clang the locals check
+# (tools/tt-check-locals.py).
 set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libdw-dev libelf-dev
-check gdb elfutils binutils python3 valgrind llvm-14 libc6-dbg"
+check gdb elfutils binutils python3 python3-clang valgrind llvm-14 libc6-dbg"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

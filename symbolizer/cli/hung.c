@@ -27,6 +27,7 @@ static int take_thresholds(const cli_cmd *cmd, int *argc, char **argv,
 		size_t off;
 	} opts[] = {
 		{ "--idle", offsetof(tt_diag_opts, idle_ns) },
+		{ "--idle-io", offsetof(tt_diag_opts, idle_io_ns) },
 		{ "--long-poll", offsetof(tt_diag_opts, long_poll_ns) },
 		{ "--starved", offsetof(tt_diag_opts, starved_ns) },
 	};
@@ -232,7 +233,8 @@ out:
 
 const cli_cmd cmd_hung = {
 	"hung", "diagnose hung tasks: deadlocks, lost wakers, long polls",
-	"Usage: tasktrace hung [OPTIONS] [--idle D] [--long-poll D] [--starved D] TARGET\n"
+	"Usage: tasktrace hung [OPTIONS] [--idle D] [--long-poll D] [--starved D]\n"
+	"                     [--idle-io D] TARGET\n"
 	"\n"
 	"Diagnose the tasks of TARGET (a live pid, or a core file with --exe, as\n"
 	"for the other commands).  Each finding names the task, the\n"
@@ -245,7 +247,9 @@ const cli_cmd cmd_hung = {
 	"                  with its thread's system call and native stack\n"
 	"  starved         woken but not polled for longer than --starved\n"
 	"  idle            suspended longer than --idle (timers that have not fired\n"
-	"                  are not counted)\n"
+	"                  are not counted; nor is a wait on an fd read -- accept,\n"
+	"                  a peer's next request -- or a cancellation token unless\n"
+	"                  --idle-io is given)\n"
 	"\n"
 	"  --idle D        default 60s      durations: 250us, 100ms, 1.5s, 2m, 1h;\n"
 	"  --long-poll D   default 100ms    'off' disables the rule\n"
@@ -253,6 +257,7 @@ const cli_cmd cmd_hung = {
 	"  --label KEY=VALUE  only findings naming a task with label KEY set to\n"
 	"                  VALUE (--label KEY: with label KEY); repeat it: all must\n"
 	"                  match on one task\n"
+	"  --idle-io D     default off      idle threshold of fd reads and tokens\n"
 	"  and the options of every command (-a, -j, --exe, --nonblocking...; see\n"
 	"  'tasktrace --help').\n"
 	"\n"

@@ -152,6 +152,18 @@ START_TEST(bt_prints_chains_innermost_first)
 		 "\n#4  handle_request () at ", site("handle"),
 		 "\n", spawned, "samples/hung.c:", " (server_main_poll)\n", NULL);
 
+	/* Objects the program named read by their names (samples/hung.c names
+	 * the jobs channel, the config mutex, the pool semaphore, the auth
+	 * oneshot; db_reply above stays an address). */
+	ck_assert_msg(strstr(r.out, "\"job-consumer\" [channel recv \"jobs\", ") &&
+			  strstr(r.out, "  tt_recv  waits on channel recv \"jobs\" [for "),
+		      "bt:\n%s", r.out);
+	ck_assert_msg(strstr(r.out, "  tt_lock  waits on mutex \"config\" held by task "),
+		      "bt:\n%s", r.out);
+	ck_assert_msg(strstr(r.out, "waits on semaphore \"pool-slots\""), "bt:\n%s", r.out);
+	ck_assert_msg(strstr(r.out, "waits on oneshot \"auth-reply\" owned by task "), "bt:\n%s",
+		      r.out);
+
 	in_order(r.out, "\"cache-refresh\" [timer, ", " left]:",
 		 "\n#0  tt_sleep  timer, deadline in ",
 		 "\n#1  cache_refresh () at ", site("sleep"), "\n", spawned, NULL);

@@ -141,6 +141,37 @@ START_TEST(label_words)
 }
 END_TEST
 
+/* A named object reads by its name, everywhere a wait is worded; the name
+ * is the target's bytes, escaped like a task name. */
+START_TEST(object_names)
+{
+	tt_fbuf b;
+	tt_rtask t = task(TT_STATE_IDLE);
+	tt_rframe l = leaf(TT_WAIT_CHAN_RECV, NOW - 3000000000ull);
+	strcpy(l.wait_name, "jobs");
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_bt_frame(&b, 0, 0, &l, "tt_recv", NULL, 0, 0, NULL, NOW);
+	ck_assert_str_eq(buf, "#0  tt_recv  waits on channel recv \"jobs\" [for 3.0s]");
+	tt_fmt_task v = {.task = &t, .leaf = &l, .tid = -1};
+	/* ps: the column keeps its width; bt's header and tree name it */
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_wait_short(&b, &v, NOW);
+	ck_assert_str_eq(buf, "channel recv 3.0s");
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_bt_header(&b, &v, NOW);
+	ck_assert_str_eq(buf, "task 7 \"fetch-user\" [channel recv \"jobs\", 3.0s]:");
+
+	l = leaf(TT_WAIT_MUTEX, NOW - 5000000000ull);
+	l.wait_owner = 5;
+	strcpy(l.wait_name, "config\033[2J\n");
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_bt_frame(&b, 0, 0, &l, "tt_lock", NULL, 0, 0, "writer", NOW);
+	ck_assert_msg(!strchr(buf, '\033') && !strchr(buf, '\n'), "%s", buf);
+	ck_assert_msg(strstr(buf, "waits on mutex \"config"), "%s", buf);
+	ck_assert_msg(strstr(buf, "\" held by task 5 \"writer\" [for 5.0s]"), "%s", buf);
+}
+END_TEST
+
 START_TEST(leaf_words)
 {
 	tt_fbuf b;
@@ -559,6 +590,7 @@ int main(void)
 	tcase_add_test(tc, ps_rows);
 	tcase_add_test(tc, leaf_words);
 	tcase_add_test(tc, label_words);
+	tcase_add_test(tc, object_names);
 	tcase_add_test(tc, bt_printer);
 	tcase_add_test(tc, buffer_never_overflows);
 	tcase_add_test(tc, hostile_names);

@@ -91,7 +91,7 @@ def site(v, where):
 
 def wait(v, where):
     obj(v, where, {"kind": one_of(*[w for w in WAITS if w != "none"]),
-                   "object": HEX, "owner_id": (INT, NULL), "owner_name": (STR, NULL),
+                   "object": HEX, "object_name": (STR, NULL), "owner_id": (INT, NULL), "owner_name": (STR, NULL),
                    "since_ns": (INT, NULL), "age_ns": (INT, NULL),
                    "deadline_ns": (INT, NULL), "detail": INT})
 

@@ -124,11 +124,57 @@ START_TEST(long_poll_and_hung)
 	ck_assert_ptr_nonnull(strstr(c, "idle: task 2 \"request-42\""));
 	ck_assert_ptr_null(strstr(c, "deadlock:"));
 	ck_assert_ptr_null(strstr(c, "lost waker:"));
+	/* A task resting on an fd read is not hung (a listener in accept)... */
+	ck_assert_msg(!strstr(c, "pipe-reader"), "%s", c);
+	/* ... unless asked for. */
+	ok(g, ttmi_cli(g, "task diagnose -idle 0 -idle-io 0"), "task diagnose -idle-io 0");
+	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "\"pipe-reader\" has been suspended"));
 	ok(g, ttmi_cli(g, "task diagnose"), "task diagnose default");
 	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "no problems found in"));
 	ttmi_record *r = expect(g, ttmi_cli(g, "task diagnose -idle soon"), "error", "bad duration");
 	ck_assert_ptr_nonnull(strstr(ttmi_str(r->results, "msg"), "not a duration"));
 	ttmi_record_free(r);
+	ttmi_close(g);
+	sample_stop(&s);
+}
+END_TEST
+
+/* gdb's "now" is the moment the target stopped, as the CLI's is (it
+ * reads within ms of its stop): gdb answers long after -- an attach reads
+ * every library's symbols first -- and what was under way at the stop must
+ * not age meanwhile (issue 18: `long poll ... 232ms` on a healthy server). */
+START_TEST(now_is_the_stop)
+{
+	sample s;
+	sample_start(&s, "blocking", NULL);
+	ttmi *g = gdb_start(NULL);
+	ok(g, ttmi_cli(g, "python import time; t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)"),
+	   "t0");
+	ok(g, ttmi_command(g, "-target-attach %d", (int)s.pid), "attach");
+	ttmi_record_free(ttmi_wait_async(g, "stopped"));
+	/* The attach: now is when it stopped the target, not this command. */
+	ok(g, ttmi_cli(g, "python time.sleep(0.6)"), "sleep");
+	ok(g,
+	   ttmi_cli(g, "python from tasktrace_gdb import registry as R; "
+		       "print('now-t0 %%d ms' %% ((R.snapshot().now_ns - t0) // 1000000))"),
+	   "now");
+	const char *c = strstr(ttmi_console(g), "now-t0 ");
+	ck_assert_ptr_nonnull(c);
+	long ms = strtol(c + 7, NULL, 10);
+	ck_assert_msg(ms >= 0 && ms < 500, "attach: now is %ld ms after the attach began", ms);
+	/* A breakpoint in a poll: the worker's poll started just before the
+	 * stop; however long gdb waits, it is no long poll. */
+	ok(g, ttmi_cli(g, "break ticker_poll"), "break");
+	ttmi_record_free(expect(g, ttmi_command(g, "-exec-continue"), "running", "continue"));
+	ttmi_record_free(ttmi_wait_async(g, "stopped"));
+	ok(g, ttmi_cli(g, "python time.sleep(0.3)"), "sleep");
+	ok(g, ttmi_cli(g, "task diagnose -long-poll 100ms -idle off -starved off"), "diagnose");
+	c = ttmi_console(g);
+	for (const char *l = strstr(c, "long poll: "); l; l = strstr(l + 1, "long poll: ")) {
+		const char *end = strchr(l, '\n');
+		const char *t = strstr(l, "\"ticker\"");
+		ck_assert_msg(!t || (end && t > end), "%s", c);
+	}
 	ttmi_close(g);
 	sample_stop(&s);
 }
@@ -144,6 +190,7 @@ int main(void)
 	tcase_add_test(tc, deadlock_live);
 	tcase_add_test(tc, lost_waker_live_and_core);
 	tcase_add_test(tc, long_poll_and_hung);
+	tcase_add_test(tc, now_is_the_stop);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

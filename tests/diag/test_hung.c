@@ -25,6 +25,21 @@ static run hung(const char *opt1, const char *opt2, pid_t pid)
 	return run_prog(NULL, NULL, 0, argv);
 }
 
+static run hung2(const char *o1, const char *v1, const char *o2, const char *v2, pid_t pid)
+{
+	char p[24];
+	snprintf(p, sizeof p, "%d", (int)pid);
+	char *argv[] = {getenv("TT_TASKTRACE"),
+			(char *)"hung",
+			(char *)o1,
+			(char *)v1,
+			(char *)o2,
+			(char *)v2,
+			p,
+			NULL};
+	return run_prog(NULL, NULL, 0, argv);
+}
+
 static int exit_code(const run *r)
 {
 	ck_assert_msg(WIFEXITED(r->status), "tasktrace died");
@@ -126,6 +141,15 @@ START_TEST(hung_sample)
 	ck_assert_ptr_null(strstr(r.out, "deadlock:"));
 	ck_assert_ptr_null(strstr(r.out, "lost waker:"));
 	ck_assert_ptr_null(strstr(r.out, "\"cache-refresh\""));
+	/* A read from a pipe nobody writes is the rest of a server waiting for
+	 * its next request or connection: not idle, whatever --idle says... */
+	ck_assert_ptr_null(strstr(r.out, "\"pipe-reader\""));
+	run_free(&r);
+	/* ... unless asked for. */
+	r = hung2("--idle", "0", "--idle-io", "0", s.pid);
+	ck_assert_int_eq(exit_code(&r), 20);
+	ck_assert_ptr_nonnull(strstr(line_with(r.out, "idle: task"), "suspended"));
+	ck_assert_ptr_nonnull(strstr(r.out, "\"pipe-reader\" has been suspended for "));
 	run_free(&r);
 	/* Usage errors. */
 	r = hung("--idle", "soon", s.pid);

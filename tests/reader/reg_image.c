@@ -56,6 +56,7 @@ static const tt_layout_entry rows[] = {
 	{ TT_REC_WAIT, TT_WAIT_OBJECT, WAIT0 + 16, 8 },
 	{ TT_REC_WAIT, TT_WAIT_DETAIL, WAIT0 + 24, 8 },
 	{ TT_REC_WAIT, TT_WAIT_SINCE_NS, WAIT0 + 32, 8 },
+	{ TT_REC_WAIT, TT_WAIT_NAME, WAIT0 + 40, 8 },
 	{ TT_REC_SITE, 0, 0, 32 },
 	{ TT_REC_SITE, TT_SITE_LINE, 0, 4 },
 	{ TT_REC_SITE, TT_SITE_FLAGS, 4, 4 },

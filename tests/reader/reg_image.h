@@ -15,7 +15,7 @@
 #define IMG_LAYOUT_OFF 128u
 #define IMG_TASK_SIZE 128u
 #define IMG_FRAME_SIZE 40u
-#define IMG_LEAF_SIZE 80u
+#define IMG_LEAF_SIZE 88u
 #define IMG_MAX_CHUNKS 8u
 
 typedef struct img {

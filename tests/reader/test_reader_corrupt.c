@@ -1653,6 +1653,46 @@ START_TEST(test_rsym_cache)
 }
 END_TEST
 
+/* An object's name (WAIT field NAME) is read from the target like any
+ * string: kept raw (the wording escapes it), cut to 31 bytes; a pointer
+ * that cannot be read costs the name only -- the frame reads, and the
+ * reader's last error is left alone. */
+START_TEST(test_object_names)
+{
+	tt_reader r;
+	tt_rframe fr[16];
+	size_t n;
+	uint64_t leaf = K.t1_frames[3];
+
+	img_set(&G, TT_REC_WAIT, TT_WAIT_NAME, leaf, img_str(&G, "jobs\033[2J"));
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_walk_frames(&r, K.t1_frames[0], fr, 16, &n), TT_R_OK);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(fr[3].wait_name, "jobs\033[2J");
+	ck_assert_str_eq(fr[2].wait_name, ""); /* not a leaf */
+
+	img_set(&G, TT_REC_WAIT, TT_WAIT_NAME, leaf,
+		img_str(&G, "a-name-far-longer-than-thirty-one-bytes"));
+	ck_assert_int_eq(tt_reader_walk_frames(&r, K.t1_frames[0], fr, 16, &n), TT_R_OK);
+	ck_assert_str_eq(fr[3].wait_name, "a-name-far-longer-than-thirty-o");
+
+	strcpy(r.err, "before");
+	img_set(&G, TT_REC_WAIT, TT_WAIT_NAME, leaf, 0x10);
+	ck_assert_int_eq(tt_reader_walk_frames(&r, K.t1_frames[0], fr, 16, &n), TT_R_OK);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(fr[3].wait_name, "");
+	ck_assert_uint_eq(fr[3].wait_object, K.chan);
+	ck_assert_str_eq(r.err, "before");
+
+	/* A layout without the field (an older runtime): no name. */
+	img_set(&G, TT_REC_WAIT, TT_WAIT_NAME, leaf, img_str(&G, "jobs"));
+	img_row(&G, TT_REC_WAIT, TT_WAIT_NAME)->field = 250;
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_walk_frames(&r, K.t1_frames[0], fr, 16, &n), TT_R_OK);
+	ck_assert_str_eq(fr[3].wait_name, "");
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	ck_assert_str_eq(tt_state_name(TT_STATE_IDLE), "idle");
@@ -1807,6 +1847,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_wild_pointer);
 	tcase_add_test(tc, test_strings);
 	tcase_add_test(tc, test_name_control_bytes);
+	tcase_add_test(tc, test_object_names);
 	tcase_add_test(tc, test_torn);
 	tcase_add_test(tc, test_torn_after_copy);
 	tcase_add_test(tc, test_worker_cap);

@@ -303,7 +303,8 @@ START_TEST(json_task_values)
 
 	CAPTURE(out, tt_json_task_fields(f, s, NOW, tt_snapshot_find(s, 3)));
 	ck_assert_msg(strstr(out,
-			     "\"wait\":{\"kind\":\"mutex\",\"object\":\"0x7000\",\"owner_id\":1,"
+			     "\"wait\":{\"kind\":\"mutex\",\"object\":\"0x7000\","
+			     "\"object_name\":null,\"owner_id\":1,"
 			     "\"owner_name\":\"t\","),
 		      "%s", out);
 	free(out);

@@ -38,6 +38,57 @@ typedef struct tt_join_all {
 TT_API extern const tt_func tt_join_all_fn;
 TT_API void tt_join_all_init(tt_join_all *j, tt_frame **children, size_t n);
 
+/* The inline forms.  Declare the combinator with room for its N children
+ * (TT_SELECT_OF(N) sel; in the frame), then await it with the children
+ * given as TT_CASE(child, init) -- INIT initialises CHILD, a future in the
+ * frame -- in one statement; TT_SELECTED tells which child won:
+ *
+ *   TT_ASYNC(ticker, tt_sleep tick; tt_token_wait stop; TT_SELECT_OF(2) sel;);
+ *   ...
+ *   TT_SELECT(self, cx, &self->sel,
+ *             TT_CASE(&self->tick, tt_sleep_init(&self->tick, TT_MS(100))),
+ *             TT_CASE(&self->stop, tt_token_wait_init(&self->stop, tok)));
+ *   if (TT_SELECTED(&self->sel, &self->stop))
+ *       break;
+ *
+ * Checked at compile time: the number of cases is N; each child is a
+ * pointer to a complete type at least as large as a frame (a future's
+ * frame is its first member).  TT_JOIN_ALL / TT_JOIN_ALL_OF likewise; each
+ * child's result is TT_RESULT(child). */
+#define TT_SELECT_OF(N)                                                              \
+	struct {                                                                           \
+		tt_select s;                                                                     \
+		tt_frame *kids[N];                                                               \
+	}
+#define TT_JOIN_ALL_OF(N)                                                            \
+	struct {                                                                           \
+		tt_join_all s;                                                                   \
+		tt_frame *kids[N];                                                               \
+	}
+#define TT_CASE(CHILD, INIT) ((void)(INIT), TT_AS_FRAME_(CHILD))
+#define TT_AS_FRAME_(P)                                                              \
+	({                                                                                 \
+		_Static_assert(sizeof(*(P)) >= sizeof(tt_frame),                                 \
+			       "a child must point at a future (its frame first)");                \
+		(tt_frame *)(void *)(P);                                                         \
+	})
+#define TT_SELECT(SELF, CX, SEL, ...)                                                \
+	TT_AWAIT(SELF, CX, &(SEL)->s, TT_KIDS_INIT_(tt_select_init, SEL, __VA_ARGS__))
+#define TT_JOIN_ALL(SELF, CX, JOIN, ...)                                             \
+	TT_AWAIT(SELF, CX, &(JOIN)->s, TT_KIDS_INIT_(tt_join_all_init, JOIN, __VA_ARGS__))
+#define TT_KIDS_INIT_(INIT, C, ...)                                                  \
+	({                                                                                 \
+		tt_frame *tt_k_[] = {__VA_ARGS__};                                               \
+		_Static_assert(sizeof tt_k_ == sizeof((C)->kids),                                \
+			       "as many cases as the combinator was declared with");               \
+		for (size_t tt_i_ = 0; tt_i_ < sizeof tt_k_ / sizeof *tt_k_; tt_i_++)            \
+			(C)->kids[tt_i_] = tt_k_[tt_i_];                                               \
+		INIT(&(C)->s, (C)->kids, sizeof tt_k_ / sizeof *tt_k_);                          \
+	})
+/* Whether CHILD is the case that won the finished select SEL. */
+#define TT_SELECTED(SEL, CHILD)                                                      \
+	((SEL)->kids[TT_RESULT(&(SEL)->s)] == TT_AS_FRAME_(CHILD))
+
 /* Task groups (structured concurrency).  Tasks spawned into a group are
  * its children: awaiting tt_group_wait joins them all and yields the first
  * negative result among them (0 if none); the first child to fail cancels

@@ -108,6 +108,8 @@ typedef struct tt_wait {
 	uint64_t owner; /* id of the task that can release it, 0 if unknown */
 	uint64_t since_ns;
 	uint64_t detail;
+	/* the waited object's name (tt_chan_set_name...), NULL if none */
+	const char *name;
 } tt_wait;
 
 typedef struct tt_leaf {
@@ -155,6 +157,47 @@ TT_API extern const tt_site tt_site_done;
 	const tt_func TT_CAT(NAME, _fn) TT_SECTION_("tasktrace_funcs") = {       \
 		#NAME, __FILE__, __LINE__, TT_FUNC_KIND_LEAF, #NAME, sizeof(NAME),  \
 		0,     (tt_poll_fn)(POLL), (tt_drop_fn)(DROP)}
+
+/* The short form: one line declares the struct NAME (a tt_frame, then
+ * FIELDS, each ending in ';'), the poll function NAME_poll, the descriptor
+ * NAME_fn and NAME_init(NAME *) (zero fields, frame ready); TT_POLL(NAME)
+ * then opens the poll function's body, and TT_NEW builds a frame with its
+ * fields set, for a child's INIT or a spawn:
+ *
+ *   TT_ASYNC(ticker, int n; tt_sleep nap;);
+ *   TT_POLL(ticker) {
+ *       TT_BEGIN(self);
+ *       for (self->n = 0; self->n < 3; self->n++)
+ *           TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(10)));
+ *       TT_RETURN(self, self->n);
+ *   }
+ *   TT_AWAIT(self, cx, &self->tick, self->tick = TT_NEW(ticker, .n = 1));
+ *
+ * Like TT_ASYNC_FN it defines NAME_fn, so it goes in one .c file.
+ * TT_ASYNC_CLEANUP also declares `static void NAME_cleanup(NAME *self)`,
+ * which the user defines; it runs as TT_ASYNC_FN_CLEANUP's does. */
+#define TT_ASYNC(NAME, ...) TT_ASYNC_DECL_(NAME, TT_ASYNC_FN, NULL, __VA_ARGS__)
+#define TT_ASYNC_CLEANUP(NAME, ...)                                        \
+	struct NAME;                                                             \
+	static void NAME##_cleanup(struct NAME *self);                           \
+	TT_ASYNC_DECL_(NAME, TT_ASYNC_FN_CLEANUP, NAME##_cleanup, __VA_ARGS__)
+#define TT_ASYNC_DECL_(NAME, DEFINE, DROP, ...)                            \
+	typedef struct NAME {                                                    \
+		tt_frame frame;                                                        \
+		__VA_ARGS__                                                            \
+	} NAME;                                                                  \
+	static tt_poll NAME##_poll(NAME *self, tt_cx *cx);                       \
+	DEFINE(NAME, NAME##_poll, DROP);                                         \
+	static inline __attribute__((unused)) void NAME##_init(NAME *self)       \
+	{                                                                        \
+		*self = (NAME){.frame = {.func = &NAME##_fn}};                         \
+	}                                                                        \
+	struct NAME
+/* Head of NAME's poll function (arguments `self` and `cx`). */
+#define TT_POLL(NAME) static tt_poll NAME##_poll(NAME *self, tt_cx *cx)
+/* A NAME frame, ready to poll, with the designated FIELDS set (the others
+ * zero), e.g. TT_NEW(greeter, .n = 2). */
+#define TT_NEW(NAME, ...) ((NAME){.frame = {.func = &NAME##_fn}, __VA_ARGS__})
 
 static inline void tt_frame_init(tt_frame *f, const tt_func *func)
 {
@@ -282,6 +325,9 @@ TT_API uint64_t tt_now_ns(void);
 TT_API void tt_wait_set(tt_wait *w, uint32_t kind, const void *object, uint64_t owner,
 			uint64_t detail);
 TT_API void tt_wait_clear(tt_wait *w);
+/* Name the object of W's current wait for the readers (after
+ * tt_wait_set, which clears it; NAME must live as long as the wait). */
+TT_API void tt_wait_set_name(tt_wait *w, const char *name);
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,10 @@ TT_API int tt_runtime_workers(const tt_runtime *rt);
  * caller's thread drives every task until ROOT finishes.  From inside a
  * task it returns -EDEADLK: await the future instead. */
 TT_API intptr_t tt_block_on(tt_runtime *rt, tt_frame *root);
+/* The same, with the root task named NAME (copied as a spawn's name;
+ * NULL or "" is "block_on") instead of "block_on": readers show
+ * `task 1 "main"`.  Readers still tell the root by its block_on flag. */
+TT_API intptr_t tt_block_on_named(tt_runtime *rt, tt_frame *root, const char *name);
 
 /* A task label: KEY=VALUE, shown by every reader and matched by their
  * --label filters (docs/guide.md, "Labels").  A key is 1 to
@@ -117,6 +121,12 @@ TT_API tt_handle tt_spawn_labeled_at(tt_runtime *rt, const tt_spawn_opts *opts,
 		}                                                                       \
 		tt_t_;                                                                  \
 	})
+
+/* The same for an async function of the short form (TT_ASYNC): the new
+ * frame is TT_NEW(T, FIELDS...), e.g.
+ * TT_SPAWN_NEW(NULL, "conn", conn, .fd = fd). */
+#define TT_SPAWN_NEW(rt, name, T, ...) TT_SPAWN(rt, name, T, TT_SET_, TT_NEW(T, __VA_ARGS__))
+#define TT_SET_(P, V) (*(P) = (V))
 
 TT_API void *tt_frame_alloc(size_t size);
 TT_API void tt_frame_free(void *frame);

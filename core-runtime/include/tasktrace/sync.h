@@ -34,6 +34,15 @@ typedef struct tt_waitq {
 	tt_waiter *head, *tail;
 } tt_waitq;
 
+/* Names.  Every reader shows a waited object by the name given here
+ * (`waits on channel recv "jobs"`) instead of its address.  NAME is kept,
+ * not copied: it must stay valid as long as the object (a string literal,
+ * or memory that outlives it); NULL takes the name away.  Name an object
+ * before tasks wait on it: a wait records the name it began with.
+ * tt_chan_set_name, tt_mutex_set_name, tt_semaphore_set_name,
+ * tt_notify_set_name, tt_oneshot_set_name: 0, or -EINVAL for a NULL
+ * object.  Readers treat the name as untrusted text, like a task name. */
+
 /* ---- notify ---- */
 
 /* Tasks wait until notified.  notify_one wakes the longest waiter or, if
@@ -43,9 +52,11 @@ typedef struct tt_notify {
 	pthread_mutex_t lock;
 	tt_waitq waiters;
 	int permit;
+	const char *name; /* tt_notify_set_name */
 } tt_notify;
 TT_API void tt_notify_init(tt_notify *n);
 TT_API void tt_notify_destroy(tt_notify *n);
+TT_API int tt_notify_set_name(tt_notify *n, const char *name);
 TT_API void tt_notify_one(tt_notify *n);
 TT_API void tt_notify_all(tt_notify *n);
 
@@ -80,6 +91,7 @@ typedef struct tt_mutex {
 	uint64_t named;      /* the holder the queued waiters' records name */
 	tt_lockword lock;    /* guards the queue and changes to the two bits */
 	tt_waitq waiters;
+	const char *name; /* tt_mutex_set_name */
 } tt_mutex;
 TT_API void tt_mutex_init(tt_mutex *m);
 /* -EBUSY while held or awaited. */
@@ -90,6 +102,7 @@ TT_API int tt_mutex_unlock(tt_mutex *m);
  * task. */
 TT_API int tt_mutex_trylock(tt_mutex *m);
 TT_API uint64_t tt_mutex_owner(tt_mutex *m);
+TT_API int tt_mutex_set_name(tt_mutex *m, const char *name);
 
 typedef struct tt_lock {
 	tt_leaf leaf;
@@ -136,9 +149,11 @@ typedef struct tt_semaphore {
 	uint64_t permits;
 	tt_waitq waiters;
 	uint64_t granted; /* waiters handed permits that have not run yet */
+	const char *name; /* tt_semaphore_set_name */
 } tt_semaphore;
 TT_API void tt_semaphore_init(tt_semaphore *s, uint64_t permits);
 TT_API int tt_semaphore_destroy(tt_semaphore *s); /* -EBUSY while awaited */
+TT_API int tt_semaphore_set_name(tt_semaphore *s, const char *name);
 TT_API void tt_semaphore_release(tt_semaphore *s, uint64_t n);
 /* 0 if N permits were taken, -EAGAIN otherwise (also when others queue). */
 TT_API int tt_semaphore_try_acquire(tt_semaphore *s, uint64_t n);
@@ -165,9 +180,11 @@ typedef struct tt_oneshot {
 	intptr_t value;
 	uint64_t producer;
 	tt_waitq waiters;
+	const char *name; /* tt_oneshot_set_name */
 } tt_oneshot;
 TT_API void tt_oneshot_init(tt_oneshot *o);
 TT_API void tt_oneshot_destroy(tt_oneshot *o);
+TT_API int tt_oneshot_set_name(tt_oneshot *o, const char *name);
 /* Make the calling task the producer. */
 TT_API void tt_oneshot_bind_producer(tt_oneshot *o);
 /* 0, or -EALREADY if a value was sent or the oneshot closed before. */
@@ -198,6 +215,7 @@ TT_API tt_chan *tt_chan_new(size_t elem_size, size_t capacity);
 TT_API int tt_chan_free(tt_chan *c);
 /* -EALREADY if already closed. */
 TT_API int tt_chan_close(tt_chan *c);
+TT_API int tt_chan_set_name(tt_chan *c, const char *name);
 TT_API size_t tt_chan_len(tt_chan *c);
 TT_API size_t tt_chan_capacity(const tt_chan *c);
 /* Without waiting: 0, -EAGAIN (full / empty), -EPIPE (closed). */

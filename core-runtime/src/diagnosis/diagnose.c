@@ -716,17 +716,32 @@ static const char *idle_advice(const tview *v)
 	return a ? a : kind_advice[TT_DIAG_IDLE];
 }
 
+/* Waits that are a program's normal rest, not a sign of trouble however
+ * long they last: a listener in accept or a connection waiting for its
+ * next request (fd read), a task waiting for shutdown (token).  They have
+ * their own threshold, idle_io_ns, off by default. */
+static const unsigned char rest_wait[TT_WAIT_KIND_MAX_] = {
+	[TT_WAIT_FD_READ] = 1,
+	[TT_WAIT_TOKEN] = 1,
+};
+
+static uint64_t idle_limit(const build *b, const tview *v)
+{
+	uint32_t k = leaf_waits(v) ? v->leaf->raw.wait_kind : TT_WAIT_NONE;
+
+	return k < TT_WAIT_KIND_MAX_ && rest_wait[k] ? b->o->idle_io_ns : b->o->idle_ns;
+}
+
 static void idle(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
-	uint64_t a = age(t->raw.poll_end_ns, b->now);
+	uint64_t a = age(t->raw.poll_end_ns, b->now), limit = idle_limit(b, v);
 	sb text = { 0 };
 	line l;
 	tt_fbuf *fb;
 
-	if (!recording(b) || b->o->idle_ns == TT_DIAG_OFF || b->flagged[i] ||
-	    t->raw.running || t->raw.state != TT_STATE_IDLE || !t->raw.poll_end_ns ||
-	    a < b->o->idle_ns)
+	if (!recording(b) || limit == TT_DIAG_OFF || b->flagged[i] || t->raw.running ||
+	    t->raw.state != TT_STATE_IDLE || !t->raw.poll_end_ns || a < limit)
 		return;
 	/* A timer that has not fired yet wakes the task by itself. */
 	if (leaf_waits(v) && tt_fmt_wait_row(v->leaf->raw.wait_kind)->shape == TT_WS_DEADLINE &&
@@ -854,6 +869,7 @@ void tt_diag_opts_init(tt_diag_opts *o)
 	o->long_poll_ns = 100 * MS;
 	o->starved_ns = 1 * SEC;
 	o->idle_ns = 60 * SEC;
+	o->idle_io_ns = TT_DIAG_OFF;
 }
 
 /* A live target read without stopping it: its tasks were read one after

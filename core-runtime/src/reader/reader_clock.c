@@ -34,13 +34,19 @@ static int64_t timens_monotonic(const char *pid)
 uint64_t tt_live_now(pid_t pid, uint64_t registry_now)
 {
 	struct timespec ts;
-	char p[16];
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
 		return registry_now;
+	return tt_live_now_at(pid, registry_now,
+			      (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
+uint64_t tt_live_now_at(pid_t pid, uint64_t registry_now, uint64_t local_mono_ns)
+{
+	char p[16];
+
 	snprintf(p, sizeof(p), "%d", (int)pid);
-	int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec -
-		      timens_monotonic("self") + timens_monotonic(p);
+	int64_t now = (int64_t)local_mono_ns - timens_monotonic("self") + timens_monotonic(p);
 	if (now < 0 || (uint64_t)now < registry_now)
 		return registry_now;
 	return (uint64_t)now;

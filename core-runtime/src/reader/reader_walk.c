@@ -412,6 +412,22 @@ static int func_kind(tt_reader *r, struct walk *w, uint64_t frame,
 	return TT_R_OK;
 }
 
+/* The name a leaf's wait points at: a bad pointer costs the name, not the
+ * frame (the object is then shown by address), and leaves the reader's
+ * last error as it was. */
+static void wait_name(tt_reader *r, uint64_t addr, char *out)
+{
+	char keep[sizeof r->err];
+
+	out[0] = 0;
+	if (!addr)
+		return;
+	memcpy(keep, r->err, sizeof keep);
+	if (tt_reader_string(r, addr, out, TT_OBJECT_NAME_MAX) != TT_R_OK)
+		out[0] = 0;
+	memcpy(r->err, keep, sizeof keep);
+}
+
 static int read_frame(tt_reader *r, struct walk *w, uint64_t addr,
 		      tt_rframe *out, uint64_t *child, uint64_t *sibling)
 {
@@ -439,6 +455,7 @@ static int read_frame(tt_reader *r, struct walk *w, uint64_t addr,
 			return TT_R_UNREADABLE;
 	}
 	out->addr = addr;
+	out->wait_name[0] = 0;
 	out->func = tt_r_get(b, ff[TT_FRAME_FUNC]);
 	out->site = tt_r_get(b, ff[TT_FRAME_SITE]);
 	*child = tt_r_get(b, ff[TT_FRAME_CHILD]);
@@ -456,6 +473,7 @@ static int read_frame(tt_reader *r, struct walk *w, uint64_t addr,
 	out->wait_owner = tt_r_get(b, fw[TT_WAIT_OWNER]);
 	out->wait_since_ns = tt_r_get(b, fw[TT_WAIT_SINCE_NS]);
 	out->wait_detail = tt_r_get(b, fw[TT_WAIT_DETAIL]);
+	wait_name(r, tt_r_get(b, fw[TT_WAIT_NAME]), out->wait_name);
 	return TT_R_OK;
 }
 

@@ -370,12 +370,17 @@ void tt_runtime_free(tt_runtime *h)
 
 TT_DISPATCH intptr_t tt_block_on(tt_runtime *h, tt_frame *root)
 {
+	return tt_block_on_named(h, root, NULL);
+}
+
+TT_DISPATCH intptr_t tt_block_on_named(tt_runtime *h, tt_frame *root, const char *name)
+{
 	if (tt__tls_worker) /* it would wait on the thread that must run it */
 		return -EDEADLK;
 	tt_runtime *rt = tt_runtime_from_handle(h, "tt_block_on");
 	if (!rt)
 		return -errno;
-	tt_spawn_opts o = {"block_on", NULL, TT_TASKF_BLOCK_ON};
+	tt_spawn_opts o = {name && *name ? name : "block_on", NULL, TT_TASKF_BLOCK_ON};
 	static const tt_site site TT_SECTION_("tasktrace_sites") = {
 	    "tt_block_on", __FILE__, __LINE__, TT_SITEF_SPAWN, NULL};
 	tt_task *t = tt_spawn_task(rt, &o, root, &site, NULL);

@@ -42,6 +42,11 @@ void(tt_wait_set)(tt_wait *w, uint32_t kind, const void *object, uint64_t owner,
 	tt__wait_set(w, kind, object, owner, detail);
 }
 
+void(tt_wait_set_name)(tt_wait *w, const char *name)
+{
+	tt__wait_name(w, name);
+}
+
 void(tt_wait_clear)(tt_wait *w)
 {
 	tt__wait_clear(w);

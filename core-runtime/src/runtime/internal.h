@@ -431,6 +431,7 @@ static inline void tt__wait_clear(tt_wait *w)
 	w->owner = 0;
 	w->since_ns = 0;
 	w->detail = 0;
+	w->name = NULL;
 }
 #define tt_wait_clear(w) tt__wait_clear(w)
 
@@ -443,8 +444,16 @@ static inline void tt__wait_set(tt_wait *w, uint32_t kind, const void *object, u
 	w->owner = owner;
 	w->detail = detail;
 	w->since_ns = tt_clock_cached();
+	w->name = NULL;
 	w->kind = kind;
 }
+/* The object's name, NAME (may be NULL), for the wait just set. */
+static inline void tt__wait_name(tt_wait *w, const char *name)
+{
+	if (TT_RECORDING)
+		w->name = name;
+}
+#define tt_wait_set_name(w, name) tt__wait_name(w, name)
 #define tt_wait_set(w, kind, object, owner, detail) tt__wait_set(w, kind, object, owner, detail)
 
 /* A waker holds a task reference; the registry counts live wakers. */

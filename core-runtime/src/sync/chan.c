@@ -11,6 +11,7 @@ struct tt_chan {
 	int closed;
 	tt_waitq senders, receivers;
 	size_t inflight; /* woken operations that have not polled again yet */
+	const char *name;
 	unsigned char buf[];
 };
 
@@ -182,6 +183,14 @@ static void op_init(tt_chan_op *op, const tt_func *fn, tt_chan *c, const void *e
 void tt_send_init(tt_send *s, tt_chan *c, const void *elem) { op_init(s, &tt_send_fn, c, elem); }
 void tt_recv_init(tt_recv *r, tt_chan *c, void *out) { op_init(r, &tt_recv_fn, c, out); }
 
+int tt_chan_set_name(tt_chan *c, const char *name)
+{
+	if (!c)
+		return -EINVAL;
+	c->name = name;
+	return 0;
+}
+
 static inline __attribute__((always_inline)) tt_poll op_poll(tt_chan_op *op, tt_cx *cx,
 							   int sending)
 {
@@ -214,9 +223,11 @@ static inline __attribute__((always_inline)) tt_poll op_poll(tt_chan_op *op, tt_
 	op->w.woken = 0;
 	tt_waitq_push(q, &op->w, cx);
 	tt_lockword_unlock(&c->lock);
-	if (!op->leaf.wait.kind)
+	if (!op->leaf.wait.kind) {
 		tt_wait_set(&op->leaf.wait, sending ? TT_WAIT_CHAN_SEND : TT_WAIT_CHAN_RECV, c, 0,
 			    c->cap);
+		tt_wait_set_name(&op->leaf.wait, c->name);
+	}
 	return TT_PENDING;
 }
 

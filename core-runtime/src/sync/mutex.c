@@ -104,6 +104,15 @@ void tt_mutex_init(tt_mutex *m)
 	__atomic_store_n(&m->handoff_at, NEVER, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->named, 0, __ATOMIC_RELAXED);
 	m->waiters.head = m->waiters.tail = NULL;
+	m->name = NULL;
+}
+
+int tt_mutex_set_name(tt_mutex *m, const char *name)
+{
+	if (!m)
+		return -EINVAL;
+	m->name = name;
+	return 0;
 }
 
 int tt_mutex_destroy(tt_mutex *m)
@@ -321,8 +330,10 @@ static tt_poll lock_slow(tt_lock *l, tt_cx *cx, uint64_t me)
 		tt_waitq_push(&m->waiters, &l->w, cx);
 	queue_changed(m);
 	uint64_t owner = s & ID_MASK;
-	if (!l->leaf.wait.kind)
+	if (!l->leaf.wait.kind) {
 		tt_wait_set(&l->leaf.wait, TT_WAIT_MUTEX, m, owner, 0);
+		tt_wait_set_name(&l->leaf.wait, m->name);
+	}
 	if (TT_RECORDING) {
 		l->leaf.wait.owner = owner;
 		if (__atomic_load_n(&m->named, __ATOMIC_RELAXED) != owner)

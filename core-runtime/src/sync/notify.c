@@ -12,6 +12,15 @@ void tt_notify_init(tt_notify *n)
 	pthread_mutex_init(&n->lock, NULL);
 	n->waiters.head = n->waiters.tail = NULL;
 	n->permit = 0;
+	n->name = NULL;
+}
+
+int tt_notify_set_name(tt_notify *n, const char *name)
+{
+	if (!n)
+		return -EINVAL;
+	n->name = name;
+	return 0;
 }
 
 void tt_notify_destroy(tt_notify *n) { pthread_mutex_destroy(&n->lock); }
@@ -69,8 +78,10 @@ static tt_poll notified_poll(tt_notified *self, tt_cx *cx)
 	}
 	tt_waitq_push(&n->waiters, &self->w, cx);
 	pthread_mutex_unlock(&n->lock);
-	if (!self->leaf.wait.kind)
+	if (!self->leaf.wait.kind) {
 		tt_wait_set(&self->leaf.wait, TT_WAIT_NOTIFY, n, 0, 0);
+		tt_wait_set_name(&self->leaf.wait, n->name);
+	}
 	return TT_PENDING;
 }
 

@@ -15,6 +15,15 @@ void tt_oneshot_init(tt_oneshot *o)
 	o->value = 0;
 	o->producer = tt__tls_task ? atomic_load_explicit(&tt__tls_task->id, RELAXED) : 0;
 	o->waiters.head = o->waiters.tail = NULL;
+	o->name = NULL;
+}
+
+int tt_oneshot_set_name(tt_oneshot *o, const char *name)
+{
+	if (!o)
+		return -EINVAL;
+	o->name = name;
+	return 0;
 }
 
 void tt_oneshot_destroy(tt_oneshot *o) { pthread_mutex_destroy(&o->lock); }
@@ -60,8 +69,10 @@ static tt_poll recv_poll(tt_oneshot_recv *r, tt_cx *cx)
 	pthread_mutex_lock(&o->lock);
 	if (o->state == EMPTY) {
 		tt_waitq_push(&o->waiters, &r->w, cx);
-		if (!r->leaf.wait.kind)
+		if (!r->leaf.wait.kind) {
 			tt_wait_set(&r->leaf.wait, TT_WAIT_ONESHOT, o, o->producer, 0);
+			tt_wait_set_name(&r->leaf.wait, o->name);
+		}
 		pthread_mutex_unlock(&o->lock);
 		return TT_PENDING;
 	}

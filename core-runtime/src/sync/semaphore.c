@@ -11,6 +11,15 @@ void tt_semaphore_init(tt_semaphore *s, uint64_t permits)
 	s->permits = permits;
 	s->waiters.head = s->waiters.tail = NULL;
 	s->granted = 0;
+	s->name = NULL;
+}
+
+int tt_semaphore_set_name(tt_semaphore *s, const char *name)
+{
+	if (!s)
+		return -EINVAL;
+	s->name = name;
+	return 0;
 }
 
 int tt_semaphore_destroy(tt_semaphore *s)
@@ -88,8 +97,10 @@ static tt_poll acquire_poll(tt_acquire *a, tt_cx *cx)
 	}
 	tt_waitq_push(&s->waiters, &a->w, cx);
 	tt_lockword_unlock(&s->lock);
-	if (!a->leaf.wait.kind)
+	if (!a->leaf.wait.kind) {
 		tt_wait_set(&a->leaf.wait, TT_WAIT_SEMAPHORE, s, 0, a->w.want);
+		tt_wait_set_name(&a->leaf.wait, s->name);
+	}
 	return TT_PENDING;
 }
 

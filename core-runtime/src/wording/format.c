@@ -213,9 +213,13 @@ static int age_known(uint64_t since, uint64_t now)
 /* Timers read best by what is left; everything else by how long it has
  * waited.  SEP goes between the kind and the time ("" or ","). */
 static void wait_phrase(tt_fbuf *b, const tt_rframe *f, uint64_t now,
-			const char *sep)
+			const char *sep, int named)
 {
 	tt_fb_str(b, tt_wait_kind_name(f->wait_kind));
+	if (named && f->wait_name[0]) {
+		fb_putc(b, ' ');
+		fb_quoted(b, f->wait_name);
+	}
 	if (tt_fmt_wait_row(f->wait_kind)->shape == TT_WS_DEADLINE && f->wait_detail) {
 		tt_fb_str(b, sep);
 		fb_putc(b, ' ');
@@ -233,7 +237,9 @@ static void wait_phrase(tt_fbuf *b, const tt_rframe *f, uint64_t now,
 	}
 }
 
-void tt_fmt_wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
+/* NAMED: with the object's name -- not in a table's column, whose width
+ * a name would overrun (bt and tree show it, ps leaves it to them). */
+static void wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now, int named)
 {
 	const tt_rtask *t = v->task;
 
@@ -243,10 +249,15 @@ void tt_fmt_wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
 		tt_fb_str(b, "runnable ");
 		tt_fmt_duration(b, now - t->wake_ns);
 	} else if (t->state == TT_STATE_IDLE && has_wait(v->leaf)) {
-		wait_phrase(b, v->leaf, now, "");
+		wait_phrase(b, v->leaf, now, "", named);
 	} else {
 		fb_putc(b, '-');
 	}
+}
+
+void tt_fmt_wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
+{
+	wait_short(b, v, now, 0);
 }
 
 static void owner_ref(tt_fbuf *b, uint64_t owner, const char *owner_name)
@@ -291,7 +302,11 @@ static void object_wait(tt_fbuf *b, const tt_rframe *f, const tt_wait_row *w,
 	if (w->shape == TT_WS_CALL)
 		return;
 	fb_putc(b, ' ');
-	tt_fb_hex(b, f->wait_object);
+	/* a name the program gave the object reads better than its address */
+	if (f->wait_name[0])
+		fb_quoted(b, f->wait_name);
+	else
+		tt_fb_hex(b, f->wait_object);
 	if (f->wait_owner) {
 		fb_putc(b, ' ');
 		tt_fb_str(b, w->link);
@@ -528,7 +543,7 @@ void tt_fmt_bt_header(tt_fbuf *b, const tt_fmt_task *v, uint64_t now)
 	} else if (t->state == TT_STATE_RUNNING) {
 		running_on(b, v, ", tid ");
 	} else if (t->state == TT_STATE_IDLE && has_wait(v->leaf)) {
-		wait_phrase(b, v->leaf, now, ",");
+		wait_phrase(b, v->leaf, now, ",", 1);
 	} else {
 		tt_fmt_state(b, v);
 		if (t->state == TT_STATE_SCHEDULED && age_known(t->wake_ns, now)) {
@@ -635,7 +650,7 @@ void tt_fmt_tree_node(tt_fbuf *b, int indent, const tt_fmt_task *v,
 	} else if ((t->state == TT_STATE_IDLE && has_wait(v->leaf)) ||
 		   (t->state == TT_STATE_SCHEDULED && age_known(t->wake_ns, now))) {
 		tt_fb_str(b, " [");
-		tt_fmt_wait_short(b, v, now);
+		wait_short(b, v, now, 1);
 		fb_putc(b, ']');
 	}
 	if (v->error) {

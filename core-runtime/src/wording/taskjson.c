@@ -83,6 +83,8 @@ static void json_wait(FILE *f, const tt_snapshot *s, uint64_t now,
 	tt_json_str(f, tt_wait_kind_name(w->wait_kind));
 	fputs(",\"object\":", f);
 	tt_json_hex(f, w->wait_object);
+	fputs(",\"object_name\":", f);
+	tt_json_str(f, w->wait_name[0] ? w->wait_name : NULL);
 	fputs(",\"owner_id\":", f);
 	tt_json_u64_or_null(f, w->wait_owner);
 	fputs(",\"owner_name\":", f);

@@ -32,5 +32,12 @@ for _ev in ("cont", "exited", "memory_changed", "inferior_call", "clear_objfiles
             "new_inferior", "inferior_deleted", "register_changed", "stop"):
     if hasattr(gdb.events, _ev):
         getattr(gdb.events, _ev).connect(registry.invalidate)
+# The moment of each stop, for the "now" of a live target (registry.py).
+for _ev, _fn in (("new_thread", registry.note_thread), ("stop", registry.note_stop),
+                 ("cont", registry.note_resume), ("exited", registry.note_exit)):
+    if hasattr(gdb.events, _ev):
+        getattr(gdb.events, _ev).connect(_fn)
+# Loaded while attaching (from its library's objfile): stopped already.
+registry.note_thread()
 for _o in gdb.objfiles():
     _maybe_install(_o)

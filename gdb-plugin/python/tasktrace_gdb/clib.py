@@ -31,6 +31,7 @@ TASK_NAME_MAX = 32
 TASK_LABELS_MAX = 4
 LABEL_KEY_MAX = 16
 LABEL_VALUE_MAX = 32
+OBJECT_NAME_MAX = 32
 READ_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, U64, ctypes.c_void_p, SIZE)
 
 
@@ -41,7 +42,8 @@ class Mem(ctypes.Structure):
 class RFrame(ctypes.Structure):
     _fields_ = [("addr", U64), ("func", U64), ("site", U64), ("parent", I32), ("depth", U32),
                 ("kind", U32), ("wait_kind", U32), ("wait_object", U64), ("wait_owner", U64),
-                ("wait_since_ns", U64), ("wait_detail", U64)]
+                ("wait_since_ns", U64), ("wait_detail", U64),
+                ("wait_name", ctypes.c_char * OBJECT_NAME_MAX)]
 
 
 class RLabel(ctypes.Structure):
@@ -120,7 +122,7 @@ class RootPick(ctypes.Structure):
 class DiagOpts(ctypes.Structure):
     _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
                 ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p),
-                ("labels", ctypes.POINTER(CHARP)), ("nlabels", SIZE)]
+                ("labels", ctypes.POINTER(CHARP)), ("nlabels", SIZE), ("idle_io_ns", U64)]
 
 
 class Finding(ctypes.Structure):
@@ -243,6 +245,7 @@ PROTOTYPES = {
     "tt_frames_path_ends": (None, [ctypes.c_void_p, SIZE, SIZE, ctypes.POINTER(PathEnds)]),
     "tt_root_pick": (ctypes.c_int, [Mem, ctypes.POINTER(U64), SIZE, ctypes.POINTER(RootPick)]),
     "tt_live_now": (U64, [ctypes.c_int, U64]),
+    "tt_live_now_at": (U64, [ctypes.c_int, U64, U64]),
     "tt_bt_text": (ctypes.c_void_p, [SNAP_P, U64, ctypes.POINTER(U64), SIZE,
                                      ctypes.POINTER(BtHooks)]),
     "tt_bt_snapshot": (ctypes.c_int, [SNAP_P, ctypes.c_void_p, U64, ctypes.POINTER(BtHooks),

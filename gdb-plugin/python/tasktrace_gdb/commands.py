@@ -587,7 +587,9 @@ Deadlocks (wait-for cycles, spelled out task by task), lost wakers, waits
 on a oneshot or mutex whose owner is gone, long polls, starved and idle
 tasks; each with the evidence and what to do.  The engine is the one of
 `tasktrace hung` (libtasktrace, loaded through ctypes).  With ID, only the
-findings about that task.  Defaults: idle 60s, long poll 100ms, starved 1s."""
+findings about that task.  Defaults: idle 60s, long poll 100ms, starved 1s.
+A task resting on an fd read (accept, a peer's next request) or a
+cancellation token is idle by design: counted only with -idle-io D."""
 
     def __init__(self):
         super().__init__("task diagnose", gdb.COMMAND_STACK)
@@ -595,7 +597,7 @@ findings about that task.  Defaults: idle 60s, long poll 100ms, starved 1s."""
     def invoke(self, arg, from_tty):
         from . import diagnose as D
         argv = gdb.string_to_argv(arg)
-        th = {"-idle": None, "-long-poll": None, "-starved": None}
+        th = {"-idle": None, "-long-poll": None, "-starved": None, "-idle-io": None}
         every, only = False, None
         while argv:
             a = argv.pop(0)
@@ -607,8 +609,9 @@ findings about that task.  Defaults: idle 60s, long poll 100ms, starved 1s."""
                 only = parse_id(a)
             else:
                 raise gdb.GdbError("usage: task diagnose [-idle D] [-long-poll D] "
-                                   "[-starved D] [-all] [ID]")
-        text, found = D.run(D.options(th["-idle"], th["-long-poll"], th["-starved"], every))
+                                   "[-starved D] [-idle-io D] [-all] [ID]")
+        text, found = D.run(D.options(th["-idle"], th["-long-poll"], th["-starved"], every,
+                                      th["-idle-io"]))
         if only is not None:
             found = [f for f in found if only in D.involved([f]) or f["other_id"] == only]
             text = "\n".join(f["text"] for f in found) if found else \

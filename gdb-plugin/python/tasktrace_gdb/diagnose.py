@@ -26,11 +26,13 @@ def parse_duration(text):
     return v.value
 
 
-def options(idle=None, long_poll=None, starved=None, every=False):
+def options(idle=None, long_poll=None, starved=None, every=False, idle_io=None):
     o = clib.DiagOpts()
     clib.library().tt_diag_opts_init(ctypes.byref(o))
     if idle is not None:
         o.idle_ns = idle
+    if idle_io is not None:
+        o.idle_io_ns = idle_io
     if long_poll is not None:
         o.long_poll_ns = long_poll
     if starved is not None:

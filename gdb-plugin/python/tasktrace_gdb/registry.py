@@ -10,6 +10,7 @@ small objects the commands use; a task's frames are wrapped on first use.
 import ctypes
 import json
 import re
+import time
 
 import gdb
 
@@ -369,6 +370,66 @@ def find_root():
 
 _cache = {}
 
+# When each inferior stopped, on this process's CLOCK_MONOTONIC.  The CLI
+# ages stamps against the moment it stopped the target, a few ms before it
+# prints; gdb answers a command long after the stop -- an attach reads the
+# symbols of every library first (hundreds of ms) -- and a worker's poll or
+# a timer caught at the stop must not age meanwhile.
+_stopped_at = {}
+# An attach stops the target at once, reports its threads (new_thread),
+# reads every library's symbols, and only then reports the stop -- a plain
+# StopEvent, the inferior's first.  Until that first stop: when it was
+# first seen.  (A `run` stops first at a breakpoint or a signal, reported
+# when it happens.)
+_first_seen = {}
+_has_stopped = set()
+_seen_at_import = set()
+
+
+def _mono():
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+def _inferior(event):
+    thread = getattr(event, "inferior_thread", None)
+    return thread.inferior if thread is not None else gdb.selected_inferior()
+
+
+def note_thread(event=None):
+    """EVENT None: the plugin loaded while the target is there, likely from
+    its library's objfile during an attach (whose thread events came
+    first); a resume says it was not (imported by hand later)."""
+    inf = _inferior(event)
+    if inf.pid and inf.num not in _has_stopped and inf.num not in _first_seen:
+        _first_seen[inf.num] = _mono()
+        if event is None:
+            _seen_at_import.add(inf.num)
+
+
+def note_stop(event):
+    inf = _inferior(event)
+    at = _mono()
+    if type(event) is gdb.StopEvent and inf.num not in _has_stopped:
+        at = _first_seen.get(inf.num, at)
+    _has_stopped.add(inf.num)
+    _first_seen.pop(inf.num, None)
+    _seen_at_import.discard(inf.num)
+    _stopped_at[inf.num] = at
+
+
+def note_resume(*_):
+    _stopped_at.clear()
+    for num in _seen_at_import:
+        _first_seen.pop(num, None)
+    _seen_at_import.clear()
+
+
+def note_exit(*_):
+    _stopped_at.clear()
+    _first_seen.clear()
+    _has_stopped.clear()
+    _seen_at_import.clear()
+
 
 def invalidate(*_):
     _cache.clear()
@@ -410,9 +471,12 @@ def snapshot():
         snap = _cache[key] = Snapshot(lib, out)
         conn = _connection(inf)
         snap.live = conn == "native"
-        # The "now" that stamps are aged against, as the CLI takes it.
+        # The "now" that stamps are aged against, as the CLI takes it: the
+        # moment the target stopped, not this command's (docs/gdb.md).
         if snap.live:
-            snap.now_ns = lib.tt_live_now(inf.pid, snap.now_ns)
+            at = _stopped_at.get(inf.num)
+            snap.now_ns = (lib.tt_live_now_at(inf.pid, snap.now_ns, at) if at else
+                           lib.tt_live_now(inf.pid, snap.now_ns))
         elif conn == "core":
             core = _core_file()
             if core:

@@ -30,6 +30,7 @@ extern "C" {
 #define TT_TASK_LABELS_MAX 4
 #define TT_LABEL_KEY_MAX 16
 #define TT_LABEL_VALUE_MAX 32
+#define TT_OBJECT_NAME_MAX 32 /* what readers keep of an object's name */
 
 /* Record types of the layout table.  Numbers are frozen; new ones are
  * appended. */
@@ -117,7 +118,10 @@ enum tt_wait_field {
 	TT_WAIT_OWNER = 3,  /* task id that can release it, 0 if unknown */
 	TT_WAIT_SINCE_NS = 4,
 	TT_WAIT_DETAIL = 5, /* kind-specific: deadline ns, fd, count... */
-	TT_WAIT_MAX_ = 6
+	/* ptr: NUL-terminated name the program gave the object (0: none);
+	 * untrusted text, read at most TT_OBJECT_NAME_MAX-1 bytes of it */
+	TT_WAIT_NAME = 6,
+	TT_WAIT_MAX_ = 7
 };
 enum tt_site_field {
 	TT_SITE_FUNCTION = 1, /* ptr: NUL-terminated C function name */

@@ -83,6 +83,10 @@ typedef struct tt_diag_opts {
 	 * looks at every task (a cycle may pass through unlabelled ones). */
 	const char *const *labels;
 	size_t nlabels;
+	/* The idle threshold of a task resting on an fd read (accept, a
+	 * peer's next request) or a cancellation token: default TT_DIAG_OFF,
+	 * a server's listener is not "hung".  (Appended: layout kept.) */
+	uint64_t idle_io_ns;
 } tt_diag_opts;
 
 TT_API void tt_diag_opts_init(tt_diag_opts *o);

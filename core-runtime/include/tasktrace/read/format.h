@@ -73,8 +73,9 @@ TT_API void tt_fmt_fork_note(tt_fbuf *b, const tt_runtimes *rt);
  * "idle inherited"; "torn" or "invalid" alone for a bad record
  * (bad_record). */
 TT_API void tt_fmt_state(tt_fbuf *b, const tt_fmt_task *v);
-/* ps and tree wording: "channel recv 3m12s", "timer 59m58s left",
- * "runnable 1.2s"; "-" when there is no wait. */
+/* ps wording: "channel recv 3m12s", "timer 59m58s left", "runnable
+ * 1.2s"; "-" when there is no wait.  (tree, like bt's header, also names
+ * a named object: "channel recv \"jobs\" 3m12s".) */
 TT_API void tt_fmt_wait_short(tt_fbuf *b, const tt_fmt_task *v, uint64_t now);
 /* "await_reply at samples/hung.c:28", "running on worker 1 (tid 42)". */
 TT_API void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v);

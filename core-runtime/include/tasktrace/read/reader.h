@@ -260,6 +260,9 @@ typedef struct tt_rframe {
 	uint64_t wait_owner;
 	uint64_t wait_since_ns;
 	uint64_t wait_detail;
+	/* the waited object's name (WAIT field NAME), as read: untrusted
+	 * bytes, cut to TT_OBJECT_NAME_MAX-1; "" if none or unreadable */
+	char wait_name[TT_OBJECT_NAME_MAX];
 } tt_rframe;
 
 /* A task label as the target wrote it (NUL-terminated here; printed
@@ -568,6 +571,11 @@ TT_API void tt_text_free(char *text);
  * the registry's start stamps, is when it was written.  Either falls back
  * to REGISTRY_NOW, and is never earlier than it. */
 TT_API uint64_t tt_live_now(pid_t pid, uint64_t registry_now);
+/* The same at LOCAL_MONO_NS, a moment of this process's CLOCK_MONOTONIC:
+ * when the target stopped, for a reader that looks at it long after (gdb:
+ * attaching reads every library's symbols before the first command, and
+ * a poll under way at the stop must not age meanwhile). */
+TT_API uint64_t tt_live_now_at(pid_t pid, uint64_t registry_now, uint64_t local_mono_ns);
 TT_API uint64_t tt_core_now(const char *core, uint64_t registry_now, uint64_t start_mono,
 			    uint64_t start_real);
 

@@ -108,6 +108,9 @@ typedef struct tt_wait {
 	uint64_t owner; /* id of the task that can release it, 0 if unknown */
 	uint64_t since_ns;
 	uint64_t detail;
+	/* A tt_holders naming the tasks any one of which can end the wait
+	 * (a semaphore's holders, a channel's declared other end), NULL. */
+	const void *holders;
 } tt_wait;
 
 typedef struct tt_leaf {

@@ -250,18 +250,156 @@ static int recording(const build *b)
 
 /* ---- deadlock: cycles of the wait-for graph ---- */
 
-/* The task T is blocked on, or 0: an idle task whose awaited path ends
- * in a leaf with an owner.  A combinator on the path (select, join-all)
- * may complete through another branch, so it is no edge: no false
- * deadlocks. */
-static uint64_t edge_of(const build *b, const tt_stask *t, tview *v)
+/* The tasks that can end T's wait (its out-edges) into OUT, and their
+ * number; 0 when T is not blocked on tasks: it is not idle, or a
+ * combinator (select, join-all) on its path may complete through another
+ * branch, or its wait names no task, or not every task that could end it
+ * (an incomplete HOLDERS record): no false deadlocks. */
+static size_t edges_of(const tt_stask *t, tview *v, uint64_t out[TT_RHOLDERS_MAX])
 {
 	view(t, v);
-	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE ||
-	    v->combinator || !leaf_waits(v))
+	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE || v->combinator ||
+	    !leaf_waits(v))
 		return 0;
-	(void)b;
-	return tt_fmt_wait_row(v->leaf->raw.wait_kind)->edge ? v->leaf->raw.wait_owner : 0;
+	const tt_rframe *f = &v->leaf->raw;
+	switch (tt_fmt_wait_row(f->wait_kind)->edge) {
+	case TT_WE_OWNER:
+		out[0] = f->wait_owner;
+		return f->wait_owner != 0;
+	case TT_WE_HOLDERS:
+		if (f->wait_holders_state != TT_RHOLD_COMPLETE ||
+		    f->wait_nholders > TT_RHOLDERS_MAX)
+			return 0;
+		memcpy(out, f->wait_holders, f->wait_nholders * sizeof(*out));
+		return f->wait_nholders;
+	}
+	return 0;
+}
+
+static int mutex_handed_on(build *b, uint64_t object);
+
+/* An owner that has ended (or is gone) and that the never-resolved rule
+ * would report for a wait of KIND on OBJECT: nothing will end the wait. */
+static int ended_for_good(build *b, uint64_t id, uint32_t kind, uint64_t object)
+{
+	const tt_stask *o = tt_snapshot_find(b->s, id);
+	const tt_wait_row *w = tt_fmt_wait_row(kind);
+
+	if (!w->orphan)
+		return 0;
+	if (o && o->raw.state != TT_STATE_DONE && o->raw.state != TT_STATE_CANCELLED)
+		return 0;
+	if (!o && (!b->s->next_task_id || id >= b->s->next_task_id))
+		return 0;
+	return !(w->handoff && mutex_handed_on(b, object));
+}
+
+/* The wait-for graph of the considered tasks: task i's edges are
+ * dst[start[i] .. start[i + 1]) (indices); BLOCKED[i]: i waits only on
+ * tasks that are blocked themselves, transitively (a wait any one of
+ * several tasks can end is blocked only while all of them are).  With
+ * ENDED_OK an owner that ended for good counts as blocked (all asleep);
+ * without, only cycles and what leads into them stay (deadlock). */
+typedef struct graph {
+	size_t *start, *dst;
+	uint8_t *blocked;
+} graph;
+
+static void graph_free(graph *g)
+{
+	free(g->start);
+	free(g->dst);
+	free(g->blocked);
+}
+
+/* Reverse the edges into RSTART/RSRC and let every task that is not
+ * blocked free the tasks waiting on it, transitively. */
+static int graph_prune(graph *g, size_t n)
+{
+	size_t ne = g->start[n], qn = 0;
+	size_t *rstart = calloc(n + 2, sizeof(*rstart));
+	size_t *rsrc = calloc(ne ? ne : 1, sizeof(*rsrc));
+	size_t *queue = calloc(n ? n : 1, sizeof(*queue));
+	int ok = rstart && rsrc && queue;
+
+	if (!ok)
+		goto out;
+	for (size_t e = 0; e < ne; e++)
+		rstart[g->dst[e] + 2]++;
+	for (size_t i = 0; i < n; i++)
+		rstart[i + 2] += rstart[i + 1];
+	for (size_t i = 0; i < n; i++)
+		for (size_t e = g->start[i]; e < g->start[i + 1]; e++)
+			rsrc[rstart[g->dst[e] + 1]++] = i;
+	for (size_t i = 0; i < n; i++)
+		if (!g->blocked[i])
+			queue[qn++] = i;
+	for (size_t q = 0; q < qn; q++)
+		for (size_t e = rstart[queue[q]]; e < rstart[queue[q] + 1]; e++)
+			if (g->blocked[rsrc[e]]) {
+				g->blocked[rsrc[e]] = 0;
+				queue[qn++] = rsrc[e];
+			}
+out:
+	free(rstart);
+	free(rsrc);
+	free(queue);
+	return ok;
+}
+
+static int graph_build(build *b, graph *g, int ended_ok)
+{
+	const tt_snapshot *s = b->s;
+	size_t n = s->ntasks, ne = 0;
+	uint64_t ids[TT_RHOLDERS_MAX];
+	tview v;
+
+	memset(g, 0, sizeof(*g));
+	g->start = calloc(n + 1, sizeof(*g->start));
+	g->dst = calloc(n ? n * TT_RHOLDERS_MAX : 1, sizeof(*g->dst));
+	g->blocked = calloc(n ? n : 1, 1);
+	if (!g->start || !g->dst || !g->blocked)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		const tt_stask *t = &s->tasks[i];
+		size_t k = considered(b, t) ? edges_of(t, &v, ids) : 0;
+		int free_ = k == 0;
+
+		g->start[i] = ne;
+		for (size_t e = 0; e < k && !free_; e++) {
+			const tt_stask *o = tt_snapshot_find(s, ids[e]);
+			if (o && considered(b, o) && o->raw.state == TT_STATE_IDLE)
+				g->dst[ne++] = (size_t)(o - s->tasks);
+			else if (!ended_ok || !ended_for_good(b, ids[e], v.leaf->raw.wait_kind,
+							      v.leaf->raw.wait_object))
+				free_ = 1;
+		}
+		if (free_)
+			ne = g->start[i];
+		else
+			g->blocked[i] = 1;
+	}
+	g->start[n] = ne;
+	if (graph_prune(g, n))
+		return 1;
+oom:
+	graph_free(g);
+	b->oom = 1;
+	return 0;
+}
+
+/* "waits on semaphore 0x.. held by task 1 "a" for 2s in tt_acquire at ..":
+ * the edge to TO spelled out, whether it came from the wait's owner or
+ * from its holders. */
+static void edge_evidence(tt_fbuf *fb, const tview *v, const tt_snapshot *s, uint64_t now,
+			  uint64_t to)
+{
+	tt_sframe leaf = *v->leaf;
+	tview e = *v;
+
+	leaf.raw.wait_owner = to;
+	e.leaf = &leaf;
+	wait_evidence(fb, &e, s, now);
 }
 
 /* KINDS: a bit per wait kind on the cycle.  The first kind with advice
@@ -283,22 +421,23 @@ static void deadlocks(build *b)
 	uint64_t *next = calloc(n ? n : 1, sizeof(*next)); /* index + 1, 0 none */
 	uint32_t *mark = calloc(n ? n : 1, sizeof(*mark)); /* walk number */
 	tview v;
+	graph g;
 
 	if (!next || !mark) {
 		b->oom = 1;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (!considered(b, &s->tasks[i]))
-			continue;
-		uint64_t owner = edge_of(b, &s->tasks[i], &v);
-		const tt_stask *o = owner ? tt_snapshot_find(s, owner) : NULL;
-		if (o && considered(b, o))
-			next[i] = (uint64_t)(o - s->tasks) + 1;
-	}
-	/* Each task has at most one out-edge: follow it from every start,
-	 * marking with the start's number; meeting our own mark closes a
-	 * cycle, meeting an older one does not. */
+	if (!graph_build(b, &g, 0))
+		goto out;
+	/* A blocked task waits only on blocked tasks: following one edge of
+	 * each leads into a cycle of them. */
+	for (size_t i = 0; i < n; i++)
+		if (g.blocked[i])
+			next[i] = (uint64_t)g.dst[g.start[i]] + 1;
+	graph_free(&g);
+	/* Follow the edges from every start, marking with the start's
+	 * number; meeting our own mark closes a cycle, meeting an older one
+	 * does not. */
 	for (size_t st = 0; st < n; st++) {
 		size_t i = st;
 		if (mark[st] || !next[st])
@@ -338,7 +477,7 @@ static void deadlocks(build *b)
 		j = lo;
 		for (size_t k = 0; k < len; k++) {
 			const tt_stask *t = &s->tasks[j];
-			edge_of(b, t, &v);
+			view(t, &v);
 			ids[k] = t->raw.id;
 			kinds |= 1u << (v.leaf->raw.wait_kind & 31);
 			uint64_t a = age(v.leaf->raw.wait_since_ns, b->now);
@@ -348,7 +487,7 @@ static void deadlocks(build *b)
 			tt_fb_str(fb, "  ");
 			task_ref(fb, t->raw.id, s);
 			tt_fb_str(fb, " ");
-			wait_evidence(fb, &v, s, b->now);
+			edge_evidence(fb, &v, s, b->now, s->tasks[next[j] - 1].raw.id);
 			line_end(&text, &l);
 			b->flagged[j] = 1;
 			j = (size_t)next[j] - 1;

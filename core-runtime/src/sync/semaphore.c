@@ -1,4 +1,6 @@
 /* Counting semaphore with strict FIFO grants. */
+#include <string.h>
+
 #include "runtime/internal.h"
 
 static tt_poll acquire_poll(tt_acquire *a, tt_cx *cx);
@@ -11,6 +13,7 @@ void tt_semaphore_init(tt_semaphore *s, uint64_t permits)
 	s->permits = permits;
 	s->waiters.head = s->waiters.tail = NULL;
 	s->granted = 0;
+	memset(&s->holders, 0, sizeof(s->holders));
 }
 
 int tt_semaphore_destroy(tt_semaphore *s)
@@ -29,6 +32,8 @@ static void grant(tt_semaphore *s)
 {
 	while (s->waiters.head && s->permits >= s->waiters.head->want) {
 		s->permits -= s->waiters.head->want;
+		/* Held by nobody known until the waiter runs and takes them. */
+		tt_holders_add(&s->holders, 0, s->waiters.head->want);
 		tt_waitq_wake_first(&s->waiters);
 		s->granted++;
 	}
@@ -38,6 +43,7 @@ void tt_semaphore_release(tt_semaphore *s, uint64_t n)
 {
 	tt_lockword_lock(&s->lock);
 	s->permits += n;
+	tt_holders_remove(&s->holders, tt__current_id(), n);
 	grant(s);
 	tt_lockword_unlock(&s->lock);
 }
@@ -46,8 +52,10 @@ int tt_semaphore_try_acquire(tt_semaphore *s, uint64_t n)
 {
 	tt_lockword_lock(&s->lock);
 	int ok = !s->waiters.head && s->permits >= n;
-	if (ok)
+	if (ok) {
 		s->permits -= n;
+		tt_holders_add(&s->holders, tt__current_id(), n);
+	}
 	tt_lockword_unlock(&s->lock);
 	return ok ? 0 : -EAGAIN;
 }
@@ -74,13 +82,16 @@ static tt_poll acquire_poll(tt_acquire *a, tt_cx *cx)
 	tt_semaphore *s = a->s;
 	tt_lockword_lock(&s->lock);
 	int ready = a->w.woken; /* permits were taken for us by grant() */
-	if (ready)
+	if (ready) {
 		s->granted--;
+		tt_holders_remove(&s->holders, 0, a->w.want);
+	}
 	if (!ready && !a->w.queued && !s->waiters.head && s->permits >= a->w.want) {
 		s->permits -= a->w.want;
 		ready = 1;
 	}
 	if (ready) {
+		tt_holders_add(&s->holders, tt__current_id(), a->w.want);
 		tt_waiter_leave(&s->waiters, &a->w);
 		tt_lockword_unlock(&s->lock);
 		tt_wait_clear(&a->leaf.wait);
@@ -89,7 +100,8 @@ static tt_poll acquire_poll(tt_acquire *a, tt_cx *cx)
 	tt_waitq_push(&s->waiters, &a->w, cx);
 	tt_lockword_unlock(&s->lock);
 	if (!a->leaf.wait.kind)
-		tt_wait_set(&a->leaf.wait, TT_WAIT_SEMAPHORE, s, 0, a->w.want);
+		tt__wait_set_holders(&a->leaf.wait, TT_WAIT_SEMAPHORE, s, 0, a->w.want,
+				     &s->holders);
 	return TT_PENDING;
 }
 
@@ -100,6 +112,7 @@ static void acquire_drop(tt_acquire *a)
 	if (tt_waiter_leave(&s->waiters, &a->w)) {
 		s->permits += a->w.want; /* granted but never used */
 		s->granted--;
+		tt_holders_remove(&s->holders, 0, a->w.want);
 	}
 	grant(s); /* our leaving may unblock those behind us */
 	tt_lockword_unlock(&s->lock);

@@ -38,7 +38,8 @@ class Mem(ctypes.Structure):
 class RFrame(ctypes.Structure):
     _fields_ = [("addr", U64), ("func", U64), ("site", U64), ("parent", I32), ("depth", U32),
                 ("kind", U32), ("wait_kind", U32), ("wait_object", U64), ("wait_owner", U64),
-                ("wait_since_ns", U64), ("wait_detail", U64)]
+                ("wait_since_ns", U64), ("wait_detail", U64), ("wait_nholders", U32),
+                ("wait_holders_state", U32), ("wait_holders", U64 * 4), ("wait_last", U64)]
 
 
 class RTask(ctypes.Structure):

@@ -179,6 +179,23 @@ static char *keep(build *b, char *p)
 	return p;
 }
 
+/* Keep IDS with the report (freed with it); 0 when it could not. */
+static int keep_ids(build *b, uint64_t *ids)
+{
+	struct tt_diag_priv *pv = b->r->priv_;
+
+	if (pv->ncycles == pv->capcycles) {
+		size_t cap = pv->capcycles ? 2 * pv->capcycles : 4;
+		uint64_t **c = realloc(pv->cycles, cap * sizeof(*c));
+		if (!c)
+			return 0;
+		pv->cycles = c;
+		pv->capcycles = cap;
+	}
+	pv->cycles[pv->ncycles++] = ids;
+	return 1;
+}
+
 static tt_diag_finding *add(build *b, uint32_t kind, uint64_t task,
 			    uint64_t other, uint64_t age, sb *text)
 {
@@ -222,6 +239,7 @@ static tt_diag_finding *add(build *b, uint32_t kind, uint64_t task,
 	f->age_ns = age;
 	f->text = t;
 	f->title = title;
+	f->count = 1;
 	return f;
 }
 
@@ -500,17 +518,7 @@ static void deadlocks(build *b)
 		advise(&text, cycle_advice(kinds));
 		tt_diag_finding *f = add(b, TT_DIAG_DEADLOCK, ids[0],
 					 len > 1 ? ids[1] : ids[0], oldest, &text);
-		struct tt_diag_priv *pv = b->r->priv_;
-		if (f && pv->ncycles == pv->capcycles) {
-			size_t cap = pv->capcycles ? 2 * pv->capcycles : 4;
-			uint64_t **c = realloc(pv->cycles, cap * sizeof(*c));
-			if (c) {
-				pv->cycles = c;
-				pv->capcycles = cap;
-			}
-		}
-		if (f && pv->ncycles < pv->capcycles) {
-			pv->cycles[pv->ncycles++] = ids;
+		if (f && keep_ids(b, ids)) {
 			f->cycle = ids;
 			f->ncycle = (uint32_t)len;
 		} else {
@@ -520,6 +528,102 @@ static void deadlocks(build *b)
 out:
 	free(next);
 	free(mark);
+}
+
+/* ---- all asleep: Go's global rule ---- */
+
+/* Tasks listed by name in an all-asleep finding; the rest are counted. */
+#define ASLEEP_SHOWN 10
+
+/* A considered task that has not ended (its slot may outlive it). */
+static int live(const build *b, const tt_stask *t)
+{
+	return considered(b, t) && t->raw.state != TT_STATE_DONE &&
+	       t->raw.state != TT_STATE_CANCELLED;
+}
+
+/* Every considered task is blocked on tasks (or on ones that ended for
+ * good) and no worker is polling: nothing -- no timer, no fd, no blocking
+ * call, no wake in flight -- can wake any of them.  Said once, with the
+ * waits, unless the deadlocks found already name every task. */
+static void all_asleep(build *b)
+{
+	const tt_snapshot *s = b->s;
+	size_t n = s->ntasks, count = 0, cycled = 0;
+	uint64_t *ids;
+	graph g;
+
+	for (size_t k = 0; k < s->nworkers; k++)
+		if (s->workers[k].state == TT_WORKER_POLLING &&
+		    (!b->o->runtime_id || s->workers[k].runtime_id == b->o->runtime_id))
+			return;
+	if (!graph_build(b, &g, 1))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (!live(b, &s->tasks[i]))
+			continue;
+		if (!g.blocked[i]) {
+			graph_free(&g);
+			return;
+		}
+		count++;
+		cycled += b->flagged[i];
+	}
+	if (!count || cycled == count || !(ids = malloc(count * sizeof(*ids)))) {
+		graph_free(&g);
+		return;
+	}
+	sb text = {0};
+	line l;
+	tt_fbuf *fb = line_start(&l);
+	uint64_t oldest = 0, lo = UINT64_MAX;
+	size_t k = 0;
+	tview v;
+
+	title_start(fb, TT_DIAG_ALL_ASLEEP);
+	tt_fb_u64(fb, count);
+	tt_fb_str(fb, count == 1 ? " task waits" : " tasks wait");
+	tt_fb_str(fb, " and nothing can wake any of them");
+	line_end(&text, &l);
+	for (size_t i = 0; i < n; i++) {
+		const tt_stask *t = &s->tasks[i];
+		if (!live(b, t))
+			continue;
+		view(t, &v);
+		ids[k++] = t->raw.id;
+		lo = t->raw.id < lo ? t->raw.id : lo;
+		uint64_t a = age(v.leaf->raw.wait_since_ns, b->now);
+		if (a && (!oldest || a < oldest))
+			oldest = a;
+		if (k > ASLEEP_SHOWN)
+			continue;
+		uint64_t to = g.start[i] < g.start[i + 1] ? s->tasks[g.dst[g.start[i]]].raw.id
+							  : v.leaf->raw.wait_owner;
+		if (!to && v.leaf->raw.wait_nholders)
+			to = v.leaf->raw.wait_holders[0];
+		fb = line_start(&l);
+		tt_fb_str(fb, "  ");
+		task_ref(fb, t->raw.id, s);
+		tt_fb_str(fb, " ");
+		edge_evidence(fb, &v, s, b->now, to);
+		line_end(&text, &l);
+	}
+	graph_free(&g);
+	if (count > ASLEEP_SHOWN) {
+		fb = line_start(&l);
+		tt_fb_str(fb, "  ... and ");
+		tt_fb_u64(fb, count - ASLEEP_SHOWN);
+		tt_fb_str(fb, " more");
+		line_end(&text, &l);
+	}
+	advise(&text, kind_advice[TT_DIAG_ALL_ASLEEP]);
+	tt_diag_finding *f = add(b, TT_DIAG_ALL_ASLEEP, lo, 0, oldest, &text);
+	if (f && keep_ids(b, ids)) {
+		f->cycle = ids;
+		f->ncycle = (uint32_t)count;
+	} else {
+		free(ids);
+	}
 }
 
 /* ---- per-task rules ---- */
@@ -624,6 +728,21 @@ static int mutex_handed_on(build *b, uint64_t object)
 	       bsearch(&object, b->woken, b->nwoken, sizeof(*b->woken), cmp_u64) != NULL;
 }
 
+/* A wait any of its holders can end, all of them ended for good: the
+ * first of them (the one the finding names), else 0. */
+static uint64_t holders_ended(build *b, const tview *v)
+{
+	const tt_rframe *f = &v->leaf->raw;
+
+	if (f->wait_holders_state != TT_RHOLD_COMPLETE || !f->wait_nholders ||
+	    f->wait_nholders > TT_RHOLDERS_MAX)
+		return 0;
+	for (uint32_t k = 0; k < f->wait_nholders; k++)
+		if (!ended_for_good(b, f->wait_holders[k], f->wait_kind, f->wait_object))
+			return 0;
+	return f->wait_holders[0];
+}
+
 static void never_resolved(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
@@ -635,7 +754,7 @@ static void never_resolved(build *b, size_t i, const tview *v)
 	    !leaf_waits(v))
 		return;
 	const tt_wait_row *w = tt_fmt_wait_row(v->leaf->raw.wait_kind);
-	uint64_t owner = v->leaf->raw.wait_owner;
+	uint64_t owner = w->edge == TT_WE_HOLDERS ? holders_ended(b, v) : v->leaf->raw.wait_owner;
 	if (!w->orphan || !owner)
 		return;
 	const tt_stask *o = tt_snapshot_find(b->s, owner);
@@ -787,12 +906,29 @@ static void long_polls(build *b)
 	}
 }
 
+/* A kind's place in a report: its row in TT_DIAG_KIND_MAP. */
+static unsigned rank(uint32_t kind)
+{
+	enum {
+#define XX(name, ...) RANK_##name,
+		TT_DIAG_KIND_MAP(XX)
+#undef XX
+	};
+	static const uint8_t ranks[TT_DIAG_KIND_MAX_] = {
+#define XX(name, value, ...) [value] = RANK_##name,
+	    TT_DIAG_KIND_MAP(XX)
+#undef XX
+	};
+
+	return kind < TT_DIAG_KIND_MAX_ ? ranks[kind] : TT_DIAG_KIND_MAX_;
+}
+
 static int by_kind(const void *x, const void *y)
 {
 	const tt_diag_finding *a = x, *b = y;
 
 	if (a->kind != b->kind)
-		return a->kind < b->kind ? -1 : 1;
+		return rank(a->kind) < rank(b->kind) ? -1 : 1;
 	return a->task_id < b->task_id ? -1 : a->task_id > b->task_id;
 }
 
@@ -909,6 +1045,25 @@ static objcheck *check_objects(build *b, size_t *count)
 	return o;
 }
 
+/* T and, when its wait is one any of its holders can end, the holders:
+ * a finding resting on T rests on them too. */
+static int task_holds(build *b, const tt_stask *t)
+{
+	tview v;
+
+	if (tt_snapshot_recheck(*b->o->recheck, b->s, t) != 1)
+		return 0;
+	view(t, &v);
+	if (!leaf_waits(&v) || tt_fmt_wait_row(v.leaf->raw.wait_kind)->edge != TT_WE_HOLDERS)
+		return 1;
+	for (uint32_t k = 0; k < v.leaf->raw.wait_nholders && k < TT_RHOLDERS_MAX; k++) {
+		const tt_stask *h = tt_snapshot_find(b->s, v.leaf->raw.wait_holders[k]);
+		if (h && tt_snapshot_recheck(*b->o->recheck, b->s, h) != 1)
+			return 0;
+	}
+	return 1;
+}
+
 static int still_holds(build *b, const tt_diag_finding *f, objcheck *o, size_t no)
 {
 	uint64_t two[2] = { f->task_id, f->other_id };
@@ -917,7 +1072,7 @@ static int still_holds(build *b, const tt_diag_finding *f, objcheck *o, size_t n
 
 	for (size_t i = 0; i < n; i++) {
 		const tt_stask *t = ids[i] ? tt_snapshot_find(b->s, ids[i]) : NULL;
-		if (t && tt_snapshot_recheck(*b->o->recheck, b->s, t) != 1)
+		if (t && !task_holds(b, t))
 			return 0;
 	}
 	uint64_t object = handoff_object(b, f);
@@ -966,6 +1121,7 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	}
 	b.r->now_ns = b.now;
 	deadlocks(&b);
+	all_asleep(&b);
 	long_polls(&b);
 	for (size_t i = 0; i < s->ntasks && !b.oom; i++) {
 		if (!considered(&b, &s->tasks[i]))

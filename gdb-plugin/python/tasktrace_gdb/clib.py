@@ -110,13 +110,14 @@ class RootPick(ctypes.Structure):
 
 class DiagOpts(ctypes.Structure):
     _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
-                ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p)]
+                ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p),
+                ("each", ctypes.c_int)]
 
 
 class Finding(ctypes.Structure):
     _fields_ = [("kind", U32), ("ncycle", U32), ("task_id", U64), ("other_id", U64),
                 ("age_ns", U64), ("cycle", ctypes.POINTER(U64)), ("title", CHARP),
-                ("text", CHARP)]
+                ("text", CHARP), ("count", U64), ("ids", ctypes.POINTER(U64))]
 
 
 class Report(ctypes.Structure):

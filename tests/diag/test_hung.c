@@ -242,12 +242,83 @@ START_TEST(from_cores)
 }
 END_TEST
 
+/* Issue 12: a cycle through a semaphore and a channel, spelled out edge by
+ * edge, from a stopped read and a nonblocking one. */
+START_TEST(semaphore_and_channel_cycle)
+{
+	static const char *const opts[] = { NULL, "--nonblocking" };
+	const char *f = "samples/deadlock.c";
+	sample s;
+	sample_start(&s, "deadlock", "sem");
+	for (int k = 0; k < 2; k++) {
+		run r = hung(opts[k], NULL, s.pid);
+		ck_assert_msg(exit_code(&r) == 20, "%s", r.out);
+		ck_assert_msg(strstr(r.out, "deadlock: 3 tasks wait on each other in a cycle"), "%s",
+			      r.out);
+		const char *l = line_with(r.out, "task 2 \"producer\" waits on channel send");
+		ck_assert_msg(strstr(l, "received by task 3 \"consumer\""), "%s", r.out);
+		ck_assert_ptr_nonnull(strstr(l, at(f, "producer-send")));
+		l = line_with(r.out, "task 3 \"consumer\" waits on join of task 4 \"checker\"");
+		ck_assert_ptr_nonnull(strstr(l, at(f, "consumer-join")));
+		l = line_with(r.out, "task 4 \"checker\" waits on semaphore");
+		ck_assert_msg(strstr(l, "held by task 2 \"producer\""), "%s", r.out);
+		ck_assert_ptr_nonnull(strstr(l, at(f, "checker-acquire")));
+		ck_assert_ptr_nonnull(strstr(r.out, "(back to task 2 \"producer\")"));
+		run_free(&r);
+	}
+	sample_stop(&s);
+}
+END_TEST
+
+/* Each waits to receive what only the other sends. */
+START_TEST(channel_cycle)
+{
+	sample s;
+	sample_start(&s, "deadlock", "chan");
+	run r = hung(NULL, NULL, s.pid);
+	ck_assert_msg(exit_code(&r) == 20, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "deadlock: 2 tasks wait on each other in a cycle"), "%s", r.out);
+	const char *l = line_with(r.out, "task 2 \"ping\" waits on channel recv");
+	ck_assert_msg(strstr(l, "sent by task 3 \"pong\""), "%s", r.out);
+	ck_assert_ptr_nonnull(strstr(l, at("samples/deadlock.c", "player-recv")));
+	l = line_with(r.out, "task 3 \"pong\" waits on channel recv");
+	ck_assert_msg(strstr(l, "sent by task 2 \"ping\""), "%s", r.out);
+	run_free(&r);
+	sample_stop(&s);
+}
+END_TEST
+
+/* Every task waits and nothing can wake them: the root joins a reader of
+ * a channel whose declared sender returned. */
+START_TEST(all_asleep)
+{
+	sample s;
+	sample_start(&s, "deadlock", "asleep");
+	run r = hung("--nonblocking", NULL, s.pid);
+	ck_assert_msg(exit_code(&r) == 20, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "all tasks are asleep: 2 tasks wait and nothing can wake any "
+				    "of them\n"),
+		      "%s", r.out);
+	const char *l = line_with(r.out, "  task 1 \"block_on\" waits on join of task 3 \"reader\"");
+	ck_assert_ptr_nonnull(strstr(l, at("samples/deadlock.c", "root-join")));
+	ck_assert_msg(strstr(r.out, "never resolved: task 3 \"reader\" waits on a channel whose "
+				    "declared senders, task 2, is gone"),
+		      "%s", r.out);
+	ck_assert_ptr_null(strstr(r.out, "deadlock:"));
+	run_free(&r);
+	sample_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hung");
 	TCase *tc = tcase_create("hung");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, deadlock);
+	tcase_add_test(tc, semaphore_and_channel_cycle);
+	tcase_add_test(tc, channel_cycle);
+	tcase_add_test(tc, all_asleep);
 	tcase_add_test(tc, lost_waker);
 	tcase_add_test(tc, long_poll);
 	tcase_add_test(tc, hung_sample);

@@ -76,6 +76,8 @@ static void hung_json(const cli_session *s, const tt_diag_report *r)
 			named = f->task_id == t->raw.id || f->other_id == t->raw.id;
 			for (uint32_t c = 0; c < f->ncycle && !named; c++)
 				named = f->cycle[c] == t->raw.id;
+			for (uint64_t c = 0; f->ids && c < f->count && !named; c++)
+				named = f->ids[c] == t->raw.id;
 		}
 		if (!named || !t->raw.id)
 			continue;
@@ -96,6 +98,10 @@ static void hung_json(const cli_session *s, const tt_diag_report *r)
 		printf(",\"age_ns\":%llu,\"cycle\":[", (unsigned long long)f->age_ns);
 		for (uint32_t c = 0; c < f->ncycle; c++)
 			printf("%s%llu", c ? "," : "", (unsigned long long)f->cycle[c]);
+		printf("],\"count\":%llu,\"ids\":[", (unsigned long long)f->count);
+		for (uint64_t c = 0; c < f->count; c++)
+			printf("%s%llu", c ? "," : "",
+			       (unsigned long long)(f->ids ? f->ids[c] : f->task_id));
 		fputs("],\"title\":", stdout);
 		tt_json_str(stdout, f->title);
 		fputs(",\"text\":", stdout);
@@ -124,6 +130,7 @@ static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK)
 		goto out;
 	d.all = o.all;
+	d.each = o.all;
 	if (!s.core && o.nonblocking)
 		d.recheck = &s.target.mem;
 	tt_diag_report *r = tt_diagnose(s.snap, s.now_ns, &d);
@@ -136,8 +143,13 @@ static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 	if (o.json) {
 		hung_json(&s, r);
 	} else if (r->n) {
-		printf("%s: %zu problem%s found\n\n%s", cli_target_name(&s), r->n,
-		       r->n == 1 ? "" : "s", r->text);
+		uint64_t tasks = 0;
+		for (size_t k = 0; k < r->n; k++)
+			tasks += r->findings[k].count;
+		printf("%s: %zu problem%s found", cli_target_name(&s), r->n, r->n == 1 ? "" : "s");
+		if (tasks > r->n)
+			printf(" (%llu tasks; --all lists each)", (unsigned long long)tasks);
+		printf("\n\n%s", r->text);
 	} else {
 		printf("%s: %s", cli_target_name(&s), r->text);
 	}

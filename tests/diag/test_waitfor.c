@@ -476,11 +476,25 @@ START_TEST(many_waiters_of_an_abandoned_mutex)
 	ck_assert_int_eq(tt_snapshot_read(img_mem(&g), g.root_addr, NULL, &s, err, sizeof err),
 			 TT_R_OK);
 	s->flags |= TT_ROOTF_RECORDING;
-	tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+	tt_diag_opts o;
+	tt_diag_opts_init(&o);
+	o.each = 1;
+	tt_diag_report *r = tt_diagnose(s, NOW, &o);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_uint_eq(count_kind(r, TT_DIAG_NEVER_RESOLVED), n);
 	for (size_t i = 0; i < r->n; i++)
 		ck_assert_uint_le(r->findings[i].task_id, n);
+	tt_diag_free(r);
+	/* Grouped (the default): one finding for the n alike, ids in order. */
+	r = tt_diagnose(s, NOW, NULL);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(count_kind(r, TT_DIAG_NEVER_RESOLVED), 1);
+	const tt_diag_finding *f = first_of(r, TT_DIAG_NEVER_RESOLVED);
+	ck_assert_uint_eq(f->count, n);
+	ck_assert_uint_eq(f->task_id, 1);
+	for (uint32_t i = 0; i < n; i++)
+		ck_assert_uint_eq(f->ids[i], i + 1);
+	ck_assert_msg(strstr(f->title, "never resolved: "), "%s", f->title);
 	tt_diag_free(r);
 	tt_snapshot_free(s);
 	img_free(&g);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wording/chain.h"
 #include "wording/strbuf.h"
 #include "wording/waits.h"
 #include "tasktrace/read/diagnose.h"
@@ -906,6 +907,155 @@ static void long_polls(build *b)
 	}
 }
 
+/* ---- identical findings as one ---- */
+
+/* Ids a grouped finding lists; the rest are counted. */
+#define GROUP_SHOWN 8
+
+typedef struct gitem {
+	uint64_t hash;
+	size_t finding;
+	const tt_stask *t;
+	uint32_t kind, wait_kind;
+	uint64_t object, owner;
+} gitem;
+
+/* Same kind (in the hash), same await chain (as ps --group), same wait:
+ * kind, object and owner.  Items alike end up adjacent. */
+static int by_group(const void *x, const void *y)
+{
+	const gitem *a = x, *b = y;
+
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if (a->wait_kind != b->wait_kind)
+		return a->wait_kind < b->wait_kind ? -1 : 1;
+	if (a->object != b->object)
+		return a->object < b->object ? -1 : 1;
+	if (a->owner != b->owner)
+		return a->owner < b->owner ? -1 : 1;
+	return tt_chain_cmp(a->t, b->t);
+}
+
+static int by_id(const void *x, const void *y)
+{
+	const gitem *a = x, *b = y;
+	return a->t->raw.id < b->t->raw.id ? -1 : a->t->raw.id > b->t->raw.id;
+}
+
+/* The findings of RUN (N items alike) become the first one's, retitled
+ * "idle: 80000 tasks alike, e.g. task 12 ..." with the ids under it. */
+static void regroup(build *b, gitem *run, size_t n)
+{
+	tt_diag_finding *f = &b->r->findings[run[0].finding];
+	uint64_t *ids = malloc(n * sizeof(*ids));
+	const char *kw = tt_diag_kind_name(f->kind);
+	size_t kl = strlen(kw);
+	sb text = {0};
+	line l;
+	tt_fbuf *fb;
+
+	if (!ids) {
+		b->oom = 1;
+		return;
+	}
+	qsort(run, n, sizeof(*run), by_id);
+	f = &b->r->findings[run[0].finding];
+	for (size_t i = 0; i < n; i++) {
+		const tt_diag_finding *m = &b->r->findings[run[i].finding];
+		ids[i] = run[i].t->raw.id;
+		if (m->age_ns > f->age_ns)
+			f->age_ns = m->age_ns;
+	}
+	fb = line_start(&l);
+	title_start(fb, f->kind);
+	tt_fb_u64(fb, n);
+	tt_fb_str(fb, " tasks alike, e.g. ");
+	/* The example's title without its "kind: ". */
+	tt_fb_text(fb, strncmp(f->title, kw, kl) == 0 && f->title[kl] == ':' ? f->title + kl + 2
+									     : f->title);
+	line_end(&text, &l);
+	fb = line_start(&l);
+	tt_fb_str(fb, "  tasks ");
+	for (size_t i = 0; i < n && i < GROUP_SHOWN; i++) {
+		if (i)
+			tt_fb_str(fb, ", ");
+		tt_fb_u64(fb, ids[i]);
+	}
+	tt_fb_str(fb, n > GROUP_SHOWN ? ", ... (" : " (");
+	tt_fb_u64(fb, n);
+	tt_fb_str(fb, " with the same chain and wait; --all lists each)");
+	line_end(&text, &l);
+	const char *rest = strchr(f->text, '\n');
+	sb_add(&text, rest ? rest + 1 : "");
+	if (text.oom || !text.p) {
+		free(text.p);
+		free(ids);
+		b->oom = 1;
+		return;
+	}
+	if (!keep(b, text.p) || !keep_ids(b, ids)) {
+		free(ids);
+		b->oom = 1;
+		return;
+	}
+	char *nl = strchr(text.p, '\n');
+	char *title = strndup(text.p, nl ? (size_t)(nl - text.p) : strlen(text.p));
+	if (!keep(b, title))
+		return;
+	f->text = text.p;
+	f->title = title;
+	f->task_id = ids[0];
+	f->count = n;
+	f->ids = ids;
+	for (size_t i = 1; i < n; i++)
+		b->r->findings[run[i].finding].count = 0; /* merged: dropped below */
+}
+
+/* Identical findings about many tasks (100k idle on one chain) as one,
+ * with a count and example ids: the reader of a report wants the shapes,
+ * not 80,000 copies of one. */
+static void group_findings(build *b)
+{
+	tt_diag_report *r = b->r;
+	gitem *it = malloc((r->n ? r->n : 1) * sizeof(*it));
+	size_t n = 0, out = 0;
+	tview v;
+
+	if (!it) {
+		b->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		const tt_diag_finding *f = &r->findings[i];
+		const tt_stask *t = f->ncycle ? NULL : tt_snapshot_find(b->s, f->task_id);
+		if (!t)
+			continue;
+		view(t, &v);
+		gitem g = {tt_chain_hash(t) * 31 + f->kind, i, t, f->kind, 0, 0, 0};
+		if (leaf_waits(&v)) {
+			g.wait_kind = v.leaf->raw.wait_kind;
+			g.object = v.leaf->raw.wait_object;
+			g.owner = v.leaf->raw.wait_owner;
+		}
+		it[n++] = g;
+	}
+	qsort(it, n, sizeof(*it), by_group);
+	for (size_t i = 0, j; i < n && !b->oom; i = j) {
+		for (j = i + 1; j < n && !by_group(&it[i], &it[j]);)
+			j++;
+		if (j - i > 1)
+			regroup(b, &it[i], j - i);
+	}
+	for (size_t i = 0; i < r->n; i++)
+		if (r->findings[i].count)
+			r->findings[out++] = r->findings[i];
+	r->n = out;
+	free(it);
+}
+
 /* A kind's place in a report: its row in TT_DIAG_KIND_MAP. */
 static unsigned rank(uint32_t kind)
 {
@@ -1139,6 +1289,8 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	}
 	if (opts->recheck && !b.oom)
 		drop_moved(&b);
+	if (!opts->each && !b.oom)
+		group_findings(&b);
 	if (b.r->n > 1)
 		qsort(b.r->findings, b.r->n, sizeof(*b.r->findings), by_kind);
 	summary(&b);

@@ -310,6 +310,63 @@ START_TEST(all_asleep)
 }
 END_TEST
 
+/* Issue 12 item 4: thousands of tasks idle on one chain and one wait are
+ * one finding with the exact count; --all lists each. */
+START_TEST(grouped_at_scale)
+{
+	const char *sc = getenv("TT_TEST_SCALE");
+	unsigned n = 20000u / (sc && atoi(sc) > 0 ? (unsigned)atoi(sc) : 1);
+	char arg[16], want[160];
+	snprintf(arg, sizeof arg, "%u", n);
+	sample s;
+	sample_start(&s, "many_tasks", arg);
+	run r = hung("--idle", "0", s.pid);
+	ck_assert_int_eq(exit_code(&r), 20);
+	snprintf(want, sizeof want, ": 1 problem found (%u tasks; --all lists each)\n", n);
+	ck_assert_msg(strstr(r.out, want), "%s", r.out);
+	snprintf(want, sizeof want,
+		 "\nidle: %u tasks alike, e.g. task 2 \"idle-worker\" has been "
+		 "suspended for ",
+		 n);
+	ck_assert_msg(strstr(r.out, want), "%s", r.out);
+	snprintf(want, sizeof want,
+		 "  tasks 2, 3, 4, 5, 6, 7, 8, 9, ... (%u with the same chain "
+		 "and wait; --all lists each)\n",
+		 n);
+	ck_assert_msg(strstr(r.out, want), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "in tt_notified at samples/many_tasks.c:"), "%s", r.out);
+	int lines = 0;
+	for (const char *p = r.out; *p; p++)
+		lines += *p == '\n';
+	ck_assert_msg(lines == 6, "%d lines:\n%s", lines, r.out);
+	run_free(&r);
+
+	char p[24];
+	snprintf(p, sizeof p, "%d", (int)s.pid);
+	char *argv[] = {getenv("TT_TASKTRACE"),
+			(char *)"hung",
+			(char *)"--all",
+			(char *)"--idle",
+			(char *)"0",
+			p,
+			NULL};
+	r = run_prog(NULL, NULL, 0, argv);
+	ck_assert_int_eq(exit_code(&r), 20);
+	snprintf(want, sizeof want, ": %u problems found\n", n);
+	ck_assert_msg(strstr(r.out, want), "%.300s", r.out);
+	ck_assert_ptr_null(strstr(r.out, "alike"));
+	run_free(&r);
+
+	r = hung("--json", "--idle=0", s.pid);
+	ck_assert_int_eq(exit_code(&r), 20);
+	assert_schema("hung", r.out);
+	snprintf(want, sizeof want, "\"count\":%u,\"ids\":[2,3,4,", n);
+	ck_assert_msg(strstr(r.out, want), "%.300s", r.out);
+	run_free(&r);
+	sample_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hung");
@@ -319,6 +376,7 @@ int main(void)
 	tcase_add_test(tc, semaphore_and_channel_cycle);
 	tcase_add_test(tc, channel_cycle);
 	tcase_add_test(tc, all_asleep);
+	tcase_add_test(tc, grouped_at_scale);
 	tcase_add_test(tc, lost_waker);
 	tcase_add_test(tc, long_poll);
 	tcase_add_test(tc, hung_sample);

@@ -686,6 +686,47 @@ START_TEST(recheck_covers_the_holders)
 }
 END_TEST
 
+/* Findings alike (kind, chain, wait) are one with a count and every id;
+ * another object is another finding; opts.each lists each. */
+START_TEST(alike_findings_are_grouped)
+{
+	world w;
+	world_init(&w);
+	for (uint64_t id = 1; id <= 4; id++) {
+		uint64_t leaf = waiter(&w, id, TT_WAIT_ONESHOT, 9, 0);
+		img_set(&w.g, TT_REC_WAIT, TT_WAIT_OBJECT, leaf, id == 4 ? 0x8000 : 0x7000);
+	}
+	tt_snapshot *s = snap(&w);
+	s->next_task_id = 10;
+	tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_NEVER_RESOLVED) == 2, "%s", r->text);
+	const tt_diag_finding *f = first_of(r, TT_DIAG_NEVER_RESOLVED);
+	ck_assert_uint_eq(f->count, 3);
+	ck_assert_uint_eq(f->task_id, 1);
+	ck_assert_uint_eq(f->ids[0], 1);
+	ck_assert_uint_eq(f->ids[1], 2);
+	ck_assert_uint_eq(f->ids[2], 3);
+	ck_assert_msg(strstr(f->text,
+			     "never resolved: 3 tasks alike, e.g. task 1 \"t\" waits on a "
+			     "oneshot whose producer, task 9, is gone\n"
+			     "  tasks 1, 2, 3 (3 with the same chain and wait; --all lists "
+			     "each)\n  waits on oneshot 0x7000"),
+		      "%s", f->text);
+	ck_assert_uint_eq(r->findings[r->n - 1].count, 1);
+	ck_assert_ptr_null(r->findings[r->n - 1].ids);
+	tt_diag_free(r);
+	tt_diag_opts o;
+	tt_diag_opts_init(&o);
+	o.each = 1;
+	r = tt_diagnose(s, NOW, &o);
+	ck_assert_msg(count_kind(r, TT_DIAG_NEVER_RESOLVED) == 4, "%s", r->text);
+	ck_assert_ptr_null(strstr(r->text, "alike"));
+	tt_diag_free(r);
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("diag-waitfor");
@@ -708,6 +749,7 @@ int main(void)
 	tcase_add_test(tc, a_channel_whose_senders_ended);
 	tcase_add_test(tc, not_asleep_with_a_timer_or_a_notify);
 	tcase_add_test(tc, recheck_covers_the_holders);
+	tcase_add_test(tc, alike_findings_are_grouped);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("scale");
 	tcase_set_timeout(tc, 60);

@@ -921,7 +921,7 @@ typedef struct gitem {
 } gitem;
 
 /* Same kind (in the hash), same await chain (as ps --group), same wait:
- * kind, object and owner.  Items alike end up adjacent. */
+ * kind, object and owner; same runtime.  Items alike end up adjacent. */
 static int by_group(const void *x, const void *y)
 {
 	const gitem *a = x, *b = y;
@@ -936,6 +936,8 @@ static int by_group(const void *x, const void *y)
 		return a->object < b->object ? -1 : 1;
 	if (a->owner != b->owner)
 		return a->owner < b->owner ? -1 : 1;
+	if (a->t->raw.runtime_id != b->t->raw.runtime_id)
+		return a->t->raw.runtime_id < b->t->raw.runtime_id ? -1 : 1;
 	return tt_chain_cmp(a->t, b->t);
 }
 
@@ -1030,7 +1032,11 @@ static void group_findings(build *b)
 	}
 	for (size_t i = 0; i < r->n; i++) {
 		const tt_diag_finding *f = &r->findings[i];
-		const tt_stask *t = f->ncycle ? NULL : tt_snapshot_find(b->s, f->task_id);
+		/* A cycle names its own tasks; a long poll is one per worker
+		 * thread, each blocking its own: never many alike. */
+		const tt_stask *t = f->ncycle || f->kind == TT_DIAG_LONG_POLL
+					? NULL
+					: tt_snapshot_find(b->s, f->task_id);
 		if (!t)
 			continue;
 		view(t, &v);

@@ -18,7 +18,7 @@ typedef struct world {
 	uint64_t slots;
 	uint32_t next;
 	uint64_t f_async, f_sel, f_sleep, site;
-	uint64_t f_leaf[TT_WAIT_CUSTOM + 1];
+	uint64_t f_leaf[TT_WAIT_KIND_MAX_];
 } world;
 
 static void world_init(world *w)
@@ -29,7 +29,7 @@ static void world_init(world *w)
 	w->f_async = img_func(&w->g, "serve", TT_FUNC_KIND_ASYNC);
 	w->f_sel = img_func(&w->g, "tt_select", TT_FUNC_KIND_COMBINATOR);
 	w->f_sleep = img_func(&w->g, "tt_sleep", TT_FUNC_KIND_LEAF);
-	for (uint32_t k = 0; k <= TT_WAIT_CUSTOM; k++)
+	for (uint32_t k = 0; k < TT_WAIT_KIND_MAX_; k++)
 		w->f_leaf[k] = img_func(&w->g, "leaf", TT_FUNC_KIND_LEAF);
 	w->site = img_site(&w->g, "serve", "src/serve.c", 12, TT_SITEF_AWAIT);
 }

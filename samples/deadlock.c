@@ -1,25 +1,10 @@
-/* deadlock: a wait-for cycle through a join and a mutex.
+/* deadlock: a wait-for cycle through a join and a mutex (other modes below).
  *
  *   transfer   locks `ledger`, spawns audit and joins it
  *   audit      waits to lock `ledger`, held by transfer
- *
  * transfer waits for audit (join), audit waits for transfer (mutex).
- *
- * `deadlock sem`: through a semaphore and a channel.
- *   producer   takes the only permit of `quota`, fills `pipe` (capacity
- *              1), spawns consumer and waits to send a second element
- *   consumer   the declared receiver of `pipe`: spawns checker, joins it
- *              before it drains anything
- *   checker    waits for a permit of `quota`, held by producer
- * `deadlock chan`: ping and pong each wait to receive on the channel only
- * the other sends (both declared).
- * `deadlock asleep`: the root waits on a join of reader, which waits on a
- * channel whose only declared sender returned without sending or closing:
- * all tasks are asleep.
- *
  * Prints "deadlock: pid P registry A ready" and stays alive. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -68,7 +53,18 @@ static void spawn_tasks(void)
 	tt_task_detach(TT_SPAWN(NULL, "transfer", transfer, transfer_init));
 }
 
-/* ---- deadlock sem ---- */
+/* ---- deadlock sem: through a semaphore and a channel ----
+ *
+ *   producer   takes the only permit of `quota`, fills `pipe` (capacity
+ *              1), spawns consumer and waits to send a second element
+ *   consumer   the declared receiver of `pipe`: spawns checker, joins it
+ *              before it drains anything
+ *   checker    waits for a permit of `quota`, held by producer
+ *
+ * `deadlock chan`: ping and pong each wait to receive on the channel only
+ * the other sends (both declared).  `deadlock asleep`: the root waits on a
+ * join of reader, which waits on a channel whose only declared sender
+ * returned without sending or closing: all tasks are asleep. */
 
 static tt_semaphore quota;
 static tt_chan *pipe_, *ping_ch, *pong_ch;

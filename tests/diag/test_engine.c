@@ -381,12 +381,15 @@ START_TEST(semaphore_cycle_and_its_holders)
 		 (unsigned long long)tt_task_id(h));
 	ck_assert_msg(strstr(r->text, want), "%s", r->text);
 	tt_diag_free(r);
+	/* Its lock orders the holders' last change before these reads. */
+	ck_assert_uint_eq(tt_semaphore_available(&xsem), 0);
 	ck_assert_uint_eq(xsem.holders.count, 1);
 	ck_assert_uint_eq(xsem.holders.ids[0], tt_task_id(h));
 	ck_assert_uint_eq(xsem.holders.flags, 0);
 	tt_semaphore_release(&xsem, 1); /* not the holder: the cycle ends */
 	ck_assert_int_eq(tt_task_join_blocking(h), 0);
 	tt_task_release(h);
+	ck_assert_uint_eq(tt_semaphore_available(&xsem), 2); /* 1 and the one released above */
 	ck_assert_uint_eq(xsem.holders.flags, TT_HOLDERSF_INCOMPLETE);
 	tt_runtime_free(rt);
 }

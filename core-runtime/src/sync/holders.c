@@ -19,7 +19,7 @@ uint64_t tt__current_id(void)
 static void begin(tt_holders *h)
 {
 	atomic_store_explicit((_Atomic uint32_t *)&h->seq, h->seq + 1, RELAXED);
-	atomic_thread_fence(RELEASE);
+	tt_seqlock_fence();
 }
 
 static void end(tt_holders *h)

@@ -124,8 +124,13 @@ START_TEST(hung_sample)
 	ck_assert_ptr_nonnull(strstr(line_with(r.out, "in tt_notified"), at("samples/hung.c", "reply")));
 	ck_assert_ptr_nonnull(strstr(line_with(r.out, "idle: task 4 \"supervisor\""), "suspended"));
 	ck_assert_ptr_null(strstr(r.out, "deadlock:"));
+	ck_assert_ptr_null(strstr(r.out, "all tasks are asleep:"));
 	ck_assert_ptr_null(strstr(r.out, "lost waker:"));
 	ck_assert_ptr_null(strstr(r.out, "\"cache-refresh\""));
+	run_free(&r);
+	/* The same read without stopping it. */
+	r = hung("--nonblocking", NULL, s.pid);
+	ck_assert_msg(exit_code(&r) == 0, "%s", r.out);
 	run_free(&r);
 	/* Usage errors. */
 	r = hung("--idle", "soon", s.pid);

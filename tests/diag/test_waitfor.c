@@ -10,6 +10,7 @@
 #include "reg_image.h"
 #include "tasktrace/abi/registry.h"
 #include "tasktrace/read/diagnose.h"
+#include "tasktrace/read/format.h"
 
 #define NOW (1000ull * 1000000000ull)
 
@@ -727,6 +728,27 @@ START_TEST(alike_findings_are_grouped)
 }
 END_TEST
 
+/* A wait with no edge still says who last used the other side (the
+ * HOLDERS record's LAST), as a lead; a torn record says nothing. */
+START_TEST(last_seen_at_the_other_end)
+{
+	world w;
+	world_init(&w);
+	uint64_t leaf = held_waiter(&w, 1, TT_WAIT_CHAN_RECV, 0x9000, NULL, 0, 0);
+	uint64_t h = img_get(&w.g, TT_REC_WAIT, TT_WAIT_HOLDERS, leaf);
+	img_set(&w.g, TT_REC_HOLDERS, TT_HOLDERS_LAST, h, 5);
+	tt_snapshot *s = snap(&w);
+	const tt_sframe *f = tt_stask_leaf(task_of(s, 1));
+	char mem[256];
+	tt_fbuf fb;
+	tt_fb_init(&fb, mem, sizeof mem);
+	tt_fmt_leaf_wait(&fb, &f->raw, NULL, NOW);
+	ck_assert_msg(strstr(mem, "waits on channel recv 0x9000 (last sent by task 5)"), "%s", mem);
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("diag-waitfor");
@@ -750,6 +772,7 @@ int main(void)
 	tcase_add_test(tc, not_asleep_with_a_timer_or_a_notify);
 	tcase_add_test(tc, recheck_covers_the_holders);
 	tcase_add_test(tc, alike_findings_are_grouped);
+	tcase_add_test(tc, last_seen_at_the_other_end);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("scale");
 	tcase_set_timeout(tc, 60);

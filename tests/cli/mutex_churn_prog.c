@@ -2,7 +2,9 @@
  * and 20 tasks each spawning, over and over, a short task that takes it
  * once; 12 tasks taking and releasing permits of a 3-permit semaphore,
  * and 8 respawners of short tasks taking one; 4 declared senders and 4
- * declared receivers of a 2-slot channel; and 3 ping-pong pairs, each
+ * declared receivers of a 2-slot channel; the holder of a permit joining a
+ * task that wants another (of 2) while a third takes one in a loop; and 3
+ * ping-pong pairs, each
  * waiting to receive what only the other sends (the shape of a channel
  * deadlock, but always with a ball in play).  Nothing here is stuck, so any "never resolved",
  * deadlock or lost waker finding about it is a wrong answer: the owners a waiter names change and
@@ -132,6 +134,76 @@ static void permit_respawner_init(permit_respawner *r)
 	tt_frame_init(&r->frame, &permit_respawner_fn);
 }
 
+/* The shape of a semaphore deadlock, healthy: the holder of one of the 2
+ * permits of `pair_sem` joins a task that wants the other, while a third
+ * takes and gives it back in a loop. */
+static tt_semaphore pair_sem;
+
+typedef struct pair_holder {
+	tt_frame frame;
+	tt_acquire acq;
+	tt_join join;
+} pair_holder;
+static tt_poll pair_holder_poll(pair_holder *self, tt_cx *cx);
+TT_ASYNC_FN(pair_holder, pair_holder_poll, NULL);
+static void pair_holder_init(pair_holder *p)
+{
+	tt_frame_init(&p->frame, &pair_holder_fn);
+}
+
+typedef struct pair_want {
+	tt_frame frame;
+	tt_acquire acq;
+} pair_want;
+static tt_poll pair_want_poll(pair_want *self, tt_cx *cx);
+TT_ASYNC_FN(pair_want, pair_want_poll, NULL);
+static void pair_want_init(pair_want *p)
+{
+	tt_frame_init(&p->frame, &pair_want_fn);
+}
+
+static tt_poll pair_want_poll(pair_want *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->acq, tt_acquire_init(&self->acq, &pair_sem, 1));
+	tt_semaphore_release(&pair_sem, 1);
+	TT_RETURN(self, 0);
+}
+
+static tt_poll pair_holder_poll(pair_holder *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (;;) {
+		TT_AWAIT(self, cx, &self->acq, tt_acquire_init(&self->acq, &pair_sem, 1));
+		TT_AWAIT(self, cx, &self->join,
+			 tt_join_init(&self->join,
+				      TT_SPAWN(NULL, "pair-want", pair_want, pair_want_init)));
+		tt_semaphore_release(&pair_sem, 1);
+	}
+}
+
+typedef struct pair_churn {
+	tt_frame frame;
+	tt_acquire acq;
+} pair_churn;
+static tt_poll pair_churn_poll(pair_churn *self, tt_cx *cx);
+TT_ASYNC_FN(pair_churn, pair_churn_poll, NULL);
+static void pair_churn_init(pair_churn *p)
+{
+	tt_frame_init(&p->frame, &pair_churn_fn);
+}
+
+static tt_poll pair_churn_poll(pair_churn *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (;;) {
+		TT_AWAIT(self, cx, &self->acq, tt_acquire_init(&self->acq, &pair_sem, 1));
+		TT_YIELD(self, cx);
+		tt_semaphore_release(&pair_sem, 1);
+		TT_YIELD(self, cx);
+	}
+}
+
 /* ---- channels ---- */
 
 static tt_chan *pipe_;
@@ -210,6 +282,8 @@ static void spawn_all(void)
 	for (int i = 0; i < 8; i++)
 		tt_task_detach(
 		    TT_SPAWN(NULL, "permit-respawner", permit_respawner, permit_respawner_init));
+	tt_task_detach(TT_SPAWN(NULL, "pair-holder", pair_holder, pair_holder_init));
+	tt_task_detach(TT_SPAWN(NULL, "pair-churn", pair_churn, pair_churn_init));
 	for (int i = 0; i < 8; i++)
 		tt_task_detach(
 		    TT_SPAWN(NULL, i < 4 ? "sender" : "receiver", pipe_end, pipe_end_init, i < 4));
@@ -232,6 +306,7 @@ int main(void)
 {
 	tt_mutex_init(&shared);
 	tt_semaphore_init(&permits, 3);
+	tt_semaphore_init(&pair_sem, 2);
 	pipe_ = tt_chan_new(sizeof(long), 2);
 	if (!pipe_) {
 		perror("tt_chan_new");

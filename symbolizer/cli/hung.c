@@ -80,6 +80,8 @@ static void hung_json(const cli_session *s, const tt_diag_report *r)
 			named = f->task_id == t->raw.id || f->other_id == t->raw.id;
 			for (uint32_t c = 0; c < f->ncycle && !named; c++)
 				named = f->cycle[c] == t->raw.id;
+			for (uint64_t c = 0; f->ids && c < f->count && !named; c++)
+				named = f->ids[c] == t->raw.id;
 		}
 		if (!named || !t->raw.id)
 			continue;
@@ -100,6 +102,10 @@ static void hung_json(const cli_session *s, const tt_diag_report *r)
 		printf(",\"age_ns\":%llu,\"cycle\":[", (unsigned long long)f->age_ns);
 		for (uint32_t c = 0; c < f->ncycle; c++)
 			printf("%s%llu", c ? "," : "", (unsigned long long)f->cycle[c]);
+		printf("],\"count\":%llu,\"ids\":[", (unsigned long long)f->count);
+		for (uint64_t c = 0; c < f->count; c++)
+			printf("%s%llu", c ? "," : "",
+			       (unsigned long long)(f->ids ? f->ids[c] : f->task_id));
 		fputs("],\"title\":", stdout);
 		tt_json_str(stdout, f->title);
 		fputs(",\"text\":", stdout);
@@ -205,6 +211,7 @@ static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 	d.all = o.all;
 	d.labels = o.labels;
 	d.nlabels = (size_t)o.nlabels;
+	d.each = o.all;
 	if (!s.core && o.nonblocking)
 		d.recheck = &s.target.mem;
 	tt_diag_report *r = tt_diagnose(s.snap, s.now_ns, &d);
@@ -217,8 +224,13 @@ static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 	if (o.json) {
 		hung_json(&s, r);
 	} else if (r->n) {
-		printf("%s: %zu problem%s found\n\n", cli_target_name(&s), r->n,
-		       r->n == 1 ? "" : "s");
+		uint64_t tasks = 0;
+		for (size_t k = 0; k < r->n; k++)
+			tasks += r->findings[k].count;
+		printf("%s: %zu problem%s found", cli_target_name(&s), r->n, r->n == 1 ? "" : "s");
+		if (tasks > r->n)
+			printf(" (%llu tasks; --all lists each)", (unsigned long long)tasks);
+		printf("\n\n");
 		hung_text(&s, r);
 	} else {
 		printf("%s: %s", cli_target_name(&s), r->text);
@@ -240,9 +252,13 @@ const cli_cmd cmd_hung = {
 	"for the other commands).  Each finding names the task, the\n"
 	"evidence, and what to do:\n"
 	"  deadlock        a cycle of tasks waiting on each other (joins, mutexes,\n"
-	"                  oneshots, task groups), spelled out task by task\n"
+	"                  oneshots, task groups, semaphores, declared channel\n"
+	"                  ends), spelled out task by task\n"
+	"  all tasks are asleep  every task waits on another, and no timer, fd or\n"
+	"                  blocking call can wake any of them\n"
 	"  lost waker      a pending task nothing holds a waker for: it can never wake\n"
-	"  never resolved  a wait on a oneshot or mutex whose owner task is gone\n"
+	"  never resolved  a wait on a oneshot, mutex, semaphore or channel whose\n"
+	"                  owner tasks are gone\n"
 	"  long poll       one poll running longer than --long-poll (blocks a worker),\n"
 	"                  with its thread's system call and native stack\n"
 	"  starved         woken but not polled for longer than --starved\n"
@@ -250,6 +266,8 @@ const cli_cmd cmd_hung = {
 	"                  are not counted; nor is a wait on an fd read -- accept,\n"
 	"                  a peer's next request -- or a cancellation token unless\n"
 	"                  --idle-io is given)\n"
+	"Identical findings (same kind, await chain and wait) are one, with a\n"
+	"count and example ids; -a/--all lists each (and the runtime's own tasks).\n"
 	"\n"
 	"  --idle D        default 60s      durations: 250us, 100ms, 1.5s, 2m, 1h;\n"
 	"  --long-poll D   default 100ms    'off' disables the rule\n"

@@ -6,10 +6,11 @@ either consistent with its name or marked torn/errored; one printed as
 fact with another task's chain, a chain ending in the "returned" sentinel,
 or an error without a mark fails.
 
-The second part reads mutex_churn_prog, where tasks take one mutex and
-finish all the time and nothing is stuck: its watchdog (every 20 ms) and
-300 `hung --nonblocking` runs must not report a wait finding (never
-resolved, deadlock, lost waker) that a stopped read would not.
+The second part reads mutex_churn_prog, where tasks take one mutex, the
+permits of a semaphore and send and receive on declared channels, and
+finish all the time, and nothing is stuck: its watchdog (every 20 ms), 300
+`hung --nonblocking` runs and 10 stopped ones must not report a wait
+finding (never resolved, deadlock, all asleep, lost waker).
 
 usage: churn.py TASKTRACE CHURN_PROG MUTEX_CHURN_PROG [READS]"""
 import json
@@ -25,7 +26,7 @@ EXPECT = {
     "d4": ["churn_d4", "churn_mid2", "churn_mid", "churn_leaf"],
 }
 DONE_WHERE = re.compile(r"registry\.c:0\b")
-WAIT_FINDING = re.compile(r"(never resolved|deadlock|lost waker): ")
+WAIT_FINDING = re.compile(r"(never resolved|deadlock|all tasks are asleep|lost waker): ")
 
 
 def strict_json(raw):
@@ -73,7 +74,7 @@ def start(argv, **kw):
     return p, m.group(1)
 
 
-def mutex_churn(cli, prog, runs=300):
+def mutex_churn(cli, prog, runs=300, stopped=10):
     """Wait findings about a process where nothing is stuck: 0 expected."""
     env = dict(os.environ, TASKTRACE_WATCHDOG="interval=20ms,long_poll=off,"
                "starved=off,idle=off")
@@ -81,14 +82,15 @@ def mutex_churn(cli, prog, runs=300):
     p, pid = start([prog], env=env, stderr=log)
     found = []
     try:
-        for _ in range(runs):
-            r = subprocess.run([cli, "hung", "--nonblocking", "--long-poll", "off",
+        for i in range(runs + stopped):
+            mode = ["--nonblocking"] if i < runs else []
+            r = subprocess.run([cli, "hung", *mode, "--long-poll", "off",
                                 "--starved", "off", "--idle", "off", pid],
                                capture_output=True, timeout=60)
             if r.returncode not in (0, 20):
                 found.append("hung exit %d: %s" % (r.returncode, r.stderr[:200]))
-            found += ["hung --nonblocking: " + l for l in r.stdout.decode().splitlines()
-                      if WAIT_FINDING.search(l)]
+            found += ["hung %s: " % (mode or ["stopped"])[0] + l
+                      for l in r.stdout.decode().splitlines() if WAIT_FINDING.search(l)]
     finally:
         p.kill()
         p.wait()
@@ -96,8 +98,8 @@ def mutex_churn(cli, prog, runs=300):
         err = log.read().decode(errors="replace")
         log.close()
     found += ["watchdog: " + l for l in err.splitlines() if WAIT_FINDING.search(l)]
-    print("mutex churn: %d hung --nonblocking runs and the watchdog, %d wait "
-          "findings" % (runs, len(found)))
+    print("mutex churn: %d hung --nonblocking runs, %d stopped, and the watchdog, "
+          "%d wait findings" % (runs, stopped, len(found)))
     for f in found[:10]:
         print("  " + f)
     return 1 if found else 0

@@ -191,7 +191,8 @@ def document(d, command):
     if command == "hung":
         obj(d, "$", {"findings": array(lambda f, p: obj(f, p, {
             "kind": one_of(*FINDINGS), "task_id": INT, "other_id": (INT, NULL),
-            "age_ns": INT, "cycle": array(INT), "title": STR, "text": STR}))})
+            "age_ns": INT, "cycle": array(INT), "count": INT, "ids": array(INT),
+            "title": STR, "text": STR}))})
     obj(d, "$", {"tasktrace_json": INT, "command": one_of(command), "pid": INT,
                  "core": (STR, NULL), "stopped": bool,
                  "registry": lambda r, p: obj(r, p, {

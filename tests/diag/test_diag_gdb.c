@@ -74,6 +74,43 @@ START_TEST(deadlock_live)
 }
 END_TEST
 
+/* Issue 12 in gdb: the semaphore+channel cycle edge by edge, and
+ * identical findings as one group unless -all. */
+START_TEST(holders_and_groups_live)
+{
+	sample s;
+	sample_start(&s, "deadlock", "sem");
+	ttmi *g = gdb_attach(s.pid);
+	ok(g, ttmi_cli(g, "task diagnose"), "task diagnose");
+	const char *c = ttmi_console(g);
+	ck_assert_msg(strstr(c, "deadlock: 3 tasks wait on each other in a cycle"), "%s", c);
+	ck_assert_msg(strstr(line_with(c, "task 2 \"producer\" waits on channel send"),
+			     "received by task 3 \"consumer\""),
+		      "%s", c);
+	ck_assert_msg(strstr(line_with(c, "task 4 \"checker\" waits on semaphore"),
+			     "held by task 2 \"producer\""),
+		      "%s", c);
+	ttmi_close(g);
+	sample_stop(&s);
+
+	sample_start(&s, "many_tasks", "2000");
+	g = gdb_attach(s.pid);
+	ok(g, ttmi_cli(g, "task diagnose -idle 0"), "task diagnose grouped");
+	c = ttmi_console(g);
+	ck_assert_msg(strstr(c, "idle: 2000 tasks alike, e.g. task 2 \"idle-worker\""), "%.500s",
+		      c);
+	ok(g, ttmi_cli(g, "task diagnose -idle 0 -all"), "task diagnose -all");
+	c = ttmi_console(g);
+	int n = 0;
+	for (const char *p = c; (p = strstr(p, "idle: task ")); p++)
+		n++;
+	ck_assert_msg(n == 2000, "%d findings", n);
+	ck_assert_ptr_null(strstr(c, "alike"));
+	ttmi_close(g);
+	sample_stop(&s);
+}
+END_TEST
+
 START_TEST(lost_waker_live_and_core)
 {
 	sample s;
@@ -188,6 +225,7 @@ int main(void)
 	tcase_set_tags(tc, "unsanitized");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, deadlock_live);
+	tcase_add_test(tc, holders_and_groups_live);
 	tcase_add_test(tc, lost_waker_live_and_core);
 	tcase_add_test(tc, long_poll_and_hung);
 	tcase_add_test(tc, now_is_the_stop);

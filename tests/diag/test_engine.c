@@ -232,6 +232,228 @@ static tt_poll parent_poll(parent *self, tt_cx *cx)
 
 /* ---- tests ---- */
 
+/* ---- issue 12: cycles through a channel and a semaphore, in process ---- */
+
+static tt_chan *xch;
+static tt_semaphore xsem;
+
+/* Declared receiver of xch: receives forever. */
+typedef struct xrecv {
+	tt_frame frame;
+	tt_recv rx;
+	long v;
+} xrecv;
+static tt_poll xrecv_poll(xrecv *self, tt_cx *cx);
+TT_ASYNC_FN(xrecv, xrecv_poll, NULL);
+static void xrecv_init(xrecv *r)
+{
+	tt_frame_init(&r->frame, &xrecv_fn);
+}
+static tt_poll xrecv_poll(xrecv *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	tt_chan_bind_receiver(xch);
+	for (;;)
+		TT_AWAIT(self, cx, &self->rx, tt_recv_init(&self->rx, xch, &self->v));
+}
+
+/* Declared sender of xch, which joins the receiver before sending. */
+typedef struct xsend {
+	tt_frame frame;
+	tt_join join;
+} xsend;
+static tt_poll xsend_poll(xsend *self, tt_cx *cx);
+TT_ASYNC_FN(xsend, xsend_poll, NULL);
+static void xsend_init(xsend *s)
+{
+	tt_frame_init(&s->frame, &xsend_fn);
+}
+static tt_poll xsend_poll(xsend *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	tt_chan_bind_sender(xch);
+	TT_AWAIT(self, cx, &self->join,
+		 tt_join_init(&self->join, TT_SPAWN(NULL, "xrecv", xrecv, xrecv_init)));
+	TT_RETURN(self, 0);
+}
+
+/* Takes a permit of xsem, then joins a task that wants one. */
+typedef struct xwant {
+	tt_frame frame;
+	tt_acquire acq;
+} xwant;
+static tt_poll xwant_poll(xwant *self, tt_cx *cx);
+TT_ASYNC_FN(xwant, xwant_poll, NULL);
+static void xwant_init(xwant *w)
+{
+	tt_frame_init(&w->frame, &xwant_fn);
+}
+static tt_poll xwant_poll(xwant *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->acq, tt_acquire_init(&self->acq, &xsem, 1));
+	tt_semaphore_release(&xsem, 1);
+	TT_RETURN(self, 0);
+}
+
+typedef struct xhold {
+	tt_frame frame;
+	tt_acquire acq;
+	tt_join join;
+} xhold;
+static tt_poll xhold_poll(xhold *self, tt_cx *cx);
+TT_ASYNC_FN(xhold, xhold_poll, NULL);
+static void xhold_init(xhold *h)
+{
+	tt_frame_init(&h->frame, &xhold_fn);
+}
+static tt_poll xhold_poll(xhold *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->acq, tt_acquire_init(&self->acq, &xsem, 1));
+	TT_AWAIT(self, cx, &self->join,
+		 tt_join_init(&self->join, TT_SPAWN(NULL, "xwant", xwant, xwant_init)));
+	tt_semaphore_release(&xsem, 1);
+	TT_RETURN(self, 0);
+}
+
+/* The report once it has a deadlock (bounded), else the last one. */
+static tt_diag_report *until_deadlock(void)
+{
+	for (int i = 0; i < 5000; i++) {
+		tt_diag_report *r = diagnose(NULL);
+		for (size_t k = 0; k < r->n; k++)
+			if (r->findings[k].kind == TT_DIAG_DEADLOCK)
+				return r;
+		if (i == 4999)
+			return r;
+		tt_diag_free(r);
+		sleep_ms(1);
+	}
+	return NULL;
+}
+
+/* The sender joins the receiver, which waits for what only the sender
+ * sends: found by the engine and by the watchdog.  A send from a thread
+ * outside the tasks voids the senders' promise: no edge from then on. */
+START_TEST(channel_cycle_and_a_foreign_sender)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	xch = tt_chan_new(sizeof(long), 1);
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
+	tt_handle snd = TT_SPAWN(rt, "xsend", xsend, xsend_init);
+	tt_diag_report *r = until_deadlock();
+	ck_assert_msg(strstr(r->text, "deadlock: 2 tasks wait on each other in a cycle"), "%s",
+		      r->text);
+	ck_assert_msg(strstr(r->text, "waits on channel recv"), "%s", r->text);
+	char want[96];
+	snprintf(want, sizeof want, "sent by task %llu \"xsend\"",
+		 (unsigned long long)tt_task_id(snd));
+	ck_assert_msg(strstr(r->text, want), "%s", r->text);
+	const tt_diag_finding *f = &r->findings[0];
+	uint64_t rcv = f->cycle[0] == tt_task_id(snd) ? f->cycle[1] : f->cycle[0];
+	tt_diag_free(r);
+
+	/* The watchdog: a deadlock is said after two rounds saw it. */
+	tt_watchdog_opts o;
+	memset(&o, 0, sizeof o);
+	tt_diag_opts_init(&o.diag);
+	o.interval_ns = 3600 * 1000000000ull;
+	o.fd = fds[1];
+	ck_assert_int_eq(tt_watchdog_start(&o), 0);
+	for (int i = 0; i < 3; i++)
+		tt_watchdog_poll();
+	tt_watchdog_stop();
+	char *out = drain(fds[0]);
+	ck_assert_msg(count(out, "deadlock: 2 tasks wait on each other in a cycle") == 1, "%s",
+		      out);
+	free(out);
+
+	long v = 7;
+	ck_assert_int_eq(tt_chan_try_send(xch, &v), 0);
+	for (int i = 0; i < 5000 && tt_chan_len(xch); i++)
+		sleep_ms(1);
+	ck_assert(wait_state(rcv, TT_STATE_IDLE)); /* waits to receive again */
+	r = diagnose(NULL);
+	ck_assert_msg(!strstr(r->text, "deadlock:"), "after a foreign send:\n%s", r->text);
+	tt_diag_free(r);
+	tt_task_cancel(snd);
+	tt_task_join_blocking(snd);
+	tt_task_release(snd);
+	tt_runtime_free(rt);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
+/* The holder of the only permit joins a task that wants it; the
+ * semaphore names its holder.  A release from outside any task leaves
+ * the holders unknown from then on. */
+START_TEST(semaphore_cycle_and_its_holders)
+{
+	tt_semaphore_init(&xsem, 1);
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
+	tt_handle h = TT_SPAWN(rt, "xhold", xhold, xhold_init);
+	tt_diag_report *r = until_deadlock();
+	char want[96];
+	snprintf(want, sizeof want, "held by task %llu \"xhold\"",
+		 (unsigned long long)tt_task_id(h));
+	ck_assert_msg(strstr(r->text, want), "%s", r->text);
+	tt_diag_free(r);
+	/* Its lock orders the holders' last change before these reads. */
+	ck_assert_uint_eq(tt_semaphore_available(&xsem), 0);
+	ck_assert_uint_eq(xsem.holders.count, 1);
+	ck_assert_uint_eq(xsem.holders.ids[0], tt_task_id(h));
+	ck_assert_uint_eq(xsem.holders.flags, 0);
+	tt_semaphore_release(&xsem, 1); /* not the holder: the cycle ends */
+	ck_assert_int_eq(tt_task_join_blocking(h), 0);
+	tt_task_release(h);
+	ck_assert_uint_eq(tt_semaphore_available(&xsem), 2); /* 1 and the one released above */
+	ck_assert_uint_eq(xsem.holders.flags, TT_HOLDERSF_INCOMPLETE);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+/* The watchdog groups alike findings too: 40 tasks parked on one notify
+ * are one idle report with the count. */
+START_TEST(watchdog_groups)
+{
+	enum { N = 40 };
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	tt_notify_init(&never);
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
+	tt_handle t[N];
+	for (int i = 0; i < N; i++)
+		t[i] = TT_SPAWN(rt, "parked", parked, parked_init);
+	wait_for_waiters(&never.lock, &never.waiters, N);
+	tt_watchdog_opts o;
+	memset(&o, 0, sizeof o);
+	tt_diag_opts_init(&o.diag);
+	o.diag.idle_ns = 1;
+	o.interval_ns = 3600 * 1000000000ull;
+	o.fd = fds[1];
+	ck_assert_int_eq(tt_watchdog_start(&o), 0);
+	ck_assert_int_eq(tt_watchdog_poll(), 1);
+	tt_watchdog_stop();
+	char *out = drain(fds[0]);
+	char want[64];
+	snprintf(want, sizeof want, "idle: %d tasks alike, e.g. task ", N);
+	ck_assert_msg(count(out, want) == 1, "%s", out);
+	ck_assert_msg(count(out, "idle: ") == 1, "%s", out);
+	free(out);
+	for (int i = 0; i < N; i++) {
+		tt_task_cancel(t[i]);
+		tt_task_join_blocking(t[i]);
+		tt_task_release(t[i]);
+	}
+	tt_runtime_free(rt);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
 START_TEST(starved_next_to_long_poll)
 {
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){ .workers = 1 });
@@ -600,6 +822,9 @@ int main(void)
 	tcase_add_test(tc, starved_next_to_long_poll);
 	tcase_add_test(tc, oneshot_producer_gone_timeout);
 	tcase_add_test(tc, oneshot_producer_gone);
+	tcase_add_test(tc, channel_cycle_and_a_foreign_sender);
+	tcase_add_test(tc, semaphore_cycle_and_its_holders);
+	tcase_add_test(tc, watchdog_groups);
 	tcase_add_test(tc, transient_states_are_not_findings);
 	tcase_add_test(tc, leaked_at_shutdown);
 	tcase_add_test(tc, watchdog_once);

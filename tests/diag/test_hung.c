@@ -139,6 +139,7 @@ START_TEST(hung_sample)
 	ck_assert_ptr_nonnull(strstr(line_with(r.out, "in tt_notified"), at("samples/hung.c", "reply")));
 	ck_assert_ptr_nonnull(strstr(line_with(r.out, "idle: task 4 \"supervisor\""), "suspended"));
 	ck_assert_ptr_null(strstr(r.out, "deadlock:"));
+	ck_assert_ptr_null(strstr(r.out, "all tasks are asleep:"));
 	ck_assert_ptr_null(strstr(r.out, "lost waker:"));
 	ck_assert_ptr_null(strstr(r.out, "\"cache-refresh\""));
 	/* A read from a pipe nobody writes is the rest of a server waiting for
@@ -150,6 +151,10 @@ START_TEST(hung_sample)
 	ck_assert_int_eq(exit_code(&r), 20);
 	ck_assert_ptr_nonnull(strstr(line_with(r.out, "idle: task"), "suspended"));
 	ck_assert_ptr_nonnull(strstr(r.out, "\"pipe-reader\" has been suspended for "));
+	run_free(&r);
+	/* The same read without stopping it. */
+	r = hung("--nonblocking", NULL, s.pid);
+	ck_assert_msg(exit_code(&r) == 0, "%s", r.out);
 	run_free(&r);
 	/* Usage errors. */
 	r = hung("--idle", "soon", s.pid);
@@ -266,12 +271,141 @@ START_TEST(from_cores)
 }
 END_TEST
 
+/* Issue 12: a cycle through a semaphore and a channel, spelled out edge by
+ * edge, from a stopped read and a nonblocking one. */
+START_TEST(semaphore_and_channel_cycle)
+{
+	static const char *const opts[] = { NULL, "--nonblocking" };
+	const char *f = "samples/deadlock.c";
+	sample s;
+	sample_start(&s, "deadlock", "sem");
+	for (int k = 0; k < 2; k++) {
+		run r = hung(opts[k], NULL, s.pid);
+		ck_assert_msg(exit_code(&r) == 20, "%s", r.out);
+		ck_assert_msg(strstr(r.out, "deadlock: 3 tasks wait on each other in a cycle"), "%s",
+			      r.out);
+		const char *l = line_with(r.out, "task 2 \"producer\" waits on channel send");
+		ck_assert_msg(strstr(l, "received by task 3 \"consumer\""), "%s", r.out);
+		ck_assert_ptr_nonnull(strstr(l, at(f, "producer-send")));
+		l = line_with(r.out, "task 3 \"consumer\" waits on join of task 4 \"checker\"");
+		ck_assert_ptr_nonnull(strstr(l, at(f, "consumer-join")));
+		l = line_with(r.out, "task 4 \"checker\" waits on semaphore");
+		ck_assert_msg(strstr(l, "held by task 2 \"producer\""), "%s", r.out);
+		ck_assert_ptr_nonnull(strstr(l, at(f, "checker-acquire")));
+		ck_assert_ptr_nonnull(strstr(r.out, "(back to task 2 \"producer\")"));
+		run_free(&r);
+	}
+	sample_stop(&s);
+}
+END_TEST
+
+/* Each waits to receive what only the other sends. */
+START_TEST(channel_cycle)
+{
+	sample s;
+	sample_start(&s, "deadlock", "chan");
+	run r = hung(NULL, NULL, s.pid);
+	ck_assert_msg(exit_code(&r) == 20, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "deadlock: 2 tasks wait on each other in a cycle"), "%s", r.out);
+	const char *l = line_with(r.out, "task 2 \"ping\" waits on channel recv");
+	ck_assert_msg(strstr(l, "sent by task 3 \"pong\""), "%s", r.out);
+	ck_assert_ptr_nonnull(strstr(l, at("samples/deadlock.c", "player-recv")));
+	l = line_with(r.out, "task 3 \"pong\" waits on channel recv");
+	ck_assert_msg(strstr(l, "sent by task 2 \"ping\""), "%s", r.out);
+	run_free(&r);
+	sample_stop(&s);
+}
+END_TEST
+
+/* Every task waits and nothing can wake them: the root joins a reader of
+ * a channel whose declared sender returned. */
+START_TEST(all_asleep)
+{
+	sample s;
+	sample_start(&s, "deadlock", "asleep");
+	run r = hung("--nonblocking", NULL, s.pid);
+	ck_assert_msg(exit_code(&r) == 20, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "all tasks are asleep: 2 tasks wait and nothing can wake any "
+				    "of them\n"),
+		      "%s", r.out);
+	const char *l = line_with(r.out, "  task 1 \"block_on\" waits on join of task 3 \"reader\"");
+	ck_assert_ptr_nonnull(strstr(l, at("samples/deadlock.c", "root-join")));
+	ck_assert_msg(strstr(r.out, "never resolved: task 3 \"reader\" waits on a channel whose "
+				    "declared senders, task 2, is gone"),
+		      "%s", r.out);
+	ck_assert_ptr_null(strstr(r.out, "deadlock:"));
+	run_free(&r);
+	sample_stop(&s);
+}
+END_TEST
+
+/* Issue 12 item 4: thousands of tasks idle on one chain and one wait are
+ * one finding with the exact count; --all lists each. */
+START_TEST(grouped_at_scale)
+{
+	const char *sc = getenv("TT_TEST_SCALE");
+	unsigned n = 20000u / (sc && atoi(sc) > 0 ? (unsigned)atoi(sc) : 1);
+	char arg[16], want[160];
+	snprintf(arg, sizeof arg, "%u", n);
+	sample s;
+	sample_start(&s, "many_tasks", arg);
+	run r = hung("--idle", "0", s.pid);
+	ck_assert_int_eq(exit_code(&r), 20);
+	snprintf(want, sizeof want, ": 1 problem found (%u tasks; --all lists each)\n", n);
+	ck_assert_msg(strstr(r.out, want), "%s", r.out);
+	snprintf(want, sizeof want,
+		 "\nidle: %u tasks alike, e.g. task 2 \"idle-worker\" has been "
+		 "suspended for ",
+		 n);
+	ck_assert_msg(strstr(r.out, want), "%s", r.out);
+	snprintf(want, sizeof want,
+		 "  tasks 2, 3, 4, 5, 6, 7, 8, 9, ... (%u with the same chain "
+		 "and wait; --all lists each)\n",
+		 n);
+	ck_assert_msg(strstr(r.out, want), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "in tt_notified at samples/many_tasks.c:"), "%s", r.out);
+	int lines = 0;
+	for (const char *p = r.out; *p; p++)
+		lines += *p == '\n';
+	ck_assert_msg(lines == 6, "%d lines:\n%s", lines, r.out);
+	run_free(&r);
+
+	char p[24];
+	snprintf(p, sizeof p, "%d", (int)s.pid);
+	char *argv[] = {getenv("TT_TASKTRACE"),
+			(char *)"hung",
+			(char *)"--all",
+			(char *)"--idle",
+			(char *)"0",
+			p,
+			NULL};
+	r = run_prog(NULL, NULL, 0, argv);
+	ck_assert_int_eq(exit_code(&r), 20);
+	snprintf(want, sizeof want, ": %u problems found\n", n);
+	ck_assert_msg(strstr(r.out, want), "%.300s", r.out);
+	ck_assert_ptr_null(strstr(r.out, "alike"));
+	run_free(&r);
+
+	r = hung("--json", "--idle=0", s.pid);
+	ck_assert_int_eq(exit_code(&r), 20);
+	assert_schema("hung", r.out);
+	snprintf(want, sizeof want, "\"count\":%u,\"ids\":[2,3,4,", n);
+	ck_assert_msg(strstr(r.out, want), "%.300s", r.out);
+	run_free(&r);
+	sample_stop(&s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hung");
 	TCase *tc = tcase_create("hung");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, deadlock);
+	tcase_add_test(tc, semaphore_and_channel_cycle);
+	tcase_add_test(tc, channel_cycle);
+	tcase_add_test(tc, all_asleep);
+	tcase_add_test(tc, grouped_at_scale);
 	tcase_add_test(tc, lost_waker);
 	tcase_add_test(tc, long_poll);
 	tcase_add_test(tc, hung_sample);

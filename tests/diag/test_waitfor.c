@@ -10,6 +10,7 @@
 #include "reg_image.h"
 #include "tasktrace/abi/registry.h"
 #include "tasktrace/read/diagnose.h"
+#include "tasktrace/read/format.h"
 
 #define NOW (1000ull * 1000000000ull)
 
@@ -18,7 +19,7 @@ typedef struct world {
 	uint64_t slots;
 	uint32_t next;
 	uint64_t f_async, f_sel, f_sleep, site;
-	uint64_t f_leaf[TT_WAIT_CUSTOM + 1];
+	uint64_t f_leaf[TT_WAIT_KIND_MAX_];
 } world;
 
 static void world_init(world *w)
@@ -29,14 +30,14 @@ static void world_init(world *w)
 	w->f_async = img_func(&w->g, "serve", TT_FUNC_KIND_ASYNC);
 	w->f_sel = img_func(&w->g, "tt_select", TT_FUNC_KIND_COMBINATOR);
 	w->f_sleep = img_func(&w->g, "tt_sleep", TT_FUNC_KIND_LEAF);
-	for (uint32_t k = 0; k <= TT_WAIT_CUSTOM; k++)
+	for (uint32_t k = 0; k < TT_WAIT_KIND_MAX_; k++)
 		w->f_leaf[k] = img_func(&w->g, "leaf", TT_FUNC_KIND_LEAF);
 	w->site = img_site(&w->g, "serve", "src/serve.c", 12, TT_SITEF_AWAIT);
 }
 
 /* Task ID, idle in `serve` at an await whose leaf waits (KIND) on OWNER;
  * through a select over that leaf and a timer when SEL. */
-static void waiter(world *w, uint64_t id, uint32_t kind, uint64_t owner, int sel)
+static uint64_t waiter(world *w, uint64_t id, uint32_t kind, uint64_t owner, int sel)
 {
 	img *g = &w->g;
 	uint64_t leaf = img_frame(g, w->f_leaf[kind], 0, 0, 0);
@@ -53,6 +54,18 @@ static void waiter(world *w, uint64_t id, uint32_t kind, uint64_t owner, int sel
 	img_task(g, slot, id, "t", TT_STATE_IDLE, root);
 	img_set(g, TT_REC_TASK, TT_TASK_POLLS, slot, 1);
 	img_set(g, TT_REC_TASK, TT_TASK_WAKERS, slot, 1);
+	return leaf;
+}
+
+/* Task ID waits (KIND) on OBJECT, which any task of HOLDERS (N) can end:
+ * a semaphore's holders, a channel's declared other end. */
+static uint64_t held_waiter(world *w, uint64_t id, uint32_t kind, uint64_t object,
+			    const uint64_t *holders, uint32_t n, uint32_t flags)
+{
+	uint64_t leaf = waiter(w, id, kind, 0, 0);
+	img_set(&w->g, TT_REC_WAIT, TT_WAIT_OBJECT, leaf, object);
+	img_wait_holders(&w->g, leaf, img_holders(&w->g, holders, n, flags));
+	return leaf;
 }
 
 static tt_snapshot *snap(world *w)
@@ -83,6 +96,15 @@ static size_t count_kind(const tt_diag_report *r, uint32_t kind)
 	for (size_t i = 0; i < r->n; i++)
 		n += r->findings[i].kind == kind;
 	return n;
+}
+
+static const tt_diag_finding *first_of(const tt_diag_report *r, uint32_t kind)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->findings[i].kind == kind)
+			return &r->findings[i];
+	ck_abort_msg("no finding of kind %u in:\n%s", kind, r->text);
+	return NULL;
 }
 
 static const tt_diag_finding *deadlock_with(const tt_diag_report *r, uint64_t id)
@@ -351,8 +373,10 @@ START_TEST(never_resolved_by_owner_state)
 			      "%s", r->text);
 		if (cases[k].words) {
 			ck_assert_msg(strstr(r->text, cases[k].words), "%s", r->text);
-			ck_assert_uint_eq(r->findings[0].task_id, 1);
-			ck_assert_uint_eq(r->findings[0].other_id, 2);
+			/* All asleep comes first: 1 and 3 wait on tasks that ended. */
+			const tt_diag_finding *f = first_of(r, TT_DIAG_NEVER_RESOLVED);
+			ck_assert_uint_eq(f->task_id, 1);
+			ck_assert_uint_eq(f->other_id, 2);
 		}
 		tt_diag_free(r);
 
@@ -479,14 +503,275 @@ START_TEST(many_waiters_of_an_abandoned_mutex)
 	ck_assert_int_eq(tt_snapshot_read(img_mem(&g), g.root_addr, NULL, &s, err, sizeof err),
 			 TT_R_OK);
 	s->flags |= TT_ROOTF_RECORDING;
-	tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+	tt_diag_opts o;
+	tt_diag_opts_init(&o);
+	o.each = 1;
+	tt_diag_report *r = tt_diagnose(s, NOW, &o);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_uint_eq(count_kind(r, TT_DIAG_NEVER_RESOLVED), n);
 	for (size_t i = 0; i < r->n; i++)
 		ck_assert_uint_le(r->findings[i].task_id, n);
 	tt_diag_free(r);
+	/* Grouped (the default): one finding for the n alike, ids in order. */
+	r = tt_diagnose(s, NOW, NULL);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(count_kind(r, TT_DIAG_NEVER_RESOLVED), 1);
+	const tt_diag_finding *f = first_of(r, TT_DIAG_NEVER_RESOLVED);
+	ck_assert_uint_eq(f->count, n);
+	ck_assert_uint_eq(f->task_id, 1);
+	for (uint32_t i = 0; i < n; i++)
+		ck_assert_uint_eq(f->ids[i], i + 1);
+	ck_assert_msg(strstr(f->title, "never resolved: "), "%s", f->title);
+	tt_diag_free(r);
 	tt_snapshot_free(s);
 	img_free(&g);
+}
+END_TEST
+
+/* Issue 12's 3-task cycle: 1 holds the semaphore's only permit and waits
+ * to send on a full channel whose declared receiver is 2; 2 waits on a
+ * join of 3; 3 waits for the permit.  Spelled out edge by edge. */
+START_TEST(a_semaphore_and_a_channel_close_a_cycle)
+{
+	world w;
+	world_init(&w);
+	held_waiter(&w, 1, TT_WAIT_CHAN_SEND, 0x9000, (uint64_t[]){2}, 1, 0);
+	waiter(&w, 2, TT_WAIT_JOIN, 3, 0);
+	held_waiter(&w, 3, TT_WAIT_SEMAPHORE, 0xa000, (uint64_t[]){1}, 1, 0);
+	tt_diag_report *r = diagnose(&w, NULL);
+	ck_assert_uint_eq(count_kind(r, TT_DIAG_DEADLOCK), 1);
+	cycle_is(deadlock_with(r, 1), (uint64_t[]){1, 2, 3}, 3, r->text);
+	ck_assert_msg(strstr(r->text,
+			     "deadlock: 3 tasks wait on each other in a cycle\n"
+			     "  task 1 \"t\" waits on channel send 0x9000 received by task "
+			     "2 \"t\""),
+		      "%s", r->text);
+	ck_assert_msg(strstr(r->text, "  task 2 \"t\" waits on join of task 3 \"t\""), "%s",
+		      r->text);
+	ck_assert_msg(strstr(r->text, "  task 3 \"t\" waits on semaphore 0xa000 held by task 1 "
+				      "\"t\""),
+		      "%s", r->text);
+	ck_assert_msg(strstr(r->text, "(back to task 1"), "%s", r->text);
+	ck_assert_msg(strstr(r->text, "do not hold a permit while awaiting"), "%s", r->text);
+	/* The cycle is every task: no "all asleep" besides. */
+	ck_assert_uint_eq(r->n, 1);
+	tt_diag_free(r);
+	img_free(&w.g);
+}
+END_TEST
+
+/* Each waits to receive what only the other sends. */
+START_TEST(two_channels_close_a_cycle)
+{
+	world w;
+	world_init(&w);
+	held_waiter(&w, 1, TT_WAIT_CHAN_RECV, 0x9000, (uint64_t[]){2}, 1, 0);
+	held_waiter(&w, 2, TT_WAIT_CHAN_RECV, 0x9100, (uint64_t[]){1}, 1, 0);
+	tt_diag_report *r = diagnose(&w, NULL);
+	ck_assert_uint_eq(count_kind(r, TT_DIAG_DEADLOCK), 1);
+	cycle_is(deadlock_with(r, 2), (uint64_t[]){1, 2}, 2, r->text);
+	ck_assert_msg(strstr(r->text, "task 1 \"t\" waits on channel recv 0x9000 sent by task 2"),
+		      "%s", r->text);
+	ck_assert_msg(strstr(r->text, "task 2 \"t\" waits on channel recv 0x9100 sent by task 1"),
+		      "%s", r->text);
+	tt_diag_free(r);
+	img_free(&w.g);
+}
+END_TEST
+
+/* A wait any of several holders can end is blocked only while all of them
+ * are; an incomplete or torn holders record, or none, is no edge. */
+START_TEST(holders_edges_need_every_holder_blocked)
+{
+	for (int c = 0; c < 5; c++) {
+		world w;
+		world_init(&w);
+		uint64_t leaf;
+		if (c == 0) /* 4 can still release: it waits on a notify */
+			leaf =
+			    held_waiter(&w, 1, TT_WAIT_SEMAPHORE, 0xa000, (uint64_t[]){2, 4}, 2, 0);
+		else if (c == 1)
+			leaf = held_waiter(&w, 1, TT_WAIT_SEMAPHORE, 0xa000, (uint64_t[]){2}, 1,
+					   TT_HOLDERSF_INCOMPLETE);
+		else if (c == 2)
+			leaf = held_waiter(&w, 1, TT_WAIT_CHAN_RECV, 0xa000, (uint64_t[]){2}, 1, 0);
+		else if (c == 3)
+			leaf = held_waiter(&w, 1, TT_WAIT_CHAN_RECV, 0xa000, NULL, 0, 0);
+		else
+			leaf = waiter(&w, 1, TT_WAIT_SEMAPHORE, 2, 0); /* owner, no holders */
+		if (c == 2) /* read while being changed */
+			img_set(&w.g, TT_REC_HOLDERS, TT_HOLDERS_SEQ,
+				img_get(&w.g, TT_REC_WAIT, TT_WAIT_HOLDERS, leaf), 3);
+		waiter(&w, 2, TT_WAIT_JOIN, 1, 0);
+		waiter(&w, 4, TT_WAIT_NOTIFY, 0, 0);
+		tt_diag_report *r = diagnose(&w, NULL);
+		ck_assert_msg(count_kind(r, TT_DIAG_DEADLOCK) == 0, "case %d:\n%s", c, r->text);
+		ck_assert_msg(count_kind(r, TT_DIAG_ALL_ASLEEP) == 0, "case %d:\n%s", c, r->text);
+		tt_diag_free(r);
+		img_free(&w.g);
+	}
+	/* With 4 blocked too, 1 -> {2, 4}, 2 -> 1, 4 -> 1 all deadlock. */
+	world w;
+	world_init(&w);
+	held_waiter(&w, 1, TT_WAIT_SEMAPHORE, 0xa000, (uint64_t[]){2, 4}, 2, 0);
+	waiter(&w, 2, TT_WAIT_JOIN, 1, 0);
+	waiter(&w, 4, TT_WAIT_JOIN, 1, 0);
+	tt_diag_report *r = diagnose(&w, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_DEADLOCK) == 1, "%s", r->text);
+	cycle_is(deadlock_with(r, 1), (uint64_t[]){1, 2}, 2, r->text);
+	/* 4 is asleep outside the cycle: all asleep says so. */
+	ck_assert_msg(count_kind(r, TT_DIAG_ALL_ASLEEP) == 1, "%s", r->text);
+	ck_assert_msg(strstr(r->text, "all tasks are asleep: 3 tasks wait and nothing can wake "
+				      "any of them\n"),
+		      "%s", r->text);
+	tt_diag_free(r);
+	img_free(&w.g);
+}
+END_TEST
+
+/* A channel whose every declared sender has ended never gets a value;
+ * with the receiver the only live task, all are asleep. */
+START_TEST(a_channel_whose_senders_ended)
+{
+	world w;
+	world_init(&w);
+	held_waiter(&w, 1, TT_WAIT_CHAN_RECV, 0x9000, (uint64_t[]){2, 3}, 2, 0);
+	waiter(&w, 2, TT_WAIT_NONE, 0, 0);
+	waiter(&w, 3, TT_WAIT_NONE, 0, 0);
+	tt_snapshot *s = snap(&w);
+	s->next_task_id = 4;
+	task_of(s, 2)->raw.state = TT_STATE_DONE;
+	tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_NEVER_RESOLVED) == 0, "3 may still send:\n%s", r->text);
+	ck_assert_msg(count_kind(r, TT_DIAG_ALL_ASLEEP) == 0, "%s", r->text);
+	tt_diag_free(r);
+	task_of(s, 3)->raw.state = TT_STATE_CANCELLED;
+	r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_NEVER_RESOLVED) == 1, "%s", r->text);
+	ck_assert_msg(strstr(r->text, "task 1 \"t\" waits on a channel whose declared senders, "
+				      "task 2, has finished"),
+		      "%s", r->text);
+	ck_assert_msg(count_kind(r, TT_DIAG_ALL_ASLEEP) == 1, "%s", r->text);
+	ck_assert_msg(strstr(r->text,
+			     "all tasks are asleep: 1 task waits and nothing can wake "
+			     "any of them\n  task 1 \"t\" waits on channel recv 0x9000 sent "
+			     "by task 2"),
+		      "%s", r->text);
+	tt_diag_free(r);
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
+/* Tasks blocked on each other but a timer, an fd or a notify (which a
+ * thread outside the tasks may signal) among them: not all asleep. */
+START_TEST(not_asleep_with_a_timer_or_a_notify)
+{
+	static const uint32_t kinds[] = {TT_WAIT_TIMER, TT_WAIT_FD_READ, TT_WAIT_NOTIFY,
+					 TT_WAIT_BLOCKING, TT_WAIT_TOKEN};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		world w;
+		world_init(&w);
+		waiter(&w, 1, TT_WAIT_JOIN, 2, 0);
+		waiter(&w, 2, kinds[k], 0, 0);
+		waiter(&w, 3, TT_WAIT_MUTEX, 1, 0);
+		tt_diag_report *r = diagnose(&w, NULL);
+		ck_assert_msg(count_kind(r, TT_DIAG_ALL_ASLEEP) == 0, "kind %u:\n%s", kinds[k],
+			      r->text);
+		tt_diag_free(r);
+		img_free(&w.g);
+	}
+}
+END_TEST
+
+/* A nonblocking read: a holder that moved since takes the cycle with it. */
+START_TEST(recheck_covers_the_holders)
+{
+	world w;
+	world_init(&w);
+	held_waiter(&w, 1, TT_WAIT_SEMAPHORE, 0xa000, (uint64_t[]){2, 4}, 2, 0);
+	waiter(&w, 2, TT_WAIT_JOIN, 1, 0);
+	waiter(&w, 4, TT_WAIT_JOIN, 2, 0);
+	tt_snapshot *s = snap(&w);
+	tt_mem mem = img_mem(&w.g);
+	tt_diag_opts o;
+	tt_diag_opts_init(&o);
+	o.recheck = &mem;
+	tt_diag_report *r = tt_diagnose(s, NOW, &o);
+	ck_assert_msg(count_kind(r, TT_DIAG_DEADLOCK) == 1, "unchanged:\n%s", r->text);
+	tt_diag_free(r);
+	/* 4 (a holder, not on the cycle 1 -> 2 -> 1) moved. */
+	uint64_t slot = img_slot(w.slots, 2);
+	img_set(&w.g, TT_REC_TASK, TT_TASK_SEQ, slot,
+		img_get(&w.g, TT_REC_TASK, TT_TASK_SEQ, slot) + 2);
+	r = tt_diagnose(s, NOW, &o);
+	ck_assert_msg(count_kind(r, TT_DIAG_DEADLOCK) == 0, "task 4 moved:\n%s", r->text);
+	ck_assert_msg(count_kind(r, TT_DIAG_ALL_ASLEEP) == 0, "task 4 moved:\n%s", r->text);
+	tt_diag_free(r);
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
+/* Findings alike (kind, chain, wait) are one with a count and every id;
+ * another object is another finding; opts.each lists each. */
+START_TEST(alike_findings_are_grouped)
+{
+	world w;
+	world_init(&w);
+	for (uint64_t id = 1; id <= 4; id++) {
+		uint64_t leaf = waiter(&w, id, TT_WAIT_ONESHOT, 9, 0);
+		img_set(&w.g, TT_REC_WAIT, TT_WAIT_OBJECT, leaf, id == 4 ? 0x8000 : 0x7000);
+	}
+	tt_snapshot *s = snap(&w);
+	s->next_task_id = 10;
+	tt_diag_report *r = tt_diagnose(s, NOW, NULL);
+	ck_assert_msg(count_kind(r, TT_DIAG_NEVER_RESOLVED) == 2, "%s", r->text);
+	const tt_diag_finding *f = first_of(r, TT_DIAG_NEVER_RESOLVED);
+	ck_assert_uint_eq(f->count, 3);
+	ck_assert_uint_eq(f->task_id, 1);
+	ck_assert_uint_eq(f->ids[0], 1);
+	ck_assert_uint_eq(f->ids[1], 2);
+	ck_assert_uint_eq(f->ids[2], 3);
+	ck_assert_msg(strstr(f->text,
+			     "never resolved: 3 tasks alike, e.g. task 1 \"t\" waits on a "
+			     "oneshot whose producer, task 9, is gone\n"
+			     "  tasks 1, 2, 3 (3 with the same chain and wait; --all lists "
+			     "each)\n  waits on oneshot 0x7000"),
+		      "%s", f->text);
+	ck_assert_uint_eq(r->findings[r->n - 1].count, 1);
+	ck_assert_ptr_null(r->findings[r->n - 1].ids);
+	tt_diag_free(r);
+	tt_diag_opts o;
+	tt_diag_opts_init(&o);
+	o.each = 1;
+	r = tt_diagnose(s, NOW, &o);
+	ck_assert_msg(count_kind(r, TT_DIAG_NEVER_RESOLVED) == 4, "%s", r->text);
+	ck_assert_ptr_null(strstr(r->text, "alike"));
+	tt_diag_free(r);
+	tt_snapshot_free(s);
+	img_free(&w.g);
+}
+END_TEST
+
+/* A wait with no edge still says who last used the other side (the
+ * HOLDERS record's LAST), as a lead; a torn record says nothing. */
+START_TEST(last_seen_at_the_other_end)
+{
+	world w;
+	world_init(&w);
+	uint64_t leaf = held_waiter(&w, 1, TT_WAIT_CHAN_RECV, 0x9000, NULL, 0, 0);
+	uint64_t h = img_get(&w.g, TT_REC_WAIT, TT_WAIT_HOLDERS, leaf);
+	img_set(&w.g, TT_REC_HOLDERS, TT_HOLDERS_LAST, h, 5);
+	tt_snapshot *s = snap(&w);
+	const tt_sframe *f = tt_stask_leaf(task_of(s, 1));
+	char mem[256];
+	tt_fbuf fb;
+	tt_fb_init(&fb, mem, sizeof mem);
+	tt_fmt_leaf_wait(&fb, &f->raw, NULL, NOW);
+	ck_assert_msg(strstr(mem, "waits on channel recv 0x9000 (last sent by task 5)"), "%s", mem);
+	tt_snapshot_free(s);
+	img_free(&w.g);
 }
 END_TEST
 
@@ -507,6 +792,14 @@ int main(void)
 	tcase_add_test(tc, idle_on_a_pending_timer);
 	tcase_add_test(tc, recheck_drops_a_moved_cycle);
 	tcase_add_test(tc, handed_on_by_a_running_owner);
+	tcase_add_test(tc, a_semaphore_and_a_channel_close_a_cycle);
+	tcase_add_test(tc, two_channels_close_a_cycle);
+	tcase_add_test(tc, holders_edges_need_every_holder_blocked);
+	tcase_add_test(tc, a_channel_whose_senders_ended);
+	tcase_add_test(tc, not_asleep_with_a_timer_or_a_notify);
+	tcase_add_test(tc, recheck_covers_the_holders);
+	tcase_add_test(tc, alike_findings_are_grouped);
+	tcase_add_test(tc, last_seen_at_the_other_end);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("scale");
 	tcase_set_timeout(tc, 60);

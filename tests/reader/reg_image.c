@@ -57,6 +57,13 @@ static const tt_layout_entry rows[] = {
 	{ TT_REC_WAIT, TT_WAIT_DETAIL, WAIT0 + 24, 8 },
 	{ TT_REC_WAIT, TT_WAIT_SINCE_NS, WAIT0 + 32, 8 },
 	{ TT_REC_WAIT, TT_WAIT_NAME, WAIT0 + 40, 8 },
+	{ TT_REC_WAIT, TT_WAIT_HOLDERS, WAIT0 + 48, 8 },
+	{ TT_REC_HOLDERS, 0, 0, 48 },
+	{ TT_REC_HOLDERS, TT_HOLDERS_COUNT, 0, 2 },
+	{ TT_REC_HOLDERS, TT_HOLDERS_FLAGS, 2, 2 },
+	{ TT_REC_HOLDERS, TT_HOLDERS_SEQ, 4, 4 },
+	{ TT_REC_HOLDERS, TT_HOLDERS_LAST, 8, 8 },
+	{ TT_REC_HOLDERS, TT_HOLDERS_IDS, 16, 32 },
 	{ TT_REC_SITE, 0, 0, 32 },
 	{ TT_REC_SITE, TT_SITE_LINE, 0, 4 },
 	{ TT_REC_SITE, TT_SITE_FLAGS, 4, 4 },
@@ -279,6 +286,23 @@ void img_wait(img *g, uint64_t frame, uint32_t kind, uint64_t object,
 	img_set(g, TT_REC_WAIT, TT_WAIT_OWNER, frame, owner);
 	img_set(g, TT_REC_WAIT, TT_WAIT_DETAIL, frame, detail);
 	img_set(g, TT_REC_WAIT, TT_WAIT_SINCE_NS, frame, 1000);
+}
+
+uint64_t img_holders(img *g, const uint64_t *ids, uint32_t n, uint32_t flags)
+{
+	uint64_t a = img_alloc(g, 48);
+
+	img_set(g, TT_REC_HOLDERS, TT_HOLDERS_COUNT, a, n);
+	img_set(g, TT_REC_HOLDERS, TT_HOLDERS_FLAGS, a, flags);
+	img_set(g, TT_REC_HOLDERS, TT_HOLDERS_SEQ, a, 2);
+	for (uint32_t i = 0; i < n && i < 4; i++)
+		img_w(g, a + img_off(TT_REC_HOLDERS, TT_HOLDERS_IDS) + 8 * i, ids[i], 8);
+	return a;
+}
+
+void img_wait_holders(img *g, uint64_t frame, uint64_t holders)
+{
+	img_set(g, TT_REC_WAIT, TT_WAIT_HOLDERS, frame, holders);
 }
 
 uint64_t img_chunk(img *g, uint32_t nslots)

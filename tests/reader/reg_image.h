@@ -15,7 +15,7 @@
 #define IMG_LAYOUT_OFF 128u
 #define IMG_TASK_SIZE 128u
 #define IMG_FRAME_SIZE 40u
-#define IMG_LEAF_SIZE 88u
+#define IMG_LEAF_SIZE 96u
 #define IMG_MAX_CHUNKS 8u
 
 typedef struct img {
@@ -58,6 +58,10 @@ void img_wait(img *g, uint64_t frame, uint32_t kind, uint64_t object,
 	      uint64_t owner, uint64_t detail);
 /* A chunk of NSLOTS free slots appended to the registry; returns the
  * address of its first slot. */
+/* A HOLDERS record naming IDS (N of them, at most 4) with FLAGS, and
+ * the wait of leaf FRAME pointing to it. */
+uint64_t img_holders(img *g, const uint64_t *ids, uint32_t n, uint32_t flags);
+void img_wait_holders(img *g, uint64_t frame, uint64_t holders);
 uint64_t img_chunk(img *g, uint32_t nslots);
 uint64_t img_slot(uint64_t slots, uint32_t i);
 void img_task(img *g, uint64_t slot, uint64_t id, const char *name,

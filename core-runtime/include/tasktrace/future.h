@@ -110,6 +110,9 @@ typedef struct tt_wait {
 	uint64_t detail;
 	/* the waited object's name (tt_chan_set_name...), NULL if none */
 	const char *name;
+	/* A tt_holders naming the tasks any one of which can end the wait
+	 * (a semaphore's holders, a channel's declared other end), NULL. */
+	const void *holders;
 } tt_wait;
 
 typedef struct tt_leaf {

@@ -34,6 +34,22 @@ typedef struct tt_waitq {
 	tt_waiter *head, *tail;
 } tt_waitq;
 
+/* The tasks that can end a wait on an object (a semaphore's holders, a
+ * channel's declared ends), published to readers as the registry's
+ * HOLDERS record (docs/registry-abi.md); runtime-private, changed under
+ * the object's lock. */
+#define TT_HOLDERS_CAP 4
+typedef struct tt_holders {
+	uint32_t seq;   /* odd while changed */
+	uint32_t count; /* ids in use */
+	uint32_t flags; /* TT_HOLDERSF_* */
+	uint32_t why;   /* why incomplete: bits of holders.c */
+	uint64_t last;  /* the task last seen at this side */
+	uint64_t ids[TT_HOLDERS_CAP];
+	uint64_t held[TT_HOLDERS_CAP]; /* semaphore: permits each holds */
+	uint64_t untracked;	       /* semaphore: permits held by tasks not in ids */
+} tt_holders;
+
 /* Names.  Every reader shows a waited object by the name given here
  * (`waits on channel recv "jobs"`) instead of its address.  NAME is kept,
  * not copied: it must stay valid as long as the object (a string literal,
@@ -143,13 +159,18 @@ TT_API int tt_guard_unlock(tt_lock *l);
 /* ---- semaphore ---- */
 
 /* Counting semaphore with strict FIFO: a large request at the head is not
- * overtaken by smaller ones behind it. */
+ * overtaken by smaller ones behind it.  A permit taken by a task is held by
+ * it until it releases it: the registry names up to TT_HOLDERS_CAP such
+ * holders for the deadlock diagnosis.  A release by a task that holds no
+ * permit (or from outside any task) makes the holders unknown from then on:
+ * a semaphore used for signalling has no holders. */
 typedef struct tt_semaphore {
 	tt_lockword lock;
 	uint64_t permits;
 	tt_waitq waiters;
 	uint64_t granted; /* waiters handed permits that have not run yet */
 	const char *name; /* tt_semaphore_set_name */
+	tt_holders holders; /* the tasks holding permits */
 } tt_semaphore;
 TT_API void tt_semaphore_init(tt_semaphore *s, uint64_t permits);
 TT_API int tt_semaphore_destroy(tt_semaphore *s); /* -EBUSY while awaited */
@@ -221,6 +242,15 @@ TT_API size_t tt_chan_capacity(const tt_chan *c);
 /* Without waiting: 0, -EAGAIN (full / empty), -EPIPE (closed). */
 TT_API int tt_chan_try_send(tt_chan *c, const void *elem);
 TT_API int tt_chan_try_recv(tt_chan *c, void *out);
+/* The calling task declares itself a sender (receiver) of C: a promise
+ * that only declared tasks send (receive) once one is, so the diagnosis
+ * finds cycles through C, and a receiver whose declared senders have all
+ * ended is "never resolved".  A send or receive by an undeclared task, or
+ * from outside any task, voids the promise for that side.  0; -EPERM
+ * outside a task; -ENOSPC when TT_HOLDERS_CAP tasks are declared already
+ * (that side is then unknown). */
+TT_API int tt_chan_bind_sender(tt_chan *c);
+TT_API int tt_chan_bind_receiver(tt_chan *c);
 
 typedef struct tt_chan_op {
 	tt_leaf leaf;

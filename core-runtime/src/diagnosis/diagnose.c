@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wording/chain.h"
 #include "wording/strbuf.h"
 #include "wording/waits.h"
 #include "tasktrace/read/diagnose.h"
@@ -185,6 +186,23 @@ static char *keep(build *b, char *p)
 	return p;
 }
 
+/* Keep IDS with the report (freed with it); 0 when it could not. */
+static int keep_ids(build *b, uint64_t *ids)
+{
+	struct tt_diag_priv *pv = b->r->priv_;
+
+	if (pv->ncycles == pv->capcycles) {
+		size_t cap = pv->capcycles ? 2 * pv->capcycles : 4;
+		uint64_t **c = realloc(pv->cycles, cap * sizeof(*c));
+		if (!c)
+			return 0;
+		pv->cycles = c;
+		pv->capcycles = cap;
+	}
+	pv->cycles[pv->ncycles++] = ids;
+	return 1;
+}
+
 static tt_diag_finding *add(build *b, uint32_t kind, uint64_t task,
 			    uint64_t other, uint64_t age, sb *text)
 {
@@ -228,6 +246,7 @@ static tt_diag_finding *add(build *b, uint32_t kind, uint64_t task,
 	f->age_ns = age;
 	f->text = t;
 	f->title = title;
+	f->count = 1;
 	return f;
 }
 
@@ -256,18 +275,156 @@ static int recording(const build *b)
 
 /* ---- deadlock: cycles of the wait-for graph ---- */
 
-/* The task T is blocked on, or 0: an idle task whose awaited path ends
- * in a leaf with an owner.  A combinator on the path (select, join-all)
- * may complete through another branch, so it is no edge: no false
- * deadlocks. */
-static uint64_t edge_of(const build *b, const tt_stask *t, tview *v)
+/* The tasks that can end T's wait (its out-edges) into OUT, and their
+ * number; 0 when T is not blocked on tasks: it is not idle, or a
+ * combinator (select, join-all) on its path may complete through another
+ * branch, or its wait names no task, or not every task that could end it
+ * (an incomplete HOLDERS record): no false deadlocks. */
+static size_t edges_of(const tt_stask *t, tview *v, uint64_t out[TT_RHOLDERS_MAX])
 {
 	view(t, v);
-	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE ||
-	    v->combinator || !leaf_waits(v))
+	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE || v->combinator ||
+	    !leaf_waits(v))
 		return 0;
-	(void)b;
-	return tt_fmt_wait_row(v->leaf->raw.wait_kind)->edge ? v->leaf->raw.wait_owner : 0;
+	const tt_rframe *f = &v->leaf->raw;
+	switch (tt_fmt_wait_row(f->wait_kind)->edge) {
+	case TT_WE_OWNER:
+		out[0] = f->wait_owner;
+		return f->wait_owner != 0;
+	case TT_WE_HOLDERS:
+		if (f->wait_holders_state != TT_RHOLD_COMPLETE ||
+		    f->wait_nholders > TT_RHOLDERS_MAX)
+			return 0;
+		memcpy(out, f->wait_holders, f->wait_nholders * sizeof(*out));
+		return f->wait_nholders;
+	}
+	return 0;
+}
+
+static int mutex_handed_on(build *b, uint64_t object);
+
+/* An owner that has ended (or is gone) and that the never-resolved rule
+ * would report for a wait of KIND on OBJECT: nothing will end the wait. */
+static int ended_for_good(build *b, uint64_t id, uint32_t kind, uint64_t object)
+{
+	const tt_stask *o = tt_snapshot_find(b->s, id);
+	const tt_wait_row *w = tt_fmt_wait_row(kind);
+
+	if (!w->orphan)
+		return 0;
+	if (o && o->raw.state != TT_STATE_DONE && o->raw.state != TT_STATE_CANCELLED)
+		return 0;
+	if (!o && (!b->s->next_task_id || id >= b->s->next_task_id))
+		return 0;
+	return !(w->handoff && mutex_handed_on(b, object));
+}
+
+/* The wait-for graph of the considered tasks: task i's edges are
+ * dst[start[i] .. start[i + 1]) (indices); BLOCKED[i]: i waits only on
+ * tasks that are blocked themselves, transitively (a wait any one of
+ * several tasks can end is blocked only while all of them are).  With
+ * ENDED_OK an owner that ended for good counts as blocked (all asleep);
+ * without, only cycles and what leads into them stay (deadlock). */
+typedef struct graph {
+	size_t *start, *dst;
+	uint8_t *blocked;
+} graph;
+
+static void graph_free(graph *g)
+{
+	free(g->start);
+	free(g->dst);
+	free(g->blocked);
+}
+
+/* Reverse the edges into RSTART/RSRC and let every task that is not
+ * blocked free the tasks waiting on it, transitively. */
+static int graph_prune(graph *g, size_t n)
+{
+	size_t ne = g->start[n], qn = 0;
+	size_t *rstart = calloc(n + 2, sizeof(*rstart));
+	size_t *rsrc = calloc(ne ? ne : 1, sizeof(*rsrc));
+	size_t *queue = calloc(n ? n : 1, sizeof(*queue));
+	int ok = rstart && rsrc && queue;
+
+	if (!ok)
+		goto out;
+	for (size_t e = 0; e < ne; e++)
+		rstart[g->dst[e] + 2]++;
+	for (size_t i = 0; i < n; i++)
+		rstart[i + 2] += rstart[i + 1];
+	for (size_t i = 0; i < n; i++)
+		for (size_t e = g->start[i]; e < g->start[i + 1]; e++)
+			rsrc[rstart[g->dst[e] + 1]++] = i;
+	for (size_t i = 0; i < n; i++)
+		if (!g->blocked[i])
+			queue[qn++] = i;
+	for (size_t q = 0; q < qn; q++)
+		for (size_t e = rstart[queue[q]]; e < rstart[queue[q] + 1]; e++)
+			if (g->blocked[rsrc[e]]) {
+				g->blocked[rsrc[e]] = 0;
+				queue[qn++] = rsrc[e];
+			}
+out:
+	free(rstart);
+	free(rsrc);
+	free(queue);
+	return ok;
+}
+
+static int graph_build(build *b, graph *g, int ended_ok)
+{
+	const tt_snapshot *s = b->s;
+	size_t n = s->ntasks, ne = 0;
+	uint64_t ids[TT_RHOLDERS_MAX];
+	tview v;
+
+	memset(g, 0, sizeof(*g));
+	g->start = calloc(n + 1, sizeof(*g->start));
+	g->dst = calloc(n ? n * TT_RHOLDERS_MAX : 1, sizeof(*g->dst));
+	g->blocked = calloc(n ? n : 1, 1);
+	if (!g->start || !g->dst || !g->blocked)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		const tt_stask *t = &s->tasks[i];
+		size_t k = considered(b, t) ? edges_of(t, &v, ids) : 0;
+		int free_ = k == 0;
+
+		g->start[i] = ne;
+		for (size_t e = 0; e < k && !free_; e++) {
+			const tt_stask *o = tt_snapshot_find(s, ids[e]);
+			if (o && considered(b, o) && o->raw.state == TT_STATE_IDLE)
+				g->dst[ne++] = (size_t)(o - s->tasks);
+			else if (!ended_ok || !ended_for_good(b, ids[e], v.leaf->raw.wait_kind,
+							      v.leaf->raw.wait_object))
+				free_ = 1;
+		}
+		if (free_)
+			ne = g->start[i];
+		else
+			g->blocked[i] = 1;
+	}
+	g->start[n] = ne;
+	if (graph_prune(g, n))
+		return 1;
+oom:
+	graph_free(g);
+	b->oom = 1;
+	return 0;
+}
+
+/* "waits on semaphore 0x.. held by task 1 "a" for 2s in tt_acquire at ..":
+ * the edge to TO spelled out, whether it came from the wait's owner or
+ * from its holders. */
+static void edge_evidence(tt_fbuf *fb, const tview *v, const tt_snapshot *s, uint64_t now,
+			  uint64_t to)
+{
+	tt_sframe leaf = *v->leaf;
+	tview e = *v;
+
+	leaf.raw.wait_owner = to;
+	e.leaf = &leaf;
+	wait_evidence(fb, &e, s, now);
 }
 
 /* KINDS: a bit per wait kind on the cycle.  The first kind with advice
@@ -289,22 +446,23 @@ static void deadlocks(build *b)
 	uint64_t *next = calloc(n ? n : 1, sizeof(*next)); /* index + 1, 0 none */
 	uint32_t *mark = calloc(n ? n : 1, sizeof(*mark)); /* walk number */
 	tview v;
+	graph g;
 
 	if (!next || !mark) {
 		b->oom = 1;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (!considered(b, &s->tasks[i]))
-			continue;
-		uint64_t owner = edge_of(b, &s->tasks[i], &v);
-		const tt_stask *o = owner ? tt_snapshot_find(s, owner) : NULL;
-		if (o && considered(b, o))
-			next[i] = (uint64_t)(o - s->tasks) + 1;
-	}
-	/* Each task has at most one out-edge: follow it from every start,
-	 * marking with the start's number; meeting our own mark closes a
-	 * cycle, meeting an older one does not. */
+	if (!graph_build(b, &g, 0))
+		goto out;
+	/* A blocked task waits only on blocked tasks: following one edge of
+	 * each leads into a cycle of them. */
+	for (size_t i = 0; i < n; i++)
+		if (g.blocked[i])
+			next[i] = (uint64_t)g.dst[g.start[i]] + 1;
+	graph_free(&g);
+	/* Follow the edges from every start, marking with the start's
+	 * number; meeting our own mark closes a cycle, meeting an older one
+	 * does not. */
 	for (size_t st = 0; st < n; st++) {
 		size_t i = st;
 		if (mark[st] || !next[st])
@@ -344,7 +502,7 @@ static void deadlocks(build *b)
 		j = lo;
 		for (size_t k = 0; k < len; k++) {
 			const tt_stask *t = &s->tasks[j];
-			edge_of(b, t, &v);
+			view(t, &v);
 			ids[k] = t->raw.id;
 			kinds |= 1u << (v.leaf->raw.wait_kind & 31);
 			uint64_t a = age(v.leaf->raw.wait_since_ns, b->now);
@@ -354,7 +512,7 @@ static void deadlocks(build *b)
 			tt_fb_str(fb, "  ");
 			task_ref(fb, t->raw.id, s);
 			tt_fb_str(fb, " ");
-			wait_evidence(fb, &v, s, b->now);
+			edge_evidence(fb, &v, s, b->now, s->tasks[next[j] - 1].raw.id);
 			line_end(&text, &l);
 			b->flagged[j] = 1;
 			j = (size_t)next[j] - 1;
@@ -367,17 +525,7 @@ static void deadlocks(build *b)
 		advise(&text, cycle_advice(kinds));
 		tt_diag_finding *f = add(b, TT_DIAG_DEADLOCK, ids[0],
 					 len > 1 ? ids[1] : ids[0], oldest, &text);
-		struct tt_diag_priv *pv = b->r->priv_;
-		if (f && pv->ncycles == pv->capcycles) {
-			size_t cap = pv->capcycles ? 2 * pv->capcycles : 4;
-			uint64_t **c = realloc(pv->cycles, cap * sizeof(*c));
-			if (c) {
-				pv->cycles = c;
-				pv->capcycles = cap;
-			}
-		}
-		if (f && pv->ncycles < pv->capcycles) {
-			pv->cycles[pv->ncycles++] = ids;
+		if (f && keep_ids(b, ids)) {
 			f->cycle = ids;
 			f->ncycle = (uint32_t)len;
 		} else {
@@ -387,6 +535,102 @@ static void deadlocks(build *b)
 out:
 	free(next);
 	free(mark);
+}
+
+/* ---- all asleep: Go's global rule ---- */
+
+/* Tasks listed by name in an all-asleep finding; the rest are counted. */
+#define ASLEEP_SHOWN 10
+
+/* A considered task that has not ended (its slot may outlive it). */
+static int live(const build *b, const tt_stask *t)
+{
+	return considered(b, t) && t->raw.state != TT_STATE_DONE &&
+	       t->raw.state != TT_STATE_CANCELLED;
+}
+
+/* Every considered task is blocked on tasks (or on ones that ended for
+ * good) and no worker is polling: nothing -- no timer, no fd, no blocking
+ * call, no wake in flight -- can wake any of them.  Said once, with the
+ * waits, unless the deadlocks found already name every task. */
+static void all_asleep(build *b)
+{
+	const tt_snapshot *s = b->s;
+	size_t n = s->ntasks, count = 0, cycled = 0;
+	uint64_t *ids;
+	graph g;
+
+	for (size_t k = 0; k < s->nworkers; k++)
+		if (s->workers[k].state == TT_WORKER_POLLING &&
+		    (!b->o->runtime_id || s->workers[k].runtime_id == b->o->runtime_id))
+			return;
+	if (!graph_build(b, &g, 1))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (!live(b, &s->tasks[i]))
+			continue;
+		if (!g.blocked[i]) {
+			graph_free(&g);
+			return;
+		}
+		count++;
+		cycled += b->flagged[i];
+	}
+	if (!count || cycled == count || !(ids = malloc(count * sizeof(*ids)))) {
+		graph_free(&g);
+		return;
+	}
+	sb text = {0};
+	line l;
+	tt_fbuf *fb = line_start(&l);
+	uint64_t oldest = 0, lo = UINT64_MAX;
+	size_t k = 0;
+	tview v;
+
+	title_start(fb, TT_DIAG_ALL_ASLEEP);
+	tt_fb_u64(fb, count);
+	tt_fb_str(fb, count == 1 ? " task waits" : " tasks wait");
+	tt_fb_str(fb, " and nothing can wake any of them");
+	line_end(&text, &l);
+	for (size_t i = 0; i < n; i++) {
+		const tt_stask *t = &s->tasks[i];
+		if (!live(b, t))
+			continue;
+		view(t, &v);
+		ids[k++] = t->raw.id;
+		lo = t->raw.id < lo ? t->raw.id : lo;
+		uint64_t a = age(v.leaf->raw.wait_since_ns, b->now);
+		if (a && (!oldest || a < oldest))
+			oldest = a;
+		if (k > ASLEEP_SHOWN)
+			continue;
+		uint64_t to = g.start[i] < g.start[i + 1] ? s->tasks[g.dst[g.start[i]]].raw.id
+							  : v.leaf->raw.wait_owner;
+		if (!to && v.leaf->raw.wait_nholders)
+			to = v.leaf->raw.wait_holders[0];
+		fb = line_start(&l);
+		tt_fb_str(fb, "  ");
+		task_ref(fb, t->raw.id, s);
+		tt_fb_str(fb, " ");
+		edge_evidence(fb, &v, s, b->now, to);
+		line_end(&text, &l);
+	}
+	graph_free(&g);
+	if (count > ASLEEP_SHOWN) {
+		fb = line_start(&l);
+		tt_fb_str(fb, "  ... and ");
+		tt_fb_u64(fb, count - ASLEEP_SHOWN);
+		tt_fb_str(fb, " more");
+		line_end(&text, &l);
+	}
+	advise(&text, kind_advice[TT_DIAG_ALL_ASLEEP]);
+	tt_diag_finding *f = add(b, TT_DIAG_ALL_ASLEEP, lo, 0, oldest, &text);
+	if (f && keep_ids(b, ids)) {
+		f->cycle = ids;
+		f->ncycle = (uint32_t)count;
+	} else {
+		free(ids);
+	}
 }
 
 /* ---- per-task rules ---- */
@@ -565,6 +809,21 @@ static void timeout_advice(build *b, sb *text, const char *advice, const tt_sfra
 	line_end(text, &l);
 }
 
+/* A wait any of its holders can end, all of them ended for good: the
+ * first of them (the one the finding names), else 0. */
+static uint64_t holders_ended(build *b, const tview *v)
+{
+	const tt_rframe *f = &v->leaf->raw;
+
+	if (f->wait_holders_state != TT_RHOLD_COMPLETE || !f->wait_nholders ||
+	    f->wait_nholders > TT_RHOLDERS_MAX)
+		return 0;
+	for (uint32_t k = 0; k < f->wait_nholders; k++)
+		if (!ended_for_good(b, f->wait_holders[k], f->wait_kind, f->wait_object))
+			return 0;
+	return f->wait_holders[0];
+}
+
 static void never_resolved(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
@@ -576,7 +835,7 @@ static void never_resolved(build *b, size_t i, const tview *v)
 	    !leaf_waits(v))
 		return;
 	const tt_wait_row *w = tt_fmt_wait_row(v->leaf->raw.wait_kind);
-	uint64_t owner = v->leaf->raw.wait_owner;
+	uint64_t owner = w->edge == TT_WE_HOLDERS ? holders_ended(b, v) : v->leaf->raw.wait_owner;
 	if (!w->orphan || !owner)
 		return;
 	const tt_stask *o = tt_snapshot_find(b->s, owner);
@@ -819,12 +1078,184 @@ static void long_polls(build *b)
 	}
 }
 
+/* ---- identical findings as one ---- */
+
+/* Ids a grouped finding lists; the rest are counted. */
+#define GROUP_SHOWN 8
+
+typedef struct gitem {
+	uint64_t hash;
+	size_t finding;
+	const tt_stask *t;
+	uint32_t kind, wait_kind;
+	uint64_t object, owner;
+} gitem;
+
+/* Same kind (in the hash), same await chain (as ps --group), same wait:
+ * kind, object and owner; same runtime.  Items alike end up adjacent. */
+static int by_group(const void *x, const void *y)
+{
+	const gitem *a = x, *b = y;
+
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if (a->wait_kind != b->wait_kind)
+		return a->wait_kind < b->wait_kind ? -1 : 1;
+	if (a->object != b->object)
+		return a->object < b->object ? -1 : 1;
+	if (a->owner != b->owner)
+		return a->owner < b->owner ? -1 : 1;
+	if (a->t->raw.runtime_id != b->t->raw.runtime_id)
+		return a->t->raw.runtime_id < b->t->raw.runtime_id ? -1 : 1;
+	return tt_chain_cmp(a->t, b->t);
+}
+
+static int by_id(const void *x, const void *y)
+{
+	const gitem *a = x, *b = y;
+	return a->t->raw.id < b->t->raw.id ? -1 : a->t->raw.id > b->t->raw.id;
+}
+
+/* The findings of RUN (N items alike) become the first one's, retitled
+ * "idle: 80000 tasks alike, e.g. task 12 ..." with the ids under it. */
+static void regroup(build *b, gitem *run, size_t n)
+{
+	tt_diag_finding *f = &b->r->findings[run[0].finding];
+	uint64_t *ids = malloc(n * sizeof(*ids));
+	const char *kw = tt_diag_kind_name(f->kind);
+	size_t kl = strlen(kw);
+	sb text = {0};
+	line l;
+	tt_fbuf *fb;
+
+	if (!ids) {
+		b->oom = 1;
+		return;
+	}
+	qsort(run, n, sizeof(*run), by_id);
+	f = &b->r->findings[run[0].finding];
+	for (size_t i = 0; i < n; i++) {
+		const tt_diag_finding *m = &b->r->findings[run[i].finding];
+		ids[i] = run[i].t->raw.id;
+		if (m->age_ns > f->age_ns)
+			f->age_ns = m->age_ns;
+	}
+	fb = line_start(&l);
+	title_start(fb, f->kind);
+	tt_fb_u64(fb, n);
+	tt_fb_str(fb, " tasks alike, e.g. ");
+	/* The example's title without its "kind: ". */
+	tt_fb_text(fb, strncmp(f->title, kw, kl) == 0 && f->title[kl] == ':' ? f->title + kl + 2
+									     : f->title);
+	line_end(&text, &l);
+	fb = line_start(&l);
+	tt_fb_str(fb, "  tasks ");
+	for (size_t i = 0; i < n && i < GROUP_SHOWN; i++) {
+		if (i)
+			tt_fb_str(fb, ", ");
+		tt_fb_u64(fb, ids[i]);
+	}
+	tt_fb_str(fb, n > GROUP_SHOWN ? ", ... (" : " (");
+	tt_fb_u64(fb, n);
+	tt_fb_str(fb, " with the same chain and wait; --all lists each)");
+	line_end(&text, &l);
+	const char *rest = strchr(f->text, '\n');
+	sb_add(&text, rest ? rest + 1 : "");
+	if (text.oom || !text.p) {
+		free(text.p);
+		free(ids);
+		b->oom = 1;
+		return;
+	}
+	if (!keep(b, text.p) || !keep_ids(b, ids)) {
+		free(ids);
+		b->oom = 1;
+		return;
+	}
+	char *nl = strchr(text.p, '\n');
+	char *title = strndup(text.p, nl ? (size_t)(nl - text.p) : strlen(text.p));
+	if (!keep(b, title))
+		return;
+	f->text = text.p;
+	f->title = title;
+	f->task_id = ids[0];
+	f->count = n;
+	f->ids = ids;
+	for (size_t i = 1; i < n; i++)
+		b->r->findings[run[i].finding].count = 0; /* merged: dropped below */
+}
+
+/* Identical findings about many tasks (100k idle on one chain) as one,
+ * with a count and example ids: the reader of a report wants the shapes,
+ * not 80,000 copies of one. */
+static void group_findings(build *b)
+{
+	tt_diag_report *r = b->r;
+	gitem *it = malloc((r->n ? r->n : 1) * sizeof(*it));
+	size_t n = 0, out = 0;
+	tview v;
+
+	if (!it) {
+		b->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		const tt_diag_finding *f = &r->findings[i];
+		/* A cycle names its own tasks; a long poll is one per worker
+		 * thread, each blocking its own: never many alike. */
+		const tt_stask *t = f->ncycle || f->kind == TT_DIAG_LONG_POLL
+					? NULL
+					: tt_snapshot_find(b->s, f->task_id);
+		if (!t)
+			continue;
+		view(t, &v);
+		gitem g = {tt_chain_hash(t) * 31 + f->kind, i, t, f->kind, 0, 0, 0};
+		if (leaf_waits(&v)) {
+			g.wait_kind = v.leaf->raw.wait_kind;
+			g.object = v.leaf->raw.wait_object;
+			g.owner = v.leaf->raw.wait_owner;
+		}
+		it[n++] = g;
+	}
+	qsort(it, n, sizeof(*it), by_group);
+	for (size_t i = 0, j; i < n && !b->oom; i = j) {
+		for (j = i + 1; j < n && !by_group(&it[i], &it[j]);)
+			j++;
+		if (j - i > 1)
+			regroup(b, &it[i], j - i);
+	}
+	for (size_t i = 0; i < r->n; i++)
+		if (r->findings[i].count)
+			r->findings[out++] = r->findings[i];
+	r->n = out;
+	free(it);
+}
+
+/* A kind's place in a report: its row in TT_DIAG_KIND_MAP. */
+static unsigned rank(uint32_t kind)
+{
+	enum {
+#define XX(name, ...) RANK_##name,
+		TT_DIAG_KIND_MAP(XX)
+#undef XX
+	};
+	static const uint8_t ranks[TT_DIAG_KIND_MAX_] = {
+#define XX(name, value, ...) [value] = RANK_##name,
+	    TT_DIAG_KIND_MAP(XX)
+#undef XX
+	};
+
+	return kind < TT_DIAG_KIND_MAX_ ? ranks[kind] : TT_DIAG_KIND_MAX_;
+}
+
 static int by_kind(const void *x, const void *y)
 {
 	const tt_diag_finding *a = x, *b = y;
 
 	if (a->kind != b->kind)
-		return a->kind < b->kind ? -1 : 1;
+		return rank(a->kind) < rank(b->kind) ? -1 : 1;
 	return a->task_id < b->task_id ? -1 : a->task_id > b->task_id;
 }
 
@@ -947,6 +1378,25 @@ static objcheck *check_objects(build *b, size_t *count)
 	return o;
 }
 
+/* T and, when its wait is one any of its holders can end, the holders:
+ * a finding resting on T rests on them too. */
+static int task_holds(build *b, const tt_stask *t)
+{
+	tview v;
+
+	if (tt_snapshot_recheck(*b->o->recheck, b->s, t) != 1)
+		return 0;
+	view(t, &v);
+	if (!leaf_waits(&v) || tt_fmt_wait_row(v.leaf->raw.wait_kind)->edge != TT_WE_HOLDERS)
+		return 1;
+	for (uint32_t k = 0; k < v.leaf->raw.wait_nholders && k < TT_RHOLDERS_MAX; k++) {
+		const tt_stask *h = tt_snapshot_find(b->s, v.leaf->raw.wait_holders[k]);
+		if (h && tt_snapshot_recheck(*b->o->recheck, b->s, h) != 1)
+			return 0;
+	}
+	return 1;
+}
+
 static int still_holds(build *b, const tt_diag_finding *f, objcheck *o, size_t no)
 {
 	uint64_t two[2] = { f->task_id, f->other_id };
@@ -955,7 +1405,7 @@ static int still_holds(build *b, const tt_diag_finding *f, objcheck *o, size_t n
 
 	for (size_t i = 0; i < n; i++) {
 		const tt_stask *t = ids[i] ? tt_snapshot_find(b->s, ids[i]) : NULL;
-		if (t && tt_snapshot_recheck(*b->o->recheck, b->s, t) != 1)
+		if (t && !task_holds(b, t))
 			return 0;
 	}
 	uint64_t object = handoff_object(b, f);
@@ -1032,6 +1482,7 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	}
 	b.r->now_ns = b.now;
 	deadlocks(&b);
+	all_asleep(&b);
 	long_polls(&b);
 	for (size_t i = 0; i < s->ntasks && !b.oom; i++) {
 		if (!considered(&b, &s->tasks[i]))
@@ -1049,8 +1500,11 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	}
 	if (opts->recheck && !b.oom)
 		drop_moved(&b);
+	/* Filter, then group: a group's example ids are then all labelled. */
 	if (opts->nlabels)
 		drop_unlabelled(&b);
+	if (!opts->each && !b.oom)
+		group_findings(&b);
 	if (b.r->n > 1)
 		qsort(b.r->findings, b.r->n, sizeof(*b.r->findings), by_kind);
 	summary(&b);

@@ -28,6 +28,7 @@ static const uint8_t field_max[TT_REC_MAX_] = {
 	[TT_REC_WAIT] = TT_WAIT_MAX_,	  [TT_REC_SITE] = TT_SITE_MAX_,
 	[TT_REC_FUNC] = TT_FUNC_MAX_,	  [TT_REC_WORKER] = TT_WORKER_MAX_,
 	[TT_REC_LABEL] = TT_LABEL_MAX_,
+	[TT_REC_HOLDERS] = TT_HOLDERS_MAX_,
 };
 
 /* Fields holding target addresses: they must be pointer-sized. */
@@ -40,7 +41,7 @@ static const uint32_t ptr_fields[TT_REC_MAX_] = {
 	[TT_REC_TASK] = B(TT_TASK_SPAWN_SITE) | B(TT_TASK_ROOT_FRAME),
 	[TT_REC_FRAME] = B(TT_FRAME_FUNC) | B(TT_FRAME_SITE) |
 			 B(TT_FRAME_CHILD) | B(TT_FRAME_SIBLING),
-	[TT_REC_WAIT] = B(TT_WAIT_OBJECT) | B(TT_WAIT_NAME),
+	[TT_REC_WAIT] = B(TT_WAIT_OBJECT) | B(TT_WAIT_NAME) | B(TT_WAIT_HOLDERS),
 	[TT_REC_SITE] = B(TT_SITE_FUNCTION) | B(TT_SITE_FILE) |
 			B(TT_SITE_RESUME),
 	[TT_REC_FUNC] = B(TT_FUNC_NAME) | B(TT_FUNC_FILE) |
@@ -72,6 +73,7 @@ static tt_field *fields_of(tt_reader *r, int rec)
 	case TT_REC_FUNC: return r->f_func;
 	case TT_REC_WORKER: return r->f_worker;
 	case TT_REC_LABEL: return r->f_label;
+	case TT_REC_HOLDERS: return r->f_holders;
 	}
 	return NULL;
 }
@@ -139,6 +141,12 @@ static int check_record(tt_reader *r, int rec, uint32_t seen)
 		} else if (rec == TT_REC_TASK && i == TT_TASK_LABELS) {
 			/* An array of LABEL records: bounded by the
 			 * record size like any field. */
+		} else if (rec == TT_REC_HOLDERS && i == TT_HOLDERS_IDS) {
+			/* An array of ids: its size is the capacity. */
+			if (f[i].size % 8 || f[i].size > 256)
+				return tt_r_errf(r, TT_R_BAD_LAYOUT,
+						 "layout: holders.ids size %u",
+						 f[i].size);
 		} else if (f[i].size != 1 && f[i].size != 2 &&
 			   f[i].size != 4 && f[i].size != 8) {
 			return tt_r_errf(r, TT_R_BAD_LAYOUT,

@@ -50,7 +50,7 @@ const char *tt_r_record_name(int rec)
 {
 	static const char *const names[TT_REC_MAX_] = {
 		"?", "root", "chunk", "task", "frame", "wait", "site", "func",
-		"worker", "label",
+		"worker", "label", "holders",
 	};
 
 	return rec > 0 && rec < TT_REC_MAX_ ? names[rec] : "?";
@@ -76,7 +76,10 @@ static const char *const frame_f[TT_FRAME_MAX_] = {
 	"size", "func", "site", "child", "sibling",
 };
 static const char *const wait_f[TT_WAIT_MAX_] = {
-	"size", "kind", "object", "owner", "since_ns", "detail",
+	"size", "kind", "object", "owner", "since_ns", "detail", "holders",
+};
+static const char *const holders_f[TT_HOLDERS_MAX_] = {
+	"size", "seq", "count", "flags", "last", "ids",
 };
 static const char *const site_f[TT_SITE_MAX_] = {
 	"size", "function", "file", "line", "flags", "resume",
@@ -108,6 +111,7 @@ const char *tt_r_field_name(int rec, int field)
 		[TT_REC_FUNC] = { func_f, TT_FUNC_MAX_ },
 		[TT_REC_WORKER] = { worker_f, TT_WORKER_MAX_ },
 		[TT_REC_LABEL] = { label_f, TT_LABEL_MAX_ },
+		[TT_REC_HOLDERS] = { holders_f, TT_HOLDERS_MAX_ },
 	};
 
 	if (rec <= 0 || rec >= TT_REC_MAX_ || field < 0 ||

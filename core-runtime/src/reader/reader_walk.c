@@ -428,6 +428,45 @@ static void wait_name(tt_reader *r, uint64_t addr, char *out)
 	memcpy(r->err, keep, sizeof keep);
 }
 
+/* The HOLDERS record at ADDR into OUT.  It belongs to a synchronisation
+ * object the walk does not own: anything short of a clean, complete read
+ * is "incomplete" (no deadlock edge is drawn through it), never an error
+ * of the task. */
+static void read_holders(tt_reader *r, uint64_t addr, tt_rframe *out)
+{
+	unsigned char buf[TT_R_RECORD_MAX], again[8];
+	const tt_field *f = r->f_holders;
+	uint32_t size = r->record_size[TT_REC_HOLDERS];
+
+	out->wait_holders_state = TT_RHOLD_NONE;
+	if (!addr)
+		return;
+	out->wait_holders_state = TT_RHOLD_INCOMPLETE;
+	if (!size || !f[TT_HOLDERS_SEQ].size || !f[TT_HOLDERS_COUNT].size ||
+	    !f[TT_HOLDERS_IDS].size || (addr & (TT_R_ALIGN - 1)) || addr + size < addr ||
+	    r->mem.read(r->mem.ctx, addr, buf, size) < 0)
+		return;
+	uint64_t seq = tt_r_get(buf, f[TT_HOLDERS_SEQ]);
+	uint64_t n = tt_r_get(buf, f[TT_HOLDERS_COUNT]);
+	out->wait_last = f[TT_HOLDERS_LAST].size ? tt_r_get(buf, f[TT_HOLDERS_LAST]) : 0;
+	/* A writer changes the record under its object's lock, seq odd
+	 * meanwhile; read while it did, the record is torn. */
+	if ((seq & 1) || n > f[TT_HOLDERS_IDS].size / 8 || n > TT_RHOLDERS_MAX ||
+	    (f[TT_HOLDERS_FLAGS].size &&
+	     (tt_r_get(buf, f[TT_HOLDERS_FLAGS]) & TT_HOLDERSF_INCOMPLETE)))
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		tt_field id = {(uint16_t)(f[TT_HOLDERS_IDS].offset + 8 * i), 8};
+		out->wait_holders[i] = tt_r_get(buf, id);
+	}
+	if (r->mem.read(r->mem.ctx, addr + f[TT_HOLDERS_SEQ].offset, again,
+			f[TT_HOLDERS_SEQ].size) < 0 ||
+	    tt_r_get(again, (tt_field){0, f[TT_HOLDERS_SEQ].size}) != seq)
+		return;
+	out->wait_nholders = (uint32_t)n;
+	out->wait_holders_state = TT_RHOLD_COMPLETE;
+}
+
 static int read_frame(tt_reader *r, struct walk *w, uint64_t addr,
 		      tt_rframe *out, uint64_t *child, uint64_t *sibling)
 {
@@ -474,6 +513,9 @@ static int read_frame(tt_reader *r, struct walk *w, uint64_t addr,
 	out->wait_since_ns = tt_r_get(b, fw[TT_WAIT_SINCE_NS]);
 	out->wait_detail = tt_r_get(b, fw[TT_WAIT_DETAIL]);
 	wait_name(r, tt_r_get(b, fw[TT_WAIT_NAME]), out->wait_name);
+	out->wait_nholders = 0;
+	out->wait_last = 0;
+	read_holders(r, fw[TT_WAIT_HOLDERS].size ? tt_r_get(b, fw[TT_WAIT_HOLDERS]) : 0, out);
 	return TT_R_OK;
 }
 

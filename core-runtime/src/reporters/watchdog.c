@@ -114,7 +114,7 @@ static int round_locked(void)
 		const tt_diag_finding *f = &r->findings[i];
 		key k = { f->kind, f->task_id, f->other_id };
 		if (f->kind == TT_DIAG_LOST_WAKER || f->kind == TT_DIAG_NEVER_RESOLVED ||
-		    f->kind == TT_DIAG_DEADLOCK) {
+		    f->kind == TT_DIAG_DEADLOCK || f->kind == TT_DIAG_ALL_ASLEEP) {
 			const tt_stask *t = tt_snapshot_find(s, f->task_id);
 			key sus = { f->kind, f->task_id, t ? t->raw.polls : 0 };
 			if (nnext < 256)

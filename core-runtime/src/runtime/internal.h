@@ -432,17 +432,19 @@ static inline void tt__wait_clear(tt_wait *w)
 	w->since_ns = 0;
 	w->detail = 0;
 	w->name = NULL;
+	w->holders = NULL;
 }
 #define tt_wait_clear(w) tt__wait_clear(w)
 
-static inline void tt__wait_set(tt_wait *w, uint32_t kind, const void *object, uint64_t owner,
-				uint64_t detail)
+static inline void tt__wait_set_holders(tt_wait *w, uint32_t kind, const void *object,
+					uint64_t owner, uint64_t detail, const tt_holders *h)
 {
 	if (!TT_RECORDING)
 		return;
 	w->object = object;
 	w->owner = owner;
 	w->detail = detail;
+	w->holders = h;
 	w->since_ns = tt_clock_cached();
 	w->name = NULL;
 	w->kind = kind;
@@ -454,7 +456,22 @@ static inline void tt__wait_name(tt_wait *w, const char *name)
 		w->name = name;
 }
 #define tt_wait_set_name(w, name) tt__wait_name(w, name)
+#define tt__wait_set(w, kind, object, owner, detail) \
+	tt__wait_set_holders(w, kind, object, owner, detail, NULL)
 #define tt_wait_set(w, kind, object, owner, detail) tt__wait_set(w, kind, object, owner, detail)
+
+/* The holder sets of sync/holders.c (the HOLDERS record), under the
+ * owning object's lock.  ID 0: no task (for a semaphore, permits granted
+ * to a waiter that has not run yet: counted, not named). */
+uint64_t tt__current_id(void);
+void tt_holders_add(tt_holders *h, uint64_t id, uint64_t n);
+void tt_holders_remove(tt_holders *h, uint64_t id, uint64_t n);
+/* A declared end: 0, or -ENOSPC when the set is full (it is marked
+ * incomplete then). */
+int tt_holders_declare(tt_holders *h, uint64_t id);
+/* ID used the side H describes: kept as LAST, and a use by a task not
+ * declared (when some are) makes the set incomplete. */
+void tt_holders_use(tt_holders *h, uint64_t id);
 
 /* A waker holds a task reference; the registry counts live wakers. */
 static inline tt_waker tt__waker_new(tt_cx *cx)

@@ -24,7 +24,7 @@ typedef struct tt_chunk {
 	uint64_t first_index;
 } tt_chunk;
 
-#define N_LAYOUT 87
+#define N_LAYOUT 91
 
 struct tt_registry_root {
 	tt_registry_header hdr;
@@ -61,6 +61,7 @@ struct tt_registry_root {
 #define S_(f, m) L_(TT_REC_SITE, f, tt_site, m)
 #define U_(f, m) L_(TT_REC_FUNC, f, tt_func, m)
 #define K_(f, m) L_(TT_REC_WORKER, f, tt_worker_record, m)
+#define H_(f, m) L_(TT_REC_HOLDERS, f, tt_holders, m)
 
 /* The runtime's own sections, not a program's of the same name. */
 #define TT_SECTION_BOUND __attribute__((visibility("hidden")))
@@ -163,6 +164,7 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		W_(TT_WAIT_SINCE_NS, since_ns),
 		W_(TT_WAIT_DETAIL, detail),
 		W_(TT_WAIT_NAME, name),
+		W_(TT_WAIT_HOLDERS, holders),
 		SZ_(TT_REC_SITE, tt_site),
 		S_(TT_SITE_FUNCTION, function),
 		S_(TT_SITE_FILE, file),
@@ -185,6 +187,12 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		K_(TT_WORKER_TASK, task),
 		K_(TT_WORKER_POLL_START_NS, poll_start_ns),
 		K_(TT_WORKER_RUNTIME_ID, runtime_id),
+		SZ_(TT_REC_HOLDERS, tt_holders),
+		H_(TT_HOLDERS_SEQ, seq),
+		H_(TT_HOLDERS_COUNT, count),
+		H_(TT_HOLDERS_FLAGS, flags),
+		H_(TT_HOLDERS_LAST, last),
+		H_(TT_HOLDERS_IDS, ids),
 	}};
 
 /* The library reaches its root through this hidden alias, never through

@@ -12,6 +12,9 @@ struct tt_chan {
 	tt_waitq senders, receivers;
 	size_t inflight; /* woken operations that have not polled again yet */
 	const char *name;
+	/* The declared ends: a receive waits on the senders, a send on the
+	 * receivers (the waits' HOLDERS). */
+	tt_holders senders_h, receivers_h;
 	unsigned char buf[];
 };
 
@@ -77,6 +80,23 @@ size_t tt_chan_len(tt_chan *c)
 
 size_t tt_chan_capacity(const tt_chan *c) { return c->cap; }
 
+static int bind(tt_chan *c, tt_holders *h)
+{
+	tt_lockword_lock(&c->lock);
+	int rc = tt_holders_declare(h, tt__current_id());
+	tt_lockword_unlock(&c->lock);
+	return rc;
+}
+
+int tt_chan_bind_sender(tt_chan *c)
+{
+	return bind(c, &c->senders_h);
+}
+int tt_chan_bind_receiver(tt_chan *c)
+{
+	return bind(c, &c->receivers_h);
+}
+
 /* Wakers taken under the lock and woken after it (tt_waitq_take_first):
  * a put or take hands at most two turns. */
 typedef struct wakes {
@@ -130,6 +150,7 @@ static int put(tt_chan *c, const void *elem, int my_turn, wakes *k)
 		return -EAGAIN;
 	copy_elem(c->buf + slot(c, c->head + c->len) * c->esize, elem, c->esize);
 	c->len++;
+	tt_holders_use(&c->senders_h, tt__current_id());
 	take_first(c, &c->receivers, k);
 	if (c->len < c->cap) /* room left: let the next queued sender try */
 		take_first(c, &c->senders, k);
@@ -143,6 +164,7 @@ static int take(tt_chan *c, void *out, int my_turn, wakes *k)
 	copy_elem(out, c->buf + c->head * c->esize, c->esize);
 	c->head = slot(c, c->head + 1);
 	c->len--;
+	tt_holders_use(&c->receivers_h, tt__current_id());
 	take_first(c, &c->senders, k);
 	if (c->len > 0)
 		take_first(c, &c->receivers, k);
@@ -224,8 +246,9 @@ static inline __attribute__((always_inline)) tt_poll op_poll(tt_chan_op *op, tt_
 	tt_waitq_push(q, &op->w, cx);
 	tt_lockword_unlock(&c->lock);
 	if (!op->leaf.wait.kind) {
-		tt_wait_set(&op->leaf.wait, sending ? TT_WAIT_CHAN_SEND : TT_WAIT_CHAN_RECV, c, 0,
-			    c->cap);
+		tt__wait_set_holders(&op->leaf.wait,
+				     sending ? TT_WAIT_CHAN_SEND : TT_WAIT_CHAN_RECV, c, 0, c->cap,
+				     sending ? &c->receivers_h : &c->senders_h);
 		tt_wait_set_name(&op->leaf.wait, c->name);
 	}
 	return TT_PENDING;

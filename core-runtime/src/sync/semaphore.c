@@ -1,4 +1,6 @@
 /* Counting semaphore with strict FIFO grants. */
+#include <string.h>
+
 #include "runtime/internal.h"
 
 static tt_poll acquire_poll(tt_acquire *a, tt_cx *cx);
@@ -12,6 +14,7 @@ void tt_semaphore_init(tt_semaphore *s, uint64_t permits)
 	s->waiters.head = s->waiters.tail = NULL;
 	s->granted = 0;
 	s->name = NULL;
+	memset(&s->holders, 0, sizeof(s->holders));
 }
 
 int tt_semaphore_set_name(tt_semaphore *s, const char *name)
@@ -38,6 +41,8 @@ static void grant(tt_semaphore *s)
 {
 	while (s->waiters.head && s->permits >= s->waiters.head->want) {
 		s->permits -= s->waiters.head->want;
+		/* Held by nobody known until the waiter runs and takes them. */
+		tt_holders_add(&s->holders, 0, s->waiters.head->want);
 		tt_waitq_wake_first(&s->waiters);
 		s->granted++;
 	}
@@ -47,6 +52,7 @@ void tt_semaphore_release(tt_semaphore *s, uint64_t n)
 {
 	tt_lockword_lock(&s->lock);
 	s->permits += n;
+	tt_holders_remove(&s->holders, tt__current_id(), n);
 	grant(s);
 	tt_lockword_unlock(&s->lock);
 }
@@ -55,8 +61,10 @@ int tt_semaphore_try_acquire(tt_semaphore *s, uint64_t n)
 {
 	tt_lockword_lock(&s->lock);
 	int ok = !s->waiters.head && s->permits >= n;
-	if (ok)
+	if (ok) {
 		s->permits -= n;
+		tt_holders_add(&s->holders, tt__current_id(), n);
+	}
 	tt_lockword_unlock(&s->lock);
 	return ok ? 0 : -EAGAIN;
 }
@@ -83,13 +91,16 @@ static tt_poll acquire_poll(tt_acquire *a, tt_cx *cx)
 	tt_semaphore *s = a->s;
 	tt_lockword_lock(&s->lock);
 	int ready = a->w.woken; /* permits were taken for us by grant() */
-	if (ready)
+	if (ready) {
 		s->granted--;
+		tt_holders_remove(&s->holders, 0, a->w.want);
+	}
 	if (!ready && !a->w.queued && !s->waiters.head && s->permits >= a->w.want) {
 		s->permits -= a->w.want;
 		ready = 1;
 	}
 	if (ready) {
+		tt_holders_add(&s->holders, tt__current_id(), a->w.want);
 		tt_waiter_leave(&s->waiters, &a->w);
 		tt_lockword_unlock(&s->lock);
 		tt_wait_clear(&a->leaf.wait);
@@ -98,7 +109,8 @@ static tt_poll acquire_poll(tt_acquire *a, tt_cx *cx)
 	tt_waitq_push(&s->waiters, &a->w, cx);
 	tt_lockword_unlock(&s->lock);
 	if (!a->leaf.wait.kind) {
-		tt_wait_set(&a->leaf.wait, TT_WAIT_SEMAPHORE, s, 0, a->w.want);
+		tt__wait_set_holders(&a->leaf.wait, TT_WAIT_SEMAPHORE, s, 0, a->w.want,
+				     &s->holders);
 		tt_wait_set_name(&a->leaf.wait, s->name);
 	}
 	return TT_PENDING;
@@ -111,6 +123,7 @@ static void acquire_drop(tt_acquire *a)
 	if (tt_waiter_leave(&s->waiters, &a->w)) {
 		s->permits += a->w.want; /* granted but never used */
 		s->granted--;
+		tt_holders_remove(&s->holders, 0, a->w.want);
 	}
 	grant(s); /* our leaving may unblock those behind us */
 	tt_lockword_unlock(&s->lock);

@@ -312,6 +312,14 @@ static void object_wait(tt_fbuf *b, const tt_rframe *f, const tt_wait_row *w,
 		tt_fb_str(b, w->link);
 		fb_putc(b, ' ');
 		owner_ref(b, f->wait_owner, owner_name);
+	} else if (f->wait_last) {
+		/* No owner, but the HOLDERS record saw who last used that
+		 * side: a lead, not an owner. */
+		tt_fb_str(b, " (last ");
+		tt_fb_str(b, w->link);
+		tt_fb_str(b, " task ");
+		tt_fb_u64(b, f->wait_last);
+		fb_putc(b, ')');
 	}
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wording/chain.h"
 #include "wording/strbuf.h"
 #include "tasktrace/read/tasklist.h"
 
@@ -156,7 +157,7 @@ typedef struct keyed {
 	const tt_stask *t;
 } keyed;
 
-static uint64_t chain_hash(const tt_stask *t)
+uint64_t tt_chain_hash(const tt_stask *t)
 {
 	uint64_t h = 1469598103934665603ull ^ t->nframes;
 
@@ -165,14 +166,21 @@ static uint64_t chain_hash(const tt_stask *t)
 	return h;
 }
 
-static int same_chain(const tt_stask *a, const tt_stask *b)
+int tt_chain_cmp(const tt_stask *a, const tt_stask *b)
 {
 	if (a->nframes != b->nframes)
-		return 0;
-	for (size_t i = 0; i < a->nframes; i++)
-		if (key_of(&a->frames[i]) != key_of(&b->frames[i]))
-			return 0;
-	return 1;
+		return a->nframes < b->nframes ? -1 : 1;
+	for (size_t i = 0; i < a->nframes; i++) {
+		uint64_t x = key_of(&a->frames[i]), y = key_of(&b->frames[i]);
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return 0;
+}
+
+static int same_chain(const tt_stask *a, const tt_stask *b)
+{
+	return !tt_chain_cmp(a, b);
 }
 
 /* By chain (hash, then the keys), then id: a group's members end up
@@ -183,14 +191,8 @@ static int by_chain(const void *pa, const void *pb)
 
 	if (a->hash != b->hash)
 		return a->hash < b->hash ? -1 : 1;
-	if (a->t->nframes != b->t->nframes)
-		return a->t->nframes < b->t->nframes ? -1 : 1;
-	for (size_t i = 0; i < a->t->nframes; i++) {
-		uint64_t x = key_of(&a->t->frames[i]), y = key_of(&b->t->frames[i]);
-		if (x != y)
-			return x < y ? -1 : 1;
-	}
-	return cmp_u64(&a->t->raw.id, &b->t->raw.id);
+	int c = tt_chain_cmp(a->t, b->t);
+	return c ? c : cmp_u64(&a->t->raw.id, &b->t->raw.id);
 }
 
 typedef struct group {
@@ -252,7 +254,7 @@ static int group_rows(sb *x, const tt_snapshot *s, const tt_stask **v,
 	}
 	for (size_t i = 0; i < n; i++) {
 		k[i].t = v[i];
-		k[i].hash = chain_hash(v[i]);
+		k[i].hash = tt_chain_hash(v[i]);
 	}
 	qsort(k, n, sizeof(*k), by_chain);
 	for (size_t i = 0; i < n; i++) {

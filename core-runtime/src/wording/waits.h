@@ -18,11 +18,18 @@ enum tt_wait_shape {
 	TT_WS_CALL,
 };
 
+/* The edge column: which tasks can end a wait of the kind. */
+enum tt_wait_edge {
+	TT_WE_NONE = 0,
+	TT_WE_OWNER = 1,   /* the wait's OWNER */
+	TT_WE_HOLDERS = 2, /* any task of its HOLDERS record */
+};
+
 typedef struct tt_wait_row {
 	const char *word;
 	const char *link;
 	uint8_t shape; /* tt_wait_shape */
-	uint8_t edge;
+	uint8_t edge;  /* tt_wait_edge */
 	uint8_t handoff;
 	const char *idle_advice;
 	const char *orphan;

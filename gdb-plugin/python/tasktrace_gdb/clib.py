@@ -43,7 +43,8 @@ class RFrame(ctypes.Structure):
     _fields_ = [("addr", U64), ("func", U64), ("site", U64), ("parent", I32), ("depth", U32),
                 ("kind", U32), ("wait_kind", U32), ("wait_object", U64), ("wait_owner", U64),
                 ("wait_since_ns", U64), ("wait_detail", U64),
-                ("wait_name", ctypes.c_char * OBJECT_NAME_MAX)]
+                ("wait_name", ctypes.c_char * OBJECT_NAME_MAX), ("wait_nholders", U32),
+                ("wait_holders_state", U32), ("wait_holders", U64 * 4), ("wait_last", U64)]
 
 
 class RLabel(ctypes.Structure):
@@ -122,13 +123,14 @@ class RootPick(ctypes.Structure):
 class DiagOpts(ctypes.Structure):
     _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
                 ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p),
-                ("labels", ctypes.POINTER(CHARP)), ("nlabels", SIZE), ("idle_io_ns", U64)]
+                ("labels", ctypes.POINTER(CHARP)), ("nlabels", SIZE), ("idle_io_ns", U64),
+                ("each", ctypes.c_int)]
 
 
 class Finding(ctypes.Structure):
     _fields_ = [("kind", U32), ("ncycle", U32), ("task_id", U64), ("other_id", U64),
                 ("age_ns", U64), ("cycle", ctypes.POINTER(U64)), ("title", CHARP),
-                ("text", CHARP)]
+                ("text", CHARP), ("count", U64), ("ids", ctypes.POINTER(U64))]
 
 
 class Report(ctypes.Structure):

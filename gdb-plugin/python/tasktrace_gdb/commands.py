@@ -583,9 +583,10 @@ rule (the runtime's own tt_* frames, worker loop and thread start)."""
 
 class TaskDiagnose(gdb.Command):
     """Diagnose hung tasks: task diagnose [-idle D] [-long-poll D] [-starved D] [-all] [ID]
-Deadlocks (wait-for cycles, spelled out task by task), lost wakers, waits
-on a oneshot or mutex whose owner is gone, long polls, starved and idle
-tasks; each with the evidence and what to do.  The engine is the one of
+Deadlocks (wait-for cycles, spelled out task by task), all tasks asleep,
+lost wakers, waits on a oneshot, mutex, semaphore or channel whose owners
+are gone, long polls, starved and idle tasks; each with the evidence and
+what to do.  Identical findings are one, with a count; -all lists each.  The engine is the one of
 `tasktrace hung` (libtasktrace, loaded through ctypes).  With ID, only the
 findings about that task.  Defaults: idle 60s, long poll 100ms, starved 1s.
 A task resting on an fd read (accept, a peer's next request) or a

@@ -38,6 +38,7 @@ def options(idle=None, long_poll=None, starved=None, every=False, idle_io=None):
     if starved is not None:
         o.starved_ns = starved
     o.all = 1 if every else 0
+    o.each = 1 if every else 0  # -all lists every finding instead of grouping alike ones
     return o
 
 
@@ -62,6 +63,8 @@ def run(opts):
                 "other_id": f.other_id,
                 "age_ns": f.age_ns,
                 "cycle": [f.cycle[k] for k in range(f.ncycle)],
+                "count": f.count,
+                "ids": [f.ids[k] for k in range(f.count)] if f.ids else [f.task_id],
                 "title": f.title.decode("utf-8", "replace"),
                 "text": f.text.decode("utf-8", "replace"),
             })
@@ -76,4 +79,5 @@ def involved(found):
     for f in found:
         ids.add(f["task_id"])
         ids.update(f["cycle"])
+        ids.update(f.get("ids", ()))
     return ids

@@ -44,7 +44,8 @@ enum tt_record {
 	TT_REC_FUNC = 7,
 	TT_REC_WORKER = 8,
 	TT_REC_LABEL = 9, /* an element of TASK.labels */
-	TT_REC_MAX_ = 10
+	TT_REC_HOLDERS = 10, /* the tasks that can end a wait (WAIT.HOLDERS) */
+	TT_REC_MAX_ = 11
 };
 
 /* Field numbers, per record.  Field 0 of every record is its size (the
@@ -121,7 +122,10 @@ enum tt_wait_field {
 	/* ptr: NUL-terminated name the program gave the object (0: none);
 	 * untrusted text, read at most TT_OBJECT_NAME_MAX-1 bytes of it */
 	TT_WAIT_NAME = 6,
-	TT_WAIT_MAX_ = 7
+	/* ptr: a HOLDERS record naming the tasks any one of which can end
+	 * the wait (a semaphore's holders, a channel's other end); 0: none */
+	TT_WAIT_HOLDERS = 7,
+	TT_WAIT_MAX_ = 8
 };
 enum tt_site_field {
 	TT_SITE_FUNCTION = 1, /* ptr: NUL-terminated C function name */
@@ -150,6 +154,23 @@ enum tt_worker_field {
 	TT_WORKER_POLL_START_NS = 6,
 	TT_WORKER_RUNTIME_ID = 7,
 	TT_WORKER_MAX_ = 8
+};
+/* A bounded set of task ids kept by a synchronisation object and changed
+ * under its lock. */
+enum tt_holders_field {
+	TT_HOLDERS_SEQ = 1,   /* odd while the record is being changed */
+	TT_HOLDERS_COUNT = 2, /* ids in use at the start of IDS */
+	TT_HOLDERS_FLAGS = 3, /* TT_HOLDERSF_* */
+	TT_HOLDERS_LAST = 4,  /* the task last seen using this side, 0 */
+	TT_HOLDERS_IDS = 5,   /* u64[size / 8]: the field's size is the capacity */
+	TT_HOLDERS_MAX_ = 6
+};
+enum tt_holders_flags {
+	/* The ids may not name every task that can end the wait (more
+	 * holders than fit, a permit released by a task that did not take
+	 * it, a send by an undeclared sender, a grant not yet taken up):
+	 * readers draw no edge through it. */
+	TT_HOLDERSF_INCOMPLETE = 1u << 0
 };
 
 enum tt_label_field {
@@ -213,7 +234,10 @@ typedef struct tt_registry_header {
  *            (the word alone: "waits on blocking call")
  *   link     the word between the wait and what it names: the owner for
  *            OBJECT and JOIN ("held by", "of"), the readiness for FD
- *   edge     1: OWNER is a wait-for edge, so cycles of them are deadlocks
+ *   edge     OWNER (1): OWNER is a wait-for edge, so cycles of them are
+ *            deadlocks; HOLDERS (2): each task of the HOLDERS record is
+ *            one (any of them can end the wait), and a complete record
+ *            whose tasks have all ended is never resolved; 0: none
  *   handoff  1: a woken waiter takes the object over from its owner, so
  *            while one is woken the others' owner may name the last one
  *   idle_advice    what an idle finding on such a wait advises (0: the
@@ -234,14 +258,22 @@ typedef struct tt_registry_header {
 	   "the peer has been silent that long; add a timeout if that is not "             \
 	   "expected.",                                                                    \
 	   0, 0, 0)                                                                        \
-	XX(CHAN_SEND, 4, "channel send", OBJECT, "owned by", 0, 0,                         \
-	   "check that the other side of the channel is still running (channels "          \
-	   "record no owner, so a cycle through one is not detected).",                    \
-	   0, 0, 0)                                                                        \
-	XX(CHAN_RECV, 5, "channel recv", OBJECT, "owned by", 0, 0,                         \
-	   "check that the other side of the channel is still running (channels "          \
-	   "record no owner, so a cycle through one is not detected).",                    \
-	   0, 0, 0)                                                                        \
+	XX(CHAN_SEND, 4, "channel send", OBJECT, "received by", 2, 0,                      \
+	   "check that the other side of the channel is still running (a cycle "           \
+	   "through a channel is found only when its ends are declared: "                  \
+	   "tt_chan_bind_receiver).",                                                      \
+	   "a full channel whose declared receivers",                                      \
+	   "nothing will make room.  Keep a receiver running, or tt_chan_close() the "     \
+	   "channel when the last one ends.",                                              \
+	   0)                                                                              \
+	XX(CHAN_RECV, 5, "channel recv", OBJECT, "sent by", 2, 0,                          \
+	   "check that the other side of the channel is still running (a cycle "           \
+	   "through a channel is found only when its ends are declared: "                  \
+	   "tt_chan_bind_sender).",                                                        \
+	   "a channel whose declared senders",                                             \
+	   "it will never get a value.  tt_chan_close() the channel when the last "        \
+	   "sender ends (a cleanup on cancellation too).",                                 \
+	   0)                                                                              \
 	XX(ONESHOT, 6, "oneshot", OBJECT, "owned by", 1, 0, 0, "a oneshot whose producer", \
 	   "it will never get a value.  Make the producer send or "                        \
 	   "tt_oneshot_close() on every path before it ends (a cleanup on "                \
@@ -253,10 +285,14 @@ typedef struct tt_registry_header {
 	   "none of these tasks can make progress.  Break the cycle: do not hold a "       \
 	   "mutex while awaiting a task that needs it (unlock before the join), or "       \
 	   "take locks in one global order.")                                              \
-	XX(SEMAPHORE, 8, "semaphore", OBJECT, "owned by", 0, 0,                            \
-	   "check who holds the permits (semaphores record no owner, so a cycle "          \
-	   "through one is not detected).",                                                \
-	   0, 0, 0)                                                                        \
+	XX(SEMAPHORE, 8, "semaphore", OBJECT, "held by", 2, 0,                             \
+	   "check who holds the permits (their holders are recorded only while "           \
+	   "each permit is released by the task that took it).",                           \
+	   "a semaphore whose holders",                                                    \
+	   "its permits will never be released.  Release them on every path out "          \
+	   "of the holder, its cancellation cleanup included.",                            \
+	   "none of these tasks can make progress.  Break the cycle: do not hold a "       \
+	   "permit while awaiting what needs one, or release it first.")                   \
 	XX(NOTIFY, 9, "notify", OBJECT, "owned by", 0, 0,                                  \
 	   "if it should have been woken by now, find the code that should notify "        \
 	   "it.",                                                                          \

@@ -26,8 +26,9 @@
 extern "C" {
 #endif
 
-/* Kinds of finding, most severe first (the order of a report); each
- * finding's title starts with its word.  docs/diagnosis.md lists exactly
+/* Kinds of finding, most severe first (the order of a report: the
+ * rows' order, not their values); each finding's title starts with its
+ * word.  docs/diagnosis.md lists exactly
  * these rows (tests/docs checks it).
  * XX(NAME, value, word, advice): ADVICE is the sentence the finding ends
  * with, 0 where the rule words it from what it found. */
@@ -36,6 +37,12 @@ extern "C" {
 	XX(DEADLOCK, 1, "deadlock",                                                        \
 	   "none of these tasks can make progress.  Break the cycle: a task must "         \
 	   "not (transitively) wait for a task that waits for it.")                        \
+	/* every task waits on another task or on one that ended: nothing */              \
+	/* (no timer, fd, blocking call, wake in flight) can wake any of them */          \
+	XX(ALL_ASLEEP, 8, "all tasks are asleep",                                          \
+	   "nothing can wake any of them: each waits on another task of the program, "     \
+	   "or on one that ended without releasing what it held.  Follow the waits to "    \
+	   "the task that should have sent, released or finished.")                        \
 	/* pending, nothing can wake it */                                                 \
 	XX(LOST_WAKER, 2, "lost waker", 0)                                                 \
 	/* waits on a oneshot/mutex whose owner is gone */                                 \
@@ -87,13 +94,17 @@ typedef struct tt_diag_opts {
 	 * peer's next request) or a cancellation token: default TT_DIAG_OFF,
 	 * a server's listener is not "hung".  (Appended: layout kept.) */
 	uint64_t idle_io_ns;
+	/* One finding per task: identical findings (same kind, same await
+	 * chain, same wait) are otherwise one, with a count and example ids. */
+	int each;
 } tt_diag_opts;
 
 TT_API void tt_diag_opts_init(tt_diag_opts *o);
 
 typedef struct tt_diag_finding {
 	uint32_t kind;     /* tt_diag_kind */
-	uint32_t ncycle;   /* deadlock: tasks in the cycle (ids in cycle[]) */
+	uint32_t ncycle;   /* deadlock: tasks in the cycle (ids in cycle[]); all
+			    * asleep: every task asleep */
 	uint64_t task_id;  /* the task it is about (a deadlock: the smallest id) */
 	uint64_t other_id; /* the owner / producer / next task in the cycle, 0 */
 	uint64_t age_ns;   /* how long the condition has lasted, 0 unknown */
@@ -101,6 +112,11 @@ typedef struct tt_diag_finding {
 	const char *title; /* one line */
 	const char *text;  /* the title, the evidence, then the advice; lines
 			    * end in '\n' */
+	/* The identical findings this one stands for (opts.each unset),
+	 * itself included: 1, or COUNT with every task's id in IDS (the
+	 * example, task_id, first); IDS NULL when COUNT is 1. */
+	uint64_t count;
+	const uint64_t *ids;
 } tt_diag_finding;
 
 typedef struct tt_diag_report {

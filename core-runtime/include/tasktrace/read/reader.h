@@ -204,6 +204,7 @@ typedef struct tt_reader {
 	tt_field f_func[TT_FUNC_MAX_];
 	tt_field f_worker[TT_WORKER_MAX_];
 	tt_field f_label[TT_LABEL_MAX_];
+	tt_field f_holders[TT_HOLDERS_MAX_];
 	unsigned char root[1024]; /* copy of the root record */
 	char err[160];            /* last error, one line */
 	/* Private to the reader: the view of tt_reader_set_view, and FUNC
@@ -248,6 +249,13 @@ TT_API int tt_reader_refresh(tt_reader *r);
 /* Root values (0 when the field is absent). */
 TT_API uint64_t tt_reader_root_u64(const tt_reader *r, int field);
 
+/* What a frame's wait_holders_state says of its HOLDERS record. */
+enum tt_rholders_state {
+	TT_RHOLD_NONE = 0,	 /* the wait has no HOLDERS record */
+	TT_RHOLD_COMPLETE = 1,	 /* wait_holders are every task that can end it */
+	TT_RHOLD_INCOMPLETE = 2, /* flagged so, more than fit, torn, unreadable */
+};
+#define TT_RHOLDERS_MAX 4
 typedef struct tt_rframe {
 	uint64_t addr;
 	uint64_t func; /* FUNC address */
@@ -263,6 +271,12 @@ typedef struct tt_rframe {
 	/* the waited object's name (WAIT field NAME), as read: untrusted
 	 * bytes, cut to TT_OBJECT_NAME_MAX-1; "" if none or unreadable */
 	char wait_name[TT_OBJECT_NAME_MAX];
+	/* The wait's HOLDERS record (docs/registry-abi.md): its first ids,
+	 * whether it was read and complete (TT_RHOLD_*), and its LAST. */
+	uint32_t wait_nholders;
+	uint32_t wait_holders_state;
+	uint64_t wait_holders[TT_RHOLDERS_MAX];
+	uint64_t wait_last;
 } tt_rframe;
 
 /* A task label as the target wrote it (NUL-terminated here; printed

@@ -127,6 +127,76 @@ TT_API void tt_lock_guard_init(tt_lock *l, tt_mutex *m, tt_frame *holder);
  * one holding it. */
 TT_API int tt_guard_unlock(tt_lock *l);
 
+/* ---- reader-writer lock ---- */
+
+/* Many readers or one writer.  Fair: the waiters queue in FIFO order and a
+ * new reader does not pass a queued writer, so writers are not starved; an
+ * unlock hands the lock to the head of the queue directly (a writer, or
+ * every reader up to the next queued writer, together).  Uncontended, a
+ * read lock and unlock are one compare-and-swap each on STATE, as for
+ * tt_mutex.
+ *
+ * The waiters' wait records (kind "rwlock") name who they wait for: a
+ * reader, the writer that holds the lock or the queued writer it yields
+ * to; a writer, the writer holding it or one reader holding it -- the
+ * one that took it last while it still holds it, 0 ("unknown") once that
+ * one let go while others still read.  One owner per record (the
+ * registry's single `owner` field): a writer blocked by several readers
+ * names one of them, so a deadlock through another reader is not seen.
+ *
+ *   TT_AWAIT(self, cx, &self->rl, tt_read_lock_init(&self->rl, &rw));
+ *   ... read ...
+ *   tt_rwlock_read_unlock(&rw);
+ *
+ * A task must not take a read lock it already holds again while writers
+ * may queue: the second read waits behind the queued writer, which waits
+ * for the first read (readers see that cycle as a deadlock). */
+#define TT_RWLOCK_WRITER (1ull << 62) /* the rest of STATE is the writer's id */
+#define TT_RWLOCK_QUEUED (1ull << 63)
+typedef struct tt_rwlock {
+	uint64_t state;       /* reader count, or WRITER | writer id; | QUEUED */
+	uint64_t last_reader; /* a reader holding it, 0 if unknown */
+	tt_lockword lock;     /* guards the queue and QUEUED */
+	tt_waitq waiters;
+} tt_rwlock;
+TT_API void tt_rwlock_init(tt_rwlock *rw);
+/* 0; -EBUSY while held or awaited; -EINVAL NULL or destroyed already.
+ * A destroyed lock refuses every later use with -EINVAL (until init). */
+TT_API int tt_rwlock_destroy(tt_rwlock *rw);
+/* Without waiting, for the calling task: 0 taken; -EBUSY held (or, for a
+ * read, a writer queued); -EPERM outside a task; -EINVAL NULL or
+ * destroyed. */
+TT_API int tt_rwlock_try_read(tt_rwlock *rw);
+TT_API int tt_rwlock_try_write(tt_rwlock *rw);
+/* 0; -EPERM not read-locked (a second release of the last read lock
+ * included; a release by a task that holds no read lock while others do
+ * is not detected) or outside a task; -EINVAL NULL or destroyed. */
+TT_API int tt_rwlock_read_unlock(tt_rwlock *rw);
+/* 0; -EPERM unless the calling task holds the write lock; -EINVAL NULL
+ * or destroyed. */
+TT_API int tt_rwlock_write_unlock(tt_rwlock *rw);
+/* The writer's task id, 0 if none holds it. */
+TT_API uint64_t tt_rwlock_writer(tt_rwlock *rw);
+/* How many read locks are held now. */
+TT_API uint64_t tt_rwlock_readers(tt_rwlock *rw);
+
+typedef struct tt_rwlock_op {
+	tt_leaf leaf;
+	tt_rwlock *rw;
+	tt_waiter w;
+	int write;
+	int polled;   /* the first poll tried the fast path */
+	int granted;  /* handed the lock by an unlock (atomic) */
+} tt_rwlock_op;
+typedef tt_rwlock_op tt_read_lock;
+typedef tt_rwlock_op tt_write_lock;
+TT_API extern const tt_func tt_read_lock_fn, tt_write_lock_fn;
+/* Result 0 once the calling task holds a read (write) lock on RW;
+ * -EINVAL at once for NULL, or for a lock destroyed before it was
+ * taken. */
+TT_API void tt_read_lock_init(tt_read_lock *op, tt_rwlock *rw);
+TT_API void tt_write_lock_init(tt_write_lock *op, tt_rwlock *rw);
+
 /* ---- semaphore ---- */
 
 /* Counting semaphore with strict FIFO: a large request at the head is not

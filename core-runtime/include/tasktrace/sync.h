@@ -290,6 +290,56 @@ TT_API void tt_send_init(tt_send *s, tt_chan *c, const void *elem);
  * drained. */
 TT_API void tt_recv_init(tt_recv *r, tt_chan *c, void *out);
 
+/* ---- watch channel ---- */
+
+/* The latest value of something, for any number of receivers: a config, a
+ * state, "shutting down".  A send replaces the value and wakes every
+ * waiting receiver; each receiver keeps the version it has seen, and a
+ * wait ends at once when a newer one exists -- so a send made before the
+ * receiver waits is not lost (a tt_notify_all is), and several sends made
+ * while a receiver was busy reach it as the latest value only.
+ *
+ *   tt_watch *state = tt_watch_new(sizeof(int), &(int){RUNNING});
+ *   uint64_t seen = 0;   // 0: the current value counts as new
+ *   TT_AWAIT(self, cx, &self->wc,
+ *            tt_watch_changed_init(&self->wc, state, &self->seen, &self->v));
+ *   tt_watch_send(state, &(int){STOPPING});   // any thread
+ *
+ * Thread-safe; not for signal handlers (it takes a lock). */
+typedef struct tt_watch tt_watch;
+/* A watch holding SIZE bytes, first a copy of INITIAL (version 1).  NULL
+ * with errno EINVAL (size 0 or over 1 MiB, INITIAL NULL) or ENOMEM. */
+TT_API tt_watch *tt_watch_new(size_t size, const void *initial);
+/* 0; -EBUSY while a receiver waits (or was woken and has not run yet);
+ * -EINVAL NULL.  Use after free is not detected. */
+TT_API int tt_watch_free(tt_watch *w);
+/* Replace the value with a copy of VALUE and wake every receiver.  0;
+ * -EPIPE closed; -EINVAL NULL. */
+TT_API int tt_watch_send(tt_watch *w, const void *value);
+/* No more values: receivers that have seen the latest get -EPIPE (the
+ * latest value is still delivered first to those that have not).  0;
+ * -EALREADY closed already; -EINVAL NULL. */
+TT_API int tt_watch_close(tt_watch *w);
+/* Copy the value to OUT and its version to *VERSION (either may be NULL),
+ * without waiting: a receiver that starts from the current value passes
+ * VERSION as its SEEN.  1 if closed, 0 if not, -EINVAL NULL. */
+TT_API int tt_watch_get(tt_watch *w, void *out, uint64_t *version);
+
+typedef struct tt_watch_changed {
+	tt_leaf leaf;
+	tt_watch *w;
+	tt_waiter q;
+	uint64_t *seen;
+	void *out;
+} tt_watch_changed;
+TT_API extern const tt_func tt_watch_changed_fn;
+/* Wait for a version newer than *SEEN.  Result 0 with the value copied to
+ * OUT (NULL: not copied) and *SEEN set to its version; -EPIPE once closed
+ * and *SEEN is the latest; -EINVAL at once for a NULL watch or SEEN.  SEEN
+ * and OUT must stay valid while the await lasts (fields of the awaiting
+ * frame).  Readers see the wait as "watch". */
+TT_API void tt_watch_changed_init(tt_watch_changed *c, tt_watch *w, uint64_t *seen, void *out);
+
 /* ---- cancellation token ---- */
 
 /* A shutdown signal for any number of tasks: once cancelled it stays

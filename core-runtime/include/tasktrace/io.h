@@ -102,6 +102,111 @@ TT_API int tt_tcp_listen(const char *host, int port, int backlog);
 TT_API int tt_tcp_socket(int family);
 TT_API int tt_socket_port(int fd);
 
+/* ---- buffered reading ----
+ *
+ * A buffer in front of an fd for line protocols: tt_read_line /
+ * tt_read_until return one delimited record at a time, reading the fd
+ * only when the buffer holds no complete record.
+ *
+ *   tt_bufreader br;   tt_bufreader_init(&br, conn, 4096);
+ *   TT_AWAIT(self, cx, &self->ln, tt_read_line_init(&self->ln, &br, self->line, sizeof self->line));
+ *   if (TT_RESULT(&self->ln) <= 0) ...  // 0: end of stream, < 0: -errno
+ *   tt_bufreader_destroy(&br);          // the fd stays open: it is the caller's
+ *
+ * Cancel-safe: a record leaves the buffer only when it is returned, so a
+ * read cancelled midway (a timeout, a select) loses nothing; the next one
+ * finds the same bytes.  One task at a time may read through a
+ * bufreader. */
+typedef struct tt_bufreader {
+	tt_fd *fd;
+	unsigned char *buf;
+	size_t cap, start, end; /* buffered bytes: buf[start, end) */
+	int eof;                /* the fd reported end of stream */
+} tt_bufreader;
+/* CAP bytes of buffer (also the longest record), allocated here.  0;
+ * -EINVAL NULL or cap 0 or over 64 MiB; -ENOMEM. */
+TT_API int tt_bufreader_init(tt_bufreader *b, tt_fd *fd, size_t cap);
+/* Free the buffer (not the fd).  A second destroy does nothing. */
+TT_API void tt_bufreader_destroy(tt_bufreader *b);
+/* Bytes buffered and not yet returned. */
+TT_API size_t tt_bufreader_buffered(const tt_bufreader *b);
+/* Without waiting, move up to LEN buffered bytes to OUT (for a body that
+ * follows a header; read the rest from the fd).  The count; -EINVAL for
+ * NULL or a destroyed reader. */
+TT_API intptr_t tt_bufreader_take(tt_bufreader *b, void *out, size_t len);
+
+typedef struct tt_read_until {
+	tt_frame frame;
+	tt_bufreader *b;
+	int delim;
+	char *out;
+	size_t cap;
+	size_t scanned; /* buffered bytes known to hold no delimiter */
+	tt_read rd;
+} tt_read_until;
+TT_API extern const tt_func tt_read_until_fn;
+/* The next record up to and including DELIM, copied to OUT with a NUL
+ * after it.  Result: its length (the last record of the stream may lack
+ * DELIM); 0 at end of stream; -EMSGSIZE if the record does not fit in OUT
+ * (CAP - 1 bytes) or in the reader's buffer -- nothing is consumed, so
+ * tt_bufreader_take can skip it; -EINVAL NULL arguments or CAP 0; -errno
+ * from read(2). */
+TT_API void tt_read_until_init(tt_read_until *r, tt_bufreader *b, int delim, void *out,
+			       size_t cap);
+/* tt_read_until with DELIM '\n'. */
+TT_API void tt_read_line_init(tt_read_until *r, tt_bufreader *b, void *out, size_t cap);
+
+/* ---- buffered and formatted writing ----
+ *
+ * Small writes gathered in a buffer and written with one write(2) by a
+ * flush; tt_writef formats printf-style into it.
+ *
+ *   tt_bufwriter bw;   tt_bufwriter_init(&bw, conn, 4096);
+ *   TT_AWAIT(self, cx, &self->wf, tt_writef_init(&self->wf, &bw, "%s %d\r\n", key, n));
+ *   TT_AWAIT(self, cx, &self->fl, tt_flush_init(&self->fl, &bw));
+ *
+ * The text is formatted (and data copied) when the future is initialised,
+ * so the arguments need not outlive the init; the future writes only
+ * when the buffer lacks room.  Nothing reaches the fd before a flush or a
+ * full buffer.  Cancelled, a write or flush keeps what was not written in
+ * the buffer (bytes already written are dropped from it), and a text that
+ * did not fit is freed (a text larger than the whole buffer is written
+ * straight from the future: cancelled midway, its first wr.done bytes went
+ * out).  One task at a time may write through a bufwriter. */
+typedef struct tt_bufwriter {
+	tt_fd *fd;
+	unsigned char *buf;
+	size_t cap, len; /* buffered: buf[0, len) */
+} tt_bufwriter;
+/* 0; -EINVAL NULL or cap 0 or over 64 MiB; -ENOMEM. */
+TT_API int tt_bufwriter_init(tt_bufwriter *w, tt_fd *fd, size_t cap);
+/* Free the buffer (not the fd), dropping what was not flushed.  A second
+ * destroy does nothing. */
+TT_API void tt_bufwriter_destroy(tt_bufwriter *w);
+TT_API size_t tt_bufwriter_buffered(const tt_bufwriter *w);
+
+typedef struct tt_bufwrite {
+	tt_frame frame;
+	tt_bufwriter *w;
+	intptr_t n;      /* the length to report, or -errno from the init */
+	char *spill;     /* what did not fit at init (heap) */
+	int flush_op;    /* a tt_flush */
+	int flushing;    /* the write in flight writes w->buf */
+	tt_write wr;
+} tt_bufwrite;
+typedef tt_bufwrite tt_flush;
+TT_API extern const tt_func tt_bufwrite_fn;
+/* Append LEN bytes of DATA.  Result LEN, or -errno (-EINVAL NULL or a
+ * destroyed writer, -ENOMEM, a write error). */
+TT_API void tt_bufwrite_init(tt_bufwrite *op, tt_bufwriter *w, const void *data, size_t len);
+/* Append FMT formatted.  Result the text's length, or -errno (-EINVAL
+ * also for a format error). */
+TT_API void tt_writef_init(tt_bufwrite *op, tt_bufwriter *w, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Write everything buffered.  Result the bytes written, or -errno (what
+ * was not written stays buffered). */
+TT_API void tt_flush_init(tt_flush *op, tt_bufwriter *w);
+
 /* ---- signals ----
  *
  * Await a signal: the result is SIGNO once it is delivered to the

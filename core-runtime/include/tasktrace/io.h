@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "tasktrace/combinators.h"
 #include "tasktrace/future.h"
 #include "tasktrace/runtime.h"
 
@@ -206,6 +207,46 @@ TT_API void tt_writef_init(tt_bufwrite *op, tt_bufwriter *w, const char *fmt, ..
 /* Write everything buffered.  Result the bytes written, or -errno (what
  * was not written stays buffered). */
 TT_API void tt_flush_init(tt_flush *op, tt_bufwriter *w);
+
+/* ---- files, on the blocking pool ----
+ *
+ * Regular files do not work with epoll (tt_fd_open refuses them): these
+ * futures run the whole operation on the blocking-call pool.
+ *
+ * Ownership: PATH and DATA are copied by the init, so the caller may free
+ * or reuse them as soon as it returns.  DATA_OUT and LEN_OUT are written
+ * only when the future completes, by the awaiting task, so they may be
+ * fields of the awaiting frame.  Cancelled (a timeout, shutdown), the
+ * future stops waiting at once, but a call already on the pool runs to
+ * its end: what it wrote is on disk (tt_file_replace: the old file or the
+ * new one, never a mix), and its copies and any file contents read are
+ * freed on the pool's thread when it returns -- nothing of the caller's
+ * is touched after the cancel. */
+typedef struct tt_file_op {
+	tt_frame frame;
+	struct tt_file_req *req;
+	void **data_out;
+	size_t *len_out;
+	int handed; /* REQ is the pool job's if this frame is cancelled */
+	tt_blocking blk;
+} tt_file_op;
+TT_API extern const tt_func tt_file_op_fn;
+/* Read the whole file (at most MAX bytes).  Result: its length, with
+ * *DATA_OUT a malloc'd copy (one NUL byte after the end; free() it) and
+ * *LEN_OUT the length; -EFBIG over MAX; -EINVAL NULL arguments; -ENOMEM;
+ * -errno from open/read. */
+TT_API void tt_file_read_init(tt_file_op *op, const char *path, size_t max, void **data_out,
+			      size_t *len_out);
+/* Create or truncate PATH (mode 0666 less the umask) and write DATA.
+ * Result LEN or -errno (-EINVAL NULL arguments). */
+TT_API void tt_file_write_init(tt_file_op *op, const char *path, const void *data, size_t len);
+/* Replace PATH atomically: DATA goes to a temporary file in the same
+ * directory, which is flushed (fsync), then renamed over PATH, and the
+ * directory flushed; readers see the old contents or the new, and a crash
+ * leaves one of them.  The new file keeps the old one's permission bits
+ * (0644 if there was none).  Result LEN or -errno (the temporary file is
+ * removed on failure). */
+TT_API void tt_file_replace_init(tt_file_op *op, const char *path, const void *data, size_t len);
 
 /* ---- signals ----
  *

@@ -103,6 +103,67 @@ TT_API int tt_tcp_listen(const char *host, int port, int backlog);
 TT_API int tt_tcp_socket(int family);
 TT_API int tt_socket_port(int fd);
 
+/* ---- datagrams (UDP, Unix datagram sockets) ----
+ *
+ * One sendto(2) / recvfrom(2) once possible.  Result: bytes sent or
+ * received (a datagram longer than LEN is cut to LEN; MSG_TRUNC is not
+ * reported), or -errno. */
+typedef struct tt_dgram {
+	tt_io_op op;
+	void *buf;
+	size_t len;
+	struct sockaddr_storage addr; /* send: the destination; recv: the sender */
+	socklen_t addr_len;           /* send: 0 for a connected socket */
+} tt_dgram;
+TT_API extern const tt_func tt_send_to_fn, tt_recv_from_fn;
+/* TO (TOLEN bytes, at most a sockaddr_storage) is copied; NULL for a
+ * connected socket.  BUF must live until the send completes. */
+TT_API void tt_send_to_init(tt_dgram *d, tt_fd *f, const void *buf, size_t len,
+			    const struct sockaddr *to, socklen_t tolen);
+/* The sender's address is left in d->addr / d->addr_len. */
+TT_API void tt_recv_from_init(tt_dgram *d, tt_fd *f, void *buf, size_t len);
+/* A non-blocking UDP socket bound to HOST:PORT (IPv4 literal, NULL:
+ * 127.0.0.1; port 0 picks one, tt_socket_port reads it).  The fd, or
+ * -errno (-EINVAL bad host or port). */
+TT_API int tt_udp_bind(const char *host, int port);
+
+/* ---- Unix-domain sockets ----
+ *
+ * A listening stream socket at PATH (non-blocking, close-on-exec; accept
+ * with tt_accept).  A socket file left at PATH by an earlier run is
+ * removed first; any other file there is not (-EADDRINUSE).  The fd, or
+ * -errno (-ENAMETOOLONG for a path over 107 bytes, -EINVAL NULL). */
+TT_API int tt_unix_listen(const char *path, int backlog);
+/* A new non-blocking Unix stream socket, or -errno. */
+TT_API int tt_unix_socket(void);
+/* Fill *SA and *LEN for PATH, for tt_connect_init.  0; -EINVAL NULL;
+ * -ENAMETOOLONG. */
+TT_API int tt_unix_addr(const char *path, struct sockaddr_storage *sa, socklen_t *len);
+
+/* ---- name resolution, on the blocking pool ----
+ *
+ * getaddrinfo(3) without blocking a worker.  HOST, SERVICE and HINTS are
+ * copied at init; *OUT is written only on success, by the awaiting task.
+ * Cancelled, the lookup finishes on the pool and its result is freed
+ * there.  Result 0 with *OUT a list to freeaddrinfo(); or -ENXIO no such
+ * name (EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY), -EAGAIN a temporary
+ * failure, -EINVAL bad hints or arguments (both HOST and SERVICE NULL),
+ * -ESRCH unknown service, -ENOMEM, -EIO other failures, -errno
+ * (EAI_SYSTEM).  r->gai_error keeps getaddrinfo's own code for
+ * gai_strerror(). */
+struct addrinfo;
+typedef struct tt_resolve {
+	tt_frame frame;
+	struct tt_resolve_req *req;
+	struct addrinfo **out;
+	int gai_error;
+	int handed; /* REQ is the pool job's if this frame is cancelled */
+	tt_blocking blk;
+} tt_resolve;
+TT_API extern const tt_func tt_resolve_fn;
+TT_API void tt_resolve_init(tt_resolve *r, const char *host, const char *service,
+			    const struct addrinfo *hints, struct addrinfo **out);
+
 /* ---- buffered reading ----
  *
  * A buffer in front of an fd for line protocols: tt_read_line /

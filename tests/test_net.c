@@ -66,6 +66,11 @@ START_TEST(test_udp)
 	tt_fd_close(t.a);
 	tt_fd_close(t.b);
 	tt_runtime_free(rt);
+	tt_dgram d;
+	tt_send_to_init(&d, NULL, "x", 1, NULL, 0);
+	ck_assert_int_eq(d.op.leaf.frame.result, -EBADF);
+	tt_recv_from_init(&d, NULL, t.in, 1);
+	ck_assert_int_eq(d.op.leaf.frame.result, -EBADF);
 	ck_assert_int_eq(tt_udp_bind("not an address", 0), -EINVAL);
 	ck_assert_int_eq(tt_udp_bind(NULL, 70000), -EINVAL);
 }

@@ -107,7 +107,7 @@ TT_API int tt_socket_port(int fd);
  *
  * One sendto(2) / recvfrom(2) once possible.  Result: bytes sent or
  * received (a datagram longer than LEN is cut to LEN; MSG_TRUNC is not
- * reported), or -errno. */
+ * reported), or -errno (-EBADF at once for a NULL fd). */
 typedef struct tt_dgram {
 	tt_io_op op;
 	void *buf;

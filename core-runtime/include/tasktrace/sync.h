@@ -187,6 +187,7 @@ typedef struct tt_rwlock_op {
 	int write;
 	int polled;   /* the first poll tried the fast path */
 	int granted;  /* handed the lock by an unlock (atomic) */
+	uint64_t me;  /* the waiting task's id, while queued */
 } tt_rwlock_op;
 typedef tt_rwlock_op tt_read_lock;
 typedef tt_rwlock_op tt_write_lock;

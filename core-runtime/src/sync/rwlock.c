@@ -267,6 +267,7 @@ static void op_init(tt_rwlock_op *op, tt_rwlock *rw, const tt_func *fn, int writ
 	op->write = write;
 	op->polled = 0;
 	op->granted = 0;
+	op->me = 0;
 	if (!rw) {
 		/* Finished already: the await returns -EINVAL without a poll. */
 		op->leaf.frame.state = TT_FRAME_STARTED | TT_FRAME_DONE;
@@ -328,6 +329,7 @@ static tt_poll op_slow(tt_rwlock_op *op, tt_cx *cx, uint64_t me)
 		op->leaf.frame.result = 0;
 		return TT_READY;
 	}
+	op->me = me;
 	tt_waitq_push(&rw->waiters, &op->w, cx);
 	tt_wait_set(&op->leaf.wait, TT_WAIT_RWLOCK, rw, 0, (uint64_t)op->write);
 	rename_waiters(rw);
@@ -360,7 +362,7 @@ static void op_drop(tt_rwlock_op *op)
 		if (op->write) {
 			__atomic_store_n(&rw->state, s & QUEUED, __ATOMIC_RELEASE);
 		} else {
-			reader_out(rw, current_id());
+			reader_out(rw, op->me); /* not the caller's: a runtime's free may cancel */
 			__atomic_fetch_sub(&rw->state, 1, __ATOMIC_RELEASE);
 		}
 		op->granted = 0;

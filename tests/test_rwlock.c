@@ -346,6 +346,64 @@ START_TEST(test_rwlock_exclusion)
 }
 END_TEST
 
+/* Writers are not starved: readers that overlap without pause (each
+ * holds its read lock across a yield, so the count rarely drops to 0)
+ * still let a writer in, again and again; they stop only once it is done. */
+enum { NREADERS = 6 };
+typedef struct starve {
+	tt_rwlock rw;
+	_Atomic int stop;
+	int writes;
+} starve;
+typedef struct starve_task {
+	tt_frame frame;
+	starve *s;
+	int write, i;
+	tt_rwlock_op op;
+} starve_task;
+static tt_poll starve_poll(starve_task *self, tt_cx *cx);
+TT_ASYNC_FN(starve_task, starve_poll, NULL);
+static tt_poll starve_poll(starve_task *self, tt_cx *cx)
+{
+	starve *s = self->s;
+	TT_BEGIN(self);
+	if (self->write) {
+		for (self->i = 0; self->i < s->writes; self->i++) {
+			TT_AWAIT(self, cx, &self->op, tt_write_lock_init(&self->op, &s->rw));
+			CHECK(tt_rwlock_write_unlock(&s->rw) == 0);
+		}
+		atomic_store(&s->stop, 1);
+		TT_RETURN(self, 0);
+	}
+	while (!atomic_load(&s->stop)) {
+		TT_AWAIT(self, cx, &self->op, tt_read_lock_init(&self->op, &s->rw));
+		TT_YIELD(self, cx);
+		CHECK(tt_rwlock_read_unlock(&s->rw) == 0);
+	}
+	TT_RETURN(self, 0);
+}
+static starve_task starve_tasks[NREADERS + 1];
+static tt_handle starve_spawn(void *ctx, int i)
+{
+	starve_task *t = &starve_tasks[i];
+	tt_frame_init(&t->frame, &starve_task_fn);
+	t->s = ctx;
+	t->write = i == NREADERS;
+	tt_spawn_opts o = {t->write ? "writer" : "reader", NULL, 0};
+	return tt_spawn_at(NULL, &o, &t->frame, TT_SPAWN_SITE_());
+}
+
+START_TEST(test_rwlock_writer_not_starved)
+{
+	starve s;
+	memset(&s, 0, sizeof s);
+	tt_rwlock_init(&s.rw);
+	s.writes = tt_test_scaled(200);
+	run_all(2, NREADERS + 1, starve_spawn, &s, NULL);
+	ck_assert_int_eq(tt_rwlock_destroy(&s.rw), 0);
+}
+END_TEST
+
 /* Bad input: error codes, never a crash or a corrupted lock. */
 static int misuse_step(void *p, int i)
 {
@@ -417,6 +475,7 @@ static Suite *rwlock_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_rwlock_scripts, 0, 3);
 	tcase_add_loop_test(tc, test_rwlock_exclusion, 0, 2);
+	tcase_add_test(tc, test_rwlock_writer_not_starved);
 	tcase_add_test(tc, test_rwlock_misuse);
 	suite_add_tcase(s, tc);
 	return s;

@@ -178,9 +178,20 @@ static int oversize_step(void *p, int i)
 	case 2:
 		WAIT_UNTIL(atomic_load(&x->l[0].count) == 1 && task_idle(x->t[0]));
 		ck_assert_str_eq(x->l[0].lines, "ok\n|");
-		peer_write(x, "0123456789\n"); /* longer than the 8-byte buffer */
+		peer_write(x, "abcd\n"); /* 5 bytes: no room for the NUL */
 		return STEP_NEXT;
 	case 3:
+		WAIT_UNTIL(tt_task_is_done(x->t[0]));
+		ck_assert_int_eq(tt_task_result(x->t[0]), -EMSGSIZE);
+		ck_assert_int_eq(tt_bufreader_take(&x->b, skip, 5), 5);
+		tt_task_release(x->t[0]);
+		start_liner(x, 0, '\n', 5);
+		return STEP_NEXT;
+	case 4:
+		WAIT_UNTIL(task_idle(x->t[0]));
+		peer_write(x, "0123456789\n"); /* longer than the 8-byte buffer */
+		return STEP_NEXT;
+	case 5:
 		WAIT_UNTIL(tt_task_is_done(x->t[0]));
 		ck_assert_int_eq(tt_task_result(x->t[0]), -EMSGSIZE);
 		tt_task_release(x->t[0]);

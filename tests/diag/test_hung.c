@@ -75,6 +75,28 @@ START_TEST(deadlock)
 }
 END_TEST
 
+/* A reader-writer cycle: the writer names the reader holding the lock,
+ * so the join and the rwlock close the cycle. */
+START_TEST(rw_deadlock)
+{
+	sample s;
+	sample_start(&s, "rw_deadlock", NULL);
+	run r = hung(NULL, NULL, s.pid);
+	const char *f = "samples/rw_deadlock.c";
+	ck_assert_int_eq(exit_code(&r), 20);
+	ck_assert_ptr_nonnull(strstr(r.out, "deadlock: 2 tasks wait on each other in a cycle"));
+	const char *l = line_with(r.out, "task 2 \"index\" waits on join of task 3 \"compact\"");
+	ck_assert_ptr_nonnull(strstr(l, at(f, "index-join")));
+	l = line_with(r.out, "task 3 \"compact\" waits on rwlock");
+	ck_assert_ptr_nonnull(strstr(l, "held by task 2 \"index\""));
+	ck_assert_ptr_nonnull(strstr(l, at(f, "compact-lock")));
+	ck_assert_ptr_nonnull(strstr(r.out, "-> none of these tasks can make progress.  Break the "
+					    "cycle: do not take a read lock twice"));
+	run_free(&r);
+	sample_stop(&s);
+}
+END_TEST
+
 START_TEST(lost_waker)
 {
 	sample s;
@@ -406,6 +428,7 @@ int main(void)
 	tcase_add_test(tc, channel_cycle);
 	tcase_add_test(tc, all_asleep);
 	tcase_add_test(tc, grouped_at_scale);
+	tcase_add_test(tc, rw_deadlock);
 	tcase_add_test(tc, lost_waker);
 	tcase_add_test(tc, long_poll);
 	tcase_add_test(tc, hung_sample);

@@ -184,10 +184,21 @@ typedef struct tt_blocking {
 	tt_leaf leaf;
 	tt_blocking_fn fn;
 	void *arg;
+	void (*release)(void *arg);
 	tt_blocking_job *job;
 } tt_blocking;
 TT_API extern const tt_func tt_blocking_fn_desc;
+/* ARG must stay valid until FN has returned, which may be after the
+ * future was cancelled: use tt_blocking_init_owned for an ARG that lives
+ * in the awaiting frame's memory or must be freed. */
 TT_API void tt_blocking_init(tt_blocking *b, tt_blocking_fn fn, void *arg);
+/* The same, and ARG is the job's once the future is cancelled while
+ * waiting: RELEASE(ARG) then runs exactly once, after FN has returned (on
+ * the pool's thread) or when it will never run (not started yet).  Not
+ * cancelled (it returned a result, or was never polled), ARG stays the
+ * caller's and RELEASE is not called. */
+TT_API void tt_blocking_init_owned(tt_blocking *b, tt_blocking_fn fn, void *arg,
+				   void (*release)(void *arg));
 
 #ifdef __cplusplus
 }

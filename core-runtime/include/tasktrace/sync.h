@@ -156,6 +156,77 @@ TT_API void tt_lock_guard_init(tt_lock *l, tt_mutex *m, tt_frame *holder);
  * one holding it. */
 TT_API int tt_guard_unlock(tt_lock *l);
 
+/* ---- reader-writer lock ---- */
+
+/* Many readers or one writer.  Fair: the waiters queue in FIFO order and a
+ * new reader does not pass a queued writer, so writers are not starved; an
+ * unlock hands the lock to the head of the queue directly (a writer, or
+ * every reader up to the next queued writer, together).  Uncontended, a
+ * read lock and unlock are one compare-and-swap each on STATE, as for
+ * tt_mutex.
+ *
+ * The waiters' wait records (kind "rwlock") name who they wait for: a
+ * reader, the writer that holds the lock or the queued writer it yields
+ * to; a writer, the writer holding it or one reader holding it -- the
+ * one that took it last while it still holds it, 0 ("unknown") once that
+ * one let go while others still read.  One owner per record (the
+ * registry's single `owner` field): a writer blocked by several readers
+ * names one of them, so a deadlock through another reader is not seen.
+ *
+ *   TT_AWAIT(self, cx, &self->rl, tt_read_lock_init(&self->rl, &rw));
+ *   ... read ...
+ *   tt_rwlock_read_unlock(&rw);
+ *
+ * A task must not take a read lock it already holds again while writers
+ * may queue: the second read waits behind the queued writer, which waits
+ * for the first read (readers see that cycle as a deadlock). */
+#define TT_RWLOCK_WRITER (1ull << 62) /* the rest of STATE is the writer's id */
+#define TT_RWLOCK_QUEUED (1ull << 63)
+typedef struct tt_rwlock {
+	uint64_t state;       /* reader count, or WRITER | writer id; | QUEUED */
+	uint64_t last_reader; /* a reader holding it, 0 if unknown */
+	tt_lockword lock;     /* guards the queue and QUEUED */
+	tt_waitq waiters;
+} tt_rwlock;
+TT_API void tt_rwlock_init(tt_rwlock *rw);
+/* 0; -EBUSY while held or awaited; -EINVAL NULL or destroyed already.
+ * A destroyed lock refuses every later use with -EINVAL (until init). */
+TT_API int tt_rwlock_destroy(tt_rwlock *rw);
+/* Without waiting, for the calling task: 0 taken; -EBUSY held (or, for a
+ * read, a writer queued); -EPERM outside a task; -EINVAL NULL or
+ * destroyed. */
+TT_API int tt_rwlock_try_read(tt_rwlock *rw);
+TT_API int tt_rwlock_try_write(tt_rwlock *rw);
+/* 0; -EPERM not read-locked (a second release of the last read lock
+ * included; a release by a task that holds no read lock while others do
+ * is not detected) or outside a task; -EINVAL NULL or destroyed. */
+TT_API int tt_rwlock_read_unlock(tt_rwlock *rw);
+/* 0; -EPERM unless the calling task holds the write lock; -EINVAL NULL
+ * or destroyed. */
+TT_API int tt_rwlock_write_unlock(tt_rwlock *rw);
+/* The writer's task id, 0 if none holds it. */
+TT_API uint64_t tt_rwlock_writer(tt_rwlock *rw);
+/* How many read locks are held now. */
+TT_API uint64_t tt_rwlock_readers(tt_rwlock *rw);
+
+typedef struct tt_rwlock_op {
+	tt_leaf leaf;
+	tt_rwlock *rw;
+	tt_waiter w;
+	int write;
+	int polled;   /* the first poll tried the fast path */
+	int granted;  /* handed the lock by an unlock (atomic) */
+	uint64_t me;  /* the waiting task's id, while queued */
+} tt_rwlock_op;
+typedef tt_rwlock_op tt_read_lock;
+typedef tt_rwlock_op tt_write_lock;
+TT_API extern const tt_func tt_read_lock_fn, tt_write_lock_fn;
+/* Result 0 once the calling task holds a read (write) lock on RW;
+ * -EINVAL at once for NULL, or for a lock destroyed before it was
+ * taken. */
+TT_API void tt_read_lock_init(tt_read_lock *op, tt_rwlock *rw);
+TT_API void tt_write_lock_init(tt_write_lock *op, tt_rwlock *rw);
+
 /* ---- semaphore ---- */
 
 /* Counting semaphore with strict FIFO: a large request at the head is not
@@ -267,6 +338,56 @@ TT_API void tt_send_init(tt_send *s, tt_chan *c, const void *elem);
 /* Result 0 with the element copied to OUT, or -EPIPE once closed and
  * drained. */
 TT_API void tt_recv_init(tt_recv *r, tt_chan *c, void *out);
+
+/* ---- watch channel ---- */
+
+/* The latest value of something, for any number of receivers: a config, a
+ * state, "shutting down".  A send replaces the value and wakes every
+ * waiting receiver; each receiver keeps the version it has seen, and a
+ * wait ends at once when a newer one exists -- so a send made before the
+ * receiver waits is not lost (a tt_notify_all is), and several sends made
+ * while a receiver was busy reach it as the latest value only.
+ *
+ *   tt_watch *state = tt_watch_new(sizeof(int), &(int){RUNNING});
+ *   uint64_t seen = 0;   // 0: the current value counts as new
+ *   TT_AWAIT(self, cx, &self->wc,
+ *            tt_watch_changed_init(&self->wc, state, &self->seen, &self->v));
+ *   tt_watch_send(state, &(int){STOPPING});   // any thread
+ *
+ * Thread-safe; not for signal handlers (it takes a lock). */
+typedef struct tt_watch tt_watch;
+/* A watch holding SIZE bytes, first a copy of INITIAL (version 1).  NULL
+ * with errno EINVAL (size 0 or over 1 MiB, INITIAL NULL) or ENOMEM. */
+TT_API tt_watch *tt_watch_new(size_t size, const void *initial);
+/* 0; -EBUSY while a receiver waits (or was woken and has not run yet);
+ * -EINVAL NULL.  Use after free is not detected. */
+TT_API int tt_watch_free(tt_watch *w);
+/* Replace the value with a copy of VALUE and wake every receiver.  0;
+ * -EPIPE closed; -EINVAL NULL. */
+TT_API int tt_watch_send(tt_watch *w, const void *value);
+/* No more values: receivers that have seen the latest get -EPIPE (the
+ * latest value is still delivered first to those that have not).  0;
+ * -EALREADY closed already; -EINVAL NULL. */
+TT_API int tt_watch_close(tt_watch *w);
+/* Copy the value to OUT and its version to *VERSION (either may be NULL),
+ * without waiting: a receiver that starts from the current value passes
+ * VERSION as its SEEN.  1 if closed, 0 if not, -EINVAL NULL. */
+TT_API int tt_watch_get(tt_watch *w, void *out, uint64_t *version);
+
+typedef struct tt_watch_changed {
+	tt_leaf leaf;
+	tt_watch *w;
+	tt_waiter q;
+	uint64_t *seen;
+	void *out;
+} tt_watch_changed;
+TT_API extern const tt_func tt_watch_changed_fn;
+/* Wait for a version newer than *SEEN.  Result 0 with the value copied to
+ * OUT (NULL: not copied) and *SEEN set to its version; -EPIPE once closed
+ * and *SEEN is the latest; -EINVAL at once for a NULL watch or SEEN.  SEEN
+ * and OUT must stay valid while the await lasts (fields of the awaiting
+ * frame).  Readers see the wait as "watch". */
+TT_API void tt_watch_changed_init(tt_watch_changed *c, tt_watch *w, uint64_t *seen, void *out);
 
 /* ---- cancellation token ---- */
 

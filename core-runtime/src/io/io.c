@@ -16,7 +16,10 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "runtime/internal.h"
@@ -469,6 +472,70 @@ void tt_connect_init(tt_connect *c, tt_fd *sock, const struct sockaddr *addr, so
 	c->started = 0;
 }
 
+/* ---- datagrams ---- */
+
+static intptr_t send_to_once(tt_io_op *op)
+{
+	tt_dgram *d = (tt_dgram *)op;
+	ssize_t n = sendto(op->fd->fd, d->buf, d->len, MSG_NOSIGNAL,
+			   d->addr_len ? (struct sockaddr *)&d->addr : NULL, d->addr_len);
+	return n < 0 ? -errno : n;
+}
+static intptr_t recv_from_once(tt_io_op *op)
+{
+	tt_dgram *d = (tt_dgram *)op;
+	d->addr_len = sizeof d->addr;
+	ssize_t n = recvfrom(op->fd->fd, d->buf, d->len, 0, (struct sockaddr *)&d->addr,
+			     &d->addr_len);
+	return n < 0 ? -errno : n;
+}
+static tt_poll send_to_poll(tt_io_op *op, tt_cx *cx) { return op_poll(op, cx, send_to_once); }
+static tt_poll recv_from_poll(tt_io_op *op, tt_cx *cx) { return op_poll(op, cx, recv_from_once); }
+const tt_func tt_send_to_fn TT_SECTION_("tasktrace_funcs") = {
+	"tt_send_to", __FILE__, __LINE__, TT_FUNC_KIND_LEAF, "tt_dgram", sizeof(tt_dgram),
+	0, (tt_poll_fn)send_to_poll, (tt_drop_fn)op_drop};
+const tt_func tt_recv_from_fn TT_SECTION_("tasktrace_funcs") = {
+	"tt_recv_from", __FILE__, __LINE__, TT_FUNC_KIND_LEAF, "tt_dgram", sizeof(tt_dgram),
+	0, (tt_poll_fn)recv_from_poll, (tt_drop_fn)op_drop};
+
+/* A NULL fd: finished already, -EBADF without a poll (and no reference
+ * taken, so nothing to release). */
+static int dgram_no_fd(tt_dgram *d, const tt_func *fn, tt_fd *f)
+{
+	if (f)
+		return 0;
+	memset(d, 0, sizeof *d);
+	tt_frame_init(&d->op.leaf.frame, fn);
+	d->op.leaf.frame.state = TT_FRAME_STARTED | TT_FRAME_DONE;
+	d->op.leaf.frame.result = -EBADF;
+	return 1;
+}
+
+void tt_send_to_init(tt_dgram *d, tt_fd *f, const void *buf, size_t len,
+		     const struct sockaddr *to, socklen_t tolen)
+{
+	if (dgram_no_fd(d, &tt_send_to_fn, f))
+		return;
+	op_start(&d->op, &tt_send_to_fn, f, DIR_WRITE);
+	d->buf = (void *)buf;
+	d->len = len;
+	if (!to || tolen > sizeof d->addr)
+		tolen = 0;
+	if (tolen)
+		memcpy(&d->addr, to, tolen);
+	d->addr_len = tolen;
+}
+
+void tt_recv_from_init(tt_dgram *d, tt_fd *f, void *buf, size_t len)
+{
+	if (dgram_no_fd(d, &tt_recv_from_fn, f))
+		return;
+	op_start(&d->op, &tt_recv_from_fn, f, DIR_READ);
+	d->buf = buf;
+	d->len = len;
+	d->addr_len = 0;
+}
+
 /* ---- socket helpers ---- */
 
 int tt_tcp_socket(int family)
@@ -502,4 +569,66 @@ int tt_socket_port(int fd)
 	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
 		return -errno;
 	return ntohs(sa.sin_port);
+}
+
+int tt_udp_bind(const char *host, int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	if (port < 0 || port > 65535 || inet_pton(AF_INET, host ? host : "127.0.0.1", &sa.sin_addr) != 1)
+		return -EINVAL;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/* ---- Unix-domain sockets ---- */
+
+int tt_unix_addr(const char *path, struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (!path || !ss || !len)
+		return -EINVAL;
+	struct sockaddr_un *sa = (struct sockaddr_un *)ss;
+	size_t n = strlen(path);
+	if (n >= sizeof sa->sun_path)
+		return -ENAMETOOLONG;
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, path, n + 1);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
+int tt_unix_socket(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+int tt_unix_listen(const char *path, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int r = tt_unix_addr(path, &ss, &len);
+	if (r < 0)
+		return r;
+	/* A socket file left by an earlier run would make bind fail; only a
+	 * socket is removed, never a regular file someone put there. */
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	int fd = tt_unix_socket();
+	if (fd < 0)
+		return fd;
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, backlog) < 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
 }

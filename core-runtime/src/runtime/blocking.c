@@ -17,6 +17,7 @@ struct tt_blocking_job {
 	int state;
 	tt_blocking_fn fn;
 	void *arg;
+	void (*release)(void *arg); /* runs if the future was cancelled */
 	intptr_t result;
 	tt_waker waker;
 	tt_blocking_job *next;
@@ -52,8 +53,11 @@ TT_DISPATCH static void run_job(tt_blocking_job *j)
 	j->waker.task = NULL;
 	pthread_mutex_unlock(&j->lock);
 	tt_waker_wake(&w);
-	if (abandoned)
+	if (abandoned) {
+		if (j->release)
+			j->release(j->arg);
 		job_free(j);
+	}
 }
 
 TT_DISPATCH static void *pool_thread(void *arg)
@@ -139,7 +143,15 @@ void tt_blocking_init(tt_blocking *b, tt_blocking_fn fn, void *arg)
 	tt_wait_clear(&b->leaf.wait);
 	b->fn = fn;
 	b->arg = arg;
+	b->release = NULL;
 	b->job = NULL;
+}
+
+void tt_blocking_init_owned(tt_blocking *b, tt_blocking_fn fn, void *arg,
+			    void (*release)(void *arg))
+{
+	tt_blocking_init(b, fn, arg);
+	b->release = release;
 }
 
 static tt_poll blocking_poll(tt_blocking *b, tt_cx *cx)
@@ -154,6 +166,7 @@ static tt_poll blocking_poll(tt_blocking *b, tt_cx *cx)
 		pthread_mutex_init(&j->lock, NULL);
 		j->fn = b->fn;
 		j->arg = b->arg;
+		j->release = b->release;
 		j->waker = tt_waker_new(cx);
 		b->job = j;
 		tt_wait_set(&b->leaf.wait, TT_WAIT_BLOCKING, j, 0, (uint64_t)(uintptr_t)b->fn);
@@ -199,7 +212,10 @@ static void blocking_drop(tt_blocking *b)
 	j->waker.task = NULL;
 	pthread_mutex_unlock(&j->lock);
 	tt_waker_drop(&w);
-	if (done)
+	if (done) {
+		if (j->release)
+			j->release(j->arg); /* its result is dropped with it */
 		job_free(j);
+	}
 	tt_wait_clear(&b->leaf.wait);
 }

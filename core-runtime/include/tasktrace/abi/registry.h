@@ -307,6 +307,15 @@ typedef struct tt_registry_header {
 	XX(TOKEN, 14, "token", OBJECT, "owned by", 0, 0,                                   \
 	   "it waits for a cancellation token (usually shutdown): expected while "         \
 	   "nothing cancels it.",                                                          \
+	   0, 0, 0)                                                                        \
+	XX(RWLOCK, 15, "rwlock", OBJECT, "held by", 1, 1, 0, "a rwlock whose holder",      \
+	   "the lock will never be released.  Unlock it on every path out of the "         \
+	   "holder, its cancellation cleanup included.",                                   \
+	   "none of these tasks can make progress.  Break the cycle: do not take a "       \
+	   "read lock twice or await a task that needs the lock while holding it.")       \
+	XX(WATCH, 16, "watch", OBJECT, "owned by", 0, 0,                                   \
+	   "it waits for a new value on a watch channel (often a state or shutdown): "     \
+	   "expected while nothing sends one.",                                            \
 	   0, 0, 0)
 
 /* XX(NAME, value, word) */

@@ -317,6 +317,18 @@ struct tt_cx {
 extern TT_TLS tt_worker *tt__tls_worker;
 extern TT_TLS tt_task *tt__tls_task;
 
+/* A task's id, and the polling task's (0 outside a task): what the locks
+ * record as their owner. */
+static inline uint64_t tt_task_id_of(tt_task *t)
+{
+	return atomic_load_explicit(&t->id, RELAXED);
+}
+static inline uint64_t tt_current_id(void)
+{
+	tt_task *t = tt__tls_task;
+	return t ? tt_task_id_of(t) : 0;
+}
+
 /* The clock of every recording stamp (task and worker timestamps, wait
  * descriptors, the registry's "now"): CLOCK_MONOTONIC_COARSE.  It is the
  * kernel's last tick, read from the vDSO page without touching the TSC:

@@ -35,17 +35,6 @@ static int cas_state(tt_mutex *m, uint64_t *s, uint64_t to, int order)
 	return __atomic_compare_exchange_n(&m->state, s, to, 0, order, __ATOMIC_RELAXED);
 }
 
-static uint64_t id_of(tt_task *t)
-{
-	return atomic_load_explicit(&t->id, RELAXED);
-}
-
-static uint64_t current_id(void)
-{
-	tt_task *t = tt__tls_task;
-	return t ? id_of(t) : 0;
-}
-
 static tt_lock *lock_of(tt_waiter *w)
 {
 	return tt_container_of(w, tt_lock, w);
@@ -132,7 +121,7 @@ static void release(tt_mutex *m, tt_waker *wake)
 	tt_waiter *head = m->waiters.head;
 	uint64_t next = 0, waking = load_state(m) & TT_MUTEX_WAKING;
 	if (head && tt_now_ns() - lock_of(head)->since > TT_MUTEX_STARVE_NS) {
-		next = id_of(head->waker.task);
+		next = tt_task_id_of(head->waker.task);
 		lock_of(head)->granted = 1;
 		tt_waitq_take_first(&m->waiters, wake);
 		head->woken = 0; /* it owns the mutex; it is not competing */
@@ -189,12 +178,12 @@ __attribute__((noinline)) static int unlock_contended(tt_mutex *m, uint64_t me, 
 
 int tt_mutex_unlock(tt_mutex *m)
 {
-	return unlock_as(m, current_id());
+	return unlock_as(m, tt_current_id());
 }
 
 int tt_mutex_trylock(tt_mutex *m)
 {
-	uint64_t me = current_id();
+	uint64_t me = tt_current_id();
 	if (!me)
 		return -EPERM;
 	return take(m, me) ? 0 : -EBUSY;
@@ -248,7 +237,7 @@ static void guard_arm(tt_lock *l, tt_task *t)
 
 void tt_guards_release(tt_task *t, tt_frame *f)
 {
-	uint64_t me = id_of(t);
+	uint64_t me = tt_task_id_of(t);
 	for (tt_lock **p = &t->guards; *p;) {
 		tt_lock *l = *p;
 		if (f && l->holder != f) {
@@ -283,7 +272,7 @@ int tt_guard_unlock(tt_lock *l)
 			*p = l->gnext;
 			l->gnext = NULL;
 			l->held = 0;
-			return unlock_as(l->m, id_of(t));
+			return unlock_as(l->m, tt_task_id_of(t));
 		}
 	return -EPERM; /* held by another task's frame */
 }
@@ -345,7 +334,7 @@ static tt_poll lock_slow(tt_lock *l, tt_cx *cx, uint64_t me)
 
 static tt_poll lock_poll(tt_lock *l, tt_cx *cx)
 {
-	uint64_t me = id_of(cx->task);
+	uint64_t me = tt_task_id_of(cx->task);
 	/* A first poll takes a free mutex with a compare-and-swap. */
 	tt_poll r = !l->w.queued && !l->w.woken && !l->granted && take(l->m, me)
 			? TT_READY

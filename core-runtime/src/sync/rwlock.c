@@ -42,17 +42,6 @@ static int cas_state(tt_rwlock *rw, uint64_t *s, uint64_t to, int order)
 	return __atomic_compare_exchange_n(&rw->state, s, to, 0, order, __ATOMIC_RELAXED);
 }
 
-static uint64_t id_of(tt_task *t)
-{
-	return atomic_load_explicit(&t->id, RELAXED);
-}
-
-static uint64_t current_id(void)
-{
-	tt_task *t = tt__tls_task;
-	return t ? id_of(t) : 0;
-}
-
 static tt_rwlock_op *op_of(tt_waiter *w)
 {
 	return tt_container_of(w, tt_rwlock_op, w);
@@ -104,7 +93,7 @@ static void rename_waiters(tt_rwlock *rw)
 		uint64_t owner = op->write || (s & WRITER) ? holder : writer_ahead;
 		op->leaf.wait.owner = owner;
 		if (op->write && !writer_ahead && w->waker.task)
-			writer_ahead = id_of(w->waker.task);
+			writer_ahead = tt_task_id_of(w->waker.task);
 	}
 }
 
@@ -136,7 +125,7 @@ static void dispatch(tt_rwlock *rw)
 	while ((h = rw->waiters.head)) {
 		tt_rwlock_op *op = op_of(h);
 		uint64_t s = load_state(rw);
-		uint64_t id = id_of(h->waker.task);
+		uint64_t id = tt_task_id_of(h->waker.task);
 		if (op->write) {
 			if (s & ~QUEUED)
 				break;
@@ -179,7 +168,7 @@ int tt_rwlock_try_read(tt_rwlock *rw)
 {
 	if (!rw)
 		return -EINVAL;
-	uint64_t me = current_id();
+	uint64_t me = tt_current_id();
 	if (!me)
 		return -EPERM;
 	if (try_read(rw, me))
@@ -191,7 +180,7 @@ int tt_rwlock_try_write(tt_rwlock *rw)
 {
 	if (!rw)
 		return -EINVAL;
-	uint64_t me = current_id();
+	uint64_t me = tt_current_id();
 	if (!me)
 		return -EPERM;
 	if (try_write(rw, me))
@@ -224,7 +213,7 @@ int tt_rwlock_read_unlock(tt_rwlock *rw)
 {
 	if (TT_UNLIKELY(!rw))
 		return -EINVAL;
-	uint64_t me = current_id();
+	uint64_t me = tt_current_id();
 	uint64_t s = load_state(rw);
 	if ((s & WRITER) || !(s & LOW) || !me)
 		return s == DEAD ? -EINVAL : -EPERM;
@@ -241,7 +230,7 @@ int tt_rwlock_write_unlock(tt_rwlock *rw)
 {
 	if (TT_UNLIKELY(!rw))
 		return -EINVAL;
-	uint64_t me = current_id();
+	uint64_t me = tt_current_id();
 	uint64_t s = me | WRITER;
 	if (TT_LIKELY(me) && cas_state(rw, &s, 0, __ATOMIC_RELEASE))
 		return 0;
@@ -339,7 +328,7 @@ static tt_poll op_slow(tt_rwlock_op *op, tt_cx *cx, uint64_t me)
 
 static tt_poll op_poll(tt_rwlock_op *op, tt_cx *cx)
 {
-	uint64_t me = id_of(cx->task);
+	uint64_t me = tt_task_id_of(cx->task);
 	if (!op->polled) {
 		op->polled = 1;
 		if (op->write ? try_write(op->rw, me) : try_read(op->rw, me)) {

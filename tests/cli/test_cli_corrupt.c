@@ -29,6 +29,7 @@
 #include "tasktrace/read/reader.h"
 
 #include "cli_util.h"
+#include "../utf8_strict.h"
 
 #define NTASKS 40
 #define SEEDS 40		    /* divided by TT_TEST_SCALE, at least 4 */
@@ -379,38 +380,6 @@ static watched run_watched(char **args, pid_t target)
 }
 
 /* ---- what every run must give ---- */
-
-static int utf8_ok(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		unsigned c = *p, n;
-		uint32_t cp;
-		if (c < 0x80) {
-			p++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
-			return 0;
-		for (unsigned i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[i] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		p += n + 1;
-	}
-	return 1;
-}
 
 /* The exit codes of docs/cli.md's EXIT STATUS table. */
 static int documented[256];

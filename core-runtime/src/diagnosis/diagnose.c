@@ -160,6 +160,8 @@ typedef struct build {
 	size_t nwoken;
 	int woken_known;
 	int torn_seen; /* a task kept changing while read: it may be one */
+	tt_reader *rr; /* opened on o->recheck at the first second look */
+	int rr_failed;
 	int oom;
 } build;
 
@@ -1309,6 +1311,22 @@ void tt_diag_opts_init(tt_diag_opts *o)
  * if every task it names is still where it was when read again now,
  * after the whole read: a task that did not move cannot have released
  * anything since, and one that moved is no longer stuck. */
+/* Does T read the same again through o->recheck (tt_snapshot_recheck)?
+ * One reader for every second look of a diagnosis; none to be had reads
+ * as "moved": nothing is concluded from what was not read again. */
+static int recheck(build *b, const tt_stask *t)
+{
+	if (!b->rr && !b->rr_failed) {
+		b->rr = malloc(sizeof(*b->rr));
+		if (!b->rr || tt_reader_open(b->rr, *b->o->recheck, b->s->root_addr, NULL)) {
+			free(b->rr);
+			b->rr = NULL;
+			b->rr_failed = 1;
+		}
+	}
+	return b->rr && tt_snapshot_recheck_in(b->rr, t) == 1;
+}
+
 /* The object a never-resolved finding on a hand-off wait rests on (0:
  * none): "gone" also rests on no other waiter of it having been woken
  * (mutex_handed_on), and those waiters were read at other moments too. */
@@ -1366,7 +1384,7 @@ static objcheck *check_objects(build *b, size_t *count)
 			continue;
 		view(t, &w);
 		objcheck *c = leaf_waits(&w) ? objcheck_find(o, k, w.leaf->raw.wait_object) : NULL;
-		if (c && !c->moved && tt_snapshot_recheck(*b->o->recheck, b->s, t) != 1)
+		if (c && !c->moved && !recheck(b, t))
 			c->moved = 1;
 	}
 	/* A waiter spawned after the read began is one the mutex may be
@@ -1384,14 +1402,14 @@ static int task_holds(build *b, const tt_stask *t)
 {
 	tview v;
 
-	if (tt_snapshot_recheck(*b->o->recheck, b->s, t) != 1)
+	if (!recheck(b, t))
 		return 0;
 	view(t, &v);
 	if (!leaf_waits(&v) || tt_fmt_wait_row(v.leaf->raw.wait_kind)->edge != TT_WE_HOLDERS)
 		return 1;
 	for (uint32_t k = 0; k < v.leaf->raw.wait_nholders && k < TT_RHOLDERS_MAX; k++) {
 		const tt_stask *h = tt_snapshot_find(b->s, v.leaf->raw.wait_holders[k]);
-		if (h && tt_snapshot_recheck(*b->o->recheck, b->s, h) != 1)
+		if (h && !recheck(b, h))
 			return 0;
 	}
 	return 1;
@@ -1510,6 +1528,7 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	summary(&b);
 	free(b.flagged);
 	free(b.woken);
+	free(b.rr);
 	if (b.oom) {
 		tt_diag_free(b.r);
 		errno = ENOMEM;

@@ -950,15 +950,25 @@ void tt_text_free(char *text)
 int tt_snapshot_recheck(tt_mem mem, const tt_snapshot *s, const tt_stask *t)
 {
 	tt_reader *r = malloc(sizeof(*r));
+	int rc;
+
+	if (!r)
+		return TT_R_NOMEM;
+	rc = tt_reader_open(r, mem, s->root_addr, NULL);
+	if (!rc)
+		rc = tt_snapshot_recheck_in(r, t);
+	free(r);
+	return rc;
+}
+
+int tt_snapshot_recheck_in(tt_reader *r, const tt_stask *t)
+{
 	tt_rframe *fr = NULL;
 	tt_rtask now;
 	size_t n = 0;
 	int rc;
 
-	if (!r)
-		return TT_R_NOMEM;
-	if ((rc = tt_reader_open(r, mem, s->root_addr, NULL)) ||
-	    (rc = tt_reader_read_task(r, t->raw.slot_addr, &now)))
+	if ((rc = tt_reader_read_task(r, t->raw.slot_addr, &now)))
 		goto out;
 	rc = 0;
 	/* Wakes and the owner a mutex hands on are written by other tasks,
@@ -986,7 +996,6 @@ int tt_snapshot_recheck(tt_mem mem, const tt_snapshot *s, const tt_stask *t)
 	rc = 1;
 out:
 	free(fr);
-	free(r);
 	return rc;
 }
 

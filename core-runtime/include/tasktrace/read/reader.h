@@ -557,6 +557,9 @@ TT_API const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);
  * TT_R_* error.  A conclusion drawn from several tasks read one after the
  * other holds only if each of them still reads the same afterwards. */
 TT_API int tt_snapshot_recheck(tt_mem mem, const tt_snapshot *s, const tt_stask *t);
+/* The same through R, a reader already open on S's registry: for many
+ * tasks, one open (the root and its layout read once). */
+TT_API int tt_snapshot_recheck_in(tt_reader *r, const tt_stask *t);
 /* Through MEM now: 1 when a task spawned after S's read began (an id at or
  * past s->next_task_id, so S could not see it) waits on OBJECT, 0 when
  * none does, or a TT_R_* error (a slot not read may hold one).  What is

@@ -71,6 +71,19 @@ START_TEST(test_udp)
 	ck_assert_int_eq(d.op.leaf.frame.result, -EBADF);
 	tt_recv_from_init(&d, NULL, t.in, 1);
 	ck_assert_int_eq(d.op.leaf.frame.result, -EBADF);
+	/* Every fd operation, not only datagrams: finished with -EBADF. */
+	tt_read rd;
+	tt_read_init(&rd, NULL, t.in, 1);
+	ck_assert_int_eq(rd.op.leaf.frame.result, -EBADF);
+	ck_assert(rd.op.leaf.frame.state & TT_FRAME_DONE);
+	tt_write_all_init(&rd, NULL, "x", 1);
+	ck_assert_int_eq(rd.op.leaf.frame.result, -EBADF);
+	tt_accept ac;
+	tt_accept_init(&ac, NULL);
+	ck_assert_int_eq(ac.op.leaf.frame.result, -EBADF);
+	tt_readable rb;
+	tt_readable_init(&rb, NULL);
+	ck_assert_int_eq(rb.leaf.frame.result, -EBADF);
 	ck_assert_int_eq(tt_udp_bind("not an address", 0), -EINVAL);
 	ck_assert_int_eq(tt_udp_bind(NULL, 70000), -EINVAL);
 }

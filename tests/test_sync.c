@@ -98,6 +98,7 @@ START_TEST(test_chan_mpmc)
 	ck_assert_int_eq(atomic_load(&m.order_bad), 0);
 	ck_assert_int_eq(tt_chan_len(m.c), 0);
 	ck_assert_int_eq(tt_chan_free(m.c), 0);
+	ck_assert_int_eq(tt_chan_free(NULL), -EINVAL);
 	free(m.seen);
 }
 END_TEST

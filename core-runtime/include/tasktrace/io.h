@@ -59,7 +59,8 @@ TT_API void tt_readable_init(tt_readable *op, tt_fd *f);
 TT_API void tt_writable_init(tt_writable *op, tt_fd *f);
 
 /* One read(2)/write(2) of at most LEN bytes once possible.  Result: bytes,
- * 0 at end of stream (read), or -errno. */
+ * 0 at end of stream (read), or -errno.  Every operation on an fd here
+ * initialised with a NULL fd is finished at once with -EBADF. */
 typedef struct tt_read {
 	tt_io_op op;
 	void *buf;
@@ -107,7 +108,7 @@ TT_API int tt_socket_port(int fd);
  *
  * One sendto(2) / recvfrom(2) once possible.  Result: bytes sent or
  * received (a datagram longer than LEN is cut to LEN; MSG_TRUNC is not
- * reported), or -errno (-EBADF at once for a NULL fd). */
+ * reported), or -errno. */
 typedef struct tt_dgram {
 	tt_io_op op;
 	void *buf;

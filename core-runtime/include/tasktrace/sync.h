@@ -303,7 +303,8 @@ TT_API void tt_oneshot_recv_init(tt_oneshot_recv *r, tt_oneshot *o);
 typedef struct tt_chan tt_chan;
 /* NULL with errno EINVAL (zero size or capacity) or ENOMEM. */
 TT_API tt_chan *tt_chan_new(size_t elem_size, size_t capacity);
-/* Free a channel nobody waits on any more (-EBUSY otherwise). */
+/* Free a channel nobody waits on any more (-EBUSY otherwise; -EINVAL for
+ * NULL). */
 TT_API int tt_chan_free(tt_chan *c);
 /* -EALREADY if already closed. */
 TT_API int tt_chan_close(tt_chan *c);

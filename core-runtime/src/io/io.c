@@ -309,9 +309,17 @@ static void op_drop(tt_io_op *op) { op_finish(op); }
 
 /* Operations take their fd reference at init: the caller owns the handle
  * then, and the reference keeps close(2) away until the op is done. */
+/* A NULL fd (the init functions return nothing) makes an operation that
+ * is finished already with -EBADF, without a poll and without a reference
+ * to release. */
 static void op_start(tt_io_op *op, const tt_func *fn, tt_fd *f, uint32_t dir)
 {
 	op_init(op, fn, f, dir);
+	if (!f) {
+		op->leaf.frame.state = TT_FRAME_STARTED | TT_FRAME_DONE;
+		op->leaf.frame.result = -EBADF;
+		return;
+	}
 	atomic_fetch_add_explicit(&f->refs, 1, RELAXED);
 }
 
@@ -498,24 +506,9 @@ const tt_func tt_recv_from_fn TT_SECTION_("tasktrace_funcs") = {
 	"tt_recv_from", __FILE__, __LINE__, TT_FUNC_KIND_LEAF, "tt_dgram", sizeof(tt_dgram),
 	0, (tt_poll_fn)recv_from_poll, (tt_drop_fn)op_drop};
 
-/* A NULL fd: finished already, -EBADF without a poll (and no reference
- * taken, so nothing to release). */
-static int dgram_no_fd(tt_dgram *d, const tt_func *fn, tt_fd *f)
-{
-	if (f)
-		return 0;
-	memset(d, 0, sizeof *d);
-	tt_frame_init(&d->op.leaf.frame, fn);
-	d->op.leaf.frame.state = TT_FRAME_STARTED | TT_FRAME_DONE;
-	d->op.leaf.frame.result = -EBADF;
-	return 1;
-}
-
 void tt_send_to_init(tt_dgram *d, tt_fd *f, const void *buf, size_t len,
 		     const struct sockaddr *to, socklen_t tolen)
 {
-	if (dgram_no_fd(d, &tt_send_to_fn, f))
-		return;
 	op_start(&d->op, &tt_send_to_fn, f, DIR_WRITE);
 	d->buf = (void *)buf;
 	d->len = len;
@@ -528,8 +521,6 @@ void tt_send_to_init(tt_dgram *d, tt_fd *f, const void *buf, size_t len,
 
 void tt_recv_from_init(tt_dgram *d, tt_fd *f, void *buf, size_t len)
 {
-	if (dgram_no_fd(d, &tt_recv_from_fn, f))
-		return;
 	op_start(&d->op, &tt_recv_from_fn, f, DIR_READ);
 	d->buf = buf;
 	d->len = len;

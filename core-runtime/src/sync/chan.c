@@ -47,6 +47,8 @@ tt_chan *tt_chan_new(size_t elem_size, size_t capacity)
 
 int tt_chan_free(tt_chan *c)
 {
+	if (!c)
+		return -EINVAL;
 	tt_lockword_lock(&c->lock);
 	/* A woken operation still touches the channel when it runs. */
 	int busy = c->senders.head || c->receivers.head || c->inflight;

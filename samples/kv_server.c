@@ -162,7 +162,8 @@ TT_POLL(flusher)
 		if (TT_RESULT(&self->op) < 0)
 			fprintf(stderr, "kv_server: %s: %s\n", self->path,
 				strerror((int)-TT_RESULT(&self->op)));
-	} while (!tt_token_cancelled(self->drained));
+		/* the last flush must start after the drain: not one under way then */
+	} while (!TT_SELECTED(&self->sel, &self->tw));
 	TT_RETURN(self, TT_RESULT(&self->op));
 }
 

@@ -28,7 +28,7 @@ class Client(threading.Thread):
     def __init__(self, n, port, started):
         super().__init__(daemon=True)
         self.n, self.port, self.started = n, port, started
-        self.acked = {}      # key -> value, SET answered OK
+        self.acked = {}  # key -> value: SET answered OK (and no DEL sent)
         self.deleted = set()  # DEL answered OK
         self.bad = []        # a GET that returned something else
         self.replies = 0
@@ -56,9 +56,10 @@ class Client(threading.Thread):
                         got = self.ask(f, "GET " + k)
                         if got != v:
                             self.bad.append((k, got))
-                    if i % 7 == 6 and self.ask(f, "DEL " + k) == "OK":
-                        self.acked.pop(k, None)
-                        self.deleted.add(k)
+                    if i % 7 == 6:
+                        self.acked.pop(k, None)  # unknown until the DEL is answered
+                        if self.ask(f, "DEL " + k) == "OK":
+                            self.deleted.add(k)
         except (ConnectionError, OSError):
             pass  # the shutdown closed the connection
         finally:

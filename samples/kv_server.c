@@ -224,7 +224,6 @@ TT_ASYNC(server, tt_fd *lfd; unsigned ms; const char *path; tt_group *conns, *bg
 TT_POLL(server)
 {
 	TT_BEGIN(self);
-	tt_chan_set_name(self->stats, "stats");
 	if (TT_GROUP_SPAWN_NEW(self->bg, "signal", on_signal, .stop = self->stop) < 0 ||
 	    TT_GROUP_SPAWN_NEW(self->bg, "flusher", flusher, .drained = self->drained,
 			       .ms = self->ms, .path = self->path) < 0 ||
@@ -269,6 +268,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tt_rwlock_init(&kv.lock);
+	tt_chan_set_name(s.stats, "stats"); /* waits on channel recv "stats" */
 	char port[32];
 	snprintf(port, sizeof port, "port %d", tt_socket_port(lfd));
 	sample_ready("kv_server", port);

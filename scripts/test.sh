@@ -55,7 +55,7 @@ echo "== ASan+UBSan"
 setup "$B/asan" --werror -Db_sanitize=address,undefined -Db_lundef=false -Dtest_scale=4 -Dfuzz=disabled
 run "$B/asan"
 
-echo "== TSan (runtime suites; registry-live, engine, hung-cli, stall)"
+echo "== TSan (runtime suites; registry-live, engine, hung-cli, stall, kv-server)"
 setup "$B/tsan" --werror -Db_sanitize=thread -Db_lundef=false -Dtest_scale=10 -Dfuzz=disabled
 run "$B/tsan" --suite runtime
 # Not under TSan: the crash and dump tests (TSan handles SIGSEGV itself, so
@@ -64,6 +64,6 @@ run "$B/tsan" --suite runtime
 # function, which a worker parked in a raw futex syscall never does: the
 # dump signal to samples/hung goes unhandled), the gdb and core tests, the
 # reader and wording tests (single-threaded).
-run "$B/tsan" registry-live engine hung-cli stall
+run "$B/tsan" registry-live engine hung-cli stall kv-server
 
 echo "tests: $passed passed, $skipped skipped, 0 failed"

@@ -1,7 +1,7 @@
 /* The short forms of future.h and combinators.h: TT_ASYNC / TT_POLL /
- * TT_NEW / TT_SPAWN_NEW, TT_ASYNC_CLEANUP, and TT_SELECT / TT_JOIN_ALL with
- * the children inline.  They must behave as the long forms they expand to:
- * results, cleanups, which child of a select won, the readers' names. */
+ * TT_NEW / TT_SPAWN_NEW / TT_GROUP_SPAWN_NEW, TT_ASYNC_CLEANUP, and
+ * TT_SELECT / TT_JOIN_ALL with the children inline.  They must behave as the long forms they expand
+ * to: results, cleanups, which child of a select won, the readers' names. */
 #include "test_util.h"
 
 static int cleanups_unstarted, cleanups_started;
@@ -103,6 +103,44 @@ START_TEST(test_spawn_new)
 }
 END_TEST
 
+/* TT_GROUP_SPAWN_NEW: the child gets its fields and runs in the group; a
+ * spawn the group refuses (cancelled) is discarded, its cleanup run. */
+TT_ASYNC(setter, int *out; int v;);
+TT_POLL(setter)
+{
+	TT_BEGIN(self);
+	*self->out = self->v;
+	TT_RETURN(self, 0);
+}
+
+TT_ASYNC(group_spawner, tt_group *g; int out; tt_group_wait w;);
+TT_POLL(group_spawner)
+{
+	TT_BEGIN(self);
+	self->g = tt_group_new();
+	ck_assert_int_eq(TT_GROUP_SPAWN_NEW(self->g, "setter", setter, .out = &self->out, .v = 7),
+			 0);
+	TT_AWAIT(self, cx, &self->w, tt_group_wait_init(&self->w, self->g));
+	tt_group_free(self->g);
+	TT_RETURN(self, self->out);
+}
+
+START_TEST(test_group_spawn_new)
+{
+	tt_runtime *rt = tt_test_runtime(1);
+	group_spawner m;
+	group_spawner_init(&m);
+	ck_assert_int_eq(tt_block_on(rt, &m.frame), 7);
+	tt_group *g = tt_group_new();
+	tt_group_cancel(g);
+	int before = cleanups_unstarted;
+	ck_assert_int_eq(TT_GROUP_SPAWN_NEW(g, "stuck", stuck, .fd = NULL), TT_ECANCELED);
+	ck_assert_int_eq(cleanups_unstarted, before + 1);
+	tt_group_free(g);
+	tt_runtime_free(rt);
+}
+END_TEST
+
 /* tt_block_on_named: the root task carries the given name; NULL keeps
  * "block_on". */
 TT_ASYNC(namer, char name[TT_TASK_NAME_MAX];);
@@ -144,6 +182,7 @@ static Suite *macros_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, test_short_forms, 0, 3);
 	tcase_add_test(tc, test_spawn_new);
+	tcase_add_test(tc, test_group_spawn_new);
 	tcase_add_loop_test(tc, test_root_name, 0, 2);
 	tcase_add_test(tc, test_set_name_null);
 	suite_add_tcase(s, tc);

@@ -162,6 +162,10 @@ TT_API size_t tt_group_size(tt_group *g);
 		}                                                                                \
 		tt_gr_;                                                                          \
 	})
+/* The same for an async function of the short form (TT_ASYNC): the new
+ * frame is TT_NEW(T, FIELDS...), e.g.
+ * TT_GROUP_SPAWN_NEW(conns, "conn", conn, .fd = fd). */
+#define TT_GROUP_SPAWN_NEW(g, name, T, ...) TT_GROUP_SPAWN(g, name, T, TT_SET_, TT_NEW(T, __VA_ARGS__))
 
 typedef struct tt_group_wait {
 	tt_leaf leaf;

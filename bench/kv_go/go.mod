@@ -1,0 +1,3 @@
+module tasktrace/bench/kv_go
+
+go 1.19

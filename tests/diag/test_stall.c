@@ -181,6 +181,36 @@ static void assert_stalled_stack(const run *r)
 	ck_assert_ptr_nonnull(strstr(line_with(r->out, "in loader_poll () at "), PROG));
 }
 
+/* The long poll's "thread" in `hung --json`: the system call read(3)
+ * as fields, and the native stack's frames with file, line and
+ * module+offset, the blocking function at its line. */
+static void assert_stalled_json(const run *r)
+{
+	ck_assert_int_eq(exit_code(r), 20);
+	assert_schema("hung", r->out);
+	const char *t = strstr(r->out, "\"kind\":\"long poll\",\"task_id\":2,");
+	ck_assert_msg(t, "no long poll of task 2 in:\n%s", r->out);
+	t = strstr(t, ",\"thread\":{\"tid\":");
+	ck_assert_msg(t, "no thread in the long poll:\n%s", r->out);
+	ck_assert_ptr_nonnull(strstr(t, ",\"syscall\":{\"state\":\"blocked\",\"nr\":0,"
+					"\"name\":\"read\",\"args\":[\"0x"));
+	ck_assert_ptr_nonnull(strstr(t, "\"text\":\"blocked in read("));
+	const char *f = strstr(t, "{\"pc\":\"0x");
+	ck_assert_msg(f, "no native frames in:\n%s", t);
+	char line[32];
+	snprintf(line, sizeof line, "\"line\":%u,", marker(PROG, "blocking-read"));
+	const char *lc = strstr(f, "\"function\":\"load_config\"");
+	ck_assert_msg(lc, "no load_config frame in:\n%s", t);
+	const char *end = strchr(lc, '}');
+	ck_assert_ptr_nonnull(end);
+	char frame[1024];
+	snprintf(frame, sizeof frame, "%.*s", (int)(end - lc), lc);
+	ck_assert_msg(strstr(frame, PROG + strlen("tests/diag/")), "%s", frame);
+	ck_assert_msg(strstr(frame, line), "not at the read: %s", frame);
+	ck_assert_msg(strstr(frame, "stall_prog\",\"module_offset\":\"0x"), "%s", frame);
+	ck_assert_ptr_nonnull(strstr(t, "\"native_error\":null}"));
+}
+
 START_TEST(hung_stalled_thread)
 {
 	proc p;
@@ -197,6 +227,12 @@ START_TEST(hung_stalled_thread)
 	run r = run_prog(NULL, NULL, 0, argv);
 	assert_stalled_stack(&r);
 	ck_assert_ptr_nonnull(strstr(line_with(r.out, "  thread "), " is blocked in read("));
+	run_free(&r);
+	/* The same in --json: the finding's "thread". */
+	char *jargv[] = {getenv("TT_TASKTRACE"), (char *)"hung", (char *)"--json",
+			 (char *)"--long-poll", (char *)"10ms", pid, NULL};
+	r = run_prog(NULL, NULL, 0, jargv);
+	assert_stalled_json(&r);
 	run_free(&r);
 	proc_stop(&p);
 }
@@ -261,6 +297,14 @@ START_TEST(hung_stalled_core)
 			NULL};
 	run r = run_prog(NULL, NULL, 0, argv);
 	assert_stalled_stack(&r);
+	/* The system call from the thread's registers in the core. */
+	ck_assert_ptr_nonnull(strstr(line_with(r.out, "  thread "), " is blocked in read("));
+	run_free(&r);
+	char *jargv[] = {getenv("TT_TASKTRACE"), (char *)"hung", (char *)"--json",
+			 (char *)"--long-poll", (char *)"10ms", (char *)"--exe",
+			 getenv("TT_STALL_PROG"), core, NULL};
+	r = run_prog(NULL, NULL, 0, jargv);
+	assert_stalled_json(&r);
 	run_free(&r);
 	unlink(core);
 }

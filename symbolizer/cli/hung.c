@@ -180,7 +180,7 @@ static void stalled_thread(cli_session *s, const tt_diag_finding *f)
 	int64_t tid = stalled_syscall(s, t, &sc, wchan, sizeof(wchan));
 	int n = native_stack(s, t, nf, NATIVE_MAX, err, sizeof(err));
 	for (int k = 0; k < n; k++)
-		bn[k] = (tt_bt_native){nf[k].pc,   nf[k].f.inlined, nf[k].f.function,
+		bn[k] = (tt_bt_native){nf[k].pc,     nf[k].f.inlined, nf[k].f.function,
 				       nf[k].f.file, nf[k].f.line,    nf[k].f.module};
 	tt_bt_stalled_thread(tid, tid > 0 ? &sc : NULL, wchan, bn, n, err, print_line, NULL);
 }
@@ -189,8 +189,8 @@ static void stalled_thread(cli_session *s, const tt_diag_finding *f)
  * frames of `bt --json`), as the text puts them after the finding. */
 static void stalled_json(cli_session *s, const tt_diag_finding *f)
 {
-	const tt_stask *t = f->kind == TT_DIAG_LONG_POLL ? tt_snapshot_find(s->snap, f->task_id)
-							 : NULL;
+	const tt_stask *t =
+	    f->kind == TT_DIAG_LONG_POLL ? tt_snapshot_find(s->snap, f->task_id) : NULL;
 	char wchan[64];
 	tt_syscall sc;
 

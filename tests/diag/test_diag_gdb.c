@@ -251,8 +251,14 @@ START_TEST(stalled_thread_live_and_core)
 	assert_stalled(b);
 	ttmi_close(g);
 	snprintf(pid, sizeof pid, "%d", (int)p);
-	char *argv[] = {getenv("TT_TASKTRACE"), (char *)"hung", (char *)"--long-poll",
-			(char *)"10ms", (char *)"--exe", getenv("TT_STALL_PROG"), core, NULL};
+	char *argv[] = {getenv("TT_TASKTRACE"),
+			(char *)"hung",
+			(char *)"--long-poll",
+			(char *)"10ms",
+			(char *)"--exe",
+			getenv("TT_STALL_PROG"),
+			core,
+			NULL};
 	run r = run_prog(NULL, NULL, 0, argv);
 	char *cli = stalled_block(r.out);
 	ck_assert_str_eq(b, cli);

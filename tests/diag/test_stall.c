@@ -229,8 +229,13 @@ START_TEST(hung_stalled_thread)
 	ck_assert_ptr_nonnull(strstr(line_with(r.out, "  thread "), " is blocked in read("));
 	run_free(&r);
 	/* The same in --json: the finding's "thread". */
-	char *jargv[] = {getenv("TT_TASKTRACE"), (char *)"hung", (char *)"--json",
-			 (char *)"--long-poll", (char *)"10ms", pid, NULL};
+	char *jargv[] = {getenv("TT_TASKTRACE"),
+			 (char *)"hung",
+			 (char *)"--json",
+			 (char *)"--long-poll",
+			 (char *)"10ms",
+			 pid,
+			 NULL};
 	r = run_prog(NULL, NULL, 0, jargv);
 	assert_stalled_json(&r);
 	run_free(&r);
@@ -300,9 +305,9 @@ START_TEST(hung_stalled_core)
 	/* The system call from the thread's registers in the core. */
 	ck_assert_ptr_nonnull(strstr(line_with(r.out, "  thread "), " is blocked in read("));
 	run_free(&r);
-	char *jargv[] = {getenv("TT_TASKTRACE"), (char *)"hung", (char *)"--json",
-			 (char *)"--long-poll", (char *)"10ms", (char *)"--exe",
-			 getenv("TT_STALL_PROG"), core, NULL};
+	char *jargv[] = {getenv("TT_TASKTRACE"),  (char *)"hung", (char *)"--json",
+			 (char *)"--long-poll",	  (char *)"10ms", (char *)"--exe",
+			 getenv("TT_STALL_PROG"), core,		  NULL};
 	r = run_prog(NULL, NULL, 0, jargv);
 	assert_stalled_json(&r);
 	run_free(&r);

@@ -162,6 +162,28 @@ START_TEST(stall_off)
 }
 END_TEST
 
+/* With the stall detector on, the watchdog's long-poll finding carries
+ * the stack and system call the detector took (no second signal). */
+START_TEST(watchdog_with_stall)
+{
+	proc p;
+	setenv("TASKTRACE_WATCHDOG", "interval=100ms,long_poll=100ms,idle=off", 1);
+	proc_start(&p, "read", "50ms");
+	unsetenv("TASKTRACE_WATCHDOG");
+	const char *r = wait_for(&p, "tasktrace watchdog (pid", 1);
+	const char *f = strstr(r, "tasktrace watchdog (pid");
+	ck_assert_msg(strstr(f, "long poll: task 2 \"config-loader\""), "%s", r);
+	const char *l = line_with(f, " when the stall detector took its stack, ");
+	ck_assert_msg(strstr(l, " was blocked in read("), "%s", l);
+	ck_assert_ptr_nonnull(
+	    strstr(l, "into the poll (innermost first, executor frames pruned):"));
+	/* The finding's lines, then the stack's, in one piece. */
+	ck_assert_ptr_nonnull(strstr(line_with(f, "in load_config"), "[stall_prog+0x"));
+	ck_assert_ptr_nonnull(strstr(line_with(f, "(async loader)"), PROG));
+	proc_stop(&p);
+}
+END_TEST
+
 static int exit_code(const run *r)
 {
 	ck_assert_msg(WIFEXITED(r->status), "tasktrace died");
@@ -326,6 +348,8 @@ int main(void)
 	const char *sanitize = getenv("TT_SANITIZE");
 	if (!sanitize || !strstr(sanitize, "thread"))
 		tcase_add_test(tc, stall_report);
+	if (!sanitize || !strstr(sanitize, "thread"))
+		tcase_add_test(tc, watchdog_with_stall);
 	tcase_add_test(tc, stall_masked);
 	tcase_add_test(tc, stall_off);
 	tcase_add_test(tc, hung_stalled_thread);

@@ -52,6 +52,13 @@ typedef int (*tt_cb_namer)(uint64_t pc, char *buf, size_t len);
 void tt_cb_print_named(tt_rout *o, const tt_native *nb, const tt_cb_poll *polls,
 		       size_t npolls, tt_cb_namer namer);
 
+/* The stack the stall detector (stall.c) took of the poll of task
+ * TASK_ID that started at POLL_START (the worker record's clock), if it
+ * is running and took one: the system call then and the native stack, as
+ * lines into O, for the watchdog's long-poll finding.  Returns 1, or 0
+ * (nothing written) when it has none. */
+int tt__stall_describe(uint64_t task_id, uint64_t poll_start, tt_rout *o);
+
 /* PC, frame pointer and SP of a signal's ucontext_t (0 when the
  * architecture is not known). */
 void tt_cb_regs(const void *ucontext, uint64_t *pc, uint64_t *fp, uint64_t *sp);

@@ -47,6 +47,8 @@ typedef struct slot {
 	tt_native nb;
 	/* The stall thread's own: the stall being followed. */
 	uint64_t task, start; /* task id and poll start: one stall */
+	uint64_t task_addr;   /* its record, to name the stack's async frames */
+	uint64_t stack_ns;    /* when the stack was taken */
 	uint64_t next_ns;     /* report again once the poll is this old */
 	int unanswered;	      /* the signal got no answer: ask no more */
 	int have_stack;
@@ -286,6 +288,7 @@ static void report(size_t i, const tt_rworker *w, uint64_t age)
 		/* The stack is the moment of the signal: what the call was
 		 * then is what goes with it. */
 		s->have_stack = ask_stack(i, w, &why);
+		s->stack_ns = tt_now_ns();
 		snprintf(s->sys, sizeof(s->sys), "%s", sys);
 	} else if (!reuse) {
 		s->have_stack = 0;
@@ -324,6 +327,41 @@ static void report(size_t i, const tt_rworker *w, uint64_t age)
 	tt_rep_close(p);
 }
 
+int tt__stall_describe(uint64_t task_id, uint64_t poll_start, tt_rout *o)
+{
+	static tt_cb_poll polls[64];
+	int done = 0;
+
+	/* The tt-stall thread changes the slots only holding the lock. */
+	pthread_mutex_lock(&st.lock);
+	for (size_t i = 0; st.running && st.slots && i < SLOTS && !done; i++) {
+		slot *s = &st.slots[i];
+		if (s->task != task_id || s->start != poll_start || !s->have_stack)
+			continue;
+		char mem[512], err[160];
+		tt_fbuf b;
+		tt_rtask t;
+		tt_fb_init(&b, mem, sizeof(mem));
+		tt_fb_str(&b, "  thread ");
+		tt_fb_u64(&b, (uint64_t)atomic_load_explicit(&s->tid, memory_order_relaxed));
+		tt_fb_str(&b, " was ");
+		tt_fmt_syscall(&b, s->sys, NULL);
+		tt_fb_str(&b, " when the stall detector took its stack, ");
+		tt_fmt_duration(&b, s->stack_ns - s->start);
+		tt_fb_str(&b, " into the poll (innermost first, executor frames pruned):");
+		tt_rout_force(o, b.p);
+		tt_rep *p = tt_rep_open(1, err, sizeof(err));
+		size_t np = 0;
+		if (p && tt_rep_task(p, s->task_addr, &t) == TT_R_OK && t.id == task_id)
+			np = tt_cb_chain_polls(p, &t, polls, 64);
+		tt_cb_print_named(o, &s->nb, polls, np, dl_name);
+		tt_rep_close(p);
+		done = 1;
+	}
+	pthread_mutex_unlock(&st.lock);
+	return done;
+}
+
 /* Is worker record W in a poll past the threshold that is due a report?
  * Returns when to look at it next: when its poll, if it goes on, is due
  * its next report (UINT64_MAX: not in a poll). */
@@ -339,6 +377,7 @@ static uint64_t check(size_t i, const tt_rworker *w, uint64_t now)
 	if (s->task != w->task_id || s->start != w->poll_start_ns) {
 		/* A new poll: a new stall, if it lasts. */
 		s->task = w->task_id;
+		s->task_addr = w->task;
 		s->start = w->poll_start_ns;
 		s->next_ns = st.o.threshold_ns;
 		s->unanswered = 0;

@@ -184,6 +184,49 @@ START_TEST(watchdog_with_stall)
 }
 END_TEST
 
+/* The stalls of a run grouped by stack, with counts and durations: in
+ * the dump (SIGQUIT) while it runs, and at exit (TASKTRACE_STALL). */
+START_TEST(stall_summary)
+{
+	proc p;
+	int status;
+	setenv("TASKTRACE_DUMP_SIGNAL", "QUIT", 1);
+	proc_start(&p, "repeat", "50ms");
+	unsetenv("TASKTRACE_DUMP_SIGNAL");
+	wait_for(&p, "stall_prog: stalls done", 1);
+	kill(p.pid, SIGQUIT);
+	const char *r = wait_for(&p, "tasktrace: end of dump", 1);
+	const char *d = strstr(r, "tasktrace: dump of pid");
+	ck_assert_ptr_nonnull(d);
+	d = strstr(d, "tasktrace stalls (pid ");
+	ck_assert_msg(d, "no stalls in the dump:\n%s", r);
+	ck_assert_ptr_nonnull(strstr(line_with(d, "tasktrace stalls"),
+				     "): 5 polls ran past 50ms, in 2 stacks, most stalls first:"));
+	const char *three = strstr(d, "\n  3 stalls: min "), *two = strstr(d, "\n  2 stalls: min ");
+	ck_assert_msg(three && two && three < two, "%s", d);
+	ck_assert_ptr_nonnull(strstr(line_with(three, "3 stalls"), "; first in task 2 \"napper\", "
+								   "blocked in clock_nanosleep("));
+	ck_assert_ptr_nonnull(strstr(three, "[stall_prog+0x"));
+
+	kill(p.pid, SIGUSR1);
+	r = wait_for(&p, "tasktrace stalls (pid ", 2);
+	ck_assert_int_eq(waitpid(p.pid, &status, 0), p.pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(p.err);
+	const char *e = strstr(strstr(r, "tasktrace: end of dump"), "tasktrace stalls (pid ");
+	ck_assert_ptr_nonnull(e);
+	three = strstr(e, "\n  3 stalls: min ");
+	two = strstr(e, "\n  2 stalls: min ");
+	ck_assert_msg(three && two && three < two, "%s", e);
+	/* Each group's stack names its own blocking function (exported). */
+	const char *slow = strstr(three, " in slow_step ["),
+		   *other = strstr(two, " in other_step [");
+	ck_assert_msg(slow && slow < two && other, "%s", e);
+	ck_assert_ptr_nonnull(strstr(line_with(three, "3 stalls"), ", median "));
+	ck_assert_ptr_nonnull(strstr(line_with(three, "3 stalls"), ", p99 "));
+}
+END_TEST
+
 static int exit_code(const run *r)
 {
 	ck_assert_msg(WIFEXITED(r->status), "tasktrace died");
@@ -348,8 +391,10 @@ int main(void)
 	const char *sanitize = getenv("TT_SANITIZE");
 	if (!sanitize || !strstr(sanitize, "thread"))
 		tcase_add_test(tc, stall_report);
-	if (!sanitize || !strstr(sanitize, "thread"))
+	if (!sanitize || !strstr(sanitize, "thread")) {
 		tcase_add_test(tc, watchdog_with_stall);
+		tcase_add_test(tc, stall_summary);
+	}
 	tcase_add_test(tc, stall_masked);
 	tcase_add_test(tc, stall_off);
 	tcase_add_test(tc, hung_stalled_thread);

@@ -49,6 +49,9 @@ typedef struct slot {
 	uint64_t task, start; /* task id and poll start: one stall */
 	uint64_t task_addr;   /* its record, to name the stack's async frames */
 	uint64_t stack_ns;    /* when the stack was taken */
+	int crossed;	      /* ran past the threshold: a stall, counted as it ends */
+	uint64_t polls;	      /* the task's polls then: the stall is poll polls + 1 */
+	char name[TT_TASK_NAME_MAX];
 	uint64_t next_ns;     /* report again once the poll is this old */
 	int unanswered;	      /* the signal got no answer: ask no more */
 	int have_stack;
@@ -62,6 +65,7 @@ static struct {
 	int stop;
 	uint64_t tick_ns; /* the shortest wait between two looks */
 	int running;
+	_Atomic int started; /* ever: the dump prints the stalls seen */
 	tt_stall_opts o;
 	int signo;
 	slot *slots; /* allocated once, never freed: a late signal finds it */
@@ -268,8 +272,11 @@ static void report(size_t i, const tt_rworker *w, uint64_t age)
 	int have_task = 0;
 
 	tt_rep *p = tt_rep_open(1, err, sizeof(err));
-	if (p && tt_rep_task(p, w->task, &t) == TT_R_OK && t.id == w->task_id)
+	if (p && tt_rep_task(p, w->task, &t) == TT_R_OK && t.id == w->task_id) {
 		have_task = 1;
+		memcpy(s->name, t.name, sizeof(s->name));
+		s->name[sizeof(s->name) - 1] = 0;
+	}
 	tt_rout_init(&o, out_fd(), 64u << 10);
 	head_line(&o, w, have_task ? &t : NULL, age);
 
@@ -365,10 +372,35 @@ int tt__stall_describe(uint64_t task_id, uint64_t poll_start, tt_rout *o)
 /* Is worker record W in a poll past the threshold that is due a report?
  * Returns when to look at it next: when its poll, if it goes on, is due
  * its next report (UINT64_MAX: not in a poll). */
+/* Slot S's stall has ended (W: its worker now, NULL at stop): into the
+ * stalls of the run.  The task's record says when its poll ended as long
+ * as it was not polled again since; else it ended before the worker's
+ * next poll started, or when the worker is not polling, by NOW (within a
+ * look: a threshold). */
+static void end_stall(slot *s, const tt_rworker *w, uint64_t now)
+{
+	tt_rtask t;
+
+	if (!s->task || !s->crossed)
+		return;
+	uint64_t end = w && w->state == TT_WORKER_POLLING && w->poll_start_ns > s->start
+			   ? w->poll_start_ns
+			   : now;
+	if (w && tt_reader_read_task(&st.r, s->task_addr, &t) == TT_R_OK && t.id == s->task &&
+	    t.polls == s->polls + 1 && t.poll_end_ns > s->start && t.poll_end_ns <= end)
+		end = t.poll_end_ns;
+	tt__stall_agg_add(s->have_stack ? &s->nb : NULL, s->sys, s->task, s->name,
+			  end > s->start ? end - s->start : 0);
+	s->crossed = 0;
+}
+
 static uint64_t check(size_t i, const tt_rworker *w, uint64_t now)
 {
 	slot *s = &st.slots[i];
 
+	if (s->task && (w->state != TT_WORKER_POLLING || s->task != w->task_id ||
+			s->start != w->poll_start_ns))
+		end_stall(s, w, now);
 	if (w->state != TT_WORKER_POLLING || !w->task_id || !w->poll_start_ns ||
 	    w->poll_start_ns > now || (int64_t)w->tid <= 0) {
 		s->task = 0;
@@ -382,6 +414,9 @@ static uint64_t check(size_t i, const tt_rworker *w, uint64_t now)
 		s->next_ns = st.o.threshold_ns;
 		s->unanswered = 0;
 		s->have_stack = 0;
+		s->crossed = 0;
+		s->name[0] = 0;
+		s->sys[0] = 0;
 	}
 	uint64_t age = now - w->poll_start_ns;
 	if (age < s->next_ns)
@@ -392,6 +427,9 @@ static uint64_t check(size_t i, const tt_rworker *w, uint64_t now)
 	if (tt_reader_read_task(&st.r, w->task, &t) != TT_R_OK || t.id != w->task_id ||
 	    t.state != TT_STATE_RUNNING)
 		return now + st.tick_ns;
+	if (!s->crossed)
+		s->polls = t.polls;
+	s->crossed = 1;
 	while (s->next_ns <= age)
 		s->next_ns *= 2;
 	if (rate_ok(now))
@@ -495,10 +533,13 @@ int tt_stall_start(const tt_stall_opts *opts)
 	if (st.tick_ns < TICK_MIN_NS)
 		st.tick_ns = TICK_MIN_NS;
 	st.stop = 0;
+	tt__stall_agg_reset(st.o.threshold_ns);
 	err = -pthread_create(&st.thread, NULL, stall_main, NULL);
 	if (err)
 		pthread_cond_destroy(&st.cv);
 	st.running = err == 0;
+	if (st.running)
+		atomic_store(&st.started, 1);
 fail:
 	pthread_mutex_unlock(&st.lock);
 	return err;
@@ -515,7 +556,21 @@ void tt_stall_stop(void)
 		pthread_mutex_lock(&st.lock);
 		pthread_cond_destroy(&st.cv);
 		st.running = 0;
+		/* The stalls going on count as they are now; then the run's. */
+		uint64_t now = tt_now_ns();
+		for (size_t i = 0; i < SLOTS; i++)
+			end_stall(&st.slots[i], NULL, now);
+		tt_rout o;
+		tt_rout_init(&o, out_fd(), 1u << 20);
+		tt_rout_force(&o, "");
+		tt__stall_agg_print(&o, dl_name);
+		tt_rout_flush(&o);
 		/* The handler stays: a signal still queued finds it. */
 	}
 	pthread_mutex_unlock(&st.lock);
+}
+
+int tt__stall_started(void)
+{
+	return atomic_load(&st.started);
 }

@@ -12,7 +12,9 @@
  * (/proc/self/task/TID/syscall and wchan), the task's chain and ancestry as `tasktrace bt` prints
  * them -- at the threshold and again at 2x, 4x, ... of it, and at most RATE reports a second.  A
  * report again while the thread is still in the same system call reuses the stack instead of
- * interrupting the call once more. */
+ * interrupting the call once more.  A stall that ends goes into the run's stalls grouped by
+ * stack (stall_agg.c); the watchdog's long-poll finding reuses the stack taken
+ * (tt__stall_describe). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -369,9 +371,6 @@ int tt__stall_describe(uint64_t task_id, uint64_t poll_start, tt_rout *o)
 	return done;
 }
 
-/* Is worker record W in a poll past the threshold that is due a report?
- * Returns when to look at it next: when its poll, if it goes on, is due
- * its next report (UINT64_MAX: not in a poll). */
 /* Slot S's stall has ended (W: its worker now, NULL at stop): into the
  * stalls of the run.  The task's record says when its poll ended as long
  * as it was not polled again since; else it ended before the worker's
@@ -394,6 +393,9 @@ static void end_stall(slot *s, const tt_rworker *w, uint64_t now)
 	s->crossed = 0;
 }
 
+/* Is worker record W in a poll past the threshold that is due a report?
+ * Returns when to look at it next: when its poll, if it goes on, is due
+ * its next report (UINT64_MAX: not in a poll). */
 static uint64_t check(size_t i, const tt_rworker *w, uint64_t now)
 {
 	slot *s = &st.slots[i];

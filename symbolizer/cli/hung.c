@@ -67,7 +67,9 @@ static int take_thresholds(const cli_cmd *cmd, int *argc, char **argv,
 	return -1;
 }
 
-static void hung_json(const cli_session *s, const tt_diag_report *r)
+static void stalled_json(cli_session *s, const tt_diag_finding *f);
+
+static void hung_json(cli_session *s, const tt_diag_report *r)
 {
 	json_doc_begin(stdout, s, "hung");
 	/* The tasks the findings name, each once. */
@@ -110,6 +112,7 @@ static void hung_json(const cli_session *s, const tt_diag_report *r)
 		tt_json_str(stdout, f->title);
 		fputs(",\"text\":", stdout);
 		tt_json_str(stdout, f->text);
+		stalled_json(s, f);
 		fputc('}', stdout);
 	}
 	fputs("]}\n", stdout);
@@ -127,45 +130,82 @@ static void proc_line(pid_t pid, int64_t tid, const char *what, char *buf, size_
 	buf[strcspn(buf, "\n")] = 0;
 }
 
-/* What a long poll's worker thread is doing: its system call (a live
- * target) and its stack, unwound with libdw as `bt` unwinds a running
- * task's, after the finding's text. */
+/* What a long poll's worker thread is doing: its thread id (0: unknown)
+ * and system call -- the /proc files of a live target, the registers of
+ * a core's thread.  0 when there is no thread to ask. */
+static int64_t stalled_syscall(cli_session *s, const tt_stask *t, tt_syscall *sc, char *wchan,
+			       size_t len)
+{
+	int64_t tid = tt_snapshot_task_tid(s->snap, &t->raw);
+
+	wchan[0] = 0;
+	tt_syscall_parse(NULL, sc);
+	if (tid <= 0)
+		return 0;
+	if (s->core) {
+		tt_sym *sym = cli_sym(s);
+		if (sym)
+			tt_sym_core_syscall(sym, (pid_t)tid, sc);
+		return tid;
+	}
+	char line[256];
+	proc_line(s->target.pid, tid, "syscall", line, sizeof(line));
+	tt_syscall_parse(line, sc);
+	/* A thread we stopped sleeps in the stop, not where it was. */
+	if (!s->stopped)
+		proc_line(s->target.pid, tid, "wchan", wchan, len);
+	return tid;
+}
+
+static int print_line(void *ctx, const char *p, size_t n)
+{
+	(void)ctx;
+	fwrite(p, 1, n, stdout);
+	putchar('\n');
+	return 1;
+}
+
+/* The thread's system call and its stack, unwound with libdw as `bt`
+ * unwinds a running task's, after the finding's text. */
 static void stalled_thread(cli_session *s, const tt_diag_finding *f)
 {
 	static native_frame nf[NATIVE_MAX];
+	static tt_bt_native bn[NATIVE_MAX];
 	const tt_stask *t = tt_snapshot_find(s->snap, f->task_id);
-	char err[256], line[512];
-	tt_fbuf b;
+	char err[256], wchan[64];
+	tt_syscall sc;
 
 	if (!t)
 		return;
-	int64_t tid = tt_snapshot_task_tid(s->snap, &t->raw);
-	if (tid > 0 && !s->core) {
-		char sys[256], wchan[64] = "";
-		proc_line(s->target.pid, tid, "syscall", sys, sizeof(sys));
-		/* A thread we stopped sleeps in the stop, not where it was. */
-		if (!s->stopped)
-			proc_line(s->target.pid, tid, "wchan", wchan, sizeof(wchan));
-		tt_fb_init(&b, line, sizeof(line));
-		tt_fb_str(&b, "  thread ");
-		tt_fb_u64(&b, (uint64_t)tid);
-		tt_fb_str(&b, " is ");
-		tt_fmt_syscall(&b, sys, wchan);
-		printf("%s\n", b.p);
-	}
+	int64_t tid = stalled_syscall(s, t, &sc, wchan, sizeof(wchan));
 	int n = native_stack(s, t, nf, NATIVE_MAX, err, sizeof(err));
-	if (n <= 0) {
-		printf("  (no native stack: %s)\n", n < 0 ? err : "no frames");
+	for (int k = 0; k < n; k++)
+		bn[k] = (tt_bt_native){nf[k].pc,     nf[k].f.inlined, nf[k].f.function,
+				       nf[k].f.file, nf[k].f.line,    nf[k].f.module};
+	tt_bt_stalled_thread(tid, tid > 0 ? &sc : NULL, wchan, bn, n, err, print_line, NULL);
+}
+
+/* A long poll's "thread": its id, system call and native stack (the
+ * frames of `bt --json`), as the text puts them after the finding. */
+static void stalled_json(cli_session *s, const tt_diag_finding *f)
+{
+	const tt_stask *t =
+	    f->kind == TT_DIAG_LONG_POLL ? tt_snapshot_find(s->snap, f->task_id) : NULL;
+	char wchan[64];
+	tt_syscall sc;
+
+	fputs(",\"thread\":", stdout);
+	if (!t) {
+		fputs("null", stdout);
 		return;
 	}
-	printf("  native stack (innermost first, executor frames pruned):\n");
-	for (int k = 0; k < n; k++) {
-		tt_fb_init(&b, line, sizeof(line));
-		tt_fb_str(&b, "  ");
-		tt_fmt_bt_native(&b, k, nf[k].pc, nf[k].f.inlined, nf[k].f.function, nf[k].f.file,
-				 nf[k].f.line, nf[k].f.module);
-		printf("%s\n", b.p);
-	}
+	int64_t tid = stalled_syscall(s, t, &sc, wchan, sizeof(wchan));
+	fputs("{\"tid\":", stdout);
+	tt_json_u64_or_null(stdout, tid > 0 ? (uint64_t)tid : 0);
+	fputs(",\"syscall\":", stdout);
+	tt_json_syscall(stdout, tid > 0 ? &sc : NULL, wchan);
+	json_native(stdout, s, t);
+	fputc('}', stdout);
 }
 
 /* The report's text with each long poll's thread after its finding. */

@@ -582,6 +582,52 @@ START_TEST(runtimes_and_fork_words)
 }
 END_TEST
 
+/* A thread's system call from registers (a core's, gdb's) and from the
+ * /proc line: the same words, and the states a stop can catch. */
+static const char *sc_words(const tt_syscall *sc, const char *wchan)
+{
+	tt_fbuf b;
+	tt_fb_init(&b, buf, sizeof buf);
+	tt_fmt_syscall_of(&b, sc, wchan);
+	return buf;
+}
+
+START_TEST(syscall_words)
+{
+	tt_syscall sc, line;
+	const uint64_t args[6] = {3, 0x7ffd0000, 1, 0, 0, 0};
+
+	/* read(3) interrupted by the stop (-ERESTARTSYS): blocked in it, as
+	 * the /proc line of the same thread says. */
+	ck_assert_int_eq(tt_syscall_from_regs(0, -512, args, &sc), TT_SC_BLOCKED);
+	ck_assert_str_eq(sc_words(&sc, NULL), "blocked in read(3, ...)");
+	ck_assert_int_eq(tt_syscall_parse("0 0x3 0x7ffd0000 0x1 0x0 0x0 0x0 0x7ffc 0x7f00", &line),
+			 TT_SC_BLOCKED);
+	ck_assert_int_eq(line.nr, 0);
+	ck_assert_uint_eq(line.args[1], 0x7ffd0000);
+	ck_assert_str_eq(sc_words(&line, "pipe_read"), "blocked in read(3, ...) (wchan pipe_read)");
+	ck_assert_int_eq(tt_syscall_from_regs(0, -4, args, &sc), TT_SC_BLOCKED);
+	/* Stopped as the call returned: not blocked in it. */
+	ck_assert_int_eq(tt_syscall_from_regs(0, 1, args, &sc), TT_SC_RETURNING);
+	ck_assert_str_eq(sc_words(&sc, NULL), "returning from read(3, ...) = 1");
+	ck_assert_int_eq(tt_syscall_from_regs(0, -11, args, &sc), TT_SC_RETURNING);
+	ck_assert_str_eq(sc_words(&sc, NULL), "returning from read(3, ...) = -11");
+	/* No call (orig_rax -1), unknown, running. */
+	ck_assert_int_eq(tt_syscall_from_regs(-1, 0, args, &sc), TT_SC_NONE);
+	ck_assert_str_eq(sc_words(&sc, NULL), "blocked outside a system call");
+	ck_assert_int_eq(tt_syscall_parse("-1 0x7ffc 0x7f00", &line), TT_SC_NONE);
+	ck_assert_int_eq(tt_syscall_parse(NULL, &sc), TT_SC_UNKNOWN);
+	ck_assert_str_eq(sc_words(&sc, NULL), "in an unknown state (no system call information)");
+	ck_assert_str_eq(sc_words(NULL, NULL), "in an unknown state (no system call information)");
+	ck_assert_int_eq(tt_syscall_parse("running", &sc), TT_SC_RUNNING);
+	/* A call without a name: its number; a non-fd argument in hex. */
+	ck_assert_int_eq(tt_syscall_from_regs(100000, -512, args, &sc), TT_SC_BLOCKED);
+	ck_assert_str_eq(sc_words(&sc, NULL), "blocked in system call 100000(0x3, ...)");
+	ck_assert_str_eq(tt_syscall_state_word(TT_SC_RETURNING), "returning");
+	ck_assert_str_eq(tt_syscall_state_word(99), "unknown");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("format");
@@ -597,6 +643,7 @@ int main(void)
 	tcase_add_test(tc, hostile_names_cut);
 	tcase_add_test(tc, hostile_names_random);
 	tcase_add_test(tc, runtimes_and_fork_words);
+	tcase_add_test(tc, syscall_words);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -151,6 +151,22 @@ def task(command):
     return f
 
 
+def syscall(v, where):
+    obj(v, where, {"state": one_of("unknown", "running", "none", "blocked", "returning"),
+                   "nr": (INT, NULL), "name": (STR, NULL), "args": (array(HEX), NULL),
+                   "ret": (INT, NULL), "wchan": (STR, NULL), "text": STR})
+    if v["state"] in ("blocked", "returning") and (v["nr"] is None or v["args"] is None):
+        raise Bad(f"{where}: a system call without its number and arguments")
+
+
+def stalled_thread(v, where):
+    """A long poll's worker thread: its system call and native stack."""
+    obj(v, where, {"tid": (INT, NULL), "syscall": (syscall, NULL),
+                   "native": (array(sym_frame), NULL), "native_error": (STR, NULL)})
+    if v["native"] is None and v["native_error"] is None:
+        raise Bad(f"{where}: no native stack and no reason")
+
+
 def strict_text(raw):
     """RAW as text, by a strict UTF-8 decoder."""
     try:
@@ -192,7 +208,7 @@ def document(d, command):
         obj(d, "$", {"findings": array(lambda f, p: obj(f, p, {
             "kind": one_of(*FINDINGS), "task_id": INT, "other_id": (INT, NULL),
             "age_ns": INT, "cycle": array(INT), "count": INT, "ids": array(INT),
-            "title": STR, "text": STR}))})
+            "title": STR, "text": STR, "thread": (stalled_thread, NULL)}))})
     obj(d, "$", {"tasktrace_json": INT, "command": one_of(command), "pid": INT,
                  "core": (STR, NULL), "stopped": bool,
                  "registry": lambda r, p: obj(r, p, {

@@ -7,10 +7,16 @@
  *   both     two loaders block both workers (at 150 ms) before a "ticker"
  *            task's 300 ms timer is due, so no worker fires it: starved,
  *            with the tasks holding the workers
+ *   repeat   a "napper" blocks its worker 3 times 120 ms in slow_step and
+ *            2 times 80 ms in other_step, prints "stall_prog: stalls
+ *            done" on stderr, and exits (exit(0)) on SIGUSR1
  * Prints "stall_prog: pid P registry A ready" first (50 ms after the
  * spawn); the loaders block 100 ms later. */
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tasktrace/tasktrace.h"
@@ -56,6 +62,71 @@ static tt_poll loader_poll(loader *self, tt_cx *cx)
 	TT_RETURN(self, 0);
 }
 
+/* Block the thread MS milliseconds, however often a signal interrupts. */
+__attribute__((noinline)) static void block_for(long ms)
+{
+	struct timespec end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_nsec += ms * 1000000;
+	end.tv_sec += end.tv_nsec / 1000000000;
+	end.tv_nsec %= 1000000000;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) != 0)
+		;
+}
+
+void slow_step(void);
+__attribute__((noinline)) void slow_step(void)
+{
+	block_for(120);
+	__asm__ volatile(""); /* a frame of its own: no tail call */
+}
+
+void other_step(void);
+__attribute__((noinline)) void other_step(void)
+{
+	block_for(80);
+	__asm__ volatile("");
+}
+
+static atomic_int quit;
+static void on_usr1(int sig)
+{
+	(void)sig;
+	atomic_store(&quit, 1);
+}
+
+typedef struct napper {
+	tt_frame frame;
+	tt_sleep nap;
+	int i;
+} napper;
+static tt_poll napper_poll(napper *self, tt_cx *cx);
+TT_ASYNC_FN(napper, napper_poll, NULL);
+static void napper_init(napper *n)
+{
+	tt_frame_init(&n->frame, &napper_fn);
+}
+
+static tt_poll napper_poll(napper *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(150)));
+	for (self->i = 0; self->i < 5; self->i++) {
+		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(20)));
+		if (self->i < 3)
+			slow_step();
+		else
+			other_step();
+	}
+	/* Idle a while: the detector sees the last stall end. */
+	TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(200)));
+	if (write(2, "stall_prog: stalls done\n", 24) < 0)
+		_exit(3);
+	while (!atomic_load(&quit))
+		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_MS(10)));
+	exit(0);
+}
+
 typedef struct ticker {
 	tt_frame frame;
 	tt_sleep tick;
@@ -76,6 +147,10 @@ static tt_poll ticker_poll(ticker *self, tt_cx *cx)
 
 static void spawn_tasks(void)
 {
+	if (!strcmp(mode, "repeat")) {
+		tt_task_detach(TT_SPAWN(NULL, "napper", napper, napper_init));
+		return;
+	}
 	tt_task_detach(TT_SPAWN(NULL, "config-loader", loader, loader_init));
 	if (!strcmp(mode, "both")) {
 		tt_task_detach(TT_SPAWN(NULL, "config-loader-2", loader, loader_init));
@@ -89,5 +164,6 @@ int main(int argc, char **argv)
 		mode = argv[1];
 	if (pipe(pipe_fds) != 0)
 		return 2;
+	signal(SIGUSR1, on_usr1);
 	return sample_main("stall_prog", spawn_tasks);
 }

@@ -176,6 +176,99 @@ START_TEST(long_poll_and_hung)
 }
 END_TEST
 
+/* tests/diag/stall_prog.c read: its loader blocked in read(), the pid. */
+static pid_t stall_start(void)
+{
+	int out[2];
+	char line[256];
+	ck_assert_int_eq(pipe(out), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		execl(getenv("TT_STALL_PROG"), "stall_prog", "read", (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	FILE *f = fdopen(out[0], "r");
+	ck_assert_msg(fgets(line, sizeof line, f), "stall_prog printed nothing");
+	fclose(f);
+	/* Until a thread of it is in read() (system call 0). */
+	snprintf(line, sizeof line, "grep -l '^0 ' /proc/%d/task/*/syscall >/dev/null 2>&1",
+		 (int)pid);
+	for (int i = 0; i < 600 && system(line) != 0; i++)
+		usleep(50 * 1000);
+	return pid;
+}
+
+/* The lines after the long poll of task 2 in C: its thread's system call
+ * and native stack, up to the next blank line (a copy to free). */
+static char *stalled_block(const char *c)
+{
+	const char *p = strstr(c, "long poll: task 2 \"config-loader\"");
+	ck_assert_msg(p, "no long poll in:\n%s", c);
+	p = strstr(p, "\n  thread ");
+	ck_assert_msg(p, "no thread line in:\n%s", c);
+	p++;
+	const char *end = strstr(p, "\n\n");
+	return strndup(p, end ? (size_t)(end - p) + 1 : strlen(p));
+}
+
+static void assert_stalled(const char *block)
+{
+	const char *prog = "tests/diag/stall_prog.c";
+	ck_assert_msg(strstr(line_with(block, "  thread "), " is blocked in read("), "%s", block);
+	ck_assert_ptr_nonnull(strstr(block, "  native stack (innermost first, executor frames "
+					    "pruned):\n"));
+	ck_assert_msg(strstr(line_with(block, "in load_config () at "), at(prog, "blocking-read")),
+		      "%s", block);
+	ck_assert_ptr_nonnull(strstr(line_with(block, "in loader_poll () at "), "stall_prog.c:"));
+}
+
+/* A long poll's worker thread in `task diagnose`: its system call (from
+ * the registers gdb has) and native stack, live and on a core, in the
+ * words of `tasktrace hung` (the same C code); on the core the very same
+ * lines (the same unwinder). */
+START_TEST(stalled_thread_live_and_core)
+{
+	char core[128], pid[16];
+	pid_t p = stall_start();
+	ttmi *g = gdb_attach(p);
+	ok(g, ttmi_cli(g, "task diagnose -long-poll 10ms"), "task diagnose");
+	char *b = stalled_block(ttmi_console(g));
+	assert_stalled(b);
+	free(b);
+	snprintf(core, sizeof core, "/tmp/tt-diag-gdb-stall-%d.core", (int)p);
+	ok(g, ttmi_cli(g, "gcore %s", core), "gcore");
+	ttmi_close(g);
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+
+	const char *args[] = {getenv("TT_STALL_PROG"), core, NULL};
+	g = gdb_start(args);
+	ok(g, ttmi_cli(g, "task diagnose -long-poll 10ms"), "task diagnose on a core");
+	b = stalled_block(ttmi_console(g));
+	assert_stalled(b);
+	ttmi_close(g);
+	snprintf(pid, sizeof pid, "%d", (int)p);
+	char *argv[] = {getenv("TT_TASKTRACE"),
+			(char *)"hung",
+			(char *)"--long-poll",
+			(char *)"10ms",
+			(char *)"--exe",
+			getenv("TT_STALL_PROG"),
+			core,
+			NULL};
+	run r = run_prog(NULL, NULL, 0, argv);
+	char *cli = stalled_block(r.out);
+	ck_assert_str_eq(b, cli);
+	free(cli);
+	free(b);
+	run_free(&r);
+	unlink(core);
+}
+END_TEST
+
 /* gdb's "now" is the moment the target stopped, as the CLI's is (it
  * reads within ms of its stop): gdb answers long after -- an attach reads
  * every library's symbols first -- and what was under way at the stop must
@@ -228,6 +321,7 @@ int main(void)
 	tcase_add_test(tc, holders_and_groups_live);
 	tcase_add_test(tc, lost_waker_live_and_core);
 	tcase_add_test(tc, long_poll_and_hung);
+	tcase_add_test(tc, stalled_thread_live_and_core);
 	tcase_add_test(tc, now_is_the_stop);
 	suite_add_tcase(s, tc);
 	return run_suite(s);

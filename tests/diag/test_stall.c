@@ -162,6 +162,71 @@ START_TEST(stall_off)
 }
 END_TEST
 
+/* With the stall detector on, the watchdog's long-poll finding carries
+ * the stack and system call the detector took (no second signal). */
+START_TEST(watchdog_with_stall)
+{
+	proc p;
+	setenv("TASKTRACE_WATCHDOG", "interval=100ms,long_poll=100ms,idle=off", 1);
+	proc_start(&p, "read", "50ms");
+	unsetenv("TASKTRACE_WATCHDOG");
+	const char *r = wait_for(&p, "tasktrace watchdog (pid", 1);
+	const char *f = strstr(r, "tasktrace watchdog (pid");
+	ck_assert_msg(strstr(f, "long poll: task 2 \"config-loader\""), "%s", r);
+	const char *l = line_with(f, " when the stall detector took its stack, ");
+	ck_assert_msg(strstr(l, " was blocked in read("), "%s", l);
+	ck_assert_ptr_nonnull(
+	    strstr(l, "into the poll (innermost first, executor frames pruned):"));
+	/* The finding's lines, then the stack's, in one piece. */
+	ck_assert_ptr_nonnull(strstr(line_with(f, "in load_config"), "[stall_prog+0x"));
+	ck_assert_ptr_nonnull(strstr(line_with(f, "(async loader)"), PROG));
+	proc_stop(&p);
+}
+END_TEST
+
+/* The stalls of a run grouped by stack, with counts and durations: in
+ * the dump (SIGQUIT) while it runs, and at exit (TASKTRACE_STALL). */
+START_TEST(stall_summary)
+{
+	proc p;
+	int status;
+	setenv("TASKTRACE_DUMP_SIGNAL", "QUIT", 1);
+	proc_start(&p, "repeat", "50ms");
+	unsetenv("TASKTRACE_DUMP_SIGNAL");
+	wait_for(&p, "stall_prog: stalls done", 1);
+	kill(p.pid, SIGQUIT);
+	const char *r = wait_for(&p, "tasktrace: end of dump", 1);
+	const char *d = strstr(r, "tasktrace: dump of pid");
+	ck_assert_ptr_nonnull(d);
+	d = strstr(d, "tasktrace stalls (pid ");
+	ck_assert_msg(d, "no stalls in the dump:\n%s", r);
+	ck_assert_ptr_nonnull(strstr(line_with(d, "tasktrace stalls"),
+				     "): 5 polls ran past 50ms, in 2 stacks, most stalls first:"));
+	const char *three = strstr(d, "\n  3 stalls: min "), *two = strstr(d, "\n  2 stalls: min ");
+	ck_assert_msg(three && two && three < two, "%s", d);
+	ck_assert_ptr_nonnull(strstr(line_with(three, "3 stalls"), "; first in task 2 \"napper\", "
+								   "blocked in clock_nanosleep("));
+	ck_assert_ptr_nonnull(strstr(three, "[stall_prog+0x"));
+
+	kill(p.pid, SIGUSR1);
+	r = wait_for(&p, "tasktrace stalls (pid ", 2);
+	ck_assert_int_eq(waitpid(p.pid, &status, 0), p.pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(p.err);
+	const char *e = strstr(strstr(r, "tasktrace: end of dump"), "tasktrace stalls (pid ");
+	ck_assert_ptr_nonnull(e);
+	three = strstr(e, "\n  3 stalls: min ");
+	two = strstr(e, "\n  2 stalls: min ");
+	ck_assert_msg(three && two && three < two, "%s", e);
+	/* Each group's stack names its own blocking function (exported). */
+	const char *slow = strstr(three, " in slow_step ["),
+		   *other = strstr(two, " in other_step [");
+	ck_assert_msg(slow && slow < two && other, "%s", e);
+	ck_assert_ptr_nonnull(strstr(line_with(three, "3 stalls"), ", median "));
+	ck_assert_ptr_nonnull(strstr(line_with(three, "3 stalls"), ", p99 "));
+}
+END_TEST
+
 static int exit_code(const run *r)
 {
 	ck_assert_msg(WIFEXITED(r->status), "tasktrace died");
@@ -181,6 +246,36 @@ static void assert_stalled_stack(const run *r)
 	ck_assert_ptr_nonnull(strstr(line_with(r->out, "in loader_poll () at "), PROG));
 }
 
+/* The long poll's "thread" in `hung --json`: the system call read(3)
+ * as fields, and the native stack's frames with file, line and
+ * module+offset, the blocking function at its line. */
+static void assert_stalled_json(const run *r)
+{
+	ck_assert_int_eq(exit_code(r), 20);
+	assert_schema("hung", r->out);
+	const char *t = strstr(r->out, "\"kind\":\"long poll\",\"task_id\":2,");
+	ck_assert_msg(t, "no long poll of task 2 in:\n%s", r->out);
+	t = strstr(t, ",\"thread\":{\"tid\":");
+	ck_assert_msg(t, "no thread in the long poll:\n%s", r->out);
+	ck_assert_ptr_nonnull(strstr(t, ",\"syscall\":{\"state\":\"blocked\",\"nr\":0,"
+					"\"name\":\"read\",\"args\":[\"0x"));
+	ck_assert_ptr_nonnull(strstr(t, "\"text\":\"blocked in read("));
+	const char *f = strstr(t, "{\"pc\":\"0x");
+	ck_assert_msg(f, "no native frames in:\n%s", t);
+	char line[32];
+	snprintf(line, sizeof line, "\"line\":%u,", marker(PROG, "blocking-read"));
+	const char *lc = strstr(f, "\"function\":\"load_config\"");
+	ck_assert_msg(lc, "no load_config frame in:\n%s", t);
+	const char *end = strchr(lc, '}');
+	ck_assert_ptr_nonnull(end);
+	char frame[1024];
+	snprintf(frame, sizeof frame, "%.*s", (int)(end - lc), lc);
+	ck_assert_msg(strstr(frame, PROG + strlen("tests/diag/")), "%s", frame);
+	ck_assert_msg(strstr(frame, line), "not at the read: %s", frame);
+	ck_assert_msg(strstr(frame, "stall_prog\",\"module_offset\":\"0x"), "%s", frame);
+	ck_assert_ptr_nonnull(strstr(t, "\"native_error\":null}"));
+}
+
 START_TEST(hung_stalled_thread)
 {
 	proc p;
@@ -197,6 +292,17 @@ START_TEST(hung_stalled_thread)
 	run r = run_prog(NULL, NULL, 0, argv);
 	assert_stalled_stack(&r);
 	ck_assert_ptr_nonnull(strstr(line_with(r.out, "  thread "), " is blocked in read("));
+	run_free(&r);
+	/* The same in --json: the finding's "thread". */
+	char *jargv[] = {getenv("TT_TASKTRACE"),
+			 (char *)"hung",
+			 (char *)"--json",
+			 (char *)"--long-poll",
+			 (char *)"10ms",
+			 pid,
+			 NULL};
+	r = run_prog(NULL, NULL, 0, jargv);
+	assert_stalled_json(&r);
 	run_free(&r);
 	proc_stop(&p);
 }
@@ -261,6 +367,14 @@ START_TEST(hung_stalled_core)
 			NULL};
 	run r = run_prog(NULL, NULL, 0, argv);
 	assert_stalled_stack(&r);
+	/* The system call from the thread's registers in the core. */
+	ck_assert_ptr_nonnull(strstr(line_with(r.out, "  thread "), " is blocked in read("));
+	run_free(&r);
+	char *jargv[] = {getenv("TT_TASKTRACE"),  (char *)"hung", (char *)"--json",
+			 (char *)"--long-poll",	  (char *)"10ms", (char *)"--exe",
+			 getenv("TT_STALL_PROG"), core,		  NULL};
+	r = run_prog(NULL, NULL, 0, jargv);
+	assert_stalled_json(&r);
 	run_free(&r);
 	unlink(core);
 }
@@ -277,6 +391,10 @@ int main(void)
 	const char *sanitize = getenv("TT_SANITIZE");
 	if (!sanitize || !strstr(sanitize, "thread"))
 		tcase_add_test(tc, stall_report);
+	if (!sanitize || !strstr(sanitize, "thread")) {
+		tcase_add_test(tc, watchdog_with_stall);
+		tcase_add_test(tc, stall_summary);
+	}
 	tcase_add_test(tc, stall_masked);
 	tcase_add_test(tc, stall_off);
 	tcase_add_test(tc, hung_stalled_thread);

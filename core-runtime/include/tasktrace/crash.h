@@ -113,6 +113,9 @@ typedef struct tt_stall_opts {
  * when the program handles the signal, EINVAL for a signal that is not
  * real-time. */
 TT_API int tt_stall_start(const tt_stall_opts *opts);
+/* Stop it, and write to its fd the stalls of the run grouped by native
+ * stack, with their count and min/median/p99/max durations (the dump on a
+ * signal prints them too; TASKTRACE_STALL calls this at exit). */
 TT_API void tt_stall_stop(void);
 
 /* Tasks of RT still pending, as "leaked at shutdown" findings written to

@@ -61,6 +61,7 @@ void tt_snapshot_struct_sizes(size_t out[TT_BINDING_STRUCTS])
 	    sizeof(tt_list_opts),     sizeof(tt_diag_opts),    sizeof(tt_rpath_ends),
 	    sizeof(tt_root_pick_out), sizeof(tt_diag_finding), sizeof(tt_diag_report),
 	    sizeof(tt_enum_row),      sizeof(tt_bt_native),    sizeof(tt_bt_hooks),
+	    sizeof(tt_syscall),
 	};
 	for (size_t i = 0; i < TT_BINDING_STRUCTS; i++)
 		out[i] = sizes[i];

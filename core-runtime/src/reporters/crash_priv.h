@@ -52,6 +52,26 @@ typedef int (*tt_cb_namer)(uint64_t pc, char *buf, size_t len);
 void tt_cb_print_named(tt_rout *o, const tt_native *nb, const tt_cb_poll *polls,
 		       size_t npolls, tt_cb_namer namer);
 
+/* The stack the stall detector (stall.c) took of the poll of task
+ * TASK_ID that started at POLL_START (the worker record's clock), if it
+ * is running and took one: the system call then and the native stack, as
+ * lines into O, for the watchdog's long-poll finding.  Returns 1, or 0
+ * (nothing written) when it has none. */
+int tt__stall_describe(uint64_t task_id, uint64_t poll_start, tt_rout *o);
+
+/* The stalls of a run grouped by stack (stall_agg.c).  Reset at
+ * tt_stall_start; ADD (the tt-stall thread only) one stall that lasted
+ * DUR_NS, its stack NB (NULL: none taken), the /proc syscall line SYS it
+ * was taken in, its task; PRINT (async-signal-safe with NAMER NULL: the
+ * dump) the groups, most stalls first.  Returns the stalls counted. */
+void tt__stall_agg_reset(uint64_t threshold_ns);
+void tt__stall_agg_add(const tt_native *nb, const char *sys, uint64_t task_id, const char *name,
+		       uint64_t dur_ns);
+int tt__stall_agg_print(tt_rout *o, tt_cb_namer namer);
+/* Has the stall detector been started in this process (the dump then
+ * prints the stalls seen)? */
+int tt__stall_started(void);
+
 /* PC, frame pointer and SP of a signal's ucontext_t (0 when the
  * architecture is not known). */
 void tt_cb_regs(const void *ucontext, uint64_t *pc, uint64_t *fp, uint64_t *sp);

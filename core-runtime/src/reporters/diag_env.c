@@ -110,7 +110,9 @@ static void from_env(void)
 		    tt_diag_parse_duration(stall, &ns) < 0)
 			ns = 0;
 		so.threshold_ns = ns;
-		tt_stall_start(&so);
+		/* At exit, the stalls of the run (tt_stall_stop prints them). */
+		if (tt_stall_start(&so) == 0)
+			atexit(tt_stall_stop);
 	}
 }
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reporters/crash_priv.h"
 #include "reporters/report.h"
 #include "tasktrace/crash.h"
 
@@ -76,6 +77,11 @@ static int dump(int fd, const char *note)
 	 * batch's seqlock is checked with one read, which keeps 10k tasks
 	 * well under 25 ms. */
 	n = tt_rep_bt_all(p, &o, "");
+	/* The stalls seen so far (tasktrace/crash.h, tt_stall_start). */
+	if (tt__stall_started()) {
+		tt_rout_force(&o, "");
+		tt__stall_agg_print(&o, NULL);
+	}
 	tt_rout_line(&o, "tasktrace: end of dump");
 	tt_rout_flush(&o);
 	tt_rep_close(p);

@@ -12,7 +12,9 @@
  * (/proc/self/task/TID/syscall and wchan), the task's chain and ancestry as `tasktrace bt` prints
  * them -- at the threshold and again at 2x, 4x, ... of it, and at most RATE reports a second.  A
  * report again while the thread is still in the same system call reuses the stack instead of
- * interrupting the call once more. */
+ * interrupting the call once more.  A stall that ends goes into the run's stalls grouped by
+ * stack (stall_agg.c); the watchdog's long-poll finding reuses the stack taken
+ * (tt__stall_describe). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +49,11 @@ typedef struct slot {
 	tt_native nb;
 	/* The stall thread's own: the stall being followed. */
 	uint64_t task, start; /* task id and poll start: one stall */
+	uint64_t task_addr;   /* its record, to name the stack's async frames */
+	uint64_t stack_ns;    /* when the stack was taken */
+	int crossed;	      /* ran past the threshold: a stall, counted as it ends */
+	uint64_t polls;	      /* the task's polls then: the stall is poll polls + 1 */
+	char name[TT_TASK_NAME_MAX];
 	uint64_t next_ns;     /* report again once the poll is this old */
 	int unanswered;	      /* the signal got no answer: ask no more */
 	int have_stack;
@@ -60,6 +67,7 @@ static struct {
 	int stop;
 	uint64_t tick_ns; /* the shortest wait between two looks */
 	int running;
+	_Atomic int started; /* ever: the dump prints the stalls seen */
 	tt_stall_opts o;
 	int signo;
 	slot *slots; /* allocated once, never freed: a late signal finds it */
@@ -266,8 +274,11 @@ static void report(size_t i, const tt_rworker *w, uint64_t age)
 	int have_task = 0;
 
 	tt_rep *p = tt_rep_open(1, err, sizeof(err));
-	if (p && tt_rep_task(p, w->task, &t) == TT_R_OK && t.id == w->task_id)
+	if (p && tt_rep_task(p, w->task, &t) == TT_R_OK && t.id == w->task_id) {
 		have_task = 1;
+		memcpy(s->name, t.name, sizeof(s->name));
+		s->name[sizeof(s->name) - 1] = 0;
+	}
 	tt_rout_init(&o, out_fd(), 64u << 10);
 	head_line(&o, w, have_task ? &t : NULL, age);
 
@@ -286,6 +297,7 @@ static void report(size_t i, const tt_rworker *w, uint64_t age)
 		/* The stack is the moment of the signal: what the call was
 		 * then is what goes with it. */
 		s->have_stack = ask_stack(i, w, &why);
+		s->stack_ns = tt_now_ns();
 		snprintf(s->sys, sizeof(s->sys), "%s", sys);
 	} else if (!reuse) {
 		s->have_stack = 0;
@@ -324,6 +336,63 @@ static void report(size_t i, const tt_rworker *w, uint64_t age)
 	tt_rep_close(p);
 }
 
+int tt__stall_describe(uint64_t task_id, uint64_t poll_start, tt_rout *o)
+{
+	static tt_cb_poll polls[64];
+	int done = 0;
+
+	/* The tt-stall thread changes the slots only holding the lock. */
+	pthread_mutex_lock(&st.lock);
+	for (size_t i = 0; st.running && st.slots && i < SLOTS && !done; i++) {
+		slot *s = &st.slots[i];
+		if (s->task != task_id || s->start != poll_start || !s->have_stack)
+			continue;
+		char mem[512], err[160];
+		tt_fbuf b;
+		tt_rtask t;
+		tt_fb_init(&b, mem, sizeof(mem));
+		tt_fb_str(&b, "  thread ");
+		tt_fb_u64(&b, (uint64_t)atomic_load_explicit(&s->tid, memory_order_relaxed));
+		tt_fb_str(&b, " was ");
+		tt_fmt_syscall(&b, s->sys, NULL);
+		tt_fb_str(&b, " when the stall detector took its stack, ");
+		tt_fmt_duration(&b, s->stack_ns - s->start);
+		tt_fb_str(&b, " into the poll (innermost first, executor frames pruned):");
+		tt_rout_force(o, b.p);
+		tt_rep *p = tt_rep_open(1, err, sizeof(err));
+		size_t np = 0;
+		if (p && tt_rep_task(p, s->task_addr, &t) == TT_R_OK && t.id == task_id)
+			np = tt_cb_chain_polls(p, &t, polls, 64);
+		tt_cb_print_named(o, &s->nb, polls, np, dl_name);
+		tt_rep_close(p);
+		done = 1;
+	}
+	pthread_mutex_unlock(&st.lock);
+	return done;
+}
+
+/* Slot S's stall has ended (W: its worker now, NULL at stop): into the
+ * stalls of the run.  The task's record says when its poll ended as long
+ * as it was not polled again since; else it ended before the worker's
+ * next poll started, or when the worker is not polling, by NOW (within a
+ * look: a threshold). */
+static void end_stall(slot *s, const tt_rworker *w, uint64_t now)
+{
+	tt_rtask t;
+
+	if (!s->task || !s->crossed)
+		return;
+	uint64_t end = w && w->state == TT_WORKER_POLLING && w->poll_start_ns > s->start
+			   ? w->poll_start_ns
+			   : now;
+	if (w && tt_reader_read_task(&st.r, s->task_addr, &t) == TT_R_OK && t.id == s->task &&
+	    t.polls == s->polls + 1 && t.poll_end_ns > s->start && t.poll_end_ns <= end)
+		end = t.poll_end_ns;
+	tt__stall_agg_add(s->have_stack ? &s->nb : NULL, s->sys, s->task, s->name,
+			  end > s->start ? end - s->start : 0);
+	s->crossed = 0;
+}
+
 /* Is worker record W in a poll past the threshold that is due a report?
  * Returns when to look at it next: when its poll, if it goes on, is due
  * its next report (UINT64_MAX: not in a poll). */
@@ -331,6 +400,9 @@ static uint64_t check(size_t i, const tt_rworker *w, uint64_t now)
 {
 	slot *s = &st.slots[i];
 
+	if (s->task && (w->state != TT_WORKER_POLLING || s->task != w->task_id ||
+			s->start != w->poll_start_ns))
+		end_stall(s, w, now);
 	if (w->state != TT_WORKER_POLLING || !w->task_id || !w->poll_start_ns ||
 	    w->poll_start_ns > now || (int64_t)w->tid <= 0) {
 		s->task = 0;
@@ -339,10 +411,14 @@ static uint64_t check(size_t i, const tt_rworker *w, uint64_t now)
 	if (s->task != w->task_id || s->start != w->poll_start_ns) {
 		/* A new poll: a new stall, if it lasts. */
 		s->task = w->task_id;
+		s->task_addr = w->task;
 		s->start = w->poll_start_ns;
 		s->next_ns = st.o.threshold_ns;
 		s->unanswered = 0;
 		s->have_stack = 0;
+		s->crossed = 0;
+		s->name[0] = 0;
+		s->sys[0] = 0;
 	}
 	uint64_t age = now - w->poll_start_ns;
 	if (age < s->next_ns)
@@ -353,6 +429,9 @@ static uint64_t check(size_t i, const tt_rworker *w, uint64_t now)
 	if (tt_reader_read_task(&st.r, w->task, &t) != TT_R_OK || t.id != w->task_id ||
 	    t.state != TT_STATE_RUNNING)
 		return now + st.tick_ns;
+	if (!s->crossed)
+		s->polls = t.polls;
+	s->crossed = 1;
 	while (s->next_ns <= age)
 		s->next_ns *= 2;
 	if (rate_ok(now))
@@ -456,10 +535,13 @@ int tt_stall_start(const tt_stall_opts *opts)
 	if (st.tick_ns < TICK_MIN_NS)
 		st.tick_ns = TICK_MIN_NS;
 	st.stop = 0;
+	tt__stall_agg_reset(st.o.threshold_ns);
 	err = -pthread_create(&st.thread, NULL, stall_main, NULL);
 	if (err)
 		pthread_cond_destroy(&st.cv);
 	st.running = err == 0;
+	if (st.running)
+		atomic_store(&st.started, 1);
 fail:
 	pthread_mutex_unlock(&st.lock);
 	return err;
@@ -476,7 +558,21 @@ void tt_stall_stop(void)
 		pthread_mutex_lock(&st.lock);
 		pthread_cond_destroy(&st.cv);
 		st.running = 0;
+		/* The stalls going on count as they are now; then the run's. */
+		uint64_t now = tt_now_ns();
+		for (size_t i = 0; i < SLOTS; i++)
+			end_stall(&st.slots[i], NULL, now);
+		tt_rout o;
+		tt_rout_init(&o, out_fd(), 1u << 20);
+		tt_rout_force(&o, "");
+		tt__stall_agg_print(&o, dl_name);
+		tt_rout_flush(&o);
 		/* The handler stays: a signal still queued finds it. */
 	}
 	pthread_mutex_unlock(&st.lock);
+}
+
+int tt__stall_started(void)
+{
+	return atomic_load(&st.started);
 }

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reporters/crash_priv.h"
 #include "tasktrace/crash.h"
 #include "tasktrace/read/diagnose.h"
 #include "tasktrace/read/format.h"
@@ -63,7 +64,24 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-static void emit(const tt_diag_finding *f)
+/* A long poll whose stack the stall detector took: the finding, then
+ * that stack and system call, in one write as far as 64 KiB go. */
+static void emit_stalled(const tt_diag_finding *f, uint64_t now, const char *text, size_t n)
+{
+	enum { SIZE = 64u << 10 };
+	char *mem = malloc(SIZE);
+	tt_rout o;
+
+	tt_rout_init(&o, wd.o.fd >= 0 ? wd.o.fd : 2, 1u << 20);
+	tt_rout_set_buffer(&o, mem, SIZE); /* NULL: its own 4 KiB */
+	/* A line each: the finding's text ends in '\n'. */
+	tt_rout_put(&o, text, n && text[n - 1] == '\n' ? n - 1 : n);
+	tt__stall_describe(f->task_id, now - f->age_ns, &o);
+	tt_rout_flush(&o);
+	free(mem);
+}
+
+static void emit(const tt_diag_finding *f, uint64_t now)
 {
 	char head[64];
 	tt_fbuf b;
@@ -80,7 +98,10 @@ static void emit(const tt_diag_finding *f)
 	memcpy(buf + b.len, f->text, n);
 	buf[b.len + n] = 0;
 	/* One write: the lines of a finding stay together. */
-	write_all(wd.o.fd >= 0 ? wd.o.fd : 2, buf, b.len + n);
+	if (f->kind == TT_DIAG_LONG_POLL)
+		emit_stalled(f, now, buf, b.len + n);
+	else
+		write_all(wd.o.fd >= 0 ? wd.o.fd : 2, buf, b.len + n);
 	free(buf);
 }
 
@@ -127,7 +148,7 @@ static int round_locked(void)
 		if (wd.nseen == MAX_KEYS)
 			wd.nseen = 0; /* forget the oldest rather than grow */
 		wd.seen[wd.nseen++] = k;
-		emit(f);
+		emit(f, r->now_ns);
 		n++;
 	}
 	memcpy(wd.suspects, next, nnext * sizeof(key));

@@ -55,43 +55,100 @@ const char *tt_syscall_name(long nr)
 
 /* "0 0x5 0x7ffd 0x1000 ..." (number, six arguments, sp, pc), "-1 sp pc"
  * when blocked outside a system call, "running". */
-int tt_fmt_syscall(tt_fbuf *b, const char *line, const char *wchan)
+int tt_syscall_parse(const char *line, tt_syscall *out)
 {
 	char *end;
+
+	memset(out, 0, sizeof(*out));
+	if (!line || !*line)
+		return out->state = TT_SC_UNKNOWN;
+	if (!strncmp(line, "running", 7))
+		return out->state = TT_SC_RUNNING;
+	long nr = strtol(line, &end, 10);
+	if (end == line)
+		return out->state = TT_SC_UNKNOWN;
+	if (nr < 0)
+		return out->state = TT_SC_NONE;
+	out->nr = nr;
+	for (int i = 0; i < 6; i++) {
+		const char *p = end;
+		out->args[i] = strtoull(p, &end, 16);
+		if (end == p)
+			break;
+	}
+	return out->state = TT_SC_BLOCKED;
+}
+
+int tt_syscall_from_regs(int64_t orig_ax, int64_t ax, const uint64_t args[6], tt_syscall *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (orig_ax < 0)
+		return out->state = TT_SC_NONE;
+	out->nr = orig_ax;
+	for (int i = 0; i < 6; i++)
+		out->args[i] = args ? args[i] : 0;
+	/* A stop that lands on a thread blocked in a call interrupts it: the
+	 * kernel leaves -ERESTARTSYS (-512), -ERESTARTNOINTR, -ERESTARTNOHAND,
+	 * -ERESTART_RESTARTBLOCK (-516) or -EINTR in the result register, and
+	 * -ENOSYS on entry, before the call ran. */
+	if ((ax <= -512 && ax >= -516) || ax == -4 || ax == -38)
+		return out->state = TT_SC_BLOCKED;
+	out->ret = ax;
+	return out->state = TT_SC_RETURNING;
+}
+
+const char *tt_syscall_state_word(int state)
+{
+	static const char *const words[] = {"unknown", "running", "none", "blocked", "returning"};
+
+	return state >= 0 && state <= TT_SC_RETURNING ? words[state] : "unknown";
+}
+
+int tt_fmt_syscall_of(tt_fbuf *b, const tt_syscall *sc, const char *wchan)
+{
 	int rc = 0;
 
-	if (!line || !*line) {
-		tt_fb_str(b, "in an unknown state (no system call information)");
-	} else if (!strncmp(line, "running", 7)) {
+	switch (sc ? sc->state : TT_SC_UNKNOWN) {
+	case TT_SC_RUNNING:
 		tt_fb_str(b, "running (not in a system call)");
-	} else {
-		long nr = strtol(line, &end, 10);
-		if (end == line) {
-			tt_fb_str(b, "in an unknown state (no system call information)");
-		} else if (nr < 0) {
-			tt_fb_str(b, "blocked outside a system call");
+		break;
+	case TT_SC_NONE:
+		tt_fb_str(b, "blocked outside a system call");
+		break;
+	case TT_SC_BLOCKED:
+	case TT_SC_RETURNING: {
+		const char *name = tt_syscall_name((long)sc->nr);
+		int fd = 0;
+		for (size_t i = 0; name && i < sizeof(calls) / sizeof(calls[0]); i++)
+			if (calls[i].nr == sc->nr)
+				fd = calls[i].fd;
+		tt_fb_str(b, sc->state == TT_SC_BLOCKED ? "blocked in " : "returning from ");
+		if (name) {
+			tt_fb_str(b, name);
 		} else {
-			const char *name = tt_syscall_name(nr);
-			unsigned long long arg = strtoull(end, NULL, 16);
-			int fd = 0;
-			for (size_t i = 0; name && i < sizeof(calls) / sizeof(calls[0]); i++)
-				if (calls[i].nr == nr)
-					fd = calls[i].fd;
-			tt_fb_str(b, "blocked in ");
-			if (name) {
-				tt_fb_str(b, name);
-			} else {
-				tt_fb_str(b, "system call ");
-				tt_fb_u64(b, (uint64_t)nr);
-			}
-			tt_fb_str(b, "(");
-			if (fd)
-				tt_fb_u64(b, (uint64_t)(int)arg);
-			else
-				tt_fb_hex(b, arg);
-			tt_fb_str(b, ", ...)");
-			rc = 1;
+			tt_fb_str(b, "system call ");
+			tt_fb_u64(b, (uint64_t)sc->nr);
 		}
+		tt_fb_str(b, "(");
+		if (fd)
+			tt_fb_u64(b, (uint64_t)(int)sc->args[0]);
+		else
+			tt_fb_hex(b, sc->args[0]);
+		tt_fb_str(b, ", ...)");
+		if (sc->state == TT_SC_RETURNING) {
+			tt_fb_str(b, " = ");
+			if (sc->ret < 0) {
+				tt_fb_str(b, "-");
+				tt_fb_u64(b, (uint64_t)-sc->ret);
+			} else {
+				tt_fb_u64(b, (uint64_t)sc->ret);
+			}
+		}
+		rc = 1;
+		break;
+	}
+	default:
+		tt_fb_str(b, "in an unknown state (no system call information)");
 	}
 	/* wchan: the kernel function it sleeps in ("pipe_read"); "0" when
 	 * running. */
@@ -101,4 +158,12 @@ int tt_fmt_syscall(tt_fbuf *b, const char *line, const char *wchan)
 		tt_fb_str(b, ")");
 	}
 	return rc;
+}
+
+int tt_fmt_syscall(tt_fbuf *b, const char *line, const char *wchan)
+{
+	tt_syscall sc;
+
+	tt_syscall_parse(line, &sc);
+	return tt_fmt_syscall_of(b, &sc, wchan);
 }

@@ -1,6 +1,7 @@
 /* Tasks as JSON (tasktrace/read/taskjson.h), the schema of docs/cli.md. */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tasktrace/read/taskjson.h"
 #include "tasktrace/read/tasklist.h"
@@ -37,6 +38,43 @@ void tt_json_u64_or_null(FILE *f, uint64_t v)
 		fprintf(f, "%" PRIu64, v);
 	else
 		fputs("null", f);
+}
+
+void tt_json_syscall(FILE *f, const tt_syscall *sc, const char *wchan)
+{
+	char mem[256];
+	tt_fbuf b;
+
+	if (!sc) {
+		fputs("null", f);
+		return;
+	}
+	int in = sc->state == TT_SC_BLOCKED || sc->state == TT_SC_RETURNING;
+	fprintf(f, "{\"state\":\"%s\",\"nr\":", tt_syscall_state_word(sc->state));
+	if (in)
+		fprintf(f, "%" PRId64, sc->nr);
+	else
+		fputs("null", f);
+	fputs(",\"name\":", f);
+	tt_json_str(f, in ? tt_syscall_name((long)sc->nr) : NULL);
+	fputs(",\"args\":", f);
+	for (int i = 0; i < 6 && in; i++) {
+		fputs(i ? "," : "[", f);
+		tt_json_hex(f, sc->args[i]);
+	}
+	fputs(in ? "]" : "null", f);
+	fputs(",\"ret\":", f);
+	if (sc->state == TT_SC_RETURNING)
+		fprintf(f, "%" PRId64, sc->ret);
+	else
+		fputs("null", f);
+	fputs(",\"wchan\":", f);
+	tt_json_str(f, wchan && *wchan && strcmp(wchan, "0") ? wchan : NULL);
+	tt_fb_init(&b, mem, sizeof(mem));
+	tt_fmt_syscall_of(&b, sc, wchan);
+	fputs(",\"text\":", f);
+	tt_json_str(f, b.p);
+	fputc('}', f);
 }
 
 void tt_json_site(FILE *f, const tt_ssite *site)

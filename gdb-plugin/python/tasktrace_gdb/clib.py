@@ -200,6 +200,12 @@ class SymPc(ctypes.Structure):
     _fields_ = [("pc", U64), ("activation", ctypes.c_int)]
 
 
+class Syscall(ctypes.Structure):
+    """tt_syscall (tasktrace/read/format.h): a thread's system call."""
+    _fields_ = [("state", ctypes.c_int32), ("pad_", ctypes.c_int32), ("nr", ctypes.c_int64),
+                ("args", U64 * 6), ("ret", ctypes.c_int64)]
+
+
 BT_NATIVE_P = ctypes.POINTER(ctypes.POINTER(BtNative))
 # tt_bt_hooks' callbacks (the tt_stask and tt_ssite as addresses).
 BT_NATIVE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, BT_NATIVE_P,
@@ -217,7 +223,7 @@ class BtHooks(ctypes.Structure):
 
 # In the order of tt_snapshot_struct_sizes (tasktrace/read/diagnose.h).
 MIRRORED = (Snapshot, STask, SFrame, SSite, SFunc, RWorker, ListOpts, DiagOpts, PathEnds,
-            RootPick, Finding, Report, EnumRow, BtNative, BtHooks)
+            RootPick, Finding, Report, EnumRow, BtNative, BtHooks, Syscall)
 
 
 SNAP_P = ctypes.POINTER(Snapshot)
@@ -236,6 +242,12 @@ PROTOTYPES = {
     "tt_task_has_label": (ctypes.c_int, [ctypes.POINTER(STask), ctypes.c_char_p]),
     "tt_json_tasks": (ctypes.c_void_p, [SNAP_P, U64, ctypes.c_int, U64, ctypes.c_int]),
     "tt_text_free": (None, [ctypes.c_void_p]),
+    "tt_syscall_from_regs": (ctypes.c_int, [ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(U64),
+                                            ctypes.POINTER(Syscall)]),
+    "tt_bt_stalled_thread": (ctypes.c_int, [ctypes.c_int64, ctypes.POINTER(Syscall),
+                                            ctypes.c_char_p, ctypes.POINTER(BtNative),
+                                            ctypes.c_int, ctypes.c_char_p, BT_LINE_FN,
+                                            ctypes.c_void_p]),
     "tt_fb_init": (None, [ctypes.POINTER(FBuf), ctypes.c_void_p, SIZE]),
     "tt_fb_text": (None, [ctypes.POINTER(FBuf), ctypes.c_char_p]),
     "tt_diagnose": (ctypes.POINTER(Report), [SNAP_P, U64, ctypes.POINTER(DiagOpts)]),

@@ -258,6 +258,59 @@ class Hooks:
         return n
 
 
+def _thread_syscall(tid):
+    """Thread TID's system call from its registers, as gdb has them (a
+    live process it stopped, or a core's NT_PRSTATUS): a clib.Syscall,
+    None when gdb has no such thread."""
+    th = thread_of(tid)
+    if th is None:
+        return None
+    sc = clib.Syscall()
+    old_th, old_fr = gdb.selected_thread(), gdb.selected_frame()
+    try:
+        th.switch()
+        fr = gdb.newest_frame()
+        if "x86-64" not in fr.architecture().name():
+            return sc  # TT_SC_UNKNOWN: only x86-64's registers say
+        reg = lambda n: int(fr.read_register(n))  # noqa: E731
+        mask = (1 << 64) - 1
+        args = (clib.U64 * 6)(*[reg(n) & mask for n in ("rdi", "rsi", "rdx", "r10", "r8", "r9")])
+        clib.library().tt_syscall_from_regs(reg("orig_rax"), reg("rax"), args, ctypes.byref(sc))
+    except gdb.error:
+        pass
+    finally:
+        old_th.switch()
+        old_fr.select()
+    return sc
+
+
+def stalled_lines(snap, task_id):
+    """What `tasktrace hung` prints after a long poll of TASK_ID: its
+    worker thread's system call and native stack (gdb's frames, pruned
+    and worded by libtasktrace: tt_bt_stalled_thread)."""
+    lib = snap._lib
+    c = lib.tt_snapshot_find(snap._p, task_id)
+    if not c:
+        return []
+    t = c.contents
+    tid = snap.task_tid(t) or 0
+    sc = _thread_syscall(tid) if tid else None
+    hooks = Hooks(snap)
+    out = (ctypes.POINTER(clib.BtNative) * 1)()
+    err = ctypes.create_string_buffer(256)
+    n = hooks._stack(t, ctypes.addressof(t), out, err, len(err))
+    lines = []
+
+    def line(ctx, s, k):
+        lines.append(ctypes.string_at(s, k).decode("utf-8", "replace"))
+        return 1
+
+    cb = clib.BT_LINE_FN(line)
+    lib.tt_bt_stalled_thread(tid, ctypes.byref(sc) if sc is not None else None, None,
+                             out[0] if n > 0 else None, n, err.value, cb, None)
+    return lines
+
+
 def bt_text(snap, ids=None):
     """The text of `tasktrace bt` for tasks IDS (None: those it shows)."""
     lib, hooks = snap._lib, Hooks(snap)
@@ -617,6 +670,13 @@ cancellation token is idle by design: counted only with -idle-io D."""
             found = [f for f in found if only in D.involved([f]) or f["other_id"] == only]
             text = "\n".join(f["text"] for f in found) if found else \
                 "no problems found for task %u\n" % only
+        if any(f["kind"] == "long poll" for f in found):
+            # The report's text is the findings' joined by blank lines: a
+            # long poll's gets its thread's lines, as in `tasktrace hung`.
+            snap = R.snapshot()
+            text = "\n".join(f["text"] + "".join(l + "\n" for l in stalled_lines(
+                snap, f["task_id"])) if f["kind"] == "long poll" else f["text"]
+                for f in found)
         gdb.write(text)
 
 

@@ -15,6 +15,9 @@
 #include <elf.h>
 #include <sys/mman.h>
 #include <sys/procfs.h>
+#if defined(__x86_64__)
+#include <sys/reg.h>
+#endif
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -295,4 +298,42 @@ size_t elf_build_id(Elf *elf, unsigned char *buf, size_t cap)
 		}
 	}
 	return 0;
+}
+
+int tt_sym_core_syscall(tt_sym *s, pid_t tid, tt_syscall *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (s->kind != TT_SYM_CORE || !s->core.elf)
+		return out->state = TT_SC_UNKNOWN;
+#if defined(__x86_64__)
+	GElf_Ehdr eh;
+	size_t phnum;
+	if (!gelf_getehdr(s->core.elf, &eh) || eh.e_machine != EM_X86_64 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || elf_getphdrnum(s->core.elf, &phnum) != 0)
+		return out->state = TT_SC_UNKNOWN;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(s->core.elf, (int)i, &ph) || ph.p_type != PT_NOTE)
+			continue;
+		Elf_Data *d = elf_getdata_rawchunk(s->core.elf, (int64_t)ph.p_offset, ph.p_filesz,
+						   ELF_T_NHDR);
+		GElf_Nhdr nh;
+		size_t off = 0, name_off, desc_off;
+		while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+			if (nh.n_type != NT_PRSTATUS || nh.n_descsz < sizeof(prstatus_t))
+				continue;
+			prstatus_t st;
+			memcpy(&st, (const char *)d->d_buf + desc_off, sizeof(st));
+			if (st.pr_pid != tid)
+				continue;
+			const uint64_t args[6] = {st.pr_reg[RDI], st.pr_reg[RSI], st.pr_reg[RDX],
+						  st.pr_reg[R10], st.pr_reg[R8],  st.pr_reg[R9]};
+			return tt_syscall_from_regs((int64_t)st.pr_reg[ORIG_RAX],
+						    (int64_t)st.pr_reg[RAX], args, out);
+		}
+	}
+#else
+	(void)tid;
+#endif
+	return out->state = TT_SC_UNKNOWN;
 }

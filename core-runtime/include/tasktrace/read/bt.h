@@ -123,6 +123,16 @@ TT_API int tt_bt_snapshot(const tt_snapshot *s, const tt_stask *t, uint64_t now,
 TT_API char *tt_bt_text(const tt_snapshot *s, uint64_t now, const uint64_t *ids, size_t nids,
 			const tt_bt_hooks *h);
 
+/* What `tasktrace hung` and gdb's `task diagnose` print after a long
+ * poll's finding about its worker thread TID: the system call SC (NULL:
+ * not known there, no line) with WCHAN (may be NULL), then the native
+ * stack NF[0..N) (pruned by the caller), or with N < 0 one line saying
+ * ERR.  Each line without '\n' to OUT.  Returns 1, 0 when OUT refused a
+ * line. */
+TT_API int tt_bt_stalled_thread(int64_t tid, const tt_syscall *sc, const char *wchan,
+				const tt_bt_native *nf, int n, const char *err,
+				int (*out)(void *ctx, const char *s, size_t n), void *ctx);
+
 /* gdb's `task` line: `[Current task is 7 "fetch-user" (WHERE)]`, WHERE as
  * in the ps row, else the state; into BUF (always NUL-terminated). */
 TT_API void tt_bt_describe(const tt_snapshot *s, const tt_stask *t, char *buf, size_t cap);

@@ -179,9 +179,9 @@ TT_API int tt_diag_parse_duration(const char *s, uint64_t *ns);
  * ctypes), to check their copy against the library they loaded: sizeof
  * tt_snapshot, tt_stask, tt_sframe, tt_ssite, tt_sfunc, tt_rworker,
  * tt_list_opts, tt_diag_opts, tt_rpath_ends, tt_root_pick_out,
- * tt_diag_finding, tt_diag_report, tt_enum_row, tt_bt_native and
- * tt_bt_hooks, in that order, into OUT. */
-#define TT_BINDING_STRUCTS 15
+ * tt_diag_finding, tt_diag_report, tt_enum_row, tt_bt_native,
+ * tt_bt_hooks and tt_syscall, in that order, into OUT. */
+#define TT_BINDING_STRUCTS 16
 TT_API void tt_snapshot_struct_sizes(size_t out[TT_BINDING_STRUCTS]);
 
 #ifdef __cplusplus

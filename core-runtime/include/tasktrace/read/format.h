@@ -130,4 +130,37 @@ TT_API void tt_fmt_bt_native(tt_fbuf *b, int num, uint64_t pc, int inlined, cons
 TT_API int tt_fmt_syscall(tt_fbuf *b, const char *line, const char *wchan);
 TT_API const char *tt_syscall_name(long nr);
 
+/* A thread's system call as data: what tt_fmt_syscall words, from the
+ * /proc line (tt_syscall_parse) or from the registers a core or gdb has
+ * (tt_syscall_from_regs), for the text and the JSON to say the same. */
+enum tt_syscall_state {
+	TT_SC_UNKNOWN = 0,   /* no information */
+	TT_SC_RUNNING = 1,   /* running (a live thread not stopped) */
+	TT_SC_NONE = 2,	     /* stopped outside a system call */
+	TT_SC_BLOCKED = 3,   /* in system call NR, or interrupted in it by the stop */
+	TT_SC_RETURNING = 4, /* stopped as NR returned RET */
+};
+typedef struct tt_syscall {
+	int32_t state; /* tt_syscall_state */
+	int32_t pad_;
+	int64_t nr;
+	uint64_t args[6];
+	int64_t ret;
+} tt_syscall;
+/* Parse the text of /proc/PID/task/TID/syscall into OUT; LINE NULL or
+ * empty is TT_SC_UNKNOWN.  Returns OUT->state. */
+TT_API int tt_syscall_parse(const char *line, tt_syscall *out);
+/* From a stopped thread's registers (x86-64: orig_rax, rax and the six
+ * argument registers; aarch64 and others: the same roles): ORIG_AX < 0 is
+ * no system call; AX a -ERESTART* code or -EINTR is a call the stop
+ * interrupted (blocked in it); any other AX is the value it returns.
+ * Returns OUT->state. */
+TT_API int tt_syscall_from_regs(int64_t orig_ax, int64_t ax, const uint64_t args[6],
+				tt_syscall *out);
+/* SC in words, as tt_fmt_syscall.  Returns 1 when it names a call. */
+TT_API int tt_fmt_syscall_of(tt_fbuf *b, const tt_syscall *sc, const char *wchan);
+/* The word of SC's state in JSON: "unknown", "running", "none",
+ * "blocked", "returning". */
+TT_API const char *tt_syscall_state_word(int state);
+
 #endif

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tasktrace/read/format.h"
 #include "tasktrace/read/reader.h"
 
 #ifdef __cplusplus
@@ -23,6 +24,12 @@ TT_API void tt_json_hex(FILE *f, uint64_t v);	 /* "0x2a" */
 TT_API void tt_json_u64_or_null(FILE *f, uint64_t v);
 /* {"file","line","function"}, or null. */
 TT_API void tt_json_site(FILE *f, const tt_ssite *site);
+
+/* A thread's system call (tasktrace/read/format.h), or null for SC NULL:
+ * {"state","nr","name","args","ret","wchan","text"}; "state" is
+ * tt_syscall_state_word's, "nr"/"name"/"args" null outside a call, "ret"
+ * null unless "returning", "text" the words tt_fmt_syscall_of prints. */
+TT_API void tt_json_syscall(FILE *f, const tt_syscall *sc, const char *wchan);
 
 /* The fields of task T, without the braces: id, name, state, flags,
  * parent_id, worker, tid, spawn_site, wait, where, created_ns, polls,

@@ -90,6 +90,13 @@ typedef struct tt_sym_pc {
  * or TT_T_IO with ERR set when the thread could not be unwound at all. */
 TT_API int tt_sym_unwind(tt_sym *s, pid_t tid, tt_sym_pc *out, int cap, char *err, size_t errlen);
 
+/* The system call thread TID of a core was in, from its registers
+ * (NT_PRSTATUS: orig_rax, rax and the argument registers on x86-64),
+ * into OUT (tasktrace/read/format.h).  Returns OUT->state: TT_SC_UNKNOWN
+ * when S is not a core, the core has no such thread, or its machine's
+ * registers do not say (only x86-64's do). */
+TT_API int tt_sym_core_syscall(tt_sym *s, pid_t tid, tt_syscall *out);
+
 /* ---- memory and the registry ---- */
 
 /* The target's memory (pid: /proc/PID/mem; core: its segments, else the

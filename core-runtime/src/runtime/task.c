@@ -41,16 +41,14 @@ void tt_task_unref(tt_task *t)
  * (and fence) §7 asks for.  Elsewhere, and under TSan (which does not see
  * through asm), a relaxed load and a release store. */
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-#define OWN_ADD_(p, by, clobber)                                                          \
-	__asm__ volatile("add %1, %0" : "+m"(*(p)) : "ri"(by) : clobber)
 static inline void seq_bump(tt_task *t)
 {
-	OWN_ADD_((uint32_t *)&t->seq, 1u, "memory");
+	__asm__ volatile("addl $1, %0" : "+m"(*(uint32_t *)&t->seq) : : "memory", "cc");
 }
 /* A counter: readers accept any of its values, so no ordering. */
 static inline void bump(_Atomic uint64_t *field, uint64_t by)
 {
-	OWN_ADD_((uint64_t *)field, by, "cc");
+	__asm__ volatile("addq %1, %0" : "+m"(*(uint64_t *)field) : "er"(by) : "cc");
 }
 #else
 static inline void seq_bump(tt_task *t)
@@ -488,8 +486,11 @@ void tt_cx_wake_self(tt_cx *cx)
 	uint64_t s = atomic_load_explicit(&t->sched, RELAXED);
 	if (s & SCHED_NOTIFIED)
 		return;
-	s = atomic_fetch_or_explicit(&t->sched, SCHED_NOTIFIED, ACQ_REL);
-	if (TT_RECORDING && !(s & SCHED_NOTIFIED))
+	/* Another thread's wake between the load and the OR would be counted
+	 * here too: at worst a self-wake too many (readers cap self_wakes at
+	 * wakes), for no branch on the OR's result. */
+	atomic_fetch_or_explicit(&t->sched, SCHED_NOTIFIED, ACQ_REL);
+	if (TT_RECORDING)
 		bump(&t->self_wakes, 1);
 }
 
@@ -555,8 +556,7 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
  * most polls end in the tick they began: then the end stamp equals the
  * start stamp already stored (readers take the later of the two, §5.3)
  * and adds no busy time. */
-static inline __attribute__((always_inline)) void poll_end(tt_worker *w, tt_task *t,
-							   tt_worker_record *rec)
+static inline __attribute__((always_inline)) void poll_end(tt_worker *w, tt_task *t)
 {
 	if (!TT_RECORDING)
 		return;
@@ -568,7 +568,7 @@ static inline __attribute__((always_inline)) void poll_end(tt_worker *w, tt_task
 		bump(&t->busy_ns, end - start);
 	}
 	bump(&t->polls, 1);
-	atomic_store_explicit(&rec->task, NULL, RELAXED);
+	atomic_store_explicit(&w->rec->task, NULL, RELAXED);
 }
 
 /* Runs one poll of T on worker W, consuming the queue reference. */
@@ -590,11 +590,10 @@ TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 	 * odd seq, the task's worker from the worker record that points at
 	 * the slot, that record's task id and start from the slot, wakes from
 	 * polls, a yield's wake time from the poll's end. */
-	tt_worker_record *rec = w->rec;
 	seq_enter(t);
 	if (TT_RECORDING) {
 		atomic_store_explicit(&t->poll_start_ns, w->now, RELAXED);
-		atomic_store_explicit(&rec->task, t, RELAXED);
+		atomic_store_explicit(&w->rec->task, t, RELAXED);
 	}
 	tt_cx cx = {t, w};
 	tt_frame *root = atomic_load_explicit(&t->root, RELAXED);
@@ -609,7 +608,7 @@ TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 	tt__tls_task = NULL;
 	if (TT_UNLIKELY(ready)) {
 		complete(t, cancelled ? TT_ECANCELED : root->result, cancelled);
-		poll_end(w, t, rec);
+		poll_end(w, t);
 		seq_leave(t);
 		atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
 		/* Clear RUNNING (set: subtracting clears it) and drop the alive
@@ -619,7 +618,7 @@ TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 			slot_release(t);
 		return;
 	}
-	poll_end(w, t, rec);
+	poll_end(w, t);
 	/* Woken during the poll (a yield, or a wake from elsewhere): T keeps
 	 * the queue reference and goes back to a queue.  NOTIFIED is set and
 	 * stays set until T is polled again, and COMPLETE cannot be (T is not

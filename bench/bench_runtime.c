@@ -9,7 +9,8 @@
  *               task inherits (the spawn's copy of them)
  *   set-label   one task setting a label, a new value each time
  *
- * usage: bench_runtime [spawn-join|await-chain|sleep|spawn-join-labels|set-label|all] [scale] */
+ * usage: bench_runtime [spawn-join|await-chain|sleep|spawn-join-labels|set-label|all] [scale]
+ *        bench_runtime await-chain 1 YIELDS   (an exact count: tests/perf) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "tasktrace/tasktrace.h"
 
 static long scale = 1;
+static long yields; /* await-chain: instead of 1e6 * scale */
 
 typedef struct leaf_yield {
 	tt_frame frame;
@@ -188,7 +190,7 @@ static void bench_await_chain(void)
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 0});
 	level1 l;
 	tt_frame_init(&l.frame, &level1_fn);
-	l.n = 1000000 * scale;
+	l.n = yields ? yields : 1000000 * scale;
 	uint64_t t0 = tt_now_ns();
 	tt_block_on(rt, &l.frame);
 	report("await-chain", l.n, tt_now_ns() - t0);
@@ -215,6 +217,8 @@ int main(int argc, char **argv)
 	const char *which = argc > 1 ? argv[1] : "all";
 	if (argc > 2)
 		scale = atol(argv[2]) > 0 ? atol(argv[2]) : 1;
+	if (argc > 3)
+		yields = atol(argv[3]) > 0 ? atol(argv[3]) : 0;
 	int all = strcmp(which, "all") == 0;
 	if (all || strcmp(which, "spawn-join") == 0)
 		bench_spawn_join(0);

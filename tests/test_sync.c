@@ -216,6 +216,65 @@ START_TEST(test_mutex_counter)
 }
 END_TEST
 
+/* A task that re-takes a contended mutex within one poll, never yielding,
+ * still hands it to the waiter queued longer than TT_MUTEX_STARVE_NS: its
+ * loop ends because its own lock waits, not at the cap.  (The unlocks
+ * check for a starving head with a clock read every few times.) */
+typedef struct hog_test {
+	tt_mutex m;
+	_Atomic int waiter_got;
+	int handed;
+} hog_test;
+typedef struct hog {
+	tt_frame frame;
+	hog_test *t;
+	int waiter;
+	uint64_t until;
+	tt_lock lock;
+} hog;
+static tt_poll hog_poll(hog *self, tt_cx *cx);
+TT_ASYNC_FN(hog, hog_poll, NULL);
+static tt_poll hog_poll(hog *self, tt_cx *cx)
+{
+	hog_test *t = self->t;
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->lock, tt_lock_init(&self->lock, &t->m));
+	if (self->waiter) {
+		atomic_store(&t->waiter_got, 1);
+		CHECK(tt_mutex_unlock(&t->m) == 0);
+		TT_RETURN(self, 0);
+	}
+	TT_YIELD(self, cx); /* the two waiters queue behind it */
+	CHECK(tt_mutex_unlock(&t->m) == 0);
+	self->until = tt_now_ns() + 5000000000ull;
+	while (!atomic_load(&t->waiter_got) && tt_now_ns() < self->until) {
+		TT_AWAIT(self, cx, &self->lock, tt_lock_init(&self->lock, &t->m));
+		CHECK(tt_mutex_unlock(&t->m) == 0);
+	}
+	t->handed = atomic_load(&t->waiter_got);
+	TT_RETURN(self, 0);
+}
+static tt_handle hog_spawn(void *ctx, int i)
+{
+	hog *h = tt_frame_alloc(sizeof *h);
+	tt_frame_init(&h->frame, &hog_fn);
+	h->t = ctx;
+	h->waiter = i > 0;
+	tt_spawn_opts o = {i ? "waiter" : "hog", tt_frame_free, 0};
+	return tt_spawn_at(NULL, &o, &h->frame, TT_SPAWN_SITE_());
+}
+
+START_TEST(test_mutex_starving_handoff)
+{
+	hog_test t = {.waiter_got = 0, .handed = 0};
+	tt_mutex_init(&t.m);
+	intptr_t res[3];
+	run_all(1, 3, hog_spawn, &t, res);
+	ck_assert_msg(t.handed, "the hog kept the mutex for 5 s past a starving waiter");
+	ck_assert_int_eq(tt_mutex_destroy(&t.m), 0);
+}
+END_TEST
+
 /* Semaphore: holders of 1 or 2 permits never exceed the 3 permits, even
  * when some holders are cancelled (their cleanup releases). */
 enum { PERMITS = 3, NSEM = 24 };
@@ -1086,6 +1145,7 @@ static Suite *sync_suite(void)
 	tcase_add_loop_test(tc, test_semaphore_bound, 0, 2);
 	tcase_add_loop_test(tc, test_notify_contention, 0, 2);
 	tcase_add_test(tc, test_oneshot_contention);
+	tcase_add_test(tc, test_mutex_starving_handoff);
 	tcase_add_loop_test(tc, test_cancel_chan_waiters, 0, 2);
 	tcase_add_loop_test(tc, test_cancel_sync_waiters, 0, 4);
 	tcase_add_test(tc, test_chan_backpressure);

@@ -2,6 +2,7 @@
  * early, a due sleep does not suspend, intervals stay on their grid and skip
  * what they missed, and the heap survives many concurrent timers.  No
  * assertion bounds how late anything is: this machine is noisy. */
+#include "tasktrace/read/reader.h"
 #include "test_util.h"
 
 static uint32_t lcg(uint32_t *s)
@@ -220,8 +221,17 @@ START_TEST(test_sleep_zero_does_not_suspend)
 		tt_runtime_free(rt);
 		rt = NULL;
 		ck_assert_uint_eq(tt_test_task_field(t, TT_TASK_POLLS), 1);
-		ck_assert_uint_eq(tt_test_task_field(t, TT_TASK_WAKES), 0);
 		ck_assert_uint_eq(tt_test_task_field(t, TT_TASK_WAKERS), 0);
+		/* As a reader sees it (wakes derived from polls, registry-abi.md
+		 * §5.3). */
+		tt_reader r;
+		tt_rtask rt_;
+		ck_assert_int_eq(tt_reader_open(&r, tt_mem_self(),
+						(uint64_t)(uintptr_t)tt_registry_root(), NULL),
+				 TT_R_OK);
+		ck_assert_int_eq(tt_reader_read_task(&r, (uint64_t)(uintptr_t)t.task, &rt_), TT_R_OK);
+		ck_assert_uint_eq(rt_.polls, 1);
+		ck_assert_uint_eq(rt_.wakes, 0);
 		tt_task_release(t);
 	}
 	ck_assert_int_eq(d.polls, 1);

@@ -324,6 +324,7 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 			slot_error(s, st->r, &bad);
 			continue;
 		}
+		t.worker = tt_rtask_worker(st->r, &t, st->workers, st->nworkers);
 		if (t.id != v[i].id) { /* a target that holds still cannot do this */
 			snprintf(st->r->err, sizeof(st->r->err),
 				 "task slot %#llx: task %llu became task %llu between passes",

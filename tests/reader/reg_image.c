@@ -42,6 +42,11 @@ static const tt_layout_entry rows[] = {
 	 * stays free for test_layout_is_used). */
 	{ TT_REC_TASK, TT_TASK_LABEL_COUNT, 112, 2 },
 	{ TT_REC_TASK, TT_TASK_LABELS, 114, 14 },
+	/* The stamps and counters readers derive others from. */
+	{ TT_REC_TASK, TT_TASK_POLL_START_NS, 128, 8 },
+	{ TT_REC_TASK, TT_TASK_POLL_END_NS, 136, 8 },
+	{ TT_REC_TASK, TT_TASK_WAKE_NS, 144, 8 },
+	{ TT_REC_TASK, TT_TASK_SELF_WAKES, 152, 8 },
 	{ TT_REC_LABEL, 0, 0, 7 },
 	{ TT_REC_LABEL, TT_LABEL_VALUE, 0, 4 },
 	{ TT_REC_LABEL, TT_LABEL_KEY, 4, 3 },

@@ -13,7 +13,7 @@
 #define IMG_HEAP_ADDR 0x7f0000200000ull
 #define IMG_ROOT_SIZE 768u
 #define IMG_LAYOUT_OFF 128u
-#define IMG_TASK_SIZE 128u
+#define IMG_TASK_SIZE 160u
 #define IMG_FRAME_SIZE 40u
 #define IMG_LEAF_SIZE 96u
 #define IMG_MAX_CHUNKS 8u

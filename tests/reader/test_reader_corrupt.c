@@ -247,6 +247,77 @@ START_TEST(test_good_snapshot)
 }
 END_TEST
 
+/* A runtime that leaves out what readers can derive (registry-abi.md
+ * §5.3 and §5.8, "Derived"), as tasktrace does to write less per poll:
+ * the task's worker from the worker record pointing at its slot, that
+ * record's task id and poll start from the slot, wakes from polls, and
+ * the end and wake stamps a poll within one clock tick did not write. */
+START_TEST(test_derived_fields)
+{
+	uint64_t s0 = img_slot(K.slots, 0), s1 = img_slot(K.slots, 1), s2 = img_slot(K.slots, 2);
+	uint64_t w0 = K.workers, w1 = K.workers + 32;
+
+	img_set(&G, TT_REC_TASK, TT_TASK_POLLS, s0, 3); /* idle */
+	img_set(&G, TT_REC_TASK, TT_TASK_POLL_START_NS, s0, 3000);
+	img_set(&G, TT_REC_TASK, TT_TASK_POLL_END_NS, s0, 2000);
+	img_set(&G, TT_REC_TASK, TT_TASK_SEQ, s1, 5); /* in its fifth poll */
+	img_set(&G, TT_REC_TASK, TT_TASK_POLLS, s1, 4);
+	img_set(&G, TT_REC_TASK, TT_TASK_POLL_START_NS, s1, 5000);
+	img_task(&G, s2, 3, "yielder", TT_STATE_SCHEDULED, 0);
+	img_set(&G, TT_REC_TASK, TT_TASK_POLLS, s2, 2);
+	img_set(&G, TT_REC_TASK, TT_TASK_POLL_START_NS, s2, 6000);
+	img_set(&G, TT_REC_TASK, TT_TASK_WAKE_NS, s2, 1000);
+	img_set(&G, TT_REC_TASK, TT_TASK_SELF_WAKES, s2, 9);
+	img_set(&G, TT_REC_WORKER, TT_WORKER_TASK, w1, s1);
+	/* Worker 0 points at a slot whose poll has ended (a live read). */
+	img_set(&G, TT_REC_WORKER, TT_WORKER_STATE, w0, TT_WORKER_POLLING);
+	img_set(&G, TT_REC_WORKER, TT_WORKER_TASK, w0, s0);
+	img_set(&G, TT_REC_WORKER, TT_WORKER_TASK_ID, w0, 1);
+	/* The image has no TASK wakes nor WORKER poll_start_ns rows. */
+	img_row(&G, TT_REC_TASK, TT_TASK_WORKER)->record = 0;
+	img_row(&G, TT_REC_WORKER, TT_WORKER_TASK_ID)->record = 0;
+
+	tt_reader r;
+	tt_rtask t;
+	tt_rworker w[2];
+	ck_assert_int_eq(open_g(&r), TT_R_OK);
+	ck_assert_int_eq(tt_reader_worker(&r, 0, &w[0]), TT_R_OK);
+	ck_assert_int_eq(tt_reader_worker(&r, 1, &w[1]), TT_R_OK);
+	ck_assert_uint_eq(w[0].task, 0);
+	ck_assert_uint_eq(w[0].task_id, 0);
+	ck_assert_uint_eq(w[1].task, s1);
+	ck_assert_uint_eq(w[1].task_id, 2);
+	ck_assert_uint_eq(w[1].poll_start_ns, 5000);
+
+	ck_assert_int_eq(tt_reader_read_task(&r, s0, &t), TT_R_OK);
+	ck_assert_uint_eq(t.poll_end_ns, 3000);
+	ck_assert_uint_eq(t.wakes, 2);
+	ck_assert_int_eq(tt_rtask_worker(&r, &t, w, 2), -1);
+	ck_assert_int_eq(tt_reader_read_task(&r, s1, &t), TT_R_OK);
+	ck_assert_uint_eq(t.state, TT_STATE_RUNNING);
+	ck_assert_uint_eq(t.wakes, 4);
+	ck_assert_int_eq(tt_rtask_worker(&r, &t, w, 2), 1);
+	ck_assert_int_eq(tt_reader_read_task(&r, s2, &t), TT_R_OK);
+	ck_assert_uint_eq(t.poll_end_ns, 6000);
+	ck_assert_uint_eq(t.wake_ns, 6000);
+	ck_assert_uint_eq(t.wakes, 2);
+	ck_assert_uint_eq(t.self_wakes, 2);
+
+	/* The snapshot, and so every reader's words, the same. */
+	tt_snapshot *s;
+	char err[160];
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s, err, sizeof(err)),
+			 TT_R_OK);
+	ck_assert_int_eq(tt_snapshot_find(s, 2)->raw.worker, 1);
+	ck_assert_int_eq(tt_snapshot_find(s, 1)->raw.worker, -1);
+	ck_assert_uint_eq(tt_snapshot_find(s, 3)->raw.wake_ns, 6000);
+	ck_assert_uint_eq(s->workers[1].task_id, 2);
+	ck_assert_uint_eq(s->workers[1].poll_start_ns, 5000);
+	ck_assert_uint_eq(s->workers[0].task_id, 0);
+	tt_snapshot_free(s);
+}
+END_TEST
+
 /* ---- header and layout ---- */
 
 static int open_err(tt_reader *r)
@@ -1832,6 +1903,7 @@ static Suite *reader_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_good_core);
 	tcase_add_test(tc, test_good_snapshot);
+	tcase_add_test(tc, test_derived_fields);
 	tcase_add_test(tc, test_truncated_root);
 	tcase_add_test(tc, test_bad_magic_version);
 	tcase_add_test(tc, test_layout_bounds);

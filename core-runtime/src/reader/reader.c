@@ -501,6 +501,28 @@ int tt_reader_string(tt_reader *r, uint64_t addr, char *buf, size_t len)
 				     r->lim.max_string));
 }
 
+/* A runtime that publishes only the slot a worker polls (tasktrace does,
+ * docs/registry-abi.md §5.8): the task id and the poll's start are the
+ * slot's, while its seq is odd.  An even seq is a poll that ended after
+ * the worker record was read (a live target): no task then. */
+static void worker_task_from_slot(tt_reader *r, tt_rworker *out)
+{
+	unsigned char b[TT_R_TASK_MAX];
+	const tt_field *f = r->f_task;
+	uint32_t size = r->record_size[TT_REC_TASK];
+
+	if (!size || size > sizeof(b) || (out->task & (TT_R_ALIGN - 1)) ||
+	    tt_r_read(r, out->task, b, size, "worker's task slot") != TT_R_OK ||
+	    !(tt_r_get(b, f[TT_TASK_SEQ]) & 1)) {
+		out->task = out->task_id = out->poll_start_ns = 0;
+		return;
+	}
+	if (!r->f_worker[TT_WORKER_TASK_ID].size)
+		out->task_id = tt_r_get(b, f[TT_TASK_ID]);
+	if (!r->f_worker[TT_WORKER_POLL_START_NS].size)
+		out->poll_start_ns = tt_r_get(b, f[TT_TASK_POLL_START_NS]);
+}
+
 int tt_reader_worker(tt_reader *r, uint32_t i, tt_rworker *out)
 {
 	unsigned char b[TT_R_RECORD_MAX];
@@ -533,6 +555,8 @@ int tt_reader_worker(tt_reader *r, uint32_t i, tt_rworker *out)
 	out->task = tt_r_get(b, f[TT_WORKER_TASK]);
 	out->poll_start_ns = tt_r_get(b, f[TT_WORKER_POLL_START_NS]);
 	out->runtime_id = tt_r_get(b, f[TT_WORKER_RUNTIME_ID]);
+	if (out->task && (!f[TT_WORKER_TASK_ID].size || !f[TT_WORKER_POLL_START_NS].size))
+		worker_task_from_slot(r, out);
 	return TT_R_OK;
 }
 

@@ -65,11 +65,30 @@ int64_t tt_runtimes_worker_tid(const tt_runtimes *rt, const tt_rworker *w, size_
 	return -1;
 }
 
+int32_t tt_rtask_worker(const tt_reader *r, const tt_rtask *t, const tt_rworker *w, size_t n)
+{
+	/* Published by the runtime, or left to us (docs/registry-abi.md
+	 * §5.3): the worker whose record points at T's slot while T is in a
+	 * poll.  The id check drops a record read before the slot was freed
+	 * and taken again. */
+	if (r->f_task[TT_TASK_WORKER].size || !t->running)
+		return t->worker;
+	for (size_t i = 0; i < n; i++)
+		if (w[i].task == t->slot_addr && w[i].task_id == t->id &&
+		    w[i].runtime_id == t->runtime_id && w[i].index <= INT32_MAX)
+			return (int32_t)w[i].index;
+	return -1;
+}
+
 void tt_r_snapshot_runtimes(tt_snapshot *s, tt_reader *r)
 {
 	tt_runtimes_init(&s->runtimes, r);
-	for (size_t i = 0; i < s->ntasks; i++)
-		tt_runtimes_see(&s->runtimes, s->tasks[i].raw.runtime_id);
+	for (size_t i = 0; i < s->ntasks; i++) {
+		tt_rtask *t = &s->tasks[i].raw;
+		tt_runtimes_see(&s->runtimes, t->runtime_id);
+		if (t->id)
+			t->worker = tt_rtask_worker(r, t, s->workers, s->nworkers);
+	}
 }
 
 void tt_snapshot_set_target(tt_snapshot *s, uint64_t target_pid)

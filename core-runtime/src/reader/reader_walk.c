@@ -75,6 +75,29 @@ static void decode_labels(tt_reader *r, const unsigned char *slot,
 	}
 }
 
+/* What a runtime may leave to readers instead of writing it on every poll
+ * (docs/registry-abi.md §5.3, "Derived"):
+ * - a poll that ended in the clock tick it began has no end stamp of its
+ *   own: it ended at its start stamp, the later of the two;
+ * - a task is runnable no earlier than the end of its last poll, so a
+ *   task woken during its poll (a yield) was woken then;
+ * - without a wakes field: every poll after the first follows one wake,
+ *   and a scheduled or running task's wake is the one it is waiting out
+ *   or running on. */
+static void derive_times(const tt_reader *r, tt_rtask *t)
+{
+	if (!t->running && t->poll_end_ns < t->poll_start_ns)
+		t->poll_end_ns = t->poll_start_ns;
+	if (t->state == TT_STATE_SCHEDULED && t->wake_ns < t->poll_end_ns)
+		t->wake_ns = t->poll_end_ns;
+	if (!r->f_task[TT_TASK_WAKES].size && r->f_task[TT_TASK_POLLS].size) {
+		uint64_t pending = t->state == TT_STATE_SCHEDULED || t->running;
+		t->wakes = t->polls + pending ? t->polls + pending - 1 : 0;
+		if (t->self_wakes > t->wakes)
+			t->self_wakes = t->wakes;
+	}
+}
+
 int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,
 			  tt_rtask *out)
 {
@@ -113,6 +136,7 @@ int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,
 	 * before seq is even again: an odd seq is the fact (§7). */
 	if (out->running && out->state < TT_STATE_DONE)
 		out->state = TT_STATE_RUNNING;
+	derive_times(r, out);
 	return TT_R_OK;
 }
 

@@ -287,8 +287,10 @@ int tt_rep_next(tt_rep *p, tt_rep_iter *it, tt_rtask *out)
 			if (!tt_r_get(slot, p->r.f_task[TT_TASK_ID]))
 				continue;
 			tt_reader_decode_task(&p->r, slot, addr, out);
-			if (out->id)
+			if (out->id) {
+				out->worker = tt_rtask_worker(&p->r, out, p->workers, p->nworkers);
 				return 1;
+			}
 		}
 		if (it->slot < it->count) {
 			uint64_t n = it->count - it->slot;
@@ -483,6 +485,8 @@ int tt_rep_task(tt_rep *p, uint64_t slot, tt_rtask *out)
 	tt_mem cached = p->r.mem;
 	p->r.mem = mem_of(p)->self;
 	int rc = tt_reader_read_task(&p->r, slot, out);
+	if (rc == TT_R_OK)
+		out->worker = tt_rtask_worker(&p->r, out, p->workers, p->nworkers);
 	p->r.mem = cached;
 	cache_reset(mem_of(p));
 	return rc;

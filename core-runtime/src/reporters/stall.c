@@ -98,10 +98,8 @@ static void on_stall_signal(int sig, siginfo_t *si, void *uc)
 	    atomic_load_explicit(&s->done, memory_order_relaxed) == req)
 		goto out;
 	tt_task *t = tt__tls_task;
-	tt_worker *w = tt__tls_worker;
 	s->task_id = t ? atomic_load_explicit(&t->id, memory_order_relaxed) : 0;
-	s->poll_start =
-	    w && w->rec ? atomic_load_explicit(&w->rec->poll_start_ns, memory_order_relaxed) : 0;
+	s->poll_start = t ? atomic_load_explicit(&t->poll_start_ns, memory_order_relaxed) : 0;
 	uint64_t pc, fp, sp, lo, hi;
 	tt_cb_regs(uc, &pc, &fp, &sp);
 	tt_cb_thread_stack(&lo, &hi);

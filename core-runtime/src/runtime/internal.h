@@ -89,6 +89,9 @@ struct tt_task {
 	_Atomic uint32_t seq;
 	_Atomic uint32_t state;
 	_Atomic uint32_t flags;
+	/* Not published (readers derive the worker from the worker records,
+	 * the wakes from polls: docs/registry-abi.md §5.3); their room in the
+	 * slot is free. */
 	_Atomic int32_t worker;
 	char name[TT_TASK_NAME_MAX];
 	uint64_t parent_id;
@@ -100,7 +103,7 @@ struct tt_task {
 	_Atomic uint64_t wake_ns;
 	_Atomic uint64_t polls;
 	_Atomic uint64_t busy_ns;
-	_Atomic uint64_t wakes;
+	_Atomic uint64_t wakes; /* not published, as worker */
 	_Atomic uint64_t self_wakes;
 	_Atomic uint64_t wakers;
 	uint64_t runtime_id;
@@ -133,14 +136,14 @@ struct tt_task {
 	tt_lock *guards;
 };
 
-/* Registry worker record (published) + nothing private. */
+/* Registry worker record (published) + nothing private.  Per poll only
+ * `task` changes: readers take the task's id and the poll's start from
+ * that slot (docs/registry-abi.md §5.8). */
 typedef struct tt_worker_record {
 	_Atomic uint64_t tid;
 	uint32_t index;
 	_Atomic uint32_t state;
-	_Atomic uint64_t task_id;
 	tt_task *_Atomic task;
-	_Atomic uint64_t poll_start_ns;
 	uint64_t runtime_id;
 } tt_worker_record;
 

@@ -24,7 +24,7 @@ typedef struct tt_chunk {
 	uint64_t first_index;
 } tt_chunk;
 
-#define N_LAYOUT 91
+#define N_LAYOUT 87
 
 struct tt_registry_root {
 	tt_registry_header hdr;
@@ -136,14 +136,12 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		T_(TT_TASK_PARENT_ID, parent_id),
 		T_(TT_TASK_SPAWN_SITE, spawn_site),
 		T_(TT_TASK_ROOT_FRAME, root),
-		T_(TT_TASK_WORKER, worker),
 		T_(TT_TASK_CREATED_NS, created_ns),
 		T_(TT_TASK_POLL_START_NS, poll_start_ns),
 		T_(TT_TASK_POLL_END_NS, poll_end_ns),
 		T_(TT_TASK_WAKE_NS, wake_ns),
 		T_(TT_TASK_POLLS, polls),
 		T_(TT_TASK_BUSY_NS, busy_ns),
-		T_(TT_TASK_WAKES, wakes),
 		T_(TT_TASK_SELF_WAKES, self_wakes),
 		T_(TT_TASK_WAKERS, wakers),
 		T_(TT_TASK_RUNTIME_ID, runtime_id),
@@ -183,9 +181,7 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		K_(TT_WORKER_TID, tid),
 		K_(TT_WORKER_INDEX, index),
 		K_(TT_WORKER_STATE, state),
-		K_(TT_WORKER_TASK_ID, task_id),
 		K_(TT_WORKER_TASK, task),
-		K_(TT_WORKER_POLL_START_NS, poll_start_ns),
 		K_(TT_WORKER_RUNTIME_ID, runtime_id),
 		SZ_(TT_REC_HOLDERS, tt_holders),
 		H_(TT_HOLDERS_SEQ, seq),
@@ -360,7 +356,6 @@ tt_worker_record *tt_worker_record_claim(uint64_t runtime_id, uint32_t index)
 			rec->index = index;
 			rec->runtime_id = runtime_id;
 			atomic_store(&rec->task, NULL);
-			atomic_store(&rec->task_id, 0);
 			atomic_store(&rec->tid, (uint64_t)gettid());
 			uint32_t count = atomic_load(&root.worker_count);
 			while (count < i + 1 &&
@@ -378,7 +373,6 @@ void tt_worker_record_release(tt_worker_record *rec)
 	if (!rec)
 		return;
 	atomic_store(&rec->task, NULL);
-	atomic_store(&rec->task_id, 0);
 	atomic_store(&rec->state, TT_WORKER_EXITED);
 }
 

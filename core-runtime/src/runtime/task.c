@@ -31,20 +31,47 @@ void tt_task_unref(tt_task *t)
 		slot_release(t);
 }
 
-static void seq_enter(tt_task *t)
+/* seq and the poll counters have one writer, the thread that owns the
+ * slot (the poller, or the spawn filling it), and readers in other
+ * processes that synchronise through seq, not through the C memory model
+ * (docs/registry-abi.md §7).  On x86-64 each is one add to memory, with
+ * no lock prefix: a store is never reordered with an earlier store there,
+ * and the asm's "memory" clobber keeps the compiler from moving other
+ * stores across seq's, which makes it as strong as the release store
+ * (and fence) §7 asks for.  Elsewhere, and under TSan (which does not see
+ * through asm), a relaxed load and a release store. */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+static inline void seq_bump(tt_task *t)
 {
-	if (TT_RECORDING) {
-		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 1,
-				      RELAXED);
-		tt_seqlock_fence();
-	}
+	__asm__ volatile("addl $1, %0" : "+m"(*(uint32_t *)&t->seq) : : "memory", "cc");
 }
+/* A counter: readers accept any of its values, so no ordering. */
+static inline void bump(_Atomic uint64_t *field, uint64_t by)
+{
+	__asm__ volatile("addq %1, %0" : "+m"(*(uint64_t *)field) : "er"(by) : "cc");
+}
+#else
+static inline void seq_bump(tt_task *t)
+{
+	atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 1, RELEASE);
+	tt_seqlock_fence();
+}
+static inline void bump(_Atomic uint64_t *field, uint64_t by)
+{
+	atomic_store_explicit(field, atomic_load_explicit(field, RELAXED) + by, RELAXED);
+}
+#endif
 
-static void seq_leave(tt_task *t)
+static inline void seq_enter(tt_task *t)
 {
 	if (TT_RECORDING)
-		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, RELAXED) + 1,
-				      RELEASE);
+		seq_bump(t);
+}
+
+static inline void seq_leave(tt_task *t)
+{
+	if (TT_RECORDING)
+		seq_bump(t);
 }
 
 static uint64_t now_if_recording(void)
@@ -197,14 +224,12 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	atomic_store_explicit(&t->root, root, RELAXED);
 	atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
 	atomic_store_explicit(&t->flags, opts ? opts->flags : 0, RELAXED);
-	atomic_store_explicit(&t->worker, -1, RELAXED);
 	t->created_ns = now_if_recording();
 	atomic_store_explicit(&t->poll_start_ns, 0, RELAXED);
 	atomic_store_explicit(&t->poll_end_ns, 0, RELAXED);
 	atomic_store_explicit(&t->wake_ns, t->created_ns, RELAXED);
 	atomic_store_explicit(&t->polls, 0, RELAXED);
 	atomic_store_explicit(&t->busy_ns, 0, RELAXED);
-	atomic_store_explicit(&t->wakes, 0, RELAXED);
 	atomic_store_explicit(&t->self_wakes, 0, RELAXED);
 	atomic_store_explicit(&t->wakers, 0, RELAXED);
 	t->runtime_id = rt->id;
@@ -369,14 +394,6 @@ intptr_t tt_task_result(tt_handle h)
 
 /* ---- waking ---- */
 
-/* Only the thread polling a task writes its seq and counters, so plain
- * load+store (no locked read-modify-write) is enough. */
-static void bump(_Atomic uint64_t *field, uint64_t by)
-{
-	atomic_store_explicit(field, atomic_load_explicit(field, RELAXED) + by, RELAXED);
-}
-
-
 /* Notify T.  BY_VAL: the caller gives up a waker, whose task reference
  * becomes the run queue's if T gets queued (and is dropped otherwise), so
  * a wake costs no reference-count traffic of its own.  The live-waker count
@@ -469,8 +486,11 @@ void tt_cx_wake_self(tt_cx *cx)
 	uint64_t s = atomic_load_explicit(&t->sched, RELAXED);
 	if (s & SCHED_NOTIFIED)
 		return;
-	s = atomic_fetch_or_explicit(&t->sched, SCHED_NOTIFIED, ACQ_REL);
-	if (TT_RECORDING && !(s & SCHED_NOTIFIED))
+	/* Another thread's wake between the load and the OR would be counted
+	 * here too: at worst a self-wake too many (readers cap self_wakes at
+	 * wakes), for no branch on the OR's result. */
+	atomic_fetch_or_explicit(&t->sched, SCHED_NOTIFIED, ACQ_REL);
+	if (TT_RECORDING)
 		bump(&t->self_wakes, 1);
 }
 
@@ -531,6 +551,26 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 		tt_group_child_done(g, t, result);
 }
 
+/* The end of a poll, recorded: the poll count, and when the coarse clock
+ * moved, the end stamp and busy time.  The clock moves once a tick, so
+ * most polls end in the tick they began: then the end stamp equals the
+ * start stamp already stored (readers take the later of the two, §5.3)
+ * and adds no busy time. */
+static inline __attribute__((always_inline)) void poll_end(tt_worker *w, tt_task *t)
+{
+	if (!TT_RECORDING)
+		return;
+	uint64_t end = tt_stamp_ns();
+	if (TT_UNLIKELY(end != w->now)) {
+		uint64_t start = w->now;
+		w->now = end;
+		atomic_store_explicit(&t->poll_end_ns, end, RELAXED);
+		bump(&t->busy_ns, end - start);
+	}
+	bump(&t->polls, 1);
+	atomic_store_explicit(&w->rec->task, NULL, RELAXED);
+}
+
 /* Runs one poll of T on worker W, consuming the queue reference. */
 TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 {
@@ -543,23 +583,16 @@ TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 		tt_task_unref(t);
 		return;
 	}
-	uint64_t start = 0;
+	/* What a poll records, and no more (docs/registry-abi.md §7, "What
+	 * a poll writes"): seq, the start stamp, the worker's task pointer,
+	 * and at the end the poll count and, when the coarse clock moved, the
+	 * end stamp and busy time.  Readers derive the rest: running from the
+	 * odd seq, the task's worker from the worker record that points at
+	 * the slot, that record's task id and start from the slot, wakes from
+	 * polls, a yield's wake time from the poll's end. */
 	seq_enter(t);
 	if (TT_RECORDING) {
-		/* Every poll after the first follows exactly one wake (one
-		 * successful NOTIFIED transition); counting it here, by the one
-		 * thread that writes T's counters, needs no locked instruction. */
-		if (atomic_load_explicit(&t->polls, RELAXED))
-			bump(&t->wakes, 1);
-		start = w->now;
-		atomic_store_explicit(&t->poll_start_ns, start, RELAXED);
-		atomic_store_explicit(&t->worker, (int32_t)w->index, RELAXED);
-		atomic_store_explicit(&t->state, TT_STATE_RUNNING, RELAXED);
-		/* (The worker's state is POLLING from the run loop's first
-		 * poll to its next park: see tt_worker_run.) */
-		atomic_store_explicit(&w->rec->poll_start_ns, start, RELAXED);
-		atomic_store_explicit(&w->rec->task_id, atomic_load_explicit(&t->id, RELAXED),
-				      RELAXED);
+		atomic_store_explicit(&t->poll_start_ns, w->now, RELAXED);
 		atomic_store_explicit(&w->rec->task, t, RELAXED);
 	}
 	tt_cx cx = {t, w};
@@ -573,25 +606,9 @@ TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 		ready = tt_frame_poll(root, &cx) == TT_READY;
 	}
 	tt__tls_task = NULL;
-	if (ready)
+	if (TT_UNLIKELY(ready)) {
 		complete(t, cancelled ? TT_ECANCELED : root->result, cancelled);
-	if (TT_RECORDING) {
-		uint64_t end = tt_stamp_ns();
-		w->now = end;
-		atomic_store_explicit(&t->poll_end_ns, end, RELAXED);
-		bump(&t->busy_ns, end - start);
-		bump(&t->polls, 1);
-		/* Woken during its last poll (no later poll will count it); once
-		 * COMPLETE is set, no new wake can set NOTIFIED. */
-		if (ready && (atomic_load_explicit(&t->sched, RELAXED) & SCHED_NOTIFIED))
-			bump(&t->wakes, 1);
-		atomic_store_explicit(&t->worker, -1, RELAXED);
-		atomic_store_explicit(&w->rec->task, NULL, RELAXED);
-		atomic_store_explicit(&w->rec->task_id, 0, RELAXED);
-		if (!ready)
-			atomic_store_explicit(&t->state, TT_STATE_IDLE, RELAXED);
-	}
-	if (ready) {
+		poll_end(w, t);
 		seq_leave(t);
 		atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
 		/* Clear RUNNING (set: subtracting clears it) and drop the alive
@@ -601,29 +618,35 @@ TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 			slot_release(t);
 		return;
 	}
+	poll_end(w, t);
+	/* Woken during the poll (a yield, or a wake from elsewhere): T keeps
+	 * the queue reference and goes back to a queue.  NOTIFIED is set and
+	 * stays set until T is polled again, and COMPLETE cannot be (T is not
+	 * ready), so clearing RUNNING is the only change to make.  The state
+	 * field was SCHEDULED when this poll began and a poll leaves it so:
+	 * nothing more to record. */
+	s = atomic_load_explicit(&t->sched, RELAXED);
+	if (s & SCHED_NOTIFIED) {
+		seq_leave(t);
+		atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, ACQ_REL);
+		tt_schedule(t);
+		return;
+	}
 	/* Pending: back to idle, dropping the queue reference -- unless woken
 	 * meanwhile: then we still own the queue reference and pass it on.
-	 * The seqlock window closes before RUNNING is cleared on the way to
-	 * idle: from then on a wake may queue T and another worker begin
-	 * polling it (and enter the window itself). */
-	s = atomic_load_explicit(&t->sched, RELAXED);
-	int in_window = 1;
-	if (!(s & SCHED_NOTIFIED)) {
-		seq_leave(t);
-		in_window = 0;
-	}
+	 * The seqlock window closes before RUNNING is cleared: from then on
+	 * a wake may queue T and another worker begin polling it (and enter
+	 * the window itself). */
+	TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_IDLE, RELAXED));
+	seq_leave(t);
 	uint64_t to;
 	do
 		to = (s & ~SCHED_RUNNING) - ((s & SCHED_NOTIFIED) ? 0 : SCHED_REF);
 	while (!atomic_compare_exchange_weak_explicit(&t->sched, &s, to, ACQ_REL, RELAXED));
 	if (s & SCHED_NOTIFIED) {
-		/* Not queued yet, so nobody else polls T before tt_schedule. */
-		if (TT_RECORDING) {
-			atomic_store_explicit(&t->wake_ns, w->now, RELAXED);
-			atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
-		}
-		if (in_window)
-			seq_leave(t);
+		/* Woken after the window closed: not queued yet, so nobody else
+		 * polls T before tt_schedule. */
+		TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED));
 		tt_schedule(t);
 	} else if ((to >> 32) == 0) { /* (the alive reference makes this unlikely) */
 		slot_release(t);

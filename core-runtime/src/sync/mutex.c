@@ -52,13 +52,16 @@ static void name_owner(tt_mutex *m, uint64_t owner)
 
 /* The holder ME took the mutex while waiters were queued: unless they
  * already name ME (a task that keeps re-taking it), tell them. */
-static void name_me(tt_mutex *m, uint64_t me)
+__attribute__((noinline)) static void name_me_locked(tt_mutex *m, uint64_t me)
 {
-	if (TT_RECORDING && __atomic_load_n(&m->named, __ATOMIC_RELAXED) != me) {
-		tt_lockword_lock(&m->lock);
-		name_owner(m, me);
-		tt_lockword_unlock(&m->lock);
-	}
+	tt_lockword_lock(&m->lock);
+	name_owner(m, me);
+	tt_lockword_unlock(&m->lock);
+}
+static inline void name_me(tt_mutex *m, uint64_t me)
+{
+	if (TT_RECORDING && __atomic_load_n(&m->named, __ATOMIC_RELAXED) != me)
+		name_me_locked(m, me);
 }
 
 /* Under m->lock, after the queue changed: QUEUED and HANDOFF_AT follow it. */
@@ -148,25 +151,10 @@ static inline __attribute__((always_inline)) int unlock_as(tt_mutex *m, uint64_t
 	return unlock_contended(m, me, s);
 }
 
-__attribute__((noinline)) static int unlock_contended(tt_mutex *m, uint64_t me, uint64_t s)
+/* Wake or hand over, under the lock: out of line, so that the unlocks
+ * that only let go save no registers for it. */
+__attribute__((noinline)) static int unlock_release(tt_mutex *m)
 {
-	if (!me || (s & ID_MASK) != me)
-		return -EPERM;
-	/* Let go without m->lock when nobody is queued, or when a woken waiter
-	 * is on its way and the head is not starving yet.  That test uses the
-	 * coarse clock, so a starving head is served up to a clock tick late
-	 * while another waiter is on its way; release() checks precisely. */
-	uint64_t now = 0;
-	for (;;) {
-		if ((s & TT_MUTEX_QUEUED) && !(s & TT_MUTEX_WAKING))
-			break;
-		if ((s & TT_MUTEX_QUEUED) && (now ? now : (now = tt_stamp_ns())) >=
-						 __atomic_load_n(&m->handoff_at, __ATOMIC_RELAXED))
-			break;
-		if (cas_state(m, &s, s & ~ID_MASK, __ATOMIC_RELEASE))
-			return 0;
-	}
-	/* Wake or hand over, under the lock. */
 	tt_waker wake = {NULL};
 	tt_lockword_lock(&m->lock);
 	release(m, &wake);
@@ -174,6 +162,42 @@ __attribute__((noinline)) static int unlock_contended(tt_mutex *m, uint64_t me, 
 	if (wake.task)
 		tt_waker_wake(&wake);
 	return 0;
+}
+
+/* Has the head waiter of M waited past its hand-off time?  Asked by the
+ * unlocks that let go while a woken waiter is on its way, which under
+ * contention is most of them: they read the coarse clock every 8th time
+ * on the thread and reuse its last reading otherwise, so a starving head
+ * is served up to 7 such unlocks (well under a microsecond when they
+ * come that fast) and a clock tick late; release() checks precisely. */
+static TT_TLS uint32_t starve_asks;
+static TT_TLS uint64_t starve_stamp;
+__attribute__((noinline)) static uint64_t starve_clock(void)
+{
+	return starve_stamp = tt_stamp_ns();
+}
+static inline int head_starving(tt_mutex *m)
+{
+	uint64_t now = (starve_asks++ & 7) == 0 ? starve_clock() : starve_stamp;
+	return now >= __atomic_load_n(&m->handoff_at, __ATOMIC_RELAXED);
+}
+
+__attribute__((noinline)) static int unlock_contended(tt_mutex *m, uint64_t me, uint64_t s)
+{
+	if (!me || (s & ID_MASK) != me)
+		return -EPERM;
+	/* Let go without m->lock when nobody is queued, or when a woken waiter
+	 * is on its way and the head is not starving yet. */
+	int starving = -1;
+	for (;;) {
+		if ((s & TT_MUTEX_QUEUED) && !(s & TT_MUTEX_WAKING))
+			break;
+		if ((s & TT_MUTEX_QUEUED) && (starving < 0 ? (starving = head_starving(m)) : starving))
+			break;
+		if (cas_state(m, &s, s & ~ID_MASK, __ATOMIC_RELEASE))
+			return 0;
+	}
+	return unlock_release(m);
 }
 
 int tt_mutex_unlock(tt_mutex *m)
@@ -277,7 +301,9 @@ int tt_guard_unlock(tt_lock *l)
 	return -EPERM; /* held by another task's frame */
 }
 
-static tt_poll lock_slow(tt_lock *l, tt_cx *cx, uint64_t me)
+/* Out of line: the first poll that finds the mutex free saves no
+ * registers for it. */
+__attribute__((noinline)) static tt_poll lock_slow(tt_lock *l, tt_cx *cx, uint64_t me)
 {
 	tt_mutex *m = l->m;
 	tt_lockword_lock(&m->lock);

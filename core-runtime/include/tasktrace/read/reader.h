@@ -487,6 +487,12 @@ TT_API uint64_t tt_runtimes_inherited(const tt_runtimes *rt, uint64_t runtime_id
 TT_API int64_t tt_runtimes_worker_tid(const tt_runtimes *rt, const tt_rworker *w, size_t n,
 				      uint64_t runtime_id, int64_t index);
 
+/* The index of the worker polling T, -1 if none: T's worker field where
+ * the runtime publishes it, else the one of the N worker records W whose
+ * task is T's slot while T is in a poll (docs/registry-abi.md §5.3). */
+TT_API int32_t tt_rtask_worker(const tt_reader *r, const tt_rtask *t, const tt_rworker *w,
+			       size_t n);
+
 /* ---- snapshot layer ---- */
 
 typedef struct tt_ssite {

@@ -513,7 +513,7 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 			      RELAXED);
 	/* Under the lock: a join future may be cancelled and freed by its own
 	 * worker as soon as we let go of it. */
-	pthread_mutex_lock(&t->join_lock);
+	tt_lockword_lock(&t->join_lock);
 	atomic_fetch_or_explicit(&t->sched, SCHED_COMPLETE, SEQ_CST);
 	for (tt_join *j = t->joiners, *next; j; j = next) {
 		next = j->next;
@@ -523,9 +523,11 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 		tt_waker_wake(&w);
 	}
 	t->joiners = NULL;
-	pthread_mutex_unlock(&t->join_lock);
-	atomic_store_explicit(&t->done, 1, RELEASE);
-	futex_wake_all(&t->done);
+	tt_lockword_unlock(&t->join_lock);
+	/* The system call only for a thread asleep in tt_task_wait: most
+	 * tasks are joined by a task, or never. */
+	if (atomic_exchange_explicit(&t->done, TASK_DONE, ACQ_REL) & TASK_WAITED)
+		futex_wake_all(&t->done);
 	struct tt_group *g = atomic_exchange_explicit(&t->group, NULL, SEQ_CST);
 	if (g)
 		tt_group_child_done(g, t, result);
@@ -658,8 +660,17 @@ intptr_t tt_task_join_blocking(tt_handle h)
 
 intptr_t tt_task_wait(tt_task *t)
 {
-	while (!atomic_load_explicit(&t->done, ACQUIRE))
-		syscall(SYS_futex, &t->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	uint32_t d = atomic_load_explicit(&t->done, ACQUIRE);
+	while (!(d & TASK_DONE)) {
+		/* Say we sleep before sleeping: completion's exchange then
+		 * sees TASK_WAITED, or we see TASK_DONE here. */
+		if (d & TASK_WAITED || atomic_compare_exchange_weak_explicit(
+					   &t->done, &d, TASK_WAITED, ACQ_REL, ACQUIRE)) {
+			syscall(SYS_futex, &t->done, FUTEX_WAIT_PRIVATE, TASK_WAITED, NULL, NULL,
+				0);
+			d = atomic_load_explicit(&t->done, ACQUIRE);
+		}
+	}
 	return t->result;
 }
 
@@ -702,7 +713,7 @@ TT_DISPATCH static tt_poll join_poll(tt_join *j, tt_cx *cx)
 	 * and a join polled again meanwhile (select, timeout, join_all) must not
 	 * return ready -- and have its frame freed or reused -- until T's
 	 * completing thread has let go of it. */
-	pthread_mutex_lock(&t->join_lock);
+	tt_lockword_lock(&t->join_lock);
 	if (!(atomic_load_explicit(&t->sched, ACQUIRE) & SCHED_COMPLETE)) {
 		if (!w->waker.task) {
 			w->waker = tt_waker_new(cx);
@@ -712,13 +723,13 @@ TT_DISPATCH static tt_poll join_poll(tt_join *j, tt_cx *cx)
 				w->next->prev = w;
 			t->joiners = w;
 		}
-		pthread_mutex_unlock(&t->join_lock);
+		tt_lockword_unlock(&t->join_lock);
 		if (!j->leaf.wait.kind)
 			tt_wait_set(&j->leaf.wait, TT_WAIT_JOIN, t,
 				    atomic_load_explicit(&t->id, RELAXED), 0);
 		return TT_PENDING;
 	}
-	pthread_mutex_unlock(&t->join_lock);
+	tt_lockword_unlock(&t->join_lock);
 	j->leaf.frame.result = t->result;
 	tt_wait_clear(&j->leaf.wait);
 	j->task = NULL;
@@ -733,13 +744,13 @@ static void join_drop(tt_join *j)
 		return;
 	tt_join *w = j;
 	tt_waker waker = {NULL};
-	pthread_mutex_lock(&t->join_lock);
+	tt_lockword_lock(&t->join_lock);
 	if (w->waker.task) {
 		unlink_waiter(t, w);
 		waker = w->waker;
 		w->waker.task = NULL;
 	}
-	pthread_mutex_unlock(&t->join_lock);
+	tt_lockword_unlock(&t->join_lock);
 	tt_waker_drop(&waker);
 	tt_wait_clear(&j->leaf.wait);
 	j->task = NULL;

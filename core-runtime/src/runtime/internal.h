@@ -126,20 +126,21 @@ struct tt_task {
 	tt_task *_Atomic next; /* run/injection queue and free-list link */
 	void (*free_root)(void *);
 	intptr_t result;
+	tt_join *joiners;		/* join futures waiting, under join_lock */
+	struct tt_group *_Atomic group; /* reported to when it completes */
+	/* Owned handles (handle.c): the generation they carry, bumped when the
+	 * last one is given up (how many there are: handles, below). */
+	_Atomic uint64_t gen;
+	/* Lock guards held (mutex.c): touched only by the thread polling the
+	 * task, like its frames. */
+	tt_lock *guards;
+	/* The 4-byte fields together, after the pointers: no padding. */
+	_Atomic uint32_t handles;
 	/* A lock word, not a pthread mutex: two inline atomics per locked
 	 * join poll and completion instead of two library calls, and 36
 	 * bytes less per slot. */
 	tt_lockword join_lock;
-	tt_join *joiners;		/* join futures waiting, under join_lock */
-	struct tt_group *_Atomic group; /* reported to when it completes */
-	uint32_t group_index;           /* its place in the group's array, under its lock */
-	/* Owned handles (handle.c): the generation they carry, bumped when the
-	 * last one is given up, and how many there are. */
-	_Atomic uint64_t gen;
-	_Atomic uint32_t handles;
-	/* Lock guards held (mutex.c): touched only by the thread polling the
-	 * task, like its frames. */
-	tt_lock *guards;
+	uint32_t group_index; /* its place in the group's array, under its lock */
 };
 
 /* Registry worker record (published) + nothing private. */

@@ -198,13 +198,21 @@ static void plant(sample *s)
 
 	ck_assert_int_eq(tt_mem_pid_open(&mp, s->pid, &mem), 0);
 	ck_assert_int_eq(tt_reader_open(&r, mem, s->registry, NULL), TT_R_OK);
-	tt_field lf = r.f_task[TT_TASK_LABELS], cf = r.f_task[TT_TASK_LABEL_COUNT];
+	tt_field bf = r.f_task[TT_TASK_LABEL_BLOCK], cf = r.f_task[TT_TASK_LABEL_COUNT];
 	tt_field kf = r.f_label[TT_LABEL_KEY], vf = r.f_label[TT_LABEL_VALUE];
 	uint32_t stride = r.record_size[TT_REC_LABEL];
-	ck_assert(lf.size && cf.size && kf.size == 16 && vf.size == 32 && stride);
+	/* Out of line: the slot points to its block (capacity, then the
+	 * records). */
+	ck_assert(bf.size == 8 && !r.f_task[TT_TASK_LABELS].size);
+	ck_assert(cf.size && kf.size == 16 && vf.size == 32 && stride);
 	tt_task_iter_init(&r, &it);
 	while (tt_task_iter_next(&r, &it, &t) == 1) {
-		uint64_t l0 = t.slot_addr + lf.offset;
+		uint64_t l0 = 0;
+		if (t.nlabels) {
+			ck_assert_int_eq(mem.read(mem.ctx, t.slot_addr + bf.offset, &l0, 8), 0);
+			ck_assert_uint_ne(l0, 0);
+			l0 += 8;
+		}
 		if (!strcmp(t.name, "worker")) {
 			char v[32] = "\x1b[2J\xff\xc0\x80ok";
 			poke(s->pid, l0 + vf.offset, v, sizeof v);

@@ -83,6 +83,18 @@ static inline void tt_lockword_unlock(tt_lockword *l)
 #define TASK_DONE 1u
 #define TASK_WAITED 2u
 
+/* A slot's labels, out of line (docs/registry-abi.md §5.10): how many
+ * records the block holds, then the records. */
+struct tt_label_rec {
+	char key[TT_LABEL_KEY_MAX];
+	char value[TT_LABEL_VALUE_MAX];
+};
+struct tt_label_block {
+	uint32_t capacity;
+	uint32_t reserved;
+	struct tt_label_rec rec[TT_TASK_LABELS_MAX];
+};
+
 /* A task slot.  The first part is the registry record whose field offsets
  * the layout table publishes; the rest is private to the runtime.  Fields a
  * reader in another process sees are written with plain (relaxed) stores:
@@ -110,10 +122,10 @@ struct tt_task {
 	/* Written only under seq: at spawn, and by the task itself inside
 	 * its poll (tt_task_set_label). */
 	_Atomic uint32_t label_count;
-	struct tt_label_rec {
-		char key[TT_LABEL_KEY_MAX];
-		char value[TT_LABEL_VALUE_MAX];
-	} labels[TT_TASK_LABELS_MAX];
+	/* Out of the slot (192 bytes most tasks never use): allocated at the
+	 * slot's first label and kept with the slot for good, so a reader's
+	 * pointer never dangles and the slot's seq covers its contents. */
+	struct tt_label_block *labels;
 
 	/* private */
 	_Atomic uint64_t sched; /* SCHED_* bits | references * SCHED_REF */
@@ -163,6 +175,9 @@ void tt_worker_record_release(tt_worker_record *rec);
 uint64_t tt_next_runtime_id(void);
 void tt_registry_set_now(uint64_t now);
 void tt_registry_tasks_live(int delta);
+/* SIZE bytes, zeroed, 8-aligned, never freed nor unmapped (a slot's label
+ * block); NULL when out of memory. */
+void *tt_label_block_alloc(size_t size);
 /* Visit every task slot that holds a task (for shutdown). */
 void tt_registry_for_each(void (*fn)(tt_task *t, void *arg), void *arg);
 

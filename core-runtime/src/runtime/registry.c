@@ -152,7 +152,7 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		T_(TT_TASK_WAKERS, wakers),
 		T_(TT_TASK_RUNTIME_ID, runtime_id),
 		T_(TT_TASK_LABEL_COUNT, label_count),
-		T_(TT_TASK_LABELS, labels),
+		T_(TT_TASK_LABEL_BLOCK, labels),
 		SZ_(TT_REC_LABEL, struct tt_label_rec),
 		L_(TT_REC_LABEL, TT_LABEL_KEY, struct tt_label_rec, key),
 		L_(TT_REC_LABEL, TT_LABEL_VALUE, struct tt_label_rec, value),
@@ -359,6 +359,39 @@ void tt_slot_cache_drain(tt_slot_cache *c)
 		slot_push(t);
 	}
 	c->n = 0;
+}
+
+/* Label blocks: bump-allocated from mmap'd arenas that, like the chunks,
+ * stay for the life of the process.  Rare (a slot's first label), so one
+ * lock; not malloc, whose leak checker would not look inside the chunks
+ * for the pointers. */
+#define LABEL_ARENA (64u * 1024u)
+static pthread_mutex_t label_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *label_arena;
+static size_t label_left;
+
+void *tt_label_block_alloc(size_t size)
+{
+	void *p = NULL;
+	size = (size + 7) & ~(size_t)7;
+	if (size > LABEL_ARENA)
+		return NULL;
+	pthread_mutex_lock(&label_lock);
+	if (label_left < size) {
+		void *mem = mmap(NULL, LABEL_ARENA, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem != MAP_FAILED) {
+			label_arena = mem;
+			label_left = LABEL_ARENA;
+		}
+	}
+	if (label_left >= size) {
+		p = label_arena;
+		label_arena += size;
+		label_left -= size;
+	}
+	pthread_mutex_unlock(&label_lock);
+	return p;
 }
 
 uint64_t tt_next_task_id(void)

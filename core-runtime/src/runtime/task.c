@@ -88,10 +88,25 @@ static int label_check(const char *key, const char *value)
 	return 0;
 }
 
+/* The slot's label block, allocated at its first label from memory that
+ * is never freed or unmapped (registry.c): a reader in another process
+ * may hold the slot's pointer to it, like a slot address.  0 or -ENOMEM. */
+static int labels_ensure(tt_task *t)
+{
+	if (TT_LIKELY(t->labels))
+		return 0;
+	struct tt_label_block *b = tt_label_block_alloc(sizeof *b);
+	if (!b)
+		return -ENOMEM;
+	b->capacity = TT_TASK_LABELS_MAX;
+	t->labels = b;
+	return 0;
+}
+
 static int label_find(const tt_task *t, uint32_t n, const char *key)
 {
 	for (uint32_t i = 0; i < n; i++)
-		if (strcmp(t->labels[i].key, key) == 0)
+		if (strcmp(t->labels->rec[i].key, key) == 0)
 			return (int)i;
 	return -1;
 }
@@ -104,7 +119,7 @@ static int label_put(tt_task *t, const char *key, const char *value)
 	if (!value) {
 		if (i >= 0) {
 			if ((uint32_t)i != n - 1)
-				t->labels[i] = t->labels[n - 1];
+				t->labels->rec[i] = t->labels->rec[n - 1];
 			atomic_store_explicit(&t->label_count, n - 1, RELAXED);
 		}
 		return 0;
@@ -112,12 +127,14 @@ static int label_put(tt_task *t, const char *key, const char *value)
 	if (i < 0) {
 		if (n == TT_TASK_LABELS_MAX)
 			return -ENOSPC;
+		if (labels_ensure(t))
+			return -ENOMEM;
 		i = (int)n;
-		memset(t->labels[i].key, 0, sizeof t->labels[i].key);
-		memcpy(t->labels[i].key, key, strlen(key));
+		memset(t->labels->rec[i].key, 0, sizeof t->labels->rec[i].key);
+		memcpy(t->labels->rec[i].key, key, strlen(key));
 	}
-	memset(t->labels[i].value, 0, sizeof t->labels[i].value);
-	memcpy(t->labels[i].value, value, strlen(value));
+	memset(t->labels->rec[i].value, 0, sizeof t->labels->rec[i].value);
+	memcpy(t->labels->rec[i].value, value, strlen(value));
 	if ((uint32_t)i == n)
 		atomic_store_explicit(&t->label_count, n + 1, RELAXED);
 	return 0;
@@ -165,7 +182,10 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 		}
 	}
 	tt_task *t = tt_slot_alloc();
-	if (!t) {
+	uint32_t nl = parent ? atomic_load_explicit(&parent->label_count, RELAXED) : 0;
+	if (!t || (TT_UNLIKELY(nl || nlabels) && labels_ensure(t))) {
+		if (t)
+			tt_slot_free(t); /* never published: id is 0 */
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -187,9 +207,8 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	t->parent_id = parent ? atomic_load_explicit(&parent->id, RELAXED) : 0;
 	/* Inherited: the parent is the calling thread's task, so nobody
 	 * changes its labels during the copy. */
-	uint32_t nl = parent ? atomic_load_explicit(&parent->label_count, RELAXED) : 0;
 	if (TT_UNLIKELY(nl))
-		memcpy(t->labels, parent->labels, nl * sizeof t->labels[0]);
+		memcpy(t->labels, parent->labels, nl * sizeof t->labels->rec[0]);
 	atomic_store_explicit(&t->label_count, nl, RELAXED);
 	for (size_t i = 0; i < nlabels; i++)
 		label_put(t, labels[i].key, labels[i].value);
@@ -278,7 +297,7 @@ const char *tt_task_label(tt_handle h, const char *key)
 	if (!t || label_key_check(key))
 		return NULL;
 	int i = label_find(t, atomic_load_explicit(&t->label_count, RELAXED), key);
-	return i >= 0 ? t->labels[i].value : NULL;
+	return i >= 0 ? t->labels->rec[i].value : NULL;
 }
 
 /* ---- handles (handle.c says why they carry a generation) ----

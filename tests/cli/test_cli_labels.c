@@ -226,9 +226,14 @@ static void plant(sample *s)
 			ck_assert_str_eq(t.labels[1].key, "request_id");
 			poke(s->pid, l0 + stride + kf.offset, "request_idXXXXXX", 16);
 			done |= 4;
+		} else if (!strcmp(t.name, "request") && has(&t, "request_id", "3")) {
+			/* A label block pointer to nowhere. */
+			uint64_t nowhere = 0x10;
+			poke(s->pid, t.slot_addr + bf.offset, &nowhere, 8);
+			done |= 8;
 		}
 	}
-	ck_assert_int_eq(done, 7);
+	ck_assert_int_eq(done, 15);
 	tt_mem_pid_close(&mp);
 }
 
@@ -259,6 +264,8 @@ START_TEST(hostile_bytes)
 	    r.out);
 	ck_assert_msg(strstr(r.out, "{tenant=acme request_idXXXXX=2 route=/health ...}"), "%s",
 		      r.out);
+	/* An unreadable label block: the task, its labels marked. */
+	ck_assert_msg(strstr(r.out, "labels_prog.c:55  {?}\n"), "%s", r.out);
 	run_free(&r);
 
 	r = tasktrace("bt", pid, NULL);

@@ -97,7 +97,8 @@ void *tt_frame_alloc(size_t size)
 void tt_frame_free(void *frame)
 {
 	tt_worker *w = tt__tls_worker;
-	if (FCACHE && w && frame) {
+	/* (A full cache, as in a burst, skips the size lookup.) */
+	if (FCACHE && w && frame && w->frames.bytes <= TT_FCACHE_BYTES - 16 * TT_FCACHE_CLASSES) {
 		size_t k = (malloc_usable_size(frame) + 8) / 16;
 		if (k < TT_FCACHE_CLASSES && w->frames.bytes + k * 16 <= TT_FCACHE_BYTES) {
 			*(void **)frame = w->frames.head[k];

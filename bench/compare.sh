@@ -3,6 +3,12 @@
 #
 #   pingpong  two tasks, a bounded channel (capacity 1) each way, N round trips
 #   mutex     K tasks each lock/increment/unlock a shared mutex M times
+#   spawnjoin SJ_ROUNDS rounds of spawning 1,000 tiny tasks, then joining
+#             each (Go: a goroutine and a buffered channel as its handle)
+#   burst     BURST_N spawns, then their joins (all pending before the first)
+#   mem       bytes of RSS per pending task: MEM_N tasks parked on a notify
+#             behind a 3-frame chain, minus the RSS before the first spawn
+#             (tasktrace bench_runtime mem, tokio Notify, Go a channel)
 #   echo      request/response echo on 127.0.0.1 (bench/echo_load client):
 #             samples/echo_server (tasktrace, one worker per CPU) against
 #             bench/libuv/uv_echo.c (one libuv loop thread)
@@ -12,9 +18,12 @@
 # (the starting contender rotates each round), and prints the median of each
 # and the ratios.  Contenders whose toolchain is missing are skipped.
 #
+# Every contender runs with 2 workers (Go: GOMAXPROCS=2) unless named -w0.
+#
 # usage: bench/compare.sh [runs]      (default 5)
-# env:   BUILD_ROOT (default build)  PP_N MUTEX_K MUTEX_M
-#        ECHO_CONNS ECHO_SIZE ECHO_SECS ECHO_WARMUP  ONLY=sync|echo
+#        ONLY=spawn bench/compare.sh   spawnjoin, burst and mem alone
+# env:   BUILD_ROOT (default build)  PP_N MUTEX_K MUTEX_M SJ_ROUNDS BURST_N MEM_N
+#        ECHO_CONNS ECHO_SIZE ECHO_SECS ECHO_WARMUP  ONLY=sync|echo|spawn
 #        KEEP=dir (keep the raw outputs there)
 set -eu
 cd "$(dirname "$0")/.."
@@ -26,6 +35,9 @@ BD="$B/bench-cmp"
 PP_N=${PP_N:-200000}
 MUTEX_K=${MUTEX_K:-16}
 MUTEX_M=${MUTEX_M:-20000}
+SJ_ROUNDS=${SJ_ROUNDS:-200}
+BURST_N=${BURST_N:-100000}
+MEM_N=${MEM_N:-1000000}
 ECHO_CONNS=${ECHO_CONNS:-16}
 ECHO_SIZE=${ECHO_SIZE:-64}
 ECHO_SECS=${ECHO_SECS:-3}
@@ -34,7 +46,7 @@ ONLY=${ONLY:-all}
 
 # ---- build ----
 [ -d "$BD" ] || meson setup "$BD" --buildtype=release -Dtests=false >/dev/null
-ninja -C "$BD" bench/sync_bench bench/echo_load samples/echo_server >/dev/null
+ninja -C "$BD" bench/sync_bench bench/bench_runtime bench/echo_load samples/echo_server >/dev/null
 have_uv=0
 if [ -f "$BD/build.ninja" ] && grep -q 'bench/uv_echo:' "$BD/build.ninja"; then
 	ninja -C "$BD" bench/uv_echo >/dev/null && have_uv=1
@@ -73,6 +85,22 @@ trap 'rm -rf "$tmp"' EXIT
 sed -e "s/pingpong \([02]\) $PP_N/mutex \1 $MUTEX_K $MUTEX_M/" \
 	-e "s/gosync pingpong $PP_N/gosync mutex $MUTEX_K $MUTEX_M/" \
 	"$tmp/pingpong.list" >"$tmp/mutex.list"
+# bench_runtime's scale is in units of its default (200 rounds, 100,000).
+{
+	echo "tt-w2|$BD/bench/bench_runtime spawn-join $((SJ_ROUNDS / 200))"
+	[ -z "$GO" ] || echo "go-p2|env GOMAXPROCS=2 $BD/gosync spawnjoin $SJ_ROUNDS 1000"
+	[ -z "$TOKIO" ] || echo "tokio-w2|$TOKIO spawnjoin 2 $SJ_ROUNDS 1000"
+} >"$tmp/spawnjoin.list"
+{
+	echo "tt-w2|$BD/bench/bench_runtime burst $((BURST_N / 100000))"
+	[ -z "$GO" ] || echo "go-p2|env GOMAXPROCS=2 $BD/gosync burst $BURST_N"
+	[ -z "$TOKIO" ] || echo "tokio-w2|$TOKIO burst 2 $BURST_N"
+} >"$tmp/burst.list"
+{
+	echo "tt-w2|$BD/bench/bench_runtime mem $MEM_N"
+	[ -z "$GO" ] || echo "go-p2|env GOMAXPROCS=2 $BD/gosync mem $MEM_N"
+	[ -z "$TOKIO" ] || echo "tokio-w2|$TOKIO mem 2 $MEM_N"
+} >"$tmp/mem.list"
 {
 	echo "tt-w2|$BD/samples/echo_server 0"
 	[ $have_uv = 0 ] || echo "uv|$BD/bench/uv_echo 0"
@@ -121,9 +149,10 @@ run_round() { # workload round
 	done
 }
 
-workloads="pingpong mutex echo"
+workloads="pingpong mutex spawnjoin burst mem echo"
 [ "$ONLY" = sync ] && workloads="pingpong mutex"
 [ "$ONLY" = echo ] && workloads="echo"
+[ "$ONLY" = spawn ] && workloads="spawnjoin burst mem"
 r=0
 while [ $r -lt "$RUNS" ]; do
 	for w in $workloads; do
@@ -138,7 +167,8 @@ median() { # file field
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else print "-"}'; }
 
-echo "runs=$RUNS (medians); pingpong n=$PP_N round trips, mutex k=$MUTEX_K m=$MUTEX_M, echo conns=$ECHO_CONNS size=$ECHO_SIZE secs=$ECHO_SECS"
+echo "runs=$RUNS (medians); pingpong n=$PP_N round trips, mutex k=$MUTEX_K m=$MUTEX_M, spawnjoin $SJ_ROUNDS x 1000, burst $BURST_N, mem $MEM_N tasks, echo conns=$ECHO_CONNS size=$ECHO_SIZE secs=$ECHO_SECS"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 for w in pingpong mutex; do
 	case " $workloads " in *" $w "*) ;; *) continue ;; esac
 	printf '\n%-9s %-9s %12s %14s %14s\n' "$w" contender "ns/op" "tt-w2/this" "tt-w0/this"
@@ -149,6 +179,24 @@ for w in pingpong mutex; do
 		printf '%-9s %-9s %12s %14s %14s\n' "" "$name" "$m" "$(ratio "$tw2" "$m")" "$(ratio "$tw0" "$m")"
 	done <"$tmp/$w.list"
 done
+for w in spawnjoin burst; do
+	case " $workloads " in *" $w "*) ;; *) continue ;; esac
+	printf '\n%-9s %-9s %12s %14s\n' "$w" contender "ns/op" "tt-w2/this"
+	tw2=$(median "$tmp/$w.tt-w2" ns_per_op)
+	while IFS='|' read -r name cmd; do
+		m=$(median "$tmp/$w.$name" ns_per_op)
+		printf '%-9s %-9s %12s %14s\n' "" "$name" "$m" "$(ratio "$tw2" "$m")"
+	done <"$tmp/$w.list"
+done
+case " $workloads " in *" mem "*)
+	printf '\n%-9s %-9s %12s %14s\n' mem contender "bytes/task" "tt-w2/this"
+	tw2=$(median "$tmp/mem.tt-w2" bytes_per_task)
+	while IFS='|' read -r name cmd; do
+		m=$(median "$tmp/mem.$name" bytes_per_task)
+		printf '%-9s %-9s %12s %14s\n' "" "$name" "$m" "$(ratio "$tw2" "$m")"
+	done <"$tmp/mem.list"
+	;;
+esac
 case " $workloads " in *" echo "*)
 	printf '\n%-9s %-9s %12s %10s %10s %14s\n' echo server "msgs/s" "p50 us" "p99 us" "tt/this msgs"
 	tt=$(median "$tmp/echo.tt-w2" msgs_per_s)
@@ -160,7 +208,7 @@ case " $workloads " in *" echo "*)
 	done <"$tmp/echo.list"
 	;;
 esac
-echo "(ns/op ratios > 1: tasktrace slower; msgs/s ratio < 1: tasktrace slower)"
+echo "(ns/op and bytes/task ratios > 1: tasktrace slower or bigger; msgs/s ratio < 1: tasktrace slower)"
 if [ -n "${KEEP:-}" ]; then
 	mkdir -p "$KEEP"
 	cp "$tmp"/* "$KEEP"/

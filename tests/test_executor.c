@@ -654,6 +654,98 @@ START_TEST(test_names_and_parents)
 }
 END_TEST
 
+/* ---- what the workers keep for their next spawns ---- */
+
+enum { REUSE_N = 100 };
+static tt_task *reuse_slots[REUSE_N];
+
+typedef struct reuser {
+	tt_frame frame;
+	int i;
+	tt_handle h[REUSE_N];
+	tt_join join;
+} reuser;
+static tt_poll reuser_poll(reuser *self, tt_cx *cx);
+TT_ASYNC_FN(reuser, reuser_poll, NULL);
+static tt_poll reuser_poll(reuser *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (self->i = 0; self->i < REUSE_N; self->i++) {
+		self->h[self->i] = TT_SPAWN(NULL, "child", valued, valued_init, self->i);
+		reuse_slots[self->i] = self->h[self->i].task;
+	}
+	for (self->i = 0; self->i < REUSE_N; self->i++)
+		TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->h[self->i]));
+	TT_RETURN(self, 0);
+}
+
+/* Slots freed on a worker wait in its cache for its next spawns; a freed
+ * runtime gives them back, so spawns elsewhere take them again instead of
+ * growing the registry (which a reader walks, and which never shrinks). */
+START_TEST(test_freed_runtime_gives_slots_back)
+{
+	tt_runtime *rt = tt_test_runtime(2);
+	static reuser r;
+	tt_frame_init(&r.frame, &reuser_fn);
+	ck_assert_int_eq(tt_block_on(rt, &r.frame), 0);
+	tt_runtime_free(rt);
+
+	rt = tt_test_runtime(2);
+	tt_handle h[REUSE_N / 2];
+	for (int i = 0; i < REUSE_N / 2; i++) {
+		h[i] = TT_SPAWN(rt, "again", valued, valued_init, 1);
+		ck_assert_ptr_nonnull(h[i].task);
+	}
+	/* From the main thread: the global free list.  The block_on task's
+	 * slot is in it (freed on this thread); so must the children's be. */
+	int reused = 0;
+	for (int i = 0; i < REUSE_N / 2; i++) {
+		for (int j = 0; j < REUSE_N; j++)
+			reused += h[i].task == reuse_slots[j];
+		tt_task_join_blocking(h[i]);
+		tt_task_release(h[i]);
+	}
+	ck_assert_int_ge(reused, REUSE_N / 2 - 1);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+typedef struct frame_reuse {
+	tt_frame frame;
+} frame_reuse;
+static tt_poll frame_reuse_poll(frame_reuse *self, tt_cx *cx);
+TT_ASYNC_FN(frame_reuse, frame_reuse_poll, NULL);
+static tt_poll frame_reuse_poll(frame_reuse *self, tt_cx *cx)
+{
+	(void)cx;
+	/* On a worker, where a freed frame is kept for the next allocation. */
+	for (size_t size = 8; size <= 600; size += 24) {
+		unsigned char *p = tt_frame_alloc(size);
+		ck_assert_ptr_nonnull(p);
+		memset(p, 0xa5, size);
+		tt_frame_free(p);
+		unsigned char *q = tt_frame_alloc(size);
+		ck_assert_ptr_nonnull(q);
+		for (size_t i = 0; i < size; i++)
+			ck_assert_uint_eq(q[i], 0);
+		memset(q, 0x5a, size); /* all SIZE bytes are the caller's */
+		tt_frame_free(q);
+	}
+	TT_RETURN(self, 0);
+}
+
+/* tt_frame_alloc gives zeroed memory, as TT_SPAWN's frames rely on, even
+ * when a worker hands out a frame it freed a moment ago. */
+START_TEST(test_frame_alloc_zeroed_on_reuse)
+{
+	tt_runtime *rt = tt_test_runtime(0);
+	frame_reuse f;
+	tt_frame_init(&f.frame, &frame_reuse_fn);
+	ck_assert_int_eq(tt_block_on(rt, &f.frame), 0);
+	tt_runtime_free(rt);
+}
+END_TEST
+
 static Suite *executor_suite(void)
 {
 	Suite *s = suite_create("executor");
@@ -667,6 +759,8 @@ static Suite *executor_suite(void)
 	tcase_add_test(tc, test_free_cancels_pending);
 	tcase_add_test(tc, test_join_polled_while_completing);
 	tcase_add_test(tc, test_names_and_parents);
+	tcase_add_test(tc, test_freed_runtime_gives_slots_back);
+	tcase_add_test(tc, test_frame_alloc_zeroed_on_reuse);
 	suite_add_tcase(s, tc);
 	return s;
 }

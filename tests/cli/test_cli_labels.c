@@ -198,13 +198,21 @@ static void plant(sample *s)
 
 	ck_assert_int_eq(tt_mem_pid_open(&mp, s->pid, &mem), 0);
 	ck_assert_int_eq(tt_reader_open(&r, mem, s->registry, NULL), TT_R_OK);
-	tt_field lf = r.f_task[TT_TASK_LABELS], cf = r.f_task[TT_TASK_LABEL_COUNT];
+	tt_field bf = r.f_task[TT_TASK_LABEL_BLOCK], cf = r.f_task[TT_TASK_LABEL_COUNT];
 	tt_field kf = r.f_label[TT_LABEL_KEY], vf = r.f_label[TT_LABEL_VALUE];
 	uint32_t stride = r.record_size[TT_REC_LABEL];
-	ck_assert(lf.size && cf.size && kf.size == 16 && vf.size == 32 && stride);
+	/* Out of line: the slot points to its block (capacity, then the
+	 * records). */
+	ck_assert(bf.size == 8 && !r.f_task[TT_TASK_LABELS].size);
+	ck_assert(cf.size && kf.size == 16 && vf.size == 32 && stride);
 	tt_task_iter_init(&r, &it);
 	while (tt_task_iter_next(&r, &it, &t) == 1) {
-		uint64_t l0 = t.slot_addr + lf.offset;
+		uint64_t l0 = 0;
+		if (t.nlabels) {
+			ck_assert_int_eq(mem.read(mem.ctx, t.slot_addr + bf.offset, &l0, 8), 0);
+			ck_assert_uint_ne(l0, 0);
+			l0 += 8;
+		}
 		if (!strcmp(t.name, "worker")) {
 			char v[32] = "\x1b[2J\xff\xc0\x80ok";
 			poke(s->pid, l0 + vf.offset, v, sizeof v);
@@ -218,9 +226,14 @@ static void plant(sample *s)
 			ck_assert_str_eq(t.labels[1].key, "request_id");
 			poke(s->pid, l0 + stride + kf.offset, "request_idXXXXXX", 16);
 			done |= 4;
+		} else if (!strcmp(t.name, "request") && has(&t, "request_id", "3")) {
+			/* A label block pointer to nowhere. */
+			uint64_t nowhere = 0x10;
+			poke(s->pid, t.slot_addr + bf.offset, &nowhere, 8);
+			done |= 8;
 		}
 	}
-	ck_assert_int_eq(done, 7);
+	ck_assert_int_eq(done, 15);
 	tt_mem_pid_close(&mp);
 }
 
@@ -251,6 +264,8 @@ START_TEST(hostile_bytes)
 	    r.out);
 	ck_assert_msg(strstr(r.out, "{tenant=acme request_idXXXXX=2 route=/health ...}"), "%s",
 		      r.out);
+	/* An unreadable label block: the task, its labels marked. */
+	ck_assert_msg(strstr(r.out, "labels_prog.c:55  {?}\n"), "%s", r.out);
 	run_free(&r);
 
 	r = tasktrace("bt", pid, NULL);

@@ -2,10 +2,15 @@
 //! bench/sync_bench.c (see there).  Prints one line:
 //!   tokio-wW WORKLOAD n=OPS ns=TOTAL ns_per_op=X
 //! usage: tokio-sync-bench pingpong|mutex WORKERS [N | K M]
-//! WORKERS 0 is the current-thread runtime.
+//!        tokio-sync-bench spawnjoin WORKERS [ROUNDS [BATCH]] | burst WORKERS [N]
+//!        tokio-sync-bench mem WORKERS [N]
+//! WORKERS 0 is the current-thread runtime.  The spawn workloads are those
+//! of bench/bench_runtime.c (spawn-join, burst, mem: see there); mem prints
+//!   tokio-wW mem n=N rss_before_kb=A rss_after_kb=B bytes_per_task=X
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, Mutex, Notify};
 
 fn arg(args: &[String], i: usize, default: u64) -> u64 {
     args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default)
@@ -54,6 +59,52 @@ async fn contend(k: u64, m: u64) -> u64 {
     v
 }
 
+async fn spawnjoin(rounds: u64, batch: u64) -> u64 {
+    let mut sum = 0;
+    let mut handles = Vec::with_capacity(batch as usize);
+    for _ in 0..rounds {
+        for i in 0..batch {
+            handles.push(tokio::spawn(async move { i }));
+        }
+        for h in handles.drain(..) {
+            sum += h.await.unwrap();
+        }
+    }
+    sum
+}
+
+async fn burst(n: u64) -> u64 {
+    let mut handles = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        handles.push(tokio::spawn(async move { i }));
+    }
+    let mut sum = 0;
+    for h in handles {
+        sum += h.await.unwrap();
+    }
+    sum
+}
+
+// mem: the 3-frame chain of bench_runtime's mem workload (outer -> middle
+// -> the Notify's Notified future), parked on a Notify nobody signals.
+static PARKED: AtomicU64 = AtomicU64::new(0);
+
+async fn middle(n: &'static Notify) -> u64 {
+    PARKED.fetch_add(1, Ordering::Relaxed);
+    n.notified().await;
+    1
+}
+
+async fn outer(n: &'static Notify) -> u64 {
+    middle(n).await + 1
+}
+
+fn rss_kb() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = s.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
@@ -87,8 +138,50 @@ fn main() {
             assert_eq!(r, k * m);
             ("mutex", k * m, ns)
         }
+        "spawnjoin" => {
+            let rounds = arg(&args, 3, 200);
+            let batch = arg(&args, 4, 1000);
+            let t0 = Instant::now();
+            // On a worker, as tasktrace's block_on runs its root task.
+            let r = rt.block_on(async { tokio::spawn(spawnjoin(rounds, batch)).await.unwrap() });
+            let ns = t0.elapsed().as_nanos();
+            assert_eq!(r, rounds * batch * (batch - 1) / 2);
+            ("spawnjoin", rounds * batch, ns)
+        }
+        "burst" => {
+            let n = arg(&args, 3, 100000);
+            let t0 = Instant::now();
+            let r = rt.block_on(async { tokio::spawn(burst(n)).await.unwrap() });
+            let ns = t0.elapsed().as_nanos();
+            assert_eq!(r, n * (n - 1) / 2);
+            ("burst", n, ns)
+        }
+        "mem" => {
+            let n = arg(&args, 3, 1000000);
+            let notify: &'static Notify = Box::leak(Box::new(Notify::new()));
+            let before = rss_kb();
+            rt.block_on(async {
+                for _ in 0..n {
+                    drop(tokio::spawn(outer(notify)));
+                }
+            });
+            while PARKED.load(Ordering::Relaxed) < n {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let after = rss_kb();
+            println!(
+                "tokio-w{} mem n={} rss_before_kb={} rss_after_kb={} bytes_per_task={:.1}",
+                workers,
+                n,
+                before,
+                after,
+                (after - before) as f64 * 1024.0 / n as f64
+            );
+            // The tasks stay pending: exit without tearing them down.
+            std::process::exit(0);
+        }
         _ => {
-            eprintln!("usage: tokio-sync-bench pingpong|mutex WORKERS [N | K M]");
+            eprintln!("usage: tokio-sync-bench pingpong|mutex|spawnjoin|burst|mem WORKERS [...]");
             std::process::exit(2);
         }
     };

@@ -83,7 +83,8 @@ typedef struct tt_spawn_opts {
  * and the current task becomes the parent (and passes its labels on).
  * Returns the null handle (.task NULL) with errno set: EINVAL no runtime or
  * a bad label, ECANCELED the runtime is shutting down, ESTALE it was freed,
- * ENOMEM no slot, ENAMETOOLONG/ENOSPC a label too long/too many. */
+ * ENOMEM no slot (or no label block for its labels), ENAMETOOLONG/ENOSPC a
+ * label too long/too many. */
 TT_API tt_handle tt_spawn_at(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root,
 			     const tt_site *spawn_site);
 /* The same with NLABELS labels on the new task, copied.  It inherits its
@@ -174,10 +175,11 @@ TT_API intptr_t tt_task_join_blocking(tt_handle h);
  * name the task the calling thread is polling (tt_current_task(), or an
  * owned handle of it), because the label is written inside that poll's
  * sequence window, where readers look for changes (docs/registry-abi.md
- * §5.10); another task's labels are given when spawning it.  No
- * allocation, no lock.  0, or -EINVAL (NULL or bad key, the null handle),
- * -ENAMETOOLONG (key or value too long), -ENOSPC (no room for another
- * label), -EPERM (H is not the calling thread's task), TT_ESTALE. */
+ * §5.10); another task's labels are given when spawning it.  No lock;
+ * no allocation but the slot's label block, once per slot.  0, or -EINVAL
+ * (NULL or bad key, the null handle), -ENAMETOOLONG (key or value too
+ * long), -ENOSPC (no room for another label), -ENOMEM (no label block),
+ * -EPERM (H is not the calling thread's task), TT_ESTALE. */
 TT_API int tt_task_set_label(tt_handle h, const char *key, const char *value);
 /* The value of label KEY of the task H names, NULL if it has none (or H
  * is stale).  Valid until the task changes that label or ends. */

@@ -38,7 +38,8 @@ static const uint32_t ptr_fields[TT_REC_MAX_] = {
 			B(TT_ROOT_SITES_STOP) | B(TT_ROOT_FUNCS_START) |
 			B(TT_ROOT_FUNCS_STOP),
 	[TT_REC_CHUNK] = B(TT_CHUNK_SLOTS),
-	[TT_REC_TASK] = B(TT_TASK_SPAWN_SITE) | B(TT_TASK_ROOT_FRAME),
+	[TT_REC_TASK] = B(TT_TASK_SPAWN_SITE) | B(TT_TASK_ROOT_FRAME) |
+			B(TT_TASK_LABEL_BLOCK),
 	[TT_REC_FRAME] = B(TT_FRAME_FUNC) | B(TT_FRAME_SITE) |
 			 B(TT_FRAME_CHILD) | B(TT_FRAME_SIBLING),
 	[TT_REC_WAIT] = B(TT_WAIT_OBJECT) | B(TT_WAIT_NAME) | B(TT_WAIT_HOLDERS),
@@ -238,7 +239,8 @@ static int decode_layout(tt_reader *r, const unsigned char *tab,
 			return rc;
 	}
 	/* Labels need their record to be read (§5.9). */
-	if (r->f_task[TT_TASK_LABELS].size &&
+	if ((r->f_task[TT_TASK_LABELS].size ||
+	     r->f_task[TT_TASK_LABEL_BLOCK].size) &&
 	    (!(seen[TT_REC_LABEL] & B(0)) ||
 	     !(seen[TT_REC_LABEL] & B(TT_LABEL_KEY)) ||
 	     !(seen[TT_REC_LABEL] & B(TT_LABEL_VALUE))))

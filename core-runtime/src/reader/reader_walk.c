@@ -1,7 +1,7 @@
 /* Registry reader, core layer: task slots (seqlock reads, iteration) and
  * await-chain walks.  Same rules as reader.c: no allocation, no stdio, no
  * recursion (a signal handler's alternate stack is small), bounded stack
- * use (about 7 KiB in tt_reader_walk_frames, 4.2 KiB in
+ * use (about 7 KiB in tt_reader_walk_frames, 4.5 KiB in
  * tt_reader_read_task). */
 #include <errno.h>
 #include <string.h>
@@ -31,20 +31,50 @@ static int label_str(char *dst, size_t keep, const unsigned char *src,
 	return 0;
 }
 
-/* The labels inline in a slot image: as many as the reader keeps, each
- * bounded; a count beyond the array, an empty or repeated key is one
- * flag, never a lost task. */
+/* A label block holds at most this many records, each at most this
+ * large (LABEL fields are at most 64 bytes, §5.10). */
+#define LABEL_BLOCK_MAX 64u
+#define LABEL_REC_MAX 256u
+
+/* The address of the slot image's out-of-line label block (§5.10) when it
+ * has labels to read there, else 0. */
+static uint64_t label_block(tt_reader *r, const unsigned char *slot)
+{
+	if (r->f_task[TT_TASK_LABELS].size ||
+	    !r->f_task[TT_TASK_LABEL_BLOCK].size ||
+	    !tt_r_get(slot, r->f_task[TT_TASK_LABEL_COUNT]))
+		return 0;
+	return tt_r_get(slot, r->f_task[TT_TASK_LABEL_BLOCK]);
+}
+
+/* The labels of a slot image, inline or in its label block: as many as
+ * the reader keeps, each bounded; a count beyond the array, an unreadable
+ * block, an empty or repeated key is one flag, never a lost task. */
 static void decode_labels(tt_reader *r, const unsigned char *slot,
 			  tt_rtask *out)
 {
 	tt_field lf = r->f_task[TT_TASK_LABELS];
 	uint32_t stride = r->record_size[TT_REC_LABEL];
+	uint64_t block = label_block(r, slot);
+	unsigned char buf[LABEL_REC_MAX];
 	uint64_t cap, n;
 
-	if (!lf.size || !stride)
+	if ((!lf.size && !block) || !stride)
 		return;
-	cap = lf.size / stride;
+	cap = lf.size ? lf.size / stride : LABEL_BLOCK_MAX;
 	n = tt_r_get(slot, r->f_task[TT_TASK_LABEL_COUNT]);
+	if (block) {
+		/* u32 capacity, u32 0, then the records (§5.10). */
+		if (stride > sizeof(buf) || block & (TT_R_ALIGN - 1) ||
+		    tt_r_read(r, block, buf, 8, "label block")) {
+			out->label_flags |= TT_RLABELS_BAD;
+			return;
+		}
+		cap = tt_r_get(buf, (tt_field){ 0, 4 });
+		if (cap > LABEL_BLOCK_MAX)
+			cap = LABEL_BLOCK_MAX;
+		block += 8;
+	}
 	if (n > cap) {
 		out->label_flags |= TT_RLABELS_BAD;
 		n = cap;
@@ -56,6 +86,14 @@ static void decode_labels(tt_reader *r, const unsigned char *slot,
 		if (out->nlabels == TT_TASK_LABELS_MAX) {
 			out->label_flags |= TT_RLABELS_CUT;
 			break;
+		}
+		if (block) {
+			if (tt_r_read(r, block + i * stride, buf, stride,
+				      "label block")) {
+				out->label_flags |= TT_RLABELS_BAD;
+				break;
+			}
+			rec = buf;
 		}
 		if (label_str(l->key, sizeof(l->key), rec,
 			      r->f_label[TT_LABEL_KEY]) |
@@ -175,8 +213,19 @@ int tt_reader_read_task(tt_reader *r, uint64_t slot_addr, tt_rtask *out)
 		if (rc)
 			return rc;
 		s2 = tt_r_get(sb, f0);
-		if (s1 == s2 && tt_r_get(b, fs) == s1)
-			return tt_reader_decode_task(r, b, slot_addr, out);
+		if (s1 == s2 && tt_r_get(b, fs) == s1) {
+			uint64_t block = label_block(r, b);
+
+			rc = tt_reader_decode_task(r, b, slot_addr, out);
+			/* A label block is read after the slot: seq must
+			 * not have moved past it either. */
+			if (!block)
+				return rc;
+			if (tt_r_read(r, slot_addr + fs.offset, sb, fs.size,
+				      "task slot") ||
+			    tt_r_get(sb, f0) == s1)
+				return rc;
+		}
 		if (try >= r->lim.torn_retries) {
 			out->slot_addr = slot_addr;
 			return tt_r_errf(r, TT_R_TORN,

@@ -359,6 +359,10 @@ void tt_runtime_free(tt_runtime *h)
 	tt_task *t;
 	while ((t = tt_injector_pop(&rt->inject)))
 		tt_task_unref(t);
+	for (uint32_t i = 0; i < rt->nworkers; i++) {
+		tt_frame_cache_drain(&rt->workers[i].frames);
+		tt_slot_cache_drain(&rt->workers[i].slots);
+	}
 	tt_driver_destroy(&rt->driver);
 	tt_io_pool_destroy(&rt->io_pool);
 	pthread_mutex_destroy(&rt->idle_lock);

@@ -79,6 +79,21 @@ static inline void tt_lockword_unlock(tt_lockword *l)
 #define SCHED_RUNNING (1ull << 1)
 #define SCHED_COMPLETE (1ull << 2)
 #define SCHED_REF (1ull << 32) /* one reference */
+/* tt_task.done */
+#define TASK_DONE 1u
+#define TASK_WAITED 2u
+
+/* A slot's labels, out of line (docs/registry-abi.md §5.10): how many
+ * records the block holds, then the records. */
+struct tt_label_rec {
+	char key[TT_LABEL_KEY_MAX];
+	char value[TT_LABEL_VALUE_MAX];
+};
+struct tt_label_block {
+	uint32_t capacity;
+	uint32_t reserved;
+	struct tt_label_rec rec[TT_TASK_LABELS_MAX];
+};
 
 /* A task slot.  The first part is the registry record whose field offsets
  * the layout table publishes; the rest is private to the runtime.  Fields a
@@ -110,30 +125,37 @@ struct tt_task {
 	/* Written only under seq: at spawn, and by the task itself inside
 	 * its poll (tt_task_set_label). */
 	_Atomic uint32_t label_count;
-	struct tt_label_rec {
-		char key[TT_LABEL_KEY_MAX];
-		char value[TT_LABEL_VALUE_MAX];
-	} labels[TT_TASK_LABELS_MAX];
+	/* Out of the slot (192 bytes most tasks never use): allocated at the
+	 * slot's first label and kept with the slot for good, so a reader's
+	 * pointer never dangles and the slot's seq covers its contents. */
+	struct tt_label_block *labels;
 
 	/* private */
 	_Atomic uint64_t sched; /* SCHED_* bits | references * SCHED_REF */
-	_Atomic uint32_t done; /* futex word for blocking joins */
-	uint32_t index;        /* global slot index */
+	/* Futex word for blocking joins: TASK_DONE, and TASK_WAITED once a
+	 * thread sleeps on it (only then does completion make the futex
+	 * call). */
+	_Atomic uint32_t done;
+	uint32_t index; /* global slot index */
 	tt_runtime *rt;
 	tt_task *_Atomic next; /* run/injection queue and free-list link */
 	void (*free_root)(void *);
 	intptr_t result;
-	pthread_mutex_t join_lock;
-	tt_join *joiners; /* join futures waiting, under join_lock */
+	tt_join *joiners;		/* join futures waiting, under join_lock */
 	struct tt_group *_Atomic group; /* reported to when it completes */
-	uint32_t group_index;           /* its place in the group's array, under its lock */
 	/* Owned handles (handle.c): the generation they carry, bumped when the
-	 * last one is given up, and how many there are. */
+	 * last one is given up (how many there are: handles, below). */
 	_Atomic uint64_t gen;
-	_Atomic uint32_t handles;
 	/* Lock guards held (mutex.c): touched only by the thread polling the
 	 * task, like its frames. */
 	tt_lock *guards;
+	/* The 4-byte fields together, after the pointers: no padding. */
+	_Atomic uint32_t handles;
+	/* A lock word, not a pthread mutex: two inline atomics per locked
+	 * join poll and completion instead of two library calls, and 36
+	 * bytes less per slot. */
+	tt_lockword join_lock;
+	uint32_t group_index; /* its place in the group's array, under its lock */
 };
 
 /* Registry worker record (published) + nothing private.  Per poll only
@@ -156,6 +178,9 @@ void tt_worker_record_release(tt_worker_record *rec);
 uint64_t tt_next_runtime_id(void);
 void tt_registry_set_now(uint64_t now);
 void tt_registry_tasks_live(int delta);
+/* SIZE bytes, zeroed, 8-aligned, never freed nor unmapped (a slot's label
+ * block); NULL when out of memory. */
+void *tt_label_block_alloc(size_t size);
 /* Visit every task slot that holds a task (for shutdown). */
 void tt_registry_for_each(void (*fn)(tt_task *t, void *arg), void *arg);
 
@@ -273,6 +298,34 @@ void tt_io_pool_destroy(tt_io_pool *p);
 /* Readiness reported by epoll for F (called by the driver). */
 void tt_fd_event(tt_fd *f, uint32_t events);
 
+/* ---- frame.c: a worker's cache of freed frames ----
+ * glibc's per-thread cache holds 7 blocks a size: a burst of spawns (and
+ * then of completions) goes through its locked arena path, ~300
+ * instructions a spawn+join.  Each worker keeps the blocks it frees, by
+ * size class, up to TT_FCACHE_BYTES, and serves its own allocations from
+ * them.  Off under ASan, whose use-after-free checks need free(). */
+#define TT_FCACHE_CLASSES 32 /* 16-byte classes: blocks up to 504 bytes */
+#define TT_FCACHE_BYTES (256u * 1024u)
+typedef struct tt_frame_cache {
+	void *head[TT_FCACHE_CLASSES];
+	size_t bytes;
+} tt_frame_cache;
+/* Give every cached block back to malloc (the runtime's free). */
+void tt_frame_cache_drain(tt_frame_cache *c);
+
+/* ---- registry.c: a worker's free slots ----
+ * Slots a worker released, taken again by its next spawns without the
+ * global free list's compare-and-swap (both workers of a spawn-join
+ * benchmark hit that cache line on every spawn and every completion).  A
+ * batch of 1,000 spawns fits. */
+#define TT_SLOT_CACHE 1024u
+typedef struct tt_slot_cache {
+	tt_task *head;
+	uint32_t n;
+} tt_slot_cache;
+/* Back to the global free list (the runtime's free). */
+void tt_slot_cache_drain(tt_slot_cache *c);
+
 /* ---- executor.c ---- */
 struct tt_worker {
 	tt_runtime *rt;
@@ -286,7 +339,10 @@ struct tt_worker {
 	uint32_t rng;
 	uint64_t now;           /* tt_stamp_ns() at the end of the last poll or park */
 	uint64_t now_published; /* last value stored in the registry root */
-	int idle; /* in rt->idle, under idle_lock */
+	int idle;		/* in rt->idle, under idle_lock */
+	/* Touched only by the thread running this worker (tt__tls_worker). */
+	tt_frame_cache frames;
+	tt_slot_cache slots;
 };
 
 struct tt_runtime {

@@ -49,10 +49,14 @@ struct tt_registry_root {
 	tt_layout_entry layout[N_LAYOUT];
 };
 
-#define L_(rec, fld, type, member)                                         \
-	{rec, fld, (uint16_t)offsetof(type, member),                             \
-	 (uint16_t)sizeof(((type *)0)->member)}
-#define SZ_(rec, type) {rec, TT_F_SIZEOF, 0, (uint16_t)sizeof(type)}
+#define L_(rec, fld, type, member)                                                                \
+	{                                                                                         \
+		rec, fld, (uint16_t)offsetof(type, member), (uint16_t)sizeof(((type *)0)->member) \
+	}
+#define SZ_(rec, type)                                      \
+	{                                                   \
+		rec, TT_F_SIZEOF, 0, (uint16_t)sizeof(type) \
+	}
 #define R_(f, m) L_(TT_REC_ROOT, f, struct tt_registry_root, m)
 #define C_(f, m) L_(TT_REC_CHUNK, f, tt_chunk, m)
 #define T_(f, m) L_(TT_REC_TASK, f, struct tt_task, m)
@@ -146,7 +150,7 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		T_(TT_TASK_WAKERS, wakers),
 		T_(TT_TASK_RUNTIME_ID, runtime_id),
 		T_(TT_TASK_LABEL_COUNT, label_count),
-		T_(TT_TASK_LABELS, labels),
+		T_(TT_TASK_LABEL_BLOCK, labels),
 		SZ_(TT_REC_LABEL, struct tt_label_rec),
 		L_(TT_REC_LABEL, TT_LABEL_KEY, struct tt_label_rec, key),
 		L_(TT_REC_LABEL, TT_LABEL_VALUE, struct tt_label_rec, value),
@@ -286,6 +290,13 @@ static int chunk_ensure(unsigned k)
 
 tt_task *tt_slot_alloc(void)
 {
+	tt_worker *w = tt__tls_worker;
+	if (w && w->slots.head) {
+		tt_task *t = w->slots.head;
+		w->slots.head = atomic_load_explicit(&t->next, RELAXED);
+		w->slots.n--;
+		return t;
+	}
 	pthread_once(&start_once, registry_start);
 	uint64_t head = atomic_load_explicit(&free_head, ACQUIRE);
 	while ((uint32_t)head) {
@@ -304,13 +315,13 @@ tt_task *tt_slot_alloc(void)
 		return NULL;
 	tt_task *t = slot_at(index);
 	t->index = (uint32_t)index;
-	pthread_mutex_init(&t->join_lock, NULL);
+	tt_lockword_init(&t->join_lock);
 	return t;
 }
 
-void tt_slot_free(tt_task *t)
+/* To the global free list. */
+static void slot_push(tt_task *t)
 {
-	atomic_store_explicit(&t->id, 0, RELEASE);
 	uint64_t head = atomic_load_explicit(&free_head, RELAXED);
 	for (;;) {
 		tt_task *next = (uint32_t)head ? slot_at((uint32_t)head - 1) : NULL;
@@ -321,6 +332,62 @@ void tt_slot_free(tt_task *t)
 							  RELEASE, RELAXED))
 			return;
 	}
+}
+
+void tt_slot_free(tt_task *t)
+{
+	atomic_store_explicit(&t->id, 0, RELEASE);
+	tt_worker *w = tt__tls_worker;
+	if (w && w->slots.n < TT_SLOT_CACHE) {
+		atomic_store_explicit(&t->next, w->slots.head, RELAXED);
+		w->slots.head = t;
+		w->slots.n++;
+		return;
+	}
+	slot_push(t);
+}
+
+void tt_slot_cache_drain(tt_slot_cache *c)
+{
+	while (c->head) {
+		tt_task *t = c->head;
+		c->head = atomic_load_explicit(&t->next, RELAXED);
+		slot_push(t);
+	}
+	c->n = 0;
+}
+
+/* Label blocks: bump-allocated from mmap'd arenas that, like the chunks,
+ * stay for the life of the process.  Rare (a slot's first label), so one
+ * lock; not malloc, whose leak checker would not look inside the chunks
+ * for the pointers. */
+#define LABEL_ARENA (64u * 1024u)
+static pthread_mutex_t label_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *label_arena;
+static size_t label_left;
+
+void *tt_label_block_alloc(size_t size)
+{
+	void *p = NULL;
+	size = (size + 7) & ~(size_t)7;
+	if (size > LABEL_ARENA)
+		return NULL;
+	pthread_mutex_lock(&label_lock);
+	if (label_left < size) {
+		void *mem = mmap(NULL, LABEL_ARENA, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem != MAP_FAILED) {
+			label_arena = mem;
+			label_left = LABEL_ARENA;
+		}
+	}
+	if (label_left >= size) {
+		p = label_arena;
+		label_arena += size;
+		label_left -= size;
+	}
+	pthread_mutex_unlock(&label_lock);
+	return p;
 }
 
 uint64_t tt_next_task_id(void)

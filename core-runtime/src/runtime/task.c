@@ -115,10 +115,25 @@ static int label_check(const char *key, const char *value)
 	return 0;
 }
 
+/* The slot's label block, allocated at its first label from memory that
+ * is never freed or unmapped (registry.c): a reader in another process
+ * may hold the slot's pointer to it, like a slot address.  0 or -ENOMEM. */
+static int labels_ensure(tt_task *t)
+{
+	if (TT_LIKELY(t->labels))
+		return 0;
+	struct tt_label_block *b = tt_label_block_alloc(sizeof *b);
+	if (!b)
+		return -ENOMEM;
+	b->capacity = TT_TASK_LABELS_MAX;
+	t->labels = b;
+	return 0;
+}
+
 static int label_find(const tt_task *t, uint32_t n, const char *key)
 {
 	for (uint32_t i = 0; i < n; i++)
-		if (strcmp(t->labels[i].key, key) == 0)
+		if (strcmp(t->labels->rec[i].key, key) == 0)
 			return (int)i;
 	return -1;
 }
@@ -131,7 +146,7 @@ static int label_put(tt_task *t, const char *key, const char *value)
 	if (!value) {
 		if (i >= 0) {
 			if ((uint32_t)i != n - 1)
-				t->labels[i] = t->labels[n - 1];
+				t->labels->rec[i] = t->labels->rec[n - 1];
 			atomic_store_explicit(&t->label_count, n - 1, RELAXED);
 		}
 		return 0;
@@ -139,12 +154,14 @@ static int label_put(tt_task *t, const char *key, const char *value)
 	if (i < 0) {
 		if (n == TT_TASK_LABELS_MAX)
 			return -ENOSPC;
+		if (labels_ensure(t))
+			return -ENOMEM;
 		i = (int)n;
-		memset(t->labels[i].key, 0, sizeof t->labels[i].key);
-		memcpy(t->labels[i].key, key, strlen(key));
+		memset(t->labels->rec[i].key, 0, sizeof t->labels->rec[i].key);
+		memcpy(t->labels->rec[i].key, key, strlen(key));
 	}
-	memset(t->labels[i].value, 0, sizeof t->labels[i].value);
-	memcpy(t->labels[i].value, value, strlen(value));
+	memset(t->labels->rec[i].value, 0, sizeof t->labels->rec[i].value);
+	memcpy(t->labels->rec[i].value, value, strlen(value));
 	if ((uint32_t)i == n)
 		atomic_store_explicit(&t->label_count, n + 1, RELAXED);
 	return 0;
@@ -192,7 +209,10 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 		}
 	}
 	tt_task *t = tt_slot_alloc();
-	if (!t) {
+	uint32_t nl = parent ? atomic_load_explicit(&parent->label_count, RELAXED) : 0;
+	if (!t || (TT_UNLIKELY(nl || nlabels) && labels_ensure(t))) {
+		if (t)
+			tt_slot_free(t); /* never published: id is 0 */
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -214,9 +234,8 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	t->parent_id = parent ? atomic_load_explicit(&parent->id, RELAXED) : 0;
 	/* Inherited: the parent is the calling thread's task, so nobody
 	 * changes its labels during the copy. */
-	uint32_t nl = parent ? atomic_load_explicit(&parent->label_count, RELAXED) : 0;
 	if (TT_UNLIKELY(nl))
-		memcpy(t->labels, parent->labels, nl * sizeof t->labels[0]);
+		memcpy(t->labels, parent->labels, nl * sizeof t->labels->rec[0]);
 	atomic_store_explicit(&t->label_count, nl, RELAXED);
 	for (size_t i = 0; i < nlabels; i++)
 		label_put(t, labels[i].key, labels[i].value);
@@ -303,7 +322,7 @@ const char *tt_task_label(tt_handle h, const char *key)
 	if (!t || label_key_check(key))
 		return NULL;
 	int i = label_find(t, atomic_load_explicit(&t->label_count, RELAXED), key);
-	return i >= 0 ? t->labels[i].value : NULL;
+	return i >= 0 ? t->labels->rec[i].value : NULL;
 }
 
 /* ---- handles (handle.c says why they carry a generation) ----
@@ -533,7 +552,7 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 			      RELAXED);
 	/* Under the lock: a join future may be cancelled and freed by its own
 	 * worker as soon as we let go of it. */
-	pthread_mutex_lock(&t->join_lock);
+	tt_lockword_lock(&t->join_lock);
 	atomic_fetch_or_explicit(&t->sched, SCHED_COMPLETE, SEQ_CST);
 	for (tt_join *j = t->joiners, *next; j; j = next) {
 		next = j->next;
@@ -543,9 +562,11 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 		tt_waker_wake(&w);
 	}
 	t->joiners = NULL;
-	pthread_mutex_unlock(&t->join_lock);
-	atomic_store_explicit(&t->done, 1, RELEASE);
-	futex_wake_all(&t->done);
+	tt_lockword_unlock(&t->join_lock);
+	/* The system call only for a thread asleep in tt_task_wait: most
+	 * tasks are joined by a task, or never. */
+	if (atomic_exchange_explicit(&t->done, TASK_DONE, ACQ_REL) & TASK_WAITED)
+		futex_wake_all(&t->done);
 	struct tt_group *g = atomic_exchange_explicit(&t->group, NULL, SEQ_CST);
 	if (g)
 		tt_group_child_done(g, t, result);
@@ -681,8 +702,17 @@ intptr_t tt_task_join_blocking(tt_handle h)
 
 intptr_t tt_task_wait(tt_task *t)
 {
-	while (!atomic_load_explicit(&t->done, ACQUIRE))
-		syscall(SYS_futex, &t->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	uint32_t d = atomic_load_explicit(&t->done, ACQUIRE);
+	while (!(d & TASK_DONE)) {
+		/* Say we sleep before sleeping: completion's exchange then
+		 * sees TASK_WAITED, or we see TASK_DONE here. */
+		if (d & TASK_WAITED || atomic_compare_exchange_weak_explicit(
+					   &t->done, &d, TASK_WAITED, ACQ_REL, ACQUIRE)) {
+			syscall(SYS_futex, &t->done, FUTEX_WAIT_PRIVATE, TASK_WAITED, NULL, NULL,
+				0);
+			d = atomic_load_explicit(&t->done, ACQUIRE);
+		}
+	}
 	return t->result;
 }
 
@@ -725,7 +755,7 @@ TT_DISPATCH static tt_poll join_poll(tt_join *j, tt_cx *cx)
 	 * and a join polled again meanwhile (select, timeout, join_all) must not
 	 * return ready -- and have its frame freed or reused -- until T's
 	 * completing thread has let go of it. */
-	pthread_mutex_lock(&t->join_lock);
+	tt_lockword_lock(&t->join_lock);
 	if (!(atomic_load_explicit(&t->sched, ACQUIRE) & SCHED_COMPLETE)) {
 		if (!w->waker.task) {
 			w->waker = tt_waker_new(cx);
@@ -735,13 +765,13 @@ TT_DISPATCH static tt_poll join_poll(tt_join *j, tt_cx *cx)
 				w->next->prev = w;
 			t->joiners = w;
 		}
-		pthread_mutex_unlock(&t->join_lock);
+		tt_lockword_unlock(&t->join_lock);
 		if (!j->leaf.wait.kind)
 			tt_wait_set(&j->leaf.wait, TT_WAIT_JOIN, t,
 				    atomic_load_explicit(&t->id, RELAXED), 0);
 		return TT_PENDING;
 	}
-	pthread_mutex_unlock(&t->join_lock);
+	tt_lockword_unlock(&t->join_lock);
 	j->leaf.frame.result = t->result;
 	tt_wait_clear(&j->leaf.wait);
 	j->task = NULL;
@@ -756,13 +786,13 @@ static void join_drop(tt_join *j)
 		return;
 	tt_join *w = j;
 	tt_waker waker = {NULL};
-	pthread_mutex_lock(&t->join_lock);
+	tt_lockword_lock(&t->join_lock);
 	if (w->waker.task) {
 		unlink_waiter(t, w);
 		waker = w->waker;
 		w->waker.task = NULL;
 	}
-	pthread_mutex_unlock(&t->join_lock);
+	tt_lockword_unlock(&t->join_lock);
 	tt_waker_drop(&waker);
 	tt_wait_clear(&j->leaf.wait);
 	j->task = NULL;

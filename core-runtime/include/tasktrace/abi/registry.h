@@ -104,7 +104,11 @@ enum tt_task_field {
 	TT_TASK_RUNTIME_ID = 19,
 	TT_TASK_LABEL_COUNT = 20, /* LABEL records in use, from the first */
 	TT_TASK_LABELS = 21,      /* LABEL[size / LABEL size], inline in the slot */
-	TT_TASK_MAX_ = 22
+	/* ptr: the slot's label block (u32 capacity, u32 0, LABEL[capacity]),
+	 * 0 until its first label; it stays with the slot (registry-abi.md
+	 * 5.10).  A runtime publishes this or LABELS. */
+	TT_TASK_LABEL_BLOCK = 22,
+	TT_TASK_MAX_ = 23
 };
 enum tt_frame_field {
 	TT_FRAME_FUNC = 1,    /* ptr: FUNC */

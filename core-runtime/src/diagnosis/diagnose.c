@@ -163,7 +163,20 @@ typedef struct build {
 	tt_reader *rr; /* opened on o->recheck at the first second look */
 	int rr_failed;
 	int oom;
+	/* Per task, worked out once (the rules look at each task several
+	 * times; at 100k tasks that was most of a watchdog round). */
+	tview *views;
+	uint8_t *cons; /* considered */
 } build;
+
+/* T's view, from the table when there is one. */
+static void tv(const build *b, const tt_stask *t, tview *v)
+{
+	if (b->views)
+		*v = b->views[t - b->s->tasks];
+	else
+		view(t, v);
+}
 
 static char *keep(build *b, char *p)
 {
@@ -252,7 +265,7 @@ static tt_diag_finding *add(build *b, uint32_t kind, uint64_t task,
 	return f;
 }
 
-static int considered(const build *b, const tt_stask *t)
+static int considered_(const build *b, const tt_stask *t)
 {
 	if (!t->raw.id)
 		return 0;
@@ -263,6 +276,32 @@ static int considered(const build *b, const tt_stask *t)
 	if (tt_runtimes_inherited(&b->s->runtimes, t->raw.runtime_id))
 		return 0;
 	return !b->o->runtime_id || t->raw.runtime_id == b->o->runtime_id;
+}
+
+static int considered(const build *b, const tt_stask *t)
+{
+	return b->cons ? b->cons[t - b->s->tasks] : considered_(b, t);
+}
+
+/* The per-task table (views, considered); without memory the rules work
+ * them out each time. */
+static void per_task(build *b)
+{
+	size_t n = b->s->ntasks;
+
+	b->views = malloc((n ? n : 1) * sizeof(*b->views));
+	b->cons = malloc(n ? n : 1);
+	if (!b->views || !b->cons) {
+		free(b->views);
+		free(b->cons);
+		b->views = NULL;
+		b->cons = NULL;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		view(&b->s->tasks[i], &b->views[i]);
+		b->cons[i] = (uint8_t)considered_(b, &b->s->tasks[i]);
+	}
 }
 
 static uint64_t age(uint64_t since, uint64_t now)
@@ -282,9 +321,10 @@ static int recording(const build *b)
  * combinator (select, join-all) on its path may complete through another
  * branch, or its wait names no task, or not every task that could end it
  * (an incomplete HOLDERS record): no false deadlocks. */
-static size_t edges_of(const tt_stask *t, tview *v, uint64_t out[TT_RHOLDERS_MAX])
+static size_t edges_of(const build *b, const tt_stask *t, tview *v,
+		       uint64_t out[TT_RHOLDERS_MAX])
 {
-	view(t, v);
+	tv(b, t, v);
 	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE || v->combinator ||
 	    !leaf_waits(v))
 		return 0;
@@ -383,13 +423,13 @@ static int graph_build(build *b, graph *g, int ended_ok)
 
 	memset(g, 0, sizeof(*g));
 	g->start = calloc(n + 1, sizeof(*g->start));
-	g->dst = calloc(n ? n * TT_RHOLDERS_MAX : 1, sizeof(*g->dst));
+	g->dst = malloc((n ? n * TT_RHOLDERS_MAX : 1) * sizeof(*g->dst));
 	g->blocked = calloc(n ? n : 1, 1);
 	if (!g->start || !g->dst || !g->blocked)
 		goto oom;
 	for (size_t i = 0; i < n; i++) {
 		const tt_stask *t = &s->tasks[i];
-		size_t k = considered(b, t) ? edges_of(t, &v, ids) : 0;
+		size_t k = considered(b, t) ? edges_of(b, t, &v, ids) : 0;
 		int free_ = k == 0;
 
 		g->start[i] = ne;
@@ -504,7 +544,7 @@ static void deadlocks(build *b)
 		j = lo;
 		for (size_t k = 0; k < len; k++) {
 			const tt_stask *t = &s->tasks[j];
-			view(t, &v);
+			tv(b, t, &v);
 			ids[k] = t->raw.id;
 			kinds |= 1u << (v.leaf->raw.wait_kind & 31);
 			uint64_t a = age(v.leaf->raw.wait_since_ns, b->now);
@@ -566,6 +606,14 @@ static void all_asleep(build *b)
 		if (s->workers[k].state == TT_WORKER_POLLING &&
 		    (!b->o->runtime_id || s->workers[k].runtime_id == b->o->runtime_id))
 			return;
+	/* A live task that waits on no task (a timer, an fd, a notify) can
+	 * be woken, and then not all are asleep: no graph needed. */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t to[TT_RHOLDERS_MAX];
+		tview v;
+		if (live(b, &s->tasks[i]) && !edges_of(b, &s->tasks[i], &v, to))
+			return;
+	}
 	if (!graph_build(b, &g, 1))
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -598,7 +646,7 @@ static void all_asleep(build *b)
 		const tt_stask *t = &s->tasks[i];
 		if (!live(b, t))
 			continue;
-		view(t, &v);
+		tv(b, t, &v);
 		ids[k++] = t->raw.id;
 		lo = t->raw.id < lo ? t->raw.id : lo;
 		uint64_t a = age(v.leaf->raw.wait_since_ns, b->now);
@@ -1055,7 +1103,7 @@ static void long_polls(build *b)
 		tt_fbuf *fb = line_start(&l);
 		tview v;
 
-		view(t, &v);
+		tv(b, t, &v);
 		title_start(fb, TT_DIAG_LONG_POLL);
 		task_ref(fb, t->raw.id, s);
 		tt_fb_str(fb, " has been running one poll for ");
@@ -1212,7 +1260,7 @@ static void group_findings(build *b)
 					: tt_snapshot_find(b->s, f->task_id);
 		if (!t)
 			continue;
-		view(t, &v);
+		tv(b, t, &v);
 		gitem g = {tt_chain_hash(t) * 31 + f->kind, i, t, f->kind, 0, 0, 0};
 		if (leaf_waits(&v)) {
 			g.wait_kind = v.leaf->raw.wait_kind;
@@ -1337,7 +1385,7 @@ static uint64_t handoff_object(build *b, const tt_diag_finding *f)
 
 	if (f->kind != TT_DIAG_NEVER_RESOLVED || !t)
 		return 0;
-	view(t, &v);
+	tv(b, t, &v);
 	if (!leaf_waits(&v) || !tt_fmt_wait_row(v.leaf->raw.wait_kind)->handoff)
 		return 0;
 	return v.leaf->raw.wait_object;
@@ -1382,7 +1430,7 @@ static objcheck *check_objects(build *b, size_t *count)
 		const tt_stask *t = &b->s->tasks[j];
 		if (t->error)
 			continue;
-		view(t, &w);
+		tv(b, t, &w);
 		objcheck *c = leaf_waits(&w) ? objcheck_find(o, k, w.leaf->raw.wait_object) : NULL;
 		if (c && !c->moved && !recheck(b, t))
 			c->moved = 1;
@@ -1404,7 +1452,7 @@ static int task_holds(build *b, const tt_stask *t)
 
 	if (!recheck(b, t))
 		return 0;
-	view(t, &v);
+	tv(b, t, &v);
 	if (!leaf_waits(&v) || tt_fmt_wait_row(v.leaf->raw.wait_kind)->edge != TT_WE_HOLDERS)
 		return 1;
 	for (uint32_t k = 0; k < v.leaf->raw.wait_nholders && k < TT_RHOLDERS_MAX; k++) {
@@ -1499,6 +1547,7 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 		return NULL;
 	}
 	b.r->now_ns = b.now;
+	per_task(&b);
 	deadlocks(&b);
 	all_asleep(&b);
 	long_polls(&b);
@@ -1508,7 +1557,7 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 		b.r->ntasks++;
 		if (b.flagged[i])
 			continue;
-		view(&s->tasks[i], &v);
+		tv(&b, &s->tasks[i], &v);
 		lost_waker(&b, i, &v);
 		if (!b.flagged[i])
 			never_resolved(&b, i, &v);
@@ -1529,6 +1578,8 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	free(b.flagged);
 	free(b.woken);
 	free(b.rr);
+	free(b.views);
+	free(b.cons);
 	if (b.oom) {
 		tt_diag_free(b.r);
 		errno = ENOMEM;

@@ -18,6 +18,11 @@
 #include "reader/reader_priv.h"
 
 #define BULK_BYTES (16u << 20) /* slot bytes fetched per read */
+/* An update reads smaller batches: hashed while they are in the cache. */
+#define UPDATE_BULK_BYTES (1u << 20)
+/* Entries of a batch checked one by one below this, else the batch read
+ * again whole. */
+#define VERIFY_ONE_BY_ONE 8
 #define ARENA_MIN (1u << 20)
 #define ARENA_MAX (64u << 20)
 #define BC_SHIFT 16 /* the block cache: 64 KiB blocks ... */
@@ -87,6 +92,7 @@ struct tt_snap_arena {
 	char *p;
 	size_t left;
 	size_t next_size;
+	size_t total; /* bytes of every block */
 };
 
 static void *arena_alloc(struct tt_snap_arena *a, size_t n)
@@ -102,6 +108,7 @@ static void *arena_alloc(struct tt_snap_arena *a, size_t n)
 		if (!b)
 			return NULL;
 		b->size = sizeof(*b) + size;
+		a->total += b->size;
 		b->next = a->head;
 		a->head = b;
 		a->p = (char *)b->data;
@@ -223,6 +230,21 @@ struct tt_snap_cache {
 	size_t tasks_bytes; /* allocated size of the snapshot's tasks */
 	tt_mem_cache bc;    /* frames and static records, in front of the raw source */
 	void *bc_storage;
+	/* tt_snapshot_update: the limits of the first read; per task of
+	 * tasks, a hash of its slot's bytes as last read (0: none); the other
+	 * task array (last round's); the arena's size after a full read. */
+	tt_reader_limits lim;
+	int has_lim;
+	uint64_t *hash;
+	size_t hash_cap;
+	tt_stask *spare;
+	size_t spare_bytes;
+	uint64_t *spare_hash;
+	size_t spare_hash_cap;
+	size_t arena_full;
+	unsigned char *bulk, *bulk2; /* an update's batch buffers, kept */
+	uint8_t *same;
+	size_t bulk_size;
 };
 
 struct build {
@@ -239,6 +261,15 @@ struct build {
 	unsigned char *bulk, *bulk2;
 	size_t bulk_size;
 	uint32_t stride;
+	/* An update (tt_snapshot_update): last round's entries, in slot
+	 * order, and the one the slots being read have reached. */
+	int update;
+	uint8_t *same; /* per entry of the batch: its slot's bytes as last round */
+	const tt_stask *old;
+	const uint64_t *old_hash;
+	size_t nold, oi;
+	size_t walked; /* chains read */
+	size_t batch_from; /* the batch's first entry */
 };
 
 static const char qq[] = "??";
@@ -344,6 +375,14 @@ static tt_stask *task_push(struct build *b)
 		b->cap = cap;
 		s->cache_->tasks_bytes = cap * sizeof(*t);
 	}
+	if (s->ntasks >= b->c->hash_cap) {
+		uint64_t *h = realloc(b->c->hash, b->cap * sizeof(*h));
+		if (!h)
+			return NULL;
+		b->c->hash = h;
+		b->c->hash_cap = b->cap;
+	}
+	b->c->hash[s->ntasks] = 0;
 	tt_stask *e = &s->tasks[s->ntasks++];
 	e->spawn_site = NULL;
 	e->frames = NULL;
@@ -370,6 +409,7 @@ static int fill_task(struct build *b, tt_reader *rd, const tt_rtask *t,
 	size_t n = 0;
 	int rc;
 
+	b->walked++;
 	e->raw = *t;
 	e->spawn_site = site_get(b, t->spawn_site);
 	e->error = 0;
@@ -465,16 +505,21 @@ static void verify_batch(struct build *b, size_t from, uint64_t base,
 {
 	tt_snapshot *s = b->s;
 	tt_field fs = b->r->f_task[TT_TASK_SEQ], fi = b->r->f_task[TT_TASK_ID];
-	int bulk = b->r->mem.read(b->r->mem.ctx, base, b->bulk2,
-				  nslots * b->stride) == 0;
-	size_t out = from;
+	size_t out = from, need = 0;
+	int bulk = 0;
 
+	for (size_t i = from; i < s->ntasks; i++)
+		need += !(b->update && b->same[i - from]);
+	if (!need)
+		return;
+	if (need > VERIFY_ONE_BY_ONE || !b->update)
+		bulk = b->r->mem.read(b->r->mem.ctx, base, b->bulk2, nslots * b->stride) == 0;
 	for (size_t i = from; i < s->ntasks; i++) {
 		tt_stask *e = &s->tasks[i];
 		uint64_t seq, id;
 		int drop = 0;
 
-		if (e->raw.id) {
+		if (e->raw.id && !(b->update && b->same[i - from])) {
 			if (bulk) {
 				seq = tt_r_get(b->bulk2 + (e->raw.slot_addr - base), fs);
 				id = tt_r_get(b->bulk2 + (e->raw.slot_addr - base), fi);
@@ -482,13 +527,17 @@ static void verify_batch(struct build *b, size_t from, uint64_t base,
 				seq = e->raw.seq;
 				id = e->raw.id;
 			}
-			if (seq != e->raw.seq || id != e->raw.id)
+			if (seq != e->raw.seq || id != e->raw.id) {
 				drop = redo_task(b, e);
+				b->c->hash[i] = 0; /* not the bytes hashed */
+			}
 		}
 		if (drop)
 			continue;
-		if (out != i)
+		if (out != i) {
 			s->tasks[out] = *e;
+			b->c->hash[out] = b->c->hash[i];
+		}
 		out++;
 	}
 	s->ntasks = out;
@@ -508,6 +557,104 @@ static int error_entry(struct build *b, uint64_t addr, uint64_t index, int rc,
 	return TT_R_OK;
 }
 
+/* ---- keeping last round's chains (tt_snapshot_update) ---- */
+
+/* A slot's bytes hashed: equal hashes (and the same id and seq) mean
+ * nothing in the slot changed, not even what is written outside a poll.
+ * Four lanes so the multiplies overlap; never 0 (0 is "no hash"). */
+static uint64_t slot_hash(const unsigned char *p, size_t n)
+{
+	static const uint64_t k[4] = { 0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full,
+				       0x165667b19e3779f9ull, 0xd6e8feb86659fd93ull };
+	uint64_t h0 = n, h1 = 1, h2 = 2, h3 = 3, w[4];
+	size_t i = 0;
+
+	for (; i + 32 <= n; i += 32) {
+		memcpy(w, p + i, 32);
+		h0 = (h0 ^ w[0]) * k[0];
+		h1 = (h1 ^ w[1]) * k[1];
+		h2 = (h2 ^ w[2]) * k[2];
+		h3 = (h3 ^ w[3]) * k[3];
+	}
+	for (; i < n; i++)
+		h0 = (h0 ^ p[i]) * k[0];
+	h0 ^= (h1 >> 7) ^ (h2 << 13) ^ (h3 >> 29) ^ h1 ^ h2 ^ h3;
+	h0 = (h0 ^ (h0 >> 31)) * k[1];
+	return h0 | 1;
+}
+
+/* The edge column of the wait kinds: an owner or holders another task
+ * rewrites (a mutex handed on, a permit taken) without the waiter's seq
+ * moving. */
+static const uint8_t wait_edge[TT_WAIT_KIND_MAX_] = {
+#define TT_XX_(name, value, word, shape, link, edge, ...) [value] = edge,
+	TT_WAIT_KIND_MAP(TT_XX_)
+#undef TT_XX_
+};
+
+/* Does O's chain stay true while its seq holds still?  Its frames change
+ * only in its polls (§7), but a wait's owner and holders are written by
+ * the tasks that take and release the object: such a wait, or a custom
+ * one (its owner is the runtime's business), is read again. */
+static int chain_keeps(const tt_stask *o)
+{
+	for (size_t i = 0; i < o->nframes; i++) {
+		const tt_rframe *f = &o->frames[i].raw;
+		if (f->kind != TT_FUNC_KIND_LEAF || !f->wait_kind)
+			continue;
+		if (f->wait_kind >= TT_WAIT_KIND_MAX_ || f->wait_kind == TT_WAIT_CUSTOM ||
+		    wait_edge[f->wait_kind] || f->wait_holders_state != TT_RHOLD_NONE)
+			return 0;
+	}
+	return 1;
+}
+
+/* Last round's entry for slot INDEX at ADDR, if it holds task ID at the
+ * same SEQ, even, read cleanly and keepable.  Both rounds list the slots
+ * in the order they are read, so one cursor finds it. */
+static const tt_stask *old_entry(struct build *b, uint64_t index, uint64_t addr, uint64_t id,
+				 uint64_t seq)
+{
+	while (b->oi < b->nold && b->old[b->oi].raw.slot_index < index)
+		b->oi++;
+	if (b->oi == b->nold)
+		return NULL;
+	const tt_stask *o = &b->old[b->oi];
+	if (!b->old_hash[b->oi] || o->raw.slot_index != index || o->raw.slot_addr != addr ||
+	    o->raw.id != id || o->raw.seq != seq || (seq & 1) || o->error)
+		return NULL;
+	return o;
+}
+
+/* The slot at ADDR, its bytes RAW, as last round's entry with its chain
+ * when its id and seq held still: 1 done, 0 read it, -1 no memory.  The
+ * slot's other fields (state, wakes) are written outside a poll, so they
+ * are decoded again unless the bytes hash the same. */
+static int reuse(struct build *b, const unsigned char *raw, uint64_t addr, uint64_t index)
+{
+	uint64_t id = tt_r_get(raw, b->r->f_task[TT_TASK_ID]);
+	uint64_t seq = tt_r_get(raw, b->r->f_task[TT_TASK_SEQ]);
+	const tt_stask *o = id ? old_entry(b, index, addr, id, seq) : NULL;
+	tt_stask *e;
+
+	if (!o)
+		return 0;
+	uint64_t h = slot_hash(raw, b->stride);
+	if (!(e = task_push(b)))
+		return -1;
+	*e = *o;
+	if (b->old_hash[o - b->old] != h) {
+		tt_reader_decode_task(b->r, raw, addr, &e->raw);
+		e->raw.slot_index = index;
+	} else {
+		/* Bytes as read and checked last round: one task's at one
+		 * moment, so no second look at this slot is needed. */
+		b->same[e - b->s->tasks - b->batch_from] = 1;
+	}
+	b->c->hash[e - b->s->tasks] = h;
+	return 1;
+}
+
 /* Returns 0, TT_R_NOMEM, or 1 when the rest of the chunk is junk. */
 static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 		      size_t nslots)
@@ -520,6 +667,9 @@ static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 
 	bulk = b->r->mem.read(b->r->mem.ctx, base, b->bulk,
 			      nslots * b->stride) == 0;
+	b->batch_from = from;
+	if (b->update)
+		memset(b->same, 0, nslots + 1);
 	/* Frames read from now on are no older than the slots. */
 	tt_mem_cache_reset(&b->c->bc);
 	for (size_t j = 0; j < nslots; j++) {
@@ -527,7 +677,17 @@ static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 		tt_stask *e;
 		int rc;
 
+		if (bulk && b->update) {
+			rc = reuse(b, b->bulk + j * b->stride, addr, first_index + j);
+			if (rc < 0)
+				return TT_R_NOMEM;
+			if (rc)
+				continue;
+		}
 		if (bulk) {
+			/* A free slot needs no decoding. */
+			if (!tt_r_get(b->bulk + j * b->stride, b->r->f_task[TT_TASK_ID]))
+				continue;
 			tt_reader_decode_task(b->r, b->bulk + j * b->stride,
 					      addr, &t);
 		} else if ((rc = tt_reader_read_task(b->r, addr, &t))) {
@@ -557,6 +717,10 @@ static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 		e = task_push(b);
 		if (!e || fill_task(b, b->rc, &t, e))
 			return TT_R_NOMEM;
+		/* An update keeps the chain while the slot's id and seq hold
+		 * still, if it is one that stays true: 0 marks the rest. */
+		if (bulk && !e->error && chain_keeps(e))
+			b->c->hash[e - b->s->tasks] = slot_hash(b->bulk + j * b->stride, b->stride);
 	}
 	verify_batch(b, from, base, nslots);
 	return TT_R_OK;
@@ -571,13 +735,15 @@ static int grow_bulk(struct build *b, size_t nslots)
 
 	if (need <= b->bulk_size)
 		return 0;
-	p = realloc(b->bulk, need);
-	if (p)
-		b->bulk = p;
-	q = realloc(b->bulk2, need);
-	if (q)
-		b->bulk2 = q;
-	if (!p || !q)
+	/* Nothing in them is kept from one batch to the next. */
+	free(b->bulk);
+	free(b->bulk2);
+	free(b->same);
+	b->bulk_size = 0;
+	p = b->bulk = malloc(need);
+	q = b->bulk2 = malloc(need);
+	b->same = malloc(nslots + 1);
+	if (!p || !q || !b->same)
 		return -1;
 	b->bulk_size = need;
 	return 0;
@@ -597,6 +763,11 @@ static void reserve_tasks(struct build *b, uint32_t nchunks)
 	if (live > slots)
 		live = slots;
 	live += live / 16 + 16;
+	if (b->cap >= live)
+		return; /* an update's array is big enough */
+	big_free(b->s->tasks, b->s->cache_->tasks_bytes);
+	b->cap = 0;
+	b->s->cache_->tasks_bytes = 0;
 	b->s->tasks = big_alloc((size_t)live * sizeof(*b->s->tasks));
 	if (b->s->tasks) {
 		b->cap = (size_t)live;
@@ -608,7 +779,7 @@ static int read_tasks(struct build *b)
 {
 	uint32_t nchunks;
 	uint64_t total = 0;
-	size_t batch = BULK_BYTES / b->stride;
+	size_t batch = (b->update ? UPDATE_BULK_BYTES : BULK_BYTES) / b->stride;
 	int rc;
 
 	rc = tt_reader_chunk_count(b->r, &nchunks);
@@ -823,7 +994,12 @@ int tt_snapshot_read(tt_mem mem, uint64_t root_addr,
 	if (b.s && b.a && b.c && b.r && b.rc) {
 		b.s->arena_ = b.a;
 		b.s->cache_ = b.c;
+		if (limits) {
+			b.c->lim = *limits;
+			b.c->has_lim = 1;
+		}
 		rc = snapshot_body(&b, mem, root_addr, limits);
+		b.c->arena_full = b.a->total;
 		if (rc && err && errlen)
 			snprintf(err, errlen, "%s", b.r->err);
 	} else if (err && errlen) {
@@ -833,6 +1009,7 @@ int tt_snapshot_read(tt_mem mem, uint64_t root_addr,
 	free(b.strbuf);
 	free(b.bulk);
 	free(b.bulk2);
+	free(b.same);
 	free(b.r);
 	free(b.rc);
 	if (b.c) {
@@ -872,12 +1049,112 @@ void tt_snapshot_free(tt_snapshot *s)
 		free(s->arena_);
 	}
 	if (s->cache_) {
-		map_free(&s->cache_->ids);
-		big_free(s->tasks, s->cache_->tasks_bytes);
-		free(s->cache_);
+		struct tt_snap_cache *c = s->cache_;
+		map_free(&c->ids);
+		map_free(&c->sites);
+		map_free(&c->funcs);
+		map_free(&c->strings);
+		big_free(s->tasks, c->tasks_bytes);
+		big_free(c->spare, c->spare_bytes);
+		free(c->hash);
+		free(c->spare_hash);
+		free(c->bulk);
+		free(c->bulk2);
+		free(c->same);
+		free(c);
 	}
 	free(s->workers);
 	free(s);
+}
+
+/* A full read into a new snapshot, swapped into S. */
+static int update_full(tt_snapshot *s, tt_mem mem, char *err, size_t errlen)
+{
+	struct tt_snap_cache *c = s->cache_;
+	tt_snapshot *n = NULL;
+	int rc = tt_snapshot_read(mem, s->root_addr, c->has_lim ? &c->lim : NULL, &n, err, errlen);
+
+	if (rc) {
+		s->ntasks = 0;
+		return rc;
+	}
+	tt_snapshot t = *s;
+	*s = *n;
+	*n = t;
+	tt_snapshot_free(n);
+	return s->ntasks > INT32_MAX ? INT32_MAX : (int)s->ntasks;
+}
+
+int tt_snapshot_update(tt_snapshot *s, tt_mem mem, char *err, size_t errlen)
+{
+	struct tt_snap_cache *c = s->cache_;
+	struct build b = {0};
+	int rc = TT_R_NOMEM;
+
+	if (err && errlen)
+		err[0] = 0;
+	/* A chain read again leaves the old one in the arena: once most of
+	 * it is such, a full read costs less than keeping it. */
+	if (s->arena_->total > 2 * c->arena_full + 4 * ARENA_MIN)
+		return update_full(s, mem, err, errlen);
+	b.s = s;
+	b.a = s->arena_;
+	b.c = c;
+	b.update = 1;
+	b.bulk = c->bulk;
+	b.bulk2 = c->bulk2;
+	b.same = c->same;
+	b.bulk_size = c->bulk_size;
+	b.old = s->tasks;
+	b.nold = s->ntasks;
+	b.old_hash = c->hash;
+	/* Last round's array becomes the spare, and the spare this round's. */
+	tt_stask *old = s->tasks;
+	size_t old_bytes = c->tasks_bytes, old_hcap = c->hash_cap;
+	uint64_t *old_hash = c->hash;
+	s->tasks = c->spare;
+	c->tasks_bytes = c->spare_bytes;
+	c->hash = c->spare_hash;
+	c->hash_cap = c->spare_hash_cap;
+	b.cap = c->tasks_bytes / sizeof(*s->tasks);
+	if (b.cap > c->hash_cap) {
+		free(c->hash);
+		c->hash = NULL;
+		c->hash_cap = 0;
+	}
+	s->ntasks = s->nerrors = s->nworkers = 0;
+	free(s->workers);
+	s->workers = NULL;
+	map_free(&c->ids);
+	b.r = malloc(sizeof(*b.r));
+	b.rc = malloc(sizeof(*b.rc));
+	if (b.r && b.rc) {
+		rc = snapshot_body(&b, mem, s->root_addr, c->has_lim ? &c->lim : NULL);
+		if (rc && err && errlen)
+			snprintf(err, errlen, "%s", b.r->err);
+	} else if (err && errlen) {
+		snprintf(err, errlen, "out of memory");
+	}
+	c->spare = (tt_stask *)old;
+	c->spare_bytes = old_bytes;
+	c->spare_hash = old_hash;
+	c->spare_hash_cap = old_hcap;
+	free(b.scratch);
+	free(b.strbuf);
+	c->bulk = b.bulk;
+	c->bulk2 = b.bulk2;
+	c->same = b.same;
+	c->bulk_size = b.bulk_size;
+	free(b.r);
+	free(b.rc);
+	free(c->bc_storage);
+	c->bc_storage = NULL;
+	if (rc) {
+		s->ntasks = s->nerrors = 0;
+		map_free(&c->ids);
+		return rc;
+	}
+	return b.walked > INT32_MAX ? INT32_MAX : (int)b.walked;
 }
 
 const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id)

@@ -178,8 +178,8 @@ int main(int argc, char **argv)
 	}
 	qsort(t, RUNS, sizeof t[0], cmp);
 	if (!only || !strcmp(only, "round"))
-		printf("round  tasks=%ld first_cpu_ms=%.2f median_cpu_ms=%.2f best_cpu_ms=%.2f\n", n,
-		       first / 1e6, t[RUNS / 2] / 1e6, t[0] / 1e6);
+		printf("round  tasks=%ld first_cpu_ms=%.2f median_cpu_ms=%.2f best_cpu_ms=%.2f\n",
+		       n, first / 1e6, t[RUNS / 2] / 1e6, t[0] / 1e6);
 
 	if (only && !strcmp(only, "thread")) {
 		int secs = getenv("SECS") ? atoi(getenv("SECS")) : 20;

@@ -321,8 +321,7 @@ static int recording(const build *b)
  * combinator (select, join-all) on its path may complete through another
  * branch, or its wait names no task, or not every task that could end it
  * (an incomplete HOLDERS record): no false deadlocks. */
-static size_t edges_of(const build *b, const tt_stask *t, tview *v,
-		       uint64_t out[TT_RHOLDERS_MAX])
+static size_t edges_of(const build *b, const tt_stask *t, tview *v, uint64_t out[TT_RHOLDERS_MAX])
 {
 	tv(b, t, v);
 	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE || v->combinator ||

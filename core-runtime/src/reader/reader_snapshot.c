@@ -268,7 +268,7 @@ struct build {
 	const tt_stask *old;
 	const uint64_t *old_hash;
 	size_t nold, oi;
-	size_t walked; /* chains read */
+	size_t walked;	   /* chains read */
 	size_t batch_from; /* the batch's first entry */
 };
 
@@ -564,8 +564,8 @@ static int error_entry(struct build *b, uint64_t addr, uint64_t index, int rc,
  * Four lanes so the multiplies overlap; never 0 (0 is "no hash"). */
 static uint64_t slot_hash(const unsigned char *p, size_t n)
 {
-	static const uint64_t k[4] = { 0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full,
-				       0x165667b19e3779f9ull, 0xd6e8feb86659fd93ull };
+	static const uint64_t k[4] = {0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full,
+				      0x165667b19e3779f9ull, 0xd6e8feb86659fd93ull};
 	uint64_t h0 = n, h1 = 1, h2 = 2, h3 = 3, w[4];
 	size_t i = 0;
 
@@ -588,7 +588,7 @@ static uint64_t slot_hash(const unsigned char *p, size_t n)
  * moving. */
 static const uint8_t wait_edge[TT_WAIT_KIND_MAX_] = {
 #define TT_XX_(name, value, word, shape, link, edge, ...) [value] = edge,
-	TT_WAIT_KIND_MAP(TT_XX_)
+    TT_WAIT_KIND_MAP(TT_XX_)
 #undef TT_XX_
 };
 
@@ -940,7 +940,8 @@ static int snapshot_body(struct build *b, tt_mem mem, uint64_t root_addr,
 		return rc;
 	*b->rc = *r;
 	size_t bc_size = tt_mem_cache_size(BC_SHIFT, BC_N);
-	if (!(b->c->bc_storage = malloc(bc_size)) ||
+	/* An update keeps the storage (only the blocks it touches cost). */
+	if ((!b->c->bc_storage && !(b->c->bc_storage = malloc(bc_size))) ||
 	    tt_mem_cache_init(&b->c->bc, mem, BC_SHIFT, BC_N, b->c->bc_storage, bc_size,
 			      &b->rc->mem))
 		return tt_r_errf(r, TT_R_NOMEM, "out of memory");
@@ -1061,6 +1062,7 @@ void tt_snapshot_free(tt_snapshot *s)
 		free(c->bulk);
 		free(c->bulk2);
 		free(c->same);
+		free(c->bc_storage);
 		free(c);
 	}
 	free(s->workers);
@@ -1147,8 +1149,6 @@ int tt_snapshot_update(tt_snapshot *s, tt_mem mem, char *err, size_t errlen)
 	c->bulk_size = b.bulk_size;
 	free(b.r);
 	free(b.rc);
-	free(c->bc_storage);
-	c->bc_storage = NULL;
 	if (rc) {
 		s->ntasks = s->nerrors = 0;
 		map_free(&c->ids);

@@ -192,6 +192,29 @@ START_TEST(slots_freed_and_taken)
 }
 END_TEST
 
+/* A task in a slot before the kept ones: the entries are written over
+ * last round's in place, so those still to be read are moved aside
+ * first, and are still kept. */
+START_TEST(new_task_before_kept_ones)
+{
+	img_set(&G, TT_REC_TASK, TT_TASK_ID, img_slot(K.slots, 0), 0); /* task 1 ends */
+	ck_assert_int_eq(update(), 1);
+	ck_assert_uint_eq(S->ntasks, 2);
+	uint64_t leaf = img_frame(&G, K.f_leaf, 0, 0, 0);
+	img_wait(&G, leaf, TT_WAIT_NOTIFY, K.notify2, 0, 0);
+	img_task(&G, img_slot(K.slots, 0), 8, "first", TT_STATE_IDLE,
+		 img_frame(&G, K.f_async, 0, leaf, 0));
+	ck_assert_int_eq(update(), 2); /* task 8, and task 2's mutex wait */
+	ck_assert_uint_eq(S->ntasks, 3);
+	ck_assert_uint_eq(S->tasks[0].raw.id, 8);
+	ck_assert_uint_eq(S->tasks[2].raw.id, 3);
+	ck_assert_str_eq(tt_snapshot_find(S, 3)->raw.name, "holder");
+	ck_assert_uint_eq(leaf_of(3)->raw.wait_object, K.notify);
+	ck_assert_uint_eq(leaf_of(8)->raw.wait_object, K.notify2);
+	ck_assert_int_eq(update(), 1);
+}
+END_TEST
+
 /* A chain read again every round: past some megabytes of chains read
  * again the update reads all afresh (update_full), and the snapshot
  * stays right through it. */
@@ -219,6 +242,7 @@ int main(void)
 	tcase_add_test(tc, slot_taken_by_a_new_task);
 	tcase_add_test(tc, owner_renamed_by_another_task);
 	tcase_add_test(tc, slots_freed_and_taken);
+	tcase_add_test(tc, new_task_before_kept_ones);
 	tcase_add_test(tc, many_rounds_stay_bounded);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

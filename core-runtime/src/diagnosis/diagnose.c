@@ -167,6 +167,7 @@ typedef struct build {
 	 * times; at 100k tasks that was most of a watchdog round). */
 	tview *views;
 	uint8_t *cons; /* considered */
+	int no_edges;  /* no considered task waits on a task: no cycle to look for */
 } build;
 
 /* T's view, from the table when there is one. */
@@ -283,6 +284,9 @@ static int considered(const build *b, const tt_stask *t)
 	return b->cons ? b->cons[t - b->s->tasks] : considered_(b, t);
 }
 
+static size_t edges_of(const build *b, const tt_stask *t, tview *v,
+		       uint64_t out[TT_RHOLDERS_MAX]);
+
 /* The per-task table (views, considered); without memory the rules work
  * them out each time. */
 static void per_task(build *b)
@@ -301,6 +305,13 @@ static void per_task(build *b)
 	for (size_t i = 0; i < n; i++) {
 		view(&b->s->tasks[i], &b->views[i]);
 		b->cons[i] = (uint8_t)considered_(b, &b->s->tasks[i]);
+	}
+	b->no_edges = 1;
+	for (size_t i = 0; i < n && b->no_edges; i++) {
+		uint64_t to[TT_RHOLDERS_MAX];
+		tview v;
+		if (b->cons[i] && edges_of(b, &b->s->tasks[i], &v, to))
+			b->no_edges = 0;
 	}
 }
 
@@ -482,6 +493,8 @@ static const char *cycle_advice(uint32_t kinds)
 
 static void deadlocks(build *b)
 {
+	if (b->no_edges)
+		return;
 	const tt_snapshot *s = b->s;
 	size_t n = s->ntasks;
 	uint64_t *next = calloc(n ? n : 1, sizeof(*next)); /* index + 1, 0 none */

@@ -268,6 +268,11 @@ struct build {
 	const tt_stask *old;
 	const uint64_t *old_hash;
 	size_t nold, oi;
+	/* The update writes its entries over last round's, in the same
+	 * array, while they are behind the ones still to be read (ALIASED);
+	 * UNREAD: the first of those, for slot index INDEX being read. */
+	int aliased;
+	uint64_t index;
 	size_t walked;	   /* chains read */
 	size_t batch_from; /* the batch's first entry */
 };
@@ -361,9 +366,56 @@ static const tt_sfunc *func_get(struct build *b, uint64_t addr)
 	return sf;
 }
 
+/* Last round's entries still to be read: past the cursor (moved up to
+ * the slot being read) and past that slot's own entry. */
+static size_t unread(struct build *b)
+{
+	while (b->oi < b->nold && b->old[b->oi].raw.slot_index < b->index)
+		b->oi++;
+	return b->oi + (b->oi < b->nold && b->old[b->oi].raw.slot_index == b->index);
+}
+
+/* The next entry would overwrite last round's still to be read (from
+ * FROM on): move those to the spare array first.  0, or -1 without
+ * memory. */
+static int spill(struct build *b, size_t from)
+{
+	struct tt_snap_cache *c = b->c;
+	size_t n = b->nold - from;
+
+	if (n * sizeof(tt_stask) > c->spare_bytes) {
+		big_free(c->spare, c->spare_bytes);
+		c->spare_bytes = 0;
+		if (!(c->spare = big_alloc(n * sizeof(tt_stask))))
+			return -1;
+		c->spare_bytes = n * sizeof(tt_stask);
+	}
+	if (n > c->spare_hash_cap) {
+		free(c->spare_hash);
+		c->spare_hash_cap = 0;
+		if (!(c->spare_hash = malloc(n * sizeof(uint64_t))))
+			return -1;
+		c->spare_hash_cap = n;
+	}
+	memcpy(c->spare, b->old + from, n * sizeof(tt_stask));
+	memcpy(c->spare_hash, b->old_hash + from, n * sizeof(uint64_t));
+	b->old = c->spare;
+	b->old_hash = c->spare_hash;
+	b->nold = n;
+	b->oi = 0;
+	b->aliased = 0;
+	return 0;
+}
+
 static tt_stask *task_push(struct build *b)
 {
 	tt_snapshot *s = b->s;
+
+	if (b->aliased) {
+		size_t u = unread(b);
+		if (u < b->nold && s->ntasks >= u && spill(b, u))
+			return NULL;
+	}
 
 	if (s->ntasks == b->cap) {
 		size_t cap = b->cap ? 2 * b->cap : 1024;
@@ -546,6 +598,7 @@ static void verify_batch(struct build *b, size_t from, uint64_t base,
 static int error_entry(struct build *b, uint64_t addr, uint64_t index, int rc,
 		       const char *msg)
 {
+	b->index = index;
 	tt_stask *e = task_push(b);
 
 	if (!e)
@@ -566,18 +619,25 @@ static uint64_t slot_hash(const unsigned char *p, size_t n)
 {
 	static const uint64_t k[4] = {0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full,
 				      0x165667b19e3779f9ull, 0xd6e8feb86659fd93ull};
-	uint64_t h0 = n, h1 = 1, h2 = 2, h3 = 3, w[4];
+	uint64_t h0 = n, h1 = 1, h2 = 2, h3 = 3, w0, w1, w2, w3;
 	size_t i = 0;
 
 	for (; i + 32 <= n; i += 32) {
-		memcpy(w, p + i, 32);
-		h0 = (h0 ^ w[0]) * k[0];
-		h1 = (h1 ^ w[1]) * k[1];
-		h2 = (h2 ^ w[2]) * k[2];
-		h3 = (h3 ^ w[3]) * k[3];
+		memcpy(&w0, p + i, 8);
+		memcpy(&w1, p + i + 8, 8);
+		memcpy(&w2, p + i + 16, 8);
+		memcpy(&w3, p + i + 24, 8);
+		h0 = (h0 ^ w0) * k[0];
+		h1 = (h1 ^ w1) * k[1];
+		h2 = (h2 ^ w2) * k[2];
+		h3 = (h3 ^ w3) * k[3];
+	}
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w0, p + i, 8);
+		h1 = (h1 ^ w0) * k[1];
 	}
 	for (; i < n; i++)
-		h0 = (h0 ^ p[i]) * k[0];
+		h2 = (h2 ^ p[i]) * k[2];
 	h0 ^= (h1 >> 7) ^ (h2 << 13) ^ (h3 >> 29) ^ h1 ^ h2 ^ h3;
 	h0 = (h0 ^ (h0 >> 31)) * k[1];
 	return h0 | 1;
@@ -635,15 +695,18 @@ static int reuse(struct build *b, const unsigned char *raw, uint64_t addr, uint6
 	uint64_t id = tt_r_get(raw, b->r->f_task[TT_TASK_ID]);
 	uint64_t seq = tt_r_get(raw, b->r->f_task[TT_TASK_SEQ]);
 	const tt_stask *o = id ? old_entry(b, index, addr, id, seq) : NULL;
-	tt_stask *e;
+	tt_stask *e, keep;
 
 	if (!o)
 		return 0;
-	uint64_t h = slot_hash(raw, b->stride);
+	uint64_t h = slot_hash(raw, b->stride), oh = b->old_hash[o - b->old];
+	/* Copied first: the entry may be written over its own old place. */
+	keep = *o;
+	b->index = index;
 	if (!(e = task_push(b)))
 		return -1;
-	*e = *o;
-	if (b->old_hash[o - b->old] != h) {
+	*e = keep;
+	if (oh != h) {
 		tt_reader_decode_task(b->r, raw, addr, &e->raw);
 		e->raw.slot_index = index;
 	} else {
@@ -714,6 +777,7 @@ static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 		if (!t.id)
 			continue;
 		t.slot_index = first_index + j;
+		b->index = t.slot_index;
 		e = task_push(b);
 		if (!e || fill_task(b, b->rc, &t, e))
 			return TT_R_NOMEM;
@@ -765,6 +829,8 @@ static void reserve_tasks(struct build *b, uint32_t nchunks)
 	live += live / 16 + 16;
 	if (b->cap >= live)
 		return; /* an update's array is big enough */
+	if (b->aliased && spill(b, b->oi))
+		return; /* task_push grows it */
 	big_free(b->s->tasks, b->s->cache_->tasks_bytes);
 	b->cap = 0;
 	b->s->cache_->tasks_bytes = 0;
@@ -1107,23 +1173,13 @@ int tt_snapshot_update(tt_snapshot *s, tt_mem mem, char *err, size_t errlen)
 	b.bulk2 = c->bulk2;
 	b.same = c->same;
 	b.bulk_size = c->bulk_size;
+	/* This round's entries are written over last round's, in place:
+	 * a task kept from round to round is not even copied. */
 	b.old = s->tasks;
 	b.nold = s->ntasks;
 	b.old_hash = c->hash;
-	/* Last round's array becomes the spare, and the spare this round's. */
-	tt_stask *old = s->tasks;
-	size_t old_bytes = c->tasks_bytes, old_hcap = c->hash_cap;
-	uint64_t *old_hash = c->hash;
-	s->tasks = c->spare;
-	c->tasks_bytes = c->spare_bytes;
-	c->hash = c->spare_hash;
-	c->hash_cap = c->spare_hash_cap;
+	b.aliased = 1;
 	b.cap = c->tasks_bytes / sizeof(*s->tasks);
-	if (b.cap > c->hash_cap) {
-		free(c->hash);
-		c->hash = NULL;
-		c->hash_cap = 0;
-	}
 	s->ntasks = s->nerrors = s->nworkers = 0;
 	free(s->workers);
 	s->workers = NULL;
@@ -1137,10 +1193,6 @@ int tt_snapshot_update(tt_snapshot *s, tt_mem mem, char *err, size_t errlen)
 	} else if (err && errlen) {
 		snprintf(err, errlen, "out of memory");
 	}
-	c->spare = (tt_stask *)old;
-	c->spare_bytes = old_bytes;
-	c->spare_hash = old_hash;
-	c->spare_hash_cap = old_hcap;
 	free(b.scratch);
 	free(b.strbuf);
 	c->bulk = b.bulk;

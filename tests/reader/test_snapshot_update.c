@@ -234,6 +234,7 @@ int main(void)
 {
 	Suite *s = suite_create("snapshot_update");
 	TCase *tc = tcase_create("update");
+	tcase_set_timeout(tc, 120); /* 20,000 rounds under the sanitizers */
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, unchanged_keeps_chains);
 	tcase_add_test(tc, new_seq_is_read_again);

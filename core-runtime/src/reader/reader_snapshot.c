@@ -203,6 +203,14 @@ static int map_put(struct map *m, uint64_t k, uint64_t v)
 	return 0;
 }
 
+/* Empty, its arrays kept for the next round (an update). */
+static void map_clear(struct map *m)
+{
+	if (m->cap)
+		memset(m->keys, 0, m->cap * sizeof(*m->keys));
+	m->n = 0;
+}
+
 static void map_free(struct map *m)
 {
 	free(m->keys);
@@ -957,7 +965,7 @@ static int build_ids(struct build *b)
 	uint64_t v;
 
 	tt_rcheck_init(b->r, &c);
-	if (s->ntasks && map_grow(&b->c->ids, s->ntasks))
+	if (s->ntasks && b->c->ids.cap < 2 * (s->ntasks + 1) && map_grow(&b->c->ids, s->ntasks))
 		return TT_R_NOMEM;
 	/* One pass: at 100k tasks each pass over them is a few ms of cache
 	 * misses. */
@@ -1184,7 +1192,7 @@ int tt_snapshot_update(tt_snapshot *s, tt_mem mem, char *err, size_t errlen)
 	s->ntasks = s->nerrors = s->nworkers = 0;
 	free(s->workers);
 	s->workers = NULL;
-	map_free(&c->ids);
+	map_clear(&c->ids);
 	b.r = malloc(sizeof(*b.r));
 	b.rc = malloc(sizeof(*b.rc));
 	if (b.r && b.rc) {

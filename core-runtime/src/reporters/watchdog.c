@@ -206,6 +206,9 @@ void tt_watchdog_stop(void)
 {
 	pthread_mutex_lock(&wd.lock);
 	if (!wd.running) {
+		/* Rounds run by tt_watchdog_poll alone keep a snapshot too. */
+		tt_snapshot_free(wd.snap);
+		wd.snap = NULL;
 		pthread_mutex_unlock(&wd.lock);
 		return;
 	}

@@ -287,6 +287,23 @@ static int considered(const build *b, const tt_stask *t)
 static size_t edges_of(const build *b, const tt_stask *t, tview *v,
 		       uint64_t out[TT_RHOLDERS_MAX]);
 
+/* Ask for task I+8's entry and task I+4's first frames early: a pass over
+ * 100k tasks is otherwise one cache miss after another (the entries are
+ * 576 bytes apart, the frames elsewhere). */
+static void prefetch_task(const tt_snapshot *s, size_t i)
+{
+	if (i + 8 < s->ntasks) {
+		__builtin_prefetch(&s->tasks[i + 8].raw);
+		__builtin_prefetch(&s->tasks[i + 8].frames);
+	}
+	if (i + 4 < s->ntasks && s->tasks[i + 4].frames) {
+		const char *f = (const char *)s->tasks[i + 4].frames;
+		__builtin_prefetch(f);
+		__builtin_prefetch(f + sizeof(tt_sframe));
+		__builtin_prefetch(f + sizeof(tt_sframe) + 64);
+	}
+}
+
 /* The per-task table (views, considered); without memory the rules work
  * them out each time. */
 static void per_task(build *b)
@@ -308,6 +325,7 @@ static void per_task(build *b)
 	for (size_t i = 0; i < n; i++) {
 		uint64_t to[TT_RHOLDERS_MAX];
 		tview v;
+		prefetch_task(b->s, i);
 		view(&b->s->tasks[i], &b->views[i]);
 		b->cons[i] = (uint8_t)considered_(b, &b->s->tasks[i]);
 		if (b->no_edges && b->cons[i] && edges_of(b, &b->s->tasks[i], &v, to))
@@ -1564,6 +1582,7 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	all_asleep(&b);
 	long_polls(&b);
 	for (size_t i = 0; i < s->ntasks && !b.oom; i++) {
+		prefetch_task(s, i);
 		if (!considered(&b, &s->tasks[i]))
 			continue;
 		b.r->ntasks++;

@@ -708,12 +708,19 @@ static int reuse(struct build *b, const unsigned char *raw, uint64_t addr, uint6
 	if (!o)
 		return 0;
 	uint64_t h = slot_hash(raw, b->stride), oh = b->old_hash[o - b->old];
-	/* Copied first: the entry may be written over its own old place. */
-	keep = *o;
-	b->index = index;
-	if (!(e = task_push(b)))
-		return -1;
-	*e = keep;
+	if (b->aliased && o == &b->s->tasks[b->s->ntasks]) {
+		/* Already in its place (the usual case): not even touched, at
+		 * 100k tasks writing them back was a good part of a round. */
+		e = &b->s->tasks[b->s->ntasks++];
+	} else {
+		/* Copied first: the entry may be written over its own old
+		 * place. */
+		keep = *o;
+		b->index = index;
+		if (!(e = task_push(b)))
+			return -1;
+		*e = keep;
+	}
 	if (oh != h) {
 		tt_reader_decode_task(b->r, raw, addr, &e->raw);
 		e->raw.slot_index = index;

@@ -284,8 +284,7 @@ static int considered(const build *b, const tt_stask *t)
 	return b->cons ? b->cons[t - b->s->tasks] : considered_(b, t);
 }
 
-static size_t edges_of(const build *b, const tt_stask *t, tview *v,
-		       uint64_t out[TT_RHOLDERS_MAX]);
+static size_t edges_of(const build *b, const tt_stask *t, tview *v, uint64_t out[TT_RHOLDERS_MAX]);
 
 /* Ask for task I+8's entry and task I+4's first frames early: a pass over
  * 100k tasks is otherwise one cache miss after another (the entries are

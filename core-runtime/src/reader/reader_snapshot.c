@@ -985,7 +985,8 @@ static int build_ids(struct build *b)
 				set_error(e, TT_R_INCONSISTENT, msg);
 			if (map_get(&b->c->ids, id, &v)) {
 				if (e->error != TT_R_TORN && e->error != TT_R_INCONSISTENT) {
-					snprintf(msg, sizeof(msg), "id %llu is also the task in slot %#llx",
+					snprintf(msg, sizeof(msg),
+						 "id %llu is also the task in slot %#llx",
 						 (unsigned long long)id,
 						 (unsigned long long)s->tasks[v].raw.slot_addr);
 					set_error(e, TT_R_INCONSISTENT, msg);

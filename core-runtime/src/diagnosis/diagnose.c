@@ -168,6 +168,8 @@ typedef struct build {
 	tview *views;
 	uint8_t *cons; /* considered */
 	int no_edges;  /* no considered task waits on a task: no cycle to look for */
+	size_t *running; /* the considered tasks that read as running */
+	size_t nrunning;
 } build;
 
 /* T's view, from the table when there is one. */
@@ -311,11 +313,14 @@ static void per_task(build *b)
 
 	b->views = malloc((n ? n : 1) * sizeof(*b->views));
 	b->cons = malloc(n ? n : 1);
-	if (!b->views || !b->cons) {
+	b->running = malloc((n ? n : 1) * sizeof(*b->running));
+	if (!b->views || !b->cons || !b->running) {
 		free(b->views);
 		free(b->cons);
+		free(b->running);
 		b->views = NULL;
 		b->cons = NULL;
+		b->running = NULL;
 		return;
 	}
 	/* One pass: at 100k tasks each pass over them is a few ms of cache
@@ -327,6 +332,8 @@ static void per_task(build *b)
 		prefetch_task(b->s, i);
 		view(&b->s->tasks[i], &b->views[i]);
 		b->cons[i] = (uint8_t)considered_(b, &b->s->tasks[i]);
+		if (b->cons[i] && b->s->tasks[i].raw.state == TT_STATE_RUNNING)
+			b->running[b->nrunning++] = i;
 		if (b->no_edges && b->cons[i] && edges_of(b, &b->s->tasks[i], &v, to))
 			b->no_edges = 0;
 	}
@@ -1108,7 +1115,9 @@ static void long_polls(build *b)
 
 	if (!recording(b) || b->o->long_poll_ns == TT_DIAG_OFF)
 		return;
-	for (size_t i = 0; i < s->ntasks; i++) {
+	size_t n = b->running ? b->nrunning : s->ntasks;
+	for (size_t j = 0; j < n; j++) {
+		size_t i = b->running ? b->running[j] : j;
 		const tt_stask *t = &s->tasks[i];
 		const tt_rworker *w = NULL;
 		uint64_t start = t->raw.poll_start_ns;
@@ -1610,6 +1619,7 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	free(b.rr);
 	free(b.views);
 	free(b.cons);
+	free(b.running);
 	if (b.oom) {
 		tt_diag_free(b.r);
 		errno = ENOMEM;

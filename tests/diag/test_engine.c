@@ -213,6 +213,45 @@ static tt_poll loser_poll(loser *self, tt_cx *cx)
 	TT_RETURN(self, 0);
 }
 
+/* Waits on GATE, then on a leaf that forgets its waker. */
+static tt_notify gate, gate2;
+typedef struct turncoat {
+	tt_frame frame;
+	tt_notified w;
+	forgetful f;
+} turncoat;
+static tt_poll turncoat_poll(turncoat *self, tt_cx *cx);
+TT_ASYNC_FN(turncoat, turncoat_poll, NULL);
+static void turncoat_init(turncoat *t)
+{
+	tt_frame_init(&t->frame, &turncoat_fn);
+}
+static tt_poll turncoat_poll(turncoat *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, &gate));
+	TT_AWAIT(self, cx, &self->f, tt_frame_init(&self->f.leaf.frame, &forgetful_fn));
+	TT_RETURN(self, 0);
+}
+
+/* Waits on GATE2, then returns. */
+typedef struct early {
+	tt_frame frame;
+	tt_notified w;
+} early;
+static tt_poll early_poll(early *self, tt_cx *cx);
+TT_ASYNC_FN(early, early_poll, NULL);
+static void early_init(early *e)
+{
+	tt_frame_init(&e->frame, &early_fn);
+}
+static tt_poll early_poll(early *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, &gate2));
+	TT_RETURN(self, 0);
+}
+
 /* Spawns two parked children, for ancestry in the dump. */
 typedef struct parent {
 	tt_frame frame;
@@ -679,6 +718,95 @@ START_TEST(watchdog_once)
 }
 END_TEST
 
+static uint64_t slot_of(uint64_t id)
+{
+	tt_snapshot *s = NULL;
+	char err[160];
+	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(),
+					  NULL, &s, err, sizeof err),
+			 TT_R_OK);
+	const tt_stask *t = tt_snapshot_find(s, id);
+	uint64_t slot = t ? t->raw.slot_addr : 0;
+	tt_snapshot_free(s);
+	return slot;
+}
+
+/* Watchdog rounds until one writes a finding (bounded). */
+static int rounds_until_finding(void)
+{
+	for (int i = 0; i < 5000; i++) {
+		int n = tt_watchdog_poll();
+		if (n)
+			return n;
+		sleep_ms(1);
+	}
+	return 0;
+}
+
+/* Rounds are incremental (tt_snapshot_update): a task kept from round to
+ * round while it waits that then moves on into a lost waker is seen with
+ * its new chain, and a task that takes the slot of one that ended is
+ * itself, not the old one with its chain. */
+START_TEST(watchdog_sees_changes_after_cached_rounds)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	tt_notify_init(&gate);
+	tt_notify_init(&gate2);
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
+	tt_handle tc = TT_SPAWN(rt, "turncoat", turncoat, turncoat_init);
+	tt_handle e = TT_SPAWN(rt, "early", early, early_init);
+	wait_for_waiters(&gate.lock, &gate.waiters, 1);
+	wait_for_waiters(&gate2.lock, &gate2.waiters, 1);
+	tt_watchdog_opts o;
+	memset(&o, 0, sizeof o);
+	tt_diag_opts_init(&o.diag);
+	o.interval_ns = 3600 * 1000000000ull;
+	o.fd = fds[1];
+	ck_assert_int_eq(tt_watchdog_start(&o), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(tt_watchdog_poll(), 0);
+
+	tt_notify_one(&gate);
+	ck_assert_int_eq(rounds_until_finding(), 1);
+	char *out = drain(fds[0]);
+	char want[96];
+	snprintf(want, sizeof want, "lost waker: task %llu \"turncoat\"",
+		 (unsigned long long)tt_task_id(tc));
+	ck_assert_msg(count(out, want) == 1, "%s", out);
+	ck_assert_msg(strstr(out, "The leaf forgetful"), "not its new chain:\n%s", out);
+	ck_assert_msg(!strstr(out, "notify"), "its old chain:\n%s", out);
+	free(out);
+
+	/* "early" ends; a lost waker takes its slot. */
+	uint64_t slot = slot_of(tt_task_id(e));
+	uint64_t early_id = tt_task_id(e);
+	tt_notify_one(&gate2);
+	ck_assert_int_eq(tt_task_join_blocking(e), 0);
+	tt_task_release(e);
+	tt_handle l = TT_SPAWN(rt, "loser", loser, loser_init);
+	ck_assert_uint_eq(slot_of(tt_task_id(l)), slot);
+	ck_assert_int_eq(rounds_until_finding(), 1);
+	tt_watchdog_stop();
+	out = drain(fds[0]);
+	snprintf(want, sizeof want, "lost waker: task %llu \"loser\"",
+		 (unsigned long long)tt_task_id(l));
+	ck_assert_msg(count(out, want) == 1, "%s", out);
+	snprintf(want, sizeof want, "task %llu ", (unsigned long long)early_id);
+	ck_assert_msg(!strstr(out, want) && !strstr(out, "early"), "the slot's old task:\n%s", out);
+	free(out);
+	tt_task_cancel(tc);
+	tt_task_cancel(l);
+	tt_task_join_blocking(tc);
+	tt_task_join_blocking(l);
+	tt_task_release(tc);
+	tt_task_release(l);
+	tt_runtime_free(rt);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
 START_TEST(dump)
 {
 	tt_notify_init(&never);
@@ -828,6 +956,7 @@ int main(void)
 	tcase_add_test(tc, transient_states_are_not_findings);
 	tcase_add_test(tc, leaked_at_shutdown);
 	tcase_add_test(tc, watchdog_once);
+	tcase_add_test(tc, watchdog_sees_changes_after_cached_rounds);
 	tcase_add_test(tc, dump);
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, enum_rows);

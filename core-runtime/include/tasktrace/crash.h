@@ -88,6 +88,8 @@ typedef struct tt_watchdog_opts {
 } tt_watchdog_opts;
 /* NULL opts: the defaults.  0, or -errno (EALREADY when running). */
 TT_API int tt_watchdog_start(const tt_watchdog_opts *opts);
+/* Stops the thread and frees the snapshot the rounds keep (tt_watchdog_poll
+ * alone keeps one too). */
 TT_API void tt_watchdog_stop(void);
 /* Run one round now (tests): writes new findings; returns how many. */
 TT_API int tt_watchdog_poll(void);

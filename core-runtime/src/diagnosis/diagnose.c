@@ -163,7 +163,23 @@ typedef struct build {
 	tt_reader *rr; /* opened on o->recheck at the first second look */
 	int rr_failed;
 	int oom;
+	/* Per task, worked out once (the rules look at each task several
+	 * times; at 100k tasks that was most of a watchdog round). */
+	tview *views;
+	uint8_t *cons; /* considered */
+	int no_edges;  /* no considered task waits on a task: no cycle to look for */
+	size_t *running; /* the considered tasks that read as running */
+	size_t nrunning;
 } build;
+
+/* T's view, from the table when there is one. */
+static void tv(const build *b, const tt_stask *t, tview *v)
+{
+	if (b->views)
+		*v = b->views[t - b->s->tasks];
+	else
+		view(t, v);
+}
 
 static char *keep(build *b, char *p)
 {
@@ -252,7 +268,7 @@ static tt_diag_finding *add(build *b, uint32_t kind, uint64_t task,
 	return f;
 }
 
-static int considered(const build *b, const tt_stask *t)
+static int considered_(const build *b, const tt_stask *t)
 {
 	if (!t->raw.id)
 		return 0;
@@ -263,6 +279,64 @@ static int considered(const build *b, const tt_stask *t)
 	if (tt_runtimes_inherited(&b->s->runtimes, t->raw.runtime_id))
 		return 0;
 	return !b->o->runtime_id || t->raw.runtime_id == b->o->runtime_id;
+}
+
+static int considered(const build *b, const tt_stask *t)
+{
+	return b->cons ? b->cons[t - b->s->tasks] : considered_(b, t);
+}
+
+static size_t edges_of(const build *b, const tt_stask *t, tview *v, uint64_t out[TT_RHOLDERS_MAX]);
+
+/* Ask for task I+8's entry and task I+4's first frames early: a pass over
+ * 100k tasks is otherwise one cache miss after another (the entries are
+ * 576 bytes apart, the frames elsewhere). */
+static void prefetch_task(const tt_snapshot *s, size_t i)
+{
+	if (i + 8 < s->ntasks) {
+		__builtin_prefetch(&s->tasks[i + 8].raw);
+		__builtin_prefetch(&s->tasks[i + 8].frames);
+	}
+	if (i + 4 < s->ntasks && s->tasks[i + 4].frames) {
+		const char *f = (const char *)s->tasks[i + 4].frames;
+		__builtin_prefetch(f);
+		__builtin_prefetch(f + sizeof(tt_sframe));
+		__builtin_prefetch(f + sizeof(tt_sframe) + 64);
+	}
+}
+
+/* The per-task table (views, considered); without memory the rules work
+ * them out each time. */
+static void per_task(build *b)
+{
+	size_t n = b->s->ntasks;
+
+	b->views = malloc((n ? n : 1) * sizeof(*b->views));
+	b->cons = malloc(n ? n : 1);
+	b->running = malloc((n ? n : 1) * sizeof(*b->running));
+	if (!b->views || !b->cons || !b->running) {
+		free(b->views);
+		free(b->cons);
+		free(b->running);
+		b->views = NULL;
+		b->cons = NULL;
+		b->running = NULL;
+		return;
+	}
+	/* One pass: at 100k tasks each pass over them is a few ms of cache
+	 * misses. */
+	b->no_edges = 1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t to[TT_RHOLDERS_MAX];
+		tview v;
+		prefetch_task(b->s, i);
+		view(&b->s->tasks[i], &b->views[i]);
+		b->cons[i] = (uint8_t)considered_(b, &b->s->tasks[i]);
+		if (b->cons[i] && b->s->tasks[i].raw.state == TT_STATE_RUNNING)
+			b->running[b->nrunning++] = i;
+		if (b->no_edges && b->cons[i] && edges_of(b, &b->s->tasks[i], &v, to))
+			b->no_edges = 0;
+	}
 }
 
 static uint64_t age(uint64_t since, uint64_t now)
@@ -282,9 +356,9 @@ static int recording(const build *b)
  * combinator (select, join-all) on its path may complete through another
  * branch, or its wait names no task, or not every task that could end it
  * (an incomplete HOLDERS record): no false deadlocks. */
-static size_t edges_of(const tt_stask *t, tview *v, uint64_t out[TT_RHOLDERS_MAX])
+static size_t edges_of(const build *b, const tt_stask *t, tview *v, uint64_t out[TT_RHOLDERS_MAX])
 {
-	view(t, v);
+	tv(b, t, v);
 	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE || v->combinator ||
 	    !leaf_waits(v))
 		return 0;
@@ -383,13 +457,13 @@ static int graph_build(build *b, graph *g, int ended_ok)
 
 	memset(g, 0, sizeof(*g));
 	g->start = calloc(n + 1, sizeof(*g->start));
-	g->dst = calloc(n ? n * TT_RHOLDERS_MAX : 1, sizeof(*g->dst));
+	g->dst = malloc((n ? n * TT_RHOLDERS_MAX : 1) * sizeof(*g->dst));
 	g->blocked = calloc(n ? n : 1, 1);
 	if (!g->start || !g->dst || !g->blocked)
 		goto oom;
 	for (size_t i = 0; i < n; i++) {
 		const tt_stask *t = &s->tasks[i];
-		size_t k = considered(b, t) ? edges_of(t, &v, ids) : 0;
+		size_t k = considered(b, t) ? edges_of(b, t, &v, ids) : 0;
 		int free_ = k == 0;
 
 		g->start[i] = ne;
@@ -443,6 +517,8 @@ static const char *cycle_advice(uint32_t kinds)
 
 static void deadlocks(build *b)
 {
+	if (b->no_edges)
+		return;
 	const tt_snapshot *s = b->s;
 	size_t n = s->ntasks;
 	uint64_t *next = calloc(n ? n : 1, sizeof(*next)); /* index + 1, 0 none */
@@ -504,7 +580,7 @@ static void deadlocks(build *b)
 		j = lo;
 		for (size_t k = 0; k < len; k++) {
 			const tt_stask *t = &s->tasks[j];
-			view(t, &v);
+			tv(b, t, &v);
 			ids[k] = t->raw.id;
 			kinds |= 1u << (v.leaf->raw.wait_kind & 31);
 			uint64_t a = age(v.leaf->raw.wait_since_ns, b->now);
@@ -566,6 +642,14 @@ static void all_asleep(build *b)
 		if (s->workers[k].state == TT_WORKER_POLLING &&
 		    (!b->o->runtime_id || s->workers[k].runtime_id == b->o->runtime_id))
 			return;
+	/* A live task that waits on no task (a timer, an fd, a notify) can
+	 * be woken, and then not all are asleep: no graph needed. */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t to[TT_RHOLDERS_MAX];
+		tview v;
+		if (live(b, &s->tasks[i]) && !edges_of(b, &s->tasks[i], &v, to))
+			return;
+	}
 	if (!graph_build(b, &g, 1))
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -598,7 +682,7 @@ static void all_asleep(build *b)
 		const tt_stask *t = &s->tasks[i];
 		if (!live(b, t))
 			continue;
-		view(t, &v);
+		tv(b, t, &v);
 		ids[k++] = t->raw.id;
 		lo = t->raw.id < lo ? t->raw.id : lo;
 		uint64_t a = age(v.leaf->raw.wait_since_ns, b->now);
@@ -1031,7 +1115,9 @@ static void long_polls(build *b)
 
 	if (!recording(b) || b->o->long_poll_ns == TT_DIAG_OFF)
 		return;
-	for (size_t i = 0; i < s->ntasks; i++) {
+	size_t n = b->running ? b->nrunning : s->ntasks;
+	for (size_t j = 0; j < n; j++) {
+		size_t i = b->running ? b->running[j] : j;
 		const tt_stask *t = &s->tasks[i];
 		const tt_rworker *w = NULL;
 		uint64_t start = t->raw.poll_start_ns;
@@ -1055,7 +1141,7 @@ static void long_polls(build *b)
 		tt_fbuf *fb = line_start(&l);
 		tview v;
 
-		view(t, &v);
+		tv(b, t, &v);
 		title_start(fb, TT_DIAG_LONG_POLL);
 		task_ref(fb, t->raw.id, s);
 		tt_fb_str(fb, " has been running one poll for ");
@@ -1212,7 +1298,7 @@ static void group_findings(build *b)
 					: tt_snapshot_find(b->s, f->task_id);
 		if (!t)
 			continue;
-		view(t, &v);
+		tv(b, t, &v);
 		gitem g = {tt_chain_hash(t) * 31 + f->kind, i, t, f->kind, 0, 0, 0};
 		if (leaf_waits(&v)) {
 			g.wait_kind = v.leaf->raw.wait_kind;
@@ -1337,7 +1423,7 @@ static uint64_t handoff_object(build *b, const tt_diag_finding *f)
 
 	if (f->kind != TT_DIAG_NEVER_RESOLVED || !t)
 		return 0;
-	view(t, &v);
+	tv(b, t, &v);
 	if (!leaf_waits(&v) || !tt_fmt_wait_row(v.leaf->raw.wait_kind)->handoff)
 		return 0;
 	return v.leaf->raw.wait_object;
@@ -1382,7 +1468,7 @@ static objcheck *check_objects(build *b, size_t *count)
 		const tt_stask *t = &b->s->tasks[j];
 		if (t->error)
 			continue;
-		view(t, &w);
+		tv(b, t, &w);
 		objcheck *c = leaf_waits(&w) ? objcheck_find(o, k, w.leaf->raw.wait_object) : NULL;
 		if (c && !c->moved && !recheck(b, t))
 			c->moved = 1;
@@ -1404,7 +1490,7 @@ static int task_holds(build *b, const tt_stask *t)
 
 	if (!recheck(b, t))
 		return 0;
-	view(t, &v);
+	tv(b, t, &v);
 	if (!leaf_waits(&v) || tt_fmt_wait_row(v.leaf->raw.wait_kind)->edge != TT_WE_HOLDERS)
 		return 1;
 	for (uint32_t k = 0; k < v.leaf->raw.wait_nholders && k < TT_RHOLDERS_MAX; k++) {
@@ -1499,16 +1585,18 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 		return NULL;
 	}
 	b.r->now_ns = b.now;
+	per_task(&b);
 	deadlocks(&b);
 	all_asleep(&b);
 	long_polls(&b);
 	for (size_t i = 0; i < s->ntasks && !b.oom; i++) {
+		prefetch_task(s, i);
 		if (!considered(&b, &s->tasks[i]))
 			continue;
 		b.r->ntasks++;
 		if (b.flagged[i])
 			continue;
-		view(&s->tasks[i], &v);
+		tv(&b, &s->tasks[i], &v);
 		lost_waker(&b, i, &v);
 		if (!b.flagged[i])
 			never_resolved(&b, i, &v);
@@ -1529,6 +1617,9 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	free(b.flagged);
 	free(b.woken);
 	free(b.rr);
+	free(b.views);
+	free(b.cons);
+	free(b.running);
 	if (b.oom) {
 		tt_diag_free(b.r);
 		errno = ENOMEM;

@@ -18,6 +18,11 @@
 #include "reader/reader_priv.h"
 
 #define BULK_BYTES (16u << 20) /* slot bytes fetched per read */
+/* An update reads smaller batches: hashed while they are in the cache. */
+#define UPDATE_BULK_BYTES (1u << 20)
+/* Entries of a batch checked one by one below this, else the batch read
+ * again whole. */
+#define VERIFY_ONE_BY_ONE 8
 #define ARENA_MIN (1u << 20)
 #define ARENA_MAX (64u << 20)
 #define BC_SHIFT 16 /* the block cache: 64 KiB blocks ... */
@@ -87,6 +92,7 @@ struct tt_snap_arena {
 	char *p;
 	size_t left;
 	size_t next_size;
+	size_t total; /* bytes of every block */
 };
 
 static void *arena_alloc(struct tt_snap_arena *a, size_t n)
@@ -102,6 +108,7 @@ static void *arena_alloc(struct tt_snap_arena *a, size_t n)
 		if (!b)
 			return NULL;
 		b->size = sizeof(*b) + size;
+		a->total += b->size;
 		b->next = a->head;
 		a->head = b;
 		a->p = (char *)b->data;
@@ -196,6 +203,14 @@ static int map_put(struct map *m, uint64_t k, uint64_t v)
 	return 0;
 }
 
+/* Empty, its arrays kept for the next round (an update). */
+static void map_clear(struct map *m)
+{
+	if (m->cap)
+		memset(m->keys, 0, m->cap * sizeof(*m->keys));
+	m->n = 0;
+}
+
 static void map_free(struct map *m)
 {
 	free(m->keys);
@@ -223,6 +238,21 @@ struct tt_snap_cache {
 	size_t tasks_bytes; /* allocated size of the snapshot's tasks */
 	tt_mem_cache bc;    /* frames and static records, in front of the raw source */
 	void *bc_storage;
+	/* tt_snapshot_update: the limits of the first read; per task of
+	 * tasks, a hash of its slot's bytes as last read (0: none); the other
+	 * task array (last round's); the arena's size after a full read. */
+	tt_reader_limits lim;
+	int has_lim;
+	uint64_t *hash;
+	size_t hash_cap;
+	tt_stask *spare;
+	size_t spare_bytes;
+	uint64_t *spare_hash;
+	size_t spare_hash_cap;
+	size_t arena_full;
+	unsigned char *bulk, *bulk2; /* an update's batch buffers, kept */
+	uint8_t *same;
+	size_t bulk_size;
 };
 
 struct build {
@@ -239,6 +269,20 @@ struct build {
 	unsigned char *bulk, *bulk2;
 	size_t bulk_size;
 	uint32_t stride;
+	/* An update (tt_snapshot_update): last round's entries, in slot
+	 * order, and the one the slots being read have reached. */
+	int update;
+	uint8_t *same; /* per entry of the batch: its slot's bytes as last round */
+	const tt_stask *old;
+	const uint64_t *old_hash;
+	size_t nold, oi;
+	/* The update writes its entries over last round's, in the same
+	 * array, while they are behind the ones still to be read (ALIASED);
+	 * UNREAD: the first of those, for slot index INDEX being read. */
+	int aliased;
+	uint64_t index;
+	size_t walked;	   /* chains read */
+	size_t batch_from; /* the batch's first entry */
 };
 
 static const char qq[] = "??";
@@ -330,9 +374,56 @@ static const tt_sfunc *func_get(struct build *b, uint64_t addr)
 	return sf;
 }
 
+/* Last round's entries still to be read: past the cursor (moved up to
+ * the slot being read) and past that slot's own entry. */
+static size_t unread(struct build *b)
+{
+	while (b->oi < b->nold && b->old[b->oi].raw.slot_index < b->index)
+		b->oi++;
+	return b->oi + (b->oi < b->nold && b->old[b->oi].raw.slot_index == b->index);
+}
+
+/* The next entry would overwrite last round's still to be read (from
+ * FROM on): move those to the spare array first.  0, or -1 without
+ * memory. */
+static int spill(struct build *b, size_t from)
+{
+	struct tt_snap_cache *c = b->c;
+	size_t n = b->nold - from;
+
+	if (n * sizeof(tt_stask) > c->spare_bytes) {
+		big_free(c->spare, c->spare_bytes);
+		c->spare_bytes = 0;
+		if (!(c->spare = big_alloc(n * sizeof(tt_stask))))
+			return -1;
+		c->spare_bytes = n * sizeof(tt_stask);
+	}
+	if (n > c->spare_hash_cap) {
+		free(c->spare_hash);
+		c->spare_hash_cap = 0;
+		if (!(c->spare_hash = malloc(n * sizeof(uint64_t))))
+			return -1;
+		c->spare_hash_cap = n;
+	}
+	memcpy(c->spare, b->old + from, n * sizeof(tt_stask));
+	memcpy(c->spare_hash, b->old_hash + from, n * sizeof(uint64_t));
+	b->old = c->spare;
+	b->old_hash = c->spare_hash;
+	b->nold = n;
+	b->oi = 0;
+	b->aliased = 0;
+	return 0;
+}
+
 static tt_stask *task_push(struct build *b)
 {
 	tt_snapshot *s = b->s;
+
+	if (b->aliased) {
+		size_t u = unread(b);
+		if (u < b->nold && s->ntasks >= u && spill(b, u))
+			return NULL;
+	}
 
 	if (s->ntasks == b->cap) {
 		size_t cap = b->cap ? 2 * b->cap : 1024;
@@ -344,6 +435,14 @@ static tt_stask *task_push(struct build *b)
 		b->cap = cap;
 		s->cache_->tasks_bytes = cap * sizeof(*t);
 	}
+	if (s->ntasks >= b->c->hash_cap) {
+		uint64_t *h = realloc(b->c->hash, b->cap * sizeof(*h));
+		if (!h)
+			return NULL;
+		b->c->hash = h;
+		b->c->hash_cap = b->cap;
+	}
+	b->c->hash[s->ntasks] = 0;
 	tt_stask *e = &s->tasks[s->ntasks++];
 	e->spawn_site = NULL;
 	e->frames = NULL;
@@ -370,6 +469,7 @@ static int fill_task(struct build *b, tt_reader *rd, const tt_rtask *t,
 	size_t n = 0;
 	int rc;
 
+	b->walked++;
 	e->raw = *t;
 	e->spawn_site = site_get(b, t->spawn_site);
 	e->error = 0;
@@ -465,16 +565,21 @@ static void verify_batch(struct build *b, size_t from, uint64_t base,
 {
 	tt_snapshot *s = b->s;
 	tt_field fs = b->r->f_task[TT_TASK_SEQ], fi = b->r->f_task[TT_TASK_ID];
-	int bulk = b->r->mem.read(b->r->mem.ctx, base, b->bulk2,
-				  nslots * b->stride) == 0;
-	size_t out = from;
+	size_t out = from, need = 0;
+	int bulk = 0;
 
+	for (size_t i = from; i < s->ntasks; i++)
+		need += !(b->update && b->same[i - from]);
+	if (!need)
+		return;
+	if (need > VERIFY_ONE_BY_ONE || !b->update)
+		bulk = b->r->mem.read(b->r->mem.ctx, base, b->bulk2, nslots * b->stride) == 0;
 	for (size_t i = from; i < s->ntasks; i++) {
 		tt_stask *e = &s->tasks[i];
 		uint64_t seq, id;
 		int drop = 0;
 
-		if (e->raw.id) {
+		if (e->raw.id && !(b->update && b->same[i - from])) {
 			if (bulk) {
 				seq = tt_r_get(b->bulk2 + (e->raw.slot_addr - base), fs);
 				id = tt_r_get(b->bulk2 + (e->raw.slot_addr - base), fi);
@@ -482,13 +587,17 @@ static void verify_batch(struct build *b, size_t from, uint64_t base,
 				seq = e->raw.seq;
 				id = e->raw.id;
 			}
-			if (seq != e->raw.seq || id != e->raw.id)
+			if (seq != e->raw.seq || id != e->raw.id) {
 				drop = redo_task(b, e);
+				b->c->hash[i] = 0; /* not the bytes hashed */
+			}
 		}
 		if (drop)
 			continue;
-		if (out != i)
+		if (out != i) {
 			s->tasks[out] = *e;
+			b->c->hash[out] = b->c->hash[i];
+		}
 		out++;
 	}
 	s->ntasks = out;
@@ -497,6 +606,7 @@ static void verify_batch(struct build *b, size_t from, uint64_t base,
 static int error_entry(struct build *b, uint64_t addr, uint64_t index, int rc,
 		       const char *msg)
 {
+	b->index = index;
 	tt_stask *e = task_push(b);
 
 	if (!e)
@@ -506,6 +616,121 @@ static int error_entry(struct build *b, uint64_t addr, uint64_t index, int rc,
 	e->raw.slot_index = index;
 	set_error(e, rc, msg);
 	return TT_R_OK;
+}
+
+/* ---- keeping last round's chains (tt_snapshot_update) ---- */
+
+/* A slot's bytes hashed: equal hashes (and the same id and seq) mean
+ * nothing in the slot changed, not even what is written outside a poll.
+ * Four lanes so the multiplies overlap; never 0 (0 is "no hash"). */
+static uint64_t slot_hash(const unsigned char *p, size_t n)
+{
+	static const uint64_t k[4] = {0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full,
+				      0x165667b19e3779f9ull, 0xd6e8feb86659fd93ull};
+	uint64_t h0 = n, h1 = 1, h2 = 2, h3 = 3, w0, w1, w2, w3;
+	size_t i = 0;
+
+	for (; i + 32 <= n; i += 32) {
+		memcpy(&w0, p + i, 8);
+		memcpy(&w1, p + i + 8, 8);
+		memcpy(&w2, p + i + 16, 8);
+		memcpy(&w3, p + i + 24, 8);
+		h0 = (h0 ^ w0) * k[0];
+		h1 = (h1 ^ w1) * k[1];
+		h2 = (h2 ^ w2) * k[2];
+		h3 = (h3 ^ w3) * k[3];
+	}
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w0, p + i, 8);
+		h1 = (h1 ^ w0) * k[1];
+	}
+	for (; i < n; i++)
+		h2 = (h2 ^ p[i]) * k[2];
+	h0 ^= (h1 >> 7) ^ (h2 << 13) ^ (h3 >> 29) ^ h1 ^ h2 ^ h3;
+	h0 = (h0 ^ (h0 >> 31)) * k[1];
+	return h0 | 1;
+}
+
+/* The edge column of the wait kinds: an owner or holders another task
+ * rewrites (a mutex handed on, a permit taken) without the waiter's seq
+ * moving. */
+static const uint8_t wait_edge[TT_WAIT_KIND_MAX_] = {
+#define TT_XX_(name, value, word, shape, link, edge, ...) [value] = edge,
+    TT_WAIT_KIND_MAP(TT_XX_)
+#undef TT_XX_
+};
+
+/* Does O's chain stay true while its seq holds still?  Its frames change
+ * only in its polls (§7), but a wait's owner and holders are written by
+ * the tasks that take and release the object: such a wait, or a custom
+ * one (its owner is the runtime's business), is read again. */
+static int chain_keeps(const tt_stask *o)
+{
+	for (size_t i = 0; i < o->nframes; i++) {
+		const tt_rframe *f = &o->frames[i].raw;
+		if (f->kind != TT_FUNC_KIND_LEAF || !f->wait_kind)
+			continue;
+		if (f->wait_kind >= TT_WAIT_KIND_MAX_ || f->wait_kind == TT_WAIT_CUSTOM ||
+		    wait_edge[f->wait_kind] || f->wait_holders_state != TT_RHOLD_NONE)
+			return 0;
+	}
+	return 1;
+}
+
+/* Last round's entry for slot INDEX at ADDR, if it holds task ID at the
+ * same SEQ, even, read cleanly and keepable.  Both rounds list the slots
+ * in the order they are read, so one cursor finds it. */
+static const tt_stask *old_entry(struct build *b, uint64_t index, uint64_t addr, uint64_t id,
+				 uint64_t seq)
+{
+	while (b->oi < b->nold && b->old[b->oi].raw.slot_index < index)
+		b->oi++;
+	if (b->oi == b->nold)
+		return NULL;
+	const tt_stask *o = &b->old[b->oi];
+	if (!b->old_hash[b->oi] || o->raw.slot_index != index || o->raw.slot_addr != addr ||
+	    o->raw.id != id || o->raw.seq != seq || (seq & 1) || o->error)
+		return NULL;
+	return o;
+}
+
+/* The slot at ADDR, its bytes RAW, as last round's entry with its chain
+ * when its id and seq held still: 1 done, 0 read it, -1 no memory.  The
+ * slot's other fields (state, wakes) are written outside a poll, so they
+ * are decoded again unless the bytes hash the same. */
+static int reuse(struct build *b, const unsigned char *raw, uint64_t addr, uint64_t index)
+{
+	uint64_t id = tt_r_get(raw, b->r->f_task[TT_TASK_ID]);
+	uint64_t seq = tt_r_get(raw, b->r->f_task[TT_TASK_SEQ]);
+	const tt_stask *o = id ? old_entry(b, index, addr, id, seq) : NULL;
+	tt_stask *e, keep;
+
+	if (!o)
+		return 0;
+	uint64_t h = slot_hash(raw, b->stride), oh = b->old_hash[o - b->old];
+	if (b->aliased && o == &b->s->tasks[b->s->ntasks]) {
+		/* Already in its place (the usual case): not even touched, at
+		 * 100k tasks writing them back was a good part of a round. */
+		e = &b->s->tasks[b->s->ntasks++];
+	} else {
+		/* Copied first: the entry may be written over its own old
+		 * place. */
+		keep = *o;
+		b->index = index;
+		if (!(e = task_push(b)))
+			return -1;
+		*e = keep;
+	}
+	if (oh != h) {
+		tt_reader_decode_task(b->r, raw, addr, &e->raw);
+		e->raw.slot_index = index;
+	} else {
+		/* Bytes as read and checked last round: one task's at one
+		 * moment, so no second look at this slot is needed. */
+		b->same[e - b->s->tasks - b->batch_from] = 1;
+	}
+	b->c->hash[e - b->s->tasks] = h;
+	return 1;
 }
 
 /* Returns 0, TT_R_NOMEM, or 1 when the rest of the chunk is junk. */
@@ -520,6 +745,9 @@ static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 
 	bulk = b->r->mem.read(b->r->mem.ctx, base, b->bulk,
 			      nslots * b->stride) == 0;
+	b->batch_from = from;
+	if (b->update)
+		memset(b->same, 0, nslots + 1);
 	/* Frames read from now on are no older than the slots. */
 	tt_mem_cache_reset(&b->c->bc);
 	for (size_t j = 0; j < nslots; j++) {
@@ -527,7 +755,17 @@ static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 		tt_stask *e;
 		int rc;
 
+		if (bulk && b->update) {
+			rc = reuse(b, b->bulk + j * b->stride, addr, first_index + j);
+			if (rc < 0)
+				return TT_R_NOMEM;
+			if (rc)
+				continue;
+		}
 		if (bulk) {
+			/* A free slot needs no decoding. */
+			if (!tt_r_get(b->bulk + j * b->stride, b->r->f_task[TT_TASK_ID]))
+				continue;
 			tt_reader_decode_task(b->r, b->bulk + j * b->stride,
 					      addr, &t);
 		} else if ((rc = tt_reader_read_task(b->r, addr, &t))) {
@@ -554,9 +792,14 @@ static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 		if (!t.id)
 			continue;
 		t.slot_index = first_index + j;
+		b->index = t.slot_index;
 		e = task_push(b);
 		if (!e || fill_task(b, b->rc, &t, e))
 			return TT_R_NOMEM;
+		/* An update keeps the chain while the slot's id and seq hold
+		 * still, if it is one that stays true: 0 marks the rest. */
+		if (bulk && !e->error && chain_keeps(e))
+			b->c->hash[e - b->s->tasks] = slot_hash(b->bulk + j * b->stride, b->stride);
 	}
 	verify_batch(b, from, base, nslots);
 	return TT_R_OK;
@@ -571,13 +814,15 @@ static int grow_bulk(struct build *b, size_t nslots)
 
 	if (need <= b->bulk_size)
 		return 0;
-	p = realloc(b->bulk, need);
-	if (p)
-		b->bulk = p;
-	q = realloc(b->bulk2, need);
-	if (q)
-		b->bulk2 = q;
-	if (!p || !q)
+	/* Nothing in them is kept from one batch to the next. */
+	free(b->bulk);
+	free(b->bulk2);
+	free(b->same);
+	b->bulk_size = 0;
+	p = b->bulk = malloc(need);
+	q = b->bulk2 = malloc(need);
+	b->same = malloc(nslots + 1);
+	if (!p || !q || !b->same)
 		return -1;
 	b->bulk_size = need;
 	return 0;
@@ -597,6 +842,13 @@ static void reserve_tasks(struct build *b, uint32_t nchunks)
 	if (live > slots)
 		live = slots;
 	live += live / 16 + 16;
+	if (b->cap >= live)
+		return; /* an update's array is big enough */
+	if (b->aliased && spill(b, b->oi))
+		return; /* task_push grows it */
+	big_free(b->s->tasks, b->s->cache_->tasks_bytes);
+	b->cap = 0;
+	b->s->cache_->tasks_bytes = 0;
 	b->s->tasks = big_alloc((size_t)live * sizeof(*b->s->tasks));
 	if (b->s->tasks) {
 		b->cap = (size_t)live;
@@ -608,7 +860,7 @@ static int read_tasks(struct build *b)
 {
 	uint32_t nchunks;
 	uint64_t total = 0;
-	size_t batch = BULK_BYTES / b->stride;
+	size_t batch = (b->update ? UPDATE_BULK_BYTES : BULK_BYTES) / b->stride;
 	int rc;
 
 	rc = tt_reader_chunk_count(b->r, &nchunks);
@@ -720,40 +972,42 @@ static int build_ids(struct build *b)
 	uint64_t v;
 
 	tt_rcheck_init(b->r, &c);
-	if (s->ntasks && map_grow(&b->c->ids, s->ntasks))
+	if (s->ntasks && b->c->ids.cap < 2 * (s->ntasks + 1) && map_grow(&b->c->ids, s->ntasks))
 		return TT_R_NOMEM;
+	/* One pass: at 100k tasks each pass over them is a few ms of cache
+	 * misses. */
 	for (size_t i = 0; i < ntasks; i++) {
 		tt_stask *e = &s->tasks[i];
 		uint64_t id = e->raw.id;
-		if (!id)
-			continue;
-		/* Over a chain's error: a record that is no task explains it. */
-		if (e->error != TT_R_TORN && tt_rcheck_task(&c, &e->raw, msg, sizeof(msg)))
-			set_error(e, TT_R_INCONSISTENT, msg);
-		if (map_get(&b->c->ids, id, &v)) {
-			if (e->error != TT_R_TORN && e->error != TT_R_INCONSISTENT) {
-				snprintf(msg, sizeof(msg), "id %llu is also the task in slot %#llx",
-					 (unsigned long long)id,
-					 (unsigned long long)s->tasks[v].raw.slot_addr);
+		if (id) {
+			/* Over a chain's error: a record that is no task explains it. */
+			if (e->error != TT_R_TORN && tt_rcheck_task(&c, &e->raw, msg, sizeof(msg)))
 				set_error(e, TT_R_INCONSISTENT, msg);
+			if (map_get(&b->c->ids, id, &v)) {
+				if (e->error != TT_R_TORN && e->error != TT_R_INCONSISTENT) {
+					snprintf(msg, sizeof(msg),
+						 "id %llu is also the task in slot %#llx",
+						 (unsigned long long)id,
+						 (unsigned long long)s->tasks[v].raw.slot_addr);
+					set_error(e, TT_R_INCONSISTENT, msg);
+				}
+			} else {
+				if (map_put(&b->c->ids, id, i))
+					return TT_R_NOMEM;
+				valid += e->error != TT_R_INCONSISTENT;
 			}
-			continue;
 		}
-		if (map_put(&b->c->ids, id, i))
-			return TT_R_NOMEM;
-		valid += e->error != TT_R_INCONSISTENT;
+		if (e->error == TT_R_INCONSISTENT) {
+			e->frames = NULL;
+			e->nframes = 0;
+		}
+		s->nerrors += e->error != 0;
 	}
-	for (size_t i = 0; i < ntasks; i++)
-		if (s->tasks[i].error == TT_R_INCONSISTENT) {
-			s->tasks[i].frames = NULL;
-			s->tasks[i].nframes = 0;
-		}
-	if (tt_rcheck_count(&c, valid, msg, sizeof(msg)) &&
-	    error_entry(b, 0, 0, TT_R_INCONSISTENT, msg))
-		return TT_R_NOMEM;
-	for (size_t i = 0; i < s->ntasks; i++)
-		if (s->tasks[i].error)
-			s->nerrors++;
+	if (tt_rcheck_count(&c, valid, msg, sizeof(msg))) {
+		if (error_entry(b, 0, 0, TT_R_INCONSISTENT, msg))
+			return TT_R_NOMEM;
+		s->nerrors++;
+	}
 	return TT_R_OK;
 }
 
@@ -769,7 +1023,8 @@ static int snapshot_body(struct build *b, tt_mem mem, uint64_t root_addr,
 		return rc;
 	*b->rc = *r;
 	size_t bc_size = tt_mem_cache_size(BC_SHIFT, BC_N);
-	if (!(b->c->bc_storage = malloc(bc_size)) ||
+	/* An update keeps the storage (only the blocks it touches cost). */
+	if ((!b->c->bc_storage && !(b->c->bc_storage = malloc(bc_size))) ||
 	    tt_mem_cache_init(&b->c->bc, mem, BC_SHIFT, BC_N, b->c->bc_storage, bc_size,
 			      &b->rc->mem))
 		return tt_r_errf(r, TT_R_NOMEM, "out of memory");
@@ -823,7 +1078,12 @@ int tt_snapshot_read(tt_mem mem, uint64_t root_addr,
 	if (b.s && b.a && b.c && b.r && b.rc) {
 		b.s->arena_ = b.a;
 		b.s->cache_ = b.c;
+		if (limits) {
+			b.c->lim = *limits;
+			b.c->has_lim = 1;
+		}
 		rc = snapshot_body(&b, mem, root_addr, limits);
+		b.c->arena_full = b.a->total;
 		if (rc && err && errlen)
 			snprintf(err, errlen, "%s", b.r->err);
 	} else if (err && errlen) {
@@ -833,6 +1093,7 @@ int tt_snapshot_read(tt_mem mem, uint64_t root_addr,
 	free(b.strbuf);
 	free(b.bulk);
 	free(b.bulk2);
+	free(b.same);
 	free(b.r);
 	free(b.rc);
 	if (b.c) {
@@ -872,12 +1133,97 @@ void tt_snapshot_free(tt_snapshot *s)
 		free(s->arena_);
 	}
 	if (s->cache_) {
-		map_free(&s->cache_->ids);
-		big_free(s->tasks, s->cache_->tasks_bytes);
-		free(s->cache_);
+		struct tt_snap_cache *c = s->cache_;
+		map_free(&c->ids);
+		map_free(&c->sites);
+		map_free(&c->funcs);
+		map_free(&c->strings);
+		big_free(s->tasks, c->tasks_bytes);
+		big_free(c->spare, c->spare_bytes);
+		free(c->hash);
+		free(c->spare_hash);
+		free(c->bulk);
+		free(c->bulk2);
+		free(c->same);
+		free(c->bc_storage);
+		free(c);
 	}
 	free(s->workers);
 	free(s);
+}
+
+/* A full read into a new snapshot, swapped into S. */
+static int update_full(tt_snapshot *s, tt_mem mem, char *err, size_t errlen)
+{
+	struct tt_snap_cache *c = s->cache_;
+	tt_snapshot *n = NULL;
+	int rc = tt_snapshot_read(mem, s->root_addr, c->has_lim ? &c->lim : NULL, &n, err, errlen);
+
+	if (rc) {
+		s->ntasks = 0;
+		return rc;
+	}
+	tt_snapshot t = *s;
+	*s = *n;
+	*n = t;
+	tt_snapshot_free(n);
+	return s->ntasks > INT32_MAX ? INT32_MAX : (int)s->ntasks;
+}
+
+int tt_snapshot_update(tt_snapshot *s, tt_mem mem, char *err, size_t errlen)
+{
+	struct tt_snap_cache *c = s->cache_;
+	struct build b = {0};
+	int rc = TT_R_NOMEM;
+
+	if (err && errlen)
+		err[0] = 0;
+	/* A chain read again leaves the old one in the arena: once most of
+	 * it is such, a full read costs less than keeping it. */
+	if (s->arena_->total > 2 * c->arena_full + 4 * ARENA_MIN)
+		return update_full(s, mem, err, errlen);
+	b.s = s;
+	b.a = s->arena_;
+	b.c = c;
+	b.update = 1;
+	b.bulk = c->bulk;
+	b.bulk2 = c->bulk2;
+	b.same = c->same;
+	b.bulk_size = c->bulk_size;
+	/* This round's entries are written over last round's, in place:
+	 * a task kept from round to round is not even copied. */
+	b.old = s->tasks;
+	b.nold = s->ntasks;
+	b.old_hash = c->hash;
+	b.aliased = 1;
+	b.cap = c->tasks_bytes / sizeof(*s->tasks);
+	s->ntasks = s->nerrors = s->nworkers = 0;
+	free(s->workers);
+	s->workers = NULL;
+	map_clear(&c->ids);
+	b.r = malloc(sizeof(*b.r));
+	b.rc = malloc(sizeof(*b.rc));
+	if (b.r && b.rc) {
+		rc = snapshot_body(&b, mem, s->root_addr, c->has_lim ? &c->lim : NULL);
+		if (rc && err && errlen)
+			snprintf(err, errlen, "%s", b.r->err);
+	} else if (err && errlen) {
+		snprintf(err, errlen, "out of memory");
+	}
+	free(b.scratch);
+	free(b.strbuf);
+	c->bulk = b.bulk;
+	c->bulk2 = b.bulk2;
+	c->same = b.same;
+	c->bulk_size = b.bulk_size;
+	free(b.r);
+	free(b.rc);
+	if (rc) {
+		s->ntasks = s->nerrors = 0;
+		map_free(&c->ids);
+		return rc;
+	}
+	return b.walked > INT32_MAX ? INT32_MAX : (int)b.walked;
 }
 
 const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id)

@@ -7,7 +7,12 @@
  * wait (a lost waker, an owner gone, a cycle) is only reported once two
  * rounds in a row see it about the same task with no poll of it in
  * between, on top of the engine's second look at every task it names
- * (tt_diag_opts.recheck): a reader racing the workers must not cry wolf. */
+ * (tt_diag_opts.recheck): a reader racing the workers must not cry wolf.
+ *
+ * A round is incremental: the snapshot is kept and brought up to date
+ * (tt_snapshot_update), so a task whose slot's id and seq held still
+ * since the last round costs a hash of its slot, not a walk of its chain
+ * (bench/RESULTS.md, "The watchdog at 100k tasks"). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +45,7 @@ static struct {
 	size_t nseen;
 	key *suspects; /* wait findings seen last round: polls in other */
 	size_t nsuspects;
+	tt_snapshot *snap; /* the last round's, updated by the next */
 } wd = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static int has(const key *k, size_t n, const key *want)
@@ -115,9 +121,12 @@ static int round_locked(void)
 		return -ENOMEM;
 	if (!wd.suspects && !(wd.suspects = calloc(MAX_KEYS, sizeof(key))))
 		return -ENOMEM;
-	if (tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL,
-			     &s, err, sizeof(err)) != TT_R_OK)
+	if (!wd.snap && tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(),
+					 NULL, &wd.snap, err, sizeof(err)) != TT_R_OK)
 		return -EIO;
+	else if (wd.snap && tt_snapshot_update(wd.snap, tt_mem_self(), err, sizeof(err)) < 0)
+		return -EIO;
+	s = wd.snap;
 	tt_snapshot_set_target(s, (uint64_t)getpid());
 	/* The workers run on while we read: a finding must hold on a
 	 * second look (tt_diag_opts.recheck). */
@@ -125,10 +134,8 @@ static int round_locked(void)
 	tt_diag_opts o = wd.o.diag;
 	o.recheck = &self;
 	tt_diag_report *r = tt_diagnose(s, tt_now_ns(), &o);
-	if (!r) {
-		tt_snapshot_free(s);
+	if (!r)
 		return -ENOMEM;
-	}
 	key next[256];
 	size_t nnext = 0;
 	for (size_t i = 0; i < r->n; i++) {
@@ -154,7 +161,6 @@ static int round_locked(void)
 	memcpy(wd.suspects, next, nnext * sizeof(key));
 	wd.nsuspects = nnext;
 	tt_diag_free(r);
-	tt_snapshot_free(s);
 	return n;
 }
 
@@ -220,6 +226,9 @@ void tt_watchdog_stop(void)
 {
 	pthread_mutex_lock(&wd.lock);
 	if (!wd.running) {
+		/* Rounds run by tt_watchdog_poll alone keep a snapshot too. */
+		tt_snapshot_free(wd.snap);
+		wd.snap = NULL;
 		pthread_mutex_unlock(&wd.lock);
 		return;
 	}
@@ -230,5 +239,7 @@ void tt_watchdog_stop(void)
 	pthread_mutex_lock(&wd.lock);
 	wd.running = 0;
 	wd.nseen = wd.nsuspects = 0;
+	tt_snapshot_free(wd.snap);
+	wd.snap = NULL;
 	pthread_mutex_unlock(&wd.lock);
 }

@@ -280,6 +280,12 @@ static int chunk_ensure(unsigned k)
 			pthread_mutex_unlock(&chunk_lock);
 			return -1;
 		}
+#ifdef MADV_HUGEPAGE
+		/* Readers copy the slots in bulk every round (the watchdog):
+		 * with huge pages the kernel walks 512 times fewer pages. */
+		if (n * sizeof(struct tt_task) >= (2u << 20))
+			madvise(mem, n * sizeof(struct tt_task), MADV_HUGEPAGE);
+#endif
 		chunk_records[i] = (tt_chunk){mem, n, (uint64_t)TT_CHUNK_BASE * ((1ull << i) - 1)};
 		atomic_store_explicit(&chunk_table[i], &chunk_records[i], RELEASE);
 		atomic_store_explicit(&root.chunk_count, i + 1, RELEASE);

@@ -554,6 +554,17 @@ typedef struct tt_snapshot {
 TT_API int tt_snapshot_read(tt_mem mem, uint64_t root_addr, const tt_reader_limits *limits,
 			    tt_snapshot **out, char *err, size_t errlen);
 TT_API void tt_snapshot_free(tt_snapshot *s);
+/* Bring S (from tt_snapshot_read, of a live target) up to the registry's
+ * state now, through MEM: every slot is read again, but a task whose slot
+ * holds the same id and an even, unchanged seq keeps its decoded chain
+ * (docs/registry-abi.md §7, "updating a snapshot"); the rest is read as
+ * tt_snapshot_read reads it, seqlock checks included.  Pointers into S
+ * (tasks, frames, tt_snapshot_find) are invalid after it; call
+ * tt_snapshot_set_target again.  Returns the number of tasks whose
+ * chains were read (a full read when the snapshot's memory is mostly
+ * stale chains), or a TT_R_* error with ERR, S then left with no tasks (the
+ * next update reads them all). */
+TT_API int tt_snapshot_update(tt_snapshot *s, tt_mem mem, char *err, size_t errlen);
 /* The pid of the process S was read from (tt_runtimes_set_target). */
 TT_API void tt_snapshot_set_target(tt_snapshot *s, uint64_t target_pid);
 TT_API const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);

@@ -495,6 +495,161 @@ START_TEST(test_guard_bad_input)
 }
 END_TEST
 
+/* ---- rwlock guards ---- */
+
+/* Takes RW through a read (WRITE 0) or write guard and waits on GATE
+ * holding it.  mode 0: cancelled while holding it; 1: returns without
+ * unlocking; 2: tt_rwlock_guard_unlock, twice. */
+typedef struct rw_holder {
+	tt_frame frame;
+	int mode, write;
+	tt_rwlock *rw;
+	tt_notify *gate;
+	_Atomic int ready, ok, r1, r2;
+	tt_rwlock_op op;
+	tt_notified w;
+} rw_holder;
+static tt_poll rw_holder_poll(rw_holder *self, tt_cx *cx);
+TT_ASYNC_FN(rw_holder, rw_holder_poll, NULL);
+static tt_poll rw_holder_poll(rw_holder *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	if (self->write)
+		TT_AWAIT(self, cx, &self->op,
+			 tt_write_guard_init(&self->op, self->rw, &self->frame));
+	else
+		TT_AWAIT(self, cx, &self->op,
+			 tt_read_guard_init(&self->op, self->rw, &self->frame));
+	if (TT_RESULT(&self->op) != 0)
+		TT_RETURN(self, TT_RESULT(&self->op));
+	if (self->mode == 2) {
+		atomic_store(&self->r1, tt_rwlock_guard_unlock(&self->op));
+		atomic_store(&self->r2, tt_rwlock_guard_unlock(&self->op));
+	}
+	atomic_store(&self->ok,
+		     self->mode == 2 ? !tt_rwlock_writer(self->rw) && !tt_rwlock_readers(self->rw)
+		     : self->write   ? tt_rwlock_writer(self->rw) == tt_task_id(tt_cx_task(cx))
+				     : tt_rwlock_readers(self->rw) == 1);
+	atomic_store(&self->ready, 1);
+	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, self->gate));
+	TT_RETURN(self, 0);
+}
+
+/* A writer that takes RW and lets it go. */
+typedef struct rw_writer {
+	tt_frame frame;
+	tt_rwlock *rw;
+	tt_write_lock wl;
+} rw_writer;
+static tt_poll rw_writer_poll(rw_writer *self, tt_cx *cx);
+TT_ASYNC_FN(rw_writer, rw_writer_poll, NULL);
+static tt_poll rw_writer_poll(rw_writer *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->wl, tt_write_lock_init(&self->wl, self->rw));
+	TT_RETURN(self, tt_rwlock_write_unlock(self->rw));
+}
+
+typedef struct rwguard_ctx {
+	int mode, write;
+	tt_rwlock rw;
+	tt_notify gate;
+	rw_holder h;
+	rw_writer b;
+	tt_handle ht, bt;
+} rwguard_ctx;
+
+static int rwguard_step(void *p, int i)
+{
+	rwguard_ctx *x = p;
+	switch (i) {
+	case 0:
+		memset(&x->h, 0, sizeof x->h);
+		tt_frame_init(&x->h.frame, &rw_holder_fn);
+		x->h.mode = x->mode;
+		x->h.write = x->write;
+		x->h.rw = &x->rw;
+		x->h.gate = &x->gate;
+		x->ht = spawn_frame("holder", &x->h.frame);
+		return STEP_NEXT;
+	case 1:
+		WAIT_UNTIL(atomic_load(&x->h.ready) && task_idle(x->ht));
+		ck_assert(atomic_load(&x->h.ok));
+		if (x->mode == 2) {
+			ck_assert_int_eq(atomic_load(&x->h.r1), 0);
+			ck_assert_int_eq(atomic_load(&x->h.r2), -EALREADY);
+		}
+		tt_frame_init(&x->b.frame, &rw_writer_fn);
+		x->b.rw = &x->rw;
+		x->bt = spawn_frame("writer", &x->b.frame);
+		return STEP_NEXT;
+	case 2:
+		if (x->mode != 2) { /* the writer waits while the holder holds it */
+			WAIT_UNTIL(task_idle(x->bt));
+			ck_assert(!tt_task_is_done(x->bt));
+			if (x->mode == 0)
+				tt_task_cancel(x->ht);
+			else
+				tt_notify_one(&x->gate);
+		}
+		return STEP_NEXT;
+	case 3:
+		WAIT_UNTIL(tt_task_is_done(x->bt));
+		ck_assert_int_eq(tt_task_result(x->bt), 0);
+		if (x->mode == 2)
+			tt_notify_one(&x->gate);
+		return STEP_NEXT;
+	case 4:
+		WAIT_UNTIL(tt_task_is_done(x->ht));
+		ck_assert_int_eq(tt_task_result(x->ht), x->mode == 0 ? TT_ECANCELED : 0);
+		ck_assert_uint_eq(tt_rwlock_writer(&x->rw), 0);
+		ck_assert_uint_eq(tt_rwlock_readers(&x->rw), 0);
+		ck_assert_int_eq(tt_rwlock_destroy(&x->rw), 0);
+		tt_task_release(x->ht);
+		tt_task_release(x->bt);
+		return STEP_DONE;
+	}
+	return STEP_DONE;
+}
+
+/* _i: bit 0 workers (0 / 2), bit 1 read / write, bits 2.. the mode. */
+START_TEST(test_rwlock_guard)
+{
+	rwguard_ctx *x = calloc(1, sizeof *x);
+	x->write = (_i >> 1) & 1;
+	x->mode = _i >> 2;
+	tt_rwlock_init(&x->rw);
+	tt_notify_init(&x->gate);
+	run_script(_i % 2 ? 2 : 0, rwguard_step, x);
+	tt_notify_destroy(&x->gate);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_rwlock_guard_bad_input)
+{
+	tt_rwlock rw;
+	tt_rwlock_init(&rw);
+	tt_rwlock_op op;
+	ck_assert_int_eq(tt_rwlock_guard_unlock(NULL), -EINVAL);
+	tt_read_lock_init(&op, &rw);
+	ck_assert_int_eq(tt_rwlock_guard_unlock(&op), -EINVAL); /* not a guard */
+	tt_frame f;
+	tt_frame_init(&f, &inner_g_fn);
+	tt_write_guard_init(&op, &rw, &f);
+	ck_assert_int_eq(tt_rwlock_guard_unlock(&op), -EALREADY); /* never taken */
+	/* No lock or no holder: the await ends at once with -EINVAL. */
+	tt_read_guard_init(&op, NULL, &f);
+	ck_assert_int_eq(tt_frame_poll(&op.leaf.frame, NULL), TT_READY);
+	ck_assert_int_eq(TT_RESULT(&op), -EINVAL);
+	tt_write_guard_init(&op, &rw, NULL);
+	ck_assert_int_eq(tt_frame_poll(&op.leaf.frame, NULL), TT_READY);
+	ck_assert_int_eq(TT_RESULT(&op), -EINVAL);
+	ck_assert_int_eq(tt_rwlock_guard_unlock(&op), -EINVAL);
+	ck_assert_int_eq(tt_rwlock_destroy(&rw), 0);
+}
+END_TEST
+
 /* ================= cancellation tokens ================= */
 
 START_TEST(test_token_tree)
@@ -738,6 +893,8 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, test_cleanup_at_runtime_free);
 	tcase_add_loop_test(tc, test_lock_guard, 0, 8);
 	tcase_add_test(tc, test_guard_bad_input);
+	tcase_add_loop_test(tc, test_rwlock_guard, 0, 12);
+	tcase_add_test(tc, test_rwlock_guard_bad_input);
 	tcase_add_test(tc, test_token_tree);
 	tcase_add_loop_test(tc, test_token_wait, 0, 2);
 	tcase_add_test(tc, test_token_threads);

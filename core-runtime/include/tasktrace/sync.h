@@ -120,15 +120,22 @@ TT_API int tt_mutex_trylock(tt_mutex *m);
 TT_API uint64_t tt_mutex_owner(tt_mutex *m);
 TT_API int tt_mutex_set_name(tt_mutex *m, const char *name);
 
+/* A lock guard's state (runtime-private): the frame whose end releases
+ * the lock, and its place on the holding task's list of held guards. */
+typedef struct tt_guard {
+	tt_frame *holder;      /* NULL: not a guard */
+	struct tt_guard *next; /* the task's other held guards */
+	uint32_t held;	       /* the lock is held through it */
+	uint32_t kind;	       /* mutex, read or write (guard.c) */
+} tt_guard;
+
 typedef struct tt_lock {
 	tt_leaf leaf;
 	tt_mutex *m;
 	tt_waiter w;
 	uint64_t since; /* first queued, for the starvation hand-off */
 	int granted;    /* handed the mutex by its previous holder */
-	int held;       /* a guard: M is held through it */
-	tt_frame *holder;      /* a guard: the frame whose end releases M */
-	struct tt_lock *gnext; /* a guard: the task's other held guards */
+	tt_guard g;	/* tt_lock_guard_init */
 } tt_lock;
 TT_API extern const tt_func tt_lock_fn;
 /* Result 0 once the calling task holds M. */
@@ -217,6 +224,7 @@ typedef struct tt_rwlock_op {
 	int polled;   /* the first poll tried the fast path */
 	int granted;  /* handed the lock by an unlock (atomic) */
 	uint64_t me;  /* the waiting task's id, while queued */
+	tt_guard g;   /* tt_read_guard_init, tt_write_guard_init */
 } tt_rwlock_op;
 typedef tt_rwlock_op tt_read_lock;
 typedef tt_rwlock_op tt_write_lock;
@@ -226,6 +234,29 @@ TT_API extern const tt_func tt_read_lock_fn, tt_write_lock_fn;
  * taken. */
 TT_API void tt_read_lock_init(tt_read_lock *op, tt_rwlock *rw);
 TT_API void tt_write_lock_init(tt_write_lock *op, tt_rwlock *rw);
+
+/* Read and write guards: like tt_lock_guard_init for the mutex, the lock,
+ * once taken, is released by tt_rwlock_guard_unlock or, at the latest,
+ * when HOLDER (`&self->frame`) returns or is cancelled (after its cleanup
+ * ran), or when its task ends -- a task cancelled while it reads or
+ * writes does not keep the lock forever:
+ *
+ *   TT_AWAIT(self, cx, &self->rg, tt_read_guard_init(&self->rg, &rw, &self->frame));
+ *   ... read, also across awaits ...
+ *   tt_rwlock_guard_unlock(&self->rg);  // optional
+ *
+ * OP must stay where it is (in HOLDER's frame) and not be initialised
+ * again while held; release a guarded hold with tt_rwlock_guard_unlock,
+ * not tt_rwlock_read_unlock / write_unlock.  A guard adds no locked
+ * instruction (a list local to the task).  Result 0 once held; -EINVAL at
+ * once for a NULL lock or holder, or a lock destroyed before it was
+ * taken. */
+TT_API void tt_read_guard_init(tt_read_lock *op, tt_rwlock *rw, tt_frame *holder);
+TT_API void tt_write_guard_init(tt_write_lock *op, tt_rwlock *rw, tt_frame *holder);
+/* Release the lock now.  0; -EINVAL NULL or not a guard; -EALREADY not
+ * held (released already, or never taken); -EPERM the calling task is
+ * not the one holding it. */
+TT_API int tt_rwlock_guard_unlock(tt_rwlock_op *op);
 
 /* ---- semaphore ---- */
 

@@ -128,9 +128,9 @@ struct tt_task {
 	 * last one is given up, and how many there are. */
 	_Atomic uint64_t gen;
 	_Atomic uint32_t handles;
-	/* Lock guards held (mutex.c): touched only by the thread polling the
+	/* Lock guards held (guard.c): touched only by the thread polling the
 	 * task, like its frames. */
-	tt_lock *guards;
+	tt_guard *guards;
 };
 
 /* Registry worker record (published) + nothing private. */
@@ -409,10 +409,19 @@ tt_runtime *tt_runtime_from_handle(const tt_runtime *h, const char *fn);
 /* Unpublish H (tt_runtime_free): later lookups fail. */
 tt_runtime *tt_runtime_handle_retire(tt_runtime *h);
 
-/* ---- mutex.c ---- */
+/* ---- guard.c: lock guards of mutex.c and rwlock.c ---- */
+enum { TT_GUARD_MUTEX, TT_GUARD_READ, TT_GUARD_WRITE };
 /* Release the lock guards T holds for frame F (NULL: all of them, when T
  * ends). */
 void tt_guards_release(tt_task *t, tt_frame *f);
+/* G's lock was just taken by task T: put it on T's list. */
+void tt_guard_arm(tt_guard *g, tt_task *t);
+/* Take G off the calling task's list for an early release: 0 and the
+ * task's id in *ME, or -EINVAL / -EALREADY / -EPERM (tt_guard_unlock). */
+int tt_guard_disarm(tt_guard *g, uint64_t *me);
+/* Let go of a guarded lock as task ME (mutex.c, rwlock.c). */
+int tt__mutex_guard_release(tt_lock *l, uint64_t me);
+int tt__rwlock_guard_release(tt_rwlock_op *op, uint64_t me);
 
 /* ---- task.c ---- */
 /* Spawn on RT (the real runtime; NULL: the current task's); the task has

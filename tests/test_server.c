@@ -881,6 +881,69 @@ START_TEST(test_signal)
 }
 END_TEST
 
+/* Wait (bounded by the hang guard, not a timing assertion) for H to end. */
+static int done_soon(tt_handle h)
+{
+	uint64_t end = tt_now_ns() + HANG_GUARD_NS / 4;
+	while (!tt_task_is_done(h) && tt_now_ns() < end)
+		sched_yield();
+	return tt_task_is_done(h);
+}
+
+/* One signalfd per runtime: one SIGTERM ends the wait of every task
+ * awaiting it (each used to read a signalfd of its own, and the first
+ * read took the signal from the other), not the wait for another signal;
+ * the next one reaches a wait begun after the first. */
+START_TEST(test_signal_fanout)
+{
+	static const int sigs[] = {SIGTERM, SIGUSR1, 0};
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2, .signals = sigs});
+	ck_assert_ptr_nonnull(rt);
+	tt_handle a = TT_SPAWN(rt, "term-a", sig_waiter, sig_waiter_init, SIGTERM);
+	tt_handle b = TT_SPAWN(rt, "term-b", sig_waiter, sig_waiter_init, SIGTERM);
+	tt_handle u = TT_SPAWN(rt, "usr1", sig_waiter, sig_waiter_init, SIGUSR1);
+	while (!task_idle(a) || !task_idle(b) || !task_idle(u))
+		sched_yield();
+	ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+	ck_assert_msg(done_soon(a) && done_soon(b), "one SIGTERM woke only one of two waits");
+	ck_assert_int_eq(tt_task_result(a), SIGTERM);
+	ck_assert_int_eq(tt_task_result(b), SIGTERM);
+	ck_assert_int_eq(tt_task_is_done(u), 0);
+	tt_task_release(a);
+	tt_task_release(b);
+
+	a = TT_SPAWN(rt, "term-c", sig_waiter, sig_waiter_init, SIGTERM);
+	while (!task_idle(a))
+		sched_yield();
+	ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+	ck_assert_int_eq(tt_task_join_blocking(a), SIGTERM);
+	tt_task_release(a);
+	ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+	ck_assert_int_eq(tt_task_join_blocking(u), SIGUSR1);
+	tt_task_release(u);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_signal_bad_input)
+{
+	/* Outside a task there is no runtime to own the signal. */
+	tt_signal s;
+	tt_signal_init(&s, SIGTERM);
+	ck_assert_int_eq(tt_frame_poll((tt_frame *)&s, NULL), TT_READY);
+	ck_assert_int_eq(TT_RESULT(&s), -EINVAL);
+	static const int sigs[] = {SIGUSR1, 0};
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 1, .signals = sigs});
+	static const int bad[] = {0, -1, SIGSTOP, 65, 1000};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		tt_handle h = TT_SPAWN(rt, "bad", sig_waiter, sig_waiter_init, bad[i]);
+		ck_assert_int_eq(tt_task_join_blocking(h), -EINVAL);
+		tt_task_release(h);
+	}
+	tt_runtime_free(rt);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
 	Suite *s = suite_create("server");
@@ -899,6 +962,8 @@ static Suite *server_suite(void)
 	tcase_add_loop_test(tc, test_token_wait, 0, 2);
 	tcase_add_test(tc, test_token_threads);
 	tcase_add_test(tc, test_signal);
+	tcase_add_test(tc, test_signal_fanout);
+	tcase_add_test(tc, test_signal_bad_input);
 	suite_add_tcase(s, tc);
 	return s;
 }

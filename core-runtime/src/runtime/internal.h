@@ -256,6 +256,18 @@ void tt_group_child_done(struct tt_group *g, tt_task *t, intptr_t result);
 /* ---- signal.c ---- */
 /* Block the 0-terminated SIGNALS in the calling thread: 0, -EINVAL. */
 int tt_signals_block(const int *signals);
+/* A runtime's signal handling: one signalfd for every tt_signal. */
+#define TT_NSIG 65 /* signal numbers 1..64 */
+typedef struct tt_sigs {
+	pthread_mutex_t lock;
+	struct tt_fd *fd;	 /* the signalfd, opened by the first tt_signal */
+	uint64_t mask;		 /* bit N-1: it reads signal N */
+	uint64_t count[TT_NSIG]; /* deliveries of each signal read so far */
+	tt_waitq waiters;	 /* waiting tt_signals, their number in WANT */
+} tt_sigs;
+void tt_sigs_init(tt_sigs *g);
+/* Before the driver goes: closes the signalfd. */
+void tt_sigs_destroy(tt_sigs *g);
 
 /* ---- io.c ---- */
 typedef struct tt_fd tt_fd;
@@ -302,6 +314,7 @@ struct tt_runtime {
 	_Atomic uint32_t foreign_wakes; /* tt_schedule calls from other threads under way */
 	tt_driver driver;
 	tt_io_pool io_pool;
+	tt_sigs sigs;
 };
 
 struct tt_cx {

@@ -342,6 +342,33 @@ static inline uint64_t tt_current_id(void)
 	return t ? tt_task_id_of(t) : 0;
 }
 
+/* Lock guards (guard.c), inline: a guard must add no more than a few
+ * plain loads and stores to a lock and unlock.  G's lock was just taken
+ * by task T: put it on T's list. */
+static inline void tt_guard_arm(tt_guard *g, tt_task *t)
+{
+	g->held = 1;
+	g->next = t->guards;
+	t->guards = g;
+	g->holder->state |= TT_FRAME_GUARDS;
+}
+/* Take G off the calling task's list for an early release: 0 and the
+ * task's id in *ME, or -EINVAL / -EALREADY / -EPERM (tt_guard_unlock).
+ * The usual one is of the guard taken last: the list's head. */
+int tt_guard_disarm_slow(tt_guard *g, uint64_t *me);
+static inline int tt_guard_disarm(tt_guard *g, uint64_t *me)
+{
+	tt_task *t = tt__tls_task;
+	if (TT_LIKELY(g->held && t && t->guards == g)) {
+		t->guards = g->next;
+		g->next = NULL;
+		g->held = 0;
+		*me = tt_task_id_of(t);
+		return 0;
+	}
+	return tt_guard_disarm_slow(g, me);
+}
+
 /* The clock of every recording stamp (task and worker timestamps, wait
  * descriptors, the registry's "now"): CLOCK_MONOTONIC_COARSE.  It is the
  * kernel's last tick, read from the vDSO page without touching the TSC:
@@ -427,11 +454,6 @@ enum { TT_GUARD_MUTEX, TT_GUARD_READ, TT_GUARD_WRITE };
 /* Release the lock guards T holds for frame F (NULL: all of them, when T
  * ends). */
 void tt_guards_release(tt_task *t, tt_frame *f);
-/* G's lock was just taken by task T: put it on T's list. */
-void tt_guard_arm(tt_guard *g, tt_task *t);
-/* Take G off the calling task's list for an early release: 0 and the
- * task's id in *ME, or -EINVAL / -EALREADY / -EPERM (tt_guard_unlock). */
-int tt_guard_disarm(tt_guard *g, uint64_t *me);
 /* Let go of a guarded lock as task ME (mutex.c, rwlock.c). */
 int tt__mutex_guard_release(tt_lock *l, uint64_t me);
 int tt__rwlock_guard_release(tt_rwlock_op *op, uint64_t me);

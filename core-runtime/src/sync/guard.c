@@ -5,14 +5,6 @@
  * the list: plain loads and stores, no locked instruction. */
 #include "runtime/internal.h"
 
-void tt_guard_arm(tt_guard *g, tt_task *t)
-{
-	g->held = 1;
-	g->next = t->guards;
-	t->guards = g;
-	g->holder->state |= TT_FRAME_GUARDS;
-}
-
 static int release(tt_guard *g, uint64_t me)
 {
 	switch (g->kind) {
@@ -46,7 +38,7 @@ void tt_frame_release_guards(tt_frame *f)
 		tt_guards_release(tt__tls_task, f);
 }
 
-int tt_guard_disarm(tt_guard *g, uint64_t *me)
+int tt_guard_disarm_slow(tt_guard *g, uint64_t *me)
 {
 	if (!g->holder)
 		return -EINVAL;

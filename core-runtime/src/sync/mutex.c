@@ -202,7 +202,7 @@ void tt_lock_init(tt_lock *l, tt_mutex *m)
 	l->m = m;
 	l->since = 0;
 	l->granted = 0;
-	l->g = (tt_guard){0};
+	l->g.holder = NULL; /* not a guard: the rest of G is unused */
 }
 
 /* ---- lock guards (guard.c) ---- */
@@ -210,8 +210,7 @@ void tt_lock_init(tt_lock *l, tt_mutex *m)
 void tt_lock_guard_init(tt_lock *l, tt_mutex *m, tt_frame *holder)
 {
 	tt_lock_init(l, m);
-	l->g.holder = holder;
-	l->g.kind = TT_GUARD_MUTEX;
+	l->g = (tt_guard){holder, NULL, 0, TT_GUARD_MUTEX};
 	if (!m || !holder) {
 		/* Finished already: the await returns -EINVAL without a poll, so
 		 * the lock's fast path checks nothing more. */

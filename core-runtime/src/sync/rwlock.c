@@ -266,7 +266,7 @@ static void op_init(tt_rwlock_op *op, tt_rwlock *rw, const tt_func *fn, int writ
 	op->polled = 0;
 	op->granted = 0;
 	op->me = 0;
-	op->g = (tt_guard){0};
+	op->g.holder = NULL; /* not a guard: the rest of G is unused */
 	if (!rw) {
 		/* Finished already: the await returns -EINVAL without a poll. */
 		op->leaf.frame.state = TT_FRAME_STARTED | TT_FRAME_DONE;
@@ -295,8 +295,7 @@ static void guard_init(tt_rwlock_op *op, tt_frame *holder, uint32_t kind)
 		op->leaf.frame.result = -EINVAL;
 		return;
 	}
-	op->g.holder = holder;
-	op->g.kind = kind;
+	op->g = (tt_guard){holder, NULL, 0, kind};
 }
 
 void tt_read_guard_init(tt_read_lock *op, tt_rwlock *rw, tt_frame *holder)

@@ -332,10 +332,9 @@ TT_API void tt_file_replace_init(tt_file_op *op, const char *path, const void *d
  * of every tt_signal of that number waiting at the time (like Go's
  * signal.Notify, delivering to every channel): two tasks awaiting
  * SIGTERM both wake on one kill.  A wait begins at the tt_signal's first
- * poll.  A delivery while no tt_signal of its number waits stays pending
- * in the kernel and ends the next such wait -- unless a tt_signal waiting
- * for another number reads the signalfd first, which drops it: hold a
- * shutdown in a tt_token rather than in a later signal wait.  A
+ * poll.  A delivery while no tt_signal of its number waits is kept, one
+ * per number as the kernel keeps a pending signal, and ends the next such
+ * wait at once.  A
  * process-directed signal is read by one signalfd only: with several
  * runtimes, await each signal in one of them.
  *

@@ -9,7 +9,8 @@
  * signal counts it (sigs->count) and wakes the waits for that number,
  * under sigs->lock.  A wait queues itself before it checks the count, in
  * the same critical section, so a delivery counted by another wait either
- * comes before the check or finds it queued. */
+ * comes before the check or finds it queued; one that finds no wait of
+ * its number is kept for the next (sigs->kept). */
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -115,6 +116,7 @@ static void dispatch(tt_sigs *g, const unsigned char *buf, size_t len)
 		if (!si.ssi_signo || si.ssi_signo >= TT_NSIG)
 			continue;
 		g->count[si.ssi_signo]++;
+		int woke = 0;
 		for (tt_waiter *w = g->waiters.head, *next; w; w = next) {
 			next = w->next;
 			if (w->want != si.ssi_signo)
@@ -123,7 +125,13 @@ static void dispatch(tt_sigs *g, const unsigned char *buf, size_t len)
 			tt_waker k = w->waker;
 			w->waker.task = NULL;
 			tt_waker_wake(&k);
+			woke = 1;
 		}
+		/* Nobody of that number waits (every started wait is queued
+		 * until it ends): keep it for the next, as the kernel would
+		 * have kept it pending. */
+		if (!woke)
+			g->kept[si.ssi_signo] = 1;
 	}
 }
 
@@ -153,7 +161,10 @@ static tt_poll signal_poll(tt_signal *self, tt_cx *cx)
 		g = &cx->task->rt->sigs;
 		pthread_mutex_lock(&g->lock);
 		int r = watch(g, self->signo);
-		self->seen = r < 0 ? 0 : g->count[self->signo];
+		if (r == 0) {
+			self->seen = g->count[self->signo] - g->kept[self->signo];
+			g->kept[self->signo] = 0;
+		}
 		pthread_mutex_unlock(&g->lock);
 		if (r < 0)
 			return finish(self, r);

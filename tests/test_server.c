@@ -858,7 +858,7 @@ START_TEST(test_signal)
 
 	tt_handle h = TT_SPAWN(rt, "usr1", sig_waiter, sig_waiter_init, SIGUSR1);
 	ck_assert_ptr_nonnull(h.task);
-	while (!task_idle(h)) /* waiting on its signalfd */
+	while (!task_idle(h)) /* waiting on the runtime's signalfd */
 		sched_yield();
 	ck_assert_int_eq(tt_task_is_done(h), 0);
 	ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);

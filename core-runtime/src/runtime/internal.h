@@ -360,7 +360,7 @@ int tt_guard_disarm_slow(tt_guard *g, uint64_t *me);
 static inline int tt_guard_disarm(tt_guard *g, uint64_t *me)
 {
 	tt_task *t = tt__tls_task;
-	if (TT_LIKELY(g->held && t && t->guards == g)) {
+	if (TT_LIKELY(t && t->guards == g)) { /* on the list: held (and a guard) */
 		t->guards = g->next;
 		g->next = NULL;
 		g->held = 0;

@@ -495,6 +495,161 @@ START_TEST(test_guard_bad_input)
 }
 END_TEST
 
+/* ---- rwlock guards ---- */
+
+/* Takes RW through a read (WRITE 0) or write guard and waits on GATE
+ * holding it.  mode 0: cancelled while holding it; 1: returns without
+ * unlocking; 2: tt_rwlock_guard_unlock, twice. */
+typedef struct rw_holder {
+	tt_frame frame;
+	int mode, write;
+	tt_rwlock *rw;
+	tt_notify *gate;
+	_Atomic int ready, ok, r1, r2;
+	tt_rwlock_op op;
+	tt_notified w;
+} rw_holder;
+static tt_poll rw_holder_poll(rw_holder *self, tt_cx *cx);
+TT_ASYNC_FN(rw_holder, rw_holder_poll, NULL);
+static tt_poll rw_holder_poll(rw_holder *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	if (self->write)
+		TT_AWAIT(self, cx, &self->op,
+			 tt_write_guard_init(&self->op, self->rw, &self->frame));
+	else
+		TT_AWAIT(self, cx, &self->op,
+			 tt_read_guard_init(&self->op, self->rw, &self->frame));
+	if (TT_RESULT(&self->op) != 0)
+		TT_RETURN(self, TT_RESULT(&self->op));
+	if (self->mode == 2) {
+		atomic_store(&self->r1, tt_rwlock_guard_unlock(&self->op));
+		atomic_store(&self->r2, tt_rwlock_guard_unlock(&self->op));
+	}
+	atomic_store(&self->ok,
+		     self->mode == 2 ? !tt_rwlock_writer(self->rw) && !tt_rwlock_readers(self->rw)
+		     : self->write   ? tt_rwlock_writer(self->rw) == tt_task_id(tt_cx_task(cx))
+				     : tt_rwlock_readers(self->rw) == 1);
+	atomic_store(&self->ready, 1);
+	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, self->gate));
+	TT_RETURN(self, 0);
+}
+
+/* A writer that takes RW and lets it go. */
+typedef struct rw_writer {
+	tt_frame frame;
+	tt_rwlock *rw;
+	tt_write_lock wl;
+} rw_writer;
+static tt_poll rw_writer_poll(rw_writer *self, tt_cx *cx);
+TT_ASYNC_FN(rw_writer, rw_writer_poll, NULL);
+static tt_poll rw_writer_poll(rw_writer *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->wl, tt_write_lock_init(&self->wl, self->rw));
+	TT_RETURN(self, tt_rwlock_write_unlock(self->rw));
+}
+
+typedef struct rwguard_ctx {
+	int mode, write;
+	tt_rwlock rw;
+	tt_notify gate;
+	rw_holder h;
+	rw_writer b;
+	tt_handle ht, bt;
+} rwguard_ctx;
+
+static int rwguard_step(void *p, int i)
+{
+	rwguard_ctx *x = p;
+	switch (i) {
+	case 0:
+		memset(&x->h, 0, sizeof x->h);
+		tt_frame_init(&x->h.frame, &rw_holder_fn);
+		x->h.mode = x->mode;
+		x->h.write = x->write;
+		x->h.rw = &x->rw;
+		x->h.gate = &x->gate;
+		x->ht = spawn_frame("holder", &x->h.frame);
+		return STEP_NEXT;
+	case 1:
+		WAIT_UNTIL(atomic_load(&x->h.ready) && task_idle(x->ht));
+		ck_assert(atomic_load(&x->h.ok));
+		if (x->mode == 2) {
+			ck_assert_int_eq(atomic_load(&x->h.r1), 0);
+			ck_assert_int_eq(atomic_load(&x->h.r2), -EALREADY);
+		}
+		tt_frame_init(&x->b.frame, &rw_writer_fn);
+		x->b.rw = &x->rw;
+		x->bt = spawn_frame("writer", &x->b.frame);
+		return STEP_NEXT;
+	case 2:
+		if (x->mode != 2) { /* the writer waits while the holder holds it */
+			WAIT_UNTIL(task_idle(x->bt));
+			ck_assert(!tt_task_is_done(x->bt));
+			if (x->mode == 0)
+				tt_task_cancel(x->ht);
+			else
+				tt_notify_one(&x->gate);
+		}
+		return STEP_NEXT;
+	case 3:
+		WAIT_UNTIL(tt_task_is_done(x->bt));
+		ck_assert_int_eq(tt_task_result(x->bt), 0);
+		if (x->mode == 2)
+			tt_notify_one(&x->gate);
+		return STEP_NEXT;
+	case 4:
+		WAIT_UNTIL(tt_task_is_done(x->ht));
+		ck_assert_int_eq(tt_task_result(x->ht), x->mode == 0 ? TT_ECANCELED : 0);
+		ck_assert_uint_eq(tt_rwlock_writer(&x->rw), 0);
+		ck_assert_uint_eq(tt_rwlock_readers(&x->rw), 0);
+		ck_assert_int_eq(tt_rwlock_destroy(&x->rw), 0);
+		tt_task_release(x->ht);
+		tt_task_release(x->bt);
+		return STEP_DONE;
+	}
+	return STEP_DONE;
+}
+
+/* _i: bit 0 workers (0 / 2), bit 1 read / write, bits 2.. the mode. */
+START_TEST(test_rwlock_guard)
+{
+	rwguard_ctx *x = calloc(1, sizeof *x);
+	x->write = (_i >> 1) & 1;
+	x->mode = _i >> 2;
+	tt_rwlock_init(&x->rw);
+	tt_notify_init(&x->gate);
+	run_script(_i % 2 ? 2 : 0, rwguard_step, x);
+	tt_notify_destroy(&x->gate);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_rwlock_guard_bad_input)
+{
+	tt_rwlock rw;
+	tt_rwlock_init(&rw);
+	tt_rwlock_op op;
+	ck_assert_int_eq(tt_rwlock_guard_unlock(NULL), -EINVAL);
+	tt_read_lock_init(&op, &rw);
+	ck_assert_int_eq(tt_rwlock_guard_unlock(&op), -EINVAL); /* not a guard */
+	tt_frame f;
+	tt_frame_init(&f, &inner_g_fn);
+	tt_write_guard_init(&op, &rw, &f);
+	ck_assert_int_eq(tt_rwlock_guard_unlock(&op), -EALREADY); /* never taken */
+	/* No lock or no holder: the await ends at once with -EINVAL. */
+	tt_read_guard_init(&op, NULL, &f);
+	ck_assert_int_eq(tt_frame_poll(&op.leaf.frame, NULL), TT_READY);
+	ck_assert_int_eq(TT_RESULT(&op), -EINVAL);
+	tt_write_guard_init(&op, &rw, NULL);
+	ck_assert_int_eq(tt_frame_poll(&op.leaf.frame, NULL), TT_READY);
+	ck_assert_int_eq(TT_RESULT(&op), -EINVAL);
+	ck_assert_int_eq(tt_rwlock_guard_unlock(&op), -EINVAL);
+	ck_assert_int_eq(tt_rwlock_destroy(&rw), 0);
+}
+END_TEST
+
 /* ================= cancellation tokens ================= */
 
 START_TEST(test_token_tree)
@@ -703,7 +858,7 @@ START_TEST(test_signal)
 
 	tt_handle h = TT_SPAWN(rt, "usr1", sig_waiter, sig_waiter_init, SIGUSR1);
 	ck_assert_ptr_nonnull(h.task);
-	while (!task_idle(h)) /* waiting on its signalfd */
+	while (!task_idle(h)) /* waiting on the runtime's signalfd */
 		sched_yield();
 	ck_assert_int_eq(tt_task_is_done(h), 0);
 	ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
@@ -726,6 +881,83 @@ START_TEST(test_signal)
 }
 END_TEST
 
+/* Wait (bounded by the hang guard, not a timing assertion) for H to end. */
+static int done_soon(tt_handle h)
+{
+	uint64_t end = tt_now_ns() + HANG_GUARD_NS / 4;
+	while (!tt_task_is_done(h) && tt_now_ns() < end)
+		sched_yield();
+	return tt_task_is_done(h);
+}
+
+/* One signalfd per runtime: one SIGTERM ends the wait of every task
+ * awaiting it (each used to read a signalfd of its own, and the first
+ * read took the signal from the other), not the wait for another signal;
+ * the next one reaches a wait begun after the first. */
+START_TEST(test_signal_fanout)
+{
+	static const int sigs[] = {SIGTERM, SIGUSR1, 0};
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2, .signals = sigs});
+	ck_assert_ptr_nonnull(rt);
+	tt_handle a = TT_SPAWN(rt, "term-a", sig_waiter, sig_waiter_init, SIGTERM);
+	tt_handle b = TT_SPAWN(rt, "term-b", sig_waiter, sig_waiter_init, SIGTERM);
+	tt_handle u = TT_SPAWN(rt, "usr1", sig_waiter, sig_waiter_init, SIGUSR1);
+	while (!task_idle(a) || !task_idle(b) || !task_idle(u))
+		sched_yield();
+	ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+	ck_assert_msg(done_soon(a) && done_soon(b), "one SIGTERM woke only one of two waits");
+	ck_assert_int_eq(tt_task_result(a), SIGTERM);
+	ck_assert_int_eq(tt_task_result(b), SIGTERM);
+	ck_assert_int_eq(tt_task_is_done(u), 0);
+	tt_task_release(a);
+	tt_task_release(b);
+
+	/* A SIGTERM while nobody awaits it, read by the SIGUSR1 wait (the
+	 * signalfd reads both now): kept for the next SIGTERM wait. */
+	ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+	for (;;) {
+		sigset_t pend;
+		sigpending(&pend);
+		if (!sigismember(&pend, SIGTERM))
+			break;
+		sched_yield();
+	}
+	a = TT_SPAWN(rt, "term-c", sig_waiter, sig_waiter_init, SIGTERM);
+	ck_assert_msg(done_soon(a), "a SIGTERM read while none waited was lost");
+	ck_assert_int_eq(tt_task_result(a), SIGTERM);
+	tt_task_release(a);
+	a = TT_SPAWN(rt, "term-d", sig_waiter, sig_waiter_init, SIGTERM);
+	while (!task_idle(a))
+		sched_yield();
+	ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
+	ck_assert_int_eq(tt_task_join_blocking(a), SIGTERM);
+	tt_task_release(a);
+	ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+	ck_assert_int_eq(tt_task_join_blocking(u), SIGUSR1);
+	tt_task_release(u);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(test_signal_bad_input)
+{
+	/* Outside a task there is no runtime to own the signal. */
+	tt_signal s;
+	tt_signal_init(&s, SIGTERM);
+	ck_assert_int_eq(tt_frame_poll((tt_frame *)&s, NULL), TT_READY);
+	ck_assert_int_eq(TT_RESULT(&s), -EINVAL);
+	static const int sigs[] = {SIGUSR1, 0};
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 1, .signals = sigs});
+	static const int bad[] = {0, -1, SIGSTOP, 65, 1000};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		tt_handle h = TT_SPAWN(rt, "bad", sig_waiter, sig_waiter_init, bad[i]);
+		ck_assert_int_eq(tt_task_join_blocking(h), -EINVAL);
+		tt_task_release(h);
+	}
+	tt_runtime_free(rt);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
 	Suite *s = suite_create("server");
@@ -738,10 +970,14 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, test_cleanup_at_runtime_free);
 	tcase_add_loop_test(tc, test_lock_guard, 0, 8);
 	tcase_add_test(tc, test_guard_bad_input);
+	tcase_add_loop_test(tc, test_rwlock_guard, 0, 12);
+	tcase_add_test(tc, test_rwlock_guard_bad_input);
 	tcase_add_test(tc, test_token_tree);
 	tcase_add_loop_test(tc, test_token_wait, 0, 2);
 	tcase_add_test(tc, test_token_threads);
 	tcase_add_test(tc, test_signal);
+	tcase_add_test(tc, test_signal_fanout);
+	tcase_add_test(tc, test_signal_bad_input);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -56,12 +56,40 @@ START_TEST(dump_signal_and_watchdog)
 }
 END_TEST
 
+/* idle_io is --idle-io: a task resting on an fd read is reported only
+ * when it is given (samples/hung's pipe-reader waits on a pipe). */
+START_TEST(watchdog_idle_io)
+{
+	static char buf[1 << 20];
+	char path[] = "/tmp/tt-reporters-env-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	unsetenv("TASKTRACE_DUMP_SIGNAL");
+	setenv("TASKTRACE_WATCHDOG", "interval=100ms,idle=off,idle_io=100ms", 1);
+	int saved = dup(2);
+	dup2(fd, 2);
+	sample s;
+	sample_start(&s, "hung", NULL);
+	dup2(saved, 2);
+	close(saved);
+
+	ck_assert_msg(wait_for(fd, "\"pipe-reader\"", buf, sizeof buf),
+		      "no idle finding for the fd read: %s", buf);
+	ck_assert_msg(strstr(buf, "idle: task") && !strstr(buf, "\"request-42\""),
+		      "idle=off reported a non-I/O wait: %s", buf);
+	sample_stop(&s);
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("reporters-env");
 	TCase *tc = tcase_create("env");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, dump_signal_and_watchdog);
+	tcase_add_test(tc, watchdog_idle_io);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

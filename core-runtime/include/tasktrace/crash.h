@@ -80,7 +80,7 @@ TT_API int tt_crash_thread_init(void);
 /* The watchdog: a thread that diagnoses this process every INTERVAL and
  * writes each finding once (to FD, default stderr).  Also started by
  * TASKTRACE_WATCHDOG=1 or =interval=1s,long_poll=100ms,starved=1s,
- * idle=60s,fd=2 when the first runtime is created. */
+ * idle=60s,idle_io=off,fd=2 when the first runtime is created. */
 typedef struct tt_watchdog_opts {
 	uint64_t interval_ns; /* 0: 1 s */
 	tt_diag_opts diag;    /* set with tt_diag_opts_init first */

@@ -327,16 +327,31 @@ TT_API void tt_file_replace_init(tt_file_op *op, const char *path, const void *d
  *   rt = tt_runtime_new(&(tt_runtime_opts){.workers = 4, .signals = sigs});
  *   TT_AWAIT(self, cx, &self->sig, tt_signal_init(&self->sig, SIGTERM));
  *
- * Each waiting tt_signal reads its own signalfd: one delivery ends one
- * wait (fan it out with a tt_token).  Result: SIGNO; -EINVAL for a signal
- * the runtime does not own (or SIGKILL, SIGSTOP, out of range); -errno
- * from signalfd.  Cancelled, it closes its signalfd. */
+ * The runtime owns the signal handling: one signalfd per runtime, opened
+ * by the first tt_signal awaited on it, which reads every signal some
+ * tt_signal of the runtime has asked for, and each delivery ends the wait
+ * of every tt_signal of that number waiting at the time (like Go's
+ * signal.Notify, delivering to every channel): two tasks awaiting
+ * SIGTERM both wake on one kill.  A wait begins at the tt_signal's first
+ * poll.  A delivery while no tt_signal of its number waits is kept, one
+ * per number as the kernel keeps a pending signal, and ends the next such
+ * wait at once.  A
+ * process-directed signal is read by one signalfd only: with several
+ * runtimes, await each signal in one of them.
+ *
+ * Result: SIGNO; -EINVAL for a signal the runtime does not own (or
+ * SIGKILL, SIGSTOP, out of range) or outside a task; -errno from
+ * signalfd.  Readers see it waiting as an "fd read" on the signalfd. */
 typedef struct tt_signal {
-	tt_frame frame;
+	tt_leaf leaf;
 	int signo;
-	tt_fd *fd;
-	unsigned char info[128]; /* struct signalfd_siginfo */
-	tt_read rd;
+	uint16_t started;
+	uint16_t reading;	/* RD is under way */
+	uint64_t seen;		/* deliveries of SIGNO counted when the wait began */
+	void *sigs;		/* the runtime's signal state (internal) */
+	tt_waiter w;		/* on the runtime's list of signal waits */
+	tt_read rd;		/* a read of the runtime's signalfd */
+	unsigned char buf[512]; /* what it read: struct signalfd_siginfo each */
 } tt_signal;
 TT_API extern const tt_func tt_signal_fn;
 TT_API void tt_signal_init(tt_signal *s, int signo);

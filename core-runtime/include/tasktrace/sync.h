@@ -56,7 +56,7 @@ typedef struct tt_holders {
  * or memory that outlives it); NULL takes the name away.  Name an object
  * before tasks wait on it: a wait records the name it began with.
  * tt_chan_set_name, tt_mutex_set_name, tt_semaphore_set_name,
- * tt_notify_set_name, tt_oneshot_set_name: 0, or -EINVAL for a NULL
+ * tt_notify_set_name, tt_oneshot_set_name, tt_broadcast_set_name: 0, or -EINVAL for a NULL
  * object.  Readers treat the name as untrusted text, like a task name. */
 
 /* ---- notify ---- */
@@ -120,15 +120,22 @@ TT_API int tt_mutex_trylock(tt_mutex *m);
 TT_API uint64_t tt_mutex_owner(tt_mutex *m);
 TT_API int tt_mutex_set_name(tt_mutex *m, const char *name);
 
+/* A lock guard's state (runtime-private): the frame whose end releases
+ * the lock, and its place on the holding task's list of held guards. */
+typedef struct tt_guard {
+	tt_frame *holder;      /* NULL: not a guard */
+	struct tt_guard *next; /* the task's other held guards */
+	uint32_t held;	       /* the lock is held through it */
+	uint32_t kind;	       /* mutex, read or write (guard.c) */
+} tt_guard;
+
 typedef struct tt_lock {
 	tt_leaf leaf;
 	tt_mutex *m;
 	tt_waiter w;
 	uint64_t since; /* first queued, for the starvation hand-off */
 	int granted;    /* handed the mutex by its previous holder */
-	int held;       /* a guard: M is held through it */
-	tt_frame *holder;      /* a guard: the frame whose end releases M */
-	struct tt_lock *gnext; /* a guard: the task's other held guards */
+	tt_guard g;	/* tt_lock_guard_init */
 } tt_lock;
 TT_API extern const tt_func tt_lock_fn;
 /* Result 0 once the calling task holds M. */
@@ -217,6 +224,7 @@ typedef struct tt_rwlock_op {
 	int polled;   /* the first poll tried the fast path */
 	int granted;  /* handed the lock by an unlock (atomic) */
 	uint64_t me;  /* the waiting task's id, while queued */
+	tt_guard g;   /* tt_read_guard_init, tt_write_guard_init */
 } tt_rwlock_op;
 typedef tt_rwlock_op tt_read_lock;
 typedef tt_rwlock_op tt_write_lock;
@@ -226,6 +234,29 @@ TT_API extern const tt_func tt_read_lock_fn, tt_write_lock_fn;
  * taken. */
 TT_API void tt_read_lock_init(tt_read_lock *op, tt_rwlock *rw);
 TT_API void tt_write_lock_init(tt_write_lock *op, tt_rwlock *rw);
+
+/* Read and write guards: like tt_lock_guard_init for the mutex, the lock,
+ * once taken, is released by tt_rwlock_guard_unlock or, at the latest,
+ * when HOLDER (`&self->frame`) returns or is cancelled (after its cleanup
+ * ran), or when its task ends -- a task cancelled while it reads or
+ * writes does not keep the lock forever:
+ *
+ *   TT_AWAIT(self, cx, &self->rg, tt_read_guard_init(&self->rg, &rw, &self->frame));
+ *   ... read, also across awaits ...
+ *   tt_rwlock_guard_unlock(&self->rg);  // optional
+ *
+ * OP must stay where it is (in HOLDER's frame) and not be initialised
+ * again while held; release a guarded hold with tt_rwlock_guard_unlock,
+ * not tt_rwlock_read_unlock / write_unlock.  A guard adds no locked
+ * instruction (a list local to the task).  Result 0 once held; -EINVAL at
+ * once for a NULL lock or holder, or a lock destroyed before it was
+ * taken. */
+TT_API void tt_read_guard_init(tt_read_lock *op, tt_rwlock *rw, tt_frame *holder);
+TT_API void tt_write_guard_init(tt_write_lock *op, tt_rwlock *rw, tt_frame *holder);
+/* Release the lock now.  0; -EINVAL NULL or not a guard; -EALREADY not
+ * held (released already, or never taken); -EPERM the calling task is
+ * not the one holding it. */
+TT_API int tt_rwlock_guard_unlock(tt_rwlock_op *op);
 
 /* ---- semaphore ---- */
 
@@ -389,6 +420,77 @@ TT_API extern const tt_func tt_watch_changed_fn;
  * and OUT must stay valid while the await lasts (fields of the awaiting
  * frame).  Readers see the wait as "watch". */
 TT_API void tt_watch_changed_init(tt_watch_changed *c, tt_watch *w, uint64_t *seen, void *out);
+
+/* ---- broadcast channel ---- */
+
+/* Every value to every receiver (like tokio's broadcast): a ring of the
+ * last CAPACITY values of ELEM_SIZE bytes, copied in and out.  A send
+ * never waits: it overwrites the oldest value.  Each receiver
+ * (tt_broadcast_rx) gets every value sent after it subscribed, in order;
+ * one that falls more than CAPACITY values behind gets TT_ELAGGED once,
+ * with rx->lagged set to how many it missed, and goes on from the oldest
+ * value kept.  tt_broadcast_close wakes every receiver: each gets what is
+ * left for it, then -EPIPE.
+ *
+ *   tt_broadcast *ev = tt_broadcast_new(sizeof(event), 64);
+ *   tt_broadcast_subscribe(ev, &self->rx);        // before the sends it wants
+ *   TT_AWAIT(self, cx, &self->r, tt_broadcast_recv_init(&self->r, &self->rx, &self->e));
+ *   tt_broadcast_send(ev, &e);                    // any thread
+ *
+ * Thread-safe (one lock); not for signal handlers.  Readers see a waiting
+ * receive as "broadcast", and, once the senders are declared
+ * (tt_broadcast_bind_sender, as for tt_chan), a receive whose senders
+ * have all ended as never resolved. */
+#define TT_ELAGGED (-EOVERFLOW) /* a receiver missed values: rx->lagged */
+typedef struct tt_broadcast tt_broadcast;
+typedef struct tt_broadcast_rx {
+	tt_broadcast *b;  /* NULL once unsubscribed */
+	uint64_t next;	  /* the number of the next value it gets */
+	uint64_t lagged;  /* values missed, set with TT_ELAGGED */
+	uint32_t waiting; /* a receive on it is under way (under b's lock) */
+	uint32_t reserved;
+} tt_broadcast_rx;
+/* NULL with errno EINVAL (zero size or capacity, over 1 MiB a value or
+ * 1 GiB in all) or ENOMEM. */
+TT_API tt_broadcast *tt_broadcast_new(size_t elem_size, size_t capacity);
+/* 0; -EBUSY while a receiver is subscribed; -EINVAL NULL.  Use after
+ * free is not detected. */
+TT_API int tt_broadcast_free(tt_broadcast *b);
+/* No more values.  0; -EALREADY closed already; -EINVAL NULL. */
+TT_API int tt_broadcast_close(tt_broadcast *b);
+TT_API int tt_broadcast_set_name(tt_broadcast *b, const char *name);
+/* Copy *ELEM in (overwriting the oldest value once CAPACITY are kept)
+ * and wake every waiting receiver.  The number of receivers subscribed
+ * (0: nobody gets it); -EPIPE closed; -EINVAL NULL. */
+TT_API int tt_broadcast_send(tt_broadcast *b, const void *elem);
+/* The calling task declares itself a sender (tt_chan_bind_sender).  0;
+ * -EPERM outside a task; -ENOSPC beyond TT_HOLDERS_CAP; -EINVAL NULL. */
+TT_API int tt_broadcast_bind_sender(tt_broadcast *b);
+/* RX receives the values sent from now on.  0; -EPIPE closed; -EINVAL
+ * NULL. */
+TT_API int tt_broadcast_subscribe(tt_broadcast *b, tt_broadcast_rx *rx);
+/* RX stops receiving (every subscribe needs one before the free).  0;
+ * -EALREADY not subscribed (twice); -EBUSY while a receive on it is
+ * under way; -EINVAL NULL. */
+TT_API int tt_broadcast_unsubscribe(tt_broadcast_rx *rx);
+/* Without waiting: 0 with the next value copied to OUT; -EAGAIN none
+ * yet; TT_ELAGGED (rx->lagged); -EPIPE closed and nothing left;
+ * -EINVAL NULL or not subscribed. */
+TT_API int tt_broadcast_try_recv(tt_broadcast_rx *rx, void *out);
+
+typedef struct tt_broadcast_recv {
+	tt_leaf leaf;
+	tt_broadcast_rx *rx;
+	tt_waiter w;
+	void *out;
+	int using_rx; /* it set rx->waiting */
+} tt_broadcast_recv;
+TT_API extern const tt_func tt_broadcast_recv_fn;
+/* The next value for RX: the results of tt_broadcast_try_recv, waiting
+ * instead of -EAGAIN; -EINVAL at once for NULL or an RX not subscribed,
+ * -EBUSY for an RX another receive is using.  OUT must stay valid while
+ * the await lasts. */
+TT_API void tt_broadcast_recv_init(tt_broadcast_recv *r, tt_broadcast_rx *rx, void *out);
 
 /* ---- cancellation token ---- */
 

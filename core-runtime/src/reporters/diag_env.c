@@ -36,8 +36,8 @@ static int parse_signal(const char *s)
 	return n == 1 ? SIGQUIT : n > 1 && n < 64 ? n : 0;
 }
 
-/* "1", "on", or key=value pairs: interval, long_poll, starved, idle
- * (durations or "off") and fd. */
+/* "1", "on", or key=value pairs: interval, long_poll, starved, idle,
+ * idle_io (durations or "off") and fd. */
 static int parse_watchdog(const char *s, tt_watchdog_opts *o)
 {
 	char buf[256], *save = NULL;
@@ -72,6 +72,8 @@ static int parse_watchdog(const char *s, tt_watchdog_opts *o)
 			o->diag.starved_ns = ns;
 		else if (!strcmp(kv, "idle"))
 			o->diag.idle_ns = ns;
+		else if (!strcmp(kv, "idle_io"))
+			o->diag.idle_io_ns = ns;
 	}
 	return 0;
 }

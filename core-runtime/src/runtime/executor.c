@@ -281,6 +281,7 @@ tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 		goto fail;
 	tt_injector_init(&rt->inject);
 	tt_io_pool_init(&rt->io_pool);
+	tt_sigs_init(&rt->sigs);
 	pthread_mutex_init(&rt->idle_lock, NULL);
 	for (uint32_t i = 0; i < rt->nworkers; i++) {
 		tt_worker *w = &rt->workers[i];
@@ -363,6 +364,7 @@ void tt_runtime_free(tt_runtime *h)
 		tt_frame_cache_drain(&rt->workers[i].frames);
 		tt_slot_cache_drain(&rt->workers[i].slots);
 	}
+	tt_sigs_destroy(&rt->sigs);
 	tt_driver_destroy(&rt->driver);
 	tt_io_pool_destroy(&rt->io_pool);
 	pthread_mutex_destroy(&rt->idle_lock);

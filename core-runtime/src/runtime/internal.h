@@ -146,9 +146,9 @@ struct tt_task {
 	/* Owned handles (handle.c): the generation they carry, bumped when the
 	 * last one is given up (how many there are: handles, below). */
 	_Atomic uint64_t gen;
-	/* Lock guards held (mutex.c): touched only by the thread polling the
+	/* Lock guards held (guard.c): touched only by the thread polling the
 	 * task, like its frames. */
-	tt_lock *guards;
+	tt_guard *guards;
 	/* The 4-byte fields together, after the pointers: no padding. */
 	_Atomic uint32_t handles;
 	/* A lock word, not a pthread mutex: two inline atomics per locked
@@ -284,6 +284,19 @@ void tt_group_child_done(struct tt_group *g, tt_task *t, intptr_t result);
 /* ---- signal.c ---- */
 /* Block the 0-terminated SIGNALS in the calling thread: 0, -EINVAL. */
 int tt_signals_block(const int *signals);
+/* A runtime's signal handling: one signalfd for every tt_signal. */
+#define TT_NSIG 65 /* signal numbers 1..64 */
+typedef struct tt_sigs {
+	pthread_mutex_t lock;
+	struct tt_fd *fd;	 /* the signalfd, opened by the first tt_signal */
+	uint64_t mask;		 /* bit N-1: it reads signal N */
+	uint64_t count[TT_NSIG]; /* deliveries of each signal read so far */
+	uint8_t kept[TT_NSIG];	 /* one read while none of its number waited */
+	tt_waitq waiters;	 /* waiting tt_signals, their number in WANT */
+} tt_sigs;
+void tt_sigs_init(tt_sigs *g);
+/* Before the driver goes: closes the signalfd. */
+void tt_sigs_destroy(tt_sigs *g);
 
 /* ---- io.c ---- */
 typedef struct tt_fd tt_fd;
@@ -361,6 +374,7 @@ struct tt_runtime {
 	_Atomic uint32_t foreign_wakes; /* tt_schedule calls from other threads under way */
 	tt_driver driver;
 	tt_io_pool io_pool;
+	tt_sigs sigs;
 };
 
 struct tt_cx {
@@ -386,6 +400,33 @@ static inline uint64_t tt_current_id(void)
 {
 	tt_task *t = tt__tls_task;
 	return t ? tt_task_id_of(t) : 0;
+}
+
+/* Lock guards (guard.c), inline: a guard must add no more than a few
+ * plain loads and stores to a lock and unlock.  G's lock was just taken
+ * by task T: put it on T's list. */
+static inline void tt_guard_arm(tt_guard *g, tt_task *t)
+{
+	g->held = 1;
+	g->next = t->guards;
+	t->guards = g;
+	g->holder->state |= TT_FRAME_GUARDS;
+}
+/* Take G off the calling task's list for an early release: 0 and the
+ * task's id in *ME, or -EINVAL / -EALREADY / -EPERM (tt_guard_unlock).
+ * The usual one is of the guard taken last: the list's head. */
+int tt_guard_disarm_slow(tt_guard *g, uint64_t *me);
+static inline int tt_guard_disarm(tt_guard *g, uint64_t *me)
+{
+	tt_task *t = tt__tls_task;
+	if (TT_LIKELY(t && t->guards == g)) { /* on the list: held (and a guard) */
+		t->guards = g->next;
+		g->next = NULL;
+		g->held = 0;
+		*me = tt_task_id_of(t);
+		return 0;
+	}
+	return tt_guard_disarm_slow(g, me);
 }
 
 /* The clock of every recording stamp (task and worker timestamps, wait
@@ -468,10 +509,14 @@ tt_runtime *tt_runtime_from_handle(const tt_runtime *h, const char *fn);
 /* Unpublish H (tt_runtime_free): later lookups fail. */
 tt_runtime *tt_runtime_handle_retire(tt_runtime *h);
 
-/* ---- mutex.c ---- */
+/* ---- guard.c: lock guards of mutex.c and rwlock.c ---- */
+enum { TT_GUARD_MUTEX, TT_GUARD_READ, TT_GUARD_WRITE };
 /* Release the lock guards T holds for frame F (NULL: all of them, when T
  * ends). */
 void tt_guards_release(tt_task *t, tt_frame *f);
+/* Let go of a guarded lock as task ME (mutex.c, rwlock.c). */
+int tt__mutex_guard_release(tt_lock *l, uint64_t me);
+int tt__rwlock_guard_release(tt_rwlock_op *op, uint64_t me);
 
 /* ---- task.c ---- */
 /* Spawn on RT (the real runtime; NULL: the current task's); the task has

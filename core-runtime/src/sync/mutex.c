@@ -226,79 +226,36 @@ void tt_lock_init(tt_lock *l, tt_mutex *m)
 	l->m = m;
 	l->since = 0;
 	l->granted = 0;
-	l->held = 0;
-	l->holder = NULL;
-	l->gnext = NULL;
+	l->g.holder = NULL; /* not a guard: the rest of G is unused */
 }
 
-/* ---- lock guards ----
- *
- * A held guard is on its task's list (tt_task.guards) and its holder frame
- * carries TT_FRAME_GUARDS, so the frame's end -- tt_frame_poll seeing it
- * ready, tt_frame_cancel -- releases it.  Only the thread polling the task
- * touches the list: plain loads and stores. */
+/* ---- lock guards (guard.c) ---- */
 
 void tt_lock_guard_init(tt_lock *l, tt_mutex *m, tt_frame *holder)
 {
 	tt_lock_init(l, m);
-	l->holder = holder;
+	l->g = (tt_guard){holder, NULL, 0, TT_GUARD_MUTEX};
 	if (!m || !holder) {
 		/* Finished already: the await returns -EINVAL without a poll, so
 		 * the lock's fast path checks nothing more. */
-		l->holder = NULL;
+		l->g.holder = NULL;
 		l->leaf.frame.state = TT_FRAME_STARTED | TT_FRAME_DONE;
 		l->leaf.frame.result = -EINVAL;
 	}
 }
 
-static void guard_arm(tt_lock *l, tt_task *t)
+int tt__mutex_guard_release(tt_lock *l, uint64_t me)
 {
-	l->held = 1;
-	l->gnext = t->guards;
-	t->guards = l;
-	l->holder->state |= TT_FRAME_GUARDS;
-}
-
-void tt_guards_release(tt_task *t, tt_frame *f)
-{
-	uint64_t me = tt_task_id_of(t);
-	for (tt_lock **p = &t->guards; *p;) {
-		tt_lock *l = *p;
-		if (f && l->holder != f) {
-			p = &l->gnext;
-			continue;
-		}
-		*p = l->gnext;
-		l->gnext = NULL;
-		l->held = 0;
-		unlock_as(l->m, me);
-	}
-}
-
-void tt_frame_release_guards(tt_frame *f)
-{
-	f->state &= ~(uint32_t)TT_FRAME_GUARDS;
-	if (tt__tls_task)
-		tt_guards_release(tt__tls_task, f);
+	return unlock_as(l->m, me);
 }
 
 int tt_guard_unlock(tt_lock *l)
 {
-	if (!l || !l->holder)
+	if (!l)
 		return -EINVAL;
-	if (!l->held)
-		return -EALREADY;
-	tt_task *t = tt__tls_task;
-	if (!t)
-		return -EPERM;
-	for (tt_lock **p = &t->guards; *p; p = &(*p)->gnext)
-		if (*p == l) {
-			*p = l->gnext;
-			l->gnext = NULL;
-			l->held = 0;
-			return unlock_as(l->m, tt_task_id_of(t));
-		}
-	return -EPERM; /* held by another task's frame */
+	uint64_t me;
+	int r = tt_guard_disarm(&l->g, &me);
+	return r < 0 ? r : unlock_as(l->m, me);
 }
 
 /* Out of line: the first poll that finds the mutex free saves no
@@ -365,8 +322,8 @@ static tt_poll lock_poll(tt_lock *l, tt_cx *cx)
 	tt_poll r = !l->w.queued && !l->w.woken && !l->granted && take(l->m, me)
 			? TT_READY
 			: lock_slow(l, cx, me);
-	if (TT_UNLIKELY(l->holder) && r == TT_READY)
-		guard_arm(l, cx->task);
+	if (TT_UNLIKELY(l->g.holder) && r == TT_READY)
+		tt_guard_arm(&l->g, cx->task);
 	return r;
 }
 

@@ -209,11 +209,9 @@ __attribute__((noinline)) static void released_queued(tt_rwlock *rw)
 	tt_lockword_unlock(&rw->lock);
 }
 
-int tt_rwlock_read_unlock(tt_rwlock *rw)
+/* Let go as task ME (the caller, or a guard's task as it ends). */
+static int read_unlock_as(tt_rwlock *rw, uint64_t me)
 {
-	if (TT_UNLIKELY(!rw))
-		return -EINVAL;
-	uint64_t me = tt_current_id();
 	uint64_t s = load_state(rw);
 	if ((s & WRITER) || !(s & LOW) || !me)
 		return s == DEAD ? -EINVAL : -EPERM;
@@ -226,11 +224,8 @@ int tt_rwlock_read_unlock(tt_rwlock *rw)
 	return 0;
 }
 
-int tt_rwlock_write_unlock(tt_rwlock *rw)
+static int write_unlock_as(tt_rwlock *rw, uint64_t me)
 {
-	if (TT_UNLIKELY(!rw))
-		return -EINVAL;
-	uint64_t me = tt_current_id();
 	uint64_t s = me | WRITER;
 	if (TT_LIKELY(me) && cas_state(rw, &s, 0, __ATOMIC_RELEASE))
 		return 0;
@@ -247,6 +242,20 @@ int tt_rwlock_write_unlock(tt_rwlock *rw)
 	return 0;
 }
 
+int tt_rwlock_read_unlock(tt_rwlock *rw)
+{
+	if (TT_UNLIKELY(!rw))
+		return -EINVAL;
+	return read_unlock_as(rw, tt_current_id());
+}
+
+int tt_rwlock_write_unlock(tt_rwlock *rw)
+{
+	if (TT_UNLIKELY(!rw))
+		return -EINVAL;
+	return write_unlock_as(rw, tt_current_id());
+}
+
 static void op_init(tt_rwlock_op *op, tt_rwlock *rw, const tt_func *fn, int write)
 {
 	tt_frame_init(&op->leaf.frame, fn);
@@ -257,6 +266,7 @@ static void op_init(tt_rwlock_op *op, tt_rwlock *rw, const tt_func *fn, int writ
 	op->polled = 0;
 	op->granted = 0;
 	op->me = 0;
+	op->g.holder = NULL; /* not a guard: the rest of G is unused */
 	if (!rw) {
 		/* Finished already: the await returns -EINVAL without a poll. */
 		op->leaf.frame.state = TT_FRAME_STARTED | TT_FRAME_DONE;
@@ -272,6 +282,46 @@ void tt_read_lock_init(tt_read_lock *op, tt_rwlock *rw)
 void tt_write_lock_init(tt_write_lock *op, tt_rwlock *rw)
 {
 	op_init(op, rw, &tt_write_lock_fn, 1);
+}
+
+/* ---- guards (guard.c) ---- */
+
+static void guard_init(tt_rwlock_op *op, tt_frame *holder, uint32_t kind)
+{
+	if (op->leaf.frame.state & TT_FRAME_DONE)
+		return; /* refused by op_init */
+	if (!holder) {
+		op->leaf.frame.state = TT_FRAME_STARTED | TT_FRAME_DONE;
+		op->leaf.frame.result = -EINVAL;
+		return;
+	}
+	op->g = (tt_guard){holder, NULL, 0, kind};
+}
+
+void tt_read_guard_init(tt_read_lock *op, tt_rwlock *rw, tt_frame *holder)
+{
+	op_init(op, rw, &tt_read_lock_fn, 0);
+	guard_init(op, holder, TT_GUARD_READ);
+}
+
+void tt_write_guard_init(tt_write_lock *op, tt_rwlock *rw, tt_frame *holder)
+{
+	op_init(op, rw, &tt_write_lock_fn, 1);
+	guard_init(op, holder, TT_GUARD_WRITE);
+}
+
+int tt__rwlock_guard_release(tt_rwlock_op *op, uint64_t me)
+{
+	return op->write ? write_unlock_as(op->rw, me) : read_unlock_as(op->rw, me);
+}
+
+int tt_rwlock_guard_unlock(tt_rwlock_op *op)
+{
+	if (!op)
+		return -EINVAL;
+	uint64_t me;
+	int r = tt_guard_disarm(&op->g, &me);
+	return r < 0 ? r : tt__rwlock_guard_release(op, me);
 }
 
 static tt_poll op_slow(tt_rwlock_op *op, tt_cx *cx, uint64_t me)
@@ -326,9 +376,8 @@ static tt_poll op_slow(tt_rwlock_op *op, tt_cx *cx, uint64_t me)
 	return TT_PENDING;
 }
 
-static tt_poll op_poll(tt_rwlock_op *op, tt_cx *cx)
+static tt_poll op_take(tt_rwlock_op *op, tt_cx *cx, uint64_t me)
 {
-	uint64_t me = tt_task_id_of(cx->task);
 	if (!op->polled) {
 		op->polled = 1;
 		if (op->write ? try_write(op->rw, me) : try_read(op->rw, me)) {
@@ -337,6 +386,14 @@ static tt_poll op_poll(tt_rwlock_op *op, tt_cx *cx)
 		}
 	}
 	return op_slow(op, cx, me);
+}
+
+static tt_poll op_poll(tt_rwlock_op *op, tt_cx *cx)
+{
+	tt_poll r = op_take(op, cx, tt_task_id_of(cx->task));
+	if (TT_UNLIKELY(op->g.holder) && r == TT_READY && op->leaf.frame.result == 0)
+		tt_guard_arm(&op->g, cx->task);
+	return r;
 }
 
 /* Cancelled while waiting: leave the queue, and give back a lock handed

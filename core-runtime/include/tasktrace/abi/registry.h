@@ -316,11 +316,18 @@ typedef struct tt_registry_header {
 	   "the lock will never be released.  Unlock it on every path out of the "         \
 	   "holder, its cancellation cleanup included.",                                   \
 	   "none of these tasks can make progress.  Break the cycle: do not take a "       \
-	   "read lock twice or await a task that needs the lock while holding it.")       \
+	   "read lock twice or await a task that needs the lock while holding it.")        \
 	XX(WATCH, 16, "watch", OBJECT, "owned by", 0, 0,                                   \
 	   "it waits for a new value on a watch channel (often a state or shutdown): "     \
 	   "expected while nothing sends one.",                                            \
-	   0, 0, 0)
+	   0, 0, 0)                                                                        \
+	XX(BROADCAST, 17, "broadcast", OBJECT, "sent by", 2, 0,                            \
+	   "it waits for the next value on a broadcast channel; check that a sender "      \
+	   "still runs (declare them with tt_broadcast_bind_sender).",                     \
+	   "a broadcast channel whose declared senders",                                   \
+	   "it will never get a value.  tt_broadcast_close() the channel when the "        \
+	   "last sender ends (a cleanup on cancellation too).",                            \
+	   0)
 
 /* XX(NAME, value, word) */
 #define TT_FUNC_KIND_MAP(XX)                                                          \

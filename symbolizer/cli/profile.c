@@ -133,32 +133,31 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 	p->rate_used_hz = a->rate;
 	for (uint64_t n = 0; !interrupted; n++) {
 		uint64_t now = clock_ns(CLOCK_MONOTONIC), cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-		tt_snapshot *snap = s->snap;
-		s->snap = NULL;
-		if (!snap) {
-			int rc = tt_snapshot_read(s->target.mem, s->target.root.addr, NULL, &snap,
-						  err, sizeof(err));
-			if (rc != TT_R_OK) {
-				/* The process exited, or its registry went: what was
-				 * sampled so far is the profile. */
-				cli_warn(s, "%s: sampling stopped after %llu samples: %s",
-					 cli_target_name(s), (unsigned long long)p->nsamples,
-					 err[0] ? err : tt_strerror(rc));
-				break;
-			}
-			tt_snapshot_set_target(snap, (uint64_t)s->target.pid);
+		tt_snapshot *snap;
+		int rc = tt_snapshot_read(s->target.mem, s->target.root.addr, NULL, &snap, err,
+					  sizeof(err));
+		if (rc != TT_R_OK) {
+			/* The process exited, or its registry went: what was
+			 * sampled so far is the profile. */
+			cli_warn(s, "%s: sampling stopped after %llu samples: %s",
+				 cli_target_name(s), (unsigned long long)p->nsamples,
+				 err[0] ? err : tt_strerror(rc));
+			break;
 		}
+		tt_snapshot_set_target(snap, (uint64_t)s->target.pid);
 		/* Each sample stands for the time since the one before. */
-		int rc = prof_add_snapshot(p, snap, o, now - prev, 0);
+		rc = prof_add_snapshot(p, snap, o, now - prev, 0);
 		tt_snapshot_free(snap);
 		if (rc)
 			return -1;
 		prev = now;
 		uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-		cpu_avg = n ? (cpu_avg * 7 + cpu) / 8 : cpu;
+		/* Up at once, down slowly: the budget holds from the first
+		 * sample on, and one cheap sample does not undo it. */
+		cpu_avg = n && cpu < cpu_avg ? (cpu_avg * 7 + cpu) / 8 : cpu;
 		double afford = affordable_rate(cpu_avg);
 		if (afford < p->rate_used_hz * 0.9 ||
-		    (lowered_at && afford > p->rate_used_hz * 1.5)) {
+		    (lowered_at && afford > p->rate_used_hz * 1.2)) {
 			double r = afford < a->rate ? afford : a->rate;
 			if (r < 0.1)
 				r = 0.1;
@@ -237,8 +236,10 @@ static int profile_run(const cli_cmd *cmd, int argc, char **argv)
 	} else if (a.format == PROF_PPROF && isatty(STDOUT_FILENO)) {
 		return cli_usage(cmd, "pprof's format is binary: give -o FILE");
 	}
-	/* A profile watches the process run: it is never stopped. */
+	/* A profile watches the process run: it is never stopped, and every
+	 * snapshot is taken (and its cost measured) by the sampling loop. */
 	o.nonblocking = 1;
+	o.no_snapshot = live;
 	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK) {
 		if (f != stdout) {
 			fclose(f);

@@ -245,6 +245,12 @@ static int add_task(prof *p, const tt_stask *t, uint64_t weight_ns, uint64_t now
 		if (k < 0)
 			return -1;
 		ids[i] = (uint32_t)k;
+		/* Which child of a combinator a running task is polling the
+		 * registry does not say: its chain ends there, not in the
+		 * first child's last wait. */
+		if (t->raw.state == TT_STATE_RUNNING &&
+		    t->frames[path[i]].raw.kind == TT_FUNC_KIND_COMBINATOR)
+			n = i + 1;
 	}
 	int64_t k = state_frame(p, t);
 	if (k < 0)

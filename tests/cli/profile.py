@@ -10,7 +10,11 @@
               tests/cli/speedscope-file-format-schema.json) accepts it, and
               its samples name the chains (77 without python3-jsonschema)
 
-usage: profile.py MODE TASKTRACE HUNG [SCHEMA]"""
+A running task (tests/cli/select_prog's racer, whose tt_select polls an arm
+that blocks its worker) counts under its chain down to the combinator, then
+[running] -- not under the first arm's last wait.
+
+usage: profile.py MODE TASKTRACE HUNG SCHEMA SELECT_PROG"""
 import glob
 import json
 import os
@@ -20,7 +24,7 @@ import sys
 import tempfile
 
 MODE, TASKTRACE, HUNG = sys.argv[1:4]
-SCHEMA = sys.argv[4] if len(sys.argv) > 4 else None
+SCHEMA, SELECT_PROG = sys.argv[4:6]
 
 # samples/hung's tasks, as folded stacks: root function first, the leaf
 # future, then the leaf's wait kind.
@@ -57,12 +61,12 @@ def tt(*args, check=True):
     return r
 
 
-def start_hung():
-    p = subprocess.Popen([HUNG], stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline()  # "hung: pid P registry A ready"
+def start(prog):
+    p = subprocess.Popen([prog], stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()  # "NAME: pid P registry A ready"
     if "ready" not in line:
         p.kill()
-        fail("hung did not start: %r" % line)
+        fail("%s did not start: %r" % (prog, line))
     return p
 
 
@@ -96,6 +100,18 @@ def mode_folded(pid, tmp):
     for s, n in CHAINS.items():
         if abs(stacks[s] - n * one) > n:
             fail("%s weighs %d us, not %d x %d" % (s, stacks[s], n, one))
+
+    sel = start(SELECT_PROG)
+    try:
+        r = tt("profile", "--duration", "200ms", str(sel.pid))
+    finally:
+        sel.kill()
+        sel.wait()
+    stacks = folded(r.stdout.decode())
+    if "racer;tt_select;[running]" not in stacks or any(
+            s.startswith("racer;tt_select;") and s.endswith(";[running]")
+            and s != "racer;tt_select;[running]" for s in stacks):
+        fail("select_prog's running racer: %s" % sorted(stacks))
 
     # Usage and output errors: one line, before the target is read.
     r = tt("profile", "--format", "svg", str(pid), check=False)
@@ -196,7 +212,7 @@ def mode_speedscope(pid, tmp):
 
 
 def main():
-    p = start_hung()
+    p = start(HUNG)
     tmp = tempfile.mkdtemp(prefix="tt-profile-")
     try:
         {"folded": mode_folded, "pprof": mode_pprof, "speedscope": mode_speedscope}[MODE](p.pid, tmp)

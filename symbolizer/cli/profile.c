@@ -4,6 +4,7 @@
  * chain weighted by the time between samples; a core is one snapshot,
  * each task weighted by how long it has been waiting. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,32 @@ static void summary(const cli_session *s, const prof *p)
 			(unsigned long long)p->no_age, cli_target_name(s));
 }
 
+/* FILE for writing, checked before any reading (a profile with nowhere
+ * to go is not taken) but not truncated yet: a target that cannot be read
+ * leaves an existing file as it was, and no new one.  *CREATED: it is
+ * new. */
+static FILE *out_open(const char *path, int *created)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+
+	*created = fd >= 0;
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f && fd >= 0)
+		close(fd);
+	return f;
+}
+
+static void out_drop(FILE *f, const char *path, int created)
+{
+	if (f == stdout)
+		return;
+	fclose(f);
+	if (created)
+		unlink(path);
+}
+
 static int profile_run(const cli_cmd *cmd, int argc, char **argv)
 {
 	prof_args a = {PROF_DEFAULT_DURATION_NS, PROF_DEFAULT_RATE, PROF_FOLDED, NULL, 0, 0};
@@ -227,9 +254,9 @@ static int profile_run(const cli_cmd *cmd, int argc, char **argv)
 		return cli_usage(cmd, "--duration and --rate are for a live process; a core is "
 				      "one snapshot");
 	FILE *f = stdout;
+	int created = 0;
 	if (a.out && strcmp(a.out, "-")) {
-		/* Before any reading: a profile with nowhere to go is not taken. */
-		if (!(f = fopen(a.out, "w"))) {
+		if (!(f = out_open(a.out, &created))) {
 			fprintf(stderr, "tasktrace: %s: %s\n", a.out, strerror(errno));
 			return EXIT_TARGET;
 		}
@@ -241,10 +268,7 @@ static int profile_run(const cli_cmd *cmd, int argc, char **argv)
 	o.nonblocking = 1;
 	o.no_snapshot = live;
 	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK) {
-		if (f != stdout) {
-			fclose(f);
-			unlink(a.out);
-		}
+		out_drop(f, a.out, created);
 		return rc;
 	}
 	memset(&p, 0, sizeof(p));
@@ -264,21 +288,23 @@ static int profile_run(const cli_cmd *cmd, int argc, char **argv)
 	}
 	if (rc) {
 		fprintf(stderr, "tasktrace: %s: out of memory\n", cli_target_name(&s));
+		out_drop(f, a.out, created);
 		rc = EXIT_TARGET;
 	} else {
 		summary(&s, &p);
-		rc = a.format == PROF_FOLDED	   ? prof_write_folded(&p, f)
-		     : a.format == PROF_SPEEDSCOPE ? prof_write_speedscope(&p, f)
-						   : prof_write_pprof(&p, f);
+		errno = 0;
+		if (f != stdout && ftruncate(fileno(f), 0))
+			rc = -1;
+		else
+			rc = a.format == PROF_FOLDED	   ? prof_write_folded(&p, f)
+			     : a.format == PROF_SPEEDSCOPE ? prof_write_speedscope(&p, f)
+							   : prof_write_pprof(&p, f);
 		if ((f != stdout ? fclose(f) : fflush(f)) || rc) {
 			fprintf(stderr, "tasktrace: %s: %s\n", a.out ? a.out : "stdout",
 				strerror(errno ? errno : EIO));
 			rc = EXIT_TARGET;
 		}
-		f = NULL;
 	}
-	if (f && f != stdout)
-		fclose(f);
 	prof_free(&p);
 	cli_close(&s);
 	return rc;

@@ -122,6 +122,21 @@ def mode_folded(pid, tmp):
     if r.returncode != 1 or len(err) != 1 or "/nonexistent-dir/p.txt" not in err[0]:
         fail("unwritable -o: exit %d %r" % (r.returncode, err))
 
+    # A target that cannot be read leaves an existing -o file as it was,
+    # and creates none.
+    keep, new = os.path.join(tmp, "keep.txt"), os.path.join(tmp, "new.txt")
+    with open(keep, "w") as f:
+        f.write("keep\n")
+    for path in (keep, new):
+        r = tt("profile", "-o", path, "999999999", check=False)
+        if r.returncode != 3:
+            fail("no such pid, -o %s: exit %d %r" % (path, r.returncode, r.stderr))
+    if open(keep).read() != "keep\n" or os.path.exists(new):
+        fail("an unread target touched -o files")
+    r = tt("profile", "--duration", "50ms", "-o", keep, str(pid))
+    if "[notify]" not in open(keep).read():
+        fail("-o over an existing file: %r" % open(keep).read())
+
     # A core: one snapshot, each task weighted by how long it has waited
     # (hung's tasks have waited at least as long as the sampling above).
     if os.environ.get("TT_SANITIZE", "none") != "none":

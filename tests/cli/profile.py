@@ -14,7 +14,11 @@ A running task (tests/cli/select_prog's racer, whose tt_select polls an arm
 that blocks its worker) counts under its chain down to the combinator, then
 [running] -- not under the first arm's last wait.
 
-usage: profile.py MODE TASKTRACE HUNG SCHEMA SELECT_PROG"""
+Tasks that come and go as fast as two workers can (churn_prog, as in the
+churn test) count only under chains they can have: a torn read is left
+out, never counted under a mix of two tasks' frames.
+
+usage: profile.py MODE TASKTRACE HUNG SCHEMA SELECT_PROG CHURN_PROG"""
 import glob
 import json
 import os
@@ -24,7 +28,12 @@ import sys
 import tempfile
 
 MODE, TASKTRACE, HUNG = sys.argv[1:4]
-SCHEMA, SELECT_PROG = sys.argv[4:6]
+SCHEMA, SELECT_PROG, CHURN_PROG = sys.argv[4:7]
+CHURN = {
+    "churn_d2": ["churn_d2", "churn_leaf"],
+    "churn_d3": ["churn_d3", "churn_mid", "churn_leaf"],
+    "churn_d4": ["churn_d4", "churn_mid2", "churn_mid", "churn_leaf"],
+}
 
 # samples/hung's tasks, as folded stacks: root function first, the leaf
 # future, then the leaf's wait kind.
@@ -121,6 +130,22 @@ def mode_folded(pid, tmp):
     err = r.stderr.decode().strip().splitlines()
     if r.returncode != 1 or len(err) != 1 or "/nonexistent-dir/p.txt" not in err[0]:
         fail("unwritable -o: exit %d %r" % (r.returncode, err))
+
+    churn = start(CHURN_PROG)
+    try:
+        r = tt("profile", "--duration", "500ms", str(churn.pid))
+    finally:
+        churn.kill()
+        churn.wait()
+    seen = 0
+    for s in folded(r.stdout.decode()):
+        funcs = s.split(";")[:-1]
+        if funcs and funcs[0] in CHURN:
+            seen += 1
+            if funcs != CHURN[funcs[0]][: len(funcs)]:
+                fail("churn_prog: %s is no chain of %s" % (s, funcs[0]))
+    if not seen:
+        fail("churn_prog: no churn task in %r" % r.stdout)
 
     # A target that cannot be read leaves an existing -o file as it was,
     # and creates none.

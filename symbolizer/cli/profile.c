@@ -312,7 +312,7 @@ static int profile_run(const cli_cmd *cmd, int argc, char **argv)
 
 const cli_cmd cmd_profile = {
     "profile",
-    "a wait profile: where the tasks spend their time (folded, speedscope, pprof)",
+    "a wait profile of the tasks, for flame graphs, speedscope or pprof",
     "Usage: tasktrace profile [OPTIONS] TARGET\n"
     "\n"
     "Sample the tasks of TARGET, a live pid, without stopping it, and add up\n"

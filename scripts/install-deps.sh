@@ -3,10 +3,13 @@
 # skipping those already present.  Needs root (or sudo).  clang with
 # libclang-rt-14-dev (libclang_rt.fuzzer, the sanitizer runtimes) builds the
 # reader's fuzz target (tests/fuzz); python3-clang the locals check
-# (tools/tt-check-locals.py).
+# (tools/tt-check-locals.py).  zlib gzips `tasktrace profile --format pprof`;
+# golang-go (go tool pprof) and python3-jsonschema (speedscope's schema)
+# read its output back in tests/cli/profile.py.
 set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libdw-dev libelf-dev
-check gdb elfutils binutils python3 python3-clang valgrind llvm-14 libc6-dbg"
+check gdb elfutils binutils python3 python3-clang valgrind llvm-14 libc6-dbg zlib1g-dev
+golang-go python3-jsonschema"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -131,13 +131,20 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 	uint64_t cpu_avg = 0, lowered_at = 0;
 	char err[256];
 
+	tt_snapshot *snap = NULL;
+	int ret = 0;
+
 	p->rate_used_hz = a->rate;
 	for (uint64_t n = 0; !interrupted; n++) {
 		uint64_t now = clock_ns(CLOCK_MONOTONIC), cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-		tt_snapshot *snap;
-		int rc = tt_snapshot_read(s->target.mem, s->target.root.addr, NULL, &snap, err,
-					  sizeof(err));
-		if (rc != TT_R_OK) {
+		/* One snapshot brought up to date each sample: a task whose
+		 * slot held still since the last costs a hash, not a walk of
+		 * its chain (the watchdog's rounds do the same). */
+		err[0] = '\0';
+		int rc = snap ? tt_snapshot_update(snap, s->target.mem, err, sizeof(err))
+			      : tt_snapshot_read(s->target.mem, s->target.root.addr, NULL, &snap,
+						 err, sizeof(err));
+		if (rc < 0) {
 			/* The process exited, or its registry went: what was
 			 * sampled so far is the profile. */
 			cli_warn(s, "%s: sampling stopped after %llu samples: %s",
@@ -147,10 +154,10 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 		}
 		tt_snapshot_set_target(snap, (uint64_t)s->target.pid);
 		/* Each sample stands for the time since the one before. */
-		rc = prof_add_snapshot(p, snap, o, now - prev, 0);
-		tt_snapshot_free(snap);
-		if (rc)
-			return -1;
+		if (prof_add_snapshot(p, snap, o, now - prev, 0)) {
+			ret = -1;
+			break;
+		}
 		prev = now;
 		uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
 		/* Up at once, down slowly: the budget holds from the first
@@ -184,7 +191,8 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 			 p->rate_used_hz, a->rate,
 			 (unsigned long long)(p->nsamples ? p->task_samples / p->nsamples : 0),
 			 (double)cpu_avg / 1e6, PROF_CPU_SHARE * 100);
-	return 0;
+	tt_snapshot_free(snap);
+	return ret;
 }
 
 static void summary(const cli_session *s, const prof *p)

@@ -268,7 +268,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tt_rwlock_init(&kv.lock);
+	tt_rwlock_set_name(&kv.lock, "kv"); /* waits on rwlock "kv" */
 	tt_chan_set_name(s.stats, "stats"); /* waits on channel recv "stats" */
+	tt_group_set_name(s.conns, "conns");
+	tt_token_set_name(s.stop, "stop");
+	tt_token_set_name(s.drained, "drained");
 	char port[32];
 	snprintf(port, sizeof port, "port %d", tt_socket_port(lfd));
 	sample_ready("kv_server", port);

@@ -2,6 +2,7 @@
  * TT_NEW / TT_SPAWN_NEW / TT_GROUP_SPAWN_NEW, TT_ASYNC_CLEANUP, and
  * TT_SELECT / TT_JOIN_ALL with the children inline.  They must behave as the long forms they expand
  * to: results, cleanups, which child of a select won, the readers' names. */
+#include "tasktrace/crash.h"
 #include "test_util.h"
 
 static int cleanups_unstarted, cleanups_started;
@@ -172,6 +173,96 @@ START_TEST(test_set_name_null)
 	ck_assert_int_eq(tt_semaphore_set_name(NULL, "x"), -EINVAL);
 	ck_assert_int_eq(tt_notify_set_name(NULL, "x"), -EINVAL);
 	ck_assert_int_eq(tt_oneshot_set_name(NULL, "x"), -EINVAL);
+	ck_assert_int_eq(tt_rwlock_set_name(NULL, "x"), -EINVAL);
+	ck_assert_int_eq(tt_token_set_name(NULL, "x"), -EINVAL);
+	ck_assert_int_eq(tt_watch_set_name(NULL, "x"), -EINVAL);
+	ck_assert_int_eq(tt_group_set_name(NULL, "x"), -EINVAL);
+}
+END_TEST
+
+/* Every object that can be named shows its name where readers word a wait
+ * on it (the dump here; the CLI, gdb and the crash log word it with the
+ * same code), not its address. */
+static tt_rwlock named_rw;
+static tt_group *named_group;
+TT_ASYNC(rw_holder, tt_write_lock wl; tt_notified w;);
+TT_POLL(rw_holder)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->wl, tt_write_lock_init(&self->wl, &named_rw));
+	TT_AWAIT(self, cx, &self->w, tt_notified_init(&self->w, &never));
+	TT_RETURN(self, 0);
+}
+TT_ASYNC(group_owner, tt_group_wait gw;);
+TT_POLL(group_owner)
+{
+	TT_BEGIN(self);
+	if (TT_GROUP_SPAWN_NEW(named_group, "child", stuck) < 0)
+		TT_RETURN(self, -1);
+	TT_AWAIT(self, cx, &self->gw, tt_group_wait_init(&self->gw, named_group));
+	TT_RETURN(self, 0);
+}
+
+static char *dump_text(void)
+{
+	FILE *f = tmpfile();
+	ck_assert_ptr_nonnull(f);
+	tt_dump_tasks(fileno(f));
+	long n = lseek(fileno(f), 0, SEEK_END);
+	char *text = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(pread(fileno(f), text, (size_t)n, 0), n);
+	fclose(f);
+	return text;
+}
+
+START_TEST(test_object_names_shown)
+{
+	static const char *const want[] = {"rwlock \"table\"", "token \"stop\"",
+					   "watch \"config\"", "group \"workers\""};
+	static uint64_t seen = 1; /* the initial value's version: wait for a newer one */
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 1});
+	tt_token *tok = tt_token_new(NULL);
+	int v = 0;
+	tt_watch *w = tt_watch_new(sizeof v, &v);
+	named_group = tt_group_new();
+	tt_rwlock_init(&named_rw);
+	tt_notify_init(&never);
+	ck_assert(rt && tok && w && named_group);
+	ck_assert_int_eq(tt_rwlock_set_name(&named_rw, "table"), 0);
+	ck_assert_int_eq(tt_token_set_name(tok, "stop"), 0);
+	ck_assert_int_eq(tt_watch_set_name(w, "config"), 0);
+	ck_assert_int_eq(tt_group_set_name(named_group, "workers"), 0);
+	tt_handle t[5];
+	t[0] = TT_SPAWN_NEW(rt, "holder", rw_holder);
+	t[1] = TT_SPAWN(rt, "reader", tt_read_lock, tt_read_lock_init, &named_rw);
+	t[2] = TT_SPAWN(rt, "tokwait", tt_token_wait, tt_token_wait_init, tok);
+	t[3] = TT_SPAWN(rt, "watcher", tt_watch_changed, tt_watch_changed_init, w, &seen, NULL);
+	t[4] = TT_SPAWN_NEW(rt, "owner", group_owner);
+	for (int i = 0; i < 5; i++)
+		ck_assert_ptr_nonnull(t[i].task);
+	char *dump = NULL;
+	size_t found = 0;
+	for (int tries = 0; tries < 2000 && found < 4; tries++) { /* until all wait */
+		free(dump);
+		dump = dump_text();
+		found = 0;
+		for (size_t i = 0; i < 4; i++)
+			found += strstr(dump, want[i]) != NULL;
+		if (found < 4)
+			nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_msg(strstr(dump, want[i]), "no %s in\n%s", want[i], dump);
+	free(dump);
+	for (int i = 0; i < 5; i++) {
+		tt_task_cancel(t[i]);
+		tt_task_release(t[i]);
+	}
+	tt_group_cancel(named_group);
+	tt_runtime_free(rt);
+	tt_group_free(named_group);
+	tt_watch_free(w);
+	tt_token_free(tok);
 }
 END_TEST
 
@@ -185,6 +276,7 @@ static Suite *macros_suite(void)
 	tcase_add_test(tc, test_group_spawn_new);
 	tcase_add_loop_test(tc, test_root_name, 0, 2);
 	tcase_add_test(tc, test_set_name_null);
+	tcase_add_test(tc, test_object_names_shown);
 	suite_add_tcase(s, tc);
 	return s;
 }

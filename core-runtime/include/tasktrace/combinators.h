@@ -120,6 +120,10 @@ TT_API tt_group *tt_group_new(void);
 /* A group with FLAGS (tt_group_flags; 0 is tt_group_new).  NULL with errno
  * EINVAL for an unknown flag, ENOMEM. */
 TT_API tt_group *tt_group_new_flags(uint32_t flags);
+/* The name readers show for a wait on the group (`waits on group
+ * "connections"`), as for the objects of sync.h ("Names").  0, or -EINVAL
+ * for NULL. */
+TT_API int tt_group_set_name(tt_group *g, const char *name);
 /* Release the creator's reference (children hold their own).  NULL is
  * ignored; a second free is undefined (the group may be gone). */
 TT_API void tt_group_free(tt_group *g);

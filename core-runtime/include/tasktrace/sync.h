@@ -56,8 +56,9 @@ typedef struct tt_holders {
  * or memory that outlives it); NULL takes the name away.  Name an object
  * before tasks wait on it: a wait records the name it began with.
  * tt_chan_set_name, tt_mutex_set_name, tt_semaphore_set_name,
- * tt_notify_set_name, tt_oneshot_set_name, tt_broadcast_set_name: 0, or -EINVAL for a NULL
- * object.  Readers treat the name as untrusted text, like a task name. */
+ * tt_notify_set_name, tt_oneshot_set_name, tt_broadcast_set_name,
+ * tt_rwlock_set_name, tt_watch_set_name, tt_token_set_name and (in
+ * combinators.h) tt_group_set_name: 0, or -EINVAL for a NULL object.  Readers treat the name as untrusted text, like a task name. */
 
 /* ---- notify ---- */
 
@@ -194,8 +195,10 @@ typedef struct tt_rwlock {
 	uint64_t last_reader; /* a reader holding it, 0 if unknown */
 	tt_lockword lock;     /* guards the queue and QUEUED */
 	tt_waitq waiters;
+	const char *name; /* tt_rwlock_set_name */
 } tt_rwlock;
 TT_API void tt_rwlock_init(tt_rwlock *rw);
+TT_API int tt_rwlock_set_name(tt_rwlock *rw, const char *name);
 /* 0; -EBUSY while held or awaited; -EINVAL NULL or destroyed already.
  * A destroyed lock refuses every later use with -EINVAL (until init). */
 TT_API int tt_rwlock_destroy(tt_rwlock *rw);
@@ -397,6 +400,7 @@ TT_API int tt_watch_free(tt_watch *w);
 /* Replace the value with a copy of VALUE and wake every receiver.  0;
  * -EPIPE closed; -EINVAL NULL. */
 TT_API int tt_watch_send(tt_watch *w, const void *value);
+TT_API int tt_watch_set_name(tt_watch *w, const char *name); /* "Names" above */
 /* No more values: receivers that have seen the latest get -EPIPE (the
  * latest value is still delivered first to those that have not).  0;
  * -EALREADY closed already; -EINVAL NULL. */
@@ -514,6 +518,9 @@ TT_API tt_token *tt_token_new(tt_token *parent);
 /* Cancel T and every token under it, waking their waits.  0; -EALREADY
  * if it was cancelled already; -EINVAL NULL; TT_ESTALE freed. */
 TT_API int tt_token_cancel(tt_token *t);
+/* See "Names" above; TT_ESTALE for a freed token (detected as for
+ * tt_token_cancel). */
+TT_API int tt_token_set_name(tt_token *t, const char *name);
 /* Give up the creator's reference: T's memory stays while child tokens
  * or waits hold it, and it still passes a parent's cancel to them.  0;
  * -EINVAL NULL; TT_ESTALE freed already (detected while the memory

@@ -19,6 +19,7 @@ struct tt_group {
 	int cancelled; /* tt_group_cancel: later children are refused or cancelled */
 	int closed;    /* the wait ended or was cancelled: no more children */
 	tt_waitq waiters;
+	const char *name; /* tt_group_set_name */
 };
 
 #define GROUP_FLAGS (TT_GROUP_DROP_FINISHED | TT_GROUP_KEEP_SIBLINGS)
@@ -198,6 +199,14 @@ int tt_group_spawn_at(tt_group *g, tt_runtime *rt, const tt_spawn_opts *opts, tt
 	return err;
 }
 
+int tt_group_set_name(tt_group *g, const char *name)
+{
+	if (!g)
+		return -EINVAL;
+	g->name = name;
+	return 0;
+}
+
 int tt_group_cancel(tt_group *g)
 {
 	if (!g)
@@ -250,6 +259,7 @@ TT_DISPATCH static tt_poll group_wait_poll(tt_group_wait *w, tt_cx *cx)
 		if (!tt_task_done(g->tasks[i]))
 			owner = atomic_load_explicit(&g->tasks[i]->id, RELAXED);
 	tt_wait_set(&w->leaf.wait, TT_WAIT_GROUP, g, owner, g->n - g->done);
+	tt_wait_set_name(&w->leaf.wait, g->name);
 	pthread_mutex_unlock(&g->lock);
 	return TT_PENDING;
 }

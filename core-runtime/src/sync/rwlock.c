@@ -152,6 +152,15 @@ void tt_rwlock_init(tt_rwlock *rw)
 	__atomic_store_n(&rw->state, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&rw->last_reader, 0, __ATOMIC_RELAXED);
 	rw->waiters.head = rw->waiters.tail = NULL;
+	rw->name = NULL;
+}
+
+int tt_rwlock_set_name(tt_rwlock *rw, const char *name)
+{
+	if (!rw)
+		return -EINVAL;
+	rw->name = name;
+	return 0;
 }
 
 int tt_rwlock_destroy(tt_rwlock *rw)
@@ -371,6 +380,7 @@ static tt_poll op_slow(tt_rwlock_op *op, tt_cx *cx, uint64_t me)
 	op->me = me;
 	tt_waitq_push(&rw->waiters, &op->w, cx);
 	tt_wait_set(&op->leaf.wait, TT_WAIT_RWLOCK, rw, 0, (uint64_t)op->write);
+	tt_wait_set_name(&op->leaf.wait, rw->name);
 	rename_waiters(rw);
 	tt_lockword_unlock(&rw->lock);
 	return TT_PENDING;

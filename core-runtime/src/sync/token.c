@@ -27,6 +27,7 @@ struct tt_token {
 	tt_token *parent;
 	tt_token *children, *prev, *next; /* children: a list through prev/next */
 	tt_waitq waiters;
+	const char *name; /* tt_token_set_name */
 };
 
 static tt_poll token_wait_poll(tt_token_wait *w, tt_cx *cx);
@@ -106,6 +107,16 @@ static void token_unref(tt_token *t)
 	}
 }
 
+int tt_token_set_name(tt_token *t, const char *name)
+{
+	if (!t)
+		return -EINVAL;
+	if (!live(t))
+		return TT_ESTALE;
+	t->name = name;
+	return 0;
+}
+
 int tt_token_cancel(tt_token *t)
 {
 	if (!t)
@@ -170,8 +181,10 @@ static tt_poll token_wait_poll(tt_token_wait *w, tt_cx *cx)
 		atomic_fetch_add_explicit(&t->refs, 1, RELAXED);
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (!w->leaf.wait.kind)
+	if (!w->leaf.wait.kind) {
 		tt_wait_set(&w->leaf.wait, TT_WAIT_TOKEN, t, 0, 0);
+		tt_wait_set_name(&w->leaf.wait, t->name);
+	}
 	return TT_PENDING;
 }
 

@@ -14,6 +14,7 @@ struct tt_watch {
 	size_t size;
 	tt_waitq waiters;
 	size_t inflight; /* woken receivers that have not polled again yet */
+	const char *name; /* tt_watch_set_name */
 	_Alignas(max_align_t) unsigned char value[];
 };
 
@@ -71,6 +72,14 @@ int tt_watch_send(tt_watch *w, const void *value)
 	w->version++;
 	wake_all(w);
 	tt_lockword_unlock(&w->lock);
+	return 0;
+}
+
+int tt_watch_set_name(tt_watch *w, const char *name)
+{
+	if (!w)
+		return -EINVAL;
+	w->name = name;
 	return 0;
 }
 
@@ -134,8 +143,10 @@ static tt_poll changed_poll(tt_watch_changed *c, tt_cx *cx)
 		r = -EPIPE;
 	} else {
 		tt_waitq_push(&w->waiters, &c->q, cx);
-		if (!c->leaf.wait.kind)
+		if (!c->leaf.wait.kind) {
 			tt_wait_set(&c->leaf.wait, TT_WAIT_WATCH, w, 0, 0);
+			tt_wait_set_name(&c->leaf.wait, w->name);
+		}
 		tt_lockword_unlock(&w->lock);
 		return TT_PENDING;
 	}

@@ -6,7 +6,9 @@
 #   bench/watchdog.sh BUILD_DIR [PAIRS] [SECS] [WATCHDOG_SPEC]
 #
 # Prints one line per run and the medians; the watchdog runs with its
-# default 1 s interval unless WATCHDOG_SPEC says otherwise.
+# default 1 s interval unless WATCHDOG_SPEC says otherwise.  STALL=50ms in
+# the environment starts the stall detector too in the "on" runs
+# (TASKTRACE_STALL): the cost of both together.
 set -eu
 B=${1:?usage: bench/watchdog.sh BUILD_DIR [PAIRS] [SECS] [WATCHDOG_SPEC]}
 PAIRS=${2:-5}
@@ -35,7 +37,7 @@ one() { # label, env...
 
 for i in $(seq "$PAIRS"); do
 	one off
-	one on TASKTRACE_WATCHDOG="$SPEC"
+	one on TASKTRACE_WATCHDOG="$SPEC" ${STALL:+TASKTRACE_STALL=$STALL}
 done
 med() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 off=$(med "$tmp/off")

@@ -249,6 +249,28 @@ START_TEST(stalled_thread_live_and_core)
 	ok(g, ttmi_cli(g, "task diagnose -long-poll 10ms"), "task diagnose on a core");
 	b = stalled_block(ttmi_console(g));
 	assert_stalled(b);
+	/* MI: the long poll's finding carries the same lines as `thread`. */
+	ttmi_record *mi = expect(g, ttmi_command(g, "-task-diagnose --long-poll 10ms"), "done",
+				 "-task-diagnose");
+	char path[64], mi_block[8192] = "";
+	int k = 0;
+	for (; k < 16; k++) {
+		snprintf(path, sizeof path, "findings[%d].kind", k);
+		const char *kind = ttmi_str(mi->results, path);
+		ck_assert_msg(kind, "no long poll among the MI findings");
+		if (!strcmp(kind, "long poll"))
+			break;
+	}
+	for (int i = 0; i < 200; i++) {
+		snprintf(path, sizeof path, "findings[%d].thread[%d]", k, i);
+		const char *l = ttmi_str(mi->results, path);
+		if (!l)
+			break;
+		strncat(mi_block, l, sizeof mi_block - strlen(mi_block) - 2);
+		strcat(mi_block, "\n");
+	}
+	ck_assert_str_eq(mi_block, b);
+	ttmi_record_free(mi);
 	ttmi_close(g);
 	snprintf(pid, sizeof pid, "%d", (int)p);
 	char *argv[] = {getenv("TT_TASKTRACE"),

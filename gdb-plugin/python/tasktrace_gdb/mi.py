@@ -65,7 +65,9 @@ class TaskBacktrace(gdb.MICommand):
 
 class TaskDiagnose(gdb.MICommand):
     """-task-diagnose [--idle D] [--long-poll D] [--starved D]: the findings
-    of `task diagnose` as {kind, task_id, other_id, age_ns, cycle, title, text}."""
+    of `task diagnose` as {kind, task_id, other_id, age_ns, cycle, title, text};
+    a long poll's also carries `thread`, the lines `task diagnose` prints
+    after it (its worker thread's system call and native stack)."""
 
     def __init__(self):
         super().__init__("-task-diagnose")
@@ -81,8 +83,14 @@ class TaskDiagnose(gdb.MICommand):
                                    "[--starved D]")
             th[a] = D.parse_duration(argv.pop(0))
         _, found = D.run(D.options(th["--idle"], th["--long-poll"], th["--starved"]))
+        snap = None
         for f in found:
             f["cycle"] = [str(c) for c in f["cycle"]]
+            if f["kind"] == "long poll":
+                from .commands import stalled_lines
+                from . import registry as R
+                snap = snap or R.snapshot()
+                f["thread"] = stalled_lines(snap, f["task_id"])
         return {"findings": found}
 
 

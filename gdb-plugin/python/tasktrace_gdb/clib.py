@@ -64,7 +64,7 @@ class RTask(ctypes.Structure):
 
 class RWorker(ctypes.Structure):
     _fields_ = [("tid", U64), ("index", U32), ("state", U32), ("task_id", U64), ("task", U64),
-                ("poll_start_ns", U64), ("runtime_id", U64)]
+                ("poll_start_ns", U64), ("runtime_id", U64), ("ring", U64)]
 
 
 class SSite(ctypes.Structure):

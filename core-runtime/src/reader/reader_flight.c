@@ -35,7 +35,9 @@ static int64_t ring_read(tt_reader *r, uint64_t addr, int32_t worker, uint64_t t
 	    events + cap * esize < events)
 		return tt_r_errf(r, TT_R_ABSURD, "ring %X: capacity %U at %X is absurd", addr, cap,
 				 events);
-	uint64_t first = head > cap ? head - cap : 0;
+	/* The slot of position HEAD-CAPACITY is the one a writer may be
+	 * filling: that event is lost already. */
+	uint64_t first = head >= cap ? head - cap + 1 : 0;
 	st->lost += first;
 	uint32_t per = COPY_BYTES / esize;
 	uint64_t last_stamp = 0;

@@ -12,6 +12,7 @@ usage: history.py TASKTRACE SAMPLES_DIR SOURCE_ROOT"""
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -72,8 +73,10 @@ def from_core():
                        "(crash_main_poll)",
                        f"suspended at {marker(crash_c, 'nap')} (read_byte_poll), "
                        "waits on timer 0x",
-                       "woken by the runtime (a timer or I/O) on worker ",
                        "\n  now           running, in a poll since ")
+        # Its timer's wake: after the suspension, unless both fell in one
+        # tick of the coarse clock on two workers (then in either order).
+        lines_in_order(out, "woken by the runtime (a timer or I/O) on worker ", "\n  now ")
         # The task that waited for it: suspended on the join.
         rc, out, err = history(core, "1")
         if rc:
@@ -82,10 +85,25 @@ def from_core():
                        f'spawned task {crashing} "request-7" at {marker(crash_c, "spawn")}',
                        f"suspended at {crash_c}:", "(crash_main_poll), waits on join 0x",
                        "\n  now           idle")
+        gdb_same_as_cli(core, crashing)
         rc, out, err = history(core, "999999")
         if rc != 1 or "not in the registry" not in out:
             sys.exit(f"FAIL: history of an unknown task: exit {rc}:\n{out}{err}")
         print("core: ok")
+
+
+def gdb_same_as_cli(core, tid):
+    """gdb's `task history` prints the CLI's text (the same C code)."""
+    if not shutil.which("gdb"):
+        print("gdb part skipped: no gdb")
+        return
+    rc, cli, err = history(core, tid)
+    r = subprocess.run(["gdb", "-q", "-batch", "-nx", "-iex", "add-auto-load-safe-path /",
+                        os.path.join(SAMPLES, "crash"), core, "-ex", "task history " + tid],
+                       capture_output=True, text=True, timeout=120)
+    if cli not in r.stdout:
+        sys.exit(f"FAIL: gdb's task history differs from the CLI's:\n{cli}\n--- gdb:\n"
+                 f"{r.stdout}{r.stderr}")
 
 
 def live(recorder):

@@ -1,4 +1,4 @@
-/* The flight recorder (docs/registry-abi.md §8) as a reader sees it: the
+/* The flight recorder (docs/registry-abi.md §5.12) as a reader sees it: the
  * runtime's rings decoded by tt_flight_read through this process's own
  * memory -- a task's polls in order, a wrapped ring, the run-time switch,
  * and hostile rings (a torn event, an absurd capacity) that are counted

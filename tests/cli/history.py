@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`tasktrace history` (the flight recorder, docs/registry-abi.md §8).
+"""`tasktrace history` (the flight recorder, docs/registry-abi.md §5.12).
 
 From the core of samples/crash (a SIGSEGV in task "request-7"): the last
 events of the crashing task (its spawn, where it suspended and on what,

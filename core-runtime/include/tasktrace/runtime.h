@@ -29,7 +29,7 @@ typedef struct tt_runtime_opts {
 	 * thread before the workers start, so every runtime thread inherits
 	 * the mask.  NULL: the mask is left alone. */
 	const int *signals;
-	/* The flight recorder (docs/registry-abi.md §8): bytes of each
+	/* The flight recorder (docs/registry-abi.md §5.12): bytes of each
 	 * worker's ring of recent events.  0: TASKTRACE_RECORDER (a size such
 	 * as 4M, or off), else 8 MiB; < 0: no rings. */
 	long recorder_bytes;

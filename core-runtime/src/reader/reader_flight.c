@@ -1,4 +1,4 @@
-/* The flight recorder's rings (docs/registry-abi.md §8), decoded: the one
+/* The flight recorder's rings (docs/registry-abi.md §5.12), decoded: the one
  * decoder behind `tasktrace history`, gdb's `task history` and every other
  * reader of events.  Core layer: no allocation, no stdio, bounded loops.
  *

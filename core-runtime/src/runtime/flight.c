@@ -1,4 +1,4 @@
-/* The flight recorder's rings (docs/registry-abi.md §8): their sizes, their
+/* The flight recorder's rings (docs/registry-abi.md §5.12): their sizes, their
  * memory, the foreign ring, and the run-time switch.  The writer itself is
  * tt_flight_put (internal.h), inline on the poll path.
  *

@@ -139,7 +139,7 @@ struct tt_task {
 /* Registry worker record (published) + nothing private.  Per poll only
  * `task` changes: readers take the task's id and the poll's start from
  * that slot (docs/registry-abi.md §5.8). */
-/* ---- flight.c: the flight recorder (docs/registry-abi.md §8) ---- */
+/* ---- flight.c: the flight recorder (docs/registry-abi.md §5.12) ---- */
 typedef struct tt_flight_event {
 	_Atomic uint64_t seq;
 	_Atomic uint64_t stamp_ns;
@@ -179,7 +179,7 @@ static inline int tt_flight_on(void)
  * if its SEQ is the one its position calls for and the position is
  * within CAPACITY-1 of HEAD read after the copy: the slot being written
  * is always the one of position HEAD-CAPACITY, which that excludes, so
- * a torn or overwritten event is never taken for one (§8). */
+ * a torn or overwritten event is never taken for one (§5.12). */
 static inline tt_flight_event *tt_flight_slot(tt_flight_ring *r, uint64_t *pos)
 {
 	*pos = atomic_load_explicit(&r->head, RELAXED);

@@ -600,7 +600,7 @@ static __attribute__((noinline)) void flight_suspend(tt_flight_ring *r, tt_worke
 }
 
 /* A poll of T that ended otherwise (KIND: YIELD, DONE, CANCEL): the
- * event's arguments are not written, readers ignore them (§8). */
+ * event's arguments are not written, readers ignore them (§5.12). */
 static inline __attribute__((always_inline)) void flight_poll(tt_flight_ring *r, tt_worker *w,
 							     tt_task *t, uint32_t kind)
 {

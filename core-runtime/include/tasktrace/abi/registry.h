@@ -185,7 +185,7 @@ enum tt_label_field {
 	TT_LABEL_MAX_ = 3
 };
 
-/* The flight recorder (docs/registry-abi.md §8): a ring of EVENT records
+/* The flight recorder (docs/registry-abi.md §5.12): a ring of EVENT records
  * with one writer, which stores an event's SEQ odd (2*pos+1) before its
  * fields and even (2*pos+2) after them, pos being the event's number in
  * the ring from 0, then HEAD = pos+1. */

@@ -1,4 +1,4 @@
-/* A task's history from the flight recorder (docs/registry-abi.md §8):
+/* A task's history from the flight recorder (docs/registry-abi.md §5.12):
  * `tasktrace history` and gdb's `task history`, gdb calling it through
  * ctypes, so both print the same words. */
 #ifndef TASKTRACE_HISTORY_H

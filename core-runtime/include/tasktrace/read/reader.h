@@ -496,7 +496,7 @@ TT_API int64_t tt_runtimes_worker_tid(const tt_runtimes *rt, const tt_rworker *w
 TT_API int32_t tt_rtask_worker(const tt_reader *r, const tt_rtask *t, const tt_rworker *w,
 			       size_t n);
 
-/* ---- the flight recorder (docs/registry-abi.md §8) ---- */
+/* ---- the flight recorder (docs/registry-abi.md §5.12) ---- */
 
 /* An event decoded from a ring; fields its kind does not use are 0. */
 typedef struct tt_revent {

@@ -52,8 +52,9 @@ static int keep(void *ctx, const tt_revent *ev)
 static tt_reader *open_self(void)
 {
 	tt_reader *r = calloc(1, sizeof *r);
-	ck_assert_int_eq(tt_reader_open(r, tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL),
-			 TT_R_OK);
+	ck_assert_int_eq(
+	    tt_reader_open(r, tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL),
+	    TT_R_OK);
 	return r;
 }
 
@@ -156,10 +157,10 @@ START_TEST(torn_events_counted_not_delivered)
 	uint32_t esize = r->record_size[TT_REC_EVENT];
 	ck_assert_uint_ge(head, 3);
 	/* One event half-written (odd SEQ), one of another lap. */
-	uint64_t *seq1 = (uint64_t *)(events + ((head - 2) % cap) * esize +
-				      r->f_event[TT_EVENT_SEQ].offset);
-	uint64_t *seq2 = (uint64_t *)(events + ((head - 3) % cap) * esize +
-				      r->f_event[TT_EVENT_SEQ].offset);
+	uint64_t *seq1 =
+	    (uint64_t *)(events + ((head - 2) % cap) * esize + r->f_event[TT_EVENT_SEQ].offset);
+	uint64_t *seq2 =
+	    (uint64_t *)(events + ((head - 3) % cap) * esize + r->f_event[TT_EVENT_SEQ].offset);
 	*seq1 = 2 * (head - 2) + 1;
 	*seq2 = 2 * (head - 3 + cap) + 2;
 	static got g;

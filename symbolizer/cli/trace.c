@@ -66,8 +66,7 @@ static void jstr(FILE *f, const char *s)
 
 static int is_poll(uint32_t k)
 {
-	return k == TT_EV_SUSPEND || k == TT_EV_YIELD || k == TT_EV_DONE ||
-	       (k == TT_EV_CANCEL);
+	return k == TT_EV_SUSPEND || k == TT_EV_YIELD || k == TT_EV_DONE || (k == TT_EV_CANCEL);
 }
 
 static long tid_of(const tt_revent *e)
@@ -112,8 +111,9 @@ static void write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, ui
 	 * clock put one before it. */
 	uint64_t base = s->start_mono_ns, newest = e->n ? e->v[e->n - 1].stamp_ns : 0;
 	for (size_t i = 0; i < e->n; i++) {
-		uint64_t t = e->v[i].start_ns && e->v[i].start_ns < e->v[i].stamp_ns ? e->v[i].start_ns
-										     : e->v[i].stamp_ns;
+		uint64_t t = e->v[i].start_ns && e->v[i].start_ns < e->v[i].stamp_ns
+				 ? e->v[i].start_ns
+				 : e->v[i].stamp_ns;
 		if (t < base)
 			base = t;
 	}
@@ -127,8 +127,9 @@ static void write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, ui
 	size_t npending = 0;
 
 	fprintf(f, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
-	fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%" PRIu64
-		   ",\"args\":{\"name\":\"tasktrace pid %" PRIu64 "\"}}",
+	fprintf(f,
+		"{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%" PRIu64
+		",\"args\":{\"name\":\"tasktrace pid %" PRIu64 "\"}}",
 		s->pid, s->pid);
 	int seen[257] = {0};
 	for (size_t i = 0; i < e->n; i++) {
@@ -138,12 +139,14 @@ static void write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, ui
 			continue;
 		seen[k] = 1;
 		if (tid == FOREIGN_TID)
-			fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%" PRIu64
-				   ",\"tid\":%ld,\"args\":{\"name\":\"off the workers\"}}",
+			fprintf(f,
+				",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%" PRIu64
+				",\"tid\":%ld,\"args\":{\"name\":\"off the workers\"}}",
 				s->pid, tid);
 		else
-			fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%" PRIu64
-				   ",\"tid\":%ld,\"args\":{\"name\":\"worker %ld\"}}",
+			fprintf(f,
+				",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%" PRIu64
+				",\"tid\":%ld,\"args\":{\"name\":\"worker %ld\"}}",
 				s->pid, tid, tid);
 	}
 	for (size_t i = 0; i < e->n; i++) {
@@ -153,15 +156,16 @@ static void write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, ui
 		long tid = tid_of(v);
 		if (is_poll(v->kind) && (v->kind != TT_EV_CANCEL || v->start_ns)) {
 			const tt_rsym *site = v->kind == TT_EV_SUSPEND && v->arg1
-						      ? tt_rsym_site(r, &cache, v->arg1)
-						      : NULL;
+						  ? tt_rsym_site(r, &cache, v->arg1)
+						  : NULL;
 			char fn[TT_RSYM_TEXT + 4] = "";
 			if (site && site->ok)
 				snprintf(fn, sizeof fn, ": %s", site->name);
 			fprintf(f, ",\n{\"name\":");
 			task_name(f, s, v->task, fn);
-			fprintf(f, ",\"cat\":\"poll\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%" PRIu64
-				   ",\"tid\":%ld,\"args\":{\"end\":\"%s\"",
+			fprintf(f,
+				",\"cat\":\"poll\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":"
+				"%" PRIu64 ",\"tid\":%ld,\"args\":{\"end\":\"%s\"",
 				us(v->start_ns, base), us(v->stamp_ns, v->start_ns), s->pid, tid,
 				tt_event_kind_name(v->kind));
 			labels(f, s, v->task);
@@ -178,30 +182,36 @@ static void write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, ui
 			for (size_t j = 0; j < npending; j++) {
 				if (pending_task[j] != v->task)
 					continue;
-				fprintf(f, ",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\","
-					   "\"id\":%zu,\"ts\":%.3f,\"pid\":%" PRIu64 ",\"tid\":%ld}",
+				fprintf(f,
+					",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\","
+					"\"bp\":\"e\","
+					"\"id\":%zu,\"ts\":%.3f,\"pid\":%" PRIu64 ",\"tid\":%ld}",
 					j + 1, us(v->start_ns, base), s->pid, tid);
 				pending_task[j] = 0;
 			}
 		} else if (v->kind == TT_EV_WAKE) {
 			pending_task[npending] = v->task;
-			fprintf(f, ",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":%zu,"
-				   "\"ts\":%.3f,\"pid\":%" PRIu64 ",\"tid\":%ld}",
+			fprintf(f,
+				",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":%zu,"
+				"\"ts\":%.3f,\"pid\":%" PRIu64 ",\"tid\":%ld}",
 				++npending, us(v->stamp_ns, base), s->pid, tid);
 			fprintf(f, ",\n{\"name\":");
 			task_name(f, s, v->task, " woken");
-			fprintf(f, ",\"cat\":\"wake\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%" PRIu64
-				   ",\"tid\":%ld,\"args\":{\"by\":%" PRIu64 "}}",
+			fprintf(f,
+				",\"cat\":\"wake\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":"
+				"%" PRIu64 ",\"tid\":%ld,\"args\":{\"by\":%" PRIu64 "}}",
 				us(v->stamp_ns, base), s->pid, tid, v->arg1);
 		} else {
 			fprintf(f, ",\n{\"name\":");
 			char what[64];
 			snprintf(what, sizeof what, " %s", tt_event_kind_name(v->kind));
 			task_name(f, s, v->task, what);
-			fprintf(f, ",\"cat\":\"%s\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%" PRIu64
-				   ",\"tid\":%ld,\"args\":{\"parent\":%" PRIu64,
-				v->kind == TT_EV_SPAWN ? "spawn" : "event", us(v->stamp_ns, base), s->pid,
-				tid, v->kind == TT_EV_SPAWN ? v->arg1 : 0);
+			fprintf(
+			    f,
+			    ",\"cat\":\"%s\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%" PRIu64
+			    ",\"tid\":%ld,\"args\":{\"parent\":%" PRIu64,
+			    v->kind == TT_EV_SPAWN ? "spawn" : "event", us(v->stamp_ns, base),
+			    s->pid, tid, v->kind == TT_EV_SPAWN ? v->arg1 : 0);
 			labels(f, s, v->task);
 			fprintf(f, "}}");
 		}
@@ -226,8 +236,9 @@ static int trace_run(const cli_cmd *cmd, int argc, char **argv)
 			if (a[2] == 'l') {
 				if (tt_diag_parse_duration(argv[i + 1], &last_ns) || !last_ns) {
 					free(rest);
-					return cli_usage(cmd, "--last: '%s' is not a duration (1s, 500ms)",
-							 argv[i + 1]);
+					return cli_usage(
+					    cmd, "--last: '%s' is not a duration (1s, 500ms)",
+					    argv[i + 1]);
 				}
 			} else {
 				out = argv[i + 1];
@@ -273,7 +284,8 @@ static int trace_run(const cli_cmd *cmd, int argc, char **argv)
 		qsort(e.v, e.n, sizeof *e.v, by_stamp);
 		write_trace(f, r, &s, &e, last_ns);
 		if (st.skipped || st.bad_rings)
-			fprintf(stderr, "tasktrace: %" PRIu64 " torn or overwritten events skipped%s%s\n",
+			fprintf(stderr,
+				"tasktrace: %" PRIu64 " torn or overwritten events skipped%s%s\n",
 				st.skipped, st.bad_rings ? "; a ring unreadable: " : "",
 				st.bad_rings ? st.err : "");
 	}

@@ -62,11 +62,11 @@ static int64_t ring_read(tt_reader *r, uint64_t addr, int32_t worker, uint64_t t
 				continue;
 			}
 			tt_revent ev = {
-				.pos = pos,
-				.stamp_ns = tt_r_get(e, ef[TT_EVENT_STAMP_NS]),
-				.task = tt_r_get(e, ef[TT_EVENT_TASK]),
-				.kind = (uint32_t)tt_r_get(e, ef[TT_EVENT_KIND]),
-				.worker = worker,
+			    .pos = pos,
+			    .stamp_ns = tt_r_get(e, ef[TT_EVENT_STAMP_NS]),
+			    .task = tt_r_get(e, ef[TT_EVENT_TASK]),
+			    .kind = (uint32_t)tt_r_get(e, ef[TT_EVENT_KIND]),
+			    .worker = worker,
 			};
 			/* A writer's stamps never go back: one that does is
 			 * not an event of this ring. */
@@ -92,7 +92,8 @@ static int64_t ring_read(tt_reader *r, uint64_t addr, int32_t worker, uint64_t t
 				ev.start_ns = tt_r_get(e, ef[TT_EVENT_START_NS]);
 			if (ev.start_ns > ev.stamp_ns)
 				ev.start_ns = ev.stamp_ns;
-			if (task_id && ev.task != task_id && !(ev.kind == TT_EV_WAKE && ev.arg1 == task_id) &&
+			if (task_id && ev.task != task_id &&
+			    !(ev.kind == TT_EV_WAKE && ev.arg1 == task_id) &&
 			    !(ev.kind == TT_EV_SPAWN && ev.arg1 == task_id))
 				continue;
 			st->events++;

@@ -41,10 +41,14 @@ static int rank(const tt_revent *ev, uint64_t id)
 	if (ev->kind == TT_EV_SPAWN && ev->task == id)
 		return -1;
 	switch (ev->kind) {
-	case TT_EV_SPAWN: return 0;
-	case TT_EV_WAKE: return 1;
-	case TT_EV_BLOCKING_START: return 2;
-	case TT_EV_BLOCKING_END: return 3;
+	case TT_EV_SPAWN:
+		return 0;
+	case TT_EV_WAKE:
+		return 1;
+	case TT_EV_BLOCKING_START:
+		return 2;
+	case TT_EV_BLOCKING_END:
+		return 3;
 	}
 	return 4;
 }
@@ -134,7 +138,7 @@ static void event_words(tt_fbuf *b, tt_reader *r, tt_rsym_cache *c, const tt_sna
 	case TT_EV_BLOCKING_START:
 	case TT_EV_BLOCKING_END:
 		tt_fb_str(b, ev->kind == TT_EV_BLOCKING_START ? "blocking call started"
-							       : "blocking call returned");
+							      : "blocking call returned");
 		tt_fb_str(b, " on thread ");
 		tt_fb_u64(b, ev->arg2);
 		return;
@@ -259,7 +263,8 @@ char *tt_history_text(tt_mem mem, const tt_snapshot *s, uint64_t id, size_t max,
 		tt_fb_str(&b, tt_state_name(t->raw.state));
 		if (t->raw.running) {
 			tt_fb_str(&b, ", in a poll since ");
-			tt_fmt_duration(&b, now > t->raw.poll_start_ns ? now - t->raw.poll_start_ns : 0);
+			tt_fmt_duration(&b, now > t->raw.poll_start_ns ? now - t->raw.poll_start_ns
+								       : 0);
 		}
 	}
 	line(&out, &b);

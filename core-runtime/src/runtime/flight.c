@@ -156,6 +156,12 @@ void tt_flight_put_foreign(uint32_t kind, uint64_t task, uint64_t a1, uint64_t a
 	atomic_store_explicit(&foreign_lock, 0, RELEASE);
 }
 
+void tt_flight_forked(void)
+{
+	/* A writer of the parent's that held the lock is not in the child. */
+	atomic_store_explicit(&foreign_lock, 0, RELAXED);
+}
+
 int tt_recorder_enable(int on)
 {
 	return atomic_exchange_explicit(&tt__flight_on, on != 0, RELAXED);

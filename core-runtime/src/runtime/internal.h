@@ -215,6 +215,8 @@ tt_flight_ring *tt_flight_ring_for(int32_t worker, size_t bytes);
  * default; 0 when off. */
 size_t tt_flight_bytes(long opts_bytes);
 const void *tt_flight_foreign_ring(void);
+/* In the child of a fork (registry.c's atfork handler). */
+void tt_flight_forked(void);
 
 /* ---- registry.c ---- */
 tt_task *tt_slot_alloc(void);

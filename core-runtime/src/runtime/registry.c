@@ -246,6 +246,7 @@ static void registry_forked(void)
 	root.fork_parent_pid = root.pid;
 	root.fork_runtimes = atomic_load_explicit(&runtime_ids, RELAXED);
 	root.pid = (uint64_t)getpid();
+	tt_flight_forked();
 }
 
 static void registry_start(void)

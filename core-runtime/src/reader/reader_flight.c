@@ -10,7 +10,7 @@
 #include "reader/reader_priv.h"
 
 #define MAX_CAPACITY (1ull << 28) /* events per ring: 15 GB of them is junk */
-#define COPY_BYTES 8192u	  /* events copied per read */
+#define COPY_BYTES 4096u	  /* events copied per read (a signal stack holds it) */
 
 static int64_t ring_read(tt_reader *r, uint64_t addr, int32_t worker, uint64_t task_id,
 			 tt_revent_fn fn, void *ctx, tt_rflight *st, int *stop)

@@ -64,16 +64,22 @@ static int by_time(const void *a, const void *b, void *idp)
 	return rank(x, id) - rank(y, id);
 }
 
-static void task_ref(tt_fbuf *b, const tt_snapshot *s, uint64_t id)
+static void task_ref(tt_fbuf *b, tt_history_name_fn name, void *ctx, uint64_t id)
 {
-	const tt_stask *t = s ? tt_snapshot_find(s, id) : NULL;
+	const char *n = name ? name(ctx, id) : NULL;
 	tt_fb_str(b, "task ");
 	tt_fb_u64(b, id);
-	if (t && t->raw.name[0]) {
+	if (n && n[0]) {
 		tt_fb_str(b, " \"");
-		tt_fb_text(b, t->raw.name);
+		tt_fb_text(b, n);
 		tt_fb_str(b, "\"");
 	}
+}
+
+static const char *snap_name(void *ctx, uint64_t id)
+{
+	const tt_stask *t = tt_snapshot_find(ctx, id);
+	return t ? t->raw.name : NULL;
 }
 
 static void site_ref(tt_fbuf *b, tt_reader *r, tt_rsym_cache *c, uint64_t addr)
@@ -100,9 +106,8 @@ static void where(tt_fbuf *b, int32_t worker)
 	tt_fb_u64(b, (uint64_t)worker);
 }
 
-/* One event about task ID in words (no age, no newline). */
-static void event_words(tt_fbuf *b, tt_reader *r, tt_rsym_cache *c, const tt_snapshot *s,
-			uint64_t id, const tt_revent *ev)
+void tt_history_event(tt_fbuf *b, tt_reader *r, tt_rsym_cache *c, tt_history_name_fn name,
+		      void *ctx, uint64_t id, const tt_revent *ev)
 {
 	switch (ev->kind) {
 	case TT_EV_SPAWN:
@@ -110,23 +115,23 @@ static void event_words(tt_fbuf *b, tt_reader *r, tt_rsym_cache *c, const tt_sna
 			tt_fb_str(b, "spawned");
 			if (ev->arg1) {
 				tt_fb_str(b, " by ");
-				task_ref(b, s, ev->arg1);
+				task_ref(b, name, ctx, ev->arg1);
 			}
 		} else {
 			tt_fb_str(b, "spawned ");
-			task_ref(b, s, ev->task);
+			task_ref(b, name, ctx, ev->task);
 		}
 		site_ref(b, r, c, ev->arg2);
 		return;
 	case TT_EV_WAKE:
 		if (ev->task != id) {
 			tt_fb_str(b, "woke ");
-			task_ref(b, s, ev->task);
+			task_ref(b, name, ctx, ev->task);
 			return;
 		}
 		tt_fb_str(b, "woken by ");
 		if (ev->arg1)
-			task_ref(b, s, ev->arg1);
+			task_ref(b, name, ctx, ev->arg1);
 		else if (ev->worker < 0 && ev->arg2) {
 			tt_fb_str(b, "thread ");
 			tt_fb_u64(b, ev->arg2);
@@ -218,7 +223,7 @@ char *tt_history_text(tt_mem mem, const tt_snapshot *s, uint64_t id, size_t max,
 	}
 	qsort_r(c.v, c.n, sizeof *c.v, by_time, &id);
 	size_t from = c.n > max ? c.n - max : 0;
-	task_ref(&b, s, id);
+	task_ref(&b, snap_name, (void *)s, id);
 	tt_fb_str(&b, ": ");
 	tt_fb_u64(&b, c.n - from);
 	tt_fb_str(&b, c.n - from == 1 ? " event" : " events");
@@ -250,7 +255,7 @@ char *tt_history_text(tt_mem mem, const tt_snapshot *s, uint64_t id, size_t max,
 		tt_fmt_duration(&b, now > c.v[i].stamp_ns ? now - c.v[i].stamp_ns : 0);
 		tt_fb_str(&b, " ago");
 		tt_fb_pad(&b, 16);
-		event_words(&b, r, &cache, s, id, &c.v[i]);
+		tt_history_event(&b, r, &cache, snap_name, (void *)s, id, &c.v[i]);
 		line(&out, &b);
 	}
 	const tt_stask *t = tt_snapshot_find(s, id);

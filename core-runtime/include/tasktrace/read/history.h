@@ -9,13 +9,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tasktrace/read/format.h"
 #include "tasktrace/read/reader.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define TT_HISTORY_DEFAULT 64 /* events shown when the caller says 0 */
+#define TT_HISTORY_DEFAULT 64
+
+/* The name of task ID, NULL if unknown. */
+typedef const char *(*tt_history_name_fn)(void *ctx, uint64_t id);
+
+/* One event EV about task ID in words, without its age, into B: the one
+ * wording of `tasktrace history`, gdb's `task history` and the crash log.
+ * SITES resolves the events' sites; NAME (may be NULL) names tasks.
+ * Async-signal-safe: no allocation, no stdio. */
+TT_API void tt_history_event(tt_fbuf *b, tt_reader *r, tt_rsym_cache *sites,
+			     tt_history_name_fn name, void *ctx, uint64_t id, const tt_revent *ev); /* events shown when the caller says 0 */
 
 /* Task ID's last MAX events (0: TT_HISTORY_DEFAULT) in S's registry,
  * read through MEM, newest last, ages against NOW: when it was spawned,

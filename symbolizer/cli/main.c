@@ -6,8 +6,11 @@
 
 extern const cli_cmd cmd_hung; /* hung.c: the diagnosis engine */
 extern const cli_cmd cmd_profile; /* profile.c: the wait profile */
+extern const cli_cmd cmd_history; /* history.c: the flight recorder */
+extern const cli_cmd cmd_trace;   /* trace.c: the recorder as a Chrome trace */
 static const cli_cmd *const commands[] = { &cmd_ps, &cmd_bt, &cmd_tree, &cmd_hung,
-					     &cmd_symbolize, &cmd_profile };
+					     &cmd_history, &cmd_trace, &cmd_profile,
+					     &cmd_symbolize };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *f)

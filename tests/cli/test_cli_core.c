@@ -168,7 +168,7 @@ static void check_pruned(const char *target)
 	run_free(&r);
 
 	r = bt_cruncher(target, "--no-prune");
-	in_order(r.out, "cruncher_poll ()", "tt_frame_poll ()", "tt_task_poll ()",
+	in_order(r.out, "cruncher_poll ()", "tt_frame_poll ()", "tt_task_poll",
 		 "tt_worker_run ()", "worker_main ()", "start_thread ()", "clone3 ()", NULL);
 	run_free(&r);
 

@@ -151,6 +151,13 @@ START_TEST(sample_crash)
 	snprintf(want, sizeof want, "spawned by task 1 \"block_on\" at %s (crash_main_poll)",
 		 at(f, "spawn"));
 	ck_assert_ptr_nonnull(strstr(e, want));
+	/* The flight recorder's last events of the crashing task: where it
+	 * suspended before the poll that crashed. */
+	ck_assert_msg(strstr(e, "last events of task 3 (flight recorder, newest last):"),
+		      "crash log:\n%s", e);
+	snprintf(want, sizeof want, "suspended at %s (read_byte_poll), waits on timer 0x",
+		 at(f, "nap"));
+	ck_assert_msg(strstr(e, want), "no %s in:\n%s", want, e);
 	/* Everyone else, one line each. */
 	ck_assert_ptr_nonnull(strstr(line_with(e, "heartbeat  "), "timer"));
 	ck_assert_ptr_nonnull(strstr(e, "tasktrace: end of crash report"));

@@ -29,6 +29,10 @@ typedef struct tt_runtime_opts {
 	 * thread before the workers start, so every runtime thread inherits
 	 * the mask.  NULL: the mask is left alone. */
 	const int *signals;
+	/* The flight recorder (docs/registry-abi.md §5.12): bytes of each
+	 * worker's ring of recent events.  0: TASKTRACE_RECORDER (a size such
+	 * as 4M, or off), else 8 MiB; < 0: no rings. */
+	long recorder_bytes;
 } tt_runtime_opts;
 
 /* NULL opts means one worker per CPU.  Returns NULL with errno set
@@ -44,6 +48,9 @@ typedef struct tt_runtime_opts {
  * second tt_runtime_free does nothing; a debug build aborts first, with
  * a message naming the call (docs/guide.md, "Stale handles"). */
 TT_API tt_runtime *tt_runtime_new(const tt_runtime_opts *opts);
+/* Switch the flight recorder on (ON != 0) or off in the whole process, at
+ * any time; rings keep what they hold.  Returns the previous setting. */
+TT_API int tt_recorder_enable(int on);
 /* Cancel every task still alive (their cleanups run), stop the workers and
  * free the runtime.  Join handles stay valid until released.  Spawning
  * concurrently with the free is a race the caller must avoid; once it has

@@ -200,6 +200,12 @@ void tt_driver_turn(tt_driver *d, int block)
 	 * waking anyone (the LIFO rule in tt_schedule): then this turn must not
 	 * block, or that task waits for the next unrelated event. */
 	int n = epoll_wait(d->epfd, ev, EVENTS, block && !fired ? timeout : 0);
+	/* The wakes below are stamped with the worker's clock, which dates
+	 * from before it slept here: with the flight recorder on, read it
+	 * again (the worker would after parking anyway). */
+	tt_worker *w = tt__tls_worker;
+	if (block && w && w->fr)
+		w->now = tt_stamp_ns();
 	for (int i = 0; i < n; i++) {
 		if (ev[i].data.ptr == NULL) {
 			uint64_t v;

@@ -29,6 +29,7 @@ static const uint8_t field_max[TT_REC_MAX_] = {
 	[TT_REC_FUNC] = TT_FUNC_MAX_,	  [TT_REC_WORKER] = TT_WORKER_MAX_,
 	[TT_REC_LABEL] = TT_LABEL_MAX_,
 	[TT_REC_HOLDERS] = TT_HOLDERS_MAX_,
+	[TT_REC_RING] = TT_RING_MAX_,	  [TT_REC_EVENT] = TT_EVENT_MAX_,
 };
 
 /* Fields holding target addresses: they must be pointer-sized. */
@@ -36,7 +37,7 @@ static const uint32_t ptr_fields[TT_REC_MAX_] = {
 	[TT_REC_ROOT] = B(TT_ROOT_CHUNKS) | B(TT_ROOT_WORKERS) |
 			B(TT_ROOT_RUNTIME_NAME) | B(TT_ROOT_SITES_START) |
 			B(TT_ROOT_SITES_STOP) | B(TT_ROOT_FUNCS_START) |
-			B(TT_ROOT_FUNCS_STOP),
+			B(TT_ROOT_FUNCS_STOP) | B(TT_ROOT_FOREIGN_RING),
 	[TT_REC_CHUNK] = B(TT_CHUNK_SLOTS),
 	[TT_REC_TASK] = B(TT_TASK_SPAWN_SITE) | B(TT_TASK_ROOT_FRAME) |
 			B(TT_TASK_LABEL_BLOCK),
@@ -47,7 +48,8 @@ static const uint32_t ptr_fields[TT_REC_MAX_] = {
 			B(TT_SITE_RESUME),
 	[TT_REC_FUNC] = B(TT_FUNC_NAME) | B(TT_FUNC_FILE) |
 			B(TT_FUNC_TYPE_NAME) | B(TT_FUNC_POLL),
-	[TT_REC_WORKER] = B(TT_WORKER_TASK),
+	[TT_REC_WORKER] = B(TT_WORKER_TASK) | B(TT_WORKER_RING),
+	[TT_REC_RING] = B(TT_RING_EVENTS),
 };
 
 /* What a reader cannot do without.  B(0) is the size row. */
@@ -75,6 +77,8 @@ static tt_field *fields_of(tt_reader *r, int rec)
 	case TT_REC_WORKER: return r->f_worker;
 	case TT_REC_LABEL: return r->f_label;
 	case TT_REC_HOLDERS: return r->f_holders;
+	case TT_REC_RING: return r->f_ring;
+	case TT_REC_EVENT: return r->f_event;
 	}
 	return NULL;
 }
@@ -557,6 +561,7 @@ int tt_reader_worker(tt_reader *r, uint32_t i, tt_rworker *out)
 	out->task = tt_r_get(b, f[TT_WORKER_TASK]);
 	out->poll_start_ns = tt_r_get(b, f[TT_WORKER_POLL_START_NS]);
 	out->runtime_id = tt_r_get(b, f[TT_WORKER_RUNTIME_ID]);
+	out->ring = tt_r_get(b, f[TT_WORKER_RING]);
 	if (out->task && (!f[TT_WORKER_TASK_ID].size || !f[TT_WORKER_POLL_START_NS].size))
 		worker_task_from_slot(r, out);
 	return TT_R_OK;

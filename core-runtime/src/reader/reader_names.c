@@ -50,7 +50,7 @@ const char *tt_r_record_name(int rec)
 {
 	static const char *const names[TT_REC_MAX_] = {
 		"?", "root", "chunk", "task", "frame", "wait", "site", "func",
-		"worker", "label", "holders",
+		"worker", "label", "holders", "ring", "event",
 	};
 
 	return rec > 0 && rec < TT_REC_MAX_ ? names[rec] : "?";
@@ -61,7 +61,7 @@ static const char *const root_f[TT_ROOT_MAX_] = {
 	"worker_count", "worker_capacity", "now_ns", "start_mono_ns",
 	"start_real_ns", "tasks_live", "next_task_id", "runtime_name", "pid",
 	"sites_start", "sites_stop", "funcs_start", "funcs_stop", "flags",
-	"fork_parent_pid", "fork_runtimes",
+	"fork_parent_pid", "fork_runtimes", "foreign_ring",
 };
 static const char *const chunk_f[TT_CHUNK_MAX_] = {
 	"size", "slots", "slot_count", "first_index",
@@ -93,8 +93,25 @@ static const char *const label_f[TT_LABEL_MAX_] = {
 };
 static const char *const worker_f[TT_WORKER_MAX_] = {
 	"size", "tid", "index", "state", "task_id", "task", "poll_start_ns",
-	"runtime_id",
+	"runtime_id", "ring",
 };
+static const char *const ring_f[TT_RING_MAX_] = {
+	"size", "capacity", "head", "events", "worker",
+};
+static const char *const event_f[TT_EVENT_MAX_] = {
+	"size", "seq", "stamp_ns", "kind", "task", "arg1", "arg2", "arg3", "start_ns",
+};
+
+const char *tt_event_kind_name(uint32_t kind)
+{
+	static const char *const names[] = {
+#define XX(name, value, word) [value] = word,
+		TT_EVENT_KIND_MAP(XX)
+#undef XX
+	};
+
+	return kind < N_(names) && names[kind] ? names[kind] : "?";
+}
 
 const char *tt_r_field_name(int rec, int field)
 {
@@ -112,6 +129,8 @@ const char *tt_r_field_name(int rec, int field)
 		[TT_REC_WORKER] = { worker_f, TT_WORKER_MAX_ },
 		[TT_REC_LABEL] = { label_f, TT_LABEL_MAX_ },
 		[TT_REC_HOLDERS] = { holders_f, TT_HOLDERS_MAX_ },
+		[TT_REC_RING] = { ring_f, TT_RING_MAX_ },
+		[TT_REC_EVENT] = { event_f, TT_EVENT_MAX_ },
 	};
 
 	if (rec <= 0 || rec >= TT_REC_MAX_ || field < 0 ||

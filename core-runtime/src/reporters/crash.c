@@ -606,6 +606,7 @@ static size_t report(int fd, const where *w)
 			}
 			tt_rep_bt(p, &o, &t);
 		}
+		tt_rep_history(p, &o, t.id);
 	}
 	if (p) {
 		tt_rout_section(&o, SIZE_MAX / 2, RESERVE);

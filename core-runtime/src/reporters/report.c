@@ -16,6 +16,7 @@
 #include "tasktrace/future.h"
 #include "tasktrace/abi/registry.h"
 #include "tasktrace/read/bt.h"
+#include "tasktrace/read/history.h"
 
 /* ---- the writer ---- */
 
@@ -831,4 +832,65 @@ int tt_rep_ps_row(tt_rep *p, tt_rout *o, tt_rtask *t)
 	tt_fb_init(&fb, p->line, sizeof(p->line));
 	tt_fmt_ps_row(&fb, &v, p->now);
 	return tt_rout_line(o, fb.p);
+}
+
+/* ---- history: the flight recorder's last events of a task ---- */
+
+typedef struct rep_last {
+	tt_revent ev[TT_REP_HISTORY];
+	size_t n;
+} rep_last;
+
+/* Keep the newest TT_REP_HISTORY events, oldest first (rings come one
+ * after the other, each oldest first). */
+static int rep_keep(void *ctx, const tt_revent *ev)
+{
+	rep_last *l = ctx;
+	size_t i = l->n;
+	if (i == TT_REP_HISTORY) {
+		if (ev->stamp_ns < l->ev[0].stamp_ns)
+			return 0;
+		memmove(&l->ev[0], &l->ev[1], (TT_REP_HISTORY - 1) * sizeof l->ev[0]);
+		i = TT_REP_HISTORY - 1;
+	} else {
+		l->n++;
+	}
+	while (i > 0 && l->ev[i - 1].stamp_ns > ev->stamp_ns) {
+		l->ev[i] = l->ev[i - 1];
+		i--;
+	}
+	l->ev[i] = *ev;
+	return 0;
+}
+
+static const char *rep_name(void *ctx, uint64_t id)
+{
+	const tt_rep_ent *e = tt_rep_find(ctx, id);
+	return e ? e->name : NULL;
+}
+
+int tt_rep_history(tt_rep *p, tt_rout *o, uint64_t id)
+{
+	rep_last l;
+	tt_rflight st;
+	tt_fbuf b;
+
+	l.n = 0;
+	if (tt_flight_read(&p->r, id, rep_keep, &l, &st) < 0 || !l.n)
+		return 0;
+	tt_fb_init(&b, p->line, sizeof p->line);
+	tt_fb_str(&b, "last events of task ");
+	tt_fb_u64(&b, id);
+	tt_fb_str(&b, " (flight recorder, newest last):");
+	tt_rout_line(o, b.p);
+	for (size_t i = 0; i < l.n; i++) {
+		tt_fb_init(&b, p->line, sizeof p->line);
+		tt_fb_str(&b, "  ");
+		tt_fmt_duration(&b, p->now > l.ev[i].stamp_ns ? p->now - l.ev[i].stamp_ns : 0);
+		tt_fb_str(&b, " ago");
+		tt_fb_pad(&b, 16);
+		tt_history_event(&b, &p->r, &p->sites, rep_name, p, id, &l.ev[i]);
+		tt_rout_line(o, b.p);
+	}
+	return (int)l.n;
 }

@@ -137,6 +137,11 @@ int tt_rep_bt(tt_rep *p, tt_rout *o, tt_rtask *t);
  * whose chain did not decode, goes through tt_rep_bt.  Returns the number
  * of tasks printed. */
 int tt_rep_bt_all(tt_rep *p, tt_rout *o, const char *before);
+/* The last TT_REP_HISTORY events of task ID from the flight recorder, in
+ * the words of `tasktrace history`, after a heading line; returns how
+ * many (0: no recorder, or no event of the task: nothing printed). */
+#define TT_REP_HISTORY 8
+int tt_rep_history(tt_rep *p, tt_rout *o, uint64_t id);
 /* One `tasktrace ps` row. */
 int tt_rep_ps_row(tt_rep *p, tt_rout *o, tt_rtask *t);
 

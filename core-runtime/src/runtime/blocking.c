@@ -43,9 +43,15 @@ TT_DISPATCH static void run_job(tt_blocking_job *j)
 	int abandoned = j->state == ABANDONED;
 	if (!abandoned)
 		j->state = RUNNING;
+	uint64_t task = j->waker.task ? tt_task_id_of(j->waker.task) : 0;
 	pthread_mutex_unlock(&j->lock);
-	if (!abandoned)
+	if (!abandoned) {
+		if (tt_flight_on())
+			tt_flight_put_foreign(TT_EV_BLOCKING_START, task, (uintptr_t)j, 0, 0);
 		j->result = j->fn(j->arg);
+		if (tt_flight_on())
+			tt_flight_put_foreign(TT_EV_BLOCKING_END, task, (uintptr_t)j, 0, 0);
+	}
 	pthread_mutex_lock(&j->lock);
 	abandoned = j->state == ABANDONED;
 	j->state = DONE;

@@ -144,6 +144,7 @@ static void maintenance(tt_worker *w)
 {
 	tt_driver *d = &w->rt->driver;
 	publish_now(w);
+	tt_flight_refresh(w);
 	if (pthread_mutex_trylock(&d->lock) == 0) {
 		tt_driver_turn(d, 0);
 		pthread_mutex_unlock(&d->lock);
@@ -208,12 +209,13 @@ TT_DISPATCH void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 	tt_worker *outer = tt__tls_worker;
 	tt__tls_worker = w;
 	w->now = tt_stamp_ns();
+	tt_flight_refresh(w);
 	worker_state(w, TT_WORKER_POLLING);
 	while (!should_stop(w->rt, stop)) {
 		w->tick++;
 		tt_task *t = find_work(w);
 		if (t) {
-			tt_task_poll(w, t);
+			w->poll(w, t);
 			if (w->tick % MAINTENANCE_INTERVAL == 0)
 				maintenance(w);
 			continue;
@@ -222,9 +224,11 @@ TT_DISPATCH void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 		worker_state(w, TT_WORKER_IDLE);
 		park(w, stop);
 		w->now = tt_stamp_ns();
+		tt_flight_refresh(w);
 		worker_state(w, TT_WORKER_POLLING);
 	}
 	worker_state(w, TT_WORKER_IDLE);
+	w->fr = NULL;
 	tt__tls_worker = outer;
 }
 
@@ -234,7 +238,7 @@ TT_DISPATCH static void *worker_main(void *arg)
 	char name[16];
 	snprintf(name, sizeof name, "%.10s-%u", w->rt->name, w->index);
 	pthread_setname_np(pthread_self(), name);
-	w->rec = tt_worker_record_claim(w->rt->id, w->index);
+	w->rec = tt_worker_record_claim(w->rt->id, w->index, w->rt->flight_bytes);
 	if (!w->rec)
 		w->rec = &w->spare;
 	tt_hook_worker_start(); /* alternate signal stack for the crash handler */
@@ -271,6 +275,7 @@ tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 		return NULL;
 	}
 	rt->id = tt_next_runtime_id();
+	rt->flight_bytes = tt_flight_bytes(opts ? opts->recorder_bytes : 0);
 	rt->current_thread = n == 0;
 	rt->nworkers = n ? (uint32_t)n : 1;
 	snprintf(rt->name, sizeof rt->name, "%s",
@@ -394,7 +399,7 @@ TT_DISPATCH intptr_t tt_block_on_named(tt_runtime *h, tt_frame *root, const char
 		return -errno;
 	if (rt->current_thread) {
 		tt_worker *w = &rt->workers[0];
-		w->rec = tt_worker_record_claim(rt->id, 0);
+		w->rec = tt_worker_record_claim(rt->id, 0, rt->flight_bytes);
 		if (!w->rec)
 			w->rec = &w->spare;
 		tt_worker_run(w, &t->done);

@@ -161,19 +161,90 @@ struct tt_task {
 /* Registry worker record (published) + nothing private.  Per poll only
  * `task` changes: readers take the task's id and the poll's start from
  * that slot (docs/registry-abi.md §5.8). */
+/* ---- flight.c: the flight recorder (docs/registry-abi.md §5.12) ---- */
+typedef struct tt_flight_event {
+	_Atomic uint64_t seq;
+	_Atomic uint64_t stamp_ns;
+	_Atomic uint64_t task;
+	_Atomic uint64_t arg1;
+	_Atomic uint64_t arg2;
+	_Atomic uint32_t kind;
+	_Atomic uint32_t arg3;
+	_Atomic uint64_t start_ns;
+} tt_flight_event;
+typedef struct tt_flight_ring {
+	uint64_t capacity; /* a power of two here (readers do not assume it) */
+	_Atomic uint64_t head;
+	tt_flight_event *events;
+	int32_t worker;
+	uint32_t reserved;
+} tt_flight_ring;
+
 typedef struct tt_worker_record {
 	_Atomic uint64_t tid;
 	uint32_t index;
 	_Atomic uint32_t state;
 	tt_task *_Atomic task;
 	uint64_t runtime_id;
+	tt_flight_ring *_Atomic ring;
 } tt_worker_record;
+
+/* The run-time switch (tt_recorder_enable): every event site tests it
+ * first, so a recorder switched off costs a load and a branch. */
+extern _Atomic int tt__flight_on __attribute__((visibility("hidden")));
+static inline int tt_flight_on(void)
+{
+	return TT_RECORDING && TT_UNLIKELY(atomic_load_explicit(&tt__flight_on, RELAXED));
+}
+/* Append an event to RING, whose only writer is the caller: the fields,
+ * then SEQ = 2*pos+2, then HEAD = pos+1.  A reader takes an event only
+ * if its SEQ is the one its position calls for and the position is
+ * within CAPACITY-1 of HEAD read after the copy: the slot being written
+ * is always the one of position HEAD-CAPACITY, which that excludes, so
+ * a torn or overwritten event is never taken for one (§5.12). */
+static inline tt_flight_event *tt_flight_slot(tt_flight_ring *r, uint64_t *pos)
+{
+	*pos = atomic_load_explicit(&r->head, RELAXED);
+	return &r->events[*pos & (r->capacity - 1)];
+}
+static inline void tt_flight_commit(tt_flight_ring *r, tt_flight_event *e, uint64_t pos)
+{
+	atomic_store_explicit(&e->seq, 2 * pos + 2, RELEASE);
+	atomic_store_explicit(&r->head, pos + 1, RELEASE);
+}
+static inline void tt_flight_put(tt_flight_ring *r, uint32_t kind, uint64_t stamp,
+				 uint64_t task, uint64_t a1, uint64_t a2, uint32_t a3,
+				 uint64_t start)
+{
+	uint64_t pos;
+	tt_flight_event *e = tt_flight_slot(r, &pos);
+	atomic_store_explicit(&e->stamp_ns, stamp, RELAXED);
+	atomic_store_explicit(&e->task, task, RELAXED);
+	atomic_store_explicit(&e->arg1, a1, RELAXED);
+	atomic_store_explicit(&e->arg2, a2, RELAXED);
+	atomic_store_explicit(&e->kind, kind, RELAXED);
+	atomic_store_explicit(&e->arg3, a3, RELAXED);
+	atomic_store_explicit(&e->start_ns, start, RELAXED);
+	tt_flight_commit(r, e, pos);
+}
+/* An event from a thread that is not a worker (or has no ring): into the
+ * process's foreign ring, under its writers' lock.  Stamped here. */
+void tt_flight_put_foreign(uint32_t kind, uint64_t task, uint64_t a1, uint64_t a2, uint32_t a3);
+/* The ring for a worker record of RUNTIME_ID's runtime: kept with the
+ * record across runtimes; NULL when the recorder is off (size 0). */
+tt_flight_ring *tt_flight_ring_for(int32_t worker, size_t bytes);
+/* Bytes per ring: OPTS_BYTES (> 0), else TASKTRACE_RECORDER, else the
+ * default; 0 when off. */
+size_t tt_flight_bytes(long opts_bytes);
+const void *tt_flight_foreign_ring(void);
+/* In the child of a fork (registry.c's atfork handler). */
+void tt_flight_forked(void);
 
 /* ---- registry.c ---- */
 tt_task *tt_slot_alloc(void);
 void tt_slot_free(tt_task *t);
 uint64_t tt_next_task_id(void);
-tt_worker_record *tt_worker_record_claim(uint64_t runtime_id, uint32_t index);
+tt_worker_record *tt_worker_record_claim(uint64_t runtime_id, uint32_t index, size_t ring_bytes);
 void tt_worker_record_release(tt_worker_record *rec);
 uint64_t tt_next_runtime_id(void);
 void tt_registry_set_now(uint64_t now);
@@ -352,14 +423,23 @@ struct tt_worker {
 	uint32_t rng;
 	uint64_t now;           /* tt_stamp_ns() at the end of the last poll or park */
 	uint64_t now_published; /* last value stored in the registry root */
+	/* The ring of rec while the recorder is on, else NULL: what the poll
+	 * path tests, refreshed at the worker's maintenance (so a switch
+	 * takes effect within MAINTENANCE_INTERVAL polls). */
+	tt_flight_ring *fr;
+	void (*poll)(tt_worker *w, tt_task *t); /* tt_task_poll, or _recorded with fr */
 	int idle;		/* in rt->idle, under idle_lock */
 	/* Touched only by the thread running this worker (tt__tls_worker). */
 	tt_frame_cache frames;
 	tt_slot_cache slots;
 };
+/* Set W's fr from the switch and its record (out of line: the worker
+ * loop calls it rarely and keeps its registers). */
+void tt_flight_refresh(tt_worker *w);
 
 struct tt_runtime {
 	uint64_t id;
+	size_t flight_bytes; /* per worker ring, 0: none */
 	uint32_t nworkers;
 	int current_thread; /* no threads: block_on drives worker 0 */
 	char name[16];
@@ -389,6 +469,18 @@ struct tt_cx {
 #define TT_TLS __thread __attribute__((tls_model("initial-exec")))
 extern TT_TLS tt_worker *tt__tls_worker;
 extern TT_TLS tt_task *tt__tls_task;
+
+/* An event on the calling thread's worker ring, stamped with its cached
+ * clock, or on the foreign ring off a worker. */
+static inline void tt_flight_here(uint32_t kind, uint64_t task, uint64_t a1, uint64_t a2,
+				  uint32_t a3)
+{
+	tt_worker *w = tt__tls_worker;
+	if (!w)
+		tt_flight_put_foreign(kind, task, a1, a2, a3);
+	else if (w->fr) /* (a worker without one: its runtime records nothing) */
+		tt_flight_put(w->fr, kind, w->now, task, a1, a2, a3, 0);
+}
 
 /* A task's id, and the polling task's (0 outside a task): what the locks
  * record as their owner. */
@@ -532,6 +624,7 @@ static inline int tt_task_done(const tt_task *t)
 	return (atomic_load_explicit(&((tt_task *)t)->sched, ACQUIRE) & SCHED_COMPLETE) != 0;
 }
 void tt_task_poll(tt_worker *w, tt_task *t);
+void tt_task_poll_recorded(tt_worker *w, tt_task *t);
 void tt_task_unref(tt_task *t);
 /* Cancel a task that will never be polled again (runtime shutdown). */
 void tt_task_abandon(tt_task *t);

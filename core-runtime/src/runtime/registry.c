@@ -24,7 +24,7 @@ typedef struct tt_chunk {
 	uint64_t first_index;
 } tt_chunk;
 
-#define N_LAYOUT 87
+#define N_LAYOUT 103
 
 struct tt_registry_root {
 	tt_registry_header hdr;
@@ -46,6 +46,7 @@ struct tt_registry_root {
 	uint64_t flags;
 	uint64_t fork_parent_pid;
 	uint64_t fork_runtimes;
+	const void *foreign_ring;
 	tt_layout_entry layout[N_LAYOUT];
 };
 
@@ -127,6 +128,7 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		R_(TT_ROOT_FLAGS, flags),
 		R_(TT_ROOT_FORK_PARENT_PID, fork_parent_pid),
 		R_(TT_ROOT_FORK_RUNTIMES, fork_runtimes),
+		R_(TT_ROOT_FOREIGN_RING, foreign_ring),
 		SZ_(TT_REC_CHUNK, tt_chunk),
 		C_(TT_CHUNK_SLOTS, slots),
 		C_(TT_CHUNK_SLOT_COUNT, slot_count),
@@ -187,12 +189,27 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		K_(TT_WORKER_STATE, state),
 		K_(TT_WORKER_TASK, task),
 		K_(TT_WORKER_RUNTIME_ID, runtime_id),
+		K_(TT_WORKER_RING, ring),
 		SZ_(TT_REC_HOLDERS, tt_holders),
 		H_(TT_HOLDERS_SEQ, seq),
 		H_(TT_HOLDERS_COUNT, count),
 		H_(TT_HOLDERS_FLAGS, flags),
 		H_(TT_HOLDERS_LAST, last),
 		H_(TT_HOLDERS_IDS, ids),
+		SZ_(TT_REC_RING, tt_flight_ring),
+		L_(TT_REC_RING, TT_RING_CAPACITY, tt_flight_ring, capacity),
+		L_(TT_REC_RING, TT_RING_HEAD, tt_flight_ring, head),
+		L_(TT_REC_RING, TT_RING_EVENTS, tt_flight_ring, events),
+		L_(TT_REC_RING, TT_RING_WORKER, tt_flight_ring, worker),
+		SZ_(TT_REC_EVENT, tt_flight_event),
+		L_(TT_REC_EVENT, TT_EVENT_SEQ, tt_flight_event, seq),
+		L_(TT_REC_EVENT, TT_EVENT_STAMP_NS, tt_flight_event, stamp_ns),
+		L_(TT_REC_EVENT, TT_EVENT_KIND, tt_flight_event, kind),
+		L_(TT_REC_EVENT, TT_EVENT_TASK, tt_flight_event, task),
+		L_(TT_REC_EVENT, TT_EVENT_ARG1, tt_flight_event, arg1),
+		L_(TT_REC_EVENT, TT_EVENT_ARG2, tt_flight_event, arg2),
+		L_(TT_REC_EVENT, TT_EVENT_ARG3, tt_flight_event, arg3),
+		L_(TT_REC_EVENT, TT_EVENT_START_NS, tt_flight_event, start_ns),
 	}};
 
 /* The library reaches its root through this hidden alias, never through
@@ -233,6 +250,7 @@ static void registry_forked(void)
 	root.fork_parent_pid = root.pid;
 	root.fork_runtimes = atomic_load_explicit(&runtime_ids, RELAXED);
 	root.pid = (uint64_t)getpid();
+	tt_flight_forked();
 }
 
 static void registry_start(void)
@@ -244,6 +262,7 @@ static void registry_start(void)
 	root.start_real_ns = (uint64_t)r.tv_sec * 1000000000ull + r.tv_nsec;
 	root.now_ns = tt_stamp_ns(); /* the clock of all recording stamps */
 	root.pid = (uint64_t)getpid();
+	root.foreign_ring = tt_flight_foreign_ring();
 	pthread_atfork(NULL, NULL, registry_forked);
 }
 
@@ -418,7 +437,7 @@ void tt_registry_tasks_live(int delta)
 				  RELAXED);
 }
 
-tt_worker_record *tt_worker_record_claim(uint64_t runtime_id, uint32_t index)
+tt_worker_record *tt_worker_record_claim(uint64_t runtime_id, uint32_t index, size_t ring_bytes)
 {
 	for (uint32_t i = 0; i < TT_MAX_WORKERS; i++) {
 		tt_worker_record *rec = &worker_records[i];
@@ -429,6 +448,7 @@ tt_worker_record *tt_worker_record_claim(uint64_t runtime_id, uint32_t index)
 			rec->index = index;
 			rec->runtime_id = runtime_id;
 			atomic_store(&rec->task, NULL);
+			atomic_store(&rec->ring, tt_flight_ring_for((int32_t)i, ring_bytes));
 			atomic_store(&rec->tid, (uint64_t)gettid());
 			uint32_t count = atomic_load(&root.worker_count);
 			while (count < i + 1 &&

@@ -267,7 +267,10 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	TT_RECORD(tt_registry_tasks_live(1));
 	seq_leave(t);
 	/* Publishing the id makes the slot visible to readers: last. */
-	atomic_store_explicit(&t->id, tt_next_task_id(), RELEASE);
+	uint64_t id = tt_next_task_id();
+	atomic_store_explicit(&t->id, id, RELEASE);
+	if (tt_flight_on())
+		tt_flight_here(TT_EV_SPAWN, id, t->parent_id, (uintptr_t)spawn_site, 0);
 	tt_schedule(t);
 	return t;
 }
@@ -441,6 +444,8 @@ static void wake(tt_task *t, int by_val)
 	if (TT_RECORDING) {
 		atomic_store_explicit(&t->wake_ns, tt_clock_cached(), RELAXED);
 		atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
+		if (tt_flight_on())
+			tt_flight_here(TT_EV_WAKE, tt_task_id_of(t), tt_current_id(), 0, 0);
 	}
 	if (by_val)
 		atomic_fetch_sub_explicit(&t->wakers, 1, RELAXED);
@@ -592,8 +597,47 @@ static inline __attribute__((always_inline)) void poll_end(tt_worker *w, tt_task
 	atomic_store_explicit(&w->rec->task, NULL, RELAXED);
 }
 
-/* Runs one poll of T on worker W, consuming the queue reference. */
-TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
+/* A poll of T that ended pending, recorded on W's ring R with where T
+ * waits: the innermost frame's await site, its leaf's object and wait
+ * kind (out of line: the frame walk is the recorder's longest step). */
+static __attribute__((noinline)) void flight_suspend(tt_flight_ring *r, tt_worker *w, tt_task *t)
+{
+	const tt_site *site = NULL;
+	const tt_wait *wait = NULL;
+	tt_frame *f = atomic_load_explicit(&t->root, RELAXED);
+	/* Bounded: a frame chain deeper than this is cut, not walked. */
+	for (int depth = 0; f && depth < 256; depth++) {
+		if (f->func && f->func->kind == TT_FUNC_KIND_LEAF) {
+			wait = &((tt_leaf *)f)->wait;
+			break;
+		}
+		if (f->site)
+			site = f->site;
+		f = f->child;
+	}
+	tt_flight_put(r, TT_EV_SUSPEND, w->now, tt_task_id_of(t), (uintptr_t)site,
+		      wait ? (uintptr_t)wait->object : 0, wait ? wait->kind : 0,
+		      atomic_load_explicit(&t->poll_start_ns, RELAXED));
+}
+
+/* A poll of T that ended otherwise (KIND: YIELD, DONE, CANCEL): the
+ * event's arguments are not written, readers ignore them (§5.12). */
+static inline __attribute__((always_inline)) void flight_poll(tt_flight_ring *r, tt_worker *w,
+							     tt_task *t, uint32_t kind)
+{
+	uint64_t pos;
+	tt_flight_event *e = tt_flight_slot(r, &pos);
+	atomic_store_explicit(&e->stamp_ns, w->now, RELAXED);
+	atomic_store_explicit(&e->task, tt_task_id_of(t), RELAXED);
+	atomic_store_explicit(&e->kind, kind, RELAXED);
+	atomic_store_explicit(&e->start_ns, atomic_load_explicit(&t->poll_start_ns, RELAXED),
+			      RELAXED);
+	tt_flight_commit(r, e, pos);
+}
+
+/* FR: W's flight recorder ring, or NULL; constant in each copy below. */
+static inline __attribute__((always_inline)) void tt_task_poll_inline(tt_worker *w, tt_task *t,
+							  tt_flight_ring *fr)
 {
 	uint64_t s = atomic_load_explicit(&t->sched, ACQUIRE);
 	while (!atomic_compare_exchange_weak_explicit(
@@ -630,6 +674,8 @@ TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 	if (TT_UNLIKELY(ready)) {
 		complete(t, cancelled ? TT_ECANCELED : root->result, cancelled);
 		poll_end(w, t);
+		if (fr)
+			flight_poll(fr, w, t, cancelled ? TT_EV_CANCEL : TT_EV_DONE);
 		seq_leave(t);
 		atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
 		/* Clear RUNNING (set: subtracting clears it) and drop the alive
@@ -648,6 +694,8 @@ TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 	 * nothing more to record. */
 	s = atomic_load_explicit(&t->sched, RELAXED);
 	if (s & SCHED_NOTIFIED) {
+		if (fr)
+			flight_poll(fr, w, t, TT_EV_YIELD);
 		seq_leave(t);
 		atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, ACQ_REL);
 		tt_schedule(t);
@@ -658,6 +706,8 @@ TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 	 * The seqlock window closes before RUNNING is cleared: from then on
 	 * a wake may queue T and another worker begin polling it (and enter
 	 * the window itself). */
+	if (fr)
+		flight_suspend(fr, w, t);
 	TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_IDLE, RELAXED));
 	seq_leave(t);
 	uint64_t to;
@@ -674,6 +724,20 @@ TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
 	}
 }
 
+/* Runs one poll of T on worker W, consuming the queue reference: without
+ * the flight recorder, and with it (on W's ring).  The worker calls the
+ * one its fr says through a pointer (tt_flight_refresh), so a recorder
+ * switched off costs the poll path no instruction at all. */
+TT_DISPATCH void tt_task_poll(tt_worker *w, tt_task *t)
+{
+	tt_task_poll_inline(w, t, NULL);
+}
+
+TT_DISPATCH void tt_task_poll_recorded(tt_worker *w, tt_task *t)
+{
+	tt_task_poll_inline(w, t, w->fr);
+}
+
 void tt_task_abandon(tt_task *t)
 {
 	uint64_t s = atomic_fetch_or_explicit(&t->sched, SCHED_RUNNING, ACQ_REL);
@@ -686,6 +750,8 @@ void tt_task_abandon(tt_task *t)
 	tt_frame_cancel(atomic_load_explicit(&t->root, RELAXED));
 	complete(t, TT_ECANCELED, 1);
 	seq_leave(t);
+	if (tt_flight_on())
+		tt_flight_here(TT_EV_CANCEL, tt_task_id_of(t), 0, 0, 0);
 	tt__tls_task = prev;
 	atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, RELEASE);
 	atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);

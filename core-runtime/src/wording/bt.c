@@ -304,7 +304,7 @@ int tt_bt_print(const tt_bt_src *s, const tt_bt_task *t)
 }
 
 static const char default_prune[] =
-    "^(tt_frame_poll|tt_task_poll|tt_worker_run|worker_main|tt_block_on|"
+    "^(tt_frame_poll|tt_task_poll[a-z_]*|tt_worker_run|worker_main|tt_block_on|"
     "tt_schedule|tt_waker_[a-z_]+|tt_cx_[a-z_]+|start_thread|clone3?|"
     "__clone3?|__GI___clone3?)$";
 

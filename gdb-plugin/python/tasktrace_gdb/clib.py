@@ -64,7 +64,7 @@ class RTask(ctypes.Structure):
 
 class RWorker(ctypes.Structure):
     _fields_ = [("tid", U64), ("index", U32), ("state", U32), ("task_id", U64), ("task", U64),
-                ("poll_start_ns", U64), ("runtime_id", U64)]
+                ("poll_start_ns", U64), ("runtime_id", U64), ("ring", U64)]
 
 
 class SSite(ctypes.Structure):
@@ -260,6 +260,7 @@ PROTOTYPES = {
     "tt_root_pick": (ctypes.c_int, [Mem, ctypes.POINTER(U64), SIZE, ctypes.POINTER(RootPick)]),
     "tt_live_now": (U64, [ctypes.c_int, U64]),
     "tt_live_now_at": (U64, [ctypes.c_int, U64, U64]),
+    "tt_history_text": (ctypes.c_void_p, [Mem, SNAP_P, U64, SIZE, U64, ctypes.c_void_p]),
     "tt_bt_text": (ctypes.c_void_p, [SNAP_P, U64, ctypes.POINTER(U64), SIZE,
                                      ctypes.POINTER(BtHooks)]),
     "tt_bt_snapshot": (ctypes.c_int, [SNAP_P, ctypes.c_void_p, U64, ctypes.POINTER(BtHooks),

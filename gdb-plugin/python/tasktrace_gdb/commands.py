@@ -505,6 +505,40 @@ fields (its locals)."""
             gdb.write(("\n" if i else "") + "\n".join(lines) + "\n")
 
 
+def history_text(snap, tid):
+    """The text of `tasktrace history` for task TID (wording/history.c)."""
+    lib = snap._lib
+    mem, keep = clib.inferior_mem(gdb.selected_inferior())
+    raw = lib.tt_history_text(mem, snap._p, tid, 0, snap.now_ns, None)
+    del keep
+    if not raw:
+        raise gdb.GdbError("out of memory printing the history")
+    return clib.take_text(lib, raw)
+
+
+class TaskHistory(gdb.Command):
+    """A task's recent events from the flight recorder: task history [ID]
+Newest last: when it was spawned and by whom, each poll with its worker,
+duration and how it ended (where it suspended and on what), who woke it,
+the tasks it woke and spawned; then what it is doing now.  The words of
+`tasktrace history`."""
+
+    def __init__(self):
+        super().__init__("task history", gdb.COMMAND_STACK)
+
+    def invoke(self, arg, from_tty):
+        snap = snapshot()
+        arg = arg.strip()
+        if arg:
+            tid = parse_id(arg)
+        else:
+            t = current_task(snap)
+            if t is None:
+                raise gdb.GdbError("No task selected; use \"task ID\" or \"task history ID\".")
+            tid = t.id
+        gdb.write(history_text(snap, tid))
+
+
 class TaskApply(gdb.Command):
     """Run a command with each task selected: task apply all|ID...|-label KEY[=VALUE]... CMD
 -label: every task with label KEY set to VALUE (KEY alone: with label KEY);
@@ -684,6 +718,7 @@ def install():
     InfoTasks()
     Task()
     TaskBt()
+    TaskHistory()
     TaskApply()
     TaskFrame()
     TaskDiagnose()  # after Task(): it is a subcommand of the "task" prefix

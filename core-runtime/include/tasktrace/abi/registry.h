@@ -45,7 +45,9 @@ enum tt_record {
 	TT_REC_WORKER = 8,
 	TT_REC_LABEL = 9, /* an element of TASK.labels */
 	TT_REC_HOLDERS = 10, /* the tasks that can end a wait (WAIT.HOLDERS) */
-	TT_REC_MAX_ = 11
+	TT_REC_RING = 11,    /* a flight recorder ring (WORKER.RING, ROOT.FOREIGN_RING) */
+	TT_REC_EVENT = 12,   /* an element of RING.EVENTS */
+	TT_REC_MAX_ = 13
 };
 
 /* Field numbers, per record.  Field 0 of every record is its size (the
@@ -74,7 +76,10 @@ enum tt_root_field {
 	 * are process FORK_PARENT_PID's, copied and frozen (0: no fork). */
 	TT_ROOT_FORK_PARENT_PID = 19,
 	TT_ROOT_FORK_RUNTIMES = 20,
-	TT_ROOT_MAX_ = 21
+	/* ptr: the RING of events recorded on threads that are not workers
+	 * (wakes from foreign threads, blocking-pool ends); 0: none */
+	TT_ROOT_FOREIGN_RING = 21,
+	TT_ROOT_MAX_ = 22
 };
 enum tt_chunk_field {
 	TT_CHUNK_SLOTS = 1,       /* ptr: first slot; slots are TASK-sized */
@@ -157,7 +162,8 @@ enum tt_worker_field {
 	TT_WORKER_TASK = 5, /* ptr: the TASK slot being polled */
 	TT_WORKER_POLL_START_NS = 6,
 	TT_WORKER_RUNTIME_ID = 7,
-	TT_WORKER_MAX_ = 8
+	TT_WORKER_RING = 8, /* ptr: the worker's flight recorder RING; 0: none */
+	TT_WORKER_MAX_ = 9
 };
 /* A bounded set of task ids kept by a synchronisation object and changed
  * under its lock. */
@@ -181,6 +187,29 @@ enum tt_label_field {
 	TT_LABEL_KEY = 1,   /* char[], NUL-terminated unless it fills the field */
 	TT_LABEL_VALUE = 2, /* char[], likewise */
 	TT_LABEL_MAX_ = 3
+};
+
+/* The flight recorder (docs/registry-abi.md §5.12): a ring of EVENT records
+ * with one writer, which stores an event's SEQ odd (2*pos+1) before its
+ * fields and even (2*pos+2) after them, pos being the event's number in
+ * the ring from 0, then HEAD = pos+1. */
+enum tt_ring_field {
+	TT_RING_CAPACITY = 1, /* EVENT records in EVENTS */
+	TT_RING_HEAD = 2,     /* events ever written; event pos is at pos % CAPACITY */
+	TT_RING_EVENTS = 3,   /* ptr: EVENT[CAPACITY] */
+	TT_RING_WORKER = 4,   /* index of the WORKER record it belongs to, -1: foreign */
+	TT_RING_MAX_ = 5
+};
+enum tt_event_field {
+	TT_EVENT_SEQ = 1,      /* 2*pos+2 when complete, odd while written */
+	TT_EVENT_STAMP_NS = 2, /* the recording clock (§5.3), coarse */
+	TT_EVENT_KIND = 3,     /* TT_EVENT_KIND_MAP */
+	TT_EVENT_TASK = 4,     /* the task it is about (id) */
+	TT_EVENT_ARG1 = 5,     /* kind-specific, see TT_EVENT_KIND_MAP */
+	TT_EVENT_ARG2 = 6,
+	TT_EVENT_ARG3 = 7,
+	TT_EVENT_START_NS = 8, /* a poll's beginning (its end is STAMP_NS); 0 */
+	TT_EVENT_MAX_ = 9
 };
 
 /* One row of the layout table: record type, field, byte offset, byte size.
@@ -341,6 +370,30 @@ typedef struct tt_registry_header {
 	XX(IDLE, 1, "idle") /* searching or parked */ \
 	XX(POLLING, 2, "polling")                     \
 	XX(EXITED, 3, "exited")
+
+/* Events of the flight recorder.  XX(NAME, value, word); the comment
+ * says what ARG1, ARG2 and ARG3 hold (0 when not listed).  A poll is one
+ * event, written when it ends (SUSPEND, YIELD, DONE, or CANCEL with a
+ * START_NS): STAMP_NS is its end, START_NS its beginning. */
+#define TT_EVENT_KIND_MAP(XX)                                                          \
+	XX(SPAWN, 1, "spawned") /* arg1 the parent id, arg2 ptr SITE of the spawn */   \
+	XX(SUSPEND, 2, "suspended") /* a poll ended pending: arg1 ptr SITE of the      \
+				       innermost await, arg2 the leaf's object,    \
+				       arg3 its wait kind */                       \
+	XX(YIELD, 3, "yielded")	    /* a poll ended, woken during it */                \
+	XX(DONE, 4, "completed")    /* a poll ended with the task's result */          \
+	XX(CANCEL, 5, "cancelled")  /* the task ended cancelled (in a poll if          \
+				       START_NS is set) */                         \
+	XX(WAKE, 6, "woken")	    /* queued by task arg1 (0: none) on thread arg2    \
+				       (a tid, foreign ring only) */               \
+	XX(BLOCKING_START, 7, "blocking call started") /* arg1 the job, arg2 tid */    \
+	XX(BLOCKING_END, 8, "blocking call returned")  /* arg1 the job, arg2 tid */
+
+enum tt_event_kind {
+#define TT_XX_(name, value, ...) TT_EV_##name = value,
+	TT_EVENT_KIND_MAP(TT_XX_)
+#undef TT_XX_
+};
 
 enum tt_task_state {
 #define TT_XX_(name, value, ...) TT_STATE_##name = value,

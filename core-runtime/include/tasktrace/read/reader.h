@@ -205,6 +205,8 @@ typedef struct tt_reader {
 	tt_field f_worker[TT_WORKER_MAX_];
 	tt_field f_label[TT_LABEL_MAX_];
 	tt_field f_holders[TT_HOLDERS_MAX_];
+	tt_field f_ring[TT_RING_MAX_];
+	tt_field f_event[TT_EVENT_MAX_];
 	unsigned char root[1024]; /* copy of the root record */
 	char err[160];            /* last error, one line */
 	/* Private to the reader: the view of tt_reader_set_view, and FUNC
@@ -322,6 +324,7 @@ typedef struct tt_rworker {
 	uint64_t task;
 	uint64_t poll_start_ns;
 	uint64_t runtime_id;
+	uint64_t ring; /* its flight recorder RING, 0 */
 } tt_rworker;
 
 /* The cross-checks the registry offers against a slot array described
@@ -492,6 +495,43 @@ TT_API int64_t tt_runtimes_worker_tid(const tt_runtimes *rt, const tt_rworker *w
  * task is T's slot while T is in a poll (docs/registry-abi.md §5.3). */
 TT_API int32_t tt_rtask_worker(const tt_reader *r, const tt_rtask *t, const tt_rworker *w,
 			       size_t n);
+
+/* ---- the flight recorder (docs/registry-abi.md §5.12) ---- */
+
+/* An event decoded from a ring; fields its kind does not use are 0. */
+typedef struct tt_revent {
+	uint64_t pos;	   /* its number in its ring */
+	uint64_t stamp_ns; /* when it happened (a poll: when it ended) */
+	uint64_t start_ns; /* a poll's beginning; 0 */
+	uint64_t task, arg1, arg2;
+	uint32_t kind, arg3; /* TT_EV_* */
+	int32_t worker;	     /* the index of the ring's worker, -1: the foreign ring */
+} tt_revent;
+
+/* What reading the rings found, for the one line a front end says. */
+typedef struct tt_rflight {
+	uint32_t rings;	    /* rings read */
+	uint32_t bad_rings; /* rings that could not be read (err says the last) */
+	uint64_t events;    /* events delivered */
+	uint64_t skipped;   /* torn, overwritten while read, or out of order */
+	uint64_t lost;	    /* written before the oldest a ring still holds */
+	char err[160];
+} tt_rflight;
+
+/* Called per event, oldest first within each ring; nonzero stops. */
+typedef int (*tt_revent_fn)(void *ctx, const tt_revent *ev);
+
+/* Decode every ring (the workers', then the foreign one), delivering the
+ * events about task TASK_ID (0: all).  Non-blocking on a live target: an
+ * event is delivered only if its SEQ matches its position and the ring's
+ * head, read again after the copy, has not lapped it; the others are
+ * counted in ST->skipped, never delivered.  No allocation, no stdio.
+ * Returns the events delivered, or a TT_R_* error when the registry has
+ * no recorder (TT_R_NOT_FOUND). */
+TT_API int64_t tt_flight_read(tt_reader *r, uint64_t task_id, tt_revent_fn fn, void *ctx,
+			      tt_rflight *st);
+/* The word for event kind KIND ("suspended"), "?" if unknown. */
+TT_API const char *tt_event_kind_name(uint32_t kind);
 
 /* ---- snapshot layer ---- */
 

@@ -1,0 +1,44 @@
+/* A task's history from the flight recorder (docs/registry-abi.md §5.12):
+ * `tasktrace history` and gdb's `task history`, gdb calling it through
+ * ctypes, so both print the same words. */
+#ifndef TASKTRACE_HISTORY_H
+#define TASKTRACE_HISTORY_H
+
+#include "tasktrace/api.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tasktrace/read/format.h"
+#include "tasktrace/read/reader.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TT_HISTORY_DEFAULT 64
+
+/* The name of task ID, NULL if unknown. */
+typedef const char *(*tt_history_name_fn)(void *ctx, uint64_t id);
+
+/* One event EV about task ID in words, without its age, into B: the one
+ * wording of `tasktrace history`, gdb's `task history` and the crash log.
+ * SITES resolves the events' sites; NAME (may be NULL) names tasks.
+ * Async-signal-safe: no allocation, no stdio. */
+TT_API void tt_history_event(tt_fbuf *b, tt_reader *r, tt_rsym_cache *sites,
+			     tt_history_name_fn name, void *ctx, uint64_t id, const tt_revent *ev); /* events shown when the caller says 0 */
+
+/* Task ID's last MAX events (0: TT_HISTORY_DEFAULT) in S's registry,
+ * read through MEM, newest last, ages against NOW: when it was spawned,
+ * each poll with its worker, duration and how it ended (where it
+ * suspended, on what), who woke it, the tasks it woke and spawned, then
+ * what it is doing now (from S).  *FOUND (may be NULL) gets the events
+ * shown.  Returns malloc'd text (free it), NULL with errno on failure of
+ * memory; a registry without a recorder gives one line saying so. */
+TT_API char *tt_history_text(tt_mem mem, const tt_snapshot *s, uint64_t id, size_t max,
+			     uint64_t now, size_t *found);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,225 @@
+/* The flight recorder (docs/registry-abi.md §5.12) as a reader sees it: the
+ * runtime's rings decoded by tt_flight_read through this process's own
+ * memory -- a task's polls in order, a wrapped ring, the run-time switch,
+ * and hostile rings (a torn event, an absurd capacity) that are counted
+ * and never delivered. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tasktrace/read/reader.h"
+#include "tasktrace/tasktrace.h"
+
+typedef struct yielder {
+	tt_frame frame;
+	int n, count;
+} yielder;
+static tt_poll yielder_poll(yielder *self, tt_cx *cx);
+TT_ASYNC_FN(yielder, yielder_poll, NULL);
+static tt_poll yielder_poll(yielder *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (self->n = 0; self->n < self->count; self->n++)
+		TT_YIELD(self, cx);
+	TT_RETURN(self, self->n);
+}
+
+/* Run a task that yields COUNT times on a current-thread runtime whose
+ * rings hold BYTES (0: the default). */
+static void run_yielder(int count, long bytes)
+{
+	tt_runtime_opts o = {.workers = 0, .recorder_bytes = bytes};
+	tt_runtime *rt = tt_runtime_new(&o);
+	ck_assert_ptr_nonnull(rt);
+	yielder y = TT_NEW(yielder, .count = count);
+	ck_assert_int_eq(tt_block_on_named(rt, &y.frame, "yielder"), count);
+	tt_runtime_free(rt);
+}
+
+typedef struct got {
+	tt_revent ev[4096];
+	size_t n;
+} got;
+
+static int keep(void *ctx, const tt_revent *ev)
+{
+	got *g = ctx;
+	if (g->n < sizeof g->ev / sizeof g->ev[0])
+		g->ev[g->n++] = *ev;
+	return 0;
+}
+
+static tt_reader *open_self(void)
+{
+	tt_reader *r = calloc(1, sizeof *r);
+	ck_assert_int_eq(
+	    tt_reader_open(r, tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL),
+	    TT_R_OK);
+	return r;
+}
+
+/* The last task that completed: the yielder. */
+static uint64_t last_done(const got *g)
+{
+	for (size_t i = g->n; i-- > 0;)
+		if (g->ev[i].kind == TT_EV_DONE)
+			return g->ev[i].task;
+	ck_abort_msg("no task completed");
+	return 0;
+}
+
+START_TEST(polls_in_order)
+{
+	run_yielder(10, 0);
+	tt_reader *r = open_self();
+	static got g;
+	tt_rflight st;
+	ck_assert_int_gt(tt_flight_read(r, 0, keep, &g, &st), 0);
+	ck_assert_uint_eq(st.skipped, 0);
+	uint64_t id = last_done(&g);
+	int spawned = 0, yields = 0, done = 0;
+	for (size_t i = 0; i < g.n; i++) {
+		const tt_revent *e = &g.ev[i];
+		if (e->task != id)
+			continue;
+		if (e->kind == TT_EV_SPAWN) {
+			/* (on the foreign ring: block_on spawns from this thread) */
+			ck_assert_int_lt(e->worker, 0);
+			ck_assert_uint_ne(e->arg2, 0); /* the spawn site */
+			spawned++;
+		} else if (e->kind == TT_EV_YIELD) {
+			ck_assert_int_eq(done, 0);
+			ck_assert_int_ge(e->worker, 0);
+			ck_assert_uint_ge(e->stamp_ns, e->start_ns);
+			yields++;
+		} else if (e->kind == TT_EV_DONE) {
+			done++;
+		}
+	}
+	ck_assert_int_eq(spawned, 1);
+	ck_assert_int_eq(yields, 10);
+	ck_assert_int_eq(done, 1);
+	/* Only its own events when asked for one task. */
+	static got one;
+	ck_assert_int_eq(tt_flight_read(r, id, keep, &one, &st), 12);
+	free(r);
+}
+END_TEST
+
+START_TEST(wrapped_ring_keeps_the_newest)
+{
+	run_yielder(500, 4096); /* a ring of 64 events */
+	tt_reader *r = open_self();
+	static got g;
+	tt_rflight st;
+	ck_assert_int_gt(tt_flight_read(r, 0, keep, &g, &st), 0);
+	ck_assert_uint_gt(st.lost, 400);
+	ck_assert_uint_eq(st.skipped, 0);
+	uint64_t id = last_done(&g);
+	size_t mine = 0;
+	uint64_t prev = 0;
+	for (size_t i = 0; i < g.n; i++) {
+		if (g.ev[i].task != id || g.ev[i].worker < 0)
+			continue;
+		ck_assert(!mine || g.ev[i].pos == prev + 1); /* consecutive, no gap */
+		prev = g.ev[i].pos;
+		mine++;
+	}
+	ck_assert_uint_le(mine, 63);
+	ck_assert_uint_ge(mine, 60);
+	free(r);
+}
+END_TEST
+
+/* The worker ring of the last runtime: its address and fields. */
+static uint64_t worker_ring(tt_reader *r)
+{
+	tt_rworker w;
+	ck_assert_int_eq(tt_reader_worker(r, 0, &w), TT_R_OK);
+	ck_assert_uint_ne(w.ring, 0);
+	return w.ring;
+}
+
+static uint64_t *ring_u64(tt_reader *r, uint64_t ring, int field)
+{
+	ck_assert_uint_eq(r->f_ring[field].size, 8);
+	return (uint64_t *)(uintptr_t)(ring + r->f_ring[field].offset);
+}
+
+START_TEST(torn_events_counted_not_delivered)
+{
+	run_yielder(10, 0);
+	tt_reader *r = open_self();
+	uint64_t ring = worker_ring(r);
+	uint64_t head = *ring_u64(r, ring, TT_RING_HEAD);
+	uint64_t cap = *ring_u64(r, ring, TT_RING_CAPACITY);
+	unsigned char *events = (unsigned char *)(uintptr_t)*ring_u64(r, ring, TT_RING_EVENTS);
+	uint32_t esize = r->record_size[TT_REC_EVENT];
+	ck_assert_uint_ge(head, 3);
+	/* One event half-written (odd SEQ), one of another lap. */
+	uint64_t *seq1 =
+	    (uint64_t *)(events + ((head - 2) % cap) * esize + r->f_event[TT_EVENT_SEQ].offset);
+	uint64_t *seq2 =
+	    (uint64_t *)(events + ((head - 3) % cap) * esize + r->f_event[TT_EVENT_SEQ].offset);
+	*seq1 = 2 * (head - 2) + 1;
+	*seq2 = 2 * (head - 3 + cap) + 2;
+	static got g;
+	tt_rflight st;
+	ck_assert_int_ge(tt_flight_read(r, 0, keep, &g, &st), 0);
+	ck_assert_uint_eq(st.skipped, 2);
+	for (size_t i = 0; i < g.n; i++)
+		if (g.ev[i].worker >= 0)
+			ck_assert(g.ev[i].pos != head - 2 && g.ev[i].pos != head - 3);
+	free(r);
+}
+END_TEST
+
+START_TEST(absurd_ring_one_error)
+{
+	run_yielder(3, 0);
+	tt_reader *r = open_self();
+	uint64_t ring = worker_ring(r);
+	*ring_u64(r, ring, TT_RING_CAPACITY) = 1ull << 40;
+	static got g;
+	tt_rflight st;
+	ck_assert_int_ge(tt_flight_read(r, 0, keep, &g, &st), 0);
+	ck_assert_uint_eq(st.bad_rings, 1);
+	ck_assert_msg(strstr(st.err, "is absurd"), "%s", st.err);
+	for (size_t i = 0; i < g.n; i++)
+		ck_assert_int_lt(g.ev[i].worker, 0); /* only the foreign ring's */
+	free(r);
+}
+END_TEST
+
+START_TEST(switched_off_records_nothing)
+{
+	run_yielder(3, 0);
+	tt_reader *r = open_self();
+	uint64_t ring = worker_ring(r);
+	uint64_t head = *ring_u64(r, ring, TT_RING_HEAD);
+	ck_assert_int_eq(tt_recorder_enable(0), 1);
+	run_yielder(50, 0);
+	ck_assert_uint_eq(*ring_u64(r, ring, TT_RING_HEAD), head);
+	ck_assert_int_eq(tt_recorder_enable(1), 0);
+	run_yielder(5, 0);
+	ck_assert_uint_gt(*ring_u64(r, ring, TT_RING_HEAD), head);
+	free(r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("flight");
+	TCase *tc = tcase_create("recorder");
+	tcase_add_test(tc, polls_in_order);
+	tcase_add_test(tc, wrapped_ring_keeps_the_newest);
+	tcase_add_test(tc, torn_events_counted_not_delivered);
+	tcase_add_test(tc, absurd_ring_one_error);
+	tcase_add_test(tc, switched_off_records_nothing);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

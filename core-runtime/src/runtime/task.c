@@ -648,9 +648,13 @@ static inline __attribute__((always_inline)) void poll_end(tt_worker *w, tt_task
 		w->now = end;
 		atomic_store_explicit(&t->poll_end_ns, end, RELAXED);
 		bump(&t->busy_ns, end - start);
+		/* After the count: a reader never sees more in the buckets
+		 * than polls. */
+		bump(&t->polls, 1);
 		hist_note(t, 0, end - start);
+	} else {
+		bump(&t->polls, 1);
 	}
-	bump(&t->polls, 1);
 	atomic_store_explicit(&w->rec->task, NULL, RELAXED);
 }
 

@@ -9,7 +9,8 @@
  *   hog      3 times: wakes sleeper, blocks 150 ms, yields; then waits
  *
  * Prints "hist_prog: pid P registry A ready" once all three wait for
- * good, then stays alive. */
+ * good, then stays alive.  `hist_prog stuck`: then hog wakes sleeper once
+ * more and holds the thread for good (a long poll, a starved task). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,8 @@
 
 #include "../../samples/sample.h"
 
-static tt_notify never, go;
+static tt_notify never, go, go_again;
+static int stuck;
 static atomic_int finished;
 
 static void block_ms(long ms)
@@ -70,6 +72,7 @@ static tt_poll sleeper_poll(sleeper *self, tt_cx *cx)
 	for (self->i = 0; self->i < 3; self->i++)
 		TT_AWAIT(self, cx, &self->wait, tt_notified_init(&self->wait, &go));
 	atomic_fetch_add(&finished, 1);
+	TT_AWAIT(self, cx, &self->wait, tt_notified_init(&self->wait, &go_again));
 	TT_AWAIT(self, cx, &self->wait, tt_notified_init(&self->wait, &never));
 	TT_RETURN(self, 0);
 }
@@ -92,6 +95,14 @@ static tt_poll hog_poll(hog *self, tt_cx *cx)
 		tt_notify_one(&go);
 		block_ms(150);
 		TT_YIELD(self, cx);
+	}
+	if (stuck) {
+		while (atomic_load(&finished) < 2)
+			TT_YIELD(self, cx);
+		sample_ready("hist_prog", "stuck");
+		tt_notify_one(&go_again);
+		for (;;)
+			block_ms(1000);
 	}
 	atomic_fetch_add(&finished, 1);
 	TT_AWAIT(self, cx, &self->wait, tt_notified_init(&self->wait, &never));
@@ -118,10 +129,12 @@ static tt_poll root_poll(root *self, tt_cx *cx)
 		TT_AWAIT(self, cx, &self->nap, tt_sleep_init(&self->nap, TT_SEC(86400)));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	stuck = argc > 1;
 	tt_notify_init(&never);
 	tt_notify_init(&go);
+	tt_notify_init(&go_again);
 	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 0});
 	if (!rt)
 		return 1;

@@ -3,6 +3,9 @@
 poller's 5 polls of 20 ms, hog's 3 polls of 150 ms and sleeper's 3 waits
 for a worker of 150 ms are in their buckets, in `bt` and in `bt --json`,
 on the live process and on its gcore core (the same words both times).
+With `hist_prog stuck` (hog then holds the thread for good), `hung`'s
+long-poll finding quotes hog's earlier polls and the starved finding
+sleeper's earlier waits for a worker.
 
 usage: histograms.py TASKTRACE HIST_PROG"""
 import json
@@ -12,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 TT, PROG = sys.argv[1:3]
 
@@ -60,7 +64,44 @@ def check(target):
     return bt
 
 
+def start(*args):
+    p = subprocess.Popen([PROG, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    ready = p.stdout.readline()
+    m = re.search(r"pid (\d+)", ready)
+    if not m:
+        p.kill()
+        sys.exit(f"FAIL: hist_prog did not start: {ready!r} {p.stderr.read()}")
+    return p, m.group(1)
+
+
+def findings():
+    """hung quotes the histograms; sleeper is starved once woken 1 s ago
+    (the default threshold): asked again until then."""
+    p, pid = start("stuck")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            r = subprocess.run([TT, "hung", pid], capture_output=True, text=True, timeout=60)
+            if 'starved: task 2 "sleeper"' in r.stdout or time.monotonic() > deadline:
+                break
+        out = r.stdout
+        m = re.search(r'^long poll: task \d+ "hog".*?(?=^\S|\Z)', out, re.S | re.M)
+        if not m or "  its earlier polls: <1ms " not in m.group(0) or \
+                "128-256ms 3; " not in m.group(0):
+            sys.exit(f"FAIL: the long poll's finding without hog's polls:\n{out}{r.stderr}")
+        m = re.search(r'^starved: task \d+ "sleeper".*?(?=^\S|\Z)', out, re.S | re.M)
+        if not m or "  its earlier waits for a worker: <1ms " not in m.group(0) or \
+                "128-256ms 3; p50 128-256ms" not in m.group(0):
+            sys.exit(f"FAIL: the starved finding without sleeper's waits:\n{out}{r.stderr}")
+    finally:
+        p.kill()
+        p.wait()
+    print("findings: ok")
+
+
 def main():
+    findings()
     p = subprocess.Popen([PROG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready = p.stdout.readline()
@@ -80,8 +121,12 @@ def main():
             if r.returncode or not os.path.exists(core):
                 sys.exit(f"FAIL: gcore: {r.stdout}{r.stderr}")
             from_core = check(core)
-        lines = [l for l in live.splitlines() if l.startswith(("polls:", "waited"))]
-        if lines != [l for l in from_core.splitlines() if l.startswith(("polls:", "waited"))]:
+        # (block_on may be in a poll while the live bt stops the process:
+        # that poll grows by the stop, so the core may show it.)
+        def lines(text):
+            return [l for n in ("sleeper", "hog", "poller")
+                    for l in block(text, n).splitlines() if l.startswith(("polls:", "waited"))]
+        if lines(live) != lines(from_core):
             sys.exit(f"FAIL: live and core differ:\n{live}\n---\n{from_core}")
         print("core: ok")
     finally:

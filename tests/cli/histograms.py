@@ -100,6 +100,21 @@ def findings():
     print("findings: ok")
 
 
+def gdb_same_as_cli(core):
+    """gdb's `task bt` prints the CLI's histogram lines (the same C code,
+    through ctypes: the mirror of tt_rtask holds the histograms)."""
+    if not shutil.which("gdb"):
+        print("gdb part skipped: no gdb")
+        return
+    cli = block(tt("bt", core), "poller")
+    r = subprocess.run(["gdb", "-q", "-batch", "-nx", "-iex", "add-auto-load-safe-path /",
+                        PROG, core, "-ex", "task bt 4"],
+                       capture_output=True, text=True, timeout=120)
+    if cli.strip() not in r.stdout:
+        sys.exit(f"FAIL: gdb's task bt differs from the CLI's:\n{cli}\n--- gdb:\n"
+                 f"{r.stdout}{r.stderr}")
+
+
 def main():
     findings()
     p = subprocess.Popen([PROG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -121,6 +136,7 @@ def main():
             if r.returncode or not os.path.exists(core):
                 sys.exit(f"FAIL: gcore: {r.stdout}{r.stderr}")
             from_core = check(core)
+            gdb_same_as_cli(core)
         # (block_on may be in a poll while the live bt stops the process:
         # that poll grows by the stop, so the core may show it.)
         def lines(text):

@@ -132,7 +132,7 @@ static int hist_fill(uint32_t *dst, const unsigned char *src, uint32_t n, uint64
 	uint64_t sum = 0;
 
 	for (uint32_t i = 1; i < n; i++) {
-		uint32_t c = (uint32_t)tt_r_get(src + 4 * i, (tt_field){ 0, 4 });
+		uint32_t c = (uint32_t)tt_r_get(src + 4 * i, (tt_field){0, 4});
 		uint32_t k = i < TT_HIST_BUCKETS ? i : TT_HIST_BUCKETS - 1;
 
 		sum += c;
@@ -161,7 +161,7 @@ static void decode_hist(tt_reader *r, const unsigned char *slot, tt_rtask *out)
 		if (r->f_task[TT_TASK_HIST].size) {
 			out->hist_buckets = TT_HIST_BUCKETS;
 			out->poll_hist[0] = out->delay_hist[0] =
-				(uint32_t)(out->polls > UINT32_MAX ? UINT32_MAX : out->polls);
+			    (uint32_t)(out->polls > UINT32_MAX ? UINT32_MAX : out->polls);
 		}
 		return;
 	}

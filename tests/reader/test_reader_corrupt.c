@@ -1893,6 +1893,83 @@ START_TEST(test_labels)
 }
 END_TEST
 
+/* ---- histograms (registry-abi.md §5.13): TASK.HIST in the room of the
+ * image's field from the future, a block as the runtime writes it ---- */
+
+static uint64_t hist_block(uint32_t buckets, uint32_t n_alloc)
+{
+	uint64_t b = img_alloc(&G, 8 + 8u * n_alloc);
+	img_w(&G, b, buckets, 4);
+	return b;
+}
+
+static void set_hist(uint64_t slot, uint64_t block)
+{
+	img_w(&G, slot + img_off(TT_REC_TASK, 200), block, 8);
+}
+
+START_TEST(test_hist)
+{
+	uint64_t slot = img_slot(K.slots, 0);
+	tt_rtask t;
+
+	img_row(&G, TT_REC_TASK, 200)->field = TT_TASK_HIST;
+	img_set(&G, TT_REC_TASK, TT_TASK_POLLS, slot, 10);
+	/* No block: every poll under a tick. */
+	t = read_slot(slot);
+	ck_assert_uint_eq(t.hist_buckets, TT_HIST_BUCKETS);
+	ck_assert_uint_eq(t.hist_flags, 0);
+	ck_assert_uint_eq(t.poll_hist[0], 10);
+	ck_assert_uint_eq(t.delay_hist[0], 10);
+
+	/* poll[5] = 3, delay[8] = 2; bucket 0 derived. */
+	uint64_t b = hist_block(TT_HIST_BUCKETS, TT_HIST_BUCKETS);
+	img_w(&G, b + 8 + 4 * 5, 3, 4);
+	img_w(&G, b + 8 + 4 * TT_HIST_BUCKETS + 4 * 8, 2, 4);
+	set_hist(slot, b);
+	t = read_slot(slot);
+	ck_assert_uint_eq(t.hist_flags, 0);
+	ck_assert_uint_eq(t.poll_hist[0], 7);
+	ck_assert_uint_eq(t.poll_hist[5], 3);
+	ck_assert_uint_eq(t.delay_hist[0], 8);
+	ck_assert_uint_eq(t.delay_hist[8], 2);
+
+	/* More buckets than a reader keeps: the rest in its last one. */
+	b = hist_block(20, 20);
+	img_w(&G, b + 8 + 4 * 18, 1, 4);
+	set_hist(slot, b);
+	t = read_slot(slot);
+	ck_assert_uint_eq(t.hist_flags, 0);
+	ck_assert_uint_eq(t.poll_hist[TT_HIST_BUCKETS - 1], 1);
+	ck_assert_uint_eq(t.poll_hist[0], 9);
+
+	/* Junk: an unreadable or misaligned address, a bucket count of 0 or
+	 * absurd, counts beyond the polls.  One flag, no numbers, no crash. */
+	uint64_t bad_addr[] = {0xdead00000000ull, b + 2, ~0ull & ~7ull};
+	for (size_t i = 0; i < sizeof bad_addr / sizeof bad_addr[0]; i++) {
+		set_hist(slot, bad_addr[i]);
+		t = read_slot(slot);
+		ck_assert_uint_eq(t.hist_flags, TT_RHIST_BAD);
+		ck_assert_uint_eq(t.hist_buckets, 0);
+	}
+	uint32_t bad_count[] = {0, 65, 0xffffffffu};
+	for (size_t i = 0; i < sizeof bad_count / sizeof bad_count[0]; i++) {
+		b = hist_block(bad_count[i], 1);
+		set_hist(slot, b);
+		t = read_slot(slot);
+		ck_assert_uint_eq(t.hist_flags, TT_RHIST_BAD);
+		ck_assert_uint_eq(t.hist_buckets, 0);
+	}
+	b = hist_block(TT_HIST_BUCKETS, TT_HIST_BUCKETS);
+	img_w(&G, b + 8 + 4 * 3, 0xffffffffu, 4);
+	set_hist(slot, b);
+	t = read_slot(slot);
+	ck_assert_uint_eq(t.hist_flags, TT_RHIST_BAD);
+	ck_assert_uint_eq(t.poll_hist[3], 0);
+	ck_assert_uint_eq(t.poll_hist[0], 0);
+}
+END_TEST
+
 
 static Suite *reader_suite(void)
 {
@@ -1908,6 +1985,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_bad_magic_version);
 	tcase_add_test(tc, test_layout_bounds);
 	tcase_add_test(tc, test_labels);
+	tcase_add_test(tc, test_hist);
 	tcase_add_test(tc, test_layout_is_used);
 	tcase_add_test(tc, test_absurd_counts);
 	tcase_add_test(tc, test_misaligned_frame);

@@ -291,6 +291,8 @@ START_TEST(json_task_values)
 	CAPTURE(out, tt_json_task_fields(f, s, NOW, t1));
 	ck_assert_msg(strstr(out, "\"parent_id\":2,"), "%s", out);
 	ck_assert_msg(strstr(out, "\"wait\":{\"kind\":\"channel recv\","), "%s", out);
+	/* This image publishes no TASK.hist (§5.13): no histograms. */
+	ck_assert_msg(strstr(out, ",\"histograms\":null"), "%s", out);
 	ck_assert_msg(strstr(out, ",\"since_ns\":995000000000,\"age_ns\":5000000000,"), "%s", out);
 	ck_assert_msg(strstr(out, "\"where\":{\"function\":\"serve\",\"file\":\"src/serve.c\","
 				  "\"line\":12}"),

@@ -999,6 +999,22 @@ static int workers_held(build *b, const tt_stask *t, uint64_t busy_ns, sb *text)
 	return 1;
 }
 
+/* The task's history as its histogram tells it (§5.13), one line, when
+ * it holds something beyond a tick's noise (what bt shows): "  its polls:
+ * <1ms 11, 16-32ms 5; p50 <1ms, p99 16-32ms". */
+static void hist_evidence(sb *text, const tt_rtask *r, int delay)
+{
+	const uint32_t *h = delay ? r->delay_hist : r->poll_hist;
+	line l;
+
+	if (!r->hist_buckets || !tt_hist_reaches(h, r->hist_buckets, TT_HIST_BT_BUCKET))
+		return;
+	tt_fbuf *fb = line_start(&l);
+	tt_fb_str(fb, delay ? "  its earlier waits for a worker: " : "  its earlier polls: ");
+	tt_fmt_hist(fb, h, r->hist_buckets);
+	line_end(text, &l);
+}
+
 /* Woken and not polled since; or its timer overdue while every worker is
  * held by a long poll, so no worker fires it (the task is idle, not
  * scheduled, until one does). */
@@ -1021,6 +1037,7 @@ static void starved(build *b, size_t i, const tview *v)
 		tt_fmt_duration(fb, a);
 		tt_fb_str(fb, " ago and has not been polled since");
 		line_end(&text, &l);
+		hist_evidence(&text, &t->raw, 1);
 		workers_held(b, t, busy, &text);
 	} else if (t->raw.state == TT_STATE_IDLE && leaf_waits(v) &&
 		   tt_fmt_wait_row(v->leaf->raw.wait_kind)->shape == TT_WS_DEADLINE &&
@@ -1160,6 +1177,7 @@ static void long_polls(build *b)
 			at_where(fb, &v);
 			line_end(&text, &l);
 		}
+		hist_evidence(&text, &t->raw, 0);
 		advise(&text, kind_advice[TT_DIAG_LONG_POLL]);
 		add(b, TT_DIAG_LONG_POLL, t->raw.id, 0, a, &text);
 		b->flagged[i] = 1;

@@ -70,7 +70,7 @@ static const char *const task_f[TT_TASK_MAX_] = {
 	"size", "id", "seq", "state", "flags", "name", "parent_id",
 	"spawn_site", "root_frame", "worker", "created_ns", "poll_start_ns",
 	"poll_end_ns", "wake_ns", "polls", "busy_ns", "wakes", "self_wakes",
-	"wakers", "runtime_id", "label_count", "labels", "label_block",
+	"wakers", "runtime_id", "label_count", "labels", "label_block", "hist",
 };
 static const char *const frame_f[TT_FRAME_MAX_] = {
 	"size", "func", "site", "child", "sibling",

@@ -113,6 +113,75 @@ static void decode_labels(tt_reader *r, const unsigned char *slot,
 	}
 }
 
+/* A histogram block has at most this many buckets (a bigger count is
+ * junk); buckets beyond the reader's are added to its last one. */
+#define HIST_BUCKETS_MAX 64u
+
+static uint64_t hist_block(tt_reader *r, const unsigned char *slot)
+{
+	return r->f_task[TT_TASK_HIST].size ? tt_r_get(slot, r->f_task[TT_TASK_HIST]) : 0;
+}
+
+/* One histogram: bucket 0 is what the polls leave after the others
+ * (§5.13).  0, or -1 when the counts exceed the polls -- unless the task
+ * is RUNNING: its block, read after the slot, may count a poll the slot's
+ * poll count did not yet. */
+static int hist_fill(uint32_t *dst, const unsigned char *src, uint32_t n, uint64_t polls,
+		     int running)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t c = (uint32_t)tt_r_get(src + 4 * i, (tt_field){0, 4});
+		uint32_t k = i < TT_HIST_BUCKETS ? i : TT_HIST_BUCKETS - 1;
+
+		sum += c;
+		dst[k] += c;
+	}
+	if (sum > polls + (running ? 1 : 0))
+		return -1;
+	if (sum > polls)
+		sum = polls;
+	dst[0] = (uint32_t)(polls - sum > UINT32_MAX ? UINT32_MAX : polls - sum);
+	return 0;
+}
+
+/* The slot image's histograms, read from its block: an address that is
+ * misaligned or unreadable, a bucket count of 0 or beyond
+ * HIST_BUCKETS_MAX, counts beyond the polls are one flag, no histogram. */
+static void decode_hist(tt_reader *r, const unsigned char *slot, tt_rtask *out)
+{
+	unsigned char buf[8 + 8 * HIST_BUCKETS_MAX];
+	uint64_t block = hist_block(r, slot);
+	uint32_t n;
+
+	if (!block) {
+		/* Published but never needed: every poll and delay was
+		 * under a tick. */
+		if (r->f_task[TT_TASK_HIST].size) {
+			out->hist_buckets = TT_HIST_BUCKETS;
+			out->poll_hist[0] = out->delay_hist[0] =
+			    (uint32_t)(out->polls > UINT32_MAX ? UINT32_MAX : out->polls);
+		}
+		return;
+	}
+	if (block & 3 || tt_r_read(r, block, buf, 8, "histogram block")) {
+		out->hist_flags |= TT_RHIST_BAD;
+		return;
+	}
+	n = (uint32_t)tt_r_get(buf, (tt_field){ 0, 4 });
+	if (!n || n > HIST_BUCKETS_MAX ||
+	    tt_r_read(r, block + 8, buf + 8, 8u * n, "histogram block") ||
+	    hist_fill(out->poll_hist, buf + 8, n, out->polls, out->seq & 1) ||
+	    hist_fill(out->delay_hist, buf + 8 + 4 * n, n, out->polls, out->seq & 1)) {
+		memset(out->poll_hist, 0, sizeof(out->poll_hist));
+		memset(out->delay_hist, 0, sizeof(out->delay_hist));
+		out->hist_flags |= TT_RHIST_BAD;
+		return;
+	}
+	out->hist_buckets = TT_HIST_BUCKETS;
+}
+
 /* What a runtime may leave to readers instead of writing it on every poll
  * (docs/registry-abi.md §5.3, "Derived"):
  * - a poll that ended in the clock tick it began has no end stamp of its
@@ -169,6 +238,7 @@ int tt_reader_decode_task(tt_reader *r, const void *slot, uint64_t slot_addr,
 	out->wakers = tt_r_get(slot, f[TT_TASK_WAKERS]);
 	out->runtime_id = tt_r_get(slot, f[TT_TASK_RUNTIME_ID]);
 	decode_labels(r, slot, out);
+	decode_hist(r, slot, out);
 	out->running = out->seq & 1;
 	/* Inside a poll the state field passes through IDLE or SCHEDULED
 	 * before seq is even again: an odd seq is the fact (§7). */
@@ -214,11 +284,11 @@ int tt_reader_read_task(tt_reader *r, uint64_t slot_addr, tt_rtask *out)
 			return rc;
 		s2 = tt_r_get(sb, f0);
 		if (s1 == s2 && tt_r_get(b, fs) == s1) {
-			uint64_t block = label_block(r, b);
+			uint64_t block = label_block(r, b) | hist_block(r, b);
 
 			rc = tt_reader_decode_task(r, b, slot_addr, out);
-			/* A label block is read after the slot: seq must
-			 * not have moved past it either. */
+			/* A label or histogram block is read after the
+			 * slot: seq must not have moved past it either. */
 			if (!block)
 				return rc;
 			if (tt_r_read(r, slot_addr + fs.offset, sb, fs.size,

@@ -95,6 +95,18 @@ struct tt_label_block {
 	struct tt_label_rec rec[TT_TASK_LABELS_MAX];
 };
 
+/* A slot's histograms (docs/registry-abi.md §5.13, TASK.HIST): log2
+ * buckets of the poll duration and of the scheduled delay (wake to poll)
+ * as the coarse clock measures them.  Bucket 0 (under a tick) is never
+ * written: readers derive it from the poll count, so a poll in which the
+ * clock did not move writes nothing here. */
+struct tt_hist_block {
+	uint32_t buckets;
+	uint32_t reserved;
+	_Atomic uint32_t poll[TT_HIST_BUCKETS];
+	_Atomic uint32_t delay[TT_HIST_BUCKETS];
+};
+
 /* A task slot.  The first part is the registry record whose field offsets
  * the layout table publishes; the rest is private to the runtime.  Fields a
  * reader in another process sees are written with plain (relaxed) stores:
@@ -107,7 +119,10 @@ struct tt_task {
 	/* Not published (readers derive the worker from the worker records,
 	 * the wakes from polls: docs/registry-abi.md §5.3); their room in the
 	 * slot is free. */
-	_Atomic int32_t worker;
+	/* In the room of the unpublished worker index: the poll count (low
+	 * 32 bits) when a wake last queued the task, so that the first poll
+	 * after it knows it is (the scheduled delay, §5.13). */
+	_Atomic uint32_t wake_polls;
 	char name[TT_TASK_NAME_MAX];
 	uint64_t parent_id;
 	const tt_site *spawn_site;
@@ -118,7 +133,10 @@ struct tt_task {
 	_Atomic uint64_t wake_ns;
 	_Atomic uint64_t polls;
 	_Atomic uint64_t busy_ns;
-	_Atomic uint64_t wakes; /* not published, as worker */
+	/* In the room of the unpublished wake count (slot stays 272 bytes):
+	 * the slot's histograms (§5.13), allocated at its first bucket
+	 * above 0 and kept with the slot for good, like its label block. */
+	struct tt_hist_block *hist;
 	_Atomic uint64_t self_wakes;
 	_Atomic uint64_t wakers;
 	uint64_t runtime_id;

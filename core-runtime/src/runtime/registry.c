@@ -24,7 +24,7 @@ typedef struct tt_chunk {
 	uint64_t first_index;
 } tt_chunk;
 
-#define N_LAYOUT 103
+#define N_LAYOUT 104
 
 struct tt_registry_root {
 	tt_registry_header hdr;
@@ -153,6 +153,7 @@ __attribute__((visibility("default"), section(TT_REGISTRY_SECTION), used,
 		T_(TT_TASK_RUNTIME_ID, runtime_id),
 		T_(TT_TASK_LABEL_COUNT, label_count),
 		T_(TT_TASK_LABEL_BLOCK, labels),
+		T_(TT_TASK_HIST, hist),
 		SZ_(TT_REC_LABEL, struct tt_label_rec),
 		L_(TT_REC_LABEL, TT_LABEL_KEY, struct tt_label_rec, key),
 		L_(TT_REC_LABEL, TT_LABEL_VALUE, struct tt_label_rec, value),

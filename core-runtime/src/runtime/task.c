@@ -248,6 +248,13 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	atomic_store_explicit(&t->poll_end_ns, 0, RELAXED);
 	atomic_store_explicit(&t->wake_ns, t->created_ns, RELAXED);
 	atomic_store_explicit(&t->polls, 0, RELAXED);
+	atomic_store_explicit(&t->wake_polls, 0, RELAXED);
+	/* A reused slot keeps its histogram block (§5.13): emptied. */
+	if (TT_UNLIKELY(t->hist))
+		for (int i = 0; i < TT_HIST_BUCKETS; i++) {
+			atomic_store_explicit(&t->hist->poll[i], 0, RELAXED);
+			atomic_store_explicit(&t->hist->delay[i], 0, RELAXED);
+		}
 	atomic_store_explicit(&t->busy_ns, 0, RELAXED);
 	atomic_store_explicit(&t->self_wakes, 0, RELAXED);
 	atomic_store_explicit(&t->wakers, 0, RELAXED);
@@ -443,6 +450,8 @@ static void wake(tt_task *t, int by_val)
 	}
 	if (TT_RECORDING) {
 		atomic_store_explicit(&t->wake_ns, tt_clock_cached(), RELAXED);
+		atomic_store_explicit(&t->wake_polls,
+				      (uint32_t)atomic_load_explicit(&t->polls, RELAXED), RELAXED);
 		atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
 		if (tt_flight_on())
 			tt_flight_here(TT_EV_WAKE, tt_task_id_of(t), tt_current_id(), 0, 0);
@@ -577,6 +586,53 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 		tt_group_child_done(g, t, result);
 }
 
+/* The histograms (§5.13).  Only a measure of a tick or more gets here: a
+ * poll in which the coarse clock did not move is bucket 0, which readers
+ * derive, so the usual poll writes nothing.  Inside T's seq window (its
+ * poll), where the slot's block pointer is published too. */
+static __attribute__((noinline, cold)) void hist_note(tt_task *t, int delay, uint64_t ns)
+{
+	uint64_t ms = ns / 1000000;
+	if (!ms)
+		return;
+	unsigned b = 64 - (unsigned)__builtin_clzll(ms);
+	if (b >= TT_HIST_BUCKETS)
+		b = TT_HIST_BUCKETS - 1;
+	struct tt_hist_block *h = t->hist;
+	if (!h) {
+		/* Zeroed, never freed or unmapped: a reader may hold the
+		 * pointer.  Out of memory: the count is lost, not the task. */
+		h = tt_label_block_alloc(sizeof *h);
+		if (!h)
+			return;
+		h->buckets = TT_HIST_BUCKETS;
+		t->hist = h;
+	}
+	_Atomic uint32_t *c = delay ? &h->delay[b] : &h->poll[b];
+	atomic_store_explicit(c, atomic_load_explicit(c, RELAXED) + 1, RELAXED);
+}
+
+/* The scheduled delay of a poll that ends pending or done, when its start
+ * stamp is not its wake stamp (the clock moved between): counted if this
+ * poll is the first since the wake (a yield in between would add its
+ * polls to the delay) and the stamps are in order (a foreign thread's
+ * wake reads the clock afresh, a worker's start stamp may be a poll old). */
+static __attribute__((noinline, cold)) void hist_delay(tt_task *t)
+{
+	uint64_t start = atomic_load_explicit(&t->poll_start_ns, RELAXED);
+	uint64_t wake = atomic_load_explicit(&t->wake_ns, RELAXED);
+	uint32_t polls = (uint32_t)atomic_load_explicit(&t->polls, RELAXED);
+	if (start > wake && polls == atomic_load_explicit(&t->wake_polls, RELAXED) + 1)
+		hist_note(t, 1, start - wake);
+}
+
+static inline __attribute__((always_inline)) void delay_end(tt_task *t)
+{
+	if (TT_RECORDING && TT_UNLIKELY(atomic_load_explicit(&t->poll_start_ns, RELAXED) !=
+					atomic_load_explicit(&t->wake_ns, RELAXED)))
+		hist_delay(t);
+}
+
 /* The end of a poll, recorded: the poll count, and when the coarse clock
  * moved, the end stamp and busy time.  The clock moves once a tick, so
  * most polls end in the tick they began: then the end stamp equals the
@@ -592,8 +648,13 @@ static inline __attribute__((always_inline)) void poll_end(tt_worker *w, tt_task
 		w->now = end;
 		atomic_store_explicit(&t->poll_end_ns, end, RELAXED);
 		bump(&t->busy_ns, end - start);
+		/* After the count: a reader never sees more in the buckets
+		 * than polls. */
+		bump(&t->polls, 1);
+		hist_note(t, 0, end - start);
+	} else {
+		bump(&t->polls, 1);
 	}
-	bump(&t->polls, 1);
 	atomic_store_explicit(&w->rec->task, NULL, RELAXED);
 }
 
@@ -674,6 +735,7 @@ static inline __attribute__((always_inline)) void tt_task_poll_inline(tt_worker 
 	if (TT_UNLIKELY(ready)) {
 		complete(t, cancelled ? TT_ECANCELED : root->result, cancelled);
 		poll_end(w, t);
+		delay_end(t);
 		if (fr)
 			flight_poll(fr, w, t, cancelled ? TT_EV_CANCEL : TT_EV_DONE);
 		seq_leave(t);
@@ -708,6 +770,7 @@ static inline __attribute__((always_inline)) void tt_task_poll_inline(tt_worker 
 	 * the window itself). */
 	if (fr)
 		flight_suspend(fr, w, t);
+	delay_end(t);
 	TT_RECORD(atomic_store_explicit(&t->state, TT_STATE_IDLE, RELAXED));
 	seq_leave(t);
 	uint64_t to;

@@ -206,6 +206,31 @@ static void error_line(bt *b)
 	emit(b);
 }
 
+/* The task's histograms (§5.13) when they hold something worth a look
+ * (TT_HIST_BT_BUCKET); a damaged block is one line. */
+static void hist_lines(bt *b)
+{
+	const tt_rtask *r = b->t->view->task;
+
+	if (r->hist_flags & TT_RHIST_BAD) {
+		tt_fb_str(line(b), "(histograms unreadable: bad block or counts)");
+		emit(b);
+		return;
+	}
+	if (!r->hist_buckets)
+		return;
+	if (tt_hist_reaches(r->poll_hist, r->hist_buckets, TT_HIST_BT_BUCKET)) {
+		tt_fb_str(line(b), "polls: ");
+		tt_fmt_hist(&b->fb, r->poll_hist, r->hist_buckets);
+		emit(b);
+	}
+	if (tt_hist_reaches(r->delay_hist, r->hist_buckets, TT_HIST_BT_BUCKET)) {
+		tt_fb_str(line(b), "waited for a worker: ");
+		tt_fmt_hist(&b->fb, r->delay_hist, r->hist_buckets);
+		emit(b);
+	}
+}
+
 static void ancestry(bt *b)
 {
 	uint64_t seen[TT_MAX_ANCESTRY];
@@ -287,6 +312,7 @@ int tt_bt_print(const tt_bt_src *s, const tt_bt_task *t)
 				if (t->nframes && s->pathcap)
 					print_arms(&b);
 				error_line(&b);
+				hist_lines(&b);
 				ancestry(&b);
 				return b.ok;
 			}
@@ -299,6 +325,7 @@ int tt_bt_print(const tt_bt_src *s, const tt_bt_task *t)
 	if (t->nframes && s->pathcap)
 		print_path(&b);
 	error_line(&b);
+	hist_lines(&b);
 	ancestry(&b);
 	return b.ok;
 }

@@ -181,6 +181,90 @@ void tt_fmt_duration(tt_fbuf *b, uint64_t ns)
 	}
 }
 
+/* ---- histograms (docs/registry-abi.md §5.13) ---- */
+
+static void hist_bound(tt_fbuf *b, uint32_t ms)
+{
+	if (ms >= 1024) {
+		tt_fb_u64(b, ms / 1024);
+		fb_putc(b, 's');
+	} else {
+		tt_fb_u64(b, ms);
+		tt_fb_str(b, "ms");
+	}
+}
+
+void tt_fmt_hist_bucket(tt_fbuf *b, uint32_t i, uint32_t n)
+{
+	if (i == 0) {
+		tt_fb_str(b, "<1ms");
+		return;
+	}
+	if (i + 1 >= n) {
+		tt_fb_str(b, ">=");
+		hist_bound(b, 1u << (i - 1));
+		return;
+	}
+	uint32_t lo = 1u << (i - 1), hi = 1u << i;
+	if (lo < 1024 && hi >= 1024) {
+		hist_bound(b, lo);
+		fb_putc(b, '-');
+		hist_bound(b, hi);
+		return;
+	}
+	tt_fb_u64(b, lo >= 1024 ? lo / 1024 : lo);
+	fb_putc(b, '-');
+	hist_bound(b, hi);
+}
+
+int tt_hist_percentile(const uint32_t *h, uint32_t n, uint32_t p)
+{
+	uint64_t total = 0, seen = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		total += h[i];
+	if (!total)
+		return -1;
+	/* The bucket holding the sample of rank ceil(total * p / 100). */
+	uint64_t rank = (total * p + 99) / 100;
+	for (uint32_t i = 0; i < n; i++) {
+		seen += h[i];
+		if (seen >= rank)
+			return (int)i;
+	}
+	return (int)n - 1;
+}
+
+int tt_hist_reaches(const uint32_t *h, uint32_t n, uint32_t threshold_bucket)
+{
+	for (uint32_t i = threshold_bucket; i < n; i++)
+		if (h[i])
+			return 1;
+	return 0;
+}
+
+void tt_fmt_hist(tt_fbuf *b, const uint32_t *h, uint32_t n)
+{
+	int first = 1;
+
+	if (tt_hist_percentile(h, n, 50) < 0)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!h[i])
+			continue;
+		if (!first)
+			tt_fb_str(b, ", ");
+		first = 0;
+		tt_fmt_hist_bucket(b, i, n);
+		fb_putc(b, ' ');
+		tt_fb_u64(b, h[i]);
+	}
+	tt_fb_str(b, "; p50 ");
+	tt_fmt_hist_bucket(b, (uint32_t)tt_hist_percentile(h, n, 50), n);
+	tt_fb_str(b, ", p99 ");
+	tt_fmt_hist_bucket(b, (uint32_t)tt_hist_percentile(h, n, 99), n);
+}
+
 /* ---- waits ---- */
 
 static const tt_wait_row wait_rows[TT_WAIT_KIND_MAX_] = {

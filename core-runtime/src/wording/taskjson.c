@@ -140,6 +140,47 @@ static void json_wait(FILE *f, const tt_snapshot *s, uint64_t now,
 	fprintf(f, ",\"detail\":%" PRIu64 "}", w->wait_detail);
 }
 
+static void json_hist_words(FILE *f, const char *key, const uint32_t *h, uint32_t n)
+{
+	char mem[32];
+	tt_fbuf b;
+	int p50 = tt_hist_percentile(h, n, 50), p99 = tt_hist_percentile(h, n, 99);
+
+	fprintf(f, ",\"%s\":[", key);
+	for (uint32_t i = 0; i < n; i++)
+		fprintf(f, "%s%" PRIu32, i ? "," : "", h[i]);
+	fprintf(f, "],\"%s_p50\":", key);
+	tt_fb_init(&b, mem, sizeof(mem));
+	if (p50 >= 0)
+		tt_fmt_hist_bucket(&b, (uint32_t)p50, n);
+	tt_json_str(f, p50 >= 0 ? mem : NULL);
+	fprintf(f, ",\"%s_p99\":", key);
+	tt_fb_init(&b, mem, sizeof(mem));
+	if (p99 >= 0)
+		tt_fmt_hist_bucket(&b, (uint32_t)p99, n);
+	tt_json_str(f, p99 >= 0 ? mem : NULL);
+}
+
+/* "histograms": log2 buckets of §5.13 (bucket i >= 1 is [2^(i-1), 2^i)
+ * ms), null when the runtime publishes none. */
+static void json_hist(FILE *f, const tt_rtask *r)
+{
+	fputs(",\"histograms\":", f);
+	if (r->hist_flags & TT_RHIST_BAD) {
+		fputs("{\"error\":\"bad block or counts\"}", f);
+		return;
+	}
+	if (!r->hist_buckets) {
+		fputs("null", f);
+		return;
+	}
+	fputc('{', f);
+	fprintf(f, "\"buckets\":%" PRIu32, r->hist_buckets);
+	json_hist_words(f, "poll", r->poll_hist, r->hist_buckets);
+	json_hist_words(f, "delay", r->delay_hist, r->hist_buckets);
+	fputc('}', f);
+}
+
 void tt_json_task_fields(FILE *f, const tt_snapshot *s, uint64_t now,
 			 const tt_stask *t)
 {
@@ -199,6 +240,7 @@ void tt_json_task_fields(FILE *f, const tt_snapshot *s, uint64_t now,
 		r->created_ns, r->polls, r->busy_ns, r->wakes, r->wakers,
 		t->error == TT_R_TORN ? "true" : "false");
 	tt_json_str(f, t->error ? tt_fmt_strip_task_prefix(t->errmsg) : NULL);
+	json_hist(f, r);
 }
 
 static const char *func_kind_name(uint32_t kind)

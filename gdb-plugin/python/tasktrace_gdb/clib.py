@@ -32,6 +32,7 @@ TASK_LABELS_MAX = 4
 LABEL_KEY_MAX = 16
 LABEL_VALUE_MAX = 32
 OBJECT_NAME_MAX = 32
+HIST_BUCKETS = 16
 READ_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, U64, ctypes.c_void_p, SIZE)
 
 
@@ -59,7 +60,9 @@ class RTask(ctypes.Structure):
                 ("poll_start_ns", U64), ("poll_end_ns", U64), ("wake_ns", U64), ("polls", U64),
                 ("busy_ns", U64), ("wakes", U64), ("self_wakes", U64), ("wakers", U64),
                 ("runtime_id", U64), ("running", ctypes.c_int), ("nlabels", U32),
-                ("label_flags", U32), ("labels", RLabel * TASK_LABELS_MAX)]
+                ("label_flags", U32), ("labels", RLabel * TASK_LABELS_MAX),
+                ("hist_buckets", U32), ("hist_flags", U32),
+                ("poll_hist", U32 * HIST_BUCKETS), ("delay_hist", U32 * HIST_BUCKETS)]
 
 
 class RWorker(ctypes.Structure):

@@ -113,7 +113,11 @@ enum tt_task_field {
 	 * 0 until its first label; it stays with the slot (registry-abi.md
 	 * 5.10).  A runtime publishes this or LABELS. */
 	TT_TASK_LABEL_BLOCK = 22,
-	TT_TASK_MAX_ = 23
+	/* ptr: the slot's histogram block (u32 buckets, u32 0, u32
+	 * poll[buckets], u32 delay[buckets]), 0 until a bucket above 0 is
+	 * counted; it stays with the slot (registry-abi.md §5.13) */
+	TT_TASK_HIST = 23,
+	TT_TASK_MAX_ = 24
 };
 enum tt_frame_field {
 	TT_FRAME_FUNC = 1,    /* ptr: FUNC */
@@ -188,6 +192,12 @@ enum tt_label_field {
 	TT_LABEL_VALUE = 2, /* char[], likewise */
 	TT_LABEL_MAX_ = 3
 };
+
+/* A task's histograms (TASK.HIST, docs/registry-abi.md §5.13): u32
+ * counts in log2 buckets of milliseconds -- bucket 0 is under 1 ms (never
+ * written: it is POLLS minus the others), bucket i >= 1 is [2^(i-1), 2^i)
+ * ms, the last one open.  Our runtime keeps this many; readers as many. */
+#define TT_HIST_BUCKETS 16
 
 /* The flight recorder (docs/registry-abi.md §5.12): a ring of EVENT records
  * with one writer, which stores an event's SEQ odd (2*pos+1) before its

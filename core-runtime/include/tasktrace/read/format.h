@@ -85,6 +85,22 @@ TT_API void tt_fmt_where(tt_fbuf *b, const tt_fmt_task *v);
  * found damaged; nothing for a task without labels. */
 TT_API void tt_fmt_labels(tt_fbuf *b, const tt_rtask *t);
 
+/* A histogram bucket of §5.13 as words: "<1ms", "16-32ms", "512ms-1s",
+ * ">=16s" (the last of N buckets is open). */
+TT_API void tt_fmt_hist_bucket(tt_fbuf *b, uint32_t i, uint32_t n);
+/* The bucket the P-th percentile (1..100) falls in, or -1 when H counts
+ * nothing. */
+TT_API int tt_hist_percentile(const uint32_t *h, uint32_t n, uint32_t p);
+/* `<1ms 40, 16-32ms 5; p50 <1ms, p99 16-32ms`: the buckets in use, then
+ * the median and the 99th percentile; nothing for an empty histogram. */
+TT_API void tt_fmt_hist(tt_fbuf *b, const uint32_t *h, uint32_t n);
+/* Whether H counts anything from THRESHOLD_BUCKET up (bt shows a
+ * histogram only then: one tick of the coarse clock is 1-4 ms, so the
+ * low buckets hold polls that merely crossed a tick). */
+TT_API int tt_hist_reaches(const uint32_t *h, uint32_t n, uint32_t threshold_bucket);
+/* bt's (and the crash log's) threshold: 8 ms, two ticks at the least. */
+#define TT_HIST_BT_BUCKET 4u
+
 /* ps and gdb's `info tasks`, laid out like `info threads`: the header
  * line and one row (no newlines, no trailing blanks); with v->labels the
  * row ends with the labels, after two spaces. */

@@ -294,6 +294,13 @@ enum {
 	TT_RLABELS_BAD = 1u << 1, /* a count beyond its array, an empty key */
 };
 
+/* tt_rtask.hist_flags */
+enum {
+	/* The block's address or bucket count is junk, or its counts add up
+	 * to more than the polls: no histogram is shown. */
+	TT_RHIST_BAD = 1u << 0,
+};
+
 typedef struct tt_rtask {
 	uint64_t slot_addr;
 	uint64_t slot_index;
@@ -314,6 +321,12 @@ typedef struct tt_rtask {
 	uint32_t nlabels;     /* labels[0..nlabels) */
 	uint32_t label_flags; /* TT_RLABELS_* */
 	tt_rlabel labels[TT_TASK_LABELS_MAX];
+	/* The histograms (§5.13), bucket 0 derived; hist_buckets 0: none
+	 * published (or, with TT_RHIST_BAD, none readable). */
+	uint32_t hist_buckets;
+	uint32_t hist_flags; /* TT_RHIST_* */
+	uint32_t poll_hist[TT_HIST_BUCKETS];
+	uint32_t delay_hist[TT_HIST_BUCKETS];
 } tt_rtask;
 
 typedef struct tt_rworker {

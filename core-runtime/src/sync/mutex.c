@@ -145,8 +145,12 @@ static int unlock_contended(tt_mutex *m, uint64_t me, uint64_t s);
  * path no registers. */
 static inline __attribute__((always_inline)) int unlock_as(tt_mutex *m, uint64_t me)
 {
-	uint64_t s = me;
-	if (TT_LIKELY(me) && cas_state(m, &s, 0, __ATOMIC_RELEASE))
+	/* Look before the compare-and-swap: under contention the word mostly
+	 * carries QUEUED and WAKING too, and a compare-and-swap expecting the
+	 * bare id would be a locked instruction spent on failing.  The line is
+	 * this thread's already (the lock's compare-and-swap took it). */
+	uint64_t s = load_state(m);
+	if (TT_LIKELY(me) && TT_LIKELY(s == me) && cas_state(m, &s, 0, __ATOMIC_RELEASE))
 		return 0;
 	return unlock_contended(m, me, s);
 }

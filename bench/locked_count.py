@@ -30,8 +30,9 @@ def locked_addrs(path):
     return addrs
 
 
-def main():
-    prof, objs = sys.argv[1], sys.argv[2:]
+def count(prof, objs):
+    """Locked instructions executed per function of OBJS in callgrind
+    output PROF (a Counter)."""
     locked = {o: locked_addrs(o) for o in objs}
     counts, ob, npos = Counter(), None, 1
     for line in open(prof):
@@ -50,6 +51,11 @@ def main():
             fn = locked[ob].get(addr)
             if fn:
                 counts[fn] += ir
+    return counts
+
+
+def main():
+    counts = count(sys.argv[1], sys.argv[2:])
     total = sum(counts.values())
     print(f"locked instructions: {total}")
     for fn, n in counts.most_common():

@@ -30,22 +30,32 @@ def locked_addrs(path):
     return addrs
 
 
-def main():
-    prof, objs = sys.argv[1], sys.argv[2:]
+def count(prof, objs):
+    """Locked instructions executed per function of OBJS in callgrind
+    output PROF (a Counter)."""
     locked = {o: locked_addrs(o) for o in objs}
-    counts, ob = Counter(), None
+    counts, ob, npos = Counter(), None, 1
     for line in open(prof):
-        if line.startswith("ob="):
+        if line.startswith("positions:"):
+            # "instr line" with debug info: the count follows both.
+            npos = len(line.split()) - 1
+        elif line.startswith("ob="):
             name = line[3:].strip()
             ob = next((o for o in objs if name.endswith(o.split("/")[-1])), None)
         elif ob and line.startswith("0x"):
             parts = line.split()
-            addr, ir = int(parts[0], 16), int(parts[1]) if len(parts) > 1 else 0
+            addr = int(parts[0], 16)
+            ir = int(parts[npos]) if len(parts) > npos else 0
             # Shared objects are mapped at a base; callgrind gives the
             # object-relative address for them, absolute for a PIE too.
             fn = locked[ob].get(addr)
             if fn:
                 counts[fn] += ir
+    return counts
+
+
+def main():
+    counts = count(sys.argv[1], sys.argv[2:])
     total = sum(counts.values())
     print(f"locked instructions: {total}")
     for fn, n in counts.most_common():

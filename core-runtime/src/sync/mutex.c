@@ -140,13 +140,43 @@ static void release(tt_mutex *m, tt_waker *wake)
 
 static int unlock_contended(tt_mutex *m, uint64_t me, uint64_t s);
 
+/* Has the head waiter of M waited past its hand-off time?  Asked by the
+ * unlocks that let go while a woken waiter is on its way, which under
+ * contention is most of them: they read the coarse clock every 64th time
+ * on the thread and reuse its last reading otherwise, so a starving head
+ * is served up to 63 such unlocks (about a microsecond when they come
+ * that fast, against a clock tick of 1-4 ms) and a clock tick late;
+ * release() checks precisely. */
+static TT_TLS uint32_t starve_asks;
+static TT_TLS uint64_t starve_stamp;
+__attribute__((noinline)) static uint64_t starve_clock(void)
+{
+	return starve_stamp = tt_stamp_ns();
+}
+static inline int head_starving(tt_mutex *m)
+{
+	uint64_t now = (starve_asks++ & 63) == 0 ? starve_clock() : starve_stamp;
+	return now >= __atomic_load_n(&m->handoff_at, __ATOMIC_RELAXED);
+}
+
 /* Release M held by task ME (the caller's id, or a guard's task).  The
  * uncontended case inline, the rest out of line so that it costs the fast
  * path no registers. */
 static inline __attribute__((always_inline)) int unlock_as(tt_mutex *m, uint64_t me)
 {
-	uint64_t s = me;
-	if (TT_LIKELY(me) && cas_state(m, &s, 0, __ATOMIC_RELEASE))
+	/* Look before the compare-and-swap: under contention the word mostly
+	 * carries QUEUED and WAKING too, and a compare-and-swap expecting the
+	 * bare id would be a locked instruction spent on failing.  The line is
+	 * this thread's already (the lock's compare-and-swap took it). */
+	uint64_t s = load_state(m);
+	if (TT_LIKELY(me) && TT_LIKELY(s == me) && cas_state(m, &s, 0, __ATOMIC_RELEASE))
+		return 0;
+	/* A woken waiter is on its way: let go (keeping the two bits) unless
+	 * the head starves.  Inline, because with a task that keeps re-taking
+	 * a contended mutex this is nearly every unlock. */
+	const uint64_t woken = TT_MUTEX_QUEUED | TT_MUTEX_WAKING;
+	if (TT_LIKELY(me) && s == (me | woken) && !head_starving(m) &&
+	    cas_state(m, &s, woken, __ATOMIC_RELEASE))
 		return 0;
 	return unlock_contended(m, me, s);
 }
@@ -164,24 +194,6 @@ __attribute__((noinline)) static int unlock_release(tt_mutex *m)
 	return 0;
 }
 
-/* Has the head waiter of M waited past its hand-off time?  Asked by the
- * unlocks that let go while a woken waiter is on its way, which under
- * contention is most of them: they read the coarse clock every 8th time
- * on the thread and reuse its last reading otherwise, so a starving head
- * is served up to 7 such unlocks (well under a microsecond when they
- * come that fast) and a clock tick late; release() checks precisely. */
-static TT_TLS uint32_t starve_asks;
-static TT_TLS uint64_t starve_stamp;
-__attribute__((noinline)) static uint64_t starve_clock(void)
-{
-	return starve_stamp = tt_stamp_ns();
-}
-static inline int head_starving(tt_mutex *m)
-{
-	uint64_t now = (starve_asks++ & 7) == 0 ? starve_clock() : starve_stamp;
-	return now >= __atomic_load_n(&m->handoff_at, __ATOMIC_RELAXED);
-}
-
 __attribute__((noinline)) static int unlock_contended(tt_mutex *m, uint64_t me, uint64_t s)
 {
 	if (!me || (s & ID_MASK) != me)
@@ -192,7 +204,8 @@ __attribute__((noinline)) static int unlock_contended(tt_mutex *m, uint64_t me, 
 	for (;;) {
 		if ((s & TT_MUTEX_QUEUED) && !(s & TT_MUTEX_WAKING))
 			break;
-		if ((s & TT_MUTEX_QUEUED) && (starving < 0 ? (starving = head_starving(m)) : starving))
+		if ((s & TT_MUTEX_QUEUED) &&
+		    (starving < 0 ? (starving = head_starving(m)) : starving))
 			break;
 		if (cas_state(m, &s, s & ~ID_MASK, __ATOMIC_RELEASE))
 			return 0;

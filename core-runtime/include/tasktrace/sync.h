@@ -94,7 +94,9 @@ TT_API void tt_notified_init(tt_notified *w, tt_notify *n);
  * contention: unlocking wakes the first waiter, but a task that is running
  * may take the free mutex before it ("barging"), which saves a task switch
  * per lock.  A waiter queued for longer than TT_MUTEX_STARVE_NS is handed
- * the mutex directly, in FIFO order, so nobody starves.  Uncontended, lock
+ * the mutex directly, in FIFO order, so nobody starves (the unlocks that
+ * meet a woken waiter on its way read the coarse clock every 64th time, so
+ * the hand-off may come that many short critical sections late).  Uncontended, lock
  * and unlock are one compare-and-swap each on STATE. */
 #define TT_MUTEX_STARVE_NS 1000000ull
 /* STATE bits next to the holder's id: waiters are queued (so unlocking

@@ -219,6 +219,39 @@ START_TEST(new_task_before_kept_ones)
 }
 END_TEST
 
+/* The id index and the cross-checks are kept while the tasks are last
+ * round's in the same slots: an entry read again is still checked... */
+START_TEST(entry_read_again_is_checked)
+{
+	update();
+	img_set(&G, TT_REC_TASK, TT_TASK_STATE, img_slot(K.slots, 0), 77);
+	move_seq(img_slot(K.slots, 0));
+	update();
+	ck_assert_int_eq(S->tasks[0].error, TT_R_INCONSISTENT);
+	ck_assert_uint_eq(S->nerrors, 1);
+	ck_assert_int_eq(S->tasks[2].error, 0);
+	img_set(&G, TT_REC_TASK, TT_TASK_STATE, img_slot(K.slots, 0), TT_STATE_IDLE);
+	move_seq(img_slot(K.slots, 0));
+	update();
+	ck_assert_int_eq(S->tasks[0].error, 0);
+	ck_assert_uint_eq(S->nerrors, 0);
+	ck_assert_uint_eq(leaf_of(1)->raw.wait_object, K.notify);
+}
+END_TEST
+
+/* ... and figures stricter than last round's check the kept ones again:
+ * ids past next_task_id were never handed out. */
+START_TEST(stricter_figures_check_kept_entries)
+{
+	update();
+	img_set(&G, TT_REC_ROOT, TT_ROOT_NEXT_TASK_ID, IMG_ROOT_ADDR, 3);
+	update();
+	ck_assert_int_eq(tt_snapshot_find(S, 1)->error, 0);
+	ck_assert_int_eq(S->tasks[2].error, TT_R_INCONSISTENT);
+	ck_assert_ptr_null(S->tasks[2].frames);
+}
+END_TEST
+
 /* A chain read again every round: past some megabytes of chains read
  * again the update reads all afresh (update_full), and the snapshot
  * stays right through it. */
@@ -248,6 +281,8 @@ int main(void)
 	tcase_add_test(tc, owner_renamed_by_another_task);
 	tcase_add_test(tc, slots_freed_and_taken);
 	tcase_add_test(tc, new_task_before_kept_ones);
+	tcase_add_test(tc, entry_read_again_is_checked);
+	tcase_add_test(tc, stricter_figures_check_kept_entries);
 	tcase_add_test(tc, many_rounds_stay_bounded);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

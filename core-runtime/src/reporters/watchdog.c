@@ -133,7 +133,7 @@ static int round_locked(void)
 	tt_mem self = tt_mem_self();
 	tt_diag_opts o = wd.o.diag;
 	o.recheck = &self;
-	tt_diag_report *r = tt_diagnose(s, tt_now_ns(), &o);
+	tt_diag_report *r = tt_diagnose_update(s, tt_now_ns(), &o);
 	if (!r)
 		return -ENOMEM;
 	key next[256];

@@ -11,8 +11,9 @@
  *
  * A round is incremental: the snapshot is kept and brought up to date
  * (tt_snapshot_update), so a task whose slot's id and seq held still
- * since the last round costs a hash of its slot, not a walk of its chain
- * (bench/RESULTS.md, "The watchdog at 100k tasks"). */
+ * since the last round costs a hash of its slot, not a walk of its chain,
+ * and the diagnosis (tt_diagnose_update) skips such a task until it could
+ * make a finding (bench/RESULTS.md, "The watchdog at 100k tasks"). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>

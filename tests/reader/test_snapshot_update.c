@@ -425,8 +425,8 @@ START_TEST(incremental_agrees_with_full)
 			move_seq(slot);
 			break;
 		case 3:
-			img_wait(&G, K.t1_leaf, TT_WAIT_NOTIFY, (x >> 50) % 2 ? K.notify : K.notify2, 0,
-				 0);
+			img_wait(&G, K.t1_leaf, TT_WAIT_NOTIFY,
+				 (x >> 50) % 2 ? K.notify : K.notify2, 0, 0);
 			move_seq(img_slot(K.slots, 0));
 			break;
 		default:

@@ -374,9 +374,15 @@ static uint64_t earlier(uint64_t a, uint64_t b)
 static uint64_t memo_key(const build *b)
 {
 	const tt_diag_opts *o = b->o;
-	const uint64_t v[] = {o->long_poll_ns, o->starved_ns, o->idle_ns, o->idle_io_ns,
-			      (uint64_t)o->all, o->runtime_id, b->s->flags,
-			      b->s->runtimes.inherited_from, b->s->runtimes.inherited_upto};
+	const uint64_t v[] = {o->long_poll_ns,
+			      o->starved_ns,
+			      o->idle_ns,
+			      o->idle_io_ns,
+			      (uint64_t)o->all,
+			      o->runtime_id,
+			      b->s->flags,
+			      b->s->runtimes.inherited_from,
+			      b->s->runtimes.inherited_upto};
 	uint64_t h = 0x9e3779b97f4a7c15ull;
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
@@ -427,8 +433,8 @@ static void per_task(build *b)
 		uint64_t m = kept ? tt_snapshot_memo(b->ms, i) : 0;
 		uint64_t d = (m & MEMO_DUE) == MEMO_DUE ? NEVER : m & MEMO_DUE;
 		b->cons[i] = (m & MEMO_SET) && !reached(d, b->now)
-				     ? (uint8_t)(T_SKIP | (m & MEMO_CONS ? T_CONSIDERED : 0))
-				     : 0;
+				 ? (uint8_t)(T_SKIP | (m & MEMO_CONS ? T_CONSIDERED : 0))
+				 : 0;
 	}
 	/* One pass: at 100k tasks each pass over them is a few ms of cache
 	 * misses. */
@@ -440,7 +446,8 @@ static void per_task(build *b)
 			continue;
 		prefetch_task(b, i);
 		view(&b->s->tasks[i], &b->views[i]);
-		b->cons[i] = (uint8_t)(T_VIEWED | (considered_(b, &b->s->tasks[i]) ? T_CONSIDERED : 0));
+		b->cons[i] =
+		    (uint8_t)(T_VIEWED | (considered_(b, &b->s->tasks[i]) ? T_CONSIDERED : 0));
 		if (!(b->cons[i] & T_CONSIDERED))
 			continue;
 		if (b->s->tasks[i].raw.state == TT_STATE_RUNNING)
@@ -854,9 +861,8 @@ static uint64_t lost_waker(build *b, size_t i, const tview *v)
 
 	/* Pending for real: suspended after at least one poll, not being
 	 * polled, not queued, and read consistently. */
-	if (!recording(b) || t->error || t->raw.running ||
-	    t->raw.state != TT_STATE_IDLE || t->raw.wakers != 0 ||
-	    t->raw.polls == 0 || (t->raw.flags & TT_TASKF_CANCEL_REQUESTED) ||
+	if (!recording(b) || t->error || t->raw.running || t->raw.state != TT_STATE_IDLE ||
+	    t->raw.wakers != 0 || t->raw.polls == 0 || (t->raw.flags & TT_TASKF_CANCEL_REQUESTED) ||
 	    !t->raw.root_frame)
 		return NEVER;
 	if (!reached(when, b->now))

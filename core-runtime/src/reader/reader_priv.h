@@ -106,8 +106,6 @@ static inline unsigned tt_r_cache_ix(uint64_t addr)
  * value (sign ignored) as its text, %% a percent sign.  Returns CODE. */
 TT_HIDDEN int tt_r_errf(tt_reader *r, int code, const char *fmt, ...);
 TT_HIDDEN size_t tt_r_vfmt(char *buf, size_t len, const char *fmt, va_list ap);
-/* S's runtimes (tt_runtimes) from R's root and S's tasks and workers. */
-TT_HIDDEN void tt_r_snapshot_runtimes(tt_snapshot *s, tt_reader *r);
 
 /* Names of record types and fields for messages ("task", "seq"). */
 TT_HIDDEN const char *tt_r_record_name(int rec);

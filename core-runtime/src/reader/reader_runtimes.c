@@ -80,17 +80,6 @@ int32_t tt_rtask_worker(const tt_reader *r, const tt_rtask *t, const tt_rworker 
 	return -1;
 }
 
-void tt_r_snapshot_runtimes(tt_snapshot *s, tt_reader *r)
-{
-	tt_runtimes_init(&s->runtimes, r);
-	for (size_t i = 0; i < s->ntasks; i++) {
-		tt_rtask *t = &s->tasks[i].raw;
-		tt_runtimes_see(&s->runtimes, t->runtime_id);
-		if (t->id)
-			t->worker = tt_rtask_worker(r, t, s->workers, s->nworkers);
-	}
-}
-
 void tt_snapshot_set_target(tt_snapshot *s, uint64_t target_pid)
 {
 	tt_runtimes_set_target(&s->runtimes, target_pid);

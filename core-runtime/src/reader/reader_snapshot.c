@@ -232,6 +232,19 @@ static inline size_t memo_ix(uint64_t a)
 	return (size_t)((a >> 3) ^ (a >> 9)) & (MEMO - 1);
 }
 
+/* What an update needs of last round's entry, kept apart from it: an
+ * entry is 576 bytes, and at 100k tasks touching each one to compare its
+ * id and seq was a cache miss per task, a quarter of a round.  One per
+ * entry of tasks, moved with it. */
+struct stamp {
+	uint64_t index, addr, id;
+	uint64_t hash;	     /* of the slot's bytes as read; 0: read it again */
+	uint64_t runtime_id; /* tt_runtimes_see, for a kept entry */
+	uint64_t memo;	     /* tt_snapshot_memo */
+	uint32_t seq;
+	uint32_t kept; /* this round: the slot's bytes as last round's */
+};
+
 struct tt_snap_cache {
 	struct map sites, funcs, strings, ids;
 	struct memo site_memo, func_memo;
@@ -239,17 +252,25 @@ struct tt_snap_cache {
 	tt_mem_cache bc;    /* frames and static records, in front of the raw source */
 	void *bc_storage;
 	/* tt_snapshot_update: the limits of the first read; per task of
-	 * tasks, a hash of its slot's bytes as last read (0: none); the other
-	 * task array (last round's); the arena's size after a full read. */
+	 * tasks, its stamp; the other task array (last round's) and its
+	 * stamps; the arena's size after a full read. */
 	tt_reader_limits lim;
 	int has_lim;
-	uint64_t *hash;
-	size_t hash_cap;
+	struct stamp *st;
+	size_t st_cap;
 	tt_stask *spare;
 	size_t spare_bytes;
-	uint64_t *spare_hash;
-	size_t spare_hash_cap;
+	struct stamp *spare_st;
+	size_t spare_st_cap;
 	size_t arena_full;
+	/* The id index holds for the ids POS_ID in this order (last
+	 * round's), checked with RCHECK: a round whose tasks are those in
+	 * the same places, cross-checked with figures no stricter, keeps
+	 * it and checks only the entries read again. */
+	uint64_t *pos_id;
+	size_t npos, pos_cap;
+	tt_rcheck rcheck;
+	uint64_t memo_key;
 	unsigned char *bulk, *bulk2; /* an update's batch buffers, kept */
 	uint8_t *same;
 	size_t bulk_size;
@@ -274,7 +295,7 @@ struct build {
 	int update;
 	uint8_t *same; /* per entry of the batch: its slot's bytes as last round */
 	const tt_stask *old;
-	const uint64_t *old_hash;
+	const struct stamp *old_st;
 	size_t nold, oi;
 	/* The update writes its entries over last round's, in the same
 	 * array, while they are behind the ones still to be read (ALIASED);
@@ -398,17 +419,17 @@ static int spill(struct build *b, size_t from)
 			return -1;
 		c->spare_bytes = n * sizeof(tt_stask);
 	}
-	if (n > c->spare_hash_cap) {
-		free(c->spare_hash);
-		c->spare_hash_cap = 0;
-		if (!(c->spare_hash = malloc(n * sizeof(uint64_t))))
+	if (n > c->spare_st_cap) {
+		free(c->spare_st);
+		c->spare_st_cap = 0;
+		if (!(c->spare_st = malloc(n * sizeof(struct stamp))))
 			return -1;
-		c->spare_hash_cap = n;
+		c->spare_st_cap = n;
 	}
 	memcpy(c->spare, b->old + from, n * sizeof(tt_stask));
-	memcpy(c->spare_hash, b->old_hash + from, n * sizeof(uint64_t));
+	memcpy(c->spare_st, b->old_st + from, n * sizeof(struct stamp));
 	b->old = c->spare;
-	b->old_hash = c->spare_hash;
+	b->old_st = c->spare_st;
 	b->nold = n;
 	b->oi = 0;
 	b->aliased = 0;
@@ -425,6 +446,12 @@ static tt_stask *task_push(struct build *b)
 			return NULL;
 	}
 
+	if (b->aliased && (s->ntasks == b->cap || s->ntasks >= b->c->st_cap)) {
+		/* The arrays are about to move: last round's entries still to
+		 * be read were moved aside above, none is left in them. */
+		b->nold = b->oi = 0;
+		b->aliased = 0;
+	}
 	if (s->ntasks == b->cap) {
 		size_t cap = b->cap ? 2 * b->cap : 1024;
 		tt_stask *t = big_realloc(s->tasks, b->cap * sizeof(*t),
@@ -435,14 +462,15 @@ static tt_stask *task_push(struct build *b)
 		b->cap = cap;
 		s->cache_->tasks_bytes = cap * sizeof(*t);
 	}
-	if (s->ntasks >= b->c->hash_cap) {
-		uint64_t *h = realloc(b->c->hash, b->cap * sizeof(*h));
+	if (s->ntasks >= b->c->st_cap) {
+		struct stamp *h = realloc(b->c->st, b->cap * sizeof(*h));
 		if (!h)
 			return NULL;
-		b->c->hash = h;
-		b->c->hash_cap = b->cap;
+		b->c->st = h;
+		b->c->st_cap = b->cap;
 	}
-	b->c->hash[s->ntasks] = 0;
+	/* Filled in from the entry by build_ids. */
+	memset(&b->c->st[s->ntasks], 0, sizeof(b->c->st[0]));
 	tt_stask *e = &s->tasks[s->ntasks++];
 	e->spawn_site = NULL;
 	e->frames = NULL;
@@ -579,7 +607,12 @@ static void verify_batch(struct build *b, size_t from, uint64_t base,
 		uint64_t seq, id;
 		int drop = 0;
 
-		if (e->raw.id && !(b->update && b->same[i - from])) {
+		/* A kept entry is not even touched (a cache miss each). */
+		if (b->update && b->same[i - from] && out == i) {
+			out++;
+			continue;
+		}
+		if (!(b->update && b->same[i - from]) && e->raw.id) {
 			if (bulk) {
 				seq = tt_r_get(b->bulk2 + (e->raw.slot_addr - base), fs);
 				id = tt_r_get(b->bulk2 + (e->raw.slot_addr - base), fi);
@@ -589,14 +622,15 @@ static void verify_batch(struct build *b, size_t from, uint64_t base,
 			}
 			if (seq != e->raw.seq || id != e->raw.id) {
 				drop = redo_task(b, e);
-				b->c->hash[i] = 0; /* not the bytes hashed */
+				b->c->st[i].hash = 0; /* not the bytes hashed */
 			}
 		}
 		if (drop)
 			continue;
 		if (out != i) {
 			s->tasks[out] = *e;
-			b->c->hash[out] = b->c->hash[i];
+			b->c->st[out] = b->c->st[i];
+			b->same[out - from] = b->same[i - from];
 		}
 		out++;
 	}
@@ -678,20 +712,21 @@ static int chain_keeps(const tt_stask *o)
 }
 
 /* Last round's entry for slot INDEX at ADDR, if it holds task ID at the
- * same SEQ, even, read cleanly and keepable.  Both rounds list the slots
- * in the order they are read, so one cursor finds it. */
+ * same SEQ, even, read cleanly and keepable (a stamp with a hash: an
+ * entry with an error has none).  Both rounds list the slots in the
+ * order they are read, so one cursor finds it; only the stamps are read. */
 static const tt_stask *old_entry(struct build *b, uint64_t index, uint64_t addr, uint64_t id,
 				 uint64_t seq)
 {
-	while (b->oi < b->nold && b->old[b->oi].raw.slot_index < index)
+	while (b->oi < b->nold && b->old_st[b->oi].index < index)
 		b->oi++;
 	if (b->oi == b->nold)
 		return NULL;
-	const tt_stask *o = &b->old[b->oi];
-	if (!b->old_hash[b->oi] || o->raw.slot_index != index || o->raw.slot_addr != addr ||
-	    o->raw.id != id || o->raw.seq != seq || (seq & 1) || o->error)
+	const struct stamp *o = &b->old_st[b->oi];
+	if (!o->hash || o->index != index || o->addr != addr || o->id != id || o->seq != seq ||
+	    (seq & 1))
 		return NULL;
-	return o;
+	return &b->old[b->oi];
 }
 
 /* The slot at ADDR, its bytes RAW, as last round's entry with its chain
@@ -704,32 +739,39 @@ static int reuse(struct build *b, const unsigned char *raw, uint64_t addr, uint6
 	uint64_t seq = tt_r_get(raw, b->r->f_task[TT_TASK_SEQ]);
 	const tt_stask *o = id ? old_entry(b, index, addr, id, seq) : NULL;
 	tt_stask *e, keep;
+	struct stamp *st, kst;
 
 	if (!o)
 		return 0;
-	uint64_t h = slot_hash(raw, b->stride), oh = b->old_hash[o - b->old];
+	uint64_t h = slot_hash(raw, b->stride);
 	if (b->aliased && o == &b->s->tasks[b->s->ntasks]) {
 		/* Already in its place (the usual case): not even touched, at
 		 * 100k tasks writing them back was a good part of a round. */
 		e = &b->s->tasks[b->s->ntasks++];
+		st = &b->c->st[e - b->s->tasks];
 	} else {
 		/* Copied first: the entry may be written over its own old
 		 * place. */
 		keep = *o;
+		kst = b->old_st[o - b->old];
 		b->index = index;
 		if (!(e = task_push(b)))
 			return -1;
 		*e = keep;
+		st = &b->c->st[e - b->s->tasks];
+		*st = kst;
 	}
-	if (oh != h) {
+	st->kept = st->hash == h;
+	if (!st->kept) {
 		tt_reader_decode_task(b->r, raw, addr, &e->raw);
 		e->raw.slot_index = index;
+		st->memo = 0; /* of other bytes */
 	} else {
 		/* Bytes as read and checked last round: one task's at one
 		 * moment, so no second look at this slot is needed. */
 		b->same[e - b->s->tasks - b->batch_from] = 1;
 	}
-	b->c->hash[e - b->s->tasks] = h;
+	st->hash = h;
 	return 1;
 }
 
@@ -799,7 +841,8 @@ static int read_batch(struct build *b, uint64_t base, uint64_t first_index,
 		/* An update keeps the chain while the slot's id and seq hold
 		 * still, if it is one that stays true: 0 marks the rest. */
 		if (bulk && !e->error && chain_keeps(e))
-			b->c->hash[e - b->s->tasks] = slot_hash(b->bulk + j * b->stride, b->stride);
+			b->c->st[e - b->s->tasks].hash =
+			    slot_hash(b->bulk + j * b->stride, b->stride);
 	}
 	verify_batch(b, from, base, nslots);
 	return TT_R_OK;
@@ -960,53 +1003,137 @@ int tt_rcheck_count(const tt_rcheck *c, uint64_t ntasks, char *msg, size_t len)
 	return TT_R_INCONSISTENT;
 }
 
-/* The id index, and the registry's cross-checks: each task that fails
- * one is marked (never shown as a plain task), an id seen twice too, and
- * a count that cannot be is one more error entry. */
+/* A task that fails a cross-check: marked, its chain dropped, and
+ * neither kept nor remembered by the next update. */
+static void inconsistent(struct build *b, size_t i, const char *msg)
+{
+	tt_stask *e = &b->s->tasks[i];
+
+	set_error(e, TT_R_INCONSISTENT, msg);
+	e->frames = NULL;
+	e->nframes = 0;
+	b->c->st[i].hash = 0;
+	b->c->st[i].memo = 0;
+}
+
+/* Entry I's cross-checks, and its id against the index; *VALID counts
+ * the consistent tasks.  With FIND only, the index is last round's and
+ * already lists I. */
+static int check_entry(struct build *b, const tt_rcheck *c, size_t i, int find, size_t *valid)
+{
+	tt_stask *e = &b->s->tasks[i];
+	uint64_t id = e->raw.id, v;
+	char msg[160];
+
+	if (!id)
+		return TT_R_OK;
+	/* Over a chain's error: a record that is no task explains it. */
+	if (e->error != TT_R_TORN && tt_rcheck_task(c, &e->raw, msg, sizeof(msg)))
+		inconsistent(b, i, msg);
+	if (map_get(&b->c->ids, id, &v) && (!find || v != i)) {
+		if (e->error != TT_R_TORN && e->error != TT_R_INCONSISTENT) {
+			snprintf(msg, sizeof(msg), "id %llu is also the task in slot %#llx",
+				 (unsigned long long)id,
+				 (unsigned long long)b->s->tasks[v].raw.slot_addr);
+			inconsistent(b, i, msg);
+		}
+	} else {
+		if (!find && map_put(&b->c->ids, id, i))
+			return TT_R_NOMEM;
+		*valid += e->error != TT_R_INCONSISTENT;
+	}
+	if (e->error == TT_R_INCONSISTENT) {
+		e->frames = NULL;
+		e->nframes = 0;
+	}
+	return TT_R_OK;
+}
+
+/* Figures that pass every task last round's passed (a kept entry's
+ * cross-checks need not run again): more ids handed out, as many
+ * workers. */
+static int rcheck_no_stricter(const tt_rcheck *now, const tt_rcheck *was)
+{
+	return now->worker_count == was->worker_count &&
+	       (now->next_task_id == 0) == (was->next_task_id == 0) &&
+	       now->next_task_id >= was->next_task_id;
+}
+
+/* The runtimes seen, the workers derived, the id index, and the
+ * registry's cross-checks: each task that fails one is marked (never
+ * shown as a plain task), an id seen twice too, and a count that cannot
+ * be is one more error entry.  An update whose tasks are last round's in
+ * the same places keeps the index and looks only at the entries it read
+ * again. */
 static int build_ids(struct build *b)
 {
 	tt_snapshot *s = b->s;
+	struct tt_snap_cache *cc = b->c;
 	size_t ntasks = s->ntasks, valid = 0;
+	int same_ids = b->update && ntasks == cc->npos;
 	char msg[160];
 	tt_rcheck c;
-	uint64_t v;
 
 	tt_rcheck_init(b->r, &c);
-	if (s->ntasks && b->c->ids.cap < 2 * (s->ntasks + 1) && map_grow(&b->c->ids, s->ntasks))
-		return TT_R_NOMEM;
-	/* One pass: at 100k tasks each pass over them is a few ms of cache
-	 * misses. */
+	tt_runtimes_init(&s->runtimes, b->r);
+	if (ntasks > cc->pos_cap) {
+		uint64_t *p = realloc(cc->pos_id, ntasks * sizeof(*p));
+		if (!p)
+			return TT_R_NOMEM;
+		cc->pos_id = p;
+		cc->pos_cap = ntasks;
+	}
+	/* A pass over the stamps; only the entries read again are touched
+	 * (at 100k tasks each pass over them is a few ms of cache misses). */
 	for (size_t i = 0; i < ntasks; i++) {
-		tt_stask *e = &s->tasks[i];
-		uint64_t id = e->raw.id;
-		if (id) {
-			/* Over a chain's error: a record that is no task explains it. */
-			if (e->error != TT_R_TORN && tt_rcheck_task(&c, &e->raw, msg, sizeof(msg)))
-				set_error(e, TT_R_INCONSISTENT, msg);
-			if (map_get(&b->c->ids, id, &v)) {
-				if (e->error != TT_R_TORN && e->error != TT_R_INCONSISTENT) {
-					snprintf(msg, sizeof(msg),
-						 "id %llu is also the task in slot %#llx",
-						 (unsigned long long)id,
-						 (unsigned long long)s->tasks[v].raw.slot_addr);
-					set_error(e, TT_R_INCONSISTENT, msg);
-				}
-			} else {
-				if (map_put(&b->c->ids, id, i))
-					return TT_R_NOMEM;
-				valid += e->error != TT_R_INCONSISTENT;
+		struct stamp *st = &cc->st[i];
+		if (!st->kept || !b->update) {
+			tt_rtask *t = &s->tasks[i].raw;
+			st->index = t->slot_index;
+			st->addr = t->slot_addr;
+			st->id = t->id;
+			st->seq = t->seq;
+			st->runtime_id = t->runtime_id;
+			st->kept = 0;
+			if (t->id)
+				t->worker = tt_rtask_worker(b->r, t, s->workers, s->nworkers);
+		}
+		tt_runtimes_see(&s->runtimes, st->runtime_id);
+		if (same_ids && cc->pos_id[i] != st->id)
+			same_ids = 0;
+	}
+	if (same_ids && rcheck_no_stricter(&c, &cc->rcheck)) {
+		for (size_t i = 0; i < ntasks; i++) {
+			if (cc->st[i].kept) {
+				valid++; /* checked when read: its bytes are those */
+				continue;
 			}
+			if (check_entry(b, &c, i, 1, &valid))
+				return TT_R_NOMEM;
+			s->nerrors += s->tasks[i].error != 0;
 		}
-		if (e->error == TT_R_INCONSISTENT) {
-			e->frames = NULL;
-			e->nframes = 0;
+		/* Every entry has now passed figures no stricter than these. */
+		cc->rcheck = c;
+	} else {
+		map_clear(&cc->ids);
+		if (ntasks && cc->ids.cap < 2 * (ntasks + 1) && map_grow(&cc->ids, ntasks))
+			return TT_R_NOMEM;
+		for (size_t i = 0; i < ntasks; i++) {
+			if (check_entry(b, &c, i, 0, &valid))
+				return TT_R_NOMEM;
+			s->nerrors += s->tasks[i].error != 0;
+			cc->pos_id[i] = cc->st[i].id;
 		}
-		s->nerrors += e->error != 0;
+		cc->npos = ntasks;
+		cc->rcheck = c;
 	}
 	if (tt_rcheck_count(&c, valid, msg, sizeof(msg))) {
 		if (error_entry(b, 0, 0, TT_R_INCONSISTENT, msg))
 			return TT_R_NOMEM;
 		s->nerrors++;
+		/* An entry the index does not list: the next round builds it
+		 * again. */
+		cc->npos = 0;
 	}
 	return TT_R_OK;
 }
@@ -1054,7 +1181,6 @@ static int snapshot_body(struct build *b, tt_mem mem, uint64_t root_addr,
 	if (rc)
 		return rc;
 	read_workers(b);
-	tt_r_snapshot_runtimes(s, r);
 	if (build_ids(b))
 		return tt_r_errf(r, TT_R_NOMEM, "out of memory");
 	return TT_R_OK;
@@ -1140,8 +1266,9 @@ void tt_snapshot_free(tt_snapshot *s)
 		map_free(&c->strings);
 		big_free(s->tasks, c->tasks_bytes);
 		big_free(c->spare, c->spare_bytes);
-		free(c->hash);
-		free(c->spare_hash);
+		free(c->st);
+		free(c->spare_st);
+		free(c->pos_id);
 		free(c->bulk);
 		free(c->bulk2);
 		free(c->same);
@@ -1194,13 +1321,12 @@ int tt_snapshot_update(tt_snapshot *s, tt_mem mem, char *err, size_t errlen)
 	 * a task kept from round to round is not even copied. */
 	b.old = s->tasks;
 	b.nold = s->ntasks;
-	b.old_hash = c->hash;
+	b.old_st = c->st;
 	b.aliased = 1;
 	b.cap = c->tasks_bytes / sizeof(*s->tasks);
 	s->ntasks = s->nerrors = s->nworkers = 0;
 	free(s->workers);
 	s->workers = NULL;
-	map_clear(&c->ids);
 	b.r = malloc(sizeof(*b.r));
 	b.rc = malloc(sizeof(*b.rc));
 	if (b.r && b.rc) {
@@ -1221,9 +1347,33 @@ int tt_snapshot_update(tt_snapshot *s, tt_mem mem, char *err, size_t errlen)
 	if (rc) {
 		s->ntasks = s->nerrors = 0;
 		map_free(&c->ids);
+		c->npos = 0;
 		return rc;
 	}
 	return b.walked > INT32_MAX ? INT32_MAX : (int)b.walked;
+}
+
+int tt_snapshot_memo_key(tt_snapshot *s, uint64_t key)
+{
+	struct tt_snap_cache *c = s->cache_;
+
+	if (c->memo_key == key)
+		return 1;
+	for (size_t i = 0; i < s->ntasks; i++)
+		c->st[i].memo = 0;
+	c->memo_key = key;
+	return 0;
+}
+
+uint64_t tt_snapshot_memo(const tt_snapshot *s, size_t i)
+{
+	return i < s->ntasks ? s->cache_->st[i].memo : 0;
+}
+
+void tt_snapshot_set_memo(tt_snapshot *s, size_t i, uint64_t word)
+{
+	if (i < s->ntasks)
+		s->cache_->st[i].memo = word;
 }
 
 const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id)

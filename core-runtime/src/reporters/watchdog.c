@@ -11,8 +11,9 @@
  *
  * A round is incremental: the snapshot is kept and brought up to date
  * (tt_snapshot_update), so a task whose slot's id and seq held still
- * since the last round costs a hash of its slot, not a walk of its chain
- * (bench/RESULTS.md, "The watchdog at 100k tasks"). */
+ * since the last round costs a hash of its slot, not a walk of its chain,
+ * and the diagnosis (tt_diagnose_update) skips such a task until it could
+ * make a finding (bench/RESULTS.md, "The watchdog at 100k tasks"). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -133,7 +134,7 @@ static int round_locked(void)
 	tt_mem self = tt_mem_self();
 	tt_diag_opts o = wd.o.diag;
 	o.recheck = &self;
-	tt_diag_report *r = tt_diagnose(s, tt_now_ns(), &o);
+	tt_diag_report *r = tt_diagnose_update(s, tt_now_ns(), &o);
 	if (!r)
 		return -ENOMEM;
 	key next[256];

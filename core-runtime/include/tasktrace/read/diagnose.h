@@ -133,6 +133,13 @@ typedef struct tt_diag_report {
 /* Diagnose snapshot S at time NOW_NS (0: the registry's own now stamp,
  * right for cores).  NULL opts: the defaults.  NULL on out of memory. */
 TT_API tt_diag_report *tt_diagnose(const tt_snapshot *s, uint64_t now_ns, const tt_diag_opts *o);
+/* The same findings, for a snapshot kept up to date by
+ * tt_snapshot_update (the watchdog's rounds): a task whose slot held still
+ * since the last call and that the rules judge by itself and the clock
+ * is not looked at again until it could make a finding (its idle, lost
+ * waker or starved threshold), a time kept in S (tt_snapshot_memo).
+ * docs/diagnosis.md, "Incremental rounds". */
+TT_API tt_diag_report *tt_diagnose_update(tt_snapshot *s, uint64_t now_ns, const tt_diag_opts *o);
 /* Read the registry at ROOT through MEM and diagnose it: for front ends
  * with only a read callback (gdb's Python through ctypes).  NULL with a
  * one-line ERR when the registry cannot be read. */

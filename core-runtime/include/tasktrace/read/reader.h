@@ -618,6 +618,15 @@ TT_API void tt_snapshot_free(tt_snapshot *s);
  * stale chains), or a TT_R_* error with ERR, S then left with no tasks (the
  * next update reads them all). */
 TT_API int tt_snapshot_update(tt_snapshot *s, tt_mem mem, char *err, size_t errlen);
+/* A word per task of S for a reader that looks again and again
+ * (tt_diagnose_update): what it worked out about tasks[I], kept by
+ * tt_snapshot_update while the task's slot reads byte for byte as when
+ * the word was set (its chain kept too), 0 once anything in it moved.
+ * tt_snapshot_memo_key names what the words mean: a key other than the
+ * last one sets every word to 0 (returns 0 then, 1 when they are kept). */
+TT_API int tt_snapshot_memo_key(tt_snapshot *s, uint64_t key);
+TT_API uint64_t tt_snapshot_memo(const tt_snapshot *s, size_t i);
+TT_API void tt_snapshot_set_memo(tt_snapshot *s, size_t i, uint64_t word);
 /* The pid of the process S was read from (tt_runtimes_set_target). */
 TT_API void tt_snapshot_set_target(tt_snapshot *s, uint64_t target_pid);
 TT_API const tt_stask *tt_snapshot_find(const tt_snapshot *s, uint64_t id);

@@ -745,8 +745,8 @@ static void want_quote(build *b, const tt_diag_finding *f)
 		b->quotes = q;
 		b->capquotes = cap;
 	}
-	b->quotes[b->nquotes++] = (tt_last_wake){.id = f->task_id,
-						  .finding = (size_t)(f - b->r->findings)};
+	b->quotes[b->nquotes++] =
+	    (tt_last_wake){.id = f->task_id, .finding = (size_t)(f - b->r->findings)};
 }
 
 /* The line of each finding want_quote named, before its advice: one pass
@@ -839,8 +839,8 @@ static void lost_waker(build *b, size_t i, const tview *v)
 	tt_fb_str(fb, " returned pending without keeping a waker: store "
 		      "tt_waker_new(cx) where the event source can reach it and wake it.");
 	line_end(&text, &l);
-	want_quote(b, add(b, TT_DIAG_LOST_WAKER, t->raw.id, 0, age(t->raw.poll_end_ns, b->now),
-			  &text));
+	want_quote(
+	    b, add(b, TT_DIAG_LOST_WAKER, t->raw.id, 0, age(t->raw.poll_end_ns, b->now), &text));
 	b->flagged[i] = 1;
 }
 

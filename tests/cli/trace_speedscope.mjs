@@ -5,7 +5,7 @@
 //
 // usage: node trace_speedscope.mjs NODE_MODULES_DIR CHROMIUM TRACE.json
 // Prints one JSON line: {"title", "profiles": [names], "frames": [names],
-// "errors": [...]}
+// "errors": [...], "warnings": [the importer's console warnings]}
 // and exits 0 when the import succeeded, 1 when speedscope rejected the
 // file, 77 when playwright-core or speedscope cannot be loaded.
 import {createRequire} from 'node:module';
@@ -30,7 +30,7 @@ const loader = path.join(dir, 'load.js');
 const b64 = fs.readFileSync(file).toString('base64');
 fs.writeFileSync(loader, `speedscope.loadFileFromBase64(${JSON.stringify(path.basename(file))}, "${b64}");\n`);
 
-const errors = [];
+const errors = [], warnings = [];
 let browser;
 try {
   browser = await pw.chromium.launch({
@@ -44,7 +44,7 @@ try {
   fs.rmSync(dir, {recursive: true});
   process.exit(77);
 }
-let out = {title: '', profiles: [], errors};
+let out = {title: '', profiles: [], errors, warnings};
 try {
   const page = await browser.newPage({acceptDownloads: true});
   page.on('dialog', async d => { errors.push(`dialog: ${d.message()}`); await d.dismiss(); });
@@ -53,7 +53,9 @@ try {
   // come as console warnings: a file it had to repair is not accepted.
   page.on('console', m => {
     if (/^\[\.WebGL/.test(m.text())) return; // the headless GPU's, not the importer's
-    if (m.type() === 'warning' || m.type() === 'error' || /Failed to load format/.test(m.text()))
+    if (m.type() === 'warning')
+      warnings.push(m.text());
+    else if (m.type() === 'error' || /Failed to load format/.test(m.text()))
       errors.push(`console ${m.type()}: ${m.text()}`);
   });
   // speedscope's loader strips the leading '/': file:///${path}.

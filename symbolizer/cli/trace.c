@@ -415,7 +415,10 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 			snprintf(what, sizeof what, " %s", tt_event_kind_name(v->kind));
 			task_name(f, s, v->task, what);
 			fprintf(f, ",\"cat\":\"%s\",\"ph\":\"i\",\"s\":\"t\"",
-				v->kind == TT_EV_SPAWN ? "spawn" : "event");
+				v->kind == TT_EV_SPAWN ? "spawn"
+				: v->kind == TT_EV_STALL_BEGIN || v->kind == TT_EV_STALL_END
+				    ? "stall"
+				    : "event");
 			put_us(f, ",\"ts\":", v->stamp_ns, base);
 			fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld,\"args\":{\"parent\":%" PRIu64,
 				s->pid, tid, v->kind == TT_EV_SPAWN ? v->arg1 : 0);

@@ -254,6 +254,7 @@ static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 	d.each = o.all;
 	if (!s.core && o.nonblocking)
 		d.recheck = &s.target.mem;
+	d.flight = s.stopped ? &s.stopped_mem : &s.target.mem;
 	tt_diag_report *r = tt_diagnose(s.snap, s.now_ns, &d);
 	if (!r) {
 		fprintf(stderr, "tasktrace: out of memory\n");

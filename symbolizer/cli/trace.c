@@ -15,37 +15,229 @@
 
 #define FOREIGN_TID 100000 /* the track of the foreign ring */
 
+/* An event as this command keeps it: 32 bytes instead of tt_revent's 64,
+ * for a million of them must stay under twice the rings' own bytes
+ * (bench/trace_core.sh).  What the trace does not print is dropped (the
+ * position: a ring's events arrive in order and stay so; arg2). */
+typedef struct cev {
+	uint64_t stamp_ns, task, arg1;
+	uint32_t dur;  /* a poll's length: ns below 2^31, else 64 us units (DUR_LONG) */
+	uint16_t ring; /* the worker's index + 1, 0: the foreign ring */
+	uint8_t kind;
+	uint8_t wait; /* arg3, a wait kind; 255: one past any known */
+} cev;
+
+#define DUR_LONG (1u << 31)
+#define DUR_SHIFT 16
+
+typedef struct seg {
+	size_t from, n; /* one ring's events, oldest first */
+} seg;
+
+/* Events in blocks of BLOCK, never moved: a growing array's reallocs
+ * left 25 MB of freed heap touched (glibc's moving mmap threshold). */
+#define BLOCK_SHIFT 15
+#define BLOCK (1u << BLOCK_SHIFT)
+
 typedef struct evs {
-	tt_revent *v;
-	size_t n, cap;
+	cev **blk;
+	size_t n, nblk, capblk;
+	seg *segs;
+	size_t nsegs, capsegs;
 	int oom;
 } evs;
+
+static uint32_t dur_code(uint64_t ns)
+{
+	if (ns < DUR_LONG)
+		return (uint32_t)ns;
+	uint64_t u = ns >> DUR_SHIFT;
+	return DUR_LONG | (uint32_t)(u < DUR_LONG ? u : DUR_LONG - 1);
+}
+
+static uint64_t dur_ns(uint32_t code)
+{
+	return code & DUR_LONG ? (uint64_t)(code & ~DUR_LONG) << DUR_SHIFT : code;
+}
+
+static cev *ev_at(const evs *e, size_t i)
+{
+	return &e->blk[i >> BLOCK_SHIFT][i & (BLOCK - 1)];
+}
+
+static long tid_of(const cev *e)
+{
+	return e->ring ? e->ring - 1 : FOREIGN_TID;
+}
+
+static int grow(void **p, size_t *cap, size_t size, size_t first)
+{
+	size_t c = *cap ? 2 * *cap : first;
+	void *n = realloc(*p, c * size);
+	if (!n)
+		return -1;
+	*p = n;
+	*cap = c;
+	return 0;
+}
 
 static int keep(void *ctx, const tt_revent *ev)
 {
 	evs *e = ctx;
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? 2 * e->cap : 4096;
-		tt_revent *v = realloc(e->v, cap * sizeof *v);
-		if (!v) {
+	uint16_t ring = ev->worker < 0		      ? 0
+			: ev->worker < UINT16_MAX - 1 ? (uint16_t)(ev->worker + 1)
+						      : UINT16_MAX - 1;
+	if (e->n == e->nblk * BLOCK) {
+		if ((e->nblk == e->capblk &&
+		     grow((void **)&e->blk, &e->capblk, sizeof *e->blk, 64)) ||
+		    !(e->blk[e->nblk] = malloc(BLOCK * sizeof(cev)))) {
 			e->oom = 1;
 			return 1;
 		}
-		e->v = v;
-		e->cap = cap;
+		e->nblk++;
 	}
-	e->v[e->n++] = *ev;
+	if (e->nsegs == e->capsegs && grow((void **)&e->segs, &e->capsegs, sizeof *e->segs, 16)) {
+		e->oom = 1;
+		return 1;
+	}
+	/* tt_flight_read delivers ring after ring. */
+	if (!e->nsegs || ev_at(e, e->segs[e->nsegs - 1].from)->ring != ring)
+		e->segs[e->nsegs++] = (seg){e->n, 0};
+	e->segs[e->nsegs - 1].n++;
+	cev *c = ev_at(e, e->n++);
+	*c = (cev){
+	    .stamp_ns = ev->stamp_ns,
+	    .task = ev->task,
+	    .arg1 = ev->arg1,
+	    .dur = ev->start_ns ? dur_code(ev->stamp_ns - ev->start_ns) : 0,
+	    .ring = ring,
+	    .kind = (uint8_t)(ev->kind < 255 ? ev->kind : 255),
+	    .wait = (uint8_t)(ev->arg3 < 255 ? ev->arg3 : 255),
+	};
+	if (!ev->start_ns)
+		c->dur = UINT32_MAX; /* no start: not a poll slice */
 	return 0;
 }
 
-static int by_stamp(const void *a, const void *b)
+/* The next event in time over all rings (a tie: the lower track first,
+ * the foreign ring's before worker 0's), each ring's in order: a merge,
+ * not a sort, so no second copy of the events. */
+static const cev *next_event(evs *e, size_t *at)
 {
-	const tt_revent *x = a, *y = b;
-	if (x->stamp_ns != y->stamp_ns)
-		return x->stamp_ns < y->stamp_ns ? -1 : 1;
-	if (x->worker != y->worker)
-		return x->worker < y->worker ? -1 : 1;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
+	size_t best = SIZE_MAX;
+	for (size_t k = 0; k < e->nsegs; k++) {
+		if (at[k] == e->segs[k].n)
+			continue;
+		const cev *c = ev_at(e, e->segs[k].from + at[k]);
+		if (best == SIZE_MAX)
+			best = k;
+		else {
+			const cev *b = ev_at(e, e->segs[best].from + at[best]);
+			if (c->stamp_ns < b->stamp_ns ||
+			    (c->stamp_ns == b->stamp_ns && c->ring < b->ring))
+				best = k;
+		}
+	}
+	if (best == SIZE_MAX)
+		return NULL;
+	return ev_at(e, e->segs[best].from + at[best]++);
+}
+
+/* Wakes waiting for the woken task's next poll, where their flows end:
+ * per task a list of flow ids, in a table of the tasks with a wake
+ * pending (the old scan of every wake at every poll was quadratic: 5 s
+ * of a million events), a task leaving it at its poll, so the table is
+ * as big as the wakes pending at one time, not as all of them. */
+struct fslot {
+	uint64_t task;	     /* 0: free */
+	uint32_t head, tail; /* flow ids (1-based) */
+};
+
+typedef struct flows {
+	struct fslot *slot;
+	uint32_t *next; /* per flow id */
+	size_t mask, used, nflows;
+	int oom;
+} flows;
+
+static size_t fhash(const flows *fl, uint64_t task)
+{
+	return (size_t)((task * 0x9e3779b97f4a7c15ull) >> 20) & fl->mask;
+}
+
+static int flows_init(flows *fl, const evs *e)
+{
+	size_t wakes = 0;
+	for (size_t i = 0; i < e->n; i++)
+		wakes += ev_at(e, i)->kind == TT_EV_WAKE;
+	fl->mask = 255;
+	fl->used = fl->nflows = 0;
+	fl->oom = 0;
+	fl->slot = calloc(fl->mask + 1, sizeof *fl->slot);
+	fl->next = calloc(wakes + 1, sizeof *fl->next);
+	return fl->slot && fl->next ? 0 : -1;
+}
+
+static struct fslot *flows_find(flows *fl, uint64_t task)
+{
+	size_t h = fhash(fl, task);
+	while (fl->slot[h].task && fl->slot[h].task != task)
+		h = (h + 1) & fl->mask;
+	return &fl->slot[h];
+}
+
+static int flows_grow(flows *fl)
+{
+	struct fslot *old = fl->slot;
+	size_t n = fl->mask + 1;
+	if (!(fl->slot = calloc(2 * n, sizeof *fl->slot))) {
+		fl->slot = old;
+		return -1;
+	}
+	fl->mask = 2 * n - 1;
+	for (size_t i = 0; i < n; i++)
+		if (old[i].task)
+			*flows_find(fl, old[i].task) = old[i];
+	free(old);
+	return 0;
+}
+
+/* A wake of TASK: its flow id, 0 when memory ran out. */
+static uint32_t flows_add(flows *fl, uint64_t task)
+{
+	if (2 * (fl->used + 1) > fl->mask + 1 && flows_grow(fl))
+		return 0;
+	struct fslot *s = flows_find(fl, task);
+	uint32_t id = (uint32_t)++fl->nflows;
+	if (!s->task) {
+		s->task = task;
+		fl->used++;
+	}
+	if (s->tail)
+		fl->next[s->tail] = id;
+	else
+		s->head = id;
+	s->tail = id;
+	return id;
+}
+
+/* S leaves the table; the entries after it in its probe run move back
+ * over the hole if their home is not between (linear probing's delete). */
+static void flows_del(flows *fl, struct fslot *s)
+{
+	size_t i = (size_t)(s - fl->slot), j = i;
+	for (;;) {
+		j = (j + 1) & fl->mask;
+		if (!fl->slot[j].task)
+			break;
+		size_t k = fhash(fl, fl->slot[j].task);
+		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
+			fl->slot[i] = fl->slot[j];
+			i = j;
+		}
+	}
+	fl->slot[i] = (struct fslot){0};
+	fl->used--;
 }
 
 /* A JSON string of untrusted text (names and files from the target). */
@@ -69,14 +261,12 @@ static int is_poll(uint32_t k)
 	return k == TT_EV_SUSPEND || k == TT_EV_YIELD || k == TT_EV_DONE || (k == TT_EV_CANCEL);
 }
 
-static long tid_of(const tt_revent *e)
+/* NS - BASE in microseconds with three decimals (printf's %.3f of a
+ * double was a fifth of the time). */
+static void put_us(FILE *f, const char *key, uint64_t ns, uint64_t base)
 {
-	return e->worker < 0 ? FOREIGN_TID : e->worker;
-}
-
-static double us(uint64_t ns, uint64_t base)
-{
-	return ns > base ? (double)(ns - base) / 1000.0 : 0.0;
+	uint64_t d = ns > base ? ns - base : 0;
+	fprintf(f, "%s%" PRIu64 ".%03u", key, d / 1000, (unsigned)(d % 1000));
 }
 
 static void task_name(FILE *f, const tt_snapshot *s, uint64_t id, const char *suffix)
@@ -104,27 +294,38 @@ static void labels(FILE *f, const tt_snapshot *s, uint64_t id)
 	}
 }
 
-static void write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uint64_t last_ns)
+static uint64_t start_of(const cev *v)
+{
+	return v->dur == UINT32_MAX ? v->stamp_ns : v->stamp_ns - dur_ns(v->dur);
+}
+
+static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uint64_t last_ns)
 {
 	const tt_snapshot *s = cs->snap;
 	/* Time 0: the registry's start, or the oldest stamp when the coarse
 	 * clock put one before it. */
-	uint64_t base = s->start_mono_ns, newest = e->n ? e->v[e->n - 1].stamp_ns : 0;
+	uint64_t base = s->start_mono_ns, newest = 0;
 	for (size_t i = 0; i < e->n; i++) {
-		uint64_t t = e->v[i].start_ns && e->v[i].start_ns < e->v[i].stamp_ns
-				 ? e->v[i].start_ns
-				 : e->v[i].stamp_ns;
+		const cev *v = ev_at(e, i);
+		uint64_t t = start_of(v);
 		if (t < base)
 			base = t;
+		if (v->stamp_ns > newest)
+			newest = v->stamp_ns;
 	}
 	uint64_t from = last_ns && newest > last_ns ? newest - last_ns : 0;
 	tt_rsym syms[16];
 	tt_rsym_cache cache;
 	memset(syms, 0, sizeof syms);
 	tt_rsym_cache_init(&cache, syms, 16);
-	/* Flows: a wake's id, waiting for the woken task's next poll. */
-	uint64_t *pending_task = calloc(e->n ? e->n : 1, sizeof *pending_task);
-	size_t npending = 0;
+	flows fl;
+	size_t *at = calloc(e->nsegs ? e->nsegs : 1, sizeof *at);
+	if (flows_init(&fl, e) || !at) {
+		free(fl.slot);
+		free(fl.next);
+		free(at);
+		return -1;
+	}
 
 	fprintf(f, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
 	fprintf(f,
@@ -132,8 +333,8 @@ static void write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, ui
 		",\"args\":{\"name\":\"tasktrace pid %" PRIu64 "\"}}",
 		s->pid, s->pid);
 	int seen[257] = {0};
-	for (size_t i = 0; i < e->n; i++) {
-		long tid = tid_of(&e->v[i]);
+	for (size_t j = 0; j < e->nsegs; j++) {
+		long tid = tid_of(ev_at(e, e->segs[j].from));
 		int k = tid == FOREIGN_TID ? 256 : (int)(tid & 255);
 		if (seen[k])
 			continue;
@@ -149,12 +350,12 @@ static void write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, ui
 				",\"tid\":%ld,\"args\":{\"name\":\"worker %ld\"}}",
 				s->pid, tid, tid);
 	}
-	for (size_t i = 0; i < e->n; i++) {
-		const tt_revent *v = &e->v[i];
+	for (const cev *v; (v = next_event(e, at));) {
 		if (v->stamp_ns < from)
 			continue;
 		long tid = tid_of(v);
-		if (is_poll(v->kind) && (v->kind != TT_EV_CANCEL || v->start_ns)) {
+		uint64_t start = start_of(v);
+		if (is_poll(v->kind) && (v->kind != TT_EV_CANCEL || v->dur != UINT32_MAX)) {
 			const tt_rsym *site = v->kind == TT_EV_SUSPEND && v->arg1
 						  ? tt_rsym_site(r, &cache, v->arg1)
 						  : NULL;
@@ -163,11 +364,10 @@ static void write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, ui
 				snprintf(fn, sizeof fn, ": %s", site->name);
 			fprintf(f, ",\n{\"name\":");
 			task_name(f, s, v->task, fn);
-			fprintf(f,
-				",\"cat\":\"poll\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":"
-				"%" PRIu64 ",\"tid\":%ld,\"args\":{\"end\":\"%s\"",
-				us(v->start_ns, base), us(v->stamp_ns, v->start_ns), s->pid, tid,
-				tt_event_kind_name(v->kind));
+			put_us(f, ",\"cat\":\"poll\",\"ph\":\"X\",\"ts\":", start, base);
+			put_us(f, ",\"dur\":", v->stamp_ns, start);
+			fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld,\"args\":{\"end\":\"%s\"",
+				s->pid, tid, tt_event_kind_name(v->kind));
 			labels(f, s, v->task);
 			if (site && site->ok) {
 				char where[2 * TT_RSYM_TEXT];
@@ -175,49 +375,62 @@ static void write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, ui
 				fprintf(f, ",\"site\":");
 				jstr(f, where);
 			}
-			if (v->kind == TT_EV_SUSPEND && v->arg3)
-				fprintf(f, ",\"wait\":\"%s\"", tt_wait_kind_name(v->arg3));
+			if (v->kind == TT_EV_SUSPEND && v->wait)
+				fprintf(f, ",\"wait\":\"%s\"", tt_wait_kind_name(v->wait));
 			fprintf(f, "}}");
 			/* The flows of the wakes that led to this poll end here. */
-			for (size_t j = 0; j < npending; j++) {
-				if (pending_task[j] != v->task)
-					continue;
+			struct fslot *p = v->task ? flows_find(&fl, v->task) : NULL;
+			for (uint32_t id = p && p->task ? p->head : 0; id; id = fl.next[id]) {
 				fprintf(f,
 					",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\","
-					"\"bp\":\"e\","
-					"\"id\":%zu,\"ts\":%.3f,\"pid\":%" PRIu64 ",\"tid\":%ld}",
-					j + 1, us(v->start_ns, base), s->pid, tid);
-				pending_task[j] = 0;
+					"\"bp\":\"e\",\"id\":%" PRIu32,
+					id);
+				put_us(f, ",\"ts\":", start, base);
+				fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld}", s->pid, tid);
 			}
+			if (p && p->task)
+				flows_del(&fl, p);
 		} else if (v->kind == TT_EV_WAKE) {
-			pending_task[npending] = v->task;
-			fprintf(f,
-				",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":%zu,"
-				"\"ts\":%.3f,\"pid\":%" PRIu64 ",\"tid\":%ld}",
-				++npending, us(v->stamp_ns, base), s->pid, tid);
+			uint32_t id = v->task ? flows_add(&fl, v->task) : 0;
+			if (!id) { /* no poll of task 0 ends a flow; out of memory */
+				fl.oom |= v->task != 0;
+				continue;
+			}
+			fprintf(
+			    f,
+			    ",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":%" PRIu32,
+			    id);
+			put_us(f, ",\"ts\":", v->stamp_ns, base);
+			fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld}", s->pid, tid);
 			fprintf(f, ",\n{\"name\":");
 			task_name(f, s, v->task, " woken");
+			put_us(f, ",\"cat\":\"wake\",\"ph\":\"i\",\"s\":\"t\",\"ts\":", v->stamp_ns,
+			       base);
 			fprintf(f,
-				",\"cat\":\"wake\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":"
-				"%" PRIu64 ",\"tid\":%ld,\"args\":{\"by\":%" PRIu64 "}}",
-				us(v->stamp_ns, base), s->pid, tid, v->arg1);
+				",\"pid\":%" PRIu64 ",\"tid\":%ld,\"args\":{\"by\":%" PRIu64 "}}",
+				s->pid, tid, v->arg1);
 		} else {
 			fprintf(f, ",\n{\"name\":");
 			char what[64];
 			snprintf(what, sizeof what, " %s", tt_event_kind_name(v->kind));
 			task_name(f, s, v->task, what);
-			fprintf(
-			    f,
-			    ",\"cat\":\"%s\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%" PRIu64
-			    ",\"tid\":%ld,\"args\":{\"parent\":%" PRIu64,
-			    v->kind == TT_EV_SPAWN ? "spawn" : "event", us(v->stamp_ns, base),
-			    s->pid, tid, v->kind == TT_EV_SPAWN ? v->arg1 : 0);
+			fprintf(f, ",\"cat\":\"%s\",\"ph\":\"i\",\"s\":\"t\"",
+				v->kind == TT_EV_SPAWN ? "spawn"
+				: v->kind == TT_EV_STALL_BEGIN || v->kind == TT_EV_STALL_END
+				    ? "stall"
+				    : "event");
+			put_us(f, ",\"ts\":", v->stamp_ns, base);
+			fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld,\"args\":{\"parent\":%" PRIu64,
+				s->pid, tid, v->kind == TT_EV_SPAWN ? v->arg1 : 0);
 			labels(f, s, v->task);
 			fprintf(f, "}}");
 		}
 	}
 	fprintf(f, "\n]}\n");
-	free(pending_task);
+	free(fl.slot);
+	free(fl.next);
+	free(at);
+	return fl.oom ? -1 : 0;
 }
 
 static int trace_run(const cli_cmd *cmd, int argc, char **argv)
@@ -280,9 +493,10 @@ static int trace_run(const cli_cmd *cmd, int argc, char **argv)
 		fprintf(stderr, "tasktrace: %s: %s\n", cli_target_name(&s),
 			!r || e.oom ? "out of memory" : r->err);
 		rc = EXIT_TARGET;
+	} else if (write_trace(f, r, &s, &e, last_ns)) {
+		fprintf(stderr, "tasktrace: out of memory\n");
+		rc = EXIT_TARGET;
 	} else {
-		qsort(e.v, e.n, sizeof *e.v, by_stamp);
-		write_trace(f, r, &s, &e, last_ns);
 		if (st.skipped || st.bad_rings)
 			fprintf(stderr,
 				"tasktrace: %" PRIu64 " torn or overwritten events skipped%s%s\n",
@@ -293,7 +507,10 @@ static int trace_run(const cli_cmd *cmd, int argc, char **argv)
 		fprintf(stderr, "tasktrace: %s: %s\n", out, strerror(errno));
 		rc = EXIT_TARGET;
 	}
-	free(e.v);
+	for (size_t i = 0; i < e.nblk; i++)
+		free(e.blk[i]);
+	free(e.blk);
+	free(e.segs);
 	free(r);
 	cli_close(&s);
 	free(rest);

@@ -9,18 +9,27 @@ task labels as arguments, a flow (s/f with one id) from a wake to the
 woken task's next poll, bound to a slice there, and spawn instants.  An
 output that cannot be written fails before the target is read.
 
-Not checked here: a third-party parser (no packaged one is installed by
-scripts/install-deps.sh).
+With a third argument `speedscope`, the same file is imported by a real
+consumer instead: speedscope's Chrome-trace importer from its npm package,
+in a headless Chromium (tests/cli/trace_speedscope.mjs): no error, no
+importer warning (overlapping slices, an end without its start), a profile
+per worker track under the track's name, every frame it built one of our
+slices.  A skip (77) without node, Chromium (TT_CHROMIUM, /usr/bin/chromium)
+or the npm packages (TT_NPM_DIR/node_modules; scripts/install-deps.sh puts
+them in /opt/tasktrace-npm).
 
-usage: trace.py TASKTRACE SAMPLES_DIR"""
+usage: trace.py TASKTRACE SAMPLES_DIR [speedscope]"""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 
 TT, SAMPLES = sys.argv[1:3]
+CONSUMER = sys.argv[3] if len(sys.argv) > 3 else None
+HERE = os.path.dirname(os.path.abspath(__file__))
 NEEDS = {"X": ("name", "ts", "dur", "pid", "tid"), "i": ("name", "ts", "pid", "tid", "s"),
          "s": ("name", "id", "ts", "pid", "tid"), "f": ("name", "id", "ts", "pid", "tid"),
          "M": ("name", "pid", "args")}
@@ -77,6 +86,51 @@ def check(doc):
     return len(ev)
 
 
+def speedscope(path, doc):
+    """Exit 77 when the consumer is absent, fail when it rejects the file."""
+    modules = os.path.join(os.environ.get("TT_NPM_DIR", "/opt/tasktrace-npm"), "node_modules")
+    chromium = os.environ.get("TT_CHROMIUM", "/usr/bin/chromium")
+    node = shutil.which("node")
+    if not node or not os.access(chromium, os.X_OK):
+        print(f"SKIP: no node or no {chromium}")
+        sys.exit(77)
+    r = subprocess.run([node, os.path.join(HERE, "trace_speedscope.mjs"), modules, chromium, path],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode == 77:
+        print(r.stdout.strip())
+        sys.exit(77)
+    if r.returncode:
+        fail(f"speedscope rejected the trace (exit {r.returncode}): {r.stdout}{r.stderr}")
+    got = json.loads(r.stdout)
+    ev = doc["traceEvents"]
+    # speedscope orders slices of one start by length, longest first (as
+    # if nested): a zero-length poll ending in the tick the next poll of
+    # its worker starts in is then "ended" out of order, and it warns
+    # (and of the other slice left open).  That is the coarse clock's tie,
+    # not a bad file: a warning naming any slice not in such a tie is.
+    xs = [e for e in ev if e["ph"] == "X"]
+    zero_at = {(e["tid"], e["ts"]) for e in xs if e["dur"] == 0}
+    tied = {e["name"] + " " + json.dumps(e.get("args"), separators=(",", ":"))
+            for e in xs if (e["tid"], e["ts"]) in zero_at}
+    for w in got["warnings"]:
+        keys = re.findall(r'"(task \d+.*?\})"(?:, but| when| was)', w)
+        if not keys or any(k not in tied for k in keys):
+            fail(f"speedscope warned: {w}")
+    names = {e["tid"]: e["args"]["name"] for e in ev
+             if e["ph"] == "M" and e["name"] == "thread_name"}
+    tracks = sorted({names[e["tid"]] for e in ev if e["ph"] == "X"})
+    # speedscope names a profile "<process> (pid P), <thread> (tid T)".
+    shown = sorted(re.sub(r" \(tid \d+\)$", "", p.split(", ", 1)[-1]) for p in got["profiles"])
+    if shown != tracks:
+        fail(f"speedscope's profiles {got['profiles']} are not the worker tracks {tracks}")
+    slices = {e["name"] for e in ev if e["ph"] == "X"}
+    # A frame is the slice's name with its args appended.
+    stray = [f for f in got["frames"] if not any(f == s or f.startswith(s + " {") for s in slices)]
+    if stray:
+        fail(f"speedscope made frames that are none of our slices: {stray}")
+    return f"speedscope imported {len(got['profiles'])} profile(s), {len(got['frames'])} frame(s)"
+
+
 def main():
     p = subprocess.Popen([os.path.join(SAMPLES, "hung")], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
@@ -92,7 +146,11 @@ def main():
             if r.returncode:
                 fail(f"trace exited {r.returncode}: {r.stderr}")
             with open(out) as f:
-                n = check(json.load(f))
+                doc = json.load(f)
+            if CONSUMER == "speedscope":  # the structure is the other test's
+                print("ok: " + speedscope(out, doc))
+                return 0
+            n = check(doc)
             r = subprocess.run([TT, "trace", "--nonblocking", "--last", "1ms", pid],
                                capture_output=True, text=True, timeout=60)
             if r.returncode or len(json.loads(r.stdout)["traceEvents"]) > n:

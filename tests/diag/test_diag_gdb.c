@@ -120,6 +120,7 @@ START_TEST(lost_waker_live_and_core)
 	ok(g, ttmi_cli(g, "task diagnose"), "task diagnose");
 	ck_assert_msg(strstr(ttmi_console(g), "lost waker: task 2 \"device-poller\""), "%s",
 		      ttmi_console(g));
+	ck_assert_msg(strstr(ttmi_console(g), "; never woken since"), "%s", ttmi_console(g));
 	snprintf(core, sizeof core, "/tmp/tt-diag-gdb-%d.core", (int)s.pid);
 	ok(g, ttmi_cli(g, "gcore %s", core), "gcore");
 	ttmi_close(g);
@@ -132,6 +133,11 @@ START_TEST(lost_waker_live_and_core)
 	ok(g, ttmi_cli(g, "task diagnose"), "task diagnose on a core");
 	ck_assert_msg(strstr(ttmi_console(g), "lost waker: task 2 \"device-poller\""), "%s",
 		      ttmi_console(g));
+	/* The same words as the CLI's, from the core's rings. */
+	ck_assert_msg(strstr(ttmi_console(g), "  last poll ") &&
+			  strstr(ttmi_console(g), "(poll_device_poll), waits on custom") &&
+			  strstr(ttmi_console(g), "; never woken since"),
+		      "%s", ttmi_console(g));
 	ok(g, ttmi_cli(g, "task diagnose 1"), "task diagnose 1");
 	ck_assert_ptr_nonnull(strstr(ttmi_console(g), "no problems found for task 1"));
 	ttmi_close(g);

@@ -757,6 +757,9 @@ START_TEST(watchdog_once)
 		 (unsigned long long)tt_task_id(l));
 	ck_assert_msg(count(out, want) == 1, "expected one report:\n%s", out);
 	ck_assert_ptr_nonnull(strstr(out, "tasktrace watchdog (pid "));
+	ck_assert_msg(strstr(out, "  last poll ") && strstr(out, "(loser_poll), waits on custom"),
+		      "%s", out);
+	ck_assert_msg(strstr(out, "; never woken since\n"), "%s", out);
 	free(out);
 	tt_task_cancel(l);
 	tt_task_join_blocking(l);
@@ -825,6 +828,10 @@ START_TEST(watchdog_sees_changes_after_cached_rounds)
 	ck_assert_msg(count(out, want) == 1, "%s", out);
 	ck_assert_msg(strstr(out, "The leaf forgetful"), "not its new chain:\n%s", out);
 	ck_assert_msg(!strstr(out, "notify"), "its old chain:\n%s", out);
+	/* The flight recorder's word on it: the main thread's wake, then the
+	 * poll that lost the waker, and nothing since. */
+	ck_assert_msg(strstr(out, "; never woken since (last woken "), "%s", out);
+	ck_assert_msg(strstr(out, ": woken by thread "), "%s", out);
 	free(out);
 
 	/* "early" ends; a lost waker takes its slot.  A slot whose last

@@ -110,6 +110,9 @@ START_TEST(lost_waker)
 	snprintf(site, sizeof site, "samples/lost_waker.c:%u",
 		 marker("samples/lost_waker.c", "lost") - 1);
 	ck_assert_ptr_nonnull(strstr(line_with(r.out, "in forgetful_wait"), site));
+	/* The flight recorder: its one poll, and no wake since. */
+	l = line_with(r.out, "  last poll ");
+	ck_assert_msg(l && strstr(l, site) && strstr(l, "; never woken since"), "%s", r.out);
 	ck_assert_ptr_nonnull(strstr(r.out, "-> it can never be woken"));
 	/* The block_on root waits on a timer: it holds a waker. */
 	ck_assert_ptr_null(strstr(r.out, "task 1 "));
@@ -354,6 +357,10 @@ START_TEST(all_asleep)
 	ck_assert_ptr_nonnull(strstr(l, at("samples/deadlock.c", "root-join")));
 	ck_assert_msg(strstr(r.out, "never resolved: task 3 \"reader\" waits on a channel whose "
 				    "declared senders, task 2, is gone"),
+		      "%s", r.out);
+	l = line_with(r.out, "  last poll ");
+	ck_assert_msg(l && strstr(l, "(reader_poll), waits on channel recv") &&
+			  strstr(l, "; never woken since"),
 		      "%s", r.out);
 	ck_assert_ptr_null(strstr(r.out, "deadlock:"));
 	run_free(&r);

@@ -208,6 +208,18 @@ START_TEST(stall_summary)
 								   "blocked in clock_nanosleep("));
 	ck_assert_ptr_nonnull(strstr(three, "[stall_prog+0x"));
 
+	/* Each stall in the flight recorder, beside the polls of its task. */
+	char pid[16];
+	snprintf(pid, sizeof pid, "%d", (int)p.pid);
+	char *hargv[] = {getenv("TT_TASKTRACE"), (char *)"history", pid, (char *)"2", NULL};
+	run h = run_prog(NULL, NULL, 0, hargv);
+	ck_assert_msg(WIFEXITED(h.status) && WEXITSTATUS(h.status) == 0, "%s%s", h.out, h.err);
+	const char *began = strstr(h.out, "stalled its worker "),
+		   *ended = began ? strstr(began, "stall ended after ") : NULL;
+	ck_assert_msg(began && ended, "%s", h.out);
+	ck_assert_msg(strstr(line_with(began, "stalled its worker"), "(thread "), "%s", h.out);
+	run_free(&h);
+
 	kill(p.pid, SIGUSR1);
 	r = wait_for(&p, "tasktrace stalls (pid ", 2);
 	ck_assert_int_eq(waitpid(p.pid, &status, 0), p.pid);

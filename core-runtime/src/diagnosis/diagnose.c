@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diagnosis/last_wake.h"
 #include "wording/chain.h"
 #include "wording/strbuf.h"
 #include "wording/waits.h"
@@ -173,6 +174,8 @@ typedef struct build {
 	int no_edges;  /* no considered task waits on a task: no cycle to look for */
 	size_t *running; /* the considered tasks that read as running */
 	size_t nrunning;
+	tt_last_wake *quotes; /* findings to quote the flight recorder in */
+	size_t nquotes, capquotes;
 } build;
 
 /* The bits of build.cons, per task. */
@@ -843,6 +846,79 @@ static void all_asleep(build *b)
 
 /* ---- per-task rules ---- */
 
+/* The memory the flight recorder is read through, NULL: not read. */
+static const tt_mem *flight_mem(const build *b)
+{
+	return b->o->flight ? b->o->flight : b->o->recheck;
+}
+
+/* F (just added) quotes its task's last poll and wake (quote_flight). */
+static void want_quote(build *b, const tt_diag_finding *f)
+{
+	if (!f || !flight_mem(b))
+		return;
+	if (b->nquotes == b->capquotes) {
+		size_t cap = b->capquotes ? 2 * b->capquotes : 8;
+		tt_last_wake *q = realloc(b->quotes, cap * sizeof(*q));
+		if (!q) {
+			b->oom = 1;
+			return;
+		}
+		b->quotes = q;
+		b->capquotes = cap;
+	}
+	b->quotes[b->nquotes++] =
+	    (tt_last_wake){.id = f->task_id, .finding = (size_t)(f - b->r->findings)};
+}
+
+/* The line of each finding want_quote named, before its advice: one pass
+ * over the rings for all of them.  A registry without a recorder, or
+ * rings that cannot be read, leave the findings as they are. */
+static void quote_flight(build *b)
+{
+	enum { NSYMS = 16 };
+	const tt_mem *mem = flight_mem(b);
+	tt_last_wakes_info info;
+	tt_rsym_cache cache;
+
+	if (!b->nquotes || b->oom)
+		return;
+	tt_reader *r = calloc(1, sizeof(*r));
+	tt_rsym *syms = calloc(NSYMS, sizeof(*syms));
+	if (!r || !syms) {
+		b->oom = 1;
+	} else if (tt_reader_open(r, *mem, b->s->root_addr, NULL) == TT_R_OK &&
+		   tt__last_wakes(r, b->quotes, b->nquotes, &info) >= 0) {
+		tt_rsym_cache_init(&cache, syms, NSYMS);
+		for (size_t i = 0; i < b->nquotes && !b->oom; i++) {
+			tt_diag_finding *f = &b->r->findings[b->quotes[i].finding];
+			/* Last of the evidence, before the advice. */
+			const char *advice = strstr(f->text, "\n  -> ");
+			size_t at = advice ? (size_t)(advice - f->text) + 1 : strlen(f->text);
+			line l;
+			sb text = {0};
+			tt__last_wake_words(line_start(&l), r, &cache, b->s, &b->quotes[i], &info,
+					    b->now);
+			sb_add(&text, f->text);
+			if (text.oom)
+				goto oom;
+			text.len = at;
+			text.p[at] = 0;
+			line_end(&text, &l);
+			sb_add(&text, f->text + at);
+		oom:
+			if (text.oom) {
+				free(text.p);
+				b->oom = 1;
+			} else if (keep(b, text.p)) {
+				f->text = text.p;
+			}
+		}
+	}
+	free(syms);
+	free(r);
+}
+
 /* A wake that lands in the last instants of a poll can leave the task
  * idle with no waker for a moment before it is queued again.  A real lost
  * waker stays idle forever: one idle for less than this is not reported. */
@@ -890,8 +966,8 @@ static uint64_t lost_waker(build *b, size_t i, const tview *v)
 	tt_fb_str(fb, " returned pending without keeping a waker: store "
 		      "tt_waker_new(cx) where the event source can reach it and wake it.");
 	line_end(&text, &l);
-	add(b, TT_DIAG_LOST_WAKER, t->raw.id, 0, age(t->raw.poll_end_ns, b->now),
-	    &text);
+	want_quote(
+	    b, add(b, TT_DIAG_LOST_WAKER, t->raw.id, 0, age(t->raw.poll_end_ns, b->now), &text));
 	b->flagged[i] = 1;
 	return when;
 }
@@ -1085,8 +1161,8 @@ static uint64_t never_resolved(build *b, size_t i, const tview *v)
 		timeout_advice(b, &text, w->orphan_advice, timer, comb);
 	else
 		advise(&text, w->orphan_advice);
-	add(b, TT_DIAG_NEVER_RESOLVED, t->raw.id, owner,
-	    age(v->leaf->raw.wait_since_ns, b->now), &text);
+	want_quote(b, add(b, TT_DIAG_NEVER_RESOLVED, t->raw.id, owner,
+			  age(v->leaf->raw.wait_since_ns, b->now), &text));
 	b->flagged[i] = 1;
 	return 0;
 }
@@ -1775,6 +1851,7 @@ static tt_diag_report *diagnose(const tt_snapshot *s, tt_snapshot *ms, uint64_t 
 		next = earlier(next, idle(&b, i, &v));
 		memo_put(&b, i, next);
 	}
+	quote_flight(&b);
 	if (opts->recheck && !b.oom)
 		drop_moved(&b);
 	/* Filter, then group: a group's example ids are then all labelled. */
@@ -1791,6 +1868,7 @@ static tt_diag_report *diagnose(const tt_snapshot *s, tt_snapshot *ms, uint64_t 
 	free(b.views);
 	free(b.cons);
 	free(b.running);
+	free(b.quotes);
 	if (b.oom) {
 		tt_diag_free(b.r);
 		errno = ENOMEM;

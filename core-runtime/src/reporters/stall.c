@@ -52,6 +52,8 @@ typedef struct slot {
 	uint64_t task_addr;   /* its record, to name the stack's async frames */
 	uint64_t stack_ns;    /* when the stack was taken */
 	int crossed;	      /* ran past the threshold: a stall, counted as it ends */
+	uint32_t worker;      /* of the stall, for its flight recorder events */
+	uint64_t stall_tid;
 	uint64_t polls;	      /* the task's polls then: the stall is poll polls + 1 */
 	char name[TT_TASK_NAME_MAX];
 	uint64_t next_ns;     /* report again once the poll is this old */
@@ -388,6 +390,9 @@ static void end_stall(slot *s, const tt_rworker *w, uint64_t now)
 		end = t.poll_end_ns;
 	tt__stall_agg_add(s->have_stack ? &s->nb : NULL, s->sys, s->task, s->name,
 			  end > s->start ? end - s->start : 0);
+	uint64_t ms = end > s->start ? (end - s->start) / 1000000 : 0;
+	tt_flight_put_foreign(TT_EV_STALL_END, s->task, s->worker, s->stall_tid,
+			      ms < UINT32_MAX ? (uint32_t)ms : UINT32_MAX);
 	s->crossed = 0;
 }
 
@@ -427,8 +432,14 @@ static uint64_t check(size_t i, const tt_rworker *w, uint64_t now)
 	if (tt_reader_read_task(&st.r, w->task, &t) != TT_R_OK || t.id != w->task_id ||
 	    t.state != TT_STATE_RUNNING)
 		return now + st.tick_ns;
-	if (!s->crossed)
+	if (!s->crossed) {
 		s->polls = t.polls;
+		/* Into the flight recorder: a task's history and the trace
+		 * show the stall beside its polls. */
+		s->worker = w->index;
+		s->stall_tid = w->tid;
+		tt_flight_put_foreign(TT_EV_STALL_BEGIN, s->task, s->worker, s->stall_tid, 0);
+	}
 	s->crossed = 1;
 	while (s->next_ns <= age)
 		s->next_ns *= 2;

@@ -147,6 +147,22 @@ void tt_history_event(tt_fbuf *b, tt_reader *r, tt_rsym_cache *c, tt_history_nam
 		tt_fb_str(b, " on thread ");
 		tt_fb_u64(b, ev->arg2);
 		return;
+	case TT_EV_STALL_BEGIN:
+	case TT_EV_STALL_END:
+		/* "stalled its worker 1 (thread 4242)", "stall ended after 1.2s" */
+		tt_fb_str(b, tt_event_kind_name(ev->kind));
+		if (ev->kind == TT_EV_STALL_END) {
+			tt_fb_str(b, " after ");
+			tt_fmt_duration(b, (uint64_t)ev->arg3 * 1000000);
+			tt_fb_str(b, " on worker ");
+		} else {
+			tt_fb_str(b, " ");
+		}
+		tt_fb_u64(b, ev->arg1);
+		tt_fb_str(b, " (thread ");
+		tt_fb_u64(b, ev->arg2);
+		tt_fb_str(b, ")");
+		return;
 	case TT_EV_CANCEL:
 		if (!ev->start_ns) {
 			tt_fb_str(b, "cancelled before its next poll");

@@ -127,7 +127,7 @@ class DiagOpts(ctypes.Structure):
     _fields_ = [("long_poll_ns", U64), ("starved_ns", U64), ("idle_ns", U64),
                 ("all", ctypes.c_int), ("runtime_id", U64), ("recheck", ctypes.c_void_p),
                 ("labels", ctypes.POINTER(CHARP)), ("nlabels", SIZE), ("idle_io_ns", U64),
-                ("each", ctypes.c_int)]
+                ("each", ctypes.c_int), ("flight", ctypes.c_void_p)]
 
 
 class Finding(ctypes.Structure):

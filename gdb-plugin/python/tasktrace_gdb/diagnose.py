@@ -49,7 +49,13 @@ def run(opts):
         snap = R.snapshot()  # finds (and validates) the root, fixes "now"
     except R.Corrupt as e:
         raise gdb.GdbError(str(e)) from None
+    # The flight recorder is read through gdb too: lost wakers and
+    # never-resolved waits quote the task's last poll and wake.
+    mem, keep = clib.inferior_mem(gdb.selected_inferior())
+    opts.flight = ctypes.cast(ctypes.pointer(mem), ctypes.c_void_p)
     rep = lib.tt_diagnose(snap._p, snap.now_ns, ctypes.byref(opts))
+    opts.flight = None
+    del keep
     if not rep:
         raise gdb.GdbError("diagnosis failed: out of memory")
     try:

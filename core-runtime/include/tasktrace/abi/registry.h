@@ -397,7 +397,12 @@ typedef struct tt_registry_header {
 	XX(WAKE, 6, "woken")	    /* queued by task arg1 (0: none) on thread arg2    \
 				       (a tid, foreign ring only) */               \
 	XX(BLOCKING_START, 7, "blocking call started") /* arg1 the job, arg2 tid */    \
-	XX(BLOCKING_END, 8, "blocking call returned")  /* arg1 the job, arg2 tid */
+	XX(BLOCKING_END, 8, "blocking call returned")  /* arg1 the job, arg2 tid */    \
+	XX(STALL_BEGIN, 9, "stalled its worker") /* a poll past the stall              \
+				       detector's threshold: arg1 the worker's         \
+				       index, arg2 its tid */                          \
+	XX(STALL_END, 10, "stall ended") /* arg1, arg2 the same, arg3 the              \
+				       stall's length in ms */
 
 enum tt_event_kind {
 #define TT_XX_(name, value, ...) TT_EV_##name = value,

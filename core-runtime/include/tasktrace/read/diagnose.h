@@ -97,6 +97,11 @@ typedef struct tt_diag_opts {
 	/* One finding per task: identical findings (same kind, same await
 	 * chain, same wait) are otherwise one, with a count and example ids. */
 	int each;
+	/* The target's memory, to read its flight recorder through: a lost
+	 * waker or a never-resolved wait then quotes the task's last wake
+	 * and last poll from the rings (docs/diagnosis.md).  NULL: recheck's
+	 * source when set, else the rings are not read.  (Appended.) */
+	const tt_mem *flight;
 } tt_diag_opts;
 
 TT_API void tt_diag_opts_init(tt_diag_opts *o);

@@ -8,11 +8,15 @@
 # read its output back in tests/cli/profile.py.  chromium, with the npm
 # packages speedscope and playwright-core in /opt/tasktrace-npm (TT_NPM_DIR),
 # imports `tasktrace trace` output in tests/cli/trace.py; they are optional:
-# a failure to install them only makes that test skip.
+# a failure to install them only makes that test skip.  Those consumers are
+# for the tests only: `install-deps.sh --tests` (scripts/test.sh) installs
+# them, the demo does without.
 set -eu
+TESTS=0
+[ "${1:-}" = "--tests" ] && TESTS=1
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libdw-dev libelf-dev
-check gdb elfutils binutils python3 python3-clang valgrind llvm-14 libc6-dbg zlib1g-dev
-golang-go python3-jsonschema"
+check gdb elfutils binutils python3 python3-clang valgrind llvm-14 libc6-dbg zlib1g-dev"
+[ $TESTS = 1 ] && PKGS="$PKGS golang-go python3-jsonschema"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -25,6 +29,7 @@ if [ -n "$missing" ]; then
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
+[ $TESTS = 1 ] || exit 0
 # The trace test's consumer: optional, so never fatal.
 if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "ok installed"; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \

@@ -6,7 +6,7 @@
 # in-process reader of the engine, samples read live by the CLI).
 set -eu
 cd "$(dirname "$0")/.."
-./scripts/install-deps.sh
+./scripts/install-deps.sh --tests
 B=${BUILD_ROOT:-build}
 setup() { # dir, options...
 	dir=$1

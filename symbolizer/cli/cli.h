@@ -85,6 +85,15 @@ extern const struct option cli_symbolize_longs[];
  * of the first operand, or an exit code (0 after --help, 2 on misuse). */
 int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 	      int *first);
+/* A command's own options, taken out of ARGV before the common parser
+ * sees the rest (so every command still takes --exe, --nonblocking...):
+ * NAMES[k] as "NAME V" or "NAME=V" (a two-letter name, e.g. -o, also as
+ * "-oV"); TAKE(cmd, ctx, k, V) checks and stores V and returns -1 to go
+ * on or an exit code.  Everything after "--" is left alone.  Returns -1
+ * with *ARGC the arguments left, or an exit code. */
+typedef int (*cli_take_fn)(const cli_cmd *cmd, void *ctx, size_t k, const char *v);
+int cli_take_own(const cli_cmd *cmd, int *argc, char **argv, const char *const *names,
+		 size_t n, cli_take_fn take, void *ctx);
 /* A usage error: one line on stderr and a hint; returns EXIT_USAGE. */
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

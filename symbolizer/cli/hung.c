@@ -15,55 +15,19 @@
  * the target errors' codes (1..11 in cli.h). */
 enum { EXIT_FOUND = 20 };
 
-/* Our own options (--idle, --long-poll, --starved, as "--x V" or
- * "--x=V") are taken out of ARGV; the rest goes to the common parser, so
- * hung takes every option the other commands take (--exe, --nonblocking,
- * ...).  Returns -1 to go on, or an exit code. */
-static int take_thresholds(const cli_cmd *cmd, int *argc, char **argv,
-			   tt_diag_opts *d)
+/* Our own options: the thresholds (cli_take_own). */
+static const char *const threshold_names[] = {"--idle", "--idle-io", "--long-poll", "--starved"};
+
+static int take_threshold(const cli_cmd *cmd, void *ctx, size_t k, const char *v)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} opts[] = {
-		{ "--idle", offsetof(tt_diag_opts, idle_ns) },
-		{ "--idle-io", offsetof(tt_diag_opts, idle_io_ns) },
-		{ "--long-poll", offsetof(tt_diag_opts, long_poll_ns) },
-		{ "--starved", offsetof(tt_diag_opts, starved_ns) },
-	};
-	int out = 0;
+	tt_diag_opts *d = ctx;
+	uint64_t *dst[] = {&d->idle_ns, &d->idle_io_ns, &d->long_poll_ns, &d->starved_ns};
 
-	for (int i = 0; i < *argc; i++) {
-		const char *a = argv[i], *v = NULL;
-		size_t k, n = sizeof(opts) / sizeof(opts[0]);
-
-		if (i > 0 && strcmp(a, "--") == 0) {
-			while (i < *argc)
-				argv[out++] = argv[i++];
-			break;
-		}
-		for (k = 0; k < n; k++) {
-			size_t len = strlen(opts[k].name);
-			if (strncmp(a, opts[k].name, len) == 0 && (a[len] == '=' || !a[len])) {
-				v = a[len] == '=' ? a + len + 1 : (i + 1 < *argc ? argv[++i] : NULL);
-				break;
-			}
-		}
-		if (k == n) {
-			argv[out++] = argv[i];
-			continue;
-		}
-		uint64_t *dst = (uint64_t *)((char *)d + opts[k].off);
-		if (!v)
-			return cli_usage(cmd, "%s needs a duration", opts[k].name);
-		if (strcmp(v, "off") == 0)
-			*dst = TT_DIAG_OFF;
-		else if (tt_diag_parse_duration(v, dst) < 0)
-			return cli_usage(cmd, "%s: '%s' is not a duration (like 100ms, 2s, 5m, off)",
-					 opts[k].name, v);
-	}
-	*argc = out;
-	argv[out] = NULL;
+	if (strcmp(v, "off") == 0)
+		*dst[k] = TT_DIAG_OFF;
+	else if (tt_diag_parse_duration(v, dst[k]) < 0)
+		return cli_usage(cmd, "%s: '%s' is not a duration (like 100ms, 2s, 5m, off)",
+				 threshold_names[k], v);
 	return -1;
 }
 
@@ -243,7 +207,9 @@ static int hung_run(const cli_cmd *cmd, int argc, char **argv)
 		return EXIT_TARGET;
 	memcpy(args, argv, (size_t)argc * sizeof(*args));
 	tt_diag_opts_init(&d);
-	if ((rc = take_thresholds(cmd, &argc, args, &d)) >= 0 ||
+	if ((rc = cli_take_own(cmd, &argc, args, threshold_names,
+			       sizeof threshold_names / sizeof threshold_names[0], take_threshold,
+			       &d)) >= 0 ||
 	    (rc = cli_parse_single_target(cmd, argc, args, &o, &target)) >= 0)
 		goto out;
 	if ((rc = cli_open_target(&s, &o, target)) != EXIT_OK)

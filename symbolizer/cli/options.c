@@ -30,6 +30,47 @@ static const struct {
 #undef XX
 };
 
+int cli_take_own(const cli_cmd *cmd, int *argc, char **argv, const char *const *names,
+		 size_t n, cli_take_fn take, void *ctx)
+{
+	int out = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		const char *w = argv[i], *v = NULL;
+		size_t k;
+
+		if (i > 0 && !strcmp(w, "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		for (k = 0; k < n; k++) {
+			size_t len = strlen(names[k]);
+			if (!strncmp(w, names[k], len) && (w[len] == '=' || !w[len])) {
+				v = w[len] == '=' ? w + len + 1
+						  : (i + 1 < *argc ? argv[++i] : NULL);
+				break;
+			}
+			if (len == 2 && !strncmp(w, names[k], 2) && w[2]) { /* -oFILE */
+				v = w + 2;
+				break;
+			}
+		}
+		if (k == n) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (!v)
+			return cli_usage(cmd, "%s needs an argument", names[k]);
+		int rc = take(cmd, ctx, k, v);
+		if (rc >= 0)
+			return rc;
+	}
+	*argc = out;
+	argv[out] = NULL;
+	return -1;
+}
+
 /* The TT_STATE_* named WORD, or -1. */
 static int state_by_word(const char *word)
 {

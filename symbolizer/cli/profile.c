@@ -44,76 +44,43 @@ static uint64_t clock_ns(clockid_t c)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Our options (--duration, --rate, --format, -o/--output, as "--x V" or
- * "--x=V") are taken out of ARGV; the rest goes to the common parser.
- * Returns -1 to go on, or an exit code. */
-static int take_args(const cli_cmd *cmd, int *argc, char **argv, prof_args *a)
+/* Our own options (cli_take_own). */
+static const char *const prof_names[] = {"--duration", "--rate", "--format", "--output", "-o"};
+
+static int take_arg(const cli_cmd *cmd, void *ctx, size_t k, const char *v)
 {
-	static const char *const names[] = {"--duration", "--rate", "--format", "--output", "-o"};
-	int out = 0;
+	prof_args *a = ctx;
 
-	for (int i = 0; i < *argc; i++) {
-		const char *w = argv[i], *v = NULL;
-		size_t k, n = sizeof(names) / sizeof(names[0]);
-
-		if (i > 0 && !strcmp(w, "--")) {
-			while (i < *argc)
-				argv[out++] = argv[i++];
-			break;
-		}
-		for (k = 0; k < n; k++) {
-			size_t len = strlen(names[k]);
-			if (!strncmp(w, names[k], len) && (w[len] == '=' || !w[len])) {
-				v = w[len] == '=' ? w + len + 1
-						  : (i + 1 < *argc ? argv[++i] : NULL);
-				break;
-			}
-			/* -oFILE */
-			if (k == n - 1 && !strncmp(w, "-o", 2) && w[2]) {
-				v = w + 2;
-				break;
-			}
-		}
-		if (k == n) {
-			argv[out++] = argv[i];
-			continue;
-		}
-		if (!v)
-			return cli_usage(cmd, "%s needs an argument", names[k]);
-		switch (k) {
-		case 0:
-			if (tt_diag_parse_duration(v, &a->duration_ns) || !a->duration_ns)
-				return cli_usage(
-				    cmd, "--duration: '%s' is not a duration (like 500ms, 10s)", v);
-			a->duration_set = 1;
-			break;
-		case 1: {
-			char *end;
-			errno = 0;
-			a->rate = strtod(v, &end);
-			if (errno || end == v || *end || !(a->rate >= 0.1 && a->rate <= 10000))
-				return cli_usage(
-				    cmd, "--rate: '%s' is not a rate in Hz (0.1 to 10000)", v);
-			a->rate_set = 1;
-			break;
-		}
-		case 2:
-			if (!strcmp(v, "folded"))
-				a->format = PROF_FOLDED;
-			else if (!strcmp(v, "speedscope"))
-				a->format = PROF_SPEEDSCOPE;
-			else if (!strcmp(v, "pprof"))
-				a->format = PROF_PPROF;
-			else
-				return cli_usage(
-				    cmd, "--format: '%s' is not folded, speedscope or pprof", v);
-			break;
-		default:
-			a->out = v;
-		}
+	switch (k) {
+	case 0:
+		if (tt_diag_parse_duration(v, &a->duration_ns) || !a->duration_ns)
+			return cli_usage(cmd, "--duration: '%s' is not a duration (like 500ms, 10s)",
+					 v);
+		a->duration_set = 1;
+		break;
+	case 1: {
+		char *end;
+		errno = 0;
+		a->rate = strtod(v, &end);
+		if (errno || end == v || *end || !(a->rate >= 0.1 && a->rate <= 10000))
+			return cli_usage(cmd, "--rate: '%s' is not a rate in Hz (0.1 to 10000)", v);
+		a->rate_set = 1;
+		break;
 	}
-	*argc = out;
-	argv[out] = NULL;
+	case 2:
+		if (!strcmp(v, "folded"))
+			a->format = PROF_FOLDED;
+		else if (!strcmp(v, "speedscope"))
+			a->format = PROF_SPEEDSCOPE;
+		else if (!strcmp(v, "pprof"))
+			a->format = PROF_PPROF;
+		else
+			return cli_usage(cmd, "--format: '%s' is not folded, speedscope or pprof",
+					 v);
+		break;
+	default:
+		a->out = v;
+	}
 	return -1;
 }
 
@@ -251,7 +218,8 @@ static int profile_run(const cli_cmd *cmd, int argc, char **argv)
 	prof p;
 	int rc;
 
-	if ((rc = take_args(cmd, &argc, argv, &a)) >= 0)
+	if ((rc = cli_take_own(cmd, &argc, argv, prof_names,
+			       sizeof prof_names / sizeof prof_names[0], take_arg, &a)) >= 0)
 		return rc;
 	if ((rc = cli_parse_single_target(cmd, argc, argv, &o, &target)) >= 0)
 		return rc;

@@ -433,41 +433,44 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 	return fl.oom ? -1 : 0;
 }
 
+/* Our own options (cli_take_own). */
+struct trace_args {
+	const char *out;
+	uint64_t last_ns;
+};
+static const char *const trace_names[] = {"--last", "--output", "-o"};
+
+static int take_arg(const cli_cmd *cmd, void *ctx, size_t k, const char *v)
+{
+	struct trace_args *a = ctx;
+
+	if (k > 0)
+		a->out = v;
+	else if (tt_diag_parse_duration(v, &a->last_ns) || !a->last_ns)
+		return cli_usage(cmd, "--last: '%s' is not a duration (1s, 500ms)", v);
+	return -1;
+}
+
 static int trace_run(const cli_cmd *cmd, int argc, char **argv)
 {
-	const char *out = NULL;
-	uint64_t last_ns = 0;
+	struct trace_args a = {NULL, 0};
 	char **rest = calloc((size_t)argc + 1, sizeof *rest);
-	int n = 0;
+	int n = argc;
 	if (!rest)
 		return EXIT_TARGET;
-	/* -o and --last are this command's; the rest are the common ones. */
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		if ((!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--last")) &&
-		    i + 1 < argc) {
-			if (a[2] == 'l') {
-				if (tt_diag_parse_duration(argv[i + 1], &last_ns) || !last_ns) {
-					free(rest);
-					return cli_usage(
-					    cmd, "--last: '%s' is not a duration (1s, 500ms)",
-					    argv[i + 1]);
-				}
-			} else {
-				out = argv[i + 1];
-			}
-			i++;
-			continue;
-		}
-		rest[n++] = argv[i];
-	}
+	memcpy(rest, argv, (size_t)argc * sizeof *rest);
 	cli_opts o;
 	const char *target;
-	int rc = cli_parse_single_target(cmd, n, rest, &o, &target);
+	int rc = cli_take_own(cmd, &n, rest, trace_names, sizeof trace_names / sizeof trace_names[0],
+			      take_arg, &a);
+	if (rc < 0)
+		rc = cli_parse_single_target(cmd, n, rest, &o, &target);
 	if (rc >= 0) {
 		free(rest);
 		return rc;
 	}
+	const char *out = a.out;
+	uint64_t last_ns = a.last_ns;
 	/* An output that cannot be written is said before anything is read. */
 	FILE *f = out ? fopen(out, "w") : stdout;
 	if (!f) {

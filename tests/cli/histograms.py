@@ -46,7 +46,9 @@ def check(target):
     # crossed a tick (then 1-2 or 2-4 or 4-8 ms): not asserted.
     want(block(bt, "poller"), "polls: <1ms ", "16-32ms 5; p50 <1ms, p99 16-32ms")
     want(block(bt, "hog"), "polls: <1ms ", "128-256ms 3; ")
-    want(block(bt, "sleeper"), "waited for a worker: <1ms ", "128-256ms 3; ")
+    # A wake whose poll came within a tick is under 1 ms, but a slow build
+    # (ASan) can cross a tick there (4-8 ms): not asserted, as for polls.
+    want(block(bt, "sleeper"), "waited for a worker: ", "128-256ms 3; ")
     for name in ("poller", "hog"):
         if "waited for a worker" in block(bt, name):
             sys.exit(f"FAIL: {name} never waited 8 ms for a worker:\n{bt}")
@@ -91,7 +93,7 @@ def findings():
                 "128-256ms 3; " not in m.group(0):
             sys.exit(f"FAIL: the long poll's finding without hog's polls:\n{out}{r.stderr}")
         m = re.search(r'^starved: task \d+ "sleeper".*?(?=^\S|\Z)', out, re.S | re.M)
-        if not m or "  its earlier waits for a worker: <1ms " not in m.group(0) or \
+        if not m or "  its earlier waits for a worker: " not in m.group(0) or \
                 "128-256ms 3; p50 128-256ms" not in m.group(0):
             sys.exit(f"FAIL: the starved finding without sleeper's waits:\n{out}{r.stderr}")
     finally:

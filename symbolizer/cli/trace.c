@@ -133,8 +133,14 @@ static const cev *next_event(evs *e, size_t *at)
 			best = k;
 		else {
 			const cev *b = ev_at(e, e->segs[best].from + at[best]);
+			/* In one tick of the coarse clock a wake on one worker
+			 * and the poll it led to on another carry the same
+			 * stamp: the wake goes first, or its flow would start
+			 * after the poll that ends it and never end. */
+			int cw = c->kind == TT_EV_WAKE, bw = b->kind == TT_EV_WAKE;
 			if (c->stamp_ns < b->stamp_ns ||
-			    (c->stamp_ns == b->stamp_ns && c->ring < b->ring))
+			    (c->stamp_ns == b->stamp_ns &&
+			     (cw > bw || (cw == bw && c->ring < b->ring))))
 				best = k;
 		}
 	}

@@ -2,11 +2,13 @@
  * samples, read their memory through /proc/PID/mem, decode with the reader
  * library, and check chains, sites, states and waits against the source. */
 #include <check.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tasktrace/read/reader.h"
@@ -259,6 +261,95 @@ START_TEST(self_read_running_task)
 }
 END_TEST
 
+/* The stamps move while a poll runs and stop costing wake-ups while
+ * nothing runs: the clock thread (runtime/clock.c) copies the coarse clock
+ * for the poll path.  A task that computes for 120 ms in one poll shows
+ * that time as busy; a poll's end reads the copy, not the clock. */
+typedef struct cruncher {
+	tt_frame frame;
+	uint64_t busy_ns;
+} cruncher;
+static tt_poll cruncher_poll(cruncher *self, tt_cx *cx);
+TT_ASYNC_FN(cruncher, cruncher_poll, NULL);
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static tt_poll cruncher_poll(cruncher *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	for (uint64_t end = mono_ns() + 120000000; mono_ns() < end;)
+		;
+	TT_YIELD(self, cx);
+	tt_snapshot *snap = NULL;
+	char err[256];
+	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(),
+					  NULL, &snap, err, sizeof err),
+			 TT_R_OK);
+	const tt_stask *t = tt_snapshot_find(snap, tt_task_id(tt_cx_task(cx)));
+	ck_assert_ptr_nonnull(t);
+	self->busy_ns = t->raw.busy_ns;
+	tt_snapshot_free(snap);
+	TT_RETURN(self, 0);
+}
+
+/* The voluntary context switches of this process's clock thread, or -1. */
+static long clock_thread_switches(void)
+{
+	char path[300], line[256];
+	DIR *dir = opendir("/proc/self/task");
+	ck_assert_ptr_nonnull(dir);
+	for (struct dirent *d; (d = readdir(dir));) {
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", d->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		int is_clock = fgets(line, sizeof line, f) && strcmp(line, "tt-clock\n") == 0;
+		fclose(f);
+		if (!is_clock)
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/status", d->d_name);
+		f = fopen(path, "r");
+		long n = -1;
+		while (f && fgets(line, sizeof line, f))
+			if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+				break;
+		if (f)
+			fclose(f);
+		closedir(dir);
+		return n;
+	}
+	closedir(dir);
+	return -1;
+}
+
+START_TEST(clock_moves_in_long_poll_and_sleeps_when_idle)
+{
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 2});
+	ck_assert_ptr_nonnull(rt);
+	cruncher c;
+	tt_frame_init(&c.frame, &cruncher_fn);
+	c.busy_ns = 0;
+	ck_assert_int_eq(tt_block_on(rt, &c.frame), 0);
+	/* Ticks of at most 4 ms: the last one before the poll ended is at
+	 * most a few ticks late even on a loaded machine. */
+	ck_assert_msg(c.busy_ns >= 60000000, "busy %llu ns after 120 ms of computing",
+		      (unsigned long long)c.busy_ns);
+	long before = clock_thread_switches();
+	ck_assert_msg(before >= 0, "no tt-clock thread");
+	usleep(300000); /* the workers are parked */
+	long after = clock_thread_switches();
+	/* Ticking on, it would have woken 75 times or more. */
+	ck_assert_msg(after - before <= 3, "the clock thread woke %ld times while idle",
+		      after - before);
+	tt_runtime_free(rt);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("registry-live");
@@ -268,6 +359,7 @@ int main(void)
 	tcase_add_test(tc, hung_every_wait_kind);
 	tcase_add_test(tc, many_tasks_all_pending);
 	tcase_add_test(tc, self_read_running_task);
+	tcase_add_test(tc, clock_moves_in_long_poll_and_sleeps_when_idle);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -208,6 +208,7 @@ TT_DISPATCH void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 {
 	tt_worker *outer = tt__tls_worker;
 	tt__tls_worker = w;
+	tt_clock_busy();
 	w->now = tt_stamp_ns();
 	tt_flight_refresh(w);
 	worker_state(w, TT_WORKER_POLLING);
@@ -222,12 +223,15 @@ TT_DISPATCH void tt_worker_run(tt_worker *w, _Atomic uint32_t *stop)
 		}
 		publish_now(w);
 		worker_state(w, TT_WORKER_IDLE);
+		tt_clock_idle();
 		park(w, stop);
+		tt_clock_busy();
 		w->now = tt_stamp_ns();
 		tt_flight_refresh(w);
 		worker_state(w, TT_WORKER_POLLING);
 	}
 	worker_state(w, TT_WORKER_IDLE);
+	tt_clock_idle();
 	w->fr = NULL;
 	tt__tls_worker = outer;
 }
@@ -272,6 +276,13 @@ tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 	tt_runtime *handle = tt_runtime_handle_new(rt);
 	if (!handle) {
 		free(rt);
+		return NULL;
+	}
+	int cerr = tt_clock_start();
+	if (cerr < 0) {
+		tt_runtime_handle_retire(handle);
+		free(rt);
+		errno = -cerr;
 		return NULL;
 	}
 	rt->id = tt_next_runtime_id();

@@ -340,6 +340,9 @@ typedef struct tt_parker {
 	_Atomic int32_t state;
 } tt_parker;
 void tt_parker_park(tt_parker *p);
+/* FUTEX_WAIT while *ADDR is VAL, and FUTEX_WAKE of one waiter. */
+void tt_futex_wait(_Atomic int32_t *addr, int32_t val);
+void tt_futex_wake(_Atomic int32_t *addr);
 void tt_parker_unpark(tt_parker *p);
 /* Consume a pending unpark without sleeping; 1 if there was one. */
 int tt_parker_take(tt_parker *p);
@@ -542,8 +545,8 @@ static inline int tt_guard_disarm(tt_guard *g, uint64_t *me)
 /* The clock of every recording stamp (task and worker timestamps, wait
  * descriptors, the registry's "now"): CLOCK_MONOTONIC_COARSE.  It is the
  * kernel's last tick, read from the vDSO page without touching the TSC:
- * ~6 ns where CLOCK_MONOTONIC costs 30-50 ns on a VM, and a poll reads it
- * once.  Its resolution is one tick (1-4 ms): plenty for ages shown as
+ * ~6 ns where CLOCK_MONOTONIC costs 30-50 ns on a VM; a poll does not
+ * read it but loads the clock thread's copy (tt_stamp_recent).  Its resolution is one tick (1-4 ms): plenty for ages shown as
  * "waiting 1.2s" and for the diagnosis thresholds (100 ms and up), and it
  * is never ahead of CLOCK_MONOTONIC, so an age measured against either
  * clock is never negative.  Timers and the mutex's 1 ms starvation
@@ -554,6 +557,21 @@ static inline uint64_t tt_stamp_ns(void)
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/* ---- clock.c: the stamp clock ---- */
+/* tt_stamp_ns() as the clock thread last read it: at most about two ticks
+ * behind while a worker runs.  The end of a poll loads it (§5.1). */
+extern _Atomic uint64_t tt__stamp_clock;
+static inline uint64_t tt_stamp_recent(void)
+{
+	return atomic_load_explicit(&tt__stamp_clock, RELAXED);
+}
+/* Start the process's clock thread if it is not running (0 or -errno). */
+int tt_clock_start(void);
+/* A worker begins or ends a run of polls: the clock thread ticks while
+ * any worker runs and sleeps otherwise. */
+void tt_clock_busy(void);
+void tt_clock_idle(void);
 
 /* On a worker, the stamp its last poll ended (at most one poll stale)
  * instead of reading the clock again. */

@@ -8,12 +8,12 @@
 
 enum { PARKED = -1, EMPTY = 0, NOTIFIED = 1 };
 
-static void futex_wait(_Atomic int32_t *addr, int32_t val)
+void tt_futex_wait(_Atomic int32_t *addr, int32_t val)
 {
 	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
 }
 
-static void futex_wake(_Atomic int32_t *addr)
+void tt_futex_wake(_Atomic int32_t *addr)
 {
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
@@ -24,7 +24,7 @@ void tt_parker_park(tt_parker *p)
 	if (atomic_fetch_sub_explicit(&p->state, 1, ACQUIRE) == NOTIFIED)
 		return;
 	for (;;) {
-		futex_wait(&p->state, PARKED);
+		tt_futex_wait(&p->state, PARKED);
 		int32_t expect = NOTIFIED;
 		if (atomic_compare_exchange_strong_explicit(&p->state, &expect, EMPTY,
 							    ACQUIRE, ACQUIRE))
@@ -35,7 +35,7 @@ void tt_parker_park(tt_parker *p)
 void tt_parker_unpark(tt_parker *p)
 {
 	if (atomic_exchange_explicit(&p->state, NOTIFIED, SEQ_CST) == PARKED)
-		futex_wake(&p->state);
+		tt_futex_wake(&p->state);
 }
 
 int tt_parker_take(tt_parker *p)

@@ -633,17 +633,19 @@ static inline __attribute__((always_inline)) void delay_end(tt_task *t)
 		hist_delay(t);
 }
 
-/* The end of a poll, recorded: the poll count, and when the coarse clock
- * moved, the end stamp and busy time.  The clock moves once a tick, so
- * most polls end in the tick they began: then the end stamp equals the
+/* The end of a poll, recorded: the poll count, and when the clock moved,
+ * the end stamp and busy time.  The clock is the clock thread's copy of
+ * the coarse clock (a load, not a call): it moves once a tick, so most
+ * polls end in the tick they began, and then the end stamp equals the
  * start stamp already stored (readers take the later of the two, §5.3)
- * and adds no busy time. */
+ * and adds no busy time.  The copy may be behind the worker's own read
+ * after a park: the stamp then waits for the copy to catch up. */
 static inline __attribute__((always_inline)) void poll_end(tt_worker *w, tt_task *t)
 {
 	if (!TT_RECORDING)
 		return;
-	uint64_t end = tt_stamp_ns();
-	if (TT_UNLIKELY(end != w->now)) {
+	uint64_t end = tt_stamp_recent();
+	if (TT_UNLIKELY(end > w->now)) {
 		uint64_t start = w->now;
 		w->now = end;
 		atomic_store_explicit(&t->poll_end_ns, end, RELAXED);

@@ -27,7 +27,7 @@ static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static size_t env_bytes = TT_FLIGHT_DEFAULT_BYTES;
 
 static tt_flight_ring foreign;
-static _Atomic int foreign_lock;
+static tt_lockword foreign_lock;
 static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t rings_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -147,19 +147,19 @@ void tt_flight_put_foreign(uint32_t kind, uint64_t task, uint64_t a1, uint64_t a
 	if (kind == TT_EV_WAKE || kind == TT_EV_BLOCKING_START || kind == TT_EV_BLOCKING_END)
 		a2 = thread_id();
 	/* Foreign events are rare (a wake from a thread of the program's, the
-	 * end of a blocking call): a spin lock among their writers keeps the
-	 * ring single-writer at a time. */
-	while (atomic_exchange_explicit(&foreign_lock, 1, ACQUIRE))
-		while (atomic_load_explicit(&foreign_lock, RELAXED))
-			;
+	 * end of a blocking call): a lock among their writers keeps the ring
+	 * single-writer at a time.  The runtime's lock word, not a spin lock:
+	 * a writer preempted while it holds it must not make the others spin
+	 * through their time slices. */
+	tt_lockword_lock(&foreign_lock);
 	tt_flight_put(&foreign, kind, tt_stamp_ns(), task, a1, a2, a3, 0);
-	atomic_store_explicit(&foreign_lock, 0, RELEASE);
+	tt_lockword_unlock(&foreign_lock);
 }
 
 void tt_flight_forked(void)
 {
 	/* A writer of the parent's that held the lock is not in the child. */
-	atomic_store_explicit(&foreign_lock, 0, RELAXED);
+	tt_lockword_init(&foreign_lock);
 }
 
 int tt_recorder_enable(int on)

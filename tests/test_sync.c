@@ -668,6 +668,97 @@ static void release_all(cx_ctx *x, int n)
 		tt_task_release(x->t[k]);
 }
 
+/* A task that takes the mutex while others are queued ("barging", the
+ * lock's inline first poll) must be named as the owner in their wait
+ * records, or the deadlock detector draws their edges to the previous
+ * holder.  A holder keeps the mutex until notified. */
+typedef struct barger {
+	tt_frame frame;
+	tt_mutex *m;
+	tt_notify *start, *go;
+	const tt_wait *queued; /* a waiter's wait record, read as it takes */
+	uint64_t named;
+	tt_lock lock;
+	tt_notified nt;
+} barger;
+static tt_poll barger_poll(barger *self, tt_cx *cx);
+TT_ASYNC_FN(barger, barger_poll, NULL);
+static tt_poll barger_poll(barger *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->nt, tt_notified_init(&self->nt, self->start));
+	TT_AWAIT(self, cx, &self->lock, tt_lock_init(&self->lock, self->m));
+	self->named = self->queued->owner; /* before the woken waiter runs */
+	TT_AWAIT(self, cx, &self->nt, tt_notified_init(&self->nt, self->go));
+	CHECK(tt_mutex_unlock(self->m) == 0);
+	TT_RETURN(self, 0);
+}
+
+typedef struct barge_ctx {
+	cx_ctx x;
+	barger b;
+	tt_notify start;
+	tt_handle bt;
+	uint64_t script_id;
+} barge_ctx;
+
+static int barge_step(void *p, int i)
+{
+	barge_ctx *c = p;
+	cx_ctx *x = &c->x;
+	switch (i) {
+	case 0: ck_assert_int_eq(tt_mutex_trylock(&x->m), 0); /* the script holds it */
+		c->script_id = tt_task_id(tt_current_task());
+		for (int k = 0; k < 2; k++)
+			start(x, k, AW_LOCK, &x->m, 0);
+		tt_frame_init(&c->b.frame, &barger_fn);
+		c->bt = spawn_frame("barger", &c->b.frame);
+		return STEP_NEXT;
+	case 1: WAIT_UNTIL(idle_all(x, 0, 2) && task_idle(c->bt));
+		ck_assert_uint_eq(x->a[1].u.lock.leaf.wait.owner, c->script_id);
+		/* Wakes the barger, then a[0]: in this order they run, so the
+		 * barger's first lock poll finds the mutex free with a[1]
+		 * queued. */
+		tt_notify_one(&c->start);
+		ck_assert_int_eq(tt_mutex_unlock(&x->m), 0);
+		return STEP_NEXT;
+	case 2: WAIT_UNTIL(tt_mutex_owner(&x->m) != 0);
+		ck_assert_uint_eq(tt_mutex_owner(&x->m), tt_task_id(c->bt));
+		ck_assert_int_eq(atomic_load(&x->a[0].got), 0);
+		ck_assert_uint_eq(c->b.named, tt_task_id(c->bt));
+		WAIT_UNTIL(idle_all(x, 0, 2));
+		ck_assert_uint_eq(x->a[1].u.lock.leaf.wait.owner, tt_task_id(c->bt));
+		tt_notify_one(c->b.go);
+		return STEP_NEXT;
+	case 3: WAIT_UNTIL(done_all(x, 0, 2) && tt_task_is_done(c->bt));
+		ck_assert_int_eq(tt_task_result(x->t[0]), 0);
+		ck_assert_int_eq(tt_task_result(x->t[1]), 0);
+		ck_assert_int_eq(tt_task_result(c->bt), 0);
+		release_all(x, 2);
+		tt_task_release(c->bt);
+		return STEP_DONE;
+	}
+	return STEP_DONE;
+}
+
+START_TEST(test_mutex_barger_named_owner)
+{
+	static barge_ctx c;
+	memset(&c, 0, sizeof c);
+	tt_mutex_init(&c.x.m);
+	tt_notify_init(&c.x.n);
+	tt_notify_init(&c.start);
+	c.b.m = &c.x.m;
+	c.b.start = &c.start;
+	c.b.go = &c.x.n;
+	c.b.queued = &c.x.a[1].u.lock.leaf.wait;
+	run_script(0, barge_step, &c);
+	ck_assert_int_eq(tt_mutex_destroy(&c.x.m), 0);
+	tt_notify_destroy(&c.x.n);
+	tt_notify_destroy(&c.start);
+}
+END_TEST
+
 /* recv: the receiver woken by a send is cancelled; the value goes to the
  * next receiver. */
 static int recv_cancel_step(void *p, int i)
@@ -1146,6 +1237,7 @@ static Suite *sync_suite(void)
 	tcase_add_loop_test(tc, test_notify_contention, 0, 2);
 	tcase_add_test(tc, test_oneshot_contention);
 	tcase_add_test(tc, test_mutex_starving_handoff);
+	tcase_add_test(tc, test_mutex_barger_named_owner);
 	tcase_add_loop_test(tc, test_cancel_chan_waiters, 0, 2);
 	tcase_add_loop_test(tc, test_cancel_sync_waiters, 0, 4);
 	tcase_add_test(tc, test_chan_backpressure);

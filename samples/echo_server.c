@@ -1,6 +1,8 @@
-/* echo_server [PORT]: TCP echo on 127.0.0.1 (port 0 or none: any free
- * port).  Prints "echo_server: pid P port N ready" and serves until
- * killed; each connection is a task named "conn". */
+/* echo_server [PORT [IDLE]]: TCP echo on 127.0.0.1 (port 0 or none: any
+ * free port).  Prints "echo_server: pid P port N ready" and serves until
+ * killed; each connection is a task named "conn".  IDLE more tasks wait
+ * on a notify that never comes ("idle"): the registry of a bigger server,
+ * for the cost of reading it under load (bench/profile_echo.sh). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -45,6 +47,21 @@ static tt_poll echo_conn_poll(echo_conn *self, tt_cx *cx)
 /* Cancelled (runtime shutdown): the connection still gets closed. */
 static void echo_conn_drop(echo_conn *self) { tt_fd_close(self->fd); }
 
+typedef struct idler {
+	tt_frame frame;
+	tt_notified nt;
+} idler;
+static tt_poll idler_poll(idler *self, tt_cx *cx);
+TT_ASYNC_FN(idler, idler_poll, NULL);
+static tt_notify never;
+static void idler_init(idler *i) { tt_frame_init(&i->frame, &idler_fn); }
+static tt_poll idler_poll(idler *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	TT_AWAIT(self, cx, &self->nt, tt_notified_init(&self->nt, &never));
+	TT_RETURN(self, 0);
+}
+
 typedef struct acceptor {
 	tt_frame frame;
 	tt_fd *listener;
@@ -88,6 +105,15 @@ int main(int argc, char **argv)
 	if (!rt) {
 		perror("tt_runtime_new");
 		return 1;
+	}
+	tt_notify_init(&never);
+	for (long i = 0, n = argc > 2 ? atol(argv[2]) : 0; i < n; i++) {
+		tt_handle t = TT_SPAWN(rt, "idle", idler, idler_init);
+		if (!t.task) {
+			perror("spawn");
+			return 1;
+		}
+		tt_task_detach(t);
 	}
 	acceptor a;
 	tt_frame_init(&a.frame, &acceptor_fn);

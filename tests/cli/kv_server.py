@@ -103,6 +103,12 @@ def main():
             assert ps.returncode == 0 and not missing, \
                 "tasktrace ps %s: status %d, no task named %s\n%s%s" % (
                     pid, ps.returncode, missing, ps.stdout, ps.stderr)
+            # The SIGTERM wait reads as one, not as a read of the
+            # runtime's signalfd.
+            bt = subprocess.run([cli, "bt", pid], capture_output=True, text=True, timeout=120)
+            assert 'task 2 "signal" [signal "SIGTERM", ' in bt.stdout and \
+                '#0  tt_signal  waits on signal "SIGTERM" [for ' in bt.stdout, \
+                "tasktrace bt %s: the signal task's wait:\n%s%s" % (pid, bt.stdout, bt.stderr)
 
         p.send_signal(signal.SIGTERM)
         try:

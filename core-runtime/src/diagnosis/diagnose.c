@@ -1294,11 +1294,12 @@ static const char *idle_advice(const tview *v)
 
 /* Waits that are a program's normal rest, not a sign of trouble however
  * long they last: a listener in accept or a connection waiting for its
- * next request (fd read), a task waiting for shutdown (token).  They have
+ * next request (fd read), a task waiting for shutdown (token, signal).  They have
  * their own threshold, idle_io_ns, off by default. */
 static const unsigned char rest_wait[TT_WAIT_KIND_MAX_] = {
 	[TT_WAIT_FD_READ] = 1,
 	[TT_WAIT_TOKEN] = 1,
+	[TT_WAIT_SIGNAL] = 1,
 };
 
 static uint64_t idle_limit(const build *b, const tview *v)

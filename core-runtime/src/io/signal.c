@@ -12,6 +12,7 @@
  * comes before the check or finds it queued; one that finds no wait of
  * its number is kept for the next (sigs->kept). */
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -135,6 +136,21 @@ static void dispatch(tt_sigs *g, const unsigned char *buf, size_t len)
 	}
 }
 
+/* "SIGTERM": the name a wait on SIGNO shows (tt_wait_set_name keeps the
+ * pointer, so the names live as long as the process). */
+static char sig_names[TT_NSIG][16];
+static pthread_once_t sig_names_once = PTHREAD_ONCE_INIT;
+static void sig_names_init(void)
+{
+	for (int n = 1; n < TT_NSIG; n++) {
+		const char *abbrev = sigabbrev_np(n);
+		if (abbrev)
+			snprintf(sig_names[n], sizeof sig_names[n], "SIG%s", abbrev);
+		else
+			snprintf(sig_names[n], sizeof sig_names[n], "signal %d", n);
+	}
+}
+
 static tt_poll finish(tt_signal *self, intptr_t result)
 {
 	tt_sigs *g = self->sigs;
@@ -184,9 +200,12 @@ static tt_poll signal_poll(tt_signal *self, tt_cx *cx)
 			self->reading = 1;
 		}
 		if (tt_frame_poll(&self->rd.op.leaf.frame, cx) == TT_PENDING) {
-			if (!self->leaf.wait.kind)
-				tt_wait_set(&self->leaf.wait, TT_WAIT_FD_READ, g->fd, 0,
-					    (uint64_t)tt_fd_raw(g->fd));
+			if (!self->leaf.wait.kind) {
+				pthread_once(&sig_names_once, sig_names_init);
+				tt_wait_set(&self->leaf.wait, TT_WAIT_SIGNAL, g, 0,
+					    (uint64_t)self->signo);
+				tt_wait_set_name(&self->leaf.wait, sig_names[self->signo]);
+			}
 			return TT_PENDING;
 		}
 		self->reading = 0; /* done: it let go of the fd */

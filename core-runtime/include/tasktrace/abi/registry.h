@@ -366,7 +366,11 @@ typedef struct tt_registry_header {
 	   "a broadcast channel whose declared senders",                                   \
 	   "it will never get a value.  tt_broadcast_close() the channel when the "        \
 	   "last sender ends (a cleanup on cancellation too).",                            \
-	   0)
+	   0)                                                                              \
+	XX(SIGNAL, 18, "signal", OBJECT, "owned by", 0, 0,                                 \
+	   "it waits for a signal (tt_signal; SIGTERM and SIGINT usually mean "            \
+	   "shutdown): expected while none is sent.",                                      \
+	   0, 0, 0)
 
 /* XX(NAME, value, word) */
 #define TT_FUNC_KIND_MAP(XX)                                                          \

@@ -220,6 +220,17 @@ START_TEST(many_tasks_all_pending)
 }
 END_TEST
 
+/* This process's registry, read as another process would read it. */
+static tt_snapshot *snapshot_self(void)
+{
+	tt_snapshot *snap = NULL;
+	char err[256];
+	int rc = tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL,
+				  &snap, err, sizeof err);
+	ck_assert_msg(rc == TT_R_OK, "snapshot failed: %s", err);
+	return snap;
+}
+
 /* A task reading the registry of its own process while it is polled: it
  * shows as running, on the worker whose record names it. */
 typedef struct self_reader {
@@ -232,11 +243,7 @@ TT_ASYNC_FN(self_reader, self_reader_poll, NULL);
 static tt_poll self_reader_poll(self_reader *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
-	tt_snapshot *snap = NULL;
-	char err[256];
-	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(),
-					  NULL, &snap, err, sizeof err),
-			 TT_R_OK);
+	tt_snapshot *snap = snapshot_self();
 	uint64_t me = tt_task_id(tt_cx_task(cx));
 	const tt_stask *t = tt_snapshot_find(snap, me);
 	ck_assert_ptr_nonnull(t);
@@ -285,11 +292,7 @@ static tt_poll cruncher_poll(cruncher *self, tt_cx *cx)
 	for (uint64_t end = mono_ns() + 120000000; mono_ns() < end;)
 		;
 	TT_YIELD(self, cx);
-	tt_snapshot *snap = NULL;
-	char err[256];
-	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(),
-					  NULL, &snap, err, sizeof err),
-			 TT_R_OK);
+	tt_snapshot *snap = snapshot_self();
 	const tt_stask *t = tt_snapshot_find(snap, tt_task_id(tt_cx_task(cx)));
 	ck_assert_ptr_nonnull(t);
 	self->busy_ns = t->raw.busy_ns;

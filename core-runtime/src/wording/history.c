@@ -106,6 +106,16 @@ static void where(tt_fbuf *b, int32_t worker)
 	tt_fb_u64(b, (uint64_t)worker);
 }
 
+void tt_history_wait(tt_fbuf *b, uint32_t kind, uint64_t object)
+{
+	tt_fb_str(b, "waits on ");
+	tt_fb_str(b, tt_wait_kind_name(kind));
+	if (object) {
+		tt_fb_str(b, " ");
+		tt_fb_hex(b, object);
+	}
+}
+
 void tt_history_event(tt_fbuf *b, tt_reader *r, tt_rsym_cache *c, tt_history_name_fn name,
 		      void *ctx, uint64_t id, const tt_revent *ev)
 {
@@ -183,12 +193,8 @@ void tt_history_event(tt_fbuf *b, tt_reader *r, tt_rsym_cache *c, tt_history_nam
 		if (ev->kind == TT_EV_SUSPEND) {
 			site_ref(b, r, c, ev->arg1);
 			if (ev->arg3) {
-				tt_fb_str(b, ", waits on ");
-				tt_fb_str(b, tt_wait_kind_name(ev->arg3));
-				if (ev->arg2) {
-					tt_fb_str(b, " ");
-					tt_fb_hex(b, ev->arg2);
-				}
+				tt_fb_str(b, ", ");
+				tt_history_wait(b, ev->arg3, ev->arg2);
 			}
 		}
 		return;

@@ -64,6 +64,11 @@ static int by_time(const void *a, const void *b, void *idp)
 	return rank(x, id) - rank(y, id);
 }
 
+void tt_history_order(tt_revent *v, size_t n, uint64_t id)
+{
+	qsort_r(v, n, sizeof *v, by_time, &id);
+}
+
 static void task_ref(tt_fbuf *b, tt_history_name_fn name, void *ctx, uint64_t id)
 {
 	const char *n = name ? name(ctx, id) : NULL;
@@ -243,7 +248,7 @@ char *tt_history_text(tt_mem mem, const tt_snapshot *s, uint64_t id, size_t max,
 		line(&out, &b);
 		goto done;
 	}
-	qsort_r(c.v, c.n, sizeof *c.v, by_time, &id);
+	tt_history_order(c.v, c.n, id);
 	size_t from = c.n > max ? c.n - max : 0;
 	task_ref(&b, snap_name, (void *)s, id);
 	tt_fb_str(&b, ": ");

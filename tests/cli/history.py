@@ -5,7 +5,8 @@ From the core of samples/crash (a SIGSEGV in task "request-7"): the last
 events of the crashing task (its spawn, where it suspended and on what,
 who woke it, running now) and of the task that waited for it (block_on,
 suspended on the join).  Live, on samples/hung without stopping it: a
-task's spawn and polls.  --json, from the core and live: one object per
+task's spawn and polls, and gdb attached to it prints the same text
+(ages aside: they move between the two reads).  --json, from the core and live: one object per
 event, oldest first, with the fields docs/cli.md lists, each event's "text"
 the line the text output prints for it, in the same order.  With
 TASKTRACE_RECORDER=off, history, history --json and trace all fail (exit
@@ -151,6 +152,20 @@ def gdb_same_as_cli(core, tid):
                  f"{r.stdout}{r.stderr}")
 
 
+def gdb_live_same_as_cli(pid, tid):
+    if not shutil.which("gdb"):
+        print("gdb live part skipped: no gdb")
+        return
+    r = subprocess.run(["gdb", "-q", "-batch", "-nx", "-iex", "add-auto-load-safe-path /",
+                        "-p", pid, "-ex", "task history " + tid],
+                       capture_output=True, text=True, timeout=120)
+    rc, cli, err = history(pid, tid)
+    ages = re.compile(r"^(  )\S+ ago +", re.M)
+    if rc or ages.sub(r"\1AGO ", cli) not in ages.sub(r"\1AGO ", r.stdout):
+        sys.exit(f"FAIL: gdb's live task history differs from the CLI's:\n{cli}\n--- gdb:\n"
+                 f"{r.stdout}{r.stderr}")
+
+
 def live(recorder):
     env = dict(os.environ)
     if recorder:
@@ -182,6 +197,7 @@ def live(recorder):
             sys.exit(f"FAIL: live history exited {rc}: {err}")
         lines_in_order(out, "task 1 ", "spawned at ", "polled on worker ", "\n  now ")
         same_as_json(pid, "2", ["spawned", "suspended"])
+        gdb_live_same_as_cli(pid, "2")
     finally:
         p.kill()
         p.wait()

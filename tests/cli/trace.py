@@ -20,7 +20,9 @@ be truncated (it then starts at the trace's start), only its last open.
 On samples/hung request-42 waits on its notify to the end.  On
 tests/cli/churn_prog with rings of 64 KiB (wrapped many times), read
 stopped: the same rules, truncated first states, and --tasks caps the
-tracks and says how many it dropped; --tasks 0 writes none.
+tracks and says how many it dropped; --tasks 0 writes none.  On
+samples/blocking with the stall detector on (TASKTRACE_STALL=50ms): the
+stall of its cruncher task as instants, beginning and end.
 
 With a third argument `speedscope`, the same file is imported by a real
 consumer instead: speedscope's Chrome-trace importer from its npm package,
@@ -268,7 +270,7 @@ def main():
     finally:
         p.kill()
         p.wait()
-    print(f"ok: {n} events; " + churn())
+    print(f"ok: {n} events; " + churn() + "; " + stalls())
     return 0
 
 
@@ -282,6 +284,30 @@ def trace(pid, *opts):
         if need is None or any(k not in e for k in need):
             fail(f"not an event of the format: {e}")
     return doc["traceEvents"], r.stderr
+
+
+def stalls():
+    p = subprocess.Popen([os.path.join(SAMPLES, "blocking")], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, TASKTRACE_STALL="50ms"))
+    try:
+        m = re.search(r"pid (\d+)", p.stdout.readline())
+        if not m:
+            fail("blocking did not start")
+        for _ in range(200):  # until a stall has begun and ended (50 ms each)
+            ev, _ = trace(m.group(1), "--nonblocking")
+            st = [e["name"] for e in ev if e["ph"] == "i" and e.get("cat") == "stall"]
+            if any(n.endswith("stall ended") for n in st):
+                break
+        else:
+            fail(f"no stall instants: {st}")
+        if not all(re.fullmatch(r"task \d+ cruncher (stalled its worker|stall ended)", n)
+                   for n in st):
+            fail(f"stall instants not of the cruncher: {st}")
+    finally:
+        p.kill()
+        p.wait()
+    return f"{len(st)} stall instants"
 
 
 def churn():

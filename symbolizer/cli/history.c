@@ -160,7 +160,8 @@ static int history_json(cli_session *s, uint64_t id, size_t *found)
 	tt_json_str(stdout, st.bad_rings ? st.err : NULL);
 	fputs("},\"events\":[", stdout);
 	for (size_t i = 0; i < c.n; i++) {
-		fputs(i ? ",\n" : "\n", stdout);
+		if (i)
+			fputc(',', stdout);
 		json_event(stdout, r, &cache, s, id, &c.v[i]);
 	}
 	fputs("]}\n", stdout);

@@ -110,6 +110,10 @@ def same_as_json(target, tid, kinds, *opts):
     rc, out, err = history(*opts, "--json", target, tid)
     if rc:
         sys.exit(f"FAIL: history --json {tid} exited {rc}: {err}")
+    v = subprocess.run([sys.executable, os.environ["TT_VALIDATOR"], "history"], input=out,
+                       capture_output=True, text=True, timeout=60)
+    if v.returncode:
+        sys.exit(f"FAIL: history --json is not the documented schema: {v.stdout}{v.stderr}")
     doc = json.loads(out)
     if doc["command"] != "history" or doc["task_id"] != int(tid) or \
             [t["id"] for t in doc["tasks"]] != [int(tid)] or doc["recorder"]["rings"] < 1:

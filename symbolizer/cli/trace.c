@@ -312,8 +312,16 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 	if (oldest < base)
 		base = oldest;
 	uint64_t from = last_ns && newest > last_ns ? newest - last_ns : 0;
-	tout o = {f, s, base, from > oldest ? from : oldest, newest};
-	if (!e->n)
+	/* The trace's start: the earliest start of the events it shows (a
+	 * poll that ended in the --last window may have begun before it). */
+	uint64_t shown = UINT64_MAX;
+	for (size_t i = 0; i < e->n; i++) {
+		const cev *v = ev_at(e, i);
+		if (v->stamp_ns >= from && cev_start(v) < shown)
+			shown = cev_start(v);
+	}
+	tout o = {f, s, base, from, shown, newest};
+	if (shown == UINT64_MAX)
 		o.start = o.end = base;
 	tt_rsym syms[16];
 	tt_rsym_cache cache;

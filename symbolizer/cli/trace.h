@@ -46,12 +46,13 @@ static inline cev *ev_at(const evs *e, size_t i)
 }
 
 /* Where and how the trace is written: stamps print as microseconds
- * since BASE; START and END are the first and the last moment the
- * trace shows (its --last window, its oldest and newest events). */
+ * since BASE; the events written are those stamped from FROM on (--last);
+ * START and END are the first and the last moment the trace shows (the
+ * earliest start of those events, the newest stamp). */
 typedef struct tout {
 	FILE *f;
 	const tt_snapshot *s;
-	uint64_t base, start, end;
+	uint64_t base, from, start, end;
 } tout;
 
 uint64_t cev_start(const cev *v);
@@ -62,7 +63,7 @@ void trace_us(FILE *f, const char *key, uint64_t ns, uint64_t base);
 void trace_task_name(FILE *f, const tt_snapshot *s, uint64_t id, const char *suffix);
 
 /* The track per task (trace_tasks.c), for the tasks with the most events
- * since O->start (ties: the lower id), at most MAX of them. */
+ * since O->from (ties: the lower id), at most MAX of them. */
 typedef struct ttracks ttracks;
 /* NULL on failure of memory; *TOTAL: the tasks that had events. */
 ttracks *ttracks_new(const evs *e, const tout *o, size_t max, size_t *total);

@@ -108,7 +108,7 @@ static int by_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The count of every task with events since O->start, in an open table
+/* The count of every task with events since O->from, in an open table
  * grown by doubling; compacted to its first *N entries. */
 static tcount *count_tasks(const evs *e, const tout *o, size_t *n)
 {
@@ -116,7 +116,7 @@ static tcount *count_tasks(const evs *e, const tout *o, size_t *n)
 	tcount *t = calloc(mask + 1, sizeof *t);
 	for (size_t i = 0; t && i < e->n; i++) {
 		const cev *v = ev_at(e, i);
-		if (!v->task || v->stamp_ns < o->start)
+		if (!v->task || v->stamp_ns < o->from)
 			continue;
 		tcount *c = find(t, mask, v->task);
 		if (!c->id) {
@@ -216,7 +216,7 @@ void ttracks_meta(ttracks *t, const tout *o)
 static void slice(ttracks *t, const tout *o, tstate *k, uint64_t from, uint64_t to, int flags,
 		  uint32_t state, const cev *poll)
 {
-	if (to < o->start) { /* before the --last window */
+	if (to < o->from) { /* before the --last window, as the polls' slices */
 		if (to > k->cursor)
 			k->cursor = to;
 		return;

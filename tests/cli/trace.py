@@ -329,6 +329,9 @@ def churn():
             fail(f"{len(tracks)} tracks; no line on the dropped ones: {err}")
         if not any(t["slices"][0]["args"].get("truncated") for t in tracks.values()):
             fail("rings wrapped, yet no task's first state is truncated")
+        evl, err = trace(pid, "--last", "2ms")  # states from before the window too
+        check_flows(evl, [e for e in evl if e["ph"] == "X" and e.get("cat") == "poll"])
+        check_tasks(evl, [e for e in evl if e["ph"] == "X" and e.get("cat") == "poll"])
         ev3, err = trace(pid, "--tasks", "3")
         three = check_tasks(ev3, [e for e in ev3 if e["ph"] == "X" and e.get("cat") == "poll"])
         if len(three) != 3 or "task tracks for 3 of" not in err:

@@ -394,9 +394,14 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 			if (v->kind == TT_EV_SUSPEND && v->wait)
 				fprintf(f, ",\"wait\":\"%s\"", tt_wait_kind_name(v->wait));
 			fprintf(f, "}}");
-			/* The flows of the wakes that led to this poll end here. */
+			/* The flow of the wake that led to this poll ends here:
+			 * the task's wakes in order, one per poll that follows
+			 * (a wake stamped by its waker's older clock comes,
+			 * in stamp order, before the end of the poll it
+			 * followed: it is the next poll's, not this one's). */
 			struct fslot *p = v->task ? flows_find(&fl, v->task) : NULL;
-			for (uint32_t id = p && p->task ? p->head : 0; id; id = fl.next[id]) {
+			if (p && p->task) {
+				uint32_t id = p->head;
 				const cev *w = ev_at(e, fl.wake[id]);
 				fprintf(f,
 					",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\","
@@ -413,9 +418,9 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 				trace_us(f, ",\"ts\":", w->stamp_ns > start ? w->stamp_ns : start,
 					 base);
 				fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld}", s->pid, tid);
+				if (!(p->head = fl.next[id]))
+					flows_del(&fl, p);
 			}
-			if (p && p->task)
-				flows_del(&fl, p);
 		} else if (v->kind == TT_EV_WAKE) {
 			/* no poll of task 0 ends a flow */
 			if (v->task && !flows_add(&fl, v->task, index))

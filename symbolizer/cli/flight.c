@@ -21,7 +21,9 @@ int64_t cli_flight_read(cli_session *s, tt_reader *r, uint64_t task_id, tt_reven
 void cli_flight_note(const tt_rflight *st)
 {
 	if (st->skipped || st->bad_rings)
-		fprintf(stderr, "tasktrace: %" PRIu64 " torn or overwritten events skipped%s%s\n",
+		fprintf(stderr,
+			"tasktrace: %" PRIu64
+			" torn, overwritten or out-of-order events skipped%s%s\n",
 			st->skipped, st->bad_rings ? "; a ring unreadable: " : "",
 			st->bad_rings ? st->err : "");
 }

@@ -24,6 +24,13 @@ tracks and says how many it dropped; --tasks 0 writes none.  On
 samples/blocking with the stall detector on (TASKTRACE_STALL=50ms): the
 stall of its cruncher task as instants, beginning and end.
 
+Rings written by hand (tests/cli/ring_prog.c): the exact states and flows
+of a timeline with a wake stamped before the end of the poll it followed
+(it goes to the next poll, one wake to one poll) and a task first seen
+woken (its wait truncated at the trace's start); a ring of absurd capacity
+and a stamp out of order each give one line on stderr, and the other
+events are still written, the bad ones never.
+
 With a third argument `speedscope`, the same file is imported by a real
 consumer instead: speedscope's Chrome-trace importer from its npm package,
 in a headless Chromium (tests/cli/trace_speedscope.mjs): no error, no
@@ -33,7 +40,7 @@ slices.  A skip (77) without node, Chromium (TT_CHROMIUM, /usr/bin/chromium)
 or the npm packages (TT_NPM_DIR/node_modules; scripts/install-deps.sh puts
 them in /opt/tasktrace-npm).
 
-usage: trace.py TASKTRACE SAMPLES_DIR CHURN_PROG [speedscope]"""
+usage: trace.py TASKTRACE SAMPLES_DIR CHURN_PROG RING_PROG [speedscope]"""
 import collections
 import json
 import os
@@ -43,8 +50,8 @@ import subprocess
 import sys
 import tempfile
 
-TT, SAMPLES, CHURN = sys.argv[1:4]
-CONSUMER = sys.argv[4] if len(sys.argv) > 4 else None
+TT, SAMPLES, CHURN, RING = sys.argv[1:5]
+CONSUMER = sys.argv[5] if len(sys.argv) > 5 else None
 HERE = os.path.dirname(os.path.abspath(__file__))
 NEEDS = {"X": ("name", "ts", "dur", "pid", "tid"), "i": ("name", "ts", "pid", "tid", "s"),
          "s": ("name", "id", "ts", "pid", "tid"), "f": ("name", "id", "ts", "pid", "tid"),
@@ -270,7 +277,7 @@ def main():
     finally:
         p.kill()
         p.wait()
-    print(f"ok: {n} events; " + churn() + "; " + stalls())
+    print(f"ok: {n} events; " + churn() + "; " + stalls() + "; " + rings())
     return 0
 
 
@@ -284,6 +291,66 @@ def trace(pid, *opts):
         if need is None or any(k not in e for k in need):
             fail(f"not an event of the format: {e}")
     return doc["traceEvents"], r.stderr
+
+
+def ring_prog(mode, *opts):
+    p = subprocess.Popen([RING, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        m = re.search(r"pid (\d+) base \d+ ready", p.stdout.readline())
+        if not m:
+            fail(f"ring_prog {mode} did not start")
+        return trace(m.group(1), *opts)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def rings():
+    ev, err = ring_prog("script")
+    if err:
+        fail(f"hand-written rings: {err}")
+    polls = [e for e in ev if e["ph"] == "X" and e.get("cat") == "poll"]
+    check_flows(ev, polls)
+    tracks = {t["name"]: t["slices"] for t in check_tasks(ev, polls).values()}
+    t0 = [e["ts"] for e in ev if e.get("cat") == "spawn" and e["args"]["task"] == 1001][0] - 1000
+    start = min(e["ts"] for e in ev if e["ph"] in "Xi")
+
+    def ms(us):
+        return round((us - t0) / 1000, 3)
+    got = {k: [(e["name"], ms(e["ts"]), ms(e["ts"] + e["dur"]), e["args"].get("end"),
+                bool(e["args"].get("truncated"))) for e in v]
+           for k, v in tracks.items() if k in ("task 1001", "task 1002")}
+    notify = "waits on notify 0xabc0"
+    want = {"task 1001": [("scheduled", 1, 2, None, False), ("running", 2, 3, "suspended", False),
+                          (notify, 3, 4, None, False), ("scheduled", 4, 5, None, False),
+                          ("running", 5, 9, "suspended", False), (notify, 9, 9, None, False),
+                          ("scheduled", 9, 10, None, False),
+                          ("running", 10, 11, "completed", False)],
+            "task 1002": [("idle", ms(start), 7, None, True), ("scheduled", 7, 7.5, None, False),
+                          ("running", 7.5, 8, "completed", False)]}
+    if got != want:
+        fail(f"hand-written rings: task tracks\n{got}\nnot\n{want}")
+    starts = {e["id"]: ms(e["ts"]) for e in ev if e["ph"] == "s"}
+    flows = sorted((starts[e["id"]], ms(e["ts"])) for e in ev if e["ph"] == "f" and starts[e["id"]] > 0)
+    if flows != [(4, 5), (6, 10), (7, 7.5)]:
+        fail(f"hand-written rings: flows (wake, poll) {flows}")
+
+    ev, err = ring_prog("absurd")
+    if not re.fullmatch(r"tasktrace: 0 torn, overwritten or out-of-order events skipped; a ring "
+                        r"unreadable: ring 0x[0-9a-f]+: capacity 1099511627776 at 0x[0-9a-f]+ "
+                        r"is absurd\n", err):
+        fail(f"a ring of absurd capacity: not one line: {err!r}")
+    if [e for e in ev if e.get("cat") == "poll"] or \
+            len([e for e in ev if e.get("cat") == "wake" and e["ph"] == "i"]) != 3:
+        fail("a ring of absurd capacity: its events written, or the other ring's not")
+
+    ev, err = ring_prog("order")
+    if err != "tasktrace: 1 torn, overwritten or out-of-order events skipped\n":
+        fail(f"a stamp out of order: not one line: {err!r}")
+    if any(e.get("cat") == "poll" and e["args"]["task"] == 1002 for e in ev) or \
+            len([e for e in ev if e.get("cat") == "poll" and e["args"]["task"] == 1001]) != 3:
+        fail("a stamp out of order: written, or the events after it not")
+    return "hand-written rings"
 
 
 def stalls():

@@ -263,7 +263,7 @@ char *tt_history_text(tt_mem mem, const tt_snapshot *s, uint64_t id, size_t max,
 	if (st.skipped || st.bad_rings) {
 		tt_fb_str(&b, "; ");
 		tt_fb_u64(&b, st.skipped);
-		tt_fb_str(&b, " torn or overwritten events skipped");
+		tt_fb_str(&b, " torn, overwritten or out-of-order events skipped");
 	}
 	line(&out, &b);
 	if (st.bad_rings) {

@@ -160,6 +160,11 @@ def gdb_live_same_as_cli(pid, tid):
     if not shutil.which("gdb"):
         print("gdb live part skipped: no gdb")
         return
+    if os.environ.get("TT_SANITIZE", "none") not in ("", "none"):
+        # gdb's plugin loads the sanitized library into gdb, which has no
+        # sanitizer runtime of its own.
+        print("gdb live part skipped: a sanitizer build")
+        return
     r = subprocess.run(["gdb", "-q", "-batch", "-nx", "-iex", "add-auto-load-safe-path /",
                         "-p", pid, "-ex", "task history " + tid],
                        capture_output=True, text=True, timeout=120)

@@ -269,6 +269,11 @@ def main():
                                capture_output=True, text=True, timeout=60)
             if r.returncode or len(json.loads(r.stdout)["traceEvents"]) > n:
                 fail(f"--last 1ms: exit {r.returncode}, {r.stderr}")
+            for n in ("-1", "x", "100001"):
+                r = subprocess.run([TT, "trace", "--tasks", n, pid], capture_output=True,
+                                   text=True, timeout=60)
+                if r.returncode != 2 or "--tasks" not in r.stderr:
+                    fail(f"--tasks {n}: exit {r.returncode}: {r.stderr}")
             bad = os.path.join(d, "no", "such", "dir.json")
             r = subprocess.run([TT, "trace", "--nonblocking", "999999999", "-o", bad],
                                capture_output=True, text=True, timeout=60)

@@ -71,34 +71,31 @@ static int before(const tcount *x, const tcount *y)
 	return x->n != y->n ? x->n > y->n : x->id < y->id;
 }
 
-/* The MAX tasks of ALL[N] that get a track, into TOP: a heap whose root
- * is the last of them (a sort of every task was a fifth of the cost of
- * the tracks, for 256 of 32k tasks).  Returns how many. */
-static size_t pick(const tcount *all, size_t n, tcount *top, size_t max)
+/* Task C offered to TOP[K] (room for MAX), a heap whose root is the
+ * last of the tasks that get a track (a sort of every task was a fifth of
+ * the cost of the tracks, for 256 of 32k tasks).  Returns the new K. */
+static size_t offer(tcount *top, size_t k, size_t max, tcount c)
 {
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		size_t at;
-		if (k < max) { /* up from the bottom */
-			for (at = k++; at && before(&top[(at - 1) / 2], &all[i]); at = (at - 1) / 2)
-				top[at] = top[(at - 1) / 2];
-		} else if (k && before(&all[i], &top[0])) { /* down from the root */
-			for (at = 0;;) {
-				size_t c = 2 * at + 1;
-				if (c >= k)
-					break;
-				if (c + 1 < k && before(&top[c], &top[c + 1]))
-					c++;
-				if (!before(&all[i], &top[c]))
-					break;
-				top[at] = top[c];
-				at = c;
-			}
-		} else {
-			continue;
+	size_t at;
+	if (k < max) { /* up from the bottom */
+		for (at = k++; at && before(&top[(at - 1) / 2], &c); at = (at - 1) / 2)
+			top[at] = top[(at - 1) / 2];
+	} else if (k && before(&c, &top[0])) { /* down from the root */
+		for (at = 0;;) {
+			size_t ch = 2 * at + 1;
+			if (ch >= k)
+				break;
+			if (ch + 1 < k && before(&top[ch], &top[ch + 1]))
+				ch++;
+			if (!before(&c, &top[ch]))
+				break;
+			top[at] = top[ch];
+			at = ch;
 		}
-		top[at] = all[i];
+	} else {
+		return k;
 	}
+	top[at] = c;
 	return k;
 }
 
@@ -108,66 +105,84 @@ static int by_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The count of every task with events since O->from, in an open table
- * grown by doubling; compacted to its first *N entries. */
-static tcount *count_tasks(const evs *e, const tout *o, size_t *n)
+/* The counting table: a task in one u64, its id less the window's lowest
+ * plus one in the low KEY_BITS (0: a free slot), its events in the rest,
+ * saturating -- 8 bytes a task where 258k tasks of a million events made
+ * a 16-byte table the biggest allocation after the events.  A task whose
+ * id is 2^40 above the lowest (only a hostile core) is not counted. */
+#define KEY_BITS 40
+#define KEY_MASK ((1ull << KEY_BITS) - 1)
+#define COUNT_MAX ((1ull << (64 - KEY_BITS)) - 1)
+
+static uint64_t *slot_of(uint64_t *t, size_t mask, uint64_t key)
 {
-	size_t mask = 1023, used = 0;
-	tcount *t = calloc(mask + 1, sizeof *t);
+	size_t h = hash(key, mask);
+	while (t[h] && (t[h] & KEY_MASK) != key)
+		h = (h + 1) & mask;
+	return &t[h];
+}
+
+/* The count of every task with events since O->from, ids from *LO, in an
+ * open table of *MASK + 1 slots grown by doubling; *USED tasks. */
+static uint64_t *count_tasks(const evs *e, const tout *o, uint64_t *lo, size_t *mask, size_t *used)
+{
+	*lo = UINT64_MAX;
+	for (size_t i = 0; i < e->n; i++) {
+		const cev *v = ev_at(e, i);
+		if (v->task && v->stamp_ns >= o->from && v->task < *lo)
+			*lo = v->task;
+	}
+	*mask = 1023;
+	*used = 0;
+	uint64_t *t = calloc(*mask + 1, sizeof *t);
 	for (size_t i = 0; t && i < e->n; i++) {
 		const cev *v = ev_at(e, i);
-		if (!v->task || v->stamp_ns < o->from)
+		if (!v->task || v->stamp_ns < o->from || v->task - *lo >= KEY_MASK)
 			continue;
-		tcount *c = find(t, mask, v->task);
-		if (!c->id) {
-			if (2 * (used + 1) > mask + 1) {
-				tcount *g = calloc(2 * (mask + 1), sizeof *g);
+		uint64_t key = v->task - *lo + 1, *c = slot_of(t, *mask, key);
+		if (!*c) {
+			if (2 * (*used + 1) > *mask + 1) {
+				uint64_t *g = calloc(2 * (*mask + 1), sizeof *g);
 				if (!g) {
 					free(t);
 					return NULL;
 				}
-				for (size_t k = 0; k <= mask; k++)
-					if (t[k].id)
-						*find(g, 2 * mask + 1, t[k].id) = t[k];
+				for (size_t k = 0; k <= *mask; k++)
+					if (t[k])
+						*slot_of(g, 2 * *mask + 1, t[k] & KEY_MASK) = t[k];
 				free(t);
 				t = g;
-				mask = 2 * mask + 1;
-				c = find(t, mask, v->task);
+				*mask = 2 * *mask + 1;
+				c = slot_of(t, *mask, key);
 			}
-			c->id = v->task;
-			used++;
+			*c = key;
+			++*used;
 		}
-		c->n++;
+		if ((*c >> KEY_BITS) < COUNT_MAX)
+			*c += 1ull << KEY_BITS;
 	}
-	if (!t)
-		return NULL;
-	size_t k = 0;
-	for (size_t i = 0; i <= mask; i++)
-		if (t[i].id)
-			t[k++] = t[i];
-	*n = k;
 	return t;
 }
 
 ttracks *ttracks_new(const evs *e, const tout *o, size_t max, size_t *total)
 {
-	size_t n = 0;
+	uint64_t lo;
+	size_t mask, n = 0;
 	ttracks *t = calloc(1, sizeof *t);
-	tcount *all = t ? count_tasks(e, o, &n) : NULL;
-	*total = n;
+	uint64_t *tab = t ? count_tasks(e, o, &lo, &mask, total) : NULL;
+	tcount *all = tab ? calloc(max ? max : 1, sizeof *all) : NULL;
 	if (!all) {
+		free(tab);
 		free(t);
+		*total = 0;
 		return NULL;
 	}
-	tcount *top = calloc(max ? max : 1, sizeof *top);
-	if (!top) {
-		free(all);
-		free(t);
-		return NULL;
-	}
-	n = pick(all, n, top, max);
-	free(all);
-	all = top;
+	for (size_t i = 0; i <= mask; i++)
+		if (tab[i])
+			n = offer(all, n, max,
+				  (tcount){lo + (tab[i] & KEY_MASK) - 1,
+					   (uint32_t)(tab[i] >> KEY_BITS), 0});
+	free(tab);
 	qsort(all, n, sizeof *all, by_id); /* tracks in id order */
 	for (t->mask = 15; t->mask + 1 < 2 * n;)
 		t->mask = 2 * t->mask + 1;

@@ -1,8 +1,8 @@
 /* The flight recorder (docs/registry-abi.md §5.12) as a reader sees it: the
  * runtime's rings decoded by tt_flight_read through this process's own
  * memory -- a task's polls in order, a wrapped ring, the run-time switch,
- * and hostile rings (a torn event, an absurd capacity) that are counted
- * and never delivered. */
+ * and hostile rings (a torn event, an absurd capacity, a stamp out of
+ * order) that are counted and never delivered. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +174,38 @@ START_TEST(torn_events_counted_not_delivered)
 }
 END_TEST
 
+/* A writer's stamps never go back: an event stamped before the one
+ * before it in its ring is no event of that ring. */
+START_TEST(stamp_out_of_order_counted_not_delivered)
+{
+	run_yielder(10, 0);
+	tt_reader *r = open_self();
+	uint64_t ring = worker_ring(r);
+	uint64_t head = *ring_u64(r, ring, TT_RING_HEAD);
+	uint64_t cap = *ring_u64(r, ring, TT_RING_CAPACITY);
+	unsigned char *events = (unsigned char *)(uintptr_t)*ring_u64(r, ring, TT_RING_EVENTS);
+	uint32_t esize = r->record_size[TT_REC_EVENT];
+	uint32_t off = r->f_event[TT_EVENT_STAMP_NS].offset;
+	ck_assert_uint_ge(head, 3);
+	uint64_t before = *(uint64_t *)(events + ((head - 3) % cap) * esize + off);
+	ck_assert_uint_gt(before, 0);
+	*(uint64_t *)(events + ((head - 2) % cap) * esize + off) = before - 1;
+	static got g;
+	tt_rflight st;
+	ck_assert_int_ge(tt_flight_read(r, 0, keep, &g, &st), 0);
+	ck_assert_uint_eq(st.skipped, 1);
+	int last = 0;
+	for (size_t i = 0; i < g.n; i++) {
+		if (g.ev[i].worker < 0)
+			continue;
+		ck_assert(g.ev[i].pos != head - 2);
+		last |= g.ev[i].pos == head - 1; /* the next one is in order again */
+	}
+	ck_assert(last);
+	free(r);
+}
+END_TEST
+
 START_TEST(absurd_ring_one_error)
 {
 	run_yielder(3, 0);
@@ -214,6 +246,7 @@ int main(void)
 	tcase_add_test(tc, polls_in_order);
 	tcase_add_test(tc, wrapped_ring_keeps_the_newest);
 	tcase_add_test(tc, torn_events_counted_not_delivered);
+	tcase_add_test(tc, stamp_out_of_order_counted_not_delivered);
 	tcase_add_test(tc, absurd_ring_one_error);
 	tcase_add_test(tc, switched_off_records_nothing);
 	suite_add_tcase(s, tc);

@@ -154,6 +154,14 @@ void cli_line(const tt_fbuf *b);
 const tt_stask **view_sorted(const tt_snapshot *s, const cli_opts *o,
 			     size_t *n);
 
+/* ---- the flight recorder (flight.c) ---- */
+/* tt_flight_read of S's registry through R; a failure (no recorder, the
+ * recorder off) is one line on stderr, the same for every command. */
+int64_t cli_flight_read(cli_session *s, tt_reader *r, uint64_t task_id, tt_revent_fn fn,
+			void *ctx, tt_rflight *st);
+/* The line about events torn or rings unreadable, if any. */
+void cli_flight_note(const tt_rflight *st);
+
 /* ---- JSON (json.c) ---- */
 
 void json_doc_begin(FILE *f, const cli_session *s, const char *command);

@@ -2,8 +2,9 @@
  * events (docs/registry-abi.md §5.12) as a Chrome trace-event JSON file,
  * which Perfetto's UI and chrome://tracing open: one track per worker
  * (and one for the foreign ring) with each poll a slice named by its task
- * and, for a suspension, the async function it suspended in; flows from a
- * wake to the woken task's next poll; instant events for spawns. */
+ * and, for a suspension, the async function it suspended in; a track per
+ * task (up to --tasks) of its states (trace_tasks.c); flows from a wake to
+ * the woken task's next poll; instant events for spawns. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,40 +13,14 @@
 
 #include "cli.h"
 #include "tasktrace/read/diagnose.h"
+#include "trace.h"
 
 #define FOREIGN_TID 100000 /* the track of the foreign ring */
 
-/* An event as this command keeps it: 32 bytes instead of tt_revent's 64,
- * for a million of them must stay under twice the rings' own bytes
- * (bench/trace_core.sh).  What the trace does not print is dropped (the
- * position: a ring's events arrive in order and stay so; arg2). */
-typedef struct cev {
-	uint64_t stamp_ns, task, arg1;
-	uint32_t dur;  /* a poll's length: ns below 2^31, else 64 us units (DUR_LONG) */
-	uint16_t ring; /* the worker's index + 1, 0: the foreign ring */
-	uint8_t kind;
-	uint8_t wait; /* arg3, a wait kind; 255: one past any known */
-} cev;
-
 #define DUR_LONG (1u << 31)
 #define DUR_SHIFT 16
-
-typedef struct seg {
-	size_t from, n; /* one ring's events, oldest first */
-} seg;
-
-/* Events in blocks of BLOCK, never moved: a growing array's reallocs
- * left 25 MB of freed heap touched (glibc's moving mmap threshold). */
-#define BLOCK_SHIFT 15
-#define BLOCK (1u << BLOCK_SHIFT)
-
-typedef struct evs {
-	cev **blk;
-	size_t n, nblk, capblk;
-	seg *segs;
-	size_t nsegs, capsegs;
-	int oom;
-} evs;
+#define TASKS_DEFAULT 256 /* task tracks */
+#define TASKS_MAX 100000
 
 static uint32_t dur_code(uint64_t ns)
 {
@@ -58,11 +33,6 @@ static uint32_t dur_code(uint64_t ns)
 static uint64_t dur_ns(uint32_t code)
 {
 	return code & DUR_LONG ? (uint64_t)(code & ~DUR_LONG) << DUR_SHIFT : code;
-}
-
-static cev *ev_at(const evs *e, size_t i)
-{
-	return &e->blk[i >> BLOCK_SHIFT][i & (BLOCK - 1)];
 }
 
 static long tid_of(const cev *e)
@@ -109,20 +79,26 @@ static int keep(void *ctx, const tt_revent *ev)
 	    .stamp_ns = ev->stamp_ns,
 	    .task = ev->task,
 	    .arg1 = ev->arg1,
+	    .arg2 = ev->kind == TT_EV_SUSPEND ? ev->arg2 : 0,
 	    .dur = ev->start_ns ? dur_code(ev->stamp_ns - ev->start_ns) : 0,
 	    .ring = ring,
 	    .kind = (uint8_t)(ev->kind < 255 ? ev->kind : 255),
 	    .wait = (uint8_t)(ev->arg3 < 255 ? ev->arg3 : 255),
 	};
 	if (!ev->start_ns)
-		c->dur = UINT32_MAX; /* no start: not a poll slice */
+		c->dur = CEV_NO_POLL;
 	return 0;
+}
+
+static int tie_rank(const cev *v)
+{
+	return v->kind == TT_EV_SPAWN ? 2 : v->kind == TT_EV_WAKE;
 }
 
 /* The next event in time over all rings (a tie: the lower track first,
  * the foreign ring's before worker 0's), each ring's in order: a merge,
  * not a sort, so no second copy of the events. */
-static const cev *next_event(evs *e, size_t *at)
+static const cev *next_event(evs *e, size_t *at, size_t *index)
 {
 	size_t best = SIZE_MAX;
 	for (size_t k = 0; k < e->nsegs; k++) {
@@ -136,8 +112,10 @@ static const cev *next_event(evs *e, size_t *at)
 			/* In one tick of the coarse clock a wake on one worker
 			 * and the poll it led to on another carry the same
 			 * stamp: the wake goes first, or its flow would start
-			 * after the poll that ends it and never end. */
-			int cw = c->kind == TT_EV_WAKE, bw = b->kind == TT_EV_WAKE;
+			 * after the poll that ends it and never end; a spawn
+			 * before both, or the task's track would begin after
+			 * its first poll. */
+			int cw = tie_rank(c), bw = tie_rank(b);
 			if (c->stamp_ns < b->stamp_ns ||
 			    (c->stamp_ns == b->stamp_ns &&
 			     (cw > bw || (cw == bw && c->ring < b->ring))))
@@ -146,7 +124,8 @@ static const cev *next_event(evs *e, size_t *at)
 	}
 	if (best == SIZE_MAX)
 		return NULL;
-	return ev_at(e, e->segs[best].from + at[best]++);
+	*index = e->segs[best].from + at[best]++;
+	return ev_at(e, *index);
 }
 
 /* Wakes waiting for the woken task's next poll, where their flows end:
@@ -159,9 +138,13 @@ struct fslot {
 	uint32_t head, tail; /* flow ids (1-based) */
 };
 
+/* A flow's start is written with its end, at the woken task's poll: a
+ * wake whose poll the rings do not hold has no flow (an arrow that
+ * never lands), only its instant. */
 typedef struct flows {
 	struct fslot *slot;
 	uint32_t *next; /* per flow id */
+	size_t *wake;	/* per flow id: the wake's event */
 	size_t mask, used, nflows;
 	int oom;
 } flows;
@@ -181,7 +164,8 @@ static int flows_init(flows *fl, const evs *e)
 	fl->oom = 0;
 	fl->slot = calloc(fl->mask + 1, sizeof *fl->slot);
 	fl->next = calloc(wakes + 1, sizeof *fl->next);
-	return fl->slot && fl->next ? 0 : -1;
+	fl->wake = calloc(wakes + 1, sizeof *fl->wake);
+	return fl->slot && fl->next && fl->wake ? 0 : -1;
 }
 
 static struct fslot *flows_find(flows *fl, uint64_t task)
@@ -208,13 +192,14 @@ static int flows_grow(flows *fl)
 	return 0;
 }
 
-/* A wake of TASK: its flow id, 0 when memory ran out. */
-static uint32_t flows_add(flows *fl, uint64_t task)
+/* A wake of TASK, event WAKE: its flow id, 0 when memory ran out. */
+static uint32_t flows_add(flows *fl, uint64_t task, size_t wake)
 {
 	if (2 * (fl->used + 1) > fl->mask + 1 && flows_grow(fl))
 		return 0;
 	struct fslot *s = flows_find(fl, task);
 	uint32_t id = (uint32_t)++fl->nflows;
+	fl->wake[id] = wake;
 	if (!s->task) {
 		s->task = task;
 		fl->used++;
@@ -247,7 +232,7 @@ static void flows_del(flows *fl, struct fslot *s)
 }
 
 /* A JSON string of untrusted text (names and files from the target). */
-static void jstr(FILE *f, const char *s)
+void trace_jstr(FILE *f, const char *s)
 {
 	char buf[1024];
 	tt_fbuf b;
@@ -262,26 +247,28 @@ static void jstr(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static int is_poll(uint32_t k)
+int cev_is_poll(const cev *v)
 {
-	return k == TT_EV_SUSPEND || k == TT_EV_YIELD || k == TT_EV_DONE || (k == TT_EV_CANCEL);
+	uint32_t k = v->kind;
+	return k == TT_EV_SUSPEND || k == TT_EV_YIELD || k == TT_EV_DONE ||
+	       (k == TT_EV_CANCEL && v->dur != CEV_NO_POLL);
 }
 
 /* NS - BASE in microseconds with three decimals (printf's %.3f of a
  * double was a fifth of the time). */
-static void put_us(FILE *f, const char *key, uint64_t ns, uint64_t base)
+void trace_us(FILE *f, const char *key, uint64_t ns, uint64_t base)
 {
 	uint64_t d = ns > base ? ns - base : 0;
 	fprintf(f, "%s%" PRIu64 ".%03u", key, d / 1000, (unsigned)(d % 1000));
 }
 
-static void task_name(FILE *f, const tt_snapshot *s, uint64_t id, const char *suffix)
+void trace_task_name(FILE *f, const tt_snapshot *s, uint64_t id, const char *suffix)
 {
 	const tt_stask *t = tt_snapshot_find(s, id);
 	char name[96];
 	snprintf(name, sizeof name, "task %" PRIu64 "%s%s%s", id, t && t->raw.name[0] ? " " : "",
 		 t ? t->raw.name : "", suffix ? suffix : "");
-	jstr(f, name);
+	trace_jstr(f, name);
 }
 
 static void labels(FILE *f, const tt_snapshot *s, uint64_t id)
@@ -294,44 +281,64 @@ static void labels(FILE *f, const tt_snapshot *s, uint64_t id)
 		char key[TT_LABEL_KEY_MAX + 8];
 		snprintf(key, sizeof key, "label.%s", t->raw.labels[i].key);
 		fputc(',', f);
-		jstr(f, key);
+		trace_jstr(f, key);
 		fputc(':', f);
-		jstr(f, t->raw.labels[i].value);
+		trace_jstr(f, t->raw.labels[i].value);
 	}
 }
 
-static uint64_t start_of(const cev *v)
+uint64_t cev_start(const cev *v)
 {
-	return v->dur == UINT32_MAX ? v->stamp_ns : v->stamp_ns - dur_ns(v->dur);
+	return v->dur == CEV_NO_POLL ? v->stamp_ns : v->stamp_ns - dur_ns(v->dur);
 }
 
-static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uint64_t last_ns)
+/* *TASKS: the tasks that had events in the trace, *TRACKS: those given
+ * a track. */
+static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uint64_t last_ns,
+		       size_t max_tasks, size_t *tasks, size_t *tracks)
 {
 	const tt_snapshot *s = cs->snap;
 	/* Time 0: the registry's start, or the oldest stamp when the coarse
 	 * clock put one before it. */
-	uint64_t base = s->start_mono_ns, newest = 0;
+	uint64_t base = s->start_mono_ns, newest = 0, oldest = UINT64_MAX;
 	for (size_t i = 0; i < e->n; i++) {
 		const cev *v = ev_at(e, i);
-		uint64_t t = start_of(v);
-		if (t < base)
-			base = t;
+		uint64_t t = cev_start(v);
+		if (t < oldest)
+			oldest = t;
 		if (v->stamp_ns > newest)
 			newest = v->stamp_ns;
 	}
+	if (oldest < base)
+		base = oldest;
 	uint64_t from = last_ns && newest > last_ns ? newest - last_ns : 0;
+	/* The trace's start: the earliest start of the events it shows (a
+	 * poll that ended in the --last window may have begun before it). */
+	uint64_t shown = UINT64_MAX;
+	for (size_t i = 0; i < e->n; i++) {
+		const cev *v = ev_at(e, i);
+		if (v->stamp_ns >= from && cev_start(v) < shown)
+			shown = cev_start(v);
+	}
+	tout o = {f, s, base, from, shown, newest};
+	if (shown == UINT64_MAX)
+		o.start = o.end = base;
 	tt_rsym syms[16];
 	tt_rsym_cache cache;
 	memset(syms, 0, sizeof syms);
 	tt_rsym_cache_init(&cache, syms, 16);
 	flows fl;
 	size_t *at = calloc(e->nsegs ? e->nsegs : 1, sizeof *at);
-	if (flows_init(&fl, e) || !at) {
+	ttracks *tt = NULL;
+	*tasks = *tracks = 0;
+	if (flows_init(&fl, e) || !at || !(tt = ttracks_new(e, &o, max_tasks, tasks))) {
 		free(fl.slot);
 		free(fl.next);
+		free(fl.wake);
 		free(at);
 		return -1;
 	}
+	*tracks = *tasks < max_tasks ? *tasks : max_tasks;
 
 	fprintf(f, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
 	fprintf(f,
@@ -356,12 +363,15 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 				",\"tid\":%ld,\"args\":{\"name\":\"worker %ld\"}}",
 				s->pid, tid, tid);
 	}
-	for (const cev *v; (v = next_event(e, at));) {
+	ttracks_meta(tt, &o);
+	size_t index;
+	for (const cev *v; (v = next_event(e, at, &index));) {
+		ttracks_event(tt, &o, v); /* older events too: they set the states */
 		if (v->stamp_ns < from)
 			continue;
 		long tid = tid_of(v);
-		uint64_t start = start_of(v);
-		if (is_poll(v->kind) && (v->kind != TT_EV_CANCEL || v->dur != UINT32_MAX)) {
+		uint64_t start = cev_start(v);
+		if (cev_is_poll(v)) {
 			const tt_rsym *site = v->kind == TT_EV_SUSPEND && v->arg1
 						  ? tt_rsym_site(r, &cache, v->arg1)
 						  : NULL;
@@ -369,9 +379,9 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 			if (site && site->ok)
 				snprintf(fn, sizeof fn, ": %s", site->name);
 			fprintf(f, ",\n{\"name\":");
-			task_name(f, s, v->task, fn);
-			put_us(f, ",\"cat\":\"poll\",\"ph\":\"X\",\"ts\":", start, base);
-			put_us(f, ",\"dur\":", v->stamp_ns, start);
+			trace_task_name(f, s, v->task, fn);
+			trace_us(f, ",\"cat\":\"poll\",\"ph\":\"X\",\"ts\":", start, base);
+			trace_us(f, ",\"dur\":", v->stamp_ns, start);
 			fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld,\"args\":{\"end\":\"%s\"",
 				s->pid, tid, tt_event_kind_name(v->kind));
 			labels(f, s, v->task);
@@ -379,39 +389,47 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 				char where[2 * TT_RSYM_TEXT];
 				snprintf(where, sizeof where, "%s:%u", site->file, site->line);
 				fprintf(f, ",\"site\":");
-				jstr(f, where);
+				trace_jstr(f, where);
 			}
 			if (v->kind == TT_EV_SUSPEND && v->wait)
 				fprintf(f, ",\"wait\":\"%s\"", tt_wait_kind_name(v->wait));
 			fprintf(f, "}}");
-			/* The flows of the wakes that led to this poll end here. */
+			/* The flow of the wake that led to this poll ends here:
+			 * the task's wakes in order, one per poll that follows
+			 * (a wake stamped by its waker's older clock comes,
+			 * in stamp order, before the end of the poll it
+			 * followed: it is the next poll's, not this one's). */
 			struct fslot *p = v->task ? flows_find(&fl, v->task) : NULL;
-			for (uint32_t id = p && p->task ? p->head : 0; id; id = fl.next[id]) {
+			if (p && p->task) {
+				uint32_t id = p->head;
+				const cev *w = ev_at(e, fl.wake[id]);
+				fprintf(f,
+					",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\","
+					"\"id\":%" PRIu32,
+					id);
+				trace_us(f, ",\"ts\":", w->stamp_ns, base);
+				fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld}", s->pid, tid_of(w));
 				fprintf(f,
 					",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\","
 					"\"bp\":\"e\",\"id\":%" PRIu32,
 					id);
-				put_us(f, ",\"ts\":", start, base);
+				/* In the poll, not before its wake: a worker's
+				 * clock of the poll path can be a tick behind. */
+				trace_us(f, ",\"ts\":", w->stamp_ns > start ? w->stamp_ns : start,
+					 base);
 				fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld}", s->pid, tid);
+				if (!(p->head = fl.next[id]))
+					flows_del(&fl, p);
 			}
-			if (p && p->task)
-				flows_del(&fl, p);
 		} else if (v->kind == TT_EV_WAKE) {
-			uint32_t id = v->task ? flows_add(&fl, v->task) : 0;
-			if (!id) { /* no poll of task 0 ends a flow; out of memory */
-				fl.oom |= v->task != 0;
-				continue;
-			}
-			fprintf(
-			    f,
-			    ",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":%" PRIu32,
-			    id);
-			put_us(f, ",\"ts\":", v->stamp_ns, base);
-			fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld}", s->pid, tid);
+			/* no poll of task 0 ends a flow */
+			if (v->task && !flows_add(&fl, v->task, index))
+				fl.oom = 1;
 			fprintf(f, ",\n{\"name\":");
-			task_name(f, s, v->task, " woken");
-			put_us(f, ",\"cat\":\"wake\",\"ph\":\"i\",\"s\":\"t\",\"ts\":", v->stamp_ns,
-			       base);
+			trace_task_name(f, s, v->task, " woken");
+			trace_us(f,
+				 ",\"cat\":\"wake\",\"ph\":\"i\",\"s\":\"t\",\"ts\":", v->stamp_ns,
+				 base);
 			fprintf(f,
 				",\"pid\":%" PRIu64 ",\"tid\":%ld,\"args\":{\"by\":%" PRIu64 "}}",
 				s->pid, tid, v->arg1);
@@ -419,22 +437,24 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 			fprintf(f, ",\n{\"name\":");
 			char what[64];
 			snprintf(what, sizeof what, " %s", tt_event_kind_name(v->kind));
-			task_name(f, s, v->task, what);
+			trace_task_name(f, s, v->task, what);
 			fprintf(f, ",\"cat\":\"%s\",\"ph\":\"i\",\"s\":\"t\"",
 				v->kind == TT_EV_SPAWN ? "spawn"
 				: v->kind == TT_EV_STALL_BEGIN || v->kind == TT_EV_STALL_END
 				    ? "stall"
 				    : "event");
-			put_us(f, ",\"ts\":", v->stamp_ns, base);
+			trace_us(f, ",\"ts\":", v->stamp_ns, base);
 			fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld,\"args\":{\"parent\":%" PRIu64,
 				s->pid, tid, v->kind == TT_EV_SPAWN ? v->arg1 : 0);
 			labels(f, s, v->task);
 			fprintf(f, "}}");
 		}
 	}
+	ttracks_end(tt, &o);
 	fprintf(f, "\n]}\n");
 	free(fl.slot);
 	free(fl.next);
+	free(fl.wake);
 	free(at);
 	return fl.oom ? -1 : 0;
 }
@@ -443,23 +463,33 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 struct trace_args {
 	const char *out;
 	uint64_t last_ns;
+	size_t tasks;
 };
-static const char *const trace_names[] = {"--last", "--output", "-o"};
+static const char *const trace_names[] = {"--last", "--tasks", "--output", "-o"};
 
 static int take_arg(const cli_cmd *cmd, void *ctx, size_t k, const char *v)
 {
 	struct trace_args *a = ctx;
+	char *end;
 
-	if (k > 0)
+	if (k > 1) {
 		a->out = v;
-	else if (tt_diag_parse_duration(v, &a->last_ns) || !a->last_ns)
+	} else if (k == 1) {
+		errno = 0;
+		unsigned long long n = strtoull(v, &end, 10);
+		if (errno || end == v || *end || *v == '-' || n > TASKS_MAX)
+			return cli_usage(cmd, "--tasks: '%s' is not a count from 0 to %d", v,
+					 TASKS_MAX);
+		a->tasks = (size_t)n;
+	} else if (tt_diag_parse_duration(v, &a->last_ns) || !a->last_ns) {
 		return cli_usage(cmd, "--last: '%s' is not a duration (1s, 500ms)", v);
+	}
 	return -1;
 }
 
 static int trace_run(const cli_cmd *cmd, int argc, char **argv)
 {
-	struct trace_args a = {NULL, 0};
+	struct trace_args a = {NULL, 0, TASKS_DEFAULT};
 	char **rest = calloc((size_t)argc + 1, sizeof *rest);
 	int n = argc;
 	if (!rest)
@@ -467,8 +497,8 @@ static int trace_run(const cli_cmd *cmd, int argc, char **argv)
 	memcpy(rest, argv, (size_t)argc * sizeof *rest);
 	cli_opts o;
 	const char *target;
-	int rc = cli_take_own(cmd, &n, rest, trace_names, sizeof trace_names / sizeof trace_names[0],
-			      take_arg, &a);
+	int rc = cli_take_own(cmd, &n, rest, trace_names,
+			      sizeof trace_names / sizeof trace_names[0], take_arg, &a);
 	if (rc < 0)
 		rc = cli_parse_single_target(cmd, n, rest, &o, &target);
 	if (rc >= 0) {
@@ -494,23 +524,19 @@ static int trace_run(const cli_cmd *cmd, int argc, char **argv)
 	tt_reader *r = calloc(1, sizeof *r);
 	evs e = {0};
 	tt_rflight st;
-	int64_t got = -1;
-	if (r && tt_reader_open(r, s.stopped ? s.stopped_mem : s.target.mem, s.snap->root_addr,
-				NULL) == TT_R_OK)
-		got = tt_flight_read(r, 0, keep, &e, &st);
-	if (!r || got < 0 || e.oom) {
-		fprintf(stderr, "tasktrace: %s: %s\n", cli_target_name(&s),
-			!r || e.oom ? "out of memory" : r->err);
+	size_t tasks, tracks;
+	if (!r || cli_flight_read(&s, r, 0, keep, &e, &st) < 0) {
 		rc = EXIT_TARGET;
-	} else if (write_trace(f, r, &s, &e, last_ns)) {
+	} else if (e.oom || write_trace(f, r, &s, &e, last_ns, a.tasks, &tasks, &tracks)) {
 		fprintf(stderr, "tasktrace: out of memory\n");
 		rc = EXIT_TARGET;
 	} else {
-		if (st.skipped || st.bad_rings)
+		cli_flight_note(&st);
+		if (tracks < tasks)
 			fprintf(stderr,
-				"tasktrace: %" PRIu64 " torn or overwritten events skipped%s%s\n",
-				st.skipped, st.bad_rings ? "; a ring unreadable: " : "",
-				st.bad_rings ? st.err : "");
+				"tasktrace: task tracks for %zu of %zu tasks (those with the most "
+				"events); %zu dropped (--tasks N)\n",
+				tracks, tasks, tasks - tracks);
 	}
 	if (out && fclose(f)) {
 		fprintf(stderr, "tasktrace: %s: %s\n", out, strerror(errno));
@@ -529,17 +555,20 @@ static int trace_run(const cli_cmd *cmd, int argc, char **argv)
 const cli_cmd cmd_trace = {
     "trace",
     "write the flight recorder's events as a Chrome/Perfetto trace",
-    "Usage: tasktrace trace [OPTIONS] TARGET [-o FILE] [--last DURATION]\n"
+    "Usage: tasktrace trace [OPTIONS] TARGET [-o FILE] [--last DURATION] [--tasks N]\n"
     "\n"
     "Write what the flight recorder of TARGET (a live pid, or a core file)\n"
     "holds as Chrome trace-event JSON (ui.perfetto.dev, chrome://tracing): a\n"
     "track per worker with each poll a slice named by its task (and the async\n"
-    "function it suspended in), flow arrows from each wake to the woken task's\n"
-    "next poll, instant events for spawns; task labels as arguments.\n"
+    "function it suspended in), a track per task of its states (running,\n"
+    "scheduled, waiting and on what), flow arrows from each wake to the woken\n"
+    "task's next poll, instant events for spawns; task labels as arguments.\n"
     "\n"
     "  -o, --output FILE  write to FILE (default: standard output); checked\n"
     "                     before the target is read\n"
     "      --last D       only the last D of events (500ms, 2s)\n"
+    "      --tasks N      a track for at most N tasks, those with the most\n"
+    "                     events (default 256; 0: none); the others are counted\n"
     "      --exe FILE     the executable of a core (default: from the core)\n"
     "      --nonblocking  read a live process without stopping it\n"
     "  -h, --help         show this help\n"

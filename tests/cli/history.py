@@ -5,10 +5,15 @@ From the core of samples/crash (a SIGSEGV in task "request-7"): the last
 events of the crashing task (its spawn, where it suspended and on what,
 who woke it, running now) and of the task that waited for it (block_on,
 suspended on the join).  Live, on samples/hung without stopping it: a
-task's spawn and polls; with TASKTRACE_RECORDER=off, one line saying the
-recorder is off.
+task's spawn and polls, and gdb attached to it prints the same text
+(ages aside: they move between the two reads).  --json, from the core and live: one object per
+event, oldest first, with the fields docs/cli.md lists, each event's "text"
+the line the text output prints for it, in the same order.  With
+TASKTRACE_RECORDER=off, history, history --json and trace all fail (exit
+1) with one and the same line.
 
 usage: history.py TASKTRACE SAMPLES_DIR SOURCE_ROOT"""
+import json
 import os
 import re
 import resource
@@ -85,11 +90,56 @@ def from_core():
                        f'spawned task {crashing} "request-7" at {marker(crash_c, "spawn")}',
                        f"suspended at {crash_c}:", "(crash_main_poll), waits on join 0x",
                        "\n  now           idle")
+        same_as_json(core, crashing, ["spawned", "suspended", "woken"])
         gdb_same_as_cli(core, crashing)
         rc, out, err = history(core, "999999")
         if rc != 1 or "not in the registry" not in out:
             sys.exit(f"FAIL: history of an unknown task: exit {rc}:\n{out}{err}")
         print("core: ok")
+
+
+COMMON = {"kind": str, "stamp_ns": int, "ago_ns": int, "worker": (int, type(None)),
+          "pos": int, "task": int, "text": str}
+BY_KIND = {"spawned": ("parent", "site"), "woken": ("waker", "thread"),
+           "suspended": ("poll_start_ns", "poll_ns", "site", "wait_kind", "wait_object"),
+           "yielded": ("poll_start_ns", "poll_ns"), "completed": ("poll_start_ns", "poll_ns")}
+
+
+def same_as_json(target, tid, kinds, *opts):
+    """--json: the documented fields, the text output's lines in order."""
+    rc, out, err = history(*opts, "--json", target, tid)
+    if rc:
+        sys.exit(f"FAIL: history --json {tid} exited {rc}: {err}")
+    v = subprocess.run([sys.executable, os.environ["TT_VALIDATOR"], "history"], input=out,
+                       capture_output=True, text=True, timeout=60)
+    if v.returncode:
+        sys.exit(f"FAIL: history --json is not the documented schema: {v.stdout}{v.stderr}")
+    doc = json.loads(out)
+    if doc["command"] != "history" or doc["task_id"] != int(tid) or \
+            [t["id"] for t in doc["tasks"]] != [int(tid)] or doc["recorder"]["rings"] < 1:
+        sys.exit(f"FAIL: history --json: not task {tid}'s document: {out[:2000]}")
+    evs = doc["events"]
+    for e in evs:
+        for k, t in COMMON.items():
+            if not isinstance(e.get(k), t):
+                sys.exit(f"FAIL: history --json: {k} of {e}")
+        for k in BY_KIND.get(e["kind"], ()):
+            if k not in e:
+                sys.exit(f"FAIL: history --json: no {k} in {e}")
+    if [e["stamp_ns"] for e in evs] != sorted(e["stamp_ns"] for e in evs):
+        sys.exit(f"FAIL: history --json: not oldest first: {evs}")
+    for k in kinds:
+        if k not in [e["kind"] for e in evs]:
+            sys.exit(f"FAIL: history --json: no {k} event: {evs}")
+    sus = [e for e in evs if e["kind"] == "suspended" and e["task"] == int(tid)]
+    if not sus or not sus[0]["site"] or not sus[0]["wait_kind"] or \
+            not sus[0]["wait_object"].startswith("0x"):
+        sys.exit(f"FAIL: history --json: a suspension without its site and wait: {sus}")
+    rc, text, err = history(*opts, target, tid)
+    words = [m.group(1) for m in re.finditer(r"^  \S+ ago +(.*)$", text, re.M)]
+    if words != [e["text"] for e in evs][-len(words):] or len(words) != min(len(evs), 64):
+        sys.exit(f"FAIL: history --json's texts are not the text's lines:\n{text}\n"
+                 f"{[e['text'] for e in evs]}")
 
 
 def gdb_same_as_cli(core, tid):
@@ -106,6 +156,25 @@ def gdb_same_as_cli(core, tid):
                  f"{r.stdout}{r.stderr}")
 
 
+def gdb_live_same_as_cli(pid, tid):
+    if not shutil.which("gdb"):
+        print("gdb live part skipped: no gdb")
+        return
+    if os.environ.get("TT_SANITIZE", "none") not in ("", "none"):
+        # gdb's plugin loads the sanitized library into gdb, which has no
+        # sanitizer runtime of its own.
+        print("gdb live part skipped: a sanitizer build")
+        return
+    r = subprocess.run(["gdb", "-q", "-batch", "-nx", "-iex", "add-auto-load-safe-path /",
+                        "-p", pid, "-ex", "task history " + tid],
+                       capture_output=True, text=True, timeout=120)
+    rc, cli, err = history(pid, tid)
+    ages = re.compile(r"^(  )\S+ ago +", re.M)
+    if rc or ages.sub(r"\1AGO ", cli) not in ages.sub(r"\1AGO ", r.stdout):
+        sys.exit(f"FAIL: gdb's live task history differs from the CLI's:\n{cli}\n--- gdb:\n"
+                 f"{r.stdout}{r.stderr}")
+
+
 def live(recorder):
     env = dict(os.environ)
     if recorder:
@@ -119,14 +188,25 @@ def live(recorder):
         m = re.search(r"pid (\d+)", ready)
         if not m:
             sys.exit(f"FAIL: hung did not start: {ready!r}")
-        rc, out, err = history("--nonblocking", m.group(1), "1")
+        pid = m.group(1)
         if not recorder:
-            if "no history: the flight recorder is off" not in out:
-                sys.exit(f"FAIL: recorder off, exit {rc}:\n{out}{err}")
+            said = set()
+            for cmd in (["history", pid, "1"], ["history", "--json", pid, "1"],
+                        ["trace", pid]):
+                r = subprocess.run([TT, *cmd], capture_output=True, text=True, timeout=60)
+                if r.returncode != 1 or r.stdout:
+                    sys.exit(f"FAIL: recorder off: {cmd} exit {r.returncode}:\n"
+                             f"{r.stdout}{r.stderr}")
+                said.add(r.stderr)
+            if said != {f"tasktrace: pid {pid}: the flight recorder is off (no rings)\n"}:
+                sys.exit(f"FAIL: recorder off: not one same line: {said}")
             return
+        rc, out, err = history("--nonblocking", pid, "1")
         if rc:
             sys.exit(f"FAIL: live history exited {rc}: {err}")
         lines_in_order(out, "task 1 ", "spawned at ", "polled on worker ", "\n  now ")
+        same_as_json(pid, "2", ["spawned", "suspended"])
+        gdb_live_same_as_cli(pid, "2")
     finally:
         p.kill()
         p.wait()

@@ -18,17 +18,25 @@ Tasks that come and go as fast as two workers can (churn_prog, as in the
 churn test) count only under chains they can have: a torn read is left
 out, never counted under a mix of two tasks' frames.
 
-usage: profile.py MODE TASKTRACE HUNG SCHEMA SELECT_PROG CHURN_PROG"""
+Many tasks (samples/many_tasks, 20000 at --rate 1000): a sample costs
+more than the sampler's half core allows at that rate, so it lowers the
+rate, says so in one line (the rate used, the rate asked, the tasks, the
+cost of a sample), and stays within one core; every task is counted.
+
+usage: profile.py MODE TASKTRACE HUNG SCHEMA SELECT_PROG CHURN_PROG MANY_TASKS"""
 import glob
 import json
 import os
+import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 MODE, TASKTRACE, HUNG = sys.argv[1:4]
-SCHEMA, SELECT_PROG, CHURN_PROG = sys.argv[4:7]
+SCHEMA, SELECT_PROG, CHURN_PROG, MANY_TASKS = sys.argv[4:8]
 CHURN = {
     "churn_d2": ["churn_d2", "churn_leaf"],
     "churn_d3": ["churn_d3", "churn_mid", "churn_leaf"],
@@ -96,6 +104,36 @@ def check_chains(stacks, what):
         fail("%s: stacks %s, expected %s" % (what, sorted(stacks), sorted(CHAINS)))
 
 
+def many_tasks():
+    n = 20000
+    p = subprocess.Popen([MANY_TASKS, str(n)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        m = re.search(r"pid (\d+) .*ready", line)
+        if not m:
+            fail("many_tasks did not start: %r" % line)
+        before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+        r = subprocess.run([TASKTRACE, "profile", "--rate", "1000", "--duration", "1s",
+                            m.group(1)], capture_output=True, timeout=120)
+        wall = time.monotonic() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    finally:
+        p.kill()
+        p.wait()
+    err = r.stderr.decode()
+    m = re.fullmatch(r"tasktrace: profile: sampled at ([\d.]+) Hz, not 1000\.0 Hz: a sample "
+                     r"of (\d+) tasks costs [\d.]+ ms of CPU, and the sampler keeps within "
+                     r"50% of a core\n", err)
+    if r.returncode or not m or float(m.group(1)) >= 1000 or int(m.group(2)) < n:
+        fail("many tasks at 1000 Hz: exit %d, no line on the rate: %r" % (r.returncode, err))
+    stacks = folded(r.stdout.decode())
+    if not any(";park_forever;" in s for s in stacks):
+        fail("many tasks: no park_forever chain: %s" % sorted(stacks))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if cpu > wall:  # within one core (the sampler aims at half of one)
+        fail("many tasks: the profiler used %.2f s of CPU in %.2f s" % (cpu, wall))
+
+
 def mode_folded(pid, tmp):
     r = tt("profile", "--duration", "%dms" % (DURATION_US // 1000), "--rate", "50", str(pid))
     stacks = folded(r.stdout.decode())
@@ -146,6 +184,8 @@ def mode_folded(pid, tmp):
                 fail("churn_prog: %s is no chain of %s" % (s, funcs[0]))
     if not seen:
         fail("churn_prog: no churn task in %r" % r.stdout)
+
+    many_tasks()
 
     # A target that cannot be read leaves an existing -o file as it was,
     # and creates none.

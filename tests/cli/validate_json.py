@@ -7,7 +7,7 @@ decoder takes it (no overlong form, no surrogate, nothing above U+10FFFF,
 no cut sequence), and no string may hold a lone surrogate written as an
 escape (json.loads takes "\ud800"; a strict consumer does not).
 
-Usage: validate_json.py COMMAND   (ps, bt, tree, hung, symbolize; any: only
+Usage: validate_json.py COMMAND   (ps, bt, tree, hung, history, symbolize; any: only
 the strict checks, for JSON of any shape)
 """
 import json
@@ -167,6 +167,29 @@ def stalled_thread(v, where):
         raise Bad(f"{where}: no native stack and no reason")
 
 
+# What each kind of a history EVENT adds (docs/cli.md, `history --json`).
+POLL = {"poll_start_ns": INT, "poll_ns": INT}
+EVENT_KINDS = {
+    "spawned": {"parent": (INT, NULL), "site": (site, NULL)},
+    "woken": {"waker": (INT, NULL), "thread": (INT, NULL)},
+    "suspended": dict(POLL, site=(site, NULL), wait_kind=(one_of(*WAITS), NULL),
+                      wait_object=(HEX, NULL)),
+    "yielded": POLL, "completed": POLL, "cancelled": {},
+    "blocking call started": {"job": HEX, "thread": INT},
+    "blocking call returned": {"job": HEX, "thread": INT},
+    "stalled its worker": {"stalled_worker": INT, "thread": INT},
+    "stall ended": {"stalled_worker": INT, "thread": INT, "stall_ns": INT},
+}
+
+
+def history_event(v, where):
+    obj(v, where, {"kind": one_of(*EVENT_KINDS), "stamp_ns": INT, "ago_ns": INT,
+                   "worker": (INT, NULL), "pos": INT, "task": INT, "text": STR})
+    obj(v, where, EVENT_KINDS[v["kind"]])
+    if v["kind"] == "cancelled" and "poll_start_ns" in v:
+        obj(v, where, POLL)
+
+
 def strict_text(raw):
     """RAW as text, by a strict UTF-8 decoder."""
     try:
@@ -204,6 +227,12 @@ def document(d, command):
         return
     if command == "any":
         return
+    if command == "history":
+        obj(d, "$", {"task_id": INT,
+                     "recorder": lambda r, p: obj(r, p, {
+                         "rings": INT, "unreadable_rings": INT, "skipped": INT,
+                         "error": (STR, NULL)}),
+                     "events": array(history_event)})
     if command == "hung":
         obj(d, "$", {"findings": array(lambda f, p: obj(f, p, {
             "kind": one_of(*FINDINGS), "task_id": INT, "other_id": (INT, NULL),

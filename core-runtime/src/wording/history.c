@@ -64,6 +64,11 @@ static int by_time(const void *a, const void *b, void *idp)
 	return rank(x, id) - rank(y, id);
 }
 
+void tt_history_order(tt_revent *v, size_t n, uint64_t id)
+{
+	qsort_r(v, n, sizeof *v, by_time, &id);
+}
+
 static void task_ref(tt_fbuf *b, tt_history_name_fn name, void *ctx, uint64_t id)
 {
 	const char *n = name ? name(ctx, id) : NULL;
@@ -104,6 +109,16 @@ static void where(tt_fbuf *b, int32_t worker)
 	}
 	tt_fb_str(b, "on worker ");
 	tt_fb_u64(b, (uint64_t)worker);
+}
+
+void tt_history_wait(tt_fbuf *b, uint32_t kind, uint64_t object)
+{
+	tt_fb_str(b, "waits on ");
+	tt_fb_str(b, tt_wait_kind_name(kind));
+	if (object) {
+		tt_fb_str(b, " ");
+		tt_fb_hex(b, object);
+	}
 }
 
 void tt_history_event(tt_fbuf *b, tt_reader *r, tt_rsym_cache *c, tt_history_name_fn name,
@@ -183,12 +198,8 @@ void tt_history_event(tt_fbuf *b, tt_reader *r, tt_rsym_cache *c, tt_history_nam
 		if (ev->kind == TT_EV_SUSPEND) {
 			site_ref(b, r, c, ev->arg1);
 			if (ev->arg3) {
-				tt_fb_str(b, ", waits on ");
-				tt_fb_str(b, tt_wait_kind_name(ev->arg3));
-				if (ev->arg2) {
-					tt_fb_str(b, " ");
-					tt_fb_hex(b, ev->arg2);
-				}
+				tt_fb_str(b, ", ");
+				tt_history_wait(b, ev->arg3, ev->arg2);
 			}
 		}
 		return;
@@ -237,7 +248,7 @@ char *tt_history_text(tt_mem mem, const tt_snapshot *s, uint64_t id, size_t max,
 		line(&out, &b);
 		goto done;
 	}
-	qsort_r(c.v, c.n, sizeof *c.v, by_time, &id);
+	tt_history_order(c.v, c.n, id);
 	size_t from = c.n > max ? c.n - max : 0;
 	task_ref(&b, snap_name, (void *)s, id);
 	tt_fb_str(&b, ": ");
@@ -252,7 +263,7 @@ char *tt_history_text(tt_mem mem, const tt_snapshot *s, uint64_t id, size_t max,
 	if (st.skipped || st.bad_rings) {
 		tt_fb_str(&b, "; ");
 		tt_fb_u64(&b, st.skipped);
-		tt_fb_str(&b, " torn or overwritten events skipped");
+		tt_fb_str(&b, " torn, overwritten or out-of-order events skipped");
 	}
 	line(&out, &b);
 	if (st.bad_rings) {

@@ -28,6 +28,17 @@ typedef const char *(*tt_history_name_fn)(void *ctx, uint64_t id);
 TT_API void tt_history_event(tt_fbuf *b, tt_reader *r, tt_rsym_cache *sites,
 			     tt_history_name_fn name, void *ctx, uint64_t id, const tt_revent *ev); /* events shown when the caller says 0 */
 
+/* Task ID's events V[N] (as tt_flight_read delivers them) in the order
+ * history prints them, newest last: by stamp; within one tick, a ring's
+ * in their order, and across rings the task's spawn, then wakes, then
+ * the rest (the coarse clock orders rings only to a tick). */
+TT_API void tt_history_order(tt_revent *v, size_t n, uint64_t id);
+
+/* What a suspension event waits on (its wait KIND and OBJECT, §5.12):
+ * `waits on mutex 0x55d0c0a0`; the words of tt_history_event, which
+ * `tasktrace trace` names a task's waiting state with. */
+TT_API void tt_history_wait(tt_fbuf *b, uint32_t kind, uint64_t object);
+
 /* Task ID's last MAX events (0: TT_HISTORY_DEFAULT) in S's registry,
  * read through MEM, newest last, ages against NOW: when it was spawned,
  * each poll with its worker, duration and how it ended (where it

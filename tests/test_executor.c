@@ -640,6 +640,24 @@ START_TEST(test_names_and_parents)
 	ck_assert_str_eq(tt_task_name(t), "");
 	tt_task_release(t);
 
+	/* Cut between characters: a two-byte U+0430 across the last byte
+	 * goes whole, and a shorter name in a reused slot has no tail of
+	 * the last one. */
+	const char *cyr = "0123456789abcdefghijklmnopqrst\xd0\xb0zz";
+	tt_spawn_opts oc = {cyr, NULL, 0};
+	family_init(&g, 0, ids);
+	t = tt_spawn_at(rt, &oc, &g.frame, NULL);
+	tt_task_join_blocking(t);
+	ck_assert_str_eq(tt_task_name(t), "0123456789abcdefghijklmnopqrst");
+	tt_task_release(t);
+	tt_spawn_opts os = {"ab", NULL, 0};
+	family_init(&g, 0, ids);
+	t = tt_spawn_at(rt, &os, &g.frame, NULL);
+	tt_task_join_blocking(t);
+	ck_assert_str_eq(tt_task_name(t), "ab");
+	ck_assert_mem_eq(tt_task_name(t), "ab\0\0\0\0\0\0", 8);
+	tt_task_release(t);
+
 	/* Three generations: each child's parent is the task that spawned it. */
 	memset(ids, 0, sizeof ids);
 	family_init(&f, 3, ids);
@@ -710,6 +728,81 @@ START_TEST(test_freed_runtime_gives_slots_back)
 }
 END_TEST
 
+/* ---- a reused slot's histograms start empty ---- */
+
+/* One poll of two coarse-clock milliseconds or more: bucket 1 and up. */
+typedef struct hog {
+	tt_frame frame;
+} hog;
+static tt_poll hog_poll(hog *self, tt_cx *cx);
+TT_ASYNC_FN(hog, hog_poll, NULL);
+static void hog_init(hog *h) { tt_frame_init(&h->frame, &hog_fn); }
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+static tt_poll hog_poll(hog *self, tt_cx *cx)
+{
+	(void)cx;
+	uint64_t start = coarse_ns();
+	while (coarse_ns() - start < 2000000)
+		;
+	TT_RETURN(self, 0);
+}
+
+/* The poll buckets above 0 of the histogram block at BLOCK (§5.13). */
+static uint64_t hist_poll_counts(uint64_t block)
+{
+	const uint32_t *b = (const uint32_t *)(uintptr_t)block;
+	uint64_t sum = 0;
+	for (uint32_t i = 1; i < b[0]; i++)
+		sum += __atomic_load_n(&b[2 + i], __ATOMIC_RELAXED);
+	return sum;
+}
+
+typedef struct hist_reuse {
+	tt_frame frame;
+	tt_handle h;
+	tt_task *slot;
+	uint64_t block;
+	tt_join join;
+} hist_reuse;
+static tt_poll hist_reuse_poll(hist_reuse *self, tt_cx *cx);
+TT_ASYNC_FN(hist_reuse, hist_reuse_poll, NULL);
+static tt_poll hist_reuse_poll(hist_reuse *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	self->h = TT_SPAWN(NULL, "hog", hog, hog_init);
+	self->slot = self->h.task;
+	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->h));
+	/* Freed: the registry's memory stays, and so does the block. */
+	self->block = tt_test_read_field(self->slot, TT_REC_TASK, TT_TASK_HIST);
+	ck_assert_uint_ne(self->block, 0);
+	ck_assert_uint_ge(hist_poll_counts(self->block), 1);
+	/* The worker's next spawn takes the slot it freed last. */
+	self->h = TT_SPAWN(NULL, "next", valued, valued_init, 1);
+	ck_assert_ptr_eq(self->h.task, self->slot);
+	ck_assert_uint_eq(tt_test_task_field(self->h, TT_TASK_HIST), self->block);
+	ck_assert_uint_eq(hist_poll_counts(self->block), 0);
+	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->h));
+	TT_RETURN(self, 0);
+}
+
+/* A slot keeps its histogram block for good; a new task in it must not
+ * show its predecessor's long polls as its own. */
+START_TEST(test_reused_slot_histograms_empty)
+{
+	tt_runtime *rt = tt_test_runtime(0);
+	hist_reuse r;
+	memset(&r, 0, sizeof r);
+	tt_frame_init(&r.frame, &hist_reuse_fn);
+	ck_assert_int_eq(tt_block_on(rt, &r.frame), 0);
+	tt_runtime_free(rt);
+}
+END_TEST
+
 typedef struct frame_reuse {
 	tt_frame frame;
 } frame_reuse;
@@ -761,6 +854,7 @@ static Suite *executor_suite(void)
 	tcase_add_test(tc, test_names_and_parents);
 	tcase_add_test(tc, test_freed_runtime_gives_slots_back);
 	tcase_add_test(tc, test_frame_alloc_zeroed_on_reuse);
+	tcase_add_test(tc, test_reused_slot_histograms_empty);
 	suite_add_tcase(s, tc);
 	return s;
 }

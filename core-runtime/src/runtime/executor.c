@@ -116,7 +116,8 @@ static tt_task *find_work(tt_worker *w)
 	/* Now and then look at the injector first, so it cannot starve. */
 	if (w->tick % MAINTENANCE_INTERVAL == 0 && (t = tt_injector_pop(&w->rt->inject)))
 		return t;
-	if ((t = tt_ring_pop(&w->ring)) || (t = tt_injector_pop(&w->rt->inject)))
+	if ((t = tt_ring_pop(&w->ring)) ||
+	    (t = tt_injector_pop_batch(&w->rt->inject, &w->ring, TT_RING_CAP / 2)))
 		return t;
 	return w->rt->nworkers > 1 ? steal(w) : NULL;
 }

@@ -334,6 +334,9 @@ void tt_injector_push(tt_injector *q, tt_task *t);
 void tt_injector_push_list(tt_injector *q, tt_task *head, tt_task *tail,
 			   size_t n);
 tt_task *tt_injector_pop(tt_injector *q);
+/* The first task, and up to MAX-1 more moved into DST (the caller's own
+ * ring, as much as it has room for), under one lock. */
+tt_task *tt_injector_pop_batch(tt_injector *q, tt_ring *dst, uint32_t max);
 
 /* ---- park.c ---- */
 typedef struct tt_parker {

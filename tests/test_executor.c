@@ -803,6 +803,136 @@ START_TEST(test_reused_slot_histograms_empty)
 }
 END_TEST
 
+/* ---- a spawned frame goes back to the joiner's worker ---- */
+
+/* Records its frame and the thread that polled it. */
+typedef struct where {
+	tt_frame frame;
+	int i;
+} where;
+static void *where_frame[2];
+static _Atomic pid_t where_tid[2];
+static tt_poll where_poll(where *self, tt_cx *cx);
+TT_ASYNC_FN(where, where_poll, NULL);
+static void where_init(where *w, int i)
+{
+	tt_frame_init(&w->frame, &where_fn);
+	w->i = i;
+}
+static tt_poll where_poll(where *self, tt_cx *cx)
+{
+	(void)cx;
+	where_frame[self->i] = self;
+	atomic_store(&where_tid[self->i], tt_test_gettid());
+	TT_RETURN(self, 0);
+}
+
+/* Every other worker record of this runtime idle: each poll it began
+ * has returned, references dropped. */
+static int others_idle(tt_handle me)
+{
+	uint64_t rid = tt_test_task_field(me, TT_TASK_RUNTIME_ID);
+	const void *root = tt_registry_root();
+	const char *recs =
+	    (const char *)(uintptr_t)tt_test_read_field(root, TT_REC_ROOT, TT_ROOT_WORKERS);
+	uint64_t n = tt_test_read_field(root, TT_REC_ROOT, TT_ROOT_WORKER_COUNT);
+	size_t size = tt_test_layout(TT_REC_WORKER, TT_F_SIZEOF)->size;
+	for (uint64_t i = 0; i < n; i++) {
+		const char *r = recs + i * size;
+		if (tt_test_read_field(r, TT_REC_WORKER, TT_WORKER_RUNTIME_ID) != rid ||
+		    tt_test_read_field(r, TT_REC_WORKER, TT_WORKER_TASK) == (uintptr_t)me.task)
+			continue;
+		if (tt_test_read_field(r, TT_REC_WORKER, TT_WORKER_STATE) != TT_WORKER_IDLE)
+			return 0;
+	}
+	return 1;
+}
+
+typedef struct frame_home {
+	tt_frame frame;
+	int i, other;
+	pid_t me;
+	tt_handle h[2];
+	tt_join join;
+} frame_home;
+static tt_poll frame_home_poll(frame_home *self, tt_cx *cx);
+TT_ASYNC_FN(frame_home, frame_home_poll, NULL);
+static tt_poll frame_home_poll(frame_home *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	self->me = tt_test_gettid();
+	/* Two queued tasks wake the other worker, which steals one. */
+	for (self->i = 0; self->i < 2; self->i++)
+		self->h[self->i] = TT_SPAWN(NULL, "where", where, where_init, self->i);
+	uint64_t end = tt_now_ns() + 10000000000ull;
+	self->other = -1;
+	while (self->other < 0 && tt_now_ns() < end) {
+		for (int i = 0; i < 2; i++)
+			if (atomic_load(&where_tid[i]) && atomic_load(&where_tid[i]) != self->me)
+				self->other = i;
+	}
+	ck_assert_int_ge(self->other, 0);
+	/* Its poll has returned on the other worker: the join below drops
+	 * the last reference, on this one. */
+	while (!others_idle(tt_cx_task(cx)) && tt_now_ns() < end)
+		;
+	ck_assert(others_idle(tt_cx_task(cx)));
+	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->h[self->other]));
+	{
+		/* This worker's cache hands the frame out again (no cache
+		 * under ASan, frame.c). */
+		void *p = tt_frame_alloc(sizeof(where));
+		if (!TT_TEST_ASAN)
+			ck_assert_ptr_eq(p, where_frame[self->other]);
+		tt_frame_free(p);
+	}
+	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->h[1 - self->other]));
+	TT_RETURN(self, 0);
+}
+
+/* A task that ran on another worker: its frame (TT_SPAWN's) is freed
+ * where the task is joined, so the spawner's next spawn reuses it, not
+ * malloc (the spawn-join benchmark's frames went from one worker's cache
+ * to the other's and both overflowed to malloc). */
+START_TEST(test_frame_freed_on_joiner)
+{
+	tt_runtime *rt = tt_test_runtime(2);
+	frame_home f;
+	memset(&f, 0, sizeof f);
+	tt_frame_init(&f.frame, &frame_home_fn);
+	ck_assert_int_eq(tt_block_on(rt, &f.frame), 0);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+static _Atomic int own_frees;
+static void own_free(void *frame)
+{
+	(void)frame;
+	atomic_fetch_add(&own_frees, 1);
+}
+
+/* A program's own free_root runs when its task ends (runtime.h), not
+ * when the handle goes, as TT_SPAWN's frames now are. */
+START_TEST(test_own_free_root_at_end)
+{
+	tt_runtime *rt = tt_test_runtime(2);
+	static where w;
+	where_init(&w, 0);
+	tt_spawn_opts o = {"own", own_free, 0};
+	tt_handle h = tt_spawn_at(rt, &o, &w.frame, NULL);
+	ck_assert_ptr_nonnull(h.task);
+	uint64_t end = tt_now_ns() + 10000000000ull;
+	while (tt_task_is_done(h) != 1 && tt_now_ns() < end)
+		;
+	ck_assert_int_eq(tt_task_is_done(h), 1);
+	ck_assert_int_eq(atomic_load(&own_frees), 1);
+	tt_task_release(h);
+	ck_assert_int_eq(atomic_load(&own_frees), 1);
+	tt_runtime_free(rt);
+}
+END_TEST
+
 typedef struct frame_reuse {
 	tt_frame frame;
 } frame_reuse;
@@ -855,6 +985,8 @@ static Suite *executor_suite(void)
 	tcase_add_test(tc, test_freed_runtime_gives_slots_back);
 	tcase_add_test(tc, test_frame_alloc_zeroed_on_reuse);
 	tcase_add_test(tc, test_reused_slot_histograms_empty);
+	tcase_add_test(tc, test_frame_freed_on_joiner);
+	tcase_add_test(tc, test_own_free_root_at_end);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -159,7 +159,16 @@ struct tt_task {
 	tt_task *_Atomic next; /* run/injection queue and free-list link */
 	void (*free_root)(void *);
 	intptr_t result;
-	tt_join *joiners;		/* join futures waiting, under join_lock */
+	union {
+		tt_join *joiners; /* join futures waiting, under join_lock */
+		/* Once complete (no join registers then): a root frame of
+		 * tt_frame_alloc, freed with the slot rather than at the end
+		 * of the last poll, so on the joiner's worker -- usually the
+		 * spawner's, whose frame cache the next spawn takes it from
+		 * (freed on the worker that ran the task, the spawner's cache
+		 * ran dry and the other's overflowed: both went to malloc). */
+		void *spent_root;
+	};
 	struct tt_group *_Atomic group; /* reported to when it completes */
 	/* Owned handles (handle.c): the generation they carry, bumped when the
 	 * last one is given up (how many there are: handles, below). */

@@ -21,6 +21,11 @@ static void task_ref(tt_task *t, uint32_t n)
 
 static void slot_release(tt_task *t)
 {
+	/* (Complete: the union holds the frame, not joins.) */
+	if (t->spent_root) {
+		tt_frame_free(t->spent_root);
+		t->spent_root = NULL;
+	}
 	TT_RECORD(tt_registry_tasks_live(-1));
 	tt_slot_free(t);
 }
@@ -569,7 +574,12 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 		tt_guards_release(t, NULL);
 	tt_frame *root = atomic_load_explicit(&t->root, RELAXED);
 	atomic_store_explicit(&t->root, NULL, RELAXED);
-	if (t->free_root)
+	/* TT_SPAWN's frame: freed with the slot (spent_root); a program's
+	 * own free_root runs now, when the task ends, as runtime.h says. */
+	void *spent = NULL;
+	if (t->free_root == tt_frame_free)
+		spent = root;
+	else if (t->free_root)
 		t->free_root(root);
 	t->result = result;
 	atomic_store_explicit(&t->state, cancelled ? TT_STATE_CANCELLED : TT_STATE_DONE,
@@ -587,6 +597,7 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 	}
 	t->joiners = NULL;
 	tt_lockword_unlock(&t->join_lock);
+	t->spent_root = spent;
 	/* The system call only for a thread asleep in tt_task_wait: most
 	 * tasks are joined by a task, or never. */
 	if (atomic_exchange_explicit(&t->done, TASK_DONE, ACQ_REL) & TASK_WAITED)

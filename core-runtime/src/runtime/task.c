@@ -198,6 +198,18 @@ _Static_assert(offsetof(struct tt_hist_block, delay) ==
 		   offsetof(struct tt_hist_block, poll) + sizeof(((struct tt_hist_block *)0)->poll),
 	       "the spawn empties both histograms with one memset");
 
+/* Both histograms to 0 in eight 16-byte stores (a memset of 128 bytes
+ * is a `rep stos`, ~30 cycles to start). */
+static inline void hist_empty(struct tt_hist_block *h)
+{
+	typedef uint64_t zero16 __attribute__((vector_size(16), aligned(8), may_alias));
+	zero16 *z = (zero16 *)(void *)h->poll;
+	_Static_assert((sizeof h->poll + sizeof h->delay) % sizeof(zero16) == 0, "whole stores");
+#pragma GCC unroll 8
+	for (size_t i = 0; i < (sizeof h->poll + sizeof h->delay) / sizeof(zero16); i++)
+		z[i] = (zero16){0, 0};
+}
+
 /* Inlined in tt_spawn_at, the hot path, and in tt_spawn_task. */
 static inline __attribute__((always_inline)) tt_task *
 spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *spawn_site,
@@ -269,7 +281,7 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	 * the slot is not published, and the readers of the block are
 	 * outside the C memory model (seq, §7). */
 	if (TT_UNLIKELY(t->hist))
-		memset((void *)t->hist->poll, 0, sizeof t->hist->poll + sizeof t->hist->delay);
+		hist_empty(t->hist);
 	atomic_store_explicit(&t->busy_ns, 0, RELAXED);
 	atomic_store_explicit(&t->self_wakes, 0, RELAXED);
 	atomic_store_explicit(&t->wakers, 0, RELAXED);

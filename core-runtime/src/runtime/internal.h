@@ -133,7 +133,7 @@ struct tt_task {
 	_Atomic uint64_t wake_ns;
 	_Atomic uint64_t polls;
 	_Atomic uint64_t busy_ns;
-	/* In the room of the unpublished wake count (slot stays 272 bytes):
+	/* In the room of the unpublished wake count (no slot growth):
 	 * the slot's histograms (§5.13), allocated at its first bucket
 	 * above 0 and kept with the slot for good, like its label block. */
 	struct tt_hist_block *hist;
@@ -143,6 +143,8 @@ struct tt_task {
 	/* Written only under seq: at spawn, and by the task itself inside
 	 * its poll (tt_task_set_label). */
 	_Atomic uint32_t label_count;
+	/* (Private, in what was padding: the slot is 256 bytes.) */
+	uint32_t group_index; /* its place in the group's array, under its lock */
 	/* Out of the slot (192 bytes most tasks never use): allocated at the
 	 * slot's first label and kept with the slot for good, so a reader's
 	 * pointer never dangles and the slot's seq covers its contents. */
@@ -157,17 +159,23 @@ struct tt_task {
 	uint32_t index; /* global slot index */
 	tt_runtime *rt;
 	tt_task *_Atomic next; /* run/injection queue and free-list link */
-	void (*free_root)(void *);
-	intptr_t result;
+	/* Two fields a word each, one before the task completes and one
+	 * after (16 bytes a slot less). */
+	union {
+		void (*free_root)(void *); /* until complete() calls it */
+		/* From complete() on: a root frame of tt_frame_alloc, freed
+		 * with the slot rather than at the end of the last poll, so on
+		 * the joiner's worker -- usually the spawner's, whose frame
+		 * cache the next spawn takes it from (freed on the worker that
+		 * ran the task, the spawner's cache ran dry and the other's
+		 * overflowed: both went to malloc).  NULL: nothing to free. */
+		void *spent_root;
+	};
 	union {
 		tt_join *joiners; /* join futures waiting, under join_lock */
-		/* Once complete (no join registers then): a root frame of
-		 * tt_frame_alloc, freed with the slot rather than at the end
-		 * of the last poll, so on the joiner's worker -- usually the
-		 * spawner's, whose frame cache the next spawn takes it from
-		 * (freed on the worker that ran the task, the spawner's cache
-		 * ran dry and the other's overflowed: both went to malloc). */
-		void *spent_root;
+		/* Stored under join_lock, before SCHED_COMPLETE; read once
+		 * COMPLETE is seen (no join registers from then on). */
+		intptr_t result;
 	};
 	struct tt_group *_Atomic group; /* reported to when it completes */
 	/* Owned handles (handle.c): the generation they carry, bumped when the
@@ -182,7 +190,6 @@ struct tt_task {
 	 * join poll and completion instead of two library calls, and 36
 	 * bytes less per slot. */
 	tt_lockword join_lock;
-	uint32_t group_index; /* its place in the group's array, under its lock */
 };
 
 /* Registry worker record (published) + nothing private.  Per poll only

@@ -21,7 +21,7 @@ static void task_ref(tt_task *t, uint32_t n)
 
 static void slot_release(tt_task *t)
 {
-	/* (Complete: the union holds the frame, not joins.) */
+	/* (Complete: the word holds the frame, not free_root.) */
 	if (t->spent_root) {
 		tt_frame_free(t->spent_root);
 		t->spent_root = NULL;
@@ -288,7 +288,6 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	t->runtime_id = rt->id;
 	t->rt = rt;
 	t->free_root = opts ? opts->free_root : NULL;
-	t->result = 0;
 	t->joiners = NULL;
 	t->guards = NULL;
 	/* Linked before it can run: its completion reports to the group. */
@@ -442,7 +441,8 @@ intptr_t tt_task_result(tt_handle h)
 	tt_task *t = tt_handle_get(h, TT_HANDLE_READ, "tt_task_result");
 	if (!t)
 		return -errno;
-	intptr_t r = t->result;
+	/* Before completion the word holds the joins, not a result. */
+	intptr_t r = tt_task_done(t) ? t->result : 0;
 	return borrowed_gone(h, t)
 		   ? tt_handle_misuse("tt_task_result", "stale task handle", TT_ESTALE)
 		   : r;
@@ -593,23 +593,23 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 		spent = root;
 	else if (t->free_root)
 		t->free_root(root);
-	t->result = result;
+	t->spent_root = spent;
 	atomic_store_explicit(&t->state, cancelled ? TT_STATE_CANCELLED : TT_STATE_DONE,
 			      RELAXED);
 	/* Under the lock: a join future may be cancelled and freed by its own
 	 * worker as soon as we let go of it. */
 	tt_lockword_lock(&t->join_lock);
+	tt_join *joiners = t->joiners;
+	t->result = result; /* (in the joiners' room) */
 	atomic_fetch_or_explicit(&t->sched, SCHED_COMPLETE, SEQ_CST);
-	for (tt_join *j = t->joiners, *next; j; j = next) {
+	for (tt_join *j = joiners, *next; j; j = next) {
 		next = j->next;
 		j->prev = j->next = NULL;
 		tt_waker w = j->waker;
 		j->waker.task = NULL;
 		tt_waker_wake(&w);
 	}
-	t->joiners = NULL;
 	tt_lockword_unlock(&t->join_lock);
-	t->spent_root = spent;
 	/* The system call only for a thread asleep in tt_task_wait: most
 	 * tasks are joined by a task, or never. */
 	if (atomic_exchange_explicit(&t->done, TASK_DONE, ACQ_REL) & TASK_WAITED)

@@ -936,6 +936,51 @@ START_TEST(test_own_free_root_at_end)
 }
 END_TEST
 
+/* ---- a spawn late in a long poll is stamped when it happens ---- */
+
+enum { LATE_SPAWNS = 128 }; /* two of the runtime's restamp periods */
+typedef struct late_spawner {
+	tt_frame frame;
+	int i;
+	uint64_t after;
+	tt_handle h[LATE_SPAWNS];
+	tt_join join;
+} late_spawner;
+static tt_poll late_spawner_poll(late_spawner *self, tt_cx *cx);
+TT_ASYNC_FN(late_spawner, late_spawner_poll, NULL);
+static tt_poll late_spawner_poll(late_spawner *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	{
+		/* A long poll: the coarse clock moves on by 10 ms. */
+		uint64_t start = coarse_ns();
+		while (coarse_ns() - start < 10000000)
+			;
+		self->after = coarse_ns();
+		for (int i = 0; i < LATE_SPAWNS; i++)
+			self->h[i] = TT_SPAWN(NULL, "late", valued, valued_init, 1);
+		ck_assert_uint_ge(tt_test_task_field(self->h[LATE_SPAWNS - 1], TT_TASK_CREATED_NS),
+				  self->after);
+	}
+	for (self->i = 0; self->i < LATE_SPAWNS; self->i++)
+		TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->h[self->i]));
+	TT_RETURN(self, 0);
+}
+
+/* The worker's cached clock is the end of its last poll: tasks spawned
+ * late in a long poll were stamped with its start (ages too old, and a
+ * scheduled delay -- a histogram block -- for each). */
+START_TEST(test_late_spawn_stamped_then)
+{
+	tt_runtime *rt = tt_test_runtime(0);
+	static late_spawner s;
+	memset(&s, 0, sizeof s);
+	tt_frame_init(&s.frame, &late_spawner_fn);
+	ck_assert_int_eq(tt_block_on(rt, &s.frame), 0);
+	tt_runtime_free(rt);
+}
+END_TEST
+
 typedef struct frame_reuse {
 	tt_frame frame;
 } frame_reuse;
@@ -990,6 +1035,7 @@ static Suite *executor_suite(void)
 	tcase_add_test(tc, test_reused_slot_histograms_empty);
 	tcase_add_test(tc, test_frame_freed_on_joiner);
 	tcase_add_test(tc, test_own_free_root_at_end);
+	tcase_add_test(tc, test_late_spawn_stamped_then);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -469,7 +469,12 @@ struct tt_worker {
 	/* Touched only by the thread running this worker (tt__tls_worker). */
 	tt_frame_cache frames;
 	tt_slot_cache slots;
+	/* Spawns on this worker, and the clock read at every
+	 * TT_SPAWN_RESTAMP-th (task.c's spawn_stamp). */
+	uint32_t spawns;
+	uint64_t spawn_now;
 };
+#define TT_SPAWN_RESTAMP 64u
 /* Set W's fr from the switch and its record (out of line: the worker
  * loop calls it rarely and keeps its registers). */
 void tt_flight_refresh(tt_worker *w);

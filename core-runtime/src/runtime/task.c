@@ -79,9 +79,24 @@ static inline void seq_leave(tt_task *t)
 		seq_bump(t);
 }
 
-static uint64_t now_if_recording(void)
+/* A spawn's stamp (created_ns, and its first wake_ns).  A worker's
+ * cached clock is the end of its last poll, so a poll that spawns
+ * thousands of tasks stamped them all with its start: ages too old, and
+ * each task's first poll on another worker (stamped afresh) measured a
+ * scheduled delay as long as that poll -- a histogram block (§5.13, 136
+ * bytes) for nearly every task of a burst.  Every TT_SPAWN_RESTAMP-th
+ * spawn on a worker reads the clock (one read per 64 spawns, a few
+ * microseconds of them, below the coarse clock's tick). */
+static inline uint64_t spawn_stamp(void)
 {
-	return TT_RECORDING ? tt_clock_cached() : 0;
+	if (!TT_RECORDING)
+		return 0;
+	tt_worker *w = tt__tls_worker;
+	if (!w)
+		return tt_stamp_ns();
+	if (TT_UNLIKELY(++w->spawns % TT_SPAWN_RESTAMP == 0))
+		w->spawn_now = tt_stamp_ns();
+	return w->now > w->spawn_now ? w->now : w->spawn_now;
 }
 
 /* ---- labels ----
@@ -268,7 +283,7 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	atomic_store_explicit(&t->root, root, RELAXED);
 	atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
 	atomic_store_explicit(&t->flags, opts ? opts->flags : 0, RELAXED);
-	t->created_ns = now_if_recording();
+	t->created_ns = spawn_stamp();
 	atomic_store_explicit(&t->poll_start_ns, 0, RELAXED);
 	atomic_store_explicit(&t->poll_end_ns, 0, RELAXED);
 	atomic_store_explicit(&t->wake_ns, t->created_ns, RELAXED);

@@ -492,7 +492,6 @@ struct tt_runtime {
 	uint32_t nidle_stack;
 	_Atomic uint32_t num_idle;
 	_Atomic int shutdown;
-	_Atomic uint64_t live;
 	_Atomic uint32_t foreign_wakes; /* tt_schedule calls from other threads under way */
 	tt_driver driver;
 	tt_io_pool io_pool;

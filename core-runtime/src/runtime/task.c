@@ -311,7 +311,6 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	atomic_store_explicit(&t->handles, 1, RELAXED);
 	/* handle + alive + queued */
 	atomic_store_explicit(&t->sched, 3 * SCHED_REF | SCHED_NOTIFIED, RELAXED);
-	atomic_fetch_add_explicit(&rt->live, 1, RELAXED);
 	TT_RECORD(tt_registry_tasks_live(1));
 	seq_leave(t);
 	/* Publishing the id makes the slot visible to readers: last. */
@@ -787,7 +786,6 @@ static inline __attribute__((always_inline)) void tt_task_poll_inline(tt_worker 
 		if (fr)
 			flight_poll(fr, w, t, cancelled ? TT_EV_CANCEL : TT_EV_DONE);
 		seq_leave(t);
-		atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
 		/* Clear RUNNING (set: subtracting clears it) and drop the alive
 		 * and queue references. */
 		s = atomic_fetch_sub_explicit(&t->sched, SCHED_RUNNING + 2 * SCHED_REF, ACQ_REL);
@@ -865,7 +863,6 @@ void tt_task_abandon(tt_task *t)
 		tt_flight_here(TT_EV_CANCEL, tt_task_id_of(t), 0, 0, 0);
 	tt__tls_task = prev;
 	atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, RELEASE);
-	atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
 	tt_task_unref(t); /* alive */
 }
 

@@ -947,7 +947,10 @@ TT_DISPATCH static tt_poll join_poll(tt_join *j, tt_cx *cx)
 	}
 	tt_lockword_unlock(&t->join_lock);
 	j->leaf.frame.result = t->result;
-	tt_wait_clear(&j->leaf.wait);
+	/* Set only by a pending poll: a join of a task already done (the
+	 * usual one) finds the record tt_join_init cleared. */
+	if (j->leaf.wait.kind)
+		tt_wait_clear(&j->leaf.wait);
 	j->task = NULL;
 	tt_task_unref(t);
 	return TT_READY;

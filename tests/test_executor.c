@@ -739,7 +739,10 @@ typedef struct hog {
 } hog;
 static tt_poll hog_poll(hog *self, tt_cx *cx);
 TT_ASYNC_FN(hog, hog_poll, NULL);
-static void hog_init(hog *h) { tt_frame_init(&h->frame, &hog_fn); }
+static void hog_init(hog *h)
+{
+	tt_frame_init(&h->frame, &hog_fn);
+}
 static uint64_t coarse_ns(void)
 {
 	struct timespec ts;

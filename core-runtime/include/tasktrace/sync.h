@@ -28,7 +28,7 @@ typedef struct tt_waiter {
 	tt_waker waker;
 	uint32_t queued;
 	uint32_t woken; /* handed a turn it has not used yet */
-	uint64_t want;  /* semaphore: permits requested; notify: how it was woken */
+	uint64_t want;	/* semaphore: permits requested; notify: how it was woken */
 } tt_waiter;
 typedef struct tt_waitq {
 	tt_waiter *head, *tail;

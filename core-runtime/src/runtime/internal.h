@@ -335,6 +335,11 @@ static inline uint32_t tt_ring_len(tt_ring *q)
 	return tail - head;
 }
 
+/* Owner, its ring full: claim up to half of it with one compare-and-swap
+ * (not one per task) and link those tasks after T through ->next, oldest
+ * first: the list T..*LAST for the injector; its length. */
+size_t tt_ring_take_half(tt_ring *q, tt_task *t, tt_task **last);
+
 /* Move up to half of SRC into DST (DST owned by the caller, empty); returns
  * one of the stolen tasks to run now, or NULL. */
 tt_task *tt_ring_steal(tt_ring *src, tt_ring *dst);

@@ -33,6 +33,32 @@ tt_task *tt_ring_steal(tt_ring *src, tt_ring *dst)
 	}
 }
 
+size_t tt_ring_take_half(tt_ring *q, tt_task *t, tt_task **last)
+{
+	tt_task *took[TT_RING_CAP / 2];
+	uint32_t head = atomic_load_explicit(&q->head, ACQUIRE);
+	uint32_t n;
+	for (;;) {
+		uint32_t tail = atomic_load_explicit(&q->tail, RELAXED);
+		n = tt_min_u32((tail - head) / 2, TT_RING_CAP / 2);
+		/* Read before the claim, as a stealer does: once head moves
+		 * past them the owner may overwrite them. */
+		for (uint32_t i = 0; i < n; i++)
+			took[i] = atomic_load_explicit(&q->buf[(head + i) % TT_RING_CAP], RELAXED);
+		if (atomic_compare_exchange_weak_explicit(&q->head, &head, head + n, ACQ_REL,
+							  ACQUIRE))
+			break;
+	}
+	/* Ours now: linked for the injector, T first. */
+	tt_task *prev = t;
+	for (uint32_t i = 0; i < n; i++) {
+		atomic_store_explicit(&prev->next, took[i], RELAXED);
+		prev = took[i];
+	}
+	*last = prev;
+	return (size_t)n + 1;
+}
+
 void tt_injector_init(tt_injector *q)
 {
 	pthread_mutex_init(&q->lock, NULL);

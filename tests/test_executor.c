@@ -566,6 +566,9 @@ START_TEST(test_join_polled_while_completing)
 		for (int i = 0; i < JOINERS; i++)
 			while (tt_test_task_field(j[i], TT_TASK_WAKERS) == 0)
 				sched_yield();
+		/* Not done: no result yet, whatever the slot holds meanwhile
+		 * (its joins, in the same word). */
+		ck_assert_int_eq(tt_task_result(target), 0);
 		tt_notify_one(&gate);
 		for (int i = 0; i < JOINERS; i++) {
 			ck_assert_int_eq(tt_task_join_blocking(j[i]), 7);
@@ -640,6 +643,24 @@ START_TEST(test_names_and_parents)
 	ck_assert_str_eq(tt_task_name(t), "");
 	tt_task_release(t);
 
+	/* Cut between characters: a two-byte U+0430 across the last byte
+	 * goes whole, and a shorter name in a reused slot has no tail of
+	 * the last one. */
+	const char *cyr = "0123456789abcdefghijklmnopqrst\xd0\xb0zz";
+	tt_spawn_opts oc = {cyr, NULL, 0};
+	family_init(&g, 0, ids);
+	t = tt_spawn_at(rt, &oc, &g.frame, NULL);
+	tt_task_join_blocking(t);
+	ck_assert_str_eq(tt_task_name(t), "0123456789abcdefghijklmnopqrst");
+	tt_task_release(t);
+	tt_spawn_opts os = {"ab", NULL, 0};
+	family_init(&g, 0, ids);
+	t = tt_spawn_at(rt, &os, &g.frame, NULL);
+	tt_task_join_blocking(t);
+	ck_assert_str_eq(tt_task_name(t), "ab");
+	ck_assert_mem_eq(tt_task_name(t), "ab\0\0\0\0\0\0", 8);
+	tt_task_release(t);
+
 	/* Three generations: each child's parent is the task that spawned it. */
 	memset(ids, 0, sizeof ids);
 	family_init(&f, 3, ids);
@@ -710,6 +731,259 @@ START_TEST(test_freed_runtime_gives_slots_back)
 }
 END_TEST
 
+/* ---- a reused slot's histograms start empty ---- */
+
+/* One poll of two coarse-clock milliseconds or more: bucket 1 and up. */
+typedef struct hog {
+	tt_frame frame;
+} hog;
+static tt_poll hog_poll(hog *self, tt_cx *cx);
+TT_ASYNC_FN(hog, hog_poll, NULL);
+static void hog_init(hog *h)
+{
+	tt_frame_init(&h->frame, &hog_fn);
+}
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+static tt_poll hog_poll(hog *self, tt_cx *cx)
+{
+	(void)cx;
+	uint64_t start = coarse_ns();
+	while (coarse_ns() - start < 2000000)
+		;
+	TT_RETURN(self, 0);
+}
+
+/* The poll buckets above 0 of the histogram block at BLOCK (§5.13). */
+static uint64_t hist_poll_counts(uint64_t block)
+{
+	const uint32_t *b = (const uint32_t *)(uintptr_t)block;
+	uint64_t sum = 0;
+	for (uint32_t i = 1; i < b[0]; i++)
+		sum += __atomic_load_n(&b[2 + i], __ATOMIC_RELAXED);
+	return sum;
+}
+
+typedef struct hist_reuse {
+	tt_frame frame;
+	tt_handle h;
+	tt_task *slot;
+	uint64_t block;
+	tt_join join;
+} hist_reuse;
+static tt_poll hist_reuse_poll(hist_reuse *self, tt_cx *cx);
+TT_ASYNC_FN(hist_reuse, hist_reuse_poll, NULL);
+static tt_poll hist_reuse_poll(hist_reuse *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	self->h = TT_SPAWN(NULL, "hog", hog, hog_init);
+	self->slot = self->h.task;
+	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->h));
+	/* Freed: the registry's memory stays, and so does the block. */
+	self->block = tt_test_read_field(self->slot, TT_REC_TASK, TT_TASK_HIST);
+	ck_assert_uint_ne(self->block, 0);
+	ck_assert_uint_ge(hist_poll_counts(self->block), 1);
+	/* The worker's next spawn takes the slot it freed last. */
+	self->h = TT_SPAWN(NULL, "next", valued, valued_init, 1);
+	ck_assert_ptr_eq(self->h.task, self->slot);
+	ck_assert_uint_eq(tt_test_task_field(self->h, TT_TASK_HIST), self->block);
+	ck_assert_uint_eq(hist_poll_counts(self->block), 0);
+	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->h));
+	TT_RETURN(self, 0);
+}
+
+/* A slot keeps its histogram block for good; a new task in it must not
+ * show its predecessor's long polls as its own. */
+START_TEST(test_reused_slot_histograms_empty)
+{
+	tt_runtime *rt = tt_test_runtime(0);
+	hist_reuse r;
+	memset(&r, 0, sizeof r);
+	tt_frame_init(&r.frame, &hist_reuse_fn);
+	ck_assert_int_eq(tt_block_on(rt, &r.frame), 0);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+/* ---- a spawned frame goes back to the joiner's worker ---- */
+
+/* Records its frame and the thread that polled it. */
+typedef struct where {
+	tt_frame frame;
+	int i;
+} where;
+static void *where_frame[2];
+static _Atomic pid_t where_tid[2];
+static tt_poll where_poll(where *self, tt_cx *cx);
+TT_ASYNC_FN(where, where_poll, NULL);
+static void where_init(where *w, int i)
+{
+	tt_frame_init(&w->frame, &where_fn);
+	w->i = i;
+}
+static tt_poll where_poll(where *self, tt_cx *cx)
+{
+	(void)cx;
+	where_frame[self->i] = self;
+	atomic_store(&where_tid[self->i], tt_test_gettid());
+	TT_RETURN(self, 0);
+}
+
+/* Every other worker record of this runtime idle: each poll it began
+ * has returned, references dropped. */
+static int others_idle(tt_handle me)
+{
+	uint64_t rid = tt_test_task_field(me, TT_TASK_RUNTIME_ID);
+	const void *root = tt_registry_root();
+	const char *recs =
+	    (const char *)(uintptr_t)tt_test_read_field(root, TT_REC_ROOT, TT_ROOT_WORKERS);
+	uint64_t n = tt_test_read_field(root, TT_REC_ROOT, TT_ROOT_WORKER_COUNT);
+	size_t size = tt_test_layout(TT_REC_WORKER, TT_F_SIZEOF)->size;
+	for (uint64_t i = 0; i < n; i++) {
+		const char *r = recs + i * size;
+		if (tt_test_read_field(r, TT_REC_WORKER, TT_WORKER_RUNTIME_ID) != rid ||
+		    tt_test_read_field(r, TT_REC_WORKER, TT_WORKER_TASK) == (uintptr_t)me.task)
+			continue;
+		if (tt_test_read_field(r, TT_REC_WORKER, TT_WORKER_STATE) != TT_WORKER_IDLE)
+			return 0;
+	}
+	return 1;
+}
+
+typedef struct frame_home {
+	tt_frame frame;
+	int i, other;
+	pid_t me;
+	tt_handle h[2];
+	tt_join join;
+} frame_home;
+static tt_poll frame_home_poll(frame_home *self, tt_cx *cx);
+TT_ASYNC_FN(frame_home, frame_home_poll, NULL);
+static tt_poll frame_home_poll(frame_home *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	self->me = tt_test_gettid();
+	/* Two queued tasks wake the other worker, which steals one. */
+	for (self->i = 0; self->i < 2; self->i++)
+		self->h[self->i] = TT_SPAWN(NULL, "where", where, where_init, self->i);
+	uint64_t end = tt_now_ns() + 10000000000ull;
+	self->other = -1;
+	while (self->other < 0 && tt_now_ns() < end) {
+		for (int i = 0; i < 2; i++)
+			if (atomic_load(&where_tid[i]) && atomic_load(&where_tid[i]) != self->me)
+				self->other = i;
+	}
+	ck_assert_int_ge(self->other, 0);
+	/* Its poll has returned on the other worker: the join below drops
+	 * the last reference, on this one. */
+	while (!others_idle(tt_cx_task(cx)) && tt_now_ns() < end)
+		;
+	ck_assert(others_idle(tt_cx_task(cx)));
+	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->h[self->other]));
+	{
+		/* This worker's cache hands the frame out again (no cache
+		 * under ASan, frame.c). */
+		void *p = tt_frame_alloc(sizeof(where));
+		if (!TT_TEST_ASAN)
+			ck_assert_ptr_eq(p, where_frame[self->other]);
+		tt_frame_free(p);
+	}
+	TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->h[1 - self->other]));
+	TT_RETURN(self, 0);
+}
+
+/* A task that ran on another worker: its frame (TT_SPAWN's) is freed
+ * where the task is joined, so the spawner's next spawn reuses it, not
+ * malloc (the spawn-join benchmark's frames went from one worker's cache
+ * to the other's and both overflowed to malloc). */
+START_TEST(test_frame_freed_on_joiner)
+{
+	tt_runtime *rt = tt_test_runtime(2);
+	frame_home f;
+	memset(&f, 0, sizeof f);
+	tt_frame_init(&f.frame, &frame_home_fn);
+	ck_assert_int_eq(tt_block_on(rt, &f.frame), 0);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+static _Atomic int own_frees;
+static void own_free(void *frame)
+{
+	(void)frame;
+	atomic_fetch_add(&own_frees, 1);
+}
+
+/* A program's own free_root runs when its task ends (runtime.h), not
+ * when the handle goes, as TT_SPAWN's frames now are. */
+START_TEST(test_own_free_root_at_end)
+{
+	tt_runtime *rt = tt_test_runtime(2);
+	static where w;
+	where_init(&w, 0);
+	tt_spawn_opts o = {"own", own_free, 0};
+	tt_handle h = tt_spawn_at(rt, &o, &w.frame, NULL);
+	ck_assert_ptr_nonnull(h.task);
+	uint64_t end = tt_now_ns() + 10000000000ull;
+	while (tt_task_is_done(h) != 1 && tt_now_ns() < end)
+		;
+	ck_assert_int_eq(tt_task_is_done(h), 1);
+	ck_assert_int_eq(atomic_load(&own_frees), 1);
+	tt_task_release(h);
+	ck_assert_int_eq(atomic_load(&own_frees), 1);
+	tt_runtime_free(rt);
+}
+END_TEST
+
+/* ---- a spawn late in a long poll is stamped when it happens ---- */
+
+enum { LATE_SPAWNS = 128 }; /* two of the runtime's restamp periods */
+typedef struct late_spawner {
+	tt_frame frame;
+	int i;
+	uint64_t after;
+	tt_handle h[LATE_SPAWNS];
+	tt_join join;
+} late_spawner;
+static tt_poll late_spawner_poll(late_spawner *self, tt_cx *cx);
+TT_ASYNC_FN(late_spawner, late_spawner_poll, NULL);
+static tt_poll late_spawner_poll(late_spawner *self, tt_cx *cx)
+{
+	TT_BEGIN(self);
+	{
+		/* A long poll: the coarse clock moves on by 10 ms. */
+		uint64_t start = coarse_ns();
+		while (coarse_ns() - start < 10000000)
+			;
+		self->after = coarse_ns();
+		for (int i = 0; i < LATE_SPAWNS; i++)
+			self->h[i] = TT_SPAWN(NULL, "late", valued, valued_init, 1);
+		ck_assert_uint_ge(tt_test_task_field(self->h[LATE_SPAWNS - 1], TT_TASK_CREATED_NS),
+				  self->after);
+	}
+	for (self->i = 0; self->i < LATE_SPAWNS; self->i++)
+		TT_AWAIT(self, cx, &self->join, tt_join_init(&self->join, self->h[self->i]));
+	TT_RETURN(self, 0);
+}
+
+/* The worker's cached clock is the end of its last poll: tasks spawned
+ * late in a long poll were stamped with its start (ages too old, and a
+ * scheduled delay -- a histogram block -- for each). */
+START_TEST(test_late_spawn_stamped_then)
+{
+	tt_runtime *rt = tt_test_runtime(0);
+	static late_spawner s;
+	memset(&s, 0, sizeof s);
+	tt_frame_init(&s.frame, &late_spawner_fn);
+	ck_assert_int_eq(tt_block_on(rt, &s.frame), 0);
+	tt_runtime_free(rt);
+}
+END_TEST
+
 typedef struct frame_reuse {
 	tt_frame frame;
 } frame_reuse;
@@ -761,6 +1035,10 @@ static Suite *executor_suite(void)
 	tcase_add_test(tc, test_names_and_parents);
 	tcase_add_test(tc, test_freed_runtime_gives_slots_back);
 	tcase_add_test(tc, test_frame_alloc_zeroed_on_reuse);
+	tcase_add_test(tc, test_reused_slot_histograms_empty);
+	tcase_add_test(tc, test_frame_freed_on_joiner);
+	tcase_add_test(tc, test_own_free_root_at_end);
+	tcase_add_test(tc, test_late_spawn_stamped_then);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -25,6 +25,18 @@ static inline int tt_test_scaled(int n)
 
 static inline pid_t tt_test_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
+/* Built with ASan: the runtime's frame cache is off (frame.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TT_TEST_ASAN 1
+#endif
+#endif
+#ifndef TT_TEST_ASAN
+#define TT_TEST_ASAN 0
+#endif
+
 /* Burn CPU without sleeping, so the worker stays busy. */
 static inline void tt_test_spin_ns(uint64_t ns)
 {

@@ -51,17 +51,9 @@ void tt_schedule(tt_task *t)
 	if (w && w->rt == rt) {
 		if (!tt_ring_push(&w->ring, t)) {
 			/* Full: move half of the ring and T to the injector. */
-			tt_task *head = t, *tail = t;
-			size_t n = 1;
-			for (uint32_t i = 0; i < TT_RING_CAP / 2; i++) {
-				tt_task *o = tt_ring_pop(&w->ring);
-				if (!o)
-					break;
-				atomic_store_explicit(&tail->next, o, RELAXED);
-				tail = o;
-				n++;
-			}
-			tt_injector_push_list(&rt->inject, head, tail, n);
+			tt_task *tail;
+			size_t n = tt_ring_take_half(&w->ring, t, &tail);
+			tt_injector_push_list(&rt->inject, t, tail, n);
 		} else if (tt_ring_len(&w->ring) == 1) {
 			/* The only queued task: this worker runs it as soon as the
 			 * current poll (or driver turn) returns.  Waking another
@@ -116,7 +108,8 @@ static tt_task *find_work(tt_worker *w)
 	/* Now and then look at the injector first, so it cannot starve. */
 	if (w->tick % MAINTENANCE_INTERVAL == 0 && (t = tt_injector_pop(&w->rt->inject)))
 		return t;
-	if ((t = tt_ring_pop(&w->ring)) || (t = tt_injector_pop(&w->rt->inject)))
+	if ((t = tt_ring_pop(&w->ring)) ||
+	    (t = tt_injector_pop_batch(&w->rt->inject, &w->ring, TT_RING_CAP / 2)))
 		return t;
 	return w->rt->nworkers > 1 ? steal(w) : NULL;
 }

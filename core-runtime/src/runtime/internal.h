@@ -133,7 +133,7 @@ struct tt_task {
 	_Atomic uint64_t wake_ns;
 	_Atomic uint64_t polls;
 	_Atomic uint64_t busy_ns;
-	/* In the room of the unpublished wake count (slot stays 272 bytes):
+	/* In the room of the unpublished wake count (no slot growth):
 	 * the slot's histograms (§5.13), allocated at its first bucket
 	 * above 0 and kept with the slot for good, like its label block. */
 	struct tt_hist_block *hist;
@@ -143,6 +143,8 @@ struct tt_task {
 	/* Written only under seq: at spawn, and by the task itself inside
 	 * its poll (tt_task_set_label). */
 	_Atomic uint32_t label_count;
+	/* (Private, in what was padding: the slot is 256 bytes.) */
+	uint32_t group_index; /* its place in the group's array, under its lock */
 	/* Out of the slot (192 bytes most tasks never use): allocated at the
 	 * slot's first label and kept with the slot for good, so a reader's
 	 * pointer never dangles and the slot's seq covers its contents. */
@@ -157,9 +159,24 @@ struct tt_task {
 	uint32_t index; /* global slot index */
 	tt_runtime *rt;
 	tt_task *_Atomic next; /* run/injection queue and free-list link */
-	void (*free_root)(void *);
-	intptr_t result;
-	tt_join *joiners;		/* join futures waiting, under join_lock */
+	/* Two fields a word each, one before the task completes and one
+	 * after (16 bytes a slot less). */
+	union {
+		void (*free_root)(void *); /* until complete() calls it */
+		/* From complete() on: a root frame of tt_frame_alloc, freed
+		 * with the slot rather than at the end of the last poll, so on
+		 * the joiner's worker -- usually the spawner's, whose frame
+		 * cache the next spawn takes it from (freed on the worker that
+		 * ran the task, the spawner's cache ran dry and the other's
+		 * overflowed: both went to malloc).  NULL: nothing to free. */
+		void *spent_root;
+	};
+	union {
+		tt_join *joiners; /* join futures waiting, under join_lock */
+		/* Stored under join_lock, before SCHED_COMPLETE; read once
+		 * COMPLETE is seen (no join registers from then on). */
+		intptr_t result;
+	};
 	struct tt_group *_Atomic group; /* reported to when it completes */
 	/* Owned handles (handle.c): the generation they carry, bumped when the
 	 * last one is given up (how many there are: handles, below). */
@@ -173,7 +190,6 @@ struct tt_task {
 	 * join poll and completion instead of two library calls, and 36
 	 * bytes less per slot. */
 	tt_lockword join_lock;
-	uint32_t group_index; /* its place in the group's array, under its lock */
 };
 
 /* Registry worker record (published) + nothing private.  Per poll only
@@ -319,6 +335,11 @@ static inline uint32_t tt_ring_len(tt_ring *q)
 	return tail - head;
 }
 
+/* Owner, its ring full: claim up to half of it with one compare-and-swap
+ * (not one per task) and link those tasks after T through ->next, oldest
+ * first: the list T..*LAST for the injector; its length. */
+size_t tt_ring_take_half(tt_ring *q, tt_task *t, tt_task **last);
+
 /* Move up to half of SRC into DST (DST owned by the caller, empty); returns
  * one of the stolen tasks to run now, or NULL. */
 tt_task *tt_ring_steal(tt_ring *src, tt_ring *dst);
@@ -334,6 +355,9 @@ void tt_injector_push(tt_injector *q, tt_task *t);
 void tt_injector_push_list(tt_injector *q, tt_task *head, tt_task *tail,
 			   size_t n);
 tt_task *tt_injector_pop(tt_injector *q);
+/* The first task, and up to MAX-1 more moved into DST (the caller's own
+ * ring, as much as it has room for), under one lock. */
+tt_task *tt_injector_pop_batch(tt_injector *q, tt_ring *dst, uint32_t max);
 
 /* ---- park.c ---- */
 typedef struct tt_parker {
@@ -453,7 +477,12 @@ struct tt_worker {
 	/* Touched only by the thread running this worker (tt__tls_worker). */
 	tt_frame_cache frames;
 	tt_slot_cache slots;
+	/* Spawns on this worker, and the clock read at every
+	 * TT_SPAWN_RESTAMP-th (task.c's spawn_stamp). */
+	uint32_t spawns;
+	uint64_t spawn_now;
 };
+#define TT_SPAWN_RESTAMP 64u
 /* Set W's fr from the switch and its record (out of line: the worker
  * loop calls it rarely and keeps its registers). */
 void tt_flight_refresh(tt_worker *w);
@@ -471,7 +500,6 @@ struct tt_runtime {
 	uint32_t nidle_stack;
 	_Atomic uint32_t num_idle;
 	_Atomic int shutdown;
-	_Atomic uint64_t live;
 	_Atomic uint32_t foreign_wakes; /* tt_schedule calls from other threads under way */
 	tt_driver driver;
 	tt_io_pool io_pool;

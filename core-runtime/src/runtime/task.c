@@ -21,6 +21,11 @@ static void task_ref(tt_task *t, uint32_t n)
 
 static void slot_release(tt_task *t)
 {
+	/* (Complete: the word holds the frame, not free_root.) */
+	if (t->spent_root) {
+		tt_frame_free(t->spent_root);
+		t->spent_root = NULL;
+	}
 	TT_RECORD(tt_registry_tasks_live(-1));
 	tt_slot_free(t);
 }
@@ -74,9 +79,24 @@ static inline void seq_leave(tt_task *t)
 		seq_bump(t);
 }
 
-static uint64_t now_if_recording(void)
+/* A spawn's stamp (created_ns, and its first wake_ns).  A worker's
+ * cached clock is the end of its last poll, so a poll that spawns
+ * thousands of tasks stamped them all with its start: ages too old, and
+ * each task's first poll on another worker (stamped afresh) measured a
+ * scheduled delay as long as that poll -- a histogram block (§5.13, 136
+ * bytes) for nearly every task of a burst.  Every TT_SPAWN_RESTAMP-th
+ * spawn on a worker reads the clock (one read per 64 spawns, a few
+ * microseconds of them, below the coarse clock's tick). */
+static inline uint64_t spawn_stamp(void)
 {
-	return TT_RECORDING ? tt_clock_cached() : 0;
+	if (!TT_RECORDING)
+		return 0;
+	tt_worker *w = tt__tls_worker;
+	if (!w)
+		return tt_stamp_ns();
+	if (TT_UNLIKELY(++w->spawns % TT_SPAWN_RESTAMP == 0))
+		w->spawn_now = tt_stamp_ns();
+	return w->now > w->spawn_now ? w->now : w->spawn_now;
 }
 
 /* ---- labels ----
@@ -189,6 +209,22 @@ static int spawn_labels_check(const tt_task *parent, const tt_label *l, size_t n
 	return 0;
 }
 
+_Static_assert(offsetof(struct tt_hist_block, delay) ==
+		   offsetof(struct tt_hist_block, poll) + sizeof(((struct tt_hist_block *)0)->poll),
+	       "the spawn empties both histograms with one memset");
+
+/* Both histograms to 0 in eight 16-byte stores (a memset of 128 bytes
+ * is a `rep stos`, ~30 cycles to start). */
+static inline void hist_empty(struct tt_hist_block *h)
+{
+	typedef uint64_t zero16 __attribute__((vector_size(16), aligned(8), may_alias));
+	zero16 *z = (zero16 *)(void *)h->poll;
+	_Static_assert((sizeof h->poll + sizeof h->delay) % sizeof(zero16) == 0, "whole stores");
+#pragma GCC unroll 8
+	for (size_t i = 0; i < (sizeof h->poll + sizeof h->delay) / sizeof(zero16); i++)
+		z[i] = (zero16){0, 0};
+}
+
 /* Inlined in tt_spawn_at, the hot path, and in tt_spawn_task. */
 static inline __attribute__((always_inline)) tt_task *
 spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *spawn_site,
@@ -221,15 +257,19 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	 * copied the slot before it was freed and taken again sees seq move
 	 * (docs/registry-abi.md §7). */
 	seq_enter(t);
+	/* Two vector stores and a byte loop: a task name is a few bytes, and
+	 * strnlen and memcpy were two library calls a spawn. */
 	memset(t->name, 0, sizeof t->name);
 	if (opts && opts->name) {
-		size_t n = strnlen(opts->name, sizeof t->name - 1);
+		const char *name = opts->name;
+		size_t n = 0;
+		for (; n < sizeof t->name - 1 && name[n]; n++)
+			t->name[n] = name[n];
 		/* Cut between characters: half a UTF-8 sequence would print
 		 * as bytes (\xd0) in every reader. */
-		if (opts->name[n])
-			while (n && ((unsigned char)opts->name[n] & 0xc0) == 0x80)
-				n--;
-		memcpy(t->name, opts->name, n);
+		if (name[n])
+			while (n && ((unsigned char)name[n] & 0xc0) == 0x80)
+				t->name[--n] = 0;
 	}
 	t->parent_id = parent ? atomic_load_explicit(&parent->id, RELAXED) : 0;
 	/* Inherited: the parent is the calling thread's task, so nobody
@@ -243,25 +283,26 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	atomic_store_explicit(&t->root, root, RELAXED);
 	atomic_store_explicit(&t->state, TT_STATE_SCHEDULED, RELAXED);
 	atomic_store_explicit(&t->flags, opts ? opts->flags : 0, RELAXED);
-	t->created_ns = now_if_recording();
+	t->created_ns = spawn_stamp();
 	atomic_store_explicit(&t->poll_start_ns, 0, RELAXED);
 	atomic_store_explicit(&t->poll_end_ns, 0, RELAXED);
 	atomic_store_explicit(&t->wake_ns, t->created_ns, RELAXED);
 	atomic_store_explicit(&t->polls, 0, RELAXED);
 	atomic_store_explicit(&t->wake_polls, 0, RELAXED);
-	/* A reused slot keeps its histogram block (§5.13): emptied. */
+	/* A reused slot keeps its histogram block (§5.13): emptied, with a
+	 * few vector stores (a loop of 32 atomic stores was ~110
+	 * instructions a spawn, and in a long run nearly every slot has a
+	 * block: one delay across a clock tick is enough).  Plain stores:
+	 * the slot is not published, and the readers of the block are
+	 * outside the C memory model (seq, §7). */
 	if (TT_UNLIKELY(t->hist))
-		for (int i = 0; i < TT_HIST_BUCKETS; i++) {
-			atomic_store_explicit(&t->hist->poll[i], 0, RELAXED);
-			atomic_store_explicit(&t->hist->delay[i], 0, RELAXED);
-		}
+		hist_empty(t->hist);
 	atomic_store_explicit(&t->busy_ns, 0, RELAXED);
 	atomic_store_explicit(&t->self_wakes, 0, RELAXED);
 	atomic_store_explicit(&t->wakers, 0, RELAXED);
 	t->runtime_id = rt->id;
 	t->rt = rt;
 	t->free_root = opts ? opts->free_root : NULL;
-	t->result = 0;
 	t->joiners = NULL;
 	t->guards = NULL;
 	/* Linked before it can run: its completion reports to the group. */
@@ -270,7 +311,6 @@ spawn(tt_runtime *rt, const tt_spawn_opts *opts, tt_frame *root, const tt_site *
 	atomic_store_explicit(&t->handles, 1, RELAXED);
 	/* handle + alive + queued */
 	atomic_store_explicit(&t->sched, 3 * SCHED_REF | SCHED_NOTIFIED, RELAXED);
-	atomic_fetch_add_explicit(&rt->live, 1, RELAXED);
 	TT_RECORD(tt_registry_tasks_live(1));
 	seq_leave(t);
 	/* Publishing the id makes the slot visible to readers: last. */
@@ -415,7 +455,8 @@ intptr_t tt_task_result(tt_handle h)
 	tt_task *t = tt_handle_get(h, TT_HANDLE_READ, "tt_task_result");
 	if (!t)
 		return -errno;
-	intptr_t r = t->result;
+	/* Before completion the word holds the joins, not a result. */
+	intptr_t r = tt_task_done(t) ? t->result : 0;
 	return borrowed_gone(h, t)
 		   ? tt_handle_misuse("tt_task_result", "stale task handle", TT_ESTALE)
 		   : r;
@@ -559,23 +600,29 @@ static void complete(tt_task *t, intptr_t result, int cancelled)
 		tt_guards_release(t, NULL);
 	tt_frame *root = atomic_load_explicit(&t->root, RELAXED);
 	atomic_store_explicit(&t->root, NULL, RELAXED);
-	if (t->free_root)
+	/* TT_SPAWN's frame: freed with the slot (spent_root); a program's
+	 * own free_root runs now, when the task ends, as runtime.h says. */
+	void *spent = NULL;
+	if (t->free_root == tt_frame_free)
+		spent = root;
+	else if (t->free_root)
 		t->free_root(root);
-	t->result = result;
+	t->spent_root = spent;
 	atomic_store_explicit(&t->state, cancelled ? TT_STATE_CANCELLED : TT_STATE_DONE,
 			      RELAXED);
 	/* Under the lock: a join future may be cancelled and freed by its own
 	 * worker as soon as we let go of it. */
 	tt_lockword_lock(&t->join_lock);
+	tt_join *joiners = t->joiners;
+	t->result = result; /* (in the joiners' room) */
 	atomic_fetch_or_explicit(&t->sched, SCHED_COMPLETE, SEQ_CST);
-	for (tt_join *j = t->joiners, *next; j; j = next) {
+	for (tt_join *j = joiners, *next; j; j = next) {
 		next = j->next;
 		j->prev = j->next = NULL;
 		tt_waker w = j->waker;
 		j->waker.task = NULL;
 		tt_waker_wake(&w);
 	}
-	t->joiners = NULL;
 	tt_lockword_unlock(&t->join_lock);
 	/* The system call only for a thread asleep in tt_task_wait: most
 	 * tasks are joined by a task, or never. */
@@ -741,7 +788,6 @@ static inline __attribute__((always_inline)) void tt_task_poll_inline(tt_worker 
 		if (fr)
 			flight_poll(fr, w, t, cancelled ? TT_EV_CANCEL : TT_EV_DONE);
 		seq_leave(t);
-		atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
 		/* Clear RUNNING (set: subtracting clears it) and drop the alive
 		 * and queue references. */
 		s = atomic_fetch_sub_explicit(&t->sched, SCHED_RUNNING + 2 * SCHED_REF, ACQ_REL);
@@ -819,7 +865,6 @@ void tt_task_abandon(tt_task *t)
 		tt_flight_here(TT_EV_CANCEL, tt_task_id_of(t), 0, 0, 0);
 	tt__tls_task = prev;
 	atomic_fetch_and_explicit(&t->sched, ~SCHED_RUNNING, RELEASE);
-	atomic_fetch_sub_explicit(&t->rt->live, 1, RELAXED);
 	tt_task_unref(t); /* alive */
 }
 
@@ -904,7 +949,10 @@ TT_DISPATCH static tt_poll join_poll(tt_join *j, tt_cx *cx)
 	}
 	tt_lockword_unlock(&t->join_lock);
 	j->leaf.frame.result = t->result;
-	tt_wait_clear(&j->leaf.wait);
+	/* Set only by a pending poll: a join of a task already done (the
+	 * usual one) finds the record tt_join_init cleared. */
+	if (j->leaf.wait.kind)
+		tt_wait_clear(&j->leaf.wait);
 	j->task = NULL;
 	tt_task_unref(t);
 	return TT_READY;

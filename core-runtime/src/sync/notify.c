@@ -1,7 +1,10 @@
 /* Notify: FIFO waiters, one stored permit, notify_one / notify_all. */
 #include "runtime/internal.h"
 
+/* tt_notified.w.want (sync.h): how the waiter was woken. */
 enum { WAITING = 0, NOTIFIED_ONE = 1, NOTIFIED_ALL = 2 };
+_Static_assert(sizeof(tt_notified) == sizeof(tt_leaf) + sizeof(void *) + sizeof(tt_waiter),
+	       "no word of its own for how it was woken");
 
 static tt_poll notified_poll(tt_notified *n, tt_cx *cx);
 static void notified_drop(tt_notified *n);
@@ -31,14 +34,14 @@ void tt_notified_init(tt_notified *w, tt_notify *n)
 	tt_wait_clear(&w->leaf.wait);
 	tt_waiter_init(&w->w);
 	w->notify = n;
-	w->how = WAITING;
+	w->w.want = WAITING;
 }
 
 static void notify_one_locked(tt_notify *n)
 {
 	tt_waiter *w = tt_waitq_wake_first(&n->waiters);
 	if (w)
-		tt_container_of(w, tt_notified, w)->how = NOTIFIED_ONE;
+		w->want = NOTIFIED_ONE;
 	else
 		n->permit = 1;
 }
@@ -58,7 +61,7 @@ void tt_notify_all(tt_notify *n)
 	n->waiters.head = n->waiters.tail = NULL;
 	tt_waiter *w;
 	while ((w = tt_waitq_wake_first(&now)))
-		tt_container_of(w, tt_notified, w)->how = NOTIFIED_ALL;
+		w->want = NOTIFIED_ALL;
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -66,11 +69,11 @@ static tt_poll notified_poll(tt_notified *self, tt_cx *cx)
 {
 	tt_notify *n = self->notify;
 	pthread_mutex_lock(&n->lock);
-	if (self->how == WAITING && !self->w.queued && n->permit) {
+	if (self->w.want == WAITING && !self->w.queued && n->permit) {
 		n->permit = 0;
-		self->how = NOTIFIED_ONE;
+		self->w.want = NOTIFIED_ONE;
 	}
-	if (self->how != WAITING) {
+	if (self->w.want != WAITING) {
 		tt_waiter_leave(&n->waiters, &self->w);
 		pthread_mutex_unlock(&n->lock);
 		tt_wait_clear(&self->leaf.wait);
@@ -90,7 +93,7 @@ static void notified_drop(tt_notified *self)
 	tt_notify *n = self->notify;
 	pthread_mutex_lock(&n->lock);
 	/* A notify_one we were handed but never used goes to the next. */
-	if (tt_waiter_leave(&n->waiters, &self->w) && self->how == NOTIFIED_ONE)
+	if (tt_waiter_leave(&n->waiters, &self->w) && self->w.want == NOTIFIED_ONE)
 		notify_one_locked(n);
 	pthread_mutex_unlock(&n->lock);
 	tt_wait_clear(&self->leaf.wait);

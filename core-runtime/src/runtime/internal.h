@@ -601,12 +601,16 @@ int tt_clock_start(void);
 void tt_clock_busy(void);
 void tt_clock_idle(void);
 
-/* On a worker, the stamp its last poll ended (at most one poll stale)
- * instead of reading the clock again. */
+/* On a worker, the later of the stamp its last poll ended and the clock
+ * thread's copy, instead of reading the clock again: a wake or a wait
+ * late in a long poll is not stamped with the poll's start. */
 static inline uint64_t tt_clock_cached(void)
 {
 	tt_worker *w = tt__tls_worker;
-	return w ? w->now : tt_stamp_ns();
+	if (!w)
+		return tt_stamp_ns();
+	uint64_t recent = tt_stamp_recent();
+	return recent > w->now ? recent : w->now;
 }
 
 /* Put a notified task on a queue (the caller holds its queue reference). */

@@ -86,7 +86,8 @@ static inline void seq_leave(tt_task *t)
  * scheduled delay as long as that poll -- a histogram block (§5.13, 136
  * bytes) for nearly every task of a burst.  Every TT_SPAWN_RESTAMP-th
  * spawn on a worker reads the clock (one read per 64 spawns, a few
- * microseconds of them, below the coarse clock's tick). */
+ * microseconds of them, below the coarse clock's tick): the clock
+ * thread's copy alone may be two ticks behind. */
 static inline uint64_t spawn_stamp(void)
 {
 	if (!TT_RECORDING)
@@ -96,7 +97,8 @@ static inline uint64_t spawn_stamp(void)
 		return tt_stamp_ns();
 	if (TT_UNLIKELY(++w->spawns % TT_SPAWN_RESTAMP == 0))
 		w->spawn_now = tt_stamp_ns();
-	return w->now > w->spawn_now ? w->now : w->spawn_now;
+	uint64_t cached = tt_clock_cached();
+	return cached > w->spawn_now ? cached : w->spawn_now;
 }
 
 /* ---- labels ----

@@ -1,0 +1,554 @@
+/* The model of tasktrace top, shared by batch mode and the interactive
+ * view: sampling (the snapshot brought up to date, as the profiler and
+ * the watchdog do), each task's rates between two samples of it, the
+ * header, the findings, the filter and the sort, and the words of a row
+ * (format.c's, as ps prints them). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "top.h"
+
+const char *const top_col_head[TOP_COL_MAX_] = {
+#define XX(name, head, width) head,
+    TOP_COLUMN_MAP(XX)
+#undef XX
+};
+static const unsigned col_width[TOP_COL_MAX_] = {
+#define XX(name, head, width) width,
+    TOP_COLUMN_MAP(XX)
+#undef XX
+};
+
+uint64_t top_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void top_sleep_until(uint64_t deadline_ns)
+{
+	struct timespec ts = {(time_t)(deadline_ns / 1000000000ull),
+			      (long)(deadline_ns % 1000000000ull)};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+int top_model_init(top_model *m, cli_session *s, const cli_opts *o)
+{
+	memset(m, 0, sizeof(*m));
+	m->s = s;
+	m->o = o;
+	m->snap = s->snap;
+	m->sort_col = TOP_COL_BUSY;
+	m->state = o->state;
+	return 0;
+}
+
+void top_model_free(top_model *m)
+{
+	free(m->prev);
+	free(m->rows);
+	free(m->order);
+	tt_diag_free(m->diag);
+	if (m->have_re)
+		regfree(&m->re);
+	memset(m, 0, sizeof(*m));
+}
+
+static int cmp_prev(const void *a, const void *b)
+{
+	const top_prev *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Keep this sample's counters for the next one's rates.  A torn or
+ * inconsistent record's counters are no moment's: the task then has no
+ * rates in the next frame rather than made-up ones. */
+static int keep_prev(top_model *m)
+{
+	top_prev *p = malloc((m->nrows ? m->nrows : 1) * sizeof(*p));
+	size_t n = 0;
+
+	if (!p)
+		return -1;
+	for (size_t i = 0; i < m->nrows; i++) {
+		const top_row *r = &m->rows[i];
+		if (r->bad)
+			continue;
+		p[n++] = (top_prev){r->t->raw.id,    r->t->raw.created_ns, r->t->raw.spawn_site,
+				    r->t->raw.polls, r->t->raw.busy_ns,	   r->t->raw.wakes};
+	}
+	qsort(p, n, sizeof(*p), cmp_prev);
+	free(m->prev);
+	m->prev = p;
+	m->nprev = n;
+	m->prev_now_ns = m->now_ns;
+	return 0;
+}
+
+/* The same task in the sample before: the same id and the same spawn
+ * (created stamp and site), so a slot reused by a newer task, or a
+ * registry that hands an id out twice, never lends its counters. */
+static const top_prev *find_prev(const top_model *m, const tt_rtask *t)
+{
+	top_prev key = {.id = t->id};
+	const top_prev *p = bsearch(&key, m->prev, m->nprev, sizeof(key), cmp_prev);
+
+	if (!p || p->created_ns != t->created_ns || p->spawn_site != t->spawn_site)
+		return NULL;
+	return p;
+}
+
+static double per_s(uint64_t now, uint64_t before, uint64_t dt_ns)
+{
+	return (double)(now - before) * 1e9 / (double)dt_ns;
+}
+
+static void rate_row(top_model *m, top_row *r)
+{
+	const tt_rtask *t = &r->t->raw;
+	uint64_t dt = m->now_ns - m->prev_now_ns;
+	const top_prev *p = r->bad || !dt ? NULL : find_prev(m, t);
+
+	r->busy_pct = r->polls_s = r->wakes_s = -1;
+	/* Counters only grow: one that went back is not the same task's. */
+	if (!p || t->polls < p->polls || t->busy_ns < p->busy_ns || t->wakes < p->wakes)
+		return;
+	r->rated = 1;
+	r->polls_s = per_s(t->polls, p->polls, dt);
+	r->wakes_s = per_s(t->wakes, p->wakes, dt);
+	r->busy_pct = per_s(t->busy_ns, p->busy_ns, dt) / 1e7;
+	m->polls_s += r->polls_s;
+	m->wakes_s += r->wakes_s;
+}
+
+static void fill_row(top_model *m, top_row *r, const tt_stask *t)
+{
+	tt_fmt_task v;
+
+	memset(r, 0, sizeof(*r));
+	r->t = t;
+	tt_snapshot_view(m->snap, t, &v);
+	r->bad = v.bad_record != 0;
+	r->p50 = r->p99 = r->sched_p50 = -1;
+	if (!r->bad && t->raw.hist_buckets && !(t->raw.hist_flags & TT_RHIST_BAD)) {
+		r->p50 = tt_hist_percentile(t->raw.poll_hist, t->raw.hist_buckets, 50);
+		r->p99 = tt_hist_percentile(t->raw.poll_hist, t->raw.hist_buckets, 99);
+		r->sched_p50 = tt_hist_percentile(t->raw.delay_hist, t->raw.hist_buckets, 50);
+	}
+	/* The duration the WAIT column words, as a number to sort by. */
+	uint64_t since = 0;
+	if (r->bad)
+		since = 0;
+	else if (t->raw.state == TT_STATE_SCHEDULED)
+		since = t->raw.wake_ns;
+	else if (t->raw.state == TT_STATE_IDLE && v.leaf)
+		since = v.leaf->wait_since_ns;
+	r->wait_ns = since && since <= m->now_ns ? m->now_ns - since : 0;
+	if (r->bad)
+		m->nbad++;
+	else if (t->raw.state <= TT_STATE_CANCELLED)
+		m->by_state[t->raw.state]++;
+	rate_row(m, r);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The findings of this sample, and '!' on the rows they name. */
+static void diagnose(top_model *m)
+{
+	tt_diag_opts o;
+
+	tt_diag_free(m->diag);
+	tt_diag_opts_init(&o);
+	o.all = m->o->all;
+	/* Read without stopping: a finding stands only if its tasks read
+	 * the same again afterwards. */
+	o.recheck = m->s->core ? NULL : &m->s->target.mem;
+	m->diag = m->s->core ? tt_diagnose(m->snap, m->now_ns, &o)
+			     : tt_diagnose_update(m->snap, m->now_ns, &o);
+	if (!m->diag)
+		return;
+	size_t n = 0, cap = 0;
+	uint64_t *ids = NULL;
+	for (size_t k = 0; k < m->diag->n; k++) {
+		const tt_diag_finding *f = &m->diag->findings[k];
+		size_t need = n + 2 + f->ncycle + (f->ids ? f->count : 0);
+		if (need > cap) {
+			uint64_t *p = realloc(ids, (cap = need * 2) * sizeof(*ids));
+			if (!p)
+				break;
+			ids = p;
+		}
+		ids[n++] = f->task_id;
+		if (f->other_id)
+			ids[n++] = f->other_id;
+		for (uint32_t c = 0; c < f->ncycle; c++)
+			ids[n++] = f->cycle[c];
+		for (uint64_t c = 0; f->ids && c < f->count; c++)
+			ids[n++] = f->ids[c];
+	}
+	qsort(ids, n, sizeof(*ids), cmp_u64);
+	for (size_t i = 0; i < m->nrows && n; i++)
+		m->rows[i].finding =
+		    bsearch(&m->rows[i].t->raw.id, ids, n, sizeof(*ids), cmp_u64) != NULL;
+	free(ids);
+}
+
+int top_sample(top_model *m)
+{
+	char err[256] = "";
+	cli_session *s = m->s;
+
+	if (m->ended)
+		return -1;
+	if (m->frames) {
+		if (s->core)
+			return 0; /* a core holds still: one sample is all */
+		if (keep_prev(m)) {
+			snprintf(m->ended_msg, sizeof(m->ended_msg), "out of memory");
+			return m->ended = 1, -1;
+		}
+		int rc = tt_snapshot_update(m->snap, s->target.mem, err, sizeof(err));
+		if (rc < 0) {
+			/* The rows point into the snapshot, which has no tasks
+			 * now: the last frame stays as text (the caller's). */
+			snprintf(m->ended_msg, sizeof(m->ended_msg), "%s: %s", cli_target_name(s),
+				 err[0] ? err : tt_strerror(rc));
+			m->nrows = m->nshown = 0;
+			return m->ended = 1, -1;
+		}
+		tt_snapshot_set_target(m->snap, (uint64_t)s->target.pid);
+	}
+	m->frames++;
+	m->now_ns = s->core ? s->now_ns : tt_live_now(s->target.pid, m->snap->now_ns);
+	if (m->frames == 1)
+		m->prev_now_ns = m->now_ns;
+
+	tt_list_opts lo;
+	tt_list_opts_init(&lo);
+	lo.all = m->o->all;
+	lo.name_regex = m->o->name;
+	lo.labels = m->o->labels;
+	lo.nlabels = (size_t)m->o->nlabels;
+	size_t n;
+	const tt_stask **sel = tt_task_select(m->snap, &lo, &n, err, sizeof(err));
+	if (!sel) {
+		snprintf(m->ended_msg, sizeof(m->ended_msg), "%s", err);
+		m->nrows = m->nshown = 0;
+		return m->ended = 1, -1;
+	}
+	if (n > m->rows_cap) {
+		top_row *r = realloc(m->rows, n * sizeof(*r));
+		size_t *o = realloc(m->order, n * sizeof(*o));
+		if (r)
+			m->rows = r;
+		if (o)
+			m->order = o;
+		if (!r || !o) {
+			free(sel);
+			snprintf(m->ended_msg, sizeof(m->ended_msg), "out of memory");
+			m->nrows = m->nshown = 0;
+			return m->ended = 1, -1;
+		}
+		m->rows_cap = n;
+	}
+	memset(m->by_state, 0, sizeof(m->by_state));
+	m->nbad = 0;
+	m->polls_s = m->wakes_s = 0;
+	for (size_t i = 0; i < n; i++)
+		fill_row(m, &m->rows[i], sel[i]);
+	m->nrows = n;
+	free(sel);
+	m->workers = m->workers_busy = 0;
+	for (size_t i = 0; i < m->snap->nworkers; i++) {
+		uint32_t st = m->snap->workers[i].state;
+		m->workers += st == TT_WORKER_IDLE || st == TT_WORKER_POLLING;
+		m->workers_busy += st == TT_WORKER_POLLING;
+	}
+	diagnose(m);
+	top_model_view(m);
+	return 0;
+}
+
+/* ---- filter and sort ---- */
+
+int top_set_filter(top_model *m, const char *re, char *err, size_t errlen)
+{
+	regex_t x;
+	int rc;
+
+	if (!re[0]) {
+		if (m->have_re)
+			regfree(&m->re);
+		m->have_re = 0;
+		m->filter[0] = 0;
+		return 0;
+	}
+	if ((rc = regcomp(&x, re, REG_EXTENDED | REG_NOSUB | REG_ICASE))) {
+		regerror(rc, &x, err, errlen);
+		return -1;
+	}
+	if (m->have_re)
+		regfree(&m->re);
+	m->re = x;
+	m->have_re = 1;
+	snprintf(m->filter, sizeof(m->filter), "%s", re);
+	return 0;
+}
+
+/* The filter is over the words shown (name, labels, where), so it costs a
+ * formatting of each task, paid only while a filter is set. */
+static int shown(const top_model *m, const top_row *r)
+{
+	if (m->state >= 0 && (r->bad || r->t->raw.state != (uint32_t)m->state))
+		return 0;
+	if (!m->have_re)
+		return 1;
+	if (!regexec(&m->re, r->t->raw.name, 0, NULL, 0))
+		return 1;
+	char buf[1024];
+	tt_fbuf b;
+	tt_fmt_task v;
+	tt_fb_init(&b, buf, sizeof(buf));
+	tt_fmt_labels(&b, &r->t->raw);
+	if (buf[0] && !regexec(&m->re, buf, 0, NULL, 0))
+		return 1;
+	tt_snapshot_view(m->snap, r->t, &v);
+	tt_fb_init(&b, buf, sizeof(buf));
+	tt_fmt_where(&b, &v);
+	return !regexec(&m->re, buf, 0, NULL, 0);
+}
+
+static const char *where_key(const top_model *m, const top_row *r)
+{
+	tt_fmt_task v;
+
+	tt_snapshot_view(m->snap, r->t, &v);
+	return v.where_func ? v.where_func : "";
+}
+
+static int cmp_d(double a, double b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* Numbers sort biggest first, words in order; 'r' turns either round. */
+static int col_descends(int col)
+{
+	return col != TOP_COL_ID && col != TOP_COL_NAME && col != TOP_COL_STATE &&
+	       col != TOP_COL_WHERE;
+}
+
+static int cmp_rows(const void *a, const void *b, void *ctx)
+{
+	const top_model *m = ctx;
+	const top_row *x = &m->rows[*(const size_t *)a], *y = &m->rows[*(const size_t *)b];
+	int c = 0;
+
+	switch (m->sort_col) {
+	case TOP_COL_NAME:
+		c = strcmp(x->t->raw.name, y->t->raw.name);
+		break;
+	case TOP_COL_STATE:
+		c = cmp_d(x->bad ? 99 : x->t->raw.state, y->bad ? 99 : y->t->raw.state);
+		break;
+	case TOP_COL_WAIT:
+		c = x->wait_ns < y->wait_ns ? -1 : x->wait_ns > y->wait_ns;
+		break;
+	case TOP_COL_BUSY:
+		c = cmp_d(x->busy_pct, y->busy_pct);
+		break;
+	case TOP_COL_POLLS:
+		c = cmp_d(x->polls_s, y->polls_s);
+		break;
+	case TOP_COL_WAKES:
+		c = cmp_d(x->wakes_s, y->wakes_s);
+		break;
+	case TOP_COL_P50:
+		c = cmp_d(x->p50, y->p50);
+		break;
+	case TOP_COL_P99:
+		c = cmp_d(x->p99, y->p99);
+		break;
+	case TOP_COL_SCHED:
+		c = cmp_d(x->sched_p50, y->sched_p50);
+		break;
+	case TOP_COL_WHERE:
+		c = strcmp(where_key(m, x), where_key(m, y));
+		break;
+	}
+	if (col_descends(m->sort_col))
+		c = -c;
+	if (m->reverse)
+		c = -c;
+	if (!c) /* ties in id order, whichever way */
+		c = x->t->raw.id < y->t->raw.id ? -1 : x->t->raw.id > y->t->raw.id;
+	return c;
+}
+
+void top_model_view(top_model *m)
+{
+	m->nshown = 0;
+	for (size_t i = 0; i < m->nrows; i++)
+		if (shown(m, &m->rows[i]))
+			m->order[m->nshown++] = i;
+	qsort_r(m->order, m->nshown, sizeof(*m->order), cmp_rows, m);
+}
+
+/* ---- words ---- */
+
+static void rate(tt_fbuf *b, double v)
+{
+	char n[32];
+
+	if (v < 0)
+		tt_fb_str(b, "-");
+	else {
+		snprintf(n, sizeof(n), v >= 100 || v == 0 ? "%.0f" : "%.1f", v);
+		tt_fb_str(b, n);
+	}
+}
+
+static void bucket(tt_fbuf *b, const top_row *r, int i)
+{
+	if (i < 0)
+		tt_fb_str(b, "-");
+	else
+		tt_fmt_hist_bucket(b, (uint32_t)i, r->t->raw.hist_buckets);
+}
+
+void top_fmt_cell(const top_model *m, const top_row *r, int col, tt_fbuf *b)
+{
+	tt_fmt_task v;
+
+	tt_snapshot_view(m->snap, r->t, &v);
+	switch (col) {
+	case TOP_COL_ID:
+		tt_fb_u64(b, r->t->raw.id);
+		break;
+	case TOP_COL_NAME:
+		tt_fb_text(b, r->t->raw.name);
+		break;
+	case TOP_COL_STATE:
+		tt_fmt_state(b, &v);
+		break;
+	case TOP_COL_WAIT:
+		tt_fmt_wait_short(b, &v, m->now_ns);
+		break;
+	case TOP_COL_BUSY:
+		rate(b, r->busy_pct);
+		break;
+	case TOP_COL_POLLS:
+		rate(b, r->polls_s);
+		break;
+	case TOP_COL_WAKES:
+		rate(b, r->wakes_s);
+		break;
+	case TOP_COL_P50:
+		bucket(b, r, r->p50);
+		break;
+	case TOP_COL_P99:
+		bucket(b, r, r->p99);
+		break;
+	case TOP_COL_SCHED:
+		bucket(b, r, r->sched_p50);
+		break;
+	case TOP_COL_WHERE:
+		tt_fmt_where(b, &v);
+		if (r->t->raw.nlabels || r->t->raw.label_flags) {
+			tt_fb_str(b, "  ");
+			tt_fmt_labels(b, &r->t->raw);
+		}
+		break;
+	}
+}
+
+/* S cut to fit LEN bytes at a character boundary (the words are UTF-8). */
+static void put_cut(tt_fbuf *b, const char *s, size_t len)
+{
+	size_t n = strlen(s);
+	char tmp[256];
+
+	if (n > len) {
+		n = len;
+		while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	if (n >= sizeof(tmp))
+		n = sizeof(tmp) - 1;
+	memcpy(tmp, s, n);
+	tmp[n] = 0;
+	tt_fb_str(b, tmp);
+}
+
+void top_fmt_heads(const top_model *m, tt_fbuf *b)
+{
+	size_t base = b->len, col = 2;
+
+	tt_fb_str(b, "  ");
+	for (int c = 0; c < TOP_COL_MAX_; c++) {
+		tt_fb_pad(b, base + col);
+		tt_fb_str(b, top_col_head[c]);
+		if (c == m->sort_col)
+			tt_fb_str(b, m->reverse ^ col_descends(c) ? "v" : "^");
+		col += col_width[c];
+	}
+}
+
+void top_fmt_row(const top_model *m, const top_row *r, tt_fbuf *b)
+{
+	size_t base = b->len, col = 2;
+	char cell[1024];
+	tt_fbuf cb;
+
+	tt_fb_str(b, r->finding ? "! " : "  ");
+	for (int c = 0; c < TOP_COL_MAX_; c++) {
+		if (c)
+			tt_fb_pad(b, base + col);
+		tt_fb_init(&cb, cell, sizeof(cell));
+		top_fmt_cell(m, r, c, &cb);
+		if (col_width[c])
+			put_cut(b, cell, col_width[c] - 1);
+		else
+			tt_fb_str(b, cell);
+		col += col_width[c];
+	}
+}
+
+void top_fmt_header(const top_model *m, int line, tt_fbuf *b)
+{
+	char n[160];
+
+	if (line == 0) {
+		snprintf(n, sizeof(n), "tasks: %zu", m->nrows);
+		tt_fb_str(b, n);
+		for (int st = 0; st <= TT_STATE_CANCELLED; st++) {
+			snprintf(n, sizeof(n), ", %zu %s", m->by_state[st],
+				 tt_state_name((uint32_t)st));
+			tt_fb_str(b, n);
+		}
+		if (m->nbad) {
+			snprintf(n, sizeof(n), ", %zu torn (not shown as fact)", m->nbad);
+			tt_fb_str(b, n);
+		}
+		return;
+	}
+	tt_fb_str(b, "polls/s ");
+	rate(b, m->frames > 1 ? m->polls_s : -1);
+	tt_fb_str(b, ", wakes/s ");
+	rate(b, m->frames > 1 ? m->wakes_s : -1);
+	snprintf(n, sizeof(n), ", workers busy %u/%u, findings %zu", m->workers_busy, m->workers,
+		 m->diag ? m->diag->n : 0);
+	tt_fb_str(b, n);
+}

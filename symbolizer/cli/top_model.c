@@ -498,7 +498,8 @@ void top_fmt_heads(const top_model *m, tt_fbuf *b)
 
 	tt_fb_str(b, "  ");
 	for (int c = 0; c < TOP_COL_MAX_; c++) {
-		tt_fb_pad(b, base + col);
+		if (c)
+			tt_fb_pad(b, base + col);
 		tt_fb_str(b, top_col_head[c]);
 		if (c == m->sort_col)
 			tt_fb_str(b, m->reverse ^ col_descends(c) ? "v" : "^");

@@ -19,8 +19,8 @@
 	XX(STATE, "STATE", 10)  \
 	XX(WAIT, "WAIT", 24)    \
 	XX(BUSY, "BUSY%", 7)    \
-	XX(POLLS, "POLLS/S", 8) \
-	XX(WAKES, "WAKES/S", 8) \
+	XX(POLLS, "POLLS/S", 9) \
+	XX(WAKES, "WAKES/S", 9) \
 	XX(P50, "P50", 9)       \
 	XX(P99, "P99", 9)       \
 	XX(SCHED, "SCHED", 9)   \

@@ -21,9 +21,9 @@
 	XX(BUSY, "BUSY%", 7)    \
 	XX(POLLS, "POLLS/S", 9) \
 	XX(WAKES, "WAKES/S", 9) \
-	XX(P50, "P50", 9)       \
-	XX(P99, "P99", 9)       \
-	XX(SCHED, "SCHED", 9)   \
+	XX(P50, "P50", 10)      \
+	XX(P99, "P99", 10)      \
+	XX(SCHED, "SCHED", 10)  \
 	XX(WHERE, "WHERE", 0)
 
 enum top_col {
@@ -34,6 +34,9 @@ enum top_col {
 };
 extern const char *const top_col_head[TOP_COL_MAX_];
 
+/* The share of a core the diagnosis may take (top_model.c diagnose). */
+#define TOP_DIAG_SHARE 0.02
+
 /* A task's numbers over the interval between two samples of it. */
 typedef struct top_row {
 	const tt_stask *t; /* into the model's snapshot, valid until the next sample */
@@ -41,8 +44,10 @@ typedef struct top_row {
 	int bad;	   /* torn or inconsistent: no state, wait or rates shown */
 	int finding;	   /* a finding of the diagnosis names it */
 	double busy_pct, polls_s, wakes_s;
+	/* top_row_keys: worked out for the rows shown, or all when sorted by them */
 	int p50, p99, sched_p50; /* histogram buckets (tt_fmt_hist_bucket), -1 none */
 	uint64_t wait_ns;	 /* how long it has waited (idle) or been runnable */
+	const char *where;	 /* sorted by where: its function's name, "" */
 } top_row;
 
 /* What the model keeps of a task from one sample to the next. */
@@ -68,7 +73,12 @@ typedef struct top_model {
 	size_t nbad; /* torn or inconsistent records this sample */
 	double polls_s, wakes_s;
 	unsigned workers_busy, workers;
-	tt_diag_report *diag; /* this sample's findings, NULL */
+	tt_diag_report *diag;		     /* the findings, NULL */
+	uint64_t diag_now_ns;		     /* the target's clock when they were made */
+	uint64_t diag_mono_ns, diag_cost_ns; /* our clock then, and their CPU */
+	uint64_t *diag_ids;		     /* the ids they name, sorted */
+	size_t ndiag_ids;
+	size_t prev_at; /* find_prev's cursor */
 	/* the view */
 	int sort_col, reverse;
 	int state; /* TT_STATE_* shown, -1 every one */
@@ -87,6 +97,8 @@ void top_model_free(top_model *m);
  * then filter and sort.  Returns 0, or -1 when the target cannot be read
  * any more (M->ended set, M->ended_msg says why, the last rows kept). */
 int top_sample(top_model *m);
+/* R's histogram percentiles and wait duration. */
+void top_row_keys(const top_model *m, top_row *r);
 /* Filter and sort again (after a key changed the view). */
 void top_model_view(top_model *m);
 /* Set the filter regex (name, labels, where); "" clears it.  0, or -1

@@ -80,7 +80,8 @@ static void json_frame(top_model *m, uint64_t interval_ns)
 	s->now_ns = m->now_ns; /* the document's clock is this frame's */
 	json_doc_begin(stdout, s, "top");
 	for (size_t i = 0; i < m->nshown; i++) {
-		const top_row *r = &m->rows[m->order[i]];
+		top_row *r = &m->rows[m->order[i]];
+		top_row_keys(m, r);
 		fputs(i ? ",{" : "{", stdout);
 		tt_json_task_fields(stdout, m->snap, m->now_ns, r->t);
 		printf(",\"top\":{\"rated\":%s,\"finding\":%s,\"wait_ns\":%" PRIu64,

@@ -53,6 +53,7 @@ void top_model_free(top_model *m)
 	free(m->prev);
 	free(m->rows);
 	free(m->order);
+	free(m->diag_ids);
 	tt_diag_free(m->diag);
 	if (m->have_re)
 		regfree(&m->re);
@@ -83,7 +84,12 @@ static int keep_prev(top_model *m)
 		p[n++] = (top_prev){r->t->raw.id,    r->t->raw.created_ns, r->t->raw.spawn_site,
 				    r->t->raw.polls, r->t->raw.busy_ns,	   r->t->raw.wakes};
 	}
-	qsort(p, n, sizeof(*p), cmp_prev);
+	/* The rows come in id order (tt_task_select): no sort, unless not. */
+	for (size_t i = 1; i < n; i++)
+		if (p[i - 1].id > p[i].id) {
+			qsort(p, n, sizeof(*p), cmp_prev);
+			break;
+		}
 	free(m->prev);
 	m->prev = p;
 	m->nprev = n;
@@ -94,11 +100,19 @@ static int keep_prev(top_model *m)
 /* The same task in the sample before: the same id and the same spawn
  * (created stamp and site), so a slot reused by a newer task, or a
  * registry that hands an id out twice, never lends its counters. */
-static const top_prev *find_prev(const top_model *m, const tt_rtask *t)
+static const top_prev *find_prev(top_model *m, const tt_rtask *t)
 {
-	top_prev key = {.id = t->id};
-	const top_prev *p = bsearch(&key, m->prev, m->nprev, sizeof(key), cmp_prev);
+	const top_prev *p = NULL;
 
+	/* Rows in id order walk the sorted list once; else a search. */
+	while (m->prev_at < m->nprev && m->prev[m->prev_at].id < t->id)
+		m->prev_at++;
+	if (m->prev_at < m->nprev && m->prev[m->prev_at].id == t->id) {
+		p = &m->prev[m->prev_at];
+	} else {
+		top_prev key = {.id = t->id};
+		p = bsearch(&key, m->prev, m->nprev, sizeof(key), cmp_prev);
+	}
 	if (!p || p->created_ns != t->created_ns || p->spawn_site != t->spawn_site)
 		return NULL;
 	return p;
@@ -127,34 +141,42 @@ static void rate_row(top_model *m, top_row *r)
 	m->wakes_s += r->wakes_s;
 }
 
+/* Only what the header and the rates need: the rest of a row is worked out
+ * for the rows shown (top_row_keys), or for every row only when the sort
+ * asks for it, so 100k tasks cost a pass over counters. */
 static void fill_row(top_model *m, top_row *r, const tt_stask *t)
 {
-	tt_fmt_task v;
-
 	memset(r, 0, sizeof(*r));
 	r->t = t;
-	tt_snapshot_view(m->snap, t, &v);
-	r->bad = v.bad_record != 0;
+	/* as tt_snapshot_view says it: a torn record's state is no moment's */
+	r->bad = t->error == TT_R_TORN || t->error == TT_R_INCONSISTENT;
 	r->p50 = r->p99 = r->sched_p50 = -1;
-	if (!r->bad && t->raw.hist_buckets && !(t->raw.hist_flags & TT_RHIST_BAD)) {
-		r->p50 = tt_hist_percentile(t->raw.poll_hist, t->raw.hist_buckets, 50);
-		r->p99 = tt_hist_percentile(t->raw.poll_hist, t->raw.hist_buckets, 99);
-		r->sched_p50 = tt_hist_percentile(t->raw.delay_hist, t->raw.hist_buckets, 50);
-	}
-	/* The duration the WAIT column words, as a number to sort by. */
-	uint64_t since = 0;
-	if (r->bad)
-		since = 0;
-	else if (t->raw.state == TT_STATE_SCHEDULED)
-		since = t->raw.wake_ns;
-	else if (t->raw.state == TT_STATE_IDLE && v.leaf)
-		since = v.leaf->wait_since_ns;
-	r->wait_ns = since && since <= m->now_ns ? m->now_ns - since : 0;
 	if (r->bad)
 		m->nbad++;
 	else if (t->raw.state <= TT_STATE_CANCELLED)
 		m->by_state[t->raw.state]++;
 	rate_row(m, r);
+}
+
+void top_row_keys(const top_model *m, top_row *r)
+{
+	const tt_rtask *t = &r->t->raw;
+
+	r->p50 = r->p99 = r->sched_p50 = -1;
+	r->wait_ns = 0;
+	if (r->bad)
+		return;
+	if (t->hist_buckets && !(t->hist_flags & TT_RHIST_BAD)) {
+		r->p50 = tt_hist_percentile(t->poll_hist, t->hist_buckets, 50);
+		r->p99 = tt_hist_percentile(t->poll_hist, t->hist_buckets, 99);
+		r->sched_p50 = tt_hist_percentile(t->delay_hist, t->hist_buckets, 50);
+	}
+	/* The duration the WAIT column words, as a number to sort by. */
+	const tt_sframe *leaf = t->state == TT_STATE_IDLE ? tt_stask_leaf(r->t) : NULL;
+	uint64_t since = t->state == TT_STATE_SCHEDULED ? t->wake_ns
+			 : leaf				? leaf->raw.wait_since_ns
+							: 0;
+	r->wait_ns = since && since <= m->now_ns ? m->now_ns - since : 0;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -164,24 +186,21 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The findings of this sample, and '!' on the rows they name. */
-static void diagnose(top_model *m)
+static uint64_t cpu_ns(void)
 {
-	tt_diag_opts o;
+	struct timespec ts;
 
-	tt_diag_free(m->diag);
-	tt_diag_opts_init(&o);
-	o.all = m->o->all;
-	/* Read without stopping: a finding stands only if its tasks read
-	 * the same again afterwards. */
-	o.recheck = m->s->core ? NULL : &m->s->target.mem;
-	m->diag = m->s->core ? tt_diagnose(m->snap, m->now_ns, &o)
-			     : tt_diagnose_update(m->snap, m->now_ns, &o);
-	if (!m->diag)
-		return;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The ids the findings name, sorted, for the rows' '!'. */
+static void finding_ids(top_model *m)
+{
 	size_t n = 0, cap = 0;
 	uint64_t *ids = NULL;
-	for (size_t k = 0; k < m->diag->n; k++) {
+
+	for (size_t k = 0; m->diag && k < m->diag->n; k++) {
 		const tt_diag_finding *f = &m->diag->findings[k];
 		size_t need = n + 2 + f->ncycle + (f->ids ? f->count : 0);
 		if (need > cap) {
@@ -198,11 +217,46 @@ static void diagnose(top_model *m)
 		for (uint64_t c = 0; f->ids && c < f->count; c++)
 			ids[n++] = f->ids[c];
 	}
-	qsort(ids, n, sizeof(*ids), cmp_u64);
-	for (size_t i = 0; i < m->nrows && n; i++)
+	if (ids)
+		qsort(ids, n, sizeof(*ids), cmp_u64);
+	free(m->diag_ids);
+	m->diag_ids = ids;
+	m->ndiag_ids = ids ? n : 0;
+}
+
+/* The findings, and '!' on the rows they name.  The diagnosis of 100k
+ * tasks that all rest past a threshold costs more than the rest of a
+ * sample: it runs again only once TOP_DIAG_SHARE of a core has paid for
+ * the last run, and the header says how old the findings are. */
+static void diagnose(top_model *m)
+{
+	uint64_t mono = top_mono_ns();
+
+	/* The first sample of a live target is the rates' baseline: the
+	 * first frame shows at once, the findings come with the next. */
+	if (m->frames == 1 && !m->s->core)
+		return;
+	if (!m->diag || m->s->core ||
+	    (double)(mono - m->diag_mono_ns) * TOP_DIAG_SHARE >= (double)m->diag_cost_ns) {
+		tt_diag_opts o;
+		uint64_t cpu0 = cpu_ns();
+		tt_diag_free(m->diag);
+		tt_diag_opts_init(&o);
+		o.all = m->o->all;
+		/* Read without stopping: a finding stands only if its tasks
+		 * read the same again afterwards. */
+		o.recheck = m->s->core ? NULL : &m->s->target.mem;
+		m->diag = m->s->core ? tt_diagnose(m->snap, m->now_ns, &o)
+				     : tt_diagnose_update(m->snap, m->now_ns, &o);
+		m->diag_now_ns = m->now_ns;
+		m->diag_mono_ns = mono;
+		m->diag_cost_ns = cpu_ns() - cpu0;
+		finding_ids(m);
+	}
+	for (size_t i = 0; i < m->nrows; i++)
 		m->rows[i].finding =
-		    bsearch(&m->rows[i].t->raw.id, ids, n, sizeof(*ids), cmp_u64) != NULL;
-	free(ids);
+		    m->ndiag_ids && bsearch(&m->rows[i].t->raw.id, m->diag_ids, m->ndiag_ids,
+					    sizeof(uint64_t), cmp_u64) != NULL;
 }
 
 int top_sample(top_model *m)
@@ -264,6 +318,7 @@ int top_sample(top_model *m)
 		m->rows_cap = n;
 	}
 	memset(m->by_state, 0, sizeof(m->by_state));
+	m->prev_at = 0;
 	m->nbad = 0;
 	m->polls_s = m->wakes_s = 0;
 	for (size_t i = 0; i < n; i++)
@@ -338,6 +393,14 @@ static const char *where_key(const top_model *m, const top_row *r)
 	return v.where_func ? v.where_func : "";
 }
 
+static void sort_key(top_model *m, top_row *r)
+{
+	if (m->sort_col == TOP_COL_WHERE)
+		r->where = where_key(m, r);
+	else if (m->sort_col == TOP_COL_WAIT || m->sort_col >= TOP_COL_P50)
+		top_row_keys(m, r);
+}
+
 static int cmp_d(double a, double b)
 {
 	return a < b ? -1 : a > b;
@@ -385,7 +448,7 @@ static int cmp_rows(const void *a, const void *b, void *ctx)
 		c = cmp_d(x->sched_p50, y->sched_p50);
 		break;
 	case TOP_COL_WHERE:
-		c = strcmp(where_key(m, x), where_key(m, y));
+		c = strcmp(x->where, y->where);
 		break;
 	}
 	if (col_descends(m->sort_col))
@@ -401,8 +464,10 @@ void top_model_view(top_model *m)
 {
 	m->nshown = 0;
 	for (size_t i = 0; i < m->nrows; i++)
-		if (shown(m, &m->rows[i]))
+		if (shown(m, &m->rows[i])) {
+			sort_key(m, &m->rows[i]);
 			m->order[m->nshown++] = i;
+		}
 	qsort_r(m->order, m->nshown, sizeof(*m->order), cmp_rows, m);
 }
 
@@ -428,11 +493,14 @@ static void bucket(tt_fbuf *b, const top_row *r, int i)
 		tt_fmt_hist_bucket(b, (uint32_t)i, r->t->raw.hist_buckets);
 }
 
-void top_fmt_cell(const top_model *m, const top_row *r, int col, tt_fbuf *b)
+static void cell(const top_model *m, const top_row *r, const tt_fmt_task *vp, int col, tt_fbuf *b)
 {
-	tt_fmt_task v;
+	top_row k = *r;
+	const tt_fmt_task v = *vp;
 
-	tt_snapshot_view(m->snap, r->t, &v);
+	if (col >= TOP_COL_P50 && col <= TOP_COL_SCHED)
+		top_row_keys(m, &k);
+	r = &k;
 	switch (col) {
 	case TOP_COL_ID:
 		tt_fb_u64(b, r->t->raw.id);
@@ -474,6 +542,14 @@ void top_fmt_cell(const top_model *m, const top_row *r, int col, tt_fbuf *b)
 	}
 }
 
+void top_fmt_cell(const top_model *m, const top_row *r, int col, tt_fbuf *b)
+{
+	tt_fmt_task v;
+
+	tt_snapshot_view(m->snap, r->t, &v);
+	cell(m, r, &v, col, b);
+}
+
 /* S cut to fit LEN bytes at a character boundary (the words are UTF-8). */
 static void put_cut(tt_fbuf *b, const char *s, size_t len)
 {
@@ -510,19 +586,21 @@ void top_fmt_heads(const top_model *m, tt_fbuf *b)
 void top_fmt_row(const top_model *m, const top_row *r, tt_fbuf *b)
 {
 	size_t base = b->len, col = 2;
-	char cell[1024];
+	char text[1024];
 	tt_fbuf cb;
+	tt_fmt_task v;
 
+	tt_snapshot_view(m->snap, r->t, &v);
 	tt_fb_str(b, r->finding ? "! " : "  ");
 	for (int c = 0; c < TOP_COL_MAX_; c++) {
 		if (c)
 			tt_fb_pad(b, base + col);
-		tt_fb_init(&cb, cell, sizeof(cell));
-		top_fmt_cell(m, r, c, &cb);
+		tt_fb_init(&cb, text, sizeof(text));
+		cell(m, r, &v, c, &cb);
 		if (col_width[c])
-			put_cut(b, cell, col_width[c] - 1);
+			put_cut(b, text, col_width[c] - 1);
 		else
-			tt_fb_str(b, cell);
+			tt_fb_str(b, text);
 		col += col_width[c];
 	}
 }
@@ -549,7 +627,15 @@ void top_fmt_header(const top_model *m, int line, tt_fbuf *b)
 	rate(b, m->frames > 1 ? m->polls_s : -1);
 	tt_fb_str(b, ", wakes/s ");
 	rate(b, m->frames > 1 ? m->wakes_s : -1);
-	snprintf(n, sizeof(n), ", workers busy %u/%u, findings %zu", m->workers_busy, m->workers,
-		 m->diag ? m->diag->n : 0);
+	snprintf(n, sizeof(n), ", workers busy %u/%u, findings ", m->workers_busy, m->workers);
 	tt_fb_str(b, n);
+	if (m->diag)
+		tt_fb_u64(b, m->diag->n);
+	else
+		tt_fb_str(b, "-");
+	if (m->diag && m->now_ns > m->diag_now_ns) {
+		tt_fb_str(b, " (");
+		tt_fmt_duration(b, m->now_ns - m->diag_now_ns);
+		tt_fb_str(b, " ago)");
+	}
 }

@@ -35,7 +35,7 @@ enum top_col {
 extern const char *const top_col_head[TOP_COL_MAX_];
 
 /* The share of a core the diagnosis may take (top_model.c diagnose). */
-#define TOP_DIAG_SHARE 0.02
+#define TOP_DIAG_SHARE 0.01
 
 /* A task's numbers over the interval between two samples of it. */
 typedef struct top_row {

@@ -226,7 +226,7 @@ static void finding_ids(top_model *m)
 
 /* The findings, and '!' on the rows they name.  The diagnosis of 100k
  * tasks that all rest past a threshold costs more than the rest of a
- * sample: it runs again only once TOP_DIAG_SHARE of a core has paid for
+ * sample: it runs again only once TOP_DIAG_SHARE (1 %) of a core has paid for
  * the last run, and the header says how old the findings are. */
 static void diagnose(top_model *m)
 {

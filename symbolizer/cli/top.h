@@ -53,7 +53,7 @@ typedef struct top_row {
 /* What the model keeps of a task from one sample to the next. */
 typedef struct top_prev {
 	uint64_t id, created_ns, spawn_site;
-	uint64_t polls, busy_ns, wakes;
+	uint64_t polls, busy_ns, wakes; /* busy_ns: with the poll under way */
 } top_prev;
 
 typedef struct top_model {

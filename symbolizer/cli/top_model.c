@@ -60,6 +60,19 @@ void top_model_free(top_model *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* The task's busy time at NOW: what its polls so far add up to (counted
+ * as each ends), and the poll under way so far, so a poll that spans
+ * samples counts in each interval for its part of it. */
+static uint64_t busy_at(const tt_rtask *t, uint64_t now)
+{
+	uint64_t b = t->busy_ns;
+
+	if ((t->running || t->state == TT_STATE_RUNNING) && t->poll_start_ns &&
+	    t->poll_start_ns <= now)
+		b += now - t->poll_start_ns;
+	return b;
+}
+
 static int cmp_prev(const void *a, const void *b)
 {
 	const top_prev *x = a, *y = b;
@@ -81,8 +94,9 @@ static int keep_prev(top_model *m)
 		const top_row *r = &m->rows[i];
 		if (r->bad)
 			continue;
-		p[n++] = (top_prev){r->t->raw.id,    r->t->raw.created_ns, r->t->raw.spawn_site,
-				    r->t->raw.polls, r->t->raw.busy_ns,	   r->t->raw.wakes};
+		p[n++] = (top_prev){
+		    r->t->raw.id,    r->t->raw.created_ns,	     r->t->raw.spawn_site,
+		    r->t->raw.polls, busy_at(&r->t->raw, m->now_ns), r->t->raw.wakes};
 	}
 	/* The rows come in id order (tt_task_select): no sort, unless not. */
 	for (size_t i = 1; i < n; i++)
@@ -131,12 +145,17 @@ static void rate_row(top_model *m, top_row *r)
 
 	r->busy_pct = r->polls_s = r->wakes_s = -1;
 	/* Counters only grow: one that went back is not the same task's. */
-	if (!p || t->polls < p->polls || t->busy_ns < p->busy_ns || t->wakes < p->wakes)
+	uint64_t busy = busy_at(t, m->now_ns);
+	if (!p || t->polls < p->polls || busy < p->busy_ns || t->wakes < p->wakes)
 		return;
 	r->rated = 1;
 	r->polls_s = per_s(t->polls, p->polls, dt);
 	r->wakes_s = per_s(t->wakes, p->wakes, dt);
-	r->busy_pct = per_s(t->busy_ns, p->busy_ns, dt) / 1e7;
+	/* The coarse clock's ticks can put a little more than the interval
+	 * in it: one task is at most one worker's whole time. */
+	r->busy_pct = per_s(busy, p->busy_ns, dt) / 1e7;
+	if (r->busy_pct > 100)
+		r->busy_pct = 100;
 	m->polls_s += r->polls_s;
 	m->wakes_s += r->wakes_s;
 }

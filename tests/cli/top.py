@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """tasktrace top -b on tests/cli/top_prog, whose rates are known: ticker
 polls and wakes about 100 times a second (a 10 ms interval timer),
-sleeper sleeps (idle, no polls, no wakes).  The text frames and the JSON
+sleeper sleeps (idle, no polls, no wakes), cruncher is busy all the time
+in polls of 1 s (busy counts the poll under way, not only polls that
+ended).  The text frames and the JSON
 frames say so; a target that exits mid-run is said, with exit status 1;
 the options are checked.  No assertion on time: the rate's range is wide
 (timer ticks a slow machine misses are skipped, never bunched).
@@ -82,8 +84,16 @@ def text_frames(pid):
             s["BUSY%"] != "0" or not s["WAIT"].startswith("timer") or \
             "sleeper at tests/cli/top_prog.c:" not in s["WHERE"]:
         fail(f"sleeper's row: {s}")
+    c = f["rows"].get("cruncher")
+    if not c or float(c["BUSY%"]) < 50:
+        fail(f"cruncher is busy all the time: {c}")
     if t["P50"] != "<1ms":
         fail(f"ticker's polls are short, p50 {t['P50']}")
+    # Busy in every interval, whether or not one of its polls ended in it.
+    busy = frames(tt("top", "-b", "-n", "4", "-d", "0.2", "--filter", "cruncher", pid).stdout)
+    if len(busy) != 4 or any(float(f["rows"]["cruncher"]["BUSY%"]) < 50 for f in busy):
+        fail("cruncher is busy all the time: " +
+             str([f["rows"].get("cruncher") for f in busy]))
     # Rows sorted busiest first by default: --sort name puts them in order.
     named = tt("top", "-b", "-n", "1", "-d", "0.2", "--sort", "name", pid).stdout
     names = list(frames(named)[0]["rows"])
@@ -106,6 +116,8 @@ def json_frames(pid):
     check_rate("ticker's wakes_per_s", t["top"]["wakes_per_s"])
     if not t["top"]["rated"] or t["top"]["poll_p50"]["words"] != "<1ms":
         fail(f"ticker: {t['top']}")
+    if tasks["cruncher"]["top"]["busy_pct"] < 50:
+        fail(f"cruncher: {tasks['cruncher']['top']}")
     if s["state"] != "idle" or s["top"]["polls_per_s"] != 0 or s["top"]["busy_pct"] != 0 or \
             s["top"]["finding"]:
         fail(f"sleeper: {s}")

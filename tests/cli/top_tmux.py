@@ -69,7 +69,7 @@ def rows(s):
 def walk(pid):
     session(pid)
     s = wait_for("the header and the rows",
-                 lambda s: "tasktrace top - pid " + pid in s and "tasks: 3" in s and
+                 lambda s: "tasktrace top - pid " + pid in s and "tasks: 4" in s and
                  "ticker" in s and "sleeper" in s and "workers busy" in s)
     if "BUSY%v" not in s:
         sys.exit(f"FAIL: not sorted by BUSY% at first:\n{s}")
@@ -90,7 +90,7 @@ def walk(pid):
     wait_for("the detail at 80 columns", lambda s: "task detail" in s and
              max(len(l) for l in s.splitlines()) <= 80 and len(s.splitlines()) <= 20)
     keys("Escape")
-    s = wait_for("the list at 80x20", lambda s: "tasks: 3" in s and len(rows(s)) == 1 and
+    s = wait_for("the list at 80x20", lambda s: "tasks: 4" in s and len(rows(s)) == 1 and
                  s.splitlines()[-1].startswith("h help"))
     keys("q")
     wait_for("top to exit 0", lambda s: "top-exited:0" in s)

@@ -5,7 +5,7 @@
 
 #include "top.h"
 
-static void text_frame(const top_model *m, uint64_t interval_ns)
+static void text_frame(const top_model *m, uint64_t frame, uint64_t interval_ns)
 {
 	char line[4096];
 	tt_fbuf b;
@@ -14,7 +14,7 @@ static void text_frame(const top_model *m, uint64_t interval_ns)
 	tt_fb_str(&b, "top - ");
 	tt_fb_str(&b, cli_target_name(m->s));
 	tt_fb_str(&b, ", frame ");
-	tt_fb_u64(&b, m->frames);
+	tt_fb_u64(&b, frame);
 	if (!m->s->core) {
 		tt_fb_str(&b, ", every ");
 		tt_fmt_duration(&b, interval_ns);
@@ -73,7 +73,7 @@ static void json_bucket(const char *key, const top_row *r, int i)
 	putchar('}');
 }
 
-static void json_frame(top_model *m, uint64_t interval_ns)
+static void json_frame(top_model *m, uint64_t frame, uint64_t interval_ns)
 {
 	cli_session *s = m->s;
 
@@ -95,7 +95,7 @@ static void json_frame(top_model *m, uint64_t interval_ns)
 		fputs("}}", stdout);
 	}
 	printf("],\"top\":{\"frame\":%" PRIu64 ",\"interval_ns\":%" PRIu64 ",\"tasks\":%zu",
-	       m->frames, s->core ? 0 : interval_ns, m->nrows);
+	       frame, s->core ? 0 : interval_ns, m->nrows);
 	for (int st = 0; st <= TT_STATE_CANCELLED; st++)
 		printf(",\"%s\":%zu", tt_state_name((uint32_t)st), m->by_state[st]);
 	printf(",\"torn\":%zu", m->nbad);
@@ -135,9 +135,9 @@ int top_batch(top_model *m, uint64_t n, uint64_t interval_ns)
 			}
 		}
 		if (m->o->json)
-			json_frame(m, interval_ns);
+			json_frame(m, k + 1, interval_ns);
 		else
-			text_frame(m, interval_ns);
+			text_frame(m, k + 1, interval_ns);
 		if (fflush(stdout)) {
 			perror("tasktrace: top: stdout");
 			return EXIT_TARGET;

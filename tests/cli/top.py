@@ -10,9 +10,12 @@ the options are checked.  No assertion on time: the rate's range is wide
 
 usage: top.py TASKTRACE TOP_PROG"""
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 TT, PROG = sys.argv[1:3]
 
@@ -65,7 +68,7 @@ def check_rate(what, v):
 def text_frames(pid):
     out = tt("top", "-b", "-n", "2", "-d", "0.5", pid).stdout
     fs = frames(out)
-    if len(fs) != 2 or not fs[1]["title"].startswith(f"pid {pid}, frame "):
+    if len(fs) != 2 or not fs[1]["title"].startswith(f"pid {pid}, frame 2, every 500ms"):
         fail(f"not 2 frames of pid {pid}:\n{out}")
     f = fs[-1]
     if not re.match(r"tasks: \d+, \d+ idle, ", f["header"][0]) or \
@@ -105,7 +108,7 @@ def text_frames(pid):
 def json_frames(pid):
     out = tt("top", "-b", "-n", "2", "-d", "0.5", "--json", pid).stdout
     docs = [json.loads(l) for l in out.splitlines()]
-    if len(docs) != 2 or [d["top"]["frame"] for d in docs] != [2, 3]:
+    if len(docs) != 2 or [d["top"]["frame"] for d in docs] != [1, 2]:
         fail(f"not 2 JSON frames: {out[:2000]}")
     d = docs[-1]
     if d["command"] != "top" or d["top"]["workers"] != 2 or d["top"]["interval_ns"] != 500000000:
@@ -160,12 +163,32 @@ def usage(pid):
     print("usage: ok")
 
 
+def core(pid):
+    """A core is one frame, without rates, whatever -n says."""
+    if os.environ.get("TT_SANITIZE", "none") not in ("", "none") or not shutil.which("gcore"):
+        print("core: skipped (a sanitizer build, or no gcore)")
+        return
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run(["gcore", "-o", os.path.join(d, "core"), pid],
+                           capture_output=True, text=True, timeout=120)
+        path = os.path.join(d, "core." + pid)
+        if r.returncode or not os.path.exists(path):
+            fail(f"gcore: {r.stdout}{r.stderr}")
+        fs = frames(tt("top", "-b", "-n", "3", path).stdout)
+        if len(fs) != 1 or not fs[0]["title"].startswith(f"core {path}, frame 1") or \
+                fs[0]["rows"]["ticker"]["POLLS/S"] != "-" or \
+                fs[0]["rows"]["sleeper"]["STATE"] != "idle":
+            fail(f"core: {fs}")
+    print("core: ok")
+
+
 def main():
     p, pid = start()
     try:
         text_frames(pid)
         json_frames(pid)
         usage(pid)
+        core(pid)
     finally:
         p.kill()
         p.wait()

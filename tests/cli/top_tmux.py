@@ -3,7 +3,7 @@
 (send-keys types, capture-pane reads the screen) on tests/cli/top_prog.
 The header shows; > moves the sort column; / filters by a name; Enter
 shows the selected task's chain and histogram bars; the window is
-resized and the view follows; q quits with status 0; a target that exits
+resized and the view follows; s shows one state; q quits with status 0; a target that exits
 is said and its last frame kept.  Every step waits for the screen to show
 what it should (no timed assertion); exit 77 (skip) without tmux.
 
@@ -92,6 +92,14 @@ def walk(pid):
     keys("Escape")
     s = wait_for("the list at 80x20", lambda s: "tasks: 4" in s and len(rows(s)) == 1 and
                  s.splitlines()[-1].startswith("h help"))
+    # The filter cleared (the old one is offered to edit), then idle only:
+    # cruncher, always running or runnable, goes.
+    keys("/", *["BSpace"] * 5, "Enter")
+    wait_for("no filter", lambda s: "filter /" not in s and len(rows(s)) == 4)
+    keys("s")
+    s = wait_for("the idle tasks", lambda s: "- state idle" in s and
+                 not any(" cruncher " in r for r in rows(s)) and
+                 any(" sleeper " in r for r in rows(s)))
     keys("q")
     wait_for("top to exit 0", lambda s: "top-exited:0" in s)
     tmux("kill-session", "-t", "top")

@@ -55,7 +55,10 @@ typedef struct parked {
 } parked;
 static tt_poll parked_poll(parked *self, tt_cx *cx);
 TT_ASYNC_FN(parked, parked_poll, NULL);
-static void parked_init(parked *p) { tt_frame_init(&p->frame, &parked_fn); }
+static void parked_init(parked *p)
+{
+	tt_frame_init(&p->frame, &parked_fn);
+}
 static tt_poll parked_poll(parked *self, tt_cx *cx)
 {
 	TT_BEGIN(self);

@@ -94,8 +94,8 @@ static void json_frame(top_model *m, uint64_t frame, uint64_t interval_ns)
 		json_bucket("sched_p50", r, r->sched_p50);
 		fputs("}}", stdout);
 	}
-	printf("],\"top\":{\"frame\":%" PRIu64 ",\"interval_ns\":%" PRIu64 ",\"tasks\":%zu",
-	       frame, s->core ? 0 : interval_ns, m->nrows);
+	printf("],\"top\":{\"frame\":%" PRIu64 ",\"interval_ns\":%" PRIu64 ",\"tasks\":%zu", frame,
+	       s->core ? 0 : interval_ns, m->nrows);
 	for (int st = 0; st <= TT_STATE_CANCELLED; st++)
 		printf(",\"%s\":%zu", tt_state_name((uint32_t)st), m->by_state[st]);
 	printf(",\"torn\":%zu", m->nbad);

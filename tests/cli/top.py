@@ -8,7 +8,12 @@ frames say so; a target that exits mid-run is said, with exit status 1;
 the options are checked.  No assertion on time: the rate's range is wide
 (timer ticks a slow machine misses are skipped, never bunched).
 
-usage: top.py TASKTRACE TOP_PROG"""
+On tests/cli/churn_prog (tasks spawned and finished as fast as two
+workers can, slots reused while top reads), no rate is made up: a torn
+record has none, no task is given more polls in an interval than it
+ever had, the header's counts add up.
+
+usage: top.py TASKTRACE TOP_PROG CHURN_PROG"""
 import json
 import os
 import re
@@ -17,15 +22,15 @@ import subprocess
 import sys
 import tempfile
 
-TT, PROG = sys.argv[1:3]
+TT, PROG, CHURN = sys.argv[1:4]
 
 
 def fail(msg):
     sys.exit(f"FAIL: {msg}")
 
 
-def start():
-    p = subprocess.Popen([PROG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(prog=None):
+    p = subprocess.Popen([prog or PROG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready = p.stdout.readline()
     m = re.search(r"pid (\d+)", ready)
     if not m:
@@ -182,6 +187,38 @@ def core(pid):
     print("core: ok")
 
 
+def churn():
+    p, pid = start(CHURN)
+    try:
+        out = tt("top", "-b", "-n", "5", "-d", "0.1", "--json", pid).stdout
+    finally:
+        p.kill()
+        p.wait()
+    rated = 0
+    for line in out.splitlines():
+        d = json.loads(line)
+        top = d["top"]
+        states = sum(top[k] for k in ("idle", "scheduled", "running", "done", "cancelled"))
+        if states + top["torn"] != top["tasks"] or top["tasks"] != len(d["tasks"]):
+            fail(f"churn: the header does not add up: {top}")
+        for t in d["tasks"]:
+            r = t["top"]
+            if t["torn"] or t["error"]:
+                if r["rated"] or r["polls_per_s"] is not None:
+                    fail(f"churn: a torn record with rates: {t}")
+                continue
+            if not r["rated"]:
+                continue
+            rated += 1
+            polls_in_interval = r["polls_per_s"] * top["interval_ns"] / 1e9
+            if polls_in_interval > t["polls"] + 0.5 or not 0 <= r["busy_pct"] <= 100 or \
+                    r["wakes_per_s"] < 0:
+                fail(f"churn: a rate the task cannot have: {t}")
+    if not rated:
+        fail(f"churn: no task was rated (the spawners are long-lived):\n{out[:3000]}")
+    print("churn: ok")
+
+
 def main():
     p, pid = start()
     try:
@@ -193,6 +230,7 @@ def main():
         p.kill()
         p.wait()
     target_exits()
+    churn()
 
 
 main()

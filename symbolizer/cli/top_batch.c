@@ -41,7 +41,8 @@ static void text_frame(const top_model *m, uint64_t frame, uint64_t interval_ns)
 			putchar('\n');
 		tt_fb_init(&b, line, sizeof(line));
 		tt_fb_str(&b, "! ");
-		tt_fb_text(&b, m->diag->findings[k].title);
+		/* worded (names sanitised) by the diagnosis: as hung prints it */
+		tt_fb_str(&b, m->diag->findings[k].title);
 		cli_line(&b);
 	}
 	putchar('\n');

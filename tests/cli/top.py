@@ -102,6 +102,10 @@ def text_frames(pid):
     if len(busy) != 4 or any(float(f["rows"]["cruncher"]["BUSY%"]) < 50 for f in busy):
         fail("cruncher is busy all the time: " +
              str([f["rows"].get("cruncher") for f in busy]))
+    # Its polls of 1 s are long polls: a finding, and '!' on its row.
+    if not any(re.search(r'^! long poll: task \d+ "cruncher"', f["text"], re.M) and
+               re.search(r"^! \d+ +cruncher ", f["text"], re.M) for f in busy):
+        fail("no long poll finding marking cruncher:\n" + "".join(f["text"] for f in busy))
     # Rows sorted busiest first by default: --sort name puts them in order.
     named = tt("top", "-b", "-n", "1", "-d", "0.2", "--sort", "name", pid).stdout
     names = list(frames(named)[0]["rows"])

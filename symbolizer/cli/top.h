@@ -1,6 +1,7 @@
-/* tasktrace top: the live task list.  One model (top_model.c) samples
- * the target, works out each task's rates between two samples, filters
- * and sorts the rows and words them; batch mode (top_batch.c) prints it
+/* tasktrace top: the live task list.  One model samples the target and
+ * works out each task's rates between two samples of it (top_model.c),
+ * filters and sorts the rows (top_view.c) and words them (top_words.c);
+ * batch mode (top_batch.c) prints it
  * frame by frame, the interactive view (top_ui.c) draws it with ncurses. */
 #ifndef TASKTRACE_CLI_TOP_H
 #define TASKTRACE_CLI_TOP_H
@@ -99,6 +100,8 @@ void top_model_free(top_model *m);
 int top_sample(top_model *m);
 /* R's histogram percentiles and wait duration. */
 void top_row_keys(const top_model *m, top_row *r);
+/* Does column COL sort biggest first (numbers) rather than in order? */
+int top_col_descends(int col);
 /* Filter and sort again (after a key changed the view). */
 void top_model_view(top_model *m);
 /* Set the filter regex (name, labels, where); "" clears it.  0, or -1

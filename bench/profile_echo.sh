@@ -1,7 +1,7 @@
 #!/bin/sh
 # What `tasktrace profile` costs the program it samples (issue 19: at most
 # 1 % of its throughput with 10k tasks at 99 Hz): samples/echo_server with
-# IDLE extra idle tasks under bench/echo_load, alternating runs without
+# IDLE parked tasks (its PARKED argument) under bench/echo_load, alternating runs without
 # and with a profiler sampling it for the whole load.
 #
 #   bench/profile_echo.sh BUILD_DIR [PAIRS] [SECS] [IDLE] [RATE]

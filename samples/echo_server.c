@@ -1,8 +1,8 @@
-/* echo_server [PORT [IDLE]]: TCP echo on 127.0.0.1 (port 0 or none: any
+/* echo_server [PORT [PARKED]]: TCP echo on 127.0.0.1 (port 0 or none: any
  * free port).  Prints "echo_server: pid P port N ready" and serves until
- * killed; each connection is a task named "conn".  IDLE more tasks wait
- * on a notify that never comes ("idle"): the registry of a bigger server,
- * for the cost of reading it under load (bench/profile_echo.sh). */
+ * killed; each connection is a task named "conn".  PARKED more tasks
+ * ("parked") wait forever on a notify, for a reader's cost over a big
+ * registry (bench/top_cost.sh, bench/profile_echo.sh). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -47,18 +47,22 @@ static tt_poll echo_conn_poll(echo_conn *self, tt_cx *cx)
 /* Cancelled (runtime shutdown): the connection still gets closed. */
 static void echo_conn_drop(echo_conn *self) { tt_fd_close(self->fd); }
 
-typedef struct idler {
-	tt_frame frame;
-	tt_notified nt;
-} idler;
-static tt_poll idler_poll(idler *self, tt_cx *cx);
-TT_ASYNC_FN(idler, idler_poll, NULL);
 static tt_notify never;
-static void idler_init(idler *i) { tt_frame_init(&i->frame, &idler_fn); }
-static tt_poll idler_poll(idler *self, tt_cx *cx)
+
+typedef struct parked {
+	tt_frame frame;
+	tt_notified wait;
+} parked;
+static tt_poll parked_poll(parked *self, tt_cx *cx);
+TT_ASYNC_FN(parked, parked_poll, NULL);
+static void parked_init(parked *p)
+{
+	tt_frame_init(&p->frame, &parked_fn);
+}
+static tt_poll parked_poll(parked *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
-	TT_AWAIT(self, cx, &self->nt, tt_notified_init(&self->nt, &never));
+	TT_AWAIT(self, cx, &self->wait, tt_notified_init(&self->wait, &never));
 	TT_RETURN(self, 0);
 }
 
@@ -66,6 +70,7 @@ typedef struct acceptor {
 	tt_frame frame;
 	tt_fd *listener;
 	tt_accept acc;
+	long parked;
 } acceptor;
 static tt_poll acceptor_poll(acceptor *self, tt_cx *cx);
 TT_ASYNC_FN(acceptor, acceptor_poll, NULL);
@@ -73,6 +78,14 @@ TT_ASYNC_FN(acceptor, acceptor_poll, NULL);
 static tt_poll acceptor_poll(acceptor *self, tt_cx *cx)
 {
 	TT_BEGIN(self);
+	for (long i = 0; i < self->parked; i++) {
+		tt_handle t = TT_SPAWN(NULL, "parked", parked, parked_init);
+		if (!t.task) {
+			perror("echo_server: spawn");
+			exit(1);
+		}
+		tt_task_detach(t);
+	}
 	for (;;) {
 		TT_AWAIT(self, cx, &self->acc, tt_accept_init(&self->acc, self->listener));
 		intptr_t fd = TT_RESULT(&self->acc);
@@ -106,17 +119,10 @@ int main(int argc, char **argv)
 		perror("tt_runtime_new");
 		return 1;
 	}
-	tt_notify_init(&never);
-	for (long i = 0, n = argc > 2 ? atol(argv[2]) : 0; i < n; i++) {
-		tt_handle t = TT_SPAWN(rt, "idle", idler, idler_init);
-		if (!t.task) {
-			perror("spawn");
-			return 1;
-		}
-		tt_task_detach(t);
-	}
 	acceptor a;
 	tt_frame_init(&a.frame, &acceptor_fn);
+	tt_notify_init(&never);
+	a.parked = argc > 2 ? atol(argv[2]) : 0;
 	if (tt_fd_open(rt, lfd, &a.listener) < 0) {
 		perror("tt_fd_open");
 		return 1;

@@ -4,6 +4,8 @@
 # libclang-rt-14-dev (libclang_rt.fuzzer, the sanitizer runtimes) builds the
 # reader's fuzz target (tests/fuzz); python3-clang the locals check
 # (tools/tt-check-locals.py).  zlib gzips `tasktrace profile --format pprof`;
+# libncurses-dev draws `tasktrace top`'s full-screen view, which tmux drives
+# in tests/cli/top_tmux.py (--tests);
 # golang-go (go tool pprof) and python3-jsonschema (speedscope's schema)
 # read its output back in tests/cli/profile.py.  chromium, with the npm
 # packages speedscope and playwright-core in /opt/tasktrace-npm (TT_NPM_DIR),
@@ -15,8 +17,9 @@ set -eu
 TESTS=0
 [ "${1:-}" = "--tests" ] && TESTS=1
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libdw-dev libelf-dev
-check gdb elfutils binutils python3 python3-clang valgrind llvm-14 libc6-dbg zlib1g-dev"
-[ $TESTS = 1 ] && PKGS="$PKGS golang-go python3-jsonschema"
+check gdb elfutils binutils python3 python3-clang valgrind llvm-14 libc6-dbg zlib1g-dev
+libncurses-dev"
+[ $TESTS = 1 ] && PKGS="$PKGS golang-go python3-jsonschema tmux"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -89,7 +89,8 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
  * sees the rest (so every command still takes --exe, --nonblocking...):
  * NAMES[k] as "NAME V" or "NAME=V" (a two-letter name, e.g. -o, also as
  * "-oV"); TAKE(cmd, ctx, k, V) checks and stores V and returns -1 to go
- * on or an exit code.  Everything after "--" is left alone.  Returns -1
+ * on or an exit code.  A NAME starting with '!' ("!--batch") is a flag
+ * without a value: TAKE gets V "".  Everything after "--" is left alone.  Returns -1
  * with *ARGC the arguments left, or an exit code. */
 typedef int (*cli_take_fn)(const cli_cmd *cmd, void *ctx, size_t k, const char *v);
 int cli_take_own(const cli_cmd *cmd, int *argc, char **argv, const char *const *names,

@@ -8,8 +8,9 @@ extern const cli_cmd cmd_hung; /* hung.c: the diagnosis engine */
 extern const cli_cmd cmd_profile; /* profile.c: the wait profile */
 extern const cli_cmd cmd_history; /* history.c: the flight recorder */
 extern const cli_cmd cmd_trace;   /* trace.c: the recorder as a Chrome trace */
+extern const cli_cmd cmd_top;	  /* top.c: the live task list */
 static const cli_cmd *const commands[] = { &cmd_ps, &cmd_bt, &cmd_tree, &cmd_hung,
-					     &cmd_history, &cmd_trace, &cmd_profile,
+					     &cmd_history, &cmd_trace, &cmd_profile, &cmd_top,
 					     &cmd_symbolize };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

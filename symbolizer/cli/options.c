@@ -45,6 +45,13 @@ int cli_take_own(const cli_cmd *cmd, int *argc, char **argv, const char *const *
 			break;
 		}
 		for (k = 0; k < n; k++) {
+			if (names[k][0] == '!') { /* a flag: no value */
+				if (!strcmp(w, names[k] + 1)) {
+					v = "";
+					break;
+				}
+				continue;
+			}
 			size_t len = strlen(names[k]);
 			if (!strncmp(w, names[k], len) && (w[len] == '=' || !w[len])) {
 				v = w[len] == '=' ? w + len + 1

@@ -8,29 +8,6 @@
 #include "cli.h"
 #include "tasktrace/read/history.h"
 
-typedef struct collect {
-	tt_revent *v;
-	size_t n, cap;
-	int oom;
-} collect;
-
-static int keep(void *ctx, const tt_revent *ev)
-{
-	collect *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		tt_revent *v = realloc(c->v, cap * sizeof *v);
-		if (!v) {
-			c->oom = 1;
-			return 1;
-		}
-		c->v = v;
-		c->cap = cap;
-	}
-	c->v[c->n++] = *ev;
-	return 0;
-}
-
 /* Whether the target has a recorder at all: the first event will do. */
 static int first_only(void *ctx, const tt_revent *ev)
 {
@@ -128,7 +105,7 @@ static int history_json(cli_session *s, uint64_t id, size_t *found)
 	enum { NSYMS = 16 };
 	tt_reader *r = calloc(1, sizeof *r);
 	tt_rsym *syms = calloc(NSYMS, sizeof *syms);
-	collect c = {0};
+	tt_revents c = {0};
 	tt_rflight st;
 	tt_rsym_cache cache;
 	int rc = EXIT_OK;
@@ -136,7 +113,7 @@ static int history_json(cli_session *s, uint64_t id, size_t *found)
 	if (!r || !syms) {
 		fprintf(stderr, "tasktrace: out of memory\n");
 		rc = EXIT_TARGET;
-	} else if (cli_flight_read(s, r, id, keep, &c, &st) < 0) {
+	} else if (cli_flight_read(s, r, id, tt_revents_keep, &c, &st) < 0) {
 		rc = EXIT_TARGET;
 	} else if (c.oom) {
 		fprintf(stderr, "tasktrace: out of memory\n");

@@ -10,15 +10,9 @@
 
 #define LINE 1024
 
-typedef struct collect {
-	tt_revent *v;
-	size_t n, cap;
-	int oom;
-} collect;
-
-static int keep(void *ctx, const tt_revent *ev)
+int tt_revents_keep(void *ctx, const tt_revent *ev)
 {
-	collect *c = ctx;
+	tt_revents *c = ctx;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 256;
 		tt_revent *v = realloc(c->v, cap * sizeof *v);
@@ -221,7 +215,7 @@ char *tt_history_text(tt_mem mem, const tt_snapshot *s, uint64_t id, size_t max,
 	tt_rsym *syms = calloc(NSYMS, sizeof *syms);
 	tt_reader *r = calloc(1, sizeof *r);
 	tt_rflight st;
-	collect c = {0};
+	tt_revents c = {0};
 	sb out = {0};
 	char mem_line[LINE];
 	tt_fbuf b;
@@ -239,7 +233,7 @@ char *tt_history_text(tt_mem mem, const tt_snapshot *s, uint64_t id, size_t max,
 	tt_fb_init(&b, mem_line, sizeof mem_line);
 	int64_t rc = tt_reader_open(r, mem, s->root_addr, NULL);
 	if (rc == TT_R_OK)
-		rc = tt_flight_read(r, id, keep, &c, &st);
+		rc = tt_flight_read(r, id, tt_revents_keep, &c, &st);
 	if (rc < 0 || c.oom) {
 		tt_fb_str(&b, "task ");
 		tt_fb_u64(&b, id);

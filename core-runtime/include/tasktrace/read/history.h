@@ -28,6 +28,16 @@ typedef const char *(*tt_history_name_fn)(void *ctx, uint64_t id);
 TT_API void tt_history_event(tt_fbuf *b, tt_reader *r, tt_rsym_cache *sites,
 			     tt_history_name_fn name, void *ctx, uint64_t id, const tt_revent *ev); /* events shown when the caller says 0 */
 
+/* Events as tt_flight_read delivers them, kept in a growing array: pass
+ * tt_revents_keep and a zeroed tt_revents; free V after.  OOM is set (and
+ * the read stopped) when memory ran out. */
+typedef struct tt_revents {
+	tt_revent *v;
+	size_t n, cap;
+	int oom;
+} tt_revents;
+TT_API int tt_revents_keep(void *ctx, const tt_revent *ev);
+
 /* Task ID's events V[N] (as tt_flight_read delivers them) in the order
  * history prints them, newest last: by stamp; within one tick, a ring's
  * in their order, and across rings the task's spawn, then wakes, then

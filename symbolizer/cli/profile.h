@@ -61,7 +61,7 @@ typedef struct prof {
 
 /* Add every task of S to P, each weighted by WEIGHT_NS, or (WEIGHT_NS 0:
  * a core) by its own wait age at NOW.  Returns 0 or -1 (out of memory). */
-int prof_add_snapshot(prof *p, const tt_snapshot *s, const cli_opts *o, uint64_t weight_ns,
+int prof_add_snapshot(prof *p, tt_snapshot *s, const cli_opts *o, uint64_t weight_ns,
 		      uint64_t now);
 void prof_free(prof *p);
 

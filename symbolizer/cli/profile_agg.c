@@ -72,24 +72,34 @@ static int add_slot(uint32_t **slots, size_t *cap, size_t n, const void *items, 
 	return 0;
 }
 
-/* The index of frame (FUNC, SITE), added with NAME, FILE, LINE when new;
- * -1 when out of memory. */
-static int64_t frame_intern(prof *p, uint64_t func, uint64_t site, const char *name,
-			    const char *file, uint32_t line)
+/* The index of frame (FUNC, SITE), -1 when not interned yet. */
+static int64_t frame_find(const prof *p, uint64_t func, uint64_t site)
 {
 	uint64_t h = frame_key(func, site);
 
-	if (p->frame_slots_cap) {
-		for (size_t k = (size_t)h & (p->frame_slots_cap - 1);;
-		     k = (k + 1) & (p->frame_slots_cap - 1)) {
-			uint32_t i = p->frame_slots[k];
-			if (!i)
-				break;
-			const prof_frame *f = &p->frames[i - 1];
-			if (f->func == func && f->site == site)
-				return i - 1;
-		}
+	if (!p->frame_slots_cap)
+		return -1;
+	for (size_t k = (size_t)h & (p->frame_slots_cap - 1);;
+	     k = (k + 1) & (p->frame_slots_cap - 1)) {
+		uint32_t i = p->frame_slots[k];
+		if (!i)
+			return -1;
+		const prof_frame *f = &p->frames[i - 1];
+		if (f->func == func && f->site == site)
+			return i - 1;
 	}
+}
+
+/* The index of frame (FUNC, SITE), added with NAME, FILE, LINE when new;
+ * -1 when out of memory.  Frames are keyed by their addresses: the names
+ * are copied once, when a frame is first seen. */
+static int64_t frame_intern(prof *p, uint64_t func, uint64_t site, const char *name,
+			    const char *file, uint32_t line)
+{
+	int64_t found = frame_find(p, func, site);
+
+	if (found >= 0)
+		return found;
 	if (p->nframes == p->frames_cap) {
 		size_t ncap = p->frames_cap ? p->frames_cap * 2 : 64;
 		prof_frame *nf = realloc(p->frames, ncap * sizeof(*nf));
@@ -99,7 +109,7 @@ static int64_t frame_intern(prof *p, uint64_t func, uint64_t site, const char *n
 		p->frames_cap = ncap;
 	}
 	prof_frame *f = &p->frames[p->nframes];
-	f->hash = h;
+	f->hash = frame_key(func, site);
 	f->func = func;
 	f->site = site;
 	f->name = clean_copy(name);
@@ -122,20 +132,24 @@ static int64_t frame_intern(prof *p, uint64_t func, uint64_t site, const char *n
 static int64_t state_frame(prof *p, const tt_stask *t)
 {
 	const tt_sframe *leaf = tt_stask_leaf(t);
-	char name[96];
+	const char *word;
 	uint64_t code;
 
 	if (t->raw.state == TT_STATE_IDLE && leaf && leaf->raw.kind == TT_FUNC_KIND_LEAF &&
 	    leaf->raw.wait_kind != TT_WAIT_NONE) {
 		code = (1ull << 32) | leaf->raw.wait_kind;
-		snprintf(name, sizeof(name), "[%s]", tt_wait_kind_name(leaf->raw.wait_kind));
+		word = tt_wait_kind_name(leaf->raw.wait_kind);
 	} else {
 		code = (2ull << 32) | t->raw.state;
 		/* ps's word for a woken task waiting for a worker */
-		snprintf(name, sizeof(name), "[%s]",
-			 t->raw.state == TT_STATE_SCHEDULED ? "runnable"
-							    : tt_state_name(t->raw.state));
+		word = t->raw.state == TT_STATE_SCHEDULED ? "runnable"
+							  : tt_state_name(t->raw.state);
 	}
+	int64_t k = frame_find(p, 0, code);
+	if (k >= 0)
+		return k; /* named when first seen, not each sample */
+	char name[96];
+	snprintf(name, sizeof(name), "[%s]", word);
 	return frame_intern(p, 0, code, name, NULL, 0);
 }
 
@@ -231,7 +245,9 @@ static prof_stack *stack_intern(prof *p, const uint32_t *ids, uint32_t n, char *
 	return st;
 }
 
-static int add_task(prof *p, const tt_stask *t, uint64_t weight_ns, uint64_t now)
+/* Count T under its stack; returns the stack's index, or -1 (out of
+ * memory). */
+static int64_t add_task(prof *p, const tt_stask *t, uint64_t weight_ns, uint64_t now)
 {
 	size_t path[PROF_MAX_PATH];
 	uint32_t ids[PROF_MAX_PATH + 1];
@@ -274,15 +290,34 @@ static int add_task(prof *p, const tt_stask *t, uint64_t weight_ns, uint64_t now
 	st->samples++;
 	st->weight_ns += weight_ns;
 	p->task_samples++;
-	return 0;
+	return st - p->stacks;
 }
 
-int prof_add_snapshot(prof *p, const tt_snapshot *s, const cli_opts *o, uint64_t weight_ns,
+/* What the memo words of a snapshot mean to a profile: the index + 1 of
+ * the stack a task was counted under (the task's slot unchanged since,
+ * its stack is still that one). */
+static uint64_t memo_key(const prof *p, const cli_opts *o)
+{
+	return 0x70726f66ull ^ ((uint64_t)(uintptr_t)p << 1) ^ (uint64_t)(o->all != 0);
+}
+
+int prof_add_snapshot(prof *p, tt_snapshot *s, const cli_opts *o, uint64_t weight_ns,
 		      uint64_t now)
 {
+	/* A live target's task whose slot reads as at the last sample is
+	 * counted under last sample's stack: no walk, no lookup, no text. */
+	int kept = weight_ns && tt_snapshot_memo_key(s, memo_key(p, o));
+
 	p->nsamples++;
 	for (size_t i = 0; i < s->ntasks; i++) {
 		const tt_stask *t = &s->tasks[i];
+		uint64_t m = kept ? tt_snapshot_memo(s, i) : 0;
+		if (m && m <= p->nstacks) {
+			p->stacks[m - 1].samples++;
+			p->stacks[m - 1].weight_ns += weight_ns;
+			p->task_samples++;
+			continue;
+		}
 		if (!t->raw.id) {
 			p->bad_records += t->error != 0; /* an unreadable slot */
 			continue;
@@ -303,8 +338,11 @@ int prof_add_snapshot(prof *p, const tt_snapshot *s, const cli_opts *o, uint64_t
 			p->broken_chains++;
 			continue;
 		}
-		if (add_task(p, t, weight_ns, now))
+		int64_t k = add_task(p, t, weight_ns, now);
+		if (k < 0)
 			return -1;
+		if (weight_ns)
+			tt_snapshot_set_memo(s, i, (uint64_t)k + 1);
 	}
 	return 0;
 }

@@ -16,9 +16,11 @@
 
 #define PROF_DEFAULT_RATE 99.0
 #define PROF_DEFAULT_DURATION_NS 5000000000ull
-/* The share of one core the sampler allows itself: past it the rate is
- * lowered (and said), so a profile of 100k tasks stays within it. */
-#define PROF_CPU_SHARE 0.5
+/* The share of one core the sampler allows itself: past it the registry
+ * is read less often (and that said).  A wait keeps its weight at any rate
+ * (its stamps bound it: prof_add_read), so the profile of 10k tasks costs
+ * its target little and one of 100k stays within it. */
+#define PROF_CPU_SHARE 0.02
 
 typedef struct prof_args {
 	uint64_t duration_ns;
@@ -94,9 +96,10 @@ static double affordable_rate(uint64_t cpu_ns)
 static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, prof *p)
 {
 	uint64_t period = (uint64_t)(1e9 / a->rate), start = clock_ns(CLOCK_MONOTONIC);
-	uint64_t end = start + a->duration_ns, prev = start - period, next = start;
+	uint64_t end = start + a->duration_ns, prev = 0, next = start;
 	uint64_t cpu_avg = 0, lowered_at = 0;
 	char err[256];
+	int last = 0;
 
 	tt_snapshot *snap = NULL;
 	int ret = 0;
@@ -120,13 +123,21 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 			break;
 		}
 		tt_snapshot_set_target(snap, (uint64_t)s->target.pid);
-		/* Each sample stands for the time since the one before. */
-		if (prof_add_snapshot(p, snap, o, now - prev, 0)) {
+		/* Each read stands for the time since the one before. */
+		/* The first read tells where each task is; every later one
+		 * counts the time since the one before. */
+		if (prof_add_read(p, snap, o, n ? prev : now, now)) {
 			ret = -1;
 			break;
 		}
 		prev = now;
+		if (last)
+			break;
 		uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+		/* The first read walks every chain; the rest read what moved:
+		 * it says nothing of what reads cost from then on. */
+		if (!n)
+			cpu = 0;
 		/* Up at once, down slowly: the budget holds from the first
 		 * sample on, and one cheap sample does not undo it. */
 		cpu_avg = n && cpu < cpu_avg ? (cpu_avg * 7 + cpu) / 8 : cpu;
@@ -143,8 +154,11 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 		next += period;
 		if (next < clock_ns(CLOCK_MONOTONIC))
 			next = clock_ns(CLOCK_MONOTONIC); /* behind: no burst to catch up */
-		if (next >= end)
-			break;
+		if (next >= end) {
+			/* One read at the end: the last interval counts too. */
+			next = end;
+			last = 1;
+		}
 		struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
 		       !interrupted)
@@ -153,10 +167,11 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 	p->duration_ns = clock_ns(CLOCK_MONOTONIC) - start;
 	if (p->rate_used_hz < a->rate * 0.95)
 		snprintf(p->note, sizeof(p->note),
-			 "sampled at %.1f Hz, not %.1f Hz: a sample of %llu tasks costs %.1f ms of "
-			 "CPU, and the sampler keeps within %.0f%% of a core",
+			 "read the registry at %.1f Hz, not %.1f Hz: a read of %llu tasks costs "
+			 "%.1f ms of CPU, and the sampler keeps within %.0f%% of a core (waits are "
+			 "timed by their stamps, running tasks sampled at that rate)",
 			 p->rate_used_hz, a->rate,
-			 (unsigned long long)(p->nsamples ? p->task_samples / p->nsamples : 0),
+			 (unsigned long long)p->nseen,
 			 (double)cpu_avg / 1e6, PROF_CPU_SHARE * 100);
 	tt_snapshot_free(snap);
 	return ret;
@@ -260,7 +275,7 @@ static int profile_run(const cli_cmd *cmd, int argc, char **argv)
 		rc = sample_live(&s, &o, &a, &p);
 		signal(SIGINT, SIG_DFL);
 	} else {
-		rc = prof_add_snapshot(&p, s.snap, &o, 0, s.now_ns);
+		rc = prof_add_snapshot(&p, s.snap, &o, s.now_ns);
 	}
 	if (rc) {
 		fprintf(stderr, "tasktrace: %s: out of memory\n", cli_target_name(&s));
@@ -293,14 +308,16 @@ const cli_cmd cmd_profile = {
     "\n"
     "Sample the tasks of TARGET, a live pid, without stopping it, and add up\n"
     "where each task waits: its await chain (root function ... leaf, then its\n"
-    "wait kind or state in brackets: [notify], [runnable], [running]) weighted\n"
-    "by the time between samples.  For a core file, one snapshot, each task\n"
-    "weighted by how long it has been waiting.\n"
+    "wait kind or state in brackets: [notify], [runnable], [running]).  A wait\n"
+    "weighs the time its stamps say it lasted; a running or runnable task the\n"
+    "time between two reads of the registry.  For a core file, one snapshot,\n"
+    "each task weighted by how long it has been waiting.\n"
     "\n"
     "      --duration D   sample for D (default 5s; ^C ends it early)\n"
-    "      --rate HZ      samples a second (default 99).  A sample that costs\n"
-    "                     more than half a core at this rate lowers it, and\n"
-    "                     the profile says so\n"
+    "      --rate HZ      reads of the registry a second (default 99).  Reads\n"
+    "                     that would cost more than 2% of a core at this rate\n"
+    "                     lower it, and the profile says so: waits keep their\n"
+    "                     weights, running tasks are sampled less often\n"
     "      --format F     folded (default: Brendan Gregg's folded stacks, in\n"
     "                     microseconds of task time), speedscope (JSON for\n"
     "                     speedscope.app), pprof (gzipped profile.proto for\n"

@@ -18,10 +18,11 @@ Tasks that come and go as fast as two workers can (churn_prog, as in the
 churn test) count only under chains they can have: a torn read is left
 out, never counted under a mix of two tasks' frames.
 
-Many tasks (samples/many_tasks, 20000 at --rate 1000): a sample costs
-more than the sampler's half core allows at that rate, so it lowers the
-rate, says so in one line (the rate used, the rate asked, the tasks, the
-cost of a sample), and stays within one core; every task is counted.
+Many tasks (samples/many_tasks, 20000 at --rate 1000): a read costs
+more than the sampler's 2% of a core allows at that rate, so it reads
+less often, says so in one line (the rate used, the rate asked, the
+tasks, the cost of a read), and stays within one core; every task is
+counted.
 
 usage: profile.py MODE TASKTRACE HUNG SCHEMA SELECT_PROG CHURN_PROG MANY_TASKS"""
 import glob
@@ -121,9 +122,10 @@ def many_tasks():
         p.kill()
         p.wait()
     err = r.stderr.decode()
-    m = re.fullmatch(r"tasktrace: profile: sampled at ([\d.]+) Hz, not 1000\.0 Hz: a sample "
-                     r"of (\d+) tasks costs [\d.]+ ms of CPU, and the sampler keeps within "
-                     r"50% of a core\n", err)
+    m = re.fullmatch(r"tasktrace: profile: read the registry at ([\d.]+) Hz, not 1000\.0 Hz: "
+                     r"a read of (\d+) tasks costs [\d.]+ ms of CPU, and the sampler keeps "
+                     r"within 2% of a core \(waits are timed by their stamps, running tasks "
+                     r"sampled at that rate\)\n", err)
     if r.returncode or not m or float(m.group(1)) >= 1000 or int(m.group(2)) < n:
         fail("many tasks at 1000 Hz: exit %d, no line on the rate: %r" % (r.returncode, err))
     stacks = folded(r.stdout.decode())

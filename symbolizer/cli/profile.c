@@ -21,6 +21,7 @@
  * (its stamps bound it: prof_add_read), so the profile of 10k tasks costs
  * its target little and one of 100k stays within it. */
 #define PROF_CPU_SHARE 0.02
+#define PROF_MIN_RATE 10.0
 
 typedef struct prof_args {
 	uint64_t duration_ns;
@@ -56,8 +57,8 @@ static int take_arg(const cli_cmd *cmd, void *ctx, size_t k, const char *v)
 	switch (k) {
 	case 0:
 		if (tt_diag_parse_duration(v, &a->duration_ns) || !a->duration_ns)
-			return cli_usage(cmd, "--duration: '%s' is not a duration (like 500ms, 10s)",
-					 v);
+			return cli_usage(cmd,
+					 "--duration: '%s' is not a duration (like 500ms, 10s)", v);
 		a->duration_set = 1;
 		break;
 	case 1: {
@@ -86,10 +87,18 @@ static int take_arg(const cli_cmd *cmd, void *ctx, size_t k, const char *v)
 	return -1;
 }
 
-/* The rate a sample costing CPU_NS of our CPU allows within our share. */
-static double affordable_rate(uint64_t cpu_ns)
+/* The rate reads costing CPU_NS of our CPU each allow within our share,
+ * but no lower than FLOOR unless that would take more than half a core:
+ * running tasks are sampled at the read rate, and a registry small enough
+ * to read 10 times a second for little is worth it. */
+static double affordable_rate(uint64_t cpu_ns, double floor)
 {
-	return cpu_ns ? PROF_CPU_SHARE * 1e9 / (double)cpu_ns : 1e9;
+	if (!cpu_ns)
+		return 1e9;
+	double share = PROF_CPU_SHARE * 1e9 / (double)cpu_ns, half = 0.5e9 / (double)cpu_ns;
+	if (share >= floor)
+		return share;
+	return floor < half ? floor : half;
 }
 
 /* Sample the live target of S until the duration is over (or ^C). */
@@ -123,7 +132,6 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 			break;
 		}
 		tt_snapshot_set_target(snap, (uint64_t)s->target.pid);
-		/* Each read stands for the time since the one before. */
 		/* The first read tells where each task is; every later one
 		 * counts the time since the one before. */
 		if (prof_add_read(p, snap, o, n ? prev : now, now)) {
@@ -141,7 +149,8 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 		/* Up at once, down slowly: the budget holds from the first
 		 * sample on, and one cheap sample does not undo it. */
 		cpu_avg = n && cpu < cpu_avg ? (cpu_avg * 7 + cpu) / 8 : cpu;
-		double afford = affordable_rate(cpu_avg);
+		double afford =
+		    affordable_rate(cpu_avg, a->rate < PROF_MIN_RATE ? a->rate : PROF_MIN_RATE);
 		if (afford < p->rate_used_hz * 0.9 ||
 		    (lowered_at && afford > p->rate_used_hz * 1.2)) {
 			double r = afford < a->rate ? afford : a->rate;
@@ -168,11 +177,12 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 	if (p->rate_used_hz < a->rate * 0.95)
 		snprintf(p->note, sizeof(p->note),
 			 "read the registry at %.1f Hz, not %.1f Hz: a read of %llu tasks costs "
-			 "%.1f ms of CPU, and the sampler keeps within %.0f%% of a core (waits are "
-			 "timed by their stamps, running tasks sampled at that rate)",
-			 p->rate_used_hz, a->rate,
-			 (unsigned long long)p->nseen,
-			 (double)cpu_avg / 1e6, PROF_CPU_SHARE * 100);
+			 "%.1f ms of CPU, %.1f%% of a core at that rate (the sampler aims at "
+			 "%.0f%%); waits are timed by their stamps, running tasks sampled at that "
+			 "rate",
+			 p->rate_used_hz, a->rate, (unsigned long long)p->nseen,
+			 (double)cpu_avg / 1e6, (double)cpu_avg * p->rate_used_hz / 1e7,
+			 PROF_CPU_SHARE * 100);
 	tt_snapshot_free(snap);
 	return ret;
 }
@@ -316,8 +326,9 @@ const cli_cmd cmd_profile = {
     "      --duration D   sample for D (default 5s; ^C ends it early)\n"
     "      --rate HZ      reads of the registry a second (default 99).  Reads\n"
     "                     that would cost more than 2% of a core at this rate\n"
-    "                     lower it, and the profile says so: waits keep their\n"
-    "                     weights, running tasks are sampled less often\n"
+    "                     lower it (to 10 Hz at least, within half a core), and\n"
+    "                     the profile says so: waits keep their weights, running\n"
+    "                     tasks are sampled less often\n"
     "      --format F     folded (default: Brendan Gregg's folded stacks, in\n"
     "                     microseconds of task time), speedscope (JSON for\n"
     "                     speedscope.app), pprof (gzipped profile.proto for\n"

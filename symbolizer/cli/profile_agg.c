@@ -142,8 +142,8 @@ static int64_t state_frame(prof *p, const tt_stask *t)
 	} else {
 		code = (2ull << 32) | t->raw.state;
 		/* ps's word for a woken task waiting for a worker */
-		word = t->raw.state == TT_STATE_SCHEDULED ? "runnable"
-							  : tt_state_name(t->raw.state);
+		word =
+		    t->raw.state == TT_STATE_SCHEDULED ? "runnable" : tt_state_name(t->raw.state);
 	}
 	int64_t k = frame_find(p, 0, code);
 	if (k >= 0)

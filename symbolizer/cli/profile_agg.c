@@ -333,27 +333,28 @@ static int seen_push(prof *p, const tt_stask *t, uint32_t stack, uint32_t wait)
  * weighted by its stamps: from its start (or the last read) to now, and
  * when it began after the last read, the wait seen then gets the time up
  * to the task's last wake.  Running and runnable tasks are sampled: the
- * whole interval.  See docs/cli.md "How profile samples". */
-static void count_live(prof *p, const tt_stask *t, uint32_t stack, int wait, uint64_t t_prev,
-		       uint64_t t_now)
+ * whole interval.  Returns whether T waits.  See docs/cli.md, "How a live
+ * profile is counted". */
+static int count_live(prof *p, const tt_stask *t, uint32_t stack, uint64_t t_prev, uint64_t t_now)
 {
-	int w;
-	uint64_t since = state_since(t, &w);
+	int wait;
+	uint64_t since = state_since(t, &wait);
 
 	if (!wait || since <= t_prev) {
 		count(p, stack, t_now - t_prev);
-		return;
+		return wait;
 	}
 	if (since > t_now)
 		since = t_now;
 	count(p, stack, t_now - since);
 	const prof_seen *o = seen_find(p, t->raw.slot_index, t->raw.id);
 	if (!o || !o->wait)
-		return; /* new, or sampled when last read */
+		return wait; /* new, or sampled when last read */
 	uint64_t end = t->raw.wake_ns;
 	if (end <= t_prev || end > since)
 		end = since; /* no wake stamp between: all of it */
 	p->stacks[o->stack].weight_ns += end - t_prev;
+	return wait;
 }
 
 /* What the memo words of a snapshot mean to a profile: the index + 1 of
@@ -415,9 +416,7 @@ static int add_tasks(prof *p, tt_snapshot *s, const cli_opts *o, int live, uint6
 			count(p, (uint32_t)st, age);
 			continue;
 		}
-		int wait;
-		state_since(t, &wait);
-		count_live(p, t, (uint32_t)st, wait, t_prev, t_now);
+		int wait = count_live(p, t, (uint32_t)st, t_prev, t_now);
 		if (seen_push(p, t, (uint32_t)st, (uint32_t)wait))
 			return -1;
 		tt_snapshot_set_memo(s, i, (uint64_t)wait << 32 | (uint64_t)(st + 1));

@@ -1,7 +1,8 @@
-/* tasktrace profile: a wait profile.  A live process is sampled without
+/* tasktrace profile: a wait profile.  A live process is read without
  * stopping it (the snapshot's seqlock rules: a torn record is left out,
- * never counted), RATE times a second for DURATION, each task's await
- * chain weighted by the time between samples; a core is one snapshot,
+ * never counted) up to RATE times a second for DURATION, each read
+ * counting the time since the one before: a wait by its stamps, a running
+ * or runnable task as a sample (prof_add_read); a core is one snapshot,
  * each task weighted by how long it has been waiting. */
 #include <errno.h>
 #include <fcntl.h>

@@ -20,9 +20,9 @@ out, never counted under a mix of two tasks' frames.
 
 Many tasks (samples/many_tasks, 20000 at --rate 1000): a read costs
 more than the sampler's 2% of a core allows at that rate, so it reads
-less often (10 Hz at least, within half a core), says so in one line (the rate used, the rate asked, the
-tasks, the cost of a read), and stays within one core; every task is
-counted.
+less often (10 Hz at least, within half a core), says so in one line
+(the rate used, the rate asked, the tasks, the cost of a read), and stays
+within one core; every task is counted.
 
 A task that changes where it waits (tests/cli/phase_prog: 600 ms in
 phase_a, then 400 ms in phase_b, over and over), profiled at 3 Hz, a read

@@ -1,7 +1,8 @@
-/* tasktrace profile: a wait profile.  A live process is sampled without
+/* tasktrace profile: a wait profile.  A live process is read without
  * stopping it (the snapshot's seqlock rules: a torn record is left out,
- * never counted), RATE times a second for DURATION, each task's await
- * chain weighted by the time between samples; a core is one snapshot,
+ * never counted) up to RATE times a second for DURATION, each read
+ * counting the time since the one before: a wait by its stamps, a running
+ * or runnable task as a sample (prof_add_read); a core is one snapshot,
  * each task weighted by how long it has been waiting. */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,9 +17,12 @@
 
 #define PROF_DEFAULT_RATE 99.0
 #define PROF_DEFAULT_DURATION_NS 5000000000ull
-/* The share of one core the sampler allows itself: past it the rate is
- * lowered (and said), so a profile of 100k tasks stays within it. */
-#define PROF_CPU_SHARE 0.5
+/* The share of one core the sampler allows itself: past it the registry
+ * is read less often (and that said).  A wait keeps its weight at any rate
+ * (its stamps bound it: prof_add_read), so the profile of 10k tasks costs
+ * its target little and one of 100k stays within it. */
+#define PROF_CPU_SHARE 0.02
+#define PROF_MIN_RATE 10.0
 
 typedef struct prof_args {
 	uint64_t duration_ns;
@@ -54,8 +58,8 @@ static int take_arg(const cli_cmd *cmd, void *ctx, size_t k, const char *v)
 	switch (k) {
 	case 0:
 		if (tt_diag_parse_duration(v, &a->duration_ns) || !a->duration_ns)
-			return cli_usage(cmd, "--duration: '%s' is not a duration (like 500ms, 10s)",
-					 v);
+			return cli_usage(cmd,
+					 "--duration: '%s' is not a duration (like 500ms, 10s)", v);
 		a->duration_set = 1;
 		break;
 	case 1: {
@@ -84,19 +88,28 @@ static int take_arg(const cli_cmd *cmd, void *ctx, size_t k, const char *v)
 	return -1;
 }
 
-/* The rate a sample costing CPU_NS of our CPU allows within our share. */
-static double affordable_rate(uint64_t cpu_ns)
+/* The rate reads costing CPU_NS of our CPU each allow within our share,
+ * but no lower than FLOOR unless that would take more than half a core:
+ * running tasks are sampled at the read rate, and a registry small enough
+ * to read 10 times a second for little is worth it. */
+static double affordable_rate(uint64_t cpu_ns, double floor)
 {
-	return cpu_ns ? PROF_CPU_SHARE * 1e9 / (double)cpu_ns : 1e9;
+	if (!cpu_ns)
+		return 1e9;
+	double share = PROF_CPU_SHARE * 1e9 / (double)cpu_ns, half = 0.5e9 / (double)cpu_ns;
+	if (share >= floor)
+		return share;
+	return floor < half ? floor : half;
 }
 
 /* Sample the live target of S until the duration is over (or ^C). */
 static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, prof *p)
 {
 	uint64_t period = (uint64_t)(1e9 / a->rate), start = clock_ns(CLOCK_MONOTONIC);
-	uint64_t end = start + a->duration_ns, prev = start - period, next = start;
+	uint64_t end = start + a->duration_ns, prev = 0, next = start;
 	uint64_t cpu_avg = 0, lowered_at = 0;
 	char err[256];
+	int last = 0;
 
 	tt_snapshot *snap = NULL;
 	int ret = 0;
@@ -120,17 +133,25 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 			break;
 		}
 		tt_snapshot_set_target(snap, (uint64_t)s->target.pid);
-		/* Each sample stands for the time since the one before. */
-		if (prof_add_snapshot(p, snap, o, now - prev, 0)) {
+		/* The first read tells where each task is; every later one
+		 * counts the time since the one before. */
+		if (prof_add_read(p, snap, o, n ? prev : now, now)) {
 			ret = -1;
 			break;
 		}
 		prev = now;
+		if (last)
+			break;
 		uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+		/* The first read walks every chain; the rest read what moved:
+		 * it says nothing of what reads cost from then on. */
+		if (!n)
+			cpu = 0;
 		/* Up at once, down slowly: the budget holds from the first
 		 * sample on, and one cheap sample does not undo it. */
 		cpu_avg = n && cpu < cpu_avg ? (cpu_avg * 7 + cpu) / 8 : cpu;
-		double afford = affordable_rate(cpu_avg);
+		double afford =
+		    affordable_rate(cpu_avg, a->rate < PROF_MIN_RATE ? a->rate : PROF_MIN_RATE);
 		if (afford < p->rate_used_hz * 0.9 ||
 		    (lowered_at && afford > p->rate_used_hz * 1.2)) {
 			double r = afford < a->rate ? afford : a->rate;
@@ -143,8 +164,11 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 		next += period;
 		if (next < clock_ns(CLOCK_MONOTONIC))
 			next = clock_ns(CLOCK_MONOTONIC); /* behind: no burst to catch up */
-		if (next >= end)
-			break;
+		if (next >= end) {
+			/* One read at the end: the last interval counts too. */
+			next = end;
+			last = 1;
+		}
 		struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
 		       !interrupted)
@@ -153,11 +177,13 @@ static int sample_live(cli_session *s, const cli_opts *o, const prof_args *a, pr
 	p->duration_ns = clock_ns(CLOCK_MONOTONIC) - start;
 	if (p->rate_used_hz < a->rate * 0.95)
 		snprintf(p->note, sizeof(p->note),
-			 "sampled at %.1f Hz, not %.1f Hz: a sample of %llu tasks costs %.1f ms of "
-			 "CPU, and the sampler keeps within %.0f%% of a core",
-			 p->rate_used_hz, a->rate,
-			 (unsigned long long)(p->nsamples ? p->task_samples / p->nsamples : 0),
-			 (double)cpu_avg / 1e6, PROF_CPU_SHARE * 100);
+			 "read the registry at %.1f Hz, not %.1f Hz: a read of %llu tasks costs "
+			 "%.1f ms of CPU, %.1f%% of a core at that rate (the sampler aims at "
+			 "%.0f%%); waits are timed by their stamps, running tasks sampled at that "
+			 "rate",
+			 p->rate_used_hz, a->rate, (unsigned long long)p->nseen,
+			 (double)cpu_avg / 1e6, (double)cpu_avg * p->rate_used_hz / 1e7,
+			 PROF_CPU_SHARE * 100);
 	tt_snapshot_free(snap);
 	return ret;
 }
@@ -260,7 +286,7 @@ static int profile_run(const cli_cmd *cmd, int argc, char **argv)
 		rc = sample_live(&s, &o, &a, &p);
 		signal(SIGINT, SIG_DFL);
 	} else {
-		rc = prof_add_snapshot(&p, s.snap, &o, 0, s.now_ns);
+		rc = prof_add_snapshot(&p, s.snap, &o, s.now_ns);
 	}
 	if (rc) {
 		fprintf(stderr, "tasktrace: %s: out of memory\n", cli_target_name(&s));
@@ -293,14 +319,17 @@ const cli_cmd cmd_profile = {
     "\n"
     "Sample the tasks of TARGET, a live pid, without stopping it, and add up\n"
     "where each task waits: its await chain (root function ... leaf, then its\n"
-    "wait kind or state in brackets: [notify], [runnable], [running]) weighted\n"
-    "by the time between samples.  For a core file, one snapshot, each task\n"
-    "weighted by how long it has been waiting.\n"
+    "wait kind or state in brackets: [notify], [runnable], [running]).  A wait\n"
+    "weighs the time its stamps say it lasted; a running or runnable task the\n"
+    "time between two reads of the registry.  For a core file, one snapshot,\n"
+    "each task weighted by how long it has been waiting.\n"
     "\n"
     "      --duration D   sample for D (default 5s; ^C ends it early)\n"
-    "      --rate HZ      samples a second (default 99).  A sample that costs\n"
-    "                     more than half a core at this rate lowers it, and\n"
-    "                     the profile says so\n"
+    "      --rate HZ      reads of the registry a second (default 99).  Reads\n"
+    "                     that would cost more than 2% of a core at this rate\n"
+    "                     lower it (to 10 Hz at least, within half a core), and\n"
+    "                     the profile says so: waits keep their weights, running\n"
+    "                     tasks are sampled less often\n"
     "      --format F     folded (default: Brendan Gregg's folded stacks, in\n"
     "                     microseconds of task time), speedscope (JSON for\n"
     "                     speedscope.app), pprof (gzipped profile.proto for\n"

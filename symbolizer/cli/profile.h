@@ -36,6 +36,13 @@ typedef struct prof_stack {
 	uint64_t weight_ns;
 } prof_stack;
 
+/* A task as the last live read counted it: where it was, and whether it
+ * waited (its stamps bound the wait) or was sampled (running, runnable). */
+typedef struct prof_seen {
+	uint64_t slot_index, id;
+	uint32_t stack, wait;
+} prof_seen;
+
 typedef struct prof {
 	prof_frame *frames;
 	size_t nframes, frames_cap;
@@ -45,8 +52,11 @@ typedef struct prof {
 	size_t nstacks, stacks_cap;
 	uint32_t *stack_slots;
 	size_t stack_slots_cap;
+	/* the last live read's tasks, in slot order, and this one's */
+	prof_seen *seen, *next;
+	size_t nseen, seen_cap, nnext, next_cap, seen_at;
 	/* what was read */
-	uint64_t nsamples;	/* snapshots taken */
+	uint64_t nsamples;	/* snapshots taken (reads of the registry) */
 	uint64_t task_samples;	/* tasks counted, over all snapshots */
 	uint64_t bad_records;	/* torn or inconsistent: no moment's chain, left out */
 	uint64_t broken_chains; /* a chain the reader could not follow, left out */
@@ -59,10 +69,14 @@ typedef struct prof {
 	const char *target;  /* "pid 42", "core FILE" */
 } prof;
 
-/* Add every task of S to P, each weighted by WEIGHT_NS, or (WEIGHT_NS 0:
- * a core) by its own wait age at NOW.  Returns 0 or -1 (out of memory). */
-int prof_add_snapshot(prof *p, const tt_snapshot *s, const cli_opts *o, uint64_t weight_ns,
-		      uint64_t now);
+/* Add every task of S, a core's snapshot, to P, each weighted by its own
+ * wait age at NOW.  Returns 0 or -1 (out of memory). */
+int prof_add_snapshot(prof *p, tt_snapshot *s, const cli_opts *o, uint64_t now);
+/* Add every task of S, a live read at T_NOW (CLOCK_MONOTONIC, the clock of
+ * the registry's stamps), the last at T_PREV: a task whose slot held
+ * still counts under its last stack for the whole interval, a wait is
+ * weighted by its stamps, a running or runnable task sampled.  0 or -1. */
+int prof_add_read(prof *p, tt_snapshot *s, const cli_opts *o, uint64_t t_prev, uint64_t t_now);
 void prof_free(prof *p);
 
 enum { PROF_FOLDED, PROF_SPEEDSCOPE, PROF_PPROF };

@@ -72,24 +72,34 @@ static int add_slot(uint32_t **slots, size_t *cap, size_t n, const void *items, 
 	return 0;
 }
 
-/* The index of frame (FUNC, SITE), added with NAME, FILE, LINE when new;
- * -1 when out of memory. */
-static int64_t frame_intern(prof *p, uint64_t func, uint64_t site, const char *name,
-			    const char *file, uint32_t line)
+/* The index of frame (FUNC, SITE), -1 when not interned yet. */
+static int64_t frame_find(const prof *p, uint64_t func, uint64_t site)
 {
 	uint64_t h = frame_key(func, site);
 
-	if (p->frame_slots_cap) {
-		for (size_t k = (size_t)h & (p->frame_slots_cap - 1);;
-		     k = (k + 1) & (p->frame_slots_cap - 1)) {
-			uint32_t i = p->frame_slots[k];
-			if (!i)
-				break;
-			const prof_frame *f = &p->frames[i - 1];
-			if (f->func == func && f->site == site)
-				return i - 1;
-		}
+	if (!p->frame_slots_cap)
+		return -1;
+	for (size_t k = (size_t)h & (p->frame_slots_cap - 1);;
+	     k = (k + 1) & (p->frame_slots_cap - 1)) {
+		uint32_t i = p->frame_slots[k];
+		if (!i)
+			return -1;
+		const prof_frame *f = &p->frames[i - 1];
+		if (f->func == func && f->site == site)
+			return i - 1;
 	}
+}
+
+/* The index of frame (FUNC, SITE), added with NAME, FILE, LINE when new;
+ * -1 when out of memory.  Frames are keyed by their addresses: the names
+ * are copied once, when a frame is first seen. */
+static int64_t frame_intern(prof *p, uint64_t func, uint64_t site, const char *name,
+			    const char *file, uint32_t line)
+{
+	int64_t found = frame_find(p, func, site);
+
+	if (found >= 0)
+		return found;
 	if (p->nframes == p->frames_cap) {
 		size_t ncap = p->frames_cap ? p->frames_cap * 2 : 64;
 		prof_frame *nf = realloc(p->frames, ncap * sizeof(*nf));
@@ -99,7 +109,7 @@ static int64_t frame_intern(prof *p, uint64_t func, uint64_t site, const char *n
 		p->frames_cap = ncap;
 	}
 	prof_frame *f = &p->frames[p->nframes];
-	f->hash = h;
+	f->hash = frame_key(func, site);
 	f->func = func;
 	f->site = site;
 	f->name = clean_copy(name);
@@ -122,20 +132,24 @@ static int64_t frame_intern(prof *p, uint64_t func, uint64_t site, const char *n
 static int64_t state_frame(prof *p, const tt_stask *t)
 {
 	const tt_sframe *leaf = tt_stask_leaf(t);
-	char name[96];
+	const char *word;
 	uint64_t code;
 
 	if (t->raw.state == TT_STATE_IDLE && leaf && leaf->raw.kind == TT_FUNC_KIND_LEAF &&
 	    leaf->raw.wait_kind != TT_WAIT_NONE) {
 		code = (1ull << 32) | leaf->raw.wait_kind;
-		snprintf(name, sizeof(name), "[%s]", tt_wait_kind_name(leaf->raw.wait_kind));
+		word = tt_wait_kind_name(leaf->raw.wait_kind);
 	} else {
 		code = (2ull << 32) | t->raw.state;
 		/* ps's word for a woken task waiting for a worker */
-		snprintf(name, sizeof(name), "[%s]",
-			 t->raw.state == TT_STATE_SCHEDULED ? "runnable"
-							    : tt_state_name(t->raw.state));
+		word =
+		    t->raw.state == TT_STATE_SCHEDULED ? "runnable" : tt_state_name(t->raw.state);
 	}
+	int64_t k = frame_find(p, 0, code);
+	if (k >= 0)
+		return k; /* named when first seen, not each sample */
+	char name[96];
+	snprintf(name, sizeof(name), "[%s]", word);
 	return frame_intern(p, 0, code, name, NULL, 0);
 }
 
@@ -147,20 +161,30 @@ static int64_t path_frame(prof *p, const tt_sframe *f)
 	return frame_intern(p, f->raw.func, f->raw.site, f->func->name, file, line);
 }
 
+/* Since when T has been doing what it does now (0 when unknown); *WAIT:
+ * it is waiting (idle), a state its stamps bound, rather than running or
+ * runnable, which are sampled. */
+static uint64_t state_since(const tt_stask *t, int *wait)
+{
+	const tt_sframe *leaf = tt_stask_leaf(t);
+
+	*wait = 0;
+	if (t->raw.state == TT_STATE_RUNNING)
+		return t->raw.poll_start_ns;
+	if (t->raw.state == TT_STATE_SCHEDULED)
+		return t->raw.wake_ns;
+	*wait = 1;
+	if (leaf && leaf->raw.kind == TT_FUNC_KIND_LEAF && leaf->raw.wait_kind != TT_WAIT_NONE)
+		return leaf->raw.wait_since_ns;
+	return t->raw.poll_end_ns;
+}
+
 /* What a core's task has been doing for how long; 0 when unknown. */
 static uint64_t wait_age(const tt_stask *t, uint64_t now)
 {
-	const tt_sframe *leaf = tt_stask_leaf(t);
-	uint64_t since = 0;
+	int wait;
+	uint64_t since = state_since(t, &wait);
 
-	if (t->raw.state == TT_STATE_RUNNING)
-		since = t->raw.poll_start_ns;
-	else if (t->raw.state == TT_STATE_SCHEDULED)
-		since = t->raw.wake_ns;
-	else if (leaf && leaf->raw.kind == TT_FUNC_KIND_LEAF && leaf->raw.wait_kind != TT_WAIT_NONE)
-		since = leaf->raw.wait_since_ns;
-	else
-		since = t->raw.poll_end_ns;
 	return since && since <= now ? now - since : 0;
 }
 
@@ -231,7 +255,8 @@ static prof_stack *stack_intern(prof *p, const uint32_t *ids, uint32_t n, char *
 	return st;
 }
 
-static int add_task(prof *p, const tt_stask *t, uint64_t weight_ns, uint64_t now)
+/* The index of T's stack, or -1 (out of memory). */
+static int64_t task_stack(prof *p, const tt_stask *t)
 {
 	size_t path[PROF_MAX_PATH];
 	uint32_t ids[PROF_MAX_PATH + 1];
@@ -264,25 +289,104 @@ static int add_task(prof *p, const tt_stask *t, uint64_t weight_ns, uint64_t now
 			lab[2 * i + j] = labbuf[i][j];
 		}
 	}
-	if (!weight_ns) {
-		weight_ns = wait_age(t, now);
-		p->no_age += !weight_ns;
-	}
 	prof_stack *st = stack_intern(p, ids, (uint32_t)n, lab, nlab);
-	if (!st)
-		return -1;
-	st->samples++;
-	st->weight_ns += weight_ns;
+	return st ? st - p->stacks : -1;
+}
+
+static void count(prof *p, uint32_t stack, uint64_t weight_ns)
+{
+	/* The first live read counts nothing: it only tells where tasks are. */
+	if (!weight_ns && p->nsamples == 1 && p->period_ns)
+		return;
+	p->stacks[stack].samples++;
+	p->stacks[stack].weight_ns += weight_ns;
 	p->task_samples++;
+}
+
+/* The task last read at slot INDEX if it was task ID; the reads list the
+ * slots in the same order, so one cursor finds it. */
+static const prof_seen *seen_find(prof *p, uint64_t index, uint64_t id)
+{
+	while (p->seen_at < p->nseen && p->seen[p->seen_at].slot_index < index)
+		p->seen_at++;
+	if (p->seen_at < p->nseen && p->seen[p->seen_at].slot_index == index &&
+	    p->seen[p->seen_at].id == id)
+		return &p->seen[p->seen_at];
+	return NULL;
+}
+
+static int seen_push(prof *p, const tt_stask *t, uint32_t stack, uint32_t wait)
+{
+	if (p->nnext == p->next_cap) {
+		size_t ncap = p->next_cap ? p->next_cap * 2 : 1024;
+		prof_seen *n = realloc(p->next, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		p->next = n;
+		p->next_cap = ncap;
+	}
+	p->next[p->nnext++] = (prof_seen){t->raw.slot_index, t->raw.id, stack, wait};
 	return 0;
 }
 
-int prof_add_snapshot(prof *p, const tt_snapshot *s, const cli_opts *o, uint64_t weight_ns,
-		      uint64_t now)
+/* Live: T, under STACK now, read at T_NOW, last read at T_PREV.  A wait is
+ * weighted by its stamps: from its start (or the last read) to now, and
+ * when it began after the last read, the wait seen then gets the time up
+ * to the task's last wake.  Running and runnable tasks are sampled: the
+ * whole interval.  Returns whether T waits.  See docs/cli.md, "How a live
+ * profile is counted". */
+static int count_live(prof *p, const tt_stask *t, uint32_t stack, uint64_t t_prev, uint64_t t_now)
 {
+	int wait;
+	uint64_t since = state_since(t, &wait);
+
+	if (!wait || since <= t_prev) {
+		count(p, stack, t_now - t_prev);
+		return wait;
+	}
+	if (since > t_now)
+		since = t_now;
+	count(p, stack, t_now - since);
+	const prof_seen *o = seen_find(p, t->raw.slot_index, t->raw.id);
+	if (!o || !o->wait)
+		return wait; /* new, or sampled when last read */
+	uint64_t end = t->raw.wake_ns;
+	if (end <= t_prev || end > since)
+		end = since; /* no wake stamp between: all of it */
+	p->stacks[o->stack].weight_ns += end - t_prev;
+	return wait;
+}
+
+/* What the memo words of a snapshot mean to a profile: the index + 1 of
+ * the stack a task was counted under, and (bit 32) whether it waits: its
+ * slot unchanged since, it is still that. */
+static uint64_t memo_key(const prof *p, const cli_opts *o)
+{
+	return 0x70726f66ull ^ ((uint64_t)(uintptr_t)p << 1) ^ (uint64_t)(o->all != 0);
+}
+
+/* Every task of S counted: LIVE, weighted for the interval T_PREV to
+ * T_NOW (count_live), else by its wait age at T_NOW. */
+static int add_tasks(prof *p, tt_snapshot *s, const cli_opts *o, int live, uint64_t t_prev,
+		     uint64_t t_now)
+{
+	/* A live target's task whose slot reads as at the last read is
+	 * counted under last read's stack: no walk, no lookup, no text. */
+	int kept = live && tt_snapshot_memo_key(s, memo_key(p, o));
+
 	p->nsamples++;
+	p->nnext = 0;
+	p->seen_at = 0;
 	for (size_t i = 0; i < s->ntasks; i++) {
 		const tt_stask *t = &s->tasks[i];
+		uint64_t m = kept ? tt_snapshot_memo(s, i) : 0;
+		uint32_t k = (uint32_t)m;
+		if (k && k <= p->nstacks) {
+			count(p, k - 1, t_now - t_prev);
+			if (seen_push(p, t, k - 1, (uint32_t)(m >> 32)))
+				return -1;
+			continue;
+		}
 		if (!t->raw.id) {
 			p->bad_records += t->error != 0; /* an unreadable slot */
 			continue;
@@ -303,10 +407,40 @@ int prof_add_snapshot(prof *p, const tt_snapshot *s, const cli_opts *o, uint64_t
 			p->broken_chains++;
 			continue;
 		}
-		if (add_task(p, t, weight_ns, now))
+		int64_t st = task_stack(p, t);
+		if (st < 0)
 			return -1;
+		if (!live) {
+			uint64_t age = wait_age(t, t_now);
+			p->no_age += !age;
+			count(p, (uint32_t)st, age);
+			continue;
+		}
+		int wait = count_live(p, t, (uint32_t)st, t_prev, t_now);
+		if (seen_push(p, t, (uint32_t)st, (uint32_t)wait))
+			return -1;
+		tt_snapshot_set_memo(s, i, (uint64_t)wait << 32 | (uint64_t)(st + 1));
 	}
+	/* This read's tasks are the next one's last. */
+	prof_seen *sw = p->seen;
+	size_t cap = p->seen_cap;
+	p->seen = p->next;
+	p->seen_cap = p->next_cap;
+	p->nseen = p->nnext;
+	p->next = sw;
+	p->next_cap = cap;
+	p->nnext = 0;
 	return 0;
+}
+
+int prof_add_snapshot(prof *p, tt_snapshot *s, const cli_opts *o, uint64_t now)
+{
+	return add_tasks(p, s, o, 0, 0, now);
+}
+
+int prof_add_read(prof *p, tt_snapshot *s, const cli_opts *o, uint64_t t_prev, uint64_t t_now)
+{
+	return add_tasks(p, s, o, 1, t_prev, t_now);
 }
 
 void prof_free(prof *p)
@@ -327,5 +461,7 @@ void prof_free(prof *p)
 	free(p->frame_slots);
 	free(p->stacks);
 	free(p->stack_slots);
+	free(p->seen);
+	free(p->next);
 	memset(p, 0, sizeof(*p));
 }

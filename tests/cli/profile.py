@@ -18,12 +18,20 @@ Tasks that come and go as fast as two workers can (churn_prog, as in the
 churn test) count only under chains they can have: a torn read is left
 out, never counted under a mix of two tasks' frames.
 
-Many tasks (samples/many_tasks, 20000 at --rate 1000): a sample costs
-more than the sampler's half core allows at that rate, so it lowers the
-rate, says so in one line (the rate used, the rate asked, the tasks, the
-cost of a sample), and stays within one core; every task is counted.
+Many tasks (samples/many_tasks, 20000 at --rate 1000): a read costs
+more than the sampler's 2% of a core allows at that rate, so it reads
+less often (10 Hz at least, within half a core), says so in one line
+(the rate used, the rate asked, the tasks, the cost of a read), and stays
+within one core; every task is counted.
 
-usage: profile.py MODE TASKTRACE HUNG SCHEMA SELECT_PROG CHURN_PROG MANY_TASKS"""
+A task that changes where it waits (tests/cli/phase_prog: 600 ms in
+phase_a, then 400 ms in phase_b, over and over), profiled at 3 Hz, a read
+every 333 ms, as seldom as a big registry is read: both chains, 3 to 2,
+adding up to the time profiled.  Each wait counts
+from its stamp, and the one seen at the read before up to its wake, so
+neither gets the other's time.
+
+usage: profile.py MODE TASKTRACE HUNG SCHEMA SELECT_PROG CHURN_PROG MANY_TASKS PHASE_PROG"""
 import glob
 import json
 import os
@@ -36,7 +44,7 @@ import tempfile
 import time
 
 MODE, TASKTRACE, HUNG = sys.argv[1:4]
-SCHEMA, SELECT_PROG, CHURN_PROG, MANY_TASKS = sys.argv[4:8]
+SCHEMA, SELECT_PROG, CHURN_PROG, MANY_TASKS, PHASE_PROG = sys.argv[4:9]
 CHURN = {
     "churn_d2": ["churn_d2", "churn_leaf"],
     "churn_d3": ["churn_d3", "churn_mid", "churn_leaf"],
@@ -121,9 +129,10 @@ def many_tasks():
         p.kill()
         p.wait()
     err = r.stderr.decode()
-    m = re.fullmatch(r"tasktrace: profile: sampled at ([\d.]+) Hz, not 1000\.0 Hz: a sample "
-                     r"of (\d+) tasks costs [\d.]+ ms of CPU, and the sampler keeps within "
-                     r"50% of a core\n", err)
+    m = re.fullmatch(r"tasktrace: profile: read the registry at ([\d.]+) Hz, not 1000\.0 Hz: "
+                     r"a read of (\d+) tasks costs [\d.]+ ms of CPU, [\d.]+% of a core at "
+                     r"that rate \(the sampler aims at 2%\); waits are timed by their "
+                     r"stamps, running tasks sampled at that rate\n", err)
     if r.returncode or not m or float(m.group(1)) >= 1000 or int(m.group(2)) < n:
         fail("many tasks at 1000 Hz: exit %d, no line on the rate: %r" % (r.returncode, err))
     stacks = folded(r.stdout.decode())
@@ -222,6 +231,27 @@ def mode_folded(pid, tmp):
         fail("--duration on a core: exit %d %r" % (r.returncode, r.stderr))
 
 
+def mode_phases(pid, tmp):
+    ph = start(PHASE_PROG)
+    try:
+        r = tt("profile", "--duration", "4s", "--rate", "3", str(ph.pid))
+    finally:
+        ph.kill()
+        ph.wait()
+    stacks = folded(r.stdout.decode())
+    a = stacks.get("phases;phase_a;tt_sleep;[timer]", 0)
+    b = stacks.get("phases;phase_b;tt_sleep;[timer]", 0)
+    total = sum(w for s, w in stacks.items() if s.startswith("phases;"))
+    # Four cycles of a second: a 2400 ms, b 1600 ms, give or take a
+    # stamp's granularity and the us of each poll.  Sampling alone at 3 Hz
+    # would see each cycle at the same three points: a 2667 and b 1333,
+    # or the other way round.
+    if not (2150000 <= a <= 2650000 and 1350000 <= b <= 1850000) or \
+            not 3850000 <= total <= 4150000:
+        fail("phase_a %d us, phase_b %d us, %d us in all, of 4 s: %r"
+             % (a, b, total, r.stdout.decode()))
+
+
 def find_go():
     go = shutil.which("go") or (sorted(glob.glob("/usr/lib/go-*/bin/go")) or [None])[-1]
     return go
@@ -295,7 +325,8 @@ def main():
     p = start(HUNG)
     tmp = tempfile.mkdtemp(prefix="tt-profile-")
     try:
-        {"folded": mode_folded, "pprof": mode_pprof, "speedscope": mode_speedscope}[MODE](p.pid, tmp)
+        {"folded": mode_folded, "pprof": mode_pprof, "speedscope": mode_speedscope,
+         "phases": mode_phases}[MODE](p.pid, tmp)
     finally:
         p.kill()
         p.wait()

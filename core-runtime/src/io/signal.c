@@ -42,10 +42,14 @@ int tt_signals_block(const int *signals)
 	return n ? -pthread_sigmask(SIG_BLOCK, &set, NULL) : 0;
 }
 
-void tt_sigs_init(tt_sigs *g)
+void tt_sigs_init(tt_sigs *g, const int *signals)
 {
 	memset(g, 0, sizeof *g);
 	pthread_mutex_init(&g->lock, NULL);
+	/* Checked by tt_signals_block before the runtime exists. */
+	for (int n = 0; signals && signals[n] && n < 64; n++)
+		if (signals[n] > 0 && signals[n] < TT_NSIG)
+			g->owned |= 1ull << (signals[n] - 1);
 }
 
 void tt_sigs_destroy(tt_sigs *g)
@@ -82,7 +86,10 @@ static int watch(tt_sigs *g, int signo)
 	if (!valid_signal(signo) || signo >= TT_NSIG ||
 	    pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0 || !sigismember(&cur, signo))
 		return -EINVAL;
-	uint64_t mask = g->mask | 1ull << (signo - 1);
+	/* The first wait opens the signalfd for every signal the runtime
+	 * owns, so a later wait for another of them does not change the
+	 * mask of an fd a worker may be reading at that moment. */
+	uint64_t mask = g->mask | g->owned | 1ull << (signo - 1);
 	if (g->fd && mask == g->mask)
 		return 0;
 	sigemptyset(&set);

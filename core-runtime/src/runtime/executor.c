@@ -290,7 +290,7 @@ tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 		goto fail;
 	tt_injector_init(&rt->inject);
 	tt_io_pool_init(&rt->io_pool);
-	tt_sigs_init(&rt->sigs);
+	tt_sigs_init(&rt->sigs, opts ? opts->signals : NULL);
 	pthread_mutex_init(&rt->idle_lock, NULL);
 	for (uint32_t i = 0; i < rt->nworkers; i++) {
 		tt_worker *w = &rt->workers[i];

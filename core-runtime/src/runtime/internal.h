@@ -406,11 +406,13 @@ typedef struct tt_sigs {
 	pthread_mutex_t lock;
 	struct tt_fd *fd;	 /* the signalfd, opened by the first tt_signal */
 	uint64_t mask;		 /* bit N-1: it reads signal N */
+	uint64_t owned;		 /* tt_runtime_opts.signals, same bits */
 	uint64_t count[TT_NSIG]; /* deliveries of each signal read so far */
 	uint8_t kept[TT_NSIG];	 /* one read while none of its number waited */
 	tt_waitq waiters;	 /* waiting tt_signals, their number in WANT */
 } tt_sigs;
-void tt_sigs_init(tt_sigs *g);
+/* SIGNALS: the runtime's (tt_runtime_opts.signals, 0-terminated; NULL). */
+void tt_sigs_init(tt_sigs *g, const int *signals);
 /* Before the driver goes: closes the signalfd. */
 void tt_sigs_destroy(tt_sigs *g);
 

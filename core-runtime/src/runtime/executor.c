@@ -273,10 +273,8 @@ tt_runtime *tt_runtime_new(const tt_runtime_opts *opts)
 	}
 	int cerr = tt_clock_start();
 	if (cerr < 0) {
-		tt_runtime_handle_retire(handle);
-		free(rt);
 		errno = -cerr;
-		return NULL;
+		goto fail;
 	}
 	rt->id = tt_next_runtime_id();
 	rt->flight_bytes = tt_flight_bytes(opts ? opts->recorder_bytes : 0);

@@ -101,7 +101,11 @@ END_TEST
  * the chunk's memory are unreadable, and 64 of them in a row end it. */
 static void check_junk_count(const char *target)
 {
-	run res = tasktrace("ps", target, NULL);
+	/* A generous stop budget: under a sanitizer on a loaded machine the
+	 * walk to the end of the junk count outlasts the default 1 s, and
+	 * the reads it then skips add a line each (the budget has its own
+	 * test). */
+	run res = tasktrace("ps", "--stop-budget", "30s", target, NULL);
 
 	ck_assert_msg(res.status == 0, "ps %s: exit %d: %s", target, res.status, res.err);
 	ck_assert_uint_eq(count_lines(res.out, "idle-worker"), NTASKS);
@@ -112,7 +116,7 @@ static void check_junk_count(const char *target)
 	ck_assert_msg(count_lines(res.err, "\n") <= 17, "ps %s: %s", target, res.err);
 	ck_assert_msg(strstr(res.err, "task slot errors"), "ps %s: no count: %s", target, res.err);
 	run_free(&res);
-	res = tasktrace("bt", "--json", target, NULL);
+	res = tasktrace("bt", "--json", "--stop-budget", "30s", target, NULL);
 	ck_assert_msg(res.status == 0, "bt --json %s: exit %d: %s", target, res.status, res.err);
 	assert_json(res.out);
 	ck_assert_msg(strstr(res.out, "rest of chunk skipped"), "bt --json %s: %s", target,

@@ -123,11 +123,7 @@ static int bt_run(const cli_cmd *cmd, int argc, char **argv)
 	uint64_t id;
 	int first, rc;
 
-	if ((rc = cli_parse(cmd, argc, argv, &o, &first)) >= 0)
-		return rc;
-	if (argc == first)
-		return cli_usage(cmd, "missing TARGET (a pid or a core file)");
-	if ((rc = cli_parse_target(cmd, argv[first])) >= 0)
+	if ((rc = cli_parse_with_target(cmd, argc, argv, &o, &first)) >= 0)
 		return rc;
 	for (int i = first + 1; i < argc; i++)
 		if (cli_parse_id(argv[i], &id))

@@ -102,6 +102,9 @@ int cli_parse_pid(const cli_cmd *cmd, const char *s, pid_t *pid);
 /* A TARGET operand: a pid or an existing path; usage error otherwise. */
 int cli_parse_target(const cli_cmd *cmd, const char *s);
 int cli_parse_id(const char *s, uint64_t *id);
+/* cli_parse for a command whose first operand is TARGET, checked: returns
+ * -1 with *FIRST its index, or an exit code. */
+int cli_parse_with_target(const cli_cmd *cmd, int argc, char **argv, cli_opts *o, int *first);
 /* cli_parse for a command whose one operand is TARGET: returns -1 with
  * *TARGET set, or an exit code. */
 int cli_parse_single_target(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,

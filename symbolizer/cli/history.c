@@ -157,11 +157,7 @@ static int history_run(const cli_cmd *cmd, int argc, char **argv)
 	uint64_t id;
 	int first, rc;
 
-	if ((rc = cli_parse(cmd, argc, argv, &o, &first)) >= 0)
-		return rc;
-	if (argc == first)
-		return cli_usage(cmd, "missing TARGET (a pid or a core file)");
-	if ((rc = cli_parse_target(cmd, argv[first])) >= 0)
+	if ((rc = cli_parse_with_target(cmd, argc, argv, &o, &first)) >= 0)
 		return rc;
 	if (argc - first != 2)
 		return cli_usage(cmd, "expected TARGET and one task ID");

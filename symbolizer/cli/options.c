@@ -342,18 +342,26 @@ int cli_exit_code(int target_err)
 	return EXIT_TARGET;
 }
 
+int cli_parse_with_target(const cli_cmd *cmd, int argc, char **argv, cli_opts *o, int *first)
+{
+	int rc;
+
+	if ((rc = cli_parse(cmd, argc, argv, o, first)) >= 0)
+		return rc;
+	if (argc == *first)
+		return cli_usage(cmd, "missing TARGET (a pid or a core file)");
+	return cli_parse_target(cmd, argv[*first]);
+}
+
 int cli_parse_single_target(const cli_cmd *cmd, int argc, char **argv, cli_opts *o,
 			    const char **target)
 {
 	int first, rc;
 
-	if ((rc = cli_parse(cmd, argc, argv, o, &first)) >= 0)
+	if ((rc = cli_parse_with_target(cmd, argc, argv, o, &first)) >= 0)
 		return rc;
 	if (argc - first != 1)
-		return cli_usage(cmd, argc == first ? "missing TARGET (a pid or a core file)" :
-						      "too many arguments");
-	if ((rc = cli_parse_target(cmd, argv[first])) >= 0)
-		return rc;
+		return cli_usage(cmd, "too many arguments");
 	*target = argv[first];
 	return -1;
 }

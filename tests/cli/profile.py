@@ -299,9 +299,13 @@ def mode_pprof(pid, tmp):
 def mode_speedscope(pid, tmp):
     try:
         import jsonschema
-    except ImportError:
-        print("no python3-jsonschema: skipped")
-        sys.exit(77)
+    except ImportError:  # a Python other than the system's (pyenv, venv)
+        sys.path.append("/usr/lib/python3/dist-packages")
+        try:
+            import jsonschema
+        except ImportError:
+            print("no python3-jsonschema: skipped")
+            sys.exit(77)
     r = tt("profile", "--duration", "200ms", "--format", "speedscope", str(pid))
     doc = json.loads(r.stdout.decode("utf-8", errors="strict"))
     with open(SCHEMA) as f:

@@ -12,6 +12,7 @@
 #include "tasktrace/read/bt.h"
 #include "tasktrace/read/diagnose.h"
 #include "tasktrace/read/format.h"
+#include "tasktrace/read/history.h"
 #include "tasktrace/read/reader.h"
 #include "tasktrace/read/taskjson.h"
 #include "tasktrace/read/tasklist.h"
@@ -286,6 +287,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (tt_snapshot_read(mem, root, lim, &s, err, sizeof(err)) == TT_R_OK) {
 		wording(s, opts);
+		/* The flight recorder's rings (worker records, the root's
+		 * foreign ring) as `history` decodes and words them: from
+		 * the same hostile image. */
+		text(tt_history_text(mem, s, s->ntasks ? s->tasks[0].raw.id : 1, 0, s->now_ns,
+				     NULL));
 		tt_snapshot_free(s);
 	} else if (s) {
 		abort(); /* an error leaves no snapshot */

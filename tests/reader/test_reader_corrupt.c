@@ -1391,18 +1391,28 @@ END_TEST
 START_TEST(test_mem_pid)
 {
 	static char secret[64] = "child's registry";
+	/* Big enough for a bulk read (process_vm_readv rather than the fd). */
+	static unsigned char bulk[64 << 10];
+	static unsigned char got[sizeof bulk];
 	int pipefd[2];
 	pid_t pid;
 	tt_mem_pid mp;
 	tt_mem m;
 	char buf[64], c;
+	/* Six pages, the last unmapped. */
+	unsigned char *six = mmap(NULL, 6 * 4096, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
+	ck_assert_ptr_ne(six, MAP_FAILED);
+	munmap(six + 5 * 4096, 4096);
 	ck_assert_int_eq(pipe(pipefd), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		/* Change it after the fork: the parent must see the child's. */
 		strcpy(secret, "changed in child");
+		for (size_t i = 0; i < sizeof bulk; i++)
+			bulk[i] = (unsigned char)(i * 7 + 1);
 		if (write(pipefd[1], "x", 1) != 1)
 			_exit(1);
 		pause();
@@ -1414,10 +1424,19 @@ START_TEST(test_mem_pid)
 	ck_assert_str_eq(buf, "changed in child");
 	ck_assert_int_lt(m.read(m.ctx, 16, buf, 8), 0);
 	ck_assert_int_lt(m.read(m.ctx, 0xffffffffff600000ull + 0x100000, buf, 8), 0);
-	tt_mem_pid_close(&mp);
-	ck_assert_int_eq(mp.fd, -1);
+	ck_assert_int_eq(m.read(m.ctx, (uintptr_t)bulk, got, sizeof got), 0);
+	for (size_t i = 0; i < sizeof got; i++)
+		ck_assert_uint_eq(got[i], (unsigned char)(i * 7 + 1));
+	/* A bulk read that runs into an unmapped page fails whole. */
+	ck_assert_int_eq(m.read(m.ctx, (uintptr_t)six, got, 5 * 4096), 0);
+	ck_assert_int_lt(m.read(m.ctx, (uintptr_t)six + 8, got, 5 * 4096), 0);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	/* Gone: no read, bulk or small, returns what its memory held. */
+	ck_assert_int_lt(m.read(m.ctx, (uintptr_t)bulk, got, sizeof got), 0);
+	ck_assert_int_lt(m.read(m.ctx, (uintptr_t)secret, buf, 17), 0);
+	tt_mem_pid_close(&mp);
+	ck_assert_int_eq(mp.fd, -1);
 	close(pipefd[0]);
 	close(pipefd[1]);
 	ck_assert_int_lt(tt_mem_pid_open(&mp, pid, &m), 0);

@@ -220,6 +220,72 @@ START_TEST(many_tasks_all_pending)
 }
 END_TEST
 
+/* A memory source that counts the reads touching the never-used ends of
+ * the chunks (past each chunk's `used` mark). */
+typedef struct tail_watch {
+	tt_mem inner;
+	uint64_t lo[64], hi[64];
+	uint32_t n;
+	uint64_t reads_in_tails, bytes;
+} tail_watch;
+
+static int watch_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	tail_watch *w = ctx;
+	for (uint32_t i = 0; i < w->n; i++)
+		if (addr < w->hi[i] && addr + len > w->lo[i])
+			w->reads_in_tails++;
+	w->bytes += len;
+	return w->inner.read(w->inner.ctx, addr, buf, len);
+}
+
+/* 20,000 tasks fill 20,001 slots of chunks holding 32,512: a snapshot
+ * reads the slots that were handed out and not one byte of the 3 MB
+ * past them, and still finds every task. */
+START_TEST(snapshot_reads_only_used_slots)
+{
+	sample s;
+	tt_mem_pid mp;
+	tt_reader r;
+	tail_watch w = {0};
+	uint32_t nchunks;
+	uint64_t total = 0, unused = 0;
+
+	sample_start(&s, "many_tasks", "20000");
+	tt_snapshot_free(snapshot_of(&s, &mp));
+	tt_mem_pid_close(&mp);
+	ck_assert_int_eq(tt_mem_pid_open(&mp, s.pid, &w.inner), 0);
+	ck_assert_int_eq(tt_reader_open(&r, w.inner, s.registry, NULL), TT_R_OK);
+	ck_assert_int_eq(tt_reader_chunk_count(&r, &nchunks), TT_R_OK);
+	for (uint32_t i = 0; i < nchunks && i < 64; i++) {
+		tt_reader_chunk c;
+		ck_assert_int_eq(tt_reader_chunk_get(&r, i, total, &c), TT_R_OK);
+		total += c.count;
+		ck_assert_uint_le(c.used, c.count);
+		uint64_t stride = r.record_size[TT_REC_TASK];
+		w.lo[w.n] = c.slots + c.used * stride;
+		w.hi[w.n++] = c.slots + c.count * stride;
+		unused += c.count - c.used;
+	}
+	ck_assert_uint_ge(unused, 10000);
+	tt_snapshot *snap = NULL;
+	char err[256] = "";
+	tt_mem mem = {watch_read, &w};
+	ck_assert_msg(tt_snapshot_read(mem, s.registry, NULL, &snap, err, sizeof err) == TT_R_OK,
+		      "%s", err);
+	ck_assert_uint_eq(w.reads_in_tails, 0);
+	ck_assert_uint_eq(snap->tasks_live, snap->ntasks);
+	ck_assert_uint_ge(snap->ntasks, 20000);
+	uint64_t before = w.bytes;
+	ck_assert_int_ge(tt_snapshot_update(snap, mem, err, sizeof err), 0);
+	ck_assert_uint_eq(w.reads_in_tails, 0);
+	ck_assert_uint_gt(w.bytes, before);
+	tt_snapshot_free(snap);
+	tt_mem_pid_close(&mp);
+	sample_stop(&s);
+}
+END_TEST
+
 /* This process's registry, read as another process would read it. */
 static tt_snapshot *snapshot_self(void)
 {
@@ -361,6 +427,7 @@ int main(void)
 	tcase_add_test(tc, hung_chain_sites_and_waits);
 	tcase_add_test(tc, hung_every_wait_kind);
 	tcase_add_test(tc, many_tasks_all_pending);
+	tcase_add_test(tc, snapshot_reads_only_used_slots);
 	tcase_add_test(tc, self_read_running_task);
 	tcase_add_test(tc, clock_moves_in_long_poll_and_sleeps_when_idle);
 	suite_add_tcase(s, tc);

@@ -97,8 +97,9 @@ START_TEST(chunk_count_beyond_capacity)
 }
 END_TEST
 
-/* Slot count 2^26 - 1 in a chunk of a few hundred slots: the slots past
- * the chunk's memory are unreadable, and 64 of them in a row end it. */
+/* Slot count and used mark 2^26 - 1 in a chunk of a few hundred slots:
+ * the slots past the chunk's memory are unreadable, and 64 of them in a
+ * row end it. */
 static void check_junk_count(const char *target)
 {
 	/* A generous stop budget: under a sanitizer on a loaded machine the
@@ -133,6 +134,7 @@ START_TEST(slot_count_from_junk)
 	ck_assert_uint_ge(n, 1);
 	ck_assert_int_eq(tt_reader_chunk_get(&r, n - 1, 0, &c), TT_R_OK);
 	poke(c.addr, r.f_chunk[TT_CHUNK_SLOT_COUNT], (1ull << 26) - 1);
+	poke(c.addr, r.f_chunk[TT_CHUNK_USED], (1ull << 26) - 1);
 	check_junk_count(pid_s);
 	assert_running(many.pid);
 	char *core = make_core(many.pid, "junk-count");

@@ -633,6 +633,13 @@ int tt_reader_chunk_get(tt_reader *r, uint32_t i, uint64_t total, tt_reader_chun
 		return tt_r_errf(r, TT_R_MISALIGNED,
 				 "chunk %u (%X): slots %X misaligned", i, c->addr,
 				 c->slots);
+	/* Only a bound on what to read: a value past the chunk reads it all,
+	 * which is never wrong, only slower. */
+	c->used = r->f_chunk[TT_CHUNK_USED].size ?
+			  tt_r_get(b, r->f_chunk[TT_CHUNK_USED]) :
+			  c->count;
+	if (c->used > c->count)
+		c->used = c->count;
 	return TT_R_OK;
 }
 

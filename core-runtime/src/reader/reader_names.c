@@ -64,7 +64,7 @@ static const char *const root_f[TT_ROOT_MAX_] = {
 	"fork_parent_pid", "fork_runtimes", "foreign_ring",
 };
 static const char *const chunk_f[TT_CHUNK_MAX_] = {
-	"size", "slots", "slot_count", "first_index",
+	"size", "slots", "slot_count", "first_index", "used",
 };
 static const char *const task_f[TT_TASK_MAX_] = {
 	"size", "id", "seq", "state", "flags", "name", "parent_id",

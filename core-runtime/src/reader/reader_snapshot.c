@@ -876,12 +876,14 @@ static int grow_bulk(struct build *b, size_t nslots)
  * chunks hold. */
 static void reserve_tasks(struct build *b, uint32_t nchunks)
 {
-	uint64_t slots = 0, live = b->s->tasks_live;
+	uint64_t total = 0, slots = 0, live = b->s->tasks_live;
 	tt_reader_chunk c;
 
 	for (uint32_t i = 0; i < nchunks; i++)
-		if (tt_reader_chunk_get(b->r, i, slots, &c) == TT_R_OK)
-			slots += c.count;
+		if (tt_reader_chunk_get(b->r, i, total, &c) == TT_R_OK) {
+			total += c.count;
+			slots += c.used;
+		}
 	if (live > slots)
 		live = slots;
 	live += live / 16 + 16;
@@ -921,11 +923,11 @@ static int read_tasks(struct build *b)
 			continue;
 		}
 		total += c.count;
-		if (grow_bulk(b, c.count < batch ? (size_t)c.count : batch))
+		if (grow_bulk(b, c.used < batch ? (size_t)c.used : batch))
 			return TT_R_NOMEM;
-		for (uint64_t off = 0; off < c.count; off += batch) {
-			size_t n = c.count - off < batch ? (size_t)(c.count - off) :
-							  batch;
+		for (uint64_t off = 0; off < c.used; off += batch) {
+			size_t n = c.used - off < batch ? (size_t)(c.used - off) :
+							 batch;
 			rc = read_batch(b, c.slots + off * b->stride,
 					c.first + off, n);
 			if (rc > 0)

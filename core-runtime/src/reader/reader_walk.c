@@ -348,7 +348,7 @@ static int iter_slot(tt_reader *r, tt_task_iter *it, uint64_t *addr,
 			return rc;
 		}
 		it->slots_addr = c.slots;
-		it->slot_count = c.count;
+		it->slot_count = c.used;
 		it->first_index = c.first;
 		it->total += c.count;
 	}

@@ -316,7 +316,7 @@ int tt_rep_next(tt_rep *p, tt_rep_iter *it, tt_rtask *out)
 		}
 		it->total += c.count;
 		it->slots = c.slots;
-		it->count = c.count;
+		it->count = c.used;
 		it->slot = 0;
 		it->inbulk = it->bulkpos = 0;
 	}

@@ -85,7 +85,10 @@ enum tt_chunk_field {
 	TT_CHUNK_SLOTS = 1,       /* ptr: first slot; slots are TASK-sized */
 	TT_CHUNK_SLOT_COUNT = 2,  /* slots in this chunk */
 	TT_CHUNK_FIRST_INDEX = 3, /* global index of the first slot */
-	TT_CHUNK_MAX_ = 4
+	/* slots handed out so far, from the first: the rest never held a
+	 * task (readers need not read them) */
+	TT_CHUNK_USED = 4,
+	TT_CHUNK_MAX_ = 5
 };
 enum tt_task_field {
 	TT_TASK_ID = 1,  /* 0: free slot.  Never reused within a process. */

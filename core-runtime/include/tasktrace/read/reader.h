@@ -396,6 +396,7 @@ typedef struct tt_reader_chunk {
 	uint64_t slots; /* first slot */
 	uint64_t count; /* slots in it */
 	uint64_t first; /* global index of the first slot */
+	uint64_t used;  /* the slots to read: those past it never held a task */
 } tt_reader_chunk;
 TT_API int tt_reader_chunk_count(tt_reader *r, uint32_t *count);
 TT_API int tt_reader_chunk_get(tt_reader *r, uint32_t i, uint64_t total, tt_reader_chunk *out);

@@ -206,6 +206,38 @@ START_TEST(stamp_out_of_order_counted_not_delivered)
 }
 END_TEST
 
+/* One event stamped far in the future is dropped alone: the events after
+ * it, in order with the ones before, are all still delivered. */
+START_TEST(stamp_from_the_future_drops_one_event)
+{
+	run_yielder(10, 0);
+	tt_reader *r = open_self();
+	uint64_t ring = worker_ring(r);
+	uint64_t head = *ring_u64(r, ring, TT_RING_HEAD);
+	uint64_t cap = *ring_u64(r, ring, TT_RING_CAPACITY);
+	unsigned char *events = (unsigned char *)(uintptr_t)*ring_u64(r, ring, TT_RING_EVENTS);
+	uint32_t esize = r->record_size[TT_REC_EVENT];
+	uint32_t off = r->f_event[TT_EVENT_STAMP_NS].offset;
+	ck_assert_uint_ge(head, 8);
+	uint64_t bad = head - 6;
+	*(uint64_t *)(events + (bad % cap) * esize + off) = UINT64_MAX / 2;
+	static got g;
+	g.n = 0;
+	tt_rflight st;
+	ck_assert_int_ge(tt_flight_read(r, 0, keep, &g, &st), 0);
+	ck_assert_uint_eq(st.skipped, 1);
+	int after = 0;
+	for (size_t i = 0; i < g.n; i++) {
+		if (g.ev[i].worker < 0)
+			continue;
+		ck_assert(g.ev[i].pos != bad);
+		after += g.ev[i].pos > bad;
+	}
+	ck_assert_int_eq(after, 5);
+	free(r);
+}
+END_TEST
+
 START_TEST(absurd_ring_one_error)
 {
 	run_yielder(3, 0);
@@ -247,6 +279,7 @@ int main(void)
 	tcase_add_test(tc, wrapped_ring_keeps_the_newest);
 	tcase_add_test(tc, torn_events_counted_not_delivered);
 	tcase_add_test(tc, stamp_out_of_order_counted_not_delivered);
+	tcase_add_test(tc, stamp_from_the_future_drops_one_event);
 	tcase_add_test(tc, absurd_ring_one_error);
 	tcase_add_test(tc, switched_off_records_nothing);
 	suite_add_tcase(s, tc);

@@ -12,6 +12,78 @@
 #define MAX_CAPACITY (1ull << 28) /* events per ring: 15 GB of them is junk */
 #define COPY_BYTES 4096u	  /* events copied per read (a signal stack holds it) */
 
+/* A writer's stamps never go back, so an event out of order with its
+ * neighbours is not an event of its ring: one stamped before the last one
+ * taken is dropped, and one stamped after the event that follows it
+ * (junk from the future) must not make every later event look out of
+ * order.  Up to two events wait here until the next one says which of
+ * them is out of place. */
+typedef struct order {
+	tt_revent wait[2];
+	int n;
+	uint64_t taken; /* the stamp of the last event taken */
+	uint64_t task_id;
+	tt_revent_fn fn;
+	void *ctx;
+	tt_rflight *st;
+	int64_t delivered;
+	int *stop;
+} order;
+
+static void take(order *o, const tt_revent *ev)
+{
+	o->taken = ev->stamp_ns;
+	if (*o->stop)
+		return;
+	if (o->task_id && ev->task != o->task_id &&
+	    !(ev->kind == TT_EV_WAKE && ev->arg1 == o->task_id) &&
+	    !(ev->kind == TT_EV_SPAWN && ev->arg1 == o->task_id))
+		return;
+	o->st->events++;
+	o->delivered++;
+	if (o->fn(o->ctx, ev))
+		*o->stop = 1;
+}
+
+static void feed(order *o, const tt_revent *ev)
+{
+	uint64_t t = ev->stamp_ns;
+
+	if (o->n == 0) {
+		if (t < o->taken)
+			o->st->skipped++;
+		else
+			o->wait[o->n++] = *ev;
+	} else if (t >= o->wait[0].stamp_ns) {
+		/* Both waiting ones cannot be in order: the second was
+		 * below the first, which this one confirms. */
+		if (o->n == 2)
+			o->st->skipped++;
+		take(o, &o->wait[0]);
+		o->wait[0] = *ev;
+		o->n = 1;
+	} else if (o->n == 2 && t >= o->wait[1].stamp_ns) {
+		o->st->skipped++; /* the first was from the future */
+		take(o, &o->wait[1]);
+		o->wait[0] = *ev;
+		o->n = 1;
+	} else if (t < o->taken || o->n == 2) {
+		o->st->skipped++;
+	} else {
+		o->wait[o->n++] = *ev; /* it or the first is out of place */
+	}
+}
+
+/* The ring's end: a last pair that disagrees is left out whole. */
+static void drain(order *o)
+{
+	if (o->n == 1)
+		take(o, &o->wait[0]);
+	else if (o->n == 2)
+		o->st->skipped += 2;
+	o->n = 0;
+}
+
 static int64_t ring_read(tt_reader *r, uint64_t addr, int32_t worker, uint64_t task_id,
 			 tt_revent_fn fn, void *ctx, tt_rflight *st, int *stop)
 {
@@ -19,7 +91,6 @@ static int64_t ring_read(tt_reader *r, uint64_t addr, int32_t worker, uint64_t t
 	unsigned char buf[COPY_BYTES];
 	const tt_field *rf = r->f_ring, *ef = r->f_event;
 	uint32_t rsize = r->record_size[TT_REC_RING], esize = r->record_size[TT_REC_EVENT];
-	int64_t delivered = 0;
 
 	if (!rsize || !esize || !ef[TT_EVENT_SEQ].size || !ef[TT_EVENT_KIND].size ||
 	    esize > COPY_BYTES)
@@ -40,7 +111,7 @@ static int64_t ring_read(tt_reader *r, uint64_t addr, int32_t worker, uint64_t t
 	uint64_t first = head >= cap ? head - cap + 1 : 0;
 	st->lost += first;
 	uint32_t per = COPY_BYTES / esize;
-	uint64_t last_stamp = 0;
+	order o = {.task_id = task_id, .fn = fn, .ctx = ctx, .st = st, .stop = stop};
 	for (uint64_t pos = first; pos < head && !*stop;) {
 		uint64_t slot = pos % cap;
 		uint64_t n = head - pos;
@@ -68,13 +139,6 @@ static int64_t ring_read(tt_reader *r, uint64_t addr, int32_t worker, uint64_t t
 			    .kind = (uint32_t)tt_r_get(e, ef[TT_EVENT_KIND]),
 			    .worker = worker,
 			};
-			/* A writer's stamps never go back: one that does is
-			 * not an event of this ring. */
-			if (ev.stamp_ns < last_stamp) {
-				st->skipped++;
-				continue;
-			}
-			last_stamp = ev.stamp_ns;
 			switch (ev.kind) {
 			case TT_EV_SUSPEND:
 			case TT_EV_STALL_END:
@@ -94,17 +158,11 @@ static int64_t ring_read(tt_reader *r, uint64_t addr, int32_t worker, uint64_t t
 				ev.start_ns = tt_r_get(e, ef[TT_EVENT_START_NS]);
 			if (ev.start_ns > ev.stamp_ns)
 				ev.start_ns = ev.stamp_ns;
-			if (task_id && ev.task != task_id &&
-			    !(ev.kind == TT_EV_WAKE && ev.arg1 == task_id) &&
-			    !(ev.kind == TT_EV_SPAWN && ev.arg1 == task_id))
-				continue;
-			st->events++;
-			delivered++;
-			if (fn(ctx, &ev))
-				*stop = 1;
+			feed(&o, &ev);
 		}
 	}
-	return delivered;
+	drain(&o);
+	return o.delivered;
 }
 
 static void ring_failed(tt_reader *r, tt_rflight *st)

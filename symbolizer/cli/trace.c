@@ -345,13 +345,15 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 		"{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%" PRIu64
 		",\"args\":{\"name\":\"tasktrace pid %" PRIu64 "\"}}",
 		s->pid, s->pid);
-	int seen[257] = {0};
+	/* A name per ring, once: a ring's events may come in several
+	 * segments. */
 	for (size_t j = 0; j < e->nsegs; j++) {
 		long tid = tid_of(ev_at(e, e->segs[j].from));
-		int k = tid == FOREIGN_TID ? 256 : (int)(tid & 255);
-		if (seen[k])
+		size_t i = 0;
+		while (i < j && tid_of(ev_at(e, e->segs[i].from)) != tid)
+			i++;
+		if (i < j)
 			continue;
-		seen[k] = 1;
 		if (tid == FOREIGN_TID)
 			fprintf(f,
 				",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%" PRIu64

@@ -76,9 +76,19 @@ typedef struct cli_cmd {
 
 extern const cli_cmd cmd_ps, cmd_bt, cmd_tree, cmd_symbolize;
 
+/* A command's own options, the NAMES its cli_take_own takes (one table,
+ * which cli_command_index reads too). */
+typedef struct cli_own {
+	const char *const *names;
+	size_t n;
+} cli_own;
+extern const cli_own cli_top_own, cli_hung_own, cli_trace_own;
 /* The index in ARGV of the command word: options of every command may
- * come before it (`tasktrace --json ps PID`); ARGC when there is none. */
-int cli_command_index(int argc, char **argv);
+ * come before it (`tasktrace --json ps PID`, `tasktrace -n 2 top -b
+ * PID`): an option that takes a value in the common table, symbolize's or
+ * one of OWN (N tables) takes the next word with it; ARGC when there is
+ * no command word. */
+int cli_command_index(int argc, char **argv, const cli_own *const *own, size_t n);
 /* symbolize's options (symbolize.c), which cli_command_index skips too. */
 extern const struct option cli_symbolize_longs[];
 /* Parse the common options.  Returns -1 to go on with *FIRST the index

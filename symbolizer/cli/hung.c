@@ -17,6 +17,7 @@ enum { EXIT_FOUND = 20 };
 
 /* Our own options: the thresholds (cli_take_own). */
 static const char *const threshold_names[] = {"--idle", "--idle-io", "--long-poll", "--starved"};
+const cli_own cli_hung_own = {threshold_names, sizeof threshold_names / sizeof threshold_names[0]};
 
 static int take_threshold(const cli_cmd *cmd, void *ctx, size_t k, const char *v)
 {

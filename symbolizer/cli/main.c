@@ -13,6 +13,10 @@ static const cli_cmd *const commands[] = { &cmd_ps, &cmd_bt, &cmd_tree, &cmd_hun
 					     &cmd_history, &cmd_trace, &cmd_profile, &cmd_top,
 					     &cmd_symbolize };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+/* The commands' own option tables, so that they may come before the
+ * command word.  profile's is its own file's (profile.c): until it is
+ * here, its --duration, --rate and --format must follow the word. */
+static const cli_own *const owns[] = {&cli_top_own, &cli_hung_own, &cli_trace_own};
 
 static void usage(FILE *f)
 {
@@ -37,7 +41,9 @@ static void usage(FILE *f)
 	      "                     1s); past it, it runs and what was not read is said\n"
 	      "  -h, --help         show the command's help\n"
 	      "\n"
-	      "Options go anywhere, before the command too (tasktrace --json ps PID).\n"
+	      "Options go anywhere, before the command too (tasktrace --json ps PID,\n"
+	      "tasktrace -n 2 top -b PID; profile's --duration, --rate and --format\n"
+	      "follow its word).\n"
 	      "A live process is stopped with ptrace while it is read, and resumed.\n"
 	      "'tasktrace COMMAND --help' tells more.  Exit status: 0 ok, 1 a task id\n"
 	      "not found or an I/O error, 2 usage error, 3-11 the target could not be\n"
@@ -53,7 +59,7 @@ int main(int argc, char **argv)
 	}
 	/* Options go anywhere: the command word moves to the front, the
 	 * options before it follow it, in their order. */
-	int at = cli_command_index(argc, argv);
+	int at = cli_command_index(argc, argv, owns, sizeof owns / sizeof owns[0]);
 	if (at == argc) {
 		for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -74,6 +80,7 @@ int main(int argc, char **argv)
 		argv[--argc] = NULL;
 		at--;
 	}
+	int before = at; /* argv[before]: the word before it, once it is moved */
 	for (char *word = argv[at]; at > 1; at--)
 		argv[at] = argv[at - 1], argv[at - 1] = word;
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -88,7 +95,15 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (strcmp(argv[1], commands[i]->name) == 0)
 			return commands[i]->run(commands[i], argc - 1, argv + 1);
-	fprintf(stderr, "tasktrace: unknown command '%s'\nTry 'tasktrace --help'.\n",
-		argv[1]);
+	/* The word may be the value of an option no table here knows. */
+	const char *opt = before > 1 ? argv[before] : NULL;
+	if (opt && opt[0] == '-' && strcmp(opt, "--") && !strchr(opt, '='))
+		fprintf(stderr,
+			"tasktrace: unknown command '%s' (if it is the value of '%s', put that "
+			"option after the command word)\nTry 'tasktrace --help'.\n",
+			argv[1], opt);
+	else
+		fprintf(stderr, "tasktrace: unknown command '%s'\nTry 'tasktrace --help'.\n",
+			argv[1]);
 	return EXIT_USAGE;
 }

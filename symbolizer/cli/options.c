@@ -138,7 +138,25 @@ static int takes_arg(const struct option *table, const char *w, size_t n)
 	return found;
 }
 
-int cli_command_index(int argc, char **argv)
+/* Does the option word W take the next word as its value in one of the
+ * commands' own tables (exact names, as cli_take_own matches them)?  -1
+ * when none has it.  A name that takes a value in one command does in all
+ * (top's -n and -d; trace's and profile's -o): before the command word
+ * it cannot be told whose it is. */
+static int own_takes_arg(const cli_own *const *own, size_t n, const char *w)
+{
+	int found = -1;
+
+	for (size_t c = 0; c < n; c++)
+		for (size_t k = 0; k < own[c]->n; k++) {
+			const char *name = own[c]->names[k];
+			if (!strcmp(w, name + (name[0] == '!')) && found < 1)
+				found = name[0] != '!';
+		}
+	return found;
+}
+
+int cli_command_index(int argc, char **argv, const cli_own *const *own, size_t nown)
 {
 	int i = 1;
 
@@ -146,8 +164,15 @@ int cli_command_index(int argc, char **argv)
 		const char *w = argv[i++];
 		if (!strcmp(w, "--"))
 			break;
-		if (w[1] != '-' || strchr(w, '='))
-			continue; /* short options take no argument */
+		if (strchr(w, '='))
+			continue; /* the value comes with it */
+		int o = own_takes_arg(own, nown, w);
+		if (o >= 0) {
+			i += o;
+			continue;
+		}
+		if (w[1] != '-')
+			continue; /* the common short options take no value */
 		size_t n = strlen(w + 2);
 		if (takes_arg(longs, w + 2, n) > 0 || takes_arg(cli_symbolize_longs, w + 2, n) > 0)
 			i++;

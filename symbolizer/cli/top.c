@@ -18,6 +18,7 @@ typedef struct top_args {
 
 static const char *const top_names[] = {"!-b", "!--batch", "-n",     "--iterations",
 					"-d",  "--delay",  "--sort", "--filter"};
+const cli_own cli_top_own = {top_names, sizeof top_names / sizeof top_names[0]};
 
 /* "busy", "polls/s" or "POLLS/S" for column POLLS: the head's letters
  * before any '/' or '%', in any case. */

@@ -468,6 +468,7 @@ struct trace_args {
 	size_t tasks;
 };
 static const char *const trace_names[] = {"--last", "--tasks", "--output", "-o"};
+const cli_own cli_trace_own = {trace_names, sizeof trace_names / sizeof trace_names[0]};
 
 static int take_arg(const cli_cmd *cmd, void *ctx, size_t k, const char *v)
 {

@@ -285,6 +285,35 @@ START_TEST(options_before_the_command)
 	r = tasktrace("--core", "x", "--json", "symbolize", NULL);
 	ck_assert_int_eq(r.status, 3);
 	run_free(&r);
+	/* A command's own options too, those with a value included: the
+	 * command finder read "-n 1" as a flag and "1" as the command. */
+	r = tasktrace("-n", "1", "-d", "0.1", "top", "-b", pid, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert_msg(strncmp(r.out, "top - pid ", 10) == 0 &&
+			  strstr(r.out, ", frame 1, every 100ms") && !strstr(r.out, ", frame 2,"),
+		      "%s", r.out);
+	run_free(&r);
+	r = tasktrace("-b", "--iterations", "1", "--sort", "id", "top", pid, NULL);
+	ck_assert_msg(r.status == 0 && strstr(r.out, ", frame 1, "), "exit %d: %s%s", r.status,
+		      r.out, r.err);
+	run_free(&r);
+	run before = tasktrace("--idle", "1h", "hung", pid, NULL);
+	run after = tasktrace("hung", "--idle", "1h", pid, NULL);
+	ck_assert_int_eq(before.status, after.status);
+	ck_assert_msg(strstr(before.out, "none idle over 1h0m"), "%s%s", before.out, before.err);
+	run_free(&before);
+	run_free(&after);
+	r = tasktrace("-o", "/dev/null", "--last", "1s", "trace", pid, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	run_free(&r);
+	/* An option no table before the command word knows (profile's are
+	 * its own) is said, not misread. */
+	r = tasktrace("--duration", "1s", "profile", pid, NULL);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.err, "unknown command '1s' (if it is the value of '--duration', put "
+				    "that option after the command word)"),
+		      "%s", r.err);
+	run_free(&r);
 	/* Still one line for what is wrong. */
 	r = tasktrace("--bogus", "ps", pid, NULL);
 	ck_assert_int_eq(r.status, 2);

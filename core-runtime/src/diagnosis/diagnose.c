@@ -163,6 +163,7 @@ typedef struct build {
 	int torn_seen; /* a task kept changing while read: it may be one */
 	tt_reader *rr; /* opened on o->recheck at the first second look */
 	int rr_failed;
+	tt_snapshot *again; /* the registry read again in bulk (second_look) */
 	int oom;
 	/* Per task, worked out once (the rules look at each task several
 	 * times; at 100k tasks that was most of a watchdog round). */
@@ -1628,17 +1629,49 @@ void tt_diag_opts_init(tt_diag_opts *o)
 	o->idle_io_ns = TT_DIAG_OFF;
 }
 
+/* Is N, T's task in the registry read again after the whole read, at
+ * the same moment of its life?  What tt_snapshot_recheck_in compares
+ * (reader_snapshot.c), taken from a second snapshot instead of a read per
+ * task: id, slot, seq, state, wakes, chain and waits.  A task read torn
+ * or invalid the second time moved. */
+static int same_moment(const tt_stask *t, const tt_stask *n)
+{
+	if ((n->error && n->error != TT_R_TOO_DEEP) || n->raw.slot_addr != t->raw.slot_addr ||
+	    n->raw.seq != t->raw.seq || n->raw.state != t->raw.state ||
+	    n->raw.wake_ns != t->raw.wake_ns || n->raw.wakers != t->raw.wakers ||
+	    n->raw.root_frame != t->raw.root_frame || n->nframes != t->nframes)
+		return 0;
+	for (size_t i = 0; i < n->nframes; i++) {
+		const tt_rframe *a = &n->frames[i].raw, *c = &t->frames[i].raw;
+		if (a->addr != c->addr || a->func != c->func || a->site != c->site ||
+		    a->wait_kind != c->wait_kind || a->wait_object != c->wait_object ||
+		    a->wait_owner != c->wait_owner || a->wait_since_ns != c->wait_since_ns)
+			return 0;
+	}
+	return 1;
+}
+
 /* A live target read without stopping it: its tasks were read one after
  * the other, so a finding that relates several (a waiter and an owner
  * gone, a cycle) may join moments that never coexisted.  It stands only
  * if every task it names is still where it was when read again now,
  * after the whole read: a task that did not move cannot have released
- * anything since, and one that moved is no longer stuck. */
+ * anything since, and one that moved is no longer stuck.  A finding on
+ * one task needs it too: a wake writes the task's state and wakers
+ * outside its seq (docs/registry-abi.md §7), so one copy of the slot can
+ * join an idle state from before a wake with a waker count from after it
+ * (a lost waker that never was); and ages are measured against a clock
+ * read after the whole read: only a task still as read then has rested
+ * that long.  What a single task needs is cheap in bulk (second_look). */
 /* Does T read the same again through o->recheck (tt_snapshot_recheck)?
  * One reader for every second look of a diagnosis; none to be had reads
  * as "moved": nothing is concluded from what was not read again. */
 static int recheck(build *b, const tt_stask *t)
 {
+	if (b->again) {
+		const tt_stask *n = tt_snapshot_find(b->again, t->raw.id);
+		return n && same_moment(t, n);
+	}
 	if (!b->rr && !b->rr_failed) {
 		b->rr = malloc(sizeof(*b->rr));
 		if (!b->rr || tt_reader_open(b->rr, *b->o->recheck, b->s->root_addr, NULL)) {
@@ -1782,9 +1815,44 @@ static void drop_unlabelled(build *b)
 	b->r->n = out;
 }
 
+/* A second look task by task costs a read of its slot and one per frame
+ * (tt_snapshot_recheck_in); the whole registry read again costs about a
+ * third of a read per task (slots in batches, frames by the page: 33k
+ * reads for 100k parked tasks).  When every task rests past the idle
+ * threshold, each is named by a finding: task by task that was 650k
+ * reads, 1 to 4 s at top's second frame; the registry read again once is
+ * a twentieth of it.  Read in bulk once the findings' tasks would cost
+ * more reads than half the registry's tasks.  The same guarantee either
+ * way: each named task is read again after the whole first read, and
+ * compared. */
+#define RECHECK_ONE_BY_ONE 256 /* reads: below this, never read it all */
+
+static void second_look(build *b)
+{
+	size_t reads = 0;
+
+	for (size_t i = 0; i < b->r->n; i++) {
+		const tt_diag_finding *f = &b->r->findings[i];
+		uint64_t two[2] = {f->task_id, f->other_id};
+		const uint64_t *ids = f->ncycle ? f->cycle : two;
+		size_t n = f->ncycle ? f->ncycle : 2;
+		for (size_t k = 0; k < n; k++) {
+			const tt_stask *t = ids[k] ? tt_snapshot_find(b->s, ids[k]) : NULL;
+			reads += t ? 1 + t->nframes : 0;
+		}
+	}
+	if (reads < RECHECK_ONE_BY_ONE || reads <= b->s->ntasks / 2)
+		return;
+	/* Not read: task by task, as for a few. */
+	if (tt_snapshot_read(*b->o->recheck, b->s->root_addr, NULL, &b->again, NULL, 0) != TT_R_OK)
+		b->again = NULL;
+}
+
 static void drop_moved(build *b)
 {
 	size_t out = 0, no = 0;
+
+	second_look(b);
 	objcheck *o = check_objects(b, &no);
 
 	if (!o) {
@@ -1866,6 +1934,7 @@ static tt_diag_report *diagnose(const tt_snapshot *s, tt_snapshot *ms, uint64_t 
 	free(b.flagged);
 	free(b.woken);
 	free(b.rr);
+	tt_snapshot_free(b.again);
 	free(b.views);
 	free(b.cons);
 	free(b.running);

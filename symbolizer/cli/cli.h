@@ -82,7 +82,7 @@ typedef struct cli_own {
 	const char *const *names;
 	size_t n;
 } cli_own;
-extern const cli_own cli_top_own, cli_hung_own, cli_trace_own;
+extern const cli_own cli_top_own, cli_hung_own, cli_trace_own, cli_profile_own;
 /* The index in ARGV of the command word: options of every command may
  * come before it (`tasktrace --json ps PID`, `tasktrace -n 2 top -b
  * PID`): an option that takes a value in the common table, symbolize's or

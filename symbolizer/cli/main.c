@@ -14,9 +14,9 @@ static const cli_cmd *const commands[] = { &cmd_ps, &cmd_bt, &cmd_tree, &cmd_hun
 					     &cmd_symbolize };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 /* The commands' own option tables, so that they may come before the
- * command word.  profile's is its own file's (profile.c): until it is
- * here, its --duration, --rate and --format must follow the word. */
-static const cli_own *const owns[] = {&cli_top_own, &cli_hung_own, &cli_trace_own};
+ * command word. */
+static const cli_own *const owns[] = {&cli_top_own, &cli_hung_own, &cli_trace_own,
+				      &cli_profile_own};
 
 static void usage(FILE *f)
 {
@@ -42,8 +42,7 @@ static void usage(FILE *f)
 	      "  -h, --help         show the command's help\n"
 	      "\n"
 	      "Options go anywhere, before the command too (tasktrace --json ps PID,\n"
-	      "tasktrace -n 2 top -b PID; profile's --duration, --rate and --format\n"
-	      "follow its word).\n"
+	      "tasktrace -n 2 top -b PID).\n"
 	      "A live process is stopped with ptrace while it is read, and resumed.\n"
 	      "'tasktrace COMMAND --help' tells more.  Exit status: 0 ok, 1 a task id\n"
 	      "not found or an I/O error, 2 usage error, 3-11 the target could not be\n"

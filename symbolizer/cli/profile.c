@@ -50,6 +50,7 @@ static uint64_t clock_ns(clockid_t c)
 
 /* Our own options (cli_take_own). */
 static const char *const prof_names[] = {"--duration", "--rate", "--format", "--output", "-o"};
+const cli_own cli_profile_own = {prof_names, sizeof prof_names / sizeof prof_names[0]};
 
 static int take_arg(const cli_cmd *cmd, void *ctx, size_t k, const char *v)
 {

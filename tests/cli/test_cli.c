@@ -306,11 +306,14 @@ START_TEST(options_before_the_command)
 	r = tasktrace("-o", "/dev/null", "--last", "1s", "trace", pid, NULL);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	run_free(&r);
-	/* An option no table before the command word knows (profile's are
-	 * its own) is said, not misread. */
-	r = tasktrace("--duration", "1s", "profile", pid, NULL);
+	r = tasktrace("--duration", "200ms", "--format", "folded", "profile", pid, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	run_free(&r);
+	/* An option no table knows, before the command word, is said, not
+	 * misread. */
+	r = tasktrace("--bogus", "1s", "profile", pid, NULL);
 	ck_assert_int_eq(r.status, 2);
-	ck_assert_msg(strstr(r.err, "unknown command '1s' (if it is the value of '--duration', put "
+	ck_assert_msg(strstr(r.err, "unknown command '1s' (if it is the value of '--bogus', put "
 				    "that option after the command word)"),
 		      "%s", r.err);
 	run_free(&r);

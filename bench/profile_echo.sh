@@ -6,7 +6,8 @@
 #
 #   bench/profile_echo.sh BUILD_DIR [PAIRS] [SECS] [IDLE] [RATE]
 #
-# Prints one line per run, the profiler's own CPU, and the medians.
+# Prints one line per run, the profiler's own CPU, the medians, and the
+# median of the pairs' ratios.
 set -eu
 B=${1:?usage: bench/profile_echo.sh BUILD_DIR [PAIRS] [SECS] [IDLE] [RATE]}
 PAIRS=${2:-5}
@@ -39,6 +40,9 @@ one() { # label: off or on
 	[ -n "$ppid" ] && extra=" profiler_cpu_s=$(awk '{print $1 + $2}' "$tmp/ptime")"
 	echo "$1 msgs_per_s=$rate$extra"
 	echo "$rate" >>"$tmp/$1"
+	if [ "$1" = on ]; then
+		echo "$rate $(tail -n 1 "$tmp/off")" | awk '{printf "%.4f\n", $1 / $2}' >>"$tmp/pairs"
+	fi
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -50,4 +54,8 @@ med() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 off=$(med "$tmp/off")
 on=$(med "$tmp/on")
 echo "idle_tasks=$IDLE rate=$RATE median off=$off on=$on ratio=$(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.4f", a / b}')"
+# The VM switches between a fast and a slow mode for minutes at a time: a
+# pair's two runs are most often in the same one, so the median of the
+# pairs' ratios is the figure to read.
+echo "pair ratios: $(sort -n "$tmp/pairs" | tr '\n' ' ')median $(med "$tmp/pairs")"
 grep -v '^Main binary' "$tmp/perr" 2>/dev/null | tail -2 || true

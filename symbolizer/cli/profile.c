@@ -20,9 +20,12 @@
 /* The share of one core the sampler allows itself: past it the registry
  * is read less often (and that said).  A wait keeps its weight at any rate
  * (its stamps bound it: prof_add_read), so the profile of 10k tasks costs
- * its target little and one of 100k stays within it. */
-#define PROF_CPU_SHARE 0.02
-#define PROF_MIN_RATE 10.0
+ * its target little and one of 100k stays within it.  1%: on a machine
+ * the target keeps busy every cycle the sampler takes is one the target
+ * loses, and 2% of a core cost the echo benchmark 1-2% of its throughput
+ * (bench/RESULTS.md). */
+#define PROF_CPU_SHARE 0.01
+#define PROF_MIN_RATE 5.0
 
 typedef struct prof_args {
 	uint64_t duration_ns;
@@ -327,8 +330,8 @@ const cli_cmd cmd_profile = {
     "\n"
     "      --duration D   sample for D (default 5s; ^C ends it early)\n"
     "      --rate HZ      reads of the registry a second (default 99).  Reads\n"
-    "                     that would cost more than 2% of a core at this rate\n"
-    "                     lower it (to 10 Hz at least, within half a core), and\n"
+    "                     that would cost more than 1% of a core at this rate\n"
+    "                     lower it (to 5 Hz at least, within half a core), and\n"
     "                     the profile says so: waits keep their weights, running\n"
     "                     tasks are sampled less often\n"
     "      --format F     folded (default: Brendan Gregg's folded stacks, in\n"

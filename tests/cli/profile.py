@@ -19,8 +19,8 @@ churn test) count only under chains they can have: a torn read is left
 out, never counted under a mix of two tasks' frames.
 
 Many tasks (samples/many_tasks, 20000 at --rate 1000): a read costs
-more than the sampler's 2% of a core allows at that rate, so it reads
-less often (10 Hz at least, within half a core), says so in one line
+more than the sampler's 1% of a core allows at that rate, so it reads
+less often (5 Hz at least, within half a core), says so in one line
 (the rate used, the rate asked, the tasks, the cost of a read), and stays
 within one core; every task is counted.
 
@@ -131,7 +131,7 @@ def many_tasks():
     err = r.stderr.decode()
     m = re.fullmatch(r"tasktrace: profile: read the registry at ([\d.]+) Hz, not 1000\.0 Hz: "
                      r"a read of (\d+) tasks costs [\d.]+ ms of CPU, [\d.]+% of a core at "
-                     r"that rate \(the sampler aims at 2%\); waits are timed by their "
+                     r"that rate \(the sampler aims at 1%\); waits are timed by their "
                      r"stamps, running tasks sampled at that rate\n", err)
     if r.returncode or not m or float(m.group(1)) >= 1000 or int(m.group(2)) < n:
         fail("many tasks at 1000 Hz: exit %d, no line on the rate: %r" % (r.returncode, err))

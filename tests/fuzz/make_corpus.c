@@ -140,6 +140,36 @@ static void hung(void)
 	img_set(&g, TT_REC_ROOT, TT_ROOT_NEXT_TASK_ID, IMG_ROOT_ADDR, 50);
 	img_set(&g, TT_REC_ROOT, TT_ROOT_NOW_NS, IMG_ROOT_ADDR, 900000000000ull);
 	workers(&g, 1, 0);
+	/* Their last events, in a wrapped ring of 16 (the foreign one): every
+	 * kind, a torn event and one stamped out of order among them. */
+	uint64_t ring = img_ring(&g, 16);
+	uint64_t t = 899000000000ull;
+	const struct {
+		uint32_t kind;
+		uint64_t task, a1, a2;
+		uint32_t a3;
+	} ev[] = {
+	    {TT_EV_SPAWN, 1, 0, site, 0},	    {TT_EV_SPAWN, 2, 1, site, 0},
+	    {TT_EV_SUSPEND, 1, site, img_slot(slots, 1), TT_WAIT_JOIN},
+	    {TT_EV_SUSPEND, 2, site, img_slot(slots, 0), TT_WAIT_JOIN},
+	    {TT_EV_WAKE, 3, 41, 0, 0},		    {TT_EV_YIELD, 3, 0, 0, 0},
+	    {TT_EV_SUSPEND, 3, site, mutex, TT_WAIT_MUTEX},
+	    {TT_EV_BLOCKING_START, 41, 7, 1234, 0}, {TT_EV_BLOCKING_END, 41, 7, 1234, 0},
+	    {TT_EV_DONE, 41, 0, 0, 0},		    {TT_EV_STALL_BEGIN, 4, 0, 1000, 0},
+	    {TT_EV_STALL_END, 4, 0, 1000, 250},	    {TT_EV_SUSPEND, 4, site, notify, TT_WAIT_NOTIFY},
+	    {TT_EV_CANCEL, 42, 0, 0, 0},	    {TT_EV_WAKE, 4, 0, 77, 0},
+	    {TT_EV_SUSPEND, 4, site, notify, TT_WAIT_NOTIFY},
+	};
+	for (unsigned i = 0; i < sizeof ev / sizeof ev[0]; i++) {
+		uint64_t pos = 6 + i, stamp = t + i * 1000000ull;
+		if (i == 9)
+			stamp = t; /* out of order */
+		img_event(&g, ring, pos, ev[i].kind, stamp, ev[i].task, ev[i].a1, ev[i].a2,
+			  ev[i].a3, stamp - 500000);
+	}
+	/* Event 12 torn: a seq of another lap. */
+	img_set(&g, TT_REC_EVENT, TT_EVENT_SEQ,
+		img_get(&g, TT_REC_RING, TT_RING_EVENTS, ring) + (12 % 16) * 64, 2 * (12 + 16) + 2);
 	save(&g, "hung", FZ_ALL);
 }
 

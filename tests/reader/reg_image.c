@@ -20,6 +20,7 @@ static const tt_layout_entry rows[] = {
 	{ TT_REC_ROOT, TT_ROOT_NEXT_TASK_ID, 104, 8 },
 	{ TT_REC_ROOT, TT_ROOT_PID, 112, 4 },
 	{ TT_REC_ROOT, TT_ROOT_FLAGS, 116, 4 },
+	{ TT_REC_ROOT, TT_ROOT_FOREIGN_RING, 120, 8 },
 	{ 99, 1, 0, 8 }, /* a record from the future: ignored */
 	{ TT_REC_CHUNK, 0, 0, 24 },
 	{ TT_REC_CHUNK, TT_CHUNK_SLOT_COUNT, 0, 4 },
@@ -88,6 +89,20 @@ static const tt_layout_entry rows[] = {
 	{ TT_REC_WORKER, TT_WORKER_STATE, 8, 1 },
 	{ TT_REC_WORKER, TT_WORKER_TASK_ID, 16, 8 },
 	{ TT_REC_WORKER, TT_WORKER_TASK, 24, 8 },
+	{ TT_REC_RING, 0, 0, 32 },
+	{ TT_REC_RING, TT_RING_CAPACITY, 0, 8 },
+	{ TT_REC_RING, TT_RING_HEAD, 8, 8 },
+	{ TT_REC_RING, TT_RING_EVENTS, 16, 8 },
+	{ TT_REC_RING, TT_RING_WORKER, 24, 4 },
+	{ TT_REC_EVENT, 0, 0, 64 },
+	{ TT_REC_EVENT, TT_EVENT_KIND, 0, 4 },
+	{ TT_REC_EVENT, TT_EVENT_ARG3, 4, 4 },
+	{ TT_REC_EVENT, TT_EVENT_SEQ, 8, 8 },
+	{ TT_REC_EVENT, TT_EVENT_TASK, 16, 8 },
+	{ TT_REC_EVENT, TT_EVENT_STAMP_NS, 24, 8 },
+	{ TT_REC_EVENT, TT_EVENT_ARG1, 32, 8 },
+	{ TT_REC_EVENT, TT_EVENT_ARG2, 40, 8 },
+	{ TT_REC_EVENT, TT_EVENT_START_NS, 48, 8 },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
@@ -327,6 +342,35 @@ uint64_t img_chunk(img *g, uint32_t nslots)
 	img_w(g, g->chunks + 8 * n, c, 8);
 	img_set(g, TT_REC_ROOT, TT_ROOT_CHUNK_COUNT, IMG_ROOT_ADDR, n + 1);
 	return slots;
+}
+
+uint64_t img_ring(img *g, uint32_t capacity)
+{
+	uint64_t ring = img_alloc(g, 32);
+
+	img_set(g, TT_REC_RING, TT_RING_CAPACITY, ring, capacity);
+	img_set(g, TT_REC_RING, TT_RING_EVENTS, ring, img_alloc(g, (size_t)capacity * 64));
+	img_set(g, TT_REC_RING, TT_RING_WORKER, ring, (uint32_t)-1);
+	img_set(g, TT_REC_ROOT, TT_ROOT_FOREIGN_RING, IMG_ROOT_ADDR, ring);
+	return ring;
+}
+
+void img_event(img *g, uint64_t ring, uint64_t pos, uint32_t kind, uint64_t stamp,
+	       uint64_t task, uint64_t a1, uint64_t a2, uint32_t a3, uint64_t start)
+{
+	uint64_t cap = img_get(g, TT_REC_RING, TT_RING_CAPACITY, ring);
+	uint64_t e = img_get(g, TT_REC_RING, TT_RING_EVENTS, ring) + (pos % cap) * 64;
+
+	img_set(g, TT_REC_EVENT, TT_EVENT_KIND, e, kind);
+	img_set(g, TT_REC_EVENT, TT_EVENT_STAMP_NS, e, stamp);
+	img_set(g, TT_REC_EVENT, TT_EVENT_TASK, e, task);
+	img_set(g, TT_REC_EVENT, TT_EVENT_ARG1, e, a1);
+	img_set(g, TT_REC_EVENT, TT_EVENT_ARG2, e, a2);
+	img_set(g, TT_REC_EVENT, TT_EVENT_ARG3, e, a3);
+	img_set(g, TT_REC_EVENT, TT_EVENT_START_NS, e, start);
+	img_set(g, TT_REC_EVENT, TT_EVENT_SEQ, e, 2 * pos + 2);
+	if (img_get(g, TT_REC_RING, TT_RING_HEAD, ring) <= pos)
+		img_set(g, TT_REC_RING, TT_RING_HEAD, ring, pos + 1);
 }
 
 uint64_t img_slot(uint64_t slots, uint32_t i)

@@ -11,7 +11,7 @@
 
 #define IMG_ROOT_ADDR 0x7f0000100000ull
 #define IMG_HEAP_ADDR 0x7f0000200000ull
-#define IMG_ROOT_SIZE 768u
+#define IMG_ROOT_SIZE 1024u
 #define IMG_LAYOUT_OFF 128u
 #define IMG_TASK_SIZE 160u
 #define IMG_FRAME_SIZE 40u
@@ -56,6 +56,12 @@ uint64_t img_frame(img *g, uint64_t func, uint64_t site, uint64_t child,
 		   uint64_t sibling);
 void img_wait(img *g, uint64_t frame, uint32_t kind, uint64_t object,
 	      uint64_t owner, uint64_t detail);
+/* A flight recorder ring of CAPACITY events, published as the root's
+ * foreign ring; returns its record's address. */
+uint64_t img_ring(img *g, uint32_t capacity);
+/* Event POS of RING, whole (its seq set), the ring's head past it. */
+void img_event(img *g, uint64_t ring, uint64_t pos, uint32_t kind, uint64_t stamp,
+	       uint64_t task, uint64_t a1, uint64_t a2, uint32_t a3, uint64_t start);
 /* A chunk of NSLOTS free slots appended to the registry; returns the
  * address of its first slot. */
 /* A HOLDERS record naming IDS (N of them, at most 4) with FLAGS, and

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "reg_image.h"
+#include "tasktrace/read/history.h"
 #include "tasktrace/read/bt.h"
 #include "tasktrace/read/tasklist.h"
 
@@ -493,6 +494,17 @@ START_TEST(test_ring_from_the_table)
 	uint64_t want[] = {7, 8, 9, 10, 11, 13, 14, 16, 17, 18, 19, 20, 21};
 	for (unsigned i = 0; i < 13; i++)
 		ck_assert_uint_eq(got[1 + i], want[i]);
+	/* A task none of them names has a history of none (no array to
+	 * order: the fuzzer's find, a null pointer passed to qsort_r). */
+	tt_snapshot *s = NULL;
+	char err[160];
+	ck_assert_int_eq(tt_snapshot_read(img_mem(&G), IMG_ROOT_ADDR, NULL, &s, err, sizeof err),
+			 TT_R_OK);
+	char *text = tt_history_text(img_mem(&G), s, 99, 0, 2000, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(strstr(text, "task 99: 0 events from the flight recorder"), "%s", text);
+	free(text);
+	tt_snapshot_free(s);
 }
 END_TEST
 

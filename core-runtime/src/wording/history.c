@@ -60,7 +60,9 @@ static int by_time(const void *a, const void *b, void *idp)
 
 void tt_history_order(tt_revent *v, size_t n, uint64_t id)
 {
-	qsort_r(v, n, sizeof *v, by_time, &id);
+	/* No events is no array (qsort_r wants one even to sort nothing). */
+	if (n > 1)
+		qsort_r(v, n, sizeof *v, by_time, &id);
 }
 
 static void task_ref(tt_fbuf *b, tt_history_name_fn name, void *ctx, uint64_t id)

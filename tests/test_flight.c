@@ -146,31 +146,48 @@ static uint64_t *ring_u64(tt_reader *r, uint64_t ring, int field)
 	return (uint64_t *)(uintptr_t)(ring + r->f_ring[field].offset);
 }
 
-START_TEST(torn_events_counted_not_delivered)
+/* The ring of a runtime that ran a task yielding 10 times, to damage:
+ * its head, capacity, and the address of FIELD (8 bytes) of event POS. */
+typedef struct ring_view {
+	tt_reader *r;
+	uint64_t head, cap;
+	unsigned char *events;
+	uint32_t esize;
+} ring_view;
+
+static ring_view ring_after_yields(void)
 {
 	run_yielder(10, 0);
-	tt_reader *r = open_self();
-	uint64_t ring = worker_ring(r);
-	uint64_t head = *ring_u64(r, ring, TT_RING_HEAD);
-	uint64_t cap = *ring_u64(r, ring, TT_RING_CAPACITY);
-	unsigned char *events = (unsigned char *)(uintptr_t)*ring_u64(r, ring, TT_RING_EVENTS);
-	uint32_t esize = r->record_size[TT_REC_EVENT];
-	ck_assert_uint_ge(head, 3);
+	ring_view v = {.r = open_self()};
+	uint64_t ring = worker_ring(v.r);
+	v.head = *ring_u64(v.r, ring, TT_RING_HEAD);
+	v.cap = *ring_u64(v.r, ring, TT_RING_CAPACITY);
+	v.events = (unsigned char *)(uintptr_t)*ring_u64(v.r, ring, TT_RING_EVENTS);
+	v.esize = v.r->record_size[TT_REC_EVENT];
+	return v;
+}
+
+static uint64_t *event_u64(const ring_view *v, uint64_t pos, int field)
+{
+	ck_assert_uint_eq(v->r->f_event[field].size, 8);
+	return (uint64_t *)(v->events + (pos % v->cap) * v->esize + v->r->f_event[field].offset);
+}
+
+START_TEST(torn_events_counted_not_delivered)
+{
+	ring_view v = ring_after_yields();
+	ck_assert_uint_ge(v.head, 3);
 	/* One event half-written (odd SEQ), one of another lap. */
-	uint64_t *seq1 =
-	    (uint64_t *)(events + ((head - 2) % cap) * esize + r->f_event[TT_EVENT_SEQ].offset);
-	uint64_t *seq2 =
-	    (uint64_t *)(events + ((head - 3) % cap) * esize + r->f_event[TT_EVENT_SEQ].offset);
-	*seq1 = 2 * (head - 2) + 1;
-	*seq2 = 2 * (head - 3 + cap) + 2;
+	*event_u64(&v, v.head - 2, TT_EVENT_SEQ) = 2 * (v.head - 2) + 1;
+	*event_u64(&v, v.head - 3, TT_EVENT_SEQ) = 2 * (v.head - 3 + v.cap) + 2;
 	static got g;
 	tt_rflight st;
-	ck_assert_int_ge(tt_flight_read(r, 0, keep, &g, &st), 0);
+	ck_assert_int_ge(tt_flight_read(v.r, 0, keep, &g, &st), 0);
 	ck_assert_uint_eq(st.skipped, 2);
 	for (size_t i = 0; i < g.n; i++)
 		if (g.ev[i].worker >= 0)
-			ck_assert(g.ev[i].pos != head - 2 && g.ev[i].pos != head - 3);
-	free(r);
+			ck_assert(g.ev[i].pos != v.head - 2 && g.ev[i].pos != v.head - 3);
+	free(v.r);
 }
 END_TEST
 
@@ -178,31 +195,24 @@ END_TEST
  * before it in its ring is no event of that ring. */
 START_TEST(stamp_out_of_order_counted_not_delivered)
 {
-	run_yielder(10, 0);
-	tt_reader *r = open_self();
-	uint64_t ring = worker_ring(r);
-	uint64_t head = *ring_u64(r, ring, TT_RING_HEAD);
-	uint64_t cap = *ring_u64(r, ring, TT_RING_CAPACITY);
-	unsigned char *events = (unsigned char *)(uintptr_t)*ring_u64(r, ring, TT_RING_EVENTS);
-	uint32_t esize = r->record_size[TT_REC_EVENT];
-	uint32_t off = r->f_event[TT_EVENT_STAMP_NS].offset;
-	ck_assert_uint_ge(head, 3);
-	uint64_t before = *(uint64_t *)(events + ((head - 3) % cap) * esize + off);
+	ring_view v = ring_after_yields();
+	ck_assert_uint_ge(v.head, 3);
+	uint64_t before = *event_u64(&v, v.head - 3, TT_EVENT_STAMP_NS);
 	ck_assert_uint_gt(before, 0);
-	*(uint64_t *)(events + ((head - 2) % cap) * esize + off) = before - 1;
+	*event_u64(&v, v.head - 2, TT_EVENT_STAMP_NS) = before - 1;
 	static got g;
 	tt_rflight st;
-	ck_assert_int_ge(tt_flight_read(r, 0, keep, &g, &st), 0);
+	ck_assert_int_ge(tt_flight_read(v.r, 0, keep, &g, &st), 0);
 	ck_assert_uint_eq(st.skipped, 1);
 	int last = 0;
 	for (size_t i = 0; i < g.n; i++) {
 		if (g.ev[i].worker < 0)
 			continue;
-		ck_assert(g.ev[i].pos != head - 2);
-		last |= g.ev[i].pos == head - 1; /* the next one is in order again */
+		ck_assert(g.ev[i].pos != v.head - 2);
+		last |= g.ev[i].pos == v.head - 1; /* the next one is in order again */
 	}
 	ck_assert(last);
-	free(r);
+	free(v.r);
 }
 END_TEST
 
@@ -210,21 +220,13 @@ END_TEST
  * it, in order with the ones before, are all still delivered. */
 START_TEST(stamp_from_the_future_drops_one_event)
 {
-	run_yielder(10, 0);
-	tt_reader *r = open_self();
-	uint64_t ring = worker_ring(r);
-	uint64_t head = *ring_u64(r, ring, TT_RING_HEAD);
-	uint64_t cap = *ring_u64(r, ring, TT_RING_CAPACITY);
-	unsigned char *events = (unsigned char *)(uintptr_t)*ring_u64(r, ring, TT_RING_EVENTS);
-	uint32_t esize = r->record_size[TT_REC_EVENT];
-	uint32_t off = r->f_event[TT_EVENT_STAMP_NS].offset;
-	ck_assert_uint_ge(head, 8);
-	uint64_t bad = head - 6;
-	*(uint64_t *)(events + (bad % cap) * esize + off) = UINT64_MAX / 2;
+	ring_view v = ring_after_yields();
+	ck_assert_uint_ge(v.head, 8);
+	uint64_t bad = v.head - 6;
+	*event_u64(&v, bad, TT_EVENT_STAMP_NS) = UINT64_MAX / 2;
 	static got g;
-	g.n = 0;
 	tt_rflight st;
-	ck_assert_int_ge(tt_flight_read(r, 0, keep, &g, &st), 0);
+	ck_assert_int_ge(tt_flight_read(v.r, 0, keep, &g, &st), 0);
 	ck_assert_uint_eq(st.skipped, 1);
 	int after = 0;
 	for (size_t i = 0; i < g.n; i++) {
@@ -234,7 +236,7 @@ START_TEST(stamp_from_the_future_drops_one_event)
 		after += g.ev[i].pos > bad;
 	}
 	ck_assert_int_eq(after, 5);
-	free(r);
+	free(v.r);
 }
 END_TEST
 

@@ -64,7 +64,8 @@ int64_t tt__last_wakes(tt_reader *r, tt_last_wake *w, size_t n, tt_last_wakes_in
 		memset(&w[i].poll, 0, sizeof w[i].poll);
 		memset(&w[i].wake, 0, sizeof w[i].wake);
 	}
-	qsort(w, n, sizeof *w, by_id);
+	if (n > 1) /* (no tasks may be no array) */
+		qsort(w, n, sizeof *w, by_id);
 	int64_t rc = tt_flight_read(r, 0, see, &p, &st);
 	info->complete_since = p.complete_since;
 	info->partial = st.skipped || st.bad_rings;

@@ -85,8 +85,8 @@ static uint64_t capacity_of(size_t bytes)
 
 /* The ring's memory, in huge pages where it holds at least one: the
  * writer streams through it, and 4 KiB pages cost a page fault every 73
- * events until the ring has wrapped once (a quarter of spawn-join's time
- * in a fresh runtime) and a TLB miss as often after that. */
+ * events until the ring has wrapped once (a tenth of spawn-join's time in
+ * a fresh runtime) and a TLB miss as often after that. */
 #define TT_HUGE_PAGE (2ul << 20)
 static void *ring_map(size_t len)
 {

@@ -418,7 +418,7 @@ void *tt_label_block_alloc(size_t size)
 		/* Populated here, under the lock: a block's first touch is a
 		 * load-and-store of a count (hist_note), and a load of a fresh
 		 * page maps the zero page, whose store then faults again and
-		 * flushes the TLB of every CPU running the process (a third of
+		 * flushes the TLB of every CPU running the process (a sixth of
 		 * the sleep benchmark's time with 100k tasks timing their
 		 * delays). */
 		void *mem = mmap(NULL, LABEL_ARENA, PROT_READ | PROT_WRITE,

@@ -1629,28 +1629,6 @@ void tt_diag_opts_init(tt_diag_opts *o)
 	o->idle_io_ns = TT_DIAG_OFF;
 }
 
-/* Is N, T's task in the registry read again after the whole read, at
- * the same moment of its life?  What tt_snapshot_recheck_in compares
- * (reader_snapshot.c), taken from a second snapshot instead of a read per
- * task: id, slot, seq, state, wakes, chain and waits.  A task read torn
- * or invalid the second time moved. */
-static int same_moment(const tt_stask *t, const tt_stask *n)
-{
-	if ((n->error && n->error != TT_R_TOO_DEEP) || n->raw.slot_addr != t->raw.slot_addr ||
-	    n->raw.seq != t->raw.seq || n->raw.state != t->raw.state ||
-	    n->raw.wake_ns != t->raw.wake_ns || n->raw.wakers != t->raw.wakers ||
-	    n->raw.root_frame != t->raw.root_frame || n->nframes != t->nframes)
-		return 0;
-	for (size_t i = 0; i < n->nframes; i++) {
-		const tt_rframe *a = &n->frames[i].raw, *c = &t->frames[i].raw;
-		if (a->addr != c->addr || a->func != c->func || a->site != c->site ||
-		    a->wait_kind != c->wait_kind || a->wait_object != c->wait_object ||
-		    a->wait_owner != c->wait_owner || a->wait_since_ns != c->wait_since_ns)
-			return 0;
-	}
-	return 1;
-}
-
 /* A live target read without stopping it: its tasks were read one after
  * the other, so a finding that relates several (a waiter and an owner
  * gone, a cycle) may join moments that never coexisted.  It stands only
@@ -1670,7 +1648,7 @@ static int recheck(build *b, const tt_stask *t)
 {
 	if (b->again) {
 		const tt_stask *n = tt_snapshot_find(b->again, t->raw.id);
-		return n && same_moment(t, n);
+		return n && tt_stask_same_moment(t, n);
 	}
 	if (!b->rr && !b->rr_failed) {
 		b->rr = malloc(sizeof(*b->rr));

@@ -1459,6 +1459,35 @@ int tt_snapshot_recheck(tt_mem mem, const tt_snapshot *s, const tt_stask *t)
 	return rc;
 }
 
+/* What a second look compares (tt_snapshot_recheck_in,
+ * tt_stask_same_moment).  Wakes and the owner a mutex hands on are written
+ * by other tasks, outside this one's seq window: compared too. */
+static int task_same(const tt_rtask *was, const tt_rtask *now)
+{
+	return now->id == was->id && now->seq == was->seq && now->state == was->state &&
+	       now->wake_ns == was->wake_ns && now->wakers == was->wakers &&
+	       now->root_frame == was->root_frame;
+}
+
+static int frame_same(const tt_rframe *a, const tt_rframe *b)
+{
+	return a->addr == b->addr && a->func == b->func && a->site == b->site &&
+	       a->wait_kind == b->wait_kind && a->wait_object == b->wait_object &&
+	       a->wait_owner == b->wait_owner && a->wait_since_ns == b->wait_since_ns;
+}
+
+int tt_stask_same_moment(const tt_stask *t, const tt_stask *now)
+{
+	if ((now->error && now->error != TT_R_TOO_DEEP) ||
+	    now->raw.slot_addr != t->raw.slot_addr || !task_same(&t->raw, &now->raw) ||
+	    now->nframes != t->nframes)
+		return 0;
+	for (size_t i = 0; i < now->nframes; i++)
+		if (!frame_same(&now->frames[i].raw, &t->frames[i].raw))
+			return 0;
+	return 1;
+}
+
 int tt_snapshot_recheck_in(tt_reader *r, const tt_stask *t)
 {
 	tt_rframe *fr = NULL;
@@ -1469,11 +1498,7 @@ int tt_snapshot_recheck_in(tt_reader *r, const tt_stask *t)
 	if ((rc = tt_reader_read_task(r, t->raw.slot_addr, &now)))
 		goto out;
 	rc = 0;
-	/* Wakes and the owner a mutex hands on are written by other tasks,
-	 * outside this one's seq window: compare them too. */
-	if (now.id != t->raw.id || now.seq != t->raw.seq || now.state != t->raw.state ||
-	    now.wake_ns != t->raw.wake_ns || now.wakers != t->raw.wakers ||
-	    now.root_frame != t->raw.root_frame)
+	if (!task_same(&t->raw, &now))
 		goto out;
 	if (t->nframes) {
 		if (!(fr = malloc((t->nframes + 1) * sizeof(*fr)))) {
@@ -1483,13 +1508,9 @@ int tt_snapshot_recheck_in(tt_reader *r, const tt_stask *t)
 		int w = tt_reader_walk_frames(r, now.root_frame, fr, t->nframes + 1, &n);
 		if ((w && w != TT_R_TOO_DEEP) || n != t->nframes)
 			goto out;
-		for (size_t i = 0; i < n; i++) {
-			const tt_rframe *a = &fr[i], *b = &t->frames[i].raw;
-			if (a->addr != b->addr || a->func != b->func || a->site != b->site ||
-			    a->wait_kind != b->wait_kind || a->wait_object != b->wait_object ||
-			    a->wait_owner != b->wait_owner || a->wait_since_ns != b->wait_since_ns)
+		for (size_t i = 0; i < n; i++)
+			if (!frame_same(&fr[i], &t->frames[i].raw))
 				goto out;
-		}
 	}
 	rc = 1;
 out:

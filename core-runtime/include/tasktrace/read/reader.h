@@ -640,6 +640,9 @@ TT_API int tt_snapshot_recheck(tt_mem mem, const tt_snapshot *s, const tt_stask 
 /* The same through R, a reader already open on S's registry: for many
  * tasks, one open (the root and its layout read once). */
 TT_API int tt_snapshot_recheck_in(tt_reader *r, const tt_stask *t);
+/* The same comparison against NOW, T's task as a later snapshot read it
+ * (a second look at many tasks in one read): 1 same moment, 0 moved. */
+TT_API int tt_stask_same_moment(const tt_stask *t, const tt_stask *now);
 /* Through MEM now: 1 when a task spawned after S's read began (an id at or
  * past s->next_task_id, so S could not see it) waits on OBJECT, 0 when
  * none does, or a TT_R_* error (a slot not read may hold one).  What is

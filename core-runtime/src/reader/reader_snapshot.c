@@ -1478,9 +1478,8 @@ static int frame_same(const tt_rframe *a, const tt_rframe *b)
 
 int tt_stask_same_moment(const tt_stask *t, const tt_stask *now)
 {
-	if ((now->error && now->error != TT_R_TOO_DEEP) ||
-	    now->raw.slot_addr != t->raw.slot_addr || !task_same(&t->raw, &now->raw) ||
-	    now->nframes != t->nframes)
+	if ((now->error && now->error != TT_R_TOO_DEEP) || now->raw.slot_addr != t->raw.slot_addr ||
+	    !task_same(&t->raw, &now->raw) || now->nframes != t->nframes)
 		return 0;
 	for (size_t i = 0; i < now->nframes; i++)
 		if (!frame_same(&now->frames[i].raw, &t->frames[i].raw))

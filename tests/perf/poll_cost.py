@@ -19,8 +19,12 @@ import subprocess
 import sys
 
 SMALL, LARGE = 2000, 22000
-MAX_RATIO = 1.15
-MAX_RATIO_RECORDER = 1.25
+# The targets are 1.15x and 1.25x; the limits are what was won
+# (1.085x and 1.185x, after the clock thread) and about 2.5 % more, so a
+# change that gives back part of it fails here even while it still meets
+# the targets (the clock-moved path taken on every poll: 1.119x, 1.221x).
+MAX_RATIO = 1.11
+MAX_RATIO_RECORDER = 1.21
 
 
 def instructions(binary, yields, recorder):

@@ -161,6 +161,9 @@ void cli_warn(cli_session *s, const char *fmt, ...) __attribute__((format(printf
 const char *cli_target_name(const cli_session *s);
 /* Print B's text and a newline on stdout. */
 void cli_line(const tt_fbuf *b);
+/* *P, an array of *CAP elements of SIZE bytes, made twice as long (FIRST
+ * elements when empty): 0, or -1 without memory (*P as it was). */
+int cli_grow(void **p, size_t *cap, size_t size, size_t first);
 
 /* ---- views of snapshot tasks (view.c) ---- */
 

@@ -100,14 +100,9 @@ static int64_t frame_intern(prof *p, uint64_t func, uint64_t site, const char *n
 
 	if (found >= 0)
 		return found;
-	if (p->nframes == p->frames_cap) {
-		size_t ncap = p->frames_cap ? p->frames_cap * 2 : 64;
-		prof_frame *nf = realloc(p->frames, ncap * sizeof(*nf));
-		if (!nf)
-			return -1;
-		p->frames = nf;
-		p->frames_cap = ncap;
-	}
+	if (p->nframes == p->frames_cap &&
+	    cli_grow((void **)&p->frames, &p->frames_cap, sizeof(*p->frames), 64))
+		return -1;
 	prof_frame *f = &p->frames[p->nframes];
 	f->hash = frame_key(func, site);
 	f->func = func;
@@ -219,14 +214,9 @@ static prof_stack *stack_intern(prof *p, const uint32_t *ids, uint32_t n, char *
 				return &p->stacks[i - 1];
 		}
 	}
-	if (p->nstacks == p->stacks_cap) {
-		size_t ncap = p->stacks_cap ? p->stacks_cap * 2 : 64;
-		prof_stack *ns = realloc(p->stacks, ncap * sizeof(*ns));
-		if (!ns)
-			return NULL;
-		p->stacks = ns;
-		p->stacks_cap = ncap;
-	}
+	if (p->nstacks == p->stacks_cap &&
+	    cli_grow((void **)&p->stacks, &p->stacks_cap, sizeof(*p->stacks), 64))
+		return NULL;
 	prof_stack *st = &p->stacks[p->nstacks];
 	memset(st, 0, sizeof(*st));
 	st->hash = h;
@@ -317,14 +307,9 @@ static const prof_seen *seen_find(prof *p, uint64_t index, uint64_t id)
 
 static int seen_push(prof *p, const tt_stask *t, uint32_t stack, uint32_t wait)
 {
-	if (p->nnext == p->next_cap) {
-		size_t ncap = p->next_cap ? p->next_cap * 2 : 1024;
-		prof_seen *n = realloc(p->next, ncap * sizeof(*n));
-		if (!n)
-			return -1;
-		p->next = n;
-		p->next_cap = ncap;
-	}
+	if (p->nnext == p->next_cap &&
+	    cli_grow((void **)&p->next, &p->next_cap, sizeof(*p->next), 1024))
+		return -1;
 	p->next[p->nnext++] = (prof_seen){t->raw.slot_index, t->raw.id, stack, wait};
 	return 0;
 }

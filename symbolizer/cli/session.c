@@ -250,3 +250,14 @@ void cli_line(const tt_fbuf *b)
 	fputs(b->p, stdout);
 	fputc('\n', stdout);
 }
+
+int cli_grow(void **p, size_t *cap, size_t size, size_t first)
+{
+	size_t c = *cap ? 2 * *cap : first;
+	void *n = realloc(*p, c * size);
+	if (!n)
+		return -1;
+	*p = n;
+	*cap = c;
+	return 0;
+}

@@ -40,17 +40,6 @@ static long tid_of(const cev *e)
 	return e->ring ? e->ring - 1 : FOREIGN_TID;
 }
 
-static int grow(void **p, size_t *cap, size_t size, size_t first)
-{
-	size_t c = *cap ? 2 * *cap : first;
-	void *n = realloc(*p, c * size);
-	if (!n)
-		return -1;
-	*p = n;
-	*cap = c;
-	return 0;
-}
-
 static int keep(void *ctx, const tt_revent *ev)
 {
 	evs *e = ctx;
@@ -59,14 +48,14 @@ static int keep(void *ctx, const tt_revent *ev)
 						      : UINT16_MAX - 1;
 	if (e->n == e->nblk * BLOCK) {
 		if ((e->nblk == e->capblk &&
-		     grow((void **)&e->blk, &e->capblk, sizeof *e->blk, 64)) ||
+		     cli_grow((void **)&e->blk, &e->capblk, sizeof *e->blk, 64)) ||
 		    !(e->blk[e->nblk] = malloc(BLOCK * sizeof(cev)))) {
 			e->oom = 1;
 			return 1;
 		}
 		e->nblk++;
 	}
-	if (e->nsegs == e->capsegs && grow((void **)&e->segs, &e->capsegs, sizeof *e->segs, 16)) {
+	if (e->nsegs == e->capsegs && cli_grow((void **)&e->segs, &e->capsegs, sizeof *e->segs, 16)) {
 		e->oom = 1;
 		return 1;
 	}

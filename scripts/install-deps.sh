@@ -9,8 +9,10 @@
 # golang-go (go tool pprof) and python3-jsonschema (speedscope's schema)
 # read its output back in tests/cli/profile.py.  chromium, with the npm
 # packages speedscope and playwright-core in /opt/tasktrace-npm (TT_NPM_DIR),
-# imports `tasktrace trace` output in tests/cli/trace.py; they are optional:
-# a failure to install them only makes that test skip.  Those consumers are
+# imports `tasktrace trace` output in tests/cli/trace.py, with the machine's
+# Node.js (20 or newer: playwright-core's minimum, above Debian 12's 18);
+# they are optional: a failure to install them, or an older Node.js, only
+# makes that test skip.  Those consumers are
 # for the tests only: `install-deps.sh --tests` (scripts/test.sh) installs
 # them, the demo does without.
 set -eu

@@ -7,13 +7,20 @@
 // Prints one JSON line: {"title", "profiles": [names], "frames": [names],
 // "errors": [...], "warnings": [the importer's console warnings]}
 // and exits 0 when the import succeeded, 1 when speedscope rejected the
-// file, 77 when playwright-core or speedscope cannot be loaded.
+// file, 77 when Node.js is older than 20 or playwright-core or speedscope
+// cannot be loaded.
 import {createRequire} from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 const [modules, chromium, file] = process.argv.slice(2);
+// playwright-core exits 1 at its first require on a Node.js older than 20
+// (Debian 12's own is 18): that is a consumer missing, not a rejection.
+if (+process.versions.node.split('.')[0] < 20) {
+  console.log(`SKIP: Node.js ${process.versions.node}: playwright-core needs 20 or newer`);
+  process.exit(77);
+}
 const require = createRequire(path.join(modules, 'x.js'));
 let pw, index;
 try {

@@ -219,12 +219,18 @@ def speedscope(path, doc):
     # speedscope orders slices of one start by length, longest first (as
     # if nested): a zero-length poll ending in the tick the next poll of
     # its worker starts in is then "ended" out of order, and it warns
-    # (and of the other slice left open).  That is the coarse clock's tie,
-    # not a bad file: a warning naming any slice not in such a tie is.
+    # (and of the other slice left open).  Its end of a slice looks among
+    # the ends of one moment for a frame of the same name and swaps it in,
+    # even when the first end was already the right one: a wait ending
+    # where a zero-length wait on the same object begins is "ended" out of
+    # order too.  That is the coarse clock's tie, not a bad file: a warning
+    # naming any slice that neither begins nor ends in such a tie is.
     xs = [e for e in ev if e["ph"] == "X"]
-    zero_at = {(e["pid"], e["tid"], e["ts"]) for e in xs if e["dur"] == 0}
+    zero_at = {(e["pid"], e["tid"], ns(e["ts"])) for e in xs if e["dur"] == 0}
     tied = {e["name"] + " " + json.dumps(e.get("args"), separators=(",", ":"))
-            for e in xs if (e["pid"], e["tid"], e["ts"]) in zero_at}
+            for e in xs
+            if {(e["pid"], e["tid"], ns(e["ts"])),
+                (e["pid"], e["tid"], ns(e["ts"] + e["dur"]))} & zero_at}
     for w in got["warnings"]:
         keys = re.findall(r'"((?:task \d+|running|scheduled|idle|waits on ).*?\})"'
                           r'(?:, but| when| was)', w)

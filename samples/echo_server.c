@@ -3,13 +3,10 @@
  * killed; each connection is a task named "conn".  PARKED more tasks
  * ("parked") wait forever on a notify, for a reader's cost over a big
  * registry (bench/top_cost.sh, bench/profile_echo.sh). */
-#include <stdio.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "tasktrace/tasktrace.h"
+#include "sample.h"
 
 typedef struct echo_conn {
 	tt_frame frame;
@@ -71,6 +68,8 @@ typedef struct acceptor {
 	tt_fd *listener;
 	tt_accept acc;
 	long parked;
+	uint64_t rest; /* sample_accept_backoff */
+	tt_sleep nap;
 } acceptor;
 static tt_poll acceptor_poll(acceptor *self, tt_cx *cx);
 TT_ASYNC_FN(acceptor, acceptor_poll, NULL);
@@ -92,8 +91,12 @@ static tt_poll acceptor_poll(acceptor *self, tt_cx *cx)
 		tt_fd *conn;
 		if (fd < 0) {
 			fprintf(stderr, "accept: %s\n", strerror((int)-fd));
+			if ((self->rest = sample_accept_backoff(fd, self->rest)))
+				TT_AWAIT(self, cx, &self->nap,
+					 tt_sleep_init(&self->nap, self->rest));
 			continue;
 		}
+		self->rest = 0;
 		if (tt_fd_open(NULL, (int)fd, &conn) < 0) {
 			close((int)fd);
 			continue;
@@ -123,6 +126,7 @@ int main(int argc, char **argv)
 	tt_frame_init(&a.frame, &acceptor_fn);
 	tt_notify_init(&never);
 	a.parked = argc > 2 ? atol(argv[2]) : 0;
+	a.rest = 0;
 	if (tt_fd_open(rt, lfd, &a.listener) < 0) {
 		perror("tt_fd_open");
 		return 1;

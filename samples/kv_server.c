@@ -219,7 +219,7 @@ TT_POLL(on_signal)
 /* clang-format off */
 TT_ASYNC(server, tt_fd *lfd; unsigned ms; const char *path; tt_group *conns, *bg;
 	 tt_token *stop, *drained; tt_chan *stats; tt_accept acc; tt_token_wait tw;
-	 TT_SELECT_OF(2) sel; tt_group_wait gw;);
+	 uint64_t rest; tt_sleep nap; TT_SELECT_OF(2) sel; tt_group_wait gw;);
 /* clang-format on */
 TT_POLL(server)
 {
@@ -239,10 +239,18 @@ TT_POLL(server)
 			break;
 		int fd = (int)TT_RESULT(&self->acc);
 		tt_fd *conn_fd;
-		if (fd >= 0 && tt_fd_open(NULL, fd, &conn_fd) < 0)
+		if (fd < 0 && (self->rest = sample_accept_backoff(fd, self->rest))) {
+			TT_SELECT(self, cx, &self->sel,
+				  TT_CASE(&self->nap, tt_sleep_init(&self->nap, self->rest)),
+				  TT_CASE(&self->tw, tt_token_wait_init(&self->tw, self->stop)));
+			if (TT_SELECTED(&self->sel, &self->tw))
+				break;
+		} else if (fd >= 0 && tt_fd_open(NULL, fd, &conn_fd) < 0) {
 			close(fd);
-		else if (fd >= 0)
+		} else if (fd >= 0) {
+			self->rest = 0;
 			TT_GROUP_SPAWN_NEW(self->conns, "conn", conn, .fd = conn_fd);
+		}
 	}
 	tt_fd_close(self->lfd);
 	tt_group_cancel(self->conns);

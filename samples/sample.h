@@ -2,6 +2,8 @@
 #ifndef TT_SAMPLE_H
 #define TT_SAMPLE_H
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -16,6 +18,19 @@ static inline void sample_ready(const char *name, const char *extra)
 	printf("%s: pid %d registry %p ready%s%s\n", name, (int)getpid(), tt_registry_root(),
 	       extra ? " " : "", extra ? extra : "");
 	fflush(stdout);
+}
+
+/* How long an accept loop rests after accept failed with ERR (a negative
+ * errno), having rested LAST the time before (0: it had not): 0 to retry
+ * at once.  Out of descriptors or memory the pending connection stays
+ * queued and the listener readable, so a retry at once fails at once: the
+ * loop would spin in one poll, its worker lost and a stop never seen.
+ * 5 ms doubling to 1 s, as Go's net/http Server rests. */
+static inline uint64_t sample_accept_backoff(intptr_t err, uint64_t last)
+{
+	if (err != -EMFILE && err != -ENFILE && err != -ENOBUFS && err != -ENOMEM)
+		return 0;
+	return !last ? TT_MS(5) : last >= TT_SEC(1) / 2 ? TT_SEC(1) : 2 * last;
 }
 
 /* The root of a sample that only sets tasks up: SPAWN them, give them

@@ -164,13 +164,24 @@ func main() {
 
 	go func() { <-ctx.Done(); ln.Close() }()
 	var wg sync.WaitGroup
+	var rest time.Duration // Accept failing at once (no descriptors): 5 ms doubling to 1 s, as net/http
 	for {
 		c, err := ln.Accept()
 		if ctx.Err() != nil {
 			break
 		} else if err != nil {
+			if rest = 2 * rest; rest == 0 {
+				rest = 5 * time.Millisecond
+			} else if rest > time.Second {
+				rest = time.Second
+			}
+			select {
+			case <-time.After(rest):
+			case <-ctx.Done():
+			}
 			continue
 		}
+		rest = 0
 		connMu.Lock()
 		conns[c] = true
 		connMu.Unlock()

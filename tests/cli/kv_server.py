@@ -13,18 +13,24 @@ flush is usually under way when the connections end: a last flush that is
 that one (its snapshot taken before the last writes) fails about one run
 in two.
 
+Before that, out of descriptors: a server whose accept fails with EMFILE
+must rest (main waits on its timer, not spinning in one poll deaf to a
+stop) and serve the waiting client once descriptors are back.
+
 The same checks run on the Go twin (bench/kv_go, tests/cli/kv_server_go.sh)
 with TASKTRACE "-": no `ps` step.
 
 usage: kv_server.py TASKTRACE|- KV_SERVER"""
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 CLIENTS = 50
 NAMES = ("main", "signal", "flusher", "stats", "logger", "conn")
@@ -73,18 +79,75 @@ class Client(threading.Thread):
                 self.started.release()
 
 
+def start(server, db, flush_ms):
+    p = subprocess.Popen([server, "0", str(flush_ms), db], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    ready = p.stdout.readline()
+    m = re.search(r"pid (\d+) .*port (\d+)", ready)
+    if not m:
+        p.kill()
+        sys.exit("kv_server did not start: %r %s" % (ready, p.stderr.read()))
+    return p, m.group(1), int(m.group(2))
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        out, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        sys.exit("kv_server did not exit after SIGTERM:\n" + err)
+    return err
+
+
+def out_of_descriptors(cli, server):
+    with tempfile.TemporaryDirectory() as d:
+        p, pid, port = start(server, os.path.join(d, "kv.db"), 1000)
+        # Serving, its tasks past their first polls (the signal task's
+        # descriptor is opened there): a request answered.
+        with socket.create_connection(("127.0.0.1", port)) as s, \
+                s.makefile("rw", newline="\n") as f:
+            f.write("SET warm up\n")
+            f.flush()
+            assert f.readline() == "OK\n", "kv_server did not answer"
+        limits = resource.prlimit(int(pid), resource.RLIMIT_NOFILE)
+        # A new descriptor takes the lowest free number: none under this.
+        used = {int(n) for n in os.listdir("/proc/%s/fd" % pid)}
+        free = min(set(range(len(used) + 1)) - used)
+        resource.prlimit(int(pid), resource.RLIMIT_NOFILE, (free, limits[1]))
+        with socket.create_connection(("127.0.0.1", port)) as s, \
+                s.makefile("rw", newline="\n") as f:
+            f.write("SET k v\n")  # queued: no descriptor to accept it with
+            f.flush()
+            rows = ""
+            for _ in range(200 if cli != "-" else 0):
+                rows = subprocess.run([cli, "ps", pid], capture_output=True, text=True,
+                                      timeout=120).stdout
+                main = [r for r in rows.splitlines() if re.search(r"\bmain\b", r)]
+                if main and re.search(r"\bidle +timer\b", main[0]):
+                    break
+                time.sleep(0.05)
+            else:
+                if cli != "-":
+                    p.kill()
+                    sys.exit("out of descriptors, main never rested on a timer:\n" + rows)
+            resource.prlimit(int(pid), resource.RLIMIT_NOFILE, limits)
+            s.settimeout(60)
+            reply = f.readline()
+            assert reply == "OK\n", "after descriptors came back: %r" % reply
+        err = stop(p)
+        assert p.returncode == 0, "kv_server exited %d:\n%s" % (p.returncode, err)
+        print("out of descriptors: %s, then served" %
+              ("rested on its timer" if cli != "-" else "not read"))
+
+
 def main():
     cli, server = sys.argv[1], sys.argv[2]
+    out_of_descriptors(cli, server)
     with tempfile.TemporaryDirectory() as d:
         db = os.path.join(d, "kv.db")
-        p = subprocess.Popen([server, "0", "1", db], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        ready = p.stdout.readline()
-        m = re.search(r"pid (\d+) .*port (\d+)", ready)
-        if not m:
-            p.kill()
-            sys.exit("kv_server did not start: %r %s" % (ready, p.stderr.read()))
-        pid, port = m.group(1), int(m.group(2))
+        p, pid, port = start(server, db, 1)
 
         started = threading.Semaphore(0)
         clients = [Client(n, port, started) for n in range(CLIENTS)]
@@ -110,13 +173,7 @@ def main():
                 '#0  tt_signal  waits on signal "SIGTERM" [for ' in bt.stdout, \
                 "tasktrace bt %s: the signal task's wait:\n%s%s" % (pid, bt.stdout, bt.stderr)
 
-        p.send_signal(signal.SIGTERM)
-        try:
-            out, err = p.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, err = p.communicate()
-            sys.exit("kv_server did not exit after SIGTERM:\n" + err)
+        err = stop(p)
         for c in clients:
             c.join(timeout=60)
             assert not c.is_alive(), "client %d still running after the server exited" % c.n

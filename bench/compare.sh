@@ -26,6 +26,7 @@
 #        ECHO_CONNS ECHO_SIZE ECHO_SECS ECHO_WARMUP  ONLY=sync|echo|spawn
 #        KEEP=dir (keep the raw outputs there)
 set -eu
+. "$(dirname "$0")/lib.sh" # median, ratio, pair_ratios
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 RUNS=${1:-5}
@@ -161,50 +162,48 @@ while [ $r -lt "$RUNS" ]; do
 	r=$((r + 1))
 done
 
-median() { # file field
-	sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1" | sort -g |
-		awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'
+field_median() { # file field
+	sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1" | median
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else print "-"}'; }
 
 echo "runs=$RUNS (medians); pingpong n=$PP_N round trips, mutex k=$MUTEX_K m=$MUTEX_M, spawnjoin $SJ_ROUNDS x 1000, burst $BURST_N, mem $MEM_N tasks, echo conns=$ECHO_CONNS size=$ECHO_SIZE secs=$ECHO_SECS"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 for w in pingpong mutex; do
 	case " $workloads " in *" $w "*) ;; *) continue ;; esac
 	printf '\n%-9s %-9s %12s %14s %14s\n' "$w" contender "ns/op" "tt-w2/this" "tt-w0/this"
-	tw2=$(median "$tmp/$w.tt-w2" ns_per_op)
-	tw0=$(median "$tmp/$w.tt-w0" ns_per_op)
+	tw2=$(field_median "$tmp/$w.tt-w2" ns_per_op)
+	tw0=$(field_median "$tmp/$w.tt-w0" ns_per_op)
 	while IFS='|' read -r name cmd; do
-		m=$(median "$tmp/$w.$name" ns_per_op)
-		printf '%-9s %-9s %12s %14s %14s\n' "" "$name" "$m" "$(ratio "$tw2" "$m")" "$(ratio "$tw0" "$m")"
+		m=$(field_median "$tmp/$w.$name" ns_per_op)
+		printf '%-9s %-9s %12s %14s %14s\n' "" "$name" "$m" "$(ratio "$tw2" "$m" 2)" "$(ratio "$tw0" "$m" 2)"
 	done <"$tmp/$w.list"
 done
 for w in spawnjoin burst; do
 	case " $workloads " in *" $w "*) ;; *) continue ;; esac
 	printf '\n%-9s %-9s %12s %14s\n' "$w" contender "ns/op" "tt-w2/this"
-	tw2=$(median "$tmp/$w.tt-w2" ns_per_op)
+	tw2=$(field_median "$tmp/$w.tt-w2" ns_per_op)
 	while IFS='|' read -r name cmd; do
-		m=$(median "$tmp/$w.$name" ns_per_op)
-		printf '%-9s %-9s %12s %14s\n' "" "$name" "$m" "$(ratio "$tw2" "$m")"
+		m=$(field_median "$tmp/$w.$name" ns_per_op)
+		printf '%-9s %-9s %12s %14s\n' "" "$name" "$m" "$(ratio "$tw2" "$m" 2)"
 	done <"$tmp/$w.list"
 done
 case " $workloads " in *" mem "*)
 	printf '\n%-9s %-9s %12s %14s\n' mem contender "bytes/task" "tt-w2/this"
-	tw2=$(median "$tmp/mem.tt-w2" bytes_per_task)
+	tw2=$(field_median "$tmp/mem.tt-w2" bytes_per_task)
 	while IFS='|' read -r name cmd; do
-		m=$(median "$tmp/mem.$name" bytes_per_task)
-		printf '%-9s %-9s %12s %14s\n' "" "$name" "$m" "$(ratio "$tw2" "$m")"
+		m=$(field_median "$tmp/mem.$name" bytes_per_task)
+		printf '%-9s %-9s %12s %14s\n' "" "$name" "$m" "$(ratio "$tw2" "$m" 2)"
 	done <"$tmp/mem.list"
 	;;
 esac
 case " $workloads " in *" echo "*)
 	printf '\n%-9s %-9s %12s %10s %10s %14s\n' echo server "msgs/s" "p50 us" "p99 us" "tt/this msgs"
-	tt=$(median "$tmp/echo.tt-w2" msgs_per_s)
+	tt=$(field_median "$tmp/echo.tt-w2" msgs_per_s)
 	while IFS='|' read -r name cmd; do
-		m=$(median "$tmp/echo.$name" msgs_per_s)
+		m=$(field_median "$tmp/echo.$name" msgs_per_s)
 		printf '%-9s %-9s %12s %10s %10s %14s\n' "" "$name" "$m" \
-			"$(median "$tmp/echo.$name" p50_us)" "$(median "$tmp/echo.$name" p99_us)" \
-			"$(ratio "$tt" "$m")"
+			"$(field_median "$tmp/echo.$name" p50_us)" "$(field_median "$tmp/echo.$name" p99_us)" \
+			"$(ratio "$tt" "$m" 2)"
 	done <"$tmp/echo.list"
 	;;
 esac

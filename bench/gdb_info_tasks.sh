@@ -12,6 +12,7 @@
 # PLUGIN=dir to time another copy of gdb-plugin/python)
 # BUILD_DIR (default build-gdb-bench) is set up with meson if missing.
 set -eu
+. "$(dirname "$0")/lib.sh" # median, ratio, pair_ratios
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build-gdb-bench}
 N=${N:-100000}
@@ -77,9 +78,8 @@ run() {
 	echo "$c $(echo "$t1 - $t0" | bc)" >> "$DIR/$kind.times"
 }
 
-median() { # column $1 of file $2
-	sort -n -k"$1","$1" "$2" | awk -v c="$1" '{v[NR] = $c} END {
-		if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+column() { # the median of column $1 of file $2, 3 decimals
+	printf '%.3f' "$(awk -v c="$1" '{print $c}' "$2" | median)"
 }
 range_of() { # min-max of column $1 of file $2
 	sort -n -k"$1","$1" "$2" | awk -v c="$1" 'NR == 1 {lo = $c} {hi = $c} END {printf "%.3f-%.3f", lo, hi}'
@@ -110,7 +110,7 @@ echo "|---|---:|---:|---:|"
 for k in "tt:tasktrace \`info tasks\`" "ttgroup:tasktrace \`info tasks -group\`" \
 	 "go:Go \`info goroutines\`"; do
 	f=$DIR/${k%%:*}.times
-	echo "| ${k#*:} | $(median 1 "$f") ($(range_of 1 "$f")) | $(median 2 "$f") | $(median 3 "$f") ($(range_of 3 "$f")) |"
+	echo "| ${k#*:} | $(column 1 "$f") ($(range_of 1 "$f")) | $(column 2 "$f") | $(column 3 "$f") ($(range_of 3 "$f")) |"
 done
 echo
 echo "tasktrace: $tt_rows rows, $tt_user with the user suspension line ($tt_sites); -group: $group_rows rows"

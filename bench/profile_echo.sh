@@ -9,6 +9,7 @@
 # Prints one line per run, the profiler's own CPU, the medians, and the
 # median of the pairs' ratios.
 set -eu
+. "$(dirname "$0")/lib.sh" # median, ratio, pair_ratios
 B=${1:?usage: bench/profile_echo.sh BUILD_DIR [PAIRS] [SECS] [IDLE] [RATE]}
 PAIRS=${2:-5}
 SECS=${3:-5}
@@ -41,7 +42,7 @@ one() { # label: off or on
 	echo "$1 msgs_per_s=$rate$extra"
 	echo "$rate" >>"$tmp/$1"
 	if [ "$1" = on ]; then
-		echo "$rate $(tail -n 1 "$tmp/off")" | awk '{printf "%.4f\n", $1 / $2}' >>"$tmp/pairs"
+		ratio "$rate" "$(tail -n 1 "$tmp/off")" 4 >>"$tmp/pairs"
 	fi
 }
 
@@ -50,12 +51,8 @@ for i in $(seq "$PAIRS"); do
 	one off
 	one on
 done
-med() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-off=$(med "$tmp/off")
-on=$(med "$tmp/on")
-echo "idle_tasks=$IDLE rate=$RATE median off=$off on=$on ratio=$(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.4f", a / b}')"
-# The VM switches between a fast and a slow mode for minutes at a time: a
-# pair's two runs are most often in the same one, so the median of the
-# pairs' ratios is the figure to read.
-echo "pair ratios: $(sort -n "$tmp/pairs" | tr '\n' ' ')median $(med "$tmp/pairs")"
+off=$(median "$tmp/off")
+on=$(median "$tmp/on")
+echo "idle_tasks=$IDLE rate=$RATE median off=$off on=$on ratio=$(ratio "$on" "$off" 4)"
+echo "pair ratios: $(sort -n "$tmp/pairs" | tr '\n' ' ')median $(median "$tmp/pairs")"
 grep -v '^Main binary' "$tmp/perr" 2>/dev/null | tail -2 || true

@@ -9,6 +9,7 @@
 #   (REPS=5, N_PS=1000000, N_GDB=100000, N_DUMP=10000; KEEP=1 keeps the cores)
 # Both builds: meson --buildtype=debugoptimized (the default), -Dtests=false is fine.
 set -eu
+. "$(dirname "$0")/lib.sh" # median, ratio, pair_ratios
 [ $# -eq 4 ] || { sed -n '2,12p' "$0"; exit 2; }
 BASE_SRC=$(cd "$1" && pwd) BASE=$(cd "$2" && pwd) NEW_SRC=$(cd "$3" && pwd) NEW=$(cd "$4" && pwd)
 REPS=${REPS:-5} N_PS=${N_PS:-1000000} N_GDB=${N_GDB:-100000} N_DUMP=${N_DUMP:-10000}
@@ -89,10 +90,6 @@ while [ "$i" -le "$REPS" ]; do
 	i=$((i + 1))
 done
 
-median() {
-	sort -n "$1" | awk '{v[NR] = $1} END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2];
-		else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 echo
 echo "| measure | base, median | new, median | new/base |"
 echo "|---|---:|---:|---:|"
@@ -101,11 +98,10 @@ for m in "ps:tasktrace ps, core of $N_PS (s)" "it:gdb info tasks, $N_GDB (s, in 
 	"mi:gdb MI -task-list, $N_GDB (s, in the command)" "dump:tt_dump_tasks of $N_DUMP (ms)"; do
 	k=${m%%:*}
 	b=$(median "$DIR/base.$k") n=$(median "$DIR/new.$k")
-	echo "| ${m#*:} | $b | $n | $(echo "$n $b" | awk '{printf "%.2f", $1 / $2}') |"
+	echo "| ${m#*:} | $b | $n | $(ratio "$n" "$b" 2) |"
 done
 echo
-echo "new: gdb task bt all / tasktrace bt = $(echo "$(median "$DIR/new.btall") $(median "$DIR/new.bt")" |
-	awk '{printf "%.2f", $1 / $2}')"
+echo "new: gdb task bt all / tasktrace bt = $(ratio "$(median "$DIR/new.btall")" "$(median "$DIR/new.bt")" 2)"
 for k in ps it bt; do
 	cmp -s "$DIR/base.$k.txt" "$DIR/new.$k.txt" && echo "$k: output identical" ||
 		echo "$k: output DIFFERS ($(diff "$DIR/base.$k.txt" "$DIR/new.$k.txt" | grep -c '^[<>]') lines)"

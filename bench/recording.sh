@@ -1,10 +1,12 @@
 #!/bin/sh
 # The cost of recording: the same benchmarks against a library built with
 # -Drecording=true and one with -Drecording=false, run alternately in one
-# session; prints the median ns/op of each and their ratio, then the
+# session; prints the median ns/op of each, their ratio and the median of
+# the pairs' ratios (bench/lib.sh says why), then the
 # instruction counts of one await-chain run under callgrind (exact, not
 # noisy).  usage: bench/recording.sh [runs]
 set -eu
+. "$(dirname "$0")/lib.sh" # median, ratio, pair_ratios
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 B=${BUILD_ROOT:-build}
@@ -23,14 +25,15 @@ while [ $i -lt "$RUNS" ]; do
 	done
 	i=$((i + 1))
 done
-median() { # file workload
-	grep "^$2 " "$1" | awk '{print $4}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
-printf '%-12s %14s %14s %8s\n' workload "recording ns" "off ns" ratio
+printf '%-12s %14s %14s %8s %12s\n' workload "recording ns" "off ns" ratio "pairs' ratio"
 for w in spawn-join await-chain sleep; do
-	on=$(median "$tmp/rec" $w)
-	off=$(median "$tmp/norec" $w)
-	printf '%-12s %14s %14s %8s\n' $w "$on" "$off" "$(echo "$on $off" | awk '{printf "%.2f", $1/$2}')"
+	for cfg in rec norec; do
+		grep "^$w " "$tmp/$cfg" | awk '{print $4}' >"$tmp/$cfg.$w"
+	done
+	on=$(median "$tmp/rec.$w")
+	off=$(median "$tmp/norec.$w")
+	pairs=$(pair_ratios "$tmp/rec.$w" "$tmp/norec.$w" | median)
+	printf '%-12s %14s %14s %8s %12s\n' $w "$on" "$off" "$(ratio "$on" "$off" 2)" "$pairs"
 done
 if command -v valgrind >/dev/null; then
 	# Exact counts: await-chain (1e6 yields through 4 frames, one task on

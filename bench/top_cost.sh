@@ -15,6 +15,7 @@
 # Without tmux, batch mode with no row printed (--state running) stands
 # for the full-screen view.  Run it on a quiet machine.
 set -eu
+. "$(dirname "$0")/lib.sh" # median, ratio, pair_ratios
 B=${1:?usage: bench/top_cost.sh BUILD_DIR [N] [SECS] [PAIRS]}
 N=${2:-100000}
 SECS=${3:-20}
@@ -107,7 +108,6 @@ for i in $(seq "$PAIRS"); do
 	one off
 	one on
 done
-med() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-off=$(med "$tmp/off")
-on=$(med "$tmp/on")
-echo "median off=$off on=$on ratio=$(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.4f", a / b}')"
+off=$(median "$tmp/off")
+on=$(median "$tmp/on")
+echo "median off=$off on=$on ratio=$(ratio "$on" "$off" 4)"

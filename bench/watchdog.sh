@@ -10,6 +10,7 @@
 # the environment starts the stall detector too in the "on" runs
 # (TASKTRACE_STALL): the cost of both together.
 set -eu
+. "$(dirname "$0")/lib.sh" # median, ratio, pair_ratios
 B=${1:?usage: bench/watchdog.sh BUILD_DIR [PAIRS] [SECS] [WATCHDOG_SPEC]}
 PAIRS=${2:-5}
 SECS=${3:-5}
@@ -39,7 +40,6 @@ for i in $(seq "$PAIRS"); do
 	one off
 	one on TASKTRACE_WATCHDOG="$SPEC" ${STALL:+TASKTRACE_STALL=$STALL}
 done
-med() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-off=$(med "$tmp/off")
-on=$(med "$tmp/on")
-echo "median off=$off on=$on ratio=$(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.4f", a / b}')"
+off=$(median "$tmp/off")
+on=$(median "$tmp/on")
+echo "median off=$off on=$on ratio=$(ratio "$on" "$off" 4)"

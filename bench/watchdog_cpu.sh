@@ -6,6 +6,7 @@
 #
 #   bench/watchdog_cpu.sh BUILD_DIR [PAIRS] [SECS]
 set -eu
+. "$(dirname "$0")/lib.sh" # median, ratio, pair_ratios
 B=${1:?usage: bench/watchdog_cpu.sh BUILD_DIR [PAIRS] [SECS]}
 PAIRS=${2:-5}
 SECS=${3:-4}
@@ -36,12 +37,11 @@ while [ $i -lt "$PAIRS" ]; do
 	one on TASKTRACE_WATCHDOG=1
 	i=$((i + 1))
 done
-median() { # label field
-	grep "^$1 " "$tmp/all" | sed -n "s/.*$2=\([0-9.]*\).*/\1/p" | sort -n |
-		awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
+field() { # label field
+	grep "^$1 " "$tmp/all" | sed -n "s/.*$2=\([0-9.]*\).*/\1/p"
 }
 for f in msgs_per_s us_cpu_per_msg; do
-	off=$(median off $f)
-	on=$(median on $f)
-	echo "median $f off=$off on=$on on/off=$(echo "$on $off" | awk '{printf "%.3f", $1 / $2}')"
+	off=$(field off $f | median)
+	on=$(field on $f | median)
+	echo "median $f off=$off on=$on on/off=$(ratio "$on" "$off")"
 done

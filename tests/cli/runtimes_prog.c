@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tasktrace/read/reader.h"
 #include "tasktrace/tasktrace.h"
 
 static atomic_int polled; /* first polls done, all runtimes */
@@ -59,7 +60,23 @@ static tt_poll sleeper_poll(sleeper *self, tt_cx *cx)
 	TT_RETURN(self, 0);
 }
 
-/* A runtime with its two tasks, both polled once. */
+/* Whether task ID reads idle in our own registry. */
+static int idle(uint64_t id)
+{
+	tt_snapshot *s = NULL;
+	int yes = 0;
+
+	if (tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL, &s, NULL,
+			     0) == TT_R_OK) {
+		const tt_stask *t = tt_snapshot_find(s, id);
+		yes = t && t->raw.state == TT_STATE_IDLE;
+	}
+	tt_snapshot_free(s);
+	return yes;
+}
+
+/* A runtime with its two tasks, both polled once, the sleeper asleep (a
+ * fork in its first poll would copy it running). */
 static void start_runtime(int n)
 {
 	char name[32];
@@ -71,11 +88,13 @@ static void start_runtime(int n)
 		_exit(1);
 	}
 	snprintf(name, sizeof name, "sleeper-rt%d", n);
-	tt_task_detach(TT_SPAWN(rt, name, sleeper, sleeper_init));
+	tt_handle sl = TT_SPAWN(rt, name, sleeper, sleeper_init);
+	uint64_t sleeper_id = tt_task_id(sl);
+	tt_task_detach(sl);
 	snprintf(name, sizeof name, "spinner-rt%d", n);
 	tt_task_detach(TT_SPAWN(rt, name, spinner, spinner_init));
 	/* Bounded: 10 s of 1 ms naps. */
-	for (int i = 0; i < 10000 && atomic_load(&polled) < want; i++)
+	for (int i = 0; i < 10000 && (atomic_load(&polled) < want || !idle(sleeper_id)); i++)
 		nanosleep(&(struct timespec){0, 1000000}, NULL);
 }
 

@@ -87,16 +87,16 @@ static tt_poll acceptor_poll(acceptor *self, tt_cx *cx)
 	}
 	for (;;) {
 		TT_AWAIT(self, cx, &self->acc, tt_accept_init(&self->acc, self->listener));
-		intptr_t fd = TT_RESULT(&self->acc);
-		tt_fd *conn;
-		if (fd < 0) {
-			fprintf(stderr, "accept: %s\n", strerror((int)-fd));
-			if ((self->rest = sample_accept_backoff(fd, self->rest)))
+		if (TT_RESULT(&self->acc) < 0) {
+			fprintf(stderr, "accept: %s\n", strerror((int)-TT_RESULT(&self->acc)));
+			if ((self->rest = sample_accept_backoff(TT_RESULT(&self->acc), self->rest)))
 				TT_AWAIT(self, cx, &self->nap,
 					 tt_sleep_init(&self->nap, self->rest));
 			continue;
 		}
 		self->rest = 0;
+		intptr_t fd = TT_RESULT(&self->acc);
+		tt_fd *conn;
 		if (tt_fd_open(NULL, (int)fd, &conn) < 0) {
 			close((int)fd);
 			continue;

@@ -104,6 +104,23 @@ static int wait_state(uint64_t id, uint32_t state)
 	return 0;
 }
 
+/* The finding of KIND on task ID, diagnosing again for up to 5 s: the
+ * poll that registered a task's waiter goes on until it returns (to a
+ * timer, say), and a task still running is no finding yet.  *R: the last
+ * report, to free. */
+static const tt_diag_finding *find_soon(tt_diag_report **r, uint32_t kind, uint64_t id)
+{
+	const tt_diag_finding *f = NULL;
+	*r = NULL;
+	for (int i = 0; i < 5000 && !f; i++) {
+		tt_diag_free(*r);
+		*r = diagnose(NULL);
+		if (!(f = find(*r, kind, id)))
+			sleep_ms(1);
+	}
+	return f;
+}
+
 /* ---- futures ---- */
 
 typedef struct hog {
@@ -588,8 +605,8 @@ START_TEST(oneshot_producer_gone)
 	tt_task_release(p); /* its slot goes: the owner is absent */
 	tt_handle c = TT_SPAWN(rt, "consumer", consumer, consumer_init);
 	wait_for_waiters(&answer.lock, &answer.waiters, 1);
-	tt_diag_report *r = diagnose(NULL);
-	const tt_diag_finding *f = find(r, TT_DIAG_NEVER_RESOLVED, tt_task_id(c));
+	tt_diag_report *r;
+	const tt_diag_finding *f = find_soon(&r, TT_DIAG_NEVER_RESOLVED, tt_task_id(c));
 	ck_assert_msg(f, "no never-resolved finding in:\n%s", r->text);
 	ck_assert_uint_eq(f->other_id, pid);
 	ck_assert_ptr_nonnull(strstr(f->text, "waits on a oneshot whose producer, task"));
@@ -614,17 +631,8 @@ START_TEST(oneshot_producer_gone_timeout)
 	tt_task_release(p);
 	tt_handle c = TT_SPAWN(rt, "timed-consumer", timed_consumer, timed_consumer_init);
 	wait_for_waiters(&answer.lock, &answer.waiters, 1);
-	/* The poll that registered the waiter goes on to the timer: until it
-	 * ends, the task is running and no finding is due. */
-	ck_assert(wait_state(tt_task_id(c), TT_STATE_IDLE));
-	tt_diag_report *r = NULL;
-	const tt_diag_finding *f = NULL;
-	for (int i = 0; i < 5000 && !f; i++) {
-		tt_diag_free(r);
-		r = diagnose(NULL);
-		if (!(f = find(r, TT_DIAG_NEVER_RESOLVED, tt_task_id(c))))
-			sleep_ms(1);
-	}
+	tt_diag_report *r;
+	const tt_diag_finding *f = find_soon(&r, TT_DIAG_NEVER_RESOLVED, tt_task_id(c));
 	ck_assert_msg(f, "no never-resolved finding in:\n%s", r->text);
 	ck_assert_ptr_nonnull(strstr(f->text, "waits on a oneshot whose producer, task"));
 	ck_assert_msg(strstr(f->text, "-> only its tt_timeout ends the wait, in "), "%s", f->text);

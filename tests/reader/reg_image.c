@@ -184,7 +184,7 @@ void img_copy(img *dst, const img *src)
 
 tt_mem img_mem(img *g)
 {
-	g->regs[0] = (tt_mem_region){ g->root_addr, g->root, IMG_ROOT_SIZE };
+	g->regs[0] = (tt_mem_region){ g->root_addr, g->root, IMG_ROOT_CAP };
 	g->regs[1] = (tt_mem_region){ g->heap_addr, g->heap, g->heap_size };
 	g->mi.regions = g->regs;
 	g->mi.count = 2;
@@ -204,9 +204,9 @@ uint64_t img_alloc(img *g, size_t n)
 /* IMG_ROOT_ADDR always names the root, also in a real image. */
 void *img_ptr(img *g, uint64_t addr)
 {
-	if (addr >= IMG_ROOT_ADDR && addr < IMG_ROOT_ADDR + IMG_ROOT_SIZE)
+	if (addr >= IMG_ROOT_ADDR && addr < IMG_ROOT_ADDR + IMG_ROOT_CAP)
 		return g->root + (addr - IMG_ROOT_ADDR);
-	if (addr >= g->root_addr && addr < g->root_addr + IMG_ROOT_SIZE)
+	if (addr >= g->root_addr && addr < g->root_addr + IMG_ROOT_CAP)
 		return g->root + (addr - g->root_addr);
 	if (addr >= g->heap_addr && addr < g->heap_addr + g->heap_size)
 		return g->heap + (addr - g->heap_addr);

@@ -11,7 +11,8 @@
 
 #define IMG_ROOT_ADDR 0x7f0000100000ull
 #define IMG_HEAP_ADDR 0x7f0000200000ull
-#define IMG_ROOT_SIZE 1024u
+#define IMG_ROOT_SIZE 1024u /* the root_size the header says */
+#define IMG_ROOT_CAP 4096u  /* the root's memory: room for a later writer's larger root */
 #define IMG_LAYOUT_OFF 128u
 #define IMG_TASK_SIZE 160u
 #define IMG_FRAME_SIZE 40u
@@ -19,7 +20,7 @@
 #define IMG_MAX_CHUNKS 8u
 
 typedef struct img {
-	unsigned char root[IMG_ROOT_SIZE];
+	unsigned char root[IMG_ROOT_CAP];
 	unsigned char *heap;
 	size_t heap_size, used;
 	unsigned nrows;

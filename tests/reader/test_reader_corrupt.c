@@ -368,12 +368,34 @@ START_TEST(test_bad_magic_version)
 	G.root[17] = 0;
 	ck_assert_int_eq(open_err(&r), TT_R_BAD_HEADER);
 	G.root[17] = 1;
-	img_w(&G, IMG_ROOT_ADDR + 12, 2000, 4); /* root_size > 1024 */
+	img_w(&G, IMG_ROOT_ADDR + 12, 4104, 4); /* root_size > 4096 */
 	ck_assert_int_eq(open_err(&r), TT_R_BAD_HEADER);
 	img_w(&G, IMG_ROOT_ADDR + 12, 16, 4);
 	ck_assert_int_eq(open_err(&r), TT_R_BAD_HEADER);
 	img_w(&G, IMG_ROOT_ADDR + 12, IMG_ROOT_SIZE, 4);
 	ck_assert_int_eq(open_err(&r), TT_R_OK);
+}
+END_TEST
+
+/* A later writer's root, grown past 1024 bytes with rows this reader does
+ * not know (one of them a ROOT field past the old bound): read, its new
+ * rows skipped, its known fields as before. */
+START_TEST(test_larger_root)
+{
+	tt_reader r;
+	const unsigned size = 1536, rows = (size - IMG_LAYOUT_OFF) / 8;
+
+	for (unsigned i = G.nrows; i < rows; i++) {
+		unsigned char *p = G.root + IMG_LAYOUT_OFF + 8 * i;
+		unsigned rec = i + 1 < rows ? 200 : TT_REC_ROOT, fld = 60000;
+		p[0] = rec & 0xff, p[1] = rec >> 8, p[2] = fld & 0xff, p[3] = fld >> 8;
+		p[4] = (size - 8) & 0xff, p[5] = (size - 8) >> 8, p[6] = 8, p[7] = 0;
+	}
+	img_w(&G, IMG_ROOT_ADDR + 12, size, 4);
+	img_w(&G, IMG_ROOT_ADDR + 18, rows, 2);
+	ck_assert_int_eq(open_err(&r), TT_R_OK);
+	ck_assert_uint_eq(tt_reader_root_u64(&r, TT_ROOT_PID), 4242);
+	ck_assert_uint_eq(tt_reader_root_u64(&r, TT_ROOT_NOW_NS), 5000000000ull);
 }
 END_TEST
 
@@ -2048,6 +2070,7 @@ static Suite *reader_suite(void)
 	tcase_add_test(tc, test_derived_fields);
 	tcase_add_test(tc, test_truncated_root);
 	tcase_add_test(tc, test_bad_magic_version);
+	tcase_add_test(tc, test_larger_root);
 	tcase_add_test(tc, test_layout_bounds);
 	tcase_add_test(tc, test_labels);
 	tcase_add_test(tc, test_hist);

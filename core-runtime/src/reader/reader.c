@@ -120,12 +120,10 @@ static int check_record(tt_reader *r, int rec, uint32_t seen)
 				 tt_r_field_name(rec, fld));
 	}
 	if ((seen & B(0)) && size == 0)
-		return tt_r_errf(r, TT_R_BAD_LAYOUT,
-				 "layout: record %s has size 0", rn);
-	if (size > (rec == TT_REC_TASK ? TT_R_TASK_MAX : TT_R_RECORD_MAX))
-		return tt_r_errf(r, TT_R_ABSURD,
-				 "layout: record %s size %u is absurd", rn,
-				 size);
+		return tt_r_errf(r, TT_R_BAD_LAYOUT, "layout: record %s has size 0", rn);
+	/* The root's bound is the header's, checked by read_header. */
+	if (rec != TT_REC_ROOT && size > (rec == TT_REC_TASK ? TT_R_TASK_MAX : TT_R_RECORD_MAX))
+		return tt_r_errf(r, TT_R_ABSURD, "layout: record %s size %u is absurd", rn, size);
 	/* Arrays of these are indexed by stride: keep elements aligned. */
 	if ((rec == TT_REC_TASK || rec == TT_REC_WORKER) && size % TT_R_ALIGN)
 		return tt_r_errf(r, TT_R_BAD_LAYOUT,

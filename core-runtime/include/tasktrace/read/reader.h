@@ -207,8 +207,12 @@ typedef struct tt_reader {
 	tt_field f_holders[TT_HOLDERS_MAX_];
 	tt_field f_ring[TT_RING_MAX_];
 	tt_field f_event[TT_EVENT_MAX_];
-	unsigned char root[1024]; /* copy of the root record */
-	char err[160];            /* last error, one line */
+	/* Copy of the root record: up to 4096 bytes, the 512 layout rows a
+	 * header may count, though a writer keeps it at 1024 or under
+	 * today (docs/registry-abi.md §3): a later writer's added rows are
+	 * skipped, not refused. */
+	unsigned char root[4096];
+	char err[160]; /* last error, one line */
 	/* Private to the reader: the view of tt_reader_set_view, and FUNC
 	 * and SITE records decoded before (static data), direct mapped by
 	 * address; open and refresh clear them. */

@@ -239,8 +239,9 @@ static const tt_func anchor_func __attribute__((section("tasktrace_funcs"),
 _Static_assert(sizeof(root.layout) / sizeof(tt_layout_entry) ==
 		   N_LAYOUT,
 	       "layout count");
-/* Readers take up to 4096 bytes, but older ones refuse over 1024: the
- * next root row moves the bound here, for them (registry-abi.md §3). */
+/* Readers take a root of up to 4096 bytes; older ones refuse over 1024.
+ * Raising this bound for a new root row drops those readers: a decision
+ * to take here, not an accident (registry-abi.md §3). */
 _Static_assert(sizeof(struct tt_registry_root) <= 1024, "root over 1024: older readers refuse it");
 
 static pthread_mutex_t chunk_lock = PTHREAD_MUTEX_INITIALIZER;

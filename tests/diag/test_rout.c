@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../test_util.h"
 #include "reporters/report.h"
 
 static int fds[2];
@@ -65,7 +66,7 @@ START_TEST(reserve_and_cap_hold)
 }
 END_TEST
 
-int main(void)
+static Suite *rout_suite(void)
 {
 	Suite *s = suite_create("rout");
 	TCase *tc = tcase_create("rout");
@@ -73,9 +74,7 @@ int main(void)
 	tcase_add_test(tc, section_budget_counts_the_newline);
 	tcase_add_test(tc, reserve_and_cap_hold);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return s;
 }
+
+TT_TEST_MAIN(rout_suite)

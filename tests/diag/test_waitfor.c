@@ -713,19 +713,6 @@ START_TEST(recheck_covers_the_holders)
 }
 END_TEST
 
-/* A memory source that counts its reads. */
-typedef struct counted {
-	tt_mem mem;
-	size_t reads;
-} counted;
-
-static int counted_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	counted *c = ctx;
-	c->reads++;
-	return c->mem.read(c->mem.ctx, addr, buf, len);
-}
-
 /* A nonblocking read of N tasks that all rest past the idle threshold:
  * each is named by a finding, and the second look reads the registry
  * again in bulk, not task by task (100k parked tasks were 650k reads, 4 s,
@@ -746,8 +733,8 @@ START_TEST(recheck_of_many_reads_in_bulk)
 		img_set(&w.g, TT_REC_TASK, TT_TASK_POLL_END_NS, img_slot(w.slots, (uint32_t)id - 1),
 			NOW - 120000000000ull);
 	}
-	counted c = {img_mem(&w.g), 0};
-	tt_mem mem = {counted_read, &c};
+	img_counted c = {img_mem(&w.g), 0};
+	tt_mem mem = img_counted_mem(&c);
 	tt_snapshot *s = snap(&w);
 	tt_snapshot *once = NULL;
 	ck_assert_int_eq(tt_snapshot_read(mem, w.g.root_addr, NULL, &once, NULL, 0), TT_R_OK);

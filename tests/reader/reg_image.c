@@ -191,6 +191,19 @@ tt_mem img_mem(img *g)
 	return tt_mem_image_source(&g->mi);
 }
 
+static int counted_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	img_counted *c = ctx;
+
+	c->reads++;
+	return c->inner.read(c->inner.ctx, addr, buf, len);
+}
+
+tt_mem img_counted_mem(img_counted *c)
+{
+	return (tt_mem){ counted_read, c };
+}
+
 uint64_t img_alloc(img *g, size_t n)
 {
 	uint64_t a = g->heap_addr + g->used;

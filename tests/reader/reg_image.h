@@ -38,6 +38,14 @@ void img_free(img *g);
 void img_copy(img *dst, const img *src);
 tt_mem img_mem(img *g);
 
+/* A memory source that counts the reads it passes on to INNER: how many
+ * reads a reader spends is what some tests assert. */
+typedef struct img_counted {
+	tt_mem inner;
+	size_t reads;
+} img_counted;
+tt_mem img_counted_mem(img_counted *c);
+
 uint64_t img_alloc(img *g, size_t n);
 void *img_ptr(img *g, uint64_t addr);
 void img_w(img *g, uint64_t addr, uint64_t v, unsigned size);

@@ -1656,26 +1656,13 @@ END_TEST
 
 /* The caching source: whole blocks, the page at the edge of a mapping,
  * the raw source for what it cannot hold, never a partial copy. */
-typedef struct counted {
-	tt_mem raw;
-	unsigned calls;
-} counted;
-
-static int counted_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	counted *c = ctx;
-
-	c->calls++;
-	return c->raw.read(c->raw.ctx, addr, buf, len);
-}
-
 START_TEST(test_mem_cache)
 {
 	/* 3 pages and a half of a 16 KiB block at 0x10000 are readable. */
 	static unsigned char data[3 * 4096 + 2048];
 	tt_mem_region reg = {0x10000, data, sizeof(data)};
 	tt_mem_image im = {&reg, 1};
-	counted cn = {tt_mem_image_source(&im), 0};
+	img_counted cn = {tt_mem_image_source(&im), 0};
 	tt_mem_cache c;
 	tt_mem mem;
 	size_t size = tt_mem_cache_size(14, 4);
@@ -1686,25 +1673,25 @@ START_TEST(test_mem_cache)
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (unsigned char)(i * 7 + 3);
 	ck_assert_int_eq(
-	    tt_mem_cache_init(&c, (tt_mem){counted_read, &cn}, 14, 3, storage, size, &mem),
+	    tt_mem_cache_init(&c, img_counted_mem(&cn), 14, 3, storage, size, &mem),
 	    -EINVAL);
 	ck_assert_int_eq(
-	    tt_mem_cache_init(&c, (tt_mem){counted_read, &cn}, 14, 4, storage, size - 1, &mem),
+	    tt_mem_cache_init(&c, img_counted_mem(&cn), 14, 4, storage, size - 1, &mem),
 	    -EINVAL);
 	ck_assert_int_eq(
-	    tt_mem_cache_init(&c, (tt_mem){counted_read, &cn}, 14, 4, storage, size, &mem), 0);
+	    tt_mem_cache_init(&c, img_counted_mem(&cn), 14, 4, storage, size, &mem), 0);
 
 	/* The block is not wholly readable: its pages are kept one at a time. */
 	ck_assert_int_eq(mem.read(mem.ctx, 0x10008, &v, 8), 0);
 	ck_assert_mem_eq(&v, data + 8, 8);
-	unsigned after_first = cn.calls; /* the block with its tail, without, its page */
+	size_t after_first = cn.reads; /* the block with its tail, without, its page */
 	ck_assert_uint_eq(after_first, 3);
 	ck_assert_int_eq(mem.read(mem.ctx, 0x10100, buf, 64), 0);
 	ck_assert_mem_eq(buf, data + 0x100, 64);
-	ck_assert_uint_eq(cn.calls, after_first); /* a hit */
+	ck_assert_uint_eq(cn.reads, after_first); /* a hit */
 	ck_assert_int_eq(mem.read(mem.ctx, 0x11010, buf, 16), 0);
 	ck_assert_mem_eq(buf, data + 0x1010, 16);
-	ck_assert_uint_eq(cn.calls, after_first + 1); /* the next page, not the block again */
+	ck_assert_uint_eq(cn.reads, after_first + 1); /* the next page, not the block again */
 	/* The half page at the end: unreadable as a page, read through. */
 	ck_assert_int_eq(mem.read(mem.ctx, 0x13000, buf, 16), 0);
 	ck_assert_mem_eq(buf, data + 0x3000, 16);
@@ -1721,32 +1708,32 @@ START_TEST(test_mem_cache)
 	tt_mem_region r2 = {0x40000, big, sizeof(big)};
 	im.regions = &r2;
 	tt_mem_cache_reset(&c);
-	cn.calls = 0;
+	cn.reads = 0;
 	for (uint64_t a = 0x40000; a + 64 <= 0x44000; a += 1000) {
 		ck_assert_int_eq(mem.read(mem.ctx, a, buf, 64), 0);
 		ck_assert_mem_eq(buf, big + (a - 0x40000), 64);
 	}
 	ck_assert_int_eq(mem.read(mem.ctx, 0x43ff8, buf, 16), 0);
 	ck_assert_mem_eq(buf, big + 0x3ff8, 16);
-	ck_assert_uint_eq(cn.calls, 1);
+	ck_assert_uint_eq(cn.reads, 1);
 	/* Reset forgets the bytes: the next read goes to the source again. */
 	big[0] ^= 0xff;
 	tt_mem_cache_reset(&c);
 	ck_assert_int_eq(mem.read(mem.ctx, 0x40000, buf, 1), 0);
 	ck_assert_uint_eq(buf[0], big[0]);
-	ck_assert_uint_eq(cn.calls, 2);
+	ck_assert_uint_eq(cn.reads, 2);
 	/* A block at the end of its mapping is held without the tail, and
 	 * that is remembered across a reset. */
 	r2.len = 1 << 14;
 	tt_mem_cache_reset(&c);
 	ck_assert_int_eq(mem.read(mem.ctx, 0x40010, buf, 16), 0);
 	ck_assert_mem_eq(buf, big + 0x10, 16);
-	ck_assert_uint_eq(cn.calls, 4);
+	ck_assert_uint_eq(cn.reads, 4);
 	tt_mem_cache_reset(&c);
 	ck_assert_int_eq(mem.read(mem.ctx, 0x40020, buf, 16), 0);
 	ck_assert_int_eq(mem.read(mem.ctx, 0x43ff0, buf, 16), 0);
 	ck_assert_mem_eq(buf, big + 0x3ff0, 16);
-	ck_assert_uint_eq(cn.calls, 5);
+	ck_assert_uint_eq(cn.reads, 5);
 	ck_assert_int_eq(mem.read(mem.ctx, 0x43ff8, buf, 16), -EFAULT);
 	free(storage);
 }

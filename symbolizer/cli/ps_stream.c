@@ -294,14 +294,9 @@ int ps_stream(const cli_session *s, const cli_opts *o)
 		nslots++;
 		if (!o->all && (flags & TT_TASKF_SYSTEM))
 			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 4096;
-			entry *p = realloc(v, cap * sizeof(*v));
-			if (!p) {
-				rc = -1;
-				goto out;
-			}
-			v = p;
+		if (n == cap && cli_grow((void **)&v, &cap, sizeof(*v), 4096)) {
+			rc = -1;
+			goto out;
 		}
 		sorted &= !n || v[n - 1].id < id;
 		v[n++] = (entry){ id, slot };

@@ -4,9 +4,15 @@
  * and hostile rings (a torn event, an absurd capacity, a stamp out of
  * order) that are counted and never delivered. */
 #include <check.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include "tasktrace/read/history.h"
 #include "tasktrace/read/reader.h"
 #include "tasktrace/tasktrace.h"
 
@@ -99,9 +105,88 @@ START_TEST(polls_in_order)
 	ck_assert_int_eq(spawned, 1);
 	ck_assert_int_eq(yields, 10);
 	ck_assert_int_eq(done, 1);
+	/* A task's wakes of itself are its yields, not wake events. */
+	for (size_t i = 0; i < g.n; i++)
+		ck_assert(!(g.ev[i].task == id && g.ev[i].kind == TT_EV_WAKE));
 	/* Only its own events when asked for one task. */
 	static got one;
 	ck_assert_int_eq(tt_flight_read(r, id, keep, &one, &st), 12);
+	free(r);
+}
+END_TEST
+
+/* A task whose first poll hands out its waker and holds its worker until
+ * the main thread has used it; its second poll completes. */
+static _Atomic(tt_waker *) held_waker;
+static atomic_int held_woken;
+typedef struct held {
+	tt_frame frame;
+	int polls;
+	tt_waker w;
+} held;
+static tt_poll held_poll(held *self, tt_cx *cx)
+{
+	if (self->polls++) {
+		self->frame.result = self->polls;
+		return TT_READY;
+	}
+	self->w = tt_waker_new(cx);
+	atomic_store(&held_waker, &self->w);
+	while (!atomic_load(&held_woken))
+		sched_yield();
+	return TT_PENDING;
+}
+TT_ASYNC_FN(held, held_poll, NULL);
+static void held_init(held *h) { tt_frame_init(&h->frame, &held_fn); }
+
+/* Who woke a task is recorded even when the wake came during its poll
+ * (the task then runs again when that poll ends): marked so, on the
+ * waker's ring, and in the words of `tasktrace history`. */
+START_TEST(wake_during_poll_recorded)
+{
+	tt_runtime *rt = tt_runtime_new(&(tt_runtime_opts){.workers = 1});
+	tt_handle h = TT_SPAWN(rt, "held", held, held_init);
+	tt_waker *w;
+	while (!(w = atomic_load(&held_waker)))
+		sched_yield();
+	tt_waker_wake(w);
+	atomic_store(&held_woken, 1);
+	ck_assert_int_eq(tt_task_join_blocking(h), 2);
+	uint64_t id = tt_task_id(h);
+	tt_task_release(h);
+	tt_runtime_free(rt);
+
+	tt_reader *r = open_self();
+	static got g;
+	tt_rflight st;
+	ck_assert_int_gt(tt_flight_read(r, id, keep, &g, &st), 0);
+	int wakes = 0, yields = 0, suspends = 0;
+	for (size_t i = 0; i < g.n; i++) {
+		const tt_revent *e = &g.ev[i];
+		if (e->task != id)
+			continue;
+		yields += e->kind == TT_EV_YIELD;
+		suspends += e->kind == TT_EV_SUSPEND;
+		if (e->kind != TT_EV_WAKE)
+			continue;
+		wakes++;
+		ck_assert_int_lt(e->worker, 0); /* the main thread's: the foreign ring */
+		ck_assert_uint_eq(e->arg1, 0);
+		ck_assert_uint_eq(e->arg2, (uint64_t)syscall(SYS_gettid));
+		ck_assert_uint_eq(e->arg3, 1);
+		char line[256];
+		tt_fbuf b;
+		tt_fb_init(&b, line, sizeof line);
+		tt_history_event(&b, r, NULL, NULL, NULL, id, e);
+		char want[96];
+		snprintf(want, sizeof want, "woken by thread %ld during its poll",
+			 (long)syscall(SYS_gettid));
+		ck_assert_str_eq(line, want);
+	}
+	ck_assert_int_eq(wakes, 1);
+	/* The wake was seen at the poll's end: it yielded, not suspended. */
+	ck_assert_int_eq(yields, 1);
+	ck_assert_int_eq(suspends, 0);
 	free(r);
 }
 END_TEST
@@ -278,6 +363,7 @@ int main(void)
 	Suite *s = suite_create("flight");
 	TCase *tc = tcase_create("recorder");
 	tcase_add_test(tc, polls_in_order);
+	tcase_add_test(tc, wake_during_poll_recorded);
 	tcase_add_test(tc, wrapped_ring_keeps_the_newest);
 	tcase_add_test(tc, torn_events_counted_not_delivered);
 	tcase_add_test(tc, stamp_out_of_order_counted_not_delivered);

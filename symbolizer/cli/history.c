@@ -65,6 +65,7 @@ static void json_event(FILE *f, tt_reader *r, tt_rsym_cache *c, const cli_sessio
 		tt_json_u64_or_null(f, ev->arg1);
 		fputs(",\"thread\":", f);
 		tt_json_u64_or_null(f, ev->worker < 0 ? ev->arg2 : 0);
+		fprintf(f, ",\"during_poll\":%s", ev->arg3 == 1 ? "true" : "false");
 		break;
 	case TT_EV_BLOCKING_START:
 	case TT_EV_BLOCKING_END:

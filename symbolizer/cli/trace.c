@@ -125,6 +125,7 @@ static const cev *next_event(evs *e, size_t *at, size_t *index)
 struct fslot {
 	uint64_t task;	     /* 0: free */
 	uint32_t head, tail; /* flow ids (1-based) */
+	int passed;	     /* the head came during a poll that has ended since */
 };
 
 /* A flow's start is written with its end, at the woken task's poll: a
@@ -391,9 +392,19 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 			 * in stamp order, before the end of the poll it
 			 * followed: it is the next poll's, not this one's). */
 			struct fslot *p = v->task ? flows_find(&fl, v->task) : NULL;
-			if (p && p->task) {
+			const cev *w = p && p->task ? ev_at(e, fl.wake[p->head]) : NULL;
+			/* A wake during this poll queues the task when it
+			 * ends: it leads to the next poll.  Its stamp, from
+			 * another clock, may be a tick before this poll's
+			 * start; a poll it came during ended yielded, or
+			 * (the wake came as it was leaving) suspended. */
+			if (w && w->wait == 1 && !p->passed &&
+			    (v->kind == TT_EV_YIELD || w->stamp_ns >= start)) {
+				p->passed = 1;
+				w = NULL;
+			}
+			if (w) {
 				uint32_t id = p->head;
-				const cev *w = ev_at(e, fl.wake[id]);
 				fprintf(f,
 					",\n{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\","
 					"\"id\":%" PRIu32,
@@ -409,6 +420,7 @@ static int write_trace(FILE *f, tt_reader *r, const cli_session *cs, evs *e, uin
 				trace_us(f, ",\"ts\":", w->stamp_ns > start ? w->stamp_ns : start,
 					 base);
 				fprintf(f, ",\"pid\":%" PRIu64 ",\"tid\":%ld}", s->pid, tid);
+				p->passed = 0;
 				if (!(p->head = fl.next[id]))
 					flows_del(&fl, p);
 			}

@@ -18,7 +18,7 @@ typedef struct cev {
 	uint32_t dur;  /* a poll's length: ns below 2^31, else 64 us units (DUR_LONG) */
 	uint16_t ring; /* the worker's index + 1, 0: the foreign ring */
 	uint8_t kind;
-	uint8_t wait; /* arg3, a wait kind; 255: one past any known */
+	uint8_t wait; /* arg3 (a wait kind, a wake's during flag); 255: past any known */
 } cev;
 
 #define CEV_NO_POLL UINT32_MAX /* dur of an event that is no poll */

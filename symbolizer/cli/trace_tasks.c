@@ -43,6 +43,7 @@ typedef struct tcount {
 typedef struct tstate {
 	uint64_t id, since, obj, cursor;
 	uint8_t st, wait, trunc, have_early;
+	uint8_t yielded; /* ST_SCHED since a poll that ended yielded */
 } tstate;
 
 struct ttracks {
@@ -283,6 +284,7 @@ static void enter(tstate *k, int st, uint64_t since)
 	k->st = (uint8_t)st;
 	k->since = since;
 	k->trunc = 0;
+	k->yielded = 0;
 }
 
 void ttracks_event(ttracks *t, const tout *o, const cev *v)
@@ -315,6 +317,7 @@ void ttracks_event(ttracks *t, const tout *o, const cev *v)
 			}
 		} else if (v->kind == TT_EV_YIELD) {
 			enter(k, ST_SCHED, v->stamp_ns);
+			k->yielded = 1;
 		} else {
 			k->st = ST_ENDED;
 		}
@@ -327,6 +330,10 @@ void ttracks_event(ttracks *t, const tout *o, const cev *v)
 			enter(k, ST_SCHED, v->stamp_ns);
 		break;
 	case TT_EV_WAKE:
+		/* A wake during a poll, stamped after that poll's yielded
+		 * end: the wake the yield was (the queued state shown). */
+		if (v->wait == 1 && k->st == ST_SCHED && k->yielded)
+			break;
 		if (k->st == ST_SCHED) { /* its poll in flight ended before this wake */
 			k->have_early = 1;
 			break;

@@ -100,7 +100,7 @@ def from_core():
 
 COMMON = {"kind": str, "stamp_ns": int, "ago_ns": int, "worker": (int, type(None)),
           "pos": int, "task": int, "text": str}
-BY_KIND = {"spawned": ("parent", "site"), "woken": ("waker", "thread"),
+BY_KIND = {"spawned": ("parent", "site"), "woken": ("waker", "thread", "during_poll"),
            "suspended": ("poll_start_ns", "poll_ns", "site", "wait_kind", "wait_object"),
            "yielded": ("poll_start_ns", "poll_ns"), "completed": ("poll_start_ns", "poll_ns")}
 

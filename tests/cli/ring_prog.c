@@ -8,11 +8,20 @@
  * The script, in ms from B (ids not in the registry: named "task N"):
  *   worker 0: 1 spawn 1001; 2-3 poll 1001 suspended on notify 0xabc0;
  *             7.5-8 poll 1002 completed; 5-9 poll 1001 suspended;
- *             10-11 poll 1001 completed
+ *             10-11 poll 1001 completed;
+ *             12 spawn 1003; 12.5-14 poll 1003 yielded; 15-16 poll 1003
+ *             completed; 17 spawn 1004; 18-20 poll 1004 yielded;
+ *             21-22 poll 1004 completed; 23 spawn 1005; 24-26 poll 1005
+ *             yielded; 27-28 poll 1005 suspended on notify 0xabc0
  *   foreign:  4 wake 1001 (leads to the 5-9 poll); 6 wake 1001, stamped
  *             before that poll's end by its waker's older clock (leads to
  *             the 10-11 poll); 7 wake 1002 (first seen: its wait began
- *             before the rings) */
+ *             before the rings); 13 wake 1003 during its 12.5-14 poll
+ *             (leads to the 15-16 poll); 17.5 wake 1004 during its 18-20
+ *             poll, stamped before that poll's start by an older clock
+ *             (leads to the 21-22 poll); 26.5 wake 1005 during its 24-26
+ *             poll, stamped after that poll's end by a newer clock (the
+ *             yield's: leads to the 27-28 poll, after which 1005 waits) */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +102,18 @@ int main(int argc, char **argv)
 	put(foreign, f0 + 0, TT_EV_WAKE, MS(4), 0, 1001, 0, 4242, 0);
 	put(foreign, f0 + 1, TT_EV_WAKE, MS(6), 0, 1001, 0, 4242, 0);
 	put(foreign, f0 + 2, TT_EV_WAKE, MS(7), 0, 1002, 0, 4242, 0);
+	put(ring, p0 + 5, TT_EV_SPAWN, MS(12), 0, 1003, 0, 0, 0);
+	put(ring, p0 + 6, TT_EV_YIELD, MS(14), MS(12.5), 1003, 0, 0, 0);
+	put(ring, p0 + 7, TT_EV_DONE, MS(16), MS(15), 1003, 0, 0, 0);
+	put(ring, p0 + 8, TT_EV_SPAWN, MS(17), 0, 1004, 0, 0, 0);
+	put(ring, p0 + 9, TT_EV_YIELD, MS(20), MS(18), 1004, 0, 0, 0);
+	put(ring, p0 + 10, TT_EV_DONE, MS(22), MS(21), 1004, 0, 0, 0);
+	put(ring, p0 + 11, TT_EV_SPAWN, MS(23), 0, 1005, 0, 0, 0);
+	put(ring, p0 + 12, TT_EV_YIELD, MS(26), MS(24), 1005, 0, 0, 0);
+	put(ring, p0 + 13, TT_EV_SUSPEND, MS(28), MS(27), 1005, 0, 0xabc0, TT_WAIT_NOTIFY);
+	put(foreign, f0 + 3, TT_EV_WAKE, MS(13), 0, 1003, 0, 4242, 1);
+	put(foreign, f0 + 4, TT_EV_WAKE, MS(17.5), 0, 1004, 0, 4242, 1);
+	put(foreign, f0 + 5, TT_EV_WAKE, MS(26.5), 0, 1005, 0, 4242, 1);
 	if (!strcmp(mode, "absurd"))
 		*(uint64_t *)(uintptr_t)(ring + r.f_ring[TT_RING_CAPACITY].offset) = 1ull << 40;
 	else if (!strcmp(mode, "order"))

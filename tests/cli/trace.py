@@ -330,7 +330,7 @@ def rings():
         return round((us - t0) / 1000, 3)
     got = {k: [(e["name"], ms(e["ts"]), ms(e["ts"] + e["dur"]), e["args"].get("end"),
                 bool(e["args"].get("truncated"))) for e in v]
-           for k, v in tracks.items() if k in ("task 1001", "task 1002")}
+           for k, v in tracks.items() if k.split()[1] in ("1001", "1002", "1003", "1004", "1005")}
     notify = "waits on notify 0xabc0"
     want = {"task 1001": [("scheduled", 1, 2, None, False), ("running", 2, 3, "suspended", False),
                           (notify, 3, 4, None, False), ("scheduled", 4, 5, None, False),
@@ -338,12 +338,25 @@ def rings():
                           ("scheduled", 9, 10, None, False),
                           ("running", 10, 11, "completed", False)],
             "task 1002": [("idle", ms(start), 7, None, True), ("scheduled", 7, 7.5, None, False),
-                          ("running", 7.5, 8, "completed", False)]}
+                          ("running", 7.5, 8, "completed", False)],
+            # woken during a poll: queued from its end, no other state
+            "task 1003": [("scheduled", 12, 12.5, None, False),
+                          ("running", 12.5, 14, "yielded", False),
+                          ("scheduled", 14, 15, None, False),
+                          ("running", 15, 16, "completed", False)],
+            "task 1004": [("scheduled", 17, 18, None, False),
+                          ("running", 18, 20, "yielded", False),
+                          ("scheduled", 20, 21, None, False),
+                          ("running", 21, 22, "completed", False)],
+            "task 1005": [("scheduled", 23, 24, None, False),
+                          ("running", 24, 26, "yielded", False),
+                          ("scheduled", 26, 27, None, False),
+                          ("running", 27, 28, "suspended", False), (notify, 28, 28, None, False)]}
     if got != want:
         fail(f"hand-written rings: task tracks\n{got}\nnot\n{want}")
     starts = {e["id"]: ms(e["ts"]) for e in ev if e["ph"] == "s"}
     flows = sorted((starts[e["id"]], ms(e["ts"])) for e in ev if e["ph"] == "f" and starts[e["id"]] > 0)
-    if flows != [(4, 5), (6, 10), (7, 7.5)]:
+    if flows != [(4, 5), (6, 10), (7, 7.5), (13, 15), (17.5, 21), (26.5, 27)]:
         fail(f"hand-written rings: flows (wake, poll) {flows}")
 
     ev, err = ring_prog("absurd")
@@ -352,7 +365,7 @@ def rings():
                         r"is absurd\n", err):
         fail(f"a ring of absurd capacity: not one line: {err!r}")
     if [e for e in ev if e.get("cat") == "poll"] or \
-            len([e for e in ev if e.get("cat") == "wake" and e["ph"] == "i"]) != 3:
+            len([e for e in ev if e.get("cat") == "wake" and e["ph"] == "i"]) != 6:
         fail("a ring of absurd capacity: its events written, or the other ring's not")
 
     ev, err = ring_prog("order")

@@ -171,7 +171,7 @@ def stalled_thread(v, where):
 POLL = {"poll_start_ns": INT, "poll_ns": INT}
 EVENT_KINDS = {
     "spawned": {"parent": (INT, NULL), "site": (site, NULL)},
-    "woken": {"waker": (INT, NULL), "thread": (INT, NULL)},
+    "woken": {"waker": (INT, NULL), "thread": (INT, NULL), "during_poll": bool},
     "suspended": dict(POLL, site=(site, NULL), wait_kind=(one_of(*WAITS), NULL),
                       wait_object=(HEX, NULL)),
     "yielded": POLL, "completed": POLL, "cancelled": {},

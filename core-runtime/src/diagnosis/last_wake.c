@@ -116,8 +116,11 @@ void tt__last_wake_words(tt_fbuf *b, tt_reader *r, tt_rsym_cache *sites, const t
 		tt_fb_str(b, "  ");
 	}
 	/* One tick of the coarse clock cannot order a wake and a poll of
-	 * different rings: a tie counts as the wake that led to the poll. */
-	if (k && (!p || k->stamp_ns > p->stamp_ns)) {
+	 * different rings: a tie counts as the wake that led to the poll.
+	 * A wake during a poll (arg3 1) led to a poll after that one, so
+	 * it came before the last poll of a task that waits, whatever its
+	 * stamp (its waker's clock may be ticks ahead of the poller's). */
+	if (k && (!p || (k->stamp_ns > p->stamp_ns && k->arg3 != 1))) {
 		tt_fb_str(b, "last woken ");
 		age(b, now, k->stamp_ns);
 		tt_fb_str(b, ": ");

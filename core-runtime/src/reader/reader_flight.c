@@ -142,10 +142,10 @@ static int64_t ring_read(tt_reader *r, uint64_t addr, int32_t worker, uint64_t t
 			switch (ev.kind) {
 			case TT_EV_SUSPEND:
 			case TT_EV_STALL_END:
+			case TT_EV_WAKE:
 				ev.arg3 = (uint32_t)tt_r_get(e, ef[TT_EVENT_ARG3]);
 				/* fall through */
 			case TT_EV_SPAWN:
-			case TT_EV_WAKE:
 			case TT_EV_BLOCKING_START:
 			case TT_EV_BLOCKING_END:
 			case TT_EV_STALL_BEGIN:

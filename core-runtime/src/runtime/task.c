@@ -489,6 +489,8 @@ static void wake(tt_task *t, int by_val)
 		 * Only T's own poller can be T, and only it writes self_wakes. */
 		if (TT_RECORDING && tt__tls_task == t)
 			bump(&t->self_wakes, 1);
+		else if (TT_RECORDING && tt_flight_on()) /* (its YIELD says a self-wake) */
+			tt_flight_here(TT_EV_WAKE, tt_task_id_of(t), tt_current_id(), 0, 1);
 		goto no_queue;
 	}
 	if (TT_RECORDING) {

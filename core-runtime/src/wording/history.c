@@ -150,6 +150,8 @@ void tt_history_event(tt_fbuf *b, tt_reader *r, tt_rsym_cache *c, tt_history_nam
 			tt_fb_str(b, "the runtime (a timer or I/O) ");
 			where(b, ev->worker);
 		}
+		if (ev->arg3 == 1)
+			tt_fb_str(b, " during its poll");
 		return;
 	case TT_EV_BLOCKING_START:
 	case TT_EV_BLOCKING_END:

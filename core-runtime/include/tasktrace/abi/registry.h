@@ -402,7 +402,8 @@ typedef struct tt_registry_header {
 	XX(CANCEL, 5, "cancelled")  /* the task ended cancelled (in a poll if          \
 				       START_NS is set) */                         \
 	XX(WAKE, 6, "woken")	    /* queued by task arg1 (0: none) on thread arg2    \
-				       (a tid, foreign ring only) */               \
+				       (a tid, foreign ring only); arg3 1: woken   \
+				       during a poll, queued when it ends */       \
 	XX(BLOCKING_START, 7, "blocking call started") /* arg1 the job, arg2 tid */    \
 	XX(BLOCKING_END, 8, "blocking call returned")  /* arg1 the job, arg2 tid */    \
 	XX(STALL_BEGIN, 9, "stalled its worker") /* a poll past the stall              \

@@ -152,7 +152,7 @@ static void hung(void)
 	    {TT_EV_SPAWN, 1, 0, site, 0},	    {TT_EV_SPAWN, 2, 1, site, 0},
 	    {TT_EV_SUSPEND, 1, site, img_slot(slots, 1), TT_WAIT_JOIN},
 	    {TT_EV_SUSPEND, 2, site, img_slot(slots, 0), TT_WAIT_JOIN},
-	    {TT_EV_WAKE, 3, 41, 0, 0},		    {TT_EV_YIELD, 3, 0, 0, 0},
+	    {TT_EV_WAKE, 3, 41, 0, 1},		    {TT_EV_YIELD, 3, 0, 0, 0},
 	    {TT_EV_SUSPEND, 3, site, mutex, TT_WAIT_MUTEX},
 	    {TT_EV_BLOCKING_START, 41, 7, 1234, 0}, {TT_EV_BLOCKING_END, 41, 7, 1234, 0},
 	    {TT_EV_DONE, 41, 0, 0, 0},		    {TT_EV_STALL_BEGIN, 4, 0, 1000, 0},

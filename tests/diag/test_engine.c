@@ -22,14 +22,21 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Whether a task of this process reads running in its registry. */
-static int any_running(void)
+/* This process's registry, read as a reader outside it would. */
+static tt_snapshot *self_snapshot(void)
 {
 	tt_snapshot *s = NULL;
 	char err[160];
-	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(),
-					  NULL, &s, err, sizeof err),
-			 TT_R_OK);
+	int rc = tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(), NULL, &s,
+				  err, sizeof err);
+	ck_assert_msg(rc == TT_R_OK, "%s", err);
+	return s;
+}
+
+/* Whether a task of this process reads running in its registry. */
+static int any_running(void)
+{
+	tt_snapshot *s = self_snapshot();
 	int yes = 0;
 	for (size_t i = 0; i < s->ntasks; i++)
 		yes |= s->tasks[i].raw.state == TT_STATE_RUNNING;
@@ -58,11 +65,7 @@ static void wait_for_waiters(pthread_mutex_t *lock, tt_waitq *q, int n)
 
 static tt_diag_report *diagnose(const tt_diag_opts *o)
 {
-	tt_snapshot *s = NULL;
-	char err[160];
-	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(),
-					  NULL, &s, err, sizeof err),
-			 TT_R_OK);
+	tt_snapshot *s = self_snapshot();
 	tt_diag_report *r = tt_diagnose(s, tt_now_ns(), o);
 	ck_assert_ptr_nonnull(r);
 	tt_snapshot_free(s);
@@ -105,12 +108,7 @@ static int count(const char *text, const char *needle)
 static int wait_state(uint64_t id, uint32_t state)
 {
 	for (int i = 0; i < 5000; i++) {
-		tt_snapshot *s = NULL;
-		char err[160];
-		ck_assert_int_eq(tt_snapshot_read(tt_mem_self(),
-						  (uint64_t)(uintptr_t)tt_registry_root(), NULL, &s,
-						  err, sizeof err),
-				 TT_R_OK);
+		tt_snapshot *s = self_snapshot();
 		const tt_stask *t = tt_snapshot_find(s, id);
 		int in = t && t->raw.state == state;
 		tt_snapshot_free(s);
@@ -797,11 +795,7 @@ END_TEST
 
 static uint64_t slot_of(uint64_t id)
 {
-	tt_snapshot *s = NULL;
-	char err[160];
-	ck_assert_int_eq(tt_snapshot_read(tt_mem_self(), (uint64_t)(uintptr_t)tt_registry_root(),
-					  NULL, &s, err, sizeof err),
-			 TT_R_OK);
+	tt_snapshot *s = self_snapshot();
 	const tt_stask *t = tt_snapshot_find(s, id);
 	uint64_t slot = t ? t->raw.slot_addr : 0;
 	tt_snapshot_free(s);
